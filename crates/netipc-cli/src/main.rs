@@ -1,0 +1,2 @@
+//! The `netipc` command.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Codec micro-benchmarks.
+fn main() {}

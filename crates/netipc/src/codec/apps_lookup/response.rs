@@ -1,0 +1,327 @@
+//! APPS_LOOKUP responses: one item per requested PID, in order.
+//!
+//! Item layout: a 60-byte fixed header, then comm, cgroup path, cgroup
+//! name and the optional label table. The decoder validates every item
+//! eagerly.
+
+use crate::bytes::{get_u16, get_u32, get_u64};
+use crate::codec::lookup::Labels;
+use crate::codec::lookup::raw::{self, RawResponse};
+use crate::codec::lookup::validate::{item_str, labels};
+use crate::error::{CodecError, codec_err};
+
+/// Size of an APPS_LOOKUP item's fixed header.
+pub const APPS_LOOKUP_ITEM_HEADER_LEN: usize = 60;
+/// The uid of items that carry none.
+pub const UID_UNSET: u32 = u32::MAX;
+/// Longest process name (`comm`) in bytes.
+pub const COMM_MAX_LEN: usize = 15;
+
+/// The outcome for one PID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum PidStatus {
+    /// The process is known; its fields are filled in.
+    Known = 0,
+    /// No such process (or it vanished).
+    Unknown = 1,
+    /// The response budget ran out at this item; the client retries it.
+    PayloadExceeded = 2,
+    /// This item can never fit a response; a final outcome.
+    OversizedItem = 3,
+}
+
+impl PidStatus {
+    /// The status for a wire value.
+    pub const fn from_u16(v: u16) -> Option<Self> {
+        Some(match v {
+            0 => Self::Known,
+            1 => Self::Unknown,
+            2 => Self::PayloadExceeded,
+            3 => Self::OversizedItem,
+            _ => return None,
+        })
+    }
+
+    /// The specification's name.
+    pub const fn spec_name(self) -> &'static str {
+        match self {
+            Self::Known => "KNOWN",
+            Self::Unknown => "UNKNOWN",
+            Self::PayloadExceeded => "PAYLOAD_EXCEEDED",
+            Self::OversizedItem => "OVERSIZED_ITEM",
+        }
+    }
+}
+
+/// What is known about a process's cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum CgroupStatus {
+    /// The cgroup is known: path (non-empty), name, orchestrator, labels.
+    Known = 0,
+    /// Not known yet (the path may be empty).
+    UnknownRetryLater = 1,
+    /// Known path, but it will never be enriched.
+    UnknownPermanent = 2,
+    /// The process lives in the host's root cgroup (no path).
+    HostRoot = 3,
+}
+
+impl CgroupStatus {
+    /// The status for a wire value.
+    pub const fn from_u16(v: u16) -> Option<Self> {
+        Some(match v {
+            0 => Self::Known,
+            1 => Self::UnknownRetryLater,
+            2 => Self::UnknownPermanent,
+            3 => Self::HostRoot,
+            _ => return None,
+        })
+    }
+
+    /// The specification's name.
+    pub const fn spec_name(self) -> &'static str {
+        match self {
+            Self::Known => "KNOWN",
+            Self::UnknownRetryLater => "UNKNOWN_RETRY_LATER",
+            Self::UnknownPermanent => "UNKNOWN_PERMANENT",
+            Self::HostRoot => "HOST_ROOT",
+        }
+    }
+}
+
+/// The fields of one APPS_LOOKUP item, as written by a server or read by a
+/// client. For any status other than [`PidStatus::Known`] every field but
+/// `pid` must be "unset": zeros, empty strings and `uid == UID_UNSET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AppsEntry<'a> {
+    /// The PID outcome.
+    pub status: PidStatus,
+    /// The cgroup outcome (KNOWN items only; `Known` otherwise).
+    pub cgroup_status: CgroupStatus,
+    /// Orchestrator of the cgroup (see [`orchestrator`](crate::codec::orchestrator)).
+    pub orchestrator: u16,
+    /// Parent PID.
+    pub ppid: u32,
+    /// Owner uid, or [`UID_UNSET`].
+    pub uid: u32,
+    /// Linux: `/proc/<pid>/stat` field 22 (jiffies since boot); 0 elsewhere.
+    pub starttime: u64,
+    /// Process name, 1..=15 bytes for KNOWN items.
+    pub comm: &'a [u8],
+    /// The joined cgroup's path.
+    pub cgroup_path: &'a [u8],
+    /// The joined cgroup's name.
+    pub cgroup_name: &'a [u8],
+}
+
+impl AppsEntry<'static> {
+    /// An item with every field unset and the given (non-KNOWN) status.
+    pub const fn unset(status: PidStatus) -> Self {
+        Self {
+            status,
+            cgroup_status: CgroupStatus::Known,
+            orchestrator: 0,
+            ppid: 0,
+            uid: UID_UNSET,
+            starttime: 0,
+            comm: b"",
+            cgroup_path: b"",
+            cgroup_name: b"",
+        }
+    }
+}
+
+/// One answered PID, borrowed from the response payload.
+#[derive(Debug, Clone, Copy)]
+pub struct AppsLookupItem<'a> {
+    /// The requested PID, echoed.
+    pub pid: u32,
+    /// Everything else about the process.
+    pub entry: AppsEntry<'a>,
+    /// Labels of the cgroup (KNOWN cgroups only).
+    pub labels: Labels<'a>,
+}
+
+/// Raw numeric fields of an item, before enum conversion.
+pub(crate) struct RawFields {
+    pub(crate) status: u16,
+    pub(crate) cgroup_status: u16,
+    pub(crate) orchestrator: u16,
+    pub(crate) ppid: u32,
+    pub(crate) uid: u32,
+    pub(crate) starttime: u64,
+    pub(crate) comm_len: usize,
+    pub(crate) path_len: usize,
+    pub(crate) name_len: usize,
+    pub(crate) label_count: usize,
+}
+
+/// Checks the semantic rules of an APPS_LOOKUP item, in the order of the
+/// specification; shared by the decoder and the builder.
+pub(crate) fn check_semantics(f: &RawFields) -> Result<(PidStatus, CgroupStatus), CodecError> {
+    let bad = |field| Err(codec_err::layout(field, 0));
+    let (Some(status), Some(cgroup_status)) = (
+        PidStatus::from_u16(f.status),
+        CgroupStatus::from_u16(f.cgroup_status),
+    ) else {
+        return bad("apps lookup item status or cgroup_status");
+    };
+    if f.comm_len > COMM_MAX_LEN {
+        return bad("apps lookup item comm_length (max 15)");
+    }
+    if status != PidStatus::Known {
+        let unset = f.orchestrator == 0
+            && f.cgroup_status == 0
+            && f.ppid == 0
+            && f.uid == UID_UNSET
+            && f.starttime == 0
+            && f.comm_len == 0
+            && f.path_len == 0
+            && f.name_len == 0
+            && f.label_count == 0;
+        return if unset {
+            Ok((status, cgroup_status))
+        } else {
+            bad("apps lookup item fields of a non-KNOWN pid")
+        };
+    }
+    if f.comm_len == 0 {
+        return bad("apps lookup item comm_length (KNOWN needs a name)");
+    }
+    let not_enriched = f.orchestrator == 0 && f.name_len == 0 && f.label_count == 0;
+    let ok = match cgroup_status {
+        CgroupStatus::Known => f.path_len >= 1,
+        CgroupStatus::UnknownRetryLater => not_enriched,
+        CgroupStatus::UnknownPermanent => f.path_len >= 1 && not_enriched,
+        CgroupStatus::HostRoot => f.path_len == 0 && not_enriched,
+    };
+    if !ok {
+        return bad("apps lookup item fields for its cgroup_status");
+    }
+    Ok((status, cgroup_status))
+}
+
+/// Fully validates one item and returns its view.
+pub(crate) fn decode_item(item: &[u8]) -> Result<AppsLookupItem<'_>, CodecError> {
+    let h = APPS_LOOKUP_ITEM_HEADER_LEN;
+    if item.len() < h {
+        return Err(codec_err::truncated("apps lookup item", item.len()));
+    }
+    if get_u16(item, 0) != 1 {
+        return Err(codec_err::layout("apps lookup item layout_version", 0));
+    }
+    if get_u32(item, 20) != 0 {
+        return Err(codec_err::layout("apps lookup item reserved0", 20));
+    }
+    if get_u16(item, 58) != 0 {
+        return Err(codec_err::layout("apps lookup item reserved1", 58));
+    }
+    let fields = RawFields {
+        status: get_u16(item, 2),
+        orchestrator: get_u16(item, 4),
+        cgroup_status: get_u16(item, 6),
+        ppid: get_u32(item, 12),
+        uid: get_u32(item, 16),
+        starttime: get_u64(item, 24),
+        comm_len: get_u32(item, 36) as usize,
+        path_len: get_u32(item, 44) as usize,
+        name_len: get_u32(item, 52) as usize,
+        label_count: usize::from(get_u16(item, 56)),
+    };
+    let (status, cgroup_status) = check_semantics(&fields).map_err(|e| e.shifted(2))?;
+    let comm = item_str(item, h, 32, "apps lookup item comm")?;
+    let path = item_str(item, h, 40, "apps lookup item cgroup_path")?;
+    let name = item_str(item, h, 48, "apps lookup item cgroup_name")?;
+    if comm.overlaps(&path) || comm.overlaps(&name) || path.overlaps(&name) {
+        return Err(codec_err::layout("apps lookup item string overlap", 32));
+    }
+    let fixed_end = comm.end.max(path.end).max(name.end);
+    let table = labels(item, h, fixed_end, fields.label_count)?;
+    Ok(AppsLookupItem {
+        pid: get_u32(item, 8),
+        entry: AppsEntry {
+            status,
+            cgroup_status,
+            orchestrator: fields.orchestrator,
+            ppid: fields.ppid,
+            uid: fields.uid,
+            starttime: fields.starttime,
+            comm: comm.bytes,
+            cgroup_path: path.bytes,
+            cgroup_name: name.bytes,
+        },
+        labels: Labels::new(item, table, fields.label_count),
+    })
+}
+
+fn check_item(item: &[u8]) -> Result<(), CodecError> {
+    decode_item(item).map(|_| ())
+}
+
+/// A decoded APPS_LOOKUP response, borrowing the payload. Every item was
+/// validated when the view was created.
+#[derive(Debug, Clone, Copy)]
+pub struct AppsLookupView<'a> {
+    raw: RawResponse<'a>,
+}
+
+impl<'a> AppsLookupView<'a> {
+    /// Validates the header, the ordered directory and every item.
+    ///
+    /// # Errors
+    /// The first violated rule, with its byte offset in the payload.
+    pub fn decode(payload: &'a [u8]) -> Result<Self, CodecError> {
+        RawResponse::decode(payload, APPS_LOOKUP_ITEM_HEADER_LEN, check_item)
+            .map(|raw| Self { raw })
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.raw.header.item_count
+    }
+
+    /// Whether the response has no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The provider's generation.
+    pub fn generation(&self) -> u64 {
+        self.raw.header.generation
+    }
+
+    /// Item `index`, or `None` past the end.
+    pub fn item(&self, index: usize) -> Option<AppsLookupItem<'a>> {
+        self.raw.item(index).and_then(|b| decode_item(b).ok())
+    }
+
+    /// The exact encoded bytes of item `index`.
+    pub fn raw_item(&self, index: usize) -> Option<&'a [u8]> {
+        self.raw.item(index)
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> impl Iterator<Item = AppsLookupItem<'a>> + 'a {
+        let view = *self;
+        (0..self.len()).filter_map(move |i| view.item(i))
+    }
+}
+
+/// Builds a response from already-encoded items (for example the raw items
+/// of several sub-responses). Every item is fully validated first.
+///
+/// # Errors
+/// The first item's validation error, or `Overflow` if `out` is too small.
+pub fn encode_apps_lookup_raw_response<'i, I>(
+    items: I,
+    generation: u64,
+    out: &mut [u8],
+) -> Result<usize, CodecError>
+where
+    I: IntoIterator<Item = &'i [u8]>,
+    I::IntoIter: ExactSizeIterator,
+{
+    raw::encode(items, generation, out, check_item)
+}

@@ -1,0 +1,98 @@
+//! Whole-response decoding and raw re-encoding shared by both lookups.
+
+use super::validate::{LenRule, dir_entry, ordered_dir, response_header};
+use super::{LOOKUP_HEADER_LEN, LookupHeader};
+use crate::bytes::{align8, end_within, put_u16, put_u32, put_u64, to_u32};
+use crate::error::{CodecError, codec_err};
+use crate::wire::DIR_ENTRY_LEN;
+
+/// A validated lookup response: header, directory and every item.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawResponse<'a> {
+    pub(crate) payload: &'a [u8],
+    pub(crate) header: LookupHeader,
+    pub(crate) packed_start: usize,
+}
+
+impl<'a> RawResponse<'a> {
+    /// Validates the header, the ordered directory (entries at least
+    /// `item_header_len` long) and every item with `check_item`.
+    pub(crate) fn decode(
+        payload: &'a [u8],
+        item_header_len: usize,
+        check_item: fn(&[u8]) -> Result<(), CodecError>,
+    ) -> Result<Self, CodecError> {
+        let header = response_header(payload, "lookup response header")?;
+        let packed_start = ordered_dir(
+            payload,
+            header.item_count,
+            LenRule::AtLeast(item_header_len),
+            "lookup response item",
+        )?;
+        let response = Self {
+            payload,
+            header,
+            packed_start,
+        };
+        for i in 0..header.item_count {
+            let (start, len) = dir_entry(payload, packed_start, i);
+            check_item(&payload[start..start + len]).map_err(|e| e.shifted(start))?;
+        }
+        Ok(response)
+    }
+
+    /// The exact bytes of item `index`.
+    pub(crate) fn item(&self, index: usize) -> Option<&'a [u8]> {
+        (index < self.header.item_count).then(|| {
+            let (start, len) = dir_entry(self.payload, self.packed_start, index);
+            &self.payload[start..start + len]
+        })
+    }
+}
+
+/// Builds a response from already-encoded items, each of which must pass
+/// `check_item`. Items go to 8-aligned positions with zeroed gaps.
+pub(crate) fn encode<'i, I>(
+    items: I,
+    generation: u64,
+    out: &mut [u8],
+    check_item: fn(&[u8]) -> Result<(), CodecError>,
+) -> Result<usize, CodecError>
+where
+    I: IntoIterator<Item = &'i [u8]>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let items = items.into_iter();
+    let count = items.len();
+    let packed_start = count
+        .checked_mul(DIR_ENTRY_LEN)
+        .and_then(|d| end_within(LOOKUP_HEADER_LEN, d, out.len()))
+        .ok_or(codec_err::overflow("lookup response directory", 0))?;
+    let count32 = to_u32(count).ok_or(codec_err::overflow("lookup item_count", 4))?;
+    let mut end = packed_start;
+    let mut written = 0usize;
+    for (i, item) in items.enumerate() {
+        written = i + 1;
+        check_item(item)?;
+        let start = align8(end);
+        let stop = end_within(start, item.len(), out.len())
+            .ok_or(codec_err::overflow("lookup response item", start))?;
+        let (Some(rel), Some(len)) = (to_u32(start - packed_start), to_u32(item.len())) else {
+            return Err(codec_err::overflow("lookup response item", start));
+        };
+        out[end..start].fill(0);
+        out[start..stop].copy_from_slice(item);
+        let entry = LOOKUP_HEADER_LEN + i * DIR_ENTRY_LEN;
+        put_u32(out, entry, rel);
+        put_u32(out, entry + 4, len);
+        end = stop;
+    }
+    if written != count {
+        return Err(codec_err::count("lookup item_count", 4));
+    }
+    put_u16(out, 0, 1);
+    put_u16(out, 2, 0);
+    put_u32(out, 4, count32);
+    put_u64(out, 8, generation);
+    Ok(end)
+}

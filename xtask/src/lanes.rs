@@ -1,0 +1,287 @@
+//! The test lanes and their reports.
+
+use std::env;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::cross::{self, CrossCargo, RouteChoice};
+use crate::process;
+use crate::setup;
+use crate::wine::{self, Wine};
+
+/// One independent way of testing the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Native: fmt, clippy and tests on the host.
+    Linux,
+    /// Cross-compiled to x86_64-pc-windows-gnu, tests run under Wine.
+    Windows,
+}
+
+impl Lane {
+    pub const ALL: [Self; 2] = [Self::Linux, Self::Windows];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Windows => "windows",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|lane| lane.name() == name)
+    }
+}
+
+/// Settings shared by all lanes.
+pub struct Options {
+    /// Workspace root; every command runs there.
+    pub root: PathBuf,
+    /// Watchdog limit for each cargo invocation.
+    pub timeout: Duration,
+    pub windows_route: RouteChoice,
+}
+
+/// Runs `lane` to the end and reports how it went; never panics on failure.
+pub fn run(lane: Lane, options: &Options) -> Report {
+    eprintln!("\n==> lane {}", lane.name());
+    let mut report = Report {
+        lane,
+        route: None,
+        setup_error: None,
+        steps: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    let started = Instant::now();
+    match lane {
+        Lane::Linux => linux(options, &mut report),
+        Lane::Windows => windows(options, &mut report),
+    }
+    report.elapsed = started.elapsed();
+    report
+}
+
+fn linux(options: &Options, report: &mut Report) {
+    if let Err(err) = setup::rustup_components(&["rustfmt", "clippy"]) {
+        report.setup_error = Some(err);
+        return;
+    }
+    let limit = options.timeout;
+    report.step("fmt", limit, host_cargo(&["fmt", "--all", "--check"]));
+    report.step(
+        "clippy",
+        limit,
+        host_cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    report.step("test", limit, host_cargo(&["test", "--workspace"]));
+}
+
+/// The cargo that runs xtask, so `cargo +toolchain xtask` is honoured.
+fn host_cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(args);
+    cmd
+}
+
+/// Packages the windows lane needs whatever the route.
+const WINDOWS_PACKAGES: &[&str] = &["gcc-mingw-w64-x86-64", "wine", "wine64"];
+
+fn windows(options: &Options, report: &mut Report) {
+    let prefix = options.root.join("target/wineprefix");
+    match prepare_windows(options, prefix.clone()) {
+        Ok((cross, wine)) => {
+            report.route = Some(cross.describe());
+            windows_steps(options, report, &cross, &wine);
+        }
+        Err(err) => report.setup_error = Some(err),
+    }
+    // Leave no wineserver behind, also after a failed or timed-out run.
+    if let Ok(wine) = Wine::locate(prefix) {
+        wine.shutdown();
+    }
+}
+
+fn prepare_windows(options: &Options, prefix: PathBuf) -> Result<(CrossCargo, Wine), String> {
+    setup::apt_install(WINDOWS_PACKAGES)?;
+    if process::find_program(wine::MINGW_GCC).is_none() {
+        return Err(format!(
+            "`{}` (the linker for {}) is not on PATH although gcc-mingw-w64-x86-64 is installed; \
+             check `update-alternatives --display {}`",
+            wine::MINGW_GCC,
+            cross::TARGET,
+            wine::MINGW_GCC
+        ));
+    }
+    let cross = CrossCargo::prepare(options.windows_route, &options.root)?;
+    eprintln!("xtask: windows lane: route: {}", cross.describe());
+    let wine = Wine::locate(prefix)?;
+    wine.ensure_prefix()?;
+    wine.install_prng_shim(
+        &options.root.join("xtask/wine"),
+        &options.root.join("target/wine"),
+    )?;
+    Ok((cross, wine))
+}
+
+fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, wine: &Wine) {
+    // xtask is host-only tooling (it uses Unix APIs): it is not built for Windows.
+    let workspace = ["--workspace", "--exclude", "xtask"];
+    let limit = options.timeout;
+
+    let mut clippy = cross.command("clippy");
+    clippy
+        .args(workspace)
+        .args(["--all-targets", "--", "-D", "warnings"]);
+    report.step("clippy", limit, clippy);
+
+    // Unit tests of libs and bins plus integration tests. Doctests cannot run
+    // for a cross target, so they are left to the linux lane.
+    let mut test = cross.command("test");
+    test.args(workspace)
+        .args(["--lib", "--bins", "--tests"])
+        .envs(wine.env())
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", wine.wine64());
+    report.step("test", limit, test);
+}
+
+/// What happened in one lane.
+pub struct Report {
+    pub lane: Lane,
+    /// How the lane built its code, when there is a choice (windows).
+    route: Option<String>,
+    /// Why the lane could not even start its steps.
+    setup_error: Option<String>,
+    steps: Vec<Step>,
+    elapsed: Duration,
+}
+
+struct Step {
+    name: &'static str,
+    result: Result<(), String>,
+}
+
+impl Report {
+    /// Runs one step; later steps run even if this one fails.
+    fn step(&mut self, name: &'static str, limit: Duration, mut cmd: Command) {
+        eprintln!("\n--> {}: {name}", self.lane.name());
+        let result = process::run(&mut cmd, limit).map_err(|err| err.to_string());
+        if let Err(err) = &result {
+            eprintln!("xtask: {}: {name} FAILED: {err}", self.lane.name());
+        }
+        self.steps.push(Step { name, result });
+    }
+
+    pub fn passed(&self) -> bool {
+        self.setup_error.is_none()
+            && !self.steps.is_empty()
+            && self.steps.iter().all(|step| step.result.is_ok())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        write!(f, "lane {}: {verdict} (", self.lane.name())?;
+        let passed = self
+            .steps
+            .iter()
+            .filter(|step| step.result.is_ok())
+            .map(|step| step.name);
+        if let Some(err) = &self.setup_error {
+            write!(f, "setup: {err}")?;
+        } else if self.passed() {
+            write!(f, "{}", passed.clone().collect::<Vec<_>>().join(", "))?;
+        } else {
+            let failed = self
+                .steps
+                .iter()
+                .filter_map(|step| Some(format!("{}: {}", step.name, step.result.as_ref().err()?)));
+            write!(f, "{}", failed.collect::<Vec<_>>().join("; "))?;
+        }
+        write!(f, ") in {}s", self.elapsed.as_secs())?;
+        if let Some(route) = &self.route {
+            write!(f, " [route: {route}]")?;
+        }
+        if !self.passed() {
+            let passed: Vec<_> = passed.collect();
+            if !passed.is_empty() {
+                write!(f, "; passed: {}", passed.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(setup_error: Option<&str>, steps: &[(&'static str, Result<(), &str>)]) -> Report {
+        Report {
+            lane: Lane::Windows,
+            route: Some("rustup target".into()),
+            setup_error: setup_error.map(Into::into),
+            steps: steps
+                .iter()
+                .map(|&(name, result)| Step {
+                    name,
+                    result: result.map_err(Into::into),
+                })
+                .collect(),
+            elapsed: Duration::from_secs(42),
+        }
+    }
+
+    #[test]
+    fn passing_lane_lists_its_steps() {
+        let report = report(None, &[("clippy", Ok(())), ("test", Ok(()))]);
+        assert!(report.passed());
+        assert_eq!(
+            report.to_string(),
+            "lane windows: PASS (clippy, test) in 42s [route: rustup target]"
+        );
+    }
+
+    #[test]
+    fn failing_lane_names_failures_and_passes() {
+        let report = report(None, &[("clippy", Ok(())), ("test", Err("exit code 101"))]);
+        assert!(!report.passed());
+        assert_eq!(
+            report.to_string(),
+            "lane windows: FAIL (test: exit code 101) in 42s [route: rustup target]; passed: clippy"
+        );
+    }
+
+    #[test]
+    fn setup_failure_fails_the_lane() {
+        let report = report(Some("apt-get install -y wine64 failed"), &[]);
+        assert!(!report.passed());
+        assert!(
+            report
+                .to_string()
+                .starts_with("lane windows: FAIL (setup: apt-get install -y wine64 failed) in 42s")
+        );
+    }
+
+    #[test]
+    fn a_lane_without_steps_never_passes() {
+        assert!(!report(None, &[]).passed());
+    }
+
+    #[test]
+    fn lane_names_round_trip() {
+        for lane in Lane::ALL {
+            assert_eq!(Lane::parse(lane.name()), Some(lane));
+        }
+        assert_eq!(Lane::parse("macos"), None);
+    }
+}
