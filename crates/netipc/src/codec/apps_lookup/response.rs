@@ -4,10 +4,10 @@
 //! name and the optional label table. The decoder validates every item
 //! eagerly.
 
-use crate::bytes::{get_u16, get_u32, get_u64};
+use crate::bytes::{align8, get_u16, get_u32, get_u64};
 use crate::codec::lookup::Labels;
 use crate::codec::lookup::raw::{self, RawResponse};
-use crate::codec::lookup::validate::{item_str, labels};
+use crate::codec::lookup::validate::{fixed_end_unchecked, item_str, labels, str_unchecked};
 use crate::error::{CodecError, codec_err};
 
 /// Size of an APPS_LOOKUP item's fixed header.
@@ -256,6 +256,28 @@ pub(crate) fn decode_item(item: &[u8]) -> Result<AppsLookupItem<'_>, CodecError>
     })
 }
 
+/// Reads an item that [`decode_item`] already accepted, without checking
+/// it again (views validate every item once, when they are created).
+fn read_item(item: &[u8]) -> AppsLookupItem<'_> {
+    let label_count = usize::from(get_u16(item, 56));
+    let table = align8(fixed_end_unchecked(item, &[32, 40, 48]));
+    AppsLookupItem {
+        pid: get_u32(item, 8),
+        entry: AppsEntry {
+            status: PidStatus::from_u16(get_u16(item, 2)).unwrap_or(PidStatus::Known),
+            cgroup_status: CgroupStatus::from_u16(get_u16(item, 6)).unwrap_or(CgroupStatus::Known),
+            orchestrator: get_u16(item, 4),
+            ppid: get_u32(item, 12),
+            uid: get_u32(item, 16),
+            starttime: get_u64(item, 24),
+            comm: str_unchecked(item, 32),
+            cgroup_path: str_unchecked(item, 40),
+            cgroup_name: str_unchecked(item, 48),
+        },
+        labels: Labels::new(item, table, label_count),
+    }
+}
+
 fn check_item(item: &[u8]) -> Result<(), CodecError> {
     decode_item(item).map(|_| ())
 }
@@ -294,7 +316,7 @@ impl<'a> AppsLookupView<'a> {
 
     /// Item `index`, or `None` past the end.
     pub fn item(&self, index: usize) -> Option<AppsLookupItem<'a>> {
-        self.raw.item(index).and_then(|b| decode_item(b).ok())
+        self.raw.item(index).map(read_item)
     }
 
     /// The exact encoded bytes of item `index`.
@@ -303,9 +325,9 @@ impl<'a> AppsLookupView<'a> {
     }
 
     /// The items in order.
-    pub fn iter(&self) -> impl Iterator<Item = AppsLookupItem<'a>> + 'a {
-        let view = *self;
-        (0..self.len()).filter_map(move |i| view.item(i))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = AppsLookupItem<'a>> + 'a {
+        let raw = self.raw;
+        (0..self.len()).map(move |i| read_item(raw.item(i).unwrap_or_default()))
     }
 }
 

@@ -3,9 +3,9 @@
 //! Item layout: a 28-byte fixed header, the path, the name, then the
 //! optional label table. The decoder validates every item eagerly.
 
-use crate::bytes::{get_u16, get_u32};
+use crate::bytes::{align8, get_u16, get_u32};
 use crate::codec::lookup::raw::{self, RawResponse};
-use crate::codec::lookup::validate::{item_str, labels};
+use crate::codec::lookup::validate::{fixed_end_unchecked, item_str, labels, str_unchecked};
 use crate::codec::lookup::{Labels, orchestrator};
 use crate::error::{CodecError, codec_err};
 
@@ -148,6 +148,21 @@ pub(crate) fn decode_item(item: &[u8]) -> Result<CgroupsLookupItem<'_>, CodecErr
     })
 }
 
+/// Reads an item that [`decode_item`] already accepted, without checking
+/// it again (views validate every item once, when they are created).
+fn read_item(item: &[u8]) -> CgroupsLookupItem<'_> {
+    let label_count = usize::from(get_u16(item, 24));
+    let table = align8(fixed_end_unchecked(item, &[8, 16]));
+    CgroupsLookupItem {
+        status: CgroupsLookupStatus::from_u16(get_u16(item, 2))
+            .unwrap_or(CgroupsLookupStatus::Known),
+        orchestrator: get_u16(item, 4),
+        path: str_unchecked(item, 8),
+        name: str_unchecked(item, 16),
+        labels: Labels::new(item, table, label_count),
+    }
+}
+
 fn check_item(item: &[u8]) -> Result<(), CodecError> {
     decode_item(item).map(|_| ())
 }
@@ -186,7 +201,7 @@ impl<'a> CgroupsLookupView<'a> {
 
     /// Item `index`, or `None` past the end.
     pub fn item(&self, index: usize) -> Option<CgroupsLookupItem<'a>> {
-        self.raw.item(index).and_then(|b| decode_item(b).ok())
+        self.raw.item(index).map(read_item)
     }
 
     /// The exact encoded bytes of item `index`.
@@ -195,9 +210,9 @@ impl<'a> CgroupsLookupView<'a> {
     }
 
     /// The items in order.
-    pub fn iter(&self) -> impl Iterator<Item = CgroupsLookupItem<'a>> + 'a {
-        let view = *self;
-        (0..self.len()).filter_map(move |i| view.item(i))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = CgroupsLookupItem<'a>> + 'a {
+        let raw = self.raw;
+        (0..self.len()).map(move |i| read_item(raw.item(i).unwrap_or_default()))
     }
 }
 

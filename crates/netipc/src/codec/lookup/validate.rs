@@ -164,7 +164,9 @@ fn str_at<'a>(
         return Err(codec_err::nul(what, end - 1));
     }
     let bytes = &item[offset..end - 1];
-    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+    // `contains` on bytes is a vectorised memchr; find the position only on error.
+    if bytes.contains(&0) {
+        let pos = bytes.iter().position(|&b| b == 0).unwrap_or(0);
         return Err(codec_err::layout(what, offset + pos));
     }
     Ok(ItemStr {
@@ -235,6 +237,23 @@ fn label_string(
         return Err(codec_err::layout(what, at));
     }
     Ok(str_at(item, header_len, offset, len, at, what)?.end)
+}
+
+/// Reads the `(offset, length)` string at byte `at` of a validated item.
+pub(crate) fn str_unchecked(item: &[u8], at: usize) -> &[u8] {
+    let offset = get_u32(item, at) as usize;
+    let len = get_u32(item, at + 4) as usize;
+    item.get(offset..offset.saturating_add(len))
+        .unwrap_or_default()
+}
+
+/// The end of the fixed strings of a validated item (the furthest NUL + 1).
+pub(crate) fn fixed_end_unchecked(item: &[u8], string_fields: &[usize]) -> usize {
+    string_fields
+        .iter()
+        .map(|&at| (get_u32(item, at) as usize).saturating_add(get_u32(item, at + 4) as usize) + 1)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Reads label `index` of a validated table.
