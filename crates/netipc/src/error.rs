@@ -171,3 +171,92 @@ pub(crate) mod codec_err {
         CodecError::new(K::Overflow, field, offset)
     }
 }
+
+/// Every error a transport operation can return.
+///
+/// Each variant says what happened and, in its message, what to do about
+/// it. Match on the variant to react programmatically (for example
+/// [`Error::NotFound`] means "the provider is not running: retry later").
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Nothing listens at the endpoint.
+    #[error(
+        "no provider at {endpoint}: start the provider, or check the run directory and service name"
+    )]
+    NotFound {
+        /// The endpoint that was tried (socket path or pipe name).
+        endpoint: String,
+    },
+    /// Another live server already owns the endpoint.
+    #[error("{endpoint} is already served by a live process: stop it or use another service name")]
+    AddressInUse {
+        /// The endpoint that is taken.
+        endpoint: String,
+    },
+    /// An endpoint or object name could not be derived.
+    #[error(transparent)]
+    Name(#[from] crate::transport::names::NameError),
+    /// The handshake did not produce a session.
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] crate::transport::handshake::HandshakeError),
+    /// The peer broke the protocol; the session is unusable.
+    #[error("protocol violation by the peer: {0}")]
+    Protocol(#[from] crate::transport::framing::ProtocolError),
+    /// A message to send exceeds the negotiated limits; nothing was sent.
+    #[error("message not sent: {0}; reconnect with larger limits")]
+    LimitExceeded(#[from] crate::transport::framing::LimitExceeded),
+    /// A request id is already in flight on this session; nothing was sent.
+    #[error("message id {0} is already in flight on this session")]
+    DuplicateMessageId(u64),
+    /// A message must have this kind to be sent from this side.
+    #[error("a {side} cannot send {kind} messages")]
+    WrongKind {
+        /// `"client"` or `"server"`.
+        side: &'static str,
+        /// The refused kind.
+        kind: &'static str,
+    },
+    /// The deadline passed before the operation completed.
+    #[error("timed out")]
+    Timeout,
+    /// The wait was interrupted (aborted) from another thread.
+    #[error("interrupted by request")]
+    Interrupted,
+    /// The peer closed the connection.
+    #[error("the peer closed the connection")]
+    Disconnected,
+    /// Bytes that cannot be encoded or decoded.
+    #[error("{0}")]
+    Codec(#[from] CodecError),
+    /// An operating-system call failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an OS error with what was being done.
+    pub(crate) fn io(context: &'static str, source: std::io::Error) -> Self {
+        Self::Io { context, source }
+    }
+
+    /// Whether the session this error came from can no longer be used.
+    /// `false` only for errors raised before anything was sent or received
+    /// (limits, duplicate ids, wrong kind) and for a timed-out or
+    /// interrupted wait that consumed no bytes of a message.
+    pub fn breaks_session(&self) -> bool {
+        !matches!(
+            self,
+            Self::LimitExceeded(_) | Self::DuplicateMessageId(_) | Self::WrongKind { .. }
+        )
+    }
+}
+
+/// Shorthand for results of transport operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

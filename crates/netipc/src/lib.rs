@@ -23,4 +23,4 @@ mod error;
 pub mod transport;
 pub mod wire;
 
-pub use error::{CodecError, CodecErrorKind};
+pub use error::{CodecError, CodecErrorKind, Error, Result};

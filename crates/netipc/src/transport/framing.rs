@@ -83,6 +83,14 @@ pub enum ProtocolError {
     /// `32 + payload_len` does not fit a u32.
     #[error("payload_len {0} makes the message larger than 4 GiB")]
     MessageTooLarge(u32),
+    /// A packet is longer than the negotiated packet size.
+    #[error("packet of {packet} bytes exceeds the negotiated packet size of {packet_size} bytes")]
+    PacketTooLarge {
+        /// Bytes received.
+        packet: usize,
+        /// The agreed packet size.
+        packet_size: u32,
+    },
     /// The first packet carries more bytes than the whole message.
     #[error("packet of {packet} bytes is longer than its {message}-byte message")]
     PacketLongerThanMessage {
@@ -349,17 +357,32 @@ impl Reassembly {
     }
 
     /// Validates continuation `packet` (32-byte chunk header + body) and
-    /// returns where its body goes in the payload. `packet` is the whole
-    /// received datagram.
+    /// returns where its body goes in the payload.
+    ///
+    /// # Errors
+    /// See [`accept_split`](Self::accept_split).
+    pub fn accept(&mut self, packet: &[u8]) -> Result<Range<usize>, ProtocolError> {
+        let head = &packet[..packet.len().min(HEADER_LEN)];
+        self.accept_split(head, packet.len().saturating_sub(HEADER_LEN))
+    }
+
+    /// Validates a continuation packet given its first (up to) 32 bytes and
+    /// the number of bytes after them, and returns where those bytes go in
+    /// the payload. Backends that receive the body straight into place use
+    /// this form.
     ///
     /// # Errors
     /// [`ProtocolError::Chunk`] for a bad chunk header, any field that
     /// differs from the expected value (message id, index, count, total
     /// length), a body length different from `chunk_payload_len`, or more
     /// bytes than the message has left.
-    pub fn accept(&mut self, packet: &[u8]) -> Result<Range<usize>, ProtocolError> {
+    pub fn accept_split(
+        &mut self,
+        head: &[u8],
+        body_len: usize,
+    ) -> Result<Range<usize>, ProtocolError> {
         let chunk =
-            ChunkHeader::decode(packet).map_err(|e| ProtocolError::Chunk(ChunkError::Header(e)))?;
+            ChunkHeader::decode(head).map_err(|e| ProtocolError::Chunk(ChunkError::Header(e)))?;
         let total = u64::from(self.header.payload_len) + HEADER_LEN as u64;
         let checks = [
             ("message_id", self.header.message_id, chunk.message_id),
@@ -376,7 +399,7 @@ impl Reassembly {
             ("total_message_len", total, chunk.total_message_len.into()),
             (
                 "chunk_payload_len",
-                (packet.len() - HEADER_LEN) as u64,
+                body_len as u64,
                 chunk.chunk_payload_len.into(),
             ),
         ];

@@ -1,0 +1,178 @@
+//! The client side of a session.
+
+use std::time::Duration;
+
+use super::channel::{Channel, Message, deadline};
+use super::framing::{InFlight, Limits};
+use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message};
+use super::{ClientOptions, Interrupt, sys};
+use crate::error::{Error, Result};
+use crate::wire::{Header, MessageKind};
+
+/// A connected, handshaken client session.
+///
+/// Requests are sent with [`send_request`](Self::send_request) (or
+/// [`send_batch`](Self::send_batch)) and their responses received with
+/// [`recv`](Self::recv). Several requests may be in flight at once
+/// (pipelining); responses are matched by message id and may arrive in any
+/// order. A message id may be in flight only once.
+///
+/// Any send or receive error other than a refused send (limits, duplicate
+/// id) leaves the session unusable and forgets every in-flight id; connect
+/// again. Dropping the session closes it.
+///
+/// A session is `Send` but not `Sync`: one thread uses it at a time. Use an
+/// [`Interrupt`] to wake a blocked receive from another thread.
+#[derive(Debug)]
+pub struct ClientSession {
+    pub(crate) chan: Channel,
+    in_flight: InFlight,
+}
+
+impl ClientSession {
+    /// Connects to `service` under `run_dir` and runs the handshake.
+    ///
+    /// Blocks until the server answered the HELLO or the handshake timeout
+    /// passed.
+    ///
+    /// # Errors
+    /// `NotFound` when no server listens, `Name` for an invalid service
+    /// name or a too-long path, `Handshake` when the server rejects the
+    /// proposal (auth token, profiles, limits) or answers garbage,
+    /// `Timeout`, `Disconnected` (a server at capacity may close right
+    /// away), `Io`.
+    pub fn connect(run_dir: &str, service: &str, options: &ClientOptions) -> Result<Self> {
+        let conn = sys::connect(run_dir, service)?;
+        let offer = options.offer(conn.default_packet_size(), sys::SHM_PROFILES);
+        conn.send_packet(&[&hello_message(&offer.hello())])?;
+        conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
+        let mut reply = [0u8; HANDSHAKE_PACKET_MAX];
+        let n = conn.recv_packet(&mut reply)?;
+        let params = client_handshake(&reply[..n.min(HANDSHAKE_PACKET_MAX)])?;
+        let inbound = Limits {
+            max_payload: params.max_response_payload_bytes,
+            max_items: params.max_response_batch_items,
+        };
+        let outbound = Limits {
+            max_payload: params.max_request_payload_bytes,
+            max_items: params.max_request_batch_items,
+        };
+        Ok(Self {
+            chan: Channel::new(conn, params, inbound, outbound),
+            in_flight: InFlight::new(),
+        })
+    }
+
+    /// The negotiated session parameters.
+    pub fn params(&self) -> &SessionParams {
+        &self.chan.params
+    }
+
+    /// Number of requests sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Sends a single request (`flags = 0`, `item_count = 1`).
+    ///
+    /// # Errors
+    /// `DuplicateMessageId` or `LimitExceeded` (nothing sent, session still
+    /// usable); `Disconnected` or `Io` (session broken).
+    pub fn send_request(&mut self, code: u16, message_id: u64, payload: &[u8]) -> Result<()> {
+        self.send(
+            &Header::new(MessageKind::Request, code, message_id, 0),
+            payload,
+        )
+    }
+
+    /// Sends one request with an arbitrary header (`kind` must be REQUEST;
+    /// `payload_len` is filled in from `payload`).
+    ///
+    /// # Errors
+    /// As [`send_request`](Self::send_request); `WrongKind` for another kind.
+    pub fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
+        self.start(header)?;
+        let result = self.chan.send(header, payload);
+        self.finish_send(header, result)
+    }
+
+    /// Sends `items` as one batch request (BATCH flag, `item_count` =
+    /// number of items).
+    ///
+    /// # Errors
+    /// As [`send_request`](Self::send_request).
+    pub fn send_batch<'i, I>(&mut self, code: u16, message_id: u64, items: I) -> Result<()>
+    where
+        I: IntoIterator<Item = &'i [u8]>,
+        I::IntoIter: ExactSizeIterator + Clone,
+    {
+        let header = Header::new(MessageKind::Request, code, message_id, 0);
+        self.start(&header)?;
+        let result = self.chan.send_batch(&header, items);
+        self.finish_send(&header, result)
+    }
+
+    fn start(&mut self, header: &Header) -> Result<()> {
+        if header.kind != MessageKind::Request {
+            return Err(Error::WrongKind {
+                side: "client",
+                kind: header.kind.spec_name(),
+            });
+        }
+        if !self.in_flight.insert(header.message_id) {
+            return Err(Error::DuplicateMessageId(header.message_id));
+        }
+        Ok(())
+    }
+
+    fn finish_send(&mut self, header: &Header, result: Result<()>) -> Result<()> {
+        match &result {
+            Ok(()) => {}
+            Err(e) if !e.breaks_session() => {
+                self.in_flight.remove(header.message_id);
+            }
+            Err(_) => self.in_flight.clear(),
+        }
+        result
+    }
+
+    /// Receives the next response. `timeout` bounds the whole message (all
+    /// of its packets); `None` waits forever.
+    ///
+    /// # Errors
+    /// `Timeout`, `Interrupted`, `Disconnected`, `Protocol` (including a
+    /// response whose id is not in flight), `Io`. Every error forgets the
+    /// in-flight ids: the session is unusable.
+    pub fn recv(
+        &mut self,
+        timeout: Option<Duration>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Message<'_>> {
+        match self
+            .chan
+            .recv(deadline(timeout), interrupt, Some(&mut self.in_flight))
+        {
+            Ok(m) => Ok(m),
+            Err(e) => {
+                self.in_flight.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends one request and waits for its response (the only one in
+    /// flight).
+    ///
+    /// # Errors
+    /// As [`send_request`](Self::send_request) and [`recv`](Self::recv).
+    pub fn call(
+        &mut self,
+        code: u16,
+        message_id: u64,
+        payload: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Message<'_>> {
+        self.send_request(code, message_id, payload)?;
+        self.recv(timeout, None)
+    }
+}

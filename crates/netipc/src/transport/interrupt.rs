@@ -1,0 +1,48 @@
+//! A handle that wakes blocked transport waits from another thread.
+
+use std::sync::Arc;
+
+use super::sys;
+use crate::error::Result;
+
+/// A cross-thread interrupt for blocking transport calls.
+///
+/// Pass it to a receive or accept call; raising it from any thread makes
+/// that call (and every later one, until [`clear`](Self::clear)) return
+/// [`Error::Interrupted`](crate::Error::Interrupted) promptly. Clones share
+/// the same state. `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Interrupt {
+    inner: Arc<sys::Interrupt>,
+}
+
+impl Interrupt {
+    /// A new, lowered interrupt.
+    ///
+    /// # Errors
+    /// `Io` if the OS wake-up object cannot be created.
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(sys::Interrupt::new()?),
+        })
+    }
+
+    /// Raises the interrupt: blocked waits that use it return at once.
+    pub fn raise(&self) {
+        self.inner.raise();
+    }
+
+    /// Lowers the interrupt again.
+    pub fn clear(&self) {
+        self.inner.clear();
+    }
+
+    /// Whether the interrupt is raised.
+    pub fn is_raised(&self) -> bool {
+        self.inner.is_raised()
+    }
+
+    pub(crate) fn sys(&self) -> &sys::Interrupt {
+        &self.inner
+    }
+}

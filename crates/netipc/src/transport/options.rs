@@ -1,0 +1,119 @@
+//! Transport-level options of a client connection and of a listener.
+//!
+//! These are L1 knobs: the typed services (L2) derive them from their
+//! service-level configuration. A value of zero means the documented
+//! default on every operating system.
+
+use std::time::Duration;
+
+use super::handshake::{ClientOffer, ServerOffer};
+use crate::wire::profile;
+
+/// Default time a handshake may take before the peer is given up on.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default listen backlog.
+pub const DEFAULT_BACKLOG: u32 = 16;
+
+/// What a client proposes when it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientOptions {
+    /// Profiles to offer ([`profile`] bits); 0 means baseline only.
+    pub supported_profiles: u32,
+    /// Profiles to prefer; 0 means no preference.
+    pub preferred_profiles: u32,
+    /// Proposed request payload ceiling in bytes; 0 means 1024.
+    pub max_request_payload_bytes: u32,
+    /// Proposed request (and response) item ceiling; 0 means 1.
+    pub max_request_batch_items: u32,
+    /// Response payload hint in bytes (the server decides); 0 means 1024.
+    pub max_response_payload_bytes: u32,
+    /// Shared secret; must equal the server's.
+    pub auth_token: u64,
+    /// Packet size for chunking in bytes; 0 means the transport's default
+    /// (POSIX: the socket send buffer; Windows: 65536).
+    pub packet_size: u32,
+    /// Time allowed for the handshake; zero means
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    pub handshake_timeout: Duration,
+}
+
+impl ClientOptions {
+    pub(crate) fn offer(&self, default_packet_size: u32, available_profiles: u32) -> ClientOffer {
+        let mut offer = ClientOffer {
+            supported_profiles: self.supported_profiles,
+            preferred_profiles: self.preferred_profiles,
+            max_request_payload_bytes: self.max_request_payload_bytes,
+            max_request_batch_items: self.max_request_batch_items,
+            max_response_payload_bytes: self.max_response_payload_bytes,
+            max_response_batch_items: self.max_request_batch_items,
+            auth_token: self.auth_token,
+            packet_size: self.packet_size,
+        }
+        .with_defaults(default_packet_size);
+        offer.supported_profiles &= available_profiles | profile::BASELINE;
+        offer
+    }
+
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        or_default(self.handshake_timeout)
+    }
+}
+
+/// What a listener offers to every client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerOptions {
+    /// Profiles to offer ([`profile`] bits); 0 means baseline only.
+    pub supported_profiles: u32,
+    /// Profiles to prefer; 0 means no preference.
+    pub preferred_profiles: u32,
+    /// Largest request payload accepted, in bytes; 0 means 1024.
+    pub max_request_payload_bytes: u32,
+    /// Response payload ceiling announced to clients, in bytes; 0 means 1024.
+    pub max_response_payload_bytes: u32,
+    /// Shared secret; clients must present the same value.
+    pub auth_token: u64,
+    /// Packet size for chunking in bytes; 0 means the transport's default.
+    pub packet_size: u32,
+    /// Listen backlog; 0 means [`DEFAULT_BACKLOG`].
+    pub backlog: u32,
+    /// Time allowed for a client's HELLO; zero means
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    pub handshake_timeout: Duration,
+}
+
+impl ServerOptions {
+    pub(crate) fn offer(&self, default_packet_size: u32, available_profiles: u32) -> ServerOffer {
+        let mut offer = ServerOffer {
+            supported_profiles: self.supported_profiles,
+            preferred_profiles: self.preferred_profiles,
+            max_request_payload_bytes: self.max_request_payload_bytes,
+            max_response_payload_bytes: self.max_response_payload_bytes,
+            auth_token: self.auth_token,
+            packet_size: self.packet_size,
+        }
+        .with_defaults(default_packet_size);
+        offer.supported_profiles &= available_profiles | profile::BASELINE;
+        offer.preferred_profiles &= offer.supported_profiles;
+        offer
+    }
+
+    pub(crate) fn backlog(&self) -> u32 {
+        if self.backlog == 0 {
+            DEFAULT_BACKLOG
+        } else {
+            self.backlog
+        }
+    }
+
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        or_default(self.handshake_timeout)
+    }
+}
+
+fn or_default(d: Duration) -> Duration {
+    if d.is_zero() {
+        DEFAULT_HANDSHAKE_TIMEOUT
+    } else {
+        d
+    }
+}

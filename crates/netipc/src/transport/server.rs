@@ -1,0 +1,234 @@
+//! The server side: listener, incoming connections and server sessions.
+
+use std::time::Duration;
+
+use super::channel::{Channel, Message, deadline};
+use super::framing::Limits;
+use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, server_handshake};
+use super::{Interrupt, PeerCredentials, ServerOptions, sys};
+use crate::error::{Error, Result};
+use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
+
+/// A listening endpoint for one service.
+///
+/// # Platform-specific behavior
+///
+/// On POSIX the endpoint is the socket file `<run_dir>/<service>.sock`,
+/// created with mode 0600. A socket file left behind by a dead server is
+/// removed when binding; a live server keeps its endpoint and the bind
+/// fails with [`Error::AddressInUse`]. Dropping the listener removes the
+/// socket file.
+#[derive(Debug)]
+pub struct Listener {
+    pub(crate) inner: sys::Listener,
+    options: ServerOptions,
+}
+
+impl Listener {
+    /// Creates the endpoint and starts listening.
+    ///
+    /// # Errors
+    /// `AddressInUse` when a live server owns the endpoint, `Name` for an
+    /// invalid service name or a too-long path, `Io` (for example a missing
+    /// run directory).
+    pub fn bind(run_dir: &str, service: &str, options: &ServerOptions) -> Result<Self> {
+        Ok(Self {
+            inner: sys::Listener::bind(run_dir, service, options.backlog())?,
+            options: *options,
+        })
+    }
+
+    /// Waits for one connection. `timeout` of `None` waits forever; an
+    /// [`Interrupt`] ends the wait from another thread.
+    ///
+    /// # Errors
+    /// `Timeout`, `Interrupted`, `Io`.
+    pub fn accept(
+        &self,
+        timeout: Option<Duration>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Incoming> {
+        let conn = self
+            .inner
+            .accept(deadline(timeout), interrupt.map(Interrupt::sys))?;
+        Ok(Incoming {
+            peer: conn.peer(),
+            conn,
+            options: self.options,
+        })
+    }
+
+    /// The endpoint (socket path or pipe name).
+    pub fn endpoint(&self) -> &str {
+        self.inner.endpoint()
+    }
+
+    /// The options given to [`bind`](Self::bind).
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
+    }
+}
+
+/// An accepted connection whose handshake has not run yet.
+#[derive(Debug)]
+pub struct Incoming {
+    conn: sys::Conn,
+    peer: PeerCredentials,
+    options: ServerOptions,
+}
+
+impl Incoming {
+    /// The connecting process.
+    pub fn peer(&self) -> PeerCredentials {
+        self.peer
+    }
+
+    /// Runs the server handshake with the listener's options, assigning
+    /// `session_id`.
+    ///
+    /// # Errors
+    /// See [`handshake_with`](Self::handshake_with).
+    pub fn handshake(self, session_id: u64) -> Result<ServerSession> {
+        let options = self.options;
+        self.handshake_with(session_id, &options)
+    }
+
+    /// Runs the server handshake with `options` (for servers whose limits
+    /// change over time), assigning `session_id`. Waits at most the
+    /// handshake timeout for the client's HELLO.
+    ///
+    /// # Errors
+    /// `Handshake` when the HELLO is rejected (the rejection reply, if the
+    /// protocol has one, was sent), `Timeout`, `Disconnected`, `Io`. The
+    /// connection is closed in every error case.
+    pub fn handshake_with(self, session_id: u64, options: &ServerOptions) -> Result<ServerSession> {
+        let conn = self.conn;
+        conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
+        let mut hello = [0u8; HANDSHAKE_PACKET_MAX];
+        let n = conn.recv_packet(&mut hello)?;
+        let offer = options.offer(conn.default_packet_size(), sys::SHM_PROFILES);
+        let outcome = server_handshake(&hello[..n.min(HANDSHAKE_PACKET_MAX)], &offer, session_id);
+        if let Some(reply) = outcome.reply {
+            conn.send_packet(&[&reply])?;
+        }
+        let params = outcome.result?;
+        let inbound = Limits {
+            max_payload: params.max_request_payload_bytes,
+            max_items: params.max_request_batch_items,
+        };
+        let outbound = Limits {
+            max_payload: params.max_response_payload_bytes,
+            max_items: params.max_response_batch_items,
+        };
+        Ok(ServerSession {
+            chan: Channel::new(conn, params, inbound, outbound),
+            peer: self.peer,
+        })
+    }
+}
+
+/// A handshaken server session.
+///
+/// Receive requests with [`recv`](Self::recv) and answer them with
+/// [`respond`](Self::respond), [`respond_batch`](Self::respond_batch) or
+/// [`respond_status`](Self::respond_status), in any order. Any receive or
+/// send error other than a refused send leaves the session unusable.
+/// Dropping the session closes it. `Send`, not `Sync`.
+#[derive(Debug)]
+pub struct ServerSession {
+    pub(crate) chan: Channel,
+    peer: PeerCredentials,
+}
+
+impl ServerSession {
+    /// The negotiated session parameters.
+    pub fn params(&self) -> &SessionParams {
+        &self.chan.params
+    }
+
+    /// The session id assigned at the handshake.
+    pub fn session_id(&self) -> u64 {
+        self.chan.params.session_id
+    }
+
+    /// The client process.
+    pub fn peer(&self) -> PeerCredentials {
+        self.peer
+    }
+
+    /// Receives the next message (normally a REQUEST; kinds are not
+    /// filtered here). `timeout` bounds the whole message.
+    ///
+    /// # Errors
+    /// `Timeout`, `Interrupted`, `Disconnected`, `Protocol`, `Io`.
+    pub fn recv(
+        &mut self,
+        timeout: Option<Duration>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Message<'_>> {
+        self.chan.recv(deadline(timeout), interrupt, None)
+    }
+
+    /// Sends a response with an arbitrary header (`kind` must be
+    /// RESPONSE; `payload_len` is filled in).
+    ///
+    /// # Errors
+    /// `LimitExceeded` (nothing sent), `WrongKind`, `Disconnected`, `Io`.
+    pub fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
+        if header.kind != MessageKind::Response {
+            return Err(Error::WrongKind {
+                side: "server",
+                kind: header.kind.spec_name(),
+            });
+        }
+        self.chan.send(header, payload)
+    }
+
+    /// Answers `request` with an OK single response carrying `payload`.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn respond(&mut self, request: &Header, payload: &[u8]) -> Result<()> {
+        self.send(&response_header(request, TransportStatus::OK), payload)
+    }
+
+    /// Answers `request` with an OK batch response of `items`.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn respond_batch<'i, I>(&mut self, request: &Header, items: I) -> Result<()>
+    where
+        I: IntoIterator<Item = &'i [u8]>,
+        I::IntoIter: ExactSizeIterator + Clone,
+    {
+        self.chan
+            .send_batch(&response_header(request, TransportStatus::OK), items)
+    }
+
+    /// Answers `request` with an empty response carrying `status`
+    /// (`flags = 0`, `item_count = 1`).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn respond_status(&mut self, request: &Header, status: TransportStatus) -> Result<()> {
+        let mut h = response_header(request, status);
+        h.flags = 0;
+        h.item_count = 1;
+        self.send(&h, &[])
+    }
+}
+
+/// The response header for `request`: same code and message id; BATCH and
+/// the item count are copied for a batch request.
+pub fn response_header(request: &Header, status: TransportStatus) -> Header {
+    let batch = request.is_batch() && request.item_count >= 1;
+    Header {
+        kind: MessageKind::Response,
+        flags: if batch { FLAG_BATCH } else { 0 },
+        code: request.code,
+        transport_status: status,
+        payload_len: 0,
+        item_count: if batch { request.item_count } else { 1 },
+        message_id: request.message_id,
+    }
+}

@@ -1,0 +1,61 @@
+//! The POSIX backend: Unix SEQPACKET sockets.
+
+mod interrupt;
+mod socket;
+mod wait;
+
+pub(crate) use interrupt::Interrupt;
+pub(crate) use socket::{Conn, Listener, connect};
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+impl AsFd for crate::transport::Listener {
+    /// The listening socket (readable when a connection is pending).
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for crate::transport::Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_fd().as_raw_fd()
+    }
+}
+
+impl AsFd for crate::transport::ClientSession {
+    /// The connected socket (readable when a response packet is pending on
+    /// the baseline transport).
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.chan.conn.as_fd()
+    }
+}
+
+impl AsRawFd for crate::transport::ClientSession {
+    fn as_raw_fd(&self) -> RawFd {
+        self.chan.conn.as_fd().as_raw_fd()
+    }
+}
+
+impl AsFd for crate::transport::ServerSession {
+    /// The connected socket (readable when a request packet is pending on
+    /// the baseline transport).
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.chan.conn.as_fd()
+    }
+}
+
+impl AsRawFd for crate::transport::ServerSession {
+    fn as_raw_fd(&self) -> RawFd {
+        self.chan.conn.as_fd().as_raw_fd()
+    }
+}
+
+impl AsFd for crate::transport::Interrupt {
+    /// An eventfd that becomes readable when the interrupt is raised.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sys().as_fd()
+    }
+}
+
+/// Shared-memory profiles this backend can serve (none yet).
+pub(crate) const SHM_PROFILES: u32 = 0;

@@ -1,0 +1,289 @@
+//! Unix `SOCK_SEQPACKET` sockets: listen (with stale-endpoint recovery and
+//! owner-only permissions), accept, connect, and one-packet send/receive.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
+
+use rustix::fs::{AtFlags, CWD, FileType, Mode, chmod, stat, unlinkat};
+use rustix::io::Errno;
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvFlags, SendAncillaryBuffer, SendFlags, SocketAddrUnix,
+    SocketFlags, SocketType, accept_with, bind, connect as sys_connect, listen, recv, recvmsg,
+    sendmsg, socket_with, sockopt,
+};
+
+use super::Interrupt;
+use super::wait::wait_readable;
+use crate::error::{Error, Result};
+use crate::transport::PeerCredentials;
+use crate::transport::names::socket_path;
+use crate::wire::HEADER_LEN;
+
+/// Packet size when `SO_SNDBUF` cannot be read.
+const FALLBACK_PACKET_SIZE: u32 = 65536;
+/// Linux refuses a SEQPACKET datagram longer than `sk_sndbuf - 32`.
+const SNDBUF_OVERHEAD: usize = 32;
+
+fn new_socket(nonblocking: bool) -> std::io::Result<OwnedFd> {
+    let mut flags = SocketFlags::CLOEXEC;
+    if nonblocking {
+        flags |= SocketFlags::NONBLOCK;
+    }
+    Ok(socket_with(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        flags,
+        None,
+    )?)
+}
+
+fn unix_addr(path: &str) -> Result<SocketAddrUnix> {
+    SocketAddrUnix::new(path).map_err(|e| Error::io("building the socket address", e.into()))
+}
+
+/// A connected SEQPACKET socket.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    fd: OwnedFd,
+}
+
+impl Conn {
+    /// Sends one packet made of `parts` (one datagram, `MSG_NOSIGNAL`).
+    pub(crate) fn send_packet(&self, parts: &[&[u8]]) -> Result<()> {
+        let iov = [
+            IoSlice::new(parts.first().copied().unwrap_or_default()),
+            IoSlice::new(parts.get(1).copied().unwrap_or_default()),
+        ];
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        loop {
+            match sendmsg(
+                &self.fd,
+                &iov,
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::NOSIGNAL,
+            ) {
+                Ok(n) if n == total => return Ok(()),
+                Ok(_) => {
+                    return Err(Error::io(
+                        "sending a packet",
+                        std::io::ErrorKind::WriteZero.into(),
+                    ));
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(map_io_error("sending a packet", e)),
+            }
+        }
+    }
+
+    /// Receives one packet into `buf`; returns its real length, which is
+    /// larger than `buf` when the packet did not fit.
+    pub(crate) fn recv_packet(&self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match recv(&self.fd, &mut *buf, RecvFlags::TRUNC) {
+                Ok((_, 0)) => return Err(Error::Disconnected),
+                Ok((_, real)) => return Ok(real),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(map_io_error("receiving a packet", e)),
+            }
+        }
+    }
+
+    /// Receives one packet whose first 32 bytes go to `head` and the rest
+    /// to `body`; returns its real length.
+    pub(crate) fn recv_packet_split(
+        &self,
+        head: &mut [u8; HEADER_LEN],
+        body: &mut [u8],
+    ) -> Result<usize> {
+        loop {
+            let mut iov = [IoSliceMut::new(head), IoSliceMut::new(body)];
+            match recvmsg(
+                &self.fd,
+                &mut iov,
+                &mut RecvAncillaryBuffer::default(),
+                RecvFlags::TRUNC,
+            ) {
+                Ok(m) if m.bytes == 0 => return Err(Error::Disconnected),
+                Ok(m) => return Ok(m.bytes),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(map_io_error("receiving a packet", e)),
+            }
+        }
+    }
+
+    pub(crate) fn wait_readable(
+        &self,
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<()> {
+        wait_readable(self.fd.as_fd(), deadline, interrupt)
+    }
+
+    /// The largest packet this socket can send: `SO_SNDBUF` minus the
+    /// kernel's per-datagram overhead (65536 if it cannot be read).
+    pub(crate) fn default_packet_size(&self) -> u32 {
+        match sockopt::socket_send_buffer_size(&self.fd) {
+            Ok(n) if n > SNDBUF_OVERHEAD + HEADER_LEN => {
+                u32::try_from(n - SNDBUF_OVERHEAD).unwrap_or(u32::MAX)
+            }
+            _ => FALLBACK_PACKET_SIZE,
+        }
+    }
+
+    /// The peer's process id, user id and group id (`SO_PEERCRED`).
+    pub(crate) fn peer(&self) -> PeerCredentials {
+        match sockopt::socket_peercred(&self.fd) {
+            Ok(cred) => PeerCredentials {
+                pid: u32::try_from(cred.pid.as_raw_nonzero().get()).ok(),
+                uid: Some(cred.uid.as_raw()),
+                gid: Some(cred.gid.as_raw()),
+            },
+            Err(_) => PeerCredentials::default(),
+        }
+    }
+}
+
+impl AsFd for Conn {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn map_io_error(context: &'static str, e: Errno) -> Error {
+    match e {
+        Errno::PIPE | Errno::CONNRESET | Errno::NOTCONN => Error::Disconnected,
+        e => Error::io(context, e.into()),
+    }
+}
+
+/// Connects to the service's socket.
+pub(crate) fn connect(run_dir: &str, service: &str) -> Result<Conn> {
+    let path = socket_path(run_dir, service)?;
+    let addr = unix_addr(&path)?;
+    let fd = new_socket(false).map_err(|e| Error::io("creating a socket", e))?;
+    loop {
+        match sys_connect(&fd, &addr) {
+            Ok(()) => return Ok(Conn { fd }),
+            Err(Errno::INTR) => {}
+            Err(Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR) => {
+                return Err(Error::NotFound { endpoint: path });
+            }
+            Err(e) => return Err(Error::io("connecting to the provider", e.into())),
+        }
+    }
+}
+
+/// A listening socket; closing it removes the socket file.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    fd: OwnedFd,
+    path: String,
+    /// Device and inode of the socket file we created, so that drop never
+    /// removes a file someone else put there.
+    node: (u64, u64),
+}
+
+/// What the stale-endpoint probe found at a path.
+enum Probe {
+    Free,
+    InUse,
+}
+
+/// Decides whether the socket path can be (re)used: a live listener keeps
+/// it; anything else there (a dead socket, a regular file, an empty
+/// directory) is removed. When in doubt, the entry is kept.
+fn probe_stale(path: &str, addr: &SocketAddrUnix) -> Probe {
+    if matches!(stat(path), Err(Errno::NOENT)) {
+        return Probe::Free;
+    }
+    // Non-blocking, so a live server with a full backlog answers EAGAIN
+    // instead of blocking the probe.
+    let Ok(probe) = new_socket(true) else {
+        return Probe::InUse;
+    };
+    match sys_connect(&probe, addr) {
+        Ok(()) | Err(Errno::AGAIN | Errno::INPROGRESS) => Probe::InUse,
+        Err(Errno::NOENT) => Probe::Free,
+        Err(_) => {
+            let is_dir = stat(path)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+            let flags = if is_dir {
+                AtFlags::REMOVEDIR
+            } else {
+                AtFlags::empty()
+            };
+            match unlinkat(CWD, path, flags) {
+                Ok(()) | Err(Errno::NOENT) => Probe::Free,
+                Err(_) => Probe::InUse,
+            }
+        }
+    }
+}
+
+impl Listener {
+    /// Binds the service's socket: recovers a stale endpoint, refuses a
+    /// live one, and restricts the socket file to its owner (mode 0600)
+    /// before it starts listening.
+    pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
+        let path = socket_path(run_dir, service)?;
+        let addr = unix_addr(&path)?;
+        if let Probe::InUse = probe_stale(&path, &addr) {
+            return Err(Error::AddressInUse { endpoint: path });
+        }
+        let fd = new_socket(true).map_err(|e| Error::io("creating the listening socket", e))?;
+        match bind(&fd, &addr) {
+            Ok(()) => {}
+            Err(Errno::ADDRINUSE) => return Err(Error::AddressInUse { endpoint: path }),
+            Err(e) => return Err(Error::io("binding the socket", e.into())),
+        }
+        let node = match stat(path.as_str()) {
+            Ok(st) => (st.st_dev, st.st_ino),
+            Err(e) => return Err(Error::io("inspecting the new socket file", e.into())),
+        };
+        let listener = Self { fd, path, node };
+        // Nobody can connect before listen(), so tightening the mode here
+        // leaves no window in which the socket is reachable by others.
+        chmod(listener.path.as_str(), Mode::RUSR | Mode::WUSR)
+            .map_err(|e| Error::io("restricting the socket file to its owner", e.into()))?;
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        listen(&listener.fd, backlog)
+            .map_err(|e| Error::io("listening on the socket", e.into()))?;
+        Ok(listener)
+    }
+
+    /// Waits for and accepts one connection.
+    pub(crate) fn accept(
+        &self,
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Conn> {
+        loop {
+            wait_readable(self.fd.as_fd(), deadline, interrupt)?;
+            match accept_with(&self.fd, SocketFlags::CLOEXEC) {
+                Ok(fd) => return Ok(Conn { fd }),
+                Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => {}
+                Err(e) => return Err(Error::io("accepting a connection", e.into())),
+            }
+        }
+    }
+
+    /// The socket path.
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.path
+    }
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if stat(self.path.as_str()).is_ok_and(|st| (st.st_dev, st.st_ino) == self.node) {
+            let _ = unlinkat(CWD, self.path.as_str(), AtFlags::empty());
+        }
+    }
+}

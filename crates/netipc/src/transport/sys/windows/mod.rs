@@ -1,0 +1,103 @@
+//! The Windows backend (named pipes and shared memory).
+//!
+//! The named-pipe transport is not implemented yet: every operation that
+//! would open a pipe reports an `Unsupported` I/O error. Everything that
+//! does not touch a pipe (codecs, handshake rules, framing) works.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::transport::PeerCredentials;
+use crate::wire::HEADER_LEN;
+
+fn unsupported() -> Error {
+    Error::io(
+        "the Windows named-pipe transport",
+        std::io::Error::new(std::io::ErrorKind::Unsupported, "not implemented yet"),
+    )
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    _private: (),
+}
+
+impl Conn {
+    pub(crate) fn send_packet(&self, _parts: &[&[u8]]) -> Result<()> {
+        Err(unsupported())
+    }
+    pub(crate) fn recv_packet(&self, _buf: &mut [u8]) -> Result<usize> {
+        Err(unsupported())
+    }
+    pub(crate) fn recv_packet_split(
+        &self,
+        _head: &mut [u8; HEADER_LEN],
+        _body: &mut [u8],
+    ) -> Result<usize> {
+        Err(unsupported())
+    }
+    pub(crate) fn wait_readable(
+        &self,
+        _deadline: Option<Instant>,
+        _interrupt: Option<&Interrupt>,
+    ) -> Result<()> {
+        Err(unsupported())
+    }
+    pub(crate) fn default_packet_size(&self) -> u32 {
+        65536
+    }
+    pub(crate) fn peer(&self) -> PeerCredentials {
+        PeerCredentials::default()
+    }
+}
+
+pub(crate) fn connect(_run_dir: &str, _service: &str) -> Result<Conn> {
+    Err(unsupported())
+}
+
+#[derive(Debug)]
+pub(crate) struct Listener {
+    _private: (),
+}
+
+impl Listener {
+    pub(crate) fn bind(_run_dir: &str, _service: &str, _backlog: u32) -> Result<Self> {
+        Err(unsupported())
+    }
+    pub(crate) fn accept(
+        &self,
+        _deadline: Option<Instant>,
+        _interrupt: Option<&Interrupt>,
+    ) -> Result<Conn> {
+        Err(unsupported())
+    }
+    pub(crate) fn endpoint(&self) -> &str {
+        ""
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Interrupt {
+    raised: AtomicBool,
+}
+
+impl Interrupt {
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            raised: AtomicBool::new(false),
+        })
+    }
+    pub(crate) fn raise(&self) {
+        self.raised.store(true, Ordering::SeqCst);
+    }
+    pub(crate) fn clear(&self) {
+        self.raised.store(false, Ordering::SeqCst);
+    }
+    pub(crate) fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::SeqCst)
+    }
+}
+
+/// Shared-memory profiles this backend can serve (none yet).
+pub(crate) const SHM_PROFILES: u32 = 0;
