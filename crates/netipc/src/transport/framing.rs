@@ -164,11 +164,6 @@ impl<'a> Packets<'a> {
             count,
         }
     }
-
-    /// Number of packets.
-    pub fn count(&self) -> u32 {
-        self.count
-    }
 }
 
 /// Number of packets for a payload when packet 0 carries `first` payload
@@ -213,7 +208,14 @@ impl<'a> Iterator for Packets<'a> {
         self.index += 1;
         Some(Packet { prefix, body })
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.count - self.index) as usize;
+        (left, Some(left))
+    }
 }
+
+impl ExactSizeIterator for Packets<'_> {}
 
 /// The message ids a client has sent and not yet seen answered.
 ///

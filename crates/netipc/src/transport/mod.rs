@@ -26,6 +26,8 @@ mod options;
 mod peer;
 mod server;
 mod sys;
+#[doc(hidden)]
+pub mod testing;
 
 pub use channel::{Items, Message};
 pub use client::ClientSession;

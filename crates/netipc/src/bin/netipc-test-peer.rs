@@ -1,0 +1,169 @@
+//! A NetIPC peer process for the transport tests: it plays a well-behaved
+//! server, or a peer that stalls or dies in the middle of a message, so
+//! that tests can observe the other side across a real process boundary.
+//!
+//! Usage: `netipc-test-peer MODE RUN_DIR SERVICE [PROFILES]`
+//!
+//! | mode | behaviour |
+//! |---|---|
+//! | `serve` | echo server: every request is answered with its own payload |
+//! | `stall-request` | connects, sends the first packet of a chunked request, stalls |
+//! | `stall-response` | accepts one client, sends the first packet of a chunked response, stalls |
+//! | `crash` | binds the endpoint and aborts without cleaning up |
+//!
+//! It prints `ready` (or `stalled`) on stdout when it reached that point,
+//! and exits when its stdin is closed, so it never outlives the test.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use netipc::transport::framing::Packets;
+use netipc::transport::handshake::{
+    ClientOffer, ServerOffer, client_handshake, hello_message, server_handshake,
+};
+use netipc::transport::testing::{RawConn, RawListener};
+use netipc::transport::{Listener, ServerOptions};
+use netipc::wire::{HEADER_LEN, Header, MessageKind};
+
+const SMALL_PACKET: u32 = 64;
+
+fn say(word: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{word}");
+    let _ = out.flush();
+}
+
+/// Exits the process as soon as stdin reaches EOF (the test is gone).
+fn exit_with_parent() {
+    std::thread::spawn(|| {
+        let mut line = String::new();
+        while std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .is_ok_and(|n| n > 0)
+        {
+            line.clear();
+        }
+        std::process::exit(0);
+    });
+}
+
+fn serve(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+    let options = ServerOptions {
+        supported_profiles: profiles,
+        max_request_payload_bytes: 1 << 20,
+        max_response_payload_bytes: 1 << 20,
+        ..ServerOptions::default()
+    };
+    let listener = Listener::bind(run_dir, service, &options)?;
+    say("ready");
+    for session_id in 1.. {
+        let Ok(incoming) = listener.accept(None, None) else {
+            continue;
+        };
+        std::thread::spawn(move || -> netipc::Result<()> {
+            let mut session = incoming.handshake(session_id)?;
+            loop {
+                let message = session.recv(None, None)?;
+                let (header, payload) = (message.header, message.payload.to_vec());
+                session.respond(&header, &payload)?;
+            }
+        });
+    }
+    Ok(())
+}
+
+fn chunked(kind: MessageKind, len: usize) -> (Header, Vec<u8>) {
+    let mut header = Header::new(kind, 3, 1, len as u32);
+    header.item_count = 1;
+    (header, vec![b'x'; len])
+}
+
+fn stall_request(run_dir: &str, service: &str) -> netipc::Result<()> {
+    let conn = RawConn::connect(run_dir, service)?;
+    let offer = ClientOffer {
+        max_request_payload_bytes: 1024,
+        packet_size: SMALL_PACKET,
+        ..ClientOffer::default()
+    }
+    .with_defaults(SMALL_PACKET);
+    conn.send(&hello_message(&offer.hello()))?;
+    let mut ack = [0u8; 128];
+    let n = conn.recv(&mut ack, Some(Duration::from_secs(10)))?;
+    let params = client_handshake(&ack[..n.min(128)])?;
+    let (header, payload) = chunked(MessageKind::Request, 1000);
+    let first = Packets::new(header, &payload, params.packet_size)
+        .next()
+        .expect("one packet");
+    conn.send(&[&first.prefix[..], first.body].concat())?;
+    say("stalled");
+    std::thread::sleep(Duration::MAX);
+    Ok(())
+}
+
+fn stall_response(run_dir: &str, service: &str) -> netipc::Result<()> {
+    let listener = RawListener::bind(run_dir, service)?;
+    say("ready");
+    let conn = listener.accept(None, None)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let n = conn.recv(&mut buf, None)?;
+    let offer = ServerOffer {
+        supported_profiles: 1,
+        preferred_profiles: 0,
+        max_request_payload_bytes: 1 << 20,
+        max_response_payload_bytes: 1 << 20,
+        auth_token: 0,
+        packet_size: SMALL_PACKET,
+    };
+    let outcome = server_handshake(&buf[..n.min(128)], &offer, 1);
+    conn.send(&outcome.reply.expect("a reply"))?;
+    let n = conn.recv(&mut buf, None)?;
+    let request = Header::decode(&buf[..n.min(HEADER_LEN)])?;
+    let (mut header, payload) = chunked(MessageKind::Response, 5000);
+    header.message_id = request.message_id;
+    header.code = request.code;
+    let first = Packets::new(header, &payload, SMALL_PACKET)
+        .next()
+        .expect("one packet");
+    conn.send(&[&first.prefix[..], first.body].concat())?;
+    say("stalled");
+    std::thread::sleep(Duration::MAX);
+    Ok(())
+}
+
+fn crash(run_dir: &str, service: &str) -> netipc::Result<()> {
+    let _listener = Listener::bind(run_dir, service, &ServerOptions::default())?;
+    say("ready");
+    std::process::abort();
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!(
+            "usage: netipc-test-peer serve|stall-request|stall-response|crash RUN_DIR SERVICE [PROFILES]"
+        );
+        return ExitCode::from(2);
+    }
+    exit_with_parent();
+    let (run_dir, service) = (args[2].as_str(), args[3].as_str());
+    let profiles = args.get(4).and_then(|p| p.parse().ok()).unwrap_or(1);
+    let result = match args[1].as_str() {
+        "serve" => serve(run_dir, service, profiles),
+        "stall-request" => stall_request(run_dir, service),
+        "stall-response" => stall_response(run_dir, service),
+        "crash" => crash(run_dir, service),
+        other => {
+            eprintln!("unknown mode {other}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netipc-test-peer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Raw packet access for conformance tests and test peers.
+//!
+//! Not part of the supported API: these types bypass every protocol check
+//! so that tests can play a misbehaving peer (malformed headers, bad chunk
+//! sequences, stalled or killed senders).
+
+use std::time::Duration;
+
+use super::channel::deadline;
+use super::{Interrupt, PeerCredentials, sys};
+use crate::error::Result;
+
+/// A raw connected baseline channel: whole packets in, whole packets out.
+#[derive(Debug)]
+pub struct RawConn {
+    conn: sys::Conn,
+}
+
+impl RawConn {
+    /// Connects to a service without any handshake.
+    ///
+    /// # Errors
+    /// As [`ClientSession::connect`](super::ClientSession::connect).
+    pub fn connect(run_dir: &str, service: &str) -> Result<Self> {
+        Ok(Self {
+            conn: sys::connect(run_dir, service)?,
+        })
+    }
+
+    /// Sends one packet exactly as given.
+    ///
+    /// # Errors
+    /// `Disconnected`, `Io`.
+    pub fn send(&self, packet: &[u8]) -> Result<()> {
+        self.conn.send_packet(&[packet])
+    }
+
+    /// Receives one packet into `buf` and returns its real length.
+    ///
+    /// # Errors
+    /// `Timeout`, `Disconnected`, `Io`.
+    pub fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        self.conn.wait_readable(deadline(timeout), None)?;
+        self.conn.recv_packet(buf)
+    }
+
+    /// The transport's default packet size for this connection.
+    pub fn default_packet_size(&self) -> u32 {
+        self.conn.default_packet_size()
+    }
+
+    /// The peer process.
+    pub fn peer(&self) -> PeerCredentials {
+        self.conn.peer()
+    }
+}
+
+/// A raw listener: accepts connections without any handshake.
+#[derive(Debug)]
+pub struct RawListener {
+    inner: sys::Listener,
+}
+
+impl RawListener {
+    /// Binds the service's endpoint (with the normal stale-endpoint rules).
+    ///
+    /// # Errors
+    /// As [`Listener::bind`](super::Listener::bind).
+    pub fn bind(run_dir: &str, service: &str) -> Result<Self> {
+        Ok(Self {
+            inner: sys::Listener::bind(run_dir, service, super::DEFAULT_BACKLOG)?,
+        })
+    }
+
+    /// Accepts one connection.
+    ///
+    /// # Errors
+    /// `Timeout`, `Interrupted`, `Io`.
+    pub fn accept(
+        &self,
+        timeout: Option<Duration>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<RawConn> {
+        Ok(RawConn {
+            conn: self
+                .inner
+                .accept(deadline(timeout), interrupt.map(Interrupt::sys))?,
+        })
+    }
+}

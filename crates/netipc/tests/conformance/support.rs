@@ -1,0 +1,210 @@
+//! Shared machinery of the conformance suite: backends, private run
+//! directories, a watchdog, peer processes and small helpers.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use netipc::transport::{ClientOptions, ClientSession, Listener, ServerOptions, ServerSession};
+use netipc::wire::profile;
+
+/// One transport configuration the suite runs against.
+#[derive(Debug, Clone, Copy)]
+pub struct Backend {
+    pub profiles: u32,
+}
+
+pub const BASELINE: Backend = Backend {
+    profiles: profile::BASELINE,
+};
+
+/// Every case runs under this watchdog: a hang fails the test instead of
+/// blocking the suite.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+pub fn run(backend: Backend, case: fn(&Backend)) {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        case(&backend);
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(()) => worker.join().expect("case thread"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            // The case panicked: re-raise its panic with its message.
+            if let Err(p) = worker.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: case did not finish within {WATCHDOG:?}")
+        }
+    }
+}
+
+/// A private run directory, removed on drop.
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    pub fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("nipc-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create run dir");
+        Self { path }
+    }
+
+    pub fn str(&self) -> &str {
+        self.path.to_str().expect("utf-8 temp dir")
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+pub fn server_options(b: &Backend) -> ServerOptions {
+    ServerOptions {
+        supported_profiles: b.profiles,
+        preferred_profiles: b.profiles,
+        max_request_payload_bytes: 1 << 16,
+        max_response_payload_bytes: 1 << 16,
+        ..ServerOptions::default()
+    }
+}
+
+pub fn client_options(b: &Backend) -> ClientOptions {
+    ClientOptions {
+        supported_profiles: b.profiles,
+        preferred_profiles: b.profiles,
+        max_request_payload_bytes: 1 << 16,
+        max_request_batch_items: 64,
+        max_response_payload_bytes: 1 << 16,
+        ..ClientOptions::default()
+    }
+}
+
+pub const SHORT: Option<Duration> = Some(Duration::from_secs(10));
+
+/// A listener plus a connected client and the server's half of that
+/// session, with the given options.
+pub fn pair_with(
+    dir: &RunDir,
+    server: &ServerOptions,
+    client: &ClientOptions,
+) -> (Listener, ClientSession, ServerSession) {
+    let listener = Listener::bind(dir.str(), "svc", server).expect("bind");
+    let (tx, rx) = mpsc::channel();
+    let (run_dir, client) = (dir.str().to_owned(), *client);
+    std::thread::spawn(move || {
+        let _ = tx.send(ClientSession::connect(&run_dir, "svc", &client));
+    });
+    let session = listener
+        .accept(SHORT, None)
+        .expect("accept")
+        .handshake(1)
+        .expect("server handshake");
+    let client = rx.recv().expect("client thread").expect("client connect");
+    (listener, client, session)
+}
+
+pub fn pair(b: &Backend, dir: &RunDir) -> (Listener, ClientSession, ServerSession) {
+    pair_with(dir, &server_options(b), &client_options(b))
+}
+
+/// Runs a server that echoes every request until the client leaves;
+/// returns the listener (keep it alive) and the server thread.
+pub fn echo_server(
+    listener: Listener,
+    sessions: usize,
+) -> std::thread::JoinHandle<Vec<netipc::Error>> {
+    std::thread::spawn(move || {
+        let mut threads: Vec<std::thread::JoinHandle<netipc::Result<()>>> = Vec::new();
+        for id in 1..=sessions as u64 {
+            let incoming = listener.accept(SHORT, None).expect("accept");
+            threads.push(std::thread::spawn(move || {
+                let mut session = incoming.handshake(id)?;
+                loop {
+                    let m = session.recv(None, None)?;
+                    let (h, p) = (m.header, m.payload.to_vec());
+                    if h.is_batch() {
+                        let items: Vec<Vec<u8>> = m_items(&h, &p);
+                        session.respond_batch(&h, items.iter().map(Vec::as_slice))?;
+                    } else {
+                        session.respond(&h, &p)?;
+                    }
+                }
+            }));
+        }
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("session thread").unwrap_err())
+            .collect()
+    })
+}
+
+fn m_items(h: &netipc::wire::Header, payload: &[u8]) -> Vec<Vec<u8>> {
+    netipc::wire::BatchView::new(payload, h.item_count)
+        .expect("valid batch")
+        .iter()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// A peer process (the `netipc-test-peer` helper binary), killed on drop.
+pub struct Peer {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    /// Starts the helper and waits until it prints `expect`.
+    pub fn start(mode: &str, dir: &RunDir, service: &str, profiles: u32, expect: &str) -> Self {
+        let mut peer = Self::spawn(mode, dir, service, profiles);
+        peer.expect(expect);
+        peer
+    }
+
+    /// Starts the helper without waiting for it.
+    pub fn spawn(mode: &str, dir: &RunDir, service: &str, profiles: u32) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netipc-test-peer"))
+            .args([mode, dir.str(), service, &profiles.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start netipc-test-peer");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Self { child, stdout }
+    }
+
+    /// Waits for the next line the peer prints.
+    pub fn expect(&mut self, word: &str) {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read peer output");
+        assert_eq!(line.trim(), word, "the peer did not reach {word}");
+    }
+
+    /// Kills the peer like `kill -9` and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the peer to exit on its own and returns whether it failed.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for peer")
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
