@@ -1029,3 +1029,23 @@ fn apps_dispatch_budget_rules() {
     );
     assert!(run(100).is_err());
 }
+
+#[test]
+fn apps_errors_point_at_the_offending_field() {
+    let offset = |at: usize, value: u8| {
+        let mut b = apps_response(&[AppsEntry::unset(PidStatus::Unknown)]);
+        b[APPS_ITEM + at] = value;
+        AppsLookupView::decode(&b).unwrap_err().offset()
+    };
+    assert_eq!(offset(16, 0), APPS_ITEM + 16, "uid");
+    assert_eq!(offset(12, 1), APPS_ITEM + 12, "ppid");
+    assert_eq!(offset(24, 1), APPS_ITEM + 24, "starttime");
+    assert_eq!(offset(6, 9), APPS_ITEM + 6, "cgroup_status");
+    let mut b = apps_response(&[known_app()]);
+    put32(&mut b, APPS_ITEM + 48, 66 + 8);
+    assert_eq!(
+        AppsLookupView::decode(&b).unwrap_err().offset(),
+        APPS_ITEM + 48,
+        "cgroup_name overlap"
+    );
+}

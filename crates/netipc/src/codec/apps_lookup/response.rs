@@ -159,48 +159,56 @@ pub(crate) struct RawFields {
 }
 
 /// Checks the semantic rules of an APPS_LOOKUP item, in the order of the
-/// specification; shared by the decoder and the builder.
+/// specification; shared by the decoder and the builder. Errors carry the
+/// offset of the offending field inside the item.
 pub(crate) fn check_semantics(f: &RawFields) -> Result<(PidStatus, CgroupStatus), CodecError> {
-    let bad = |field| Err(codec_err::layout(field, 0));
-    let (Some(status), Some(cgroup_status)) = (
-        PidStatus::from_u16(f.status),
-        CgroupStatus::from_u16(f.cgroup_status),
-    ) else {
-        return bad("apps lookup item status or cgroup_status");
+    let bad = |field, at| Err(codec_err::layout(field, at));
+    let Some(status) = PidStatus::from_u16(f.status) else {
+        return bad("apps lookup item status", 2);
+    };
+    let Some(cgroup_status) = CgroupStatus::from_u16(f.cgroup_status) else {
+        return bad("apps lookup item cgroup_status", 6);
     };
     if f.comm_len > COMM_MAX_LEN {
-        return bad("apps lookup item comm_length (max 15)");
+        return bad("apps lookup item comm_length (max 15)", 36);
     }
     if status != PidStatus::Known {
-        let unset = f.orchestrator == 0
-            && f.cgroup_status == 0
-            && f.ppid == 0
-            && f.uid == UID_UNSET
-            && f.starttime == 0
-            && f.comm_len == 0
-            && f.path_len == 0
-            && f.name_len == 0
-            && f.label_count == 0;
-        return if unset {
-            Ok((status, cgroup_status))
-        } else {
-            bad("apps lookup item fields of a non-KNOWN pid")
+        let unset = [
+            (f.orchestrator != 0, 4),
+            (f.cgroup_status != 0, 6),
+            (f.ppid != 0, 12),
+            (f.uid != UID_UNSET, 16),
+            (f.starttime != 0, 24),
+            (f.comm_len != 0, 36),
+            (f.path_len != 0, 44),
+            (f.name_len != 0, 52),
+            (f.label_count != 0, 56),
+        ];
+        return match unset.iter().find(|(set, _)| *set) {
+            Some(&(_, at)) => bad("apps lookup item field set on a non-KNOWN pid", at),
+            None => Ok((status, cgroup_status)),
         };
     }
     if f.comm_len == 0 {
-        return bad("apps lookup item comm_length (KNOWN needs a name)");
+        return bad("apps lookup item comm_length (KNOWN needs a name)", 36);
     }
-    let not_enriched = f.orchestrator == 0 && f.name_len == 0 && f.label_count == 0;
-    let ok = match cgroup_status {
-        CgroupStatus::Known => f.path_len >= 1,
-        CgroupStatus::UnknownRetryLater => not_enriched,
-        CgroupStatus::UnknownPermanent => f.path_len >= 1 && not_enriched,
-        CgroupStatus::HostRoot => f.path_len == 0 && not_enriched,
-    };
-    if !ok {
-        return bad("apps lookup item fields for its cgroup_status");
+    let what = "apps lookup item field for its cgroup_status";
+    let enriched = [
+        (f.orchestrator != 0, 4),
+        (f.name_len != 0, 52),
+        (f.label_count != 0, 56),
+    ];
+    let first_enriched = enriched.iter().find(|(set, _)| *set).map(|&(_, at)| at);
+    match cgroup_status {
+        CgroupStatus::Known if f.path_len == 0 => bad(what, 44),
+        CgroupStatus::UnknownPermanent if f.path_len == 0 => bad(what, 44),
+        CgroupStatus::HostRoot if f.path_len != 0 => bad(what, 44),
+        CgroupStatus::Known => Ok((status, cgroup_status)),
+        _ => match first_enriched {
+            Some(at) => bad(what, at),
+            None => Ok((status, cgroup_status)),
+        },
     }
-    Ok((status, cgroup_status))
 }
 
 /// Fully validates one item and returns its view.
@@ -230,12 +238,21 @@ pub(crate) fn decode_item(item: &[u8]) -> Result<AppsLookupItem<'_>, CodecError>
         name_len: get_u32(item, 52) as usize,
         label_count: usize::from(get_u16(item, 56)),
     };
-    let (status, cgroup_status) = check_semantics(&fields).map_err(|e| e.shifted(2))?;
+    let (status, cgroup_status) = check_semantics(&fields)?;
     let comm = item_str(item, h, 32, "apps lookup item comm")?;
     let path = item_str(item, h, 40, "apps lookup item cgroup_path")?;
     let name = item_str(item, h, 48, "apps lookup item cgroup_name")?;
-    if comm.overlaps(&path) || comm.overlaps(&name) || path.overlaps(&name) {
-        return Err(codec_err::layout("apps lookup item string overlap", 32));
+    if comm.overlaps(&path) {
+        return Err(codec_err::layout(
+            "apps lookup item cgroup_path overlaps comm",
+            40,
+        ));
+    }
+    if comm.overlaps(&name) || path.overlaps(&name) {
+        return Err(codec_err::layout(
+            "apps lookup item cgroup_name overlaps another string",
+            48,
+        ));
     }
     let fixed_end = comm.end.max(path.end).max(name.end);
     let table = labels(item, h, fixed_end, fields.label_count)?;
