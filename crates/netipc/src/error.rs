@@ -217,6 +217,14 @@ pub enum Error {
         /// The refused kind.
         kind: &'static str,
     },
+    /// The handshake selected shared memory but the client could not attach
+    /// the region; the session was closed. Connect again without the
+    /// shared-memory profiles.
+    #[error("shared memory unavailable ({0}): reconnect without the shared-memory profiles")]
+    ShmAttach(#[from] crate::transport::ShmAttachError),
+    /// A shared-memory session carries one request at a time.
+    #[error("a request is already in flight on this shared-memory session")]
+    Busy,
     /// The deadline passed before the operation completed.
     #[error("timed out")]
     Timeout,
@@ -253,7 +261,10 @@ impl Error {
     pub fn breaks_session(&self) -> bool {
         !matches!(
             self,
-            Self::LimitExceeded(_) | Self::DuplicateMessageId(_) | Self::WrongKind { .. }
+            Self::LimitExceeded(_)
+                | Self::DuplicateMessageId(_)
+                | Self::WrongKind { .. }
+                | Self::Busy
         )
     }
 }

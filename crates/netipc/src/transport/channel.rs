@@ -93,6 +93,9 @@ pub(crate) struct Channel {
     buf: Vec<u8>,
     /// Scratch space for batch payloads being sent.
     scratch: Vec<u8>,
+    /// The shared-memory data plane, when the session negotiated one. The
+    /// connection then only serves as the liveness signal.
+    shm: Option<sys::ShmRegion>,
 }
 
 impl Channel {
@@ -101,6 +104,7 @@ impl Channel {
         params: SessionParams,
         inbound: Limits,
         outbound: Limits,
+        shm: Option<sys::ShmRegion>,
     ) -> Self {
         Self {
             conn,
@@ -109,7 +113,14 @@ impl Channel {
             outbound,
             buf: Vec::new(),
             scratch: Vec::new(),
+            shm,
         }
+    }
+
+    /// Whether the data plane is in shared memory (one message in flight
+    /// per direction).
+    pub(crate) fn is_shm(&self) -> bool {
+        self.shm.is_some()
     }
 
     /// Sends one message; `header.payload_len` is set from `payload`.
@@ -125,6 +136,9 @@ impl Channel {
                 },
             ))?;
         self.outbound.check(&h)?;
+        if let Some(region) = &mut self.shm {
+            return region.publish(&[&h.to_bytes(), payload]);
+        }
         for p in Packets::new(h, payload, self.params.packet_size) {
             self.conn.send_packet(&[&p.prefix, p.body])?;
         }
@@ -184,6 +198,9 @@ impl Channel {
         in_flight: Option<&mut InFlight>,
     ) -> Result<Message<'_>> {
         let interrupt = interrupt.map(Interrupt::sys);
+        if self.shm.is_some() {
+            return self.recv_shm(deadline, interrupt, in_flight);
+        }
         let packet_size = self.params.packet_size as usize;
         let first_cap = packet_size.min(HEADER_LEN + self.inbound.max_payload as usize);
         if self.buf.len() < first_cap {
@@ -239,6 +256,42 @@ impl Channel {
             }
         };
         let payload = &self.buf[HEADER_LEN..total];
+        check_batch(&header, payload)?;
+        Ok(Message { header, payload })
+    }
+
+    /// Receives one message from the shared-memory region, with the same
+    /// validation as on the baseline transport (stricter than the reference
+    /// peers, which check only the published length).
+    fn recv_shm(
+        &mut self,
+        deadline: Option<Instant>,
+        interrupt: Option<&sys::Interrupt>,
+        in_flight: Option<&mut InFlight>,
+    ) -> Result<Message<'_>> {
+        let Some(region) = &mut self.shm else {
+            return Err(Error::Disconnected);
+        };
+        let capacity = region.recv_capacity();
+        if self.buf.len() < capacity {
+            self.buf.resize(capacity, 0);
+        }
+        let conn = &self.conn;
+        let n = region.receive(&mut self.buf[..capacity], deadline, interrupt, || {
+            !conn.peer_closed()
+        })?;
+        let message = &self.buf[..n];
+        let header = match first_packet(message, &self.inbound, in_flight, u32::MAX)? {
+            FirstPacket::Complete(h) => h,
+            FirstPacket::Chunked(r) => {
+                return Err(ProtocolError::ShmLengthMismatch {
+                    published: n,
+                    payload_len: r.header().payload_len,
+                }
+                .into());
+            }
+        };
+        let payload = &message[HEADER_LEN..];
         check_batch(&header, payload)?;
         Ok(Message { header, payload })
     }

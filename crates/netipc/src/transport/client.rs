@@ -43,12 +43,22 @@ impl ClientSession {
     /// away), `Io`.
     pub fn connect(run_dir: &str, service: &str, options: &ClientOptions) -> Result<Self> {
         let conn = sys::connect(run_dir, service)?;
-        let offer = options.offer(conn.default_packet_size(), sys::SHM_PROFILES);
+        let offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
         conn.send_packet(&[&hello_message(&offer.hello())])?;
         conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
         let mut reply = [0u8; HANDSHAKE_PACKET_MAX];
         let n = conn.recv_packet(&mut reply)?;
         let params = client_handshake(&reply[..n.min(HANDSHAKE_PACKET_MAX)])?;
+        let shm = if params.is_shm() {
+            Some(attach(
+                run_dir,
+                service,
+                params.session_id,
+                options.handshake_timeout(),
+            )?)
+        } else {
+            None
+        };
         let inbound = Limits {
             max_payload: params.max_response_payload_bytes,
             max_items: params.max_response_batch_items,
@@ -58,7 +68,7 @@ impl ClientSession {
             max_items: params.max_request_batch_items,
         };
         Ok(Self {
-            chan: Channel::new(conn, params, inbound, outbound),
+            chan: Channel::new(conn, params, inbound, outbound, shm),
             in_flight: InFlight::new(),
         })
     }
@@ -66,6 +76,12 @@ impl ClientSession {
     /// The negotiated session parameters.
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
+    }
+
+    /// Whether the data plane runs over shared memory (then one request
+    /// may be in flight at a time).
+    pub fn is_shm(&self) -> bool {
+        self.chan.is_shm()
     }
 
     /// Number of requests sent and not yet answered.
@@ -119,9 +135,13 @@ impl ClientSession {
                 kind: header.kind.spec_name(),
             });
         }
-        if !self.in_flight.insert(header.message_id) {
+        if self.in_flight.contains(header.message_id) {
             return Err(Error::DuplicateMessageId(header.message_id));
         }
+        if self.chan.is_shm() && !self.in_flight.is_empty() {
+            return Err(Error::Busy);
+        }
+        self.in_flight.insert(header.message_id);
         Ok(())
     }
 
@@ -174,5 +194,31 @@ impl ClientSession {
     ) -> Result<Message<'_>> {
         self.send_request(code, message_id, payload)?;
         self.recv(timeout, None)
+    }
+}
+
+/// How long a client keeps retrying to attach a region that is not there
+/// yet, and how often.
+const ATTACH_BUDGET: Duration = Duration::from_secs(5);
+const ATTACH_RETRY: Duration = Duration::from_millis(5);
+
+/// Attaches the session's region, retrying transient failures (a server
+/// may create the region late) for up to five seconds or the handshake
+/// timeout, whichever is shorter.
+fn attach(
+    run_dir: &str,
+    service: &str,
+    session_id: u64,
+    timeout: Duration,
+) -> Result<sys::ShmRegion> {
+    let give_up = std::time::Instant::now() + timeout.min(ATTACH_BUDGET);
+    loop {
+        match sys::ShmRegion::attach(run_dir, service, session_id) {
+            Ok(region) => return Ok(region),
+            Err(e) if e.is_transient() && std::time::Instant::now() < give_up => {
+                std::thread::sleep(ATTACH_RETRY)
+            }
+            Err(e) => return Err(Error::ShmAttach(e)),
+        }
     }
 }

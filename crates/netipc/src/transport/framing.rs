@@ -102,6 +102,26 @@ pub enum ProtocolError {
     /// A continuation packet is wrong.
     #[error("bad chunk: {0}")]
     Chunk(ChunkError),
+    /// A shared-memory message was published with length 0.
+    #[error("shared-memory message of length 0")]
+    ShmEmptyMessage,
+    /// A shared-memory message is longer than the area or the buffer.
+    #[error("shared-memory message of {len} bytes exceeds the {capacity}-byte area")]
+    ShmMessageTooLarge {
+        /// The published length.
+        len: usize,
+        /// The usable capacity.
+        capacity: usize,
+    },
+    /// The header of a shared-memory message disagrees with its published
+    /// length.
+    #[error("shared-memory message of {published} bytes carries payload_len {payload_len}")]
+    ShmLengthMismatch {
+        /// Bytes published.
+        published: usize,
+        /// The header's payload_len.
+        payload_len: u32,
+    },
     /// The batch directory of a reassembled message is invalid.
     #[error("bad batch directory: {0}")]
     BatchDirectory(CodecError),

@@ -25,6 +25,7 @@ pub mod names;
 mod options;
 mod peer;
 mod server;
+mod shm_error;
 mod sys;
 #[doc(hidden)]
 pub mod testing;
@@ -35,3 +36,4 @@ pub use interrupt::Interrupt;
 pub use options::{ClientOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions};
 pub use peer::PeerCredentials;
 pub use server::{Incoming, Listener, ServerSession, response_header};
+pub use shm_error::ShmAttachError;

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use super::channel::{Channel, Message, deadline};
 use super::framing::Limits;
-use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, server_handshake};
+use super::handshake::{HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, server_handshake};
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
 use crate::error::{Error, Result};
-use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
+use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus, profile};
 
 /// A listening endpoint for one service.
 ///
@@ -22,6 +22,8 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 pub struct Listener {
     pub(crate) inner: sys::Listener,
     options: ServerOptions,
+    run_dir: String,
+    service: String,
 }
 
 impl Listener {
@@ -32,9 +34,15 @@ impl Listener {
     /// invalid service name or a too-long path, `Io` (for example a missing
     /// run directory).
     pub fn bind(run_dir: &str, service: &str, options: &ServerOptions) -> Result<Self> {
+        let inner = sys::Listener::bind(run_dir, service, options.backlog())?;
+        if options.supported_profiles & sys::shm_profiles() != 0 {
+            sys::cleanup_stale(run_dir, service);
+        }
         Ok(Self {
-            inner: sys::Listener::bind(run_dir, service, options.backlog())?,
+            inner,
             options: *options,
+            run_dir: run_dir.to_owned(),
+            service: service.to_owned(),
         })
     }
 
@@ -55,6 +63,8 @@ impl Listener {
             peer: conn.peer(),
             conn,
             options: self.options,
+            run_dir: self.run_dir.clone(),
+            service: self.service.clone(),
         })
     }
 
@@ -75,6 +85,8 @@ pub struct Incoming {
     conn: sys::Conn,
     peer: PeerCredentials,
     options: ServerOptions,
+    run_dir: String,
+    service: String,
 }
 
 impl Incoming {
@@ -97,16 +109,28 @@ impl Incoming {
     /// change over time), assigning `session_id`. Waits at most the
     /// handshake timeout for the client's HELLO.
     ///
+    /// When `options` offer shared memory, the session's region is created
+    /// before the HELLO is read, sized for the offered payload maxima; if
+    /// that fails, shared memory is left out of this handshake's offer. A
+    /// region the handshake did not select is removed at once.
+    ///
     /// # Errors
     /// `Handshake` when the HELLO is rejected (the rejection reply, if the
     /// protocol has one, was sent), `Timeout`, `Disconnected`, `Io`. The
     /// connection is closed in every error case.
     pub fn handshake_with(self, session_id: u64, options: &ServerOptions) -> Result<ServerSession> {
-        let conn = self.conn;
+        let Incoming {
+            conn,
+            peer,
+            run_dir,
+            service,
+            ..
+        } = self;
         conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
         let mut hello = [0u8; HANDSHAKE_PACKET_MAX];
         let n = conn.recv_packet(&mut hello)?;
-        let offer = options.offer(conn.default_packet_size(), sys::SHM_PROFILES);
+        let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
+        let region = provision_shm(&run_dir, &service, &mut offer, session_id);
         let outcome = server_handshake(&hello[..n.min(HANDSHAKE_PACKET_MAX)], &offer, session_id);
         if let Some(reply) = outcome.reply {
             conn.send_packet(&[&reply])?;
@@ -120,11 +144,37 @@ impl Incoming {
             max_payload: params.max_response_payload_bytes,
             max_items: params.max_response_batch_items,
         };
+        let shm = if params.is_shm() { region } else { None };
         Ok(ServerSession {
-            chan: Channel::new(conn, params, inbound, outbound),
-            peer: self.peer,
+            chan: Channel::new(conn, params, inbound, outbound, shm),
+            peer,
         })
     }
+}
+
+/// Creates the session's region for a shared-memory offer, or withdraws
+/// the shared-memory profiles from the offer if that is impossible.
+fn provision_shm(
+    run_dir: &str,
+    service: &str,
+    offer: &mut ServerOffer,
+    session_id: u64,
+) -> Option<sys::ShmRegion> {
+    if offer.supported_profiles & profile::SHM_ANY == 0 {
+        return None;
+    }
+    let created = sys::ShmRegion::create(
+        run_dir,
+        service,
+        session_id,
+        offer.max_request_payload_bytes,
+        offer.max_response_payload_bytes,
+    );
+    if created.is_err() {
+        offer.supported_profiles &= !profile::SHM_ANY;
+        offer.preferred_profiles &= !profile::SHM_ANY;
+    }
+    created.ok()
 }
 
 /// A handshaken server session.

@@ -98,3 +98,13 @@ mod baseline {
     common_cases!(BASELINE);
     packet_cases!(BASELINE);
 }
+
+/// Shared memory, SHM_HYBRID profile.
+mod shm_hybrid {
+    common_cases!(SHM_HYBRID);
+}
+
+/// Shared memory, SHM_FUTEX profile.
+mod shm_futex {
+    common_cases!(SHM_FUTEX);
+}

@@ -276,11 +276,22 @@ pub fn batches_round_trip(b: &Backend) {
         assert_eq!(items_back.get(0).unwrap(), &items[n - 1][..]);
     }
     // Empty items, and a batch whose payload is exactly at the limit.
-    c.send_batch(1, 100, [&b""[..], b"", b""]).unwrap();
-    assert_eq!(s.recv(SHORT, None).unwrap().items().unwrap().len(), 3);
     let exact = vec![1u8; 4096 - 16];
-    c.send_batch(1, 101, [&exact[..8], &exact[8..]]).unwrap();
-    assert_eq!(s.recv(SHORT, None).unwrap().payload.len(), 4096);
+    let cases: [(u64, Vec<&[u8]>, usize); 2] = [
+        (100, vec![b"", b"", b""], 3),
+        (101, vec![&exact[..8], &exact[8..]], 2),
+    ];
+    for (id, items, n) in cases {
+        c.send_batch(1, id, items.iter().copied()).unwrap();
+        let m = s.recv(SHORT, None).unwrap();
+        assert_eq!(m.items().unwrap().len(), n);
+        let (h, len) = (m.header, m.payload.len());
+        s.respond_status(&h, TransportStatus::OK).unwrap();
+        assert_eq!(c.recv(SHORT, None).unwrap().header.message_id, id);
+        if id == 101 {
+            assert_eq!(len, 4096, "a batch exactly at the payload limit");
+        }
+    }
 }
 
 pub fn over_limit_sends_are_refused_locally(b: &Backend) {

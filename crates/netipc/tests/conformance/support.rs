@@ -21,6 +21,17 @@ pub const BASELINE: Backend = Backend {
     profiles: profile::BASELINE,
 };
 
+/// Shared memory (Linux: SHM_HYBRID, spin then futex), with the baseline
+/// transport carrying the handshake.
+pub const SHM_HYBRID: Backend = Backend {
+    profiles: profile::BASELINE | profile::SHM_HYBRID,
+};
+
+/// The other shared-memory bit (Linux: SHM_FUTEX, an alias of SHM_HYBRID).
+pub const SHM_FUTEX: Backend = Backend {
+    profiles: profile::BASELINE | profile::SHM_FUTEX,
+};
+
 /// Every case runs under this watchdog: a hang fails the test instead of
 /// blocking the suite.
 pub const WATCHDOG: Duration = Duration::from_secs(60);

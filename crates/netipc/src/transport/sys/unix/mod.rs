@@ -1,10 +1,12 @@
 //! The POSIX backend: Unix SEQPACKET sockets.
 
 mod interrupt;
+mod shm;
 mod socket;
 mod wait;
 
 pub(crate) use interrupt::Interrupt;
+pub(crate) use shm::{ShmRegion, cleanup_stale};
 pub(crate) use socket::{Conn, Listener, connect};
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -57,5 +59,8 @@ impl AsFd for crate::transport::Interrupt {
     }
 }
 
-/// Shared-memory profiles this backend can serve (none yet).
-pub(crate) const SHM_PROFILES: u32 = 0;
+/// Shared-memory profiles this backend can serve: SHM_HYBRID and its Linux
+/// alias SHM_FUTEX (the same region and algorithm).
+pub(crate) fn shm_profiles() -> u32 {
+    crate::wire::profile::SHM_HYBRID | crate::wire::profile::SHM_FUTEX
+}

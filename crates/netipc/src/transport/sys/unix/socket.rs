@@ -120,6 +120,36 @@ impl Conn {
         wait_readable(self.fd.as_fd(), deadline, interrupt)
     }
 
+    /// Whether the peer has closed its end (checked without blocking). Used
+    /// as the liveness signal while the data plane is in shared memory.
+    pub(crate) fn peer_closed(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN | PollFlags::RDHUP)];
+        match poll(
+            &mut fds,
+            Some(&Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            }),
+        ) {
+            Ok(0) | Err(Errno::INTR) => false,
+            Ok(_) => {
+                let r = fds[0].revents();
+                if r.intersects(
+                    PollFlags::HUP | PollFlags::RDHUP | PollFlags::ERR | PollFlags::NVAL,
+                ) {
+                    return true;
+                }
+                let mut byte = [0u8; 1];
+                matches!(
+                    recv(&self.fd, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+                    Ok((_, 0)) | Err(Errno::CONNRESET | Errno::NOTCONN | Errno::PIPE)
+                )
+            }
+            Err(_) => true,
+        }
+    }
+
     /// The largest packet this socket can send: `SO_SNDBUF` minus the
     /// kernel's per-datagram overhead (65536 if it cannot be read).
     pub(crate) fn default_packet_size(&self) -> u32 {

@@ -50,6 +50,9 @@ impl Conn {
     pub(crate) fn peer(&self) -> PeerCredentials {
         PeerCredentials::default()
     }
+    pub(crate) fn peer_closed(&self) -> bool {
+        true
+    }
 }
 
 pub(crate) fn connect(_run_dir: &str, _service: &str) -> Result<Conn> {
@@ -100,4 +103,50 @@ impl Interrupt {
 }
 
 /// Shared-memory profiles this backend can serve (none yet).
-pub(crate) const SHM_PROFILES: u32 = 0;
+pub(crate) fn shm_profiles() -> u32 {
+    0
+}
+
+/// A shared-memory session region (not implemented on this backend yet;
+/// never created because `shm_profiles()` is empty).
+#[derive(Debug)]
+pub(crate) struct ShmRegion {
+    _private: (),
+}
+
+impl ShmRegion {
+    pub(crate) fn create(
+        _run_dir: &str,
+        _service: &str,
+        _session_id: u64,
+        _req: u32,
+        _resp: u32,
+    ) -> Result<Self> {
+        Err(unsupported())
+    }
+    pub(crate) fn attach(
+        _run_dir: &str,
+        _service: &str,
+        _session_id: u64,
+    ) -> Result<Self, crate::transport::ShmAttachError> {
+        Err(crate::transport::ShmAttachError::NotReady)
+    }
+    pub(crate) fn recv_capacity(&self) -> usize {
+        0
+    }
+    pub(crate) fn publish(&mut self, _parts: &[&[u8]]) -> Result<()> {
+        Err(unsupported())
+    }
+    pub(crate) fn receive(
+        &mut self,
+        _buf: &mut [u8],
+        _deadline: Option<Instant>,
+        _interrupt: Option<&Interrupt>,
+        _peer_alive: impl FnMut() -> bool,
+    ) -> Result<usize> {
+        Err(unsupported())
+    }
+}
+
+/// Stale-object cleanup: kernel objects vanish with their last handle.
+pub(crate) fn cleanup_stale(_run_dir: &str, _service: &str) {}

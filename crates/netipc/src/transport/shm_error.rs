@@ -1,0 +1,41 @@
+//! Why a client could not attach a session's shared-memory region.
+
+/// The reason a shared-memory attach failed. After any of these the session
+/// is closed; the client must connect again without the shared-memory
+/// profiles ([`Error::ShmAttach`](crate::Error::ShmAttach)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShmAttachError {
+    /// The region (file or mapping object) could not be opened.
+    #[error("cannot open the region: {0}")]
+    Open(std::io::Error),
+    /// The region exists but is not initialised yet.
+    #[error("the region is not ready")]
+    NotReady,
+    /// The region's magic number is wrong.
+    #[error("the region has a bad magic number")]
+    BadMagic,
+    /// The region's layout version is not supported.
+    #[error("the region has layout version {0}")]
+    BadVersion(u32),
+    /// The region's header length or offsets are malformed.
+    #[error("the region header is malformed: {0}")]
+    BadHeader(&'static str),
+    /// The region is smaller than its header says.
+    #[error("the region is smaller than its areas")]
+    BadSize,
+    /// The region was made for another profile.
+    #[error("the region was created for profile {0:#x}")]
+    BadProfile(u32),
+    /// Mapping or another OS call failed.
+    #[error("cannot map the region: {0}")]
+    Map(std::io::Error),
+}
+
+impl ShmAttachError {
+    /// Whether a retry shortly after may succeed (the server may still be
+    /// creating the region).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Open(_) | Self::NotReady | Self::BadMagic)
+    }
+}

@@ -1,0 +1,10 @@
+//! Linux shared-memory data plane (profiles SHM_HYBRID and its alias
+//! SHM_FUTEX): one region file per session in the run directory, spin then
+//! futex wait.
+
+mod layout;
+mod mapping;
+mod region;
+mod stale;
+
+pub(crate) use region::{ShmRegion, cleanup_stale};

@@ -1,0 +1,392 @@
+//! Region lifecycle (create, attach, destroy) and the data path (publish,
+//! consume with spin then futex wait).
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{Ordering, fence};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{
+    AtFlags, CWD, FallocateFlags, Mode, OFlags, fallocate, fstat, openat, statat, unlinkat,
+};
+use rustix::io::Errno;
+use rustix::thread::futex;
+
+use super::layout::*;
+use super::mapping::Mapping;
+use super::stale::{self, Verdict};
+use crate::error::{Error, Result};
+use crate::transport::ShmAttachError;
+use crate::transport::framing::ProtocolError;
+use crate::transport::names::shm_region_file_name;
+use crate::transport::sys::Interrupt;
+
+/// Longest single futex sleep: waits are sliced so that interrupts and
+/// peer liveness are checked at least this often.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
+
+fn open_dir(run_dir: &str) -> std::io::Result<OwnedFd> {
+    Ok(openat(
+        CWD,
+        run_dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// One mapped session region, from the point of view of one side.
+#[derive(Debug)]
+pub(crate) struct ShmRegion {
+    map: Mapping,
+    _fd: OwnedFd,
+    /// Lane this side publishes into, and the local count of publications.
+    tx: Lane,
+    tx_seq: u64,
+    /// Lane this side consumes from, and the count consumed so far.
+    rx: Lane,
+    rx_seq: u64,
+    /// Set on the creating (server) side: the file to remove on drop.
+    owned: Option<Owned>,
+}
+
+#[derive(Debug)]
+struct Owned {
+    dir: OwnedFd,
+    name: String,
+    node: (u64, u64),
+}
+
+impl ShmRegion {
+    /// Creates the region of session `session_id` (server side), sized for
+    /// the given payload maxima. The whole file is reserved up front, so a
+    /// full filesystem fails here and never later with SIGBUS.
+    pub(crate) fn create(
+        run_dir: &str,
+        service: &str,
+        session_id: u64,
+        max_request_payload: u32,
+        max_response_payload: u32,
+    ) -> Result<Self> {
+        let name = shm_region_file_name(service, session_id)?;
+        let too_big = || {
+            Error::io(
+                "sizing the shared memory region",
+                std::io::ErrorKind::InvalidInput.into(),
+            )
+        };
+        let rq = capacity_for(max_request_payload).ok_or_else(too_big)? as usize;
+        let rs = capacity_for(max_response_payload).ok_or_else(too_big)? as usize;
+        let size = HEADER_LEN + rq + rs;
+        u32::try_from(HEADER_LEN + rq).map_err(|_| too_big())?;
+        let dir = open_dir(run_dir).map_err(|e| Error::io("opening the run directory", e))?;
+        let fd = create_exclusive(&dir, &name)?;
+        let owned = Owned {
+            node: fstat(&fd)
+                .map(|st| (st.st_dev, st.st_ino))
+                .map_err(|e| Error::io("inspecting the region file", e.into()))?,
+            dir,
+            name,
+        };
+        // From here on, dropping `owned` (via the region or on error) removes
+        // the file.
+        let guard = OwnedGuard(Some(owned));
+        loop {
+            match fallocate(&fd, FallocateFlags::empty(), 0, size as u64) {
+                Ok(()) => break,
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    return Err(Error::io(
+                        "reserving space for the shared memory region",
+                        e.into(),
+                    ));
+                }
+            }
+        }
+        let map = Mapping::map(&fd, size)
+            .map_err(|e| Error::io("mapping the shared memory region", e))?;
+        map.u32_at(OFF_MAGIC).store(MAGIC, Ordering::Relaxed);
+        map.write(OFF_VERSION, &VERSION.to_ne_bytes());
+        map.write(OFF_HEADER_LEN, &(HEADER_LEN as u16).to_ne_bytes());
+        map.u32_at(OFF_OWNER_PID)
+            .store(std::process::id(), Ordering::Relaxed);
+        map.u32_at(OFF_OWNER_GEN)
+            .store(owner_generation(), Ordering::Relaxed);
+        map.u32_at(OFF_REQ_OFFSET)
+            .store(HEADER_LEN as u32, Ordering::Relaxed);
+        map.u32_at(OFF_REQ_CAPACITY)
+            .store(rq as u32, Ordering::Relaxed);
+        map.u32_at(OFF_RESP_OFFSET)
+            .store((HEADER_LEN + rq) as u32, Ordering::Relaxed);
+        map.u32_at(OFF_RESP_CAPACITY)
+            .store(rs as u32, Ordering::Relaxed);
+        fence(Ordering::Release);
+        Ok(Self {
+            map,
+            _fd: fd,
+            tx: Lane::response(HEADER_LEN + rq, rs),
+            tx_seq: 0,
+            rx: Lane::request(HEADER_LEN, rq),
+            rx_seq: 0,
+            owned: guard.take_owned(),
+        })
+    }
+
+    /// Attaches the region of session `session_id` (client side) and
+    /// validates its header.
+    pub(crate) fn attach(
+        run_dir: &str,
+        service: &str,
+        session_id: u64,
+    ) -> Result<Self, ShmAttachError> {
+        let name = shm_region_file_name(service, session_id)
+            .map_err(|e| ShmAttachError::Open(std::io::Error::other(e)))?;
+        let dir = open_dir(run_dir).map_err(ShmAttachError::Open)?;
+        let fd = openat(
+            &dir,
+            name.as_str(),
+            OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ShmAttachError::Open(e.into()))?;
+        let size = fstat(&fd)
+            .map_err(|e| ShmAttachError::Map(e.into()))?
+            .st_size as u64;
+        if size < HEADER_LEN as u64 {
+            return Err(ShmAttachError::NotReady);
+        }
+        let size = usize::try_from(size).map_err(|_| ShmAttachError::BadSize)?;
+        let map = Mapping::map(&fd, size).map_err(ShmAttachError::Map)?;
+        fence(Ordering::Acquire);
+        let (tx, rx) = validate(&map)?;
+        let rx_seq = map.u64_at(rx.seq).load(Ordering::Acquire);
+        let tx_seq = map.u64_at(tx.seq).load(Ordering::Acquire);
+        Ok(Self {
+            map,
+            _fd: fd,
+            tx,
+            tx_seq,
+            rx,
+            rx_seq,
+            owned: None,
+        })
+    }
+
+    /// Capacity of the area this side consumes from.
+    pub(crate) fn recv_capacity(&self) -> usize {
+        self.rx.capacity
+    }
+
+    /// Publishes one message made of `parts` (header and payload): copy,
+    /// length, sequence (the publication point), signal, futex wake.
+    pub(crate) fn publish(&mut self, parts: &[&[u8]]) -> Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total == 0 || total > self.tx.capacity {
+            return Err(Error::LimitExceeded(
+                crate::transport::framing::LimitExceeded::Payload {
+                    len: u32::try_from(total).unwrap_or(u32::MAX),
+                    limit: u32::try_from(self.tx.capacity).unwrap_or(u32::MAX),
+                },
+            ));
+        }
+        let mut at = self.tx.area;
+        for part in parts {
+            self.map.write(at, part);
+            at += part.len();
+        }
+        // `total` is at most the capacity, which fits a u32.
+        self.map
+            .u32_at(self.tx.len)
+            .store(total as u32, Ordering::Release);
+        self.map.u64_at(self.tx.seq).fetch_add(1, Ordering::Release);
+        let signal = self.map.u32_at(self.tx.signal);
+        signal.fetch_add(1, Ordering::Release);
+        let _ = futex::wake(signal, futex::Flags::empty(), 1);
+        self.tx_seq += 1;
+        Ok(())
+    }
+
+    /// Waits for the next message and copies it into `buf` (which must hold
+    /// the receive capacity); returns its length. Spins briefly, then sleeps
+    /// on the futex in slices, checking `interrupt`, the deadline and
+    /// `peer_alive` between slices.
+    pub(crate) fn receive(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+        mut peer_alive: impl FnMut() -> bool,
+    ) -> Result<usize> {
+        let expected = self.rx_seq + 1;
+        let seq = self.map.u64_at(self.rx.seq);
+        let signal = self.map.u32_at(self.rx.signal);
+        let arrived = || seq.load(Ordering::Acquire) >= expected;
+        let mut spins = 0;
+        while !arrived() {
+            if spins < SPIN_TRIES {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            // Sample the signal before re-checking the sequence: a
+            // publication in between changes the signal, so the futex wait
+            // returns at once and no wake-up is lost.
+            let v = signal.load(Ordering::Acquire);
+            if arrived() {
+                break;
+            }
+            if interrupt.is_some_and(Interrupt::is_raised) {
+                return Err(Error::Interrupted);
+            }
+            let slice = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
+                    _ => return Err(Error::Timeout),
+                },
+                None => WAIT_SLICE,
+            };
+            let ts = futex::Timespec {
+                tv_sec: slice.as_secs() as i64,
+                tv_nsec: i64::from(slice.subsec_nanos()),
+            };
+            if let Err(Errno::TIMEDOUT) = futex::wait(signal, futex::Flags::empty(), v, Some(&ts)) {
+                if !arrived() && !peer_alive() {
+                    return Err(Error::Disconnected);
+                }
+            }
+        }
+        let len = self.map.u32_at(self.rx.len).load(Ordering::Acquire) as usize;
+        self.rx_seq = expected;
+        let max = buf.len().min(self.rx.capacity);
+        if len == 0 {
+            return Err(ProtocolError::ShmEmptyMessage.into());
+        }
+        if len > max {
+            return Err(ProtocolError::ShmMessageTooLarge { len, capacity: max }.into());
+        }
+        self.map.read(self.rx.area, &mut buf[..len]);
+        Ok(len)
+    }
+}
+
+/// Validates an attached header and returns (request lane, response lane).
+fn validate(map: &Mapping) -> Result<(Lane, Lane), ShmAttachError> {
+    let u32_at = |at| map.u32_at(at).load(Ordering::Relaxed);
+    if u32_at(OFF_MAGIC) != MAGIC {
+        return Err(ShmAttachError::BadMagic);
+    }
+    let u16_at = |at| {
+        let mut b = [0u8; 2];
+        map.read(at, &mut b);
+        u16::from_ne_bytes(b)
+    };
+    let version = u16_at(OFF_VERSION);
+    if version != VERSION {
+        return Err(ShmAttachError::BadVersion(version.into()));
+    }
+    if usize::from(u16_at(OFF_HEADER_LEN)) != HEADER_LEN {
+        return Err(ShmAttachError::BadHeader("header_len is not 64"));
+    }
+    let (rq_off, rq_cap) = (
+        u32_at(OFF_REQ_OFFSET) as u64,
+        u32_at(OFF_REQ_CAPACITY) as u64,
+    );
+    let (rs_off, rs_cap) = (
+        u32_at(OFF_RESP_OFFSET) as u64,
+        u32_at(OFF_RESP_CAPACITY) as u64,
+    );
+    if rq_off < HEADER_LEN as u64 || rq_cap == 0 || rs_off < HEADER_LEN as u64 || rs_cap == 0 {
+        return Err(ShmAttachError::NotReady);
+    }
+    let aligned = |v: u64| v % AREA_ALIGN as u64 == 0;
+    let rq_end = rq_off + rq_cap;
+    if rq_end > u64::from(u32::MAX)
+        || ![rq_off, rq_cap, rs_off, rs_cap].into_iter().all(aligned)
+        || rs_off < rq_end
+    {
+        return Err(ShmAttachError::BadSize);
+    }
+    if (map.len() as u64) < rq_end.max(rs_off + rs_cap) {
+        return Err(ShmAttachError::BadSize);
+    }
+    Ok((
+        Lane::request(rq_off as usize, rq_cap as usize),
+        Lane::response(rs_off as usize, rs_cap as usize),
+    ))
+}
+
+/// Opens `name` exclusively; on EEXIST removes a stale region once and
+/// retries, refusing a live one.
+fn create_exclusive(dir: &OwnedFd, name: &str) -> Result<OwnedFd> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+    let mode = Mode::RUSR | Mode::WUSR;
+    match openat(dir, name, flags, mode) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::EXIST) => {}
+        Err(e) => return Err(Error::io("creating the shared memory region", e.into())),
+    }
+    let endpoint = || name.to_owned();
+    if stale::check(dir, name) == Verdict::InUse {
+        return Err(Error::AddressInUse {
+            endpoint: endpoint(),
+        });
+    }
+    match openat(dir, name, flags, mode) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::EXIST) => Err(Error::AddressInUse {
+            endpoint: endpoint(),
+        }),
+        Err(e) => Err(Error::io("creating the shared memory region", e.into())),
+    }
+}
+
+/// Removes the region file on drop unless disarmed.
+struct OwnedGuard(Option<Owned>);
+
+impl OwnedGuard {
+    fn take_owned(mut self) -> Option<Owned> {
+        self.0.take()
+    }
+}
+
+impl Drop for OwnedGuard {
+    fn drop(&mut self) {
+        if let Some(owned) = self.0.take() {
+            owned.remove();
+        }
+    }
+}
+
+impl Owned {
+    fn remove(&self) {
+        if statat(&self.dir, self.name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| (st.st_dev, st.st_ino) == self.node)
+        {
+            let _ = unlinkat(&self.dir, self.name.as_str(), AtFlags::empty());
+        }
+    }
+}
+
+impl Drop for ShmRegion {
+    fn drop(&mut self) {
+        if let Some(owned) = self.owned.take() {
+            owned.remove();
+        }
+    }
+}
+
+/// Removes stale regions of `service` in `run_dir` (entries named
+/// `<service>-*.ipcshm` whose owner is gone). Live regions are kept and
+/// errors are ignored.
+pub(crate) fn cleanup_stale(run_dir: &str, service: &str) {
+    let Ok(dir) = open_dir(run_dir) else { return };
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return;
+    };
+    let prefix = format!("{service}-");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.len() > prefix.len() + 7 && name.starts_with(&prefix) && name.ends_with(".ipcshm") {
+            let _ = stale::check(&dir, name);
+        }
+    }
+}
