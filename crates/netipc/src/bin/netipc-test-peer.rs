@@ -10,6 +10,8 @@
 //! | `stall-request` | connects, sends the first packet of a chunked request, stalls |
 //! | `stall-response` | accepts one client, sends the first packet of a chunked response, stalls |
 //! | `crash` | binds the endpoint and aborts without cleaning up |
+//! | `stall-after-request` | accepts one client, receives one request and never answers |
+//! | `idle-client` | connects and then does nothing |
 //!
 //! It prints `ready` (or `stalled`) on stdout when it reached that point,
 //! and exits when its stdin is closed, so it never outlives the test.
@@ -132,6 +134,33 @@ fn stall_response(run_dir: &str, service: &str) -> netipc::Result<()> {
     Ok(())
 }
 
+fn stall_after_request(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+    let options = ServerOptions {
+        supported_profiles: profiles,
+        preferred_profiles: profiles,
+        ..ServerOptions::default()
+    };
+    let listener = Listener::bind(run_dir, service, &options)?;
+    say("ready");
+    let mut session = listener.accept(None, None)?.handshake(1)?;
+    session.recv(None, None)?;
+    say("stalled");
+    std::thread::sleep(Duration::MAX);
+    Ok(())
+}
+
+fn idle_client(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+    let options = netipc::transport::ClientOptions {
+        supported_profiles: profiles,
+        preferred_profiles: profiles,
+        ..Default::default()
+    };
+    let _session = netipc::transport::ClientSession::connect(run_dir, service, &options)?;
+    say("connected");
+    std::thread::sleep(Duration::MAX);
+    Ok(())
+}
+
 fn crash(run_dir: &str, service: &str) -> netipc::Result<()> {
     let _listener = Listener::bind(run_dir, service, &ServerOptions::default())?;
     say("ready");
@@ -142,7 +171,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
         eprintln!(
-            "usage: netipc-test-peer serve|stall-request|stall-response|crash RUN_DIR SERVICE [PROFILES]"
+            "usage: netipc-test-peer serve|stall-request|stall-response|crash|stall-after-request|idle-client RUN_DIR SERVICE [PROFILES]"
         );
         return ExitCode::from(2);
     }
@@ -154,6 +183,8 @@ fn main() -> ExitCode {
         "stall-request" => stall_request(run_dir, service),
         "stall-response" => stall_response(run_dir, service),
         "crash" => crash(run_dir, service),
+        "stall-after-request" => stall_after_request(run_dir, service, profiles),
+        "idle-client" => idle_client(run_dir, service, profiles),
         other => {
             eprintln!("unknown mode {other}");
             return ExitCode::from(2);

@@ -12,6 +12,8 @@
 
 mod endpoint;
 mod handshake;
+#[cfg(target_os = "linux")]
+mod linux_shm;
 mod messages;
 #[cfg(unix)]
 mod posix;
