@@ -24,6 +24,7 @@ fn offer() -> ServerOffer {
         max_response_payload_bytes: 65536,
         auth_token: TOKEN,
         packet_size: 65536,
+        extensions: 0,
     }
 }
 
@@ -228,6 +229,7 @@ fn good_ack() -> HelloAck {
         agreed_max_response_batch_items: 3,
         agreed_packet_size: 4096,
         session_id: 9,
+        extensions: 0,
     }
 }
 
@@ -312,6 +314,7 @@ fn client_adopts_the_agreed_values() {
             max_response_batch_items: 3,
             packet_size: 4096,
             session_id: 9,
+            extensions: 0,
         }
     );
     assert!(!p.is_shm());
@@ -336,6 +339,7 @@ fn defaults_replace_zero_configuration_values() {
         max_response_payload_bytes: 0,
         auth_token: 0,
         packet_size: 0,
+        extensions: 0,
     }
     .with_defaults(65536);
     assert_eq!(

@@ -1324,6 +1324,7 @@ fn hello_ack() -> impl Strategy<Value = HelloAck> {
                 agreed_max_response_batch_items: resp_items,
                 agreed_packet_size: packet,
                 session_id: session,
+                extensions: 0,
             },
         )
 }

@@ -612,6 +612,7 @@ fn hello_and_ack_match_the_spec_images() {
         agreed_max_response_batch_items: 1,
         agreed_packet_size: 65536,
         session_id: 1,
+        extensions: 0,
     };
     let want = hex(
         "43 50 49 4e 01 00 20 00 03 00 00 00 02 00 00 00 30 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 \

@@ -117,6 +117,7 @@ fn stall_response(run_dir: &str, service: &str) -> netipc::Result<()> {
         max_response_payload_bytes: 1 << 20,
         auth_token: 0,
         packet_size: SMALL_PACKET,
+        extensions: 0,
     };
     let outcome = server_handshake(&buf[..n.min(128)], &offer, 1);
     conn.send(&outcome.reply.expect("a reply"))?;

@@ -104,8 +104,11 @@ impl Channel {
         params: SessionParams,
         inbound: Limits,
         outbound: Limits,
-        shm: Option<sys::ShmRegion>,
+        mut shm: Option<sys::ShmRegion>,
     ) -> Self {
+        if let Some(region) = &mut shm {
+            region.set_extensions(params.extensions);
+        }
         Self {
             conn,
             params,

@@ -42,8 +42,25 @@ impl ClientSession {
     /// `Timeout`, `Disconnected` (a server at capacity may close right
     /// away), `Io`.
     pub fn connect(run_dir: &str, service: &str, options: &ClientOptions) -> Result<Self> {
+        Self::connect_with_flags(
+            run_dir,
+            service,
+            options,
+            crate::wire::HELLO_FLAG_EXTENSIONS,
+        )
+    }
+
+    /// [`connect`](Self::connect) with explicit HELLO flags (0 behaves like
+    /// a reference client: no netipc extensions).
+    pub(crate) fn connect_with_flags(
+        run_dir: &str,
+        service: &str,
+        options: &ClientOptions,
+        hello_flags: u16,
+    ) -> Result<Self> {
         let conn = sys::connect(run_dir, service)?;
-        let offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
+        let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
+        offer.flags = hello_flags;
         conn.send_packet(&[&hello_message(&offer.hello())])?;
         conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
         let mut reply = [0u8; HANDSHAKE_PACKET_MAX];

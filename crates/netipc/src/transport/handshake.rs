@@ -80,6 +80,9 @@ pub struct SessionParams {
     pub packet_size: u32,
     /// The session id the server assigned.
     pub session_id: u64,
+    /// netipc extensions the server acknowledged
+    /// ([`extension`](crate::wire::extension) bits; 0 with other peers).
+    pub extensions: u32,
 }
 
 impl SessionParams {
@@ -92,6 +95,7 @@ impl SessionParams {
             max_response_batch_items: ack.agreed_max_response_batch_items,
             packet_size: ack.agreed_packet_size,
             session_id: ack.session_id,
+            extensions: ack.extensions,
         }
     }
 
@@ -105,6 +109,9 @@ impl SessionParams {
 /// already applied (see [`ClientOffer::with_defaults`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ClientOffer {
+    /// HELLO flags (0 for reference peers; netipc clients set
+    /// [`HELLO_FLAG_EXTENSIONS`](crate::wire::HELLO_FLAG_EXTENSIONS)).
+    pub flags: u16,
     /// Profiles the client can use.
     pub supported_profiles: u32,
     /// Profiles the client prefers.
@@ -147,7 +154,7 @@ impl ClientOffer {
     /// The HELLO carrying this offer.
     pub fn hello(&self) -> Hello {
         Hello {
-            flags: 0,
+            flags: self.flags,
             supported_profiles: self.supported_profiles,
             preferred_profiles: self.preferred_profiles,
             max_request_payload_bytes: self.max_request_payload_bytes,
@@ -176,6 +183,9 @@ pub struct ServerOffer {
     pub auth_token: u64,
     /// The server's packet size.
     pub packet_size: u32,
+    /// netipc extensions the server offers to clients that ask for them
+    /// ([`extension`](crate::wire::extension) bits).
+    pub extensions: u32,
 }
 
 impl ServerOffer {
@@ -323,6 +333,11 @@ pub fn negotiate(
         agreed_max_response_batch_items: hello.max_request_batch_items,
         agreed_packet_size: packet_size,
         session_id,
+        extensions: if hello.flags & crate::wire::HELLO_FLAG_EXTENSIONS != 0 {
+            offer.extensions
+        } else {
+            0
+        },
     })
 }
 

@@ -40,6 +40,7 @@ pub struct ClientOptions {
 impl ClientOptions {
     pub(crate) fn offer(&self, default_packet_size: u32, available_profiles: u32) -> ClientOffer {
         let mut offer = ClientOffer {
+            flags: 0,
             supported_profiles: self.supported_profiles,
             preferred_profiles: self.preferred_profiles,
             max_request_payload_bytes: self.max_request_payload_bytes,
@@ -82,7 +83,12 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
-    pub(crate) fn offer(&self, default_packet_size: u32, available_profiles: u32) -> ServerOffer {
+    pub(crate) fn offer(
+        &self,
+        default_packet_size: u32,
+        available_profiles: u32,
+        extensions: u32,
+    ) -> ServerOffer {
         let mut offer = ServerOffer {
             supported_profiles: self.supported_profiles,
             preferred_profiles: self.preferred_profiles,
@@ -90,6 +96,7 @@ impl ServerOptions {
             max_response_payload_bytes: self.max_response_payload_bytes,
             auth_token: self.auth_token,
             packet_size: self.packet_size,
+            extensions,
         }
         .with_defaults(default_packet_size);
         offer.supported_profiles &= available_profiles | profile::BASELINE;

@@ -119,6 +119,17 @@ impl Incoming {
     /// protocol has one, was sent), `Timeout`, `Disconnected`, `Io`. The
     /// connection is closed in every error case.
     pub fn handshake_with(self, session_id: u64, options: &ServerOptions) -> Result<ServerSession> {
+        self.handshake_offering(session_id, options, sys::extensions())
+    }
+
+    /// The server handshake offering the given netipc `extensions` (0
+    /// behaves like a reference server).
+    pub(crate) fn handshake_offering(
+        self,
+        session_id: u64,
+        options: &ServerOptions,
+        extensions: u32,
+    ) -> Result<ServerSession> {
         let Incoming {
             conn,
             peer,
@@ -129,7 +140,7 @@ impl Incoming {
         conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
         let mut hello = [0u8; HANDSHAKE_PACKET_MAX];
         let n = conn.recv_packet(&mut hello)?;
-        let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
+        let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
         let region = provision_shm(&run_dir, &service, &mut offer, session_id);
         let outcome = server_handshake(&hello[..n.min(HANDSHAKE_PACKET_MAX)], &offer, session_id);
         if let Some(reply) = outcome.reply {

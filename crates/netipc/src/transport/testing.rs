@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use super::channel::deadline;
-use super::{Interrupt, PeerCredentials, sys};
+use super::{
+    ClientOptions, ClientSession, Incoming, Interrupt, PeerCredentials, ServerOptions,
+    ServerSession, sys,
+};
 use crate::error::Result;
 
 /// A raw connected baseline channel: whole packets in, whole packets out.
@@ -87,4 +90,30 @@ impl RawListener {
                 .accept(deadline(timeout), interrupt.map(Interrupt::sys))?,
         })
     }
+}
+
+/// Connects like a reference client would: no netipc protocol extensions
+/// are requested, so the session runs the plain reference protocol.
+///
+/// # Errors
+/// As [`ClientSession::connect`].
+pub fn connect_plain(
+    run_dir: &str,
+    service: &str,
+    options: &ClientOptions,
+) -> Result<ClientSession> {
+    ClientSession::connect_with_flags(run_dir, service, options, 0)
+}
+
+/// Runs the server handshake like a reference server would: no netipc
+/// protocol extensions are offered.
+///
+/// # Errors
+/// As [`Incoming::handshake_with`].
+pub fn handshake_plain(
+    incoming: Incoming,
+    session_id: u64,
+    options: &ServerOptions,
+) -> Result<ServerSession> {
+    incoming.handshake_offering(session_id, options, 0)
 }

@@ -10,6 +10,22 @@ pub const HELLO_ACK_LEN: usize = 48;
 /// The only layout version of both handshake payloads.
 pub const HELLO_LAYOUT_VERSION: u16 = 1;
 
+/// HELLO flag set by netipc clients: "I read the HELLO_ACK extension word".
+/// Reference servers ignore HELLO flags, so other peers are unaffected.
+pub const HELLO_FLAG_EXTENSIONS: u16 = 0x4000;
+
+/// Bits of the HELLO_ACK extension word (the reserved u32 at offset 36,
+/// which reference servers write as 0 and reference clients ignore). A
+/// netipc server sets them only for clients that sent
+/// [`HELLO_FLAG_EXTENSIONS`], so every other peer pairing uses the plain
+/// protocol.
+pub mod extension {
+    /// Shared memory, POSIX: the consumer announces in the direction's
+    /// signal word that it is about to sleep, and the publisher calls
+    /// `FUTEX_WAKE` only then. No syscall per message while the peer spins.
+    pub const SHM_WAKE_ON_DEMAND: u32 = 0x0000_0001;
+}
+
 /// The client's handshake proposal (44 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Hello {
@@ -101,6 +117,9 @@ pub struct HelloAck {
     pub agreed_packet_size: u32,
     /// Server-assigned session id.
     pub session_id: u64,
+    /// The netipc extension word (reserved bytes 36..40): 0 from reference
+    /// servers; see [`extension`].
+    pub extensions: u32,
 }
 
 impl HelloAck {
@@ -129,6 +148,7 @@ impl HelloAck {
             agreed_max_response_batch_items: get_u32(buf, 28),
             agreed_packet_size: get_u32(buf, 32),
             session_id: get_u64(buf, 40),
+            extensions: get_u32(buf, 36),
         })
     }
 
@@ -144,6 +164,7 @@ impl HelloAck {
         put_u32(&mut b, 24, self.agreed_max_response_payload_bytes);
         put_u32(&mut b, 28, self.agreed_max_response_batch_items);
         put_u32(&mut b, 32, self.agreed_packet_size);
+        put_u32(&mut b, 36, self.extensions);
         put_u64(&mut b, 40, self.session_id);
         b
     }

@@ -14,7 +14,10 @@ mod hello;
 pub use batch::{BatchBuilder, BatchView, batch_payload_len};
 pub use chunk::{CHUNK_MAGIC, CHUNK_VERSION, ChunkHeader};
 pub use header::{HEADER_LEN, Header, MAGIC, MessageKind, VERSION};
-pub use hello::{HELLO_ACK_LEN, HELLO_LAYOUT_VERSION, HELLO_LEN, Hello, HelloAck};
+pub use hello::{
+    HELLO_ACK_LEN, HELLO_FLAG_EXTENSIONS, HELLO_LAYOUT_VERSION, HELLO_LEN, Hello, HelloAck,
+    extension,
+};
 
 /// Header flag: the payload is a batch (item directory plus packed items).
 pub const FLAG_BATCH: u16 = 0x0001;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use netipc::Error;
 use netipc::transport::framing::ProtocolError;
 use netipc::transport::handshake::{ServerOffer, server_handshake};
-use netipc::transport::testing::RawListener;
+use netipc::transport::testing::{RawListener, connect_plain, handshake_plain};
 use netipc::transport::{ClientOptions, ClientSession, Listener, ServerOptions, ShmAttachError};
 use netipc::wire::profile;
 
@@ -44,12 +44,48 @@ fn shm_client(max_request: u32) -> ClientOptions {
     }
 }
 
+/// A listener and a session between a client and a server that each use
+/// or omit the netipc extensions.
+fn mixed_pair(
+    dir: &RunDir,
+    server: &ServerOptions,
+    client: &ClientOptions,
+    plain_client: bool,
+    plain_server: bool,
+) -> (Listener, ClientSession, netipc::transport::ServerSession) {
+    let listener = Listener::bind(dir.str(), "svc", server).unwrap();
+    let (run_dir, client) = (dir.str().to_owned(), *client);
+    let connect = std::thread::spawn(move || {
+        if plain_client {
+            connect_plain(&run_dir, "svc", &client)
+        } else {
+            ClientSession::connect(&run_dir, "svc", &client)
+        }
+    });
+    let incoming = listener.accept(SHORT, None).unwrap();
+    let session = if plain_server {
+        handshake_plain(incoming, 1, server).unwrap()
+    } else {
+        incoming.handshake(1).unwrap()
+    };
+    (listener, connect.join().unwrap().unwrap(), session)
+}
+
 #[test]
 fn region_header_and_file_are_exactly_as_specified() {
     let dir = RunDir::new();
-    let (_l, mut c, mut s) = pair_with(&dir, &shm_server(1000, 5000), &shm_client(1000));
+    // A client without netipc extensions: the region runs the reference
+    // protocol, whose signal words count publications.
+    let (_l, mut c, mut s) = mixed_pair(
+        &dir,
+        &shm_server(1000, 5000),
+        &shm_client(1000),
+        true,
+        false,
+    );
     assert!(c.is_shm());
     assert_eq!(c.params().selected_profile, profile::SHM_HYBRID);
+    assert_eq!(c.params().extensions, 0);
     c.send_request(1, 1, &[7; 100]).unwrap();
     let h = s.recv(SHORT, None).unwrap().header;
     s.respond(&h, &[8; 300]).unwrap();
@@ -85,7 +121,11 @@ fn region_header_and_file_are_exactly_as_specified() {
         (132, 332),
         "lengths"
     );
-    assert_eq!((u32_at(&bytes, 56), u32_at(&bytes, 60)), (1, 1), "signals");
+    assert_eq!(
+        (u32_at(&bytes, 56), u32_at(&bytes, 60)),
+        (1, 1),
+        "signals count publications"
+    );
     assert_eq!(
         &bytes[64 + 32..64 + 132],
         &[7u8; 100][..],
@@ -97,6 +137,62 @@ fn region_header_and_file_are_exactly_as_specified() {
         meta.blocks() * 512 >= meta.len(),
         "the whole file is reserved, not sparse"
     );
+}
+
+#[test]
+fn netipc_peers_wake_only_a_sleeping_consumer() {
+    let dir = RunDir::new();
+    let (_l, mut c, mut s) = pair_with(&dir, &shm_server(1024, 1024), &shm_client(1024));
+    assert_eq!(
+        c.params().extensions,
+        netipc::wire::extension::SHM_WAKE_ON_DEMAND
+    );
+    c.send_request(1, 1, b"x").unwrap();
+    let h = s.recv(SHORT, None).unwrap().header;
+    s.respond(&h, b"y").unwrap();
+    c.recv(SHORT, None).unwrap();
+    let bytes = std::fs::read(region_path(&dir, 1)).unwrap();
+    assert_eq!(
+        (u32_at(&bytes, 56), u32_at(&bytes, 60)),
+        (0, 0),
+        "nobody slept, nobody was woken"
+    );
+}
+
+#[test]
+fn every_pairing_of_plain_and_netipc_peers_interoperates() {
+    for (plain_client, plain_server) in [(false, false), (true, false), (false, true), (true, true)]
+    {
+        let dir = RunDir::new();
+        let (_l, mut c, mut s) = mixed_pair(
+            &dir,
+            &shm_server(1024, 1024),
+            &shm_client(1024),
+            plain_client,
+            plain_server,
+        );
+        let both = !plain_client && !plain_server;
+        assert_eq!(c.params().extensions != 0, both);
+        let server = std::thread::spawn(move || {
+            for i in 0..300u64 {
+                let m = s.recv(SHORT, None).unwrap();
+                let (h, v) = (m.header, u64::from_ne_bytes(m.payload.try_into().unwrap()));
+                if i % 50 == 0 {
+                    // Long enough for the client to stop spinning and sleep.
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                s.respond(&h, &(v + 1).to_ne_bytes()).unwrap();
+            }
+        });
+        for i in 0..300u64 {
+            if i % 70 == 0 {
+                std::thread::sleep(Duration::from_millis(20)); // the server sleeps
+            }
+            let r = c.call(1, i + 1, &i.to_ne_bytes(), SHORT).unwrap();
+            assert_eq!(r.payload, (i + 1).to_ne_bytes());
+        }
+        server.join().unwrap();
+    }
 }
 
 #[test]
@@ -350,6 +446,7 @@ fn attach_failures_close_the_session_with_a_distinct_error() {
                 max_response_payload_bytes: 1024,
                 auth_token: 0,
                 packet_size: 65536,
+                extensions: 0,
             };
             // Selects SHM without creating the region (or with a broken one).
             conn.send(&server_handshake(&hello[..n], &offer, 1).reply.unwrap())

@@ -107,6 +107,7 @@ pub fn chunking_boundaries_over_the_wire(b: &Backend) {
         max_response_payload_bytes: 1 << 16,
         auth_token: 0,
         packet_size: 64,
+        extensions: 0,
     };
     let reply = netipc::transport::handshake::server_handshake(&buf[..n], &offer, 1)
         .reply

@@ -135,6 +135,7 @@ pub fn hello_ack_from(f: &Value) -> Result<HelloAck, String> {
         agreed_max_response_batch_items: u32_of(f, "agreed_max_response_batch_items")?,
         agreed_packet_size: u32_of(f, "agreed_packet_size")?,
         session_id: u64_of(f, "session_id")?,
+        extensions: 0,
     })
 }
 

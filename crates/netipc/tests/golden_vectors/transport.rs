@@ -136,11 +136,13 @@ fn offer_from(c: &Value) -> Result<ServerOffer, String> {
         max_response_payload_bytes: u32_of(c, "max_response_payload_bytes")?,
         auth_token: u64_of(c, "auth_token")?,
         packet_size: u32_of(c, "packet_size")?,
+        extensions: 0,
     })
 }
 
 fn client_offer_from(c: &Value) -> Result<ClientOffer, String> {
     Ok(ClientOffer {
+        flags: 0,
         supported_profiles: u32_of(c, "supported_profiles")?,
         preferred_profiles: u32_of(c, "preferred_profiles")?,
         max_request_payload_bytes: u32_of(c, "max_request_payload_bytes")?,

@@ -64,3 +64,9 @@ impl AsFd for crate::transport::Interrupt {
 pub(crate) fn shm_profiles() -> u32 {
     crate::wire::profile::SHM_HYBRID | crate::wire::profile::SHM_FUTEX
 }
+
+/// netipc protocol extensions this backend implements (offered only to
+/// netipc clients, see [`crate::wire::extension`]).
+pub(crate) fn extensions() -> u32 {
+    crate::wire::extension::SHM_WAKE_ON_DEMAND
+}

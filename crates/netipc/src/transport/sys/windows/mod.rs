@@ -134,6 +134,7 @@ impl ShmRegion {
     pub(crate) fn recv_capacity(&self) -> usize {
         0
     }
+    pub(crate) fn set_extensions(&mut self, _extensions: u32) {}
     pub(crate) fn publish(&mut self, _parts: &[&[u8]]) -> Result<()> {
         Err(unsupported())
     }
@@ -150,3 +151,8 @@ impl ShmRegion {
 
 /// Stale-object cleanup: kernel objects vanish with their last handle.
 pub(crate) fn cleanup_stale(_run_dir: &str, _service: &str) {}
+
+/// netipc protocol extensions this backend implements.
+pub(crate) fn extensions() -> u32 {
+    0
+}

@@ -46,6 +46,10 @@ pub(crate) struct ShmRegion {
     rx_seq: u64,
     /// Set on the creating (server) side: the file to remove on drop.
     owned: Option<Owned>,
+    /// Both peers are netipc and agreed on
+    /// [`SHM_WAKE_ON_DEMAND`](crate::wire::extension::SHM_WAKE_ON_DEMAND):
+    /// the signal word is a "consumer sleeps" flag instead of a counter.
+    wake_on_demand: bool,
 }
 
 #[derive(Debug)]
@@ -127,6 +131,7 @@ impl ShmRegion {
             rx: Lane::request(HEADER_LEN, rq),
             rx_seq: 0,
             owned: guard.take_owned(),
+            wake_on_demand: false,
         })
     }
 
@@ -167,7 +172,14 @@ impl ShmRegion {
             rx,
             rx_seq,
             owned: None,
+            wake_on_demand: false,
         })
+    }
+
+    /// Applies the netipc extensions both peers agreed on. Must be called
+    /// before the first message.
+    pub(crate) fn set_extensions(&mut self, extensions: u32) {
+        self.wake_on_demand = extensions & crate::wire::extension::SHM_WAKE_ON_DEMAND != 0;
     }
 
     /// Capacity of the area this side consumes from.
@@ -196,10 +208,20 @@ impl ShmRegion {
         self.map
             .u32_at(self.tx.len)
             .store(total as u32, Ordering::Release);
-        self.map.u64_at(self.tx.seq).fetch_add(1, Ordering::Release);
         let signal = self.map.u32_at(self.tx.signal);
-        signal.fetch_add(1, Ordering::Release);
-        let _ = futex::wake(signal, futex::Flags::empty(), 1);
+        if self.wake_on_demand {
+            // Publish, then look for a sleeping consumer; the consumer does
+            // the mirror image (announce, then look for a message). Both
+            // sequentially consistent: at least one of them sees the other.
+            self.map.u64_at(self.tx.seq).fetch_add(1, Ordering::SeqCst);
+            if signal.load(Ordering::SeqCst) != 0 && signal.swap(0, Ordering::SeqCst) != 0 {
+                let _ = futex::wake(signal, futex::Flags::empty(), 1);
+            }
+        } else {
+            self.map.u64_at(self.tx.seq).fetch_add(1, Ordering::Release);
+            signal.fetch_add(1, Ordering::Release);
+            let _ = futex::wake(signal, futex::Flags::empty(), 1);
+        }
         self.tx_seq += 1;
         Ok(())
     }
@@ -226,11 +248,19 @@ impl ShmRegion {
                 std::hint::spin_loop();
                 continue;
             }
-            // Sample the signal before re-checking the sequence: a
+            // Sample (or set) the signal before re-checking the sequence: a
             // publication in between changes the signal, so the futex wait
             // returns at once and no wake-up is lost.
-            let v = signal.load(Ordering::Acquire);
-            if arrived() {
+            let v = if self.wake_on_demand {
+                signal.swap(1, Ordering::SeqCst);
+                1
+            } else {
+                signal.load(Ordering::Acquire)
+            };
+            if seq.load(Ordering::SeqCst) >= expected {
+                if self.wake_on_demand {
+                    signal.store(0, Ordering::Relaxed);
+                }
                 break;
             }
             if interrupt.is_some_and(Interrupt::is_raised) {
