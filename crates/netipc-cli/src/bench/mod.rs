@@ -1,0 +1,359 @@
+//! `netipc bench`, `netipc bench-server` and `netipc bench-client`: the
+//! benchmark engine.
+//!
+//! `bench` runs every selected scenario with its server in a child process
+//! (`bench-server`, started from this executable in a private temporary
+//! run directory) and the client in this process, then prints one row per
+//! scenario next to its limit row. The two roles also run alone, so a
+//! server or client of another NetIPC implementation can take either side.
+//!
+//! Modules: [`scenarios`] is the table of rows, [`client`] drives and
+//! measures one scenario, [`server`] answers it, [`process`] manages the
+//! server child, [`progress`] draws the progress bar, [`stats`] turns measurements into rows and [`report`]
+//! prints them.
+
+mod client;
+mod process;
+mod progress;
+mod report;
+mod scenarios;
+mod server;
+mod stats;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use client::{ClientParams, NoProbe, Stage};
+use process::ServerChild;
+use progress::Progress;
+use report::{Format, Machine, RunInfo};
+use scenarios::{DEFAULT_BATCH, SCENARIOS, Scenario};
+use stats::Row;
+
+/// The service name of the roles when `--service` is not given.
+const DEFAULT_SERVICE: &str = "netipc-bench";
+
+/// A benchmark failure, with everything the user needs to act on it.
+#[derive(Debug)]
+pub struct BenchError(String);
+
+impl BenchError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Warm-up and measurement time of one scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// How long scenarios run.
+#[derive(Debug, clap::Args)]
+pub struct TimingArgs {
+    /// Short runs (about 1 s per scenario) for a quick look.
+    #[arg(long)]
+    quick: bool,
+    /// Measured seconds per scenario (default 5, or 1 with --quick).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    duration: Option<f64>,
+    /// Warm-up seconds before measuring (default: a fifth of the
+    /// duration, at most 1).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    warmup: Option<f64>,
+    /// Items per batch of uds-batch-pingpong.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    batch: u32,
+}
+
+impl TimingArgs {
+    fn timing(&self) -> Timing {
+        let duration = self.duration.unwrap_or(if self.quick { 1.0 } else { 5.0 });
+        let warmup = self.warmup.unwrap_or((duration / 5.0).min(1.0));
+        Timing {
+            warmup: Duration::from_secs_f64(warmup),
+            duration: Duration::from_secs_f64(duration),
+        }
+    }
+}
+
+/// How results are printed.
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// Print CSV instead of a Markdown table.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+    /// Print JSON (every number) instead of a Markdown table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl OutputArgs {
+    fn format(&self) -> Format {
+        match (self.csv, self.json) {
+            (true, _) => Format::Csv,
+            (_, true) => Format::Json,
+            _ => Format::Markdown,
+        }
+    }
+}
+
+/// Arguments of `netipc bench`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Every row runs its server in a separate process and is compared to its limit row \
+(raw-packet-pingpong: the same socket with no protocol), which is always run too. \
+The servers listen in a private directory created under the temporary directory (TMPDIR).
+
+Examples:
+  netipc bench
+  netipc bench --quick
+  netipc bench --scenario uds-pipeline --duration 10 --json")]
+pub struct BenchArgs {
+    /// Run only this scenario (repeatable); see --list.
+    #[arg(long = "scenario", value_name = "NAME", value_parser = scenarios::parse)]
+    scenarios: Vec<&'static Scenario>,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    #[command(flatten)]
+    timing: TimingArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Arguments of `netipc bench-server`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints `ready` once listening. Stops when stdin closes (or on a `stop` line), so it \
+also stops when the process that started it dies; use --forever where stdin is \
+/dev/null (a background job of a script). A `cpu` line on stdin is answered with a \
+JSON line of the CPU time used so far; the last line, at the stop, is such a line too.
+
+Example (two terminals):
+  netipc bench-server --scenario uds-pingpong --run-dir /tmp
+  netipc bench-client --scenario uds-pipeline --run-dir /tmp")]
+pub struct ServerArgs {
+    /// The scenario to serve (every uds-* scenario has the same server).
+    #[arg(long, value_name = "NAME", value_parser = scenarios::parse)]
+    scenario: &'static Scenario,
+    /// Run directory of the endpoint.
+    #[arg(long, value_name = "DIR")]
+    run_dir: String,
+    /// Service name.
+    #[arg(long, value_name = "S", default_value = DEFAULT_SERVICE)]
+    service: String,
+    /// Ignore stdin and serve until killed.
+    #[arg(long)]
+    forever: bool,
+}
+
+/// Arguments of `netipc bench-client`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Runs the client side of one scenario against a server that is already running \
+(`netipc bench-server`, or any NetIPC INCREMENT server) and prints its row. \
+The server's CPU and the ratio to the limit row are only measured by `netipc bench`.")]
+pub struct ClientArgs {
+    /// The scenario to run.
+    #[arg(long, value_name = "NAME", value_parser = scenarios::parse)]
+    scenario: &'static Scenario,
+    /// Run directory of the server's endpoint.
+    #[arg(long, value_name = "DIR")]
+    run_dir: String,
+    /// Service name.
+    #[arg(long, value_name = "S", default_value = DEFAULT_SERVICE)]
+    service: String,
+    #[command(flatten)]
+    timing: TimingArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds above 0")),
+    }
+}
+
+/// Runs `netipc bench`.
+pub fn run(args: &BenchArgs) -> ExitCode {
+    if args.list {
+        print!("{}", list());
+        return ExitCode::SUCCESS;
+    }
+    finish("bench", run_suite(args))
+}
+
+/// Runs `netipc bench-server`.
+pub fn run_server(args: &ServerArgs) -> ExitCode {
+    server::run(args)
+}
+
+/// Runs `netipc bench-client`.
+pub fn run_client(args: &ClientArgs) -> ExitCode {
+    let machine = Machine::detect();
+    let run = RunInfo {
+        timing: args.timing.timing(),
+        batch: args.timing.batch,
+    };
+    let params = ClientParams {
+        run_dir: &args.run_dir,
+        service: &args.service,
+        timing: run.timing,
+        batch: run.batch,
+    };
+    let progress = Progress::new(&[args.scenario], run.timing);
+    let measured = client::run(args.scenario, &params, &mut NoProbe, &mut |stage, d| {
+        progress.at(0, args.scenario, stage, d);
+    });
+    progress.done();
+    let result = measured.map(|m| {
+        let rows = [Row::new(args.scenario, &m)];
+        report::render(args.output.format(), &rows, &machine, &run)
+    });
+    finish("bench-client", result)
+}
+
+fn finish(command: &str, result: Result<String, BenchError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            let mut out = io::stdout().lock();
+            if out
+                .write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("netipc {command}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_suite(args: &BenchArgs) -> Result<String, BenchError> {
+    let plan = scenarios::plan(&args.scenarios);
+    let run = RunInfo {
+        timing: args.timing.timing(),
+        batch: args.timing.batch,
+    };
+    let machine = Machine::detect();
+    let dir = tempfile::Builder::new()
+        .prefix("netipc-bench-")
+        .tempdir()
+        .map_err(|e| BenchError::new(format!("cannot create a temporary run directory: {e}")))?;
+    let run_dir = dir.path().to_str().ok_or_else(|| {
+        BenchError::new(format!(
+            "the temporary directory {} is not UTF-8; set TMPDIR to a plain path",
+            dir.path().display()
+        ))
+    })?;
+    let progress = Progress::new(&plan, run.timing);
+    let mut rows = Vec::with_capacity(plan.len());
+    for (i, &scenario) in plan.iter().enumerate() {
+        progress.at(i, scenario, Stage::Warmup, Duration::ZERO);
+        let row = run_one(scenario, run_dir, &run, &progress, i);
+        match row {
+            Ok(row) => rows.push(row),
+            Err(e) => {
+                progress.done();
+                return Err(BenchError::new(format!("scenario {}: {e}", scenario.name)));
+            }
+        }
+    }
+    progress.done();
+    stats::add_ratios(&mut rows);
+    dir.close()
+        .map_err(|e| BenchError::new(format!("cannot remove the temporary run directory: {e}")))?;
+    Ok(report::render(args.output.format(), &rows, &machine, &run))
+}
+
+/// Runs one scenario against a fresh server child.
+fn run_one(
+    scenario: &'static Scenario,
+    run_dir: &str,
+    run: &RunInfo,
+    progress: &Progress,
+    index: usize,
+) -> Result<Row, BenchError> {
+    let service = format!("bench-{}", scenario.name);
+    let mut server = ServerChild::start(scenario, run_dir, &service)?;
+    let params = ClientParams {
+        run_dir,
+        service: &service,
+        timing: run.timing,
+        batch: run.batch,
+    };
+    let measured = client::run(scenario, &params, &mut server, &mut |stage, d| {
+        progress.at(index, scenario, stage, d);
+    });
+    let stopped = server.stop();
+    let measurement = match (measured, stopped) {
+        (Ok(m), Ok((_, stderr))) => {
+            if !stderr.trim().is_empty() {
+                progress.println(&format!(
+                    "bench-server ({}) wrote:\n{}",
+                    scenario.name,
+                    stderr.trim()
+                ));
+            }
+            m
+        }
+        (Ok(_), Err(e)) => return Err(e),
+        (Err(e), Ok((_, stderr))) if !stderr.trim().is_empty() => {
+            return Err(BenchError::new(format!(
+                "{e}\nbench-server stderr:\n{}",
+                stderr.trim()
+            )));
+        }
+        (Err(e), Ok(_)) => return Err(e),
+        (Err(e), Err(server_error)) => {
+            return Err(BenchError::new(format!(
+                "{e}\nand the server: {server_error}"
+            )));
+        }
+    };
+    Ok(Row::new(scenario, &measurement))
+}
+
+/// The scenario table for `--list`.
+fn list() -> String {
+    use std::fmt::Write as _;
+    let mut s =
+        String::from("| scenario | compared to | server | items/request | depth | what |\n");
+    s.push_str("|---|---|---|--:|--:|---|\n");
+    for sc in SCENARIOS {
+        let items = match sc.drive {
+            scenarios::Drive::Increment(scenarios::Batch::FromOption) => {
+                format!("--batch ({DEFAULT_BATCH})")
+            }
+            _ => sc.items(DEFAULT_BATCH).to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {items} | {} | {} |",
+            sc.name,
+            sc.limit.unwrap_or("(limit row)"),
+            sc.server.name(),
+            sc.depth,
+            sc.summary
+        );
+    }
+    s
+}

@@ -1,0 +1,219 @@
+//! The `bench-server` child process of `netipc bench`: start it, wait for
+//! its `ready` line, ask it for CPU samples, stop it.
+//!
+//! The child's stdin is its control channel (see `server.rs`): closing it
+//! stops the child, and the child also stops by itself when this process
+//! dies. Its stderr is collected and shown when it fails.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::BenchError;
+use super::client::{CpuSample, ServerProbe};
+use super::scenarios::Scenario;
+use super::server::READY;
+
+/// Longest wait for the child's `ready` line.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest wait for an answer on the control channel and for the exit.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running `netipc bench-server` child.
+pub struct ServerChild {
+    scenario: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl ServerChild {
+    /// Starts the server of `scenario` in `run_dir` and waits until it
+    /// listens.
+    ///
+    /// # Errors
+    /// The executable cannot be started, or the child exited or said
+    /// nothing before it was ready (its stderr is in the message).
+    pub fn start(
+        scenario: &'static Scenario,
+        run_dir: &str,
+        service: &str,
+    ) -> Result<Self, BenchError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| BenchError::new(format!("cannot find the netipc executable: {e}")))?;
+        let mut child = Command::new(&exe)
+            .args(["bench-server", "--scenario", scenario.name])
+            .args(["--run-dir", run_dir, "--service", service])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                BenchError::new(format!("cannot start {} bench-server: {e}", exe.display()))
+            })?;
+        let (tx, lines) = channel();
+        let stdout = child.stdout.take().map(BufReader::new);
+        if let Some(stdout) = stdout {
+            thread::spawn(move || {
+                for line in stdout.lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let stderr = child.stderr.take().map(|mut err| {
+            thread::spawn(move || {
+                let mut text = String::new();
+                let _ = err.read_to_string(&mut text);
+                text
+            })
+        });
+        let mut server = Self {
+            scenario: scenario.name,
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr,
+        };
+        match server.lines.recv_timeout(START_TIMEOUT) {
+            Ok(line) if line.trim() == READY => Ok(server),
+            Ok(line) => Err(server.failed(&format!("said {line:?} instead of {READY:?}"))),
+            Err(RecvTimeoutError::Timeout) => Err(server.failed(&format!(
+                "was not ready within {} s",
+                START_TIMEOUT.as_secs()
+            ))),
+            Err(RecvTimeoutError::Disconnected) => Err(server.failed("exited before it was ready")),
+        }
+    }
+
+    /// Sends one control line and reads the JSON answer.
+    fn ask(&mut self, line: &str) -> Result<Value, BenchError> {
+        let sent = match self.stdin.as_mut() {
+            Some(stdin) => writeln!(stdin, "{line}").and_then(|()| stdin.flush()),
+            None => return Err(BenchError::new("the server's control channel is closed")),
+        };
+        if let Err(e) = sent {
+            return Err(self.failed(&format!("stopped reading its control channel ({e})")));
+        }
+        self.answer()
+    }
+
+    fn answer(&mut self) -> Result<Value, BenchError> {
+        match self.lines.recv_timeout(CONTROL_TIMEOUT) {
+            Ok(line) => serde_json::from_str(&line).map_err(|e| {
+                BenchError::new(format!(
+                    "bench-server ({}) answered {line:?}, not JSON: {e}",
+                    self.scenario
+                ))
+            }),
+            Err(RecvTimeoutError::Timeout) => {
+                Err(self.failed("did not answer its control channel"))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(self.failed("exited unexpectedly")),
+        }
+    }
+
+    /// Stops the child (closes its stdin), reads its last report and
+    /// waits for it. Returns its CPU sample at the stop and whatever it
+    /// wrote on stderr.
+    ///
+    /// # Errors
+    /// The child did not report or exited with a failure.
+    pub fn stop(mut self) -> Result<(CpuSample, String), BenchError> {
+        drop(self.stdin.take());
+        let report = self.answer()?;
+        let status = self.wait(CONTROL_TIMEOUT);
+        let stderr = self.take_stderr();
+        match status {
+            Some(s) if s.success() => Ok((sample(&report)?, stderr)),
+            Some(s) => Err(BenchError::new(format!(
+                "bench-server ({}) exited with {s} after it was stopped{}",
+                self.scenario,
+                show(&stderr)
+            ))),
+            None => Err(BenchError::new(format!(
+                "bench-server ({}) did not exit after it was stopped; it was killed{}",
+                self.scenario,
+                show(&stderr)
+            ))),
+        }
+    }
+
+    /// The error for a child that misbehaved: it is stopped (killed if
+    /// needed) and its exit status and stderr go into the message.
+    fn failed(&mut self, what: &str) -> BenchError {
+        drop(self.stdin.take());
+        let status = self.wait(CONTROL_TIMEOUT);
+        let stderr = self.take_stderr();
+        let status = status.map_or_else(|| "it was killed".to_owned(), |s| s.to_string());
+        BenchError::new(format!(
+            "bench-server for scenario {} {what} ({status}){}",
+            self.scenario,
+            show(&stderr)
+        ))
+    }
+
+    /// Waits up to `timeout` for the child to exit; kills it otherwise.
+    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(10)),
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn take_stderr(&mut self) -> String {
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl ServerProbe for ServerChild {
+    fn sample(&mut self) -> Result<Option<CpuSample>, BenchError> {
+        let v = self.ask("cpu")?;
+        sample(&v).map(Some)
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.wait(CONTROL_TIMEOUT);
+        }
+    }
+}
+
+fn sample(v: &Value) -> Result<CpuSample, BenchError> {
+    match (v["cpu_seconds"].as_f64(), v["wall_seconds"].as_f64()) {
+        (Some(cpu_s), Some(wall_s)) => Ok(CpuSample { cpu_s, wall_s }),
+        _ => Err(BenchError::new(format!(
+            "bench-server sent {v} without cpu_seconds and wall_seconds"
+        ))),
+    }
+}
+
+/// The child's stderr as a message suffix.
+fn show(stderr: &str) -> String {
+    let text = stderr.trim();
+    if text.is_empty() {
+        "; it wrote nothing on stderr".to_owned()
+    } else {
+        format!("; its stderr:\n{text}")
+    }
+}

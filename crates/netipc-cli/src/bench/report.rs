@@ -1,0 +1,277 @@
+//! Rendering the rows: a Markdown table (default), CSV or JSON, and the
+//! description of the machine they were measured on.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::Timing;
+use super::stats::Row;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Csv,
+    Json,
+}
+
+/// What the machine is, as far as it can be read portably.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub cpu: Option<String>,
+    pub cores: usize,
+    pub os: String,
+    pub arch: &'static str,
+    /// 1/5/15-minute load averages at the start, where readable.
+    pub load: Option<String>,
+}
+
+impl Machine {
+    /// Reads the machine description (files that do not exist on this OS
+    /// are skipped).
+    pub fn detect() -> Self {
+        let read = |p: &str| std::fs::read_to_string(p).ok();
+        let cpu = read("/proc/cpuinfo")
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .or_else(|| std::env::var("PROCESSOR_IDENTIFIER").ok());
+        let release = read("/etc/os-release").and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        });
+        let kernel = read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned());
+        let mut os = std::env::consts::OS.to_owned();
+        match (release, kernel) {
+            (Some(r), Some(k)) => os = format!("{os} ({r}, kernel {k})"),
+            (Some(r), None) => os = format!("{os} ({r})"),
+            (None, Some(k)) => os = format!("{os} (kernel {k})"),
+            (None, None) => {}
+        }
+        let load = read("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            os,
+            arch: std::env::consts::ARCH,
+            load,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "cpu": self.cpu,
+            "logical_cores": self.cores,
+            "os": self.os,
+            "arch": self.arch,
+            "load_average": self.load,
+        })
+    }
+}
+
+/// The run settings shown with the rows.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInfo {
+    pub timing: Timing,
+    pub batch: u32,
+}
+
+/// Renders `rows` in `format`.
+pub fn render(format: Format, rows: &[Row], machine: &Machine, run: &RunInfo) -> String {
+    match format {
+        Format::Markdown => markdown(rows, machine, run),
+        Format::Csv => csv(rows),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&to_json(rows, machine, run))
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            s.push('\n');
+            s
+        }
+    }
+}
+
+fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
+    let mut s = String::from("# netipc bench\n\n");
+    let cpu = m.cpu.as_deref().unwrap_or("unknown CPU");
+    let _ = writeln!(
+        s,
+        "- machine: {cpu}, {} logical cores, {} {}",
+        m.cores, m.os, m.arch
+    );
+    if let Some(load) = &m.load {
+        let _ = writeln!(s, "- load average at start: {load}");
+    }
+    let _ = writeln!(
+        s,
+        "- each row: {:.1} s warm-up, then {:.1} s measured; client and server in separate processes",
+        run.timing.warmup.as_secs_f64(),
+        run.timing.duration.as_secs_f64()
+    );
+    s.push_str(
+        "- waiting: blocking (poll + recv, the thread sleeps), no spinning; \
+         latency = from sending a request to its answer, measured by the client\n\n",
+    );
+    s.push_str(
+        "| scenario | items/rt | depth | round trips/s | items/s | p50 | p95 | p99 | p99.9 \
+         | client CPU | server CPU | items/s vs limit | p50 vs limit |\n",
+    );
+    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for r in rows {
+        let (tput, p50) = match (&r.ratio, r.limit) {
+            (Some(x), _) => (format!("{:.2}x", x.items_per_s), format!("{:.2}x", x.p50)),
+            (None, None) => ("limit".to_owned(), "limit".to_owned()),
+            (None, Some(_)) => ("-".to_owned(), "-".to_owned()),
+        };
+        let l = &r.latency;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {tput} | {p50} |",
+            r.scenario,
+            r.items_per_round_trip,
+            r.depth,
+            count(r.round_trips_per_s),
+            count(r.items_per_s),
+            micros(l.p50),
+            micros(l.p95),
+            micros(l.p99),
+            micros(l.p999),
+            r.client_cores,
+            r.server_cores.map_or("-".to_owned(), |c| format!("{c:.2}")),
+        );
+    }
+    s.push_str(
+        "\nCPU is in cores (CPU seconds per wall second). \"vs limit\" divides by the limit row \
+         (raw-packet-pingpong: the same socket, no protocol): items/s above 1x means more \
+         items per second than the raw ping-pong, p50 above 1x means slower round trips.\n",
+    );
+    for r in rows {
+        let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
+    }
+    s
+}
+
+fn csv(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "scenario,limit,items_per_round_trip,depth,round_trips,items,wall_s,round_trips_per_s,\
+         items_per_s,p50_ns,p95_ns,p99_ns,p999_ns,min_ns,max_ns,mean_ns,client_cpu_cores,\
+         server_cpu_cores,ratio_items_per_s,ratio_round_trips_per_s,ratio_p50\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
+    for r in rows {
+        let l = &r.latency;
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{:.4},{:.1},{:.1},{},{},{},{},{},{},{:.1},{:.4},{},{},{},{}",
+            r.scenario,
+            r.limit.unwrap_or(""),
+            r.items_per_round_trip,
+            r.depth,
+            r.round_trips,
+            r.items(),
+            r.wall_s,
+            r.round_trips_per_s,
+            r.items_per_s,
+            l.p50,
+            l.p95,
+            l.p99,
+            l.p999,
+            l.min,
+            l.max,
+            l.mean,
+            r.client_cores,
+            opt(r.server_cores),
+            opt(r.ratio.map(|x| x.items_per_s)),
+            opt(r.ratio.map(|x| x.round_trips_per_s)),
+            opt(r.ratio.map(|x| x.p50)),
+        );
+    }
+    s
+}
+
+/// The whole report as JSON.
+pub fn to_json(rows: &[Row], machine: &Machine, run: &RunInfo) -> Value {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let l = &r.latency;
+            json!({
+                "scenario": r.scenario,
+                "summary": r.summary,
+                "limit": r.limit,
+                "is_limit": r.limit.is_none(),
+                "items_per_round_trip": r.items_per_round_trip,
+                "depth": r.depth,
+                "round_trips": r.round_trips,
+                "items": r.items(),
+                "wall_seconds": r.wall_s,
+                "round_trips_per_second": r.round_trips_per_s,
+                "items_per_second": r.items_per_s,
+                "latency_ns": {
+                    "min": l.min, "mean": l.mean, "p50": l.p50, "p95": l.p95,
+                    "p99": l.p99, "p999": l.p999, "max": l.max,
+                },
+                "cpu_cores": { "client": r.client_cores, "server": r.server_cores },
+                "ratio": r.ratio.map(|x| json!({
+                    "items_per_second": x.items_per_s,
+                    "round_trips_per_second": x.round_trips_per_s,
+                    "p50_latency": x.p50,
+                })),
+            })
+        })
+        .collect();
+    json!({
+        "tool": "netipc bench",
+        "version": env!("CARGO_PKG_VERSION"),
+        "machine": machine.to_json(),
+        "settings": {
+            "warmup_seconds": run.timing.warmup.as_secs_f64(),
+            "duration_seconds": run.timing.duration.as_secs_f64(),
+            "batch": run.batch,
+            "waiting": "blocking",
+        },
+        "rows": rows,
+    })
+}
+
+/// A rate with thousands separators (no decimals).
+fn count(v: f64) -> String {
+    let n = v.round().max(0.0) as u64;
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Nanoseconds as microseconds.
+fn micros(ns: u64) -> String {
+    let us = ns as f64 / 1000.0;
+    if us < 100.0 {
+        format!("{us:.1} µs")
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(count(1234567.4), "1,234,567");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(micros(12_345), "12.3 µs");
+        assert_eq!(micros(1_234_567), "1235 µs");
+    }
+}

@@ -1,0 +1,229 @@
+//! `netipc bench-server`: the server side of a scenario, in its own
+//! process.
+//!
+//! It prints `ready` on stdout once it listens, then serves every
+//! connection on its own thread. Stdin is its control channel: a `cpu`
+//! line is answered with a JSON line of the process's CPU time so far, and
+//! end of input (the parent closed the pipe or died) or a `stop` line stops
+//! it; it then prints a last JSON line (`"event":"stopped"`) with its CPU
+//! time and exits. With `--forever` stdin is ignored and it serves until
+//! it is killed.
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::Instant;
+
+use cpu_time::ProcessTime;
+use netipc::codec::{decode_increment, encode_increment};
+use netipc::transport::testing::{RawConn, RawListener};
+use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSession};
+use netipc::wire::{MAX_PAYLOAD_CAP, Method, TransportStatus};
+
+use super::ServerArgs;
+use super::scenarios::ServerKind;
+
+/// The line printed once the server listens.
+pub const READY: &str = "ready";
+
+/// Session ids handed out by this process.
+static SESSION_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Runs the server role until stdin ends (or forever).
+pub fn run(args: &ServerArgs) -> ExitCode {
+    let started = Instant::now();
+    let scenario = args.scenario;
+    let interrupt = match Interrupt::new() {
+        Ok(i) => i,
+        Err(e) => return fail(&format!("cannot create the stop signal: {e}")),
+    };
+    let listening = match scenario.server {
+        ServerKind::RawEcho => RawListener::bind(&args.run_dir, &args.service).map(|l| {
+            let intr = interrupt.clone();
+            thread::spawn(move || accept_raw(&l, &intr))
+        }),
+        ServerKind::Increment => {
+            let options = ServerOptions {
+                max_request_payload_bytes: MAX_PAYLOAD_CAP,
+                max_response_payload_bytes: MAX_PAYLOAD_CAP,
+                ..ServerOptions::default()
+            };
+            Listener::bind(&args.run_dir, &args.service, &options).map(|l| {
+                let intr = interrupt.clone();
+                thread::spawn(move || accept_increment(&l, &intr))
+            })
+        }
+    };
+    let acceptor = match listening {
+        Ok(a) => a,
+        Err(e) => {
+            return fail(&format!(
+                "cannot listen as service {:?} in {} for scenario {}: {e}",
+                args.service, args.run_dir, scenario.name
+            ));
+        }
+    };
+    if say(READY).is_err() {
+        return ExitCode::FAILURE;
+    }
+    if args.forever {
+        let _ = acceptor.join();
+        return ExitCode::SUCCESS;
+    }
+    control(started);
+    interrupt.raise();
+    let _ = acceptor.join();
+    let _ = say(&cpu_line("stopped", started));
+    ExitCode::SUCCESS
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("netipc bench-server: {message}");
+    ExitCode::FAILURE
+}
+
+/// Prints one line on stdout and flushes it.
+fn say(line: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// The JSON line reporting this process's CPU time.
+fn cpu_line(event: &str, started: Instant) -> String {
+    let cpu = ProcessTime::try_now().map_or(f64::NAN, |t| t.as_duration().as_secs_f64());
+    serde_json::json!({
+        "event": event,
+        "cpu_seconds": cpu,
+        "wall_seconds": started.elapsed().as_secs_f64(),
+    })
+    .to_string()
+}
+
+/// Answers control lines on stdin until `stop` or end of input.
+fn control(started: Instant) {
+    let stdin = io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        match line.trim() {
+            "cpu" => {
+                if say(&cpu_line("cpu", started)).is_err() {
+                    break;
+                }
+            }
+            "stop" => break,
+            "" => {}
+            other => {
+                eprintln!("netipc bench-server: unknown control line {other:?} (use cpu or stop)")
+            }
+        }
+    }
+}
+
+fn accept_raw(listener: &RawListener, interrupt: &Interrupt) {
+    loop {
+        match listener.accept(None, Some(interrupt)) {
+            Ok(conn) => {
+                thread::spawn(move || echo_raw(&conn));
+            }
+            Err(netipc::Error::Interrupted) => return,
+            Err(e) => {
+                eprintln!("netipc bench-server: accept failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Echoes every packet back, as is.
+fn echo_raw(conn: &RawConn) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = match conn.recv(&mut buf, None) {
+            Ok(n) => n.min(buf.len()),
+            Err(netipc::Error::Disconnected) => return,
+            Err(e) => {
+                eprintln!("netipc bench-server: raw receive failed: {e}");
+                return;
+            }
+        };
+        if let Err(e) = conn.send(&buf[..n]) {
+            if !matches!(e, netipc::Error::Disconnected) {
+                eprintln!("netipc bench-server: raw send failed: {e}");
+            }
+            return;
+        }
+    }
+}
+
+fn accept_increment(listener: &Listener, interrupt: &Interrupt) {
+    loop {
+        match listener.accept(None, Some(interrupt)) {
+            Ok(incoming) => {
+                let intr = interrupt.clone();
+                thread::spawn(move || serve_increment(incoming, &intr));
+            }
+            Err(netipc::Error::Interrupted) => return,
+            Err(e) => {
+                eprintln!("netipc bench-server: accept failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn serve_increment(incoming: Incoming, interrupt: &Interrupt) {
+    let id = SESSION_IDS.fetch_add(1, Ordering::Relaxed);
+    let mut session = match incoming.handshake(id) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("netipc bench-server: session {id}: {e}");
+            return;
+        }
+    };
+    let mut out: Vec<[u8; 8]> = Vec::new();
+    loop {
+        match answer(&mut session, interrupt, &mut out) {
+            Ok(()) => {}
+            Err(netipc::Error::Disconnected | netipc::Error::Interrupted) => return,
+            Err(e) => {
+                eprintln!("netipc bench-server: session {id}: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Receives one request and answers it: `value + 1` for every INCREMENT
+/// item, `UNSUPPORTED` for another method, `BAD_ENVELOPE` for an item
+/// that is not a u64.
+fn answer(
+    session: &mut ServerSession,
+    interrupt: &Interrupt,
+    out: &mut Vec<[u8; 8]>,
+) -> netipc::Result<()> {
+    let msg = session.recv(None, Some(interrupt))?;
+    let header = msg.header;
+    if header.code != Method::Increment.code() {
+        return session.respond_status(&header, TransportStatus::UNSUPPORTED);
+    }
+    let Ok(items) = msg.items() else {
+        return session.respond_status(&header, TransportStatus::BAD_ENVELOPE);
+    };
+    out.clear();
+    for i in 0..items.len() {
+        let value = items.get(i).map(decode_increment);
+        let Some(Ok(value)) = value else {
+            return session.respond_status(&header, TransportStatus::BAD_ENVELOPE);
+        };
+        let mut item = [0u8; 8];
+        encode_increment(value.wrapping_add(1), &mut item)?;
+        out.push(item);
+    }
+    if header.is_batch() {
+        session.respond_batch(&header, out.iter().map(<[u8; 8]>::as_slice))
+    } else {
+        session.respond(&header, out.first().map_or(&[][..], |b| &b[..]))
+    }
+}

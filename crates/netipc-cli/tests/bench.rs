@@ -1,0 +1,331 @@
+//! `netipc bench`, `bench-server` and `bench-client` run as processes with
+//! very short durations: the rows must be there, plausible and verified,
+//! and the roles must work alone. These check the engine, not the speed.
+//!
+//! Every child is killed by a watchdog after 60 s so a hung server cannot
+//! hang the test run.
+
+// The Windows named-pipe transport is not implemented yet: every transport
+// call fails there, so these tests run on POSIX only for now.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn netipc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_netipc"))
+}
+
+/// Runs `netipc ARGS` to completion, killing it after [`WATCHDOG`].
+fn run(args: &[&str]) -> Run {
+    let mut child = netipc()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netipc");
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let code = wait(&mut child, args);
+    Run {
+        code,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Waits for `child`, killing it (and failing) after [`WATCHDOG`].
+fn wait(child: &mut Child, what: &[&str]) -> i32 {
+    let until = Instant::now() + WATCHDOG;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("netipc {what:?} still running after {WATCHDOG:?}: killed");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn json_of(r: &Run) -> Value {
+    assert_eq!(r.code, 0, "stderr: {}\nstdout: {}", r.stderr, r.stdout);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+fn rows(v: &Value) -> &Vec<Value> {
+    v["rows"].as_array().expect("rows")
+}
+
+fn row<'a>(v: &'a Value, name: &str) -> &'a Value {
+    rows(v)
+        .iter()
+        .find(|r| r["scenario"] == name)
+        .unwrap_or_else(|| panic!("no row {name} in {v:#}"))
+}
+
+/// A measured row: answers counted, rates positive, percentiles ordered.
+fn check_row(r: &Value, items_per_rt: u64, depth: u64) {
+    assert_eq!(r["items_per_round_trip"], items_per_rt, "{r:#}");
+    assert_eq!(r["depth"], depth, "{r:#}");
+    let rts = r["round_trips"].as_u64().expect("round_trips");
+    assert!(rts > 0, "{r:#}");
+    assert_eq!(r["items"].as_u64(), Some(rts * items_per_rt), "{r:#}");
+    assert!(r["round_trips_per_second"].as_f64().unwrap() > 0.0, "{r:#}");
+    assert!(r["items_per_second"].as_f64().unwrap() > 0.0, "{r:#}");
+    let l = &r["latency_ns"];
+    let p = |k: &str| l[k].as_u64().unwrap_or_else(|| panic!("{k} in {r:#}"));
+    assert!(p("min") > 0, "{r:#}");
+    assert!(p("min") <= p("p50"), "{r:#}");
+    assert!(p("p50") <= p("p95"), "{r:#}");
+    assert!(p("p95") <= p("p99"), "{r:#}");
+    assert!(p("p99") <= p("p999"), "{r:#}");
+    assert!(p("p999") <= p("max"), "{r:#}");
+    assert!(r["cpu_cores"]["client"].as_f64().unwrap() > 0.0, "{r:#}");
+}
+
+fn check_ratio(r: &Value) {
+    let ratio = &r["ratio"];
+    assert!(ratio["items_per_second"].as_f64().unwrap() > 0.0, "{r:#}");
+    assert!(
+        ratio["round_trips_per_second"].as_f64().unwrap() > 0.0,
+        "{r:#}"
+    );
+    assert!(ratio["p50_latency"].as_f64().unwrap() > 0.0, "{r:#}");
+}
+
+#[test]
+fn selected_scenario_runs_with_its_limit_row() {
+    let args = ["bench", "--quick", "--duration", "0.3"];
+    let v = json_of(&run(&[
+        &args[..],
+        &["--scenario", "uds-pingpong", "--json"],
+    ]
+    .concat()));
+    let names: Vec<&str> = rows(&v)
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["raw-packet-pingpong", "uds-pingpong"]);
+    let limit = row(&v, "raw-packet-pingpong");
+    check_row(limit, 1, 1);
+    assert_eq!(limit["is_limit"], true);
+    assert!(limit["ratio"].is_null());
+    let uds = row(&v, "uds-pingpong");
+    check_row(uds, 1, 1);
+    assert_eq!(uds["limit"], "raw-packet-pingpong");
+    check_ratio(uds);
+    for r in rows(&v) {
+        assert!(r["cpu_cores"]["server"].as_f64().unwrap() > 0.0, "{r:#}");
+    }
+    assert!(v["machine"]["logical_cores"].as_u64().unwrap() >= 1);
+    assert_eq!(v["settings"]["duration_seconds"], 0.3);
+}
+
+#[test]
+fn every_scenario_in_markdown_and_csv() {
+    let md = run(&["bench", "--duration", "0.2", "--batch", "8"]);
+    assert_eq!(md.code, 0, "stderr: {}", md.stderr);
+    for name in [
+        "raw-packet-pingpong",
+        "uds-pingpong",
+        "uds-batch-pingpong",
+        "uds-pipeline",
+        "uds-pipeline-batch",
+    ] {
+        assert!(md.stdout.contains(&format!("| {name} |")), "{}", md.stdout);
+    }
+    assert!(md.stdout.contains("| p50 |"), "{}", md.stdout);
+    assert!(md.stdout.contains("machine:"), "{}", md.stdout);
+
+    let csv = run(&[
+        "bench",
+        "--duration",
+        "0.2",
+        "--csv",
+        "--scenario",
+        "uds-pipeline-batch",
+    ]);
+    assert_eq!(csv.code, 0, "stderr: {}", csv.stderr);
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", csv.stdout);
+    assert!(lines[0].starts_with("scenario,limit,"), "{}", csv.stdout);
+    assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,16,16,"));
+}
+
+#[test]
+fn batch_and_pipeline_rows() {
+    let v = json_of(&run(&[
+        "bench",
+        "--duration",
+        "0.25",
+        "--batch",
+        "5",
+        "--json",
+        "--scenario",
+        "uds-batch-pingpong",
+        "--scenario",
+        "uds-pipeline",
+        "--scenario",
+        "uds-pipeline-batch",
+    ]));
+    assert_eq!(rows(&v).len(), 4);
+    check_row(row(&v, "uds-batch-pingpong"), 5, 1);
+    check_row(row(&v, "uds-pipeline"), 1, 16);
+    check_row(row(&v, "uds-pipeline-batch"), 16, 16);
+    for name in ["uds-batch-pingpong", "uds-pipeline", "uds-pipeline-batch"] {
+        check_ratio(row(&v, name));
+    }
+}
+
+/// A `bench-server` child whose stdin is held open by the test.
+struct Server {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Server {
+    fn start(scenario: &str, dir: &str) -> Self {
+        let mut child = netipc()
+            .args(["bench-server", "--scenario", scenario, "--run-dir", dir])
+            .args(["--service", "test-bench"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start bench-server");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self { child, lines };
+        assert_eq!(server.line(), "ready");
+        server
+    }
+
+    /// The next stdout line; the child is killed after [`WATCHDOG`].
+    fn line(&mut self) -> String {
+        match self.lines.recv_timeout(WATCHDOG) {
+            Ok(line) => line.trim().to_owned(),
+            Err(e) => {
+                let _ = self.child.kill();
+                panic!("bench-server said nothing ({e}): killed");
+            }
+        }
+    }
+
+    /// Asks for a CPU sample, closes stdin and returns the last report.
+    fn stop(mut self) -> Value {
+        let mut stdin = self.child.stdin.take().expect("stdin");
+        writeln!(stdin, "cpu").expect("ask cpu");
+        let sample: Value = serde_json::from_str(&self.line()).expect("cpu json");
+        assert_eq!(sample["event"], "cpu");
+        drop(stdin);
+        let last: Value = serde_json::from_str(&self.line()).expect("stop json");
+        assert_eq!(wait(&mut self.child, &["bench-server"]), 0);
+        last
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn roles_run_separately() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let client = |scenario: &str, extra: &[&str]| {
+        let base = ["bench-client", "--scenario", scenario, "--run-dir", dir];
+        let opts = ["--service", "test-bench", "--duration", "0.2", "--json"];
+        json_of(&run(&[&base[..], &opts[..], extra].concat()))
+    };
+
+    let server = Server::start("uds-pingpong", dir);
+    for (scenario, items, depth) in [("uds-pingpong", 1, 1), ("uds-pipeline-batch", 16, 16)] {
+        let v = client(scenario, &[]);
+        assert_eq!(rows(&v).len(), 1);
+        check_row(row(&v, scenario), items, depth);
+    }
+    let v = client("uds-batch-pingpong", &["--batch", "3"]);
+    check_row(row(&v, "uds-batch-pingpong"), 3, 1);
+    assert!(row(&v, "uds-batch-pingpong")["ratio"].is_null());
+    let last = server.stop();
+    assert_eq!(last["event"], "stopped");
+    assert!(last["cpu_seconds"].as_f64().unwrap() > 0.0, "{last}");
+
+    let raw = Server::start("raw-packet-pingpong", dir);
+    let v = client("raw-packet-pingpong", &[]);
+    check_row(row(&v, "raw-packet-pingpong"), 1, 1);
+    assert_eq!(raw.stop()["event"], "stopped");
+}
+
+#[test]
+fn client_without_server_says_the_provider_is_not_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let r = run(&[
+        "bench-client",
+        "--scenario",
+        "uds-pingpong",
+        "--run-dir",
+        dir,
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.contains("provider is not running"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("netipc bench-server --scenario uds-pingpong"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn unknown_scenario_lists_the_known_ones() {
+    let r = run(&["bench", "--scenario", "nope"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("uds-pipeline-batch"), "{}", r.stderr);
+    let list = run(&["bench", "--list"]);
+    assert_eq!(list.code, 0);
+    assert!(
+        list.stdout
+            .contains("| uds-batch-pingpong | raw-packet-pingpong |"),
+        "{}",
+        list.stdout
+    );
+}
