@@ -117,3 +117,46 @@ pub fn handshake_plain(
 ) -> Result<ServerSession> {
     incoming.handshake_offering(session_id, options, 0)
 }
+
+/// The raw shared-memory limit for benchmarks: two counters in a shared
+/// file that two processes flip, spinning then sleeping, with no protocol.
+/// Lane 0 carries pings, lane 1 pongs.
+#[derive(Debug)]
+pub struct RawShm {
+    inner: sys::RawShm,
+}
+
+impl RawShm {
+    /// Creates the shared file at `path` (in a run directory).
+    ///
+    /// # Errors
+    /// `Io`.
+    pub fn create(path: &str) -> Result<Self> {
+        Ok(Self {
+            inner: sys::RawShm::create(path)?,
+        })
+    }
+
+    /// Opens a file made by [`create`](Self::create).
+    ///
+    /// # Errors
+    /// `Io`.
+    pub fn open(path: &str) -> Result<Self> {
+        Ok(Self {
+            inner: sys::RawShm::open(path)?,
+        })
+    }
+
+    /// Sets `lane` to `value`, waking its reader if it sleeps.
+    pub fn post(&self, lane: usize, value: u64) {
+        self.inner.post(lane, value);
+    }
+
+    /// Waits until `lane` reaches `value`.
+    ///
+    /// # Errors
+    /// `Timeout`, `Io`.
+    pub fn wait(&self, lane: usize, value: u64, timeout: Duration) -> Result<()> {
+        self.inner.wait(lane, value, timeout)
+    }
+}

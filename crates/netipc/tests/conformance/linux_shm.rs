@@ -531,3 +531,30 @@ fn a_full_filesystem_fails_region_creation_cleanly() {
     drop(c);
     server.join().unwrap();
 }
+
+#[test]
+fn raw_shm_limit_ping_pongs_between_threads() {
+    use netipc::transport::testing::RawShm;
+    let dir = RunDir::new();
+    let path = dir.path.join("raw.shm");
+    let a = RawShm::create(path.to_str().unwrap()).unwrap();
+    let b = RawShm::open(path.to_str().unwrap()).unwrap();
+    let t = std::thread::spawn(move || {
+        for i in 1..=2000u64 {
+            b.wait(0, i, Duration::from_secs(10)).unwrap();
+            if i % 500 == 0 {
+                std::thread::sleep(Duration::from_millis(5)); // make the other side sleep
+            }
+            b.post(1, i);
+        }
+    });
+    for i in 1..=2000u64 {
+        a.post(0, i);
+        a.wait(1, i, Duration::from_secs(10)).unwrap();
+    }
+    t.join().unwrap();
+    assert!(matches!(
+        a.wait(1, 2001, Duration::from_millis(20)),
+        Err(Error::Timeout)
+    ));
+}

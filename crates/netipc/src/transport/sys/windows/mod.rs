@@ -156,3 +156,27 @@ pub(crate) fn cleanup_stale(_run_dir: &str, _service: &str) {}
 pub(crate) fn extensions() -> u32 {
     0
 }
+
+/// The raw shared-memory limit row (not implemented on this backend yet).
+#[derive(Debug)]
+pub(crate) struct RawShm {
+    _private: (),
+}
+
+impl RawShm {
+    pub(crate) fn create(_path: &str) -> Result<Self> {
+        Err(unsupported())
+    }
+    pub(crate) fn open(_path: &str) -> Result<Self> {
+        Err(unsupported())
+    }
+    pub(crate) fn post(&self, _lane: usize, _value: u64) {}
+    pub(crate) fn wait(
+        &self,
+        _lane: usize,
+        _value: u64,
+        _timeout: std::time::Duration,
+    ) -> Result<()> {
+        Err(unsupported())
+    }
+}

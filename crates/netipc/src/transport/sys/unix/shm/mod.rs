@@ -4,7 +4,9 @@
 
 mod layout;
 mod mapping;
+mod raw;
 mod region;
 mod stale;
 
+pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmRegion, cleanup_stale};

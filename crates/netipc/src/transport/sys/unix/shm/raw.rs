@@ -1,0 +1,98 @@
+//! The raw shared-memory limit: two processes flipping a counter in a
+//! mapped file, spin then futex, with no protocol at all. Benchmarks
+//! compare the SHM transport against it.
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{CWD, FallocateFlags, Mode, OFlags, fallocate, openat};
+use rustix::io::Errno;
+use rustix::thread::futex;
+
+use super::layout::SPIN_TRIES;
+use super::mapping::Mapping;
+use crate::error::{Error, Result};
+
+/// Per lane: a u64 counter at `lane * 64` and a u32 "sleeping" flag at
+/// `lane * 64 + 8`, each lane on its own cache line.
+const SIZE: usize = 128;
+
+/// Two counters in a shared file. Lane 0 carries pings, lane 1 pongs.
+#[derive(Debug)]
+pub(crate) struct RawShm {
+    map: Mapping,
+    _fd: OwnedFd,
+}
+
+impl RawShm {
+    /// Creates (or truncates to zero) the file at `path`.
+    pub(crate) fn create(path: &str) -> Result<Self> {
+        let fd = openat(
+            CWD,
+            path,
+            OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+            Mode::RUSR | Mode::WUSR,
+        )
+        .map_err(|e| Error::io("creating the raw SHM file", e.into()))?;
+        fallocate(&fd, FallocateFlags::empty(), 0, SIZE as u64)
+            .map_err(|e| Error::io("reserving the raw SHM file", e.into()))?;
+        Self::map(fd)
+    }
+
+    /// Opens an existing file created by [`create`](Self::create).
+    pub(crate) fn open(path: &str) -> Result<Self> {
+        let fd = openat(CWD, path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::io("opening the raw SHM file", e.into()))?;
+        Self::map(fd)
+    }
+
+    fn map(fd: OwnedFd) -> Result<Self> {
+        let map = Mapping::map(&fd, SIZE).map_err(|e| Error::io("mapping the raw SHM file", e))?;
+        Ok(Self { map, _fd: fd })
+    }
+
+    /// Sets lane `lane` to `value` and wakes its reader if it sleeps.
+    pub(crate) fn post(&self, lane: usize, value: u64) {
+        self.map.u64_at(lane * 64).store(value, Ordering::SeqCst);
+        let sleeping = self.map.u32_at(lane * 64 + 8);
+        if sleeping.load(Ordering::SeqCst) != 0 && sleeping.swap(0, Ordering::SeqCst) != 0 {
+            let _ = futex::wake(sleeping, futex::Flags::empty(), 1);
+        }
+    }
+
+    /// Waits until lane `lane` reaches `value`: spins, then sleeps on the
+    /// futex. Returns `Timeout` after `timeout`.
+    pub(crate) fn wait(&self, lane: usize, value: u64, timeout: Duration) -> Result<()> {
+        let counter = self.map.u64_at(lane * 64);
+        let sleeping = self.map.u32_at(lane * 64 + 8);
+        let give_up = Instant::now() + timeout;
+        let mut spins = 0;
+        while counter.load(Ordering::Acquire) < value {
+            if spins < SPIN_TRIES {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            sleeping.swap(1, Ordering::SeqCst);
+            if counter.load(Ordering::SeqCst) >= value {
+                sleeping.store(0, Ordering::Relaxed);
+                break;
+            }
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            let slice = left.min(Duration::from_millis(50));
+            let ts = futex::Timespec {
+                tv_sec: slice.as_secs() as i64,
+                tv_nsec: i64::from(slice.subsec_nanos()),
+            };
+            match futex::wait(sleeping, futex::Flags::empty(), 1, Some(&ts)) {
+                Ok(()) | Err(Errno::TIMEDOUT | Errno::AGAIN | Errno::INTR) => {}
+                Err(e) => return Err(Error::io("waiting on the raw SHM futex", e.into())),
+            }
+        }
+        Ok(())
+    }
+}
