@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::channel::{Channel, Message, deadline};
 use super::framing::{InFlight, Limits};
 use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message};
+use super::shm::ShmKey;
 use super::{ClientOptions, Interrupt, sys};
 use crate::error::{Error, Result};
 use crate::wire::{Header, MessageKind};
@@ -67,10 +68,15 @@ impl ClientSession {
         let n = conn.recv_packet(&mut reply)?;
         let params = client_handshake(&reply[..n.min(HANDSHAKE_PACKET_MAX)])?;
         let shm = if params.is_shm() {
-            Some(attach(
+            let key = ShmKey {
                 run_dir,
                 service,
-                params.session_id,
+                auth_token: options.auth_token,
+                session_id: params.session_id,
+            };
+            Some(attach(
+                &key,
+                params.selected_profile,
                 options.handshake_timeout(),
             )?)
         } else {
@@ -222,15 +228,10 @@ const ATTACH_RETRY: Duration = Duration::from_millis(5);
 /// Attaches the session's region, retrying transient failures (a server
 /// may create the region late) for up to five seconds or the handshake
 /// timeout, whichever is shorter.
-fn attach(
-    run_dir: &str,
-    service: &str,
-    session_id: u64,
-    timeout: Duration,
-) -> Result<sys::ShmRegion> {
+fn attach(key: &ShmKey<'_>, profile: u32, timeout: Duration) -> Result<sys::ShmRegion> {
     let give_up = std::time::Instant::now() + timeout.min(ATTACH_BUDGET);
     loop {
-        match sys::ShmRegion::attach(run_dir, service, session_id) {
+        match sys::ShmRegion::attach(key, profile) {
             Ok(region) => return Ok(region),
             Err(e) if e.is_transient() && std::time::Instant::now() < give_up => {
                 std::thread::sleep(ATTACH_RETRY)

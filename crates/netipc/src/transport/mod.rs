@@ -25,7 +25,7 @@ pub mod names;
 mod options;
 mod peer;
 mod server;
-mod shm_error;
+mod shm;
 mod sys;
 #[doc(hidden)]
 pub mod testing;
@@ -36,4 +36,4 @@ pub use interrupt::Interrupt;
 pub use options::{ClientOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions};
 pub use peer::PeerCredentials;
 pub use server::{Incoming, Listener, ServerSession, response_header};
-pub use shm_error::ShmAttachError;
+pub use shm::ShmAttachError;

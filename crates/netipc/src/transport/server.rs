@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::channel::{Channel, Message, deadline};
 use super::framing::Limits;
 use super::handshake::{HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, server_handshake};
+use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
 use crate::error::{Error, Result};
 use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus, profile};
@@ -141,7 +142,13 @@ impl Incoming {
         let mut hello = [0u8; HANDSHAKE_PACKET_MAX];
         let n = conn.recv_packet(&mut hello)?;
         let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
-        let region = provision_shm(&run_dir, &service, &mut offer, session_id);
+        let key = ShmKey {
+            run_dir: &run_dir,
+            service: &service,
+            auth_token: offer.auth_token,
+            session_id,
+        };
+        let provisioned = provision_shm(&key, &mut offer);
         let outcome = server_handshake(&hello[..n.min(HANDSHAKE_PACKET_MAX)], &offer, session_id);
         if let Some(reply) = outcome.reply {
             conn.send_packet(&[&reply])?;
@@ -155,7 +162,7 @@ impl Incoming {
             max_payload: params.max_response_payload_bytes,
             max_items: params.max_response_batch_items,
         };
-        let shm = if params.is_shm() { region } else { None };
+        let shm = provisioned.take(params.selected_profile);
         Ok(ServerSession {
             chan: Channel::new(conn, params, inbound, outbound, shm),
             peer,
@@ -163,29 +170,20 @@ impl Incoming {
     }
 }
 
-/// Creates the session's region for a shared-memory offer, or withdraws
-/// the shared-memory profiles from the offer if that is impossible.
-fn provision_shm(
-    run_dir: &str,
-    service: &str,
-    offer: &mut ServerOffer,
-    session_id: u64,
-) -> Option<sys::ShmRegion> {
-    if offer.supported_profiles & profile::SHM_ANY == 0 {
-        return None;
-    }
-    let created = sys::ShmRegion::create(
-        run_dir,
-        service,
-        session_id,
+/// Creates the session's shared-memory objects for every SHM profile of
+/// the offer, and withdraws the profiles that could not be provisioned.
+fn provision_shm(key: &ShmKey<'_>, offer: &mut ServerOffer) -> sys::ShmOffer {
+    let wanted = offer.supported_profiles & profile::SHM_ANY;
+    let provisioned = sys::ShmOffer::provision(
+        key,
+        wanted,
         offer.max_request_payload_bytes,
         offer.max_response_payload_bytes,
     );
-    if created.is_err() {
-        offer.supported_profiles &= !profile::SHM_ANY;
-        offer.preferred_profiles &= !profile::SHM_ANY;
-    }
-    created.ok()
+    let missing = wanted & !provisioned.profiles();
+    offer.supported_profiles &= !missing;
+    offer.preferred_profiles &= !missing;
+    provisioned
 }
 
 /// A handshaken server session.

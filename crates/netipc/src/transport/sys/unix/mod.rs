@@ -6,7 +6,7 @@ mod socket;
 mod wait;
 
 pub(crate) use interrupt::Interrupt;
-pub(crate) use shm::{RawShm, ShmRegion, cleanup_stale};
+pub(crate) use shm::{RawShm, ShmOffer, ShmRegion, cleanup_stale};
 pub(crate) use socket::{Conn, Listener, connect};
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};

@@ -115,19 +115,9 @@ pub(crate) struct ShmRegion {
 }
 
 impl ShmRegion {
-    pub(crate) fn create(
-        _run_dir: &str,
-        _service: &str,
-        _session_id: u64,
-        _req: u32,
-        _resp: u32,
-    ) -> Result<Self> {
-        Err(unsupported())
-    }
     pub(crate) fn attach(
-        _run_dir: &str,
-        _service: &str,
-        _session_id: u64,
+        _key: &crate::transport::shm::ShmKey<'_>,
+        _profile: u32,
     ) -> Result<Self, crate::transport::ShmAttachError> {
         Err(crate::transport::ShmAttachError::NotReady)
     }
@@ -178,5 +168,29 @@ impl RawShm {
         _timeout: std::time::Duration,
     ) -> Result<()> {
         Err(unsupported())
+    }
+}
+
+/// The shared-memory objects prepared for one handshake (none yet).
+#[derive(Debug)]
+pub(crate) struct ShmOffer {
+    _private: (),
+}
+
+impl ShmOffer {
+    pub(crate) fn provision(
+        key: &crate::transport::shm::ShmKey<'_>,
+        _profiles: u32,
+        _req: u32,
+        _resp: u32,
+    ) -> Self {
+        let _ = (key.run_dir, key.service, key.session_id, key.auth_token);
+        Self { _private: () }
+    }
+    pub(crate) fn profiles(&self) -> u32 {
+        0
+    }
+    pub(crate) fn take(self, _selected: u32) -> Option<ShmRegion> {
+        None
     }
 }

@@ -9,4 +9,4 @@ mod region;
 mod stale;
 
 pub(crate) use raw::RawShm;
-pub(crate) use region::{ShmRegion, cleanup_stale};
+pub(crate) use region::{ShmOffer, ShmRegion, cleanup_stale};

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::transport::ShmAttachError;
 use crate::transport::framing::ProtocolError;
 use crate::transport::names::shm_region_file_name;
+use crate::transport::shm::ShmKey;
 use crate::transport::sys::Interrupt;
 
 /// Longest single futex sleep: waits are sliced so that interrupts and
@@ -64,13 +65,11 @@ impl ShmRegion {
     /// the given payload maxima. The whole file is reserved up front, so a
     /// full filesystem fails here and never later with SIGBUS.
     pub(crate) fn create(
-        run_dir: &str,
-        service: &str,
-        session_id: u64,
+        key: &ShmKey<'_>,
         max_request_payload: u32,
         max_response_payload: u32,
     ) -> Result<Self> {
-        let name = shm_region_file_name(service, session_id)?;
+        let name = shm_region_file_name(key.service, key.session_id)?;
         let too_big = || {
             Error::io(
                 "sizing the shared memory region",
@@ -81,7 +80,7 @@ impl ShmRegion {
         let rs = capacity_for(max_response_payload).ok_or_else(too_big)? as usize;
         let size = HEADER_LEN + rq + rs;
         u32::try_from(HEADER_LEN + rq).map_err(|_| too_big())?;
-        let dir = open_dir(run_dir).map_err(|e| Error::io("opening the run directory", e))?;
+        let dir = open_dir(key.run_dir).map_err(|e| Error::io("opening the run directory", e))?;
         let fd = create_exclusive(&dir, &name)?;
         let owned = Owned {
             node: fstat(&fd)
@@ -135,16 +134,12 @@ impl ShmRegion {
         })
     }
 
-    /// Attaches the region of session `session_id` (client side) and
-    /// validates its header.
-    pub(crate) fn attach(
-        run_dir: &str,
-        service: &str,
-        session_id: u64,
-    ) -> Result<Self, ShmAttachError> {
-        let name = shm_region_file_name(service, session_id)
+    /// Attaches the region of the session (client side) and validates its
+    /// header. Both SHM profile bits use the same region on Linux.
+    pub(crate) fn attach(key: &ShmKey<'_>, _profile: u32) -> Result<Self, ShmAttachError> {
+        let name = shm_region_file_name(key.service, key.session_id)
             .map_err(|e| ShmAttachError::Open(std::io::Error::other(e)))?;
-        let dir = open_dir(run_dir).map_err(ShmAttachError::Open)?;
+        let dir = open_dir(key.run_dir).map_err(ShmAttachError::Open)?;
         let fd = openat(
             &dir,
             name.as_str(),
@@ -418,5 +413,54 @@ pub(crate) fn cleanup_stale(run_dir: &str, service: &str) {
         if name.len() > prefix.len() + 7 && name.starts_with(&prefix) && name.ends_with(".ipcshm") {
             let _ = stale::check(&dir, name);
         }
+    }
+}
+
+/// The shared-memory objects a server prepares for one handshake, before
+/// it knows which profile will be selected. On Linux both SHM profile bits
+/// select the same region, so there is at most one.
+#[derive(Debug)]
+pub(crate) struct ShmOffer {
+    region: Option<ShmRegion>,
+    profiles: u32,
+}
+
+impl ShmOffer {
+    /// Creates the region if `profiles` has an SHM bit; failures leave the
+    /// offer empty (the caller withdraws those profiles).
+    pub(crate) fn provision(
+        key: &ShmKey<'_>,
+        profiles: u32,
+        max_request: u32,
+        max_response: u32,
+    ) -> Self {
+        let wanted = profiles & crate::wire::profile::SHM_ANY;
+        if wanted == 0 {
+            return Self {
+                region: None,
+                profiles: 0,
+            };
+        }
+        match ShmRegion::create(key, max_request, max_response) {
+            Ok(region) => Self {
+                region: Some(region),
+                profiles: wanted,
+            },
+            Err(_) => Self {
+                region: None,
+                profiles: 0,
+            },
+        }
+    }
+
+    /// The SHM profile bits that are ready.
+    pub(crate) fn profiles(&self) -> u32 {
+        self.profiles
+    }
+
+    /// Keeps the region for `selected` (if it is an SHM profile) and
+    /// destroys everything else.
+    pub(crate) fn take(self, selected: u32) -> Option<ShmRegion> {
+        self.region.filter(|_| selected & self.profiles != 0)
     }
 }

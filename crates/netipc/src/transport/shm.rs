@@ -1,4 +1,5 @@
-//! Why a client could not attach a session's shared-memory region.
+//! Shared-memory pieces shared by every backend: what identifies a
+//! session's region, and why attaching it can fail.
 
 /// The reason a shared-memory attach failed. After any of these the session
 /// is closed; the client must connect again without the shared-memory
@@ -38,4 +39,15 @@ impl ShmAttachError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Open(_) | Self::NotReady | Self::BadMagic)
     }
+}
+
+/// Everything that names one session's shared-memory objects.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShmKey<'a> {
+    pub(crate) run_dir: &'a str,
+    pub(crate) service: &'a str,
+    /// Part of the object names on Windows.
+    #[allow(dead_code, reason = "read only by backends that name objects by token")]
+    pub(crate) auth_token: u64,
+    pub(crate) session_id: u64,
 }
