@@ -209,8 +209,9 @@ impl Channel {
         if self.buf.len() < first_cap {
             self.buf.resize(first_cap, 0);
         }
-        self.conn.wait_readable(deadline, interrupt)?;
-        let n = self.conn.recv_packet(&mut self.buf[..first_cap])?;
+        let n = self
+            .conn
+            .recv_packet(&mut self.buf[..first_cap], deadline, interrupt)?;
         let first = first_packet(
             &self.buf[..n.min(first_cap)],
             &self.inbound,
@@ -247,11 +248,13 @@ impl Channel {
                 }
                 let mut head = [0u8; HEADER_LEN];
                 while !r.is_complete() {
-                    self.conn.wait_readable(deadline, interrupt)?;
                     let at = HEADER_LEN + r.received();
-                    let got = self
-                        .conn
-                        .recv_packet_split(&mut head, &mut self.buf[at..total])?;
+                    let got = self.conn.recv_packet_split(
+                        &mut head,
+                        &mut self.buf[at..total],
+                        deadline,
+                        interrupt,
+                    )?;
                     let body = got.saturating_sub(HEADER_LEN);
                     r.accept_split(&head[..got.min(HEADER_LEN)], body)?;
                 }

@@ -59,13 +59,13 @@ impl ClientSession {
         options: &ClientOptions,
         hello_flags: u16,
     ) -> Result<Self> {
-        let conn = sys::connect(run_dir, service)?;
+        let handshake_deadline = deadline(Some(options.handshake_timeout()));
+        let conn = sys::connect(run_dir, service, handshake_deadline)?;
         let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
         offer.flags = hello_flags;
         conn.send_packet(&[&hello_message(&offer.hello())])?;
-        conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
         let mut reply = [0u8; HANDSHAKE_PACKET_MAX];
-        let n = conn.recv_packet(&mut reply)?;
+        let n = conn.recv_packet(&mut reply, handshake_deadline, None)?;
         let params = client_handshake(&reply[..n.min(HANDSHAKE_PACKET_MAX)])?;
         let shm = if params.is_shm() {
             let key = ShmKey {

@@ -138,9 +138,12 @@ impl Incoming {
             service,
             ..
         } = self;
-        conn.wait_readable(deadline(Some(options.handshake_timeout())), None)?;
         let mut hello = [0u8; HANDSHAKE_PACKET_MAX];
-        let n = conn.recv_packet(&mut hello)?;
+        let n = conn.recv_packet(
+            &mut hello,
+            deadline(Some(options.handshake_timeout())),
+            None,
+        )?;
         let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
         let key = ShmKey {
             run_dir: &run_dir,

@@ -26,7 +26,7 @@ impl RawConn {
     /// As [`ClientSession::connect`](super::ClientSession::connect).
     pub fn connect(run_dir: &str, service: &str) -> Result<Self> {
         Ok(Self {
-            conn: sys::connect(run_dir, service)?,
+            conn: sys::connect(run_dir, service, None)?,
         })
     }
 
@@ -43,8 +43,7 @@ impl RawConn {
     /// # Errors
     /// `Timeout`, `Disconnected`, `Io`.
     pub fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
-        self.conn.wait_readable(deadline(timeout), None)?;
-        self.conn.recv_packet(buf)
+        self.conn.recv_packet(buf, deadline(timeout), None)
     }
 
     /// The transport's default packet size for this connection.

@@ -1,14 +1,9 @@
 //! The transport conformance suite, written once and instantiated for
 //! every backend. Each case runs under a watchdog, so a hang fails the test.
 //!
-//! The Windows backends plug in with the named-pipe transport; until then
-//! the suite is compiled for POSIX only.
-//!
 //! Cases that every backend must pass are listed in `common_cases!`; the
 //! ones that only make sense on a packet transport (chunking, pipelining of
 //! several requests) in `packet_cases!`.
-
-#![cfg(unix)]
 
 mod endpoint;
 mod handshake;
@@ -102,11 +97,13 @@ mod baseline {
 }
 
 /// Shared memory, SHM_HYBRID profile.
+#[cfg(target_os = "linux")]
 mod shm_hybrid {
     common_cases!(SHM_HYBRID);
 }
 
 /// Shared memory, SHM_FUTEX profile.
+#[cfg(target_os = "linux")]
 mod shm_futex {
     common_cases!(SHM_FUTEX);
 }

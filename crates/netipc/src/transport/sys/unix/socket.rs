@@ -76,9 +76,16 @@ impl Conn {
         }
     }
 
-    /// Receives one packet into `buf`; returns its real length, which is
+    /// Waits (until `deadline`, or until `interrupt` is raised) for one
+    /// packet and receives it into `buf`; returns its real length, which is
     /// larger than `buf` when the packet did not fit.
-    pub(crate) fn recv_packet(&self, buf: &mut [u8]) -> Result<usize> {
+    pub(crate) fn recv_packet(
+        &self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<usize> {
+        wait_readable(self.fd.as_fd(), deadline, interrupt)?;
         loop {
             match recv(&self.fd, &mut *buf, RecvFlags::TRUNC) {
                 Ok((_, 0)) => return Err(Error::Disconnected),
@@ -89,13 +96,16 @@ impl Conn {
         }
     }
 
-    /// Receives one packet whose first 32 bytes go to `head` and the rest
-    /// to `body`; returns its real length.
+    /// Like [`recv_packet`](Self::recv_packet), with the first 32 bytes of
+    /// the packet going to `head` and the rest to `body`.
     pub(crate) fn recv_packet_split(
         &self,
         head: &mut [u8; HEADER_LEN],
         body: &mut [u8],
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
     ) -> Result<usize> {
+        wait_readable(self.fd.as_fd(), deadline, interrupt)?;
         loop {
             let mut iov = [IoSliceMut::new(head), IoSliceMut::new(body)];
             match recvmsg(
@@ -110,14 +120,6 @@ impl Conn {
                 Err(e) => return Err(map_io_error("receiving a packet", e)),
             }
         }
-    }
-
-    pub(crate) fn wait_readable(
-        &self,
-        deadline: Option<Instant>,
-        interrupt: Option<&Interrupt>,
-    ) -> Result<()> {
-        wait_readable(self.fd.as_fd(), deadline, interrupt)
     }
 
     /// Whether the peer has closed its end (checked without blocking). Used
@@ -187,8 +189,9 @@ fn map_io_error(context: &'static str, e: Errno) -> Error {
     }
 }
 
-/// Connects to the service's socket.
-pub(crate) fn connect(run_dir: &str, service: &str) -> Result<Conn> {
+/// Connects to the service's socket. `_deadline` is not needed: a Unix
+/// socket accepts connections into its backlog without waiting.
+pub(crate) fn connect(run_dir: &str, service: &str, _deadline: Option<Instant>) -> Result<Conn> {
     let path = socket_path(run_dir, service)?;
     let addr = unix_addr(&path)?;
     let fd = new_socket(false).map_err(|e| Error::io("creating a socket", e))?;

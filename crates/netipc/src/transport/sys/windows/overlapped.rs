@@ -1,0 +1,182 @@
+//! Overlapped (asynchronous) I/O with a deadline and an interrupt: every
+//! blocking pipe operation goes through [`Op`], so a timeout or a raised
+//! interrupt cancels it instead of blocking the thread.
+
+use std::cell::UnsafeCell;
+use std::time::Instant;
+
+use windows_sys::Win32::Foundation::{
+    ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, HANDLE, WAIT_OBJECT_0,
+    WAIT_TIMEOUT, WIN32_ERROR,
+};
+use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
+use windows_sys::Win32::System::Threading::{
+    INFINITE, WaitForMultipleObjects, WaitForSingleObject,
+};
+
+use super::Interrupt;
+use super::util::{Event, last_error};
+use crate::error::Result;
+
+/// How an operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// Completed with this many bytes.
+    Done(u32),
+    /// A message-mode read filled the buffer; more of the message remains.
+    MoreData(u32),
+    /// Failed with this Win32 error.
+    Failed(WIN32_ERROR),
+    /// The deadline passed; the operation was cancelled.
+    TimedOut,
+    /// The interrupt was raised; the operation was cancelled.
+    Interrupted,
+}
+
+/// One reusable OVERLAPPED structure with its event. The structure lives
+/// in a box so that its address stays fixed while an operation is pending.
+#[derive(Debug)]
+pub(crate) struct Op {
+    ov: Box<UnsafeCell<OVERLAPPED>>,
+    event: Event,
+}
+
+// SAFETY: the OVERLAPPED is only touched by the thread that owns the
+// operation, and no operation outlives the call that started it.
+unsafe impl Send for Op {}
+
+impl Op {
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            // SAFETY: OVERLAPPED is plain data; all-zero is its initial state.
+            ov: Box::new(UnsafeCell::new(unsafe { std::mem::zeroed() })),
+            event: Event::new(true)?,
+        })
+    }
+
+    /// Prepares the structure for a new operation and returns it.
+    pub(crate) fn arm(&self) -> *mut OVERLAPPED {
+        self.event.reset();
+        let ov = self.ov.get();
+        // SAFETY: no operation is pending on this structure (every started
+        // operation is completed or cancelled before the next `arm`).
+        unsafe {
+            *ov = std::mem::zeroed();
+            (*ov).hEvent = self.event.raw();
+        }
+        ov
+    }
+
+    /// Completes an operation started with [`arm`](Self::arm) whose Win32
+    /// call returned `ok`: waits (bounded by `deadline`, ended early by
+    /// `interrupt`) and collects the result. Returns only once the kernel
+    /// no longer uses the buffer or the structure.
+    pub(crate) fn complete(
+        &self,
+        handle: HANDLE,
+        ok: bool,
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Completion {
+        if !ok {
+            match last_error() {
+                ERROR_IO_PENDING => {}
+                ERROR_MORE_DATA => return self.result(handle),
+                e => return Completion::Failed(e),
+            }
+            if let Some(stop) = self.wait(deadline, interrupt) {
+                // SAFETY: a valid handle and the structure of the pending
+                // operation.
+                unsafe { CancelIoEx(handle, self.ov.get()) };
+                return match self.result(handle) {
+                    Completion::Failed(ERROR_OPERATION_ABORTED) => stop,
+                    finished => finished,
+                };
+            }
+        }
+        self.result(handle)
+    }
+
+    /// The event that is signalled when the operation completes.
+    pub(crate) fn event(&self) -> HANDLE {
+        self.event.raw()
+    }
+
+    /// The result of a pending operation if it has completed, without
+    /// waiting.
+    pub(crate) fn poll(&self, handle: HANDLE) -> Option<Completion> {
+        // SAFETY: a valid event handle.
+        let signalled = unsafe { WaitForSingleObject(self.event.raw(), 0) } == WAIT_OBJECT_0;
+        signalled.then(|| self.result(handle))
+    }
+
+    /// Cancels a pending operation and waits until the kernel is done with
+    /// it.
+    pub(crate) fn cancel(&self, handle: HANDLE) {
+        // SAFETY: a valid handle and the structure of its pending operation.
+        unsafe { CancelIoEx(handle, self.ov.get()) };
+        let _ = self.result(handle);
+    }
+
+    /// Waits for the operation's event; `Some` when it must be cancelled.
+    fn wait(&self, deadline: Option<Instant>, interrupt: Option<&Interrupt>) -> Option<Completion> {
+        let mut handles = [self.event.raw(), std::ptr::null_mut()];
+        let count = match interrupt {
+            Some(i) => {
+                handles[1] = i.event();
+                2
+            }
+            None => 1,
+        };
+        loop {
+            if interrupt.is_some_and(Interrupt::is_raised) {
+                return Some(Completion::Interrupted);
+            }
+            let ms = wait_ms(deadline);
+            match wait_any(&handles[..count], ms) {
+                WAIT_OBJECT_0 => return None,
+                x if x == WAIT_OBJECT_0 + 1 => return Some(Completion::Interrupted),
+                WAIT_TIMEOUT if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Some(Completion::TimedOut);
+                }
+                WAIT_TIMEOUT => {}
+                _ => return Some(Completion::Failed(last_error())),
+            }
+        }
+    }
+
+    /// Collects the result of a completed (or cancelled) operation,
+    /// waiting for the kernel to finish with it.
+    fn result(&self, handle: HANDLE) -> Completion {
+        let mut n = 0u32;
+        // SAFETY: the structure of the operation on `handle`; waiting makes
+        // sure it is no longer in use when this returns.
+        let ok = unsafe { GetOverlappedResult(handle, self.ov.get(), &mut n, 1) };
+        if ok != 0 {
+            return Completion::Done(n);
+        }
+        match last_error() {
+            ERROR_MORE_DATA => Completion::MoreData(n),
+            e => Completion::Failed(e),
+        }
+    }
+}
+
+/// Waits until one of `handles` is signalled or `ms` milliseconds pass;
+/// returns the `WaitForMultipleObjects` result.
+pub(crate) fn wait_any(handles: &[HANDLE], ms: u32) -> u32 {
+    // SAFETY: valid handles; at most MAXIMUM_WAIT_OBJECTS by construction.
+    unsafe { WaitForMultipleObjects(handles.len() as u32, handles.as_ptr(), 0, ms) }
+}
+
+/// Milliseconds until `deadline` for a Win32 wait, rounded up (INFINITE
+/// without a deadline).
+pub(crate) fn wait_ms(deadline: Option<Instant>) -> u32 {
+    match deadline {
+        None => INFINITE,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            u32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(INFINITE - 1)
+        }
+    }
+}
