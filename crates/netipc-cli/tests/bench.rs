@@ -140,6 +140,10 @@ fn selected_scenario_runs_with_its_limit_row() {
     assert_eq!(uds["limit"], "raw-packet-pingpong");
     check_ratio(uds);
     for r in rows(&v) {
+        assert_eq!(r["data_plane"], "socket", "{r:#}");
+        assert_eq!(r["wait"], "poll", "{r:#}");
+    }
+    for r in rows(&v) {
         assert!(r["cpu_cores"]["server"].as_f64().unwrap() > 0.0, "{r:#}");
     }
     assert!(v["machine"]["logical_cores"].as_u64().unwrap() >= 1);
@@ -156,10 +160,32 @@ fn every_scenario_in_markdown_and_csv() {
         "uds-batch-pingpong",
         "uds-pipeline",
         "uds-pipeline-batch",
+        "raw-shm-pingpong",
+        "shm-pingpong",
+        "shm-batch-pingpong",
     ] {
         assert!(md.stdout.contains(&format!("| {name} |")), "{}", md.stdout);
     }
     assert!(md.stdout.contains("| p50 |"), "{}", md.stdout);
+    // Each row says how it waits, and the header explains both ways.
+    assert!(
+        md.stdout.contains("| uds-pingpong | poll |"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout.contains("| shm-pingpong | spin+futex |"),
+        "{}",
+        md.stdout
+    );
+    assert!(md.stdout.contains("  - `poll`: "), "{}", md.stdout);
+    assert!(md.stdout.contains("  - `spin+futex`: "), "{}", md.stdout);
+    assert!(
+        md.stdout
+            .contains("- `shm-batch-pingpong` (vs `raw-shm-pingpong`): "),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains("machine:"), "{}", md.stdout);
 
     let csv = run(&[
@@ -175,6 +201,68 @@ fn every_scenario_in_markdown_and_csv() {
     assert_eq!(lines.len(), 3, "{}", csv.stdout);
     assert!(lines[0].starts_with("scenario,limit,"), "{}", csv.stdout);
     assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,16,16,"));
+    assert!(lines[0].ends_with(",data_plane,wait"), "{}", csv.stdout);
+    assert!(lines[2].ends_with(",socket,poll"), "{}", csv.stdout);
+}
+
+#[test]
+fn shm_rows_are_compared_to_the_raw_shm_limit() {
+    let v = json_of(&run(&[
+        "bench",
+        "--duration",
+        "0.25",
+        "--batch",
+        "7",
+        "--json",
+        "--scenario",
+        "shm-batch-pingpong",
+        "--scenario",
+        "shm-pingpong",
+    ]));
+    let names: Vec<&str> = rows(&v)
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["raw-shm-pingpong", "shm-pingpong", "shm-batch-pingpong"]
+    );
+    let limit = row(&v, "raw-shm-pingpong");
+    check_row(limit, 1, 1);
+    assert_eq!(limit["is_limit"], true);
+    assert!(limit["ratio"].is_null());
+    check_row(row(&v, "shm-pingpong"), 1, 1);
+    check_row(row(&v, "shm-batch-pingpong"), 7, 1);
+    for name in ["shm-pingpong", "shm-batch-pingpong"] {
+        let r = row(&v, name);
+        assert_eq!(r["limit"], "raw-shm-pingpong", "{r:#}");
+        assert_eq!(r["is_limit"], false, "{r:#}");
+        check_ratio(r);
+    }
+    for r in rows(&v) {
+        assert_eq!(r["data_plane"], "shm", "{r:#}");
+        assert_eq!(r["wait"], "spin+futex", "{r:#}");
+        assert!(r["cpu_cores"]["server"].as_f64().unwrap() > 0.0, "{r:#}");
+    }
+    assert!(
+        v["settings"]["waiting"]["spin+futex"]
+            .as_str()
+            .unwrap()
+            .contains("futex"),
+        "{v:#}"
+    );
+
+    // The limit row alone is its own plan.
+    let v = json_of(&run(&[
+        "bench",
+        "--duration",
+        "0.2",
+        "--json",
+        "--scenario",
+        "raw-shm-pingpong",
+    ]));
+    assert_eq!(rows(&v).len(), 1);
+    check_row(row(&v, "raw-shm-pingpong"), 1, 1);
 }
 
 #[test]
@@ -290,6 +378,65 @@ fn roles_run_separately() {
     let v = client("raw-packet-pingpong", &[]);
     check_row(row(&v, "raw-packet-pingpong"), 1, 1);
     assert_eq!(raw.stop()["event"], "stopped");
+
+    // An SHM server serves SHM sessions, and baseline ones to socket
+    // clients.
+    let shm = Server::start("shm-pingpong", dir);
+    let v = client("shm-pingpong", &[]);
+    check_row(row(&v, "shm-pingpong"), 1, 1);
+    assert_eq!(row(&v, "shm-pingpong")["wait"], "spin+futex");
+    let v = client("shm-batch-pingpong", &["--batch", "3"]);
+    check_row(row(&v, "shm-batch-pingpong"), 3, 1);
+    let v = client("uds-pingpong", &[]);
+    check_row(row(&v, "uds-pingpong"), 1, 1);
+    assert_eq!(shm.stop()["event"], "stopped");
+
+    // The raw SHM server takes clients one after another (its counters go
+    // on), and stops promptly although it waits in shared memory.
+    let raw_shm = Server::start("raw-shm-pingpong", dir);
+    let file = format!("{dir}/test-bench.rawshm");
+    assert!(std::path::Path::new(&file).exists());
+    for _ in 0..2 {
+        let v = client("raw-shm-pingpong", &[]);
+        check_row(row(&v, "raw-shm-pingpong"), 1, 1);
+    }
+    let stopping = Instant::now();
+    assert_eq!(raw_shm.stop()["event"], "stopped");
+    assert!(stopping.elapsed() < Duration::from_secs(5));
+    assert!(!std::path::Path::new(&file).exists(), "{file} left behind");
+}
+
+#[test]
+fn shm_client_refuses_a_session_that_is_not_shm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let server = Server::start("uds-pingpong", dir);
+    let r = run(&[
+        "bench-client",
+        "--scenario",
+        "shm-pingpong",
+        "--run-dir",
+        dir,
+        "--service",
+        "test-bench",
+        "--duration",
+        "0.2",
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("needs a shared-memory session"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("netipc bench-server --scenario shm-pingpong"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert_eq!(server.stop()["event"], "stopped");
 }
 
 #[test]
@@ -313,6 +460,18 @@ fn client_without_server_says_the_provider_is_not_running() {
         r.stderr
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+
+    let r = run(&[
+        "bench-client",
+        "--scenario",
+        "raw-shm-pingpong",
+        "--run-dir",
+        dir,
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("provider is not running"), "{}", r.stderr);
+    assert!(r.stderr.contains("no raw SHM file"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
 
 #[test]
@@ -325,6 +484,13 @@ fn unknown_scenario_lists_the_known_ones() {
     assert!(
         list.stdout
             .contains("| uds-batch-pingpong | raw-packet-pingpong |"),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stdout.contains(
+            "| shm-batch-pingpong | raw-shm-pingpong | INCREMENT, offers SHM | shm | spin+futex |"
+        ),
         "{}",
         list.stdout
     );

@@ -5,17 +5,22 @@
 //! and return its id. The engine keeps `depth` requests in flight and
 //! records each request's latency from its send to its answer, so
 //! ping-pong (depth 1) and pipelining are the same loop.
+//!
+//! Ids run on from the warm-up into the measurement, so the raw SHM
+//! counters (which only grow) stay in step with the server.
 
 use std::time::{Duration, Instant};
 
 use cpu_time::ThreadTime;
 use hdrhistogram::Histogram;
 use netipc::codec::{decode_increment, encode_increment};
-use netipc::transport::testing::RawConn;
+use netipc::transport::testing::{RawConn, RawShm};
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, TransportStatus, batch_payload_len};
+use netipc::wire::extension::SHM_WAKE_ON_DEMAND;
+use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, TransportStatus, batch_payload_len, profile};
 
-use super::scenarios::{Drive, Scenario};
+use super::scenarios::{Drive, Plane, Scenario, WAIT_SPIN_FUTEX, WAIT_SPIN_FUTEX_ALWAYS_WAKE};
+use super::server::{PING, PONG, raw_shm_path};
 use super::stats::{Measurement, latency_histogram};
 use super::{BenchError, Timing};
 
@@ -102,6 +107,77 @@ impl Transport for RawClient {
     }
 }
 
+/// The SHM limit: post the ping counter, wait for the same value on the
+/// pong lane.
+///
+/// The counters of a server's file only grow and outlive a client, so a
+/// client goes on from the last pong (`base`): request `id` is the value
+/// `base + id`.
+struct RawShmClient {
+    shm: RawShm,
+    base: u64,
+    /// The id of the ping in flight.
+    sent: u64,
+}
+
+impl RawShmClient {
+    /// Opens the server's file and finds where its counters stand.
+    fn open(path: &str) -> Result<Self, BenchError> {
+        let shm = RawShm::open(path)
+            .map_err(|e| BenchError::new(format!("opening the raw SHM file {path}: {e}")))?;
+        let base = last_value(&shm, PONG)?;
+        Ok(Self { shm, base, sent: 0 })
+    }
+}
+
+/// The value of `lane` now. `RawShm` has no read, so this probes `wait`
+/// with no time to wait (a reached value answers at once, an unreached one
+/// after the short spin): doubling, then bisecting, about 2 x 64 probes at
+/// most. Only used while the lane is still (no client is running).
+fn last_value(shm: &RawShm, lane: usize) -> Result<u64, BenchError> {
+    let reached = |value: u64| match shm.wait(lane, value, Duration::ZERO) {
+        Ok(()) => Ok(true),
+        Err(netipc::Error::Timeout) => Ok(false),
+        Err(e) => Err(BenchError::new(format!(
+            "reading the raw SHM counters: {e}"
+        ))),
+    };
+    // Invariant: `lo` is reached, `hi` is not (every lane reaches 0).
+    let mut lo = 0u64;
+    let mut hi = 1u64;
+    while reached(hi)? {
+        if hi == u64::MAX {
+            return Ok(hi);
+        }
+        lo = hi;
+        hi = hi.saturating_mul(2);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if reached(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+impl Transport for RawShmClient {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        self.sent = id;
+        self.shm.post(PING, self.base.wrapping_add(id));
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        self.shm
+            .wait(PONG, self.base.wrapping_add(self.sent), RESPONSE_TIMEOUT)
+            .map_err(|e| answer_error(&e))?;
+        Ok(self.sent)
+    }
+}
+
 /// L1 INCREMENT requests (single or batch) on a client session.
 struct IncrementClient {
     session: ClientSession,
@@ -182,7 +258,8 @@ fn answer_error(e: &netipc::Error) -> BenchError {
         )),
         netipc::Error::Disconnected => BenchError::new(
             "the server closed the connection: does it serve this scenario \
-             (raw-packet-pingpong needs a raw echo server, the others an INCREMENT server)?",
+             (raw-packet-pingpong needs a raw echo server, raw-shm-pingpong a raw SHM server, \
+             the others an INCREMENT server)?",
         ),
         e => BenchError::new(format!("receiving an answer: {e}")),
     }
@@ -190,13 +267,32 @@ fn answer_error(e: &netipc::Error) -> BenchError {
 
 fn connect_error(scenario: &Scenario, p: &ClientParams<'_>, e: &netipc::Error) -> BenchError {
     let hint = match e {
-        netipc::Error::NotFound { .. } => format!(
-            "the provider is not running. Start one with:\n  netipc bench-server --scenario {} --run-dir {} --service {}",
-            scenario.name, p.run_dir, p.service
-        ),
+        netipc::Error::NotFound { .. } => not_running(scenario, p),
         _ => format!("cannot connect to service {:?}", p.service),
     };
     BenchError::new(format!("{hint}\n  ({e})"))
+}
+
+fn not_running(scenario: &Scenario, p: &ClientParams<'_>) -> String {
+    format!(
+        "the provider is not running. Start one with:\n  netipc bench-server --scenario {} --run-dir {} --service {}",
+        scenario.name, p.run_dir, p.service
+    )
+}
+
+/// The error for a session that was meant to run over shared memory but
+/// did not.
+fn not_shm(scenario: &Scenario, p: &ClientParams<'_>, session: &ClientSession) -> BenchError {
+    BenchError::new(format!(
+        "scenario {} needs a shared-memory session, but the handshake selected profile {:#x} \
+         (baseline socket): the server did not offer SHM_HYBRID, or this OS has no SHM \
+         transport. Serve it with:\n  netipc bench-server --scenario {} --run-dir {} --service {}",
+        scenario.name,
+        session.params().selected_profile,
+        scenario.name,
+        p.run_dir,
+        p.service
+    ))
 }
 
 /// Runs `scenario` against the server at `p` and measures it.
@@ -211,19 +307,38 @@ pub fn run(
     tick: &mut dyn FnMut(Stage, Duration),
 ) -> Result<Measurement, BenchError> {
     let items = scenario.items(p.batch);
+    let wait = scenario.plane.wait();
     match scenario.drive {
         Drive::RawPacket => {
             let conn = RawConn::connect(p.run_dir, p.service)
                 .map_err(|e| connect_error(scenario, p, &e))?;
             let mut t = RawClient { conn, buf: [0; 64] };
-            measure(&mut t, scenario, items, p, probe, tick)
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
+        Drive::RawShm => {
+            let path =
+                raw_shm_path(p.run_dir, p.service).map_err(|e| connect_error(scenario, p, &e))?;
+            if !std::path::Path::new(&path).exists() {
+                return Err(BenchError::new(format!(
+                    "{}\n  (no raw SHM file {path})",
+                    not_running(scenario, p)
+                )));
+            }
+            let mut t = RawShmClient::open(&path)?;
+            measure(&mut t, scenario, items, wait, p, probe, tick)
         }
         Drive::Increment(_) => {
             let payload = batch_payload_len((0..items).map(|_| 8)).unwrap_or(usize::MAX);
             let payload = u32::try_from(payload)
                 .unwrap_or(u32::MAX)
                 .max(MAX_PAYLOAD_DEFAULT);
+            let (supported_profiles, preferred_profiles) = match scenario.plane {
+                Plane::Socket => (profile::BASELINE, 0),
+                Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+            };
             let options = ClientOptions {
+                supported_profiles,
+                preferred_profiles,
                 max_request_payload_bytes: payload,
                 max_response_payload_bytes: payload,
                 max_request_batch_items: items,
@@ -231,13 +346,23 @@ pub fn run(
             };
             let session = ClientSession::connect(p.run_dir, p.service, &options)
                 .map_err(|e| connect_error(scenario, p, &e))?;
+            let wait = match scenario.plane {
+                Plane::Socket => wait,
+                Plane::Shm if !session.is_shm() => return Err(not_shm(scenario, p, &session)),
+                // A server of another implementation may not wake on
+                // demand: then every answer costs a futex wake.
+                Plane::Shm if session.params().extensions & SHM_WAKE_ON_DEMAND == 0 => {
+                    WAIT_SPIN_FUTEX_ALWAYS_WAKE
+                }
+                Plane::Shm => WAIT_SPIN_FUTEX,
+            };
             let mut t = IncrementClient {
                 session,
                 batch: items,
                 batch_mode: scenario.is_batch(),
                 items: vec![[0; 8]; items as usize],
             };
-            measure(&mut t, scenario, items, p, probe, tick)
+            measure(&mut t, scenario, items, wait, p, probe, tick)
         }
     }
 }
@@ -246,6 +371,7 @@ fn measure<T: Transport>(
     t: &mut T,
     scenario: &Scenario,
     items: u32,
+    wait: &'static str,
     p: &ClientParams<'_>,
     probe: &mut dyn ServerProbe,
     tick: &mut dyn FnMut(Stage, Duration),
@@ -287,6 +413,7 @@ fn measure<T: Transport>(
         latency,
         client_cpu,
         server_cores,
+        wait,
     })
 }
 

@@ -71,7 +71,7 @@ pub struct TimingArgs {
     /// duration, at most 1).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     warmup: Option<f64>,
-    /// Items per batch of uds-batch-pingpong.
+    /// Items per batch of uds-batch-pingpong and shm-batch-pingpong.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH,
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     batch: u32,
@@ -112,14 +112,17 @@ impl OutputArgs {
 /// Arguments of `netipc bench`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Every row runs its server in a separate process and is compared to its limit row \
-(raw-packet-pingpong: the same socket with no protocol), which is always run too. \
-The servers listen in a private directory created under the temporary directory (TMPDIR).
+Every row runs its server in a separate process and is compared to its limit row, \
+which is always run too: raw-packet-pingpong (the same socket with no protocol) for \
+the socket rows, raw-shm-pingpong (two counters in shared memory, no protocol) for \
+the shm-* rows. The servers listen in a private directory created under the \
+temporary directory (TMPDIR).
 
 Examples:
   netipc bench
   netipc bench --quick
-  netipc bench --scenario uds-pipeline --duration 10 --json")]
+  netipc bench --scenario uds-pipeline --duration 10 --json
+  netipc bench --scenario shm-pingpong --scenario shm-batch-pingpong --batch 16")]
 pub struct BenchArgs {
     /// Run only this scenario (repeatable); see --list.
     #[arg(long = "scenario", value_name = "NAME", value_parser = scenarios::parse)]
@@ -141,11 +144,16 @@ also stops when the process that started it dies; use --forever where stdin is \
 /dev/null (a background job of a script). A `cpu` line on stdin is answered with a \
 JSON line of the CPU time used so far; the last line, at the stop, is such a line too.
 
+The server of an shm-* scenario offers shared memory (SHM_HYBRID) and still accepts \
+baseline sessions, so it serves every uds-* and shm-* scenario. The raw-shm-pingpong \
+server creates <run-dir>/<service>.rawshm and answers one client at a time.
+
 Example (two terminals):
-  netipc bench-server --scenario uds-pingpong --run-dir /tmp
-  netipc bench-client --scenario uds-pipeline --run-dir /tmp")]
+  netipc bench-server --scenario shm-pingpong --run-dir /tmp
+  netipc bench-client --scenario shm-batch-pingpong --run-dir /tmp")]
 pub struct ServerArgs {
-    /// The scenario to serve (every uds-* scenario has the same server).
+    /// The scenario to serve (every uds-* scenario has the same server; an
+    /// shm-* server serves the uds-* scenarios too).
     #[arg(long, value_name = "NAME", value_parser = scenarios::parse)]
     scenario: &'static Scenario,
     /// Run directory of the endpoint.
@@ -248,7 +256,15 @@ fn finish(command: &str, result: Result<String, BenchError>) -> ExitCode {
 }
 
 fn run_suite(args: &BenchArgs) -> Result<String, BenchError> {
-    let plan = scenarios::plan(&args.scenarios);
+    let mut plan = scenarios::plan(&args.scenarios);
+    if args.scenarios.is_empty() && !scenarios::SHM_AVAILABLE {
+        // Selected SHM rows still run, and fail saying why.
+        plan.retain(|s| s.plane != scenarios::Plane::Shm);
+        eprintln!(
+            "netipc bench: skipping the shm rows: netipc has no shared-memory transport \
+             on this OS yet"
+        );
+    }
     let run = RunInfo {
         timing: args.timing.timing(),
         batch: args.timing.batch,
@@ -335,9 +351,10 @@ fn run_one(
 /// The scenario table for `--list`.
 fn list() -> String {
     use std::fmt::Write as _;
-    let mut s =
-        String::from("| scenario | compared to | server | items/request | depth | what |\n");
-    s.push_str("|---|---|---|--:|--:|---|\n");
+    let mut s = String::from(
+        "| scenario | compared to | server | data plane | wait | items/request | depth | what |\n",
+    );
+    s.push_str("|---|---|---|---|---|--:|--:|---|\n");
     for sc in SCENARIOS {
         let items = match sc.drive {
             scenarios::Drive::Increment(scenarios::Batch::FromOption) => {
@@ -345,12 +362,17 @@ fn list() -> String {
             }
             _ => sc.items(DEFAULT_BATCH).to_string(),
         };
+        let server = match (sc.server, sc.plane) {
+            (scenarios::ServerKind::Increment, scenarios::Plane::Shm) => "INCREMENT, offers SHM",
+            (kind, _) => kind.name(),
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {items} | {} | {} |",
+            "| {} | {} | {server} | {} | {} | {items} | {} | {} |",
             sc.name,
             sc.limit.unwrap_or("(limit row)"),
-            sc.server.name(),
+            sc.plane.name(),
+            sc.plane.wait(),
             sc.depth,
             sc.summary
         );

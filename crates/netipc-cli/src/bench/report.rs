@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::Timing;
+use super::scenarios::{WAIT_POLL, WAIT_SPIN_FUTEX, WAIT_SPIN_FUTEX_ALWAYS_WAKE};
 use super::stats::Row;
 
 /// Output format.
@@ -113,15 +114,18 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         run.timing.warmup.as_secs_f64(),
         run.timing.duration.as_secs_f64()
     );
+    s.push_str("- waiting, per row (column `wait`):\n");
+    for (wait, text) in WAITS {
+        if rows.iter().any(|r| r.wait == *wait) {
+            let _ = writeln!(s, "  - `{wait}`: {text}");
+        }
+    }
+    s.push_str("- latency = from sending a request to its answer, measured by the client\n\n");
     s.push_str(
-        "- waiting: blocking (poll + recv, the thread sleeps), no spinning; \
-         latency = from sending a request to its answer, measured by the client\n\n",
-    );
-    s.push_str(
-        "| scenario | items/rt | depth | round trips/s | items/s | p50 | p95 | p99 | p99.9 \
+        "| scenario | wait | items/rt | depth | round trips/s | items/s | p50 | p95 | p99 | p99.9 \
          | client CPU | server CPU | items/s vs limit | p50 vs limit |\n",
     );
-    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for r in rows {
         let (tput, p50) = match (&r.ratio, r.limit) {
             (Some(x), _) => (format!("{:.2}x", x.items_per_s), format!("{:.2}x", x.p50)),
@@ -131,8 +135,9 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         let l = &r.latency;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {tput} | {p50} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {tput} | {p50} |",
             r.scenario,
+            r.wait,
             r.items_per_round_trip,
             r.depth,
             count(r.round_trips_per_s),
@@ -146,28 +151,57 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         );
     }
     s.push_str(
-        "\nCPU is in cores (CPU seconds per wall second). \"vs limit\" divides by the limit row \
-         (raw-packet-pingpong: the same socket, no protocol): items/s above 1x means more \
-         items per second than the raw ping-pong, p50 above 1x means slower round trips.\n",
+        "\nCPU is in cores (CPU seconds per wall second). \"vs limit\" divides by the row's \
+         limit row, named below (raw-packet-pingpong for socket rows: the same socket, no \
+         protocol; raw-shm-pingpong for SHM rows: two counters in a shared file with the same \
+         spin-then-futex wait, no protocol): items/s above 1x means more items per second \
+         than the raw ping-pong, p50 above 1x means slower round trips.\n",
     );
     for r in rows {
-        let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
+        match r.limit {
+            Some(limit) => {
+                let _ = writeln!(s, "- `{}` (vs `{limit}`): {}", r.scenario, r.summary);
+            }
+            None => {
+                let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
+            }
+        }
     }
     s
 }
+
+/// What every `wait` value means, in report order.
+const WAITS: &[(&str, &str)] = &[
+    (
+        WAIT_POLL,
+        "socket rows: a waiting thread blocks in poll until a packet arrives (it sleeps, \
+         no spinning); every message is a send and a receive system call",
+    ),
+    (
+        WAIT_SPIN_FUTEX,
+        "SHM rows: a waiting thread polls the shared memory briefly (128 tries), then \
+         sleeps on a futex; the publisher makes the FUTEX_WAKE system call only when the \
+         peer sleeps, so a peer that caught the message while spinning costs no system call",
+    ),
+    (
+        WAIT_SPIN_FUTEX_ALWAYS_WAKE,
+        "SHM rows whose server did not agree to wake on demand (another implementation): \
+         as spin+futex, but every message is followed by a FUTEX_WAKE",
+    ),
+];
 
 fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
         "scenario,limit,items_per_round_trip,depth,round_trips,items,wall_s,round_trips_per_s,\
          items_per_s,p50_ns,p95_ns,p99_ns,p999_ns,min_ns,max_ns,mean_ns,client_cpu_cores,\
-         server_cpu_cores,ratio_items_per_s,ratio_round_trips_per_s,ratio_p50\n",
+         server_cpu_cores,ratio_items_per_s,ratio_round_trips_per_s,ratio_p50,data_plane,wait\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
     for r in rows {
         let l = &r.latency;
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{:.4},{:.1},{:.1},{},{},{},{},{},{},{:.1},{:.4},{},{},{},{}",
+            "{},{},{},{},{},{},{:.4},{:.1},{:.1},{},{},{},{},{},{},{:.1},{:.4},{},{},{},{},{},{}",
             r.scenario,
             r.limit.unwrap_or(""),
             r.items_per_round_trip,
@@ -189,6 +223,8 @@ fn csv(rows: &[Row]) -> String {
             opt(r.ratio.map(|x| x.items_per_s)),
             opt(r.ratio.map(|x| x.round_trips_per_s)),
             opt(r.ratio.map(|x| x.p50)),
+            r.plane,
+            r.wait,
         );
     }
     s
@@ -205,6 +241,8 @@ pub fn to_json(rows: &[Row], machine: &Machine, run: &RunInfo) -> Value {
                 "summary": r.summary,
                 "limit": r.limit,
                 "is_limit": r.limit.is_none(),
+                "data_plane": r.plane,
+                "wait": r.wait,
                 "items_per_round_trip": r.items_per_round_trip,
                 "depth": r.depth,
                 "round_trips": r.round_trips,
@@ -233,7 +271,9 @@ pub fn to_json(rows: &[Row], machine: &Machine, run: &RunInfo) -> Value {
             "warmup_seconds": run.timing.warmup.as_secs_f64(),
             "duration_seconds": run.timing.duration.as_secs_f64(),
             "batch": run.batch,
-            "waiting": "blocking",
+            "waiting": WAITS.iter()
+                .map(|(wait, text)| ((*wait).to_owned(), Value::from(*text)))
+                .collect::<serde_json::Map<_, _>>(),
         },
         "rows": rows,
     })

@@ -2,8 +2,8 @@
 //! to, how the client drives it and how the server answers it.
 //!
 //! Adding a scenario is adding a [`Scenario`] to [`SCENARIOS`]; a new way
-//! of talking (SHM, snapshot, lookup, cache) adds a [`Drive`] variant (and
-//! a client transport for it in `client.rs`) and, when the server has to
+//! of talking (snapshot, lookup, cache) adds a [`Drive`] variant (and a
+//! client transport for it in `client.rs`) and, when the server has to
 //! answer differently, a [`ServerKind`] variant (served in `server.rs`).
 
 /// How the server process answers a scenario.
@@ -11,8 +11,12 @@
 pub enum ServerKind {
     /// No protocol: raw packets over the transport's socket, echoed back.
     RawEcho,
+    /// No protocol: two counters in a shared file (`testing::RawShm`); the
+    /// server waits for each ping value and posts it back as the pong.
+    RawShm,
     /// A NetIPC L1 server answering INCREMENT (single and batch) requests
-    /// with `value + 1`.
+    /// with `value + 1`. It offers shared memory when the scenario's data
+    /// plane is [`Plane::Shm`].
     Increment,
 }
 
@@ -21,10 +25,55 @@ impl ServerKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::RawEcho => "raw echo",
+            Self::RawShm => "raw SHM flip",
             Self::Increment => "INCREMENT",
         }
     }
 }
+
+/// Where the bytes of a scenario travel, which decides how its two sides
+/// wait for each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plane {
+    /// Packets on the transport socket; a waiting side blocks in `poll`.
+    Socket,
+    /// A shared-memory region (the socket only carries the handshake and
+    /// tells a dead peer); a waiting side spins briefly, then sleeps on a
+    /// futex.
+    Shm,
+}
+
+impl Plane {
+    /// Short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Socket => "socket",
+            Self::Shm => "shm",
+        }
+    }
+
+    /// How a side waits for the other, as shown in the `wait` column.
+    pub fn wait(self) -> &'static str {
+        match self {
+            Self::Socket => WAIT_POLL,
+            Self::Shm => WAIT_SPIN_FUTEX,
+        }
+    }
+}
+
+/// Whether netipc has a shared-memory data plane (and the raw SHM limit)
+/// on this OS: the POSIX backend has, the Windows backend not yet. The
+/// full suite leaves the SHM rows out where it has not.
+pub const SHM_AVAILABLE: bool = cfg!(unix);
+
+/// `wait` of socket rows: the thread blocks in `poll`, no spinning.
+pub const WAIT_POLL: &str = "poll";
+/// `wait` of SHM rows: a short spin, then a futex sleep; the publisher
+/// wakes the peer only when it sleeps.
+pub const WAIT_SPIN_FUTEX: &str = "spin+futex";
+/// `wait` of an SHM session whose server did not agree to wake on demand
+/// (a server of another implementation): the publisher always wakes.
+pub const WAIT_SPIN_FUTEX_ALWAYS_WAKE: &str = "spin+futex (always wakes)";
 
 /// Items per request of an INCREMENT scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +91,9 @@ pub enum Batch {
 pub enum Drive {
     /// An 8-byte raw packet, echoed back (no protocol).
     RawPacket,
+    /// A ping counter posted in shared memory, waited for on the pong lane
+    /// (no protocol).
+    RawShm,
     /// L1 `ClientSession` INCREMENT requests.
     Increment(Batch),
 }
@@ -57,25 +109,35 @@ pub struct Scenario {
     pub limit: Option<&'static str>,
     /// How the server answers.
     pub server: ServerKind,
+    /// Where the bytes travel (and so how both sides wait).
+    pub plane: Plane,
     /// How the client drives it.
     pub drive: Drive,
     /// Requests kept in flight (1 = ping-pong).
     pub depth: u32,
 }
 
-/// The default `--batch`: items of `uds-batch-pingpong`.
+/// The default `--batch`: items of `uds-batch-pingpong` and
+/// `shm-batch-pingpong`.
 pub const DEFAULT_BATCH: u32 = 64;
 
-/// The limit row of every L1 transport row.
+/// The limit row of every L1 row on the socket.
 const RAW_LIMIT: &str = "raw-packet-pingpong";
+/// The limit row of every L1 row over shared memory.
+const RAW_SHM_LIMIT: &str = "raw-shm-pingpong";
 
-/// Every scenario, in report order (limit rows first).
+/// Every scenario, in report order: one group per data plane, its limit
+/// row first.
+///
+/// SHM sessions carry one request at a time, so there are no SHM pipeline
+/// rows.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: RAW_LIMIT,
         summary: "LIMIT: raw 8-byte packet echo over the transport socket, no protocol",
         limit: None,
         server: ServerKind::RawEcho,
+        plane: Plane::Socket,
         drive: Drive::RawPacket,
         depth: 1,
     },
@@ -84,6 +146,7 @@ pub const SCENARIOS: &[Scenario] = &[
         summary: "L1 session, one INCREMENT request in flight",
         limit: Some(RAW_LIMIT),
         server: ServerKind::Increment,
+        plane: Plane::Socket,
         drive: Drive::Increment(Batch::Single),
         depth: 1,
     },
@@ -92,6 +155,7 @@ pub const SCENARIOS: &[Scenario] = &[
         summary: "L1 session, one batch of --batch INCREMENT items in flight",
         limit: Some(RAW_LIMIT),
         server: ServerKind::Increment,
+        plane: Plane::Socket,
         drive: Drive::Increment(Batch::FromOption),
         depth: 1,
     },
@@ -100,6 +164,7 @@ pub const SCENARIOS: &[Scenario] = &[
         summary: "L1 session, 16 single INCREMENT requests in flight",
         limit: Some(RAW_LIMIT),
         server: ServerKind::Increment,
+        plane: Plane::Socket,
         drive: Drive::Increment(Batch::Single),
         depth: 16,
     },
@@ -108,8 +173,38 @@ pub const SCENARIOS: &[Scenario] = &[
         summary: "L1 session, 16 batches of 16 INCREMENT items in flight",
         limit: Some(RAW_LIMIT),
         server: ServerKind::Increment,
+        plane: Plane::Socket,
         drive: Drive::Increment(Batch::Fixed(16)),
         depth: 16,
+    },
+    Scenario {
+        name: RAW_SHM_LIMIT,
+        summary: "LIMIT: two counters in a shared file flipped by the two processes \
+                  (spin, then futex), no protocol",
+        limit: None,
+        server: ServerKind::RawShm,
+        plane: Plane::Shm,
+        drive: Drive::RawShm,
+        depth: 1,
+    },
+    Scenario {
+        name: "shm-pingpong",
+        summary: "L1 session over shared memory (SHM_HYBRID), one INCREMENT request in flight",
+        limit: Some(RAW_SHM_LIMIT),
+        server: ServerKind::Increment,
+        plane: Plane::Shm,
+        drive: Drive::Increment(Batch::Single),
+        depth: 1,
+    },
+    Scenario {
+        name: "shm-batch-pingpong",
+        summary: "L1 session over shared memory (SHM_HYBRID), one batch of --batch \
+                  INCREMENT items in flight",
+        limit: Some(RAW_SHM_LIMIT),
+        server: ServerKind::Increment,
+        plane: Plane::Shm,
+        drive: Drive::Increment(Batch::FromOption),
+        depth: 1,
     },
 ];
 
@@ -117,7 +212,7 @@ impl Scenario {
     /// Items carried by one round trip, given the `--batch` option.
     pub fn items(&self, batch_option: u32) -> u32 {
         match self.drive {
-            Drive::RawPacket | Drive::Increment(Batch::Single) => 1,
+            Drive::RawPacket | Drive::RawShm | Drive::Increment(Batch::Single) => 1,
             Drive::Increment(Batch::Fixed(n)) => n,
             Drive::Increment(Batch::FromOption) => batch_option,
         }
@@ -178,9 +273,31 @@ mod tests {
             if let Some(limit) = s.limit {
                 let row = find(limit).expect("limit row exists");
                 assert!(row.limit.is_none(), "{} is not a limit row", row.name);
+                assert_eq!(row.plane, s.plane, "{} is compared across planes", s.name);
+                let at = |name| SCENARIOS.iter().position(|x| x.name == name);
+                assert!(at(limit) < at(s.name), "{} comes before its limit", s.name);
             }
             assert!(s.depth >= 1);
         }
+    }
+
+    #[test]
+    fn shm_rows_keep_one_request_in_flight() {
+        let shm: Vec<_> = SCENARIOS.iter().filter(|s| s.plane == Plane::Shm).collect();
+        assert_eq!(shm.len(), 3);
+        for s in shm {
+            assert_eq!(s.depth, 1, "{}", s.name);
+            assert_eq!(s.plane.wait(), WAIT_SPIN_FUTEX);
+            if s.limit.is_some() {
+                assert_eq!(s.limit, Some(RAW_SHM_LIMIT), "{}", s.name);
+                assert_eq!(s.server, ServerKind::Increment);
+            }
+        }
+        let plan: Vec<_> = plan(&[parse("shm-batch-pingpong").unwrap()])
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(plan, [RAW_SHM_LIMIT, "shm-batch-pingpong"]);
     }
 
     #[test]

@@ -8,24 +8,46 @@
 //! it; it then prints a last JSON line (`"event":"stopped"`) with its CPU
 //! time and exits. With `--forever` stdin is ignored and it serves until
 //! it is killed.
+//!
+//! The raw SHM server has no connections: it creates the shared file
+//! `<run dir>/<service>.rawshm` and answers every ping on it, one client at
+//! a time, waiting in slices so that it notices the stop.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
 use netipc::codec::{decode_increment, encode_increment};
-use netipc::transport::testing::{RawConn, RawListener};
+use netipc::transport::names::validate_service_name;
+use netipc::transport::testing::{RawConn, RawListener, RawShm};
 use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSession};
-use netipc::wire::{MAX_PAYLOAD_CAP, Method, TransportStatus};
+use netipc::wire::{MAX_PAYLOAD_CAP, Method, TransportStatus, profile};
 
 use super::ServerArgs;
-use super::scenarios::ServerKind;
+use super::scenarios::{Plane, ServerKind};
 
 /// The line printed once the server listens.
 pub const READY: &str = "ready";
+
+/// The raw SHM lane the client posts its pings on.
+pub const PING: usize = 0;
+/// The raw SHM lane the server posts its pongs on.
+pub const PONG: usize = 1;
+
+/// Longest wait of the raw SHM server before it looks at the stop signal.
+const RAW_SHM_SLICE: Duration = Duration::from_millis(100);
+
+/// The raw SHM file of `service`: `<run_dir>/<service>.rawshm`.
+///
+/// # Errors
+/// An invalid service name.
+pub fn raw_shm_path(run_dir: &str, service: &str) -> netipc::Result<String> {
+    validate_service_name(service)?;
+    Ok(format!("{run_dir}/{service}.rawshm"))
+}
 
 /// Session ids handed out by this process.
 static SESSION_IDS: AtomicU64 = AtomicU64::new(1);
@@ -38,25 +60,37 @@ pub fn run(args: &ServerArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(&format!("cannot create the stop signal: {e}")),
     };
+    // The file the raw SHM server created, removed at the stop.
+    let mut raw_shm_file = None;
+    let intr = interrupt.clone();
     let listening = match scenario.server {
-        ServerKind::RawEcho => RawListener::bind(&args.run_dir, &args.service).map(|l| {
-            let intr = interrupt.clone();
-            thread::spawn(move || accept_raw(&l, &intr))
+        ServerKind::RawEcho => RawListener::bind(&args.run_dir, &args.service)
+            .map(|l| thread::spawn(move || accept_raw(&l, &intr))),
+        ServerKind::RawShm => raw_shm_path(&args.run_dir, &args.service).and_then(|path| {
+            let shm = RawShm::create(&path)?;
+            raw_shm_file = Some(path);
+            Ok(thread::spawn(move || flip_raw_shm(&shm, &intr)))
         }),
         ServerKind::Increment => {
+            // An SHM server still accepts baseline sessions, so it serves
+            // the socket scenarios too.
+            let (supported_profiles, preferred_profiles) = match scenario.plane {
+                Plane::Socket => (profile::BASELINE, 0),
+                Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+            };
             let options = ServerOptions {
+                supported_profiles,
+                preferred_profiles,
                 max_request_payload_bytes: MAX_PAYLOAD_CAP,
                 max_response_payload_bytes: MAX_PAYLOAD_CAP,
                 ..ServerOptions::default()
             };
-            Listener::bind(&args.run_dir, &args.service, &options).map(|l| {
-                let intr = interrupt.clone();
-                thread::spawn(move || accept_increment(&l, &intr))
-            })
+            Listener::bind(&args.run_dir, &args.service, &options)
+                .map(|l| thread::spawn(move || accept_increment(&l, &intr)))
         }
     };
-    let acceptor = match listening {
-        Ok(a) => a,
+    let worker = match listening {
+        Ok(w) => w,
         Err(e) => {
             return fail(&format!(
                 "cannot listen as service {:?} in {} for scenario {}: {e}",
@@ -68,12 +102,17 @@ pub fn run(args: &ServerArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if args.forever {
-        let _ = acceptor.join();
+        let _ = worker.join();
         return ExitCode::SUCCESS;
     }
     control(started);
     interrupt.raise();
-    let _ = acceptor.join();
+    let _ = worker.join();
+    if let Some(path) = raw_shm_file {
+        if let Err(e) = std::fs::remove_file(&path) {
+            eprintln!("netipc bench-server: cannot remove {path}: {e}");
+        }
+    }
     let _ = say(&cpu_line("stopped", started));
     ExitCode::SUCCESS
 }
@@ -153,6 +192,29 @@ fn echo_raw(conn: &RawConn) {
                 eprintln!("netipc bench-server: raw send failed: {e}");
             }
             return;
+        }
+    }
+}
+
+/// Answers every ping with the same value on the pong lane until
+/// `interrupt` is raised. Waits are sliced so the stop is seen within
+/// [`RAW_SHM_SLICE`] even when no client runs.
+///
+/// The counters only grow: a client goes on from the last pong, so
+/// clients may come one after another.
+fn flip_raw_shm(shm: &RawShm, interrupt: &Interrupt) {
+    let mut next = 1u64;
+    while !interrupt.is_raised() {
+        match shm.wait(PING, next, RAW_SHM_SLICE) {
+            Ok(()) => {
+                shm.post(PONG, next);
+                next = next.wrapping_add(1);
+            }
+            Err(netipc::Error::Timeout) => {}
+            Err(e) => {
+                eprintln!("netipc bench-server: raw SHM wait failed: {e}");
+                return;
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Measurement {
     pub client_cpu: Duration,
     /// Server CPU cores used during the phase, when the server reports it.
     pub server_cores: Option<f64>,
+    /// How the two sides waited for each other (the `wait` column).
+    pub wait: &'static str,
 }
 
 /// Latency percentiles in nanoseconds.
@@ -75,6 +77,10 @@ pub struct Row {
     pub scenario: &'static str,
     pub summary: &'static str,
     pub limit: Option<&'static str>,
+    /// Data plane: `socket` or `shm`.
+    pub plane: &'static str,
+    /// How the two sides waited for each other.
+    pub wait: &'static str,
     pub depth: u32,
     pub items_per_round_trip: u32,
     pub round_trips: u64,
@@ -99,6 +105,8 @@ impl Row {
             scenario: scenario.name,
             summary: scenario.summary,
             limit: scenario.limit,
+            plane: scenario.plane.name(),
+            wait: m.wait,
             depth: scenario.depth,
             items_per_round_trip: m.items_per_round_trip,
             round_trips: m.round_trips,
@@ -162,6 +170,7 @@ mod tests {
             latency,
             client_cpu: Duration::from_millis(500),
             server_cores: Some(0.25),
+            wait: find(name).unwrap().plane.wait(),
         };
         Row::new(find(name).unwrap(), &m)
     }
@@ -181,5 +190,21 @@ mod tests {
         assert!((rows[1].client_cores - 0.5).abs() < 1e-9);
         let l = rows[1].latency;
         assert!(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.p999);
+    }
+
+    #[test]
+    fn shm_rows_are_compared_to_the_shm_limit() {
+        let mut rows = vec![
+            measured("raw-packet-pingpong", &[10; 100], 1),
+            measured("raw-shm-pingpong", &[1; 100], 1),
+            measured("shm-pingpong", &[4; 100], 1),
+        ];
+        add_ratios(&mut rows);
+        let r = rows[2].ratio.expect("ratio");
+        assert!((r.round_trips_per_s - 1.0).abs() < 1e-9);
+        assert!((r.p50 - 4.0).abs() < 0.01, "{r:?}");
+        assert_eq!(rows[2].plane, "shm");
+        assert_eq!(rows[2].wait, "spin+futex");
+        assert_eq!(rows[0].wait, "poll");
     }
 }
