@@ -15,11 +15,13 @@ use cpu_time::ThreadTime;
 use hdrhistogram::Histogram;
 use netipc::codec::{decode_increment, encode_increment};
 use netipc::transport::testing::{RawConn, RawShm};
-use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::extension::SHM_WAKE_ON_DEMAND;
+use netipc::transport::{ClientOptions, ClientSession, DataPlane};
+
 use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, TransportStatus, batch_payload_len, profile};
 
-use super::scenarios::{Drive, Plane, Scenario, WAIT_SPIN_FUTEX, WAIT_SPIN_FUTEX_ALWAYS_WAKE};
+use super::scenarios::{
+    Drive, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
+};
 use super::server::{PING, PONG, raw_shm_path};
 use super::stats::{Measurement, latency_histogram};
 use super::{BenchError, Timing};
@@ -349,12 +351,16 @@ pub fn run(
             let wait = match scenario.plane {
                 Plane::Socket => wait,
                 Plane::Shm if !session.is_shm() => return Err(not_shm(scenario, p, &session)),
-                // A server of another implementation may not wake on
-                // demand: then every answer costs a futex wake.
-                Plane::Shm if session.params().extensions & SHM_WAKE_ON_DEMAND == 0 => {
-                    WAIT_SPIN_FUTEX_ALWAYS_WAKE
-                }
-                Plane::Shm => WAIT_SPIN_FUTEX,
+                Plane::Shm => match session.data_plane() {
+                    DataPlane::SharedMemory { sleeps: false, .. } => WAIT_SPIN,
+                    // A server of another implementation may not wake on
+                    // demand: then every answer costs a wake-up call.
+                    DataPlane::SharedMemory {
+                        wake_on_demand: false,
+                        ..
+                    } => WAIT_SPIN_SLEEP_ALWAYS_WAKE,
+                    _ => WAIT_SPIN_SLEEP,
+                },
             };
             let mut t = IncrementClient {
                 session,

@@ -256,15 +256,7 @@ fn finish(command: &str, result: Result<String, BenchError>) -> ExitCode {
 }
 
 fn run_suite(args: &BenchArgs) -> Result<String, BenchError> {
-    let mut plan = scenarios::plan(&args.scenarios);
-    if args.scenarios.is_empty() && !scenarios::SHM_AVAILABLE {
-        // Selected SHM rows still run, and fail saying why.
-        plan.retain(|s| s.plane != scenarios::Plane::Shm);
-        eprintln!(
-            "netipc bench: skipping the shm rows: netipc has no shared-memory transport \
-             on this OS yet"
-        );
-    }
+    let plan = scenarios::plan(&args.scenarios);
     let run = RunInfo {
         timing: args.timing.timing(),
         batch: args.timing.batch,

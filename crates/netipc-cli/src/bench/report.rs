@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::Timing;
-use super::scenarios::{WAIT_POLL, WAIT_SPIN_FUTEX, WAIT_SPIN_FUTEX_ALWAYS_WAKE};
+use super::scenarios::{WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE};
 use super::stats::Row;
 
 /// Output format.
@@ -174,19 +174,25 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
 const WAITS: &[(&str, &str)] = &[
     (
         WAIT_POLL,
-        "socket rows: a waiting thread blocks in poll until a packet arrives (it sleeps, \
-         no spinning); every message is a send and a receive system call",
+        "baseline rows (socket / named pipe): a waiting thread blocks in the kernel until \
+         a packet arrives (it sleeps, no spinning); every message is a send and a receive \
+         system call",
     ),
     (
-        WAIT_SPIN_FUTEX,
-        "SHM rows: a waiting thread polls the shared memory briefly (128 tries), then \
-         sleeps on a futex; the publisher makes the FUTEX_WAKE system call only when the \
+        WAIT_SPIN_SLEEP,
+        "SHM rows: a waiting thread polls the shared memory briefly, then sleeps (futex on \
+         Linux, event on Windows); the publisher makes the wake-up system call only when the \
          peer sleeps, so a peer that caught the message while spinning costs no system call",
     ),
     (
-        WAIT_SPIN_FUTEX_ALWAYS_WAKE,
-        "SHM rows whose server did not agree to wake on demand (another implementation): \
-         as spin+futex, but every message is followed by a FUTEX_WAKE",
+        WAIT_SPIN_SLEEP_ALWAYS_WAKE,
+        "SHM rows whose server wakes on every message (another implementation): as \
+         spin+sleep, but every message is followed by a wake-up system call",
+    ),
+    (
+        WAIT_SPIN,
+        "SHM rows of the busy-wait profile: a waiting thread never sleeps; it polls and \
+         yields its time slice now and then",
     ),
 ];
 

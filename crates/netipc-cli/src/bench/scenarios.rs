@@ -56,24 +56,21 @@ impl Plane {
     pub fn wait(self) -> &'static str {
         match self {
             Self::Socket => WAIT_POLL,
-            Self::Shm => WAIT_SPIN_FUTEX,
+            Self::Shm => WAIT_SPIN_SLEEP,
         }
     }
 }
 
-/// Whether netipc has a shared-memory data plane (and the raw SHM limit)
-/// on this OS: the POSIX backend has, the Windows backend not yet. The
-/// full suite leaves the SHM rows out where it has not.
-pub const SHM_AVAILABLE: bool = cfg!(unix);
-
 /// `wait` of socket rows: the thread blocks in `poll`, no spinning.
 pub const WAIT_POLL: &str = "poll";
-/// `wait` of SHM rows: a short spin, then a futex sleep; the publisher
-/// wakes the peer only when it sleeps.
-pub const WAIT_SPIN_FUTEX: &str = "spin+futex";
-/// `wait` of an SHM session whose server did not agree to wake on demand
-/// (a server of another implementation): the publisher always wakes.
-pub const WAIT_SPIN_FUTEX_ALWAYS_WAKE: &str = "spin+futex (always wakes)";
+/// `wait` of SHM rows: a short spin, then a sleep (futex on Linux, event on
+/// Windows); the publisher wakes the peer only when it sleeps.
+pub const WAIT_SPIN_SLEEP: &str = "spin+sleep";
+/// `wait` of an SHM session whose publisher wakes on every message (a
+/// server of another implementation on Linux).
+pub const WAIT_SPIN_SLEEP_ALWAYS_WAKE: &str = "spin+sleep (always wakes)";
+/// `wait` of an SHM session that never sleeps (Windows SHM_BUSYWAIT).
+pub const WAIT_SPIN: &str = "spin";
 
 /// Items per request of an INCREMENT scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +284,7 @@ mod tests {
         assert_eq!(shm.len(), 3);
         for s in shm {
             assert_eq!(s.depth, 1, "{}", s.name);
-            assert_eq!(s.plane.wait(), WAIT_SPIN_FUTEX);
+            assert_eq!(s.plane.wait(), WAIT_SPIN_SLEEP);
             if s.limit.is_some() {
                 assert_eq!(s.limit, Some(RAW_SHM_LIMIT), "{}", s.name);
                 assert_eq!(s.server, ServerKind::Increment);

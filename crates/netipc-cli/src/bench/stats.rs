@@ -204,7 +204,7 @@ mod tests {
         assert!((r.round_trips_per_s - 1.0).abs() < 1e-9);
         assert!((r.p50 - 4.0).abs() < 0.01, "{r:?}");
         assert_eq!(rows[2].plane, "shm");
-        assert_eq!(rows[2].wait, "spin+futex");
+        assert_eq!(rows[2].wait, "spin+sleep");
         assert_eq!(rows[0].wait, "poll");
     }
 }

@@ -72,6 +72,25 @@ impl<'a> Items<'a> {
     }
 }
 
+/// How a session moves its messages (for diagnostics and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DataPlane {
+    /// The baseline transport: a Unix SEQPACKET socket on POSIX, a named
+    /// pipe on Windows. A waiting thread blocks in the kernel.
+    Baseline,
+    /// The per-session shared-memory region.
+    SharedMemory {
+        /// Whether a waiting thread sleeps after spinning (false: it keeps
+        /// spinning, Windows SHM_BUSYWAIT).
+        sleeps: bool,
+        /// Whether the publisher makes a wake-up system call only when the
+        /// peer sleeps (true between netipc peers on Linux and always on
+        /// Windows); false means one wake-up call per message.
+        wake_on_demand: bool,
+    },
+}
+
 /// Computes an absolute deadline for a relative timeout (`None` = wait
 /// forever).
 pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
@@ -124,6 +143,16 @@ impl Channel {
     /// per direction).
     pub(crate) fn is_shm(&self) -> bool {
         self.shm.is_some()
+    }
+
+    pub(crate) fn data_plane(&self) -> DataPlane {
+        match &self.shm {
+            None => DataPlane::Baseline,
+            Some(region) => DataPlane::SharedMemory {
+                sleeps: region.sleeps(),
+                wake_on_demand: region.wakes_on_demand(),
+            },
+        }
     }
 
     /// Sends one message; `header.payload_len` is set from `payload`.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::channel::{Channel, Message, deadline};
+use super::channel::{Channel, DataPlane, Message, deadline};
 use super::framing::{InFlight, Limits};
 use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message};
 use super::shm::ShmKey;
@@ -99,6 +99,11 @@ impl ClientSession {
     /// The negotiated session parameters.
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
+    }
+
+    /// How this session moves its messages.
+    pub fn data_plane(&self) -> DataPlane {
+        self.chan.data_plane()
     }
 
     /// Whether the data plane runs over shared memory (then one request

@@ -113,6 +113,10 @@ pub enum ProtocolError {
         /// The usable capacity.
         capacity: usize,
     },
+    /// The shared-memory lane is inconsistent (negative length, or the
+    /// writer changed the message while it was being read).
+    #[error("shared-memory lane corrupt: {0}")]
+    ShmCorrupt(&'static str),
     /// The header of a shared-memory message disagrees with its published
     /// length.
     #[error("shared-memory message of {published} bytes carries payload_len {payload_len}")]

@@ -30,7 +30,7 @@ mod sys;
 #[doc(hidden)]
 pub mod testing;
 
-pub use channel::{Items, Message};
+pub use channel::{DataPlane, Items, Message};
 pub use client::ClientSession;
 pub use interrupt::Interrupt;
 pub use options::{ClientOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::channel::{Channel, Message, deadline};
+use super::channel::{Channel, DataPlane, Message, deadline};
 use super::framing::Limits;
 use super::handshake::{HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, server_handshake};
 use super::shm::ShmKey;
@@ -216,6 +216,11 @@ impl ServerSession {
     /// The client process.
     pub fn peer(&self) -> PeerCredentials {
         self.peer
+    }
+
+    /// How this session moves its messages.
+    pub fn data_plane(&self) -> DataPlane {
+        self.chan.data_plane()
     }
 
     /// Receives the next message (normally a REQUEST; kinds are not

@@ -151,6 +151,8 @@ pub fn cross_process_round_trips(b: &Backend) {
         c.params().selected_profile & b.profiles,
         c.params().selected_profile
     );
+    let shm = b.profiles & netipc::wire::profile::SHM_ANY != 0;
+    assert_eq!(c.is_shm(), shm, "shared memory across processes too");
 }
 
 pub fn peer_killed_mid_request_never_hangs_the_server(b: &Backend) {

@@ -56,6 +56,15 @@ pub fn negotiates_limits_and_session_id(b: &Backend) {
     assert_eq!(p.session_id, 4242);
     assert_eq!(s.session_id(), 4242);
     assert_eq!(p.selected_profile & b.profiles, p.selected_profile);
+    let shm = b.profiles & profile::SHM_ANY;
+    assert_eq!(
+        c.is_shm(),
+        shm != 0,
+        "a backend with an SHM profile must get shared memory"
+    );
+    if shm != 0 {
+        assert_eq!(p.selected_profile, shm);
+    }
 }
 
 fn expect_rejection(

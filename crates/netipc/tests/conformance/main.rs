@@ -96,14 +96,14 @@ mod baseline {
     packet_cases!(BASELINE);
 }
 
-/// Shared memory, SHM_HYBRID profile.
-#[cfg(target_os = "linux")]
+/// Shared memory, SHM_HYBRID profile (spin, then futex on Linux, events on
+/// Windows).
 mod shm_hybrid {
     common_cases!(SHM_HYBRID);
 }
 
-/// Shared memory, SHM_FUTEX profile.
-#[cfg(target_os = "linux")]
-mod shm_futex {
-    common_cases!(SHM_FUTEX);
+/// Shared memory, profile bit 0x04: SHM_FUTEX on Linux (an alias of
+/// SHM_HYBRID), SHM_BUSYWAIT (spin only) on Windows.
+mod shm_profile_4 {
+    common_cases!(SHM_PROFILE_4);
 }

@@ -23,14 +23,13 @@ pub const BASELINE: Backend = Backend {
 
 /// Shared memory (Linux: SHM_HYBRID, spin then futex), with the baseline
 /// transport carrying the handshake.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const SHM_HYBRID: Backend = Backend {
     profiles: profile::BASELINE | profile::SHM_HYBRID,
 };
 
-/// The other shared-memory bit (Linux: SHM_FUTEX, an alias of SHM_HYBRID).
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-pub const SHM_FUTEX: Backend = Backend {
+/// The other shared-memory bit (Linux: SHM_FUTEX, an alias of
+/// SHM_HYBRID; Windows: SHM_BUSYWAIT).
+pub const SHM_PROFILE_4: Backend = Backend {
     profiles: profile::BASELINE | profile::SHM_FUTEX,
 };
 

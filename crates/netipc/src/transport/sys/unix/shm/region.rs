@@ -171,6 +171,16 @@ impl ShmRegion {
         })
     }
 
+    /// A waiting side always sleeps on the futex after spinning.
+    pub(crate) fn sleeps(&self) -> bool {
+        true
+    }
+
+    /// Whether the publisher wakes only a sleeping consumer.
+    pub(crate) fn wakes_on_demand(&self) -> bool {
+        self.wake_on_demand
+    }
+
     /// Applies the netipc extensions both peers agreed on. Must be called
     /// before the first message.
     pub(crate) fn set_extensions(&mut self, extensions: u32) {

@@ -1,0 +1,17 @@
+//! Windows shared memory: profiles SHM_HYBRID (spin, then named
+//! auto-reset events) and SHM_BUSYWAIT (spin only).
+
+mod raw;
+mod region;
+mod view;
+
+pub(crate) use raw::RawShm;
+pub(crate) use region::{ShmOffer, ShmRegion};
+
+/// Shared-memory profiles this backend serves.
+pub(crate) fn shm_profiles() -> u32 {
+    crate::wire::profile::SHM_HYBRID | crate::wire::profile::SHM_BUSYWAIT
+}
+
+/// Kernel objects vanish with their last handle: nothing is ever stale.
+pub(crate) fn cleanup_stale(_run_dir: &str, _service: &str) {}
