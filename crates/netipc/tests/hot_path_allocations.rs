@@ -5,8 +5,6 @@
 //! This file holds a single test so that no other test allocates while it
 //! measures.
 
-#![cfg(unix)]
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
