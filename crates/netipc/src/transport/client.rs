@@ -24,6 +24,17 @@ use crate::wire::{Header, MessageKind};
 ///
 /// A session is `Send` but not `Sync`: one thread uses it at a time. Use an
 /// [`Interrupt`] to wake a blocked receive from another thread.
+///
+/// # Platform-specific behavior
+///
+/// The baseline transport is a Unix SEQPACKET socket on POSIX (available
+/// through `AsFd`) and a message-mode named pipe on Windows (through
+/// `AsRawHandle`, opened for overlapped I/O). The default packet size is
+/// the socket's send buffer minus the kernel's per-datagram overhead on
+/// Linux, 65536 on Windows. Shared memory is a file in the run directory
+/// on Linux (profile bits 0x02 and 0x04 select the same spin-then-futex
+/// region) and a page-file-backed mapping plus events on Windows (0x02:
+/// spin then event, 0x04: spin only).
 #[derive(Debug)]
 pub struct ClientSession {
     pub(crate) chan: Channel,

@@ -11,6 +11,13 @@ use crate::error::Result;
 /// that call (and every later one, until [`clear`](Self::clear)) return
 /// [`Error::Interrupted`](crate::Error::Interrupted) promptly. Clones share
 /// the same state. `Send + Sync`.
+///
+/// # Platform-specific behavior
+///
+/// Backed by an eventfd on Linux (`AsFd`, readable while raised) and a
+/// manual-reset event on Windows (`AsRawHandle`, signalled while raised).
+/// Waits on the baseline transport end at once; shared-memory waits notice
+/// within 50 ms.
 #[derive(Debug, Clone)]
 pub struct Interrupt {
     inner: Arc<sys::Interrupt>,

@@ -18,7 +18,19 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus, profile};
 /// created with mode 0600. A socket file left behind by a dead server is
 /// removed when binding; a live server keeps its endpoint and the bind
 /// fails with [`Error::AddressInUse`]. Dropping the listener removes the
-/// socket file.
+/// socket file. The listening socket is available through `AsFd`.
+///
+/// On Windows the endpoint is the named pipe
+/// `\\.\pipe\netipc-<hash of run_dir>-<service>` (`run_dir` is only
+/// hashed). The listener keeps a backlog of pipe instances waiting for
+/// clients (the `backlog` option, at most 63), so clients arriving together
+/// never find the pipe busy. Pipes accept local clients only, and their
+/// security descriptor grants access to the creating user's account,
+/// SYSTEM and the Administrators group, nobody else. A crashed server
+/// leaves nothing behind (pipe names vanish with their last handle); a live
+/// one makes the bind fail with [`Error::AddressInUse`]. There is no
+/// `AsRawHandle` for the listener: its waiting instances change with every
+/// accept.
 #[derive(Debug)]
 pub struct Listener {
     pub(crate) inner: sys::Listener,
@@ -195,7 +207,15 @@ fn provision_shm(key: &ShmKey<'_>, offer: &mut ServerOffer) -> sys::ShmOffer {
 /// [`respond`](Self::respond), [`respond_batch`](Self::respond_batch) or
 /// [`respond_status`](Self::respond_status), in any order. Any receive or
 /// send error other than a refused send leaves the session unusable.
-/// Dropping the session closes it. `Send`, not `Sync`.
+/// Dropping the session closes it (and, for a shared-memory session,
+/// removes its region). `Send`, not `Sync`.
+///
+/// # Platform-specific behavior
+///
+/// The connected socket is available through `AsFd` on POSIX, the pipe
+/// instance through `AsRawHandle` on Windows (opened for overlapped I/O).
+/// [`peer`](Self::peer) reports pid, uid and gid on Linux, the pid only on
+/// Windows.
 #[derive(Debug)]
 pub struct ServerSession {
     pub(crate) chan: Channel,
