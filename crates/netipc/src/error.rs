@@ -225,6 +225,34 @@ pub enum Error {
     /// A shared-memory session carries one request at a time.
     #[error("a request is already in flight on this shared-memory session")]
     Busy,
+    /// A typed call was made while the client is not connected; no I/O was
+    /// done.
+    #[error("the client is not connected (state {state:?}): call refresh() first")]
+    NotReady {
+        /// The client's state when the call was refused.
+        state: crate::service::ClientState,
+    },
+    /// The call was aborted through the client's abort handle (sticky until
+    /// cleared).
+    #[error("aborted: clear the abort handle to make calls again")]
+    Aborted,
+    /// The server answered with a non-OK transport status.
+    #[error("the server rejected the request with {0}")]
+    Rejected(crate::wire::TransportStatus),
+    /// A response does not answer the request it should (method, message
+    /// id, item count, echoed keys, generation).
+    #[error("unexpected response: {0}")]
+    BadResponse(&'static str),
+    /// A message still does not fit after the client grew its sizes as far
+    /// as it may.
+    #[error(
+        "the message does not fit the largest sizes the server will agree to; configure larger payload limits on both sides"
+    )]
+    CapacityExhausted,
+    /// A logical lookup exceeds one of the client's lookup limits (the
+    /// named config field); nothing more was sent.
+    #[error("the lookup exceeds the client's {0}: raise it in the client config")]
+    LookupLimit(&'static str),
     /// The deadline passed before the operation completed.
     #[error("timed out")]
     Timeout,
@@ -265,6 +293,7 @@ impl Error {
                 | Self::DuplicateMessageId(_)
                 | Self::WrongKind { .. }
                 | Self::Busy
+                | Self::NotReady { .. }
         )
     }
 }

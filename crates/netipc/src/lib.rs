@@ -10,7 +10,8 @@
 //! |---|---|---|
 //! | wire vocabulary | [`wire`] | outer header, batch directory, chunk header, HELLO / HELLO_ACK |
 //! | codec | [`codec`] | method payloads: encoders, zero-copy views, builders |
-//! | L1 transport | [`transport`] | handshake negotiation, framing, endpoint names |
+//! | L1 transport | [`transport`] | connect, listen, handshake, chunking, batching, pipelining, shared memory |
+//! | L2 services | [`service`] | typed clients with reconnect and retry, managed servers |
 //!
 //! The byte layers are pure: no I/O, no allocation while decoding, and no
 //! panic on any input. Errors name the violated rule, the field and the byte
@@ -20,6 +21,7 @@
 mod bytes;
 pub mod codec;
 mod error;
+pub mod service;
 pub mod transport;
 pub mod wire;
 

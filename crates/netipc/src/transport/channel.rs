@@ -115,6 +115,8 @@ pub(crate) struct Channel {
     /// The shared-memory data plane, when the session negotiated one. The
     /// connection then only serves as the liveness signal.
     shm: Option<sys::ShmRegion>,
+    /// Header and end (in `buf`) of the last message received.
+    last: Option<(Header, usize)>,
 }
 
 impl Channel {
@@ -136,6 +138,7 @@ impl Channel {
             buf: Vec::new(),
             scratch: Vec::new(),
             shm,
+            last: None,
         }
     }
 
@@ -230,6 +233,7 @@ impl Channel {
         in_flight: Option<&mut InFlight>,
     ) -> Result<Message<'_>> {
         let interrupt = interrupt.map(Interrupt::sys);
+        self.last = None;
         if self.shm.is_some() {
             return self.recv_shm(deadline, interrupt, in_flight);
         }
@@ -290,9 +294,26 @@ impl Channel {
                 (header, total)
             }
         };
-        let payload = &self.buf[HEADER_LEN..total];
-        check_batch(&header, payload)?;
-        Ok(Message { header, payload })
+        check_batch(&header, &self.buf[HEADER_LEN..total])?;
+        Ok(self.keep(header, total))
+    }
+
+    /// Remembers a validated message (its bytes stay in `buf` until the
+    /// next receive) and returns it.
+    fn keep(&mut self, header: Header, end: usize) -> Message<'_> {
+        self.last = Some((header, end));
+        Message {
+            header,
+            payload: &self.buf[HEADER_LEN..end],
+        }
+    }
+
+    /// The last message received, until the next receive.
+    pub(crate) fn last(&self) -> Option<Message<'_>> {
+        self.last.map(|(header, end)| Message {
+            header,
+            payload: &self.buf[HEADER_LEN..end],
+        })
     }
 
     /// Receives one message from the shared-memory region, with the same
@@ -326,8 +347,7 @@ impl Channel {
                 .into());
             }
         };
-        let payload = &message[HEADER_LEN..];
-        check_batch(&header, payload)?;
-        Ok(Message { header, payload })
+        check_batch(&header, &message[HEADER_LEN..])?;
+        Ok(self.keep(header, n))
     }
 }

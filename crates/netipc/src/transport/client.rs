@@ -219,6 +219,12 @@ impl ClientSession {
         }
     }
 
+    /// The last response [`recv`](Self::recv) returned, still in the
+    /// session's buffer; `None` after a failed receive or before the first.
+    pub fn last_response(&self) -> Option<Message<'_>> {
+        self.chan.last()
+    }
+
     /// Sends one request and waits for its response (the only one in
     /// flight).
     ///

@@ -115,12 +115,13 @@ impl Incoming {
     /// See [`handshake_with`](Self::handshake_with).
     pub fn handshake(self, session_id: u64) -> Result<ServerSession> {
         let options = self.options;
-        self.handshake_with(session_id, &options)
+        self.handshake_with(session_id, &options, None)
     }
 
     /// Runs the server handshake with `options` (for servers whose limits
     /// change over time), assigning `session_id`. Waits at most the
-    /// handshake timeout for the client's HELLO.
+    /// handshake timeout for the client's HELLO; raising `interrupt` ends
+    /// the wait early.
     ///
     /// When `options` offer shared memory, the session's region is created
     /// before the HELLO is read, sized for the offered payload maxima; if
@@ -129,10 +130,15 @@ impl Incoming {
     ///
     /// # Errors
     /// `Handshake` when the HELLO is rejected (the rejection reply, if the
-    /// protocol has one, was sent), `Timeout`, `Disconnected`, `Io`. The
-    /// connection is closed in every error case.
-    pub fn handshake_with(self, session_id: u64, options: &ServerOptions) -> Result<ServerSession> {
-        self.handshake_offering(session_id, options, sys::extensions())
+    /// protocol has one, was sent), `Timeout`, `Interrupted`,
+    /// `Disconnected`, `Io`. The connection is closed in every error case.
+    pub fn handshake_with(
+        self,
+        session_id: u64,
+        options: &ServerOptions,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<ServerSession> {
+        self.handshake_offering(session_id, options, sys::extensions(), interrupt)
     }
 
     /// The server handshake offering the given netipc `extensions` (0
@@ -142,6 +148,7 @@ impl Incoming {
         session_id: u64,
         options: &ServerOptions,
         extensions: u32,
+        interrupt: Option<&Interrupt>,
     ) -> Result<ServerSession> {
         let Incoming {
             conn,
@@ -154,7 +161,7 @@ impl Incoming {
         let n = conn.recv_packet(
             &mut hello,
             deadline(Some(options.handshake_timeout())),
-            None,
+            interrupt.map(Interrupt::sys),
         )?;
         let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
         let key = ShmKey {

@@ -114,7 +114,7 @@ pub fn handshake_plain(
     session_id: u64,
     options: &ServerOptions,
 ) -> Result<ServerSession> {
-    incoming.handshake_offering(session_id, options, 0)
+    incoming.handshake_offering(session_id, options, 0, None)
 }
 
 /// The raw shared-memory limit for benchmarks: two counters in a shared

@@ -1,0 +1,446 @@
+//! The method-independent client: connection state machine, at-least-once
+//! retry with one reconnect, capacity growth on overflow, timeouts and
+//! aborts (level2 spec sections 3 to 7).
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::service::config::ClientSettings;
+use crate::service::{AbortHandle, ClientState, ClientStatus};
+use crate::transport::framing::{LimitExceeded, ProtocolError};
+use crate::transport::handshake::HandshakeError;
+use crate::transport::{ClientOptions, ClientSession, Message};
+use crate::wire::{MessageKind, Method, TransportStatus, profile};
+
+/// Attempts per call when overflow recovery keeps growing sizes.
+const MAX_OVERFLOW_ATTEMPTS: u32 = 8;
+/// Smallest size the growth rounds to.
+const GROWTH_FLOOR: u32 = 16;
+
+/// What one request carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    Single(&'a [u8]),
+    /// Items stored back to back in `bytes`; item `i` ends at `ends[i]`.
+    Batch {
+        bytes: &'a [u8],
+        ends: &'a [usize],
+    },
+}
+
+impl<'a> Payload<'a> {
+    fn items(
+        bytes: &'a [u8],
+        ends: &'a [usize],
+    ) -> impl ExactSizeIterator<Item = &'a [u8]> + Clone + 'a {
+        (0..ends.len()).map(move |i| {
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            &bytes[start..ends[i]]
+        })
+    }
+}
+
+/// How an attempt failed, which decides what the retry policy does.
+enum Failure {
+    /// Timeout or abort inside a wait: no retry, session dropped.
+    Fatal(Error),
+    /// Something did not fit: grow, reconnect, try again.
+    Overflow(Error),
+    /// Anything else: one reconnect and one re-send.
+    Ordinary(Error),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Self::Fatal(e) | Self::Overflow(e) | Self::Ordinary(e) => e,
+        }
+    }
+}
+
+/// `max(current, next_power_of_two(want))`, capped at `ceiling`.
+fn grow(current: u32, want: u64, ceiling: u32) -> u32 {
+    let want = want
+        .max(u64::from(GROWTH_FLOOR))
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX);
+    let want = u32::try_from(want).unwrap_or(u32::MAX).min(ceiling);
+    current.max(want)
+}
+
+#[derive(Debug)]
+pub(crate) struct ClientCore {
+    run_dir: String,
+    service: String,
+    method: Method,
+    settings: ClientSettings,
+    /// Profiles still offered: SHM bits drop out for good after an attach
+    /// failure.
+    supported: u32,
+    preferred: u32,
+    request_proposal: u32,
+    response_proposal: u32,
+    session: Option<ClientSession>,
+    state: ClientState,
+    status: ClientStatus,
+    /// Successful exchanges so far; the next message id is this plus one.
+    exchanges: u64,
+    abort: AbortHandle,
+    call_timeout: Duration,
+}
+
+impl ClientCore {
+    pub(crate) fn new(
+        run_dir: &str,
+        service: &str,
+        method: Method,
+        settings: ClientSettings,
+    ) -> Self {
+        Self {
+            run_dir: run_dir.to_owned(),
+            service: service.to_owned(),
+            method,
+            supported: settings.supported_profiles,
+            preferred: settings.preferred_profiles,
+            request_proposal: settings.request_start,
+            response_proposal: settings.response_start,
+            settings,
+            session: None,
+            state: ClientState::Disconnected,
+            status: ClientStatus {
+                state: ClientState::Disconnected,
+                connect_count: 0,
+                reconnect_count: 0,
+                call_count: 0,
+                error_count: 0,
+            },
+            exchanges: 0,
+            abort: AbortHandle::default(),
+            call_timeout: settings.call_timeout,
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    pub(crate) fn state(&self) -> ClientState {
+        self.state
+    }
+
+    pub(crate) fn status(&self) -> ClientStatus {
+        ClientStatus {
+            state: self.state,
+            ..self.status
+        }
+    }
+
+    pub(crate) fn abort_handle(&self) -> &AbortHandle {
+        &self.abort
+    }
+
+    pub(crate) fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    pub(crate) fn set_call_timeout(&mut self, timeout: Duration) {
+        self.call_timeout = if timeout.is_zero() {
+            self.settings.call_timeout
+        } else {
+            timeout
+        };
+    }
+
+    pub(crate) fn session(&self) -> Option<&ClientSession> {
+        self.session.as_ref()
+    }
+
+    /// The request payload size the next request must fit.
+    pub(crate) fn request_capacity(&self) -> u32 {
+        self.session.as_ref().map_or(self.request_proposal, |s| {
+            s.params().max_request_payload_bytes
+        })
+    }
+
+    pub(crate) fn request_ceiling(&self) -> u32 {
+        self.settings.request_ceiling
+    }
+
+    pub(crate) fn count_error(&mut self) {
+        self.status.error_count = self.status.error_count.wrapping_add(1);
+    }
+
+    /// Connects if disconnected or not found, reconnects if broken; other
+    /// states stay as they are. Returns whether the state changed.
+    pub(crate) fn refresh(&mut self) -> bool {
+        let before = self.state;
+        let reconnect = match before {
+            ClientState::Disconnected | ClientState::NotFound => false,
+            ClientState::Broken => true,
+            _ => return false,
+        };
+        if self.try_connect() == ClientState::Ready {
+            let counter = if reconnect {
+                &mut self.status.reconnect_count
+            } else {
+                &mut self.status.connect_count
+            };
+            *counter = counter.wrapping_add(1);
+        }
+        self.state != before
+    }
+
+    /// Drops the session; the state becomes `Disconnected` and the abort
+    /// flag is cleared.
+    pub(crate) fn close(&mut self) {
+        self.session = None;
+        self.state = ClientState::Disconnected;
+        self.abort.clear();
+    }
+
+    fn options(&self) -> ClientOptions {
+        ClientOptions {
+            supported_profiles: self.supported,
+            preferred_profiles: self.preferred,
+            max_request_payload_bytes: self.request_proposal,
+            max_request_batch_items: self.settings.batch_items,
+            max_response_payload_bytes: self.response_proposal,
+            auth_token: self.settings.auth_token,
+            packet_size: 0,
+            handshake_timeout: self.call_timeout,
+        }
+    }
+
+    /// One connection attempt; sets and returns the new state. A failed
+    /// shared-memory attach withdraws the SHM profiles for good and
+    /// connects again without them.
+    fn try_connect(&mut self) -> ClientState {
+        self.state = ClientState::Connecting;
+        self.session = None;
+        let mut result = ClientSession::connect(&self.run_dir, &self.service, &self.options());
+        if matches!(result, Err(Error::ShmAttach(_))) {
+            self.supported &= !profile::SHM_ANY;
+            self.preferred &= !profile::SHM_ANY;
+            result = if self.supported == 0 {
+                Err(Error::Disconnected)
+            } else {
+                ClientSession::connect(&self.run_dir, &self.service, &self.options())
+            };
+        }
+        self.state = match result {
+            Ok(session) => {
+                self.session = Some(session);
+                ClientState::Ready
+            }
+            Err(Error::NotFound { .. }) => ClientState::NotFound,
+            Err(Error::Handshake(HandshakeError::AuthFailed)) => ClientState::AuthFailed,
+            Err(Error::Handshake(
+                HandshakeError::NoCommonProfile | HandshakeError::Incompatible(_),
+            )) => ClientState::Incompatible,
+            Err(_) => ClientState::Disconnected,
+        };
+        self.state
+    }
+
+    fn break_session(&mut self) {
+        self.session = None;
+        self.state = ClientState::Broken;
+    }
+
+    /// The four sizes whose growth justifies another overflow attempt.
+    fn sizes(&self) -> (u32, u32, u32, u32) {
+        let (req, resp) = self.session.as_ref().map_or((0, 0), |s| {
+            (
+                s.params().max_request_payload_bytes,
+                s.params().max_response_payload_bytes,
+            )
+        });
+        (req, resp, self.request_proposal, self.response_proposal)
+    }
+
+    /// Runs one call with the at-least-once retry policy. On success the
+    /// response is the session's last response.
+    pub(crate) fn call(
+        &mut self,
+        payload: Payload<'_>,
+        timeout: Duration,
+        check: &dyn Fn(&Message<'_>) -> Result<()>,
+    ) -> Result<()> {
+        if self.state != ClientState::Ready {
+            self.count_error();
+            return Err(Error::NotReady { state: self.state });
+        }
+        if self.abort.is_aborted() {
+            self.count_error();
+            return Err(Error::Aborted);
+        }
+        let mut overflow_attempts = 0;
+        loop {
+            let before = self.sizes();
+            let failure = match self.attempt(payload, timeout, check) {
+                Ok(()) => {
+                    self.count_call();
+                    return Ok(());
+                }
+                Err(f) => f,
+            };
+            self.break_session();
+            let overflow = match failure {
+                Failure::Fatal(e) => return Err(self.fail(e)),
+                Failure::Ordinary(e) => {
+                    if self.try_connect() != ClientState::Ready {
+                        return Err(self.fail(e));
+                    }
+                    self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
+                    return match self.attempt(payload, timeout, check) {
+                        Ok(()) => {
+                            self.count_call();
+                            Ok(())
+                        }
+                        Err(f) => {
+                            self.break_session();
+                            Err(self.fail(f.into_error()))
+                        }
+                    };
+                }
+                Failure::Overflow(e) => e,
+            };
+            if self.try_connect() != ClientState::Ready {
+                return Err(self.fail(overflow));
+            }
+            self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
+            overflow_attempts += 1;
+            let after = self.sizes();
+            let grew = after.0 > before.0
+                || after.1 > before.1
+                || after.2 > before.2
+                || after.3 > before.3;
+            if !grew || overflow_attempts >= MAX_OVERFLOW_ATTEMPTS {
+                self.break_session();
+                return Err(self.fail(Error::CapacityExhausted));
+            }
+        }
+    }
+
+    fn count_call(&mut self) {
+        self.exchanges += 1;
+        self.status.call_count = self.status.call_count.wrapping_add(1);
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.count_error();
+        e
+    }
+
+    /// One request/response exchange on the current session.
+    fn attempt(
+        &mut self,
+        payload: Payload<'_>,
+        timeout: Duration,
+        check: &dyn Fn(&Message<'_>) -> Result<()>,
+    ) -> Result<(), Failure> {
+        let id = self.exchanges + 1;
+        let code = self.method.code();
+        let interrupt = self.abort.interrupt();
+        let Some(session) = self.session.as_mut() else {
+            return Err(Failure::Ordinary(Error::Disconnected));
+        };
+        let sent = match payload {
+            Payload::Single(p) => session.send_request(code, id, p),
+            Payload::Batch { bytes, ends } => {
+                session.send_batch(code, id, Payload::items(bytes, ends))
+            }
+        };
+        match sent {
+            Ok(()) => {}
+            Err(Error::LimitExceeded(LimitExceeded::Payload { len, .. })) => {
+                self.request_proposal = grow(
+                    self.request_proposal,
+                    u64::from(len),
+                    self.settings.request_ceiling,
+                );
+                return Err(Failure::Overflow(Error::CapacityExhausted));
+            }
+            Err(e) => return Err(Failure::Ordinary(e)),
+        }
+        let negotiated_response = session.params().max_response_payload_bytes;
+        let message = match session.recv(Some(timeout), interrupt) {
+            Ok(m) => m,
+            Err(Error::Interrupted) => return Err(Failure::Fatal(Error::Aborted)),
+            Err(Error::Timeout) => return Err(Failure::Fatal(Error::Timeout)),
+            Err(Error::Protocol(ProtocolError::Limit(_))) => {
+                self.response_proposal = grow(
+                    self.response_proposal,
+                    2 * u64::from(negotiated_response),
+                    self.settings.response_ceiling,
+                );
+                return Err(Failure::Overflow(Error::CapacityExhausted));
+            }
+            Err(e) => return Err(Failure::Ordinary(e)),
+        };
+        let h = message.header;
+        if h.kind != MessageKind::Response {
+            return Err(Failure::Ordinary(Error::BadResponse(
+                "the reply is not a RESPONSE",
+            )));
+        }
+        if h.code != code {
+            return Err(Failure::Ordinary(Error::BadResponse(
+                "the response is for another method",
+            )));
+        }
+        if h.message_id != id {
+            return Err(Failure::Ordinary(Error::BadResponse(
+                "the response has another message id",
+            )));
+        }
+        match h.transport_status {
+            TransportStatus::OK => {}
+            TransportStatus::LIMIT_EXCEEDED => {
+                self.response_proposal = grow(
+                    self.response_proposal,
+                    2 * u64::from(negotiated_response),
+                    self.settings.response_ceiling,
+                );
+                return Err(Failure::Overflow(Error::CapacityExhausted));
+            }
+            other => return Err(Failure::Ordinary(Error::Rejected(other))),
+        }
+        if let Payload::Batch { ends, .. } = payload {
+            if !h.is_batch() || h.item_count as usize != ends.len() {
+                return Err(Failure::Ordinary(Error::BadResponse(
+                    "the batch response has another item count",
+                )));
+            }
+        }
+        check(&message).map_err(Failure::Ordinary)
+    }
+
+    /// The last response, after a successful [`call`](Self::call).
+    pub(crate) fn response(&self) -> Option<Message<'_>> {
+        self.session.as_ref().and_then(ClientSession::last_response)
+    }
+
+    /// Grows the request proposal so that a request of `needed` bytes fits,
+    /// reconnects, and reports whether the new session takes it.
+    pub(crate) fn renegotiate_request(&mut self, needed: u32) -> bool {
+        let before = self.request_capacity();
+        self.request_proposal = grow(
+            self.request_proposal,
+            u64::from(needed),
+            self.settings.request_ceiling,
+        );
+        self.break_session();
+        if self.try_connect() != ClientState::Ready {
+            return false;
+        }
+        self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
+        let after = self.request_capacity();
+        after > before && after >= needed
+    }
+
+    /// Gives up the session after a failed renegotiation.
+    pub(crate) fn mark_broken(&mut self) {
+        self.break_session();
+    }
+}

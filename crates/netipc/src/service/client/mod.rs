@@ -1,0 +1,374 @@
+//! Typed clients: one generic [`Client`] with the lifecycle every service
+//! shares, and the calls of each service kind.
+
+mod core;
+mod lookup;
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use self::core::{ClientCore, Payload};
+use crate::codec::{
+    INCREMENT_PAYLOAD_LEN, SnapshotRequest, SnapshotView, decode_increment, decode_string_reverse,
+    encode_increment, encode_string_reverse, string_reverse_len,
+};
+use crate::error::{Error, Result};
+use crate::service::{AbortHandle, ClientConfig, ClientState, ClientStatus};
+use crate::wire::{BatchView, Method};
+
+pub(crate) use self::lookup::LookupScratch;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A kind of service (one NetIPC method). Implemented by the marker types
+/// of this module only.
+pub trait ServiceKind: sealed::Sealed {
+    /// The method this kind of service serves.
+    const METHOD: Method;
+}
+
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $name:ident => $method:ident, $alias:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name;
+        impl sealed::Sealed for $name {}
+        impl ServiceKind for $name {
+            const METHOD: Method = Method::$method;
+        }
+        #[doc = concat!("A client of the `", stringify!($name), "` service kind.")]
+        pub type $alias = Client<$name>;
+    )*};
+}
+
+kinds! {
+    /// The `cgroups-snapshot` service: the full list of cgroups.
+    CgroupsSnapshot => CgroupsSnapshot, CgroupsSnapshotClient;
+    /// The `cgroups-lookup` service: metadata of given cgroup paths.
+    CgroupsLookup => CgroupsLookup, CgroupsLookupClient;
+    /// The `apps-lookup` service: process and cgroup metadata of given PIDs.
+    AppsLookup => AppsLookup, AppsLookupClient;
+    /// The INCREMENT test and benchmark service (u64 in, u64 out).
+    Increment => Increment, IncrementClient;
+    /// The STRING_REVERSE test service.
+    StringReverse => StringReverse, StringReverseClient;
+}
+
+/// What a client's current session negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionInfo {
+    /// The selected transport profile (one [`profile`](crate::wire::profile) bit).
+    pub profile: u32,
+    /// Whether messages travel through shared memory.
+    pub shared_memory: bool,
+    /// Largest request payload the server accepts, in bytes.
+    pub max_request_payload_bytes: u32,
+    /// Most items in one batch request.
+    pub max_request_batch_items: u32,
+    /// Largest response payload the client accepts, in bytes.
+    pub max_response_payload_bytes: u32,
+}
+
+/// A client of one service.
+///
+/// The lifecycle is the same for every kind: [`new`](Self::new) does no
+/// I/O (the provider may not exist yet); [`refresh`](Self::refresh)
+/// connects (and reconnects after a failure), driven by the caller's own
+/// loop, with no background threads or timers; [`ready`](Self::ready) is a
+/// cheap check; calls fail at once with [`Error::NotReady`] when the client
+/// is not connected. A call whose session breaks reconnects once and sends
+/// the request again (at-least-once: the server may see it twice). A
+/// timeout or an abort ends the call without a retry and leaves the client
+/// [`Broken`](ClientState::Broken) until the next `refresh`.
+///
+/// Responses are views into the client's buffers; the borrow checker keeps
+/// them valid until the next call on the same client.
+///
+/// A client is used by one thread at a time (`&mut self`); only its
+/// [`AbortHandle`] may be used from other threads. Dropping it closes it.
+#[derive(Debug)]
+pub struct Client<K: ServiceKind> {
+    core: ClientCore,
+    /// The encoded request (batch items back to back).
+    request: Vec<u8>,
+    /// Where each batch item ends in `request`.
+    ends: Vec<usize>,
+    /// Stitching space of logical lookups.
+    lookup: LookupScratch,
+    _kind: PhantomData<K>,
+}
+
+impl<K: ServiceKind> Client<K> {
+    /// A disconnected client of `service` under `run_dir`. No I/O.
+    pub fn new(run_dir: &str, service: &str, config: &ClientConfig) -> Self {
+        Self {
+            core: ClientCore::new(run_dir, service, K::METHOD, config.settings()),
+            request: Vec::new(),
+            ends: Vec::new(),
+            lookup: LookupScratch::default(),
+            _kind: PhantomData,
+        }
+    }
+
+    /// Connects when disconnected or the provider was not found, reconnects
+    /// when broken; does nothing in the other states (`AuthFailed` and
+    /// `Incompatible` need [`close`](Self::close) first). Returns whether
+    /// the state changed. Blocks for at most the call timeout.
+    pub fn refresh(&mut self) -> bool {
+        self.core.refresh()
+    }
+
+    /// Whether the client is connected. No system call.
+    pub fn ready(&self) -> bool {
+        self.core.state() == ClientState::Ready
+    }
+
+    /// State and counters.
+    pub fn status(&self) -> ClientStatus {
+        self.core.status()
+    }
+
+    /// A handle that aborts calls from other threads.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.core.abort_handle().clone()
+    }
+
+    /// The default time a call may take (the config's `call_timeout`).
+    pub fn call_timeout(&self) -> Duration {
+        self.core.call_timeout()
+    }
+
+    /// Changes the default time a call may take; zero restores the
+    /// configured default.
+    pub fn set_call_timeout(&mut self, timeout: Duration) {
+        self.core.set_call_timeout(timeout);
+    }
+
+    /// Closes the connection: the state becomes `Disconnected`, the abort
+    /// flag is cleared, the counters are kept.
+    pub fn close(&mut self) {
+        self.core.close();
+    }
+
+    /// What the current session negotiated, for diagnostics; `None` when
+    /// not connected.
+    pub fn session_info(&self) -> Option<SessionInfo> {
+        self.core.session().map(|s| {
+            let p = s.params();
+            SessionInfo {
+                profile: p.selected_profile,
+                shared_memory: s.is_shm(),
+                max_request_payload_bytes: p.max_request_payload_bytes,
+                max_request_batch_items: p.max_request_batch_items,
+                max_response_payload_bytes: p.max_response_payload_bytes,
+            }
+        })
+    }
+
+    fn timeout(&self, timeout: Option<Duration>) -> Duration {
+        timeout
+            .filter(|t| !t.is_zero())
+            .unwrap_or(self.core.call_timeout())
+    }
+}
+
+impl Client<CgroupsSnapshot> {
+    /// Fetches the full snapshot with the default timeout.
+    ///
+    /// # Errors
+    /// See [`call_with_timeout`](Self::call_with_timeout).
+    pub fn call(&mut self) -> Result<SnapshotView<'_>> {
+        self.call_with_timeout(None)
+    }
+
+    /// Fetches the full snapshot. The header and directory are validated
+    /// (a malformed one counts as a failed attempt: reconnect and one
+    /// re-send); items are validated as they are read.
+    ///
+    /// # Errors
+    /// `NotReady`, `Aborted`, `Timeout`, `Rejected`, `CapacityExhausted`,
+    /// `BadResponse`, `Codec`, transport errors of the re-send.
+    pub fn call_with_timeout(&mut self, timeout: Option<Duration>) -> Result<SnapshotView<'_>> {
+        let timeout = self.timeout(timeout);
+        let mut request = [0u8; 4];
+        SnapshotRequest::default().encode(&mut request)?;
+        let check = |m: &crate::transport::Message<'_>| {
+            SnapshotView::decode(m.payload)
+                .map(|_| ())
+                .map_err(Error::from)
+        };
+        self.core.call(Payload::Single(&request), timeout, &check)?;
+        let response = self.core.response().ok_or(Error::Disconnected)?;
+        Ok(SnapshotView::decode(response.payload)?)
+    }
+}
+
+impl Client<Increment> {
+    /// Sends `value`; the test server answers `value + 1`.
+    ///
+    /// # Errors
+    /// As for any call.
+    pub fn call(&mut self, value: u64) -> Result<u64> {
+        let timeout = self.timeout(None);
+        let mut request = [0u8; INCREMENT_PAYLOAD_LEN];
+        encode_increment(value, &mut request)?;
+        let check = |m: &crate::transport::Message<'_>| {
+            decode_increment(m.payload).map(|_| ()).map_err(Error::from)
+        };
+        self.core.call(Payload::Single(&request), timeout, &check)?;
+        let response = self.core.response().ok_or(Error::Disconnected)?;
+        Ok(decode_increment(response.payload)?)
+    }
+
+    /// Sends all `values` as one batch message and returns the answers in
+    /// order in `out` (cleared first). No I/O for an empty batch; a single
+    /// value travels as a plain call. The batch needs the config's
+    /// `max_request_batch_items` to be at least `values.len()`.
+    ///
+    /// # Errors
+    /// As for any call; `LimitExceeded` when the batch has more items than
+    /// negotiated.
+    pub fn call_batch(&mut self, values: &[u64], out: &mut Vec<u64>) -> Result<()> {
+        out.clear();
+        match values {
+            [] => return Ok(()),
+            [v] => {
+                let answer = self.call(*v)?;
+                out.push(answer);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let timeout = self.timeout(None);
+        self.request.clear();
+        self.ends.clear();
+        for v in values {
+            self.request.extend_from_slice(&v.to_ne_bytes());
+            self.ends.push(self.request.len());
+        }
+        let check = |m: &crate::transport::Message<'_>| {
+            let batch = BatchView::new(m.payload, m.header.item_count)?;
+            batch
+                .iter()
+                .try_for_each(|item| decode_increment(item).map(|_| ()))?;
+            Ok(())
+        };
+        let payload = Payload::Batch {
+            bytes: &self.request,
+            ends: &self.ends,
+        };
+        self.core.call(payload, timeout, &check)?;
+        let response = self.core.response().ok_or(Error::Disconnected)?;
+        let batch = BatchView::new(response.payload, response.header.item_count)?;
+        for item in batch.iter() {
+            out.push(decode_increment(item)?);
+        }
+        Ok(())
+    }
+}
+
+/// The answers of a string-reverse batch call, borrowed from the client.
+#[derive(Debug, Clone, Copy)]
+pub struct StringBatch<'a> {
+    batch: BatchView<'a>,
+}
+
+impl<'a> StringBatch<'a> {
+    /// Number of answers.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Whether there are no answers.
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// Answer `index` (validated when the response arrived).
+    pub fn get(&self, index: usize) -> Option<&'a [u8]> {
+        self.batch
+            .item(index)
+            .and_then(|item| decode_string_reverse(item).ok())
+    }
+
+    /// The answers in request order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let batch = self.batch;
+        (0..batch.len()).filter_map(move |i| {
+            batch
+                .item(i)
+                .and_then(|item| decode_string_reverse(item).ok())
+        })
+    }
+}
+
+impl Client<StringReverse> {
+    /// Sends `text`; the test server answers it reversed.
+    ///
+    /// # Errors
+    /// As for any call.
+    pub fn call(&mut self, text: &[u8]) -> Result<&[u8]> {
+        let timeout = self.timeout(None);
+        self.request.resize(string_reverse_len(text.len()), 0);
+        let n = encode_string_reverse(text, &mut self.request)?;
+        let check = |m: &crate::transport::Message<'_>| {
+            decode_string_reverse(m.payload)
+                .map(|_| ())
+                .map_err(Error::from)
+        };
+        self.core
+            .call(Payload::Single(&self.request[..n]), timeout, &check)?;
+        let response = self.core.response().ok_or(Error::Disconnected)?;
+        Ok(decode_string_reverse(response.payload)?)
+    }
+
+    /// Sends all `texts` as one batch message (even a single one; no I/O for
+    /// none); the answers come back in order. The batch needs the config's `max_request_batch_items` to be
+    /// at least `texts.len()`.
+    ///
+    /// # Errors
+    /// As for any call; `LimitExceeded` when the batch has more items than
+    /// negotiated.
+    pub fn call_batch<T: AsRef<[u8]>>(&mut self, texts: &[T]) -> Result<StringBatch<'_>> {
+        if texts.is_empty() {
+            return Ok(StringBatch {
+                batch: BatchView::new(&[], 0)?,
+            });
+        }
+        let timeout = self.timeout(None);
+        self.request.clear();
+        self.ends.clear();
+        for text in texts {
+            let text = text.as_ref();
+            let start = self.request.len();
+            self.request
+                .resize(start + string_reverse_len(text.len()), 0);
+            encode_string_reverse(text, &mut self.request[start..])?;
+            self.ends.push(self.request.len());
+        }
+        let check = |m: &crate::transport::Message<'_>| {
+            let batch = BatchView::new(m.payload, m.header.item_count)?;
+            batch
+                .iter()
+                .try_for_each(|item| decode_string_reverse(item).map(|_| ()))?;
+            Ok(())
+        };
+        let payload = Payload::Batch {
+            bytes: &self.request,
+            ends: &self.ends,
+        };
+        self.core.call(payload, timeout, &check)?;
+        let response = self.core.response().ok_or(Error::Disconnected)?;
+        Ok(StringBatch {
+            batch: BatchView::new(response.payload, response.header.item_count)?,
+        })
+    }
+}
+
+impl<K: ServiceKind> Drop for Client<K> {
+    fn drop(&mut self) {
+        self.core.close();
+    }
+}

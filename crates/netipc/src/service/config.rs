@@ -1,0 +1,164 @@
+//! Service-level configuration of clients and managed servers.
+//!
+//! Every field means the same thing on every operating system, including
+//! what zero means. There are no transport knobs here (packet sizes,
+//! backlogs): the transport picks those itself.
+
+use std::time::Duration;
+
+use crate::wire::{MAX_PAYLOAD_CAP, MAX_PAYLOAD_DEFAULT, profile};
+
+/// Default time a call may take.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default maximum number of keys in one logical lookup.
+pub const DEFAULT_MAX_LOOKUP_ITEMS: u32 = 65536;
+/// Default maximum number of request/response exchanges of one lookup.
+pub const DEFAULT_MAX_LOOKUP_SUBCALLS: u32 = 4096;
+/// Default maximum size of a stitched lookup response (64 MiB).
+pub const DEFAULT_MAX_LOOKUP_RESPONSE_BYTES: u32 = 64 << 20;
+/// Default number of sessions a managed server serves at once.
+pub const DEFAULT_WORKERS: usize = 8;
+
+/// The transport profiles used when a config leaves them at zero: the
+/// baseline transport plus shared memory with sleeping waiters, preferring
+/// shared memory. Both are available on Linux and on Windows.
+pub const DEFAULT_PROFILES: u32 = profile::BASELINE | profile::SHM_HYBRID;
+
+/// How a client connects and calls. `Default` gives the documented
+/// defaults; change fields with struct update syntax:
+///
+/// ```
+/// use netipc::service::ClientConfig;
+/// let config = ClientConfig { auth_token: 0x1234, ..ClientConfig::default() };
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientConfig {
+    /// Transport profiles to offer ([`profile`] bits). 0: baseline plus
+    /// shared memory ([`DEFAULT_PROFILES`]).
+    pub supported_profiles: u32,
+    /// Profiles to prefer among the common ones. 0: shared memory with
+    /// sleeping waiters (`SHM_HYBRID`) when both sides offer it.
+    pub preferred_profiles: u32,
+    /// Largest request payload in bytes the client starts by proposing.
+    /// 0: 1024, growing on demand up to 1 MiB. A non-zero value is both the
+    /// start and the ceiling of the growth.
+    pub max_request_payload_bytes: u32,
+    /// Largest number of items in one batch request, proposed in the
+    /// handshake (responses carry the same number). 0: 1. Only the batch
+    /// calls of the test services use more than one item.
+    pub max_request_batch_items: u32,
+    /// Response payload size in bytes the client starts from when it has to
+    /// grow after an oversized response. 0: 1024, growing up to 1 MiB.
+    pub max_response_payload_bytes: u32,
+    /// Shared secret; must equal the server's.
+    pub auth_token: u64,
+    /// Longest a call may take. Zero: 30 seconds ([`DEFAULT_CALL_TIMEOUT`]).
+    pub call_timeout: Duration,
+    /// Most keys in one logical lookup. 0: 65536.
+    pub max_lookup_items: u32,
+    /// Most request/response exchanges of one logical lookup. 0: 4096.
+    pub max_lookup_subcalls: u32,
+    /// Largest stitched lookup response in bytes. 0: 64 MiB.
+    pub max_lookup_response_bytes: u32,
+}
+
+/// A [`ClientConfig`] with every zero replaced by its default.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientSettings {
+    pub(crate) supported_profiles: u32,
+    pub(crate) preferred_profiles: u32,
+    pub(crate) request_start: u32,
+    pub(crate) request_ceiling: u32,
+    pub(crate) response_start: u32,
+    pub(crate) response_ceiling: u32,
+    pub(crate) batch_items: u32,
+    pub(crate) auth_token: u64,
+    pub(crate) call_timeout: Duration,
+    pub(crate) max_lookup_items: u32,
+    pub(crate) max_lookup_subcalls: u32,
+    pub(crate) max_lookup_response_bytes: u32,
+}
+
+fn or(v: u32, default: u32) -> u32 {
+    if v == 0 { default } else { v }
+}
+
+/// (start, ceiling) of a payload size: zero starts at 1024 and may grow to
+/// 1 MiB; a configured value is fixed.
+pub(crate) fn growth(configured: u32) -> (u32, u32) {
+    match configured {
+        0 => (MAX_PAYLOAD_DEFAULT, MAX_PAYLOAD_CAP),
+        n => (n, n),
+    }
+}
+
+impl ClientConfig {
+    pub(crate) fn settings(&self) -> ClientSettings {
+        let (request_start, request_ceiling) = growth(self.max_request_payload_bytes);
+        let (response_start, response_ceiling) = growth(self.max_response_payload_bytes);
+        let supported = or(self.supported_profiles, DEFAULT_PROFILES);
+        ClientSettings {
+            supported_profiles: supported,
+            preferred_profiles: or(self.preferred_profiles, profile::SHM_HYBRID) & supported,
+            request_start,
+            request_ceiling,
+            response_start,
+            response_ceiling,
+            batch_items: or(self.max_request_batch_items, 1),
+            auth_token: self.auth_token,
+            call_timeout: if self.call_timeout.is_zero() {
+                DEFAULT_CALL_TIMEOUT
+            } else {
+                self.call_timeout
+            },
+            max_lookup_items: or(self.max_lookup_items, DEFAULT_MAX_LOOKUP_ITEMS),
+            max_lookup_subcalls: or(self.max_lookup_subcalls, DEFAULT_MAX_LOOKUP_SUBCALLS),
+            max_lookup_response_bytes: or(
+                self.max_lookup_response_bytes,
+                DEFAULT_MAX_LOOKUP_RESPONSE_BYTES,
+            ),
+        }
+    }
+}
+
+/// How a managed server listens and answers. `Default` gives the
+/// documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerConfig {
+    /// Transport profiles to offer ([`profile`] bits). 0: baseline plus
+    /// shared memory ([`DEFAULT_PROFILES`]).
+    pub supported_profiles: u32,
+    /// Profiles to prefer. 0: `SHM_HYBRID`.
+    pub preferred_profiles: u32,
+    /// Largest request payload in bytes accepted. 0: starts at 1024 and
+    /// grows (by powers of two, up to 1 MiB) as larger requests are seen. A
+    /// non-zero value is fixed.
+    pub max_request_payload_bytes: u32,
+    /// Response payload size in bytes announced to clients. 0: starts at
+    /// 1024 and grows up to 1 MiB when responses do not fit. A non-zero value
+    /// is fixed.
+    pub max_response_payload_bytes: u32,
+    /// Shared secret clients must present.
+    pub auth_token: u64,
+    /// Most sessions served at once; a client beyond that is disconnected
+    /// right after its handshake. 0: 8.
+    pub workers: usize,
+}
+
+impl ServerConfig {
+    pub(crate) fn workers(&self) -> usize {
+        if self.workers == 0 {
+            DEFAULT_WORKERS
+        } else {
+            self.workers
+        }
+    }
+
+    pub(crate) fn supported(&self) -> u32 {
+        or(self.supported_profiles, DEFAULT_PROFILES)
+    }
+
+    pub(crate) fn preferred(&self) -> u32 {
+        or(self.preferred_profiles, profile::SHM_HYBRID) & self.supported()
+    }
+}

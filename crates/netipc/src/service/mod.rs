@@ -1,0 +1,40 @@
+//! L2: typed services. Clients with a connection state machine, retries and
+//! logical lookups; managed servers with typed handlers. The same code runs
+//! on every operating system: configs are service-level and no transport
+//! type appears here.
+//!
+//! ```no_run
+//! use netipc::service::{ClientConfig, CgroupsSnapshotClient};
+//!
+//! let mut client = CgroupsSnapshotClient::new("/run/netdata", "cgroups-snapshot", &ClientConfig::default());
+//! client.refresh();
+//! if client.ready() {
+//!     let snapshot = client.call()?;
+//!     for item in snapshot.iter() {
+//!         let item = item?;
+//!         println!("{} {}", String::from_utf8_lossy(item.name), String::from_utf8_lossy(item.path));
+//!     }
+//! }
+//! # Ok::<(), netipc::Error>(())
+//! ```
+
+mod client;
+mod config;
+mod server;
+mod state;
+
+pub use client::{
+    AppsLookup, AppsLookupClient, CgroupsLookup, CgroupsLookupClient, CgroupsSnapshot,
+    CgroupsSnapshotClient, Client, Increment, IncrementClient, ServiceKind, SessionInfo,
+    StringBatch, StringReverse, StringReverseClient,
+};
+pub use config::{
+    ClientConfig, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_LOOKUP_ITEMS,
+    DEFAULT_MAX_LOOKUP_RESPONSE_BYTES, DEFAULT_MAX_LOOKUP_SUBCALLS, DEFAULT_PROFILES,
+    DEFAULT_WORKERS, ServerConfig,
+};
+pub use server::{
+    AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, ManagedServer,
+    RunningServer, SnapshotHandler, StopHandle, StringReverseHandler,
+};
+pub use state::{AbortHandle, ClientState, ClientStatus};

@@ -1,0 +1,261 @@
+//! Typed handlers and the dispatch of one request payload to them.
+
+use crate::codec::{
+    AppsLookupBuilder, AppsLookupRequest, CgroupsLookupBuilder, CgroupsLookupRequest,
+    DispatchError, SnapshotBuilder, decode_increment, decode_string_reverse, dispatch_apps_lookup,
+    dispatch_cgroups_lookup, dispatch_cgroups_snapshot, encode_increment, encode_string_reverse,
+};
+use crate::error::CodecError;
+use crate::wire::Method;
+
+/// What a handler returns when it cannot answer at all. Any error type
+/// converts into it with `?`. Per-key outcomes such as "unknown" are item
+/// statuses, not errors.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Answers `cgroups-snapshot` requests.
+///
+/// Implemented by closures `Fn(&mut SnapshotBuilder<'_>) -> Result<(), HandlerError>`.
+/// Called from several session threads at once.
+pub trait SnapshotHandler: Send + Sync + 'static {
+    /// Adds every cgroup to `builder` and sets its header values. An
+    /// overflowing `add` makes the server answer `LIMIT_EXCEEDED` (the
+    /// client then reconnects with a larger response size).
+    ///
+    /// # Errors
+    /// Any error: the client gets `INTERNAL_ERROR`.
+    fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError>;
+
+    /// How many directory entries to reserve; 0 reserves as many as the
+    /// response budget could hold.
+    fn max_items(&self) -> u32 {
+        0
+    }
+}
+
+impl<F> SnapshotHandler for F
+where
+    F: Fn(&mut SnapshotBuilder<'_>) -> Result<(), HandlerError> + Send + Sync + 'static,
+{
+    fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError> {
+        self(builder)
+    }
+}
+
+/// Answers `cgroups-lookup` requests: exactly one item per requested path,
+/// in order (`add_request_item` is the convenient way). Implemented by
+/// closures `Fn(&CgroupsLookupRequest<'_>, &mut CgroupsLookupBuilder<'_, '_>) -> Result<(), HandlerError>`.
+pub trait CgroupsLookupHandler: Send + Sync + 'static {
+    /// Answers `request` into `builder` and sets the generation.
+    ///
+    /// # Errors
+    /// Any error: the client gets `INTERNAL_ERROR`.
+    fn lookup(
+        &self,
+        request: &CgroupsLookupRequest<'_>,
+        builder: &mut CgroupsLookupBuilder<'_, '_>,
+    ) -> Result<(), HandlerError>;
+}
+
+impl<F> CgroupsLookupHandler for F
+where
+    F: Fn(&CgroupsLookupRequest<'_>, &mut CgroupsLookupBuilder<'_, '_>) -> Result<(), HandlerError>
+        + Send
+        + Sync
+        + 'static,
+{
+    fn lookup(
+        &self,
+        request: &CgroupsLookupRequest<'_>,
+        builder: &mut CgroupsLookupBuilder<'_, '_>,
+    ) -> Result<(), HandlerError> {
+        self(request, builder)
+    }
+}
+
+/// Answers `apps-lookup` requests: exactly one item per requested pid, in
+/// order. Implemented by closures
+/// `Fn(&AppsLookupRequest<'_>, &mut AppsLookupBuilder<'_>) -> Result<(), HandlerError>`.
+pub trait AppsLookupHandler: Send + Sync + 'static {
+    /// Answers `request` into `builder` and sets the generation.
+    ///
+    /// # Errors
+    /// Any error: the client gets `INTERNAL_ERROR`.
+    fn lookup(
+        &self,
+        request: &AppsLookupRequest<'_>,
+        builder: &mut AppsLookupBuilder<'_>,
+    ) -> Result<(), HandlerError>;
+}
+
+impl<F> AppsLookupHandler for F
+where
+    F: Fn(&AppsLookupRequest<'_>, &mut AppsLookupBuilder<'_>) -> Result<(), HandlerError>
+        + Send
+        + Sync
+        + 'static,
+{
+    fn lookup(
+        &self,
+        request: &AppsLookupRequest<'_>,
+        builder: &mut AppsLookupBuilder<'_>,
+    ) -> Result<(), HandlerError> {
+        self(request, builder)
+    }
+}
+
+/// Answers INCREMENT requests (test and benchmark service). Implemented by
+/// closures `Fn(u64) -> Result<u64, HandlerError>`.
+pub trait IncrementHandler: Send + Sync + 'static {
+    /// The answer for `value` (the reference test servers answer
+    /// `value + 1`).
+    ///
+    /// # Errors
+    /// Any error: the client gets `INTERNAL_ERROR`.
+    fn increment(&self, value: u64) -> Result<u64, HandlerError>;
+}
+
+impl<F> IncrementHandler for F
+where
+    F: Fn(u64) -> Result<u64, HandlerError> + Send + Sync + 'static,
+{
+    fn increment(&self, value: u64) -> Result<u64, HandlerError> {
+        self(value)
+    }
+}
+
+/// Answers STRING_REVERSE requests (test service). Implemented by closures
+/// `Fn(&[u8], &mut Vec<u8>) -> Result<(), HandlerError>` that write the
+/// answer into the (cleared, reused) vector.
+pub trait StringReverseHandler: Send + Sync + 'static {
+    /// Writes the answer for `text` into `out`.
+    ///
+    /// # Errors
+    /// Any error: the client gets `INTERNAL_ERROR`.
+    fn reverse(&self, text: &[u8], out: &mut Vec<u8>) -> Result<(), HandlerError>;
+}
+
+impl<F> StringReverseHandler for F
+where
+    F: Fn(&[u8], &mut Vec<u8>) -> Result<(), HandlerError> + Send + Sync + 'static,
+{
+    fn reverse(&self, text: &[u8], out: &mut Vec<u8>) -> Result<(), HandlerError> {
+        self(text, out)
+    }
+}
+
+/// Per-session scratch space a dispatcher may use.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    text: Vec<u8>,
+}
+
+/// One handler behind the method it serves.
+pub(crate) trait Dispatch: Send + Sync {
+    fn method(&self) -> Method;
+
+    /// Answers one request payload into `response`; returns the length.
+    fn dispatch(
+        &self,
+        request: &[u8],
+        response: &mut [u8],
+        scratch: &mut Scratch,
+    ) -> Result<usize, DispatchError>;
+}
+
+fn overflow(e: CodecError) -> DispatchError {
+    DispatchError::Builder(e)
+}
+
+pub(crate) struct Snapshot<H>(pub(crate) H);
+pub(crate) struct CgroupsLookup<H>(pub(crate) H);
+pub(crate) struct AppsLookup<H>(pub(crate) H);
+pub(crate) struct Increment<H>(pub(crate) H);
+pub(crate) struct StringReverse<H>(pub(crate) H);
+
+impl<H: SnapshotHandler> Dispatch for Snapshot<H> {
+    fn method(&self) -> Method {
+        Method::CgroupsSnapshot
+    }
+
+    fn dispatch(
+        &self,
+        request: &[u8],
+        response: &mut [u8],
+        _: &mut Scratch,
+    ) -> Result<usize, DispatchError> {
+        dispatch_cgroups_snapshot(request, response, self.0.max_items(), |_, b| {
+            self.0.snapshot(b).is_ok()
+        })
+    }
+}
+
+impl<H: CgroupsLookupHandler> Dispatch for CgroupsLookup<H> {
+    fn method(&self) -> Method {
+        Method::CgroupsLookup
+    }
+
+    fn dispatch(
+        &self,
+        request: &[u8],
+        response: &mut [u8],
+        _: &mut Scratch,
+    ) -> Result<usize, DispatchError> {
+        dispatch_cgroups_lookup(request, response, |r, b| self.0.lookup(r, b).is_ok())
+    }
+}
+
+impl<H: AppsLookupHandler> Dispatch for AppsLookup<H> {
+    fn method(&self) -> Method {
+        Method::AppsLookup
+    }
+
+    fn dispatch(
+        &self,
+        request: &[u8],
+        response: &mut [u8],
+        _: &mut Scratch,
+    ) -> Result<usize, DispatchError> {
+        dispatch_apps_lookup(request, response, |r, b| self.0.lookup(r, b).is_ok())
+    }
+}
+
+impl<H: IncrementHandler> Dispatch for Increment<H> {
+    fn method(&self) -> Method {
+        Method::Increment
+    }
+
+    fn dispatch(
+        &self,
+        request: &[u8],
+        response: &mut [u8],
+        _: &mut Scratch,
+    ) -> Result<usize, DispatchError> {
+        let value = decode_increment(request).map_err(DispatchError::BadRequest)?;
+        let answer = self
+            .0
+            .increment(value)
+            .map_err(|_| DispatchError::HandlerFailed)?;
+        encode_increment(answer, response).map_err(overflow)
+    }
+}
+
+impl<H: StringReverseHandler> Dispatch for StringReverse<H> {
+    fn method(&self) -> Method {
+        Method::StringReverse
+    }
+
+    fn dispatch(
+        &self,
+        request: &[u8],
+        response: &mut [u8],
+        scratch: &mut Scratch,
+    ) -> Result<usize, DispatchError> {
+        let text = decode_string_reverse(request).map_err(DispatchError::BadRequest)?;
+        scratch.text.clear();
+        self.0
+            .reverse(text, &mut scratch.text)
+            .map_err(|_| DispatchError::HandlerFailed)?;
+        encode_string_reverse(&scratch.text, response).map_err(overflow)
+    }
+}
