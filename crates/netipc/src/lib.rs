@@ -12,6 +12,7 @@
 //! | codec | [`codec`] | method payloads: encoders, zero-copy views, builders |
 //! | L1 transport | [`transport`] | connect, listen, handshake, chunking, batching, pipelining, shared memory |
 //! | L2 services | [`service`] | typed clients with reconnect and retry, managed servers |
+//! | L3 cache | [`cache`] | the cgroups snapshot cache: last good copy, lock-free lookups |
 //!
 //! The byte layers are pure: no I/O, no allocation while decoding, and no
 //! panic on any input. Errors name the violated rule, the field and the byte
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod bytes;
+pub mod cache;
 pub mod codec;
 mod error;
 pub mod service;

@@ -1,0 +1,287 @@
+//! One published generation of the cache: owned items, their strings in
+//! one buffer, and an open-addressing index over `(hash, name)`.
+
+use crate::codec::SnapshotView;
+use crate::error::CodecError;
+
+/// Multiplier of the slot mixing (2^64 / golden ratio).
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Multiplier of the name hash (the FxHash constant).
+const NAME_MUL: u64 = 0x517C_C1B7_2722_0A95;
+/// Fewest index slots of a non-empty snapshot.
+const MIN_SLOTS: usize = 16;
+
+/// Fixed fields of one item and where its strings are.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    hash: u32,
+    options: u32,
+    enabled: u32,
+    name: (u32, u32),
+    path: (u32, u32),
+}
+
+/// An immutable snapshot, shared by every reader that loaded it.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    entries: Vec<Entry>,
+    strings: Vec<u8>,
+    /// `key << 32 | (item index + 1)`; 0 marks an empty slot. Keeping the
+    /// key in the slot rejects most mismatches without touching `entries`.
+    slots: Vec<u64>,
+    /// `slots.len() - 1` (a power of two minus one).
+    mask: usize,
+    /// Shift that turns the mixed key into a slot number.
+    shift: u32,
+    pub(crate) generation: u64,
+    pub(crate) systemd_enabled: u32,
+}
+
+/// A hash of `name` read 8 bytes at a time, mixed into the producer's
+/// hash so that a producer sending equal hashes for different names does
+/// not degrade the index to a list.
+fn name_hash(name: &[u8]) -> u32 {
+    let mut h = name.len() as u64;
+    let mut chunks = name.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        h = (h.rotate_left(5) ^ word).wrapping_mul(NAME_MUL);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(NAME_MUL);
+    }
+    (h >> 32) as u32 ^ h as u32
+}
+
+fn key(hash: u32, name: &[u8]) -> u32 {
+    hash ^ name_hash(name)
+}
+
+impl Snapshot {
+    /// The snapshot of a cache that has none.
+    pub(crate) const EMPTY: &'static Snapshot = &Snapshot {
+        entries: Vec::new(),
+        strings: Vec::new(),
+        slots: Vec::new(),
+        mask: 0,
+        shift: 0,
+        generation: 0,
+        systemd_enabled: 0,
+    };
+
+    /// Copies every item of `view` (validating each one) and indexes them.
+    ///
+    /// # Errors
+    /// The first item that fails validation; `OutOfBounds` if the strings
+    /// total 4 GiB or more.
+    pub(crate) fn build(view: &SnapshotView<'_>) -> Result<Self, CodecError> {
+        let count = view.len();
+        let mut entries = Vec::with_capacity(count);
+        let mut strings = Vec::new();
+        for item in view.iter() {
+            let item = item?;
+            let mut place = |s: &[u8]| -> Result<(u32, u32), CodecError> {
+                let start = strings.len();
+                strings.extend_from_slice(s);
+                let start = u32::try_from(start).map_err(|_| too_big())?;
+                let len = u32::try_from(s.len()).map_err(|_| too_big())?;
+                Ok((start, len))
+            };
+            let name = place(item.name)?;
+            let path = place(item.path)?;
+            entries.push(Entry {
+                hash: item.hash,
+                options: item.options,
+                enabled: item.enabled,
+                name,
+                path,
+            });
+        }
+        strings.shrink_to_fit();
+        let mut snapshot = Self {
+            entries,
+            strings,
+            slots: Vec::new(),
+            mask: 0,
+            shift: 0,
+            generation: view.generation(),
+            systemd_enabled: view.systemd_enabled(),
+        };
+        snapshot.index();
+        Ok(snapshot)
+    }
+
+    /// Builds the index: at least twice as many slots as items (a power of
+    /// two, at least 16), linear probing, insertion in item order so the
+    /// first of duplicate `(hash, name)` pairs is found first.
+    fn index(&mut self) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let slots = (2 * self.entries.len()).next_power_of_two().max(MIN_SLOTS);
+        self.slots = vec![0; slots];
+        self.mask = slots - 1;
+        self.shift = 64 - slots.trailing_zeros();
+        for i in 0..self.entries.len() {
+            let e = self.entries[i];
+            let k = key(e.hash, self.bytes(e.name));
+            let mut s = self.slot(k);
+            while self.slots[s] != 0 {
+                s = (s + 1) & self.mask;
+            }
+            self.slots[s] = u64::from(k) << 32 | (i as u64 + 1);
+        }
+    }
+
+    fn slot(&self, key: u32) -> usize {
+        (u64::from(key).wrapping_mul(MIX) >> self.shift) as usize
+    }
+
+    fn bytes(&self, (start, len): (u32, u32)) -> &[u8] {
+        &self.strings[start as usize..start as usize + len as usize]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The first item whose hash and name both match.
+    pub(crate) fn find(&self, hash: u32, name: &[u8]) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let k = key(hash, name);
+        let mut s = self.slot(k);
+        loop {
+            let slot = self.slots[s];
+            if slot == 0 {
+                return None;
+            }
+            if (slot >> 32) as u32 == k {
+                let i = (slot as u32 - 1) as usize;
+                let e = &self.entries[i];
+                if e.hash == hash && self.bytes(e.name) == name {
+                    return Some(i);
+                }
+            }
+            s = (s + 1) & self.mask;
+        }
+    }
+
+    /// Every item in order.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = CachedItem<'_>> + '_ {
+        (0..self.entries.len()).map(|i| self.item(i))
+    }
+
+    /// Item `i` (which must exist).
+    pub(crate) fn item(&self, i: usize) -> CachedItem<'_> {
+        let e = &self.entries[i];
+        CachedItem {
+            hash: e.hash,
+            options: e.options,
+            enabled: e.enabled,
+            name: self.bytes(e.name),
+            path: self.bytes(e.path),
+        }
+    }
+}
+
+fn too_big() -> CodecError {
+    crate::error::codec_err::bounds("snapshot strings total", 0)
+}
+
+/// One cgroup in the cache, borrowed from the snapshot its guard holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CachedItem<'a> {
+    /// The producer's hash of the name.
+    pub hash: u32,
+    /// Opaque cgroup option flags.
+    pub options: u32,
+    /// Opaque enabled value.
+    pub enabled: u32,
+    /// The cgroup name, exactly the bytes the producer sent.
+    pub name: &'a [u8],
+    /// The cgroup path, exactly the bytes the producer sent.
+    pub path: &'a [u8],
+}
+
+impl CachedItem<'_> {
+    /// An owned copy that outlives the guard and every later refresh.
+    pub fn to_owned_item(&self) -> CacheItem {
+        CacheItem {
+            hash: self.hash,
+            options: self.options,
+            enabled: self.enabled,
+            name: self.name.to_vec(),
+            path: self.path.to_vec(),
+        }
+    }
+}
+
+/// An owned copy of a cached cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheItem {
+    /// The producer's hash of the name.
+    pub hash: u32,
+    /// Opaque cgroup option flags.
+    pub options: u32,
+    /// Opaque enabled value.
+    pub enabled: u32,
+    /// The cgroup name, exactly the bytes the producer sent.
+    pub name: Vec<u8>,
+    /// The cgroup path, exactly the bytes the producer sent.
+    pub path: Vec<u8>,
+}
+
+impl From<CachedItem<'_>> for CacheItem {
+    fn from(item: CachedItem<'_>) -> Self {
+        item.to_owned_item()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::SnapshotBuilder;
+
+    fn snapshot(items: &[(u32, &str)]) -> Snapshot {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut b = SnapshotBuilder::new(&mut buf, items.len() as u32, 1, 7).unwrap();
+        for &(hash, name) in items {
+            b.add(hash, 0, 1, name.as_bytes(), format!("/p/{name}").as_bytes())
+                .unwrap();
+        }
+        let n = b.finish();
+        Snapshot::build(&SnapshotView::decode(&buf[..n]).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn finds_by_hash_and_name_only() {
+        let s = snapshot(&[(1, "a"), (2, "b"), (1, "c")]);
+        assert_eq!(s.find(1, b"a"), Some(0));
+        assert_eq!(s.find(1, b"c"), Some(2));
+        assert_eq!(s.find(2, b"a"), None);
+        assert_eq!(s.find(1, b"b"), None);
+        assert_eq!(s.item(1).path, b"/p/b");
+    }
+
+    #[test]
+    fn equal_hashes_for_every_name_still_index_every_item() {
+        let names: Vec<String> = (0..5000).map(|i| format!("cgroup-{i}")).collect();
+        let items: Vec<(u32, &str)> = names.iter().map(|n| (0, n.as_str())).collect();
+        let s = snapshot(&items);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(s.find(0, n.as_bytes()), Some(i));
+        }
+    }
+
+    #[test]
+    fn an_empty_snapshot_has_no_index() {
+        let s = snapshot(&[]);
+        assert_eq!(s.find(0, b""), None);
+        assert!(s.slots.is_empty());
+    }
+}
