@@ -10,6 +10,10 @@ const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 const NAME_MUL: u64 = 0x517C_C1B7_2722_0A95;
 /// Fewest index slots of a non-empty snapshot.
 const MIN_SLOTS: usize = 16;
+/// Longest probe sequence the index accepts when it is keyed by the
+/// producer's hash alone; a longer one means the producer's hashes are
+/// poor, and the index is rebuilt with the names mixed into the key.
+const MAX_PROBE: usize = 32;
 
 /// Fixed fields of one item and where its strings are.
 #[derive(Debug, Clone, Copy)]
@@ -33,13 +37,16 @@ pub(crate) struct Snapshot {
     mask: usize,
     /// Shift that turns the mixed key into a slot number.
     shift: u32,
+    /// Whether keys include a hash of the name (only when the producer's
+    /// hashes collide too much to be used alone).
+    mix_names: bool,
     pub(crate) generation: u64,
     pub(crate) systemd_enabled: u32,
 }
 
 /// A hash of `name` read 8 bytes at a time, mixed into the producer's
-/// hash so that a producer sending equal hashes for different names does
-/// not degrade the index to a list.
+/// hash when a producer sends equal hashes for many different names, so
+/// the index does not degrade to a list.
 fn name_hash(name: &[u8]) -> u32 {
     let mut h = name.len() as u64;
     let mut chunks = name.chunks_exact(8);
@@ -56,10 +63,6 @@ fn name_hash(name: &[u8]) -> u32 {
     (h >> 32) as u32 ^ h as u32
 }
 
-fn key(hash: u32, name: &[u8]) -> u32 {
-    hash ^ name_hash(name)
-}
-
 impl Snapshot {
     /// The snapshot of a cache that has none.
     pub(crate) const EMPTY: &'static Snapshot = &Snapshot {
@@ -68,6 +71,7 @@ impl Snapshot {
         slots: Vec::new(),
         mask: 0,
         shift: 0,
+        mix_names: false,
         generation: 0,
         systemd_enabled: 0,
     };
@@ -107,6 +111,7 @@ impl Snapshot {
             slots: Vec::new(),
             mask: 0,
             shift: 0,
+            mix_names: false,
             generation: view.generation(),
             systemd_enabled: view.systemd_enabled(),
         };
@@ -116,23 +121,50 @@ impl Snapshot {
 
     /// Builds the index: at least twice as many slots as items (a power of
     /// two, at least 16), linear probing, insertion in item order so the
-    /// first of duplicate `(hash, name)` pairs is found first.
+    /// first of duplicate `(hash, name)` pairs is found first. The key is
+    /// the producer's hash (already a hash of the name) unless that makes
+    /// some probe sequence longer than [`MAX_PROBE`].
     fn index(&mut self) {
         if self.entries.is_empty() {
             return;
         }
         let slots = (2 * self.entries.len()).next_power_of_two().max(MIN_SLOTS);
-        self.slots = vec![0; slots];
         self.mask = slots - 1;
         self.shift = 64 - slots.trailing_zeros();
+        self.mix_names = false;
+        if !self.fill(MAX_PROBE) {
+            self.mix_names = true;
+            self.fill(usize::MAX);
+        }
+    }
+
+    /// Inserts every item; gives up (returns false) when an insertion
+    /// probes more than `max_probe` slots.
+    fn fill(&mut self, max_probe: usize) -> bool {
+        self.slots.clear();
+        self.slots.resize(self.mask + 1, 0);
         for i in 0..self.entries.len() {
             let e = self.entries[i];
-            let k = key(e.hash, self.bytes(e.name));
+            let k = self.key(e.hash, self.bytes(e.name));
             let mut s = self.slot(k);
+            let mut probes = 0;
             while self.slots[s] != 0 {
+                probes += 1;
+                if probes > max_probe {
+                    return false;
+                }
                 s = (s + 1) & self.mask;
             }
             self.slots[s] = u64::from(k) << 32 | (i as u64 + 1);
+        }
+        true
+    }
+
+    fn key(&self, hash: u32, name: &[u8]) -> u32 {
+        if self.mix_names {
+            hash ^ name_hash(name)
+        } else {
+            hash
         }
     }
 
@@ -153,7 +185,7 @@ impl Snapshot {
         if self.slots.is_empty() {
             return None;
         }
-        let k = key(hash, name);
+        let k = self.key(hash, name);
         let mut s = self.slot(k);
         loop {
             let slot = self.slots[s];
@@ -261,6 +293,7 @@ mod tests {
     #[test]
     fn finds_by_hash_and_name_only() {
         let s = snapshot(&[(1, "a"), (2, "b"), (1, "c")]);
+        assert!(!s.mix_names);
         assert_eq!(s.find(1, b"a"), Some(0));
         assert_eq!(s.find(1, b"c"), Some(2));
         assert_eq!(s.find(2, b"a"), None);
@@ -273,6 +306,7 @@ mod tests {
         let names: Vec<String> = (0..5000).map(|i| format!("cgroup-{i}")).collect();
         let items: Vec<(u32, &str)> = names.iter().map(|n| (0, n.as_str())).collect();
         let s = snapshot(&items);
+        assert!(s.mix_names);
         for (i, n) in names.iter().enumerate() {
             assert_eq!(s.find(0, n.as_bytes()), Some(i));
         }
