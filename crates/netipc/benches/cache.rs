@@ -104,11 +104,10 @@ fn lookup_held_guard(bencher: Bencher) {
         let mut found = 0;
         for i in 0..LOOKUP_ITEMS {
             let c = &f.items[(start + i) % LOOKUP_ITEMS];
-            found += usize::from(
-                guard
-                    .get(black_box(c.hash), black_box(c.name.as_bytes()))
-                    .is_some(),
-            );
+            if let Some(item) = guard.get(black_box(c.hash), black_box(c.name.as_bytes())) {
+                black_box(item.path);
+                found += 1;
+            }
         }
         assert_eq!(found, LOOKUP_ITEMS);
     });
@@ -124,11 +123,10 @@ fn lookup_guard_per_lookup(bencher: Bencher) {
         for i in 0..LOOKUP_ITEMS {
             let c = &f.items[(start + i) % LOOKUP_ITEMS];
             let guard = f.cache.read();
-            found += usize::from(
-                guard
-                    .get(black_box(c.hash), black_box(c.name.as_bytes()))
-                    .is_some(),
-            );
+            if let Some(item) = guard.get(black_box(c.hash), black_box(c.name.as_bytes())) {
+                black_box(item.path);
+                found += 1;
+            }
         }
         assert_eq!(found, LOOKUP_ITEMS);
     });
@@ -151,10 +149,10 @@ fn lookup_hashmap_limit(bencher: Bencher) {
         let start = next.fetch_add(1, Ordering::Relaxed);
         let mut found = 0;
         for i in 0..LOOKUP_ITEMS {
-            found += usize::from(
-                map.get(black_box(&keys[(start + i) % LOOKUP_ITEMS]))
-                    .is_some(),
-            );
+            if let Some(&index) = map.get(black_box(&keys[(start + i) % LOOKUP_ITEMS])) {
+                black_box(&items[index].path);
+                found += 1;
+            }
         }
         assert_eq!(found, LOOKUP_ITEMS);
     });
