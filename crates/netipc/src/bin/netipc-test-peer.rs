@@ -2,7 +2,7 @@
 //! server, or a peer that stalls or dies in the middle of a message, so
 //! that tests can observe the other side across a real process boundary.
 //!
-//! Usage: `netipc-test-peer MODE RUN_DIR SERVICE [PROFILES]`
+//! Usage: `netipc-test-peer MODE RUN_DIR SERVICE [PROFILES] [TAG]`
 //!
 //! | mode | behaviour |
 //! |---|---|
@@ -12,6 +12,15 @@
 //! | `crash` | binds the endpoint and aborts without cleaning up |
 //! | `stall-after-request` | accepts one client, receives one request and never answers |
 //! | `idle-client` | connects and then does nothing |
+//! | `l2-increment` | managed INCREMENT server answering `value + TAG` |
+//! | `l2-string-reverse` | managed STRING_REVERSE server (the reversed string) |
+//! | `l2-snapshot` | managed CGROUPS_SNAPSHOT server: TAG items, generation TAG |
+//! | `l2-cgroups-lookup` | managed CGROUPS_LOOKUP server (64 KiB responses): every path KNOWN, named `name:<path>`, generation TAG |
+//! | `l2-apps-lookup` | managed APPS_LOOKUP server (64 KiB responses): every pid KNOWN with comm `p<pid % 1000>` and ppid TAG, generation TAG |
+//!
+//! For the `l2-*` modes PROFILES is the managed server's `supported_profiles`
+//! (0: the library default) and TAG (default 1) parametrises the answers,
+//! so a test can tell a restarted server from the one before.
 //!
 //! It prints `ready` (or `stalled`) on stdout when it reached that point,
 //! and exits when its stdin is closed, so it never outlives the test.
@@ -162,6 +171,101 @@ fn idle_client(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()
     Ok(())
 }
 
+/// Runs a managed server until the test closes stdin or kills the process.
+fn managed(
+    mode: &str,
+    run_dir: &str,
+    service: &str,
+    profiles: u32,
+    tag: u64,
+) -> netipc::Result<()> {
+    use netipc::codec::{AppsEntry, CgroupStatus, CgroupsLookupStatus, PidStatus};
+    use netipc::service::{HandlerError, ManagedServer, ServerConfig};
+
+    let config = ServerConfig {
+        supported_profiles: profiles,
+        ..ServerConfig::default()
+    };
+    // Lookup answers get a fixed 64 KiB budget: a growable one starting at
+    // 1024 bytes reports the first key of a large sub-request as
+    // OVERSIZED_ITEM (codec spec 5.8, step 6) instead of growing.
+    let lookup_config = ServerConfig {
+        max_response_payload_bytes: 1 << 16,
+        ..config
+    };
+    let server = match mode {
+        "l2-increment" => ManagedServer::increment(run_dir, service, &config, move |v: u64| {
+            Ok::<u64, HandlerError>(v.wrapping_add(tag))
+        }),
+        "l2-string-reverse" => ManagedServer::string_reverse(
+            run_dir,
+            service,
+            &config,
+            |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+                out.extend(text.iter().rev());
+                Ok(())
+            },
+        ),
+        "l2-snapshot" => ManagedServer::cgroups_snapshot(
+            run_dir,
+            service,
+            &config,
+            move |b: &mut netipc::codec::SnapshotBuilder<'_>| -> Result<(), HandlerError> {
+                b.set_header(1, tag);
+                for i in 0..tag {
+                    let name = format!("cg{i}");
+                    let path = format!("/sys/fs/cgroup/{name}");
+                    b.add(i as u32, 0, 1, name.as_bytes(), path.as_bytes())?;
+                }
+                Ok(())
+            },
+        ),
+        "l2-cgroups-lookup" => ManagedServer::cgroups_lookup(
+            run_dir,
+            service,
+            &lookup_config,
+            move |request: &netipc::codec::CgroupsLookupRequest<'_>,
+                  b: &mut netipc::codec::CgroupsLookupBuilder<'_, '_>|
+                  -> Result<(), HandlerError> {
+                b.set_generation(tag);
+                for (i, path) in request.paths().enumerate() {
+                    let name = [b"name:", path].concat();
+                    b.add_request_item(i, CgroupsLookupStatus::Known, 0, &name, &[(b"k", b"v")])?;
+                }
+                Ok(())
+            },
+        ),
+        "l2-apps-lookup" => ManagedServer::apps_lookup(
+            run_dir,
+            service,
+            &lookup_config,
+            move |request: &netipc::codec::AppsLookupRequest<'_>,
+                  b: &mut netipc::codec::AppsLookupBuilder<'_>|
+                  -> Result<(), HandlerError> {
+                b.set_generation(tag);
+                for pid in request.pids() {
+                    let comm = format!("p{}", pid % 1000);
+                    let entry = AppsEntry {
+                        status: PidStatus::Known,
+                        cgroup_status: CgroupStatus::HostRoot,
+                        ppid: tag as u32,
+                        uid: 0,
+                        comm: comm.as_bytes(),
+                        ..AppsEntry::unset(PidStatus::Known)
+                    };
+                    b.add(pid, &entry, &[] as &[(&[u8], &[u8])])?;
+                }
+                Ok(())
+            },
+        ),
+        other => unreachable!("not a managed mode: {other}"),
+    };
+    let _running = server.spawn()?;
+    say("ready");
+    std::thread::sleep(Duration::MAX);
+    Ok(())
+}
+
 fn crash(run_dir: &str, service: &str) -> netipc::Result<()> {
     let _listener = Listener::bind(run_dir, service, &ServerOptions::default())?;
     say("ready");
@@ -172,13 +276,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
         eprintln!(
-            "usage: netipc-test-peer serve|stall-request|stall-response|crash|stall-after-request|idle-client RUN_DIR SERVICE [PROFILES]"
+            "usage: netipc-test-peer serve|stall-request|stall-response|crash|stall-after-request|idle-client|l2-increment|l2-string-reverse|l2-snapshot|l2-cgroups-lookup|l2-apps-lookup RUN_DIR SERVICE [PROFILES] [TAG]"
         );
         return ExitCode::from(2);
     }
     exit_with_parent();
     let (run_dir, service) = (args[2].as_str(), args[3].as_str());
     let profiles = args.get(4).and_then(|p| p.parse().ok()).unwrap_or(1);
+    let tag = args.get(5).and_then(|t| t.parse().ok()).unwrap_or(1);
     let result = match args[1].as_str() {
         "serve" => serve(run_dir, service, profiles),
         "stall-request" => stall_request(run_dir, service),
@@ -186,6 +291,8 @@ fn main() -> ExitCode {
         "crash" => crash(run_dir, service),
         "stall-after-request" => stall_after_request(run_dir, service, profiles),
         "idle-client" => idle_client(run_dir, service, profiles),
+        mode @ ("l2-increment" | "l2-string-reverse" | "l2-snapshot" | "l2-cgroups-lookup"
+        | "l2-apps-lookup") => managed(mode, run_dir, service, profiles, tag),
         other => {
             eprintln!("unknown mode {other}");
             return ExitCode::from(2);

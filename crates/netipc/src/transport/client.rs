@@ -86,6 +86,7 @@ impl ClientSession {
                 session_id: params.session_id,
             };
             Some(attach(
+                &conn,
                 &key,
                 params.selected_profile,
                 options.handshake_timeout(),
@@ -250,11 +251,22 @@ const ATTACH_RETRY: Duration = Duration::from_millis(5);
 /// Attaches the session's region, retrying transient failures (a server
 /// may create the region late) for up to five seconds or the handshake
 /// timeout, whichever is shorter.
-fn attach(key: &ShmKey<'_>, profile: u32, timeout: Duration) -> Result<sys::ShmRegion> {
+///
+/// A server that closed the connection meanwhile (for example one that
+/// turned the client away at its session limit, removing the region) is
+/// reported as `Disconnected`, not as an attach failure: the caller should
+/// retry later, not give up on shared memory.
+fn attach(
+    conn: &sys::Conn,
+    key: &ShmKey<'_>,
+    profile: u32,
+    timeout: Duration,
+) -> Result<sys::ShmRegion> {
     let give_up = std::time::Instant::now() + timeout.min(ATTACH_BUDGET);
     loop {
         match sys::ShmRegion::attach(key, profile) {
             Ok(region) => return Ok(region),
+            Err(_) if conn.peer_closed() => return Err(Error::Disconnected),
             Err(e) if e.is_transient() && std::time::Instant::now() < give_up => {
                 std::thread::sleep(ATTACH_RETRY)
             }

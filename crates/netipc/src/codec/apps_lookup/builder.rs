@@ -77,6 +77,14 @@ impl<'b> AppsLookupBuilder<'b> {
         self.core.suffix_mode()
     }
 
+    /// Whether the budget (not the handler) turned an item into
+    /// `OVERSIZED_ITEM` or `PAYLOAD_EXCEEDED`. A server that can offer a
+    /// larger response size may prefer to answer `LIMIT_EXCEEDED` instead,
+    /// so the client reconnects with the larger size.
+    pub fn budget_converted(&self) -> bool {
+        self.core.budget_converted()
+    }
+
     /// Adds an item with every field unset (for [`PidStatus::Unknown`] and
     /// the like).
     ///
@@ -136,7 +144,10 @@ impl<'b> AppsLookupBuilder<'b> {
                     .commit(start, layout.size, APPS_LOOKUP_PLACEHOLDER_LEN);
                 Ok(())
             }
-            None if self.core.count() == 0 => self.placeholder(pid, PidStatus::OversizedItem),
+            None if self.core.count() == 0 => {
+                self.core.note_oversized();
+                self.placeholder(pid, PidStatus::OversizedItem)
+            }
             None => {
                 self.core.enter_suffix_mode();
                 self.placeholder(pid, PidStatus::PayloadExceeded)

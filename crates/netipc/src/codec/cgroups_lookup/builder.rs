@@ -93,6 +93,14 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
         self.core.suffix_mode()
     }
 
+    /// Whether the budget (not the handler) turned an item into
+    /// `OVERSIZED_ITEM` or `PAYLOAD_EXCEEDED`. A server that can offer a
+    /// larger response size may prefer to answer `LIMIT_EXCEEDED` instead,
+    /// so the client reconnects with the larger size.
+    pub fn budget_converted(&self) -> bool {
+        self.core.budget_converted()
+    }
+
     /// Adds a KNOWN item for `path`.
     ///
     /// # Errors
@@ -200,6 +208,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
                 Ok(())
             }
             None if self.core.count() == 0 => {
+                self.core.note_oversized();
                 self.placeholder(path, CgroupsLookupStatus::OversizedItem)
             }
             None => {

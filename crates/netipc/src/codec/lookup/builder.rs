@@ -125,6 +125,8 @@ pub(crate) struct Core<'a> {
     /// Number of items the reservation covers.
     reserved_for: usize,
     suffix_mode: bool,
+    /// Whether the budget turned the first item into `OVERSIZED_ITEM`.
+    oversized: bool,
     error: Option<CodecError>,
 }
 
@@ -150,6 +152,7 @@ impl<'a> Core<'a> {
             suffix: 0,
             reserved_for: 0,
             suffix_mode: false,
+            oversized: false,
             error: None,
         })
     }
@@ -221,6 +224,17 @@ impl<'a> Core<'a> {
     /// Enters suffix mode: every later item becomes `PAYLOAD_EXCEEDED`.
     pub(crate) fn enter_suffix_mode(&mut self) {
         self.suffix_mode = true;
+    }
+
+    /// Records that the budget turned the first item into `OVERSIZED_ITEM`.
+    pub(crate) fn note_oversized(&mut self) {
+        self.oversized = true;
+    }
+
+    /// Whether the budget converted any item (to `OVERSIZED_ITEM` or into
+    /// the `PAYLOAD_EXCEEDED` suffix).
+    pub(crate) fn budget_converted(&self) -> bool {
+        self.oversized || self.suffix_mode
     }
 
     /// The zeroed gap before the next item is written and the item's bytes

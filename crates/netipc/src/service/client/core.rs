@@ -162,6 +162,13 @@ impl ClientCore {
         })
     }
 
+    /// The response payload size the next response may have.
+    pub(crate) fn response_capacity(&self) -> u32 {
+        self.session.as_ref().map_or(self.response_proposal, |s| {
+            s.params().max_response_payload_bytes
+        })
+    }
+
     pub(crate) fn request_ceiling(&self) -> u32 {
         self.settings.request_ceiling
     }
@@ -190,11 +197,14 @@ impl ClientCore {
         self.state != before
     }
 
-    /// Drops the session; the state becomes `Disconnected` and the abort
-    /// flag is cleared.
+    /// Drops the session; the state becomes `Disconnected`, the abort flag
+    /// is cleared and the configured profiles are offered again (a shared
+    /// memory failure withdraws them only until `close`).
     pub(crate) fn close(&mut self) {
         self.session = None;
         self.state = ClientState::Disconnected;
+        self.supported = self.settings.supported_profiles;
+        self.preferred = self.settings.preferred_profiles;
         self.abort.clear();
     }
 
@@ -217,12 +227,28 @@ impl ClientCore {
     fn try_connect(&mut self) -> ClientState {
         self.state = ClientState::Connecting;
         self.session = None;
+        if self.supported == 0 {
+            // Only shared memory was allowed and it failed: nothing is
+            // left to offer until `close()` restores the configuration.
+            self.state = ClientState::Incompatible;
+            return self.state;
+        }
         let mut result = ClientSession::connect(&self.run_dir, &self.service, &self.options());
+        if matches!(result, Err(Error::Handshake(HandshakeError::LimitExceeded)))
+            && self.request_proposal > self.settings.request_start
+        {
+            // The provider refuses the grown request size. Start over from
+            // the configured size, so that a request the provider cannot
+            // take fails its call without locking the client out for good.
+            self.request_proposal = self.settings.request_start;
+            result = ClientSession::connect(&self.run_dir, &self.service, &self.options());
+        }
         if matches!(result, Err(Error::ShmAttach(_))) {
             self.supported &= !profile::SHM_ANY;
             self.preferred &= !profile::SHM_ANY;
             result = if self.supported == 0 {
-                Err(Error::Disconnected)
+                // Shared memory was the only transport allowed.
+                Err(Error::Handshake(HandshakeError::NoCommonProfile))
             } else {
                 ClientSession::connect(&self.run_dir, &self.service, &self.options())
             };

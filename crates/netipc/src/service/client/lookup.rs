@@ -10,9 +10,10 @@ use super::core::{ClientCore, Payload};
 use super::{AppsLookup, CgroupsLookup, Client};
 use crate::bytes::align8;
 use crate::codec::{
-    AppsLookupView, CgroupsLookupBuilder, CgroupsLookupStatus, CgroupsLookupView,
-    LOOKUP_HEADER_LEN, PidStatus, apps_lookup_request_len, cgroups_lookup_request_len,
-    cgroups_lookup_single_request_len, encode_apps_lookup_raw_response, encode_apps_lookup_request,
+    APPS_LOOKUP_PLACEHOLDER_LEN, AppsLookupView, CgroupsLookupBuilder, CgroupsLookupStatus,
+    CgroupsLookupView, LOOKUP_HEADER_LEN, PidStatus, apps_lookup_request_len,
+    cgroups_lookup_placeholder_len, cgroups_lookup_request_len, cgroups_lookup_single_request_len,
+    encode_apps_lookup_raw_response, encode_apps_lookup_request,
     encode_cgroups_lookup_raw_response, encode_cgroups_lookup_request,
 };
 use crate::error::{Error, Result};
@@ -47,52 +48,110 @@ impl LookupScratch {
         end
     }
 
-    fn item_slices(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+    fn item_slices(&self) -> impl ExactSizeIterator<Item = &[u8]> + Clone {
         self.ranges.iter().map(|&(a, b)| &self.items[a..b])
     }
+}
+
+/// How one item of a sub-response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A final answer (including a server-made `OVERSIZED_ITEM` for a key
+    /// sent alone).
+    Answered,
+    /// `PAYLOAD_EXCEEDED`: ask again.
+    Exceeded,
+    /// `OVERSIZED_ITEM`.
+    Oversized,
 }
 
 /// What differs between the two lookup methods.
 trait Spec {
     type Key;
+    type View<'a>;
     /// Most keys from `keys` whose request fits `capacity` bytes.
     fn fit(keys: &[Self::Key], capacity: usize) -> usize;
+    /// Most keys from `keys` whose minimal answers (the placeholders a
+    /// server's budget rules fall back to) fit `capacity` response bytes.
+    fn fit_answers(keys: &[Self::Key], capacity: usize) -> usize;
     /// Size of a request carrying just `key`.
     fn one_key_len(key: &Self::Key) -> usize;
     /// A client-made `OVERSIZED_ITEM` for a key that can never be sent, if
     /// the method has one.
     fn oversized(key: &Self::Key) -> Option<Vec<u8>>;
     fn encode(keys: &[Self::Key], out: &mut Vec<u8>) -> Result<usize>;
-    /// Checks one sub-response against `keys` (one item per key, each
-    /// echoing its key, a `PAYLOAD_EXCEEDED` suffix only) and copies the
-    /// final items; returns (generation, answered keys).
-    fn take(
-        payload: &[u8],
-        keys: &[Self::Key],
-        scratch: &mut LookupScratch,
-    ) -> Result<(u64, usize)>;
-    fn stitch(scratch: &mut LookupScratch, generation: u64) -> Result<usize>;
+    fn decode(payload: &[u8]) -> Result<Self::View<'_>>;
+    fn len(view: &Self::View<'_>) -> usize;
+    fn generation(view: &Self::View<'_>) -> u64;
+    /// Item `i`'s outcome; `BadResponse` if it does not echo `key`.
+    fn outcome(view: &Self::View<'_>, i: usize, key: &Self::Key) -> Result<Outcome>;
+    fn raw_item<'v>(view: &'v Self::View<'_>, i: usize) -> &'v [u8];
+    /// Encodes the stitched response from raw items.
+    fn encode_raw<'i>(
+        items: impl ExactSizeIterator<Item = &'i [u8]> + Clone,
+        generation: u64,
+        out: &mut [u8],
+    ) -> Result<usize>;
 }
 
-/// Checks that `statuses` (item i is `PAYLOAD_EXCEEDED` or not) forms a
-/// suffix and returns where it starts (`len` without one).
-fn suffix_start(len: usize, exceeded: impl Fn(usize) -> bool) -> Result<usize> {
-    let start = (0..len).find(|&i| exceeded(i)).unwrap_or(len);
-    if (start..len).any(|i| !exceeded(i)) {
+/// What one sub-response settled.
+enum Taken {
+    /// The first `n` keys got final answers (the rest are asked again).
+    Answered(usize),
+    /// The first key came back `OVERSIZED_ITEM` only because the budget
+    /// also had to hold the other keys' placeholders: ask it alone.
+    FirstAlone,
+}
+
+/// Checks one sub-response against `keys` (one item per key, each echoing
+/// its key, a `PAYLOAD_EXCEEDED` suffix only) and copies the final items.
+fn take<S: Spec>(
+    payload: &[u8],
+    keys: &[S::Key],
+    scratch: &mut LookupScratch,
+) -> Result<(u64, Taken)> {
+    let view = S::decode(payload)?;
+    if S::len(&view) != keys.len() {
         return Err(Error::BadResponse(
-            "an item follows a PAYLOAD_EXCEEDED item",
+            "the sub-response has another item count",
         ));
     }
-    if start == 0 && len > 0 {
-        return Err(Error::CapacityExhausted);
+    let mut answered = keys.len();
+    for (i, key) in keys.iter().enumerate() {
+        match S::outcome(&view, i, key)? {
+            Outcome::Exceeded if i == 0 => return Err(Error::CapacityExhausted),
+            Outcome::Exceeded => answered = answered.min(i),
+            _ if answered < keys.len() => {
+                return Err(Error::BadResponse(
+                    "an item follows a PAYLOAD_EXCEEDED item",
+                ));
+            }
+            Outcome::Oversized if i == 0 && keys.len() > 1 => {
+                return Ok((S::generation(&view), Taken::FirstAlone));
+            }
+            Outcome::Answered | Outcome::Oversized => {}
+        }
     }
-    Ok(start)
+    for i in 0..answered {
+        scratch.push(S::raw_item(&view, i));
+    }
+    Ok((S::generation(&view), Taken::Answered(answered)))
+}
+
+/// Encodes the stitched response into `scratch.out`; returns its length.
+fn stitch<S: Spec>(scratch: &mut LookupScratch, generation: u64) -> Result<usize> {
+    let mut out = std::mem::take(&mut scratch.out);
+    out.resize(scratch.stitched_len(), 0);
+    let n = S::encode_raw(scratch.item_slices(), generation, &mut out);
+    scratch.out = out;
+    n
 }
 
 struct Cgroups<'p, P>(std::marker::PhantomData<&'p P>);
 
 impl<P: AsRef<[u8]>> Spec for Cgroups<'_, P> {
     type Key = P;
+    type View<'a> = CgroupsLookupView<'a>;
 
     fn fit(keys: &[P], capacity: usize) -> usize {
         // The directory grows with k, so count down from the longest prefix
@@ -105,6 +164,19 @@ impl<P: AsRef<[u8]>> Spec for Cgroups<'_, P> {
                 break;
             }
             strings = next;
+            k += 1;
+        }
+        k
+    }
+
+    fn fit_answers(keys: &[P], capacity: usize) -> usize {
+        let mut end = LOOKUP_HEADER_LEN;
+        let mut k = 0;
+        for key in keys {
+            end += DIR_ENTRY_LEN + align8(cgroups_lookup_placeholder_len(key.as_ref().len()));
+            if end > capacity {
+                break;
+            }
             k += 1;
         }
         k
@@ -132,35 +204,40 @@ impl<P: AsRef<[u8]>> Spec for Cgroups<'_, P> {
         Ok(encode_cgroups_lookup_request(keys, out)?)
     }
 
-    fn take(payload: &[u8], keys: &[P], scratch: &mut LookupScratch) -> Result<(u64, usize)> {
-        let view = CgroupsLookupView::decode(payload)?;
-        if view.len() != keys.len() {
-            return Err(Error::BadResponse(
-                "the sub-response has another item count",
-            ));
-        }
-        for (item, key) in view.iter().zip(keys) {
-            if item.path != key.as_ref() {
-                return Err(Error::BadResponse("an item does not echo its path"));
-            }
-        }
-        let exceeded = |i: usize| {
-            view.item(i)
-                .is_some_and(|it| it.status == CgroupsLookupStatus::PayloadExceeded)
-        };
-        let answered = suffix_start(keys.len(), exceeded)?;
-        for i in 0..answered {
-            scratch.push(view.raw_item(i).unwrap_or_default());
-        }
-        Ok((view.generation(), answered))
+    fn decode(payload: &[u8]) -> Result<CgroupsLookupView<'_>> {
+        Ok(CgroupsLookupView::decode(payload)?)
     }
 
-    fn stitch(scratch: &mut LookupScratch, generation: u64) -> Result<usize> {
-        let mut out = std::mem::take(&mut scratch.out);
-        out.resize(scratch.stitched_len(), 0);
-        let n = encode_cgroups_lookup_raw_response(scratch.item_slices(), generation, &mut out);
-        scratch.out = out;
-        Ok(n?)
+    fn len(view: &CgroupsLookupView<'_>) -> usize {
+        view.len()
+    }
+
+    fn generation(view: &CgroupsLookupView<'_>) -> u64 {
+        view.generation()
+    }
+
+    fn outcome(view: &CgroupsLookupView<'_>, i: usize, key: &P) -> Result<Outcome> {
+        let item = view
+            .item(i)
+            .filter(|item| item.path == key.as_ref())
+            .ok_or(Error::BadResponse("an item does not echo its path"))?;
+        Ok(match item.status {
+            CgroupsLookupStatus::PayloadExceeded => Outcome::Exceeded,
+            CgroupsLookupStatus::OversizedItem => Outcome::Oversized,
+            _ => Outcome::Answered,
+        })
+    }
+
+    fn raw_item<'v>(view: &'v CgroupsLookupView<'_>, i: usize) -> &'v [u8] {
+        view.raw_item(i).unwrap_or_default()
+    }
+
+    fn encode_raw<'i>(
+        items: impl ExactSizeIterator<Item = &'i [u8]> + Clone,
+        generation: u64,
+        out: &mut [u8],
+    ) -> Result<usize> {
+        Ok(encode_cgroups_lookup_raw_response(items, generation, out)?)
     }
 }
 
@@ -168,9 +245,16 @@ struct Apps;
 
 impl Spec for Apps {
     type Key = u32;
+    type View<'a> = AppsLookupView<'a>;
 
     fn fit(keys: &[u32], capacity: usize) -> usize {
         let per_key = DIR_ENTRY_LEN + crate::codec::APPS_LOOKUP_KEY_LEN;
+        keys.len()
+            .min(capacity.saturating_sub(LOOKUP_HEADER_LEN) / per_key)
+    }
+
+    fn fit_answers(keys: &[u32], capacity: usize) -> usize {
+        let per_key = DIR_ENTRY_LEN + align8(APPS_LOOKUP_PLACEHOLDER_LEN);
         keys.len()
             .min(capacity.saturating_sub(LOOKUP_HEADER_LEN) / per_key)
     }
@@ -188,33 +272,40 @@ impl Spec for Apps {
         Ok(encode_apps_lookup_request(keys, out)?)
     }
 
-    fn take(payload: &[u8], keys: &[u32], scratch: &mut LookupScratch) -> Result<(u64, usize)> {
-        let view = AppsLookupView::decode(payload)?;
-        if view.len() != keys.len() {
-            return Err(Error::BadResponse(
-                "the sub-response has another item count",
-            ));
-        }
-        if view.iter().zip(keys).any(|(item, &pid)| item.pid != pid) {
-            return Err(Error::BadResponse("an item does not echo its pid"));
-        }
-        let exceeded = |i: usize| {
-            view.item(i)
-                .is_some_and(|it| it.entry.status == PidStatus::PayloadExceeded)
-        };
-        let answered = suffix_start(keys.len(), exceeded)?;
-        for i in 0..answered {
-            scratch.push(view.raw_item(i).unwrap_or_default());
-        }
-        Ok((view.generation(), answered))
+    fn decode(payload: &[u8]) -> Result<AppsLookupView<'_>> {
+        Ok(AppsLookupView::decode(payload)?)
     }
 
-    fn stitch(scratch: &mut LookupScratch, generation: u64) -> Result<usize> {
-        let mut out = std::mem::take(&mut scratch.out);
-        out.resize(scratch.stitched_len(), 0);
-        let n = encode_apps_lookup_raw_response(scratch.item_slices(), generation, &mut out);
-        scratch.out = out;
-        Ok(n?)
+    fn len(view: &AppsLookupView<'_>) -> usize {
+        view.len()
+    }
+
+    fn generation(view: &AppsLookupView<'_>) -> u64 {
+        view.generation()
+    }
+
+    fn outcome(view: &AppsLookupView<'_>, i: usize, pid: &u32) -> Result<Outcome> {
+        let item = view
+            .item(i)
+            .filter(|item| item.pid == *pid)
+            .ok_or(Error::BadResponse("an item does not echo its pid"))?;
+        Ok(match item.entry.status {
+            PidStatus::PayloadExceeded => Outcome::Exceeded,
+            PidStatus::OversizedItem => Outcome::Oversized,
+            _ => Outcome::Answered,
+        })
+    }
+
+    fn raw_item<'v>(view: &'v AppsLookupView<'_>, i: usize) -> &'v [u8] {
+        view.raw_item(i).unwrap_or_default()
+    }
+
+    fn encode_raw<'i>(
+        items: impl ExactSizeIterator<Item = &'i [u8]> + Clone,
+        generation: u64,
+        out: &mut [u8],
+    ) -> Result<usize> {
+        Ok(encode_apps_lookup_raw_response(items, generation, out)?)
     }
 }
 
@@ -270,12 +361,22 @@ fn lookup_loop<S: Spec>(
     let mut generation = None;
     let mut subcalls = 0u32;
     let mut start = 0;
+    let mut alone = false;
     while start < keys.len() || generation.is_none() {
         if core.abort_handle().is_aborted() {
             return Err(Error::Aborted.into());
         }
-        let capacity = core.request_capacity() as usize;
-        let k = S::fit(&keys[start..], capacity);
+        let k = S::fit(&keys[start..], core.request_capacity() as usize);
+        // Keep the keys' placeholders within half the response size, so the
+        // first answer has room next to them. Never zero when the request
+        // fits: a key whose placeholder alone overflows the response is left
+        // to the overflow recovery.
+        let answers = S::fit_answers(&keys[start..], core.response_capacity() as usize / 2);
+        let k = if alone {
+            k.min(1)
+        } else {
+            k.min(answers.max(1))
+        };
         if k == 0 && start < keys.len() {
             let needed = S::one_key_len(&keys[start]);
             if needed <= core.request_ceiling() as usize {
@@ -308,17 +409,23 @@ fn lookup_loop<S: Spec>(
             .response()
             .map(|m| m.payload)
             .ok_or(Error::Disconnected)?;
-        let (g, answered) = S::take(payload, &keys[start..start + k], scratch)?;
+        let (g, taken) = take::<S>(payload, &keys[start..start + k], scratch)?;
         if generation.is_some_and(|known| known != g) {
             return Err(Error::BadResponse("the generation changed between sub-responses").into());
         }
         generation = Some(g);
-        start += answered;
+        match taken {
+            Taken::Answered(answered) => {
+                start += answered;
+                alone = false;
+            }
+            Taken::FirstAlone => alone = true,
+        }
     }
     if scratch.stitched_len() > settings.max_lookup_response_bytes as usize {
         return Err(Error::LookupLimit("max_lookup_response_bytes").into());
     }
-    Ok(S::stitch(scratch, generation.unwrap_or(0))?)
+    Ok(stitch::<S>(scratch, generation.unwrap_or(0))?)
 }
 
 impl Client<CgroupsLookup> {

@@ -147,7 +147,9 @@ impl<K: ServiceKind> Client<K> {
     }
 
     /// Closes the connection: the state becomes `Disconnected`, the abort
-    /// flag is cleared, the counters are kept.
+    /// flag is cleared, the counters are kept, and transports withdrawn
+    /// after a shared-memory failure are offered again by the next
+    /// `refresh`.
     pub fn close(&mut self) {
         self.core.close();
     }

@@ -5,7 +5,7 @@ use crate::codec::{
     DispatchError, SnapshotBuilder, decode_increment, decode_string_reverse, dispatch_apps_lookup,
     dispatch_cgroups_lookup, dispatch_cgroups_snapshot, encode_increment, encode_string_reverse,
 };
-use crate::error::CodecError;
+use crate::error::{CodecError, CodecErrorKind};
 use crate::wire::Method;
 
 /// What a handler returns when it cannot answer at all. Any error type
@@ -144,10 +144,24 @@ where
     }
 }
 
-/// Per-session scratch space a dispatcher may use.
-#[derive(Debug, Default)]
+/// Per-session scratch space and facts a dispatcher may use.
+#[derive(Debug)]
 pub(crate) struct Scratch {
     text: Vec<u8>,
+    /// The server could offer this session's client a larger response
+    /// size: a lookup answer the budget had to cut short then becomes an
+    /// overflow (the client reconnects with the larger size) instead of
+    /// `OVERSIZED_ITEM` / `PAYLOAD_EXCEEDED` items.
+    can_grow: bool,
+}
+
+impl Scratch {
+    pub(crate) fn new(can_grow: bool) -> Self {
+        Self {
+            text: Vec::new(),
+            can_grow,
+        }
+    }
 }
 
 /// One handler behind the method it serves.
@@ -165,6 +179,18 @@ pub(crate) trait Dispatch: Send + Sync {
 
 fn overflow(e: CodecError) -> DispatchError {
     DispatchError::Builder(e)
+}
+
+/// A lookup answer cut short by a budget that could grow.
+fn cut_short(len: usize, converted: bool, can_grow: bool) -> Result<usize, DispatchError> {
+    if converted && can_grow {
+        return Err(overflow(CodecError::new(
+            CodecErrorKind::Overflow,
+            "lookup response budget",
+            0,
+        )));
+    }
+    Ok(len)
 }
 
 pub(crate) struct Snapshot<H>(pub(crate) H);
@@ -199,9 +225,15 @@ impl<H: CgroupsLookupHandler> Dispatch for CgroupsLookup<H> {
         &self,
         request: &[u8],
         response: &mut [u8],
-        _: &mut Scratch,
+        scratch: &mut Scratch,
     ) -> Result<usize, DispatchError> {
-        dispatch_cgroups_lookup(request, response, |r, b| self.0.lookup(r, b).is_ok())
+        let mut converted = false;
+        let len = dispatch_cgroups_lookup(request, response, |r, b| {
+            let ok = self.0.lookup(r, b).is_ok();
+            converted = b.budget_converted();
+            ok
+        })?;
+        cut_short(len, converted, scratch.can_grow)
     }
 }
 
@@ -214,9 +246,15 @@ impl<H: AppsLookupHandler> Dispatch for AppsLookup<H> {
         &self,
         request: &[u8],
         response: &mut [u8],
-        _: &mut Scratch,
+        scratch: &mut Scratch,
     ) -> Result<usize, DispatchError> {
-        dispatch_apps_lookup(request, response, |r, b| self.0.lookup(r, b).is_ok())
+        let mut converted = false;
+        let len = dispatch_apps_lookup(request, response, |r, b| {
+            let ok = self.0.lookup(r, b).is_ok();
+            converted = b.budget_converted();
+            ok
+        })?;
+        cut_short(len, converted, scratch.can_grow)
     }
 }
 

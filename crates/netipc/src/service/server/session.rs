@@ -30,6 +30,11 @@ impl Learned {
         self.value.load(Ordering::Relaxed)
     }
 
+    /// Whether `size` is still below the ceiling.
+    pub(crate) fn can_exceed(&self, size: u32) -> bool {
+        size < self.ceiling
+    }
+
     /// Grows to hold `size` bytes (rounded up to a power of two, capped).
     pub(crate) fn learn(&self, size: u64) {
         let want = size.max(16).checked_next_power_of_two().unwrap_or(u64::MAX);
@@ -53,8 +58,10 @@ pub(crate) fn serve(
     stop: &Interrupt,
 ) {
     let budget = session.params().max_response_payload_bytes as usize;
+
     let mut response = vec![0u8; budget];
-    let mut scratch = Scratch::default();
+    let mut scratch =
+        Scratch::new(response_size.can_exceed(session.params().max_response_payload_bytes));
     let method = dispatcher.method().code();
     loop {
         let Ok(message) = session.recv(None, Some(stop)) else {

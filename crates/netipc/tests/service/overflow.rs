@@ -1,0 +1,304 @@
+//! Capacity growth (level2 section 5 and 5.1): responses and requests that
+//! do not fit the negotiated sizes, recovery by reconnecting with larger
+//! sizes, and the limits of that recovery.
+
+use netipc::Error;
+use netipc::codec::SnapshotBuilder;
+use netipc::service::{
+    CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, RunningServer,
+    ServerConfig, StringReverseClient,
+};
+
+use crate::support::*;
+
+/// A snapshot server whose handler adds `items` cgroups with paths of
+/// about `path_len` bytes, counting its invocations.
+fn big_snapshot_server(
+    dir: &RunDir,
+    config: &ServerConfig,
+    items: usize,
+    path_len: usize,
+) -> (RunningServer, Counter) {
+    let calls = Counter::default();
+    let c = calls.clone();
+    let server = ManagedServer::cgroups_snapshot(
+        dir.str(),
+        "snap",
+        config,
+        move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
+            c.bump();
+            b.set_header(0, items as u64);
+            for i in 0..items {
+                let name = format!("cgroup-{i:04}");
+                let mut path = format!("/sys/fs/cgroup/{name}");
+                while path.len() < path_len {
+                    path.push('/');
+                    path.push_str(&name);
+                }
+                b.add(i as u32, 0, 1, name.as_bytes(), path.as_bytes())?;
+            }
+            Ok(())
+        },
+    )
+    .spawn()
+    .unwrap();
+    (server, calls)
+}
+
+fn check_snapshot(client: &mut CgroupsSnapshotClient, items: usize) {
+    let view = client.call().unwrap();
+    assert_eq!((view.len(), view.generation()), (items, items as u64));
+    for (i, item) in view.iter().enumerate() {
+        let item = item.unwrap();
+        assert_eq!(item.hash, i as u32);
+        assert_eq!(item.name, format!("cgroup-{i:04}").as_bytes());
+        assert!(item.path.starts_with(b"/sys/fs/cgroup/cgroup-"));
+    }
+}
+
+fn overflow_recovers_end_to_end(profiles: u32) {
+    let dir = RunDir::new();
+    let (_server, calls) = big_snapshot_server(&dir, &server_config(profiles), 1000, 0);
+    let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
+    client.refresh();
+    assert_eq!(
+        client.session_info().unwrap().max_response_payload_bytes,
+        1024
+    );
+    // About 94 KB: 1024 doubles seven times to 128 KiB, one reconnect and
+    // one attempt per doubling.
+    check_snapshot(&mut client, 1000);
+    let info = client.session_info().unwrap();
+    assert_eq!(info.max_response_payload_bytes, 1024 << 7);
+    assert_eq!(info.shared_memory, profiles != BASELINE);
+    let s = client.status();
+    assert_eq!(
+        (s.state, s.reconnect_count, s.call_count, s.error_count),
+        (ClientState::Ready, 7, 1, 0)
+    );
+    assert_eq!(calls.get(), 8);
+    // The session keeps the size.
+    check_snapshot(&mut client, 1000);
+    assert_eq!(client.status().reconnect_count, 7);
+    // The server learned it: a new client needs no growth.
+    let mut other = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
+    other.refresh();
+    assert_eq!(
+        other.session_info().unwrap().max_response_payload_bytes,
+        1024 << 7
+    );
+    check_snapshot(&mut other, 1000);
+    assert_eq!(other.status().reconnect_count, 0);
+    assert_eq!(calls.get(), 10);
+}
+
+#[test]
+fn response_overflow_recovers_with_doubled_sizes() {
+    watchdog(|| overflow_recovers_end_to_end(0));
+}
+
+#[test]
+fn response_overflow_recovers_with_doubled_sizes_baseline() {
+    watchdog(|| overflow_recovers_end_to_end(BASELINE));
+}
+
+#[test]
+fn overflow_without_any_growth_fails_after_one_reconnect() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let fixed = ServerConfig {
+            max_response_payload_bytes: 4096,
+            ..ServerConfig::default()
+        };
+        let (_server, calls) = big_snapshot_server(&dir, &fixed, 1000, 0);
+        let config = ClientConfig {
+            max_response_payload_bytes: 4096,
+            ..ClientConfig::default()
+        };
+        let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &config);
+        client.refresh();
+        let result = client.call().map(|v| v.len());
+        assert!(
+            matches!(result, Err(Error::CapacityExhausted)),
+            "{result:?}"
+        );
+        assert_eq!(calls.get(), 1);
+        let s = client.status();
+        assert_eq!(
+            (s.state, s.reconnect_count, s.call_count, s.error_count),
+            (ClientState::Broken, 1, 0, 1)
+        );
+    });
+}
+
+#[test]
+fn overflow_where_only_the_client_proposal_grows_stops_after_two_attempts() {
+    watchdog(|| {
+        // The client's own response proposal (a size the recovery watches)
+        // grows once, so a second attempt is made; then nothing grows.
+        let dir = RunDir::new();
+        let fixed = ServerConfig {
+            max_response_payload_bytes: 4096,
+            ..ServerConfig::default()
+        };
+        let (_server, calls) = big_snapshot_server(&dir, &fixed, 1000, 0);
+        let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
+        client.refresh();
+        let result = client.call().map(|v| v.len());
+        assert!(
+            matches!(result, Err(Error::CapacityExhausted)),
+            "{result:?}"
+        );
+        assert_eq!(calls.get(), 2);
+        let s = client.status();
+        assert_eq!(
+            (s.state, s.reconnect_count, s.error_count),
+            (ClientState::Broken, 2, 1)
+        );
+        assert!(client.refresh());
+        assert_eq!(
+            client.session_info().unwrap().max_response_payload_bytes,
+            4096
+        );
+    });
+}
+
+#[test]
+fn overflow_recovery_makes_at_most_eight_attempts() {
+    watchdog(|| {
+        // About 320 KB: needs 512 KiB, nine doublings of 1024, more than the
+        // eight attempts a call may make.
+        let dir = RunDir::new();
+        let (_server, calls) = big_snapshot_server(&dir, &ServerConfig::default(), 300, 1000);
+        let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
+        client.refresh();
+        let result = client.call().map(|v| v.len());
+        assert!(
+            matches!(result, Err(Error::CapacityExhausted)),
+            "{result:?}"
+        );
+        assert_eq!(calls.get(), 8);
+        let s = client.status();
+        assert_eq!(
+            (s.state, s.reconnect_count, s.error_count),
+            (ClientState::Broken, 8, 1)
+        );
+        // The sizes learned so far are kept: the next call finishes the
+        // growth.
+        assert!(client.refresh());
+        assert_eq!(
+            client.session_info().unwrap().max_response_payload_bytes,
+            1024 << 8
+        );
+        check_snapshot(&mut client, 300);
+        assert_eq!(
+            client.session_info().unwrap().max_response_payload_bytes,
+            1024 << 9
+        );
+        assert_eq!(calls.get(), 10);
+    });
+}
+
+fn reverse_server(dir: &RunDir, config: &ServerConfig) -> RunningServer {
+    ManagedServer::string_reverse(
+        dir.str(),
+        "rev",
+        config,
+        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+            out.extend(text.iter().rev());
+            Ok(())
+        },
+    )
+    .spawn()
+    .unwrap()
+}
+
+#[test]
+fn request_overflow_grows_the_request_size_when_the_server_allows_it() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let config = ServerConfig {
+            max_request_payload_bytes: 1 << 16,
+            max_response_payload_bytes: 1 << 16,
+            ..ServerConfig::default()
+        };
+        let _server = reverse_server(&dir, &config);
+        let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
+        client.refresh();
+        assert_eq!(
+            client.session_info().unwrap().max_request_payload_bytes,
+            1024
+        );
+        let text = vec![b'a'; 3000];
+        assert_eq!(client.call(&text).unwrap(), &text[..]);
+        // 3009 bytes: the proposal grows to the next power of two.
+        let info = client.session_info().unwrap();
+        assert_eq!(info.max_request_payload_bytes, 4096);
+        let s = client.status();
+        assert_eq!(
+            (s.state, s.reconnect_count, s.call_count),
+            (ClientState::Ready, 1, 1)
+        );
+    });
+}
+
+#[test]
+fn request_and_response_overflow_both_recover() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let config = ServerConfig {
+            max_request_payload_bytes: 1 << 16,
+            ..ServerConfig::default()
+        };
+        let _server = reverse_server(&dir, &config);
+        let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
+        client.refresh();
+        let text: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let reversed: Vec<u8> = text.iter().rev().copied().collect();
+        assert_eq!(client.call(&text).unwrap(), &reversed[..]);
+        // One reconnect for the request (1024 -> 4096), two for the
+        // response (1024 -> 2048 -> 4096).
+        let info = client.session_info().unwrap();
+        assert_eq!(
+            (
+                info.max_request_payload_bytes,
+                info.max_response_payload_bytes
+            ),
+            (4096, 4096)
+        );
+        assert_eq!(client.status().reconnect_count, 3);
+    });
+}
+
+#[test]
+fn request_overflow_against_a_server_that_cannot_grow_fails_the_call_only() {
+    watchdog(|| {
+        // An unconfigured server learns request sizes from the requests it
+        // receives, so it refuses a larger proposal at the handshake.
+        let dir = RunDir::new();
+        let _server = reverse_server(&dir, &ServerConfig::default());
+        let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
+        client.refresh();
+        let result = client.call(&[b'a'; 3000]).map(<[u8]>::len);
+        assert!(
+            matches!(result, Err(Error::CapacityExhausted)),
+            "{result:?}"
+        );
+        let s = client.status();
+        assert_eq!(
+            (s.state, s.reconnect_count, s.error_count),
+            (ClientState::Broken, 1, 1)
+        );
+        // The refused proposal is not kept: the client can connect again
+        // and make the calls that fit.
+        assert!(client.refresh());
+        assert_eq!(
+            client.session_info().unwrap().max_request_payload_bytes,
+            1024
+        );
+        assert_eq!(client.call(b"abc").unwrap(), b"cba");
+        assert!(client.call(&[b'a'; 3000]).is_err());
+        assert!(client.refresh());
+        assert_eq!(client.call(b"xy").unwrap(), b"yx");
+    });
+}

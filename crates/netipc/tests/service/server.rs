@@ -1,0 +1,541 @@
+//! The managed server (level2 section 11): error responses and which of
+//! them end the session, wrong methods, the worker limit, handler panics,
+//! many concurrent clients, and stopping.
+
+use std::sync::{Arc, Barrier, mpsc};
+
+use netipc::Error;
+use netipc::codec::{CgroupsLookupBuilder, CgroupsLookupRequest, SnapshotBuilder};
+use netipc::service::{
+    ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer,
+    ServerConfig, StringReverseClient,
+};
+use netipc::transport::{ClientOptions, ClientSession};
+use netipc::wire::{Header, Method, TransportStatus};
+
+use crate::support::*;
+
+fn l1_options(profiles: u32) -> ClientOptions {
+    ClientOptions {
+        supported_profiles: if profiles == 0 {
+            netipc::service::DEFAULT_PROFILES
+        } else {
+            profiles
+        },
+        preferred_profiles: netipc::wire::profile::SHM_HYBRID,
+        max_request_batch_items: 8,
+        ..ClientOptions::default()
+    }
+}
+
+fn l1_connect(dir: &RunDir, service: &str, profiles: u32) -> ClientSession {
+    ClientSession::connect(dir.str(), service, &l1_options(profiles)).expect("L1 connect")
+}
+
+/// Asserts the documented shape of an error response to `request_id`.
+fn assert_error_response(h: &Header, code: u16, request_id: u64, status: TransportStatus) {
+    assert_eq!(h.transport_status, status, "{h:?}");
+    assert_eq!(
+        (h.code, h.message_id, h.payload_len, h.item_count, h.flags),
+        (code, request_id, 0, 1, 0),
+        "{h:?}"
+    );
+}
+
+/// Asserts that the server closed the session.
+fn assert_closed(session: &mut ClientSession) {
+    match session.recv(Some(PATIENCE), None) {
+        Err(Error::Disconnected) => {}
+        other => panic!("the session is still open: {:?}", other.map(|m| m.header)),
+    }
+}
+
+fn increment_server_failing_on_13(dir: &RunDir, profiles: u32) -> (RunningServer, Counter) {
+    let calls = Counter::default();
+    let c = calls.clone();
+    let server = ManagedServer::increment(
+        dir.str(),
+        "inc",
+        &server_config(profiles),
+        move |v: u64| -> Result<u64, HandlerError> {
+            c.bump();
+            if v == 13 {
+                return Err("unlucky".into());
+            }
+            Ok(v + 1)
+        },
+    )
+    .spawn()
+    .unwrap();
+    (server, calls)
+}
+
+fn wrong_method_keeps_the_session(profiles: u32) {
+    let dir = RunDir::new();
+    let (_server, calls) = increment_server_failing_on_13(&dir, profiles);
+    let mut session = l1_connect(&dir, "inc", profiles);
+    let inc = Method::Increment.code();
+    let rev = Method::StringReverse.code();
+    let m = session
+        .call(rev, 1, b"\x08\0\0\0\0\0\0\0\0", Some(PATIENCE))
+        .unwrap();
+    assert_error_response(&m.header, rev, 1, TransportStatus::UNSUPPORTED);
+    // A batch of the wrong method gets a plain (non-batch) error too.
+    let items = [&1u64.to_ne_bytes()[..], &2u64.to_ne_bytes()[..]];
+    session.send_batch(rev, 2, items).unwrap();
+    let m = session.recv(Some(PATIENCE), None).unwrap();
+    assert_error_response(&m.header, rev, 2, TransportStatus::UNSUPPORTED);
+    // The session is still usable.
+    let m = session
+        .call(inc, 3, &41u64.to_ne_bytes(), Some(PATIENCE))
+        .unwrap();
+    assert_eq!(m.header.transport_status, TransportStatus::OK);
+    assert_eq!(m.payload, 42u64.to_ne_bytes());
+    assert_eq!(calls.get(), 1);
+}
+
+#[test]
+fn wrong_method_is_unsupported_and_the_session_stays_usable() {
+    watchdog(|| wrong_method_keeps_the_session(0));
+}
+
+#[test]
+fn wrong_method_is_unsupported_and_the_session_stays_usable_baseline() {
+    watchdog(|| wrong_method_keeps_the_session(BASELINE));
+}
+
+#[test]
+fn client_of_another_method_is_rejected_unsupported() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let (_server, calls) = increment_server_failing_on_13(&dir, 0);
+        let mut client = StringReverseClient::new(dir.str(), "inc", &ClientConfig::default());
+        client.refresh();
+        let result = client.call(b"abc").map(<[u8]>::to_vec);
+        assert!(
+            matches!(result, Err(Error::Rejected(TransportStatus::UNSUPPORTED))),
+            "{result:?}"
+        );
+        let s = client.status();
+        assert_eq!((s.state, s.reconnect_count), (ClientState::Broken, 1));
+        assert_eq!(calls.get(), 0);
+    });
+}
+
+fn failed_requests_end_the_session(profiles: u32) {
+    let dir = RunDir::new();
+    let inc = Method::Increment.code();
+    let (_server, calls) = increment_server_failing_on_13(&dir, profiles);
+
+    // Undecodable request: BAD_ENVELOPE, then the session is closed.
+    let mut session = l1_connect(&dir, "inc", profiles);
+    let m = session.call(inc, 1, &[1, 2, 3], Some(PATIENCE)).unwrap();
+    assert_error_response(&m.header, inc, 1, TransportStatus::BAD_ENVELOPE);
+    assert_closed(&mut session);
+
+    // Failing handler: INTERNAL_ERROR, then closed.
+    let mut session = l1_connect(&dir, "inc", profiles);
+    let m = session
+        .call(inc, 1, &1u64.to_ne_bytes(), Some(PATIENCE))
+        .unwrap();
+    assert_eq!(m.payload, 2u64.to_ne_bytes());
+    let m = session
+        .call(inc, 2, &13u64.to_ne_bytes(), Some(PATIENCE))
+        .unwrap();
+    assert_error_response(&m.header, inc, 2, TransportStatus::INTERNAL_ERROR);
+    assert_closed(&mut session);
+
+    // One failing item fails a whole batch, answered as a single message.
+    let mut session = l1_connect(&dir, "inc", profiles);
+    let items = [
+        &1u64.to_ne_bytes()[..],
+        &13u64.to_ne_bytes()[..],
+        &3u64.to_ne_bytes()[..],
+    ];
+    session.send_batch(inc, 7, items).unwrap();
+    let m = session.recv(Some(PATIENCE), None).unwrap();
+    assert_error_response(&m.header, inc, 7, TransportStatus::INTERNAL_ERROR);
+    assert_closed(&mut session);
+    assert!(calls.get() >= 3);
+
+    // A response larger than the budget: LIMIT_EXCEEDED, then closed; the
+    // server learned a larger response size for new sessions.
+    let _doubling = ManagedServer::string_reverse(
+        dir.str(),
+        "double",
+        &server_config(profiles),
+        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+            out.extend_from_slice(text);
+            out.extend_from_slice(text);
+            Ok(())
+        },
+    )
+    .spawn()
+    .unwrap();
+    let rev = Method::StringReverse.code();
+    let mut session = l1_connect(&dir, "double", profiles);
+    assert_eq!(session.params().max_response_payload_bytes, 1024);
+    let mut request = vec![0u8; 900 + 9];
+    netipc::codec::encode_string_reverse(&[b'q'; 900], &mut request).unwrap();
+    let m = session.call(rev, 1, &request, Some(PATIENCE)).unwrap();
+    assert_error_response(&m.header, rev, 1, TransportStatus::LIMIT_EXCEEDED);
+    assert_closed(&mut session);
+    let mut session = l1_connect(&dir, "double", profiles);
+    assert_eq!(session.params().max_response_payload_bytes, 2048);
+    let m = session.call(rev, 1, &request, Some(PATIENCE)).unwrap();
+    assert_eq!(m.header.transport_status, TransportStatus::OK);
+    assert_eq!(m.header.payload_len, 1800 + 9);
+
+    // A lookup handler that answers the wrong number of items:
+    // BAD_ENVELOPE, then closed.
+    let _lookup = ManagedServer::cgroups_lookup(
+        dir.str(),
+        "cg",
+        &server_config(profiles),
+        |_: &CgroupsLookupRequest<'_>,
+         _: &mut CgroupsLookupBuilder<'_, '_>|
+         -> Result<(), HandlerError> { Ok(()) },
+    )
+    .spawn()
+    .unwrap();
+    let cg = Method::CgroupsLookup.code();
+    let mut request = vec![0u8; 64];
+    let n = netipc::codec::encode_cgroups_lookup_request(&[b"/a", b"/b"], &mut request).unwrap();
+    let mut session = l1_connect(&dir, "cg", profiles);
+    let m = session.call(cg, 1, &request[..n], Some(PATIENCE)).unwrap();
+    assert_error_response(&m.header, cg, 1, TransportStatus::BAD_ENVELOPE);
+    assert_closed(&mut session);
+}
+
+#[test]
+fn error_responses_are_empty_single_messages_and_end_the_session() {
+    watchdog(|| failed_requests_end_the_session(0));
+}
+
+#[test]
+fn error_responses_are_empty_single_messages_and_end_the_session_baseline() {
+    watchdog(|| failed_requests_end_the_session(BASELINE));
+}
+
+#[test]
+fn malformed_snapshot_request_is_bad_envelope() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let _server = ManagedServer::cgroups_snapshot(
+            dir.str(),
+            "snap",
+            &ServerConfig::default(),
+            |_: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> { Ok(()) },
+        )
+        .spawn()
+        .unwrap();
+        let code = Method::CgroupsSnapshot.code();
+        let mut session = l1_connect(&dir, "snap", 0);
+        let m = session
+            .call(code, 1, &[1, 0, 0, 0], Some(PATIENCE))
+            .unwrap();
+        assert_eq!(m.header.transport_status, TransportStatus::OK);
+        assert_eq!(m.header.payload_len, 24);
+        let m = session
+            .call(code, 2, &[1, 0, 1, 0], Some(PATIENCE))
+            .unwrap();
+        assert_error_response(&m.header, code, 2, TransportStatus::BAD_ENVELOPE);
+        assert_closed(&mut session);
+    });
+}
+
+#[test]
+fn handler_panic_fails_only_its_request() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let calls = Counter::default();
+        let c = calls.clone();
+        let _server = ManagedServer::increment(
+            dir.str(),
+            "inc",
+            &ServerConfig::default(),
+            move |v: u64| -> Result<u64, HandlerError> {
+                c.bump();
+                assert_ne!(v, 666, "handler panics on purpose");
+                Ok(v + 1)
+            },
+        )
+        .spawn()
+        .unwrap();
+        let mut victim = ready_increment_client(&dir, "inc", &ClientConfig::default());
+        let mut bystander = ready_increment_client(&dir, "inc", &ClientConfig::default());
+        assert_eq!(bystander.call(1).unwrap(), 2);
+        let result = victim.call(666);
+        assert!(
+            matches!(
+                result,
+                Err(Error::Rejected(TransportStatus::INTERNAL_ERROR))
+            ),
+            "{result:?}"
+        );
+        assert_eq!(victim.status().state, ClientState::Broken);
+        assert_eq!(calls.get(), 3, "one call and one re-send panicked");
+        // The server and the other sessions carry on.
+        for v in 2..20 {
+            assert_eq!(bystander.call(v).unwrap(), v + 1);
+        }
+        assert!(victim.refresh());
+        assert_eq!(victim.call(5).unwrap(), 6);
+        let b = bystander.status();
+        assert_eq!((b.reconnect_count, b.error_count), (0, 0));
+        // On the wire: INTERNAL_ERROR, then the session is closed.
+        let mut session = l1_connect(&dir, "inc", 0);
+        let code = Method::Increment.code();
+        let m = session
+            .call(code, 9, &666u64.to_ne_bytes(), Some(PATIENCE))
+            .unwrap();
+        assert_error_response(&m.header, code, 9, TransportStatus::INTERNAL_ERROR);
+        assert_closed(&mut session);
+    });
+}
+
+fn worker_limit(profiles: u32) {
+    let dir = RunDir::new();
+    let config = ServerConfig {
+        workers: 1,
+        ..server_config(profiles)
+    };
+    let _server = increment_server(&dir, "inc", &config);
+    let mut first = ready_increment_client(&dir, "inc", &client_config(profiles));
+    assert_eq!(first.call(1).unwrap(), 2);
+
+    // A second client completes its handshake, then finds the session
+    // closed.
+    let mut raw = l1_connect(&dir, "inc", BASELINE);
+    assert_closed(&mut raw);
+    let mut second = IncrementClient::new(dir.str(), "inc", &client_config(profiles));
+    second.refresh();
+    match second.status().state {
+        // The handshake completed before the server closed the session:
+        // the first call fails (after its one reconnect, also refused).
+        ClientState::Ready => {
+            let result = second.call(1);
+            assert!(result.is_err(), "{result:?}");
+            let s = second.status();
+            assert_eq!((s.state, s.reconnect_count), (ClientState::Broken, 1));
+        }
+        // Shared memory: the server closed the session (and removed its
+        // region) before the client attached it. That is a disconnect,
+        // not a shared-memory failure.
+        ClientState::Disconnected => assert_ne!(profiles, BASELINE),
+        other => panic!("unexpected state {other:?}"),
+    }
+
+    // The first client was not disturbed.
+    for v in 2..10 {
+        assert_eq!(first.call(v).unwrap(), v + 1);
+    }
+    assert_eq!(first.status().reconnect_count, 0);
+
+    // Once it leaves, the worker is free again (the server notices the
+    // closed session on its own schedule).
+    drop(first);
+    eventually("the worker to be freed", || {
+        second.refresh();
+        second.call(7).is_ok_and(|v| v == 8)
+    });
+    assert_eq!(second.status().state, ClientState::Ready);
+    // Being turned away never costs the client its shared memory.
+    let info = second.session_info().unwrap();
+    assert_eq!(info.shared_memory, profiles != BASELINE);
+}
+
+#[test]
+fn worker_limit_disconnects_an_extra_client_right_after_its_handshake() {
+    watchdog(|| worker_limit(0));
+}
+
+#[test]
+fn worker_limit_disconnects_an_extra_client_right_after_its_handshake_baseline() {
+    watchdog(|| worker_limit(BASELINE));
+}
+
+#[test]
+fn thirty_two_concurrent_clients_fail_independently() {
+    watchdog(|| {
+        const CLIENTS: usize = 32;
+        const CALLS: u64 = 40;
+        const POISON: u64 = 1 << 40;
+        let dir = Arc::new(RunDir::new());
+        let config = ServerConfig {
+            workers: 64,
+            ..ServerConfig::default()
+        };
+        let _server = ManagedServer::increment(
+            dir.str(),
+            "inc",
+            &config,
+            |v: u64| -> Result<u64, HandlerError> {
+                if v >= POISON {
+                    return Err("poisoned".into());
+                }
+                Ok(v + 1)
+            },
+        )
+        .spawn()
+        .unwrap();
+
+        // Misbehaving raw clients run alongside.
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let d = dir.clone();
+        let vandal = std::thread::spawn(move || {
+            let code = Method::Increment.code();
+            let mut rounds = 0;
+            while stop_rx.try_recv().is_err() {
+                let mut session = l1_connect(&d, "inc", 0);
+                // Wrong method: answered, session kept.
+                let m = session.call(99, 1, &[0; 8], Some(PATIENCE)).unwrap();
+                assert_eq!(m.header.transport_status, TransportStatus::UNSUPPORTED);
+                // Garbage: answered, session ended.
+                let m = session.call(code, 2, &[0; 3], Some(PATIENCE)).unwrap();
+                assert_eq!(m.header.transport_status, TransportStatus::BAD_ENVELOPE);
+                // And a client that leaves in the middle of a request.
+                let mut quitter = l1_connect(&d, "inc", BASELINE);
+                quitter.send_request(code, 1, &[0; 8]).unwrap();
+                drop(quitter);
+                rounds += 1;
+            }
+            rounds
+        });
+
+        let barrier = Arc::new(Barrier::new(CLIENTS));
+        let workers: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let (dir, barrier) = (dir.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
+                    barrier.wait();
+                    let poisoned = i % 4 == 3;
+                    for n in 0..CALLS {
+                        if poisoned && n % 10 == 5 {
+                            let r = client.call(POISON + n);
+                            assert!(
+                                matches!(r, Err(Error::Rejected(TransportStatus::INTERNAL_ERROR))),
+                                "client {i}: {r:?}"
+                            );
+                            assert!(client.refresh(), "client {i} reconnects");
+                        } else {
+                            let v = (i as u64) << 20 | n;
+                            assert_eq!(client.call(v).unwrap(), v + 1, "client {i}");
+                        }
+                    }
+                    (poisoned, client.status())
+                })
+            })
+            .collect();
+        for w in workers {
+            let (poisoned, s) = w.join().expect("client thread");
+            assert_eq!(s.state, ClientState::Ready);
+            if poisoned {
+                // Four failures, each with one in-call reconnect plus the
+                // refresh afterwards.
+                assert_eq!(
+                    (s.call_count, s.error_count, s.reconnect_count),
+                    (36, 4, 8),
+                    "{s:?}"
+                );
+            } else {
+                assert_eq!(
+                    (s.call_count, s.error_count, s.reconnect_count),
+                    (40, 0, 0),
+                    "{s:?}"
+                );
+            }
+        }
+        stop_tx.send(()).unwrap();
+        assert!(vandal.join().expect("vandal thread") >= 1);
+    });
+}
+
+#[test]
+fn stop_from_another_thread_ends_run_and_removes_every_file() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let server = ManagedServer::increment(
+            dir.str(),
+            "inc",
+            &ServerConfig::default(),
+            |v: u64| -> Result<u64, HandlerError> { Ok(v + 1) },
+        );
+        let stop = server.stop_handle();
+        let (tx, rx) = mpsc::channel();
+        let runner = std::thread::spawn(move || {
+            let _ = tx.send(server.run());
+        });
+        // run() gives no signal when it is listening: wait until a client
+        // gets in.
+        let mut client = IncrementClient::new(dir.str(), "inc", &ClientConfig::default());
+        eventually("the server to listen", || {
+            client.refresh();
+            client.ready()
+        });
+        assert_eq!(client.call(1).unwrap(), 2);
+        // A second, idle session keeps its server thread waiting.
+        let idle = ready_increment_client(&dir, "inc", &ClientConfig::default());
+        assert!(idle.session_info().unwrap().shared_memory);
+
+        std::thread::spawn(move || stop.stop()).join().unwrap();
+        let result = rx.recv_timeout(PATIENCE).expect("run() returned");
+        assert!(result.is_ok(), "{result:?}");
+        runner.join().unwrap();
+        assert_eq!(dir.entries(), Vec::<String>::new());
+        // The client notices at its next call: the one reconnect finds
+        // nobody.
+        assert!(client.call(2).is_err());
+        assert_eq!(client.status().state, ClientState::NotFound);
+    });
+}
+
+#[test]
+fn stopping_a_spawned_server_waits_for_it_and_cleans_up() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let server = increment_server(&dir, "inc", &ServerConfig::default());
+        let mut clients: Vec<IncrementClient> = (0..3)
+            .map(|_| ready_increment_client(&dir, "inc", &ClientConfig::default()))
+            .collect();
+        for c in &mut clients {
+            assert_eq!(c.call(1).unwrap(), 2);
+        }
+        let handle = server.stop_handle();
+        handle.stop();
+        handle.stop();
+        server.stop();
+        assert_eq!(dir.entries(), Vec::<String>::new());
+        // Stopping is final: run() on a stopped server returns at once.
+        let stopped = ManagedServer::increment(
+            dir.str(),
+            "inc",
+            &ServerConfig::default(),
+            |v: u64| -> Result<u64, HandlerError> { Ok(v) },
+        );
+        stopped.stop();
+        assert!(stopped.run().is_ok());
+        assert_eq!(dir.entries(), Vec::<String>::new());
+        // Dropping a running server stops it as well.
+        drop(increment_server(&dir, "inc", &ServerConfig::default()));
+        assert_eq!(dir.entries(), Vec::<String>::new());
+    });
+}
+
+#[test]
+fn a_live_endpoint_cannot_be_taken_over() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let _server = increment_server(&dir, "inc", &ServerConfig::default());
+        let second = ManagedServer::increment(
+            dir.str(),
+            "inc",
+            &ServerConfig::default(),
+            |v: u64| -> Result<u64, HandlerError> { Ok(v) },
+        );
+        assert!(matches!(second.spawn(), Err(Error::AddressInUse { .. })));
+        let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
+        assert_eq!(client.call(1).unwrap(), 2);
+    });
+}
