@@ -187,6 +187,17 @@ impl CrossCargo {
         }
     }
 
+    /// Where this route's cargo puts its build output (the Windows binaries
+    /// are under `<dir>/x86_64-pc-windows-gnu/`).
+    pub fn target_dir(&self, root: &Path) -> PathBuf {
+        let own = self
+            .envs
+            .iter()
+            .find(|(key, _)| *key == "CARGO_TARGET_DIR")
+            .map(|(_, value)| value.clone());
+        target_dir(root, own)
+    }
+
     /// `cargo <subcommand> [route flags] --target x86_64-pc-windows-gnu`.
     pub fn command(&self, subcommand: &str) -> Command {
         let mut cmd = Command::new(&self.cargo);
@@ -199,6 +210,16 @@ impl CrossCargo {
             .args(["--target", TARGET]);
         cmd
     }
+}
+
+/// Cargo's target directory for the workspace at `root`: `explicit`, else
+/// `CARGO_TARGET_DIR` from our environment, else `<root>/target` (relative
+/// values are relative to `root`, where cargo runs).
+pub fn target_dir(root: &Path, explicit: Option<OsString>) -> PathBuf {
+    explicit
+        .or_else(|| env::var_os("CARGO_TARGET_DIR"))
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| root.join("target"), |dir| root.join(dir))
 }
 
 /// Builds the startup objects `rsbegin.o` and `rsend.o` that rustc links into

@@ -7,6 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::cross::{self, CrossCargo, RouteChoice};
+use crate::examples::Examples;
+use crate::os_cfg;
 use crate::process;
 use crate::setup;
 use crate::wine::{self, Wine};
@@ -14,9 +16,9 @@ use crate::wine::{self, Wine};
 /// One independent way of testing the workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
-    /// Native: fmt, clippy and tests on the host.
+    /// Native: the OS-cfg check, fmt, clippy, tests and examples on the host.
     Linux,
-    /// Cross-compiled to x86_64-pc-windows-gnu, tests run under Wine.
+    /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
     Windows,
 }
 
@@ -64,6 +66,8 @@ pub fn run(lane: Lane, options: &Options) -> Report {
 }
 
 fn linux(options: &Options, report: &mut Report) {
+    // Cheap and needs no toolchain: first.
+    report.step_with("os-cfg", || os_cfg::check(&options.root));
     if let Err(err) = setup::rustup_components(&["rustfmt", "clippy"]) {
         report.setup_error = Some(err);
         return;
@@ -83,6 +87,11 @@ fn linux(options: &Options, report: &mut Report) {
         ]),
     );
     report.step("test", limit, host_cargo(&["test", "--workspace"]));
+    report.step_with("examples", || {
+        let mut build = host_cargo(&["build", "--examples", "-p", "netipc"]);
+        process::run(&mut build, limit).map_err(|err| format!("build: {err}"))?;
+        Examples::native(&cross::target_dir(&options.root, None)).run("linux")
+    });
 }
 
 /// The cargo that runs xtask, so `cargo +toolchain xtask` is honoured.
@@ -151,6 +160,13 @@ fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, win
         .envs(wine.env())
         .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", wine.wine64());
     report.step("test", limit, test);
+
+    report.step_with("examples", || {
+        let mut build = cross.command("build");
+        build.args(["--examples", "-p", "netipc"]);
+        process::run(&mut build, limit).map_err(|err| format!("build: {err}"))?;
+        Examples::wine(&cross.target_dir(&options.root), wine).run("windows")
+    });
 }
 
 /// What happened in one lane.
@@ -170,10 +186,18 @@ struct Step {
 }
 
 impl Report {
-    /// Runs one step; later steps run even if this one fails.
+    /// Runs one command as a step; later steps run even if this one fails.
     fn step(&mut self, name: &'static str, limit: Duration, mut cmd: Command) {
+        self.step_with(name, || {
+            process::run(&mut cmd, limit).map_err(|err| err.to_string())
+        });
+    }
+
+    /// Runs one step done by xtask itself; later steps run even if this one
+    /// fails. The error should be one line: it goes into the summary.
+    fn step_with(&mut self, name: &'static str, step: impl FnOnce() -> Result<(), String>) {
         eprintln!("\n--> {}: {name}", self.lane.name());
-        let result = process::run(&mut cmd, limit).map_err(|err| err.to_string());
+        let result = step();
         if let Err(err) = &result {
             eprintln!("xtask: {}: {name} FAILED: {err}", self.lane.name());
         }
@@ -269,6 +293,20 @@ mod tests {
             report
                 .to_string()
                 .starts_with("lane windows: FAIL (setup: apt-get install -y wine64 failed) in 42s")
+        );
+    }
+
+    #[test]
+    fn xtask_steps_are_recorded_like_commands() {
+        let mut report = report(None, &[]);
+        report.step_with("os-cfg", || Ok(()));
+        report.step_with("examples", || Err("lookup_consumer: exit code 1".into()));
+        report.step("true", Duration::from_secs(30), Command::new("true"));
+        assert!(!report.passed());
+        assert_eq!(
+            report.to_string(),
+            "lane windows: FAIL (examples: lookup_consumer: exit code 1) in 42s \
+             [route: rustup target]; passed: os-cfg, true"
         );
     }
 

@@ -2,8 +2,10 @@
 //! command, used by developers and by `.ci/run` alike.
 
 mod cross;
+mod examples;
 mod fsutil;
 mod lanes;
+mod os_cfg;
 mod process;
 mod setup;
 mod wine;
@@ -33,10 +35,17 @@ OPTIONS for `test`:
                                   debian: Debian's rustc-web + rust-web-src with -Zbuild-std
 
 LANES:
-    linux     cargo fmt --check, cargo clippy -D warnings, cargo test (host)
-    windows   cargo clippy -D warnings and cargo test for x86_64-pc-windows-gnu,
-              tests run under Wine; installs mingw-w64, wine and the Rust target
-              when missing (apt-get, as root or through sudo)
+    linux     os-cfg (no OS-specific cfg outside crates/netipc/src/transport/sys),
+              cargo fmt --check, cargo clippy -D warnings, cargo test, examples
+              (host)
+    windows   cargo clippy -D warnings, cargo test and examples for
+              x86_64-pc-windows-gnu, run under Wine; installs mingw-w64, wine
+              and the Rust target when missing (apt-get, as root or through sudo)
+
+    examples: builds netipc's examples, starts cgroups_provider, runs
+    snapshot_consumer and lookup_consumer against it and checks their output,
+    then closes the provider's stdin and checks that it exits 0 and leaves its
+    run directory empty.
 
 Each lane prints one summary line at the end; the exit code is non-zero if any
 lane failed. A lane that cannot be set up fails; none is skipped.

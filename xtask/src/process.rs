@@ -1,15 +1,18 @@
-//! Running external commands: streamed output, a watchdog, and process-tree kills.
+//! Running external commands: streamed or captured output, a watchdog, and
+//! process-tree kills.
 
 use std::collections::BTreeSet;
 use std::env;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
-use std::io;
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// How often a running child is checked for exit or timeout.
@@ -56,11 +59,17 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Result<(), RunError> {
     let mut child = cmd
         .spawn()
         .map_err(|err| RunError::Io(program.clone(), err))?;
+    wait_with_watchdog(&mut child, &program, limit)
+}
+
+/// Waits for `child` to exit; kills its process tree if it is still running
+/// after `limit`.
+fn wait_with_watchdog(child: &mut Child, program: &str, limit: Duration) -> Result<(), RunError> {
     let started = Instant::now();
     loop {
         let status = child
             .try_wait()
-            .map_err(|err| RunError::Io(program.clone(), err))?;
+            .map_err(|err| RunError::Io(program.to_owned(), err))?;
         if let Some(status) = status {
             return if status.success() {
                 Ok(())
@@ -80,6 +89,181 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Result<(), RunError> {
         }
         thread::sleep(POLL);
     }
+}
+
+/// A child process running alongside xtask, with its stdout and stderr
+/// collected by background threads, and a watchdog on every wait.
+///
+/// Dropping it kills the child's process tree if the child is still
+/// running, so an early return never leaves a process behind.
+pub struct Background {
+    program: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// Stdout lines (without the line end) as they arrive.
+    lines: Receiver<String>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts `cmd` with stdout and stderr captured. Its stdin is a pipe
+    /// (closed by [`close_stdin`](Self::close_stdin) or on drop) when
+    /// `pipe_stdin`, and empty otherwise.
+    pub fn spawn(cmd: &mut Command, pipe_stdin: bool) -> Result<Self, RunError> {
+        eprintln!("$ {} &", describe(cmd));
+        let program = program_name(cmd);
+        let mut child = cmd
+            .stdin(if pipe_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| RunError::Io(program.clone(), err))?;
+        let (stdout, stderr) = (Arc::default(), Arc::default());
+        let (sender, lines) = mpsc::channel();
+        let mut readers = Vec::new();
+        if let Some(pipe) = child.stdout.take() {
+            readers.push(collect(pipe, Arc::clone(&stdout), Some(sender)));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            readers.push(collect(pipe, Arc::clone(&stderr), None));
+        }
+        Ok(Self {
+            program,
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stdout,
+            stderr,
+            readers,
+        })
+    }
+
+    /// Waits until the child prints the line `wanted` on stdout.
+    ///
+    /// # Errors
+    /// The child did not print it within `limit`, or ended its stdout first.
+    pub fn wait_for_line(&mut self, wanted: &str, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.trim_end() == wanted => return Ok(()),
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "`{}` did not print `{wanted}` within {}s (watchdog)",
+                        self.program,
+                        limit.as_secs()
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    // It is exiting: let the transcript get its last words.
+                    self.drain_readers();
+                    return Err(format!(
+                        "`{}` closed its stdout without printing `{wanted}`",
+                        self.program
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Closes the child's stdin (it sees end-of-file).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the child to exit successfully, killing its process tree
+    /// after `limit`, then for the rest of its output.
+    pub fn wait(&mut self, limit: Duration) -> Result<(), RunError> {
+        let result = wait_with_watchdog(&mut self.child, &self.program, limit);
+        self.drain_readers();
+        result
+    }
+
+    /// Everything the child printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        lock(&self.stdout).clone()
+    }
+
+    /// Stdout and stderr so far, labelled, for failure reports.
+    pub fn transcript(&self) -> String {
+        let mut text = String::new();
+        for (name, stream) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let stream = lock(stream);
+            if stream.trim().is_empty() {
+                text.push_str(&format!("  [{name}: empty]\n"));
+            } else {
+                text.push_str(&format!("  [{name}]\n"));
+                for line in stream.lines() {
+                    text.push_str(&format!("  | {line}\n"));
+                }
+            }
+        }
+        text
+    }
+
+    /// Gives the reader threads a moment to see end-of-file. A grandchild
+    /// that inherited the pipes (a daemon the child started) may keep them
+    /// open: then the output read so far is all there is.
+    fn drain_readers(&mut self) {
+        let deadline = Instant::now() + READER_GRACE;
+        while Instant::now() < deadline && !self.readers.iter().all(JoinHandle::is_finished) {
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.readers.retain(|reader| !reader.is_finished());
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stdin = None;
+        if matches!(self.child.try_wait(), Ok(None)) {
+            eprintln!(
+                "xtask: stopping `{}` (pid {}), which is still running",
+                self.program,
+                self.child.id()
+            );
+            kill_tree(self.child.id());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// How long to wait for a finished child's output pipes to reach EOF.
+const READER_GRACE: Duration = Duration::from_secs(5);
+
+/// Appends everything `pipe` yields to `sink`, and passes each line to
+/// `lines` if given.
+fn collect(
+    pipe: impl Read + Send + 'static,
+    sink: Arc<Mutex<String>>,
+    lines: Option<Sender<String>>,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut pipe = BufReader::new(pipe);
+        let mut line = Vec::new();
+        while pipe.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            lock(&sink).push_str(&text);
+            if let Some(lines) = &lines {
+                // The receiver may be gone already: then nobody waits for lines.
+                let _ = lines.send(text.trim_end_matches(['\r', '\n']).to_owned());
+            }
+            line.clear();
+        }
+    })
+}
+
+/// Locks `text`, also after a reader thread panicked.
+fn lock(text: &Mutex<String>) -> MutexGuard<'_, String> {
+    text.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs `cmd` quietly and returns its stdout; stderr is part of the error.
@@ -252,16 +436,69 @@ mod tests {
         // The grandchild `sleep` must be gone too (or a zombie awaiting reaping).
         let grandchild = fs::read_to_string(&pid_file).unwrap();
         fs::remove_file(&pid_file).unwrap();
-        let stat = fs::read_to_string(format!("/proc/{}/stat", grandchild.trim()));
-        let alive = stat.is_ok_and(|stat| {
-            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
-            !state.is_some_and(|state| state.starts_with('Z'))
-        });
+        let alive = || {
+            let stat = fs::read_to_string(format!("/proc/{}/stat", grandchild.trim()));
+            stat.is_ok_and(|stat| {
+                let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+                !state.is_some_and(|state| state.starts_with('Z'))
+            })
+        };
+        // SIGKILL takes effect asynchronously: give a loaded machine a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
         assert!(
-            !alive,
+            !alive(),
             "grandchild {} survived the watchdog",
             grandchild.trim()
         );
+    }
+
+    #[test]
+    fn background_waits_for_a_line_then_for_stdin_eof() {
+        let script = "echo starting; echo ready; cat > /dev/null; echo bye >&2";
+        let mut child = Background::spawn(Command::new("sh").args(["-c", script]), true).unwrap();
+        child
+            .wait_for_line("ready", Duration::from_secs(10))
+            .unwrap();
+        child.close_stdin();
+        child.wait(Duration::from_secs(10)).unwrap();
+        assert_eq!(child.stdout(), "starting\nready\n");
+        assert_eq!(
+            child.transcript(),
+            "  [stdout]\n  | starting\n  | ready\n  [stderr]\n  | bye\n"
+        );
+    }
+
+    #[test]
+    fn background_failures_are_reported() {
+        let mut quiet =
+            Background::spawn(Command::new("sh").args(["-c", "exit 4"]), false).unwrap();
+        let err = quiet.wait_for_line("ready", Duration::from_secs(10));
+        assert!(err.unwrap_err().contains("closed its stdout"));
+        assert_eq!(
+            quiet.wait(Duration::from_secs(10)).unwrap_err().to_string(),
+            "exit code 4"
+        );
+        assert_eq!(quiet.transcript(), "  [stdout: empty]\n  [stderr: empty]\n");
+
+        let mut stuck = Background::spawn(Command::new("sleep").arg("60"), true).unwrap();
+        let err = stuck.wait_for_line("ready", Duration::from_millis(200));
+        assert!(err.unwrap_err().contains("did not print `ready` within 0s"));
+        let started = Instant::now();
+        let err = stuck.wait(Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(err, RunError::TimedOut(_)), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn dropping_a_background_child_kills_it() {
+        let child = Background::spawn(Command::new("sleep").arg("60"), true).unwrap();
+        let pid = child.child.id();
+        drop(child);
+        // Killed and reaped: the pid is gone (unless reused, which is unlikely this soon).
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
     }
 
     #[test]
