@@ -12,7 +12,7 @@ use crate::codec::{
     INCREMENT_PAYLOAD_LEN, SnapshotRequest, SnapshotView, decode_increment, decode_string_reverse,
     encode_increment, encode_string_reverse, string_reverse_len,
 };
-use crate::error::{Error, Result};
+use crate::error::{CodecError, Error, Result};
 use crate::service::{AbortHandle, ClientConfig, ClientState, ClientStatus};
 use crate::wire::{BatchView, Method};
 
@@ -169,6 +169,31 @@ impl<K: ServiceKind> Client<K> {
         })
     }
 
+    /// Sends the items encoded in `request` (ending at `ends`) as one
+    /// batch message; every answer must pass `check_item` (a failing one counts
+    /// as a failed attempt). Returns the answers.
+    fn send_batch(
+        &mut self,
+        check_item: fn(&[u8]) -> Result<(), CodecError>,
+    ) -> Result<BatchView<'_>> {
+        let timeout = self.timeout(None);
+        let check = |m: &crate::transport::Message<'_>| {
+            let batch = BatchView::new(m.payload, m.header.item_count)?;
+            batch.iter().try_for_each(check_item)?;
+            Ok(())
+        };
+        let payload = Payload::Batch {
+            bytes: &self.request,
+            ends: &self.ends,
+        };
+        self.core.call(payload, timeout, &check)?;
+        let response = self.core.response().ok_or(Error::Disconnected)?;
+        Ok(BatchView::new(
+            response.payload,
+            response.header.item_count,
+        )?)
+    }
+
     fn timeout(&self, timeout: Option<Duration>) -> Duration {
         timeout
             .filter(|t| !t.is_zero())
@@ -243,27 +268,13 @@ impl Client<Increment> {
             }
             _ => {}
         }
-        let timeout = self.timeout(None);
         self.request.clear();
         self.ends.clear();
         for v in values {
             self.request.extend_from_slice(&v.to_ne_bytes());
             self.ends.push(self.request.len());
         }
-        let check = |m: &crate::transport::Message<'_>| {
-            let batch = BatchView::new(m.payload, m.header.item_count)?;
-            batch
-                .iter()
-                .try_for_each(|item| decode_increment(item).map(|_| ()))?;
-            Ok(())
-        };
-        let payload = Payload::Batch {
-            bytes: &self.request,
-            ends: &self.ends,
-        };
-        self.core.call(payload, timeout, &check)?;
-        let response = self.core.response().ok_or(Error::Disconnected)?;
-        let batch = BatchView::new(response.payload, response.header.item_count)?;
+        let batch = self.send_batch(|item| decode_increment(item).map(|_| ()))?;
         for item in batch.iter() {
             out.push(decode_increment(item)?);
         }
@@ -327,8 +338,8 @@ impl Client<StringReverse> {
     }
 
     /// Sends all `texts` as one batch message (even a single one; no I/O for
-    /// none); the answers come back in order. The batch needs the config's `max_request_batch_items` to be
-    /// at least `texts.len()`.
+    /// none); the answers come back in order. The batch needs the config's
+    /// `max_request_batch_items` to be at least `texts.len()`.
     ///
     /// # Errors
     /// As for any call; `LimitExceeded` when the batch has more items than
@@ -339,7 +350,6 @@ impl Client<StringReverse> {
                 batch: BatchView::new(&[], 0)?,
             });
         }
-        let timeout = self.timeout(None);
         self.request.clear();
         self.ends.clear();
         for text in texts {
@@ -350,21 +360,8 @@ impl Client<StringReverse> {
             encode_string_reverse(text, &mut self.request[start..])?;
             self.ends.push(self.request.len());
         }
-        let check = |m: &crate::transport::Message<'_>| {
-            let batch = BatchView::new(m.payload, m.header.item_count)?;
-            batch
-                .iter()
-                .try_for_each(|item| decode_string_reverse(item).map(|_| ()))?;
-            Ok(())
-        };
-        let payload = Payload::Batch {
-            bytes: &self.request,
-            ends: &self.ends,
-        };
-        self.core.call(payload, timeout, &check)?;
-        let response = self.core.response().ok_or(Error::Disconnected)?;
         Ok(StringBatch {
-            batch: BatchView::new(response.payload, response.header.item_count)?,
+            batch: self.send_batch(|item| decode_string_reverse(item).map(|_| ()))?,
         })
     }
 }
