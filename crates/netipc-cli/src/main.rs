@@ -1,22 +1,42 @@
 //! The `netipc` command.
 //!
-//! One module per subcommand: `decode` (a protocol inspector) and `bench`
-//! (the benchmark engine, with its `bench-server` and `bench-client`
-//! roles). The other live commands (`demo`, `serve`, `call`, `probe`) join
-//! the [`Cli`] enum as the library grows the layers they need.
+//! One module per subcommand: `demo` (the tour of the stack on this
+//! machine), `serve`, `call` and `probe` (a provider, a consumer and a
+//! handshake report), `decode` (a protocol inspector) and `bench` (the
+//! benchmark engine, with its `bench-server` and `bench-client` roles).
+//! [`providers`] holds the data behind `serve` and `demo`; [`common`] and
+//! [`table`] are shared by the live commands.
 
 mod bench;
+mod call;
+mod common;
 mod decode;
+mod demo;
+mod probe;
+mod providers;
+mod serve;
+mod table;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-/// NetIPC tools: inspect (and later serve, call and benchmark) the local
+/// NetIPC tools: demo, serve, call, probe, benchmark and inspect the local
 /// IPC protocol of netdata/plugin-ipc.
 #[derive(Debug, Parser)]
 #[command(name = "netipc", version, propagate_version = true)]
 enum Cli {
+    /// Start cgroups and apps providers fed by this machine, consume them
+    /// (snapshot cache, lookups), show the transport and latency, clean up.
+    Demo(demo::DemoArgs),
+    /// Run one provider (cgroups-snapshot, cgroups-lookup, apps-lookup,
+    /// increment, string-reverse) until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Call a running provider once and print the answer.
+    Call(call::CallArgs),
+    /// Handshake with a provider and report what was negotiated and the
+    /// round-trip time.
+    Probe(probe::ProbeArgs),
     /// Decode one NetIPC message, chunk header or bare payload and print
     /// every field.
     Decode(decode::DecodeArgs),
@@ -32,6 +52,10 @@ enum Cli {
 
 fn main() -> ExitCode {
     match Cli::parse() {
+        Cli::Demo(args) => demo::run(&args),
+        Cli::Serve(args) => serve::run(&args),
+        Cli::Call(args) => call::run(&args),
+        Cli::Probe(args) => probe::run(&args),
         Cli::Decode(args) => decode::run(&args),
         Cli::Bench(args) => bench::run(&args),
         Cli::BenchServer(args) => bench::run_server(&args),

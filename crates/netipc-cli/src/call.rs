@@ -1,0 +1,498 @@
+//! `netipc call KIND [ARGS…]`: one typed call to a running provider,
+//! printed as a table (or JSON).
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use netipc::codec::{AppsLookupItem, CgroupsLookupItem, Labels, UID_UNSET, orchestrator};
+use netipc::service::{
+    AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, Client, ClientConfig,
+    IncrementClient, ServiceKind, StringReverseClient,
+};
+use netipc::transport::names;
+use netipc::wire::profile;
+use serde_json::{Value, json};
+
+use crate::common::{
+    CliError, EndpointArgs, Kind, call_failed, human_duration, json_text, not_ready, text,
+    write_stdout,
+};
+use crate::table::Table;
+
+/// Arguments of `netipc call`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Arguments by kind:
+  cgroups-snapshot               (none)
+  cgroups-lookup PATH...         cgroup paths, e.g. /sys/fs/cgroup/system.slice/ssh.service
+  apps-lookup PID...             process ids
+  increment N                    a number from 0 to 18446744073709551615
+  string-reverse TEXT            one text (quote it when it has spaces; put -- before a
+                                 text that starts with -)
+
+Exit status: 0 answered, 1 the call failed, 2 bad arguments, 3 no provider is running.
+
+Examples:
+  netipc call cgroups-snapshot
+  netipc call apps-lookup 1 $$ --json
+  netipc call cgroups-lookup /sys/fs/cgroup/init.scope --service my-lookup")]
+pub struct CallArgs {
+    /// The kind of service to call.
+    #[arg(value_name = "SERVICE-KIND")]
+    kind: Kind,
+
+    /// The keys or value of the call (see below).
+    #[arg(value_name = "ARGS")]
+    args: Vec<String>,
+
+    /// Service name [default: the kind's conventional name].
+    #[arg(long, value_name = "NAME")]
+    service: Option<String>,
+
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Longest time the connection and the call may take, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+
+    /// Offer only the baseline transport (socket or pipe), no shared memory.
+    #[arg(long)]
+    no_shm: bool,
+}
+
+/// The validated arguments of one call.
+enum Request {
+    Snapshot,
+    CgroupsLookup(Vec<String>),
+    AppsLookup(Vec<u32>),
+    Increment(u64),
+    StringReverse(String),
+}
+
+fn parse(kind: Kind, args: &[String]) -> Result<Request, CliError> {
+    let exactly_one = |what: &str| match args {
+        [one] => Ok(one.clone()),
+        _ => Err(CliError::usage(format!(
+            "{kind} takes exactly one {what}, got {}{}",
+            args.len(),
+            if kind == Kind::StringReverse {
+                " (quote a text with spaces)"
+            } else {
+                ""
+            }
+        ))),
+    };
+    Ok(match kind {
+        Kind::CgroupsSnapshot if args.is_empty() => Request::Snapshot,
+        Kind::CgroupsSnapshot => {
+            return Err(CliError::usage(
+                "cgroups-snapshot takes no arguments: it always returns every cgroup",
+            ));
+        }
+        Kind::CgroupsLookup => {
+            if args.is_empty() {
+                return Err(CliError::usage(
+                    "cgroups-lookup needs one or more cgroup PATHs, e.g. /sys/fs/cgroup/init.scope",
+                ));
+            }
+            if let Some(p) = args.iter().find(|p| p.is_empty()) {
+                return Err(CliError::usage(format!(
+                    "empty path {p:?}: a PATH has at least one byte"
+                )));
+            }
+            Request::CgroupsLookup(args.to_vec())
+        }
+        Kind::AppsLookup => {
+            if args.is_empty() {
+                return Err(CliError::usage(
+                    "apps-lookup needs one or more PIDs, e.g. 1",
+                ));
+            }
+            let pids = args
+                .iter()
+                .map(|a| {
+                    a.parse::<u32>().map_err(|_| {
+                        CliError::usage(format!(
+                            "`{a}` is not a PID (a number from 0 to 4294967295)"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            Request::AppsLookup(pids)
+        }
+        Kind::Increment => {
+            let n = exactly_one("number N")?;
+            Request::Increment(n.parse().map_err(|_| {
+                CliError::usage(format!(
+                    "`{n}` is not a number from 0 to 18446744073709551615"
+                ))
+            })?)
+        }
+        Kind::StringReverse => Request::StringReverse(exactly_one("TEXT")?),
+    })
+}
+
+/// Runs `netipc call`.
+pub fn run(args: &CallArgs) -> ExitCode {
+    match call(args) {
+        Ok(out) => match write_stdout(&out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => e.report("call"),
+        },
+        Err(e) => e.report("call"),
+    }
+}
+
+/// Where and how to call.
+struct Target {
+    kind: Kind,
+    run_dir: String,
+    service: String,
+    config: ClientConfig,
+    json: bool,
+}
+
+impl Target {
+    /// A connected client, or an error saying what to do.
+    fn connect<K: ServiceKind>(&self) -> Result<Client<K>, CliError> {
+        let mut client = Client::<K>::new(&self.run_dir, &self.service, &self.config);
+        client.refresh();
+        if client.ready() {
+            Ok(client)
+        } else {
+            Err(not_ready(
+                self.kind,
+                &self.run_dir,
+                &self.service,
+                client.status().state,
+            ))
+        }
+    }
+
+    fn failed(&self, e: &netipc::Error) -> CliError {
+        call_failed(self.kind, &self.service, e)
+    }
+
+    /// The first line of a table output.
+    fn title(&self, what: &str, generation: u64, took: Duration, shm: bool) -> String {
+        format!(
+            "{} \"{}\" in {}: {what}, generation {generation} ({} over {})\n",
+            self.kind,
+            self.service,
+            self.run_dir,
+            human_duration(took),
+            if shm {
+                "shared memory"
+            } else {
+                "the socket/pipe"
+            }
+        )
+    }
+}
+
+fn call(args: &CallArgs) -> Result<String, CliError> {
+    let request = parse(args.kind, &args.args)?;
+    let run_dir = args.endpoint.run_dir()?;
+    let service = args
+        .service
+        .clone()
+        .unwrap_or_else(|| args.kind.name().to_owned());
+    names::validate_service_name(&service).map_err(|e| CliError::usage(e.to_string()))?;
+    let target = Target {
+        kind: args.kind,
+        run_dir,
+        service,
+        config: ClientConfig {
+            auth_token: args.endpoint.auth_token,
+            call_timeout: Duration::from_millis(args.timeout_ms.max(1)),
+            supported_profiles: if args.no_shm { profile::BASELINE } else { 0 },
+            ..ClientConfig::default()
+        },
+        json: args.json,
+    };
+    match request {
+        Request::Snapshot => snapshot(&target),
+        Request::CgroupsLookup(paths) => cgroups_lookup(&target, &paths),
+        Request::AppsLookup(pids) => apps_lookup(&target, &pids),
+        Request::Increment(n) => {
+            let mut client = target.connect::<netipc::service::Increment>()?;
+            let client: &mut IncrementClient = &mut client;
+            let answer = client.call(n).map_err(|e| target.failed(&e))?;
+            Ok(if target.json {
+                json_text(&json!({ "value": n, "result": answer }))
+            } else {
+                format!("{answer}\n")
+            })
+        }
+        Request::StringReverse(t) => {
+            let mut client = target.connect::<netipc::service::StringReverse>()?;
+            let client: &mut StringReverseClient = &mut client;
+            let answer = text(client.call(t.as_bytes()).map_err(|e| target.failed(&e))?);
+            Ok(if target.json {
+                json_text(&json!({ "text": t, "result": answer }))
+            } else {
+                format!("{answer}\n")
+            })
+        }
+    }
+}
+
+fn snapshot(target: &Target) -> Result<String, CliError> {
+    let mut client: CgroupsSnapshotClient = target.connect()?;
+    let shm = client.session_info().is_some_and(|s| s.shared_memory);
+    let start = Instant::now();
+    let view = client.call().map_err(|e| target.failed(&e))?;
+    let took = start.elapsed();
+    let mut items = Vec::with_capacity(view.len());
+    for (i, item) in view.iter().enumerate() {
+        items.push(item.map_err(|e| {
+            CliError::failed(format!("the provider sent a malformed item {i}: {e}"))
+        })?);
+    }
+    if target.json {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|it| {
+                json!({ "hash": it.hash, "options": it.options, "enabled": it.enabled,
+                        "name": text(it.name), "path": text(it.path) })
+            })
+            .collect();
+        return Ok(json_text(&json!({
+            "service": target.service, "generation": view.generation(),
+            "systemd_enabled": view.systemd_enabled(), "items": items,
+        })));
+    }
+    let what = format!(
+        "{} items, systemd_enabled {}",
+        items.len(),
+        view.systemd_enabled()
+    );
+    let mut out = target.title(&what, view.generation(), took, shm);
+    let mut table =
+        Table::new(&["#", "HASH", "OPTIONS", "ENABLED", "NAME", "PATH"]).right(&[0, 2, 3]);
+    for (i, it) in items.iter().enumerate() {
+        table.row(vec![
+            i.to_string(),
+            format!("{:08x}", it.hash),
+            format!("{:#x}", it.options),
+            it.enabled.to_string(),
+            text(it.name),
+            text(it.path),
+        ]);
+    }
+    out.push_str(&table.render());
+    Ok(out)
+}
+
+/// Retries a lookup once when the provider's generation changed between
+/// two sub-responses of one logical call (the provider rescanned meanwhile).
+fn generation_changed(e: &netipc::Error) -> bool {
+    matches!(e, netipc::Error::BadResponse(m) if m.contains("generation"))
+}
+
+fn labels_text(labels: &Labels<'_>) -> String {
+    labels
+        .iter()
+        .map(|l| format!("{}={}", text(l.key), text(l.value)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn labels_json(labels: &Labels<'_>) -> Value {
+    Value::Object(
+        labels
+            .iter()
+            .map(|l| (text(l.key), Value::from(text(l.value))))
+            .collect(),
+    )
+}
+
+fn orch_name(v: u16) -> String {
+    orchestrator::name(v).map_or_else(|| v.to_string(), str::to_owned)
+}
+
+fn or_dash(s: String) -> String {
+    if s.is_empty() { "-".to_owned() } else { s }
+}
+
+fn cgroups_lookup(target: &Target, paths: &[String]) -> Result<String, CliError> {
+    let mut client: CgroupsLookupClient = target.connect()?;
+    let shm = client.session_info().is_some_and(|s| s.shared_memory);
+    let once = |client: &mut CgroupsLookupClient| -> Result<String, netipc::Error> {
+        let start = Instant::now();
+        let view = client.call(paths)?;
+        let took = start.elapsed();
+        let items: Vec<CgroupsLookupItem<'_>> = view.iter().collect();
+        if target.json {
+            let items: Vec<Value> = items
+                .iter()
+                .map(|it| {
+                    json!({ "path": text(it.path), "status": it.status.spec_name(),
+                            "orchestrator": it.orchestrator,
+                            "orchestrator_name": orchestrator::name(it.orchestrator),
+                            "name": text(it.name), "labels": labels_json(&it.labels) })
+                })
+                .collect();
+            return Ok(json_text(&json!({
+                "service": target.service, "generation": view.generation(), "items": items,
+            })));
+        }
+        let mut out = target.title(
+            &format!("{} paths", items.len()),
+            view.generation(),
+            took,
+            shm,
+        );
+        let mut table = Table::new(&["PATH", "STATUS", "ORCH", "NAME", "LABELS"]);
+        for it in &items {
+            let known = it.status == netipc::codec::CgroupsLookupStatus::Known;
+            table.row(vec![
+                text(it.path),
+                it.status.spec_name().to_owned(),
+                if known {
+                    orch_name(it.orchestrator)
+                } else {
+                    "-".into()
+                },
+                or_dash(text(it.name)),
+                or_dash(labels_text(&it.labels)),
+            ]);
+        }
+        out.push_str(&table.render());
+        Ok(out)
+    };
+    match once(&mut client) {
+        Err(e) if generation_changed(&e) => once(&mut client),
+        other => other,
+    }
+    .map_err(|e| target.failed(&e))
+}
+
+fn apps_lookup(target: &Target, pids: &[u32]) -> Result<String, CliError> {
+    let mut client: AppsLookupClient = target.connect()?;
+    let shm = client.session_info().is_some_and(|s| s.shared_memory);
+    let once = |client: &mut AppsLookupClient| -> Result<String, netipc::Error> {
+        let start = Instant::now();
+        let view = client.call(pids)?;
+        let took = start.elapsed();
+        let items: Vec<AppsLookupItem<'_>> = view.iter().collect();
+        if target.json {
+            let items: Vec<Value> = items.iter().map(app_json).collect();
+            return Ok(json_text(&json!({
+                "service": target.service, "generation": view.generation(), "items": items,
+            })));
+        }
+        let mut out = target.title(
+            &format!("{} PIDs", items.len()),
+            view.generation(),
+            took,
+            shm,
+        );
+        out.push_str(&apps_table(&items, 0).render());
+        Ok(out)
+    };
+    match once(&mut client) {
+        Err(e) if generation_changed(&e) => once(&mut client),
+        other => other,
+    }
+    .map_err(|e| target.failed(&e))
+}
+
+/// One APPS_LOOKUP item as JSON.
+pub fn app_json(it: &AppsLookupItem<'_>) -> Value {
+    let e = &it.entry;
+    json!({
+        "pid": it.pid, "status": e.status.spec_name(), "ppid": e.ppid,
+        "uid": (e.uid != UID_UNSET).then_some(e.uid), "starttime": e.starttime,
+        "comm": text(e.comm), "cgroup_status": e.cgroup_status.spec_name(),
+        "orchestrator": e.orchestrator, "orchestrator_name": orchestrator::name(e.orchestrator),
+        "cgroup_path": text(e.cgroup_path), "cgroup_name": text(e.cgroup_name),
+        "labels": labels_json(&it.labels),
+    })
+}
+
+/// APPS_LOOKUP items as a table (paths shortened to `max_path` characters
+/// when it is not 0).
+pub fn apps_table(items: &[AppsLookupItem<'_>], max_path: usize) -> Table {
+    let mut table = Table::new(&[
+        "PID",
+        "STATUS",
+        "COMM",
+        "PPID",
+        "UID",
+        "STARTTIME",
+        "CGROUP",
+        "ORCH",
+        "NAME",
+        "PATH",
+    ])
+    .right(&[0, 3, 4, 5]);
+    if max_path > 0 {
+        table = table.max_width(9, max_path).max_width(8, 24);
+    }
+    for it in items {
+        let e = &it.entry;
+        let known = e.status == netipc::codec::PidStatus::Known;
+        let num = |v: String| if known { v } else { "-".to_owned() };
+        let cgroup_known = known && e.cgroup_status == netipc::codec::CgroupStatus::Known;
+        table.row(vec![
+            it.pid.to_string(),
+            e.status.spec_name().to_owned(),
+            or_dash(text(e.comm)),
+            num(e.ppid.to_string()),
+            num(if e.uid == UID_UNSET {
+                "-".into()
+            } else {
+                e.uid.to_string()
+            }),
+            num(e.starttime.to_string()),
+            if known {
+                e.cgroup_status.spec_name().to_owned()
+            } else {
+                "-".into()
+            },
+            if cgroup_known {
+                orch_name(e.orchestrator)
+            } else {
+                "-".into()
+            },
+            or_dash(text(e.cgroup_name)),
+            or_dash(text(e.cgroup_path)),
+        ]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn arguments_are_checked_per_kind() {
+        assert!(parse(Kind::CgroupsSnapshot, &[]).is_ok());
+        assert_eq!(
+            parse(Kind::CgroupsSnapshot, &strings(&["x"]))
+                .err()
+                .map(|e| e.code),
+            Some(2)
+        );
+        assert!(parse(Kind::AppsLookup, &strings(&["1", "abc"])).is_err());
+        assert!(parse(Kind::AppsLookup, &[]).is_err());
+        assert!(
+            matches!(parse(Kind::AppsLookup, &strings(&["1", "2"])), Ok(Request::AppsLookup(p)) if p == [1, 2])
+        );
+        assert!(parse(Kind::Increment, &strings(&["1", "2"])).is_err());
+        assert!(parse(Kind::Increment, &strings(&["-1"])).is_err());
+        assert!(parse(Kind::StringReverse, &strings(&["a b"])).is_ok());
+        assert!(parse(Kind::CgroupsLookup, &[]).is_err());
+    }
+}

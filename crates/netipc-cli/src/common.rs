@@ -1,0 +1,402 @@
+//! What `serve`, `call`, `probe` and `demo` share: the service kinds, the
+//! endpoint arguments, exit codes and error messages that say what to do.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use netipc::service::ClientState;
+use netipc::transport::names;
+use netipc::wire::{Method, TransportStatus, profile};
+
+/// Exit code: the operation failed (the message says why).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad arguments (also clap's).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: no provider is running at the endpoint.
+pub const EXIT_NO_PROVIDER: u8 = 3;
+
+/// The kinds of service `netipc` can serve and call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// The full list of cgroups (CGROUPS_SNAPSHOT).
+    CgroupsSnapshot,
+    /// Metadata of cgroup paths (CGROUPS_LOOKUP).
+    CgroupsLookup,
+    /// Process and cgroup metadata of PIDs (APPS_LOOKUP).
+    AppsLookup,
+    /// Test service: a number in, the number + 1 out (INCREMENT).
+    Increment,
+    /// Test service: a text in, the text reversed out (STRING_REVERSE).
+    StringReverse,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 5] = [
+        Kind::CgroupsSnapshot,
+        Kind::CgroupsLookup,
+        Kind::AppsLookup,
+        Kind::Increment,
+        Kind::StringReverse,
+    ];
+
+    /// The command-line name, which is also the conventional service name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::CgroupsSnapshot => "cgroups-snapshot",
+            Kind::CgroupsLookup => "cgroups-lookup",
+            Kind::AppsLookup => "apps-lookup",
+            Kind::Increment => "increment",
+            Kind::StringReverse => "string-reverse",
+        }
+    }
+
+    /// The method of the kind.
+    pub fn method(self) -> Method {
+        match self {
+            Kind::CgroupsSnapshot => Method::CgroupsSnapshot,
+            Kind::CgroupsLookup => Method::CgroupsLookup,
+            Kind::AppsLookup => Method::AppsLookup,
+            Kind::Increment => Method::Increment,
+            Kind::StringReverse => Method::StringReverse,
+        }
+    }
+
+    /// The kind whose conventional service name is `service`.
+    pub fn by_service_name(service: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == service)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Help text of `--run-dir`.
+pub const RUN_DIR_HELP: &str = "Directory of the endpoints; providers and consumers must use \
+the identical string [default: $NETIPC_RUN_DIR, else $XDG_RUNTIME_DIR/netipc, else \
+<temporary directory>/netipc-<user>]";
+
+/// Where a provider listens: the arguments `serve`, `call` and `probe`
+/// share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EndpointArgs {
+    #[arg(long, value_name = "DIR", help = RUN_DIR_HELP)]
+    pub run_dir: Option<String>,
+
+    /// Shared secret of provider and consumers (decimal or 0x-hex).
+    #[arg(long, value_name = "TOKEN", default_value = "0", value_parser = parse_token)]
+    pub auth_token: u64,
+}
+
+impl EndpointArgs {
+    /// The run directory: given, or the per-user default.
+    ///
+    /// # Errors
+    /// When the default directory is not UTF-8.
+    pub fn run_dir(&self) -> Result<String, CliError> {
+        match &self.run_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => default_run_dir(),
+        }
+    }
+}
+
+/// `$NETIPC_RUN_DIR`, else `$XDG_RUNTIME_DIR/netipc` (per user, private),
+/// else `<temp>/netipc-<user>`.
+///
+/// # Errors
+/// When the directory is not UTF-8 (endpoint names are strings).
+pub fn default_run_dir() -> Result<String, CliError> {
+    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
+    let dir = if let Some(dir) = non_empty("NETIPC_RUN_DIR") {
+        dir.into()
+    } else if let Some(xdg) = non_empty("XDG_RUNTIME_DIR") {
+        std::path::PathBuf::from(xdg).join("netipc")
+    } else {
+        let user = ["USER", "USERNAME", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "user".to_owned());
+        let user: String = user
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        std::env::temp_dir().join(format!("netipc-{user}"))
+    };
+    dir.into_os_string().into_string().map_err(|dir| {
+        CliError::usage(format!(
+            "the default run directory {} is not UTF-8: pass --run-dir",
+            std::path::Path::new(&dir).display()
+        ))
+    })
+}
+
+/// Parses an auth token: decimal or `0x` hex.
+pub fn parse_token(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("`{s}` is not a 64-bit number (decimal or 0x-hex)"))
+}
+
+/// The endpoint of a service, for messages: the socket path on POSIX,
+/// the pipe name on Windows.
+pub fn endpoint(run_dir: &str, service: &str) -> String {
+    let name = if std::env::consts::OS == "windows" {
+        names::pipe_name(run_dir, service)
+    } else {
+        names::socket_path(run_dir, service)
+    };
+    name.unwrap_or_else(|e| format!("(no endpoint: {e})"))
+}
+
+/// A failure of a subcommand: the message names the problem and what to
+/// do; the code is the process exit code.
+#[derive(Debug)]
+pub struct CliError {
+    /// The message (without the `netipc CMD: error: ` prefix).
+    pub message: String,
+    /// Exit code.
+    pub code: u8,
+}
+
+impl CliError {
+    /// A failure (exit 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: EXIT_FAILED,
+        }
+    }
+
+    /// Bad arguments (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: EXIT_USAGE,
+        }
+    }
+
+    /// Prints the error for `command` and returns its exit code.
+    pub fn report(&self, command: &str) -> ExitCode {
+        eprintln!("netipc {command}: error: {}", self.message);
+        ExitCode::from(self.code)
+    }
+}
+
+/// Where a client that did not become ready stands, as an error that says
+/// what to do.
+pub fn not_ready(kind: Kind, run_dir: &str, service: &str, state: ClientState) -> CliError {
+    let serve = serve_hint(kind, run_dir, service);
+    match state {
+        ClientState::NotFound => CliError {
+            message: format!(
+                "no provider of service \"{service}\" is running in {run_dir} ({}): start it with `{serve}`, or pass the provider's --run-dir and --service",
+                endpoint(run_dir, service)
+            ),
+            code: EXIT_NO_PROVIDER,
+        },
+        ClientState::AuthFailed => CliError::failed(format!(
+            "the provider of \"{service}\" refused the auth token: pass the provider's token with --auth-token"
+        )),
+        ClientState::Incompatible => CliError::failed(format!(
+            "the provider of \"{service}\" is incompatible (another protocol version, or no common transport profile): use a provider and consumer of the same NetIPC version"
+        )),
+        other => CliError::failed(format!(
+            "could not connect to \"{service}\" in {run_dir} (state {other:?}): the provider may be overloaded or restarting; try again"
+        )),
+    }
+}
+
+/// The command that starts a provider for `service`.
+pub fn serve_hint(kind: Kind, run_dir: &str, service: &str) -> String {
+    let mut cmd = format!("netipc serve {kind} --run-dir {}", shell_word(run_dir));
+    if service != kind.name() {
+        cmd.push_str(&format!(" --service {service}"));
+    }
+    cmd
+}
+
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:\\".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// A failed call as an error that says what to do.
+pub fn call_failed(kind: Kind, service: &str, err: &netipc::Error) -> CliError {
+    match err {
+        netipc::Error::Rejected(status) if *status == TransportStatus::UNSUPPORTED => {
+            CliError::failed(format!(
+                "service \"{service}\" does not answer {kind} requests (UNSUPPORTED): it serves another kind; check --service, or find out with `netipc probe {service}`"
+            ))
+        }
+        netipc::Error::Rejected(status) => CliError::failed(format!(
+            "the provider of \"{service}\" rejected the request with {status}: see the provider's log"
+        )),
+        netipc::Error::NotReady { state } => CliError::failed(format!(
+            "the connection to \"{service}\" broke (state {state:?}): the provider may have stopped; try again"
+        )),
+        netipc::Error::Timeout => CliError::failed(format!(
+            "the provider of \"{service}\" did not answer in time: it may be overloaded; raise --timeout-ms or try again"
+        )),
+        other => CliError::failed(format!("the {kind} call to \"{service}\" failed: {other}")),
+    }
+}
+
+/// A failed L1 connect (`probe`) as an error that says what to do.
+pub fn connect_failed(
+    kind: Option<Kind>,
+    run_dir: &str,
+    service: &str,
+    err: &netipc::Error,
+) -> CliError {
+    use netipc::transport::handshake::HandshakeError;
+    let state = match err {
+        netipc::Error::NotFound { .. } => ClientState::NotFound,
+        netipc::Error::Handshake(HandshakeError::AuthFailed) => ClientState::AuthFailed,
+        netipc::Error::Handshake(
+            HandshakeError::NoCommonProfile | HandshakeError::Incompatible(_),
+        ) => ClientState::Incompatible,
+        netipc::Error::Name(e) => return CliError::usage(e.to_string()),
+        netipc::Error::Disconnected => {
+            return CliError::failed(format!(
+                "the provider of \"{service}\" closed the connection during the handshake: it may be at its worker limit; try again"
+            ));
+        }
+        other => {
+            return CliError::failed(format!(
+                "cannot connect to \"{service}\" in {run_dir}: {other}"
+            ));
+        }
+    };
+    match kind {
+        Some(kind) => not_ready(kind, run_dir, service, state),
+        None if state == ClientState::NotFound => CliError {
+            message: format!(
+                "no provider of service \"{service}\" is running in {run_dir} ({}): start it with `netipc serve SERVICE-KIND --run-dir {} --service {service}`, or pass the provider's --run-dir",
+                endpoint(run_dir, service),
+                shell_word(run_dir)
+            ),
+            code: EXIT_NO_PROVIDER,
+        },
+        None => not_ready(Kind::Increment, run_dir, service, state),
+    }
+}
+
+/// The name of a transport profile bit (`SHM_HYBRID`). Bit 0x04 is named
+/// for the OS this runs on.
+pub fn profile_name(bit: u32) -> String {
+    match bit {
+        profile::BASELINE => "BASELINE".to_owned(),
+        profile::SHM_HYBRID => "SHM_HYBRID".to_owned(),
+        0x04 if std::env::consts::OS == "windows" => "SHM_BUSYWAIT".to_owned(),
+        profile::SHM_FUTEX => "SHM_FUTEX".to_owned(),
+        profile::SHM_WAITADDR => "SHM_WAITADDR".to_owned(),
+        other => format!("{other:#x}"),
+    }
+}
+
+/// What a profile bit means on this OS.
+pub fn profile_meaning(bit: u32) -> &'static str {
+    let windows = std::env::consts::OS == "windows";
+    match bit {
+        profile::BASELINE if windows => "named pipe",
+        profile::BASELINE => "Unix SEQPACKET socket",
+        profile::SHM_HYBRID if windows => "shared memory, spin then wait on an event",
+        profile::SHM_HYBRID => "shared memory, spin then futex sleep",
+        0x04 if windows => "shared memory, spin only",
+        0x04 => "shared memory, spin then futex sleep",
+        _ => "unknown profile",
+    }
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+pub fn write_stdout(text: &str) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::failed(format!("cannot write the output: {e}"))),
+    }
+}
+
+/// Pretty JSON with a final newline.
+pub fn json_text(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot format JSON: {e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// Bytes as text for humans: UTF-8 as is, anything else lossily.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A duration in the unit that suits it (`850 ns`, `12.3 µs`, `4.56 ms`).
+pub fn human_duration(d: std::time::Duration) -> String {
+    let ns = d.as_nanos();
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2} ms", ns as f64 / 1e6),
+        _ => format!("{:.2} s", ns as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert_eq!(parse_token("42"), Ok(42));
+        assert_eq!(parse_token("0xff"), Ok(255));
+        assert!(parse_token("x").is_err());
+        assert!(parse_token("-1").is_err());
+    }
+
+    #[test]
+    fn hints_quote_what_needs_it() {
+        assert_eq!(
+            serve_hint(Kind::AppsLookup, "/run/x", "apps-lookup"),
+            "netipc serve apps-lookup --run-dir /run/x"
+        );
+        assert_eq!(
+            serve_hint(Kind::Increment, "/a b", "inc"),
+            "netipc serve increment --run-dir '/a b' --service inc"
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::by_service_name(k.name()), Some(k));
+        }
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(human_duration(Duration::from_nanos(850)), "850 ns");
+        assert_eq!(human_duration(Duration::from_nanos(12_340)), "12.3 µs");
+        assert_eq!(human_duration(Duration::from_micros(4_560)), "4.56 ms");
+    }
+}

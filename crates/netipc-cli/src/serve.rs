@@ -1,0 +1,191 @@
+//! `netipc serve KIND`: runs one provider until Ctrl-C.
+//!
+//! The data kinds (`cgroups-snapshot`, `cgroups-lookup`, `apps-lookup`)
+//! answer from this machine's cgroups and `/proc`, or from synthetic data
+//! ([`providers`](crate::providers)); `increment` and `string-reverse` are
+//! the protocol's test services. The provider prints where it listens,
+//! then serves until Ctrl-C (SIGINT, also SIGTERM/SIGHUP on POSIX and the
+//! console close events on Windows) or, with `--stop-on-eof`, until its
+//! standard input closes (a shutdown that works the same on every OS, for
+//! supervisors and tests). Stopping ends every session and removes the
+//! endpoint and the shared-memory regions; a run directory the provider
+//! created is removed too when nothing else is left in it.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use netipc::service::ServerConfig;
+use netipc::transport::names;
+
+use crate::common::{CliError, EndpointArgs, Kind, endpoint};
+use crate::providers::{self, Providers};
+
+/// Arguments of `netipc serve`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 stopped cleanly, 1 the provider could not start (the message says why), \
+2 bad arguments.
+
+Examples:
+  netipc serve cgroups-snapshot
+  netipc serve apps-lookup --run-dir /tmp/ipc --auth-token 0x1234
+  netipc serve cgroups-lookup --synthetic 1000
+  netipc serve increment --service bench-inc")]
+pub struct ServeArgs {
+    /// The kind of service to provide.
+    #[arg(value_name = "SERVICE-KIND")]
+    kind: Kind,
+
+    /// Service name [default: the kind's conventional name, e.g. cgroups-snapshot].
+    #[arg(long, value_name = "NAME")]
+    service: Option<String>,
+
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// Serve N generated, deterministic items instead of this machine's
+    /// cgroups and processes.
+    #[arg(long, value_name = "N")]
+    synthetic: Option<u32>,
+
+    /// Read /proc and /sys/fs/cgroup under DIR instead of / (for tests and
+    /// containers that mount the host's at another place).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    fs_root: PathBuf,
+
+    /// Shortest time between two scans of the cgroup filesystem, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    rescan_ms: u64,
+
+    /// Most client sessions served at once.
+    #[arg(long, value_name = "N", default_value_t = netipc::service::DEFAULT_WORKERS)]
+    workers: usize,
+
+    /// Also stop when standard input reaches end-of-file (Ctrl-D, or the
+    /// parent closing the pipe).
+    #[arg(long)]
+    stop_on_eof: bool,
+}
+
+/// Runs `netipc serve`.
+pub fn run(args: &ServeArgs) -> ExitCode {
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report("serve"),
+    }
+}
+
+/// Why the provider stops.
+enum Stop {
+    Signal,
+    Eof,
+}
+
+fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    let run_dir = args.endpoint.run_dir()?;
+    let service = args
+        .service
+        .clone()
+        .unwrap_or_else(|| args.kind.name().to_owned());
+    names::validate_service_name(&service).map_err(|e| CliError::usage(e.to_string()))?;
+    let created_dir = !std::path::Path::new(&run_dir).exists();
+    std::fs::create_dir_all(&run_dir).map_err(|e| {
+        CliError::failed(format!(
+            "cannot create the run directory {run_dir}: {e}; pass a writable --run-dir"
+        ))
+    })?;
+
+    let data_kind = matches!(
+        args.kind,
+        Kind::CgroupsSnapshot | Kind::CgroupsLookup | Kind::AppsLookup
+    );
+    let providers = Providers::detect(&providers::Options {
+        fs_root: args.fs_root.clone(),
+        // Test services need no data: skip scanning.
+        synthetic: if data_kind { args.synthetic } else { Some(0) },
+        rescan: Duration::from_millis(args.rescan_ms),
+        synthetic_if_empty: false,
+    });
+    let config = ServerConfig {
+        auth_token: args.endpoint.auth_token,
+        workers: args.workers,
+        ..ServerConfig::default()
+    };
+    let server = providers
+        .server(args.kind, &run_dir, &service, &config)
+        .spawn()
+        .map_err(|e| {
+            if created_dir {
+                let _ = std::fs::remove_dir(&run_dir);
+            }
+            match e {
+                netipc::Error::AddressInUse { .. } => CliError::failed(format!(
+                    "another provider already serves \"{service}\" in {run_dir}: stop it, or choose another --service or --run-dir"
+                )),
+                other => CliError::failed(format!("cannot start the provider: {other}")),
+            }
+        })?;
+
+    let (tx, rx) = mpsc::channel();
+    let signal_tx = tx.clone();
+    let handler = ctrlc::set_handler(move || {
+        let _ = signal_tx.send(Stop::Signal);
+    });
+    if args.stop_on_eof {
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin();
+            let mut buf = [0u8; 256];
+            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = tx.send(Stop::Eof);
+        });
+    }
+
+    println!(
+        "netipc serve: {} provider \"{service}\" listening on {}",
+        args.kind,
+        endpoint(&run_dir, &service)
+    );
+    if data_kind {
+        let what = match args.kind {
+            Kind::AppsLookup => format!(
+                "processes from {}; cgroups from {}",
+                providers.apps.describe(),
+                providers.cgroups.describe()
+            ),
+            _ => format!(
+                "{} cgroups from {}",
+                providers.cgroups.table().items.len(),
+                providers.cgroups.describe()
+            ),
+        };
+        println!("data: {what}");
+        for note in &providers.fallbacks {
+            println!("note: {note}");
+        }
+    }
+    match (&handler, args.stop_on_eof) {
+        (Ok(()), false) => println!("Press Ctrl-C to stop."),
+        (Ok(()), true) => println!("Press Ctrl-C, or close standard input, to stop."),
+        (Err(_), true) => println!("Close standard input to stop."),
+        (Err(e), false) => eprintln!(
+            "netipc serve: warning: cannot catch Ctrl-C ({e}); stop with --stop-on-eof next time"
+        ),
+    }
+
+    let why = rx.recv();
+    server.stop();
+    if created_dir {
+        // Only succeeds when nothing else lives there.
+        let _ = std::fs::remove_dir(&run_dir);
+    }
+    let why = match why {
+        Ok(Stop::Signal) => "interrupted",
+        Ok(Stop::Eof) => "standard input closed",
+        Err(_) => "no way to be stopped",
+    };
+    println!("netipc serve: {why}: stopped \"{service}\" and removed its endpoint");
+    Ok(())
+}
