@@ -237,9 +237,11 @@ proptest! {
     }
 
     /// Any buffer size: `new` and `add` report `Overflow` exactly when the
-    /// spec's arithmetic says so (never a panic), the first error is
-    /// remembered, and `finish` still produces a snapshot of the items that
-    /// were added.
+    /// arithmetic says so (never a panic): `new` when the header and
+    /// `max_items` directory entries do not fit, `add` when the packed
+    /// items plus one directory entry per item would not; the first error
+    /// is remembered, and `finish` still produces a snapshot of the items
+    /// that were added.
     #[test]
     fn snapshot_builder_short_buffer(
         items in prop::collection::vec(snap_item(), 0..=8),
@@ -261,11 +263,11 @@ proptest! {
             }
         };
         prop_assert!(size >= reservation);
-        let mut end = reservation;
+        let mut end = SNAPSHOT_HEADER_LEN;
         let mut added = Vec::new();
         let mut first_error = None;
         for item in &items {
-            let fits = align8(end) + item.len() <= size;
+            let fits = align8(end) + item.len() + 8 * (added.len() + 1) <= size;
             match item.add_to(&mut b) {
                 Ok(()) => {
                     prop_assert!(fits);

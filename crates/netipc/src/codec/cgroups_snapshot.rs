@@ -246,16 +246,18 @@ pub const fn estimate_max_items(len: usize) -> usize {
 
 /// Builds a snapshot response in a caller-provided buffer.
 ///
-/// The directory for `max_items` items is reserved up front;
-/// [`finish`](Self::finish) moves the packed area down if fewer were added.
-/// The first failed [`add`](Self::add) is remembered ([`error`](Self::error))
-/// so a dispatcher can report it even if the handler ignores it.
+/// Items are packed right after the header as they are added, with room
+/// kept for one directory entry per item; [`finish`](Self::finish) moves
+/// them up once and writes the directory (items are self-describing, so
+/// nothing is reserved up front and the whole buffer is usable). The first
+/// failed [`add`](Self::add) is remembered ([`error`](Self::error)) so a
+/// dispatcher can report it even if the handler ignores it.
 #[derive(Debug)]
 pub struct SnapshotBuilder<'a> {
     buf: &'a mut [u8],
     max_items: usize,
     count: usize,
-    /// Absolute end of the last item.
+    /// Absolute end of the last item, before `finish` moves the items up.
     end: usize,
     systemd_enabled: u32,
     generation: u64,
@@ -263,10 +265,11 @@ pub struct SnapshotBuilder<'a> {
 }
 
 impl<'a> SnapshotBuilder<'a> {
-    /// Starts a response with room for `max_items` directory entries.
+    /// Starts a response of at most `max_items` items.
     ///
     /// # Errors
-    /// `Overflow` if `buf` cannot hold the header and the directory.
+    /// `Overflow` if `buf` cannot hold the header and `max_items` directory
+    /// entries.
     pub fn new(
         buf: &'a mut [u8],
         max_items: u32,
@@ -274,17 +277,18 @@ impl<'a> SnapshotBuilder<'a> {
         generation: u64,
     ) -> Result<Self, CodecError> {
         let max_items = max_items as usize;
-        let Some(end) = max_items
+        if max_items
             .checked_mul(DIR_ENTRY_LEN)
             .and_then(|d| end_within(SNAPSHOT_HEADER_LEN, d, buf.len()))
-        else {
+            .is_none()
+        {
             return Err(codec_err::overflow("snapshot directory reservation", 0));
-        };
+        }
         Ok(Self {
             buf,
             max_items,
             count: 0,
-            end,
+            end: SNAPSHOT_HEADER_LEN,
             systemd_enabled,
             generation,
             error: None,
@@ -347,13 +351,17 @@ impl<'a> SnapshotBuilder<'a> {
             .checked_add(name.len())
             .and_then(|s| s.checked_add(path.len()))
             .and_then(|s| s.checked_add(2));
-        let packed_start = SNAPSHOT_HEADER_LEN + self.max_items * DIR_ENTRY_LEN;
-        let fits = size.and_then(|s| end_within(start, s, self.buf.len()));
-        let (Some(size), Some(end)) = (size, fits) else {
+        // The item, plus one directory entry for it and every earlier item.
+        let directory = (self.count + 1) * DIR_ENTRY_LEN;
+        let fits = size
+            .and_then(|s| s.checked_add(directory))
+            .and_then(|s| end_within(start, s, self.buf.len()));
+        let (Some(size), Some(_)) = (size, fits) else {
             return Err(codec_err::overflow("snapshot item", start));
         };
-        let (Some(rel), Some(size32), Some(name_len), Some(path_len)) = (
-            to_u32(start - packed_start),
+        let end = start + size;
+        let (Some(_), Some(_), Some(name_len), Some(path_len)) = (
+            to_u32(start - SNAPSHOT_HEADER_LEN),
             to_u32(size),
             to_u32(name.len()),
             to_u32(path.len()),
@@ -377,22 +385,32 @@ impl<'a> SnapshotBuilder<'a> {
         item[path_at - 1] = 0;
         item[path_at..size - 1].copy_from_slice(path);
         item[size - 1] = 0;
-        let entry = SNAPSHOT_HEADER_LEN + self.count * DIR_ENTRY_LEN;
-        put_u32(self.buf, entry, rel);
-        put_u32(self.buf, entry + 4, size32);
         self.end = end;
         self.count += 1;
         Ok(())
     }
 
-    /// Writes the header, compacts the directory reservation and returns the
-    /// payload length (`24` for an empty snapshot). The last item is not
-    /// padded.
+    /// Moves the items up behind the directory, writes the directory and
+    /// the header, and returns the payload length (`24` for an empty
+    /// snapshot). The last item is not padded.
     pub fn finish(self) -> usize {
-        let reserved_start = SNAPSHOT_HEADER_LEN + self.max_items * DIR_ENTRY_LEN;
-        let packed_start = SNAPSHOT_HEADER_LEN + self.count * DIR_ENTRY_LEN;
-        if packed_start != reserved_start {
-            self.buf.copy_within(reserved_start..self.end, packed_start);
+        let shift = self.count * DIR_ENTRY_LEN;
+        let packed_start = SNAPSHOT_HEADER_LEN + shift;
+        self.buf
+            .copy_within(SNAPSHOT_HEADER_LEN..self.end, packed_start);
+        // Every item was written by `add`, so its length follows from its
+        // own string lengths, and offsets and lengths fit a u32.
+        let mut at = 0;
+        for i in 0..self.count {
+            let item = packed_start + at;
+            let len = SNAPSHOT_ITEM_HEADER_LEN
+                + get_u32(self.buf, item + 20) as usize
+                + get_u32(self.buf, item + 28) as usize
+                + 2;
+            let entry = SNAPSHOT_HEADER_LEN + i * DIR_ENTRY_LEN;
+            put_u32(self.buf, entry, at as u32);
+            put_u32(self.buf, entry + 4, len as u32);
+            at = align8(at + len);
         }
         put_u16(self.buf, 0, 1);
         put_u16(self.buf, 2, 0);
@@ -401,6 +419,6 @@ impl<'a> SnapshotBuilder<'a> {
         put_u32(self.buf, 8, self.systemd_enabled);
         put_u32(self.buf, 12, 0);
         put_u64(self.buf, 16, self.generation);
-        self.end - (reserved_start - packed_start)
+        self.end + shift
     }
 }

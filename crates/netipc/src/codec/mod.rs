@@ -88,9 +88,9 @@ impl DispatchError {
 }
 
 /// Server-side dispatch of one CGROUPS_SNAPSHOT request: decodes `request`,
-/// lets `handler` fill a builder over `response` with room for `max_items`
-/// directory entries (0: as many as [`estimate_max_items`] allows), and
-/// returns the response length.
+/// lets `handler` fill a builder over `response` that takes at most
+/// `max_items` items (0: as many as fit, at most [`estimate_max_items`]),
+/// and returns the response length.
 ///
 /// # Errors
 /// [`DispatchError::BadRequest`] for an undecodable request,

@@ -9,6 +9,11 @@ use netipc::service::{
     ServerConfig, StringReverseClient,
 };
 
+use std::time::Duration;
+
+use netipc::transport::{Listener, ServerOptions};
+use netipc::wire::TransportStatus;
+
 use crate::support::*;
 
 /// A snapshot server whose handler adds `items` cgroups with paths of
@@ -65,8 +70,9 @@ fn overflow_recovers_end_to_end(profiles: u32) {
         client.session_info().unwrap().max_response_payload_bytes,
         1024
     );
-    // About 94 KB: 1024 doubles seven times to 128 KiB, one reconnect and
-    // one attempt per doubling.
+    // About 94 KB: the server answers LIMIT_EXCEEDED, measures the answer
+    // (one more handler run) and learns 128 KiB (the next power of two),
+    // so one reconnect is enough.
     check_snapshot(&mut client, 1000);
     let info = client.session_info().unwrap();
     assert_eq!(info.max_response_payload_bytes, 1024 << 7);
@@ -74,12 +80,12 @@ fn overflow_recovers_end_to_end(profiles: u32) {
     let s = client.status();
     assert_eq!(
         (s.state, s.reconnect_count, s.call_count, s.error_count),
-        (ClientState::Ready, 7, 1, 0)
+        (ClientState::Ready, 1, 1, 0)
     );
-    assert_eq!(calls.get(), 8);
+    assert_eq!(calls.get(), 3);
     // The session keeps the size.
     check_snapshot(&mut client, 1000);
-    assert_eq!(client.status().reconnect_count, 7);
+    assert_eq!(client.status().reconnect_count, 1);
     // The server learned it: a new client needs no growth.
     let mut other = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
     other.refresh();
@@ -89,16 +95,16 @@ fn overflow_recovers_end_to_end(profiles: u32) {
     );
     check_snapshot(&mut other, 1000);
     assert_eq!(other.status().reconnect_count, 0);
-    assert_eq!(calls.get(), 10);
+    assert_eq!(calls.get(), 5);
 }
 
 #[test]
-fn response_overflow_recovers_with_doubled_sizes() {
+fn response_overflow_recovers_with_the_measured_size() {
     watchdog(|| overflow_recovers_end_to_end(0));
 }
 
 #[test]
-fn response_overflow_recovers_with_doubled_sizes_baseline() {
+fn response_overflow_recovers_with_the_measured_size_baseline() {
     watchdog(|| overflow_recovers_end_to_end(BASELINE));
 }
 
@@ -166,36 +172,49 @@ fn overflow_where_only_the_client_proposal_grows_stops_after_two_attempts() {
 #[test]
 fn overflow_recovery_makes_at_most_eight_attempts() {
     watchdog(|| {
-        // About 320 KB: needs 512 KiB, nine doublings of 1024, more than the
-        // eight attempts a call may make.
+        // A scripted server that offers twice the response size on every
+        // connection and still answers LIMIT_EXCEEDED: the sizes keep
+        // growing, so only the attempt cap ends the call.
         let dir = RunDir::new();
-        let (_server, calls) = big_snapshot_server(&dir, &ServerConfig::default(), 300, 1000);
-        let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
+        let listener = Listener::bind(dir.str(), "snap", &ServerOptions::default()).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut sessions = 0u32;
+            while let Ok(incoming) = listener.accept(Some(Duration::from_secs(3)), None) {
+                let options = ServerOptions {
+                    max_response_payload_bytes: 1024 << sessions,
+                    ..ServerOptions::default()
+                };
+                sessions += 1;
+                let mut session = incoming
+                    .handshake_with(u64::from(sessions), &options, None)
+                    .unwrap();
+                if let Ok(m) = session.recv(Some(PATIENCE), None) {
+                    let header = m.header;
+                    let _ = session.respond_status(&header, TransportStatus::LIMIT_EXCEEDED);
+                }
+            }
+            sessions
+        });
+        let config = ClientConfig {
+            supported_profiles: BASELINE,
+            ..ClientConfig::default()
+        };
+        let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &config);
         client.refresh();
         let result = client.call().map(|v| v.len());
         assert!(
             matches!(result, Err(Error::CapacityExhausted)),
             "{result:?}"
         );
-        assert_eq!(calls.get(), 8);
         let s = client.status();
         assert_eq!(
             (s.state, s.reconnect_count, s.error_count),
             (ClientState::Broken, 8, 1)
         );
-        // The sizes learned so far are kept: the next call finishes the
-        // growth.
-        assert!(client.refresh());
-        assert_eq!(
-            client.session_info().unwrap().max_response_payload_bytes,
-            1024 << 8
-        );
-        check_snapshot(&mut client, 300);
-        assert_eq!(
-            client.session_info().unwrap().max_response_payload_bytes,
-            1024 << 9
-        );
-        assert_eq!(calls.get(), 10);
+        drop(client);
+        // One first session, then eight reconnects: the eighth is made but
+        // not used for a ninth attempt.
+        assert_eq!(server.join().unwrap(), 9);
     });
 }
 
@@ -256,8 +275,8 @@ fn request_and_response_overflow_both_recover() {
         let text: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
         let reversed: Vec<u8> = text.iter().rev().copied().collect();
         assert_eq!(client.call(&text).unwrap(), &reversed[..]);
-        // One reconnect for the request (1024 -> 4096), two for the
-        // response (1024 -> 2048 -> 4096).
+        // One reconnect for the request (1024 -> 4096), one for the
+        // response (the server measures the 3009-byte answer: 4096).
         let info = client.session_info().unwrap();
         assert_eq!(
             (
@@ -266,7 +285,7 @@ fn request_and_response_overflow_both_recover() {
             ),
             (4096, 4096)
         );
-        assert_eq!(client.status().reconnect_count, 3);
+        assert_eq!(client.status().reconnect_count, 2);
     });
 }
 
@@ -300,5 +319,23 @@ fn request_overflow_against_a_server_that_cannot_grow_fails_the_call_only() {
         assert!(client.call(&[b'a'; 3000]).is_err());
         assert!(client.refresh());
         assert_eq!(client.call(b"xy").unwrap(), b"yx");
+    });
+}
+
+#[test]
+fn a_snapshot_near_the_growth_ceiling_succeeds_on_the_first_call() {
+    watchdog(|| {
+        // About 930 KB, just under the 1 MiB ceiling of the automatic
+        // growth: one overflow, one measurement, one reconnect.
+        let dir = RunDir::new();
+        let (_server, calls) = big_snapshot_server(&dir, &ServerConfig::default(), 6000, 100);
+        let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
+        client.refresh();
+        check_snapshot(&mut client, 6000);
+        assert_eq!(
+            client.session_info().unwrap().max_response_payload_bytes,
+            1 << 20
+        );
+        assert_eq!((client.status().reconnect_count, calls.get()), (1, 3));
     });
 }

@@ -317,7 +317,15 @@ fn worker_limit(profiles: u32) {
             let result = second.call(1);
             assert!(result.is_err(), "{result:?}");
             let s = second.status();
-            assert_eq!((s.state, s.reconnect_count), (ClientState::Broken, 1));
+            // The reconnect inside the call is turned away as well: it
+            // either completes (and the re-send fails), or, with shared
+            // memory, may end before the attach.
+            let expected = if s.reconnect_count == 1 || profiles == BASELINE {
+                (ClientState::Broken, 1)
+            } else {
+                (ClientState::Disconnected, 0)
+            };
+            assert_eq!((s.state, s.reconnect_count), expected);
         }
         // Shared memory: the server closed the session (and removed its
         // region) before the client attached it. That is a disconnect,

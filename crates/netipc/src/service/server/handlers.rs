@@ -26,8 +26,8 @@ pub trait SnapshotHandler: Send + Sync + 'static {
     /// Any error: the client gets `INTERNAL_ERROR`.
     fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError>;
 
-    /// How many directory entries to reserve; 0 reserves as many as the
-    /// response budget could hold.
+    /// Most items the handler adds; 0 means as many as the response
+    /// budget holds. An `add` beyond it overflows.
     fn max_items(&self) -> u32 {
         0
     }

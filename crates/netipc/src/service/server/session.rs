@@ -30,6 +30,10 @@ impl Learned {
         self.value.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn ceiling(&self) -> u32 {
+        self.ceiling
+    }
+
     /// Whether `size` is still below the ceiling.
     pub(crate) fn can_exceed(&self, size: u32) -> bool {
         size < self.ceiling
@@ -95,7 +99,9 @@ pub(crate) fn serve(
             Ok(Err(e)) => {
                 let status = e.transport_status();
                 if status == TransportStatus::LIMIT_EXCEEDED {
-                    response_size.learn(2 * budget as u64);
+                    let needed =
+                        needed_size(dispatcher, &header, message.payload, budget, response_size);
+                    response_size.learn(needed);
                 }
                 // The documented behaviour: every failed request ends its
                 // session after the answer; the client reconnects.
@@ -111,6 +117,35 @@ pub(crate) fn serve(
         if matches!(next, Next::Close) {
             return;
         }
+    }
+}
+
+/// How large a response the request needs: it is answered again into a
+/// buffer of the ceiling size (only after an overflow, so allocating is
+/// fine), so the next session gets a size that fits at once instead of one
+/// doubling per client attempt. A lookup answer the budget would cut short
+/// counts as not fitting. Falls back to twice the budget.
+fn needed_size(
+    dispatcher: &dyn Dispatch,
+    header: &Header,
+    payload: &[u8],
+    budget: usize,
+    response_size: &Learned,
+) -> u64 {
+    let fallback = 2 * budget as u64;
+    let ceiling = response_size.ceiling() as usize;
+    if budget >= ceiling {
+        return fallback;
+    }
+    let mut trial = vec![0u8; ceiling];
+    let mut scratch = Scratch::new(true);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        answer(dispatcher, header, payload, &mut trial, &mut scratch)
+    }));
+    match outcome {
+        Ok(Ok(len)) => len as u64,
+        Ok(Err(e)) if e.transport_status() == TransportStatus::LIMIT_EXCEEDED => ceiling as u64,
+        _ => fallback,
     }
 }
 
