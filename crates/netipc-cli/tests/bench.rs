@@ -5,9 +5,6 @@
 //! Every child is killed by a watchdog after 60 s so a hung server cannot
 //! hang the test run.
 
-// The Windows named-pipe transport is not implemented yet: every transport
-// call fails there, so these tests run on POSIX only for now.
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
@@ -159,12 +156,35 @@ fn every_scenario_in_markdown_and_csv() {
         "uds-batch-pingpong",
         "uds-pipeline",
         "uds-pipeline-batch",
+        "uds-snapshot-16",
+        "uds-snapshot-1000",
+        "l2-increment",
+        "l2-snapshot-16",
+        "l2-snapshot-1000",
         "raw-shm-pingpong",
         "shm-pingpong",
         "shm-batch-pingpong",
+        "shm-snapshot-16",
+        "shm-snapshot-1000",
+        "l2-shm-increment",
+        "l2-shm-snapshot-16",
+        "l2-shm-snapshot-1000",
     ] {
         assert!(md.stdout.contains(&format!("| {name} |")), "{}", md.stdout);
     }
+    assert!(md.stdout.contains("| p50 vs L1 |"), "{}", md.stdout);
+    assert!(
+        md.stdout
+            .contains("- `l2-shm-increment` (vs `raw-shm-pingpong`, L1 `shm-pingpong`): "),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout
+            .contains("Client allocations in the measured round trips: none."),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains("| p50 |"), "{}", md.stdout);
     // Each row says how it waits, and the header explains both ways.
     assert!(
@@ -200,8 +220,12 @@ fn every_scenario_in_markdown_and_csv() {
     assert_eq!(lines.len(), 3, "{}", csv.stdout);
     assert!(lines[0].starts_with("scenario,limit,"), "{}", csv.stdout);
     assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,16,16,"));
-    assert!(lines[0].ends_with(",data_plane,wait"), "{}", csv.stdout);
-    assert!(lines[2].ends_with(",socket,poll"), "{}", csv.stdout);
+    assert!(
+        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects"),
+        "{}",
+        csv.stdout
+    );
+    assert!(lines[2].ends_with(",socket,poll,,,,,0,"), "{}", csv.stdout);
 }
 
 #[test]
@@ -262,6 +286,79 @@ fn shm_rows_are_compared_to_the_raw_shm_limit() {
     ]));
     assert_eq!(rows(&v).len(), 1);
     check_row(row(&v, "raw-shm-pingpong"), 1, 1);
+}
+
+/// The L2 rows of `plane` ("socket" or "shm", whose rows are named
+/// `l2-shm-*`) with their L1 and limit rows: every row is measured, every
+/// L2 row is compared to both, measured in a steady state (no reconnection)
+/// and without allocating.
+fn check_l2_rows(plane: &str, limit: &str, l1: [&str; 3], l2: [&str; 3]) {
+    let mut args = vec!["bench", "--quick", "--duration", "0.2", "--json"];
+    for name in l2 {
+        args.extend(["--scenario", name]);
+    }
+    let v = json_of(&run(&args));
+    let names: Vec<&str> = rows(&v)
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    // Each L2 row right after its L1 row.
+    let mut want = vec![limit];
+    for (l1, l2) in l1.iter().zip(l2) {
+        want.extend([*l1, l2]);
+    }
+    assert_eq!(names, want);
+    for (l1, l2) in l1.iter().zip(l2) {
+        let items = if l2.ends_with("-1000") {
+            1000
+        } else if l2.ends_with("-16") {
+            16
+        } else {
+            1
+        };
+        check_row(row(&v, l1), items, 1);
+        check_ratio(row(&v, l1));
+        assert!(row(&v, l1)["l1_ratio"].is_null());
+        let r = row(&v, l2);
+        check_row(r, items, 1);
+        check_ratio(r);
+        assert_eq!(r["limit"], limit, "{r:#}");
+        assert_eq!(r["l1"], *l1, "{r:#}");
+        let x = &r["l1_ratio"];
+        assert!(x["items_per_second"].as_f64().unwrap() > 0.0, "{r:#}");
+        assert!(x["p50_latency"].as_f64().unwrap() > 0.0, "{r:#}");
+        // The warm-up absorbed the response growth of the first calls.
+        assert_eq!(r["reconnects"], 0, "{r:#}");
+    }
+    for r in rows(&v) {
+        assert_eq!(r["data_plane"], plane, "{r:#}");
+        assert_eq!(r["client_allocations"], 0, "{r:#}");
+        assert!(r["cpu_cores"]["server"].as_f64().unwrap() > 0.0, "{r:#}");
+    }
+}
+
+#[test]
+fn l2_rows_are_compared_to_their_l1_rows() {
+    check_l2_rows(
+        "socket",
+        "raw-packet-pingpong",
+        ["uds-pingpong", "uds-snapshot-16", "uds-snapshot-1000"],
+        ["l2-increment", "l2-snapshot-16", "l2-snapshot-1000"],
+    );
+}
+
+#[test]
+fn l2_shm_rows_are_compared_to_their_l1_rows() {
+    check_l2_rows(
+        "shm",
+        "raw-shm-pingpong",
+        ["shm-pingpong", "shm-snapshot-16", "shm-snapshot-1000"],
+        [
+            "l2-shm-increment",
+            "l2-shm-snapshot-16",
+            "l2-shm-snapshot-1000",
+        ],
+    );
 }
 
 #[test]
@@ -406,6 +503,66 @@ fn roles_run_separately() {
 }
 
 #[test]
+fn l2_roles_run_separately() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let client = |scenario: &str| {
+        let base = ["bench-client", "--scenario", scenario, "--run-dir", dir];
+        run(&[
+            &base[..],
+            &["--service", "test-bench", "--duration", "0.2", "--json"],
+        ]
+        .concat())
+    };
+    // An L2 SHM snapshot server serves SHM and baseline L2 snapshot
+    // clients of its item count.
+    let server = Server::start("l2-shm-snapshot-16", dir);
+    for scenario in ["l2-shm-snapshot-16", "l2-snapshot-16"] {
+        let v = json_of(&client(scenario));
+        let r = row(&v, scenario);
+        check_row(r, 16, 1);
+        assert!(r["l1_ratio"].is_null(), "{r:#}");
+        assert_eq!(r["reconnects"], 0, "{r:#}");
+    }
+    // Another method, or another item count, is refused with a hint.
+    let r = client("l2-shm-increment");
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("does not serve this method"),
+        "{}",
+        r.stderr
+    );
+    let r = client("l2-shm-snapshot-1000");
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("a snapshot of 16 items, expected 1000"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert_eq!(server.stop()["event"], "stopped");
+
+    // A baseline L2 server refuses an SHM-only client.
+    let server = Server::start("l2-increment", dir);
+    let v = json_of(&client("l2-increment"));
+    check_row(row(&v, "l2-increment"), 1, 1);
+    let r = client("l2-shm-increment");
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("needs a shared-memory session"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("netipc bench-server --scenario l2-shm-increment"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.stop()["event"], "stopped");
+}
+
+#[test]
 fn shm_client_refuses_a_session_that_is_not_shm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path().to_str().expect("utf-8 dir");
@@ -488,7 +645,14 @@ fn unknown_scenario_lists_the_known_ones() {
     );
     assert!(
         list.stdout.contains(
-            "| shm-batch-pingpong | raw-shm-pingpong | INCREMENT, offers SHM | shm | spin+sleep |"
+            "| shm-batch-pingpong | raw-shm-pingpong | - | L1 INCREMENT, offers SHM | shm | spin+sleep |"
+        ),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stdout.contains(
+            "| l2-snapshot-1000 | raw-packet-pingpong | uds-snapshot-1000 | L2 CGROUPS_SNAPSHOT (1000) | socket | poll | 1000 | 1 |"
         ),
         "{}",
         list.stdout

@@ -8,21 +8,38 @@
 //!
 //! Ids run on from the warm-up into the measurement, so the raw SHM
 //! counters (which only grow) stay in step with the server.
+//!
+//! L2 calls are synchronous: an L2 transport makes the whole call in
+//! `send` and `recv` only hands back its id. Before its warm-up an L2
+//! client is primed: it connects and calls until a call succeeds, so the
+//! reconnections that grow a default config's response size to the
+//! snapshot's happen before anything is timed.
+//!
+//! The measured loop counts the allocations the process makes in it (the
+//! progress callback excluded); every client reuses its buffers, so the
+//! count is expected to be 0.
 
 use std::time::{Duration, Instant};
 
 use cpu_time::ThreadTime;
 use hdrhistogram::Histogram;
-use netipc::codec::{decode_increment, encode_increment};
+use netipc::codec::{
+    SNAPSHOT_REQUEST_LEN, SnapshotRequest, SnapshotView, decode_increment, encode_increment,
+};
+use netipc::service::{
+    CgroupsSnapshotClient, Client, ClientConfig, ClientState, IncrementClient, ServiceKind,
+};
 use netipc::transport::testing::{RawConn, RawShm};
 use netipc::transport::{ClientOptions, ClientSession, DataPlane};
 
 use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, TransportStatus, batch_payload_len, profile};
 
+use super::alloc::allocations;
 use super::scenarios::{
     Drive, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
 use super::server::{PING, PONG, raw_shm_path};
+use super::snapshot::{Expected, cgroups};
 use super::stats::{Measurement, latency_histogram};
 use super::{BenchError, Timing};
 
@@ -30,6 +47,9 @@ use super::{BenchError, Timing};
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the progress callback is called.
 const TICK: Duration = Duration::from_millis(50);
+/// Most failed calls of an L2 client before its first success (each one
+/// may grow the response size by up to 8 doublings).
+const PRIME_ATTEMPTS: u32 = 8;
 
 /// Where and how the client runs.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +102,10 @@ trait Transport {
     fn send(&mut self, id: u64) -> Result<(), BenchError>;
     /// Receives one answer, checks it, and returns the id it answers.
     fn recv(&mut self) -> Result<u64, BenchError>;
+    /// Reconnections so far, for a client that reconnects by itself (L2).
+    fn reconnects(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The limit: an 8-byte raw packet carrying the id, echoed back.
@@ -181,7 +205,7 @@ impl Transport for RawShmClient {
 }
 
 /// L1 INCREMENT requests (single or batch) on a client session.
-struct IncrementClient {
+struct IncrementL1Client {
     session: ClientSession,
     /// Items per request; 1 sends single (non-batch) requests.
     batch: u32,
@@ -195,7 +219,7 @@ fn item_value(id: u64, batch: u32, i: u32) -> u64 {
     id.wrapping_mul(u64::from(batch)).wrapping_add(u64::from(i))
 }
 
-impl Transport for IncrementClient {
+impl Transport for IncrementL1Client {
     fn send(&mut self, id: u64) -> Result<(), BenchError> {
         let code = Method::Increment.code();
         for i in 0..self.batch {
@@ -245,6 +269,230 @@ impl Transport for IncrementClient {
             }
         }
         Ok(id)
+    }
+}
+
+/// L1 CGROUPS_SNAPSHOT requests on a client session; every item of every
+/// answer is read and checked.
+struct SnapshotL1Client {
+    session: ClientSession,
+    request: [u8; SNAPSHOT_REQUEST_LEN],
+    expected: Expected,
+}
+
+impl Transport for SnapshotL1Client {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        self.session
+            .send_request(Method::CgroupsSnapshot.code(), id, &self.request)
+            .map_err(|e| BenchError::new(format!("sending snapshot request {id}: {e}")))
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        let msg = self
+            .session
+            .recv(Some(RESPONSE_TIMEOUT), None)
+            .map_err(|e| answer_error(&e))?;
+        let h = msg.header;
+        let id = h.message_id;
+        if h.transport_status != TransportStatus::OK {
+            return Err(BenchError::new(format!(
+                "the server answered snapshot request {id} with {}{}",
+                h.transport_status,
+                if h.transport_status == TransportStatus::UNSUPPORTED {
+                    " (only the server of a snapshot scenario answers snapshots)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let view = SnapshotView::decode(msg.payload)
+            .map_err(|e| BenchError::new(format!("malformed snapshot answer: {e}")))?;
+        self.expected.check(&view).map_err(BenchError::new)?;
+        Ok(id)
+    }
+}
+
+/// How an L2 call of the bench failed.
+enum L2Failure {
+    /// The call itself failed (the L2 client's error).
+    Call(netipc::Error),
+    /// The call succeeded with a wrong answer.
+    Answer(BenchError),
+}
+
+impl From<L2Failure> for BenchError {
+    fn from(f: L2Failure) -> Self {
+        match f {
+            L2Failure::Call(e) => l2_error(&e),
+            L2Failure::Answer(e) => e,
+        }
+    }
+}
+
+/// L2 `IncrementClient::call` with the request id as the value.
+struct L2IncrementClient {
+    client: IncrementClient,
+    /// The id of the last call.
+    done: u64,
+}
+
+impl L2IncrementClient {
+    fn call(client: &mut IncrementClient, id: u64) -> Result<(), L2Failure> {
+        let got = client.call(id).map_err(L2Failure::Call)?;
+        let want = id.wrapping_add(1);
+        if got != want {
+            return Err(L2Failure::Answer(BenchError::new(format!(
+                "wrong answer to {id}: got {got}, expected {want} (value + 1)"
+            ))));
+        }
+        Ok(())
+    }
+}
+
+impl Transport for L2IncrementClient {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        Self::call(&mut self.client, id)?;
+        self.done = id;
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        Ok(self.done)
+    }
+
+    fn reconnects(&self) -> Option<u32> {
+        Some(self.client.status().reconnect_count)
+    }
+}
+
+/// L2 `CgroupsSnapshotClient::call` (a full refresh); every item of every
+/// answer is read and checked.
+struct L2SnapshotClient {
+    client: CgroupsSnapshotClient,
+    expected: Expected,
+    /// The id of the last call.
+    done: u64,
+}
+
+impl L2SnapshotClient {
+    fn call(client: &mut CgroupsSnapshotClient, expected: &Expected) -> Result<(), L2Failure> {
+        let view = client.call().map_err(L2Failure::Call)?;
+        expected
+            .check(&view)
+            .map_err(|e| L2Failure::Answer(BenchError::new(e)))
+    }
+}
+
+impl Transport for L2SnapshotClient {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        Self::call(&mut self.client, &self.expected)?;
+        self.done = id;
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        Ok(self.done)
+    }
+
+    fn reconnects(&self) -> Option<u32> {
+        Some(self.client.status().reconnect_count)
+    }
+}
+
+/// The L2 client config of `scenario`: the documented defaults (so the
+/// response size grows on demand), the transport of the scenario's plane
+/// and the bench's answer timeout.
+fn l2_config(scenario: &Scenario) -> ClientConfig {
+    ClientConfig {
+        supported_profiles: match scenario.plane {
+            Plane::Socket => profile::BASELINE,
+            Plane::Shm => profile::SHM_HYBRID,
+        },
+        call_timeout: RESPONSE_TIMEOUT,
+        ..ClientConfig::default()
+    }
+}
+
+/// Connects an L2 client and calls until a call succeeds, then checks its
+/// session runs on the scenario's plane. Returns the `wait` of the session.
+///
+/// A failed call is tried again (with a reconnection: with the default
+/// config a large response fails the first call after growing the response
+/// size as far as one call may), up to [`PRIME_ATTEMPTS`] failures; a
+/// wrong answer or a rejected request fails at once.
+fn prime<K: ServiceKind>(
+    client: &mut Client<K>,
+    scenario: &Scenario,
+    p: &ClientParams<'_>,
+    call: &mut dyn FnMut(&mut Client<K>) -> Result<(), L2Failure>,
+) -> Result<&'static str, BenchError> {
+    let mut failures = 0;
+    loop {
+        if !client.ready() {
+            client.refresh();
+        }
+        let result = match client.status().state {
+            ClientState::Ready => match call(client) {
+                Ok(()) => Ok(()),
+                Err(f @ (L2Failure::Answer(_) | L2Failure::Call(netipc::Error::Rejected(_)))) => {
+                    return Err(f.into());
+                }
+                Err(f) => Err(BenchError::from(f)),
+            },
+            ClientState::NotFound => return Err(BenchError::new(not_running(scenario, p))),
+            ClientState::Incompatible if scenario.plane == Plane::Shm => {
+                return Err(BenchError::new(format!(
+                    "scenario {} needs a shared-memory session (the client offers only \
+                     SHM_HYBRID), but the server offers no common profile. Serve it with:\n  \
+                     netipc bench-server --scenario {} --run-dir {} --service {}",
+                    scenario.name, scenario.name, p.run_dir, p.service
+                )));
+            }
+            state @ (ClientState::Incompatible | ClientState::AuthFailed) => {
+                return Err(BenchError::new(format!(
+                    "cannot connect to service {:?}: the client is {state:?}",
+                    p.service
+                )));
+            }
+            state => Err(BenchError::new(format!(
+                "cannot connect to service {:?} (the client is {state:?})",
+                p.service
+            ))),
+        };
+        match result {
+            Ok(()) => break,
+            Err(e) => {
+                failures += 1;
+                if failures >= PRIME_ATTEMPTS {
+                    return Err(BenchError::new(format!(
+                        "the first {failures} calls failed; the last one: {e}"
+                    )));
+                }
+            }
+        }
+    }
+    match (scenario.plane, client.session_info()) {
+        (Plane::Socket, Some(_)) => Ok(Plane::Socket.wait()),
+        (Plane::Shm, Some(info)) if info.shared_memory => Ok(WAIT_SPIN_SLEEP),
+        (Plane::Shm, Some(info)) => Err(BenchError::new(format!(
+            "scenario {} needs a shared-memory session, but the handshake selected profile \
+             {:#x}",
+            scenario.name, info.profile
+        ))),
+        (_, None) => Err(BenchError::new(
+            "the client disconnected after its first call",
+        )),
+    }
+}
+
+/// The error for a failed L2 call.
+fn l2_error(e: &netipc::Error) -> BenchError {
+    match e {
+        netipc::Error::Rejected(TransportStatus::UNSUPPORTED) => BenchError::new(format!(
+            "{e}: the server does not serve this method (is it the server of this scenario?)"
+        )),
+        netipc::Error::NotReady { .. } => BenchError::new(format!("L2 call failed: {e}")),
+        e => answer_error(e),
     }
 }
 
@@ -334,35 +582,9 @@ pub fn run(
             let payload = u32::try_from(payload)
                 .unwrap_or(u32::MAX)
                 .max(MAX_PAYLOAD_DEFAULT);
-            let (supported_profiles, preferred_profiles) = match scenario.plane {
-                Plane::Socket => (profile::BASELINE, 0),
-                Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
-            };
-            let options = ClientOptions {
-                supported_profiles,
-                preferred_profiles,
-                max_request_payload_bytes: payload,
-                max_response_payload_bytes: payload,
-                max_request_batch_items: items,
-                ..ClientOptions::default()
-            };
-            let session = ClientSession::connect(p.run_dir, p.service, &options)
-                .map_err(|e| connect_error(scenario, p, &e))?;
-            let wait = match scenario.plane {
-                Plane::Socket => wait,
-                Plane::Shm if !session.is_shm() => return Err(not_shm(scenario, p, &session)),
-                Plane::Shm => match session.data_plane() {
-                    DataPlane::SharedMemory { sleeps: false, .. } => WAIT_SPIN,
-                    // A server of another implementation may not wake on
-                    // demand: then every answer costs a wake-up call.
-                    DataPlane::SharedMemory {
-                        wake_on_demand: false,
-                        ..
-                    } => WAIT_SPIN_SLEEP_ALWAYS_WAKE,
-                    _ => WAIT_SPIN_SLEEP,
-                },
-            };
-            let mut t = IncrementClient {
+            let session = l1_connect(scenario, p, payload, items)?;
+            let wait = l1_wait(scenario, p, &session)?;
+            let mut t = IncrementL1Client {
                 session,
                 batch: items,
                 batch_mode: scenario.is_batch(),
@@ -370,7 +592,90 @@ pub fn run(
             };
             measure(&mut t, scenario, items, wait, p, probe, tick)
         }
+        Drive::Snapshot(n) => {
+            // The server answers with its own response size (1 MiB).
+            let session = l1_connect(scenario, p, MAX_PAYLOAD_DEFAULT, 1)?;
+            let wait = l1_wait(scenario, p, &session)?;
+            let mut request = [0; SNAPSHOT_REQUEST_LEN];
+            SnapshotRequest::default()
+                .encode(&mut request)
+                .map_err(|e| BenchError::new(format!("encoding the snapshot request: {e}")))?;
+            let mut t = SnapshotL1Client {
+                session,
+                request,
+                expected: Expected::of(&cgroups(n)),
+            };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
+        Drive::L2Increment => {
+            let mut client = IncrementClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let wait = prime(&mut client, scenario, p, &mut |c| {
+                L2IncrementClient::call(c, 0)
+            })?;
+            let mut t = L2IncrementClient { client, done: 0 };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
+        Drive::L2Snapshot(n) => {
+            let expected = Expected::of(&cgroups(n));
+            let mut client = CgroupsSnapshotClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let wait = prime(&mut client, scenario, p, &mut |c| {
+                L2SnapshotClient::call(c, &expected)
+            })?;
+            let mut t = L2SnapshotClient {
+                client,
+                expected,
+                done: 0,
+            };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
     }
+}
+
+/// Connects an L1 session for `scenario`'s plane proposing `payload`
+/// bytes per message each way.
+fn l1_connect(
+    scenario: &Scenario,
+    p: &ClientParams<'_>,
+    payload: u32,
+    items: u32,
+) -> Result<ClientSession, BenchError> {
+    let (supported_profiles, preferred_profiles) = match scenario.plane {
+        Plane::Socket => (profile::BASELINE, 0),
+        Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+    };
+    let options = ClientOptions {
+        supported_profiles,
+        preferred_profiles,
+        max_request_payload_bytes: payload,
+        max_response_payload_bytes: payload,
+        max_request_batch_items: items,
+        ..ClientOptions::default()
+    };
+    ClientSession::connect(p.run_dir, p.service, &options)
+        .map_err(|e| connect_error(scenario, p, &e))
+}
+
+/// The `wait` of an L1 session, or an error for an SHM scenario whose
+/// session is not over shared memory.
+fn l1_wait(
+    scenario: &Scenario,
+    p: &ClientParams<'_>,
+    session: &ClientSession,
+) -> Result<&'static str, BenchError> {
+    Ok(match scenario.plane {
+        Plane::Socket => scenario.plane.wait(),
+        Plane::Shm if !session.is_shm() => return Err(not_shm(scenario, p, session)),
+        Plane::Shm => match session.data_plane() {
+            DataPlane::SharedMemory { sleeps: false, .. } => WAIT_SPIN,
+            // A server of another implementation may not wake on
+            // demand: then every answer costs a wake-up call.
+            DataPlane::SharedMemory {
+                wake_on_demand: false,
+                ..
+            } => WAIT_SPIN_SLEEP_ALWAYS_WAKE,
+            _ => WAIT_SPIN_SLEEP,
+        },
+    })
 }
 
 fn measure<T: Transport>(
@@ -391,8 +696,9 @@ fn measure<T: Transport>(
 
     let mut latency = latency_histogram();
     let server_before = probe.sample()?;
+    let reconnects_before = t.reconnects();
     let cpu_before = ThreadTime::try_now().ok();
-    let (round_trips, wall) = run_phase(
+    let (round_trips, wall, allocations) = run_phase(
         t,
         depth,
         p.timing.duration,
@@ -405,6 +711,10 @@ fn measure<T: Transport>(
     let client_cpu = cpu_before
         .and_then(|c| c.try_elapsed().ok())
         .unwrap_or(Duration::ZERO);
+    let reconnects = t
+        .reconnects()
+        .zip(reconnects_before)
+        .map(|(after, before)| after.wrapping_sub(before));
     let server_after = probe.sample()?;
     let server_cores = match (server_before, server_after) {
         (Some(a), Some(b)) if b.wall_s > a.wall_s => {
@@ -420,11 +730,14 @@ fn measure<T: Transport>(
         client_cpu,
         server_cores,
         wait,
+        allocations,
+        reconnects,
     })
 }
 
 /// Runs requests for `duration` with `depth` in flight, then waits for
-/// the last answers. Returns the answered count and the wall time.
+/// the last answers. Returns the answered count, the wall time and the
+/// allocations the process made meanwhile (outside `tick`).
 fn run_phase<T: Transport>(
     t: &mut T,
     depth: usize,
@@ -432,8 +745,15 @@ fn run_phase<T: Transport>(
     ids: &mut u64,
     latency: &mut Histogram<u64>,
     tick: &mut dyn FnMut(Duration),
-) -> Result<(u64, Duration), BenchError> {
+) -> Result<(u64, Duration, u64), BenchError> {
     let mut pending: Vec<(u64, Instant)> = Vec::with_capacity(depth);
+    let mut tick_allocations = 0;
+    let mut tick = |d: Duration| {
+        let before = allocations();
+        tick(d);
+        tick_allocations += allocations() - before;
+    };
+    let allocations_before = allocations();
     let start = Instant::now();
     let end = start + duration;
     let mut next_tick = start + TICK;
@@ -470,6 +790,11 @@ fn run_phase<T: Transport>(
             next_tick = now + TICK;
         }
     }
+    let allocated = allocations() - allocations_before;
     tick(duration);
-    Ok((answered, now.duration_since(start)))
+    Ok((
+        answered,
+        now.duration_since(start),
+        allocated.saturating_sub(tick_allocations),
+    ))
 }

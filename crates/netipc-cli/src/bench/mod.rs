@@ -8,16 +8,21 @@
 //! server or client of another NetIPC implementation can take either side.
 //!
 //! Modules: [`scenarios`] is the table of rows, [`client`] drives and
-//! measures one scenario, [`server`] answers it, [`process`] manages the
-//! server child, [`progress`] draws the progress bar, [`stats`] turns measurements into rows and [`report`]
-//! prints them.
+//! measures one scenario, [`server`] answers it, [`snapshot`] is the cgroup
+//! list of the snapshot rows, [`process`] manages the server child,
+//! [`progress`] draws the progress bar, [`stats`] turns measurements into
+//! rows and [`report`] prints them. [`alloc`] is the executable's global
+//! allocator: the system one with a counter, so the client can report the
+//! allocations of its measured round trips.
 
+mod alloc;
 mod client;
 mod process;
 mod progress;
 mod report;
 mod scenarios;
 mod server;
+mod snapshot;
 mod stats;
 
 use std::fmt;
@@ -115,14 +120,17 @@ impl OutputArgs {
 Every row runs its server in a separate process and is compared to its limit row, \
 which is always run too: raw-packet-pingpong (the same socket with no protocol) for \
 the socket rows, raw-shm-pingpong (two counters in shared memory, no protocol) for \
-the shm-* rows. The servers listen in a private directory created under the \
-temporary directory (TMPDIR).
+the shared-memory rows (shm-*, l2-shm-*). An L2 row (l2-*: the typed service API \
+with a managed server) is also compared to its L1 row, the same exchange on a bare \
+session, which is run too. The servers listen in a private directory created under \
+the temporary directory (TMPDIR).
 
 Examples:
   netipc bench
   netipc bench --quick
   netipc bench --scenario uds-pipeline --duration 10 --json
-  netipc bench --scenario shm-pingpong --scenario shm-batch-pingpong --batch 16")]
+  netipc bench --scenario shm-pingpong --scenario shm-batch-pingpong --batch 16
+  netipc bench --quick --scenario l2-increment --scenario l2-shm-snapshot-1000")]
 pub struct BenchArgs {
     /// Run only this scenario (repeatable); see --list.
     #[arg(long = "scenario", value_name = "NAME", value_parser = scenarios::parse)]
@@ -144,16 +152,21 @@ also stops when the process that started it dies; use --forever where stdin is \
 /dev/null (a background job of a script). A `cpu` line on stdin is answered with a \
 JSON line of the CPU time used so far; the last line, at the stop, is such a line too.
 
-The server of an shm-* scenario offers shared memory (SHM_HYBRID) and still accepts \
-baseline sessions, so it serves every uds-* and shm-* scenario. The raw-shm-pingpong \
-server creates <run-dir>/<service>.rawshm and answers one client at a time.
+The server of a shared-memory scenario offers shared memory (SHM_HYBRID) and still \
+accepts baseline sessions. Every uds-* and shm-* scenario has the same L1 server, \
+except that only the server of a snapshot scenario answers snapshots, with its item \
+count; an shm-* server serves the uds-* scenarios too. An l2-* server is a managed \
+server of one service kind (INCREMENT, or a snapshot of N items); an l2-shm-* server \
+also serves its baseline twin (l2-shm-increment serves l2-increment). The \
+raw-shm-pingpong server creates <run-dir>/<service>.rawshm and answers one client at \
+a time.
 
 Example (two terminals):
   netipc bench-server --scenario shm-pingpong --run-dir /tmp
   netipc bench-client --scenario shm-batch-pingpong --run-dir /tmp")]
 pub struct ServerArgs {
-    /// The scenario to serve (every uds-* scenario has the same server; an
-    /// shm-* server serves the uds-* scenarios too).
+    /// The scenario to serve (see below for which servers serve which
+    /// scenarios).
     #[arg(long, value_name = "NAME", value_parser = scenarios::parse)]
     scenario: &'static Scenario,
     /// Run directory of the endpoint.
@@ -171,8 +184,9 @@ pub struct ServerArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Runs the client side of one scenario against a server that is already running \
-(`netipc bench-server`, or any NetIPC INCREMENT server) and prints its row. \
-The server's CPU and the ratio to the limit row are only measured by `netipc bench`.")]
+(`netipc bench-server`, or any NetIPC server of the scenario's method) and prints its \
+row. The server's CPU and the ratios to the limit and L1 rows are only measured by \
+`netipc bench`.")]
 pub struct ClientArgs {
     /// The scenario to run.
     #[arg(long, value_name = "NAME", value_parser = scenarios::parse)]
@@ -342,27 +356,32 @@ fn run_one(
 
 /// The scenario table for `--list`.
 fn list() -> String {
+    use scenarios::{Batch, Drive, Plane, ServerKind};
     use std::fmt::Write as _;
     let mut s = String::from(
-        "| scenario | compared to | server | data plane | wait | items/request | depth | what |\n",
+        "| scenario | compared to | L1 row | server | data plane | wait | items/round trip \
+         | depth | what |\n",
     );
-    s.push_str("|---|---|---|---|---|--:|--:|---|\n");
+    s.push_str("|---|---|---|---|---|---|--:|--:|---|\n");
     for sc in SCENARIOS {
         let items = match sc.drive {
-            scenarios::Drive::Increment(scenarios::Batch::FromOption) => {
-                format!("--batch ({DEFAULT_BATCH})")
-            }
+            Drive::Increment(Batch::FromOption) => format!("--batch ({DEFAULT_BATCH})"),
             _ => sc.items(DEFAULT_BATCH).to_string(),
         };
-        let server = match (sc.server, sc.plane) {
-            (scenarios::ServerKind::Increment, scenarios::Plane::Shm) => "INCREMENT, offers SHM",
-            (kind, _) => kind.name(),
+        let mut server = match (sc.server, sc.snapshot_items()) {
+            (ServerKind::L1, Some(n)) => format!("L1 INCREMENT + CGROUPS_SNAPSHOT ({n})"),
+            (ServerKind::L2Snapshot, Some(n)) => format!("L2 CGROUPS_SNAPSHOT ({n})"),
+            (kind, _) => kind.name().to_owned(),
         };
+        if sc.plane == Plane::Shm && !matches!(sc.server, ServerKind::RawShm) {
+            server.push_str(", offers SHM");
+        }
         let _ = writeln!(
             s,
-            "| {} | {} | {server} | {} | {} | {items} | {} | {} |",
+            "| {} | {} | {} | {server} | {} | {} | {items} | {} | {} |",
             sc.name,
             sc.limit.unwrap_or("(limit row)"),
+            sc.l1.unwrap_or("-"),
             sc.plane.name(),
             sc.plane.wait(),
             sc.depth,

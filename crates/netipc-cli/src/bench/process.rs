@@ -6,6 +6,7 @@
 //! dies. Its stderr is collected and shown when it fails.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread::{self, JoinHandle};
@@ -46,7 +47,7 @@ impl ServerChild {
     ) -> Result<Self, BenchError> {
         let exe = std::env::current_exe()
             .map_err(|e| BenchError::new(format!("cannot find the netipc executable: {e}")))?;
-        let mut child = Command::new(&exe)
+        let mut child = Command::new(self_exe(&exe))
             .args(["bench-server", "--scenario", scenario.name])
             .args(["--run-dir", run_dir, "--service", service])
             .stdin(Stdio::piped())
@@ -180,6 +181,19 @@ impl ServerChild {
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default()
+    }
+}
+
+/// The executable to start a server child from: this very executable.
+/// On Linux that is `/proc/self/exe`, which still names it when the file
+/// was replaced meanwhile (a rebuild during a long run); elsewhere its path
+/// (Windows does not let a running executable be replaced).
+fn self_exe(path: &Path) -> &Path {
+    const PROC_SELF_EXE: &str = "/proc/self/exe";
+    if cfg!(target_os = "linux") && Path::new(PROC_SELF_EXE).exists() {
+        Path::new(PROC_SELF_EXE)
+    } else {
+        path
     }
 }
 

@@ -120,22 +120,34 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
             let _ = writeln!(s, "  - `{wait}`: {text}");
         }
     }
-    s.push_str("- latency = from sending a request to its answer, measured by the client\n\n");
+    s.push_str("- latency = from sending a request to its answer, measured by the client\n");
+    if rows.iter().any(|r| r.scenario.contains("snapshot")) {
+        s.push_str(
+            "- a round trip of a snapshot row is one full refresh: items/rt is the cgroups in \
+             it, items/s counts cgroups, the latency is per refresh\n",
+        );
+    }
+    s.push('\n');
     s.push_str(
         "| scenario | wait | items/rt | depth | round trips/s | items/s | p50 | p95 | p99 | p99.9 \
-         | client CPU | server CPU | items/s vs limit | p50 vs limit |\n",
+         | client CPU | server CPU | items/s vs limit | p50 vs limit | items/s vs L1 \
+         | p50 vs L1 |\n",
     );
-    s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for r in rows {
         let (tput, p50) = match (&r.ratio, r.limit) {
             (Some(x), _) => (format!("{:.2}x", x.items_per_s), format!("{:.2}x", x.p50)),
             (None, None) => ("limit".to_owned(), "limit".to_owned()),
             (None, Some(_)) => ("-".to_owned(), "-".to_owned()),
         };
+        let (l1_tput, l1_p50) = r.l1_ratio.map_or(("-".to_owned(), "-".to_owned()), |x| {
+            (format!("{:.2}x", x.items_per_s), format!("{:.2}x", x.p50))
+        });
         let l = &r.latency;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {tput} | {p50} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {tput} | {p50} \
+             | {l1_tput} | {l1_p50} |",
             r.scenario,
             r.wait,
             r.items_per_round_trip,
@@ -155,16 +167,56 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
          limit row, named below (raw-packet-pingpong for socket rows: the same socket, no \
          protocol; raw-shm-pingpong for SHM rows: two counters in a shared file with the same \
          spin-then-futex wait, no protocol): items/s above 1x means more items per second \
-         than the raw ping-pong, p50 above 1x means slower round trips.\n",
+         than the raw ping-pong, p50 above 1x means slower round trips.",
     );
+    if rows.iter().any(|r| r.l1.is_some()) {
+        s.push_str(
+            " \"vs L1\" divides an L2 row (typed client and managed server) by its L1 row, \
+             the same exchange on a bare session with a hand-written server: the cost of \
+             the L2 layer.",
+        );
+    }
+    s.push('\n');
     for r in rows {
-        match r.limit {
-            Some(limit) => {
+        match (r.limit, r.l1) {
+            (Some(limit), Some(l1)) => {
+                let _ = writeln!(
+                    s,
+                    "- `{}` (vs `{limit}`, L1 `{l1}`): {}",
+                    r.scenario, r.summary
+                );
+            }
+            (Some(limit), None) => {
                 let _ = writeln!(s, "- `{}` (vs `{limit}`): {}", r.scenario, r.summary);
             }
-            None => {
+            (None, _) => {
                 let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
             }
+        }
+    }
+    let allocating: Vec<&Row> = rows.iter().filter(|r| r.client_allocations > 0).collect();
+    if allocating.is_empty() {
+        s.push_str("\nClient allocations in the measured round trips: none.\n");
+    } else {
+        s.push_str("\nClient allocations in the measured round trips (expected none):\n");
+        for r in allocating {
+            let _ = writeln!(
+                s,
+                "- `{}`: {} ({:.2} per round trip)",
+                r.scenario,
+                r.client_allocations,
+                r.client_allocations as f64 / r.round_trips.max(1) as f64
+            );
+        }
+    }
+    for r in rows {
+        if let Some(n @ 1..) = r.reconnects {
+            let _ = writeln!(
+                s,
+                "- `{}`: the L2 client reconnected {n} times while measured, so the row \
+                 is not a steady state",
+                r.scenario
+            );
         }
     }
     s
@@ -200,14 +252,17 @@ fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
         "scenario,limit,items_per_round_trip,depth,round_trips,items,wall_s,round_trips_per_s,\
          items_per_s,p50_ns,p95_ns,p99_ns,p999_ns,min_ns,max_ns,mean_ns,client_cpu_cores,\
-         server_cpu_cores,ratio_items_per_s,ratio_round_trips_per_s,ratio_p50,data_plane,wait\n",
+         server_cpu_cores,ratio_items_per_s,ratio_round_trips_per_s,ratio_p50,data_plane,wait,\
+         l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,\
+         reconnects\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
     for r in rows {
         let l = &r.latency;
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{:.4},{:.1},{:.1},{},{},{},{},{},{},{:.1},{:.4},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{:.4},{:.1},{:.1},{},{},{},{},{},{},{:.1},{:.4},{},{},{},{},{},{},\
+             {},{},{},{},{},{}",
             r.scenario,
             r.limit.unwrap_or(""),
             r.items_per_round_trip,
@@ -231,6 +286,12 @@ fn csv(rows: &[Row]) -> String {
             opt(r.ratio.map(|x| x.p50)),
             r.plane,
             r.wait,
+            r.l1.unwrap_or(""),
+            opt(r.l1_ratio.map(|x| x.items_per_s)),
+            opt(r.l1_ratio.map(|x| x.round_trips_per_s)),
+            opt(r.l1_ratio.map(|x| x.p50)),
+            r.client_allocations,
+            r.reconnects.map_or(String::new(), |n| n.to_string()),
         );
     }
     s
@@ -266,6 +327,14 @@ pub fn to_json(rows: &[Row], machine: &Machine, run: &RunInfo) -> Value {
                     "round_trips_per_second": x.round_trips_per_s,
                     "p50_latency": x.p50,
                 })),
+                "l1": r.l1,
+                "l1_ratio": r.l1_ratio.map(|x| json!({
+                    "items_per_second": x.items_per_s,
+                    "round_trips_per_second": x.round_trips_per_s,
+                    "p50_latency": x.p50,
+                })),
+                "client_allocations": r.client_allocations,
+                "reconnects": r.reconnects,
             })
         })
         .collect();

@@ -14,10 +14,17 @@ pub enum ServerKind {
     /// No protocol: two counters in a shared file (`testing::RawShm`); the
     /// server waits for each ping value and posts it back as the pong.
     RawShm,
-    /// A NetIPC L1 server answering INCREMENT (single and batch) requests
-    /// with `value + 1`. It offers shared memory when the scenario's data
-    /// plane is [`Plane::Shm`].
-    Increment,
+    /// A NetIPC L1 server (`Listener` and `ServerSession`) answering
+    /// INCREMENT (single and batch) requests with `value + 1` and, when the
+    /// scenario is a snapshot one, CGROUPS_SNAPSHOT requests with the
+    /// scenario's items, encoded on every request. It offers shared memory
+    /// when the scenario's data plane is [`Plane::Shm`].
+    L1,
+    /// An L2 `ManagedServer::increment` answering `value + 1`.
+    L2Increment,
+    /// An L2 `ManagedServer::cgroups_snapshot` whose handler adds the
+    /// scenario's items on every request.
+    L2Snapshot,
 }
 
 impl ServerKind {
@@ -26,7 +33,9 @@ impl ServerKind {
         match self {
             Self::RawEcho => "raw echo",
             Self::RawShm => "raw SHM flip",
-            Self::Increment => "INCREMENT",
+            Self::L1 => "L1 INCREMENT",
+            Self::L2Increment => "L2 INCREMENT",
+            Self::L2Snapshot => "L2 CGROUPS_SNAPSHOT",
         }
     }
 }
@@ -93,6 +102,14 @@ pub enum Drive {
     RawShm,
     /// L1 `ClientSession` INCREMENT requests.
     Increment(Batch),
+    /// L1 `ClientSession` CGROUPS_SNAPSHOT requests answered with this many
+    /// items; every item of every answer is read.
+    Snapshot(u32),
+    /// L2 `IncrementClient::call`.
+    L2Increment,
+    /// L2 `CgroupsSnapshotClient::call` answered with this many items;
+    /// every item of every answer is read.
+    L2Snapshot(u32),
 }
 
 /// One benchmark row.
@@ -104,6 +121,9 @@ pub struct Scenario {
     pub summary: &'static str,
     /// The limit row this row is compared to; `None` for a limit row.
     pub limit: Option<&'static str>,
+    /// The L1 row an L2 row is also compared to (the same exchange without
+    /// the L2 layer); `None` for the other rows.
+    pub l1: Option<&'static str>,
     /// How the server answers.
     pub server: ServerKind,
     /// Where the bytes travel (and so how both sides wait).
@@ -118,99 +138,224 @@ pub struct Scenario {
 /// `shm-batch-pingpong`.
 pub const DEFAULT_BATCH: u32 = 64;
 
-/// The limit row of every L1 row on the socket.
+/// The limit row of every row on the socket.
 const RAW_LIMIT: &str = "raw-packet-pingpong";
-/// The limit row of every L1 row over shared memory.
+/// The limit row of every row over shared memory.
 const RAW_SHM_LIMIT: &str = "raw-shm-pingpong";
 
-/// Every scenario, in report order: one group per data plane, its limit
-/// row first.
+/// Items of the small snapshot rows.
+const SMALL_SNAPSHOT: u32 = 16;
+/// Items of the large snapshot rows.
+const LARGE_SNAPSHOT: u32 = 1000;
+
+/// A row of the socket group (compared to [`RAW_LIMIT`]) with depth 1.
+const fn socket(
+    name: &'static str,
+    summary: &'static str,
+    l1: Option<&'static str>,
+    server: ServerKind,
+    drive: Drive,
+) -> Scenario {
+    Scenario {
+        name,
+        summary,
+        limit: Some(RAW_LIMIT),
+        l1,
+        server,
+        plane: Plane::Socket,
+        drive,
+        depth: 1,
+    }
+}
+
+/// A row of the shared-memory group (compared to [`RAW_SHM_LIMIT`]).
+const fn shm(
+    name: &'static str,
+    summary: &'static str,
+    l1: Option<&'static str>,
+    server: ServerKind,
+    drive: Drive,
+) -> Scenario {
+    Scenario {
+        name,
+        summary,
+        limit: Some(RAW_SHM_LIMIT),
+        l1,
+        server,
+        plane: Plane::Shm,
+        drive,
+        depth: 1,
+    }
+}
+
+/// Every scenario, in report (and run) order: one group per data plane,
+/// its limit row first, every L2 row right after its L1 row (so the two run
+/// one after the other, and a noisy machine has less time to change its
+/// mind between them).
 ///
 /// SHM sessions carry one request at a time, so there are no SHM pipeline
-/// rows.
+/// rows. L2 calls are synchronous, so every L2 row is a ping-pong.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: RAW_LIMIT,
         summary: "LIMIT: raw 8-byte packet echo over the transport socket, no protocol",
         limit: None,
+        l1: None,
         server: ServerKind::RawEcho,
         plane: Plane::Socket,
         drive: Drive::RawPacket,
         depth: 1,
     },
+    socket(
+        "uds-pingpong",
+        "L1 session, one INCREMENT request in flight",
+        None,
+        ServerKind::L1,
+        Drive::Increment(Batch::Single),
+    ),
+    socket(
+        "l2-increment",
+        "L2 IncrementClient::call against a ManagedServer::increment, baseline transport",
+        Some("uds-pingpong"),
+        ServerKind::L2Increment,
+        Drive::L2Increment,
+    ),
+    socket(
+        "uds-batch-pingpong",
+        "L1 session, one batch of --batch INCREMENT items in flight",
+        None,
+        ServerKind::L1,
+        Drive::Increment(Batch::FromOption),
+    ),
     Scenario {
-        name: "uds-pingpong",
-        summary: "L1 session, one INCREMENT request in flight",
-        limit: Some(RAW_LIMIT),
-        server: ServerKind::Increment,
-        plane: Plane::Socket,
-        drive: Drive::Increment(Batch::Single),
-        depth: 1,
-    },
-    Scenario {
-        name: "uds-batch-pingpong",
-        summary: "L1 session, one batch of --batch INCREMENT items in flight",
-        limit: Some(RAW_LIMIT),
-        server: ServerKind::Increment,
-        plane: Plane::Socket,
-        drive: Drive::Increment(Batch::FromOption),
-        depth: 1,
-    },
-    Scenario {
-        name: "uds-pipeline",
-        summary: "L1 session, 16 single INCREMENT requests in flight",
-        limit: Some(RAW_LIMIT),
-        server: ServerKind::Increment,
-        plane: Plane::Socket,
-        drive: Drive::Increment(Batch::Single),
         depth: 16,
+        ..socket(
+            "uds-pipeline",
+            "L1 session, 16 single INCREMENT requests in flight",
+            None,
+            ServerKind::L1,
+            Drive::Increment(Batch::Single),
+        )
     },
     Scenario {
-        name: "uds-pipeline-batch",
-        summary: "L1 session, 16 batches of 16 INCREMENT items in flight",
-        limit: Some(RAW_LIMIT),
-        server: ServerKind::Increment,
-        plane: Plane::Socket,
-        drive: Drive::Increment(Batch::Fixed(16)),
         depth: 16,
+        ..socket(
+            "uds-pipeline-batch",
+            "L1 session, 16 batches of 16 INCREMENT items in flight",
+            None,
+            ServerKind::L1,
+            Drive::Increment(Batch::Fixed(16)),
+        )
     },
+    socket(
+        "uds-snapshot-16",
+        "L1 session, CGROUPS_SNAPSHOT refreshes of 16 items (encoded by the server on \
+         every request), every item decoded; a round trip is one refresh",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(SMALL_SNAPSHOT),
+    ),
+    socket(
+        "l2-snapshot-16",
+        "L2 CgroupsSnapshotClient::call against a ManagedServer::cgroups_snapshot whose \
+         handler adds 16 items per refresh, every item decoded, baseline transport",
+        Some("uds-snapshot-16"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(SMALL_SNAPSHOT),
+    ),
+    socket(
+        "uds-snapshot-1000",
+        "L1 session, CGROUPS_SNAPSHOT refreshes of 1000 items (encoded by the server on \
+         every request), every item decoded; a round trip is one refresh",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(LARGE_SNAPSHOT),
+    ),
+    socket(
+        "l2-snapshot-1000",
+        "L2 CgroupsSnapshotClient::call against a ManagedServer::cgroups_snapshot whose \
+         handler adds 1000 items per refresh, every item decoded, baseline transport",
+        Some("uds-snapshot-1000"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(LARGE_SNAPSHOT),
+    ),
     Scenario {
         name: RAW_SHM_LIMIT,
         summary: "LIMIT: two counters in a shared file flipped by the two processes \
                   (spin, then futex), no protocol",
         limit: None,
+        l1: None,
         server: ServerKind::RawShm,
         plane: Plane::Shm,
         drive: Drive::RawShm,
         depth: 1,
     },
-    Scenario {
-        name: "shm-pingpong",
-        summary: "L1 session over shared memory (SHM_HYBRID), one INCREMENT request in flight",
-        limit: Some(RAW_SHM_LIMIT),
-        server: ServerKind::Increment,
-        plane: Plane::Shm,
-        drive: Drive::Increment(Batch::Single),
-        depth: 1,
-    },
-    Scenario {
-        name: "shm-batch-pingpong",
-        summary: "L1 session over shared memory (SHM_HYBRID), one batch of --batch \
-                  INCREMENT items in flight",
-        limit: Some(RAW_SHM_LIMIT),
-        server: ServerKind::Increment,
-        plane: Plane::Shm,
-        drive: Drive::Increment(Batch::FromOption),
-        depth: 1,
-    },
+    shm(
+        "shm-pingpong",
+        "L1 session over shared memory (SHM_HYBRID), one INCREMENT request in flight",
+        None,
+        ServerKind::L1,
+        Drive::Increment(Batch::Single),
+    ),
+    shm(
+        "l2-shm-increment",
+        "L2 IncrementClient::call against a ManagedServer::increment, over shared memory \
+         (SHM_HYBRID)",
+        Some("shm-pingpong"),
+        ServerKind::L2Increment,
+        Drive::L2Increment,
+    ),
+    shm(
+        "shm-batch-pingpong",
+        "L1 session over shared memory (SHM_HYBRID), one batch of --batch \
+         INCREMENT items in flight",
+        None,
+        ServerKind::L1,
+        Drive::Increment(Batch::FromOption),
+    ),
+    shm(
+        "shm-snapshot-16",
+        "L1 session over shared memory (SHM_HYBRID), CGROUPS_SNAPSHOT refreshes of 16 \
+         items (encoded by the server on every request), every item decoded",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(SMALL_SNAPSHOT),
+    ),
+    shm(
+        "l2-shm-snapshot-16",
+        "L2 CgroupsSnapshotClient::call against a ManagedServer::cgroups_snapshot whose \
+         handler adds 16 items per refresh, every item decoded, over shared memory",
+        Some("shm-snapshot-16"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(SMALL_SNAPSHOT),
+    ),
+    shm(
+        "shm-snapshot-1000",
+        "L1 session over shared memory (SHM_HYBRID), CGROUPS_SNAPSHOT refreshes of 1000 \
+         items (encoded by the server on every request), every item decoded",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(LARGE_SNAPSHOT),
+    ),
+    shm(
+        "l2-shm-snapshot-1000",
+        "L2 CgroupsSnapshotClient::call against a ManagedServer::cgroups_snapshot whose \
+         handler adds 1000 items per refresh, every item decoded, over shared memory",
+        Some("shm-snapshot-1000"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(LARGE_SNAPSHOT),
+    ),
 ];
 
 impl Scenario {
     /// Items carried by one round trip, given the `--batch` option.
     pub fn items(&self, batch_option: u32) -> u32 {
         match self.drive {
-            Drive::RawPacket | Drive::RawShm | Drive::Increment(Batch::Single) => 1,
-            Drive::Increment(Batch::Fixed(n)) => n,
+            Drive::RawPacket
+            | Drive::RawShm
+            | Drive::Increment(Batch::Single)
+            | Drive::L2Increment => 1,
+            Drive::Increment(Batch::Fixed(n)) | Drive::Snapshot(n) | Drive::L2Snapshot(n) => n,
             Drive::Increment(Batch::FromOption) => batch_option,
         }
     }
@@ -221,6 +366,21 @@ impl Scenario {
             self.drive,
             Drive::Increment(Batch::Fixed(_) | Batch::FromOption)
         )
+    }
+
+    /// Items of the snapshots this scenario's server answers with, for a
+    /// snapshot scenario.
+    pub fn snapshot_items(&self) -> Option<u32> {
+        match self.drive {
+            Drive::Snapshot(n) | Drive::L2Snapshot(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Whether the row measures the L2 (typed service) API.
+    #[cfg(test)]
+    pub fn is_l2(&self) -> bool {
+        matches!(self.drive, Drive::L2Increment | Drive::L2Snapshot(_))
     }
 }
 
@@ -244,8 +404,8 @@ pub fn parse(name: &str) -> Result<&'static Scenario, String> {
 }
 
 /// The scenarios to run for a selection: every scenario for an empty
-/// selection, otherwise the selected ones plus the limit rows they are
-/// compared to, each once, in table order.
+/// selection, otherwise the selected ones plus the limit and L1 rows they
+/// are compared to, each once, in table order.
 pub fn plan(selected: &[&'static Scenario]) -> Vec<&'static Scenario> {
     if selected.is_empty() {
         return SCENARIOS.iter().collect();
@@ -255,7 +415,7 @@ pub fn plan(selected: &[&'static Scenario]) -> Vec<&'static Scenario> {
         .filter(|s| {
             selected
                 .iter()
-                .any(|sel| sel.name == s.name || sel.limit == Some(s.name))
+                .any(|sel| [Some(sel.name), sel.limit, sel.l1].contains(&Some(s.name)))
         })
         .collect()
 }
@@ -264,6 +424,10 @@ pub fn plan(selected: &[&'static Scenario]) -> Vec<&'static Scenario> {
 mod tests {
     use super::*;
 
+    fn at(name: &str) -> Option<usize> {
+        SCENARIOS.iter().position(|x| x.name == name)
+    }
+
     #[test]
     fn every_limit_names_a_limit_row() {
         for s in SCENARIOS {
@@ -271,23 +435,58 @@ mod tests {
                 let row = find(limit).expect("limit row exists");
                 assert!(row.limit.is_none(), "{} is not a limit row", row.name);
                 assert_eq!(row.plane, s.plane, "{} is compared across planes", s.name);
-                let at = |name| SCENARIOS.iter().position(|x| x.name == name);
                 assert!(at(limit) < at(s.name), "{} comes before its limit", s.name);
             }
             assert!(s.depth >= 1);
+            let names = SCENARIOS.iter().filter(|x| x.name == s.name).count();
+            assert_eq!(names, 1, "{} is not unique", s.name);
         }
+    }
+
+    #[test]
+    fn every_l2_row_is_compared_to_the_same_exchange_in_l1() {
+        for s in SCENARIOS {
+            assert_eq!(s.is_l2(), s.l1.is_some(), "{}", s.name);
+            let Some(l1) = s.l1 else { continue };
+            let row = find(l1).expect("L1 row exists");
+            assert!(!row.is_l2() && row.limit.is_some(), "{l1} is not an L1 row");
+            assert_eq!(row.server, ServerKind::L1, "{l1}");
+            assert_eq!(row.plane, s.plane, "{} is compared across planes", s.name);
+            assert_eq!(row.limit, s.limit, "{}", s.name);
+            assert_eq!(
+                row.items(DEFAULT_BATCH),
+                s.items(DEFAULT_BATCH),
+                "{}",
+                s.name
+            );
+            assert_eq!(row.snapshot_items(), s.snapshot_items(), "{}", s.name);
+            assert_eq!((row.depth, s.depth), (1, 1), "{}", s.name);
+            assert_eq!(
+                at(l1).map(|i| i + 1),
+                at(s.name),
+                "{} follows its L1 row",
+                s.name
+            );
+            let server = match s.drive {
+                Drive::L2Increment => ServerKind::L2Increment,
+                _ => ServerKind::L2Snapshot,
+            };
+            assert_eq!(s.server, server, "{}", s.name);
+        }
+        let l2 = SCENARIOS.iter().filter(|s| s.is_l2()).count();
+        assert_eq!(l2, 6);
     }
 
     #[test]
     fn shm_rows_keep_one_request_in_flight() {
         let shm: Vec<_> = SCENARIOS.iter().filter(|s| s.plane == Plane::Shm).collect();
-        assert_eq!(shm.len(), 3);
+        assert_eq!(shm.len(), 8);
         for s in shm {
             assert_eq!(s.depth, 1, "{}", s.name);
             assert_eq!(s.plane.wait(), WAIT_SPIN_SLEEP);
             if s.limit.is_some() {
                 assert_eq!(s.limit, Some(RAW_SHM_LIMIT), "{}", s.name);
-                assert_eq!(s.server, ServerKind::Increment);
+                assert_ne!(s.server, ServerKind::RawShm, "{}", s.name);
             }
         }
         let plan: Vec<_> = plan(&[parse("shm-batch-pingpong").unwrap()])
@@ -307,5 +506,29 @@ mod tests {
         assert_eq!(names, [RAW_LIMIT, "uds-pingpong", "uds-pipeline"]);
         assert_eq!(plan(&[]).len(), SCENARIOS.len());
         assert!(parse("nope").unwrap_err().contains("uds-pingpong"));
+    }
+
+    #[test]
+    fn plan_adds_the_l1_row_of_an_l2_row() {
+        let sel = [
+            parse("l2-shm-snapshot-1000").unwrap(),
+            parse("l2-increment").unwrap(),
+        ];
+        let names: Vec<_> = plan(&sel).iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                RAW_LIMIT,
+                "uds-pingpong",
+                "l2-increment",
+                RAW_SHM_LIMIT,
+                "shm-snapshot-1000",
+                "l2-shm-snapshot-1000"
+            ]
+        );
+        let s = find("l2-snapshot-16").unwrap();
+        assert_eq!((s.items(7), s.snapshot_items()), (16, Some(16)));
+        assert_eq!(find("l2-increment").unwrap().items(7), 1);
+        assert_eq!(find("uds-snapshot-1000").unwrap().items(7), 1000);
     }
 }

@@ -12,22 +12,31 @@
 //! The raw SHM server has no connections: it creates the shared file
 //! `<run dir>/<service>.rawshm` and answers every ping on it, one client at
 //! a time, waiting in slices so that it notices the stop.
+//!
+//! The L1 server answers INCREMENT and, for a snapshot scenario,
+//! CGROUPS_SNAPSHOT. The L2 servers are `ManagedServer`s with the handlers
+//! of their service kind. Both snapshot servers encode their items on every
+//! request (into a buffer of the session), as a real provider does, so an
+//! L2 row differs from its L1 row by the L2 layer only.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
-use netipc::codec::{decode_increment, encode_increment};
+use netipc::codec::{SnapshotBuilder, SnapshotRequest, decode_increment, encode_increment};
+use netipc::service::{HandlerError, ManagedServer, RunningServer, ServerConfig, SnapshotHandler};
 use netipc::transport::names::validate_service_name;
 use netipc::transport::testing::{RawConn, RawListener, RawShm};
 use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSession};
 use netipc::wire::{MAX_PAYLOAD_CAP, Method, TransportStatus, profile};
 
 use super::ServerArgs;
-use super::scenarios::{Plane, ServerKind};
+use super::scenarios::{Plane, Scenario, ServerKind};
+use super::snapshot::{self, Cgroup, cgroups};
 
 /// The line printed once the server listens.
 pub const READY: &str = "ready";
@@ -52,6 +61,94 @@ pub fn raw_shm_path(run_dir: &str, service: &str) -> netipc::Result<String> {
 /// Session ids handed out by this process.
 static SESSION_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// What serves the scenario.
+enum Worker {
+    /// A thread that returns once the interrupt is raised.
+    Thread(JoinHandle<()>),
+    /// An L2 managed server.
+    Managed(RunningServer),
+}
+
+/// The transport profiles a server of `plane` offers, and prefers. An SHM
+/// server still accepts baseline sessions, so it serves the socket
+/// scenarios too.
+fn profiles(plane: Plane) -> (u32, u32) {
+    match plane {
+        Plane::Socket => (profile::BASELINE, 0),
+        Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+    }
+}
+
+/// The L2 snapshot handler: adds every cgroup on every request.
+struct SnapshotServer {
+    cgroups: Vec<Cgroup>,
+}
+
+impl SnapshotHandler for SnapshotServer {
+    fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError> {
+        snapshot::build(builder, &self.cgroups)?;
+        Ok(())
+    }
+
+    /// The handler knows its item count, so the directory reservation is
+    /// exact.
+    fn max_items(&self) -> u32 {
+        u32::try_from(self.cgroups.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// The L2 managed server of `scenario`, not started.
+fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
+    let (supported_profiles, preferred_profiles) = profiles(scenario.plane);
+    // Payload sizes are left at their defaults: they grow on demand.
+    let config = ServerConfig {
+        supported_profiles,
+        preferred_profiles,
+        ..ServerConfig::default()
+    };
+    match scenario.snapshot_items() {
+        Some(n) => ManagedServer::cgroups_snapshot(
+            &args.run_dir,
+            &args.service,
+            &config,
+            SnapshotServer {
+                cgroups: cgroups(n),
+            },
+        ),
+        None => ManagedServer::increment(
+            &args.run_dir,
+            &args.service,
+            &config,
+            |value: u64| -> Result<u64, HandlerError> { Ok(value.wrapping_add(1)) },
+        ),
+    }
+}
+
+/// What an L1 session answers snapshot requests with: the cgroups, and
+/// a buffer of the session to encode them in.
+struct L1Snapshot {
+    cgroups: Arc<[Cgroup]>,
+    buf: Vec<u8>,
+}
+
+impl L1Snapshot {
+    fn new(cgroups: Arc<[Cgroup]>) -> Self {
+        Self {
+            cgroups,
+            buf: vec![0; MAX_PAYLOAD_CAP as usize],
+        }
+    }
+
+    /// Encodes the snapshot; returns the payload.
+    fn encode(&mut self) -> netipc::Result<&[u8]> {
+        let items = u32::try_from(self.cgroups.len()).unwrap_or(u32::MAX);
+        let mut builder = SnapshotBuilder::new(&mut self.buf, items, 0, 0)?;
+        snapshot::build(&mut builder, &self.cgroups)?;
+        let len = builder.finish();
+        Ok(&self.buf[..len])
+    }
+}
+
 /// Runs the server role until stdin ends (or forever).
 pub fn run(args: &ServerArgs) -> ExitCode {
     let started = Instant::now();
@@ -65,19 +162,17 @@ pub fn run(args: &ServerArgs) -> ExitCode {
     let intr = interrupt.clone();
     let listening = match scenario.server {
         ServerKind::RawEcho => RawListener::bind(&args.run_dir, &args.service)
-            .map(|l| thread::spawn(move || accept_raw(&l, &intr))),
+            .map(|l| Worker::Thread(thread::spawn(move || accept_raw(&l, &intr)))),
         ServerKind::RawShm => raw_shm_path(&args.run_dir, &args.service).and_then(|path| {
             let shm = RawShm::create(&path)?;
             raw_shm_file = Some(path);
-            Ok(thread::spawn(move || flip_raw_shm(&shm, &intr)))
+            Ok(Worker::Thread(thread::spawn(move || {
+                flip_raw_shm(&shm, &intr);
+            })))
         }),
-        ServerKind::Increment => {
-            // An SHM server still accepts baseline sessions, so it serves
-            // the socket scenarios too.
-            let (supported_profiles, preferred_profiles) = match scenario.plane {
-                Plane::Socket => (profile::BASELINE, 0),
-                Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
-            };
+        ServerKind::L1 => {
+            let snapshot = scenario.snapshot_items().map(|n| Arc::from(cgroups(n)));
+            let (supported_profiles, preferred_profiles) = profiles(scenario.plane);
             let options = ServerOptions {
                 supported_profiles,
                 preferred_profiles,
@@ -85,8 +180,14 @@ pub fn run(args: &ServerArgs) -> ExitCode {
                 max_response_payload_bytes: MAX_PAYLOAD_CAP,
                 ..ServerOptions::default()
             };
-            Listener::bind(&args.run_dir, &args.service, &options)
-                .map(|l| thread::spawn(move || accept_increment(&l, &intr)))
+            Listener::bind(&args.run_dir, &args.service, &options).map(|l| {
+                Worker::Thread(thread::spawn(move || {
+                    accept_l1(&l, &intr, snapshot.as_ref());
+                }))
+            })
+        }
+        ServerKind::L2Increment | ServerKind::L2Snapshot => {
+            managed(args, scenario).spawn().map(Worker::Managed)
         }
     };
     let worker = match listening {
@@ -102,12 +203,25 @@ pub fn run(args: &ServerArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if args.forever {
-        let _ = worker.join();
+        match worker {
+            Worker::Thread(thread) => {
+                let _ = thread.join();
+            }
+            // It serves until the process is killed.
+            Worker::Managed(_running) => loop {
+                thread::park();
+            },
+        }
         return ExitCode::SUCCESS;
     }
     control(started);
     interrupt.raise();
-    let _ = worker.join();
+    match worker {
+        Worker::Thread(thread) => {
+            let _ = thread.join();
+        }
+        Worker::Managed(running) => running.stop(),
+    }
     if let Some(path) = raw_shm_file {
         if let Err(e) = std::fs::remove_file(&path) {
             eprintln!("netipc bench-server: cannot remove {path}: {e}");
@@ -219,12 +333,13 @@ fn flip_raw_shm(shm: &RawShm, interrupt: &Interrupt) {
     }
 }
 
-fn accept_increment(listener: &Listener, interrupt: &Interrupt) {
+fn accept_l1(listener: &Listener, interrupt: &Interrupt, snapshot: Option<&Arc<[Cgroup]>>) {
     loop {
         match listener.accept(None, Some(interrupt)) {
             Ok(incoming) => {
                 let intr = interrupt.clone();
-                thread::spawn(move || serve_increment(incoming, &intr));
+                let snapshot = snapshot.cloned().map(L1Snapshot::new);
+                thread::spawn(move || serve_l1(incoming, &intr, snapshot));
             }
             Err(netipc::Error::Interrupted) => return,
             Err(e) => {
@@ -235,7 +350,7 @@ fn accept_increment(listener: &Listener, interrupt: &Interrupt) {
     }
 }
 
-fn serve_increment(incoming: Incoming, interrupt: &Interrupt) {
+fn serve_l1(incoming: Incoming, interrupt: &Interrupt, mut snapshot: Option<L1Snapshot>) {
     let id = SESSION_IDS.fetch_add(1, Ordering::Relaxed);
     let mut session = match incoming.handshake(id) {
         Ok(s) => s,
@@ -246,7 +361,7 @@ fn serve_increment(incoming: Incoming, interrupt: &Interrupt) {
     };
     let mut out: Vec<[u8; 8]> = Vec::new();
     loop {
-        match answer(&mut session, interrupt, &mut out) {
+        match answer(&mut session, interrupt, snapshot.as_mut(), &mut out) {
             Ok(()) => {}
             Err(netipc::Error::Disconnected | netipc::Error::Interrupted) => return,
             Err(e) => {
@@ -258,15 +373,26 @@ fn serve_increment(incoming: Incoming, interrupt: &Interrupt) {
 }
 
 /// Receives one request and answers it: `value + 1` for every INCREMENT
-/// item, `UNSUPPORTED` for another method, `BAD_ENVELOPE` for an item
-/// that is not a u64.
+/// item, the encoded `snapshot` for a snapshot request (when there is
+/// one), `UNSUPPORTED` for another method, `BAD_ENVELOPE` for an item that
+/// is not a u64 or a malformed snapshot request.
 fn answer(
     session: &mut ServerSession,
     interrupt: &Interrupt,
+    snapshot: Option<&mut L1Snapshot>,
     out: &mut Vec<[u8; 8]>,
 ) -> netipc::Result<()> {
     let msg = session.recv(None, Some(interrupt))?;
     let header = msg.header;
+    if let (Some(snapshot), true) = (snapshot, header.code == Method::CgroupsSnapshot.code()) {
+        if header.is_batch() || SnapshotRequest::decode(msg.payload).is_err() {
+            return session.respond_status(&header, TransportStatus::BAD_ENVELOPE);
+        }
+        return match snapshot.encode() {
+            Ok(payload) => session.respond(&header, payload),
+            Err(_) => session.respond_status(&header, TransportStatus::INTERNAL_ERROR),
+        };
+    }
     if header.code != Method::Increment.code() {
         return session.respond_status(&header, TransportStatus::UNSUPPORTED);
     }

@@ -1,5 +1,6 @@
 //! Numbers of one row: what the client measured, the latency summary of
-//! its histogram and the ratios to the limit row.
+//! its histogram and the ratios to the limit row and, for an L2 row, to
+//! its L1 row.
 
 use std::time::Duration;
 
@@ -32,6 +33,13 @@ pub struct Measurement {
     pub server_cores: Option<f64>,
     /// How the two sides waited for each other (the `wait` column).
     pub wait: &'static str,
+    /// Allocations the client process made inside its measured round trips
+    /// (progress display excluded).
+    pub allocations: u64,
+    /// Reconnections of an L2 client during the measurement (`None` for
+    /// the other rows); anything but 0 means the row did not measure a
+    /// steady state.
+    pub reconnects: Option<u32>,
 }
 
 /// Latency percentiles in nanoseconds.
@@ -77,6 +85,8 @@ pub struct Row {
     pub scenario: &'static str,
     pub summary: &'static str,
     pub limit: Option<&'static str>,
+    /// The L1 row of an L2 row.
+    pub l1: Option<&'static str>,
     /// Data plane: `socket` or `shm`.
     pub plane: &'static str,
     /// How the two sides waited for each other.
@@ -92,8 +102,15 @@ pub struct Row {
     pub client_cores: f64,
     /// Server CPU in cores, when known.
     pub server_cores: Option<f64>,
+    /// Client allocations during the measured round trips.
+    pub client_allocations: u64,
+    /// Reconnections of an L2 client during the measurement.
+    pub reconnects: Option<u32>,
     /// Filled by [`add_ratios`] when the limit row was measured too.
     pub ratio: Option<Ratio>,
+    /// Filled by [`add_ratios`] when the L1 row of an L2 row was measured
+    /// too.
+    pub l1_ratio: Option<Ratio>,
 }
 
 impl Row {
@@ -105,6 +122,7 @@ impl Row {
             scenario: scenario.name,
             summary: scenario.summary,
             limit: scenario.limit,
+            l1: scenario.l1,
             plane: scenario.plane.name(),
             wait: m.wait,
             depth: scenario.depth,
@@ -116,7 +134,10 @@ impl Row {
             latency: Latency::of(&m.latency),
             client_cores: m.client_cpu.as_secs_f64() / wall_s,
             server_cores: m.server_cores,
+            client_allocations: m.allocations,
+            reconnects: m.reconnects,
             ratio: None,
+            l1_ratio: None,
         }
     }
 
@@ -124,32 +145,26 @@ impl Row {
     pub fn items(&self) -> u64 {
         self.round_trips * u64::from(self.items_per_round_trip)
     }
+
+    /// This row's numbers divided by those of `base`.
+    fn ratio_to(&self, base: &Row) -> Ratio {
+        Ratio {
+            items_per_s: self.items_per_s / base.items_per_s.max(f64::MIN_POSITIVE),
+            round_trips_per_s: self.round_trips_per_s
+                / base.round_trips_per_s.max(f64::MIN_POSITIVE),
+            p50: self.latency.p50 as f64 / base.latency.p50.max(1) as f64,
+        }
+    }
 }
 
-/// Fills the ratio of every row whose limit row is among `rows`.
+/// Fills the ratio of every row whose limit row is among `rows`, and the
+/// L1 ratio of every L2 row whose L1 row is among them.
 pub fn add_ratios(rows: &mut [Row]) {
-    let limits: Vec<(&'static str, f64, f64, u64)> = rows
-        .iter()
-        .filter(|r| r.limit.is_none())
-        .map(|r| {
-            (
-                r.scenario,
-                r.items_per_s,
-                r.round_trips_per_s,
-                r.latency.p50,
-            )
-        })
-        .collect();
+    let bases: Vec<Row> = rows.to_vec();
+    let find = |name: Option<&str>| bases.iter().find(|r| Some(r.scenario) == name);
     for row in rows.iter_mut() {
-        let Some(limit) = row.limit else { continue };
-        let Some(&(_, items, rts, p50)) = limits.iter().find(|l| l.0 == limit) else {
-            continue;
-        };
-        row.ratio = Some(Ratio {
-            items_per_s: row.items_per_s / items.max(f64::MIN_POSITIVE),
-            round_trips_per_s: row.round_trips_per_s / rts.max(f64::MIN_POSITIVE),
-            p50: row.latency.p50 as f64 / p50.max(1) as f64,
-        });
+        row.ratio = find(row.limit).map(|base| row.ratio_to(base));
+        row.l1_ratio = find(row.l1).map(|base| row.ratio_to(base));
     }
 }
 
@@ -171,6 +186,8 @@ mod tests {
             client_cpu: Duration::from_millis(500),
             server_cores: Some(0.25),
             wait: find(name).unwrap().plane.wait(),
+            allocations: 0,
+            reconnects: None,
         };
         Row::new(find(name).unwrap(), &m)
     }
@@ -206,5 +223,25 @@ mod tests {
         assert_eq!(rows[2].plane, "shm");
         assert_eq!(rows[2].wait, "spin+sleep");
         assert_eq!(rows[0].wait, "poll");
+    }
+
+    #[test]
+    fn l2_rows_are_compared_to_their_l1_row_too() {
+        let mut rows = vec![
+            measured("raw-packet-pingpong", &[10; 100], 1),
+            measured("uds-snapshot-1000", &[100; 100], 1000),
+            measured("l2-snapshot-1000", &[150; 50], 1000),
+            measured("l2-increment", &[12; 100], 1),
+        ];
+        add_ratios(&mut rows);
+        let r = rows[2].l1_ratio.expect("L1 ratio");
+        assert!((r.items_per_s - 0.5).abs() < 1e-9, "{r:?}");
+        assert!((r.p50 - 1.5).abs() < 0.01, "{r:?}");
+        let r = rows[2].ratio.expect("ratio");
+        assert!((r.items_per_s - 500.0).abs() < 1e-9, "{r:?}");
+        assert!(rows[1].l1_ratio.is_none());
+        // Its L1 row (uds-pingpong) was not measured.
+        assert!(rows[3].l1_ratio.is_none());
+        assert!(rows[3].ratio.is_some());
     }
 }
