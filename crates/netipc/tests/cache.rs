@@ -162,6 +162,7 @@ fn a_new_cache_is_empty_and_does_no_io() {
         assert_eq!((s.refresh_success_count, s.refresh_failure_count), (0, 0));
         assert_eq!(s.connection_state, ClientState::Disconnected);
         assert_eq!(s.last_refresh, None);
+        assert_eq!(cache.session_info(), None);
         let guard = cache.read();
         assert!(!guard.is_populated());
         assert!(guard.is_empty());
@@ -190,6 +191,8 @@ fn first_refresh_publishes_the_provider_snapshot() {
         assert_eq!(s.connection_state, ClientState::Ready);
         let at = s.last_refresh.expect("last refresh time");
         assert!(at >= before && at <= Instant::now());
+        let info = cache.session_info().expect("connected");
+        assert!(info.shared_memory, "the default fast path: {info:?}");
         assert_items(&cache, &three());
     });
 }
@@ -389,6 +392,7 @@ fn close_unpublishes_and_twice_is_harmless() {
         assert_eq!((s.item_count, s.generation, s.last_refresh), (0, 0, None));
         assert_eq!(s.refresh_success_count, 1, "counters are kept");
         assert_eq!(s.connection_state, ClientState::Disconnected);
+        assert_eq!(cache.session_info(), None);
         assert_eq!(
             held.len(),
             3,

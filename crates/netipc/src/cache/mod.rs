@@ -41,7 +41,7 @@ use arc_swap::ArcSwapOption;
 use self::snapshot::Snapshot;
 pub use self::snapshot::{CacheItem, CachedItem};
 use crate::error::{Error, Result};
-use crate::service::{AbortHandle, CgroupsSnapshotClient, ClientConfig, ClientState};
+use crate::service::{AbortHandle, CgroupsSnapshotClient, ClientConfig, ClientState, SessionInfo};
 
 /// A snapshot cache of one `cgroups-snapshot` provider.
 ///
@@ -61,6 +61,8 @@ pub struct SnapshotCache {
     failures: AtomicU32,
     /// The client's state after the last refresh or close.
     state: AtomicU8,
+    /// What the client's session negotiated, after the last refresh.
+    session: Mutex<Option<SessionInfo>>,
     /// When the last snapshot was published, in nanoseconds after
     /// `created`; 0: never.
     last_refresh: AtomicU64,
@@ -121,6 +123,7 @@ impl SnapshotCache {
             successes: AtomicU32::new(0),
             failures: AtomicU32::new(0),
             state: AtomicU8::new(state_code(ClientState::Disconnected)),
+            session: Mutex::new(None),
             last_refresh: AtomicU64::new(0),
             created: Instant::now(),
         }
@@ -155,8 +158,7 @@ impl SnapshotCache {
         let built = client
             .call_with_timeout(timeout)
             .and_then(|view| Snapshot::build(&view).map_err(Error::from));
-        self.state
-            .store(state_code(client.status().state), Ordering::Relaxed);
+        self.remember(&client);
         match built {
             Ok(snapshot) => {
                 self.published.store(Some(Arc::new(snapshot)));
@@ -171,6 +173,19 @@ impl SnapshotCache {
                 Err(e)
             }
         }
+    }
+
+    fn remember(&self, client: &CgroupsSnapshotClient) {
+        self.state
+            .store(state_code(client.status().state), Ordering::Relaxed);
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner) = client.session_info();
+    }
+
+    /// What the connection to the provider negotiated (transport profile,
+    /// sizes) as of the last refresh; `None` when not connected. Never
+    /// blocks on a refresh.
+    pub fn session_info(&self) -> Option<SessionInfo> {
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A read guard on the published snapshot (possibly none yet). Cheap
@@ -235,8 +250,7 @@ impl SnapshotCache {
         self.published.store(None);
         self.last_refresh.store(0, Ordering::Relaxed);
         client.close();
-        self.state
-            .store(state_code(client.status().state), Ordering::Relaxed);
+        self.remember(&client);
     }
 }
 

@@ -6,7 +6,7 @@ use super::channel::{Channel, DataPlane, Message, deadline};
 use super::framing::{InFlight, Limits};
 use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message};
 use super::shm::ShmKey;
-use super::{ClientOptions, Interrupt, sys};
+use super::{ClientOptions, Interrupt, PeerCredentials, sys};
 use crate::error::{Error, Result};
 use crate::wire::{Header, MessageKind};
 
@@ -111,6 +111,11 @@ impl ClientSession {
     /// The negotiated session parameters.
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
+    }
+
+    /// The serving process, as the operating system reports it.
+    pub fn peer(&self) -> PeerCredentials {
+        self.chan.conn.peer()
     }
 
     /// How this session moves its messages.

@@ -88,10 +88,15 @@ pub fn crashed_server_endpoint_is_reclaimed(b: &Backend) {
 
 pub fn peer_credentials_identify_the_process(b: &Backend) {
     let dir = RunDir::new();
-    let (_l, _c, s) = pair(b, &dir);
+    let (_l, c, s) = pair(b, &dir);
     assert_eq!(s.peer().pid, Some(std::process::id()));
+    assert_eq!(c.peer().pid, Some(std::process::id()));
     let conn = RawConn::connect(dir.str(), "svc").unwrap();
     let _ = conn.peer();
+    // A server in another process: the client learns that process.
+    let peer = Peer::start("serve", &dir, "other", b.profiles, "ready");
+    let c = ClientSession::connect(dir.str(), "other", &client_options(b)).unwrap();
+    assert_eq!(c.peer().pid, Some(peer.pid()));
 }
 
 pub fn sixty_four_concurrent_clients_fail_independently(b: &Backend) {

@@ -197,6 +197,11 @@ impl Peer {
     }
 
     /// Waits for the next line the peer prints.
+    /// The helper's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn expect(&mut self, word: &str) {
         let mut line = String::new();
         self.stdout.read_line(&mut line).expect("read peer output");
