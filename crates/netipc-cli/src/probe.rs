@@ -288,6 +288,7 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
     };
     let final_params = *session.params();
     let shm = final_params.is_shm();
+    let peer_pid = session.peer().pid;
     drop(session);
 
     let endpoint = endpoint(&p.run_dir, &args.service);
@@ -304,7 +305,7 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
             "max_response_payload_bytes": final_params.max_response_payload_bytes,
             "max_response_batch_items": final_params.max_response_batch_items,
             "packet_size": final_params.packet_size, "extensions": final_params.extensions,
-            "peer_pid": null,
+            "peer_pid": peer_pid,
             "round_trip": {
                 "calls": args.count, "measured": measured,
                 "median_ns": median.as_nanos() as u64,
@@ -351,7 +352,10 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
     line("extensions", format!("{:#x}", fp.extensions));
     line(
         "peer pid",
-        "not reported (the client side of the transport API has no peer credentials)".to_owned(),
+        peer_pid.map_or_else(
+            || "not reported by the system".to_owned(),
+            |p| p.to_string(),
+        ),
     );
     line(
         "round trip",

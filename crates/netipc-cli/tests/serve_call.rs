@@ -113,7 +113,7 @@ fn probe_json_and_baseline() {
         v["round_trip"]["median_ns"].as_u64().is_some_and(|n| n > 0),
         "{v}"
     );
-    assert!(v["peer_pid"].is_null());
+    assert_eq!(v["peer_pid"], server.pid(), "the provider's process");
 
     let v = server
         .run(&["probe", "apps", "--json", "--no-shm", "--count", "3"])
