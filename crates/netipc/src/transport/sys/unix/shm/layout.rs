@@ -9,8 +9,40 @@ pub(crate) const VERSION: u16 = 3;
 pub(crate) const HEADER_LEN: usize = 64;
 /// Areas are multiples of this.
 pub(crate) const AREA_ALIGN: usize = 64;
-/// Polls before the reader sleeps on the futex.
-pub(crate) const SPIN_TRIES: u32 = 128;
+/// Pure polls (a `pause` each, a few microseconds in all) before a waiter
+/// starts yielding: an answer from a peer that is running arrives within
+/// them, with no system call.
+const SPIN_POLLS: u32 = 128;
+/// How long a waiter keeps polling, yielding the CPU between polls, before
+/// it sleeps on the futex. Longer than a futex wake-up takes on a loaded or
+/// virtual machine (tens of microseconds), so two peers trading messages
+/// do not settle into a sleep and a wake-up per message; yielding lets a
+/// peer that shares this CPU run instead of being starved by the poll.
+/// A local policy, not part of the layout.
+pub(crate) const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The polling phase of a wait: true while the waiter should poll again.
+#[derive(Debug, Default)]
+pub(crate) struct Spin {
+    polls: u32,
+    until: Option<std::time::Instant>,
+}
+
+impl Spin {
+    pub(crate) fn again(&mut self) -> bool {
+        if self.polls < SPIN_POLLS {
+            self.polls += 1;
+            std::hint::spin_loop();
+            return true;
+        }
+        let now = std::time::Instant::now();
+        if now >= *self.until.get_or_insert(now + SPIN_TIME) {
+            return false;
+        }
+        std::thread::yield_now();
+        true
+    }
+}
 
 pub(crate) const OFF_MAGIC: usize = 0;
 pub(crate) const OFF_VERSION: usize = 4;

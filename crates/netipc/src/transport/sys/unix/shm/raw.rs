@@ -10,7 +10,7 @@ use rustix::fs::{CWD, FallocateFlags, Mode, OFlags, fallocate, openat};
 use rustix::io::Errno;
 use rustix::thread::futex;
 
-use super::layout::SPIN_TRIES;
+use super::layout::Spin;
 use super::mapping::Mapping;
 use crate::error::{Error, Result};
 
@@ -67,11 +67,9 @@ impl RawShm {
         let counter = self.map.u64_at(lane * 64);
         let sleeping = self.map.u32_at(lane * 64 + 8);
         let give_up = Instant::now() + timeout;
-        let mut spins = 0;
+        let mut spin = Spin::default();
         while counter.load(Ordering::Acquire) < value {
-            if spins < SPIN_TRIES {
-                spins += 1;
-                std::hint::spin_loop();
+            if spin.again() {
                 continue;
             }
             sleeping.swap(1, Ordering::SeqCst);

@@ -246,11 +246,9 @@ impl ShmRegion {
         let seq = self.map.u64_at(self.rx.seq);
         let signal = self.map.u32_at(self.rx.signal);
         let arrived = || seq.load(Ordering::Acquire) >= expected;
-        let mut spins = 0;
+        let mut spin = Spin::default();
         while !arrived() {
-            if spins < SPIN_TRIES {
-                spins += 1;
-                std::hint::spin_loop();
+            if spin.again() {
                 continue;
             }
             // Sample (or set) the signal before re-checking the sequence: a
