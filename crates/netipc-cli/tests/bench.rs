@@ -169,9 +169,38 @@ fn every_scenario_in_markdown_and_csv() {
         "l2-shm-increment",
         "l2-shm-snapshot-16",
         "l2-shm-snapshot-1000",
+        "uds-cgroups-lookup-1",
+        "uds-cgroups-lookup-64",
+        "uds-apps-lookup-1",
+        "uds-apps-lookup-64",
+        "l2-cgroups-lookup-1",
+        "l2-cgroups-lookup-64",
+        "l2-apps-lookup-1",
+        "l2-apps-lookup-64",
+        "shm-cgroups-lookup-1",
+        "shm-cgroups-lookup-64",
+        "shm-apps-lookup-1",
+        "shm-apps-lookup-64",
+        "l2-shm-cgroups-lookup-1",
+        "l2-shm-cgroups-lookup-64",
+        "l2-shm-apps-lookup-1",
+        "l2-shm-apps-lookup-64",
+        "raw-hashmap-lookup",
+        "l3-cache-lookup",
     ] {
         assert!(md.stdout.contains(&format!("| {name} |")), "{}", md.stdout);
     }
+    assert!(
+        md.stdout.contains("| l3-cache-lookup | none | 1000 | 1 |"),
+        "{}",
+        md.stdout
+    );
+    assert!(md.stdout.contains("  - `none`: "), "{}", md.stdout);
+    assert!(
+        md.stdout.contains("are compared to raw-hashmap-lookup"),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains("| p50 vs L1 |"), "{}", md.stdout);
     assert!(
         md.stdout
@@ -221,11 +250,11 @@ fn every_scenario_in_markdown_and_csv() {
     assert!(lines[0].starts_with("scenario,limit,"), "{}", csv.stdout);
     assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,16,16,"));
     assert!(
-        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects"),
+        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects,exchanges_per_round_trip"),
         "{}",
         csv.stdout
     );
-    assert!(lines[2].ends_with(",socket,poll,,,,,0,"), "{}", csv.stdout);
+    assert!(lines[2].ends_with(",socket,poll,,,,,0,,"), "{}", csv.stdout);
 }
 
 #[test]
@@ -288,14 +317,23 @@ fn shm_rows_are_compared_to_the_raw_shm_limit() {
     check_row(row(&v, "raw-shm-pingpong"), 1, 1);
 }
 
+/// Items per round trip of a row named `*-N` (1 for the others).
+fn items_of(name: &str) -> u64 {
+    name.rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 /// The L2 rows of `plane` ("socket" or "shm", whose rows are named
 /// `l2-shm-*`) with their L1 and limit rows: every row is measured, every
 /// L2 row is compared to both, measured in a steady state (no reconnection)
-/// and without allocating.
-fn check_l2_rows(plane: &str, limit: &str, l1: [&str; 3], l2: [&str; 3]) {
+/// and without allocating, and counts its exchanges (at least one per
+/// round trip).
+fn check_l2_rows(plane: &str, limit: &str, l1: &[&str], l2: &[&str]) {
     let mut args = vec!["bench", "--quick", "--duration", "0.2", "--json"];
     for name in l2 {
-        args.extend(["--scenario", name]);
+        args.extend(["--scenario", *name]);
     }
     let v = json_of(&run(&args));
     let names: Vec<&str> = rows(&v)
@@ -305,20 +343,16 @@ fn check_l2_rows(plane: &str, limit: &str, l1: [&str; 3], l2: [&str; 3]) {
     // Each L2 row right after its L1 row.
     let mut want = vec![limit];
     for (l1, l2) in l1.iter().zip(l2) {
-        want.extend([*l1, l2]);
+        want.extend([*l1, *l2]);
     }
     assert_eq!(names, want);
     for (l1, l2) in l1.iter().zip(l2) {
-        let items = if l2.ends_with("-1000") {
-            1000
-        } else if l2.ends_with("-16") {
-            16
-        } else {
-            1
-        };
+        let items = items_of(l2);
+        assert_eq!(items, items_of(l1));
         check_row(row(&v, l1), items, 1);
         check_ratio(row(&v, l1));
         assert!(row(&v, l1)["l1_ratio"].is_null());
+        assert!(row(&v, l1)["exchanges_per_round_trip"].is_null());
         let r = row(&v, l2);
         check_row(r, items, 1);
         check_ratio(r);
@@ -329,6 +363,11 @@ fn check_l2_rows(plane: &str, limit: &str, l1: [&str; 3], l2: [&str; 3]) {
         assert!(x["p50_latency"].as_f64().unwrap() > 0.0, "{r:#}");
         // The warm-up absorbed the response growth of the first calls.
         assert_eq!(r["reconnects"], 0, "{r:#}");
+        let exchanges = r["exchanges_per_round_trip"].as_f64().unwrap();
+        assert!(exchanges >= 1.0, "{r:#}");
+        if !l2.contains("-lookup-") {
+            assert!(exchanges < 1.001, "{r:#}");
+        }
     }
     for r in rows(&v) {
         assert_eq!(r["data_plane"], plane, "{r:#}");
@@ -342,8 +381,8 @@ fn l2_rows_are_compared_to_their_l1_rows() {
     check_l2_rows(
         "socket",
         "raw-packet-pingpong",
-        ["uds-pingpong", "uds-snapshot-16", "uds-snapshot-1000"],
-        ["l2-increment", "l2-snapshot-16", "l2-snapshot-1000"],
+        &["uds-pingpong", "uds-snapshot-16", "uds-snapshot-1000"],
+        &["l2-increment", "l2-snapshot-16", "l2-snapshot-1000"],
     );
 }
 
@@ -352,13 +391,117 @@ fn l2_shm_rows_are_compared_to_their_l1_rows() {
     check_l2_rows(
         "shm",
         "raw-shm-pingpong",
-        ["shm-pingpong", "shm-snapshot-16", "shm-snapshot-1000"],
-        [
+        &["shm-pingpong", "shm-snapshot-16", "shm-snapshot-1000"],
+        &[
             "l2-shm-increment",
             "l2-shm-snapshot-16",
             "l2-shm-snapshot-1000",
         ],
     );
+}
+
+#[test]
+fn lookup_rows_are_compared_to_their_l1_rows() {
+    check_l2_rows(
+        "socket",
+        "raw-packet-pingpong",
+        &[
+            "uds-cgroups-lookup-1",
+            "uds-cgroups-lookup-64",
+            "uds-apps-lookup-1",
+            "uds-apps-lookup-64",
+        ],
+        &[
+            "l2-cgroups-lookup-1",
+            "l2-cgroups-lookup-64",
+            "l2-apps-lookup-1",
+            "l2-apps-lookup-64",
+        ],
+    );
+}
+
+#[test]
+fn shm_lookup_rows_are_compared_to_their_l1_rows() {
+    check_l2_rows(
+        "shm",
+        "raw-shm-pingpong",
+        &[
+            "shm-cgroups-lookup-1",
+            "shm-cgroups-lookup-64",
+            "shm-apps-lookup-1",
+            "shm-apps-lookup-64",
+        ],
+        &[
+            "l2-shm-cgroups-lookup-1",
+            "l2-shm-cgroups-lookup-64",
+            "l2-shm-apps-lookup-1",
+            "l2-shm-apps-lookup-64",
+        ],
+    );
+}
+
+#[test]
+fn cache_row_is_compared_to_a_hashmap() {
+    let v = json_of(&run(&[
+        "bench",
+        "--quick",
+        "--duration",
+        "0.2",
+        "--json",
+        "--scenario",
+        "l3-cache-lookup",
+    ]));
+    let names: Vec<&str> = rows(&v)
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["raw-hashmap-lookup", "l3-cache-lookup"]);
+    let limit = row(&v, "raw-hashmap-lookup");
+    check_row(limit, 1000, 1);
+    assert_eq!(limit["is_limit"], true);
+    // It runs in the client alone.
+    assert!(limit["cpu_cores"]["server"].is_null(), "{limit:#}");
+    let cache = row(&v, "l3-cache-lookup");
+    check_row(cache, 1000, 1);
+    check_ratio(cache);
+    assert_eq!(cache["limit"], "raw-hashmap-lookup");
+    assert!(cache["summary"].as_str().unwrap().contains("no I/O"));
+    for r in rows(&v) {
+        assert_eq!(r["data_plane"], "memory", "{r:#}");
+        assert_eq!(r["wait"], "none", "{r:#}");
+        assert_eq!(r["client_allocations"], 0, "{r:#}");
+        assert!(r["reconnects"].is_null(), "{r:#}");
+        assert!(r["exchanges_per_round_trip"].is_null(), "{r:#}");
+    }
+
+    // The limit row runs without a server; the cache row needs one.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let client = |scenario: &str| {
+        let base = ["bench-client", "--scenario", scenario, "--run-dir", dir];
+        run(&[&base[..], &["--duration", "0.1", "--json"]].concat())
+    };
+    let v = json_of(&client("raw-hashmap-lookup"));
+    check_row(row(&v, "raw-hashmap-lookup"), 1000, 1);
+    let r = client("l3-cache-lookup");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("provider is not running"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("netipc bench-server --scenario l3-cache-lookup"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "bench-server",
+        "--scenario",
+        "raw-hashmap-lookup",
+        "--run-dir",
+        dir,
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("has no server"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
 
 #[test]
@@ -653,6 +796,20 @@ fn unknown_scenario_lists_the_known_ones() {
     assert!(
         list.stdout.contains(
             "| l2-snapshot-1000 | raw-packet-pingpong | uds-snapshot-1000 | L2 CGROUPS_SNAPSHOT (1000) | socket | poll | 1000 | 1 |"
+        ),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stdout.contains(
+            "| l2-shm-apps-lookup-64 | raw-shm-pingpong | shm-apps-lookup-64 | L2 APPS_LOOKUP, offers SHM | shm | spin+sleep | 64 | 1 |"
+        ),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stdout.contains(
+            "| l3-cache-lookup | raw-hashmap-lookup | - | L2 CGROUPS_SNAPSHOT (1000) | memory | none | 1000 | 1 |"
         ),
         "{}",
         list.stdout

@@ -13,21 +13,33 @@
 //! `send` and `recv` only hands back its id. Before its warm-up an L2
 //! client is primed: it connects and calls until a call succeeds, so the
 //! reconnections that grow a default config's response size to the
-//! snapshot's happen before anything is timed.
+//! snapshot's happen before anything is timed. An L2 transport also
+//! reports its request/response exchanges: a logical lookup may take
+//! several.
+//!
+//! The in-process rows (an L3 cache, and a `HashMap` as their limit) do
+//! a batch of lookups in `send`, with no I/O; the cache is filled from its
+//! server before the warm-up.
 //!
 //! The measured loop counts the allocations the process makes in it (the
 //! progress callback excluded); every client reuses its buffers, so the
 //! count is expected to be 0.
 
+use std::collections::HashMap;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use cpu_time::ThreadTime;
 use hdrhistogram::Histogram;
+use netipc::cache::SnapshotCache;
 use netipc::codec::{
-    SNAPSHOT_REQUEST_LEN, SnapshotRequest, SnapshotView, decode_increment, encode_increment,
+    AppsLookupView, CgroupsLookupView, SNAPSHOT_REQUEST_LEN, SnapshotRequest, SnapshotView,
+    apps_lookup_request_len, cgroups_lookup_request_len, decode_increment,
+    encode_apps_lookup_request, encode_cgroups_lookup_request, encode_increment,
 };
 use netipc::service::{
-    CgroupsSnapshotClient, Client, ClientConfig, ClientState, IncrementClient, ServiceKind,
+    AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, Client, ClientConfig,
+    ClientState, IncrementClient, ServiceKind,
 };
 use netipc::transport::testing::{RawConn, RawShm};
 use netipc::transport::{ClientOptions, ClientSession, DataPlane};
@@ -35,11 +47,13 @@ use netipc::transport::{ClientOptions, ClientSession, DataPlane};
 use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, TransportStatus, batch_payload_len, profile};
 
 use super::alloc::allocations;
+use super::lookup::{CGROUPS, PROCESSES, Table};
 use super::scenarios::{
-    Drive, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
+    CACHE_ITEMS, Drive, Lookup, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP,
+    WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
 use super::server::{PING, PONG, raw_shm_path};
-use super::snapshot::{Expected, cgroups};
+use super::snapshot::{Cgroup, Expected, cgroups};
 use super::stats::{Measurement, latency_histogram};
 use super::{BenchError, Timing};
 
@@ -104,6 +118,11 @@ trait Transport {
     fn recv(&mut self) -> Result<u64, BenchError>;
     /// Reconnections so far, for a client that reconnects by itself (L2).
     fn reconnects(&self) -> Option<u32> {
+        None
+    }
+    /// Request/response exchanges so far, for a client that may make
+    /// several per round trip (L2).
+    fn exchanges(&self) -> Option<u32> {
         None
     }
 }
@@ -363,6 +382,10 @@ impl Transport for L2IncrementClient {
     fn reconnects(&self) -> Option<u32> {
         Some(self.client.status().reconnect_count)
     }
+
+    fn exchanges(&self) -> Option<u32> {
+        Some(self.client.status().call_count)
+    }
 }
 
 /// L2 `CgroupsSnapshotClient::call` (a full refresh); every item of every
@@ -397,6 +420,307 @@ impl Transport for L2SnapshotClient {
     fn reconnects(&self) -> Option<u32> {
         Some(self.client.status().reconnect_count)
     }
+
+    fn exchanges(&self) -> Option<u32> {
+        Some(self.client.status().call_count)
+    }
+}
+
+/// The keys of logical call `id` of `keys` keys of a `kind` lookup.
+fn window(kind: Lookup, id: u64, keys: u32) -> Range<usize> {
+    let of = match kind {
+        Lookup::Cgroups => CGROUPS,
+        Lookup::Apps => PROCESSES,
+    };
+    Table::window(id, keys as usize, of)
+}
+
+/// The method of a lookup.
+fn lookup_method(kind: Lookup) -> Method {
+    match kind {
+        Lookup::Cgroups => Method::CgroupsLookup,
+        Lookup::Apps => Method::AppsLookup,
+    }
+}
+
+/// L1 lookup requests on a client session: one request carries every key
+/// of a logical call; every answered item is read and checked.
+struct LookupL1Client<'t> {
+    session: ClientSession,
+    kind: Lookup,
+    table: &'t Table,
+    keys: u32,
+    request: Vec<u8>,
+}
+
+impl LookupL1Client<'_> {
+    /// The largest request of `keys` keys of a `kind` lookup.
+    fn request_len(kind: Lookup, table: &Table, keys: u32) -> usize {
+        match kind {
+            Lookup::Cgroups => (0..(CGROUPS as u64 / u64::from(keys.max(1))))
+                .filter_map(|id| cgroups_lookup_request_len(&table.paths[window(kind, id, keys)]))
+                .max()
+                .unwrap_or(0),
+            Lookup::Apps => apps_lookup_request_len(keys as usize),
+        }
+    }
+}
+
+impl Transport for LookupL1Client<'_> {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        let keys = window(self.kind, id, self.keys);
+        let encoded = match self.kind {
+            Lookup::Cgroups => {
+                encode_cgroups_lookup_request(&self.table.paths[keys], &mut self.request)
+            }
+            Lookup::Apps => encode_apps_lookup_request(&self.table.pids[keys], &mut self.request),
+        };
+        let n =
+            encoded.map_err(|e| BenchError::new(format!("encoding lookup request {id}: {e}")))?;
+        self.session
+            .send_request(lookup_method(self.kind).code(), id, &self.request[..n])
+            .map_err(|e| BenchError::new(format!("sending lookup request {id}: {e}")))
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        let msg = self
+            .session
+            .recv(Some(RESPONSE_TIMEOUT), None)
+            .map_err(|e| answer_error(&e))?;
+        let h = msg.header;
+        let id = h.message_id;
+        if h.transport_status != TransportStatus::OK {
+            return Err(BenchError::new(format!(
+                "the server answered lookup request {id} with {}",
+                h.transport_status
+            )));
+        }
+        let keys = window(self.kind, id, self.keys);
+        let checked = match self.kind {
+            Lookup::Cgroups => CgroupsLookupView::decode(msg.payload)
+                .map_err(|e| format!("malformed lookup answer: {e}"))
+                .and_then(|view| self.table.check_cgroups(&view, keys)),
+            Lookup::Apps => AppsLookupView::decode(msg.payload)
+                .map_err(|e| format!("malformed lookup answer: {e}"))
+                .and_then(|view| self.table.check_apps(&view, keys)),
+        };
+        checked.map_err(BenchError::new)?;
+        Ok(id)
+    }
+}
+
+/// One L2 logical lookup of the keys of call `id`, every answered item
+/// read and checked.
+type LookupCall<K> = fn(&mut Client<K>, &Table, u64, u32) -> Result<(), L2Failure>;
+
+fn call_cgroups(
+    client: &mut CgroupsLookupClient,
+    table: &Table,
+    id: u64,
+    keys: u32,
+) -> Result<(), L2Failure> {
+    let keys = window(Lookup::Cgroups, id, keys);
+    let view = client
+        .call(&table.paths[keys.clone()])
+        .map_err(L2Failure::Call)?;
+    table
+        .check_cgroups(&view, keys)
+        .map_err(|e| L2Failure::Answer(BenchError::new(e)))
+}
+
+fn call_apps(
+    client: &mut AppsLookupClient,
+    table: &Table,
+    id: u64,
+    keys: u32,
+) -> Result<(), L2Failure> {
+    let keys = window(Lookup::Apps, id, keys);
+    let view = client
+        .call(&table.pids[keys.clone()])
+        .map_err(L2Failure::Call)?;
+    table
+        .check_apps(&view, keys)
+        .map_err(|e| L2Failure::Answer(BenchError::new(e)))
+}
+
+/// L2 `CgroupsLookupClient::call` or `AppsLookupClient::call` (one logical
+/// call, however many sub-calls it takes).
+struct L2LookupClient<'t, K: ServiceKind> {
+    client: Client<K>,
+    table: &'t Table,
+    keys: u32,
+    call: LookupCall<K>,
+    /// The id of the last call.
+    done: u64,
+}
+
+impl<K: ServiceKind> Transport for L2LookupClient<'_, K> {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        (self.call)(&mut self.client, self.table, id, self.keys)?;
+        self.done = id;
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        Ok(self.done)
+    }
+
+    fn reconnects(&self) -> Option<u32> {
+        Some(self.client.status().reconnect_count)
+    }
+
+    fn exchanges(&self) -> Option<u32> {
+        Some(self.client.status().call_count)
+    }
+}
+
+/// The keys of the in-process rows: `lookups` cgroups of `list` in a
+/// scattered order (a stride coprime to the list's length, so every item
+/// is visited once per `list.len()` lookups), each with what a lookup of
+/// it must read.
+struct LocalKeys<'a> {
+    keys: Vec<(u32, &'a [u8])>,
+    /// The checksum of one round trip's found items.
+    sum: u64,
+}
+
+/// The stride of the in-process rows' key order.
+const LOCAL_STRIDE: usize = 617;
+
+impl<'a> LocalKeys<'a> {
+    fn new(list: &'a [Cgroup], lookups: u32) -> Self {
+        let len = list.len().max(1);
+        let stride = (LOCAL_STRIDE..).find(|s| gcd(*s, len) == 1).unwrap_or(1);
+        let order: Vec<&Cgroup> = (0..lookups as usize)
+            .filter_map(|j| list.get(j * stride % len))
+            .collect();
+        let sum = order.iter().fold(0, |sum, c| {
+            fold_found(sum, c.options, c.enabled, c.path.as_bytes())
+        });
+        Self {
+            keys: order.iter().map(|c| (c.hash, c.name.as_bytes())).collect(),
+            sum,
+        }
+    }
+
+    fn check(&self, sum: u64) -> Result<(), BenchError> {
+        if sum == self.sum {
+            Ok(())
+        } else {
+            Err(BenchError::new(
+                "the lookups found other items than the bench's cgroups",
+            ))
+        }
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// One found item folded into the in-process rows' checksum: its fixed
+/// fields, and its path (length and last byte), so the item is read.
+fn fold_found(sum: u64, options: u32, enabled: u32, path: &[u8]) -> u64 {
+    let fields = u64::from(options)
+        ^ (u64::from(enabled) << 32)
+        ^ ((path.len() as u64) << 40)
+        ^ (u64::from(path.last().copied().unwrap_or(0)) << 48);
+    sum.rotate_left(5).wrapping_add(fields)
+}
+
+fn not_found(hash: u32, name: &[u8]) -> BenchError {
+    BenchError::new(format!(
+        "no item ({hash:#x}, {:?}) in the lookup table",
+        String::from_utf8_lossy(name)
+    ))
+}
+
+/// L3 `SnapshotCache` lookups: a batch of `CacheGuard::get` through one
+/// guard per round trip.
+struct CacheClient<'a> {
+    cache: SnapshotCache,
+    keys: &'a LocalKeys<'a>,
+    done: u64,
+}
+
+impl Transport for CacheClient<'_> {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        let guard = self.cache.read();
+        let mut sum = 0;
+        for &(hash, name) in &self.keys.keys {
+            let item = guard.get(hash, name).ok_or_else(|| not_found(hash, name))?;
+            sum = fold_found(sum, item.options, item.enabled, item.path);
+        }
+        self.keys.check(sum)?;
+        self.done = id;
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        Ok(self.done)
+    }
+}
+
+/// The in-process limit: the same lookups in a `std::collections::HashMap`
+/// (default hasher) keyed by `(hash, name)`.
+struct MapClient<'a> {
+    map: HashMap<(u32, &'a [u8]), usize>,
+    list: &'a [Cgroup],
+    keys: &'a LocalKeys<'a>,
+    done: u64,
+}
+
+impl Transport for MapClient<'_> {
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        let mut sum = 0;
+        for &(hash, name) in &self.keys.keys {
+            let &i = self
+                .map
+                .get(&(hash, name))
+                .ok_or_else(|| not_found(hash, name))?;
+            let c = &self.list[i];
+            sum = fold_found(sum, c.options, c.enabled, c.path.as_bytes());
+        }
+        self.keys.check(sum)?;
+        self.done = id;
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        Ok(self.done)
+    }
+}
+
+/// A cache of the scenario's server, filled: refreshed until a refresh
+/// succeeds (the first one may need reconnections that grow the response
+/// size) and checked to hold the server's `items` cgroups.
+fn filled_cache(
+    scenario: &Scenario,
+    p: &ClientParams<'_>,
+    items: u32,
+) -> Result<SnapshotCache, BenchError> {
+    let cache = SnapshotCache::new(p.run_dir, p.service, &l2_config(scenario));
+    let mut failures = 0;
+    while let Err(e) = cache.refresh() {
+        if cache.status().connection_state == ClientState::NotFound {
+            return Err(BenchError::new(not_running(scenario, p)));
+        }
+        failures += 1;
+        if failures >= PRIME_ATTEMPTS || matches!(e, netipc::Error::Rejected(_)) {
+            return Err(BenchError::new(format!(
+                "the cache's first {failures} refreshes failed; the last one: {}",
+                l2_error(&e)
+            )));
+        }
+    }
+    let held = cache.read().len();
+    if held != items as usize {
+        return Err(BenchError::new(format!(
+            "the cache holds a snapshot of {held} items, expected {items}: is the server \
+             serving this scenario?"
+        )));
+    }
+    Ok(cache)
 }
 
 /// The L2 client config of `scenario`: the documented defaults (so the
@@ -405,7 +729,7 @@ impl Transport for L2SnapshotClient {
 fn l2_config(scenario: &Scenario) -> ClientConfig {
     ClientConfig {
         supported_profiles: match scenario.plane {
-            Plane::Socket => profile::BASELINE,
+            Plane::Socket | Plane::Memory => profile::BASELINE,
             Plane::Shm => profile::SHM_HYBRID,
         },
         call_timeout: RESPONSE_TIMEOUT,
@@ -472,7 +796,7 @@ fn prime<K: ServiceKind>(
         }
     }
     match (scenario.plane, client.session_info()) {
-        (Plane::Socket, Some(_)) => Ok(Plane::Socket.wait()),
+        (plane @ (Plane::Socket | Plane::Memory), Some(_)) => Ok(plane.wait()),
         (Plane::Shm, Some(info)) if info.shared_memory => Ok(WAIT_SPIN_SLEEP),
         (Plane::Shm, Some(info)) => Err(BenchError::new(format!(
             "scenario {} needs a shared-memory session, but the handshake selected profile \
@@ -628,6 +952,81 @@ pub fn run(
             };
             measure(&mut t, scenario, items, wait, p, probe, tick)
         }
+        Drive::Lookup(kind, n) => {
+            let table = Table::new();
+            let len = LookupL1Client::request_len(kind, &table, n);
+            let payload = u32::try_from(len)
+                .unwrap_or(u32::MAX)
+                .max(MAX_PAYLOAD_DEFAULT);
+            // The server answers with its own response size (1 MiB).
+            let session = l1_connect(scenario, p, payload, 1)?;
+            let wait = l1_wait(scenario, p, &session)?;
+            let mut t = LookupL1Client {
+                session,
+                kind,
+                table: &table,
+                keys: n,
+                request: vec![0; len],
+            };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
+        Drive::L2Lookup(Lookup::Cgroups, n) => {
+            let table = Table::new();
+            let mut client = CgroupsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let wait = prime(&mut client, scenario, p, &mut |c| {
+                call_cgroups(c, &table, 0, n)
+            })?;
+            let mut t = L2LookupClient {
+                client,
+                table: &table,
+                keys: n,
+                call: call_cgroups,
+                done: 0,
+            };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
+        Drive::L2Lookup(Lookup::Apps, n) => {
+            let table = Table::new();
+            let mut client = AppsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let wait = prime(&mut client, scenario, p, &mut |c| {
+                call_apps(c, &table, 0, n)
+            })?;
+            let mut t = L2LookupClient {
+                client,
+                table: &table,
+                keys: n,
+                call: call_apps,
+                done: 0,
+            };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
+        Drive::CacheLookup(n) => {
+            let list = cgroups(CACHE_ITEMS);
+            let keys = LocalKeys::new(&list, n);
+            let cache = filled_cache(scenario, p, CACHE_ITEMS)?;
+            let mut t = CacheClient {
+                cache,
+                keys: &keys,
+                done: 0,
+            };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
+        Drive::MapLookup(n) => {
+            let list = cgroups(CACHE_ITEMS);
+            let keys = LocalKeys::new(&list, n);
+            let map = list
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ((c.hash, c.name.as_bytes()), i))
+                .collect();
+            let mut t = MapClient {
+                map,
+                list: &list,
+                keys: &keys,
+                done: 0,
+            };
+            measure(&mut t, scenario, items, wait, p, probe, tick)
+        }
     }
 }
 
@@ -640,7 +1039,7 @@ fn l1_connect(
     items: u32,
 ) -> Result<ClientSession, BenchError> {
     let (supported_profiles, preferred_profiles) = match scenario.plane {
-        Plane::Socket => (profile::BASELINE, 0),
+        Plane::Socket | Plane::Memory => (profile::BASELINE, 0),
         Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
     };
     let options = ClientOptions {
@@ -663,7 +1062,7 @@ fn l1_wait(
     session: &ClientSession,
 ) -> Result<&'static str, BenchError> {
     Ok(match scenario.plane {
-        Plane::Socket => scenario.plane.wait(),
+        Plane::Socket | Plane::Memory => scenario.plane.wait(),
         Plane::Shm if !session.is_shm() => return Err(not_shm(scenario, p, session)),
         Plane::Shm => match session.data_plane() {
             DataPlane::SharedMemory { sleeps: false, .. } => WAIT_SPIN,
@@ -697,6 +1096,7 @@ fn measure<T: Transport>(
     let mut latency = latency_histogram();
     let server_before = probe.sample()?;
     let reconnects_before = t.reconnects();
+    let exchanges_before = t.exchanges();
     let cpu_before = ThreadTime::try_now().ok();
     let (round_trips, wall, allocations) = run_phase(
         t,
@@ -715,6 +1115,10 @@ fn measure<T: Transport>(
         .reconnects()
         .zip(reconnects_before)
         .map(|(after, before)| after.wrapping_sub(before));
+    let exchanges = t
+        .exchanges()
+        .zip(exchanges_before)
+        .map(|(after, before)| after.wrapping_sub(before));
     let server_after = probe.sample()?;
     let server_cores = match (server_before, server_after) {
         (Some(a), Some(b)) if b.wall_s > a.wall_s => {
@@ -732,6 +1136,7 @@ fn measure<T: Transport>(
         wait,
         allocations,
         reconnects,
+        exchanges,
     })
 }
 

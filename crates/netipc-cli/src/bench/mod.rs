@@ -9,7 +9,8 @@
 //!
 //! Modules: [`scenarios`] is the table of rows, [`client`] drives and
 //! measures one scenario, [`server`] answers it, [`snapshot`] is the cgroup
-//! list of the snapshot rows, [`process`] manages the server child,
+//! list of the snapshot (and cache) rows, [`lookup`] the table of the
+//! lookup rows, [`process`] manages the server child,
 //! [`progress`] draws the progress bar, [`stats`] turns measurements into
 //! rows and [`report`] prints them. [`alloc`] is the executable's global
 //! allocator: the system one with a counter, so the client can report the
@@ -17,6 +18,7 @@
 
 mod alloc;
 mod client;
+mod lookup;
 mod process;
 mod progress;
 mod report;
@@ -30,11 +32,11 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use client::{ClientParams, NoProbe, Stage};
+use client::{ClientParams, NoProbe, ServerProbe, Stage};
 use process::ServerChild;
 use progress::Progress;
 use report::{Format, Machine, RunInfo};
-use scenarios::{DEFAULT_BATCH, SCENARIOS, Scenario};
+use scenarios::{DEFAULT_BATCH, SCENARIOS, Scenario, ServerKind};
 use stats::Row;
 
 /// The service name of the roles when `--service` is not given.
@@ -117,20 +119,24 @@ impl OutputArgs {
 /// Arguments of `netipc bench`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Every row runs its server in a separate process and is compared to its limit row, \
-which is always run too: raw-packet-pingpong (the same socket with no protocol) for \
+Every row runs its server (if it has one) in a separate process and is compared to \
+its limit row, which is always run too: raw-packet-pingpong (the same socket with no protocol) for \
 the socket rows, raw-shm-pingpong (two counters in shared memory, no protocol) for \
-the shared-memory rows (shm-*, l2-shm-*). An L2 row (l2-*: the typed service API \
-with a managed server) is also compared to its L1 row, the same exchange on a bare \
-session, which is run too. The servers listen in a private directory created under \
-the temporary directory (TMPDIR).
+the shared-memory rows (shm-*, l2-shm-*), raw-hashmap-lookup (the same lookups in a \
+std HashMap) for the in-process row l3-cache-lookup (an L3 SnapshotCache filled from \
+its server before the row starts; no I/O while measured). An L2 row (l2-*: the typed \
+service API with a managed server) is also compared to its L1 row, the same exchange \
+on a bare session, which is run too. A lookup row (*-lookup-N) makes logical calls of \
+N keys. The servers listen in a private directory created under the temporary \
+directory (TMPDIR).
 
 Examples:
   netipc bench
   netipc bench --quick
   netipc bench --scenario uds-pipeline --duration 10 --json
   netipc bench --scenario shm-pingpong --scenario shm-batch-pingpong --batch 16
-  netipc bench --quick --scenario l2-increment --scenario l2-shm-snapshot-1000")]
+  netipc bench --quick --scenario l2-increment --scenario l2-shm-snapshot-1000
+  netipc bench --quick --scenario l2-cgroups-lookup-64 --scenario l3-cache-lookup")]
 pub struct BenchArgs {
     /// Run only this scenario (repeatable); see --list.
     #[arg(long = "scenario", value_name = "NAME", value_parser = scenarios::parse)]
@@ -153,13 +159,15 @@ also stops when the process that started it dies; use --forever where stdin is \
 JSON line of the CPU time used so far; the last line, at the stop, is such a line too.
 
 The server of a shared-memory scenario offers shared memory (SHM_HYBRID) and still \
-accepts baseline sessions. Every uds-* and shm-* scenario has the same L1 server, \
-except that only the server of a snapshot scenario answers snapshots, with its item \
-count; an shm-* server serves the uds-* scenarios too. An l2-* server is a managed \
-server of one service kind (INCREMENT, or a snapshot of N items); an l2-shm-* server \
-also serves its baseline twin (l2-shm-increment serves l2-increment). The \
-raw-shm-pingpong server creates <run-dir>/<service>.rawshm and answers one client at \
-a time.
+accepts baseline sessions. Every uds-* and shm-* scenario has the same L1 server \
+(INCREMENT, CGROUPS_LOOKUP and APPS_LOOKUP), except that only the server of a \
+snapshot scenario answers snapshots, with its item count; an shm-* server serves the \
+uds-* scenarios too. An l2-* server is a managed server of one service kind \
+(INCREMENT, a snapshot of N items, CGROUPS_LOOKUP or APPS_LOOKUP, the lookups of any \
+key count); an l2-shm-* server also serves its baseline twin (l2-shm-increment serves \
+l2-increment). The l3-cache-lookup server is the snapshot server of l2-snapshot-1000; \
+raw-hashmap-lookup has no server. The raw-shm-pingpong server creates \
+<run-dir>/<service>.rawshm and answers one client at a time.
 
 Example (two terminals):
   netipc bench-server --scenario shm-pingpong --run-dir /tmp
@@ -306,7 +314,8 @@ fn run_suite(args: &BenchArgs) -> Result<String, BenchError> {
     Ok(report::render(args.output.format(), &rows, &machine, &run))
 }
 
-/// Runs one scenario against a fresh server child.
+/// Runs one scenario against a fresh server child (or alone, for a
+/// scenario without a server).
 fn run_one(
     scenario: &'static Scenario,
     run_dir: &str,
@@ -315,16 +324,22 @@ fn run_one(
     index: usize,
 ) -> Result<Row, BenchError> {
     let service = format!("bench-{}", scenario.name);
-    let mut server = ServerChild::start(scenario, run_dir, &service)?;
     let params = ClientParams {
         run_dir,
         service: &service,
         timing: run.timing,
         batch: run.batch,
     };
-    let measured = client::run(scenario, &params, &mut server, &mut |stage, d| {
-        progress.at(index, scenario, stage, d);
-    });
+    let measure = |probe: &mut dyn ServerProbe| {
+        client::run(scenario, &params, probe, &mut |stage, d| {
+            progress.at(index, scenario, stage, d);
+        })
+    };
+    if scenario.server == ServerKind::None {
+        return measure(&mut NoProbe).map(|m| Row::new(scenario, &m));
+    }
+    let mut server = ServerChild::start(scenario, run_dir, &service)?;
+    let measured = measure(&mut server);
     let stopped = server.stop();
     let measurement = match (measured, stopped) {
         (Ok(m), Ok((_, stderr))) => {
@@ -356,7 +371,7 @@ fn run_one(
 
 /// The scenario table for `--list`.
 fn list() -> String {
-    use scenarios::{Batch, Drive, Plane, ServerKind};
+    use scenarios::{Batch, Drive, Plane};
     use std::fmt::Write as _;
     let mut s = String::from(
         "| scenario | compared to | L1 row | server | data plane | wait | items/round trip \
@@ -368,10 +383,11 @@ fn list() -> String {
             Drive::Increment(Batch::FromOption) => format!("--batch ({DEFAULT_BATCH})"),
             _ => sc.items(DEFAULT_BATCH).to_string(),
         };
-        let mut server = match (sc.server, sc.snapshot_items()) {
-            (ServerKind::L1, Some(n)) => format!("L1 INCREMENT + CGROUPS_SNAPSHOT ({n})"),
-            (ServerKind::L2Snapshot, Some(n)) => format!("L2 CGROUPS_SNAPSHOT ({n})"),
-            (kind, _) => kind.name().to_owned(),
+        let mut server = match (sc.server, sc.snapshot_items(), sc.lookup()) {
+            (ServerKind::L1, Some(n), _) => format!("L1 INCREMENT + CGROUPS_SNAPSHOT ({n})"),
+            (ServerKind::L1, _, Some(kind)) => format!("L1 INCREMENT + {}", kind.method()),
+            (ServerKind::L2Snapshot, Some(n), _) => format!("L2 CGROUPS_SNAPSHOT ({n})"),
+            (kind, _, _) => kind.name().to_owned(),
         };
         if sc.plane == Plane::Shm && !matches!(sc.server, ServerKind::RawShm) {
             server.push_str(", offers SHM");

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::Timing;
-use super::scenarios::{WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE};
+use super::scenarios::{
+    WAIT_NONE, WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
+};
 use super::stats::Row;
 
 /// Output format.
@@ -127,6 +129,20 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
              it, items/s counts cgroups, the latency is per refresh\n",
         );
     }
+    if rows.iter().any(|r| r.scenario.contains("-lookup-")) {
+        s.push_str(
+            "- a round trip of a lookup row is one logical call: items/rt is the keys in it \
+             (cgroup paths or PIDs), items/s counts keys answered, the latency is per call \
+             (an L2 call may make several request/response exchanges, see below)\n",
+        );
+    }
+    if rows.iter().any(|r| r.wait == WAIT_NONE) {
+        s.push_str(
+            "- the in-process rows (data plane `memory`) do no I/O: a round trip is a batch of \
+             lookups in the client's own memory, items/s counts lookups, the latency is per \
+             batch\n",
+        );
+    }
     s.push('\n');
     s.push_str(
         "| scenario | wait | items/rt | depth | round trips/s | items/s | p50 | p95 | p99 | p99.9 \
@@ -169,6 +185,12 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
          spin-then-futex wait, no protocol): items/s above 1x means more items per second \
          than the raw ping-pong, p50 above 1x means slower round trips.",
     );
+    if rows.iter().any(|r| r.wait == WAIT_NONE) {
+        s.push_str(
+            " The in-process rows (no I/O) are compared to raw-hashmap-lookup: the same \
+             lookups in a std HashMap built in the client.",
+        );
+    }
     if rows.iter().any(|r| r.l1.is_some()) {
         s.push_str(
             " \"vs L1\" divides an L2 row (typed client and managed server) by its L1 row, \
@@ -210,6 +232,17 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         }
     }
     for r in rows {
+        if let Some(x) = r.exchanges_per_round_trip.filter(|&x| x > 1.005) {
+            let _ = writeln!(
+                s,
+                "- `{}`: {x:.2} request/response exchanges per logical call (the L2 client \
+                 split each call into sub-calls that fit the negotiated request and response \
+                 sizes)",
+                r.scenario
+            );
+        }
+    }
+    for r in rows {
         if let Some(n @ 1..) = r.reconnects {
             let _ = writeln!(
                 s,
@@ -246,6 +279,10 @@ const WAITS: &[(&str, &str)] = &[
         "SHM rows of the busy-wait profile: a waiting thread never sleeps; it polls and \
          yields its time slice now and then",
     ),
+    (
+        WAIT_NONE,
+        "in-process rows: lookups in the client's own memory, no I/O and no peer to wait for",
+    ),
 ];
 
 fn csv(rows: &[Row]) -> String {
@@ -254,7 +291,7 @@ fn csv(rows: &[Row]) -> String {
          items_per_s,p50_ns,p95_ns,p99_ns,p999_ns,min_ns,max_ns,mean_ns,client_cpu_cores,\
          server_cpu_cores,ratio_items_per_s,ratio_round_trips_per_s,ratio_p50,data_plane,wait,\
          l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,\
-         reconnects\n",
+         reconnects,exchanges_per_round_trip\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
     for r in rows {
@@ -262,7 +299,7 @@ fn csv(rows: &[Row]) -> String {
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{:.4},{:.1},{:.1},{},{},{},{},{},{},{:.1},{:.4},{},{},{},{},{},{},\
-             {},{},{},{},{},{}",
+             {},{},{},{},{},{},{}",
             r.scenario,
             r.limit.unwrap_or(""),
             r.items_per_round_trip,
@@ -292,6 +329,7 @@ fn csv(rows: &[Row]) -> String {
             opt(r.l1_ratio.map(|x| x.p50)),
             r.client_allocations,
             r.reconnects.map_or(String::new(), |n| n.to_string()),
+            opt(r.exchanges_per_round_trip),
         );
     }
     s
@@ -335,6 +373,7 @@ pub fn to_json(rows: &[Row], machine: &Machine, run: &RunInfo) -> Value {
                 })),
                 "client_allocations": r.client_allocations,
                 "reconnects": r.reconnects,
+                "exchanges_per_round_trip": r.exchanges_per_round_trip,
             })
         })
         .collect();

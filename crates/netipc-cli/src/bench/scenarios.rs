@@ -25,6 +25,13 @@ pub enum ServerKind {
     /// An L2 `ManagedServer::cgroups_snapshot` whose handler adds the
     /// scenario's items on every request.
     L2Snapshot,
+    /// An L2 `ManagedServer::cgroups_lookup` answering from the lookup
+    /// table (`lookup.rs`).
+    L2CgroupsLookup,
+    /// An L2 `ManagedServer::apps_lookup` answering from the lookup table.
+    L2AppsLookup,
+    /// No server: the row runs in the client alone.
+    None,
 }
 
 impl ServerKind {
@@ -36,6 +43,9 @@ impl ServerKind {
             Self::L1 => "L1 INCREMENT",
             Self::L2Increment => "L2 INCREMENT",
             Self::L2Snapshot => "L2 CGROUPS_SNAPSHOT",
+            Self::L2CgroupsLookup => "L2 CGROUPS_LOOKUP",
+            Self::L2AppsLookup => "L2 APPS_LOOKUP",
+            Self::None => "none (in the client)",
         }
     }
 }
@@ -50,6 +60,10 @@ pub enum Plane {
     /// tells a dead peer); a waiting side spins briefly, then sleeps on a
     /// futex.
     Shm,
+    /// The client's own memory: in-process lookups, no I/O and nothing to
+    /// wait for (a server, if any, only fills the client's cache before
+    /// the row starts).
+    Memory,
 }
 
 impl Plane {
@@ -58,6 +72,7 @@ impl Plane {
         match self {
             Self::Socket => "socket",
             Self::Shm => "shm",
+            Self::Memory => "memory",
         }
     }
 
@@ -66,6 +81,7 @@ impl Plane {
         match self {
             Self::Socket => WAIT_POLL,
             Self::Shm => WAIT_SPIN_SLEEP,
+            Self::Memory => WAIT_NONE,
         }
     }
 }
@@ -80,6 +96,27 @@ pub const WAIT_SPIN_SLEEP: &str = "spin+sleep";
 pub const WAIT_SPIN_SLEEP_ALWAYS_WAKE: &str = "spin+sleep (always wakes)";
 /// `wait` of an SHM session that never sleeps (Windows SHM_BUSYWAIT).
 pub const WAIT_SPIN: &str = "spin";
+/// `wait` of in-process rows: no I/O, no peer.
+pub const WAIT_NONE: &str = "none";
+
+/// The method of a lookup scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// CGROUPS_LOOKUP: cgroup paths to names and labels.
+    Cgroups,
+    /// APPS_LOOKUP: PIDs to process and cgroup metadata.
+    Apps,
+}
+
+impl Lookup {
+    /// The method's name in reports.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Cgroups => "CGROUPS_LOOKUP",
+            Self::Apps => "APPS_LOOKUP",
+        }
+    }
+}
 
 /// Items per request of an INCREMENT scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +147,19 @@ pub enum Drive {
     /// L2 `CgroupsSnapshotClient::call` answered with this many items;
     /// every item of every answer is read.
     L2Snapshot(u32),
+    /// L1 `ClientSession` lookup requests of this many keys (one request
+    /// per logical call); every answered item is read.
+    Lookup(Lookup, u32),
+    /// L2 `CgroupsLookupClient::call` / `AppsLookupClient::call` of this
+    /// many keys; every answered item is read.
+    L2Lookup(Lookup, u32),
+    /// L3 `SnapshotCache` lookups by `(hash, name)`, this many per round
+    /// trip, in a cache filled once from an L2 snapshot server of
+    /// [`CACHE_ITEMS`] items. No I/O while measured.
+    CacheLookup(u32),
+    /// The same lookups in a `std::collections::HashMap` built in the
+    /// client (no server at all).
+    MapLookup(u32),
 }
 
 /// One benchmark row.
@@ -147,6 +197,18 @@ const RAW_SHM_LIMIT: &str = "raw-shm-pingpong";
 const SMALL_SNAPSHOT: u32 = 16;
 /// Items of the large snapshot rows.
 const LARGE_SNAPSHOT: u32 = 1000;
+
+/// The limit row of the in-process lookup rows.
+const MAP_LIMIT: &str = "raw-hashmap-lookup";
+/// Keys of the small lookup rows: one key per logical call (latency).
+const SMALL_LOOKUP: u32 = 1;
+/// Keys of the large lookup rows: a batch per logical call (throughput).
+const LARGE_LOOKUP: u32 = 64;
+/// Items of the snapshot a cache row's cache holds.
+pub const CACHE_ITEMS: u32 = LARGE_SNAPSHOT;
+/// Lookups per round trip of the in-process rows (one round trip is a
+/// batch, so the latency columns stay above the clock's resolution).
+const CACHE_LOOKUPS: u32 = 1000;
 
 /// A row of the socket group (compared to [`RAW_LIMIT`]) with depth 1.
 const fn socket(
@@ -186,6 +248,54 @@ const fn shm(
         drive,
         depth: 1,
     }
+}
+
+/// The L1 row of a lookup over the socket or shared memory.
+const fn lookup_l1(
+    name: &'static str,
+    summary: &'static str,
+    plane: Plane,
+    kind: Lookup,
+    keys: u32,
+) -> Scenario {
+    let row = match plane {
+        Plane::Shm => shm(
+            name,
+            summary,
+            None,
+            ServerKind::L1,
+            Drive::Lookup(kind, keys),
+        ),
+        _ => socket(
+            name,
+            summary,
+            None,
+            ServerKind::L1,
+            Drive::Lookup(kind, keys),
+        ),
+    };
+    Scenario { plane, ..row }
+}
+
+/// The L2 row of a lookup, compared to its L1 row `l1`.
+const fn lookup_l2(
+    name: &'static str,
+    summary: &'static str,
+    l1: &'static str,
+    plane: Plane,
+    kind: Lookup,
+    keys: u32,
+) -> Scenario {
+    let server = match kind {
+        Lookup::Cgroups => ServerKind::L2CgroupsLookup,
+        Lookup::Apps => ServerKind::L2AppsLookup,
+    };
+    let drive = Drive::L2Lookup(kind, keys);
+    let row = match plane {
+        Plane::Shm => shm(name, summary, Some(l1), server, drive),
+        _ => socket(name, summary, Some(l1), server, drive),
+    };
+    Scenario { plane, ..row }
 }
 
 /// Every scenario, in report (and run) order: one group per data plane,
@@ -279,6 +389,77 @@ pub const SCENARIOS: &[Scenario] = &[
         ServerKind::L2Snapshot,
         Drive::L2Snapshot(LARGE_SNAPSHOT),
     ),
+    lookup_l1(
+        "uds-cgroups-lookup-1",
+        "L1 session, CGROUPS_LOOKUP requests of 1 cgroup path answered by the server from \
+         its path table (names, container labels), every item read; a round trip is one \
+         logical call, items/s counts keys answered",
+        Plane::Socket,
+        Lookup::Cgroups,
+        SMALL_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-cgroups-lookup-1",
+        "L2 CgroupsLookupClient::call of 1 path against a ManagedServer::cgroups_lookup \
+         answering from its path table, every item read, baseline transport",
+        "uds-cgroups-lookup-1",
+        Plane::Socket,
+        Lookup::Cgroups,
+        SMALL_LOOKUP,
+    ),
+    lookup_l1(
+        "uds-cgroups-lookup-64",
+        "L1 session, CGROUPS_LOOKUP requests of 64 cgroup paths (one request per logical \
+         call) answered by the server from its path table, every item read",
+        Plane::Socket,
+        Lookup::Cgroups,
+        LARGE_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-cgroups-lookup-64",
+        "L2 CgroupsLookupClient::call of 64 paths (default config: as many sub-calls as the \
+         negotiated request size needs) against a ManagedServer::cgroups_lookup, every item \
+         read, baseline transport",
+        "uds-cgroups-lookup-64",
+        Plane::Socket,
+        Lookup::Cgroups,
+        LARGE_LOOKUP,
+    ),
+    lookup_l1(
+        "uds-apps-lookup-1",
+        "L1 session, APPS_LOOKUP requests of 1 PID answered by the server from its process \
+         table (comm, ppid, uid, cgroup path, name and labels), every item read",
+        Plane::Socket,
+        Lookup::Apps,
+        SMALL_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-apps-lookup-1",
+        "L2 AppsLookupClient::call of 1 PID against a ManagedServer::apps_lookup answering \
+         from its process table, every item read, baseline transport",
+        "uds-apps-lookup-1",
+        Plane::Socket,
+        Lookup::Apps,
+        SMALL_LOOKUP,
+    ),
+    lookup_l1(
+        "uds-apps-lookup-64",
+        "L1 session, APPS_LOOKUP requests of 64 PIDs (one request per logical call) \
+         answered by the server from its process table, every item read",
+        Plane::Socket,
+        Lookup::Apps,
+        LARGE_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-apps-lookup-64",
+        "L2 AppsLookupClient::call of 64 PIDs (default config: as many sub-calls as the \
+         negotiated request size needs) against a ManagedServer::apps_lookup, every item \
+         read, baseline transport",
+        "uds-apps-lookup-64",
+        Plane::Socket,
+        Lookup::Apps,
+        LARGE_LOOKUP,
+    ),
     Scenario {
         name: RAW_SHM_LIMIT,
         summary: "LIMIT: two counters in a shared file flipped by the two processes \
@@ -345,6 +526,101 @@ pub const SCENARIOS: &[Scenario] = &[
         ServerKind::L2Snapshot,
         Drive::L2Snapshot(LARGE_SNAPSHOT),
     ),
+    lookup_l1(
+        "shm-cgroups-lookup-1",
+        "L1 session over shared memory (SHM_HYBRID), CGROUPS_LOOKUP requests of 1 cgroup path answered by the server from \
+         its path table (names, container labels), every item read; a round trip is one \
+         logical call, items/s counts keys answered",
+        Plane::Shm,
+        Lookup::Cgroups,
+        SMALL_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-shm-cgroups-lookup-1",
+        "L2 CgroupsLookupClient::call of 1 path against a ManagedServer::cgroups_lookup \
+         answering from its path table, every item read, over shared memory",
+        "shm-cgroups-lookup-1",
+        Plane::Shm,
+        Lookup::Cgroups,
+        SMALL_LOOKUP,
+    ),
+    lookup_l1(
+        "shm-cgroups-lookup-64",
+        "L1 session over shared memory (SHM_HYBRID), CGROUPS_LOOKUP requests of 64 cgroup paths (one request per logical \
+         call) answered by the server from its path table, every item read",
+        Plane::Shm,
+        Lookup::Cgroups,
+        LARGE_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-shm-cgroups-lookup-64",
+        "L2 CgroupsLookupClient::call of 64 paths (default config: as many sub-calls as the \
+         negotiated request size needs) against a ManagedServer::cgroups_lookup, every item \
+         read, over shared memory",
+        "shm-cgroups-lookup-64",
+        Plane::Shm,
+        Lookup::Cgroups,
+        LARGE_LOOKUP,
+    ),
+    lookup_l1(
+        "shm-apps-lookup-1",
+        "L1 session over shared memory (SHM_HYBRID), APPS_LOOKUP requests of 1 PID answered by the server from its process \
+         table (comm, ppid, uid, cgroup path, name and labels), every item read",
+        Plane::Shm,
+        Lookup::Apps,
+        SMALL_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-shm-apps-lookup-1",
+        "L2 AppsLookupClient::call of 1 PID against a ManagedServer::apps_lookup answering \
+         from its process table, every item read, over shared memory",
+        "shm-apps-lookup-1",
+        Plane::Shm,
+        Lookup::Apps,
+        SMALL_LOOKUP,
+    ),
+    lookup_l1(
+        "shm-apps-lookup-64",
+        "L1 session over shared memory (SHM_HYBRID), APPS_LOOKUP requests of 64 PIDs (one request per logical call) \
+         answered by the server from its process table, every item read",
+        Plane::Shm,
+        Lookup::Apps,
+        LARGE_LOOKUP,
+    ),
+    lookup_l2(
+        "l2-shm-apps-lookup-64",
+        "L2 AppsLookupClient::call of 64 PIDs (default config: as many sub-calls as the \
+         negotiated request size needs) against a ManagedServer::apps_lookup, every item \
+         read, over shared memory",
+        "shm-apps-lookup-64",
+        Plane::Shm,
+        Lookup::Apps,
+        LARGE_LOOKUP,
+    ),
+    Scenario {
+        name: MAP_LIMIT,
+        summary: "LIMIT: in-process lookups, no I/O: 1000 (hash, name) lookups per round trip \
+                  in a std HashMap of the same 1000 cgroups built in the client (SipHash), \
+                  every found path read",
+        limit: None,
+        l1: None,
+        server: ServerKind::None,
+        plane: Plane::Memory,
+        drive: Drive::MapLookup(CACHE_LOOKUPS),
+        depth: 1,
+    },
+    Scenario {
+        name: "l3-cache-lookup",
+        summary: "in-process lookups, no I/O: 1000 CacheGuard::get (hash, name) lookups per \
+                  round trip through one CacheGuard held for the round trip, in an L3 SnapshotCache filled once (before the \
+                  warm-up) from an L2 snapshot server of 1000 cgroups, every found path read",
+        limit: Some(MAP_LIMIT),
+        l1: None,
+        server: ServerKind::L2Snapshot,
+        plane: Plane::Memory,
+        drive: Drive::CacheLookup(CACHE_LOOKUPS),
+        depth: 1,
+    },
 ];
 
 impl Scenario {
@@ -355,7 +631,13 @@ impl Scenario {
             | Drive::RawShm
             | Drive::Increment(Batch::Single)
             | Drive::L2Increment => 1,
-            Drive::Increment(Batch::Fixed(n)) | Drive::Snapshot(n) | Drive::L2Snapshot(n) => n,
+            Drive::Increment(Batch::Fixed(n))
+            | Drive::Snapshot(n)
+            | Drive::L2Snapshot(n)
+            | Drive::Lookup(_, n)
+            | Drive::L2Lookup(_, n)
+            | Drive::CacheLookup(n)
+            | Drive::MapLookup(n) => n,
             Drive::Increment(Batch::FromOption) => batch_option,
         }
     }
@@ -369,10 +651,20 @@ impl Scenario {
     }
 
     /// Items of the snapshots this scenario's server answers with, for a
-    /// snapshot scenario.
+    /// snapshot scenario (and a cache row, whose cache is filled from a
+    /// snapshot).
     pub fn snapshot_items(&self) -> Option<u32> {
         match self.drive {
             Drive::Snapshot(n) | Drive::L2Snapshot(n) => Some(n),
+            Drive::CacheLookup(_) => Some(CACHE_ITEMS),
+            _ => None,
+        }
+    }
+
+    /// The lookup method of a lookup scenario (L1 or L2).
+    pub fn lookup(&self) -> Option<Lookup> {
+        match self.drive {
+            Drive::Lookup(kind, _) | Drive::L2Lookup(kind, _) => Some(kind),
             _ => None,
         }
     }
@@ -380,7 +672,10 @@ impl Scenario {
     /// Whether the row measures the L2 (typed service) API.
     #[cfg(test)]
     pub fn is_l2(&self) -> bool {
-        matches!(self.drive, Drive::L2Increment | Drive::L2Snapshot(_))
+        matches!(
+            self.drive,
+            Drive::L2Increment | Drive::L2Snapshot(_) | Drive::L2Lookup(..)
+        )
     }
 }
 
@@ -467,20 +762,23 @@ mod tests {
                 "{} follows its L1 row",
                 s.name
             );
+            assert_eq!(row.lookup(), s.lookup(), "{}", s.name);
             let server = match s.drive {
                 Drive::L2Increment => ServerKind::L2Increment,
+                Drive::L2Lookup(Lookup::Cgroups, _) => ServerKind::L2CgroupsLookup,
+                Drive::L2Lookup(Lookup::Apps, _) => ServerKind::L2AppsLookup,
                 _ => ServerKind::L2Snapshot,
             };
             assert_eq!(s.server, server, "{}", s.name);
         }
         let l2 = SCENARIOS.iter().filter(|s| s.is_l2()).count();
-        assert_eq!(l2, 6);
+        assert_eq!(l2, 14);
     }
 
     #[test]
     fn shm_rows_keep_one_request_in_flight() {
         let shm: Vec<_> = SCENARIOS.iter().filter(|s| s.plane == Plane::Shm).collect();
-        assert_eq!(shm.len(), 8);
+        assert_eq!(shm.len(), 16);
         for s in shm {
             assert_eq!(s.depth, 1, "{}", s.name);
             assert_eq!(s.plane.wait(), WAIT_SPIN_SLEEP);
@@ -530,5 +828,44 @@ mod tests {
         assert_eq!((s.items(7), s.snapshot_items()), (16, Some(16)));
         assert_eq!(find("l2-increment").unwrap().items(7), 1);
         assert_eq!(find("uds-snapshot-1000").unwrap().items(7), 1000);
+    }
+
+    #[test]
+    fn lookup_rows_come_in_both_sizes_on_both_planes() {
+        for kind in ["cgroups", "apps"] {
+            for keys in [SMALL_LOOKUP, LARGE_LOOKUP] {
+                for (l1, l2) in [("uds", "l2"), ("shm", "l2-shm")] {
+                    let name = format!("{l2}-{kind}-lookup-{keys}");
+                    let s = find(&name).unwrap_or_else(|| panic!("{name}"));
+                    assert_eq!(s.items(7), keys, "{name}");
+                    let l1 = format!("{l1}-{kind}-lookup-{keys}");
+                    assert_eq!(s.l1, Some(l1.as_str()), "{name}");
+                }
+            }
+        }
+        let sel = [parse("l2-shm-apps-lookup-64").unwrap()];
+        let names: Vec<_> = plan(&sel).iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [RAW_SHM_LIMIT, "shm-apps-lookup-64", "l2-shm-apps-lookup-64"]
+        );
+    }
+
+    #[test]
+    fn in_process_rows_are_compared_to_a_hashmap() {
+        let names: Vec<_> = plan(&[parse("l3-cache-lookup").unwrap()])
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, [MAP_LIMIT, "l3-cache-lookup"]);
+        let cache = find("l3-cache-lookup").unwrap();
+        assert_eq!(cache.plane.wait(), WAIT_NONE);
+        assert_eq!(cache.snapshot_items(), Some(CACHE_ITEMS));
+        assert_eq!(cache.server, ServerKind::L2Snapshot);
+        assert_eq!(find(MAP_LIMIT).unwrap().server, ServerKind::None);
+        assert_eq!(cache.items(7), CACHE_LOOKUPS);
+        // No other row runs without a server.
+        let alone = SCENARIOS.iter().filter(|s| s.server == ServerKind::None);
+        assert_eq!(alone.count(), 1);
     }
 }

@@ -13,11 +13,13 @@
 //! `<run dir>/<service>.rawshm` and answers every ping on it, one client at
 //! a time, waiting in slices so that it notices the stop.
 //!
-//! The L1 server answers INCREMENT and, for a snapshot scenario,
-//! CGROUPS_SNAPSHOT. The L2 servers are `ManagedServer`s with the handlers
-//! of their service kind. Both snapshot servers encode their items on every
-//! request (into a buffer of the session), as a real provider does, so an
-//! L2 row differs from its L1 row by the L2 layer only.
+//! The L1 server answers INCREMENT, CGROUPS_LOOKUP and APPS_LOOKUP and, for
+//! a snapshot scenario, CGROUPS_SNAPSHOT. The L2 servers are
+//! `ManagedServer`s with the handlers of their service kind. Both snapshot
+//! servers encode their items on every request (into a buffer of the
+//! session), as a real provider does, and both lookup servers answer with
+//! the same handler code (the lookup table's, through the codec's
+//! dispatch), so an L2 row differs from its L1 row by the L2 layer only.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
@@ -27,7 +29,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
-use netipc::codec::{SnapshotBuilder, SnapshotRequest, decode_increment, encode_increment};
+use netipc::codec::{
+    AppsLookupBuilder, AppsLookupRequest, CgroupsLookupBuilder, CgroupsLookupRequest,
+    DispatchError, SnapshotBuilder, SnapshotRequest, decode_increment, dispatch_apps_lookup,
+    dispatch_cgroups_lookup, encode_increment,
+};
 use netipc::service::{HandlerError, ManagedServer, RunningServer, ServerConfig, SnapshotHandler};
 use netipc::transport::names::validate_service_name;
 use netipc::transport::testing::{RawConn, RawListener, RawShm};
@@ -35,6 +41,7 @@ use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSess
 use netipc::wire::{MAX_PAYLOAD_CAP, Method, TransportStatus, profile};
 
 use super::ServerArgs;
+use super::lookup::Table;
 use super::scenarios::{Plane, Scenario, ServerKind};
 use super::snapshot::{self, Cgroup, cgroups};
 
@@ -74,7 +81,7 @@ enum Worker {
 /// scenarios too.
 fn profiles(plane: Plane) -> (u32, u32) {
     match plane {
-        Plane::Socket => (profile::BASELINE, 0),
+        Plane::Socket | Plane::Memory => (profile::BASELINE, 0),
         Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
     }
 }
@@ -106,47 +113,105 @@ fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
         preferred_profiles,
         ..ServerConfig::default()
     };
-    match scenario.snapshot_items() {
-        Some(n) => ManagedServer::cgroups_snapshot(
-            &args.run_dir,
-            &args.service,
+    let (run_dir, service) = (&args.run_dir, &args.service);
+    match (scenario.server, scenario.snapshot_items()) {
+        (ServerKind::L2Snapshot, Some(n)) => ManagedServer::cgroups_snapshot(
+            run_dir,
+            service,
             &config,
             SnapshotServer {
                 cgroups: cgroups(n),
             },
         ),
-        None => ManagedServer::increment(
-            &args.run_dir,
-            &args.service,
+        (ServerKind::L2CgroupsLookup, _) => {
+            let table = Table::new();
+            ManagedServer::cgroups_lookup(
+                run_dir,
+                service,
+                &config,
+                move |request: &CgroupsLookupRequest<'_>,
+                      builder: &mut CgroupsLookupBuilder<'_, '_>|
+                      -> Result<(), HandlerError> {
+                    table.answer_cgroups(request, builder)
+                },
+            )
+        }
+        (ServerKind::L2AppsLookup, _) => {
+            let table = Table::new();
+            ManagedServer::apps_lookup(
+                run_dir,
+                service,
+                &config,
+                move |request: &AppsLookupRequest<'_>,
+                      builder: &mut AppsLookupBuilder<'_>|
+                      -> Result<(), HandlerError> {
+                    table.answer_apps(request, builder)
+                },
+            )
+        }
+        _ => ManagedServer::increment(
+            run_dir,
+            service,
             &config,
             |value: u64| -> Result<u64, HandlerError> { Ok(value.wrapping_add(1)) },
         ),
     }
 }
 
-/// What an L1 session answers snapshot requests with: the cgroups, and
-/// a buffer of the session to encode them in.
-struct L1Snapshot {
-    cgroups: Arc<[Cgroup]>,
+/// What an L1 session answers with: the snapshot cgroups (of a snapshot
+/// scenario), the lookup table, and buffers of the session to encode the
+/// answers in.
+struct L1Answers {
+    snapshot: Option<Arc<[Cgroup]>>,
+    lookups: Arc<Table>,
     buf: Vec<u8>,
+    increments: Vec<[u8; 8]>,
 }
 
-impl L1Snapshot {
-    fn new(cgroups: Arc<[Cgroup]>) -> Self {
+impl L1Answers {
+    fn new(snapshot: Option<Arc<[Cgroup]>>, lookups: Arc<Table>) -> Self {
         Self {
-            cgroups,
+            snapshot,
+            lookups,
             buf: vec![0; MAX_PAYLOAD_CAP as usize],
+            increments: Vec::new(),
         }
     }
 
-    /// Encodes the snapshot; returns the payload.
-    fn encode(&mut self) -> netipc::Result<&[u8]> {
-        let items = u32::try_from(self.cgroups.len()).unwrap_or(u32::MAX);
-        let mut builder = SnapshotBuilder::new(&mut self.buf, items, 0, 0)?;
-        snapshot::build(&mut builder, &self.cgroups)?;
-        let len = builder.finish();
+    /// Encodes the snapshot, if this server answers snapshots; returns the
+    /// payload.
+    fn snapshot(&mut self) -> Option<netipc::Result<&[u8]>> {
+        let cgroups = self.snapshot.as_ref()?;
+        let encoded = encode_snapshot(&mut self.buf, cgroups);
+        Some(encoded.map(|len| &self.buf[..len]))
+    }
+
+    /// Answers a lookup request of `method` within `budget` bytes, with the
+    /// handler of the L2 lookup servers; returns the payload.
+    fn lookup(
+        &mut self,
+        method: Method,
+        request: &[u8],
+        budget: usize,
+    ) -> Result<&[u8], DispatchError> {
+        let table = &self.lookups;
+        let out = &mut self.buf[..budget.min(MAX_PAYLOAD_CAP as usize)];
+        let len = match method {
+            Method::CgroupsLookup => {
+                dispatch_cgroups_lookup(request, out, |r, b| table.answer_cgroups(r, b).is_ok())
+            }
+            _ => dispatch_apps_lookup(request, out, |r, b| table.answer_apps(r, b).is_ok()),
+        }?;
         Ok(&self.buf[..len])
     }
+}
+
+/// Encodes a snapshot of `cgroups` into `buf`; returns its length.
+fn encode_snapshot(buf: &mut [u8], cgroups: &[Cgroup]) -> netipc::Result<usize> {
+    let items = u32::try_from(cgroups.len()).unwrap_or(u32::MAX);
+    let mut builder = SnapshotBuilder::new(buf, items, 0, 0)?;
+    snapshot::build(&mut builder, cgroups)?;
+    Ok(builder.finish())
 }
 
 /// Runs the server role until stdin ends (or forever).
@@ -172,6 +237,7 @@ pub fn run(args: &ServerArgs) -> ExitCode {
         }),
         ServerKind::L1 => {
             let snapshot = scenario.snapshot_items().map(|n| Arc::from(cgroups(n)));
+            let lookups = Arc::new(Table::new());
             let (supported_profiles, preferred_profiles) = profiles(scenario.plane);
             let options = ServerOptions {
                 supported_profiles,
@@ -182,12 +248,20 @@ pub fn run(args: &ServerArgs) -> ExitCode {
             };
             Listener::bind(&args.run_dir, &args.service, &options).map(|l| {
                 Worker::Thread(thread::spawn(move || {
-                    accept_l1(&l, &intr, snapshot.as_ref());
+                    accept_l1(&l, &intr, snapshot.as_ref(), &lookups);
                 }))
             })
         }
-        ServerKind::L2Increment | ServerKind::L2Snapshot => {
-            managed(args, scenario).spawn().map(Worker::Managed)
+        ServerKind::L2Increment
+        | ServerKind::L2Snapshot
+        | ServerKind::L2CgroupsLookup
+        | ServerKind::L2AppsLookup => managed(args, scenario).spawn().map(Worker::Managed),
+        ServerKind::None => {
+            return fail(&format!(
+                "scenario {} runs in the client alone: it has no server (run it with \
+                 `netipc bench-client --scenario {}` or `netipc bench`)",
+                scenario.name, scenario.name
+            ));
         }
     };
     let worker = match listening {
@@ -333,13 +407,18 @@ fn flip_raw_shm(shm: &RawShm, interrupt: &Interrupt) {
     }
 }
 
-fn accept_l1(listener: &Listener, interrupt: &Interrupt, snapshot: Option<&Arc<[Cgroup]>>) {
+fn accept_l1(
+    listener: &Listener,
+    interrupt: &Interrupt,
+    snapshot: Option<&Arc<[Cgroup]>>,
+    lookups: &Arc<Table>,
+) {
     loop {
         match listener.accept(None, Some(interrupt)) {
             Ok(incoming) => {
                 let intr = interrupt.clone();
-                let snapshot = snapshot.cloned().map(L1Snapshot::new);
-                thread::spawn(move || serve_l1(incoming, &intr, snapshot));
+                let answers = L1Answers::new(snapshot.cloned(), lookups.clone());
+                thread::spawn(move || serve_l1(incoming, &intr, answers));
             }
             Err(netipc::Error::Interrupted) => return,
             Err(e) => {
@@ -350,7 +429,7 @@ fn accept_l1(listener: &Listener, interrupt: &Interrupt, snapshot: Option<&Arc<[
     }
 }
 
-fn serve_l1(incoming: Incoming, interrupt: &Interrupt, mut snapshot: Option<L1Snapshot>) {
+fn serve_l1(incoming: Incoming, interrupt: &Interrupt, mut answers: L1Answers) {
     let id = SESSION_IDS.fetch_add(1, Ordering::Relaxed);
     let mut session = match incoming.handshake(id) {
         Ok(s) => s,
@@ -359,9 +438,8 @@ fn serve_l1(incoming: Incoming, interrupt: &Interrupt, mut snapshot: Option<L1Sn
             return;
         }
     };
-    let mut out: Vec<[u8; 8]> = Vec::new();
     loop {
-        match answer(&mut session, interrupt, snapshot.as_mut(), &mut out) {
+        match answer(&mut session, interrupt, &mut answers) {
             Ok(()) => {}
             Err(netipc::Error::Disconnected | netipc::Error::Interrupted) => return,
             Err(e) => {
@@ -373,24 +451,38 @@ fn serve_l1(incoming: Incoming, interrupt: &Interrupt, mut snapshot: Option<L1Sn
 }
 
 /// Receives one request and answers it: `value + 1` for every INCREMENT
-/// item, the encoded `snapshot` for a snapshot request (when there is
-/// one), `UNSUPPORTED` for another method, `BAD_ENVELOPE` for an item that
-/// is not a u64 or a malformed snapshot request.
+/// item, the encoded snapshot for a snapshot request (when the server has
+/// one), the lookup table's answer for a lookup (the status of the codec's
+/// dispatch error for a malformed one), `UNSUPPORTED` for another method,
+/// `BAD_ENVELOPE` for an item that is not a u64 or a malformed snapshot
+/// request.
 fn answer(
     session: &mut ServerSession,
     interrupt: &Interrupt,
-    snapshot: Option<&mut L1Snapshot>,
-    out: &mut Vec<[u8; 8]>,
+    answers: &mut L1Answers,
 ) -> netipc::Result<()> {
+    let budget = session.params().max_response_payload_bytes as usize;
     let msg = session.recv(None, Some(interrupt))?;
     let header = msg.header;
-    if let (Some(snapshot), true) = (snapshot, header.code == Method::CgroupsSnapshot.code()) {
+    let lookup = [Method::CgroupsLookup, Method::AppsLookup]
+        .into_iter()
+        .find(|m| m.code() == header.code);
+    if let Some(method) = lookup {
+        if header.is_batch() {
+            return session.respond_status(&header, TransportStatus::BAD_ENVELOPE);
+        }
+        return match answers.lookup(method, msg.payload, budget) {
+            Ok(payload) => session.respond(&header, payload),
+            Err(e) => session.respond_status(&header, e.transport_status()),
+        };
+    }
+    if header.code == Method::CgroupsSnapshot.code() && answers.snapshot.is_some() {
         if header.is_batch() || SnapshotRequest::decode(msg.payload).is_err() {
             return session.respond_status(&header, TransportStatus::BAD_ENVELOPE);
         }
-        return match snapshot.encode() {
-            Ok(payload) => session.respond(&header, payload),
-            Err(_) => session.respond_status(&header, TransportStatus::INTERNAL_ERROR),
+        return match answers.snapshot() {
+            Some(Ok(payload)) => session.respond(&header, payload),
+            _ => session.respond_status(&header, TransportStatus::INTERNAL_ERROR),
         };
     }
     if header.code != Method::Increment.code() {
@@ -399,6 +491,7 @@ fn answer(
     let Ok(items) = msg.items() else {
         return session.respond_status(&header, TransportStatus::BAD_ENVELOPE);
     };
+    let out = &mut answers.increments;
     out.clear();
     for i in 0..items.len() {
         let value = items.get(i).map(decode_increment);

@@ -40,6 +40,9 @@ pub struct Measurement {
     /// the other rows); anything but 0 means the row did not measure a
     /// steady state.
     pub reconnects: Option<u32>,
+    /// Request/response exchanges of an L2 client during the measurement
+    /// (`None` for the other rows): a logical lookup may take several.
+    pub exchanges: Option<u32>,
 }
 
 /// Latency percentiles in nanoseconds.
@@ -106,6 +109,9 @@ pub struct Row {
     pub client_allocations: u64,
     /// Reconnections of an L2 client during the measurement.
     pub reconnects: Option<u32>,
+    /// Request/response exchanges per round trip of an L2 client (a
+    /// logical lookup may take several sub-calls).
+    pub exchanges_per_round_trip: Option<f64>,
     /// Filled by [`add_ratios`] when the limit row was measured too.
     pub ratio: Option<Ratio>,
     /// Filled by [`add_ratios`] when the L1 row of an L2 row was measured
@@ -136,6 +142,9 @@ impl Row {
             server_cores: m.server_cores,
             client_allocations: m.allocations,
             reconnects: m.reconnects,
+            exchanges_per_round_trip: m
+                .exchanges
+                .map(|n| f64::from(n) / m.round_trips.max(1) as f64),
             ratio: None,
             l1_ratio: None,
         }
@@ -188,6 +197,7 @@ mod tests {
             wait: find(name).unwrap().plane.wait(),
             allocations: 0,
             reconnects: None,
+            exchanges: None,
         };
         Row::new(find(name).unwrap(), &m)
     }
