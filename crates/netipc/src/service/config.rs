@@ -130,9 +130,9 @@ pub struct ServerConfig {
     pub supported_profiles: u32,
     /// Profiles to prefer. 0: `SHM_HYBRID`.
     pub preferred_profiles: u32,
-    /// Largest request payload in bytes accepted. 0: starts at 1024 and
-    /// grows (by powers of two, up to 1 MiB) as larger requests are seen. A
-    /// non-zero value is fixed.
+    /// Largest request payload in bytes accepted. 0: 1 MiB. Each session
+    /// uses the (smaller) size its client proposes, so memory follows what
+    /// clients actually send.
     pub max_request_payload_bytes: u32,
     /// Response payload size in bytes announced to clients. 0: starts at
     /// 1024 and grows up to 1 MiB when responses do not fit. A non-zero value

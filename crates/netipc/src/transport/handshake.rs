@@ -254,6 +254,16 @@ impl ServerOutcome {
     }
 }
 
+/// The HELLO in `packet`, if it is one that decodes (the checks of
+/// [`server_handshake`] decide what to answer).
+pub(crate) fn peek_hello(packet: &[u8]) -> Option<Hello> {
+    let header = Header::decode(packet).ok()?;
+    if header.kind != MessageKind::Control || header.code != control::HELLO {
+        return None;
+    }
+    Hello::decode(&packet[HEADER_LEN..]).ok()
+}
+
 /// Processes the first packet of a connection on the server side, in the
 /// normative order of the reference peers: header (a HELLO that differs
 /// only in its version gets an INCOMPATIBLE reply; anything else malformed

@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use super::channel::{Channel, DataPlane, Message, deadline};
 use super::framing::Limits;
-use super::handshake::{HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, server_handshake};
+use super::handshake::{
+    HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, peek_hello, server_handshake,
+};
 use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
 use crate::error::{Error, Result};
-use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus, profile};
+use crate::wire::{FLAG_BATCH, Header, Hello, MessageKind, TransportStatus, profile};
 
 /// A listening endpoint for one service.
 ///
@@ -163,6 +165,7 @@ impl Incoming {
             deadline(Some(options.handshake_timeout())),
             interrupt.map(Interrupt::sys),
         )?;
+        let packet = &hello[..n.min(HANDSHAKE_PACKET_MAX)];
         let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
         let key = ShmKey {
             run_dir: &run_dir,
@@ -170,8 +173,8 @@ impl Incoming {
             auth_token: offer.auth_token,
             session_id,
         };
-        let provisioned = provision_shm(&key, &mut offer);
-        let outcome = server_handshake(&hello[..n.min(HANDSHAKE_PACKET_MAX)], &offer, session_id);
+        let provisioned = provision_shm(&key, &mut offer, peek_hello(packet).as_ref());
+        let outcome = server_handshake(packet, &offer, session_id);
         if let Some(reply) = outcome.reply {
             conn.send_packet(&[&reply])?;
         }
@@ -192,16 +195,27 @@ impl Incoming {
     }
 }
 
-/// Creates the session's shared-memory objects for every SHM profile of
-/// the offer, and withdraws the profiles that could not be provisioned.
-fn provision_shm(key: &ShmKey<'_>, offer: &mut ServerOffer) -> sys::ShmOffer {
-    let wanted = offer.supported_profiles & profile::SHM_ANY;
-    let provisioned = sys::ShmOffer::provision(
-        key,
-        wanted,
-        offer.max_request_payload_bytes,
-        offer.max_response_payload_bytes,
-    );
+/// Creates the session's shared-memory objects for every SHM profile that
+/// both the offer and the client's HELLO name, and withdraws the offered
+/// profiles that could not be provisioned. The request area is sized for
+/// the request size the client proposes (the size the handshake agrees on
+/// when it succeeds), not for the server's ceiling; no objects are created
+/// for a HELLO that does not decode or offers no shared memory.
+fn provision_shm(
+    key: &ShmKey<'_>,
+    offer: &mut ServerOffer,
+    hello: Option<&Hello>,
+) -> sys::ShmOffer {
+    let wanted =
+        offer.supported_profiles & profile::SHM_ANY & hello.map_or(0, |h| h.supported_profiles);
+    let request = hello
+        .map(|h| h.max_request_payload_bytes)
+        .filter(|&r| r > 0)
+        .map_or(offer.max_request_payload_bytes, |r| {
+            r.min(offer.max_request_payload_bytes)
+        });
+    let provisioned =
+        sys::ShmOffer::provision(key, wanted, request, offer.max_response_payload_bytes);
     let missing = wanted & !provisioned.profiles();
     offer.supported_profiles &= !missing;
     offer.preferred_profiles &= !missing;

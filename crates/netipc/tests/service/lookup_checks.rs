@@ -170,11 +170,16 @@ fn sub_responses_with_different_generations_fail_the_lookup() {
         assert!(matches!(result, Err(Error::BadResponse(_))), "{result:?}");
         assert_eq!(server.seen().len(), 2);
         // Validation happens after the exchange: the session stays usable.
+        // The one reconnect: the client asked for a request size that takes
+        // all 100 pids, which this server (1024 bytes) refused.
         let s = client.status();
         assert_eq!(
             (s.state, s.call_count, s.error_count, s.reconnect_count),
-            (ClientState::Ready, 2, 1, 0)
+            (ClientState::Ready, 2, 1, 1)
         );
+        // The refusal is remembered: the next call does not ask again.
+        assert!(client.call(&pids).is_err());
+        assert_eq!(client.status().reconnect_count, 1);
         // A suffix retry that comes back with another generation, too.
         let dir = RunDir::new();
         let server = scripted_cgroups(

@@ -342,7 +342,11 @@ fn long_path_renegotiates_the_request_size() {
 fn long_path_against_a_server_that_cannot_grow_fails_the_call_only() {
     watchdog(|| {
         let dir = RunDir::new();
-        let (_server, _log) = cgroups_server(&dir, &ServerConfig::default(), 0);
+        let fixed = ServerConfig {
+            max_request_payload_bytes: 1024,
+            ..ServerConfig::default()
+        };
+        let (_server, _log) = cgroups_server(&dir, &fixed, 0);
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
         client.refresh();
         let big = vec![b'z'; 2000];
@@ -458,10 +462,13 @@ fn lookup_servers_across_processes_and_a_restart() {
                 apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", 0, 2);
             }
         }
-        for s in [cg.status(), apps.status()] {
+        // The 50 paths fit one 1024-byte request; the 100 pids do not, so
+        // the apps client reconnects once to grow its request size. Each
+        // reconnects once more after the restart.
+        for (s, grew) in [(cg.status(), 0), (apps.status(), 1)] {
             assert_eq!(
                 (s.state, s.reconnect_count, s.error_count),
-                (ClientState::Ready, 1, 0)
+                (ClientState::Ready, 1 + grew, 0)
             );
         }
     });
@@ -549,5 +556,53 @@ fn first_key_oversized_next_to_placeholders_is_asked_again_alone() {
         );
         assert!(log.len() <= 2 * paths.len(), "{log:?}");
         assert_eq!(client.status().error_count, 0);
+    });
+}
+
+/// With default configs on both sides, a 64-path lookup settles into one
+/// exchange per call: the first calls grow the request size (one
+/// reconnect) and the response size (the server answers LIMIT_EXCEEDED
+/// instead of cutting answers short, and learns the size); then every call
+/// sends all paths in one request and uses the single answer as it is.
+#[test]
+fn a_large_lookup_settles_into_one_exchange_per_call() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let (_server, log) = cgroups_server(&dir, &ServerConfig::default(), 40);
+        let paths: Vec<Vec<u8>> = (0..64)
+            .map(|i| format!("/sys/fs/cgroup/system.slice/docker-{i:040}.scope").into_bytes())
+            .collect();
+        let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
+        client.refresh();
+        // The response size grows with what each sub-call turned out to
+        // need, so it takes a couple of calls to settle.
+        for _ in 0..2 {
+            assert_eq!(client.call(&paths).unwrap().len(), 64);
+        }
+        let first = client.status();
+        log.lock().unwrap().clear();
+        for _ in 0..3 {
+            let view = client.call(&paths).unwrap();
+            assert_eq!(view.len(), 64);
+            for (item, p) in view.iter().zip(&paths) {
+                assert_eq!(
+                    (item.status, item.path),
+                    (CgroupsLookupStatus::Known, &p[..])
+                );
+            }
+        }
+        let seen = log.lock().unwrap().clone();
+        assert_eq!(
+            seen.len(),
+            3,
+            "one exchange per call: {seen:?} {:?}",
+            client.session_info()
+        );
+        let s = client.status();
+        assert_eq!(
+            (s.reconnect_count, s.call_count),
+            (first.reconnect_count, first.call_count + 3)
+        );
+        assert!(first.reconnect_count <= 4, "{first:?}");
     });
 }

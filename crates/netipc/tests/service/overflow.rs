@@ -292,10 +292,14 @@ fn request_and_response_overflow_both_recover() {
 #[test]
 fn request_overflow_against_a_server_that_cannot_grow_fails_the_call_only() {
     watchdog(|| {
-        // An unconfigured server learns request sizes from the requests it
-        // receives, so it refuses a larger proposal at the handshake.
+        // A server configured for 1024-byte requests refuses a larger
+        // proposal at the handshake.
         let dir = RunDir::new();
-        let _server = reverse_server(&dir, &ServerConfig::default());
+        let fixed = ServerConfig {
+            max_request_payload_bytes: 1024,
+            ..ServerConfig::default()
+        };
+        let _server = reverse_server(&dir, &fixed);
         let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
         client.refresh();
         let result = client.call(&[b'a'; 3000]).map(<[u8]>::len);

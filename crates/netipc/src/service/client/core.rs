@@ -87,6 +87,9 @@ pub(crate) struct ClientCore {
     exchanges: u64,
     abort: AbortHandle,
     call_timeout: Duration,
+    /// The smallest request size the provider refused, if any (until
+    /// `close`): lookups do not propose it again.
+    refused_request: Option<u32>,
 }
 
 impl ClientCore {
@@ -117,6 +120,7 @@ impl ClientCore {
             exchanges: 0,
             abort: AbortHandle::default(),
             call_timeout: settings.call_timeout,
+            refused_request: None,
         }
     }
 
@@ -173,6 +177,15 @@ impl ClientCore {
         self.settings.request_ceiling
     }
 
+    /// Whether proposing a request size of `size` bytes might be accepted
+    /// (the provider has not refused it or a smaller one).
+    pub(crate) fn may_propose(&self, size: u32) -> bool {
+        size <= self.settings.request_ceiling
+            && self
+                .refused_request
+                .is_none_or(|refused| grow(0, u64::from(size), u32::MAX) < refused)
+    }
+
     pub(crate) fn count_error(&mut self) {
         self.status.error_count = self.status.error_count.wrapping_add(1);
     }
@@ -205,6 +218,7 @@ impl ClientCore {
         self.state = ClientState::Disconnected;
         self.supported = self.settings.supported_profiles;
         self.preferred = self.settings.preferred_profiles;
+        self.refused_request = None;
         self.abort.clear();
     }
 
@@ -240,6 +254,8 @@ impl ClientCore {
             // The provider refuses the grown request size. Start over from
             // the configured size, so that a request the provider cannot
             // take fails its call without locking the client out for good.
+            let refused = self.refused_request.get_or_insert(self.request_proposal);
+            *refused = (*refused).min(self.request_proposal);
             self.request_proposal = self.settings.request_start;
             result = ClientSession::connect(&self.run_dir, &self.service, &self.options());
         }

@@ -74,6 +74,9 @@ trait Spec {
     /// Most keys from `keys` whose minimal answers (the placeholders a
     /// server's budget rules fall back to) fit `capacity` response bytes.
     fn fit_answers(keys: &[Self::Key], capacity: usize) -> usize;
+    /// Size of a request carrying all of `keys` (`usize::MAX` if it
+    /// cannot be encoded).
+    fn request_len(keys: &[Self::Key]) -> usize;
     /// Size of a request carrying just `key`.
     fn one_key_len(key: &Self::Key) -> usize;
     /// A client-made `OVERSIZED_ITEM` for a key that can never be sent, if
@@ -105,10 +108,15 @@ enum Taken {
 
 /// Checks one sub-response against `keys` (one item per key, each echoing
 /// its key, a `PAYLOAD_EXCEEDED` suffix only) and copies the final items.
+///
+/// `whole`: this sub-response is the first and covers every key of the
+/// call; if it answers them all, it is the result as it is and nothing is
+/// copied.
 fn take<S: Spec>(
     payload: &[u8],
     keys: &[S::Key],
     scratch: &mut LookupScratch,
+    whole: bool,
 ) -> Result<(u64, Taken)> {
     let view = S::decode(payload)?;
     if S::len(&view) != keys.len() {
@@ -132,8 +140,10 @@ fn take<S: Spec>(
             Outcome::Answered | Outcome::Oversized => {}
         }
     }
-    for i in 0..answered {
-        scratch.push(S::raw_item(&view, i));
+    if !(whole && answered == keys.len()) {
+        for i in 0..answered {
+            scratch.push(S::raw_item(&view, i));
+        }
     }
     Ok((S::generation(&view), Taken::Answered(answered)))
 }
@@ -180,6 +190,10 @@ impl<P: AsRef<[u8]>> Spec for Cgroups<'_, P> {
             k += 1;
         }
         k
+    }
+
+    fn request_len(keys: &[P]) -> usize {
+        cgroups_lookup_request_len(keys).unwrap_or(usize::MAX)
     }
 
     fn one_key_len(key: &P) -> usize {
@@ -259,6 +273,10 @@ impl Spec for Apps {
             .min(capacity.saturating_sub(LOOKUP_HEADER_LEN) / per_key)
     }
 
+    fn request_len(keys: &[u32]) -> usize {
+        apps_lookup_request_len(keys.len())
+    }
+
     fn one_key_len(_: &u32) -> usize {
         apps_lookup_request_len(1)
     }
@@ -326,7 +344,7 @@ fn run<S: Spec>(
     scratch: &mut LookupScratch,
     keys: &[S::Key],
     timeout: Duration,
-) -> Result<usize> {
+) -> Result<Done> {
     let settings = *core.settings();
     if keys.len() > settings.max_lookup_items as usize {
         core.count_error();
@@ -339,7 +357,7 @@ fn run<S: Spec>(
         });
     }
     match lookup_loop::<S>(core, request, scratch, keys, Instant::now() + timeout) {
-        Ok(n) => Ok(n),
+        Ok(done) => Ok(done),
         Err(Failed(e, counted)) => {
             if !counted {
                 core.count_error();
@@ -349,29 +367,57 @@ fn run<S: Spec>(
     }
 }
 
+/// Where a finished lookup's answer is.
+enum Done {
+    /// Stitched into `scratch.out`, this many bytes.
+    Stitched(usize),
+    /// The last response answers every key as it is.
+    Direct,
+}
+
 fn lookup_loop<S: Spec>(
     core: &mut ClientCore,
     request: &mut Vec<u8>,
     scratch: &mut LookupScratch,
     keys: &[S::Key],
     deadline: Instant,
-) -> Result<usize, Failed> {
+) -> Result<Done, Failed> {
     let settings = *core.settings();
     scratch.clear();
     let mut generation = None;
     let mut subcalls = 0u32;
     let mut start = 0;
     let mut alone = false;
+    let mut grown = false;
     while start < keys.len() || generation.is_none() {
         if core.abort_handle().is_aborted() {
             return Err(Error::Aborted.into());
         }
-        let k = S::fit(&keys[start..], core.request_capacity() as usize);
-        // Keep the keys' placeholders within half the response size, so the
-        // first answer has room next to them. Never zero when the request
-        // fits: a key whose placeholder alone overflows the response is left
-        // to the overflow recovery.
-        let answers = S::fit_answers(&keys[start..], core.response_capacity() as usize / 2);
+        let rest = &keys[start..];
+        let mut k = S::fit(rest, core.request_capacity() as usize);
+        if k < rest.len() && k > 0 && !grown {
+            // Ask once per call for a request size that takes every
+            // remaining key: one reconnect now saves an exchange per
+            // request-full of keys, in this call and every later one.
+            grown = true;
+            let needed = S::request_len(rest).min(core.request_ceiling() as usize);
+            let needed32 = u32::try_from(needed).unwrap_or(u32::MAX);
+            if needed > core.request_capacity() as usize && core.may_propose(needed32) {
+                core.renegotiate_request(needed32);
+                if core.state() != ClientState::Ready {
+                    return Err(Error::NotReady {
+                        state: core.state(),
+                    }
+                    .into());
+                }
+                k = S::fit(rest, core.request_capacity() as usize);
+            }
+        }
+        // Never more keys than the response can answer with placeholders
+        // (a server must refuse such a request as a whole), and never zero
+        // when the request fits: a key whose placeholder alone overflows
+        // the response is left to the overflow recovery.
+        let answers = S::fit_answers(rest, core.response_capacity() as usize);
         let k = if alone {
             k.min(1)
         } else {
@@ -409,12 +455,20 @@ fn lookup_loop<S: Spec>(
             .response()
             .map(|m| m.payload)
             .ok_or(Error::Disconnected)?;
-        let (g, taken) = take::<S>(payload, &keys[start..start + k], scratch)?;
+        // One exchange that answers every key needs no stitching.
+        let whole = start == 0 && k == keys.len();
+        let (g, taken) = take::<S>(payload, &keys[start..start + k], scratch, whole)?;
         if generation.is_some_and(|known| known != g) {
             return Err(Error::BadResponse("the generation changed between sub-responses").into());
         }
         generation = Some(g);
         match taken {
+            Taken::Answered(answered) if whole && answered == k => {
+                if payload.len() > settings.max_lookup_response_bytes as usize {
+                    return Err(Error::LookupLimit("max_lookup_response_bytes").into());
+                }
+                return Ok(Done::Direct);
+            }
             Taken::Answered(answered) => {
                 start += answered;
                 alone = false;
@@ -425,7 +479,24 @@ fn lookup_loop<S: Spec>(
     if scratch.stitched_len() > settings.max_lookup_response_bytes as usize {
         return Err(Error::LookupLimit("max_lookup_response_bytes").into());
     }
-    Ok(stitch::<S>(scratch, generation.unwrap_or(0))?)
+    Ok(Done::Stitched(stitch::<S>(
+        scratch,
+        generation.unwrap_or(0),
+    )?))
+}
+
+impl<K: super::ServiceKind> Client<K> {
+    /// The bytes of a finished lookup's answer.
+    fn answer(&self, done: Done) -> Result<&[u8]> {
+        match done {
+            Done::Stitched(n) => Ok(&self.lookup.out[..n]),
+            Done::Direct => self
+                .core
+                .response()
+                .map(|m| m.payload)
+                .ok_or(Error::Disconnected),
+        }
+    }
 }
 
 impl Client<CgroupsLookup> {
@@ -455,14 +526,14 @@ impl Client<CgroupsLookup> {
         timeout: Option<Duration>,
     ) -> Result<CgroupsLookupView<'_>> {
         let timeout = self.timeout(timeout);
-        let n = run::<Cgroups<'_, P>>(
+        let done = run::<Cgroups<'_, P>>(
             &mut self.core,
             &mut self.request,
             &mut self.lookup,
             paths,
             timeout,
         )?;
-        Ok(CgroupsLookupView::decode(&self.lookup.out[..n])?)
+        Ok(CgroupsLookupView::decode(self.answer(done)?)?)
     }
 }
 
@@ -488,13 +559,13 @@ impl Client<AppsLookup> {
         timeout: Option<Duration>,
     ) -> Result<AppsLookupView<'_>> {
         let timeout = self.timeout(timeout);
-        let n = run::<Apps>(
+        let done = run::<Apps>(
             &mut self.core,
             &mut self.request,
             &mut self.lookup,
             pids,
             timeout,
         )?;
-        Ok(AppsLookupView::decode(&self.lookup.out[..n])?)
+        Ok(AppsLookupView::decode(self.answer(done)?)?)
     }
 }

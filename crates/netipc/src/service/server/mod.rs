@@ -33,7 +33,6 @@ struct Shared {
     stopped: AtomicBool,
     /// Wakes the accept loop and every session; created by the first run.
     interrupt: OnceLock<Option<Interrupt>>,
-    request_size: Learned,
     response_size: Learned,
 }
 
@@ -115,7 +114,6 @@ impl ManagedServer {
             shared: Arc::new(Shared {
                 stopped: AtomicBool::new(false),
                 interrupt: OnceLock::new(),
-                request_size: Learned::new(growth(config.max_request_payload_bytes)),
                 response_size: Learned::new(growth(config.max_response_payload_bytes)),
             }),
         }
@@ -212,7 +210,10 @@ impl ManagedServer {
         ServerOptions {
             supported_profiles: self.config.supported(),
             preferred_profiles: self.config.preferred(),
-            max_request_payload_bytes: self.shared.request_size.get(),
+            // Requests: the ceiling. The agreed size is the client's
+            // proposal, which starts small and grows on demand; buffers and
+            // shared memory follow the agreed size.
+            max_request_payload_bytes: growth(self.config.max_request_payload_bytes).1,
             max_response_payload_bytes: self.shared.response_size.get(),
             auth_token: self.config.auth_token,
             packet_size: 0,
@@ -318,13 +319,7 @@ impl ManagedServer {
             .spawn(move || {
                 if let Some(stop) = shared.interrupt() {
                     if let Ok(session) = incoming.handshake_with(session_id, &options, Some(stop)) {
-                        session::serve(
-                            session,
-                            &*dispatcher,
-                            &shared.request_size,
-                            &shared.response_size,
-                            stop,
-                        );
+                        session::serve(session, &*dispatcher, &shared.response_size, stop);
                     }
                 }
                 active.fetch_sub(1, Ordering::SeqCst);

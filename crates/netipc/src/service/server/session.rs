@@ -57,7 +57,6 @@ enum Next {
 pub(crate) fn serve(
     mut session: ServerSession,
     dispatcher: &dyn Dispatch,
-    request_size: &Learned,
     response_size: &Learned,
     stop: &Interrupt,
 ) {
@@ -75,7 +74,6 @@ pub(crate) fn serve(
         if header.kind != MessageKind::Request {
             return;
         }
-        request_size.learn(u64::from(header.payload_len));
         if header.code != method {
             if session
                 .respond_status(&header, TransportStatus::UNSUPPORTED)
