@@ -4,8 +4,8 @@
 //! restarts and absences, and a 100,000-item snapshot. Each test runs under
 //! a watchdog.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use netipc::Error;
@@ -17,55 +17,14 @@ use netipc::service::{
 use netipc::transport::{Listener, ServerOptions};
 use netipc::wire::MessageKind;
 
+mod common;
+
+use common::RunDir;
+
 const WATCHDOG: Duration = Duration::from_secs(120);
 
 fn watchdog(case: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        case();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => worker.join().expect("case thread"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = worker.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: case did not finish within {WATCHDOG:?}")
-        }
-    }
-}
-
-/// A private run directory, removed on drop.
-struct RunDir(std::path::PathBuf);
-
-impl RunDir {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("nipc-cache-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create run dir");
-        Self(path)
-    }
-
-    fn str(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp dir")
-    }
-
-    fn is_empty(&self) -> bool {
-        std::fs::read_dir(&self.0)
-            .expect("read run dir")
-            .next()
-            .is_none()
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    common::watchdog(WATCHDOG, case);
 }
 
 /// One cgroup of a test provider.

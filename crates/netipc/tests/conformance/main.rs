@@ -5,6 +5,8 @@
 //! ones that only make sense on a packet transport (chunking, pipelining of
 //! several requests) in `packet_cases!`.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod endpoint;
 mod handshake;
 #[cfg(target_os = "linux")]

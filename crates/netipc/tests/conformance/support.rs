@@ -2,9 +2,7 @@
 //! directories, a watchdog, peer processes and small helpers.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -38,49 +36,10 @@ pub const SHM_PROFILE_4: Backend = Backend {
 pub const WATCHDOG: Duration = Duration::from_secs(60);
 
 pub fn run(backend: Backend, case: fn(&Backend)) {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        case(&backend);
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => worker.join().expect("case thread"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The case panicked: re-raise its panic with its message.
-            if let Err(p) = worker.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: case did not finish within {WATCHDOG:?}")
-        }
-    }
+    crate::common::watchdog(WATCHDOG, move || case(&backend));
 }
 
-/// A private run directory, removed on drop.
-pub struct RunDir {
-    pub path: PathBuf,
-}
-
-impl RunDir {
-    pub fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("nipc-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create run dir");
-        Self { path }
-    }
-
-    pub fn str(&self) -> &str {
-        self.path.to_str().expect("utf-8 temp dir")
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
+pub use crate::common::RunDir;
 
 pub fn server_options(b: &Backend) -> ServerOptions {
     ServerOptions {

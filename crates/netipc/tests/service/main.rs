@@ -11,6 +11,8 @@
 //! restarts use the `netipc-test-peer` process.
 
 mod calls;
+#[path = "../common/mod.rs"]
+mod common;
 mod lifecycle;
 mod lookup_checks;
 mod lookups;

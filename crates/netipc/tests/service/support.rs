@@ -3,10 +3,9 @@
 //! a gate for handlers that must block, and the helper peer process.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,64 +29,11 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 /// connection attempt, no further request).
 pub const QUIET: Duration = Duration::from_millis(300);
 
-/// Runs `case` on its own thread and fails if it does not finish within
-/// [`WATCHDOG`]; a panic of the case is re-raised with its message.
+pub use crate::common::RunDir;
+
+/// Runs `case` under the [`WATCHDOG`].
 pub fn watchdog(case: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        case();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => worker.join().expect("case thread"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = worker.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: the test did not finish within {WATCHDOG:?}")
-        }
-    }
-}
-
-/// A private run directory, removed on drop.
-pub struct RunDir {
-    pub path: PathBuf,
-}
-
-impl RunDir {
-    pub fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("nipc-l2-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create run dir");
-        Self { path }
-    }
-
-    pub fn str(&self) -> &str {
-        self.path.to_str().expect("utf-8 temp dir")
-    }
-
-    /// The names of the entries in the directory.
-    pub fn entries(&self) -> Vec<String> {
-        std::fs::read_dir(&self.path)
-            .expect("read run dir")
-            .map(|e| {
-                e.expect("dir entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
+    crate::common::watchdog(WATCHDOG, case);
 }
 
 /// Baseline transport only, on both sides.
