@@ -348,82 +348,59 @@ impl From<L2Failure> for BenchError {
     }
 }
 
+/// An L2 client making one logical call per request id; `call` makes the
+/// call of an id and checks its answer. Calls are synchronous, so the
+/// answer of the last sent id is ready at once.
+struct L2Calls<K: ServiceKind, F> {
+    client: Client<K>,
+    call: F,
+    /// The id of the last call.
+    done: u64,
+}
+
+impl<K, F> Transport for L2Calls<K, F>
+where
+    K: ServiceKind,
+    F: FnMut(&mut Client<K>, u64) -> Result<(), L2Failure>,
+{
+    fn send(&mut self, id: u64) -> Result<(), BenchError> {
+        (self.call)(&mut self.client, id)?;
+        self.done = id;
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Result<u64, BenchError> {
+        Ok(self.done)
+    }
+
+    fn reconnects(&self) -> Option<u32> {
+        Some(self.client.status().reconnect_count)
+    }
+
+    fn exchanges(&self) -> Option<u32> {
+        Some(self.client.status().call_count)
+    }
+}
+
 /// L2 `IncrementClient::call` with the request id as the value.
-struct L2IncrementClient {
-    client: IncrementClient,
-    /// The id of the last call.
-    done: u64,
+fn call_increment(client: &mut IncrementClient, id: u64) -> Result<(), L2Failure> {
+    let got = client.call(id).map_err(L2Failure::Call)?;
+    let want = id.wrapping_add(1);
+    if got != want {
+        return Err(L2Failure::Answer(BenchError::new(format!(
+            "wrong answer to {id}: got {got}, expected {want} (value + 1)"
+        ))));
+    }
+    Ok(())
 }
 
-impl L2IncrementClient {
-    fn call(client: &mut IncrementClient, id: u64) -> Result<(), L2Failure> {
-        let got = client.call(id).map_err(L2Failure::Call)?;
-        let want = id.wrapping_add(1);
-        if got != want {
-            return Err(L2Failure::Answer(BenchError::new(format!(
-                "wrong answer to {id}: got {got}, expected {want} (value + 1)"
-            ))));
-        }
-        Ok(())
-    }
-}
-
-impl Transport for L2IncrementClient {
-    fn send(&mut self, id: u64) -> Result<(), BenchError> {
-        Self::call(&mut self.client, id)?;
-        self.done = id;
-        Ok(())
-    }
-
-    fn recv(&mut self) -> Result<u64, BenchError> {
-        Ok(self.done)
-    }
-
-    fn reconnects(&self) -> Option<u32> {
-        Some(self.client.status().reconnect_count)
-    }
-
-    fn exchanges(&self) -> Option<u32> {
-        Some(self.client.status().call_count)
-    }
-}
-
-/// L2 `CgroupsSnapshotClient::call` (a full refresh); every item of every
+/// L2 `CgroupsSnapshotClient::call` (a full refresh); every item of the
 /// answer is read and checked.
-struct L2SnapshotClient {
-    client: CgroupsSnapshotClient,
-    expected: Expected,
-    /// The id of the last call.
-    done: u64,
-}
-
-impl L2SnapshotClient {
-    fn call(client: &mut CgroupsSnapshotClient, expected: &Expected) -> Result<(), L2Failure> {
-        let view = client.call().map_err(L2Failure::Call)?;
-        expected
-            .check(&view)
-            .map_err(|e| L2Failure::Answer(BenchError::new(e)))
-    }
-}
-
-impl Transport for L2SnapshotClient {
-    fn send(&mut self, id: u64) -> Result<(), BenchError> {
-        Self::call(&mut self.client, &self.expected)?;
-        self.done = id;
-        Ok(())
-    }
-
-    fn recv(&mut self) -> Result<u64, BenchError> {
-        Ok(self.done)
-    }
-
-    fn reconnects(&self) -> Option<u32> {
-        Some(self.client.status().reconnect_count)
-    }
-
-    fn exchanges(&self) -> Option<u32> {
-        Some(self.client.status().call_count)
-    }
+fn call_snapshot(client: &mut CgroupsSnapshotClient, expected: &Expected) -> Result<(), L2Failure> {
+    let view = client.call().map_err(L2Failure::Call)?;
+    expected
+        .check(&view)
+        .map_err(|e| L2Failure::Answer(BenchError::new(e)))
 }
 
 /// The keys of logical call `id` of `keys` keys of a `kind` lookup.
@@ -509,10 +486,8 @@ impl Transport for LookupL1Client<'_> {
     }
 }
 
-/// One L2 logical lookup of the keys of call `id`, every answered item
-/// read and checked.
-type LookupCall<K> = fn(&mut Client<K>, &Table, u64, u32) -> Result<(), L2Failure>;
-
+/// One L2 logical lookup of the keys of call `id` (however many
+/// sub-calls it takes), every answered item read and checked.
 fn call_cgroups(
     client: &mut CgroupsLookupClient,
     table: &Table,
@@ -528,6 +503,7 @@ fn call_cgroups(
         .map_err(|e| L2Failure::Answer(BenchError::new(e)))
 }
 
+/// As [`call_cgroups`], for PIDs.
 fn call_apps(
     client: &mut AppsLookupClient,
     table: &Table,
@@ -541,37 +517,6 @@ fn call_apps(
     table
         .check_apps(&view, keys)
         .map_err(|e| L2Failure::Answer(BenchError::new(e)))
-}
-
-/// L2 `CgroupsLookupClient::call` or `AppsLookupClient::call` (one logical
-/// call, however many sub-calls it takes).
-struct L2LookupClient<'t, K: ServiceKind> {
-    client: Client<K>,
-    table: &'t Table,
-    keys: u32,
-    call: LookupCall<K>,
-    /// The id of the last call.
-    done: u64,
-}
-
-impl<K: ServiceKind> Transport for L2LookupClient<'_, K> {
-    fn send(&mut self, id: u64) -> Result<(), BenchError> {
-        (self.call)(&mut self.client, self.table, id, self.keys)?;
-        self.done = id;
-        Ok(())
-    }
-
-    fn recv(&mut self) -> Result<u64, BenchError> {
-        Ok(self.done)
-    }
-
-    fn reconnects(&self) -> Option<u32> {
-        Some(self.client.status().reconnect_count)
-    }
-
-    fn exchanges(&self) -> Option<u32> {
-        Some(self.client.status().call_count)
-    }
 }
 
 /// The keys of the in-process rows: `lookups` cgroups of `list` in a
@@ -932,25 +877,14 @@ pub fn run(
             measure(&mut t, scenario, items, wait, p, probe, tick)
         }
         Drive::L2Increment => {
-            let mut client = IncrementClient::new(p.run_dir, p.service, &l2_config(scenario));
-            let wait = prime(&mut client, scenario, p, &mut |c| {
-                L2IncrementClient::call(c, 0)
-            })?;
-            let mut t = L2IncrementClient { client, done: 0 };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            let client = IncrementClient::new(p.run_dir, p.service, &l2_config(scenario));
+            drive_l2(client, call_increment, scenario, items, p, probe, tick)
         }
         Drive::L2Snapshot(n) => {
             let expected = Expected::of(&cgroups(n));
-            let mut client = CgroupsSnapshotClient::new(p.run_dir, p.service, &l2_config(scenario));
-            let wait = prime(&mut client, scenario, p, &mut |c| {
-                L2SnapshotClient::call(c, &expected)
-            })?;
-            let mut t = L2SnapshotClient {
-                client,
-                expected,
-                done: 0,
-            };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            let client = CgroupsSnapshotClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let call = |c: &mut CgroupsSnapshotClient, _| call_snapshot(c, &expected);
+            drive_l2(client, call, scenario, items, p, probe, tick)
         }
         Drive::Lookup(kind, n) => {
             let table = Table::new();
@@ -972,33 +906,15 @@ pub fn run(
         }
         Drive::L2Lookup(Lookup::Cgroups, n) => {
             let table = Table::new();
-            let mut client = CgroupsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
-            let wait = prime(&mut client, scenario, p, &mut |c| {
-                call_cgroups(c, &table, 0, n)
-            })?;
-            let mut t = L2LookupClient {
-                client,
-                table: &table,
-                keys: n,
-                call: call_cgroups,
-                done: 0,
-            };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            let client = CgroupsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let call = |c: &mut CgroupsLookupClient, id| call_cgroups(c, &table, id, n);
+            drive_l2(client, call, scenario, items, p, probe, tick)
         }
         Drive::L2Lookup(Lookup::Apps, n) => {
             let table = Table::new();
-            let mut client = AppsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
-            let wait = prime(&mut client, scenario, p, &mut |c| {
-                call_apps(c, &table, 0, n)
-            })?;
-            let mut t = L2LookupClient {
-                client,
-                table: &table,
-                keys: n,
-                call: call_apps,
-                done: 0,
-            };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            let client = AppsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let call = |c: &mut AppsLookupClient, id| call_apps(c, &table, id, n);
+            drive_l2(client, call, scenario, items, p, probe, tick)
         }
         Drive::CacheLookup(n) => {
             let list = cgroups(CACHE_ITEMS);
@@ -1075,6 +991,29 @@ fn l1_wait(
             _ => WAIT_SPIN_SLEEP,
         },
     })
+}
+
+/// Primes an L2 client with the call of id 0, then measures its calls.
+fn drive_l2<K, F>(
+    mut client: Client<K>,
+    mut call: F,
+    scenario: &Scenario,
+    items: u32,
+    p: &ClientParams<'_>,
+    probe: &mut dyn ServerProbe,
+    tick: &mut dyn FnMut(Stage, Duration),
+) -> Result<Measurement, BenchError>
+where
+    K: ServiceKind,
+    F: FnMut(&mut Client<K>, u64) -> Result<(), L2Failure>,
+{
+    let wait = prime(&mut client, scenario, p, &mut |c| call(c, 0))?;
+    let mut t = L2Calls {
+        client,
+        call,
+        done: 0,
+    };
+    measure(&mut t, scenario, items, wait, p, probe, tick)
 }
 
 fn measure<T: Transport>(
