@@ -48,6 +48,8 @@ fn cgroup(hash: u32, name: &str) -> Cgroup {
 struct Table {
     generation: AtomicU64,
     items: std::sync::Mutex<Vec<Cgroup>>,
+    /// Makes every answer take 1.5 s.
+    slow: AtomicBool,
 }
 
 impl Table {
@@ -65,6 +67,9 @@ fn provider(
 ) -> RunningServer {
     let table = table.clone();
     let handler = move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
+        if table.slow.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
         let items = table.items.lock().unwrap();
         b.set_header(1, table.generation.load(Ordering::SeqCst));
         for c in items.iter() {
@@ -75,6 +80,19 @@ fn provider(
     ManagedServer::cgroups_snapshot(dir.str(), service, config, handler)
         .spawn()
         .expect("start the provider")
+}
+
+/// A provider of `items` at `generation` in a new run directory, and a
+/// cache of it that has not refreshed yet.
+fn served(
+    generation: u64,
+    items: Vec<Cgroup>,
+) -> (RunDir, Arc<Table>, RunningServer, SnapshotCache) {
+    let dir = RunDir::new();
+    let t = table(generation, items);
+    let server = provider(&dir, "cg", &t, &ServerConfig::default());
+    let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+    (dir, t, server, cache)
 }
 
 fn table(generation: u64, items: Vec<Cgroup>) -> Arc<Table> {
@@ -136,10 +154,7 @@ fn a_new_cache_is_empty_and_does_no_io() {
 #[test]
 fn first_refresh_publishes_the_provider_snapshot() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(7, three());
-        let _server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (_dir, _t, _server, cache) = served(7, three());
         let before = Instant::now();
         cache.refresh().expect("refresh");
         assert!(cache.ready());
@@ -181,10 +196,7 @@ fn refresh_without_a_provider_fails_and_counts() {
 #[test]
 fn a_failed_refresh_keeps_every_previous_item() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(1, three());
-        let server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (_dir, _t, server, cache) = served(1, three());
         cache.refresh().expect("refresh");
         let first = cache.status().last_refresh;
         server.stop();
@@ -236,10 +248,7 @@ fn get_needs_both_hash_and_name_and_returns_the_first_duplicate() {
 #[test]
 fn owned_copies_outlive_the_guard_and_later_refreshes() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(1, three());
-        let _server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (_dir, t, _server, cache) = served(1, three());
         cache.refresh().expect("refresh");
         let owned: CacheItem = {
             let guard = cache.read();
@@ -305,10 +314,7 @@ fn a_held_guard_keeps_its_generation_while_a_refresh_publishes() {
 #[test]
 fn generation_is_reported_as_published_even_when_it_goes_down() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(100, three());
-        let _server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (_dir, t, _server, cache) = served(100, three());
         for generation in [100, 5, 5, 0, 42] {
             t.set(generation, three());
             cache.refresh().expect("refresh");
@@ -322,10 +328,7 @@ fn generation_is_reported_as_published_even_when_it_goes_down() {
 #[test]
 fn an_empty_snapshot_is_a_successful_refresh() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(3, Vec::new());
-        let _server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (_dir, _t, _server, cache) = served(3, Vec::new());
         cache.refresh().expect("refresh");
         assert!(cache.ready());
         let s = cache.status();
@@ -338,10 +341,7 @@ fn an_empty_snapshot_is_a_successful_refresh() {
 #[test]
 fn close_unpublishes_and_twice_is_harmless() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(1, three());
-        let _server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (_dir, _t, _server, cache) = served(1, three());
         cache.refresh().expect("refresh");
         let held = cache.read();
         cache.close();
@@ -461,10 +461,7 @@ fn snapshot_payload(generation: u64, items: &[Cgroup]) -> Vec<u8> {
 #[test]
 fn a_malformed_item_fails_the_refresh_and_keeps_the_old_snapshot() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(1, three());
-        let server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (dir, _t, server, cache) = served(1, three());
         cache.refresh().expect("refresh");
         server.stop();
         // Item 1's name loses its NUL terminator: the header and directory
@@ -504,10 +501,7 @@ fn a_malformed_item_fails_the_refresh_and_keeps_the_old_snapshot() {
 #[test]
 fn a_provider_restart_is_followed_by_the_next_refresh() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(10, three());
-        let server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (dir, t, server, cache) = served(10, three());
         cache.refresh().expect("refresh");
         server.stop();
         t.set(1, vec![cgroup(7, "restarted.slice")]);
@@ -527,10 +521,7 @@ fn a_provider_restart_is_followed_by_the_next_refresh() {
 #[test]
 fn a_provider_gone_for_many_cycles_keeps_the_cache_and_comes_back() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(1, three());
-        let server = provider(&dir, "cg", &t, &ServerConfig::default());
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let (dir, t, server, cache) = served(1, three());
         cache.refresh().expect("refresh");
         server.stop();
         for cycle in 1..=50 {
@@ -552,33 +543,10 @@ fn a_provider_gone_for_many_cycles_keeps_the_cache_and_comes_back() {
 #[test]
 fn an_aborted_or_timed_out_refresh_keeps_the_snapshot() {
     watchdog(|| {
-        let dir = RunDir::new();
-        let t = table(1, three());
-        let slow = Arc::new(AtomicBool::new(false));
-        let handler = {
-            let (t, slow) = (t.clone(), slow.clone());
-            move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-                if slow.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(1500));
-                }
-                b.set_header(1, t.generation.load(Ordering::SeqCst));
-                for c in t.items.lock().unwrap().iter() {
-                    b.add(c.hash, 0x10, 1, c.name.as_bytes(), c.path.as_bytes())?;
-                }
-                Ok(())
-            }
-        };
-        let _server =
-            ManagedServer::cgroups_snapshot(dir.str(), "cg", &ServerConfig::default(), handler)
-                .spawn()
-                .expect("provider");
-        let cache = Arc::new(SnapshotCache::new(
-            dir.str(),
-            "cg",
-            &ClientConfig::default(),
-        ));
+        let (_dir, t, _server, cache) = served(1, three());
+        let cache = Arc::new(cache);
         cache.refresh().expect("refresh");
-        slow.store(true, Ordering::SeqCst);
+        t.slow.store(true, Ordering::SeqCst);
         t.set(2, Vec::new());
 
         cache.set_call_timeout(Duration::from_millis(200));
@@ -607,7 +575,7 @@ fn an_aborted_or_timed_out_refresh_keeps_the_snapshot() {
         );
         assert_items(&cache, &three());
         abort.clear();
-        slow.store(false, Ordering::SeqCst);
+        t.slow.store(false, Ordering::SeqCst);
         cache.refresh().expect("refresh after clearing the abort");
         assert_eq!(cache.status().generation, 2);
         assert_eq!(cache.status().refresh_failure_count, 3);
