@@ -631,6 +631,34 @@ fn cg_answer(path: &[u8]) -> CgAnswer<'_> {
     }
 }
 
+/// The length a lookup dispatch produced within a `budget`-byte buffer, or
+/// `None` when it failed, which it may only do (with `Overflow`) when the
+/// budget cannot hold the `min` bytes of the directory and every
+/// placeholder.
+fn dispatched_len(
+    result: Result<usize, DispatchError>,
+    budget: usize,
+    min: usize,
+) -> Option<usize> {
+    match result {
+        Ok(len) => {
+            assert!(len <= budget);
+            Some(len)
+        }
+        Err(e) => {
+            assert!(
+                budget < min,
+                "dispatch failed with a {budget}-byte budget although {min} bytes hold every placeholder: {e:?}"
+            );
+            assert!(
+                matches!(e, DispatchError::Builder(c) if c.kind() == CodecErrorKind::Overflow),
+                "{e:?}"
+            );
+            None
+        }
+    }
+}
+
 /// Server dispatch of a CGROUPS_LOOKUP request (input: response budget as
 /// u16 LE, then the request) with a handler answering every path. Checks
 /// the budget rules: a budget that holds the directory and every
@@ -669,22 +697,9 @@ pub fn cgroups_lookup_dispatch(data: &[u8]) {
         }
         true
     });
-    let len = match result {
-        Ok(len) => len,
-        Err(e) => {
-            assert!(
-                buf.len() < min,
-                "dispatch failed with a {}-byte budget although {min} bytes hold every placeholder: {e:?}",
-                buf.len()
-            );
-            assert!(
-                matches!(e, DispatchError::Builder(c) if c.kind() == CodecErrorKind::Overflow),
-                "{e:?}"
-            );
-            return;
-        }
+    let Some(len) = dispatched_len(result, buf.len(), min) else {
+        return;
     };
-    assert!(len <= buf.len());
     let view = CgroupsLookupView::decode(&buf[..len]).expect("dispatch output decodes");
     assert_eq!(view.len(), n);
     let mut suffix = false;
@@ -918,22 +933,9 @@ pub fn apps_lookup_dispatch(data: &[u8]) {
         }
         true
     });
-    let len = match result {
-        Ok(len) => len,
-        Err(e) => {
-            assert!(
-                buf.len() < min,
-                "dispatch failed with a {}-byte budget although {min} bytes hold every placeholder: {e:?}",
-                buf.len()
-            );
-            assert!(
-                matches!(e, DispatchError::Builder(c) if c.kind() == CodecErrorKind::Overflow),
-                "{e:?}"
-            );
-            return;
-        }
+    let Some(len) = dispatched_len(result, buf.len(), min) else {
+        return;
     };
-    assert!(len <= buf.len());
     let view = AppsLookupView::decode(&buf[..len]).expect("dispatch output decodes");
     assert_eq!(view.len(), n);
     let mut suffix = false;
