@@ -60,9 +60,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     rescan_ms: u64,
 
-    /// Most client sessions served at once.
-    #[arg(long, value_name = "N", default_value_t = netipc::service::DEFAULT_WORKERS)]
+    /// Handlers running at the same time (worker threads) [default: one
+    /// per CPU, 2 to 16].
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     workers: usize,
+
+    /// Most client sessions open at once; clients beyond it are refused
+    /// with "provider at capacity".
+    #[arg(long, value_name = "N", default_value_t = netipc::service::DEFAULT_MAX_SESSIONS)]
+    max_sessions: usize,
 
     /// Also stop when standard input reaches end-of-file (Ctrl-D, or the
     /// parent closing the pipe).
@@ -112,6 +118,7 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let config = ServerConfig {
         auth_token: args.endpoint.auth_token,
         workers: args.workers,
+        max_sessions: args.max_sessions,
         ..ServerConfig::default()
     };
     let server = providers

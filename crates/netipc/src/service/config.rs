@@ -16,8 +16,14 @@ pub const DEFAULT_MAX_LOOKUP_ITEMS: u32 = 65536;
 pub const DEFAULT_MAX_LOOKUP_SUBCALLS: u32 = 4096;
 /// Default maximum size of a stitched lookup response (64 MiB).
 pub const DEFAULT_MAX_LOOKUP_RESPONSE_BYTES: u32 = 64 << 20;
-/// Default number of sessions a managed server serves at once.
-pub const DEFAULT_WORKERS: usize = 8;
+/// Default most client sessions a managed server keeps open at once.
+pub const DEFAULT_MAX_SESSIONS: usize = 1024;
+/// Default time a managed server waits for a client to read a response
+/// before it closes the session.
+pub const DEFAULT_SEND_TIMEOUT: Duration = crate::transport::DEFAULT_SEND_TIMEOUT;
+/// Fewest and most worker threads a managed server starts when its config
+/// leaves `workers` at zero (one per CPU in between).
+const AUTO_WORKERS: (usize, usize) = (2, 16);
 
 /// The transport profiles used when a config leaves them at zero: the
 /// baseline transport plus shared memory with sleeping waiters, preferring
@@ -140,17 +146,45 @@ pub struct ServerConfig {
     pub max_response_payload_bytes: u32,
     /// Shared secret clients must present.
     pub auth_token: u64,
-    /// Most sessions served at once; a client beyond that is disconnected
-    /// right after its handshake. 0: 8.
+    /// Most handlers running at the same time: the number of worker
+    /// threads. It bounds parallelism, not the number of connected
+    /// clients (see `max_sessions`). 0: one per CPU, at least 2 and at
+    /// most 16.
     pub workers: usize,
+    /// Most client sessions open at once. A client beyond it is refused at
+    /// once with "provider at capacity" (and retries later). 0: 1024. The
+    /// server holds fewer when the process's descriptor limit does not
+    /// allow that many (POSIX: it first raises the soft limit of open
+    /// files as far as the hard limit allows).
+    pub max_sessions: usize,
+    /// Longest a response waits for its client to make room (a client that
+    /// stopped reading); the session is closed after it, and everyone else
+    /// is served meanwhile. Zero: 5 seconds ([`DEFAULT_SEND_TIMEOUT`]).
+    pub send_timeout: Duration,
 }
 
 impl ServerConfig {
     pub(crate) fn workers(&self) -> usize {
-        if self.workers == 0 {
-            DEFAULT_WORKERS
+        if self.workers > 0 {
+            return self.workers;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        cpus.clamp(AUTO_WORKERS.0, AUTO_WORKERS.1)
+    }
+
+    pub(crate) fn max_sessions(&self) -> usize {
+        if self.max_sessions == 0 {
+            DEFAULT_MAX_SESSIONS
         } else {
-            self.workers
+            self.max_sessions
+        }
+    }
+
+    pub(crate) fn send_timeout(&self) -> Duration {
+        if self.send_timeout.is_zero() {
+            DEFAULT_SEND_TIMEOUT
+        } else {
+            self.send_timeout
         }
     }
 

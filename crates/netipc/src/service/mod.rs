@@ -30,11 +30,11 @@ pub use client::{
 };
 pub use config::{
     ClientConfig, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_LOOKUP_ITEMS,
-    DEFAULT_MAX_LOOKUP_RESPONSE_BYTES, DEFAULT_MAX_LOOKUP_SUBCALLS, DEFAULT_PROFILES,
-    DEFAULT_WORKERS, ServerConfig,
+    DEFAULT_MAX_LOOKUP_RESPONSE_BYTES, DEFAULT_MAX_LOOKUP_SUBCALLS, DEFAULT_MAX_SESSIONS,
+    DEFAULT_PROFILES, DEFAULT_SEND_TIMEOUT, ServerConfig,
 };
 pub use server::{
     AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, ManagedServer,
-    RunningServer, SnapshotHandler, StopHandle, StringReverseHandler,
+    RunningServer, STOP_GRACE, ServerStats, SnapshotHandler, StopHandle, StringReverseHandler,
 };
 pub use state::{AbortHandle, ClientState, ClientStatus};

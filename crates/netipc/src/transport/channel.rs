@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::framing::{
-    FirstPacket, InFlight, Limits, Packets, ProtocolError, check_batch, first_packet,
+    FirstPacket, InFlight, Limits, Packets, ProtocolError, Reassembly, check_batch, first_packet,
 };
 use super::handshake::SessionParams;
 use super::{Interrupt, sys};
@@ -101,6 +101,34 @@ pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
     })
 }
 
+/// How a receive or send waits for the connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Wait<'a> {
+    /// Blocks until the deadline (`None`: forever) or the interrupt.
+    Until(Option<Instant>, Option<&'a sys::Interrupt>),
+    /// Never blocks: what cannot be done now is left for later.
+    Now,
+}
+
+/// A message being received in several packets, kept between
+/// non-blocking receives.
+#[derive(Debug)]
+struct Partial {
+    header: Header,
+    reassembly: Reassembly,
+    total: usize,
+}
+
+/// The unsent packets of a message whose sending could not finish without
+/// waiting.
+#[derive(Debug)]
+struct Pending {
+    header: Header,
+    payload: Vec<u8>,
+    /// Packets already sent.
+    sent: usize,
+}
+
 /// Limits, buffers and the connection of one baseline session.
 #[derive(Debug)]
 pub(crate) struct Channel {
@@ -117,6 +145,10 @@ pub(crate) struct Channel {
     shm: Option<sys::ShmRegion>,
     /// Header and end (in `buf`) of the last message received.
     last: Option<(Header, usize)>,
+    /// A chunked message whose packets are still arriving.
+    partial: Option<Partial>,
+    /// Packets of the last message that are still to be sent.
+    pending: Option<Pending>,
 }
 
 impl Channel {
@@ -139,6 +171,8 @@ impl Channel {
             scratch: Vec::new(),
             shm,
             last: None,
+            partial: None,
+            pending: None,
         }
     }
 
@@ -146,6 +180,11 @@ impl Channel {
     /// per direction).
     pub(crate) fn is_shm(&self) -> bool {
         self.shm.is_some()
+    }
+
+    /// The shared-memory region, when the session uses one.
+    pub(crate) fn shm(&self) -> Option<&sys::ShmRegion> {
+        self.shm.as_ref()
     }
 
     pub(crate) fn data_plane(&self) -> DataPlane {
@@ -158,8 +197,9 @@ impl Channel {
         }
     }
 
-    /// Sends one message; `header.payload_len` is set from `payload`.
-    pub(crate) fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
+    /// Checks `header` + `payload` against the outbound limits and returns
+    /// the header with `payload_len` set.
+    fn outgoing(&self, header: &Header, payload: &[u8]) -> Result<Header> {
         let mut h = *header;
         h.payload_len = u32::try_from(payload.len())
             .ok()
@@ -171,18 +211,74 @@ impl Channel {
                 },
             ))?;
         self.outbound.check(&h)?;
+        Ok(h)
+    }
+
+    /// Sends one message; `header.payload_len` is set from `payload`.
+    /// Waits for room in the connection as `wait` allows: with
+    /// [`Wait::Now`] the packets that do not fit now are kept and `false`
+    /// is returned (send them with [`flush`](Self::flush) once the
+    /// connection is writable).
+    pub(crate) fn send(&mut self, header: &Header, payload: &[u8], wait: Wait<'_>) -> Result<bool> {
+        if self.pending.is_some() {
+            return Err(Error::Busy);
+        }
+        let h = self.outgoing(header, payload)?;
         if let Some(region) = &mut self.shm {
-            return region.publish(&[&h.to_bytes(), payload]);
+            region.publish(&[&h.to_bytes(), payload])?;
+            return Ok(true);
         }
-        for p in Packets::new(h, payload, self.params.packet_size) {
-            self.conn.send_packet(&[&p.prefix, p.body])?;
+        for (sent, p) in Packets::new(h, payload, self.params.packet_size).enumerate() {
+            let parts = [&p.prefix[..], p.body];
+            match wait {
+                Wait::Until(deadline, interrupt) => {
+                    self.conn.send_packet(&parts, deadline, interrupt)?;
+                }
+                Wait::Now => {
+                    if !self.conn.try_send_packet(&parts)? {
+                        self.pending = Some(Pending {
+                            header: h,
+                            payload: payload.to_vec(),
+                            sent,
+                        });
+                        return Ok(false);
+                    }
+                }
+            }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Sends what [`send`](Self::send) left, without waiting; `true` once
+    /// everything is sent.
+    pub(crate) fn flush(&mut self) -> Result<bool> {
+        let Some(pending) = &mut self.pending else {
+            return Ok(true);
+        };
+        let packets = Packets::new(pending.header, &pending.payload, self.params.packet_size);
+        for p in packets.skip(pending.sent) {
+            if !self.conn.try_send_packet(&[&p.prefix, p.body])? {
+                return Ok(false);
+            }
+            pending.sent += 1;
+        }
+        self.pending = None;
+        Ok(true)
+    }
+
+    /// Whether packets of a message are still waiting to be sent.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// Sends a batch of `items` under `header` (BATCH flag and item count
     /// are set here). The payload is assembled in a session-owned buffer.
-    pub(crate) fn send_batch<'i, I>(&mut self, header: &Header, items: I) -> Result<()>
+    pub(crate) fn send_batch<'i, I>(
+        &mut self,
+        header: &Header,
+        items: I,
+        wait: Wait<'_>,
+    ) -> Result<bool>
     where
         I: IntoIterator<Item = &'i [u8]>,
         I::IntoIter: ExactSizeIterator + Clone,
@@ -216,7 +312,7 @@ impl Channel {
                 let mut h = *header;
                 h.flags |= crate::wire::FLAG_BATCH;
                 h.item_count = count;
-                self.send(&h, &scratch[..n])
+                self.send(&h, &scratch[..n], wait)
             }
             Err(e) => Err(e.into()),
         };
@@ -232,70 +328,138 @@ impl Channel {
         interrupt: Option<&Interrupt>,
         in_flight: Option<&mut InFlight>,
     ) -> Result<Message<'_>> {
-        let interrupt = interrupt.map(Interrupt::sys);
+        let wait = Wait::Until(deadline, interrupt.map(Interrupt::sys));
+        match self.recv_with(wait, in_flight)? {
+            Some((header, end)) => Ok(self.keep(header, end)),
+            // A blocking receive ends with a message or an error.
+            None => Err(Error::Timeout),
+        }
+    }
+
+    /// Receives the next message if all of it is there, without waiting.
+    /// `None` means "not yet": the packets received so far are kept for
+    /// the next call.
+    pub(crate) fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
+        Ok(self
+            .recv_with(Wait::Now, None)?
+            .map(|(header, end)| self.keep(header, end)))
+    }
+
+    /// One receive; errors drop a partly received message (the session is
+    /// unusable after them anyway).
+    fn recv_with(
+        &mut self,
+        wait: Wait<'_>,
+        in_flight: Option<&mut InFlight>,
+    ) -> Result<Option<(Header, usize)>> {
         self.last = None;
-        if self.shm.is_some() {
-            return self.recv_shm(deadline, interrupt, in_flight);
-        }
-        let packet_size = self.params.packet_size as usize;
-        let first_cap = packet_size.min(HEADER_LEN + self.inbound.max_payload as usize);
-        if self.buf.len() < first_cap {
-            self.buf.resize(first_cap, 0);
-        }
-        let n = self
-            .conn
-            .recv_packet(&mut self.buf[..first_cap], deadline, interrupt)?;
-        let first = first_packet(
-            &self.buf[..n.min(first_cap)],
-            &self.inbound,
-            in_flight,
-            self.params.packet_size,
-        )?;
-        if n > first_cap {
-            // The header and limits passed, but the packet has more bytes
-            // than the packet size or the message allows.
-            let header = match &first {
-                FirstPacket::Complete(h) => *h,
-                FirstPacket::Chunked(r) => *r.header(),
-            };
-            return Err(if n > packet_size {
-                ProtocolError::PacketTooLarge {
-                    packet: n,
-                    packet_size: self.params.packet_size,
-                }
-            } else {
-                ProtocolError::PacketLongerThanMessage {
-                    packet: n,
-                    message: header.message_len().unwrap_or(u32::MAX),
-                }
-            }
-            .into());
-        }
-        let (header, total) = match first {
-            FirstPacket::Complete(h) => (h, n),
-            FirstPacket::Chunked(mut r) => {
-                let header = *r.header();
-                let total = HEADER_LEN + header.payload_len as usize;
-                if self.buf.len() < total {
-                    self.buf.resize(total, 0);
-                }
-                let mut head = [0u8; HEADER_LEN];
-                while !r.is_complete() {
-                    let at = HEADER_LEN + r.received();
-                    let got = self.conn.recv_packet_split(
-                        &mut head,
-                        &mut self.buf[at..total],
-                        deadline,
-                        interrupt,
-                    )?;
-                    let body = got.saturating_sub(HEADER_LEN);
-                    r.accept_split(&head[..got.min(HEADER_LEN)], body)?;
-                }
-                (header, total)
-            }
+        let result = if self.shm.is_some() {
+            self.recv_shm(wait, in_flight)
+        } else {
+            self.recv_packets(wait, in_flight)
         };
+        if result.is_err() {
+            self.partial = None;
+        }
+        result
+    }
+
+    fn recv_packets(
+        &mut self,
+        wait: Wait<'_>,
+        in_flight: Option<&mut InFlight>,
+    ) -> Result<Option<(Header, usize)>> {
+        if self.partial.is_none() {
+            let packet_size = self.params.packet_size as usize;
+            let first_cap = packet_size.min(HEADER_LEN + self.inbound.max_payload as usize);
+            if self.buf.len() < first_cap {
+                self.buf.resize(first_cap, 0);
+            }
+            let buf = &mut self.buf[..first_cap];
+            let n = match wait {
+                Wait::Until(deadline, interrupt) => {
+                    self.conn.recv_packet(buf, deadline, interrupt)?
+                }
+                Wait::Now => match self.conn.try_recv_packet(buf)? {
+                    Some(n) => n,
+                    None => return Ok(None),
+                },
+            };
+            let first = first_packet(
+                &self.buf[..n.min(first_cap)],
+                &self.inbound,
+                in_flight,
+                self.params.packet_size,
+            )?;
+            if n > first_cap {
+                // The header and limits passed, but the packet has more bytes
+                // than the packet size or the message allows.
+                let header = match &first {
+                    FirstPacket::Complete(h) => *h,
+                    FirstPacket::Chunked(r) => *r.header(),
+                };
+                return Err(if n > packet_size {
+                    ProtocolError::PacketTooLarge {
+                        packet: n,
+                        packet_size: self.params.packet_size,
+                    }
+                } else {
+                    ProtocolError::PacketLongerThanMessage {
+                        packet: n,
+                        message: header.message_len().unwrap_or(u32::MAX),
+                    }
+                }
+                .into());
+            }
+            match first {
+                FirstPacket::Complete(header) => {
+                    check_batch(&header, &self.buf[HEADER_LEN..n])?;
+                    return Ok(Some((header, n)));
+                }
+                FirstPacket::Chunked(reassembly) => {
+                    let header = *reassembly.header();
+                    let total = HEADER_LEN + header.payload_len as usize;
+                    if self.buf.len() < total {
+                        self.buf.resize(total, 0);
+                    }
+                    self.partial = Some(Partial {
+                        header,
+                        reassembly,
+                        total,
+                    });
+                }
+            }
+        }
+        let Self {
+            conn, buf, partial, ..
+        } = self;
+        let Some(Partial {
+            header,
+            reassembly,
+            total,
+        }) = partial
+        else {
+            return Ok(None);
+        };
+        let mut head = [0u8; HEADER_LEN];
+        while !reassembly.is_complete() {
+            let body = &mut buf[HEADER_LEN + reassembly.received()..*total];
+            let got = match wait {
+                Wait::Until(deadline, interrupt) => {
+                    conn.recv_packet_split(&mut head, body, deadline, interrupt)?
+                }
+                Wait::Now => match conn.try_recv_packet_split(&mut head, body)? {
+                    Some(n) => n,
+                    None => return Ok(None),
+                },
+            };
+            reassembly
+                .accept_split(&head[..got.min(HEADER_LEN)], got.saturating_sub(HEADER_LEN))?;
+        }
+        let (header, total) = (*header, *total);
+        self.partial = None;
         check_batch(&header, &self.buf[HEADER_LEN..total])?;
-        Ok(self.keep(header, total))
+        Ok(Some((header, total)))
     }
 
     /// Remembers a validated message (its bytes stay in `buf` until the
@@ -316,15 +480,26 @@ impl Channel {
         })
     }
 
+    /// Gives back receive space above `keep` bytes (after an unusually
+    /// large message), so an idle session holds little memory.
+    pub(crate) fn shrink_buffers(&mut self, keep: usize) {
+        if self.partial.is_none() && self.buf.len() > keep {
+            self.last = None;
+            self.buf = Vec::new();
+        }
+        if self.scratch.len() > keep {
+            self.scratch = Vec::new();
+        }
+    }
+
     /// Receives one message from the shared-memory region, with the same
     /// validation as on the baseline transport (stricter than the reference
     /// peers, which check only the published length).
     fn recv_shm(
         &mut self,
-        deadline: Option<Instant>,
-        interrupt: Option<&sys::Interrupt>,
+        wait: Wait<'_>,
         in_flight: Option<&mut InFlight>,
-    ) -> Result<Message<'_>> {
+    ) -> Result<Option<(Header, usize)>> {
         let Some(region) = &mut self.shm else {
             return Err(Error::Disconnected);
         };
@@ -332,10 +507,17 @@ impl Channel {
         if self.buf.len() < capacity {
             self.buf.resize(capacity, 0);
         }
-        let conn = &self.conn;
-        let n = region.receive(&mut self.buf[..capacity], deadline, interrupt, || {
-            !conn.peer_closed()
-        })?;
+        let buf = &mut self.buf[..capacity];
+        let n = match wait {
+            Wait::Until(deadline, interrupt) => {
+                let conn = &self.conn;
+                region.receive(buf, deadline, interrupt, || !conn.peer_closed())?
+            }
+            Wait::Now => match region.try_receive(buf)? {
+                Some(n) => n,
+                None => return Ok(None),
+            },
+        };
         let message = &self.buf[..n];
         let header = match first_packet(message, &self.inbound, in_flight, u32::MAX)? {
             FirstPacket::Complete(h) => h,
@@ -348,6 +530,6 @@ impl Channel {
             }
         };
         check_batch(&header, &message[HEADER_LEN..])?;
-        Ok(self.keep(header, n))
+        Ok(Some((header, n)))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::channel::{Channel, DataPlane, Message, deadline};
+use super::channel::{Channel, DataPlane, Message, Wait, deadline};
 use super::framing::{InFlight, Limits};
 use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message};
 use super::shm::ShmKey;
@@ -39,44 +39,50 @@ use crate::wire::{Header, MessageKind};
 pub struct ClientSession {
     pub(crate) chan: Channel,
     in_flight: InFlight,
+    send_timeout: Duration,
 }
 
 impl ClientSession {
     /// Connects to `service` under `run_dir` and runs the handshake.
     ///
-    /// Blocks until the server answered the HELLO or the handshake timeout
-    /// passed.
+    /// Blocks until the server answered the HELLO and, for a shared-memory
+    /// session, the region is attached; all of it together takes at most
+    /// the handshake timeout (a provider whose backlog is full included).
     ///
     /// # Errors
     /// `NotFound` when no server listens, `Name` for an invalid service
     /// name or a too-long path, `Handshake` when the server rejects the
-    /// proposal (auth token, profiles, limits) or answers garbage,
-    /// `Timeout`, `Disconnected` (a server at capacity may close right
-    /// away), `Io`.
+    /// proposal (auth token, profiles, limits, a provider at its session
+    /// limit) or answers garbage, `Timeout`, `Disconnected`, `Io`.
     pub fn connect(run_dir: &str, service: &str, options: &ClientOptions) -> Result<Self> {
-        Self::connect_with_flags(
+        Self::connect_until(
             run_dir,
             service,
             options,
             crate::wire::HELLO_FLAG_EXTENSIONS,
+            deadline(Some(options.handshake_timeout())),
+            None,
         )
     }
 
     /// [`connect`](Self::connect) with explicit HELLO flags (0 behaves like
-    /// a reference client: no netipc extensions).
-    pub(crate) fn connect_with_flags(
+    /// a reference client: no netipc extensions), ending at `until` at the
+    /// latest or when `interrupt` is raised.
+    pub(crate) fn connect_until(
         run_dir: &str,
         service: &str,
         options: &ClientOptions,
         hello_flags: u16,
+        until: Option<std::time::Instant>,
+        interrupt: Option<&Interrupt>,
     ) -> Result<Self> {
-        let handshake_deadline = deadline(Some(options.handshake_timeout()));
-        let conn = sys::connect(run_dir, service, handshake_deadline)?;
+        let raised = interrupt.map(Interrupt::sys);
+        let conn = sys::connect(run_dir, service, until, raised)?;
         let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
         offer.flags = hello_flags;
-        conn.send_packet(&[&hello_message(&offer.hello())])?;
+        conn.send_packet(&[&hello_message(&offer.hello())], until, raised)?;
         let mut reply = [0u8; HANDSHAKE_PACKET_MAX];
-        let n = conn.recv_packet(&mut reply, handshake_deadline, None)?;
+        let n = conn.recv_packet(&mut reply, until, raised)?;
         let params = client_handshake(&reply[..n.min(HANDSHAKE_PACKET_MAX)])?;
         let shm = if params.is_shm() {
             let key = ShmKey {
@@ -89,7 +95,8 @@ impl ClientSession {
                 &conn,
                 &key,
                 params.selected_profile,
-                options.handshake_timeout(),
+                until,
+                interrupt,
             )?)
         } else {
             None
@@ -105,6 +112,7 @@ impl ClientSession {
         Ok(Self {
             chan: Channel::new(conn, params, inbound, outbound, shm),
             in_flight: InFlight::new(),
+            send_timeout: options.send_timeout(),
         })
     }
 
@@ -134,11 +142,12 @@ impl ClientSession {
         self.in_flight.len()
     }
 
-    /// Sends a single request (`flags = 0`, `item_count = 1`).
+    /// Sends a single request (`flags = 0`, `item_count = 1`). Waits at
+    /// most the send timeout for the server to make room.
     ///
     /// # Errors
     /// `DuplicateMessageId` or `LimitExceeded` (nothing sent, session still
-    /// usable); `Disconnected` or `Io` (session broken).
+    /// usable); `Timeout`, `Disconnected` or `Io` (session broken).
     pub fn send_request(&mut self, code: u16, message_id: u64, payload: &[u8]) -> Result<()> {
         self.send(
             &Header::new(MessageKind::Request, code, message_id, 0),
@@ -152,9 +161,8 @@ impl ClientSession {
     /// # Errors
     /// As [`send_request`](Self::send_request); `WrongKind` for another kind.
     pub fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
-        self.start(header)?;
-        let result = self.chan.send(header, payload);
-        self.finish_send(header, result)
+        let until = deadline(Some(self.send_timeout));
+        self.send_until(header, payload, until, None)
     }
 
     /// Sends `items` as one batch request (BATCH flag, `item_count` =
@@ -167,9 +175,56 @@ impl ClientSession {
         I: IntoIterator<Item = &'i [u8]>,
         I::IntoIter: ExactSizeIterator + Clone,
     {
+        let until = deadline(Some(self.send_timeout));
+        self.send_batch_until(code, message_id, items, until, None)
+    }
+
+    /// The longest a send waits for the server to make room.
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// Changes the send timeout; zero restores [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT).
+    pub fn set_send_timeout(&mut self, timeout: Duration) {
+        self.send_timeout = if timeout.is_zero() {
+            super::DEFAULT_SEND_TIMEOUT
+        } else {
+            timeout
+        };
+    }
+
+    /// [`send`](Self::send) ending at `until` or when `interrupt` is raised.
+    pub(crate) fn send_until(
+        &mut self,
+        header: &Header,
+        payload: &[u8],
+        until: Option<std::time::Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<()> {
+        self.start(header)?;
+        let wait = Wait::Until(until, interrupt.map(Interrupt::sys));
+        let result = self.chan.send(header, payload, wait).map(|_| ());
+        self.finish_send(header, result)
+    }
+
+    /// [`send_batch`](Self::send_batch) ending at `until` or when
+    /// `interrupt` is raised.
+    pub(crate) fn send_batch_until<'i, I>(
+        &mut self,
+        code: u16,
+        message_id: u64,
+        items: I,
+        until: Option<std::time::Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = &'i [u8]>,
+        I::IntoIter: ExactSizeIterator + Clone,
+    {
         let header = Header::new(MessageKind::Request, code, message_id, 0);
         self.start(&header)?;
-        let result = self.chan.send_batch(&header, items);
+        let wait = Wait::Until(until, interrupt.map(Interrupt::sys));
+        let result = self.chan.send_batch(&header, items, wait).map(|_| ());
         self.finish_send(&header, result)
     }
 
@@ -213,10 +268,17 @@ impl ClientSession {
         timeout: Option<Duration>,
         interrupt: Option<&Interrupt>,
     ) -> Result<Message<'_>> {
-        match self
-            .chan
-            .recv(deadline(timeout), interrupt, Some(&mut self.in_flight))
-        {
+        self.recv_until(deadline(timeout), interrupt)
+    }
+
+    /// [`recv`](Self::recv) ending at `until` or when `interrupt` is
+    /// raised.
+    pub(crate) fn recv_until(
+        &mut self,
+        until: Option<std::time::Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Message<'_>> {
+        match self.chan.recv(until, interrupt, Some(&mut self.in_flight)) {
             Ok(m) => Ok(m),
             Err(e) => {
                 self.in_flight.clear();
@@ -254,26 +316,38 @@ const ATTACH_BUDGET: Duration = Duration::from_secs(5);
 const ATTACH_RETRY: Duration = Duration::from_millis(5);
 
 /// Attaches the session's region, retrying transient failures (a server
-/// may create the region late) for up to five seconds or the handshake
-/// timeout, whichever is shorter.
+/// may create the region late) for up to five seconds or half the time
+/// left until `until`, whichever is shorter; then the last failure is the
+/// error (so that the caller can connect again without shared memory).
 ///
-/// A server that closed the connection meanwhile (for example one that
-/// turned the client away at its session limit, removing the region) is
-/// reported as `Disconnected`, not as an attach failure: the caller should
-/// retry later, not give up on shared memory.
+/// A server that closed the connection meanwhile is reported as
+/// `Disconnected`, not as an attach failure: the caller should retry later,
+/// not give up on shared memory.
 fn attach(
     conn: &sys::Conn,
     key: &ShmKey<'_>,
     profile: u32,
-    timeout: Duration,
+    until: Option<std::time::Instant>,
+    interrupt: Option<&Interrupt>,
 ) -> Result<sys::ShmRegion> {
-    let give_up = std::time::Instant::now() + timeout.min(ATTACH_BUDGET);
+    // Half of the time left at most: the other half is for connecting
+    // again without shared memory.
+    let now = std::time::Instant::now();
+    let budget = until.map_or(ATTACH_BUDGET, |u| {
+        ATTACH_BUDGET.min(u.saturating_duration_since(now) / 2)
+    });
+    let give_up = now + budget;
     loop {
         match sys::ShmRegion::attach(key, profile) {
             Ok(region) => return Ok(region),
             Err(_) if conn.peer_closed() => return Err(Error::Disconnected),
             Err(e) if e.is_transient() && std::time::Instant::now() < give_up => {
-                std::thread::sleep(ATTACH_RETRY)
+                if interrupt.is_some_and(Interrupt::is_raised) {
+                    return Err(Error::Interrupted);
+                }
+                std::thread::sleep(
+                    ATTACH_RETRY.min(give_up.saturating_duration_since(std::time::Instant::now())),
+                );
             }
             Err(e) => return Err(Error::ShmAttach(e)),
         }

@@ -36,6 +36,15 @@ pub enum HandshakeError {
     /// maximum (status `LIMIT_EXCEEDED`).
     #[error("the proposed request payload ceiling exceeds the server's maximum")]
     LimitExceeded,
+    /// The provider already serves as many sessions as it may (a netipc
+    /// provider's rejection); try again later.
+    #[error(
+        "provider at capacity ({sessions} sessions): try again later, or raise the provider's session limit"
+    )]
+    AtCapacity {
+        /// The provider's session limit.
+        sessions: u32,
+    },
     /// The server rejected the handshake with a status this library does not
     /// define.
     #[error("handshake rejected with {0}")]
@@ -57,6 +66,7 @@ impl HandshakeError {
             Self::NoCommonProfile => Some(TransportStatus::UNSUPPORTED),
             Self::Incompatible(_) => Some(TransportStatus::INCOMPATIBLE),
             Self::LimitExceeded => Some(TransportStatus::LIMIT_EXCEEDED),
+            Self::AtCapacity { .. } => Some(TransportStatus::INTERNAL_ERROR),
             Self::Rejected(s) => Some(*s),
             Self::Malformed(_) | Self::Undecodable(_) => None,
         }
@@ -254,6 +264,28 @@ impl ServerOutcome {
     }
 }
 
+/// The answer to a well-formed HELLO from a client the provider cannot
+/// take because it serves `limit` sessions already: a rejection with
+/// status `INTERNAL_ERROR` (reference clients treat it as a failed
+/// attempt and retry later); a netipc client also learns the reason and
+/// the limit from the extension word and the `session_id` field.
+pub fn capacity_rejection(hello: &Hello, limit: u32) -> ServerOutcome {
+    let error = HandshakeError::AtCapacity { sessions: limit };
+    let ack = if hello.flags & crate::wire::HELLO_FLAG_EXTENSIONS != 0 {
+        HelloAck {
+            extensions: crate::wire::extension::AT_CAPACITY,
+            session_id: u64::from(limit),
+            ..HelloAck::default()
+        }
+    } else {
+        HelloAck::default()
+    };
+    ServerOutcome {
+        reply: Some(hello_ack_message(TransportStatus::INTERNAL_ERROR, &ack)),
+        result: Err(error),
+    }
+}
+
 /// The HELLO in `packet`, if it is one that decodes (the checks of
 /// [`server_handshake`] decide what to answer).
 pub(crate) fn peek_hello(packet: &[u8]) -> Option<Hello> {
@@ -391,6 +423,16 @@ pub fn client_handshake(packet: &[u8]) -> Result<SessionParams, HandshakeError> 
             return Err(HandshakeError::Incompatible("rejected by the server"));
         }
         TransportStatus::LIMIT_EXCEEDED => return Err(HandshakeError::LimitExceeded),
+        TransportStatus::INTERNAL_ERROR => {
+            return Err(match HelloAck::decode(&packet[HEADER_LEN..]) {
+                Ok(ack) if ack.extensions & crate::wire::extension::AT_CAPACITY != 0 => {
+                    HandshakeError::AtCapacity {
+                        sessions: u32::try_from(ack.session_id).unwrap_or(u32::MAX),
+                    }
+                }
+                _ => HandshakeError::Rejected(TransportStatus::INTERNAL_ERROR),
+            });
+        }
         other => return Err(HandshakeError::Rejected(other)),
     }
     let payload = &packet[HEADER_LEN..];

@@ -21,6 +21,7 @@ mod client;
 pub mod framing;
 pub mod handshake;
 mod interrupt;
+pub(crate) mod multiplex;
 pub mod names;
 mod options;
 mod peer;
@@ -30,10 +31,14 @@ mod sys;
 #[doc(hidden)]
 pub mod testing;
 
+pub(crate) use channel::Wait;
 pub use channel::{DataPlane, Items, Message};
 pub use client::ClientSession;
 pub use interrupt::Interrupt;
-pub use options::{ClientOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions};
+pub use options::{
+    ClientOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SEND_TIMEOUT, ServerOptions,
+};
 pub use peer::PeerCredentials;
+pub(crate) use server::status_header;
 pub use server::{Incoming, Listener, ServerSession, response_header};
 pub use shm::ShmAttachError;

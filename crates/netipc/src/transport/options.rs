@@ -13,6 +13,9 @@ use crate::wire::profile;
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default listen backlog.
 pub const DEFAULT_BACKLOG: u32 = 16;
+/// Default time a send may wait for the peer to make room (a peer that
+/// stops reading for this long is given up on).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a client proposes when it connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,9 +35,12 @@ pub struct ClientOptions {
     /// Packet size for chunking in bytes; 0 means the transport's default
     /// (POSIX: the socket send buffer; Windows: 65536).
     pub packet_size: u32,
-    /// Time allowed for the handshake; zero means
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    /// Time allowed for connecting, the handshake and attaching shared
+    /// memory; zero means [`DEFAULT_HANDSHAKE_TIMEOUT`].
     pub handshake_timeout: Duration,
+    /// Longest a send waits for the server to make room; zero means
+    /// [`DEFAULT_SEND_TIMEOUT`].
+    pub send_timeout: Duration,
 }
 
 impl ClientOptions {
@@ -56,7 +62,11 @@ impl ClientOptions {
     }
 
     pub(crate) fn handshake_timeout(&self) -> Duration {
-        or_default(self.handshake_timeout)
+        or_default(self.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT)
+    }
+
+    pub(crate) fn send_timeout(&self) -> Duration {
+        or_default(self.send_timeout, DEFAULT_SEND_TIMEOUT)
     }
 }
 
@@ -80,6 +90,9 @@ pub struct ServerOptions {
     /// Time allowed for a client's HELLO; zero means
     /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
     pub handshake_timeout: Duration,
+    /// Longest a response send waits for the client to make room; zero
+    /// means [`DEFAULT_SEND_TIMEOUT`].
+    pub send_timeout: Duration,
 }
 
 impl ServerOptions {
@@ -113,14 +126,14 @@ impl ServerOptions {
     }
 
     pub(crate) fn handshake_timeout(&self) -> Duration {
-        or_default(self.handshake_timeout)
+        or_default(self.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT)
+    }
+
+    pub(crate) fn send_timeout(&self) -> Duration {
+        or_default(self.send_timeout, DEFAULT_SEND_TIMEOUT)
     }
 }
 
-fn or_default(d: Duration) -> Duration {
-    if d.is_zero() {
-        DEFAULT_HANDSHAKE_TIMEOUT
-    } else {
-        d
-    }
+fn or_default(d: Duration, default: Duration) -> Duration {
+    if d.is_zero() { default } else { d }
 }

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use super::channel::{Channel, DataPlane, Message, deadline};
+use super::channel::{Channel, DataPlane, Message, Wait, deadline};
 use super::framing::Limits;
 use super::handshake::{
-    HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, peek_hello, server_handshake,
+    HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, capacity_rejection, peek_hello,
+    server_handshake,
 };
 use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
@@ -74,13 +75,24 @@ impl Listener {
         let conn = self
             .inner
             .accept(deadline(timeout), interrupt.map(Interrupt::sys))?;
-        Ok(Incoming {
+        Ok(self.incoming(conn))
+    }
+
+    /// Accepts one waiting connection without blocking (`None` when none
+    /// is waiting; a multi-session server calls it when the listener is
+    /// ready).
+    pub(crate) fn try_accept(&self) -> Result<Option<Incoming>> {
+        Ok(self.inner.try_accept()?.map(|conn| self.incoming(conn)))
+    }
+
+    fn incoming(&self, conn: sys::Conn) -> Incoming {
+        Incoming {
             peer: conn.peer(),
             conn,
             options: self.options,
             run_dir: self.run_dir.clone(),
             service: self.service.clone(),
-        })
+        }
     }
 
     /// The endpoint (socket path or pipe name).
@@ -152,6 +164,46 @@ impl Incoming {
         extensions: u32,
         interrupt: Option<&Interrupt>,
     ) -> Result<ServerSession> {
+        let until = deadline(Some(options.handshake_timeout()));
+        let raised = interrupt.map(Interrupt::sys);
+        let mut hello = [0u8; HANDSHAKE_PACKET_MAX];
+        let n = self.conn.recv_packet(&mut hello, until, raised)?;
+        let packet = &hello[..n.min(HANDSHAKE_PACKET_MAX)];
+        let reply = Wait::Until(until, raised);
+        self.finish_handshake(packet, session_id, options, extensions, None, reply)
+    }
+
+    /// The connection, for a multi-session server's poller.
+    pub(crate) fn conn(&self) -> &sys::Conn {
+        &self.conn
+    }
+
+    /// Receives the client's HELLO packet into `buf` if it has arrived,
+    /// without waiting; returns its length (capped at the buffer).
+    pub(crate) fn try_read_hello(
+        &self,
+        buf: &mut [u8; HANDSHAKE_PACKET_MAX],
+    ) -> Result<Option<usize>> {
+        Ok(self
+            .conn
+            .try_recv_packet(buf)?
+            .map(|n| n.min(HANDSHAKE_PACKET_MAX)))
+    }
+
+    /// Answers the HELLO in `packet`. With `at_capacity` set (the session
+    /// limit), a well-formed HELLO is refused with the capacity rejection
+    /// and no shared memory is created; otherwise the negotiation runs as
+    /// in [`handshake_with`](Self::handshake_with). The reply is sent as
+    /// `reply` allows (a fresh connection always has room for it).
+    pub(crate) fn finish_handshake(
+        self,
+        packet: &[u8],
+        session_id: u64,
+        options: &ServerOptions,
+        extensions: u32,
+        at_capacity: Option<u32>,
+        reply: Wait<'_>,
+    ) -> Result<ServerSession> {
         let Incoming {
             conn,
             peer,
@@ -159,24 +211,34 @@ impl Incoming {
             service,
             ..
         } = self;
-        let mut hello = [0u8; HANDSHAKE_PACKET_MAX];
-        let n = conn.recv_packet(
-            &mut hello,
-            deadline(Some(options.handshake_timeout())),
-            interrupt.map(Interrupt::sys),
-        )?;
-        let packet = &hello[..n.min(HANDSHAKE_PACKET_MAX)];
-        let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
-        let key = ShmKey {
-            run_dir: &run_dir,
-            service: &service,
-            auth_token: offer.auth_token,
-            session_id,
+        let hello = peek_hello(packet);
+        let (outcome, provisioned) = match (at_capacity, &hello) {
+            (Some(limit), Some(hello)) => (capacity_rejection(hello, limit), None),
+            _ => {
+                let mut offer =
+                    options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
+                let key = ShmKey {
+                    run_dir: &run_dir,
+                    service: &service,
+                    auth_token: offer.auth_token,
+                    session_id,
+                };
+                let provisioned = provision_shm(&key, &mut offer, hello.as_ref());
+                (
+                    server_handshake(packet, &offer, session_id),
+                    Some(provisioned),
+                )
+            }
         };
-        let provisioned = provision_shm(&key, &mut offer, peek_hello(packet).as_ref());
-        let outcome = server_handshake(packet, &offer, session_id);
-        if let Some(reply) = outcome.reply {
-            conn.send_packet(&[&reply])?;
+        if let Some(ack) = outcome.reply {
+            match reply {
+                Wait::Until(until, interrupt) => conn.send_packet(&[&ack], until, interrupt)?,
+                Wait::Now => {
+                    if !conn.try_send_packet(&[&ack])? {
+                        return Err(Error::Timeout);
+                    }
+                }
+            }
         }
         let params = outcome.result?;
         let inbound = Limits {
@@ -187,10 +249,11 @@ impl Incoming {
             max_payload: params.max_response_payload_bytes,
             max_items: params.max_response_batch_items,
         };
-        let shm = provisioned.take(params.selected_profile);
+        let shm = provisioned.and_then(|p| p.take(params.selected_profile));
         Ok(ServerSession {
             chan: Channel::new(conn, params, inbound, outbound, shm),
             peer,
+            send_timeout: options.send_timeout(),
         })
     }
 }
@@ -241,6 +304,7 @@ fn provision_shm(
 pub struct ServerSession {
     pub(crate) chan: Channel,
     peer: PeerCredentials,
+    send_timeout: Duration,
 }
 
 impl ServerSession {
@@ -278,18 +342,16 @@ impl ServerSession {
     }
 
     /// Sends a response with an arbitrary header (`kind` must be
-    /// RESPONSE; `payload_len` is filled in).
+    /// RESPONSE; `payload_len` is filled in). Waits at most the send
+    /// timeout for the client to make room.
     ///
     /// # Errors
-    /// `LimitExceeded` (nothing sent), `WrongKind`, `Disconnected`, `Io`.
+    /// `LimitExceeded` (nothing sent), `WrongKind`, `Timeout`,
+    /// `Disconnected`, `Io`.
     pub fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
-        if header.kind != MessageKind::Response {
-            return Err(Error::WrongKind {
-                side: "server",
-                kind: header.kind.spec_name(),
-            });
-        }
-        self.chan.send(header, payload)
+        check_response(header)?;
+        let wait = Wait::Until(deadline(Some(self.send_timeout)), None);
+        self.chan.send(header, payload, wait).map(|_| ())
     }
 
     /// Answers `request` with an OK single response carrying `payload`.
@@ -309,8 +371,10 @@ impl ServerSession {
         I: IntoIterator<Item = &'i [u8]>,
         I::IntoIter: ExactSizeIterator + Clone,
     {
+        let wait = Wait::Until(deadline(Some(self.send_timeout)), None);
         self.chan
-            .send_batch(&response_header(request, TransportStatus::OK), items)
+            .send_batch(&response_header(request, TransportStatus::OK), items, wait)
+            .map(|_| ())
     }
 
     /// Answers `request` with an empty response carrying `status`
@@ -319,11 +383,50 @@ impl ServerSession {
     /// # Errors
     /// As [`send`](Self::send).
     pub fn respond_status(&mut self, request: &Header, status: TransportStatus) -> Result<()> {
-        let mut h = response_header(request, status);
-        h.flags = 0;
-        h.item_count = 1;
-        self.send(&h, &[])
+        self.send(&status_header(request, status), &[])
     }
+
+    /// The longest a send waits for the client to make room.
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// Receives the next request if all of it has arrived, without
+    /// waiting (`None`: not yet; the packets so far are kept).
+    pub(crate) fn try_recv(&mut self) -> Result<Option<Message<'_>>> {
+        self.chan.try_recv()
+    }
+
+    /// Sends a response without waiting: `false` when part of it is left
+    /// for [`flush`](Self::flush) once the connection is writable.
+    pub(crate) fn try_send(&mut self, header: &Header, payload: &[u8]) -> Result<bool> {
+        check_response(header)?;
+        self.chan.send(header, payload, Wait::Now)
+    }
+
+    /// Sends what [`try_send`](Self::try_send) left; `true` once all is sent.
+    pub(crate) fn flush(&mut self) -> Result<bool> {
+        self.chan.flush()
+    }
+}
+
+fn check_response(header: &Header) -> Result<()> {
+    if header.kind != MessageKind::Response {
+        return Err(Error::WrongKind {
+            side: "server",
+            kind: header.kind.spec_name(),
+        });
+    }
+    Ok(())
+}
+
+/// The empty response carrying a non-OK `status` for `request`
+/// (`flags = 0`, `item_count = 1`).
+pub(crate) fn status_header(request: &Header, status: TransportStatus) -> Header {
+    let mut h = response_header(request, status);
+    h.flags = 0;
+    h.item_count = 1;
+    h
 }
 
 /// The response header for `request`: same code and message id; BATCH and

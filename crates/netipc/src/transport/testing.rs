@@ -26,7 +26,7 @@ impl RawConn {
     /// As [`ClientSession::connect`](super::ClientSession::connect).
     pub fn connect(run_dir: &str, service: &str) -> Result<Self> {
         Ok(Self {
-            conn: sys::connect(run_dir, service, None)?,
+            conn: sys::connect(run_dir, service, None, None)?,
         })
     }
 
@@ -35,7 +35,7 @@ impl RawConn {
     /// # Errors
     /// `Disconnected`, `Io`.
     pub fn send(&self, packet: &[u8]) -> Result<()> {
-        self.conn.send_packet(&[packet])
+        self.conn.send_packet(&[packet], None, None)
     }
 
     /// Receives one packet into `buf` and returns its real length.
@@ -91,6 +91,13 @@ impl RawListener {
     }
 }
 
+/// Makes managed servers started from now on (in this process) wait on
+/// each idle shared-memory session with a thread of its own, as they do
+/// on Linux kernels without `futex_waitv`; no effect on other systems.
+pub fn disable_multi_waits() {
+    sys::disable_waitv();
+}
+
 /// Connects like a reference client would: no netipc protocol extensions
 /// are requested, so the session runs the plain reference protocol.
 ///
@@ -101,7 +108,14 @@ pub fn connect_plain(
     service: &str,
     options: &ClientOptions,
 ) -> Result<ClientSession> {
-    ClientSession::connect_with_flags(run_dir, service, options, 0)
+    ClientSession::connect_until(
+        run_dir,
+        service,
+        options,
+        0,
+        deadline(Some(options.handshake_timeout())),
+        None,
+    )
 }
 
 /// Runs the server handshake like a reference server would: no netipc

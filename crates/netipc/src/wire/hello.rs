@@ -24,6 +24,11 @@ pub mod extension {
     /// signal word that it is about to sleep, and the publisher calls
     /// `FUTEX_WAKE` only then. No syscall per message while the peer spins.
     pub const SHM_WAKE_ON_DEMAND: u32 = 0x0000_0001;
+    /// In a rejection HELLO_ACK (status `INTERNAL_ERROR`): the provider
+    /// already serves as many sessions as it may. The ack's `session_id`
+    /// field then carries that session limit. Reference clients see an
+    /// ordinary rejection and retry later, as they should.
+    pub const AT_CAPACITY: u32 = 0x0000_0002;
 }
 
 /// The client's handshake proposal (44 bytes).

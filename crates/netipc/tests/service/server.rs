@@ -1,8 +1,10 @@
 //! The managed server (level2 section 11): error responses and which of
-//! them end the session, wrong methods, the worker limit, handler panics,
-//! many concurrent clients, and stopping.
+//! them end the session, wrong methods, the session limit, workers that
+//! serve many sessions, handler panics, many concurrent clients, and
+//! stopping.
 
 use std::sync::{Arc, Barrier, mpsc};
+use std::time::{Duration, Instant};
 
 use netipc::Error;
 use netipc::codec::{CgroupsLookupBuilder, CgroupsLookupRequest, SnapshotBuilder};
@@ -10,6 +12,7 @@ use netipc::service::{
     ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer,
     ServerConfig, StringReverseClient,
 };
+use netipc::transport::handshake::HandshakeError;
 use netipc::transport::{ClientOptions, ClientSession};
 use netipc::wire::{Header, Method, TransportStatus};
 
@@ -294,45 +297,43 @@ fn handler_panic_fails_only_its_request() {
     });
 }
 
-fn worker_limit(profiles: u32) {
+fn session_limit(profiles: u32) {
     let dir = RunDir::new();
     let config = ServerConfig {
-        workers: 1,
+        max_sessions: 1,
         ..server_config(profiles)
     };
-    let _server = increment_server(&dir, "inc", &config);
+    let server = increment_server(&dir, "inc", &config);
     let mut first = ready_increment_client(&dir, "inc", &client_config(profiles));
     assert_eq!(first.call(1).unwrap(), 2);
 
-    // A second client completes its handshake, then finds the session
-    // closed.
-    let mut raw = l1_connect(&dir, "inc", BASELINE);
-    assert_closed(&mut raw);
+    // A client beyond the limit is refused in its handshake, with the
+    // reason and the limit.
+    let started = Instant::now();
+    let refused = ClientSession::connect(dir.str(), "inc", &l1_options(profiles)).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::Handshake(HandshakeError::AtCapacity { sessions: 1 })
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("provider at capacity (1 sessions)"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused promptly"
+    );
+    // An L2 client stays disconnected and retries on its next refresh.
     let mut second = IncrementClient::new(dir.str(), "inc", &client_config(profiles));
     second.refresh();
-    match second.status().state {
-        // The handshake completed before the server closed the session:
-        // the first call fails (after its one reconnect, also refused).
-        ClientState::Ready => {
-            let result = second.call(1);
-            assert!(result.is_err(), "{result:?}");
-            let s = second.status();
-            // The reconnect inside the call is turned away as well: it
-            // either completes (and the re-send fails), or, with shared
-            // memory, may end before the attach.
-            let expected = if s.reconnect_count == 1 || profiles == BASELINE {
-                (ClientState::Broken, 1)
-            } else {
-                (ClientState::Disconnected, 0)
-            };
-            assert_eq!((s.state, s.reconnect_count), expected);
-        }
-        // Shared memory: the server closed the session (and removed its
-        // region) before the client attached it. That is a disconnect,
-        // not a shared-memory failure.
-        ClientState::Disconnected => assert_ne!(profiles, BASELINE),
-        other => panic!("unexpected state {other:?}"),
-    }
+    assert_eq!(second.status().state, ClientState::Disconnected);
+    assert!(server.stats().refused_at_capacity >= 2);
+    assert_eq!(server.stats().sessions, 1);
 
     // The first client was not disturbed.
     for v in 2..10 {
@@ -340,27 +341,56 @@ fn worker_limit(profiles: u32) {
     }
     assert_eq!(first.status().reconnect_count, 0);
 
-    // Once it leaves, the worker is free again (the server notices the
-    // closed session on its own schedule).
+    // Once it leaves, its place is free again.
     drop(first);
-    eventually("the worker to be freed", || {
+    eventually("the session slot to be freed", || {
         second.refresh();
-        second.call(7).is_ok_and(|v| v == 8)
+        second.ready() && second.call(7).is_ok_and(|v| v == 8)
     });
-    assert_eq!(second.status().state, ClientState::Ready);
     // Being turned away never costs the client its shared memory.
     let info = second.session_info().unwrap();
     assert_eq!(info.shared_memory, profiles != BASELINE);
 }
 
 #[test]
-fn worker_limit_disconnects_an_extra_client_right_after_its_handshake() {
-    watchdog(|| worker_limit(0));
+fn a_client_beyond_the_session_limit_is_refused_at_capacity() {
+    watchdog(|| session_limit(0));
 }
 
 #[test]
-fn worker_limit_disconnects_an_extra_client_right_after_its_handshake_baseline() {
-    watchdog(|| worker_limit(BASELINE));
+fn a_client_beyond_the_session_limit_is_refused_at_capacity_baseline() {
+    watchdog(|| session_limit(BASELINE));
+}
+
+/// One worker thread serves any number of connected sessions.
+fn one_worker_many_sessions(profiles: u32) {
+    let dir = RunDir::new();
+    let config = ServerConfig {
+        workers: 1,
+        ..server_config(profiles)
+    };
+    let server = increment_server(&dir, "inc", &config);
+    let mut clients: Vec<_> = (0..20)
+        .map(|_| ready_increment_client(&dir, "inc", &client_config(profiles)))
+        .collect();
+    for round in 0..5u64 {
+        for (i, client) in clients.iter_mut().enumerate() {
+            let v = round * 100 + i as u64;
+            assert_eq!(client.call(v).unwrap(), v + 1);
+        }
+    }
+    assert_eq!(server.stats().sessions, 20);
+    assert_eq!(server.stats().refused_at_capacity, 0);
+}
+
+#[test]
+fn one_worker_serves_many_sessions() {
+    watchdog(|| one_worker_many_sessions(0));
+}
+
+#[test]
+fn one_worker_serves_many_sessions_baseline() {
+    watchdog(|| one_worker_many_sessions(BASELINE));
 }
 
 #[test]

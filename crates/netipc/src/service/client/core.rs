@@ -2,7 +2,7 @@
 //! retry with one reconnect, capacity growth on overflow, timeouts and
 //! aborts (level2 spec sections 3 to 7).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::service::config::ClientSettings;
@@ -58,6 +58,13 @@ impl Failure {
     }
 }
 
+/// The instant `timeout` from now (far in the future for huge timeouts).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(1 << 31))
+}
+
 /// `max(current, next_power_of_two(want))`, capped at `ceiling`.
 fn grow(current: u32, want: u64, ceiling: u32) -> u32 {
     let want = want
@@ -90,6 +97,8 @@ pub(crate) struct ClientCore {
     /// The smallest request size the provider refused, if any (until
     /// `close`): lookups do not propose it again.
     refused_request: Option<u32>,
+    /// A call is running: reconnects end when the client is aborted.
+    in_call: bool,
 }
 
 impl ClientCore {
@@ -121,6 +130,7 @@ impl ClientCore {
             abort: AbortHandle::default(),
             call_timeout: settings.call_timeout,
             refused_request: None,
+            in_call: false,
         }
     }
 
@@ -199,7 +209,7 @@ impl ClientCore {
             ClientState::Broken => true,
             _ => return false,
         };
-        if self.try_connect() == ClientState::Ready {
+        if self.try_connect(deadline_after(self.call_timeout)) == ClientState::Ready {
             let counter = if reconnect {
                 &mut self.status.reconnect_count
             } else {
@@ -232,13 +242,32 @@ impl ClientCore {
             auth_token: self.settings.auth_token,
             packet_size: 0,
             handshake_timeout: self.call_timeout,
+            send_timeout: self.call_timeout,
         }
     }
 
-    /// One connection attempt; sets and returns the new state. A failed
-    /// shared-memory attach withdraws the SHM profiles for good and
-    /// connects again without them.
-    fn try_connect(&mut self) -> ClientState {
+    /// One connection (connect, handshake, shared-memory attach) that ends
+    /// at `until` at the latest, or (inside a call) when the client is
+    /// aborted.
+    fn connect(&self, until: Instant) -> Result<ClientSession> {
+        ClientSession::connect_until(
+            &self.run_dir,
+            &self.service,
+            &self.options(),
+            crate::wire::HELLO_FLAG_EXTENSIONS,
+            Some(until),
+            if self.in_call {
+                self.abort.interrupt()
+            } else {
+                None
+            },
+        )
+    }
+
+    /// One connection attempt ending at `until` at the latest; sets and
+    /// returns the new state. A failed shared-memory attach withdraws the
+    /// SHM profiles for good and connects again without them.
+    fn try_connect(&mut self, until: Instant) -> ClientState {
         self.state = ClientState::Connecting;
         self.session = None;
         if self.supported == 0 {
@@ -247,7 +276,7 @@ impl ClientCore {
             self.state = ClientState::Incompatible;
             return self.state;
         }
-        let mut result = ClientSession::connect(&self.run_dir, &self.service, &self.options());
+        let mut result = self.connect(until);
         if matches!(result, Err(Error::Handshake(HandshakeError::LimitExceeded)))
             && self.request_proposal > self.settings.request_start
         {
@@ -257,7 +286,7 @@ impl ClientCore {
             let refused = self.refused_request.get_or_insert(self.request_proposal);
             *refused = (*refused).min(self.request_proposal);
             self.request_proposal = self.settings.request_start;
-            result = ClientSession::connect(&self.run_dir, &self.service, &self.options());
+            result = self.connect(until);
         }
         if matches!(result, Err(Error::ShmAttach(_))) {
             self.supported &= !profile::SHM_ANY;
@@ -266,7 +295,7 @@ impl ClientCore {
                 // Shared memory was the only transport allowed.
                 Err(Error::Handshake(HandshakeError::NoCommonProfile))
             } else {
-                ClientSession::connect(&self.run_dir, &self.service, &self.options())
+                self.connect(until)
             };
         }
         self.state = match result {
@@ -300,12 +329,31 @@ impl ClientCore {
         (req, resp, self.request_proposal, self.response_proposal)
     }
 
-    /// Runs one call with the at-least-once retry policy. On success the
-    /// response is the session's last response.
+    /// Runs one call with the at-least-once retry policy; every step of it
+    /// (sends, waits, reconnects) ends by `until`. On success the response
+    /// is the session's last response.
     pub(crate) fn call(
         &mut self,
         payload: Payload<'_>,
-        timeout: Duration,
+        until: Instant,
+        check: &dyn Fn(&Message<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.in_call = true;
+        let result = self.call_with_retry(payload, until, check);
+        self.in_call = false;
+        match result {
+            // A reconnect inside the call was cut short by the abort.
+            Err(_) if self.abort.is_aborted() && self.state != ClientState::Ready => {
+                Err(Error::Aborted)
+            }
+            other => other,
+        }
+    }
+
+    fn call_with_retry(
+        &mut self,
+        payload: Payload<'_>,
+        until: Instant,
         check: &dyn Fn(&Message<'_>) -> Result<()>,
     ) -> Result<()> {
         if self.state != ClientState::Ready {
@@ -319,7 +367,7 @@ impl ClientCore {
         let mut overflow_attempts = 0;
         loop {
             let before = self.sizes();
-            let failure = match self.attempt(payload, timeout, check) {
+            let failure = match self.attempt(payload, until, check) {
                 Ok(()) => {
                     self.count_call();
                     return Ok(());
@@ -330,11 +378,11 @@ impl ClientCore {
             let overflow = match failure {
                 Failure::Fatal(e) => return Err(self.fail(e)),
                 Failure::Ordinary(e) => {
-                    if self.try_connect() != ClientState::Ready {
+                    if self.try_connect(until) != ClientState::Ready {
                         return Err(self.fail(e));
                     }
                     self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
-                    return match self.attempt(payload, timeout, check) {
+                    return match self.attempt(payload, until, check) {
                         Ok(()) => {
                             self.count_call();
                             Ok(())
@@ -347,7 +395,7 @@ impl ClientCore {
                 }
                 Failure::Overflow(e) => e,
             };
-            if self.try_connect() != ClientState::Ready {
+            if self.try_connect(until) != ClientState::Ready {
                 return Err(self.fail(overflow));
             }
             self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
@@ -378,7 +426,7 @@ impl ClientCore {
     fn attempt(
         &mut self,
         payload: Payload<'_>,
-        timeout: Duration,
+        until: Instant,
         check: &dyn Fn(&Message<'_>) -> Result<()>,
     ) -> Result<(), Failure> {
         let id = self.exchanges + 1;
@@ -387,11 +435,16 @@ impl ClientCore {
         let Some(session) = self.session.as_mut() else {
             return Err(Failure::Ordinary(Error::Disconnected));
         };
+        let header = crate::wire::Header::new(MessageKind::Request, code, id, 0);
         let sent = match payload {
-            Payload::Single(p) => session.send_request(code, id, p),
-            Payload::Batch { bytes, ends } => {
-                session.send_batch(code, id, Payload::items(bytes, ends))
-            }
+            Payload::Single(p) => session.send_until(&header, p, Some(until), interrupt),
+            Payload::Batch { bytes, ends } => session.send_batch_until(
+                code,
+                id,
+                Payload::items(bytes, ends),
+                Some(until),
+                interrupt,
+            ),
         };
         match sent {
             Ok(()) => {}
@@ -403,10 +456,12 @@ impl ClientCore {
                 );
                 return Err(Failure::Overflow(Error::CapacityExhausted));
             }
+            Err(Error::Interrupted) => return Err(Failure::Fatal(Error::Aborted)),
+            Err(Error::Timeout) => return Err(Failure::Fatal(Error::Timeout)),
             Err(e) => return Err(Failure::Ordinary(e)),
         }
         let negotiated_response = session.params().max_response_payload_bytes;
-        let message = match session.recv(Some(timeout), interrupt) {
+        let message = match session.recv_until(Some(until), interrupt) {
             Ok(m) => m,
             Err(Error::Interrupted) => return Err(Failure::Fatal(Error::Aborted)),
             Err(Error::Timeout) => return Err(Failure::Fatal(Error::Timeout)),
@@ -464,8 +519,9 @@ impl ClientCore {
     }
 
     /// Grows the request proposal so that a request of `needed` bytes fits,
-    /// reconnects, and reports whether the new session takes it.
-    pub(crate) fn renegotiate_request(&mut self, needed: u32) -> bool {
+    /// reconnects (by `until`), and reports whether the new session takes
+    /// it.
+    pub(crate) fn renegotiate_request(&mut self, needed: u32, until: Instant) -> bool {
         let before = self.request_capacity();
         self.request_proposal = grow(
             self.request_proposal,
@@ -473,7 +529,7 @@ impl ClientCore {
             self.settings.request_ceiling,
         );
         self.break_session();
-        if self.try_connect() != ClientState::Ready {
+        if self.try_connect(until) != ClientState::Ready {
             return false;
         }
         self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);

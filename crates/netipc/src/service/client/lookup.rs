@@ -356,7 +356,13 @@ fn run<S: Spec>(
             state: core.state(),
         });
     }
-    match lookup_loop::<S>(core, request, scratch, keys, Instant::now() + timeout) {
+    match lookup_loop::<S>(
+        core,
+        request,
+        scratch,
+        keys,
+        super::core::deadline_after(timeout),
+    ) {
         Ok(done) => Ok(done),
         Err(Failed(e, counted)) => {
             if !counted {
@@ -403,7 +409,7 @@ fn lookup_loop<S: Spec>(
             let needed = S::request_len(rest).min(core.request_ceiling() as usize);
             let needed32 = u32::try_from(needed).unwrap_or(u32::MAX);
             if needed > core.request_capacity() as usize && core.may_propose(needed32) {
-                core.renegotiate_request(needed32);
+                core.renegotiate_request(needed32, deadline);
                 if core.state() != ClientState::Ready {
                     return Err(Error::NotReady {
                         state: core.state(),
@@ -426,7 +432,7 @@ fn lookup_loop<S: Spec>(
         if k == 0 && start < keys.len() {
             let needed = S::one_key_len(&keys[start]);
             if needed <= core.request_ceiling() as usize {
-                if !core.renegotiate_request(u32::try_from(needed).unwrap_or(u32::MAX)) {
+                if !core.renegotiate_request(u32::try_from(needed).unwrap_or(u32::MAX), deadline) {
                     core.mark_broken();
                     return Err(Error::CapacityExhausted.into());
                 }
@@ -444,12 +450,10 @@ fn lookup_loop<S: Spec>(
         if subcalls > settings.max_lookup_subcalls {
             return Err(Error::LookupLimit("max_lookup_subcalls").into());
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if deadline <= Instant::now() {
             return Err(Error::Timeout.into());
         }
-        let left = left.max(Duration::from_millis(1));
-        core.call(Payload::Single(&request[..n]), left, &|_| Ok(()))
+        core.call(Payload::Single(&request[..n]), deadline, &|_| Ok(()))
             .map_err(|e| Failed(e, true))?;
         let payload = core
             .response()

@@ -7,7 +7,7 @@ mod lookup;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use self::core::{ClientCore, Payload};
+use self::core::{ClientCore, Payload, deadline_after};
 use crate::codec::{
     INCREMENT_PAYLOAD_LEN, SnapshotRequest, SnapshotView, decode_increment, decode_string_reverse,
     encode_increment, encode_string_reverse, string_reverse_len,
@@ -186,7 +186,7 @@ impl<K: ServiceKind> Client<K> {
             bytes: &self.request,
             ends: &self.ends,
         };
-        self.core.call(payload, timeout, &check)?;
+        self.core.call(payload, deadline_after(timeout), &check)?;
         let response = self.core.response().ok_or(Error::Disconnected)?;
         Ok(BatchView::new(
             response.payload,
@@ -226,7 +226,8 @@ impl Client<CgroupsSnapshot> {
                 .map(|_| ())
                 .map_err(Error::from)
         };
-        self.core.call(Payload::Single(&request), timeout, &check)?;
+        self.core
+            .call(Payload::Single(&request), deadline_after(timeout), &check)?;
         let response = self.core.response().ok_or(Error::Disconnected)?;
         Ok(SnapshotView::decode(response.payload)?)
     }
@@ -244,7 +245,8 @@ impl Client<Increment> {
         let check = |m: &crate::transport::Message<'_>| {
             decode_increment(m.payload).map(|_| ()).map_err(Error::from)
         };
-        self.core.call(Payload::Single(&request), timeout, &check)?;
+        self.core
+            .call(Payload::Single(&request), deadline_after(timeout), &check)?;
         let response = self.core.response().ok_or(Error::Disconnected)?;
         Ok(decode_increment(response.payload)?)
     }
@@ -331,8 +333,11 @@ impl Client<StringReverse> {
                 .map(|_| ())
                 .map_err(Error::from)
         };
-        self.core
-            .call(Payload::Single(&self.request[..n]), timeout, &check)?;
+        self.core.call(
+            Payload::Single(&self.request[..n]),
+            deadline_after(timeout),
+            &check,
+        )?;
         let response = self.core.response().ok_or(Error::Disconnected)?;
         Ok(decode_string_reverse(response.payload)?)
     }

@@ -152,7 +152,7 @@ pub(crate) struct Scratch {
     /// size: a lookup answer the budget had to cut short then becomes an
     /// overflow (the client reconnects with the larger size) instead of
     /// `OVERSIZED_ITEM` / `PAYLOAD_EXCEEDED` items.
-    can_grow: bool,
+    pub(crate) can_grow: bool,
 }
 
 impl Scratch {

@@ -1,73 +1,51 @@
-//! Managed servers: a listener, one thread per session up to a worker
-//! limit, typed handlers, learned payload sizes, and a prompt stop.
+//! Managed servers: a listener, a small pool of worker threads serving
+//! every session (see [`engine`] for the design), typed handlers, learned
+//! payload sizes, statistics and a prompt stop.
 
+mod control;
+mod engine;
 mod handlers;
-mod session;
+mod registry;
+mod request;
+mod stats;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
+pub use engine::STOP_GRACE;
 pub use handlers::{
     AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, SnapshotHandler,
     StringReverseHandler,
 };
+pub use stats::ServerStats;
 
+use self::engine::{Engine, Shared};
 use self::handlers::Dispatch;
-use self::session::Learned;
+use self::request::Learned;
 use crate::error::{Error, Result};
 use crate::service::ServerConfig;
 use crate::service::config::growth;
-use crate::transport::{Incoming, Interrupt, Listener, ServerOptions};
+use crate::transport::{Listener, ServerOptions};
 
-/// How long a client beyond the worker limit may take to say HELLO before
-/// it is dropped.
-const OVER_CAPACITY_HANDSHAKE: Duration = Duration::from_secs(1);
-/// Pause after a failed accept before the next one.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
-
-/// State shared by the server, its stop handles and its threads.
-#[derive(Debug)]
-struct Shared {
-    stopped: AtomicBool,
-    /// Wakes the accept loop and every session; created by the first run.
-    interrupt: OnceLock<Option<Interrupt>>,
-    response_size: Learned,
-}
-
-impl Shared {
-    fn interrupt(&self) -> Option<&Interrupt> {
-        let interrupt = self
-            .interrupt
-            .get_or_init(|| Interrupt::new().ok())
-            .as_ref()?;
-        if self.stopped.load(Ordering::SeqCst) {
-            interrupt.raise();
-        }
-        Some(interrupt)
-    }
-
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        if let Some(Some(i)) = self.interrupt.get() {
-            i.raise();
-        }
-    }
-}
-
-/// Stops a managed server from any thread. Cheap to clone; `Send + Sync`.
+/// Stops a managed server from any thread, and reads its statistics.
+/// Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct StopHandle {
     shared: Arc<Shared>,
 }
 
 impl StopHandle {
-    /// Stops the server: the accept loop and every session end promptly,
-    /// [`ManagedServer::run`] returns once all sessions are gone, and the
-    /// endpoint and shared-memory regions are removed. Stopping is final.
+    /// Stops the server: the endpoint is removed at once, handlers still
+    /// running get up to [`STOP_GRACE`] to finish, every session is
+    /// closed (shared-memory regions removed) and
+    /// [`ManagedServer::run`] returns. Does not block. Stopping is final.
     pub fn stop(&self) {
-        self.shared.stop();
+        self.shared.control.stop();
+    }
+
+    /// The server's counters and current load.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.counters.snapshot()
     }
 }
 
@@ -75,11 +53,28 @@ impl StopHandle {
 ///
 /// Create it with the constructor of its service kind (no I/O), then
 /// [`run`](Self::run) it on a thread of your choice or
-/// [`spawn`](Self::spawn) it. Each client session runs on its own thread,
-/// up to the configured number of workers; a client beyond that is
-/// disconnected right after its handshake (it retries later). Handlers run
-/// concurrently and must synchronise their own data. A handler that fails
-/// or panics fails only its request, whose session then ends.
+/// [`spawn`](Self::spawn) it. Up to `max_sessions` clients can be
+/// connected at once (a client beyond that is refused with "provider at
+/// capacity" and retries later); `workers` threads answer their requests,
+/// so at most that many handlers run at the same time. Handlers must
+/// synchronise their own data. A handler that fails or panics fails only
+/// its request, whose session then ends.
+///
+/// Idle sessions cost no CPU, and a departing client is noticed at once.
+/// Memory per idle session is a few kilobytes: the connection, its receive
+/// buffer (the agreed request size) and, for shared memory, the region
+/// (both agreed payload sizes, reserved in the run directory's file
+/// system).
+///
+/// # Platform-specific behavior
+///
+/// POSIX: each session holds up to two descriptors, and a connection
+/// waiting for its HELLO one more; the session limit is lowered to what
+/// the open-file limit allows (after raising the soft limit towards the
+/// hard one). Shared-memory sessions are waited on 127 at a time per
+/// `futex_waitv` (Linux 5.16+; older kernels use one waiting thread per
+/// idle shared-memory session). Windows: pipes complete on one I/O
+/// completion port; shared-memory events are waited on 63 at a time.
 pub struct ManagedServer {
     run_dir: String,
     service: String,
@@ -112,9 +107,9 @@ impl ManagedServer {
             config: *config,
             dispatcher,
             shared: Arc::new(Shared {
-                stopped: AtomicBool::new(false),
-                interrupt: OnceLock::new(),
+                control: Default::default(),
                 response_size: Learned::new(growth(config.max_response_payload_bytes)),
+                counters: Default::default(),
             }),
         }
     }
@@ -194,7 +189,8 @@ impl ManagedServer {
         )
     }
 
-    /// A handle that stops the server from another thread.
+    /// A handle that stops the server (and reads its statistics) from
+    /// another thread.
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
             shared: self.shared.clone(),
@@ -203,45 +199,46 @@ impl ManagedServer {
 
     /// Stops the server (see [`StopHandle::stop`]).
     pub fn stop(&self) {
-        self.shared.stop();
+        self.shared.control.stop();
     }
 
-    fn options(&self) -> ServerOptions {
-        ServerOptions {
+    /// The server's counters and current load.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Creates the endpoint and the engine around it.
+    fn bind(&self) -> Result<Arc<Engine>> {
+        let options = ServerOptions {
             supported_profiles: self.config.supported(),
-            preferred_profiles: self.config.preferred(),
-            // Requests: the ceiling. The agreed size is the client's
-            // proposal, which starts small and grows on demand; buffers and
-            // shared memory follow the agreed size.
-            max_request_payload_bytes: growth(self.config.max_request_payload_bytes).1,
-            max_response_payload_bytes: self.shared.response_size.get(),
-            auth_token: self.config.auth_token,
-            packet_size: 0,
-            backlog: 0,
-            handshake_timeout: Duration::ZERO,
-        }
+            // Room for a crowd of clients connecting at the same moment.
+            backlog: 1024,
+            ..ServerOptions::default()
+        };
+        let listener = Listener::bind(&self.run_dir, &self.service, &options)?;
+        Engine::new(
+            self.shared.clone(),
+            self.dispatcher.clone(),
+            self.config,
+            listener,
+        )
     }
 
-    fn bind(&self) -> Result<Listener> {
-        if self.shared.interrupt().is_none() {
-            return Err(Error::io(
-                "creating the stop event",
-                std::io::ErrorKind::Other.into(),
-            ));
-        }
-        Listener::bind(&self.run_dir, &self.service, &self.options())
-    }
-
-    /// Creates the endpoint and serves until stopped; returns after every
-    /// session has ended, with the endpoint removed. Blocks the calling
-    /// thread.
+    /// Creates the endpoint and serves until stopped; returns once the
+    /// endpoint is removed and every session is closed (see
+    /// [`StopHandle::stop`]). Blocks the calling thread, which keeps the
+    /// server's deadlines; `workers` threads answer requests.
     ///
     /// # Errors
     /// `AddressInUse` when a live server owns the endpoint, `Name`, `Io`.
     pub fn run(&self) -> Result<()> {
-        let listener = self.bind()?;
-        self.serve(listener);
+        let engine = self.bind()?;
+        engine.run(&self.thread_name());
         Ok(())
+    }
+
+    fn thread_name(&self) -> String {
+        format!("netipc-{}", self.service)
     }
 
     /// Creates the endpoint on the calling thread (so binding errors are
@@ -250,81 +247,17 @@ impl ManagedServer {
     /// # Errors
     /// As [`run`](Self::run).
     pub fn spawn(self) -> Result<RunningServer> {
-        let listener = self.bind()?;
+        let engine = self.bind()?;
         let stop = self.stop_handle();
+        let name = self.thread_name();
         let thread = std::thread::Builder::new()
-            .name(format!("netipc-{}", self.service))
-            .spawn(move || self.serve(listener))
+            .name(name.clone())
+            .spawn(move || engine.run(&name))
             .map_err(|e| Error::io("starting the server thread", e))?;
         Ok(RunningServer {
             stop,
             thread: Some(thread),
         })
-    }
-
-    fn serve(&self, listener: Listener) {
-        let Some(stop) = self.shared.interrupt() else {
-            return;
-        };
-        let active = Arc::new(AtomicUsize::new(0));
-        let mut sessions: Vec<JoinHandle<()>> = Vec::new();
-        let mut next_id = 1u64;
-        while !self.shared.stopped.load(Ordering::SeqCst) {
-            let incoming = match listener.accept(None, Some(stop)) {
-                Ok(incoming) => incoming,
-                Err(Error::Interrupted) => break,
-                Err(_) => {
-                    std::thread::sleep(ACCEPT_BACKOFF);
-                    continue;
-                }
-            };
-            let session_id = next_id;
-            next_id += 1;
-            sessions.retain(|t| !t.is_finished());
-            if active.load(Ordering::SeqCst) >= self.config.workers() {
-                // The client sees a completed handshake, then EOF, and
-                // retries later (as with every NetIPC server).
-                let options = ServerOptions {
-                    handshake_timeout: OVER_CAPACITY_HANDSHAKE,
-                    ..self.options()
-                };
-                let _ = incoming.handshake_with(session_id, &options, Some(stop));
-                continue;
-            }
-            active.fetch_add(1, Ordering::SeqCst);
-            match self.start_session(incoming, session_id, active.clone()) {
-                Ok(thread) => sessions.push(thread),
-                Err(_) => {
-                    active.fetch_sub(1, Ordering::SeqCst);
-                }
-            }
-        }
-        drop(listener);
-        for thread in sessions {
-            let _ = thread.join();
-        }
-    }
-
-    fn start_session(
-        &self,
-        incoming: Incoming,
-        session_id: u64,
-        active: Arc<AtomicUsize>,
-    ) -> Result<JoinHandle<()>> {
-        let options = self.options();
-        let shared = self.shared.clone();
-        let dispatcher = self.dispatcher.clone();
-        std::thread::Builder::new()
-            .name(format!("netipc-{}-{session_id}", self.service))
-            .spawn(move || {
-                if let Some(stop) = shared.interrupt() {
-                    if let Ok(session) = incoming.handshake_with(session_id, &options, Some(stop)) {
-                        session::serve(session, &*dispatcher, &shared.response_size, stop);
-                    }
-                }
-                active.fetch_sub(1, Ordering::SeqCst);
-            })
-            .map_err(|e| Error::io("starting a session thread", e))
     }
 }
 
@@ -337,12 +270,19 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// A handle that stops the server from another thread.
+    /// A handle that stops the server (and reads its statistics) from
+    /// another thread.
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
     }
 
-    /// Stops the server and waits until it has shut down.
+    /// The server's counters and current load.
+    pub fn stats(&self) -> ServerStats {
+        self.stop.stats()
+    }
+
+    /// Stops the server and waits until it has shut down (at most about
+    /// [`STOP_GRACE`] for handlers that are still running).
     pub fn stop(mut self) {
         self.shutdown();
     }

@@ -1,12 +1,19 @@
 //! The POSIX backend: Unix SEQPACKET sockets.
 
 mod interrupt;
+mod limits;
+mod poller;
 mod shm;
 mod socket;
 mod wait;
 
 pub(crate) use interrupt::Interrupt;
-pub(crate) use shm::{RawShm, ShmOffer, ShmRegion, cleanup_stale};
+pub(crate) use limits::session_capacity;
+pub(crate) use poller::{Event, Interest, Poller};
+pub(crate) use shm::{
+    GroupSignal, RawShm, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, disable_waitv,
+    group_capacity, wait_group,
+};
 pub(crate) use socket::{Conn, Listener, connect};
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};

@@ -3,7 +3,7 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustix::fs::{AtFlags, CWD, FileType, Mode, chmod, stat, unlinkat};
 use rustix::io::Errno;
@@ -14,7 +14,7 @@ use rustix::net::{
 };
 
 use super::Interrupt;
-use super::wait::wait_readable;
+use super::wait::{wait_readable, wait_writable};
 use crate::error::{Error, Result};
 use crate::transport::PeerCredentials;
 use crate::transport::names::socket_path;
@@ -49,8 +49,24 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// Sends one packet made of `parts` (one datagram, `MSG_NOSIGNAL`).
-    pub(crate) fn send_packet(&self, parts: &[&[u8]]) -> Result<()> {
+    /// Sends one packet made of `parts` (one datagram, `MSG_NOSIGNAL`),
+    /// waiting for room in the socket until `deadline` (or until
+    /// `interrupt` is raised).
+    pub(crate) fn send_packet(
+        &self,
+        parts: &[&[u8]],
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<()> {
+        while !self.try_send_packet(parts)? {
+            wait_writable(self.fd.as_fd(), deadline, interrupt)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one packet made of `parts` without waiting; `false` when the
+    /// socket has no room for it now (nothing was sent).
+    pub(crate) fn try_send_packet(&self, parts: &[&[u8]]) -> Result<bool> {
         let iov = [
             IoSlice::new(parts.first().copied().unwrap_or_default()),
             IoSlice::new(parts.get(1).copied().unwrap_or_default()),
@@ -61,9 +77,9 @@ impl Conn {
                 &self.fd,
                 &iov,
                 &mut SendAncillaryBuffer::default(),
-                SendFlags::NOSIGNAL,
+                SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
             ) {
-                Ok(n) if n == total => return Ok(()),
+                Ok(n) if n == total => return Ok(true),
                 Ok(_) => {
                     return Err(Error::io(
                         "sending a packet",
@@ -71,6 +87,7 @@ impl Conn {
                     ));
                 }
                 Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return Ok(false),
                 Err(e) => return Err(map_io_error("sending a packet", e)),
             }
         }
@@ -87,10 +104,26 @@ impl Conn {
     ) -> Result<usize> {
         wait_readable(self.fd.as_fd(), deadline, interrupt)?;
         loop {
-            match recv(&self.fd, &mut *buf, RecvFlags::TRUNC) {
+            if let Some(n) = self.recv_into(buf, RecvFlags::empty())? {
+                return Ok(n);
+            }
+            wait_readable(self.fd.as_fd(), deadline, interrupt)?;
+        }
+    }
+
+    /// Receives one packet into `buf` if one is waiting (`None` otherwise);
+    /// returns its real length, as [`recv_packet`](Self::recv_packet).
+    pub(crate) fn try_recv_packet(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        self.recv_into(buf, RecvFlags::DONTWAIT)
+    }
+
+    fn recv_into(&self, buf: &mut [u8], flags: RecvFlags) -> Result<Option<usize>> {
+        loop {
+            match recv(&self.fd, &mut *buf, RecvFlags::TRUNC | flags) {
                 Ok((_, 0)) => return Err(Error::Disconnected),
-                Ok((_, real)) => return Ok(real),
+                Ok((_, real)) => return Ok(Some(real)),
                 Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return Ok(None),
                 Err(e) => return Err(map_io_error("receiving a packet", e)),
             }
         }
@@ -107,16 +140,41 @@ impl Conn {
     ) -> Result<usize> {
         wait_readable(self.fd.as_fd(), deadline, interrupt)?;
         loop {
+            if let Some(n) = self.recv_split_into(head, body, RecvFlags::empty())? {
+                return Ok(n);
+            }
+            wait_readable(self.fd.as_fd(), deadline, interrupt)?;
+        }
+    }
+
+    /// Like [`try_recv_packet`](Self::try_recv_packet), split as
+    /// [`recv_packet_split`](Self::recv_packet_split).
+    pub(crate) fn try_recv_packet_split(
+        &self,
+        head: &mut [u8; HEADER_LEN],
+        body: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.recv_split_into(head, body, RecvFlags::DONTWAIT)
+    }
+
+    fn recv_split_into(
+        &self,
+        head: &mut [u8; HEADER_LEN],
+        body: &mut [u8],
+        flags: RecvFlags,
+    ) -> Result<Option<usize>> {
+        loop {
             let mut iov = [IoSliceMut::new(head), IoSliceMut::new(body)];
             match recvmsg(
                 &self.fd,
                 &mut iov,
                 &mut RecvAncillaryBuffer::default(),
-                RecvFlags::TRUNC,
+                RecvFlags::TRUNC | flags,
             ) {
                 Ok(m) if m.bytes == 0 => return Err(Error::Disconnected),
-                Ok(m) => return Ok(m.bytes),
+                Ok(m) => return Ok(Some(m.bytes)),
                 Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return Ok(None),
                 Err(e) => return Err(map_io_error("receiving a packet", e)),
             }
         }
@@ -189,16 +247,44 @@ fn map_io_error(context: &'static str, e: Errno) -> Error {
     }
 }
 
-/// Connects to the service's socket. `_deadline` is not needed: a Unix
-/// socket accepts connections into its backlog without waiting.
-pub(crate) fn connect(run_dir: &str, service: &str, _deadline: Option<Instant>) -> Result<Conn> {
+/// Longest single blocking `connect` while the provider's backlog is full;
+/// the deadline and the interrupt are checked between slices.
+const CONNECT_SLICE: Duration = Duration::from_millis(50);
+
+/// Connects to the service's socket. A provider whose listen backlog is
+/// full makes `connect` wait for room; that wait ends at `deadline`
+/// (`Timeout`) or when `interrupt` is raised (`Interrupted`).
+pub(crate) fn connect(
+    run_dir: &str,
+    service: &str,
+    deadline: Option<Instant>,
+    interrupt: Option<&Interrupt>,
+) -> Result<Conn> {
     let path = socket_path(run_dir, service)?;
     let addr = unix_addr(&path)?;
     let fd = new_socket(false).map_err(|e| Error::io("creating a socket", e))?;
     loop {
+        if interrupt.is_some_and(Interrupt::is_raised) {
+            return Err(Error::Interrupted);
+        }
+        // A blocking Unix-socket connect waits for backlog room for at most
+        // the socket's send timeout, then fails with EAGAIN.
+        let slice = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left.min(CONNECT_SLICE),
+                _ => return Err(Error::Timeout),
+            },
+            None => CONNECT_SLICE,
+        };
+        sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, Some(slice))
+            .map_err(|e| Error::io("setting the connect timeout", e.into()))?;
         match sys_connect(&fd, &addr) {
-            Ok(()) => return Ok(Conn { fd }),
-            Err(Errno::INTR) => {}
+            Ok(()) => {
+                sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, None)
+                    .map_err(|e| Error::io("clearing the connect timeout", e.into()))?;
+                return Ok(Conn { fd });
+            }
+            Err(Errno::INTR | Errno::AGAIN | Errno::INPROGRESS | Errno::TIMEDOUT) => {}
             Err(Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR) => {
                 return Err(Error::NotFound { endpoint: path });
             }
@@ -296,6 +382,19 @@ impl Listener {
             match accept_with(&self.fd, SocketFlags::CLOEXEC) {
                 Ok(fd) => return Ok(Conn { fd }),
                 Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => {}
+                Err(e) => return Err(Error::io("accepting a connection", e.into())),
+            }
+        }
+    }
+
+    /// Accepts one waiting connection without blocking (`None` when none
+    /// is waiting).
+    pub(crate) fn try_accept(&self) -> Result<Option<Conn>> {
+        loop {
+            match accept_with(&self.fd, SocketFlags::CLOEXEC) {
+                Ok(fd) => return Ok(Some(Conn { fd })),
+                Err(Errno::AGAIN) => return Ok(None),
+                Err(Errno::INTR | Errno::CONNABORTED) => {}
                 Err(e) => return Err(Error::io("accepting a connection", e.into())),
             }
         }

@@ -16,6 +16,25 @@ pub(crate) fn wait_readable(
     deadline: Option<Instant>,
     interrupt: Option<&Interrupt>,
 ) -> Result<()> {
+    wait_for(fd, PollFlags::IN, deadline, interrupt)
+}
+
+/// Blocks until `fd` can take more data (or hung up), the deadline passes
+/// or `interrupt` is raised.
+pub(crate) fn wait_writable(
+    fd: BorrowedFd<'_>,
+    deadline: Option<Instant>,
+    interrupt: Option<&Interrupt>,
+) -> Result<()> {
+    wait_for(fd, PollFlags::OUT, deadline, interrupt)
+}
+
+fn wait_for(
+    fd: BorrowedFd<'_>,
+    want: PollFlags,
+    deadline: Option<Instant>,
+    interrupt: Option<&Interrupt>,
+) -> Result<()> {
     loop {
         if interrupt.is_some_and(Interrupt::is_raised) {
             return Err(Error::Interrupted);
@@ -30,10 +49,10 @@ pub(crate) fn wait_readable(
                 })
             }
         };
-        let ready = PollFlags::IN | PollFlags::HUP | PollFlags::ERR;
+        let ready = want | PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL;
         let mut fds = [
-            PollFd::from_borrowed_fd(fd, PollFlags::IN),
-            PollFd::from_borrowed_fd(fd, PollFlags::IN),
+            PollFd::from_borrowed_fd(fd, want),
+            PollFd::from_borrowed_fd(fd, want),
         ];
         let n = match interrupt {
             Some(i) => {
@@ -47,7 +66,7 @@ pub(crate) fn wait_readable(
                 if interrupt.is_some_and(Interrupt::is_raised) {
                     return Err(Error::Interrupted);
                 }
-                if fds[0].revents().intersects(ready | PollFlags::NVAL) {
+                if fds[0].revents().intersects(ready) {
                     return Ok(());
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {

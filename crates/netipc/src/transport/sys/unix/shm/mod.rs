@@ -7,6 +7,8 @@ mod mapping;
 mod raw;
 mod region;
 mod stale;
+mod watch;
 
 pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmOffer, ShmRegion, cleanup_stale};
+pub(crate) use watch::{GroupSignal, ShmWatch, disable_waitv, group_capacity, wait_group};

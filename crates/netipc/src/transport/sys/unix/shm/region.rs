@@ -2,6 +2,7 @@
 //! consume with spin then futex wait).
 
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use rustix::thread::futex;
 use super::layout::*;
 use super::mapping::Mapping;
 use super::stale::{self, Verdict};
+use super::watch::ShmWatch;
 use crate::error::{Error, Result};
 use crate::transport::ShmAttachError;
 use crate::transport::framing::ProtocolError;
@@ -37,8 +39,9 @@ fn open_dir(run_dir: &str) -> std::io::Result<OwnedFd> {
 /// One mapped session region, from the point of view of one side.
 #[derive(Debug)]
 pub(crate) struct ShmRegion {
-    map: Mapping,
-    _fd: OwnedFd,
+    /// Shared with the wait groups watching this region (a multi-session
+    /// server), so a region being closed stays mapped until they let go.
+    map: Arc<Mapping>,
     /// Lane this side publishes into, and the local count of publications.
     tx: Lane,
     tx_seq: u64,
@@ -104,8 +107,12 @@ impl ShmRegion {
                 }
             }
         }
-        let map = Mapping::map(&fd, size)
-            .map_err(|e| Error::io("mapping the shared memory region", e))?;
+        let map = Arc::new(
+            Mapping::map(&fd, size)
+                .map_err(|e| Error::io("mapping the shared memory region", e))?,
+        );
+        // The mapping keeps the file alive; the descriptor is not needed.
+        drop(fd);
         map.u32_at(OFF_MAGIC).store(MAGIC, Ordering::Relaxed);
         map.write(OFF_VERSION, &VERSION.to_ne_bytes());
         map.write(OFF_HEADER_LEN, &(HEADER_LEN as u16).to_ne_bytes());
@@ -124,7 +131,6 @@ impl ShmRegion {
         fence(Ordering::Release);
         Ok(Self {
             map,
-            _fd: fd,
             tx: Lane::response(HEADER_LEN + rq, rs),
             tx_seq: 0,
             rx: Lane::request(HEADER_LEN, rq),
@@ -154,14 +160,14 @@ impl ShmRegion {
             return Err(ShmAttachError::NotReady);
         }
         let size = usize::try_from(size).map_err(|_| ShmAttachError::BadSize)?;
-        let map = Mapping::map(&fd, size).map_err(ShmAttachError::Map)?;
+        let map = Arc::new(Mapping::map(&fd, size).map_err(ShmAttachError::Map)?);
+        drop(fd);
         fence(Ordering::Acquire);
         let (tx, rx) = validate(&map)?;
         let rx_seq = map.u64_at(rx.seq).load(Ordering::Acquire);
         let tx_seq = map.u64_at(tx.seq).load(Ordering::Acquire);
         Ok(Self {
             map,
-            _fd: fd,
             tx,
             tx_seq,
             rx,
@@ -231,6 +237,61 @@ impl ShmRegion {
         Ok(())
     }
 
+    /// Whether the next message has been published.
+    fn arrived(&self) -> bool {
+        self.map.u64_at(self.rx.seq).load(Ordering::Acquire) > self.rx_seq
+    }
+
+    /// Copies the next message, which has arrived, into `buf` and consumes
+    /// it; returns its length.
+    fn take(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.map.u32_at(self.rx.len).load(Ordering::Acquire) as usize;
+        self.rx_seq += 1;
+        let max = buf.len().min(self.rx.capacity);
+        if len == 0 {
+            return Err(ProtocolError::ShmEmptyMessage.into());
+        }
+        if len > max {
+            return Err(ProtocolError::ShmMessageTooLarge { len, capacity: max }.into());
+        }
+        self.map.read(self.rx.area, &mut buf[..len]);
+        Ok(len)
+    }
+
+    /// Copies the next message into `buf` if it has arrived (`None`
+    /// otherwise), without waiting.
+    pub(crate) fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        if !self.arrived() {
+            return Ok(None);
+        }
+        self.take(buf).map(Some)
+    }
+
+    /// Polls for the next message for the spin time of a waiter (spinning,
+    /// then yielding) without sleeping; stops early when `keep_going`
+    /// turns false. Returns whether the message arrived.
+    pub(crate) fn spin_for_message(&self, mut keep_going: impl FnMut() -> bool) -> bool {
+        let mut spin = Spin::default();
+        while !self.arrived() {
+            if !spin.again() || !keep_going() {
+                return self.arrived();
+            }
+        }
+        true
+    }
+
+    /// A handle that lets a wait group sleep until the next message of
+    /// this region arrives. Valid until this side receives again.
+    pub(crate) fn watch(&self) -> ShmWatch {
+        ShmWatch::new(
+            self.map.clone(),
+            self.rx.seq,
+            self.rx.signal,
+            self.rx_seq + 1,
+            self.wake_on_demand,
+        )
+    }
+
     /// Waits for the next message and copies it into `buf` (which must hold
     /// the receive capacity); returns its length. Spins briefly, then sleeps
     /// on the futex in slices, checking `interrupt`, the deadline and
@@ -286,17 +347,7 @@ impl ShmRegion {
                 }
             }
         }
-        let len = self.map.u32_at(self.rx.len).load(Ordering::Acquire) as usize;
-        self.rx_seq = expected;
-        let max = buf.len().min(self.rx.capacity);
-        if len == 0 {
-            return Err(ProtocolError::ShmEmptyMessage.into());
-        }
-        if len > max {
-            return Err(ProtocolError::ShmMessageTooLarge { len, capacity: max }.into());
-        }
-        self.map.read(self.rx.area, &mut buf[..len]);
-        Ok(len)
+        self.take(buf)
     }
 }
 

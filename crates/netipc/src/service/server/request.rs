@@ -1,5 +1,6 @@
-//! One served session: receive, dispatch (per item for batches), answer;
-//! and the payload sizes the server learns from its traffic.
+//! Answering one request: dispatch (per item for batches) with panics
+//! contained, the error statuses, and the payload sizes the server learns
+//! from its traffic.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -7,7 +8,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::handlers::{Dispatch, Scratch};
 use crate::codec::DispatchError;
 use crate::error::CodecErrorKind;
-use crate::transport::{Interrupt, ServerSession};
 use crate::wire::{BatchBuilder, BatchView, Header, MessageKind, TransportStatus};
 
 /// A payload size shared by all sessions that only grows (by powers of
@@ -47,73 +47,109 @@ impl Learned {
     }
 }
 
-/// What the session does after answering.
-enum Next {
-    Continue,
-    Close,
+/// How a request is answered.
+pub(crate) enum Reply {
+    /// An OK response: the first `len` bytes of the response buffer.
+    Payload(usize),
+    /// An empty response with this status; `close` ends the session after
+    /// it (the documented behaviour for every failed request; a wrong
+    /// method keeps the session).
+    Status {
+        status: TransportStatus,
+        close: bool,
+    },
+    /// Not a request: the session ends without an answer.
+    Drop,
 }
 
-/// Serves `session` until the client leaves, a terminal error, or `stop`.
-pub(crate) fn serve(
-    mut session: ServerSession,
+/// A worker's buffers, reused for every request it answers.
+#[derive(Debug)]
+pub(crate) struct Buffers {
+    pub(crate) response: Vec<u8>,
+    scratch: Scratch,
+}
+
+impl Buffers {
+    pub(crate) fn new() -> Self {
+        Self {
+            response: Vec::new(),
+            scratch: Scratch::new(false),
+        }
+    }
+
+    /// Gives back a response buffer far above `keep` bytes (after an
+    /// unusually large answer).
+    pub(crate) fn trim(&mut self, keep: usize) {
+        if self.response.len() > keep {
+            self.response = Vec::new();
+        }
+    }
+}
+
+/// Answers one received message of a session whose responses may carry
+/// `budget` payload bytes. Panics of the handler are contained here.
+pub(crate) fn answer_message(
     dispatcher: &dyn Dispatch,
     response_size: &Learned,
-    stop: &Interrupt,
-) {
-    let budget = session.params().max_response_payload_bytes as usize;
-
-    let mut response = vec![0u8; budget];
-    let mut scratch =
-        Scratch::new(response_size.can_exceed(session.params().max_response_payload_bytes));
-    let method = dispatcher.method().code();
-    loop {
-        let Ok(message) = session.recv(None, Some(stop)) else {
-            return;
-        };
-        let header = message.header;
-        if header.kind != MessageKind::Request {
-            return;
-        }
-        if header.code != method {
-            if session
-                .respond_status(&header, TransportStatus::UNSUPPORTED)
-                .is_err()
-            {
-                return;
+    header: &Header,
+    payload: &[u8],
+    budget: u32,
+    buffers: &mut Buffers,
+) -> (Reply, bool) {
+    if header.kind != MessageKind::Request {
+        return (Reply::Drop, false);
+    }
+    if header.code != dispatcher.method().code() {
+        let status = TransportStatus::UNSUPPORTED;
+        return (
+            Reply::Status {
+                status,
+                close: false,
+            },
+            false,
+        );
+    }
+    let budget = budget as usize;
+    if buffers.response.len() < budget {
+        buffers.response.resize(budget, 0);
+    }
+    buffers.scratch.can_grow = response_size.can_exceed(budget as u32);
+    let Buffers { response, scratch } = buffers;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        answer(
+            dispatcher,
+            header,
+            payload,
+            &mut response[..budget],
+            scratch,
+        )
+    }));
+    match outcome {
+        Ok(Ok(len)) => (Reply::Payload(len), false),
+        Ok(Err(e)) => {
+            let status = e.transport_status();
+            if status == TransportStatus::LIMIT_EXCEEDED {
+                let needed = needed_size(dispatcher, header, payload, budget, response_size);
+                response_size.learn(needed);
             }
-            continue;
-        }
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            answer(
-                dispatcher,
-                &header,
-                message.payload,
-                &mut response,
-                &mut scratch,
+            (
+                Reply::Status {
+                    status,
+                    close: true,
+                },
+                false,
             )
-        }));
-        let next = match outcome {
-            Ok(Ok(len)) => send(&mut session, &header, &response[..len]),
-            Ok(Err(e)) => {
-                let status = e.transport_status();
-                if status == TransportStatus::LIMIT_EXCEEDED {
-                    let needed =
-                        needed_size(dispatcher, &header, message.payload, budget, response_size);
-                    response_size.learn(needed);
-                }
-                // The documented behaviour: every failed request ends its
-                // session after the answer; the client reconnects.
-                let _ = session.respond_status(&header, status);
-                Next::Close
-            }
-            // A panicking handler fails only this request and its session.
-            Err(_) => {
-                let _ = session.respond_status(&header, TransportStatus::INTERNAL_ERROR);
-                Next::Close
-            }
-        };
-        if matches!(next, Next::Close) {
-            return;
+        }
+        // A panicking handler fails only this request and its session.
+        Err(_) => {
+            let status = TransportStatus::INTERNAL_ERROR;
+            (
+                Reply::Status {
+                    status,
+                    close: true,
+                },
+                true,
+            )
         }
     }
 }
@@ -144,13 +180,6 @@ fn needed_size(
         Ok(Ok(len)) => len as u64,
         Ok(Err(e)) if e.transport_status() == TransportStatus::LIMIT_EXCEEDED => ceiling as u64,
         _ => fallback,
-    }
-}
-
-fn send(session: &mut ServerSession, request: &Header, payload: &[u8]) -> Next {
-    match session.respond(request, payload) {
-        Ok(()) => Next::Continue,
-        Err(_) => Next::Close,
     }
 }
 

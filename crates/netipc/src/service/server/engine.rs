@@ -1,0 +1,703 @@
+//! The engine of a managed server: how one process serves every consumer
+//! on the machine with a handful of threads.
+//!
+//! # Design
+//!
+//! Sessions are not threads. A server runs:
+//!
+//! - **`workers` worker threads** that all wait on one shared poller (an
+//!   epoll instance on Linux, a completion port on Windows). Every source
+//!   is registered one-shot, so each event goes to exactly one worker,
+//!   which handles it and re-arms the source: accepting connections,
+//!   reading a HELLO and answering it, receiving a request, running the
+//!   handler and sending the response. `workers` therefore bounds how many
+//!   handlers run at the same time; any number of sessions (up to
+//!   `max_sessions`) can be connected. A request costs one wake-up, as
+//!   with a thread per session.
+//! - **Wait groups** for shared-memory sessions, whose requests arrive in
+//!   memory, not on a socket: a group thread sleeps on up to 127 request
+//!   signals at once (`futex_waitv`; 63 events per
+//!   `WaitForMultipleObjects` on Windows) and posts a session to the
+//!   poller when its request arrives. A worker that has just answered a
+//!   shared-memory request first polls for the next one for a few tens of
+//!   microseconds while another worker is free, so a busy consumer is
+//!   answered without any wake-up at all; only a session that goes quiet
+//!   is handed to a group.
+//! - **One control thread** (the caller of `run`) that sleeps until the
+//!   earliest deadline — a connection that has not said HELLO, a response
+//!   its client does not read — or until `stop`.
+//!
+//! An idle session therefore costs no CPU: its socket sits in the poller
+//! and its shared-memory signal in a group's single wait, without
+//! timeouts. A consumer that leaves is noticed by an event (the socket
+//! hangs up), never by polling, and its region is removed at once.
+//!
+//! Fairness: a worker answers at most a few requests of one session in a
+//! row while no other worker is free, then puts the session back behind
+//! the waiting ones. Connections that never send their HELLO cost a
+//! descriptor until the handshake deadline, not a worker. Responses are
+//! sent without blocking: what does not fit waits for the socket to drain
+//! (the session answers nothing else meanwhile) and the session is closed
+//! when its client has not made room within the send timeout.
+//!
+//! Stop: the control thread wakes every worker, removes the endpoint,
+//! waits for running handlers up to [`STOP_GRACE`], then closes every
+//! session (a handler still running keeps its session until it returns).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::control::Control;
+use super::handlers::Dispatch;
+use super::registry::Registry;
+use super::request::{Buffers, Learned, Reply, answer_message};
+use super::stats::{Counters, bump};
+use crate::error::Result;
+use crate::service::ServerConfig;
+use crate::transport::multiplex::{self, Event, Poller, ShmWaiters, WatchId};
+use crate::transport::{
+    Incoming, Listener, ServerOptions, ServerSession, Wait, response_header, status_header,
+};
+use crate::wire::TransportStatus;
+
+/// How long `stop` waits for handlers that are still running.
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
+/// How long a new connection may take to send its HELLO.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections accepted per listener event before others get a turn.
+const ACCEPT_BATCH: usize = 64;
+/// Pause before accepting again after the OS refused (out of descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Requests of one session a worker answers in a row while no other worker
+/// is free to take the rest of the waiting work.
+const FAIR_TURN: u32 = 16;
+/// Buffers above this size are given back once a message is done.
+const TRIM_ABOVE: usize = 256 * 1024;
+/// Descriptors a session may need (its socket and its region's directory)
+/// plus one for a connection waiting for its HELLO.
+const DESCRIPTORS_PER_SESSION: usize = 3;
+
+/// The token of the listener.
+const LISTENER: u64 = 1;
+/// A token posted only to wake a worker.
+const WAKE: u64 = 2;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a connection is.
+enum State {
+    /// Accepted; its HELLO has not been answered yet.
+    Handshaking {
+        incoming: Incoming,
+        deadline: Instant,
+    },
+    /// A session.
+    Open(Box<Open>),
+    /// Closed (or being closed).
+    Closed,
+}
+
+struct Open {
+    session: ServerSession,
+    /// When part of a response is waiting for the client to read: the
+    /// time by which it must have gone out.
+    send_deadline: Option<Instant>,
+    /// The wait group holding the session while it is idle (shared memory).
+    watch: Option<WatchId>,
+}
+
+/// One connection of the server.
+struct Entry {
+    token: u64,
+    state: Mutex<State>,
+    /// Set by whoever wants the connection closed while another thread
+    /// holds it; that thread closes it when it lets go.
+    close_requested: AtomicBool,
+    /// The session's requests arrive in shared memory: its socket events
+    /// only mean that the client left.
+    shm: AtomicBool,
+}
+
+/// What to do with a connection after handling an event.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Keep,
+    Close,
+}
+
+/// State shared by the server object, its handles and the engine.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) control: Control,
+    pub(super) response_size: Learned,
+    pub(super) counters: Counters,
+}
+
+/// The running machinery of one server.
+pub(super) struct Engine {
+    shared: Arc<Shared>,
+    dispatcher: Arc<dyn Dispatch>,
+    config: ServerConfig,
+    session_limit: usize,
+    poller: Arc<Poller>,
+    waiters: ShmWaiters,
+    listener: Mutex<Option<Listener>>,
+    registry: Mutex<Registry<Entry>>,
+    next_session_id: AtomicU64,
+    /// Workers waiting for an event right now.
+    idle: AtomicUsize,
+    /// Workers that have not returned yet, and the signal when one does.
+    running: Mutex<usize>,
+    exited: Condvar,
+    /// Whether the last handshake found the server full (to log the
+    /// first refusal only).
+    full: AtomicBool,
+}
+
+impl Engine {
+    /// Builds the engine around a bound listener.
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        dispatcher: Arc<dyn Dispatch>,
+        config: ServerConfig,
+        listener: Listener,
+    ) -> Result<Arc<Self>> {
+        let poller = Arc::new(Poller::new()?);
+        poller.add_listener(&listener, LISTENER)?;
+        let wanted = config.max_sessions();
+        let session_limit = multiplex::session_capacity(wanted, DESCRIPTORS_PER_SESSION);
+        if session_limit < wanted {
+            tracing::warn!(
+                service = listener.endpoint(),
+                wanted,
+                session_limit,
+                "the open-file limit allows fewer sessions than configured"
+            );
+        }
+        shared
+            .counters
+            .session_limit
+            .store(session_limit, Ordering::Relaxed);
+        Ok(Arc::new(Self {
+            waiters: ShmWaiters::new(poller.clone()),
+            poller,
+            shared,
+            dispatcher,
+            config,
+            session_limit,
+            listener: Mutex::new(Some(listener)),
+            registry: Mutex::new(Registry::default()),
+            next_session_id: AtomicU64::new(1),
+            idle: AtomicUsize::new(0),
+            running: Mutex::new(0),
+            exited: Condvar::new(),
+            full: AtomicBool::new(false),
+        }))
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    fn stopped(&self) -> bool {
+        self.shared.control.is_stopped()
+    }
+
+    /// Serves until stopped, on the calling thread (the control thread),
+    /// with `config.workers()` worker threads; returns after shutdown.
+    pub(super) fn run(self: &Arc<Self>, name: &str) {
+        let count = self.config.workers();
+        let mut workers = Vec::with_capacity(count);
+        for i in 0..count {
+            let engine = self.clone();
+            *lock(&self.running) += 1;
+            match std::thread::Builder::new()
+                .name(format!("{name}-w{i}"))
+                .spawn(move || engine.work())
+            {
+                Ok(thread) => workers.push(thread),
+                Err(e) => {
+                    *lock(&self.running) -= 1;
+                    tracing::error!(error = %e, "cannot start a worker thread");
+                }
+            }
+        }
+        let mut expired = Vec::new();
+        while self.shared.control.wait(&mut expired) {
+            for token in expired.drain(..) {
+                self.expire(token);
+            }
+        }
+        self.shutdown(workers);
+    }
+
+    /// A worker thread: takes one event at a time until the server stops.
+    fn work(self: Arc<Self>) {
+        let mut buffers = Buffers::new();
+        while !self.stopped() {
+            self.idle.fetch_add(1, Ordering::SeqCst);
+            let event = self.poller.wait(None);
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+            if self.stopped() {
+                break;
+            }
+            match event {
+                Ok(Some(event)) => self.on_event(event, &mut buffers),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "waiting for events failed");
+                    std::thread::sleep(ACCEPT_BACKOFF);
+                }
+            }
+        }
+        *lock(&self.running) -= 1;
+        self.exited.notify_all();
+    }
+
+    fn on_event(&self, event: Event, buffers: &mut Buffers) {
+        let (token, io) = match event {
+            Event::Io { token, .. } => (token, true),
+            Event::Posted(token) => (token, false),
+        };
+        match token {
+            LISTENER => return self.accept(),
+            WAKE => return,
+            _ => {}
+        }
+        let Some(entry) = lock(&self.registry).get(token) else {
+            return;
+        };
+        if io && entry.shm.load(Ordering::SeqCst) {
+            // A shared-memory session's socket only reports that the
+            // client left.
+            self.request_close(&entry);
+            return;
+        }
+        let mut state = lock(&entry.state);
+        let step = match &mut *state {
+            State::Closed => Step::Keep,
+            State::Handshaking { .. } => self.handshake(&entry, &mut state),
+            State::Open(open) => self.serve(&entry, open, buffers),
+        };
+        drop(state);
+        if step == Step::Close || entry.close_requested.load(Ordering::SeqCst) {
+            self.close(&entry);
+        }
+    }
+
+    /// Accepts waiting connections and re-arms the listener.
+    fn accept(&self) {
+        let listener = lock(&self.listener);
+        let Some(listener) = listener.as_ref() else {
+            return;
+        };
+        for _ in 0..ACCEPT_BATCH {
+            match listener.try_accept() {
+                Ok(Some(incoming)) => self.admit(incoming),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed; pausing");
+                    self.shared
+                        .control
+                        .schedule(Instant::now() + ACCEPT_BACKOFF, LISTENER);
+                    return;
+                }
+            }
+        }
+        if let Err(e) = self.poller.rearm_listener(listener, LISTENER) {
+            tracing::error!(error = %e, "re-arming the listener failed; retrying");
+            self.shared
+                .control
+                .schedule(Instant::now() + ACCEPT_BACKOFF, LISTENER);
+        }
+    }
+
+    /// Registers a new connection and waits for its HELLO (without a
+    /// worker); beyond as many waiting connections as the session limit,
+    /// a connection is closed at once.
+    fn admit(&self, incoming: Incoming) {
+        let waiting = &self.counters().handshaking;
+        if waiting.load(Ordering::Relaxed) >= self.session_limit {
+            bump(&self.counters().dropped_connections);
+            return;
+        }
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+        let entry = lock(&self.registry).insert(|token| Entry {
+            token,
+            state: Mutex::new(State::Closed),
+            close_requested: AtomicBool::new(false),
+            shm: AtomicBool::new(false),
+        });
+        let mut state = lock(&entry.state);
+        let registered = self.poller.add_incoming(&incoming, entry.token);
+        *state = State::Handshaking { incoming, deadline };
+        drop(state);
+        match registered {
+            Ok(()) => self.shared.control.schedule(deadline, entry.token),
+            Err(_) => self.close(&entry),
+        }
+    }
+
+    /// Takes one open-session slot if the limit allows.
+    fn reserve_session(&self) -> bool {
+        let sessions = &self.counters().sessions;
+        let reserved = sessions
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.session_limit).then_some(n + 1)
+            })
+            .is_ok();
+        if reserved {
+            let now = sessions.load(Ordering::SeqCst);
+            self.counters()
+                .peak_sessions
+                .fetch_max(now, Ordering::Relaxed);
+            self.full.store(false, Ordering::Relaxed);
+        } else if !self.full.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                sessions = self.session_limit,
+                "session limit reached; refusing new clients until sessions close"
+            );
+        }
+        reserved
+    }
+
+    fn options(&self) -> ServerOptions {
+        ServerOptions {
+            supported_profiles: self.config.supported(),
+            preferred_profiles: self.config.preferred(),
+            // Requests: the ceiling. The agreed size is the client's
+            // proposal, which starts small and grows on demand; buffers and
+            // shared memory follow the agreed size.
+            max_request_payload_bytes: crate::service::config::growth(
+                self.config.max_request_payload_bytes,
+            )
+            .1,
+            max_response_payload_bytes: self.shared.response_size.get(),
+            auth_token: self.config.auth_token,
+            packet_size: 0,
+            backlog: 0,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            send_timeout: self.config.send_timeout(),
+        }
+    }
+
+    /// Answers a connection's HELLO once it has arrived.
+    fn handshake(&self, entry: &Entry, state: &mut State) -> Step {
+        let State::Handshaking { incoming, .. } = state else {
+            return Step::Keep;
+        };
+        let mut packet = [0u8; crate::transport::handshake::HANDSHAKE_PACKET_MAX];
+        let n = match incoming.try_read_hello(&mut packet) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                return match self.poller.rearm_incoming(incoming, entry.token) {
+                    Ok(()) => Step::Keep,
+                    Err(_) => Step::Close,
+                };
+            }
+            Err(_) => {
+                bump(&self.counters().handshake_failures);
+                return Step::Close;
+            }
+        };
+        let State::Handshaking { incoming, .. } = std::mem::replace(state, State::Closed) else {
+            return Step::Close;
+        };
+        self.counters().handshaking.fetch_sub(1, Ordering::Relaxed);
+        let reserved = self.reserve_session();
+        let at_capacity =
+            (!reserved).then(|| u32::try_from(self.session_limit).unwrap_or(u32::MAX));
+        let session_id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let result = incoming.finish_handshake(
+            &packet[..n],
+            session_id,
+            &self.options(),
+            multiplex::extensions(),
+            at_capacity,
+            Wait::Now,
+        );
+        let session = match result {
+            Ok(session) => session,
+            Err(e) => {
+                if reserved {
+                    self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
+                    bump(&self.counters().handshake_failures);
+                    tracing::debug!(error = %e, "handshake failed");
+                } else {
+                    bump(&self.counters().refused_at_capacity);
+                }
+                // The connection was closed with the failed handshake,
+                // which also took it out of the poller.
+                return Step::Close;
+            }
+        };
+        bump(&self.counters().sessions_opened);
+        entry.shm.store(session.chan.is_shm(), Ordering::SeqCst);
+        *state = State::Open(Box::new(Open {
+            session,
+            send_deadline: None,
+            watch: None,
+        }));
+        let State::Open(open) = state else {
+            return Step::Close;
+        };
+        if self.poller.arm_session(&open.session, entry.token).is_err() {
+            return Step::Close;
+        }
+        if open.session.chan.is_shm() {
+            return self.idle_shm(entry, open);
+        }
+        Step::Keep
+    }
+
+    /// Hands an idle shared-memory session to a wait group.
+    fn idle_shm(&self, entry: &Entry, open: &mut Open) -> Step {
+        match self.waiters.watch(entry.token, &open.session) {
+            Ok(id) => {
+                open.watch = Some(id);
+                Step::Keep
+            }
+            Err(_) => Step::Close,
+        }
+    }
+
+    /// Whether a worker may poll for a session's next request instead of
+    /// handing the session to a wait group: only while another worker is
+    /// free for everything else.
+    fn may_spin(&self) -> bool {
+        self.idle.load(Ordering::SeqCst) > 0 && !self.stopped()
+    }
+
+    /// Answers the session's requests as they come, until it goes quiet,
+    /// its turn is over, or it must wait for its client to read.
+    fn serve(&self, entry: &Entry, open: &mut Open, buffers: &mut Buffers) -> Step {
+        let token = entry.token;
+        if open.session.chan.has_pending() {
+            match open.session.flush() {
+                Ok(true) => open.send_deadline = None,
+                Ok(false) => {
+                    return match self.poller.arm_session_write(&open.session, token) {
+                        Ok(()) => Step::Keep,
+                        Err(_) => Step::Close,
+                    };
+                }
+                Err(_) => return Step::Close,
+            }
+        }
+        let shm = open.session.chan.is_shm();
+        let budget = open.session.params().max_response_payload_bytes;
+        let mut turn = 0u32;
+        loop {
+            if self.stopped() || entry.close_requested.load(Ordering::SeqCst) {
+                return Step::Close;
+            }
+            let answered = match open.session.try_recv() {
+                Err(_) => return Step::Close,
+                Ok(None) => None,
+                Ok(Some(message)) => {
+                    let header = message.header;
+                    let (reply, panicked) = answer_message(
+                        &*self.dispatcher,
+                        &self.shared.response_size,
+                        &header,
+                        message.payload,
+                        budget,
+                        buffers,
+                    );
+                    Some((header, reply, panicked))
+                }
+            };
+            let Some((header, reply, panicked)) = answered else {
+                if shm {
+                    let region = open.session.chan.shm();
+                    let keep_going =
+                        || !self.stopped() && !entry.close_requested.load(Ordering::SeqCst);
+                    if self.may_spin() && region.is_some_and(|r| r.spin_for_message(keep_going)) {
+                        continue;
+                    }
+                    return self.idle_shm(entry, open);
+                }
+                return match self.poller.arm_session(&open.session, token) {
+                    Ok(()) => Step::Keep,
+                    Err(_) => Step::Close,
+                };
+            };
+            bump(&self.counters().requests);
+            let (sent, close) = match reply {
+                Reply::Drop => return Step::Close,
+                Reply::Payload(len) => (
+                    open.session.try_send(
+                        &response_header(&header, TransportStatus::OK),
+                        &buffers.response[..len],
+                    ),
+                    false,
+                ),
+                Reply::Status { status, close } => {
+                    bump(&self.counters().failed_requests);
+                    if panicked {
+                        bump(&self.counters().handler_panics);
+                        tracing::error!(token, "a handler panicked; its session is closed");
+                    }
+                    (
+                        open.session.try_send(&status_header(&header, status), &[]),
+                        close,
+                    )
+                }
+            };
+            buffers.trim(TRIM_ABOVE);
+            open.session.chan.shrink_buffers(TRIM_ABOVE);
+            match sent {
+                _ if close => return Step::Close,
+                Ok(true) => {}
+                Ok(false) => {
+                    let deadline = Instant::now() + self.config.send_timeout();
+                    open.send_deadline = Some(deadline);
+                    self.shared.control.schedule(deadline, token);
+                    return match self.poller.arm_session_write(&open.session, token) {
+                        Ok(()) => Step::Keep,
+                        Err(_) => Step::Close,
+                    };
+                }
+                Err(_) => return Step::Close,
+            }
+            turn += 1;
+            if turn >= FAIR_TURN && self.idle.load(Ordering::SeqCst) == 0 {
+                // Others may be waiting: go to the back of the line.
+                if shm {
+                    self.poller.post(token);
+                    return Step::Keep;
+                }
+                return match self.poller.arm_session(&open.session, token) {
+                    Ok(()) => Step::Keep,
+                    Err(_) => Step::Close,
+                };
+            }
+        }
+    }
+
+    /// Closes a connection now if nobody else holds it, or has its holder
+    /// close it when it lets go.
+    fn request_close(&self, entry: &Arc<Entry>) {
+        entry.close_requested.store(true, Ordering::SeqCst);
+        if let Ok(state) = entry.state.try_lock() {
+            drop(state);
+            self.close(entry);
+        }
+    }
+
+    /// Removes a connection from the server and closes it (removing its
+    /// shared-memory region). Idempotent.
+    fn close(&self, entry: &Entry) {
+        if lock(&self.registry).remove(entry.token).is_none() {
+            return;
+        }
+        let old = std::mem::replace(&mut *lock(&entry.state), State::Closed);
+        self.release(entry.token, old);
+    }
+
+    /// Unregisters what a connection holds and drops it.
+    fn release(&self, token: u64, state: State) {
+        match state {
+            State::Handshaking { incoming, .. } => {
+                self.poller.remove_incoming(&incoming);
+                self.counters().handshaking.fetch_sub(1, Ordering::Relaxed);
+            }
+            State::Open(open) => {
+                self.poller.remove_session(&open.session);
+                if let Some(id) = open.watch {
+                    self.waiters.unwatch(id, token);
+                }
+                self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
+            }
+            State::Closed => {}
+        }
+    }
+
+    /// A deadline of `token` passed.
+    fn expire(&self, token: u64) {
+        if token == LISTENER {
+            return self.accept();
+        }
+        let Some(entry) = lock(&self.registry).get(token) else {
+            return;
+        };
+        let now = Instant::now();
+        let Ok(state) = entry.state.try_lock() else {
+            // A worker holds it right now; look again shortly.
+            self.shared
+                .control
+                .schedule(now + Duration::from_millis(10), token);
+            return;
+        };
+        let expired = match &*state {
+            State::Handshaking { deadline, .. } if *deadline <= now => {
+                bump(&self.counters().handshake_failures);
+                bump(&self.counters().handshake_timeouts);
+                true
+            }
+            State::Open(open) if open.send_deadline.is_some_and(|d| d <= now) => {
+                bump(&self.counters().send_timeouts);
+                tracing::warn!(
+                    token,
+                    "a client did not read its response within the send timeout; session closed"
+                );
+                true
+            }
+            _ => false,
+        };
+        drop(state);
+        if expired {
+            self.close(&entry);
+        }
+    }
+
+    /// Stops the workers (waiting for running handlers up to
+    /// [`STOP_GRACE`]), removes the endpoint and closes every connection.
+    fn shutdown(&self, workers: Vec<JoinHandle<()>>) {
+        for _ in 0..workers.len() {
+            self.poller.post(WAKE);
+        }
+        if let Some(listener) = lock(&self.listener).take() {
+            self.poller.remove_listener(&listener);
+        }
+        let grace = Instant::now() + STOP_GRACE;
+        let mut running = lock(&self.running);
+        while *running > 0 {
+            let left = grace.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(
+                    handlers = *running,
+                    "handlers still running after the stop grace period; not waiting for them"
+                );
+                break;
+            }
+            running = self
+                .exited
+                .wait_timeout(running, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(running);
+        for worker in workers {
+            if worker.is_finished() {
+                let _ = worker.join();
+            }
+        }
+        self.waiters.stop();
+        let entries = lock(&self.registry).drain();
+        for entry in entries {
+            // A connection held by a handler that is still running is
+            // closed when that handler returns and lets go of it.
+            if let Ok(mut state) = entry.state.try_lock() {
+                let old = std::mem::replace(&mut *state, State::Closed);
+                drop(state);
+                self.release(entry.token, old);
+            }
+        }
+    }
+}

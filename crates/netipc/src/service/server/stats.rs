@@ -1,0 +1,90 @@
+//! The counters of a managed server and the snapshot users read.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// What a managed server has done so far and holds now, from
+/// [`ManagedServer::stats`](super::ManagedServer::stats) and the other
+/// handles. Counters start at zero when the server is created; reading
+/// them never blocks the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Client sessions open now.
+    pub sessions: usize,
+    /// Most sessions open at the same time so far.
+    pub peak_sessions: usize,
+    /// The session limit in force: the configured `max_sessions`, or less
+    /// when the process's descriptor limit allows fewer. 0 before `run`.
+    pub session_limit: usize,
+    /// Connections waiting for their client's HELLO now.
+    pub handshaking: usize,
+    /// Sessions opened (successful handshakes).
+    pub sessions_opened: u64,
+    /// Clients refused because `session_limit` sessions were open.
+    pub refused_at_capacity: u64,
+    /// Handshakes that failed: rejected proposals (auth token, profiles,
+    /// sizes), malformed HELLOs, connections closed before their HELLO.
+    pub handshake_failures: u64,
+    /// Connections closed because no HELLO came within the handshake
+    /// deadline (counted in `handshake_failures` too).
+    pub handshake_timeouts: u64,
+    /// Connections closed unanswered because as many connections as the
+    /// session limit were already waiting for their HELLO.
+    pub dropped_connections: u64,
+    /// Sessions closed because their client did not read a response
+    /// within the send timeout.
+    pub send_timeouts: u64,
+    /// Requests answered (with any status).
+    pub requests: u64,
+    /// Requests answered with an error status (bad request, handler
+    /// failure, response too large, wrong method).
+    pub failed_requests: u64,
+    /// Handler calls that panicked (their requests are in
+    /// `failed_requests` too).
+    pub handler_panics: u64,
+}
+
+/// The live counters behind [`ServerStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) sessions: AtomicUsize,
+    pub(crate) peak_sessions: AtomicUsize,
+    pub(crate) session_limit: AtomicUsize,
+    pub(crate) handshaking: AtomicUsize,
+    pub(crate) sessions_opened: AtomicU64,
+    pub(crate) refused_at_capacity: AtomicU64,
+    pub(crate) handshake_failures: AtomicU64,
+    pub(crate) handshake_timeouts: AtomicU64,
+    pub(crate) dropped_connections: AtomicU64,
+    pub(crate) send_timeouts: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) failed_requests: AtomicU64,
+    pub(crate) handler_panics: AtomicU64,
+}
+
+/// Adds one to a counter.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> ServerStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let size = |c: &AtomicUsize| c.load(Ordering::Relaxed);
+        ServerStats {
+            sessions: size(&self.sessions),
+            peak_sessions: size(&self.peak_sessions),
+            session_limit: size(&self.session_limit),
+            handshaking: size(&self.handshaking),
+            sessions_opened: get(&self.sessions_opened),
+            refused_at_capacity: get(&self.refused_at_capacity),
+            handshake_failures: get(&self.handshake_failures),
+            handshake_timeouts: get(&self.handshake_timeouts),
+            dropped_connections: get(&self.dropped_connections),
+            send_timeouts: get(&self.send_timeouts),
+            requests: get(&self.requests),
+            failed_requests: get(&self.failed_requests),
+            handler_panics: get(&self.handler_panics),
+        }
+    }
+}

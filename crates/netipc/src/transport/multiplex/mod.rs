@@ -1,0 +1,132 @@
+//! What a server needs to serve many sessions with few threads: a poller
+//! that worker threads share (readiness of the listener and of every
+//! connection, plus tokens posted between threads) and wait groups that
+//! sleep on the shared-memory sessions' request signals.
+//!
+//! Crate-private: the managed server (L2) is built on it. Every
+//! registration is one-shot: an event goes to exactly one worker, which
+//! re-arms the source when it is done with it. Events carry the caller's
+//! `u64` tokens.
+
+mod shm_wait;
+
+pub(crate) use shm_wait::{ShmWaiters, WatchId};
+
+use std::time::Duration;
+
+use super::sys;
+use super::{Incoming, Listener, ServerSession};
+use crate::error::Result;
+
+/// One event for a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// The source registered under `token` is ready for what it was armed
+    /// for; `hang_up` when the peer is gone.
+    Io {
+        /// The registration's token.
+        token: u64,
+        /// The peer closed its end or the connection failed.
+        hang_up: bool,
+    },
+    /// A token posted with [`Poller::post`] (or by a wait group: the
+    /// session's next request has arrived).
+    Posted(u64),
+}
+
+/// The readiness poller of one server; `Send + Sync`, shared by all of its
+/// worker threads.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    inner: sys::Poller,
+}
+
+impl Poller {
+    /// # Errors
+    /// `Io` when the OS object cannot be created.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            inner: sys::Poller::new()?,
+        })
+    }
+
+    /// Watches `listener` for waiting connections under `token`.
+    pub(crate) fn add_listener(&self, listener: &Listener, token: u64) -> Result<()> {
+        self.inner.add_listener(&listener.inner, token)
+    }
+
+    /// Arms the listener for its next event.
+    pub(crate) fn rearm_listener(&self, listener: &Listener, token: u64) -> Result<()> {
+        self.inner.rearm_listener(&listener.inner, token)
+    }
+
+    /// Stops watching the listener.
+    pub(crate) fn remove_listener(&self, listener: &Listener) {
+        self.inner.remove_listener(&listener.inner);
+    }
+
+    /// Registers a new connection, armed for its HELLO.
+    pub(crate) fn add_incoming(&self, incoming: &Incoming, token: u64) -> Result<()> {
+        self.inner.add(incoming.conn(), token, sys::Interest::Read)
+    }
+
+    /// Arms a connection that is still waiting for its HELLO.
+    pub(crate) fn rearm_incoming(&self, incoming: &Incoming, token: u64) -> Result<()> {
+        self.inner
+            .rearm(incoming.conn(), token, sys::Interest::Read)
+    }
+
+    /// Arms a session for its next request (baseline) or for its peer's
+    /// hang-up (shared memory, whose requests arrive through a wait
+    /// group).
+    pub(crate) fn arm_session(&self, session: &ServerSession, token: u64) -> Result<()> {
+        let interest = if session.chan.is_shm() {
+            sys::Interest::HangUp
+        } else {
+            sys::Interest::Read
+        };
+        self.inner.rearm(&session.chan.conn, token, interest)
+    }
+
+    /// Arms a session for room to send what is left of its response.
+    pub(crate) fn arm_session_write(&self, session: &ServerSession, token: u64) -> Result<()> {
+        self.inner
+            .rearm(&session.chan.conn, token, sys::Interest::Write)
+    }
+
+    /// Stops watching a connection that is about to be closed.
+    pub(crate) fn remove_incoming(&self, incoming: &Incoming) {
+        self.inner.remove(incoming.conn());
+    }
+
+    /// Stops watching a session that is about to be closed.
+    pub(crate) fn remove_session(&self, session: &ServerSession) {
+        self.inner.remove(&session.chan.conn);
+    }
+
+    /// Delivers `token` to one waiting worker.
+    pub(crate) fn post(&self, token: u64) {
+        self.inner.post(token);
+    }
+
+    /// Waits for one event (`None`: the timeout passed, or a wake-up went
+    /// to another worker).
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
+        Ok(self.inner.wait(timeout)?.map(|e| match e {
+            sys::Event::Io { token, hang_up } => Event::Io { token, hang_up },
+            sys::Event::Posted(token) => Event::Posted(token),
+        }))
+    }
+}
+
+/// How many sessions a server may hold when each needs `per_session`
+/// OS descriptors; see the backends (POSIX raises the open-file soft limit
+/// as far as needed and allowed).
+pub(crate) fn session_capacity(wanted: usize, per_session: usize) -> usize {
+    sys::session_capacity(wanted, per_session)
+}
+
+/// The netipc protocol extensions this backend's servers offer.
+pub(crate) fn extensions() -> u32 {
+    sys::extensions()
+}
