@@ -6,10 +6,15 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | `Conn` | a connected baseline channel (SEQPACKET socket, message-mode pipe): `send_packet(&[&[u8]])` sends one packet; `recv_packet(&mut [u8])` and `recv_packet_split(&mut [u8; 32], &mut [u8])` receive one packet and return its real length (which may exceed the buffer); `wait_readable(deadline, interrupt)`; `default_packet_size()`; `peer()` |
-//! | `Listener` | `bind(run_dir, service, backlog)` (with stale-endpoint recovery), `accept(deadline, interrupt) -> Conn`, `endpoint()` |
-//! | `connect(run_dir, service) -> Conn` | open a client connection |
+//! | `Conn` | a connected baseline channel (SEQPACKET socket, message-mode pipe): `send_packet(parts, deadline, interrupt)` sends one packet, waiting for room until the deadline; `try_send_packet(parts) -> bool` never waits (`false`: nothing was sent because the channel has no room now); `recv_packet(buf, deadline, interrupt)` / `try_recv_packet(buf) -> Option` receive one packet and return its real length (which may exceed the buffer); `recv_packet_split` / `try_recv_packet_split(&mut [u8; 32], body)` put its first 32 bytes apart; `peer_closed()`; `default_packet_size()`; `peer()` |
+//! | `Listener` | `bind(run_dir, service, backlog)` (with stale-endpoint recovery), `accept(deadline, interrupt) -> Conn`, `try_accept() -> Option<Conn>`, `endpoint()` |
+//! | `connect(run_dir, service, deadline, interrupt) -> Conn` | open a client connection; waiting for a free slot ends at the deadline |
 //! | `Interrupt` | a cross-thread wake-up for blocked waits: `new`, `raise`, `clear`, `is_raised` |
+//! | `ShmRegion` | one session's shared memory: `create`/`attach`, `publish`, blocking `receive(buf, deadline, interrupt, peer_alive)`, `try_receive(buf) -> Option`, `spin_for_message(keep_going) -> bool` (polls for the next message without sleeping), `watch() -> ShmWatch` |
+//! | `Poller`, `Interest`, `Event` | the multi-session servers' poller, shared by all worker threads: `add_listener` / `rearm_listener` / `remove_listener`, `add(conn, token, interest)` / `rearm` / `remove`, `post(token)`, `wait(timeout) -> Option<Event>`. Every registration is one-shot: an armed interest (`Read`: a packet or a hang-up; `Write`: room to send what is pending, or a hang-up; `HangUp`: only the peer leaving) yields exactly one `Event::Io { token, hang_up }`, and nothing more for that token until it is armed again. `post` yields one `Event::Posted(token)` to one waiting thread |
+//! | `ShmWatch`, `GroupSignal`, `wait_group`, `group_capacity` | sleeping on many idle regions in one thread: `ShmWatch::arm() -> Option<u32>` announces a sleep (`None`: the message is already there), `nudge()`; `wait_group(signal, seen, armed)` returns when `signal` was woken after `seen = signal.value()` or an armed region is signalled (spurious returns allowed); `group_capacity()` regions per group |
+//! | `session_capacity(wanted, per_session)` | how many sessions the process's descriptor limit allows |
+//! | `extensions()`, `shm_profiles()`, `cleanup_stale()`, `disable_waitv()` | protocol extensions offered, SHM profiles served, stale region cleanup, a test hook |
 //!
 //! Errors are reported as [`crate::Error`]: `Disconnected` for a closed
 //! peer, `Timeout` when the deadline passes, `Interrupted` when the
