@@ -2,8 +2,10 @@
 //!
 //! One module per subcommand: `demo` (the tour of the stack on this
 //! machine), `serve`, `call` and `probe` (a provider, a consumer and a
-//! handshake report), `decode` (a protocol inspector) and `bench` (the
-//! benchmark engine, with its `bench-server` and `bench-client` roles).
+//! handshake report), `decode` (a protocol inspector), `bench` (the
+//! benchmark engine, with its `bench-server` and `bench-client` roles) and
+//! `stress` (whole-host load scenarios: many consumers against one
+//! provider, reusing the `bench-server` child).
 //! [`providers`] holds the data behind `serve` and `demo`; [`common`] and
 //! [`table`] are shared by the live commands.
 
@@ -15,14 +17,15 @@ mod demo;
 mod probe;
 mod providers;
 mod serve;
+mod stress;
 mod table;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-/// NetIPC tools: demo, serve, call, probe, benchmark and inspect the local
-/// IPC protocol of netdata/plugin-ipc.
+/// NetIPC tools: demo, serve, call, probe, benchmark, stress and inspect the
+/// local IPC protocol of netdata/plugin-ipc.
 #[derive(Debug, Parser)]
 #[command(name = "netipc", version, propagate_version = true)]
 enum Cli {
@@ -48,6 +51,9 @@ enum Cli {
     /// Run the client side of one benchmark scenario against a running
     /// server and print its row.
     BenchClient(bench::ClientArgs),
+    /// Load a provider with many consumers at once: calls under load, idle
+    /// sessions, connection churn.
+    Stress(stress::StressArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,5 +66,6 @@ fn main() -> ExitCode {
         Cli::Bench(args) => bench::run(&args),
         Cli::BenchServer(args) => bench::run_server(&args),
         Cli::BenchClient(args) => bench::run_client(&args),
+        Cli::Stress(args) => stress::run(&args),
     }
 }

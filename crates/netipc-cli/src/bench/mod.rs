@@ -19,7 +19,7 @@
 mod alloc;
 mod client;
 mod lookup;
-mod process;
+pub(crate) mod process;
 mod progress;
 mod report;
 mod scenarios;
@@ -156,7 +156,8 @@ pub struct BenchArgs {
 Prints `ready` once listening. Stops when stdin closes (or on a `stop` line), so it \
 also stops when the process that started it dies; use --forever where stdin is \
 /dev/null (a background job of a script). A `cpu` line on stdin is answered with a \
-JSON line of the CPU time used so far; the last line, at the stop, is such a line too.
+JSON line of the CPU time used so far and the resident memory; the last line, at the \
+stop, is such a line too.
 
 The server of a shared-memory scenario offers shared memory (SHM_HYBRID) and still \
 accepts baseline sessions. Every uds-* and shm-* scenario has the same L1 server \

@@ -1,5 +1,6 @@
-//! The `bench-server` child process of `netipc bench`: start it, wait for
-//! its `ready` line, ask it for CPU samples, stop it.
+//! The `bench-server` child process of `netipc bench` (and of
+//! `netipc stress`): start it, wait for its `ready` line, ask it for CPU
+//! and memory samples, stop it.
 //!
 //! The child's stdin is its control channel (see `server.rs`): closing it
 //! stops the child, and the child also stops by itself when this process
@@ -23,6 +24,24 @@ use super::server::READY;
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest wait for an answer on the control channel and for the exit.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The child's CPU time, running time and resident memory at one moment,
+/// as it reports them. The child reads its memory between two readings of
+/// its clocks: a window measured from one sample's `*_after` times to the
+/// next sample's plain times leaves the memory reads out.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// CPU seconds used by the child so far (before reading its memory).
+    pub cpu_s: f64,
+    /// Seconds since the child started (before reading its memory).
+    pub wall_s: f64,
+    /// Resident memory in bytes, where the child could read it.
+    pub rss_bytes: Option<u64>,
+    /// CPU seconds after reading its memory.
+    pub cpu_after_s: f64,
+    /// Seconds since the child started, after reading its memory.
+    pub wall_after_s: f64,
+}
 
 /// A running `netipc bench-server` child.
 pub struct ServerChild {
@@ -91,6 +110,31 @@ impl ServerChild {
             ))),
             Err(RecvTimeoutError::Disconnected) => Err(server.failed("exited before it was ready")),
         }
+    }
+
+    /// Starts the server of the scenario named `name` (see [`start`](Self::start)).
+    ///
+    /// # Errors
+    /// An unknown scenario name, or as `start`.
+    pub fn start_named(name: &str, run_dir: &str, service: &str) -> Result<Self, BenchError> {
+        let scenario = super::scenarios::parse(name).map_err(BenchError::new)?;
+        Self::start(scenario, run_dir, service)
+    }
+
+    /// Asks the child for its CPU time and resident memory now.
+    ///
+    /// # Errors
+    /// The child did not answer, or answered without the CPU numbers.
+    pub fn usage(&mut self) -> Result<Usage, BenchError> {
+        let v = self.ask("cpu")?;
+        let s = sample(&v)?;
+        Ok(Usage {
+            cpu_s: s.cpu_s,
+            wall_s: s.wall_s,
+            rss_bytes: v["rss_bytes"].as_u64(),
+            cpu_after_s: v["cpu_seconds_after_rss"].as_f64().unwrap_or(s.cpu_s),
+            wall_after_s: v["wall_seconds_after_rss"].as_f64().unwrap_or(s.wall_s),
+        })
     }
 
     /// Sends one control line and reads the JSON answer.

@@ -3,11 +3,11 @@
 //!
 //! It prints `ready` on stdout once it listens, then serves every
 //! connection on its own thread. Stdin is its control channel: a `cpu`
-//! line is answered with a JSON line of the process's CPU time so far, and
-//! end of input (the parent closed the pipe or died) or a `stop` line stops
-//! it; it then prints a last JSON line (`"event":"stopped"`) with its CPU
-//! time and exits. With `--forever` stdin is ignored and it serves until
-//! it is killed.
+//! line is answered with a JSON line of the process's CPU time so far and
+//! its resident memory (`rss_bytes`), and end of input (the parent closed
+//! the pipe or died) or a `stop` line stops it; it then prints a last
+//! JSON line (`"event":"stopped"`) with its CPU time and exits. With
+//! `--forever` stdin is ignored and it serves until it is killed.
 //!
 //! The raw SHM server has no connections: it creates the shared file
 //! `<run dir>/<service>.rawshm` and answers every ping on it, one client at
@@ -317,13 +317,24 @@ fn say(line: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// The JSON line reporting this process's CPU time.
+/// The JSON line reporting this process's CPU time and its resident
+/// memory in bytes (`null` where it cannot be read). Reading the memory
+/// takes CPU time (milliseconds with thousands of mappings), so the CPU and
+/// wall times are reported both before it (`cpu_seconds`, `wall_seconds`)
+/// and after it (`..._after_rss`): a window that starts after one sample
+/// and ends before the next does not include the reads.
 fn cpu_line(event: &str, started: Instant) -> String {
-    let cpu = ProcessTime::try_now().map_or(f64::NAN, |t| t.as_duration().as_secs_f64());
+    let cpu = || ProcessTime::try_now().map_or(f64::NAN, |t| t.as_duration().as_secs_f64());
+    let (cpu_before, wall_before) = (cpu(), started.elapsed().as_secs_f64());
+    let rss = memory_stats::memory_stats().map(|m| m.physical_mem as u64);
+    let (cpu_after, wall_after) = (cpu(), started.elapsed().as_secs_f64());
     serde_json::json!({
         "event": event,
-        "cpu_seconds": cpu,
-        "wall_seconds": started.elapsed().as_secs_f64(),
+        "cpu_seconds": cpu_before,
+        "wall_seconds": wall_before,
+        "rss_bytes": rss,
+        "cpu_seconds_after_rss": cpu_after,
+        "wall_seconds_after_rss": wall_after,
     })
     .to_string()
 }

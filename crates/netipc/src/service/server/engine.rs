@@ -32,9 +32,10 @@
 //! timeouts. A consumer that leaves is noticed by an event (the socket
 //! hangs up), never by polling, and its region is removed at once.
 //!
-//! Fairness: a worker answers at most a few requests of one session in a
-//! row while no other worker is free, then puts the session back behind
-//! the waiting ones. Connections that never send their HELLO cost a
+//! Fairness: a socket session gets one request per event, behind every
+//! other ready socket; a worker answers a busy shared-memory session for
+//! at most half a millisecond in a row, and for one request only while
+//! other shared-memory sessions wait, then puts it back behind them. Connections that never send their HELLO cost a
 //! descriptor until the handshake deadline, not a worker. Responses are
 //! sent without blocking: what does not fit waits for the socket to drain
 //! (the session answers nothing else meanwhile) and the session is closed
@@ -70,9 +71,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const ACCEPT_BATCH: usize = 64;
 /// Pause before accepting again after the OS refused (out of descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-/// Requests of one session a worker answers in a row while no other worker
-/// is free to take the rest of the waiting work.
-const FAIR_TURN: u32 = 16;
+/// Longest a worker keeps answering one busy shared-memory session before
+/// it puts the session back behind the others.
+const TURN: Duration = Duration::from_micros(500);
 /// Buffers above this size are given back once a message is done.
 const TRIM_ABOVE: usize = 256 * 1024;
 /// Descriptors a session may need (its socket and its region's directory)
@@ -468,13 +469,14 @@ impl Engine {
 
     /// Whether a worker may poll for a session's next request instead of
     /// handing the session to a wait group: only while another worker is
-    /// free for everything else.
+    /// free and no other session waits for one.
     fn may_spin(&self) -> bool {
-        self.idle.load(Ordering::SeqCst) > 0 && !self.stopped()
+        self.idle.load(Ordering::SeqCst) > 0 && self.poller.queued() == 0 && !self.stopped()
     }
 
-    /// Answers the session's requests as they come, until it goes quiet,
-    /// its turn is over, or it must wait for its client to read.
+    /// Answers the session's request (and, over shared memory, the ones
+    /// that follow while its turn lasts), or waits for its client to read
+    /// what is left of a response.
     fn serve(&self, entry: &Entry, open: &mut Open, buffers: &mut Buffers) -> Step {
         let token = entry.token;
         if open.session.chan.has_pending() {
@@ -491,7 +493,7 @@ impl Engine {
         }
         let shm = open.session.chan.is_shm();
         let budget = open.session.params().max_response_payload_bytes;
-        let mut turn = 0u32;
+        let turn_ends = Instant::now() + TURN;
         loop {
             if self.stopped() || entry.close_requested.load(Ordering::SeqCst) {
                 return Step::Close;
@@ -565,17 +567,22 @@ impl Engine {
                 }
                 Err(_) => return Step::Close,
             }
-            turn += 1;
-            if turn >= FAIR_TURN && self.idle.load(Ordering::SeqCst) == 0 {
-                // Others may be waiting: go to the back of the line.
-                if shm {
-                    self.poller.post(token);
-                    return Step::Keep;
-                }
+            if !shm {
+                // The socket fires again at once if more is waiting, behind
+                // the other sessions that are ready.
                 return match self.poller.arm_session(&open.session, token) {
                     Ok(()) => Step::Keep,
                     Err(_) => Step::Close,
                 };
+            }
+            if self.poller.queued() > 0 || Instant::now() >= turn_ends {
+                // Other sessions wait for a worker: go to the back of the
+                // line (round robin, one request per turn under load).
+                if open.session.chan.shm().is_some_and(|r| r.arrived()) {
+                    self.poller.post(token);
+                    return Step::Keep;
+                }
+                return self.idle_shm(entry, open);
             }
         }
     }

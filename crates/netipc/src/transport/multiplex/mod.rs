@@ -12,6 +12,7 @@ mod shm_wait;
 
 pub(crate) use shm_wait::{ShmWaiters, WatchId};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::sys;
@@ -39,6 +40,8 @@ pub(crate) enum Event {
 #[derive(Debug)]
 pub(crate) struct Poller {
     inner: sys::Poller,
+    /// Posted tokens no worker has taken yet.
+    queued: AtomicUsize,
 }
 
 impl Poller {
@@ -47,6 +50,7 @@ impl Poller {
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
             inner: sys::Poller::new()?,
+            queued: AtomicUsize::new(0),
         })
     }
 
@@ -106,7 +110,14 @@ impl Poller {
 
     /// Delivers `token` to one waiting worker.
     pub(crate) fn post(&self, token: u64) {
+        self.queued.fetch_add(1, Ordering::SeqCst);
         self.inner.post(token);
+    }
+
+    /// How many posted tokens wait for a worker (for example shared-memory
+    /// sessions whose request has arrived).
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
     }
 
     /// Waits for one event (`None`: the timeout passed, or a wake-up went
@@ -114,7 +125,10 @@ impl Poller {
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
         Ok(self.inner.wait(timeout)?.map(|e| match e {
             sys::Event::Io { token, hang_up } => Event::Io { token, hang_up },
-            sys::Event::Posted(token) => Event::Posted(token),
+            sys::Event::Posted(token) => {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                Event::Posted(token)
+            }
         }))
     }
 }

@@ -238,7 +238,7 @@ impl ShmRegion {
     }
 
     /// Whether the next message has been published.
-    fn arrived(&self) -> bool {
+    pub(crate) fn arrived(&self) -> bool {
         self.map.u64_at(self.rx.seq).load(Ordering::Acquire) > self.rx_seq
     }
 

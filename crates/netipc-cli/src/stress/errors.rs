@@ -1,0 +1,150 @@
+//! Failures counted by kind: each kind keeps its count and the message of
+//! its first occurrence, so a row can say what went wrong without storing
+//! every message.
+
+use netipc::service::ClientState;
+use serde_json::{Value, json};
+
+/// One kind of failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `call: <error variant>`, `connect: <client state>` or
+    /// `call: wrong answer`.
+    pub kind: &'static str,
+    pub count: u64,
+    /// The message of the first failure of this kind.
+    pub message: String,
+}
+
+/// Failures by kind, in the order they were first seen.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    kinds: Vec<Failure>,
+}
+
+impl Tally {
+    /// Counts one failure of `kind`; `message` is only made for the first
+    /// one of its kind.
+    pub fn add(&mut self, kind: &'static str, message: impl FnOnce() -> String) {
+        self.add_n(kind, 1, message);
+    }
+
+    fn add_n(&mut self, kind: &'static str, n: u64, message: impl FnOnce() -> String) {
+        match self.kinds.iter_mut().find(|f| f.kind == kind) {
+            Some(f) => f.count += n,
+            None => self.kinds.push(Failure {
+                kind,
+                count: n,
+                message: message(),
+            }),
+        }
+    }
+
+    /// Counts a failed call.
+    pub fn call(&mut self, e: &netipc::Error) {
+        self.add(call_kind(e), || e.to_string());
+    }
+
+    /// Counts a connection attempt that left the client in `state`.
+    pub fn connect(&mut self, state: ClientState) {
+        self.add(connect_kind(state), || {
+            format!("refresh() left the client {state:?}")
+        });
+    }
+
+    /// Counts a call that answered something else than `value + 1`.
+    pub fn wrong_answer(&mut self, value: u64, answer: u64) {
+        self.add("call: wrong answer", || {
+            format!("INCREMENT of {value} answered {answer}")
+        });
+    }
+
+    /// Adds the failures of `other`.
+    pub fn merge(&mut self, other: &Self) {
+        for f in &other.kinds {
+            self.add_n(f.kind, f.count, || f.message.clone());
+        }
+    }
+
+    /// The kinds, most frequent first.
+    pub fn kinds(&self) -> Vec<&Failure> {
+        let mut v: Vec<&Failure> = self.kinds.iter().collect();
+        v.sort_by_key(|f| std::cmp::Reverse(f.count));
+        v
+    }
+
+    pub fn to_json(&self) -> Value {
+        let kinds: Vec<Value> = self
+            .kinds()
+            .iter()
+            .map(|f| json!({"kind": f.kind, "count": f.count, "first_message": f.message}))
+            .collect();
+        Value::Array(kinds)
+    }
+}
+
+/// The kind of a failed call: the error variant.
+fn call_kind(e: &netipc::Error) -> &'static str {
+    use netipc::Error as E;
+    match e {
+        E::NotFound { .. } => "call: NotFound",
+        E::AddressInUse { .. } => "call: AddressInUse",
+        E::Name(_) => "call: Name",
+        E::Handshake(_) => "call: Handshake",
+        E::Protocol(_) => "call: Protocol",
+        E::LimitExceeded(_) => "call: LimitExceeded",
+        E::DuplicateMessageId(_) => "call: DuplicateMessageId",
+        E::WrongKind { .. } => "call: WrongKind",
+        E::ShmAttach(_) => "call: ShmAttach",
+        E::Busy => "call: Busy",
+        E::NotReady { .. } => "call: NotReady",
+        E::Aborted => "call: Aborted",
+        E::Rejected(_) => "call: Rejected",
+        E::BadResponse(_) => "call: BadResponse",
+        E::CapacityExhausted => "call: CapacityExhausted",
+        E::LookupLimit(_) => "call: LookupLimit",
+        E::Timeout => "call: Timeout",
+        E::Interrupted => "call: Interrupted",
+        E::Disconnected => "call: Disconnected",
+        E::Codec(_) => "call: Codec",
+        E::Io { .. } => "call: Io",
+        _ => "call: other error",
+    }
+}
+
+/// The kind of a connection attempt that did not make the client ready.
+fn connect_kind(state: ClientState) -> &'static str {
+    match state {
+        ClientState::Disconnected => "connect: Disconnected",
+        ClientState::Connecting => "connect: Connecting",
+        ClientState::Ready => "connect: Ready",
+        ClientState::NotFound => "connect: NotFound",
+        ClientState::AuthFailed => "connect: AuthFailed",
+        ClientState::Incompatible => "connect: Incompatible",
+        ClientState::Broken => "connect: Broken",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_kind_with_the_first_message() {
+        let mut a = Tally::default();
+        a.call(&netipc::Error::Timeout);
+        a.call(&netipc::Error::Disconnected);
+        a.call(&netipc::Error::Disconnected);
+        let mut b = Tally::default();
+        b.connect(ClientState::NotFound);
+        b.call(&netipc::Error::Disconnected);
+        a.merge(&b);
+        let kinds = a.kinds();
+        assert_eq!(kinds.iter().map(|f| f.count).sum::<u64>(), 5);
+        assert_eq!(kinds[0].kind, "call: Disconnected");
+        assert_eq!(kinds[0].count, 3);
+        assert_eq!(kinds[0].message, "the peer closed the connection");
+        assert!(kinds.iter().any(|f| f.kind == "connect: NotFound"));
+        assert_eq!(a.to_json().as_array().map(Vec::len), Some(3));
+    }
+}

@@ -1,0 +1,208 @@
+//! The rows of `netipc stress`: what each one does, with how many
+//! consumers, over which transport, and how a row name is read.
+//!
+//! A name is `load-<N>-<transport>`, `idle-<N>-<transport>` or
+//! `churn-<transport>`, the transport being `socket` (the baseline
+//! transport only) or `shm` (shared memory preferred). Any consumer count
+//! from 1 to [`MAX_CONSUMERS`] is accepted; [`DEFAULTS`] are the rows run
+//! when none is selected.
+
+use std::fmt;
+use std::time::Duration;
+
+use netipc::service::ClientConfig;
+use netipc::wire::profile;
+
+/// Longest a consumer's call (and its connection attempt) may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Most consumers of one row (threads of this process).
+pub const MAX_CONSUMERS: usize = 10_000;
+
+/// The transport a row's consumers ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The baseline transport only (a Unix SEQPACKET socket; a named pipe
+    /// on Windows).
+    Socket,
+    /// Shared memory (`SHM_HYBRID`) preferred, the baseline transport
+    /// offered too.
+    Shm,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Socket => "socket",
+            Self::Shm => "shm",
+        }
+    }
+
+    /// The client configuration of a consumer of this transport.
+    pub fn config(self) -> ClientConfig {
+        let (supported_profiles, preferred_profiles) = match self {
+            Self::Socket => (profile::BASELINE, profile::BASELINE),
+            Self::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+        };
+        ClientConfig {
+            supported_profiles,
+            preferred_profiles,
+            call_timeout: CALL_TIMEOUT,
+            ..ClientConfig::default()
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "socket" => Some(Self::Socket),
+            "shm" => Some(Self::Shm),
+            _ => None,
+        }
+    }
+}
+
+/// What a row does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// This many consumers call in a loop.
+    Load(usize),
+    /// This many consumers open a session, make one call and go idle.
+    Idle(usize),
+    /// One consumer after another: new client, connect, one call, close.
+    Churn,
+}
+
+/// One row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scenario {
+    pub kind: Kind,
+    pub transport: Transport,
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.transport.name();
+        match self.kind {
+            Kind::Load(n) => write!(f, "load-{n}-{t}"),
+            Kind::Idle(n) => write!(f, "idle-{n}-{t}"),
+            Kind::Churn => write!(f, "churn-{t}"),
+        }
+    }
+}
+
+const fn row(kind: Kind, transport: Transport) -> Scenario {
+    Scenario { kind, transport }
+}
+
+/// The rows run when none is selected, in order.
+pub const DEFAULTS: [Scenario; 10] = [
+    row(Kind::Load(64), Transport::Socket),
+    row(Kind::Load(64), Transport::Shm),
+    row(Kind::Load(256), Transport::Socket),
+    row(Kind::Load(256), Transport::Shm),
+    row(Kind::Load(1000), Transport::Socket),
+    row(Kind::Load(1000), Transport::Shm),
+    row(Kind::Idle(1000), Transport::Socket),
+    row(Kind::Idle(1000), Transport::Shm),
+    row(Kind::Churn, Transport::Socket),
+    row(Kind::Churn, Transport::Shm),
+];
+
+/// Command-line parser for a row name.
+///
+/// # Errors
+/// A name that is not one of the three forms, with the forms.
+pub fn parse(name: &str) -> Result<Scenario, String> {
+    let bad = || {
+        format!(
+            "unknown scenario {name:?}: use load-<N>-<socket|shm>, idle-<N>-<socket|shm> \
+             (N from 1 to {MAX_CONSUMERS}) or churn-<socket|shm> (see `netipc stress --list`)"
+        )
+    };
+    let (head, transport) = name.rsplit_once('-').ok_or_else(bad)?;
+    let transport = Transport::parse(transport).ok_or_else(bad)?;
+    if head == "churn" {
+        return Ok(row(Kind::Churn, transport));
+    }
+    let (kind, count) = head.split_once('-').ok_or_else(bad)?;
+    let n = count
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_CONSUMERS).contains(n))
+        .ok_or_else(bad)?;
+    match kind {
+        "load" => Ok(row(Kind::Load(n), transport)),
+        "idle" => Ok(row(Kind::Idle(n), transport)),
+        _ => Err(bad()),
+    }
+}
+
+/// The table printed by `--list`.
+pub fn list() -> String {
+    let mut s = String::from("| scenario | consumers | transport | what |\n|---|--:|---|---|\n");
+    for sc in DEFAULTS {
+        let (consumers, what) = match sc.kind {
+            Kind::Load(n) => (
+                n.to_string(),
+                "connect, then every consumer calls INCREMENT in a loop for the measured \
+                 duration",
+            ),
+            Kind::Idle(n) => (
+                n.to_string(),
+                "open the sessions (one call each), hold them idle for the measured duration, \
+                 close them",
+            ),
+            Kind::Churn => (
+                "1 at a time".to_owned(),
+                "--cycles times: new client, connect, one call, close",
+            ),
+        };
+        s.push_str(&format!(
+            "| {sc} | {consumers} | {} | {what} |\n",
+            sc.transport.name()
+        ));
+    }
+    s.push_str(
+        "\nload-<N>-<transport> and idle-<N>-<transport> take any N from 1 to 10000. \
+         socket = the baseline transport only (a Unix SEQPACKET socket; a named pipe on \
+         Windows); shm = shared memory (SHM_HYBRID) preferred.\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for sc in DEFAULTS {
+            assert_eq!(parse(&sc.to_string()), Ok(sc));
+        }
+        assert_eq!(parse("load-3-shm"), Ok(row(Kind::Load(3), Transport::Shm)));
+        for bad in [
+            "load-0-shm",
+            "load-x-shm",
+            "idle-10001-socket",
+            "churn-pipe",
+            "churn",
+            "load-64",
+            "spin-64-shm",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn configs_select_the_transport() {
+        let socket = Transport::Socket.config();
+        assert_eq!(socket.supported_profiles, profile::BASELINE);
+        let shm = Transport::Shm.config();
+        assert_eq!(
+            shm.supported_profiles,
+            profile::BASELINE | profile::SHM_HYBRID
+        );
+        assert_eq!(shm.preferred_profiles, profile::SHM_HYBRID);
+        assert_eq!(shm.call_timeout, CALL_TIMEOUT);
+    }
+}
