@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 use netipc::codec::{AppsLookupItem, CgroupsLookupItem, Labels, UID_UNSET, orchestrator};
 use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, Client, ClientConfig,
-    IncrementClient, ServiceKind, StringReverseClient,
+    ClientState, IncrementClient, ServiceKind, StringReverseClient,
 };
-use netipc::transport::names;
+use netipc::transport::{ClientOptions, ClientSession, names};
 use netipc::wire::profile;
 use serde_json::{Value, json};
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, call_failed, human_duration, json_text, not_ready, text,
-    write_stdout,
+    CliError, EndpointArgs, Kind, call_failed, connect_failed, human_duration, json_text,
+    not_ready, text, write_stdout,
 };
 use crate::table::Table;
 
@@ -163,14 +163,35 @@ impl Target {
         let mut client = Client::<K>::new(&self.run_dir, &self.service, &self.config);
         client.refresh();
         if client.ready() {
-            Ok(client)
-        } else {
-            Err(not_ready(
-                self.kind,
-                &self.run_dir,
-                &self.service,
-                client.status().state,
-            ))
+            return Ok(client);
+        }
+        let state = client.status().state;
+        if state == ClientState::Disconnected {
+            // The typed client keeps only its state: connect once more at
+            // the transport level to learn and report the cause.
+            if let Err(e) = ClientSession::connect(&self.run_dir, &self.service, &self.options()) {
+                return Err(connect_failed(
+                    Some(self.kind),
+                    &self.run_dir,
+                    &self.service,
+                    &e,
+                ));
+            }
+        }
+        Err(not_ready(self.kind, &self.run_dir, &self.service, state))
+    }
+
+    /// The transport options matching the typed client's config.
+    fn options(&self) -> ClientOptions {
+        ClientOptions {
+            supported_profiles: if self.config.supported_profiles == 0 {
+                netipc::service::DEFAULT_PROFILES
+            } else {
+                self.config.supported_profiles
+            },
+            auth_token: self.config.auth_token,
+            handshake_timeout: self.config.call_timeout,
+            ..ClientOptions::default()
         }
     }
 

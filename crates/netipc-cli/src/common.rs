@@ -275,9 +275,14 @@ pub fn connect_failed(
             HandshakeError::NoCommonProfile | HandshakeError::Incompatible(_),
         ) => ClientState::Incompatible,
         netipc::Error::Name(e) => return CliError::usage(e.to_string()),
+        netipc::Error::Handshake(HandshakeError::AtCapacity { sessions }) => {
+            return CliError::failed(format!(
+                "the provider of \"{service}\" is at capacity ({sessions} sessions): try again later, or start it with a larger --max-sessions"
+            ));
+        }
         netipc::Error::Disconnected => {
             return CliError::failed(format!(
-                "the provider of \"{service}\" closed the connection during the handshake: it may be at its worker limit; try again"
+                "the provider of \"{service}\" closed the connection during the handshake: it may be overloaded or stopping; try again"
             ));
         }
         other => {

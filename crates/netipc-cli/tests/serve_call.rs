@@ -405,3 +405,57 @@ fn sigint_stops_cleanly() {
     );
     assert!(stopped.leftovers.is_empty(), "{stopped:?}");
 }
+
+#[test]
+fn a_provider_at_capacity_is_reported_as_such() {
+    let server = Server::start("increment", &["--max-sessions", "1"]);
+    let mut held = netipc::service::IncrementClient::new(
+        &server.run_dir(),
+        "increment",
+        &netipc::service::ClientConfig::default(),
+    );
+    held.refresh();
+    assert_eq!(held.call(1).expect("the first consumer is served"), 2);
+    let err = server.run(&["call", "increment", "1"]).fails(1);
+    assert!(
+        err.contains("is at capacity (1 sessions): try again later"),
+        "{err}"
+    );
+    let err = server.run(&["probe", "increment"]).fails(1);
+    assert!(err.contains("at capacity (1 sessions)"), "{err}");
+    drop(held);
+    stop_cleanly(server);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_promptly_with_many_sessions_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start_at(support::dir_arg(dir.path()), None, "increment", &[], false);
+    let config = netipc::service::ClientConfig::default();
+    let mut open: Vec<_> = (0..300)
+        .map(|_| {
+            let mut c =
+                netipc::service::IncrementClient::new(&server.run_dir(), "increment", &config);
+            c.refresh();
+            c
+        })
+        .collect();
+    for c in &mut open {
+        assert_eq!(c.call(41).expect("served"), 42);
+    }
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let stopped = server.stopped();
+    let took = started.elapsed();
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    assert!(stopped.leftovers.is_empty(), "{stopped:?}");
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "Ctrl-C took {took:?}"
+    );
+}

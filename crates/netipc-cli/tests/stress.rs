@@ -124,11 +124,8 @@ fn check_load(r: &Value, consumers: u64) {
     assert!(f(r, &["calls_per_second"]) > 0.0, "{r:#}");
     assert!(f(r, &["wall_seconds"]) > 0.0, "{r:#}");
     check_latency(r, "latency_ns");
-    let never_served = u(r, &["never_served"]);
-    assert!(never_served < consumers, "{r:#}");
-    // TODO(many-sessions server): once the library's managed server serves
-    // 1,000+ sessions at once, every consumer is served:
-    // assert_eq!(never_served, 0, "{r:#}");
+    // The provider serves every consumer at once.
+    assert_eq!(u(r, &["never_served"]), 0, "{r:#}");
     let (min, max) = (
         u(r, &["calls_per_consumer", "min"]),
         u(r, &["calls_per_consumer", "max"]),
@@ -156,16 +153,12 @@ fn check_churn(r: &Value, cycles: u64) {
     assert_eq!(u(r, &["cycles"]), cycles, "{r:#}");
     assert_eq!(u(r, &["cycles_done"]), cycles, "{r:#}");
     assert_eq!(r["watchdog_fired"], false, "{r:#}");
-    let failed = u(r, &["failed_cycles"]);
-    // At least the first cycles find a free worker.
-    assert!(failed < cycles, "{r:#}");
-    let kinds: u64 = r["failures"]
-        .as_array()
-        .expect("failures")
-        .iter()
-        .map(|k| k["count"].as_u64().expect("count"))
-        .sum();
-    assert_eq!(kinds, failed, "{r:#}");
+    // Sessions come and go without a failure.
+    assert_eq!(u(r, &["failed_cycles"]), 0, "{r:#}");
+    assert!(
+        r["failures"].as_array().expect("failures").is_empty(),
+        "{r:#}"
+    );
     assert!(f(r, &["cycles_per_second"]) > 0.0, "{r:#}");
     check_latency(r, "cycle_time_ns");
     check_cpu(r, &["provider", "cpu_cores"], false);

@@ -106,8 +106,45 @@ pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
 pub(crate) enum Wait<'a> {
     /// Blocks until the deadline (`None`: forever) or the interrupt.
     Until(Option<Instant>, Option<&'a sys::Interrupt>),
+    /// Blocks for at most this long from the moment waiting starts (the
+    /// clock is only read when a wait is needed).
+    Within(Duration),
     /// Never blocks: what cannot be done now is left for later.
     Now,
+}
+
+/// How a receive waits: one deadline covers every packet of a message.
+#[derive(Debug, Clone, Copy)]
+enum Receive<'a> {
+    Until(Option<Instant>, Option<&'a sys::Interrupt>),
+    Now,
+}
+
+impl<'a> Wait<'a> {
+    /// The receive wait, with a relative timeout turned into a deadline
+    /// from now.
+    fn started(self) -> Receive<'a> {
+        match self {
+            Self::Until(deadline, interrupt) => Receive::Until(deadline, interrupt),
+            Self::Within(timeout) => Receive::Until(deadline(Some(timeout)), None),
+            Self::Now => Receive::Now,
+        }
+    }
+}
+
+/// Sends one packet on `conn` as `wait` allows; `false` when it could not
+/// go out without waiting and `wait` is [`Wait::Now`] (nothing was sent).
+pub(crate) fn send_packet(conn: &sys::Conn, parts: &[&[u8]], wait: Wait<'_>) -> Result<bool> {
+    match wait {
+        Wait::Until(deadline, interrupt) => conn.send_packet(parts, deadline, interrupt)?,
+        Wait::Within(timeout) => {
+            if !conn.try_send_packet(parts)? {
+                conn.send_packet(parts, deadline(Some(timeout)), None)?;
+            }
+        }
+        Wait::Now => return conn.try_send_packet(parts),
+    }
+    Ok(true)
 }
 
 /// A message being received in several packets, kept between
@@ -229,21 +266,13 @@ impl Channel {
             return Ok(true);
         }
         for (sent, p) in Packets::new(h, payload, self.params.packet_size).enumerate() {
-            let parts = [&p.prefix[..], p.body];
-            match wait {
-                Wait::Until(deadline, interrupt) => {
-                    self.conn.send_packet(&parts, deadline, interrupt)?;
-                }
-                Wait::Now => {
-                    if !self.conn.try_send_packet(&parts)? {
-                        self.pending = Some(Pending {
-                            header: h,
-                            payload: payload.to_vec(),
-                            sent,
-                        });
-                        return Ok(false);
-                    }
-                }
+            if !send_packet(&self.conn, &[&p.prefix, p.body], wait)? {
+                self.pending = Some(Pending {
+                    header: h,
+                    payload: payload.to_vec(),
+                    sent,
+                });
+                return Ok(false);
             }
         }
         Ok(true)
@@ -353,6 +382,7 @@ impl Channel {
         in_flight: Option<&mut InFlight>,
     ) -> Result<Option<(Header, usize)>> {
         self.last = None;
+        let wait = wait.started();
         let result = if self.shm.is_some() {
             self.recv_shm(wait, in_flight)
         } else {
@@ -366,7 +396,7 @@ impl Channel {
 
     fn recv_packets(
         &mut self,
-        wait: Wait<'_>,
+        wait: Receive<'_>,
         in_flight: Option<&mut InFlight>,
     ) -> Result<Option<(Header, usize)>> {
         if self.partial.is_none() {
@@ -377,10 +407,10 @@ impl Channel {
             }
             let buf = &mut self.buf[..first_cap];
             let n = match wait {
-                Wait::Until(deadline, interrupt) => {
+                Receive::Until(deadline, interrupt) => {
                     self.conn.recv_packet(buf, deadline, interrupt)?
                 }
-                Wait::Now => match self.conn.try_recv_packet(buf)? {
+                Receive::Now => match self.conn.try_recv_packet(buf)? {
                     Some(n) => n,
                     None => return Ok(None),
                 },
@@ -445,10 +475,10 @@ impl Channel {
         while !reassembly.is_complete() {
             let body = &mut buf[HEADER_LEN + reassembly.received()..*total];
             let got = match wait {
-                Wait::Until(deadline, interrupt) => {
+                Receive::Until(deadline, interrupt) => {
                     conn.recv_packet_split(&mut head, body, deadline, interrupt)?
                 }
-                Wait::Now => match conn.try_recv_packet_split(&mut head, body)? {
+                Receive::Now => match conn.try_recv_packet_split(&mut head, body)? {
                     Some(n) => n,
                     None => return Ok(None),
                 },
@@ -497,7 +527,7 @@ impl Channel {
     /// peers, which check only the published length).
     fn recv_shm(
         &mut self,
-        wait: Wait<'_>,
+        wait: Receive<'_>,
         in_flight: Option<&mut InFlight>,
     ) -> Result<Option<(Header, usize)>> {
         let Some(region) = &mut self.shm else {
@@ -509,11 +539,11 @@ impl Channel {
         }
         let buf = &mut self.buf[..capacity];
         let n = match wait {
-            Wait::Until(deadline, interrupt) => {
+            Receive::Until(deadline, interrupt) => {
                 let conn = &self.conn;
                 region.receive(buf, deadline, interrupt, || !conn.peer_closed())?
             }
-            Wait::Now => match region.try_receive(buf)? {
+            Receive::Now => match region.try_receive(buf)? {
                 Some(n) => n,
                 None => return Ok(None),
             },

@@ -161,8 +161,10 @@ impl ClientSession {
     /// # Errors
     /// As [`send_request`](Self::send_request); `WrongKind` for another kind.
     pub fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
-        let until = deadline(Some(self.send_timeout));
-        self.send_until(header, payload, until, None)
+        self.start(header)?;
+        let wait = Wait::Within(self.send_timeout);
+        let result = self.chan.send(header, payload, wait).map(|_| ());
+        self.finish_send(header, result)
     }
 
     /// Sends `items` as one batch request (BATCH flag, `item_count` =

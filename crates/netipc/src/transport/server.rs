@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::channel::{Channel, DataPlane, Message, Wait, deadline};
+use super::channel::{Channel, DataPlane, Message, Wait, deadline, send_packet};
 use super::framing::Limits;
 use super::handshake::{
     HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, capacity_rejection, peek_hello,
@@ -231,13 +231,8 @@ impl Incoming {
             }
         };
         if let Some(ack) = outcome.reply {
-            match reply {
-                Wait::Until(until, interrupt) => conn.send_packet(&[&ack], until, interrupt)?,
-                Wait::Now => {
-                    if !conn.try_send_packet(&[&ack])? {
-                        return Err(Error::Timeout);
-                    }
-                }
+            if !send_packet(&conn, &[&ack], reply)? {
+                return Err(Error::Timeout);
             }
         }
         let params = outcome.result?;
@@ -350,7 +345,7 @@ impl ServerSession {
     /// `Disconnected`, `Io`.
     pub fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
         check_response(header)?;
-        let wait = Wait::Until(deadline(Some(self.send_timeout)), None);
+        let wait = Wait::Within(self.send_timeout);
         self.chan.send(header, payload, wait).map(|_| ())
     }
 
@@ -371,7 +366,7 @@ impl ServerSession {
         I: IntoIterator<Item = &'i [u8]>,
         I::IntoIter: ExactSizeIterator + Clone,
     {
-        let wait = Wait::Until(deadline(Some(self.send_timeout)), None);
+        let wait = Wait::Within(self.send_timeout);
         self.chan
             .send_batch(&response_header(request, TransportStatus::OK), items, wait)
             .map(|_| ())

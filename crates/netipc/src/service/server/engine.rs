@@ -575,9 +575,13 @@ impl Engine {
                     Err(_) => Step::Close,
                 };
             }
-            if self.poller.queued() > 0 || Instant::now() >= turn_ends {
-                // Other sessions wait for a worker: go to the back of the
-                // line (round robin, one request per turn under load).
+            // Other shared-memory sessions wait for a worker, or every
+            // worker is busy and this turn is over: let the others go first.
+            let others_wait = self.poller.queued() > 0
+                || (self.idle.load(Ordering::SeqCst) == 0 && Instant::now() >= turn_ends);
+            if others_wait {
+                // Go to the back of the line (round robin, one request per
+                // turn under load).
                 if open.session.chan.shm().is_some_and(|r| r.arrived()) {
                     self.poller.post(token);
                     return Step::Keep;
