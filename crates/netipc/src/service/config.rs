@@ -159,7 +159,9 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// Longest a response waits for its client to make room (a client that
     /// stopped reading); the session is closed after it, and everyone else
-    /// is served meanwhile. Zero: 5 seconds ([`DEFAULT_SEND_TIMEOUT`]).
+    /// is served meanwhile. The same limit applies to a request whose
+    /// client stops sending half way through. Zero: 5 seconds
+    /// ([`DEFAULT_SEND_TIMEOUT`]).
     pub send_timeout: Duration,
 }
 

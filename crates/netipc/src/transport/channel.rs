@@ -295,6 +295,11 @@ impl Channel {
         Ok(true)
     }
 
+    /// Whether part of a message has arrived and the rest has not.
+    pub(crate) fn has_partial(&self) -> bool {
+        self.partial.is_some()
+    }
+
     /// Whether packets of a message are still waiting to be sent.
     pub(crate) fn has_pending(&self) -> bool {
         self.pending.is_some()

@@ -161,10 +161,7 @@ impl ClientSession {
     /// # Errors
     /// As [`send_request`](Self::send_request); `WrongKind` for another kind.
     pub fn send(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
-        self.start(header)?;
-        let wait = Wait::Within(self.send_timeout);
-        let result = self.chan.send(header, payload, wait).map(|_| ());
-        self.finish_send(header, result)
+        self.send_with(header, payload, Wait::Within(self.send_timeout))
     }
 
     /// Sends `items` as one batch request (BATCH flag, `item_count` =
@@ -177,8 +174,8 @@ impl ClientSession {
         I: IntoIterator<Item = &'i [u8]>,
         I::IntoIter: ExactSizeIterator + Clone,
     {
-        let until = deadline(Some(self.send_timeout));
-        self.send_batch_until(code, message_id, items, until, None)
+        let wait = Wait::Within(self.send_timeout);
+        self.send_batch_with(code, message_id, items, wait)
     }
 
     /// The longest a send waits for the server to make room.
@@ -186,7 +183,8 @@ impl ClientSession {
         self.send_timeout
     }
 
-    /// Changes the send timeout; zero restores [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT).
+    /// Changes the send timeout; zero restores
+    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT).
     pub fn set_send_timeout(&mut self, timeout: Duration) {
         self.send_timeout = if timeout.is_zero() {
             super::DEFAULT_SEND_TIMEOUT
@@ -195,29 +193,26 @@ impl ClientSession {
         };
     }
 
-    /// [`send`](Self::send) ending at `until` or when `interrupt` is raised.
-    pub(crate) fn send_until(
+    /// [`send`](Self::send), waiting for room as `wait` says (never
+    /// [`Wait::Now`]: a client sends whole messages).
+    pub(crate) fn send_with(
         &mut self,
         header: &Header,
         payload: &[u8],
-        until: Option<std::time::Instant>,
-        interrupt: Option<&Interrupt>,
+        wait: Wait<'_>,
     ) -> Result<()> {
         self.start(header)?;
-        let wait = Wait::Until(until, interrupt.map(Interrupt::sys));
         let result = self.chan.send(header, payload, wait).map(|_| ());
         self.finish_send(header, result)
     }
 
-    /// [`send_batch`](Self::send_batch) ending at `until` or when
-    /// `interrupt` is raised.
-    pub(crate) fn send_batch_until<'i, I>(
+    /// [`send_batch`](Self::send_batch), waiting for room as `wait` says.
+    pub(crate) fn send_batch_with<'i, I>(
         &mut self,
         code: u16,
         message_id: u64,
         items: I,
-        until: Option<std::time::Instant>,
-        interrupt: Option<&Interrupt>,
+        wait: Wait<'_>,
     ) -> Result<()>
     where
         I: IntoIterator<Item = &'i [u8]>,
@@ -225,7 +220,6 @@ impl ClientSession {
     {
         let header = Header::new(MessageKind::Request, code, message_id, 0);
         self.start(&header)?;
-        let wait = Wait::Until(until, interrupt.map(Interrupt::sys));
         let result = self.chan.send_batch(&header, items, wait).map(|_| ());
         self.finish_send(&header, result)
     }

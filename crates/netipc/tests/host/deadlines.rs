@@ -228,3 +228,44 @@ fn a_call_with_a_reconnect_ends_by_its_timeout() {
         );
     });
 }
+
+#[test]
+fn the_provider_drops_a_consumer_that_stops_sending_half_way() {
+    heavy(|| {
+        use netipc::transport::handshake::{ClientOffer, client_handshake, hello_message};
+        use netipc::wire::{Header, MessageKind};
+
+        let dir = RunDir::new();
+        let config = ServerConfig {
+            supported_profiles: profile::BASELINE,
+            send_timeout: Duration::from_millis(300),
+            ..ServerConfig::default()
+        };
+        let server = reverse_server(&dir, &config);
+        let conn = RawConn::connect(dir.str(), "rev").unwrap();
+        let offer = ClientOffer {
+            supported_profiles: profile::BASELINE,
+            max_request_payload_bytes: 1 << 20,
+            ..ClientOffer::default()
+        }
+        .with_defaults(conn.default_packet_size());
+        conn.send(&hello_message(&offer.hello())).unwrap();
+        let mut buf = vec![0u8; 256];
+        let n = conn.recv(&mut buf, Some(PATIENCE)).unwrap();
+        let params = client_handshake(&buf[..n]).unwrap();
+        // The first packet of a request of 1 MiB, and nothing more.
+        let mut header = Header::new(MessageKind::Request, Method::StringReverse.code(), 1, 0);
+        header.payload_len = 1 << 20;
+        let mut packet = header.to_bytes().to_vec();
+        packet.resize(params.packet_size as usize, 0);
+        conn.send(&packet).unwrap();
+        eventually("the stalled session to be dropped", || {
+            server.stats().send_timeouts == 1
+        });
+        assert!(matches!(
+            conn.recv(&mut buf, Some(PATIENCE)),
+            Err(Error::Disconnected)
+        ));
+        assert_eq!(server.stats().sessions, 0);
+    });
+}

@@ -9,7 +9,7 @@ use crate::service::config::ClientSettings;
 use crate::service::{AbortHandle, ClientState, ClientStatus};
 use crate::transport::framing::{LimitExceeded, ProtocolError};
 use crate::transport::handshake::HandshakeError;
-use crate::transport::{ClientOptions, ClientSession, Message};
+use crate::transport::{ClientOptions, ClientSession, Interrupt, Message, Wait};
 use crate::wire::{MessageKind, Method, TransportStatus, profile};
 
 /// Attempts per call when overflow recovery keeps growing sizes.
@@ -436,15 +436,12 @@ impl ClientCore {
             return Err(Failure::Ordinary(Error::Disconnected));
         };
         let header = crate::wire::Header::new(MessageKind::Request, code, id, 0);
+        let wait = Wait::Until(Some(until), interrupt.map(Interrupt::sys));
         let sent = match payload {
-            Payload::Single(p) => session.send_until(&header, p, Some(until), interrupt),
-            Payload::Batch { bytes, ends } => session.send_batch_until(
-                code,
-                id,
-                Payload::items(bytes, ends),
-                Some(until),
-                interrupt,
-            ),
+            Payload::Single(p) => session.send_with(&header, p, wait),
+            Payload::Batch { bytes, ends } => {
+                session.send_batch_with(code, id, Payload::items(bytes, ends), wait)
+            }
         };
         match sent {
             Ok(()) => {}

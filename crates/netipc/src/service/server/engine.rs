@@ -104,9 +104,10 @@ enum State {
 
 struct Open {
     session: ServerSession,
-    /// When part of a response is waiting for the client to read: the
-    /// time by which it must have gone out.
-    send_deadline: Option<Instant>,
+    /// While a message is half way (part of a response waits for the
+    /// client to read, or part of a request has arrived): the time by
+    /// which it must be through.
+    stall_deadline: Option<Instant>,
     /// The wait group holding the session while it is idle (shared memory).
     watch: Option<WatchId>,
 }
@@ -441,7 +442,7 @@ impl Engine {
         entry.shm.store(session.chan.is_shm(), Ordering::SeqCst);
         *state = State::Open(Box::new(Open {
             session,
-            send_deadline: None,
+            stall_deadline: None,
             watch: None,
         }));
         let State::Open(open) = state else {
@@ -481,7 +482,7 @@ impl Engine {
         let token = entry.token;
         if open.session.chan.has_pending() {
             match open.session.flush() {
-                Ok(true) => open.send_deadline = None,
+                Ok(true) => open.stall_deadline = None,
                 Ok(false) => {
                     return match self.poller.arm_session_write(&open.session, token) {
                         Ok(()) => Step::Keep,
@@ -500,8 +501,17 @@ impl Engine {
             }
             let answered = match open.session.try_recv() {
                 Err(_) => return Step::Close,
-                Ok(None) => None,
+                Ok(None) => {
+                    if open.session.chan.has_partial() {
+                        // A request that has begun must arrive in time.
+                        if open.stall_deadline.is_none() {
+                            self.stall(open, token);
+                        }
+                    }
+                    None
+                }
                 Ok(Some(message)) => {
+                    open.stall_deadline = None;
                     let header = message.header;
                     let (reply, panicked) = answer_message(
                         &*self.dispatcher,
@@ -557,9 +567,7 @@ impl Engine {
                 _ if close => return Step::Close,
                 Ok(true) => {}
                 Ok(false) => {
-                    let deadline = Instant::now() + self.config.send_timeout();
-                    open.send_deadline = Some(deadline);
-                    self.shared.control.schedule(deadline, token);
+                    self.stall(open, token);
                     return match self.poller.arm_session_write(&open.session, token) {
                         Ok(()) => Step::Keep,
                         Err(_) => Step::Close,
@@ -589,6 +597,13 @@ impl Engine {
                 return self.idle_shm(entry, open);
             }
         }
+    }
+
+    /// Starts the clock of a message that is half way through.
+    fn stall(&self, open: &mut Open, token: u64) {
+        let deadline = Instant::now() + self.config.send_timeout();
+        open.stall_deadline = Some(deadline);
+        self.shared.control.schedule(deadline, token);
     }
 
     /// Closes a connection now if nobody else holds it, or has its holder
@@ -651,11 +666,11 @@ impl Engine {
                 bump(&self.counters().handshake_timeouts);
                 true
             }
-            State::Open(open) if open.send_deadline.is_some_and(|d| d <= now) => {
+            State::Open(open) if open.stall_deadline.is_some_and(|d| d <= now) => {
                 bump(&self.counters().send_timeouts);
                 tracing::warn!(
                     token,
-                    "a client did not read its response within the send timeout; session closed"
+                    "a client stalled half way through a message for longer than the send timeout; session closed"
                 );
                 true
             }

@@ -10,6 +10,7 @@
 
 mod shm_wait;
 
+pub(crate) use super::sys::Event;
 pub(crate) use shm_wait::{ShmWaiters, WatchId};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,22 +19,6 @@ use std::time::Duration;
 use super::sys;
 use super::{Incoming, Listener, ServerSession};
 use crate::error::Result;
-
-/// One event for a worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Event {
-    /// The source registered under `token` is ready for what it was armed
-    /// for; `hang_up` when the peer is gone.
-    Io {
-        /// The registration's token.
-        token: u64,
-        /// The peer closed its end or the connection failed.
-        hang_up: bool,
-    },
-    /// A token posted with [`Poller::post`] (or by a wait group: the
-    /// session's next request has arrived).
-    Posted(u64),
-}
 
 /// The readiness poller of one server; `Send + Sync`, shared by all of its
 /// worker threads.
@@ -123,13 +108,11 @@ impl Poller {
     /// Waits for one event (`None`: the timeout passed, or a wake-up went
     /// to another worker).
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
-        Ok(self.inner.wait(timeout)?.map(|e| match e {
-            sys::Event::Io { token, hang_up } => Event::Io { token, hang_up },
-            sys::Event::Posted(token) => {
-                self.queued.fetch_sub(1, Ordering::SeqCst);
-                Event::Posted(token)
-            }
-        }))
+        let event = self.inner.wait(timeout)?;
+        if let Some(Event::Posted(_)) = event {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(event)
     }
 }
 
