@@ -155,6 +155,10 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         args.kind,
         endpoint(&run_dir, &service)
     );
+    println!(
+        "capacity: up to {} sessions at once",
+        server.stats().session_limit
+    );
     if data_kind {
         let what = match args.kind {
             Kind::AppsLookup => format!(
@@ -183,6 +187,7 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
     }
 
     let why = rx.recv();
+    let stats = server.stats();
     server.stop();
     if created_dir {
         // Only succeeds when nothing else lives there.
@@ -194,5 +199,9 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         Err(_) => "no way to be stopped",
     };
     println!("netipc serve: {why}: stopped \"{service}\" and removed its endpoint");
+    println!(
+        "served {} requests in {} sessions (at most {} at once); refused {} clients at capacity",
+        stats.requests, stats.sessions_opened, stats.peak_sessions, stats.refused_at_capacity
+    );
     Ok(())
 }
