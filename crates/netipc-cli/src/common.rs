@@ -366,6 +366,14 @@ pub fn human_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// A clap parser for a number of seconds above 0 (at most a day).
+pub fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds above 0")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

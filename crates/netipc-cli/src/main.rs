@@ -52,7 +52,7 @@ enum Cli {
     /// server and print its row.
     BenchClient(bench::ClientArgs),
     /// Load a provider with many consumers at once: calls under load, idle
-    /// sessions, connection churn.
+    /// sessions, departures, connection churn.
     Stress(stress::StressArgs),
 }
 

@@ -1,71 +1,69 @@
 //! `netipc stress` runs as a process with small rows (a few consumers,
-//! short windows, few churn cycles): the JSON must have every field with
-//! sane values. These check the tool, not the provider's capacity.
+//! short windows, few churn cycles and departures): the JSON must have
+//! every field with sane values. These check the tool, not the provider's
+//! capacity. `bench-server`'s `stats` control line is checked here too,
+//! as the stress rows read the provider's counters through it.
 //!
-//! Every child is killed by a watchdog after 60 s so a hung provider
+//! A child that runs longer than the support module's limit fails its
+//! test (and is killed, where the test holds it), so a hung provider
 //! cannot hang the test run.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+#[path = "live/support.rs"]
+mod support;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{RUN_LIMIT, Run, netipc, run};
 
-const WATCHDOG: Duration = Duration::from_secs(60);
+/// The counters of a managed server (`ServerStats`), as `bench-server`
+/// reports them on its control channel.
+const SERVER_STATS: [&str; 13] = [
+    "sessions",
+    "peak_sessions",
+    "session_limit",
+    "handshaking",
+    "sessions_opened",
+    "refused_at_capacity",
+    "handshake_failures",
+    "handshake_timeouts",
+    "dropped_connections",
+    "send_timeouts",
+    "requests",
+    "failed_requests",
+    "handler_panics",
+];
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `netipc ARGS` (with `envs`) to completion, killing it after
-/// [`WATCHDOG`].
-fn run_with(args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netipc"))
+/// Runs `netipc ARGS` with `envs`, `input` on its stdin (then closed), to
+/// completion; fails after [`RUN_LIMIT`] (the child is left to its own
+/// watchdogs).
+fn run_fed(args: &[&str], envs: &[(&str, &str)], input: &str) -> Run {
+    let mut child = netipc()
         .args(args)
         .envs(envs.iter().copied())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start netipc");
-    let out = drain(child.stdout.take().expect("stdout"));
-    let err = drain(child.stderr.take().expect("stderr"));
-    let code = wait(&mut child, args);
-    Run {
-        code,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    run_with(args, &[])
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    let (tx, done) = mpsc::channel();
     thread::spawn(move || {
-        let mut s = String::new();
-        let _ = r.read_to_string(&mut s);
-        s
-    })
-}
-
-/// Waits for `child`, killing it (and failing) after [`WATCHDOG`].
-fn wait(child: &mut Child, what: &[&str]) -> i32 {
-    let until = Instant::now() + WATCHDOG;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("netipc {what:?} still running after {WATCHDOG:?}: killed");
-        }
-        thread::sleep(Duration::from_millis(20));
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = done
+        .recv_timeout(RUN_LIMIT)
+        .unwrap_or_else(|_| panic!("netipc {args:?} still running after {RUN_LIMIT:?}"))
+        .expect("wait for netipc");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -78,21 +76,19 @@ fn row<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row {name} in {v:#}"))
 }
 
+fn at<'a>(r: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(r, |v, key| &v[*key])
+}
+
 fn u(r: &Value, path: &[&str]) -> u64 {
-    let mut v = r;
-    for key in path {
-        v = &v[*key];
-    }
-    v.as_u64()
+    at(r, path)
+        .as_u64()
         .unwrap_or_else(|| panic!("{} is not a count in {r:#}", path.join(".")))
 }
 
 fn f(r: &Value, path: &[&str]) -> f64 {
-    let mut v = r;
-    for key in path {
-        v = &v[*key];
-    }
-    v.as_f64()
+    at(r, path)
+        .as_f64()
         .unwrap_or_else(|| panic!("{} is not a number in {r:#}", path.join(".")))
 }
 
@@ -165,8 +161,83 @@ fn check_churn(r: &Value, cycles: u64) {
     assert!(u(r, &["provider", "rss_bytes"]) > 0, "{r:#}");
 }
 
+/// Idle and depart rows: the held sessions were all served.
+fn check_held(r: &Value, sessions: u64) {
+    assert_eq!(u(r, &["sessions"]), sessions, "{r:#}");
+    assert_eq!(u(r, &["served"]), sessions, "{r:#}");
+    assert_eq!(u(r, &["stuck_consumers"]), 0, "{r:#}");
+    assert!(f(r, &["setup_seconds"]) > 0.0, "{r:#}");
+    assert!(r["failures_before_served"].is_array(), "{r:#}");
+}
+
+/// The provider's counters: every field, no session left, at least
+/// `opened` sessions opened, none refused or failed.
+fn check_provider_stats(r: &Value, opened: u64) {
+    for key in SERVER_STATS {
+        u(r, &["provider_stats", key]);
+    }
+    let stat = |key: &str| u(r, &["provider_stats", key]);
+    assert_eq!(stat("sessions"), 0, "{r:#}");
+    assert!(stat("sessions_opened") >= opened, "{r:#}");
+    assert!(stat("peak_sessions") >= 1, "{r:#}");
+    assert!(stat("session_limit") >= stat("peak_sessions"), "{r:#}");
+    assert_eq!(stat("refused_at_capacity"), 0, "{r:#}");
+    assert_eq!(stat("handshake_failures"), 0, "{r:#}");
+}
+
+fn check_idle(r: &Value, sessions: u64) {
+    assert_eq!(r["group"], "idle", "{r:#}");
+    check_held(r, sessions);
+    check_cpu(r, &["provider", "cpu_percent_of_a_core"], false);
+    for key in [
+        "rss_bytes_before",
+        "rss_bytes_open",
+        "rss_bytes_after_close",
+    ] {
+        assert!(u(r, &["provider", key]) > 0, "{r:#}");
+    }
+    assert!(
+        r["provider"]["rss_bytes_per_served_session"].is_number(),
+        "{r:#}"
+    );
+    // Released, within the timeout, after the last close.
+    let released = f(r, &["released_after_seconds"]);
+    assert!((0.0..10.0).contains(&released), "{r:#}");
+    let after_last = f(r, &["released_after_last_close_seconds"]);
+    assert!(after_last >= 0.0 && after_last <= released, "{r:#}");
+    check_provider_stats(r, sessions);
+}
+
+fn check_depart(r: &Value, sessions: u64, departures: u64, shm: bool) {
+    assert_eq!(r["group"], "depart", "{r:#}");
+    check_held(r, sessions);
+    assert_eq!(u(r, &["departures"]), departures, "{r:#}");
+    assert_eq!(u(r, &["departures_done"]), departures, "{r:#}");
+    assert_eq!(u(r, &["departures_served"]), departures, "{r:#}");
+    assert_eq!(u(r, &["departures_not_released"]), 0, "{r:#}");
+    let on_shm = if shm { departures } else { 0 };
+    assert_eq!(u(r, &["departures_on_shm"]), on_shm, "{r:#}");
+    assert_eq!(u(r, &["served_on_shm"]), if shm { sessions } else { 0 });
+    assert_eq!(r["watchdog_fired"], false, "{r:#}");
+    assert!(
+        r["failures"].as_array().expect("failures").is_empty(),
+        "{r:#}"
+    );
+    check_latency(r, "release_ns");
+    check_latency(r, "consumer_close_ns");
+    check_latency(r, "stats_round_trip_ns");
+    // Each departure is noticed well within the 2 s timeout, and no
+    // sooner than the consumer's own close.
+    assert!(u(r, &["release_ns", "max"]) < 2_000_000_000, "{r:#}");
+    assert!(
+        u(r, &["release_ns", "min"]) >= u(r, &["consumer_close_ns", "min"]),
+        "{r:#}"
+    );
+    check_provider_stats(r, sessions + departures);
+}
+
 #[test]
-fn load_idle_and_churn_rows_in_json() {
+fn every_group_in_json() {
     let r = run(&[
         "stress",
         "--quick",
@@ -175,6 +246,8 @@ fn load_idle_and_churn_rows_in_json() {
         "0.5",
         "--cycles",
         "40",
+        "--departures",
+        "20",
         "--scenario",
         "load-4-socket",
         "--scenario",
@@ -182,15 +255,19 @@ fn load_idle_and_churn_rows_in_json() {
         "--scenario",
         "idle-3-shm",
         "--scenario",
+        "depart-3-shm",
+        "--scenario",
+        "depart-2-socket",
+        "--scenario",
         "churn-socket",
         "--scenario",
         "churn-shm",
     ]);
-    assert_eq!(r.code, 0, "stderr: {}\nstdout: {}", r.stderr, r.stdout);
-    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
-    assert_eq!(v["rows"].as_array().map(Vec::len), Some(5), "{v:#}");
+    let v = r.json();
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(7), "{v:#}");
     assert_eq!(v["settings"]["duration_seconds"], 0.5);
     assert_eq!(v["settings"]["cycles"], 40);
+    assert_eq!(v["settings"]["departures"], 20);
     assert!(u(&v, &["machine", "logical_cores"]) >= 1);
 
     let socket = row(&v, "load-4-socket");
@@ -200,82 +277,113 @@ fn load_idle_and_churn_rows_in_json() {
     check_load(shm, 4);
     assert!(u(shm, &["shm_calls"]) > 0, "{shm:#}");
 
-    let idle = row(&v, "idle-3-shm");
-    assert_eq!(idle["group"], "idle", "{idle:#}");
-    assert_eq!(u(idle, &["sessions"]), 3, "{idle:#}");
-    assert!(u(idle, &["served"]) >= 1, "{idle:#}");
-    check_cpu(idle, &["provider", "cpu_percent_of_a_core"], false);
-    for key in [
-        "rss_bytes_before",
-        "rss_bytes_open",
-        "rss_bytes_after_close",
-    ] {
-        assert!(u(idle, &["provider", key]) > 0, "{idle:#}");
-    }
-    assert!(
-        idle["provider"]["rss_bytes_per_served_session"].is_number(),
-        "{idle:#}"
-    );
+    check_idle(row(&v, "idle-3-shm"), 3);
+    check_depart(row(&v, "depart-3-shm"), 3, 20, true);
+    check_depart(row(&v, "depart-2-socket"), 2, 20, false);
 
-    check_churn(row(&v, "churn-socket"), 40);
-    check_churn(row(&v, "churn-shm"), 40);
+    for name in ["churn-socket", "churn-shm"] {
+        let churn = row(&v, name);
+        check_churn(churn, 40);
+        check_provider_stats(churn, 40);
+    }
 }
 
 #[test]
 fn markdown_tables_and_list() {
-    let r = run(&[
+    let md = run(&[
         "stress",
         "--duration",
         "0.2",
         "--cycles",
         "10",
+        "--departures",
+        "5",
         "--scenario",
         "load-2-socket",
         "--scenario",
+        "idle-2-socket",
+        "--scenario",
+        "depart-2-socket",
+        "--scenario",
         "churn-socket",
     ]);
-    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let stderr = md.stderr.clone();
+    let out = md.ok();
     for text in [
         "# netipc stress",
         "## Load: every consumer calls in a loop for 0.2 s",
         "| calls/s | p50 (µs) |",
         "| provider CPU (cores) | provider RSS (MiB) | stress CPU (cores) |",
         "| load-2-socket | 2 | socket | ",
+        "## Idle: sessions held open, no calls, for 0.2 s",
+        "| after close (MiB) | released after (ms) | after the last close (ms) \
+         | sessions opened | refused at capacity |",
+        "| idle-2-socket | 2 | socket | 2 | ",
+        "## Depart: ",
+        "| departures | released p50 (µs) | p99 (µs) | max (µs) | not released |",
+        "| resolution: stats round trip p50 (µs) |",
+        "| depart-2-socket | 2 | socket | 5 | ",
+        "stdin and stdout",
         "## Churn: ",
+        "| sessions opened | refused at capacity | handshake failures |",
         "| churn-socket | 10 | ",
     ] {
-        assert!(r.stdout.contains(text), "{text:?} in\n{}", r.stdout);
+        assert!(out.contains(text), "{text:?} in\n{out}");
     }
-    assert!(!r.stdout.contains("## Idle"), "{}", r.stdout);
-    assert!(
-        r.stderr.contains("row 1 of 2: load-2-socket"),
-        "{}",
-        r.stderr
-    );
+    assert!(stderr.contains("row 1 of 4: load-2-socket"), "{stderr}");
 
-    let list = run(&["stress", "--list"]);
-    assert_eq!(list.code, 0, "stderr: {}", list.stderr);
+    let list = run(&["stress", "--list"]).ok();
     for name in [
         "load-64-socket",
         "load-1000-shm",
         "idle-1000-socket",
         "idle-1000-shm",
+        "depart-1000-socket",
+        "depart-1000-shm",
         "churn-socket",
         "churn-shm",
     ] {
-        assert!(
-            list.stdout.contains(&format!("| {name} |")),
-            "{}",
-            list.stdout
-        );
+        assert!(list.contains(&format!("| {name} |")), "{list}");
     }
+}
+
+/// `bench-server` answers `stats` with every counter of its managed
+/// server, and with an error where it runs none.
+#[test]
+fn bench_server_reports_its_statistics() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = support::dir_arg(dir.path());
+    let fed = |scenario: &str| {
+        let args = ["bench-server", "--scenario", scenario, "--run-dir", &dir];
+        let out = run_fed(&args, &[], "stats\n").ok();
+        let lines: Vec<String> = out.lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert_eq!(lines[0], "ready", "{out}");
+        let stopped: Value = serde_json::from_str(&lines[2]).expect("stop line");
+        assert_eq!(stopped["event"], "stopped", "{out}");
+        let stats: Value = serde_json::from_str(&lines[1]).expect("stats line");
+        assert_eq!(stats["event"], "stats", "{out}");
+        stats
+    };
+    let stats = fed("l2-shm-increment");
+    for key in SERVER_STATS {
+        u(&stats, &[key]);
+    }
+    assert_eq!(u(&stats, &["sessions"]), 0, "{stats}");
+    assert!(u(&stats, &["session_limit"]) > 0, "{stats}");
+    assert!(stats["error"].is_null(), "{stats}");
+
+    let none = fed("uds-pingpong");
+    let error = none["error"].as_str().expect("error");
+    assert!(error.contains("does not run a managed server"), "{none}");
+    assert!(none["sessions"].is_null(), "{none}");
 }
 
 #[test]
 fn bad_scenario_names_are_refused() {
-    let r = run(&["stress", "--scenario", "load-0-shm"]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("load-<N>-<socket|shm>"), "{}", r.stderr);
+    let stderr = run(&["stress", "--scenario", "load-0-shm"]).fails(2);
+    assert!(stderr.contains("load-<N>-<socket|shm>"), "{stderr}");
+    assert!(stderr.contains("depart-<N>-<socket|shm>"), "{stderr}");
 }
 
 /// A provider that cannot listen (its socket path would be longer than a
@@ -288,17 +396,11 @@ fn a_provider_that_cannot_start_fails_the_command() {
     let deep = base.path().join("d".repeat(120));
     std::fs::create_dir(&deep).expect("deep directory");
     let tmp = deep.to_str().expect("UTF-8 path");
-    let r = run_with(
-        &["stress", "--quick", "--scenario", "load-2-socket"],
-        &[("TMPDIR", tmp)],
-    );
-    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
-    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let args = ["stress", "--quick", "--scenario", "load-2-socket"];
+    let stderr = run_fed(&args, &[("TMPDIR", tmp)], "").fails(1);
     assert!(
-        r.stderr
-            .contains("netipc stress: error: scenario load-2-socket: bench-server"),
-        "{}",
-        r.stderr
+        stderr.contains("netipc stress: error: scenario load-2-socket: bench-server"),
+        "{stderr}"
     );
-    assert!(r.stderr.contains("cannot listen"), "{}", r.stderr);
+    assert!(stderr.contains("cannot listen"), "{stderr}");
 }

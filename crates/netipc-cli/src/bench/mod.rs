@@ -72,11 +72,11 @@ pub struct TimingArgs {
     #[arg(long)]
     quick: bool,
     /// Measured seconds per scenario (default 5, or 1 with --quick).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = crate::common::parse_secs)]
     duration: Option<f64>,
     /// Warm-up seconds before measuring (default: a fifth of the
     /// duration, at most 1).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = crate::common::parse_secs)]
     warmup: Option<f64>,
     /// Items per batch of uds-batch-pingpong and shm-batch-pingpong.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH,
@@ -210,13 +210,6 @@ pub struct ClientArgs {
     timing: TimingArgs,
     #[command(flatten)]
     output: OutputArgs,
-}
-
-fn parse_secs(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a number of seconds above 0")),
-    }
 }
 
 /// Runs `netipc bench`.

@@ -1,6 +1,6 @@
 //! The `bench-server` child process of `netipc bench` (and of
 //! `netipc stress`): start it, wait for its `ready` line, ask it for CPU
-//! and memory samples, stop it.
+//! and memory samples and for its managed server's counters, stop it.
 //!
 //! The child's stdin is its control channel (see `server.rs`): closing it
 //! stops the child, and the child also stops by itself when this process
@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::BenchError;
 use super::client::{CpuSample, ServerProbe};
@@ -41,6 +41,47 @@ pub struct Usage {
     pub cpu_after_s: f64,
     /// Seconds since the child started, after reading its memory.
     pub wall_after_s: f64,
+}
+
+/// The counters of the child's managed server as its `stats` line reports
+/// them: every field of the library's `ServerStats`, by its name
+/// (`sessions`, `sessions_opened`, `refused_at_capacity`, ...).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerCounters(Map<String, Value>);
+
+impl ServerCounters {
+    /// Reads a `stats` answer of the child of `scenario`.
+    fn parse(answer: Value, scenario: &str) -> Result<Self, BenchError> {
+        if let Some(error) = answer["error"].as_str() {
+            return Err(BenchError::new(format!(
+                "bench-server ({scenario}) has no statistics: {error}"
+            )));
+        }
+        match answer {
+            Value::Object(mut fields) if fields.get("sessions").is_some_and(Value::is_u64) => {
+                fields.remove("event");
+                Ok(Self(fields))
+            }
+            other => Err(BenchError::new(format!(
+                "bench-server ({scenario}) answered stats with {other}, without sessions"
+            ))),
+        }
+    }
+
+    /// The counter `name` (a field of `ServerStats`), if it was reported.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.0.get(name).and_then(Value::as_u64)
+    }
+
+    /// Client sessions open now.
+    pub fn sessions(&self) -> u64 {
+        self.get("sessions").unwrap_or(0)
+    }
+
+    /// Every counter, as a JSON object.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
 }
 
 /// A running `netipc bench-server` child.
@@ -135,6 +176,16 @@ impl ServerChild {
             cpu_after_s: v["cpu_seconds_after_rss"].as_f64().unwrap_or(s.cpu_s),
             wall_after_s: v["wall_seconds_after_rss"].as_f64().unwrap_or(s.wall_s),
         })
+    }
+
+    /// Asks the child for its managed server's counters now.
+    ///
+    /// # Errors
+    /// The child did not answer, or its scenario runs no managed server
+    /// (the child's reason is in the message).
+    pub fn stats(&mut self) -> Result<ServerCounters, BenchError> {
+        let answer = self.ask("stats")?;
+        ServerCounters::parse(answer, self.scenario)
     }
 
     /// Sends one control line and reads the JSON answer.
@@ -273,5 +324,28 @@ fn show(stderr: &str) -> String {
         "; it wrote nothing on stderr".to_owned()
     } else {
         format!("; its stderr:\n{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_answers() {
+        let answer = serde_json::json!({"event": "stats", "sessions": 3, "sessions_opened": 7});
+        let counters = ServerCounters::parse(answer, "l2-increment").expect("counters");
+        assert_eq!(counters.sessions(), 3);
+        assert_eq!(counters.get("sessions_opened"), Some(7));
+        assert_eq!(counters.get("refused_at_capacity"), None);
+        assert_eq!(
+            counters.to_json(),
+            serde_json::json!({"sessions": 3, "sessions_opened": 7})
+        );
+        let none = serde_json::json!({"event": "stats", "error": "no managed server"});
+        let e = ServerCounters::parse(none, "uds-pingpong").expect_err("no statistics");
+        assert!(e.to_string().contains("no managed server"), "{e}");
+        let odd = serde_json::json!({"event": "stats"});
+        assert!(ServerCounters::parse(odd, "l2-increment").is_err());
     }
 }

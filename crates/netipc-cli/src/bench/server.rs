@@ -2,12 +2,20 @@
 //! process.
 //!
 //! It prints `ready` on stdout once it listens, then serves every
-//! connection on its own thread. Stdin is its control channel: a `cpu`
-//! line is answered with a JSON line of the process's CPU time so far and
-//! its resident memory (`rss_bytes`), and end of input (the parent closed
-//! the pipe or died) or a `stop` line stops it; it then prints a last
-//! JSON line (`"event":"stopped"`) with its CPU time and exits. With
-//! `--forever` stdin is ignored and it serves until it is killed.
+//! connection on its own thread. Stdin is its control channel, one line
+//! in, one JSON line out:
+//!
+//! - `cpu`: the process's CPU time so far and its resident memory
+//!   (`rss_bytes`);
+//! - `stats`: the managed server's counters (`"event":"stats"` and every
+//!   field of the library's `ServerStats` by its name: `sessions`,
+//!   `sessions_opened`, `refused_at_capacity`, ...); the scenarios that do
+//!   not run a managed server answer with an `error` field instead;
+//! - `stop`, or end of input (the parent closed the pipe or died): it
+//!   stops, prints a last JSON line (`"event":"stopped"`) with its CPU
+//!   time and exits.
+//!
+//! With `--forever` stdin is ignored and it serves until it is killed.
 //!
 //! The raw SHM server has no connections: it creates the shared file
 //! `<run dir>/<service>.rawshm` and answers every ping on it, one client at
@@ -34,7 +42,9 @@ use netipc::codec::{
     DispatchError, SnapshotBuilder, SnapshotRequest, decode_increment, dispatch_apps_lookup,
     dispatch_cgroups_lookup, encode_increment,
 };
-use netipc::service::{HandlerError, ManagedServer, RunningServer, ServerConfig, SnapshotHandler};
+use netipc::service::{
+    HandlerError, ManagedServer, RunningServer, ServerConfig, ServerStats, SnapshotHandler,
+};
 use netipc::transport::names::validate_service_name;
 use netipc::transport::testing::{RawConn, RawListener, RawShm};
 use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSession};
@@ -74,6 +84,16 @@ enum Worker {
     Thread(JoinHandle<()>),
     /// An L2 managed server.
     Managed(RunningServer),
+}
+
+impl Worker {
+    /// The managed server's counters; `None` for the other servers.
+    fn stats(&self) -> Option<ServerStats> {
+        match self {
+            Self::Managed(server) => Some(server.stats()),
+            Self::Thread(_) => None,
+        }
+    }
 }
 
 /// The transport profiles a server of `plane` offers, and prefers. An SHM
@@ -288,7 +308,7 @@ pub fn run(args: &ServerArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    control(started);
+    control(started, || stats_line(worker.stats(), scenario.name));
     interrupt.raise();
     match worker {
         Worker::Thread(thread) => {
@@ -339,22 +359,57 @@ fn cpu_line(event: &str, started: Instant) -> String {
     .to_string()
 }
 
-/// Answers control lines on stdin until `stop` or end of input.
-fn control(started: Instant) {
+/// The JSON line answering `stats`: every counter of the managed server,
+/// or an `error` when this scenario's server is not a managed one.
+fn stats_line(stats: Option<ServerStats>, scenario: &str) -> String {
+    let Some(s) = stats else {
+        return serde_json::json!({
+            "event": "stats",
+            "error": format!(
+                "scenario {scenario} does not run a managed server: there are no server statistics"
+            ),
+        })
+        .to_string();
+    };
+    serde_json::json!({
+        "event": "stats",
+        "sessions": s.sessions,
+        "peak_sessions": s.peak_sessions,
+        "session_limit": s.session_limit,
+        "handshaking": s.handshaking,
+        "sessions_opened": s.sessions_opened,
+        "refused_at_capacity": s.refused_at_capacity,
+        "handshake_failures": s.handshake_failures,
+        "handshake_timeouts": s.handshake_timeouts,
+        "dropped_connections": s.dropped_connections,
+        "send_timeouts": s.send_timeouts,
+        "requests": s.requests,
+        "failed_requests": s.failed_requests,
+        "handler_panics": s.handler_panics,
+    })
+    .to_string()
+}
+
+/// Answers control lines on stdin until `stop` or end of input; `stats`
+/// makes the answer to a `stats` line.
+fn control(started: Instant, stats: impl Fn() -> String) {
     let stdin = io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
-        match line.trim() {
-            "cpu" => {
-                if say(&cpu_line("cpu", started)).is_err() {
-                    break;
-                }
-            }
+        let answer = match line.trim() {
+            "cpu" => cpu_line("cpu", started),
+            "stats" => stats(),
             "stop" => break,
-            "" => {}
+            "" => continue,
             other => {
-                eprintln!("netipc bench-server: unknown control line {other:?} (use cpu or stop)")
+                eprintln!(
+                    "netipc bench-server: unknown control line {other:?} (use cpu, stats or stop)"
+                );
+                continue;
             }
+        };
+        if say(&answer).is_err() {
+            break;
         }
     }
 }

@@ -3,26 +3,21 @@
 //!
 //! Every step is bounded by the call timeout; the row also stops at its
 //! watchdog deadline (generous for the cycle count) and then reports the
-//! cycles it did.
+//! cycles it did. After the cycles it reads the provider's counters: the
+//! sessions it opened, refused and failed to open.
 
 use std::time::{Duration, Instant};
 
-use netipc::service::IncrementClient;
-
-use super::Settings;
 use super::errors::Tally;
 use super::latency::{self, Summary};
-use super::progress::Progress;
-use super::provider::{Meter, Provider, Window};
-use super::scenarios::{CALL_TIMEOUT, Transport};
+use super::provider::{Meter, Window};
+use super::row::{Row, Steps, on_shm};
+use super::scenarios::Transport;
 use crate::bench::BenchError;
+use crate::bench::process::ServerCounters;
 
-/// Time a row may take: a base plus this much per cycle.
-const WATCHDOG_BASE: Duration = Duration::from_secs(30);
-const WATCHDOG_PER_CYCLE: Duration = Duration::from_millis(20);
-
-/// How often the progress line is updated, in cycles.
-const PROGRESS_EVERY: u32 = 100;
+/// Time a row may take per cycle (see [`Steps::budget`]).
+const PER_CYCLE: Duration = Duration::from_millis(20);
 
 /// A finished churn row.
 #[derive(Debug, Clone)]
@@ -41,6 +36,8 @@ pub struct ChurnRow {
     pub window: Window,
     pub cycle_time: Option<Summary>,
     pub watchdog_fired: bool,
+    /// The provider's counters after the cycles.
+    pub counters: ServerCounters,
     pub provider_stderr: String,
 }
 
@@ -50,24 +47,18 @@ impl ChurnRow {
     }
 }
 
-/// Runs one churn row of `cycles` cycles over `transport`.
+/// Runs one churn row of `--cycles` cycles.
 ///
 /// # Errors
 /// The provider could not be started or stopped answering.
-pub fn run(
-    name: &str,
-    transport: Transport,
-    settings: &Settings,
-    run_dir: &str,
-    progress: &Progress,
-) -> Result<ChurnRow, BenchError> {
-    progress.status("starting the provider");
-    let mut provider = Provider::start(run_dir, name)?;
-    let config = transport.config();
-    let cycles = settings.cycles;
-    let deadline = Instant::now() + WATCHDOG_BASE + WATCHDOG_PER_CYCLE * cycles;
-    let mut row = ChurnRow {
-        name: name.to_owned(),
+pub fn run(row: &Row<'_>) -> Result<ChurnRow, BenchError> {
+    let mut provider = row.provider()?;
+    let transport = row.transport;
+    let cycles = row.settings.cycles;
+    let deadline = Instant::now() + Steps::budget(cycles, PER_CYCLE);
+    let steps = Steps::new(row, "cycle", cycles, 100, deadline);
+    let mut out = ChurnRow {
+        name: row.name.to_owned(),
         transport,
         cycles,
         cycles_done: 0,
@@ -82,49 +73,37 @@ pub fn run(
         },
         cycle_time: None,
         watchdog_fired: false,
+        counters: ServerCounters::default(),
         provider_stderr: String::new(),
     };
     let mut times = latency::histogram();
     let meter = Meter::start(&mut provider)?;
     for i in 0..cycles {
-        if Instant::now() >= deadline {
-            row.watchdog_fired = true;
+        if !steps.start(i) {
+            out.watchdog_fired = true;
             break;
         }
-        if i % PROGRESS_EVERY == 0 {
-            progress.status(&format!("cycle {i} of {cycles}"));
-        }
         let t = Instant::now();
-        let mut client = IncrementClient::new(run_dir, provider.service(), &config);
-        client.set_call_timeout(CALL_TIMEOUT);
+        let mut client = transport.client(row.run_dir, provider.service());
         client.refresh();
         if client.ready() {
             let value = u64::from(i);
-            match client.call(value) {
-                Ok(v) if v == value + 1 => {
-                    if client.session_info().is_some_and(|s| s.shared_memory) {
-                        row.shm_cycles += 1;
-                    }
-                }
-                Ok(v) => {
-                    row.failed += 1;
-                    row.errors.wrong_answer(value, v);
-                }
-                Err(e) => {
-                    row.failed += 1;
-                    row.errors.call(&e);
-                }
+            if out.errors.check(value, &client.call(value)) {
+                out.shm_cycles += u64::from(on_shm(&client));
+            } else {
+                out.failed += 1;
             }
         } else {
-            row.failed += 1;
-            row.errors.connect(client.status().state);
+            out.failed += 1;
+            out.errors.connect(client.status().state);
         }
         drop(client);
         latency::record(&mut times, t.elapsed());
-        row.cycles_done += 1;
+        out.cycles_done += 1;
     }
-    row.window = meter.finish(&mut provider)?;
-    row.cycle_time = Summary::of(&times);
-    row.provider_stderr = provider.stop()?;
-    Ok(row)
+    out.window = meter.finish(&mut provider)?;
+    out.cycle_time = Summary::of(&times);
+    out.counters = provider.stats()?;
+    out.provider_stderr = provider.stop()?;
+    Ok(out)
 }

@@ -52,8 +52,24 @@ impl Tally {
         });
     }
 
+    /// Checks the answer to an INCREMENT of `value`: counts it when it is an
+    /// error or not `value + 1`. Returns whether the call succeeded.
+    pub fn check(&mut self, value: u64, answer: &netipc::Result<u64>) -> bool {
+        match answer {
+            Ok(v) if *v == value.wrapping_add(1) => true,
+            Ok(v) => {
+                self.wrong_answer(value, *v);
+                false
+            }
+            Err(e) => {
+                self.call(e);
+                false
+            }
+        }
+    }
+
     /// Counts a call that answered something else than `value + 1`.
-    pub fn wrong_answer(&mut self, value: u64, answer: u64) {
+    fn wrong_answer(&mut self, value: u64, answer: u64) {
         self.add("call: wrong answer", || {
             format!("INCREMENT of {value} answered {answer}")
         });
@@ -133,18 +149,25 @@ mod tests {
     fn counts_by_kind_with_the_first_message() {
         let mut a = Tally::default();
         a.call(&netipc::Error::Timeout);
+        assert!(!a.check(1, &Err(netipc::Error::Disconnected)));
         a.call(&netipc::Error::Disconnected);
-        a.call(&netipc::Error::Disconnected);
+        assert!(a.check(u64::MAX, &Ok(0)));
+        assert!(!a.check(1, &Ok(3)));
         let mut b = Tally::default();
         b.connect(ClientState::NotFound);
         b.call(&netipc::Error::Disconnected);
         a.merge(&b);
         let kinds = a.kinds();
-        assert_eq!(kinds.iter().map(|f| f.count).sum::<u64>(), 5);
+        assert_eq!(kinds.iter().map(|f| f.count).sum::<u64>(), 6);
         assert_eq!(kinds[0].kind, "call: Disconnected");
         assert_eq!(kinds[0].count, 3);
         assert_eq!(kinds[0].message, "the peer closed the connection");
         assert!(kinds.iter().any(|f| f.kind == "connect: NotFound"));
-        assert_eq!(a.to_json().as_array().map(Vec::len), Some(3));
+        assert!(
+            kinds
+                .iter()
+                .any(|f| f.kind == "call: wrong answer" && f.message == "INCREMENT of 1 answered 3")
+        );
+        assert_eq!(a.to_json().as_array().map(Vec::len), Some(4));
     }
 }

@@ -11,15 +11,14 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use netipc::service::IncrementClient;
 
-use super::crowd::{Crowd, Gate, Phase};
+use super::RETRY_PAUSE;
+use super::crowd::{Gate, Phase};
 use super::errors::Tally;
 use super::latency::{self, Summary};
-use super::progress::Progress;
-use super::provider::{Meter, Provider, Window};
+use super::provider::{Meter, Window};
+use super::row::{Crowded, Plan, Row, on_shm, pass_window};
 use super::scenarios::{CALL_TIMEOUT, Transport};
-use super::{RETRY_PAUSE, Settings};
 use crate::bench::BenchError;
 
 /// What one consumer saw in the window.
@@ -77,53 +76,24 @@ impl LoadRow {
     }
 }
 
-/// Everything a consumer needs.
-struct Plan {
-    run_dir: String,
-    service: String,
-    transport: Transport,
-    connect_deadline: Instant,
-    /// No consumer waits past this for a phase change.
-    watchdog: Instant,
-}
-
-/// Runs one load row of `consumers` consumers over `transport`.
+/// Runs one load row of `consumers` consumers.
 ///
 /// # Errors
 /// The provider could not be started or stopped answering, or the
 /// consumer threads could not be started.
-pub fn run(
-    name: &str,
-    consumers: usize,
-    transport: Transport,
-    settings: &Settings,
-    run_dir: &str,
-    progress: &Progress,
-) -> Result<LoadRow, BenchError> {
-    progress.status("starting the provider");
-    let mut provider = Provider::start(run_dir, name)?;
-    let rss_before = provider.usage()?.rss_bytes;
-    let started = Instant::now();
-    let connect_deadline = started + settings.connect_timeout;
-    let watchdog = connect_deadline + settings.duration + 4 * CALL_TIMEOUT + Duration::from_secs(5);
-    let plan = Plan {
-        run_dir: run_dir.to_owned(),
-        service: provider.service().to_owned(),
-        transport,
-        connect_deadline,
-        watchdog,
-    };
-    progress.status(&format!("starting {consumers} consumers"));
-    let gate = std::sync::Arc::new(Gate::new());
-    let crowd = Crowd::spawn(consumers, &gate, move |i, gate| consume(&plan, i, gate))?;
-    let measured = measure(&gate, consumers, settings, &mut provider, progress, started);
-    progress.status("stopping the consumers");
-    let joined = crowd.join(watchdog);
+pub fn run(row: &Row<'_>, consumers: usize) -> Result<LoadRow, BenchError> {
+    let status = format!("starting {consumers} consumers");
+    let duration = row.settings.duration;
+    let mut crowded = Crowded::start(row, consumers, duration, &status, consume)?;
+    let measured = measure(&mut crowded, consumers, row);
+    row.progress.status("stopping the consumers");
+    let rss_before = crowded.rss_before;
+    let (provider, joined) = crowded.join();
     let (connect_s, window) = measured?;
     let provider_stderr = provider.stop()?;
-    let mut row = LoadRow {
-        name: name.to_owned(),
-        transport,
+    let mut out = LoadRow {
+        name: row.name.to_owned(),
+        transport: row.transport,
         consumers,
         ready_at_start: 0,
         connect_s,
@@ -143,67 +113,48 @@ pub fn run(
     };
     let mut all = latency::histogram();
     for o in &joined.results {
-        row.ready_at_start += usize::from(o.ready_at_start);
-        row.calls += o.calls;
-        row.shm_calls += o.shm_calls;
-        row.never_served += usize::from(o.calls == 0);
-        row.min_calls = row.min_calls.min(o.calls);
-        row.max_calls = row.max_calls.max(o.calls);
-        row.failed_calls += o.failed_calls;
-        row.failed_connects += o.failed_connects;
-        row.errors.merge(&o.errors);
+        out.ready_at_start += usize::from(o.ready_at_start);
+        out.calls += o.calls;
+        out.shm_calls += o.shm_calls;
+        out.never_served += usize::from(o.calls == 0);
+        out.min_calls = out.min_calls.min(o.calls);
+        out.max_calls = out.max_calls.max(o.calls);
+        out.failed_calls += o.failed_calls;
+        out.failed_connects += o.failed_connects;
+        out.errors.merge(&o.errors);
         latency::merge(&mut all, &o.latency);
     }
-    if row.min_calls == u64::MAX {
-        row.min_calls = 0;
+    if out.min_calls == u64::MAX {
+        out.min_calls = 0;
     }
-    row.latency = Summary::of(&all);
-    Ok(row)
+    out.latency = Summary::of(&all);
+    Ok(out)
 }
 
 /// Waits for the consumers to connect, then measures the window. Returns
 /// the connect time and the window.
 fn measure(
-    gate: &Gate,
+    crowded: &mut Crowded<Outcome>,
     consumers: usize,
-    settings: &Settings,
-    provider: &mut Provider,
-    progress: &Progress,
-    started: Instant,
+    row: &Row<'_>,
 ) -> Result<(f64, Window), BenchError> {
     // Consumers give up connecting at the deadline; a little slack for
     // the last attempt.
-    let until = started + settings.connect_timeout + CALL_TIMEOUT + Duration::from_secs(1);
-    while gate.settled() < consumers && Instant::now() < until {
-        progress.status(&format!(
-            "connecting: {} of {consumers} done",
-            gate.settled()
-        ));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let connect_s = started.elapsed().as_secs_f64();
-    let meter = Meter::start(provider)?;
-    gate.set(Phase::Run);
-    let end = Instant::now() + settings.duration;
-    while let Some(left) = end.checked_duration_since(Instant::now()) {
-        let done = settings.duration.saturating_sub(left);
-        progress.status(&format!(
-            "measuring: {:.1} of {:.1} s",
-            done.as_secs_f64(),
-            settings.duration.as_secs_f64()
-        ));
-        std::thread::sleep(left.min(Duration::from_millis(100)));
-    }
-    let window = meter.finish(provider)?;
-    gate.set(Phase::Stop);
+    let until =
+        crowded.started + row.settings.connect_timeout + CALL_TIMEOUT + Duration::from_secs(1);
+    crowded.await_settled(consumers, until, row.progress, "connecting");
+    let connect_s = crowded.started.elapsed().as_secs_f64();
+    let meter = Meter::start(&mut crowded.provider)?;
+    crowded.gate.set(Phase::Run);
+    pass_window(row.settings.duration, row.progress, "measuring");
+    let window = meter.finish(&mut crowded.provider)?;
+    crowded.gate.set(Phase::Stop);
     Ok((connect_s, window))
 }
 
 /// One consumer: connect, wait for the window, call until it closes.
 fn consume(plan: &Plan, index: usize, gate: &Gate) -> Outcome {
-    let mut client = IncrementClient::new(&plan.run_dir, &plan.service, &plan.transport.config());
-    client.set_call_timeout(CALL_TIMEOUT);
-    gate.register(client.abort_handle());
+    let mut client = plan.client(gate);
     while !client.ready() && Instant::now() < plan.connect_deadline && gate.phase() == Phase::Setup
     {
         client.refresh();
@@ -245,21 +196,15 @@ fn consume(plan: &Plan, index: usize, gate: &Gate) -> Outcome {
         if gate.phase() != Phase::Run {
             break; // completed after the window closed: not counted
         }
-        match answer {
-            Ok(v) if v == value.wrapping_add(1) => {
-                out.calls += 1;
-                latency::record(&mut out.latency, took);
-                if client.session_info().is_some_and(|s| s.shared_memory) {
-                    out.shm_calls += 1;
-                }
+        if out.errors.check(value, &answer) {
+            out.calls += 1;
+            latency::record(&mut out.latency, took);
+            if on_shm(&client) {
+                out.shm_calls += 1;
             }
-            Ok(v) => {
-                out.failed_calls += 1;
-                out.errors.wrong_answer(value, v);
-            }
-            Err(e) => {
-                out.failed_calls += 1;
-                out.errors.call(&e);
+        } else {
+            out.failed_calls += 1;
+            if answer.is_err() {
                 gate.pause_in(Phase::Run, RETRY_PAUSE);
             }
         }

@@ -6,14 +6,16 @@
 //! default configuration) that offers shared memory and also serves
 //! baseline sessions. Every row gets a fresh one, so its memory starts from
 //! the same point. Its `cpu` control line reports its CPU time and its
-//! resident memory.
+//! resident memory, its `stats` line the managed server's counters (the
+//! sessions it holds, those it opened and refused, ...).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
 
+use super::progress::Progress;
 use crate::bench::BenchError;
-use crate::bench::process::{ServerChild, Usage};
+use crate::bench::process::{ServerChild, ServerCounters, Usage};
 
 /// The `bench-server` scenario the provider runs.
 pub const PROVIDER_SCENARIO: &str = "l2-shm-increment";
@@ -34,7 +36,8 @@ impl Provider {
     /// # Errors
     /// It could not be started or did not get ready (its stderr is in the
     /// message).
-    pub fn start(run_dir: &str, row: &str) -> Result<Self, BenchError> {
+    pub fn start(run_dir: &str, row: &str, progress: &Progress) -> Result<Self, BenchError> {
+        progress.status("starting the provider");
         let service = format!("stress-{row}");
         let child = ServerChild::start_named(PROVIDER_SCENARIO, run_dir, &service)?;
         Ok(Self { child, service })
@@ -50,6 +53,40 @@ impl Provider {
     /// It did not answer.
     pub fn usage(&mut self) -> Result<Usage, BenchError> {
         self.child.usage()
+    }
+
+    /// Its managed server's counters now.
+    ///
+    /// # Errors
+    /// It did not answer.
+    pub fn stats(&mut self) -> Result<ServerCounters, BenchError> {
+        self.child.stats()
+    }
+
+    /// Asks for its counters, one request after the other, until it holds
+    /// at most `sessions` sessions or `timeout` has passed since `since`.
+    /// Returns the time from `since` to the first answer that showed it
+    /// (`None` on timeout; it is late by at most one request's round trip)
+    /// and the last counters.
+    ///
+    /// # Errors
+    /// It did not answer.
+    pub fn released(
+        &mut self,
+        sessions: u64,
+        since: Instant,
+        timeout: Duration,
+    ) -> Result<(Option<Duration>, ServerCounters), BenchError> {
+        loop {
+            let counters = self.stats()?;
+            let at = since.elapsed();
+            if counters.sessions() <= sessions {
+                return Ok((Some(at), counters));
+            }
+            if at >= timeout {
+                return Ok((None, counters));
+            }
+        }
     }
 
     /// Stops it; returns what it wrote on stderr, shortened to its first

@@ -1,16 +1,17 @@
 //! The rows of `netipc stress`: what each one does, with how many
 //! consumers, over which transport, and how a row name is read.
 //!
-//! A name is `load-<N>-<transport>`, `idle-<N>-<transport>` or
-//! `churn-<transport>`, the transport being `socket` (the baseline
-//! transport only) or `shm` (shared memory preferred). Any consumer count
+//! A name is `load-<N>-<transport>`, `idle-<N>-<transport>`,
+//! `depart-<N>-<transport>` or `churn-<transport>`, the transport being
+//! `socket` (the baseline transport only) or `shm` (shared memory
+//! preferred). Any consumer count
 //! from 1 to [`MAX_CONSUMERS`] is accepted; [`DEFAULTS`] are the rows run
 //! when none is selected.
 
 use std::fmt;
 use std::time::Duration;
 
-use netipc::service::ClientConfig;
+use netipc::service::{ClientConfig, IncrementClient};
 use netipc::wire::profile;
 
 /// Longest a consumer's call (and its connection attempt) may take.
@@ -52,6 +53,14 @@ impl Transport {
         }
     }
 
+    /// A new consumer's client of `service` in `run_dir` over this
+    /// transport, with the call timeout set.
+    pub fn client(self, run_dir: &str, service: &str) -> IncrementClient {
+        let mut client = IncrementClient::new(run_dir, service, &self.config());
+        client.set_call_timeout(CALL_TIMEOUT);
+        client
+    }
+
     fn parse(s: &str) -> Option<Self> {
         match s {
             "socket" => Some(Self::Socket),
@@ -68,6 +77,9 @@ pub enum Kind {
     Load(usize),
     /// This many consumers open a session, make one call and go idle.
     Idle(usize),
+    /// This many consumers hold idle sessions while other consumers come,
+    /// call once, go idle and leave, one at a time.
+    Depart(usize),
     /// One consumer after another: new client, connect, one call, close.
     Churn,
 }
@@ -85,6 +97,7 @@ impl fmt::Display for Scenario {
         match self.kind {
             Kind::Load(n) => write!(f, "load-{n}-{t}"),
             Kind::Idle(n) => write!(f, "idle-{n}-{t}"),
+            Kind::Depart(n) => write!(f, "depart-{n}-{t}"),
             Kind::Churn => write!(f, "churn-{t}"),
         }
     }
@@ -95,7 +108,7 @@ const fn row(kind: Kind, transport: Transport) -> Scenario {
 }
 
 /// The rows run when none is selected, in order.
-pub const DEFAULTS: [Scenario; 10] = [
+pub const DEFAULTS: [Scenario; 12] = [
     row(Kind::Load(64), Transport::Socket),
     row(Kind::Load(64), Transport::Shm),
     row(Kind::Load(256), Transport::Socket),
@@ -104,6 +117,8 @@ pub const DEFAULTS: [Scenario; 10] = [
     row(Kind::Load(1000), Transport::Shm),
     row(Kind::Idle(1000), Transport::Socket),
     row(Kind::Idle(1000), Transport::Shm),
+    row(Kind::Depart(1000), Transport::Socket),
+    row(Kind::Depart(1000), Transport::Shm),
     row(Kind::Churn, Transport::Socket),
     row(Kind::Churn, Transport::Shm),
 ];
@@ -111,12 +126,13 @@ pub const DEFAULTS: [Scenario; 10] = [
 /// Command-line parser for a row name.
 ///
 /// # Errors
-/// A name that is not one of the three forms, with the forms.
+/// A name that is not one of the four forms, with the forms.
 pub fn parse(name: &str) -> Result<Scenario, String> {
     let bad = || {
         format!(
-            "unknown scenario {name:?}: use load-<N>-<socket|shm>, idle-<N>-<socket|shm> \
-             (N from 1 to {MAX_CONSUMERS}) or churn-<socket|shm> (see `netipc stress --list`)"
+            "unknown scenario {name:?}: use load-<N>-<socket|shm>, idle-<N>-<socket|shm>, \
+             depart-<N>-<socket|shm> (N from 1 to {MAX_CONSUMERS}) or churn-<socket|shm> \
+             (see `netipc stress --list`)"
         )
     };
     let (head, transport) = name.rsplit_once('-').ok_or_else(bad)?;
@@ -133,6 +149,7 @@ pub fn parse(name: &str) -> Result<Scenario, String> {
     match kind {
         "load" => Ok(row(Kind::Load(n), transport)),
         "idle" => Ok(row(Kind::Idle(n), transport)),
+        "depart" => Ok(row(Kind::Depart(n), transport)),
         _ => Err(bad()),
     }
 }
@@ -152,6 +169,12 @@ pub fn list() -> String {
                 "open the sessions (one call each), hold them idle for the measured duration, \
                  close them",
             ),
+            Kind::Depart(n) => (
+                format!("{n} idle + 1 leaving"),
+                "open the sessions and hold them idle; then --departures times, one at a time: \
+                 another consumer connects, calls once, goes idle for a few ms and closes; time \
+                 until the provider's session count drops back",
+            ),
             Kind::Churn => (
                 "1 at a time".to_owned(),
                 "--cycles times: new client, connect, one call, close",
@@ -163,7 +186,8 @@ pub fn list() -> String {
         ));
     }
     s.push_str(
-        "\nload-<N>-<transport> and idle-<N>-<transport> take any N from 1 to 10000. \
+        "\nload-<N>-<transport>, idle-<N>-<transport> and depart-<N>-<transport> take any N \
+         from 1 to 10000. \
          socket = the baseline transport only (a Unix SEQPACKET socket; a named pipe on \
          Windows); shm = shared memory (SHM_HYBRID) preferred.\n",
     );
@@ -180,6 +204,10 @@ mod tests {
             assert_eq!(parse(&sc.to_string()), Ok(sc));
         }
         assert_eq!(parse("load-3-shm"), Ok(row(Kind::Load(3), Transport::Shm)));
+        assert_eq!(
+            parse("depart-7-socket"),
+            Ok(row(Kind::Depart(7), Transport::Socket))
+        );
         for bad in [
             "load-0-shm",
             "load-x-shm",
@@ -188,6 +216,7 @@ mod tests {
             "churn",
             "load-64",
             "spin-64-shm",
+            "depart-socket",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

@@ -1,0 +1,93 @@
+//! The churn group: its Markdown table with notes, and its JSON rows.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::super::churn::ChurnRow;
+use super::super::latency::Summary;
+use super::super::scenarios::Transport;
+use super::format::{cores, counter, group, mib, percentiles};
+use super::row_notes;
+
+pub fn table(s: &mut String, rows: &[&ChurnRow]) {
+    s.push_str("\n## Churn: new client, connect, one call, close, back to back\n\n");
+    s.push_str(
+        "| scenario | cycles | failed | cycles/s | p50 (µs) | p99 (µs) | max (µs) \
+         | provider CPU (cores) | provider RSS at end (MiB) | stress CPU (cores) \
+         | sessions opened | refused at capacity | handshake failures |\n",
+    );
+    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for r in rows {
+        let (p50, p99, max) = percentiles(r.cycle_time.as_ref());
+        let c = &r.counters;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {p50} | {p99} | {max} | {:.2} | {} | {} | {} | {} | {} |",
+            r.name,
+            group(u64::from(r.cycles_done)),
+            group(r.failed),
+            group(r.cycles_per_s().round() as u64),
+            r.window.provider_cores,
+            mib(r.window.provider_rss),
+            cores(r.window.own_cores),
+            counter(c, "sessions_opened"),
+            counter(c, "refused_at_capacity"),
+            counter(c, "handshake_failures"),
+        );
+    }
+    s.push('\n');
+    s.push_str(
+        "The times are of a whole cycle (client created, connected, called, dropped); failed = \
+         cycles whose call did not succeed; sessions opened, refused at capacity and handshake \
+         failures = the provider's counters (its `ServerStats`) after the cycles.\n",
+    );
+    for r in rows {
+        let mut notes = Vec::new();
+        if r.watchdog_fired {
+            notes.push(format!(
+                "stopped by the watchdog after {} of {} cycles",
+                r.cycles_done, r.cycles
+            ));
+        }
+        if r.transport == Transport::Shm
+            && r.shm_cycles < u64::from(r.cycles_done).saturating_sub(r.failed)
+        {
+            notes.push(format!(
+                "only {} of the successful cycles used shared memory",
+                r.shm_cycles
+            ));
+        }
+        row_notes(
+            s,
+            &r.name,
+            &notes,
+            &[("failures", &r.errors)],
+            &r.provider_stderr,
+        );
+    }
+}
+
+pub fn json(r: &ChurnRow) -> Value {
+    json!({
+        "scenario": r.name,
+        "group": "churn",
+        "transport": r.transport.name(),
+        "cycles": r.cycles,
+        "cycles_done": r.cycles_done,
+        "failed_cycles": r.failed,
+        "shm_cycles": r.shm_cycles,
+        "failures": r.errors.to_json(),
+        "wall_seconds": r.window.wall_s,
+        "cycles_per_second": r.cycles_per_s(),
+        "cycle_time_ns": Summary::to_json(r.cycle_time.as_ref()),
+        "provider": {
+            "cpu_cores": r.window.provider_cores,
+            "rss_bytes": r.window.provider_rss,
+        },
+        "stress_cpu_cores": r.window.own_cores,
+        "watchdog_fired": r.watchdog_fired,
+        "provider_stats": r.counters.to_json(),
+        "provider_stderr": r.provider_stderr,
+    })
+}

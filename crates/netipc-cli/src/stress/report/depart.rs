@@ -1,0 +1,120 @@
+//! The depart group: its Markdown table with notes, and its JSON rows.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::super::depart::{DEPARTURE_TIMEOUT, DepartRow, IDLE_PAUSE, PROBES};
+use super::super::latency::Summary;
+use super::super::scenarios::Transport;
+use super::format::{counter, group, micros, percentiles};
+use super::{held, row_notes};
+
+pub fn table(s: &mut String, rows: &[&DepartRow]) {
+    s.push_str("\n## Depart: consumers leave one at a time while other sessions are held idle\n\n");
+    s.push_str(
+        "| scenario | idle sessions | transport | departures | released p50 (µs) | p99 (µs) \
+         | max (µs) | not released | of which the consumer's close, p50 (µs) \
+         | resolution: stats round trip p50 (µs) | sessions opened | refused at capacity |\n",
+    );
+    s.push_str("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for r in rows {
+        let seen = &r.seen;
+        let (p50, p99, max) = percentiles(seen.release.as_ref());
+        let departures = if seen.served == r.departures {
+            group(u64::from(seen.served))
+        } else {
+            format!(
+                "{} of {}",
+                group(u64::from(seen.served)),
+                group(u64::from(r.departures))
+            )
+        };
+        let p50_of = |l: Option<Summary>| l.map_or_else(|| "-".to_owned(), |l| micros(l.p50));
+        let (close, probe) = (p50_of(seen.close), p50_of(seen.probe));
+        let c = &r.counters;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {departures} | {p50} | {p99} | {max} | {} | {close} | {probe} | {} | {} |",
+            r.name,
+            r.held.served,
+            held::transport(r.transport, &r.held),
+            seen.not_released,
+            counter(c, "sessions_opened"),
+            counter(c, "refused_at_capacity"),
+        );
+    }
+    s.push('\n');
+    let _ = writeln!(
+        s,
+        "idle sessions = consumers holding a served, idle session meanwhile; departures = \
+         departing consumers served. Each connects, makes one call, stays idle for {} ms (the \
+         provider then waits for its next request) and closes. released = from the start of \
+         its close to the first answer of the provider's `stats` showing its session count \
+         back down, including the consumer's own close (dropping its client: its socket and, over \
+         shm, its shared-memory mapping); not released = not within {} s. Resolution: the tool learns the count by \
+         asking the provider child over its stdin and stdout, one request after the other, so \
+         every time is late by up to one such round trip (its column: p50 of {PROBES} round \
+         trips). A provider that notices a departure by its connection's hang-up shows times \
+         near that resolution; one that polled its sessions would show times near its polling \
+         period. sessions opened and refused at capacity = the provider's counters (its \
+         `ServerStats`) at the end.",
+        IDLE_PAUSE.as_millis(),
+        DEPARTURE_TIMEOUT.as_secs()
+    );
+    for r in rows {
+        let seen = &r.seen;
+        let mut notes = held::notes(&r.held);
+        if seen.watchdog_fired {
+            notes.push(format!(
+                "stopped by the watchdog after {} of {} departures",
+                seen.done, r.departures
+            ));
+        }
+        if r.transport == Transport::Shm && seen.served_on_shm < seen.served {
+            notes.push(format!(
+                "only {} of the served departing consumers used shared memory",
+                seen.served_on_shm
+            ));
+        }
+        let failed = seen.done - seen.served;
+        if failed > 0 {
+            notes.push(format!("{failed} departing consumers were not served"));
+        }
+        row_notes(
+            s,
+            &r.name,
+            &notes,
+            &[
+                ("failures of the departing consumers", &seen.errors),
+                (
+                    "failed attempts of the idle consumers before being served (or giving up)",
+                    &r.held.errors,
+                ),
+            ],
+            &r.provider_stderr,
+        );
+    }
+}
+
+pub fn json(r: &DepartRow) -> Value {
+    let seen = &r.seen;
+    let own = json!({
+        "scenario": r.name,
+        "group": "depart",
+        "transport": r.transport.name(),
+        "departures": r.departures,
+        "departures_done": seen.done,
+        "departures_served": seen.served,
+        "departures_on_shm": seen.served_on_shm,
+        "departures_not_released": seen.not_released,
+        "release_ns": Summary::to_json(seen.release.as_ref()),
+        "consumer_close_ns": Summary::to_json(seen.close.as_ref()),
+        "stats_round_trip_ns": Summary::to_json(seen.probe.as_ref()),
+        "failures": seen.errors.to_json(),
+        "watchdog_fired": seen.watchdog_fired,
+        "provider_stats": r.counters.to_json(),
+        "provider_stderr": r.provider_stderr,
+    });
+    held::json(&r.held, r.setup_s, own)
+}

@@ -1,0 +1,109 @@
+//! The load group: its Markdown table with notes, and its JSON rows.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::super::Settings;
+use super::super::latency::Summary;
+use super::super::load::LoadRow;
+use super::format::{cores, group, mib, percentiles, transport_cell};
+use super::row_notes;
+
+pub fn table(s: &mut String, rows: &[&LoadRow], settings: &Settings) {
+    let _ = writeln!(
+        s,
+        "\n## Load: every consumer calls in a loop for {:.1} s\n",
+        settings.duration.as_secs_f64()
+    );
+    s.push_str(
+        "| scenario | consumers | transport | ready at start | calls/s | p50 (µs) | p99 (µs) \
+         | max (µs) | never served | calls per consumer, max/min | failed calls \
+         | provider CPU (cores) | provider RSS (MiB) | stress CPU (cores) |\n",
+    );
+    s.push_str("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for r in rows {
+        let (p50, p99, max) = percentiles(r.latency.as_ref());
+        let spread = r
+            .spread()
+            .map_or_else(|| "inf".to_owned(), |x| format!("{x:.2}"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {p50} | {p99} | {max} | {} | {spread} | {} | {:.2} | {} | {} |",
+            r.name,
+            r.consumers,
+            transport_cell(r.transport, r.shm_calls, r.calls),
+            r.ready_at_start,
+            group(r.calls_per_s().round() as u64),
+            r.never_served,
+            group(r.failed_calls),
+            r.window.provider_cores,
+            mib(r.window.provider_rss),
+            cores(r.window.own_cores),
+        );
+    }
+    s.push('\n');
+    s.push_str(
+        "ready at start = consumers whose client was connected when the window opened (a \
+         provider that turns a client away after its handshake leaves it connected until its \
+         first call); never served = consumers with no successful call in the window; calls \
+         per consumer max/min is inf when some consumer made none; failed calls include the \
+         retries of consumers that were turned away. Provider RSS at the end of the \
+         window.\n",
+    );
+    for r in rows {
+        let mut notes = Vec::new();
+        if r.failed_connects > 0 {
+            notes.push(format!(
+                "{} connection attempts failed in the window",
+                group(r.failed_connects)
+            ));
+        }
+        if r.stuck > 0 {
+            notes.push(format!(
+                "{} consumers did not return by the deadline (counted as never served)",
+                r.stuck
+            ));
+        }
+        row_notes(
+            s,
+            &r.name,
+            &notes,
+            &[("failures", &r.errors)],
+            &r.provider_stderr,
+        );
+    }
+}
+
+pub fn json(r: &LoadRow) -> Value {
+    json!({
+        "scenario": r.name,
+        "group": "load",
+        "transport": r.transport.name(),
+        "consumers": r.consumers,
+        "ready_at_start": r.ready_at_start,
+        "connect_seconds": r.connect_s,
+        "wall_seconds": r.window.wall_s,
+        "calls": r.calls,
+        "calls_per_second": r.calls_per_s(),
+        "shm_calls": r.shm_calls,
+        "latency_ns": Summary::to_json(r.latency.as_ref()),
+        "never_served": r.never_served,
+        "calls_per_consumer": {
+            "min": r.min_calls,
+            "max": r.max_calls,
+            "max_over_min": r.spread(),
+        },
+        "failed_calls": r.failed_calls,
+        "failed_connects": r.failed_connects,
+        "failures": r.errors.to_json(),
+        "provider": {
+            "cpu_cores": r.window.provider_cores,
+            "rss_bytes": r.window.provider_rss,
+            "rss_bytes_before": r.rss_before,
+        },
+        "stress_cpu_cores": r.window.own_cores,
+        "stuck_consumers": r.stuck,
+        "provider_stderr": r.provider_stderr,
+    })
+}
