@@ -107,8 +107,11 @@ impl ShmWatch {
     }
 
     /// Wakes a group thread sleeping on this region alone (the path
-    /// without `futex_waitv`); harmless otherwise.
+    /// without `futex_waitv`; with it, the group's control word does).
     pub(crate) fn nudge(&self) {
+        if has_waitv() {
+            return;
+        }
         let _ = futex::wake(
             self.map.u32_at(self.signal),
             futex::Flags::empty(),
