@@ -113,36 +113,32 @@ pub(crate) enum Wait<'a> {
     Now,
 }
 
-/// How a receive waits: one deadline covers every packet of a message.
+/// A [`Wait`] once started: one deadline covers every packet of a message.
 #[derive(Debug, Clone, Copy)]
-enum Receive<'a> {
+enum Started<'a> {
     Until(Option<Instant>, Option<&'a sys::Interrupt>),
     Now,
 }
 
 impl<'a> Wait<'a> {
-    /// The receive wait, with a relative timeout turned into a deadline
-    /// from now.
-    fn started(self) -> Receive<'a> {
+    /// The wait with a relative timeout turned into a deadline from now
+    /// (the clock is read only here: a shared-memory send never waits).
+    fn started(self) -> Started<'a> {
         match self {
-            Self::Until(deadline, interrupt) => Receive::Until(deadline, interrupt),
-            Self::Within(timeout) => Receive::Until(deadline(Some(timeout)), None),
-            Self::Now => Receive::Now,
+            Self::Until(deadline, interrupt) => Started::Until(deadline, interrupt),
+            Self::Within(timeout) => Started::Until(deadline(Some(timeout)), None),
+            Self::Now => Started::Now,
         }
     }
 }
 
 /// Sends one packet on `conn` as `wait` allows; `false` when it could not
 /// go out without waiting and `wait` is [`Wait::Now`] (nothing was sent).
+/// A waiting send returns once the packet is written.
 pub(crate) fn send_packet(conn: &sys::Conn, parts: &[&[u8]], wait: Wait<'_>) -> Result<bool> {
-    match wait {
-        Wait::Until(deadline, interrupt) => conn.send_packet(parts, deadline, interrupt)?,
-        Wait::Within(timeout) => {
-            if !conn.try_send_packet(parts)? {
-                conn.send_packet(parts, deadline(Some(timeout)), None)?;
-            }
-        }
-        Wait::Now => return conn.try_send_packet(parts),
+    match wait.started() {
+        Started::Until(deadline, interrupt) => conn.send_packet(parts, deadline, interrupt)?,
+        Started::Now => return conn.try_send_packet(parts),
     }
     Ok(true)
 }
@@ -265,6 +261,11 @@ impl Channel {
             region.publish(&[&h.to_bytes(), payload])?;
             return Ok(true);
         }
+        // One deadline for all the packets of the message.
+        let wait = match wait.started() {
+            Started::Until(deadline, interrupt) => Wait::Until(deadline, interrupt),
+            Started::Now => Wait::Now,
+        };
         for (sent, p) in Packets::new(h, payload, self.params.packet_size).enumerate() {
             if !send_packet(&self.conn, &[&p.prefix, p.body], wait)? {
                 self.pending = Some(Pending {
@@ -401,7 +402,7 @@ impl Channel {
 
     fn recv_packets(
         &mut self,
-        wait: Receive<'_>,
+        wait: Started<'_>,
         in_flight: Option<&mut InFlight>,
     ) -> Result<Option<(Header, usize)>> {
         if self.partial.is_none() {
@@ -412,10 +413,10 @@ impl Channel {
             }
             let buf = &mut self.buf[..first_cap];
             let n = match wait {
-                Receive::Until(deadline, interrupt) => {
+                Started::Until(deadline, interrupt) => {
                     self.conn.recv_packet(buf, deadline, interrupt)?
                 }
-                Receive::Now => match self.conn.try_recv_packet(buf)? {
+                Started::Now => match self.conn.try_recv_packet(buf)? {
                     Some(n) => n,
                     None => return Ok(None),
                 },
@@ -480,10 +481,10 @@ impl Channel {
         while !reassembly.is_complete() {
             let body = &mut buf[HEADER_LEN + reassembly.received()..*total];
             let got = match wait {
-                Receive::Until(deadline, interrupt) => {
+                Started::Until(deadline, interrupt) => {
                     conn.recv_packet_split(&mut head, body, deadline, interrupt)?
                 }
-                Receive::Now => match conn.try_recv_packet_split(&mut head, body)? {
+                Started::Now => match conn.try_recv_packet_split(&mut head, body)? {
                     Some(n) => n,
                     None => return Ok(None),
                 },
@@ -532,7 +533,7 @@ impl Channel {
     /// peers, which check only the published length).
     fn recv_shm(
         &mut self,
-        wait: Receive<'_>,
+        wait: Started<'_>,
         in_flight: Option<&mut InFlight>,
     ) -> Result<Option<(Header, usize)>> {
         let Some(region) = &mut self.shm else {
@@ -544,11 +545,11 @@ impl Channel {
         }
         let buf = &mut self.buf[..capacity];
         let n = match wait {
-            Receive::Until(deadline, interrupt) => {
+            Started::Until(deadline, interrupt) => {
                 let conn = &self.conn;
                 region.receive(buf, deadline, interrupt, || !conn.peer_closed())?
             }
-            Receive::Now => match region.try_receive(buf)? {
+            Started::Now => match region.try_receive(buf)? {
                 Some(n) => n,
                 None => return Ok(None),
             },

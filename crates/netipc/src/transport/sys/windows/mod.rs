@@ -1,16 +1,26 @@
 //! The Windows backend: named pipes in message mode (overlapped I/O, so
-//! every wait honours a deadline and an interrupt) and shared memory.
+//! every wait honours a deadline and an interrupt), an I/O completion port
+//! as the multi-session servers' poller, and shared memory.
 
 mod interrupt;
+mod limits;
 mod overlapped;
 mod pipe;
+mod poller;
 mod security;
 mod shm;
+#[cfg(test)]
+mod tests;
 mod util;
 
 pub(crate) use interrupt::Interrupt;
+pub(crate) use limits::session_capacity;
 pub(crate) use pipe::{Conn, Listener, connect};
-pub(crate) use shm::{RawShm, ShmOffer, ShmRegion, cleanup_stale, shm_profiles};
+pub(crate) use poller::{Event, Interest, Poller};
+pub(crate) use shm::{
+    GroupSignal, RawShm, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, disable_waitv,
+    group_capacity, shm_profiles, wait_group,
+};
 
 use std::os::windows::io::{AsRawHandle, RawHandle};
 

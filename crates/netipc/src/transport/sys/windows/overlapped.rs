@@ -1,13 +1,21 @@
-//! Overlapped (asynchronous) I/O with a deadline and an interrupt: every
-//! blocking pipe operation goes through [`Op`], so a timeout or a raised
-//! interrupt cancels it instead of blocking the thread.
+//! Overlapped (asynchronous) I/O that the calling thread waits for, with a
+//! deadline and an interrupt: every blocking pipe operation goes through
+//! [`Op`], so a timeout or a raised interrupt cancels it instead of
+//! blocking the thread.
+//!
+//! An [`Op`] never reaches a completion port: its OVERLAPPED carries its
+//! event handle with the low bit set, which tells the kernel not to queue
+//! a completion packet even when the file handle is associated with a port
+//! (a pipe registered with the poller). Its operations therefore belong to
+//! the calling thread alone and never show up as poller events.
 
 use std::cell::UnsafeCell;
+use std::sync::Arc;
 use std::time::Instant;
 
 use windows_sys::Win32::Foundation::{
-    ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, HANDLE, WAIT_OBJECT_0,
-    WAIT_TIMEOUT, WIN32_ERROR,
+    ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, HANDLE, STATUS_PENDING,
+    WAIT_OBJECT_0, WAIT_TIMEOUT, WIN32_ERROR,
 };
 use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
 use windows_sys::Win32::System::Threading::{
@@ -33,16 +41,24 @@ pub(crate) enum Completion {
     Interrupted,
 }
 
-/// One reusable OVERLAPPED structure with its event. The structure lives
-/// in a box so that its address stays fixed while an operation is pending.
+/// `event` with its low bit set: signalled on completion, but no packet
+/// is queued to a completion port the file is associated with.
+pub(crate) fn portless(event: HANDLE) -> HANDLE {
+    (event as usize | 1) as HANDLE
+}
+
+/// One reusable OVERLAPPED structure with its (manual-reset) event. The
+/// structure lives in a box so that its address stays fixed while an
+/// operation is pending; the event is shared so that other threads can
+/// wait on it (a listener's watcher) even after the operation is gone.
 #[derive(Debug)]
 pub(crate) struct Op {
     ov: Box<UnsafeCell<OVERLAPPED>>,
-    event: Event,
+    event: Arc<Event>,
 }
 
 // SAFETY: the OVERLAPPED is only touched by the thread that owns the
-// operation, and no operation outlives the call that started it.
+// operation, and no operation outlives the `Op` (drop paths cancel and wait).
 unsafe impl Send for Op {}
 
 impl Op {
@@ -50,7 +66,7 @@ impl Op {
         Ok(Self {
             // SAFETY: OVERLAPPED is plain data; all-zero is its initial state.
             ov: Box::new(UnsafeCell::new(unsafe { std::mem::zeroed() })),
-            event: Event::new(true)?,
+            event: Arc::new(Event::new(true)?),
         })
     }
 
@@ -62,7 +78,7 @@ impl Op {
         // operation is completed or cancelled before the next `arm`).
         unsafe {
             *ov = std::mem::zeroed();
-            (*ov).hEvent = self.event.raw();
+            (*ov).hEvent = portless(self.event.raw());
         }
         ov
     }
@@ -97,17 +113,21 @@ impl Op {
         self.result(handle)
     }
 
-    /// The event that is signalled when the operation completes.
-    pub(crate) fn event(&self) -> HANDLE {
-        self.event.raw()
+    /// The event, shared (it stays valid while the holder keeps it).
+    pub(crate) fn shared_event(&self) -> Arc<Event> {
+        self.event.clone()
+    }
+
+    /// Signals the event by hand (an operation that completed at once
+    /// without signalling it, such as an already connected pipe).
+    pub(crate) fn signal(&self) {
+        self.event.set();
     }
 
     /// The result of a pending operation if it has completed, without
     /// waiting.
     pub(crate) fn poll(&self, handle: HANDLE) -> Option<Completion> {
-        // SAFETY: a valid event handle.
-        let signalled = unsafe { WaitForSingleObject(self.event.raw(), 0) } == WAIT_OBJECT_0;
-        signalled.then(|| self.result(handle))
+        self.event.is_set().then(|| self.result(handle))
     }
 
     /// Cancels a pending operation and waits until the kernel is done with
@@ -120,44 +140,69 @@ impl Op {
 
     /// Waits for the operation's event; `Some` when it must be cancelled.
     fn wait(&self, deadline: Option<Instant>, interrupt: Option<&Interrupt>) -> Option<Completion> {
-        let mut handles = [self.event.raw(), std::ptr::null_mut()];
-        let count = match interrupt {
-            Some(i) => {
-                handles[1] = i.event();
-                2
-            }
-            None => 1,
-        };
-        loop {
-            if interrupt.is_some_and(Interrupt::is_raised) {
-                return Some(Completion::Interrupted);
-            }
-            let ms = wait_ms(deadline);
-            match wait_any(&handles[..count], ms) {
-                WAIT_OBJECT_0 => return None,
-                x if x == WAIT_OBJECT_0 + 1 => return Some(Completion::Interrupted),
-                WAIT_TIMEOUT if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    return Some(Completion::TimedOut);
-                }
-                WAIT_TIMEOUT => {}
-                _ => return Some(Completion::Failed(last_error())),
-            }
-        }
+        wait_event(self.event.raw(), deadline, interrupt).err()
     }
 
     /// Collects the result of a completed (or cancelled) operation,
     /// waiting for the kernel to finish with it.
     fn result(&self, handle: HANDLE) -> Completion {
-        let mut n = 0u32;
-        // SAFETY: the structure of the operation on `handle`; waiting makes
-        // sure it is no longer in use when this returns.
-        let ok = unsafe { GetOverlappedResult(handle, self.ov.get(), &mut n, 1) };
-        if ok != 0 {
-            return Completion::Done(n);
+        // The tagged event in the structure is not waited on directly: wait
+        // on the plain handle while the operation is pending (as
+        // HasOverlappedIoCompleted tells), then collect without waiting.
+        let ov = self.ov.get();
+        // SAFETY: the kernel writes `Internal` when the operation completes;
+        // a volatile read of the aligned word observes either value.
+        while unsafe { std::ptr::read_volatile(&raw const (*ov).Internal) }
+            == STATUS_PENDING as usize
+        {
+            // SAFETY: a valid event handle.
+            unsafe { WaitForSingleObject(self.event.raw(), INFINITE) };
         }
-        match last_error() {
-            ERROR_MORE_DATA => Completion::MoreData(n),
-            e => Completion::Failed(e),
+        overlapped_result(handle, ov)
+    }
+}
+
+/// The result of the completed operation `ov` on `handle` (no waiting).
+pub(crate) fn overlapped_result(handle: HANDLE, ov: *mut OVERLAPPED) -> Completion {
+    let mut n = 0u32;
+    // SAFETY: the structure of a completed operation on `handle`.
+    let ok = unsafe { GetOverlappedResult(handle, ov, &mut n, 0) };
+    if ok != 0 {
+        return Completion::Done(n);
+    }
+    match last_error() {
+        ERROR_MORE_DATA => Completion::MoreData(n),
+        e => Completion::Failed(e),
+    }
+}
+
+/// Waits until `event` is signalled: `Err(TimedOut)` once `deadline`
+/// passes, `Err(Interrupted)` when `interrupt` is raised (checked first).
+pub(crate) fn wait_event(
+    event: HANDLE,
+    deadline: Option<Instant>,
+    interrupt: Option<&Interrupt>,
+) -> std::result::Result<(), Completion> {
+    let mut handles = [event, std::ptr::null_mut()];
+    let count = match interrupt {
+        Some(i) => {
+            handles[1] = i.event();
+            2
+        }
+        None => 1,
+    };
+    loop {
+        if interrupt.is_some_and(Interrupt::is_raised) {
+            return Err(Completion::Interrupted);
+        }
+        match wait_any(&handles[..count], wait_ms(deadline)) {
+            WAIT_OBJECT_0 => return Ok(()),
+            x if x == WAIT_OBJECT_0 + 1 => return Err(Completion::Interrupted),
+            WAIT_TIMEOUT if deadline.is_some_and(|d| Instant::now() >= d) => {
+                return Err(Completion::TimedOut);
+            }
+            WAIT_TIMEOUT => {}
+            _ => return Err(Completion::Failed(last_error())),
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 
-use windows_sys::Win32::Foundation::{GetLastError, HANDLE, WIN32_ERROR};
-use windows_sys::Win32::System::Threading::{CreateEventW, ResetEvent, SetEvent};
+use windows_sys::Win32::Foundation::{GetLastError, HANDLE, WAIT_OBJECT_0, WIN32_ERROR};
+use windows_sys::Win32::System::Threading::{
+    CreateEventW, ResetEvent, SetEvent, WaitForSingleObject,
+};
 
 use crate::error::Error;
 
@@ -63,5 +65,12 @@ impl Event {
     pub(crate) fn reset(&self) {
         // SAFETY: a valid event handle owned by `self`.
         unsafe { ResetEvent(self.raw()) };
+    }
+
+    /// Whether the event is signalled (for an auto-reset event this
+    /// consumes the signal).
+    pub(crate) fn is_set(&self) -> bool {
+        // SAFETY: a valid event handle owned by `self`; no waiting.
+        unsafe { WaitForSingleObject(self.raw(), 0) == WAIT_OBJECT_0 }
     }
 }

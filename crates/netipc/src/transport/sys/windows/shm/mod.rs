@@ -1,12 +1,18 @@
 //! Windows shared memory: profiles SHM_HYBRID (spin, then named
 //! auto-reset events) and SHM_BUSYWAIT (spin only).
 
+mod event;
+mod layout;
 mod raw;
 mod region;
+#[cfg(test)]
+mod tests;
 mod view;
+mod watch;
 
 pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmOffer, ShmRegion};
+pub(crate) use watch::{GroupSignal, ShmWatch, disable_waitv, group_capacity, wait_group};
 
 /// Shared-memory profiles this backend serves.
 pub(crate) fn shm_profiles() -> u32 {

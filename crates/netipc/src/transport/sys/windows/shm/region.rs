@@ -4,7 +4,7 @@
 //! spinning with yields (BUSYWAIT). Publishers signal the event only when
 //! the peer announced that it waits.
 
-use std::os::windows::io::OwnedHandle;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -14,12 +14,12 @@ use windows_sys::Win32::Foundation::{
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FILE_MAP_ALL_ACCESS, OpenFileMappingW, PAGE_READWRITE,
 };
-use windows_sys::Win32::System::Threading::{
-    CreateEventW, EVENT_MODIFY_STATE, OpenEventW, SYNCHRONIZATION_SYNCHRONIZE, SetEvent,
-    SwitchToThread,
-};
+use windows_sys::Win32::System::Threading::SwitchToThread;
 
+use super::event::NamedEvent;
+use super::layout::*;
 use super::view::View;
+use super::watch::ShmWatch;
 use crate::error::{Error, Result};
 use crate::transport::ShmAttachError;
 use crate::transport::framing::{LimitExceeded, ProtocolError};
@@ -28,14 +28,9 @@ use crate::transport::shm::ShmKey;
 use crate::transport::sys::windows::Interrupt;
 use crate::transport::sys::windows::overlapped::{wait_any, wait_ms};
 use crate::transport::sys::windows::security::OwnerOnly;
-use crate::transport::sys::windows::util::{last_error, os_error, owned, raw, wide};
+use crate::transport::sys::windows::util::{last_error, os_error, owned, wide};
 use crate::wire::profile;
 
-const MAGIC: u32 = 0x4e53_5748;
-const VERSION: u32 = 3;
-const HEADER_LEN: usize = 128;
-const AREA_ALIGN: u64 = 64;
-const SERVER_SPIN_TRIES: u32 = 1024;
 /// BUSYWAIT yields the thread once every 1024 polls...
 const BUSY_YIELD_MASK: u32 = 1023;
 /// ...and checks interrupts, the deadline and the peer every 256.
@@ -43,114 +38,28 @@ const BUSY_CHECK_EVERY: u32 = 256;
 /// Longest single sleep: interrupts and peer liveness are checked at least
 /// this often.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
-
-const OFF_MAGIC: usize = 0;
-const OFF_VERSION: usize = 4;
-const OFF_HEADER_LEN: usize = 8;
-const OFF_PROFILE: usize = 12;
-const OFF_REQ_OFFSET: usize = 16;
-const OFF_REQ_CAPACITY: usize = 20;
-const OFF_RESP_OFFSET: usize = 24;
-const OFF_RESP_CAPACITY: usize = 28;
-const OFF_SPIN_TRIES: usize = 32;
-
-/// One direction of traffic: where its bytes live and which flags it uses.
-#[derive(Debug, Clone, Copy)]
-struct Lane {
-    area: usize,
-    capacity: usize,
-    len: usize,
-    seq: usize,
-    /// Set by the writer when it closes.
-    writer_closed: usize,
-    /// Set by the reader while it sleeps on the event.
-    reader_waiting: usize,
-}
-
-const fn request_lane(area: usize, capacity: usize) -> Lane {
-    Lane {
-        area,
-        capacity,
-        len: 36,
-        seq: 64,
-        writer_closed: 44,
-        reader_waiting: 48,
-    }
-}
-
-const fn response_lane(area: usize, capacity: usize) -> Lane {
-    Lane {
-        area,
-        capacity,
-        len: 40,
-        seq: 72,
-        writer_closed: 52,
-        reader_waiting: 56,
-    }
-}
-
-fn align64(x: u64) -> Option<u32> {
-    u32::try_from(x.checked_add(AREA_ALIGN - 1)? & !(AREA_ALIGN - 1)).ok()
-}
-
-/// An event that signals one direction (HYBRID only).
-#[derive(Debug)]
-struct NamedEvent(OwnedHandle);
-
-impl NamedEvent {
-    fn create(name: &str, security: &OwnerOnly) -> Result<Self> {
-        let attributes = security.attributes();
-        let w = wide(name);
-        // SAFETY: auto-reset, initially non-signalled, named; attributes
-        // and name outlive the call.
-        let h = unsafe { CreateEventW(&attributes, 0, 0, w.as_ptr()) };
-        let exists = last_error() == ERROR_ALREADY_EXISTS;
-        let event = owned(h, "creating a shared-memory event")?;
-        if exists {
-            return Err(Error::AddressInUse {
-                endpoint: name.to_owned(),
-            });
-        }
-        Ok(Self(event))
-    }
-
-    fn open(name: &str) -> Result<Self, ShmAttachError> {
-        let w = wide(name);
-        // SAFETY: a NUL-terminated name; the result is checked.
-        let h = unsafe {
-            OpenEventW(
-                EVENT_MODIFY_STATE | SYNCHRONIZATION_SYNCHRONIZE,
-                0,
-                w.as_ptr(),
-            )
-        };
-        owned(h, "opening a shared-memory event")
-            .map(Self)
-            .map_err(|_| ShmAttachError::Open(os_error(last_error())))
-    }
-
-    fn raw(&self) -> HANDLE {
-        raw(&self.0)
-    }
-
-    fn set(&self) {
-        // SAFETY: a valid event handle.
-        unsafe { SetEvent(self.raw()) };
-    }
-}
+/// Pure polls before [`ShmRegion::spin_for_message`] starts yielding.
+const SPIN_POLLS: u32 = 128;
+/// How long [`ShmRegion::spin_for_message`] polls in all (the Linux
+/// backend's policy: longer than a wake-up takes, so two busy peers do not
+/// settle into a sleep and a wake-up per message).
+const SPIN_TIME: Duration = Duration::from_micros(50);
 
 /// One mapped session region, from one side's point of view.
 #[derive(Debug)]
 pub(crate) struct ShmRegion {
-    view: View,
+    /// Shared with the wait groups watching this region (a multi-session
+    /// server), so a region being closed stays mapped until they let go.
+    view: Arc<View>,
     profile: u32,
     spin_tries: u32,
     tx: Lane,
     tx_seq: i64,
     rx: Lane,
     rx_seq: i64,
-    /// HYBRID: (event this side signals, event this side waits on).
-    events: Option<(NamedEvent, NamedEvent)>,
+    /// HYBRID: (event this side signals, event this side waits on). The
+    /// second is shared with wait groups.
+    events: Option<(NamedEvent, Arc<NamedEvent>)>,
 }
 
 impl ShmRegion {
@@ -201,8 +110,9 @@ impl ShmRegion {
                 endpoint: names.mapping,
             });
         }
-        let view =
-            View::map(mapping).map_err(|e| Error::io("mapping the shared memory region", e))?;
+        let view = Arc::new(
+            View::map(mapping).map_err(|e| Error::io("mapping the shared memory region", e))?,
+        );
         let fields: [(usize, u32); 9] = [
             (OFF_MAGIC, MAGIC),
             (OFF_VERSION, VERSION),
@@ -223,7 +133,7 @@ impl ShmRegion {
                 let req = NamedEvent::create(&req, security)?;
                 let resp = NamedEvent::create(&resp, security)?;
                 // The server signals responses and waits on requests.
-                Some((resp, req))
+                Some((resp, Arc::new(req)))
             }
             _ => None,
         };
@@ -254,12 +164,14 @@ impl ShmRegion {
         let h = unsafe { OpenFileMappingW(FILE_MAP_ALL_ACCESS, 0, wname.as_ptr()) };
         let mapping = owned(h, "opening the shared memory mapping")
             .map_err(|_| ShmAttachError::Open(os_error(last_error())))?;
-        let view = View::map(mapping).map_err(ShmAttachError::Map)?;
+        let view = Arc::new(View::map(mapping).map_err(ShmAttachError::Map)?);
         std::sync::atomic::fence(Ordering::SeqCst);
         let (request, response) = validate(&view, profile)?;
         let spin_tries = u32_field(&view, OFF_SPIN_TRIES);
         let events = match (names.req_event, names.resp_event) {
-            (Some(req), Some(resp)) => Some((NamedEvent::open(&req)?, NamedEvent::open(&resp)?)),
+            (Some(req), Some(resp)) => {
+                Some((NamedEvent::open(&req)?, Arc::new(NamedEvent::open(&resp)?)))
+            }
             _ => None,
         };
         Ok(Self {
@@ -398,13 +310,7 @@ impl ShmRegion {
                 }
                 None => {}
             }
-            if self
-                .view
-                .i32_at(self.rx.writer_closed)
-                .load(Ordering::SeqCst)
-                != 0
-                || !peer_alive()
-            {
+            if self.peer_closed() || !peer_alive() {
                 if let Some(len) = self.observe(expected, buf)? {
                     break len;
                 }
@@ -412,8 +318,14 @@ impl ShmRegion {
                 return Err(Error::Disconnected);
             }
         };
+        self.consume(expected, len, buf.len())
+    }
+
+    /// Consumes message `expected` of `len` bytes (observed into a buffer
+    /// of `room` bytes) and checks its length.
+    fn consume(&mut self, expected: i64, len: usize, room: usize) -> Result<usize> {
         self.rx_seq = expected;
-        let max = buf.len().min(self.rx.capacity);
+        let max = room.min(self.rx.capacity);
         if len == 0 {
             return Err(ProtocolError::ShmEmptyMessage.into());
         }
@@ -421,6 +333,78 @@ impl ShmRegion {
             return Err(ProtocolError::ShmMessageTooLarge { len, capacity: max }.into());
         }
         Ok(len)
+    }
+
+    /// Whether the next message has been published.
+    pub(crate) fn arrived(&self) -> bool {
+        self.view.i64_at(self.rx.seq).load(Ordering::Acquire) > self.rx_seq
+    }
+
+    /// Whether the peer marked its side closed.
+    fn peer_closed(&self) -> bool {
+        self.view
+            .i32_at(self.rx.writer_closed)
+            .load(Ordering::SeqCst)
+            != 0
+    }
+
+    /// Copies the next message into `buf` if it has arrived (`None`
+    /// otherwise), without waiting. `Disconnected` once the peer closed
+    /// its side and no message is left.
+    pub(crate) fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let expected = self.rx_seq + 1;
+        let len = match self.observe(expected, buf)? {
+            Some(len) => len,
+            None if self.peer_closed() => match self.observe(expected, buf)? {
+                Some(len) => len,
+                None => {
+                    self.rx_seq = expected;
+                    return Err(Error::Disconnected);
+                }
+            },
+            None => return Ok(None),
+        };
+        self.consume(expected, len, buf.len()).map(Some)
+    }
+
+    /// Polls for the next message for the spin time of a waiter (spinning,
+    /// then yielding) without sleeping; stops early when `keep_going`
+    /// turns false. Returns whether the message arrived (or the peer
+    /// closed its side, which the next receive reports).
+    pub(crate) fn spin_for_message(&self, mut keep_going: impl FnMut() -> bool) -> bool {
+        let seq = self.view.i64_at(self.rx.seq);
+        let expected = self.rx_seq + 1;
+        let ready = || seq.load(Ordering::Acquire) >= expected || self.peer_closed();
+        let mut polls = 0u32;
+        let mut until = None;
+        while !ready() {
+            if polls < SPIN_POLLS {
+                polls += 1;
+                std::hint::spin_loop();
+            } else {
+                let now = Instant::now();
+                if now >= *until.get_or_insert(now + SPIN_TIME) {
+                    return ready();
+                }
+                std::thread::yield_now();
+            }
+            if !keep_going() {
+                return ready();
+            }
+        }
+        true
+    }
+
+    /// A handle that lets a wait group sleep until the next message of
+    /// this region arrives (or the peer closes its side). Valid until this
+    /// side receives again.
+    pub(crate) fn watch(&self) -> ShmWatch {
+        ShmWatch::new(
+            self.view.clone(),
+            self.rx,
+            self.rx_seq + 1,
+            self.events.as_ref().map(|(_, wait_on)| wait_on.clone()),
+        )
     }
 
     /// HYBRID: announces the wait, re-checks, sleeps on the event for at
@@ -480,61 +464,6 @@ impl Drop for ShmRegion {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-fn u32_field(view: &View, at: usize) -> u32 {
-    let mut b = [0u8; 4];
-    view.read(at, &mut b);
-    u32::from_ne_bytes(b)
-}
-
-/// Validates an attached header; returns (request lane, response lane).
-fn validate(view: &View, profile: u32) -> Result<(Lane, Lane), ShmAttachError> {
-    if view.len() < HEADER_LEN {
-        return Err(ShmAttachError::NotReady);
-    }
-    let f = |at| u32_field(view, at);
-    if f(OFF_MAGIC) != MAGIC {
-        return Err(ShmAttachError::BadMagic);
-    }
-    if f(OFF_VERSION) != VERSION {
-        return Err(ShmAttachError::BadVersion(f(OFF_VERSION)));
-    }
-    if f(OFF_HEADER_LEN) as usize != HEADER_LEN {
-        return Err(ShmAttachError::BadHeader("header_len is not 128"));
-    }
-    if f(OFF_PROFILE) != profile {
-        return Err(ShmAttachError::BadProfile(f(OFF_PROFILE)));
-    }
-    let (rq_off, rq_cap, rs_off, rs_cap) = (
-        u64::from(f(OFF_REQ_OFFSET)),
-        u64::from(f(OFF_REQ_CAPACITY)),
-        u64::from(f(OFF_RESP_OFFSET)),
-        u64::from(f(OFF_RESP_CAPACITY)),
-    );
-    let values = [rq_off, rq_cap, rs_off, rs_cap];
-    if values.contains(&0) || rq_off < HEADER_LEN as u64 || rs_off < HEADER_LEN as u64 {
-        return Err(ShmAttachError::BadHeader("zero or low offset or capacity"));
-    }
-    if values.iter().any(|v| v % AREA_ALIGN != 0) {
-        return Err(ShmAttachError::BadHeader(
-            "offset or capacity not a multiple of 64",
-        ));
-    }
-    let (rq_end, rs_end) = (rq_off + rq_cap, rs_off + rs_cap);
-    if rq_end > u64::from(u32::MAX) || rs_end > u64::from(u32::MAX) || rs_off < rq_end {
-        return Err(ShmAttachError::BadHeader(
-            "overlapping or overflowing areas",
-        ));
-    }
-    // Stricter than the reference peers: the areas must lie inside the view.
-    if rs_end.max(rq_end) > view.len() as u64 {
-        return Err(ShmAttachError::BadSize);
-    }
-    Ok((
-        request_lane(rq_off as usize, rq_cap as usize),
-        response_lane(rs_off as usize, rs_cap as usize),
-    ))
 }
 
 /// The object sets a server prepares for one handshake: one per SHM
