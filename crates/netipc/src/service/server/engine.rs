@@ -219,7 +219,7 @@ impl Engine {
             *lock(&self.running) += 1;
             match std::thread::Builder::new()
                 .name(format!("{name}-w{i}"))
-                .spawn(move || engine.work())
+                .spawn(move || engine.work(i))
             {
                 Ok(thread) => workers.push(thread),
                 Err(e) => {
@@ -238,8 +238,8 @@ impl Engine {
     }
 
     /// A worker thread: takes one event at a time until the server stops.
-    fn work(self: Arc<Self>) {
-        let mut buffers = Buffers::new();
+    fn work(self: Arc<Self>, index: usize) {
+        let mut buffers = Buffers::new(index);
         while !self.stopped() {
             self.idle.fetch_add(1, Ordering::SeqCst);
             let event = self.poller.wait(None);
@@ -495,9 +495,18 @@ impl Engine {
         let shm = open.session.chan.is_shm();
         let budget = open.session.params().max_response_payload_bytes;
         let turn_ends = Instant::now() + TURN;
+        let keep_going = || !self.stopped() && !entry.close_requested.load(Ordering::SeqCst);
+        // Whether to poll for the next shared-memory request before looking
+        // (after an answer: the client is still reading it).
+        let mut poll_first = false;
         loop {
-            if self.stopped() || entry.close_requested.load(Ordering::SeqCst) {
+            if !keep_going() {
                 return Step::Close;
+            }
+            if poll_first && self.may_spin() {
+                if let Some(region) = open.session.chan.shm() {
+                    region.spin_for_message(keep_going);
+                }
             }
             let answered = match open.session.try_recv() {
                 Err(_) => return Step::Close,
@@ -526,12 +535,6 @@ impl Engine {
             };
             let Some((header, reply, panicked)) = answered else {
                 if shm {
-                    let region = open.session.chan.shm();
-                    let keep_going =
-                        || !self.stopped() && !entry.close_requested.load(Ordering::SeqCst);
-                    if self.may_spin() && region.is_some_and(|r| r.spin_for_message(keep_going)) {
-                        continue;
-                    }
                     return self.idle_shm(entry, open);
                 }
                 return match self.poller.arm_session(&open.session, token) {
@@ -539,7 +542,7 @@ impl Engine {
                     Err(_) => Step::Close,
                 };
             };
-            bump(&self.counters().requests);
+            self.counters().requests.bump(buffers.worker);
             let (sent, close) = match reply {
                 Reply::Drop => return Step::Close,
                 Reply::Payload(len) => (
@@ -575,6 +578,7 @@ impl Engine {
                 }
                 Err(_) => return Step::Close,
             }
+            poll_first = true;
             if !shm {
                 // The socket fires again at once if more is waiting, behind
                 // the other sessions that are ready.

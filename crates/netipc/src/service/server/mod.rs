@@ -20,6 +20,7 @@ pub use handlers::{
 pub use stats::ServerStats;
 
 use self::engine::{Engine, Shared};
+use self::stats::Counters;
 use self::handlers::Dispatch;
 use self::request::Learned;
 use crate::error::{Error, Result};
@@ -109,7 +110,7 @@ impl ManagedServer {
             shared: Arc::new(Shared {
                 control: Default::default(),
                 response_size: Learned::new(growth(config.max_response_payload_bytes)),
-                counters: Default::default(),
+                counters: Counters::new(config.workers()),
             }),
         }
     }

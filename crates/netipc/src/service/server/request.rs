@@ -62,16 +62,19 @@ pub(crate) enum Reply {
     Drop,
 }
 
-/// A worker's buffers, reused for every request it answers.
+/// A worker's buffers, reused for every request it answers, and its
+/// index (its slot in per-worker counters).
 #[derive(Debug)]
 pub(crate) struct Buffers {
+    pub(crate) worker: usize,
     pub(crate) response: Vec<u8>,
     scratch: Scratch,
 }
 
 impl Buffers {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(worker: usize) -> Self {
         Self {
+            worker,
             response: Vec::new(),
             scratch: Scratch::new(false),
         }
@@ -114,7 +117,9 @@ pub(crate) fn answer_message(
         buffers.response.resize(budget, 0);
     }
     buffers.scratch.can_grow = response_size.can_exceed(budget as u32);
-    let Buffers { response, scratch } = buffers;
+    let Buffers {
+        response, scratch, ..
+    } = buffers;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         answer(
             dispatcher,

@@ -44,8 +44,38 @@ pub struct ServerStats {
     pub handler_panics: u64,
 }
 
-/// The live counters behind [`ServerStats`].
+/// A count with one cache line per worker: counting costs a worker a
+/// plain store to a line no other thread writes. Slot `i` is written by
+/// worker `i` only.
+#[derive(Debug)]
+pub(crate) struct PerWorker {
+    slots: Box<[Slot]>,
+}
+
 #[derive(Debug, Default)]
+#[repr(align(64))]
+struct Slot(AtomicU64);
+
+impl PerWorker {
+    pub(crate) fn new(workers: usize) -> Self {
+        Self {
+            slots: (0..workers.max(1)).map(|_| Slot::default()).collect(),
+        }
+    }
+
+    /// Adds one to worker `worker`'s slot (called by that worker only).
+    pub(crate) fn bump(&self, worker: usize) {
+        let slot = &self.slots[worker % self.slots.len()].0;
+        slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    fn total(&self) -> u64 {
+        self.slots.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// The live counters behind [`ServerStats`].
+#[derive(Debug)]
 pub(crate) struct Counters {
     pub(crate) sessions: AtomicUsize,
     pub(crate) peak_sessions: AtomicUsize,
@@ -57,7 +87,7 @@ pub(crate) struct Counters {
     pub(crate) handshake_timeouts: AtomicU64,
     pub(crate) dropped_connections: AtomicU64,
     pub(crate) send_timeouts: AtomicU64,
-    pub(crate) requests: AtomicU64,
+    pub(crate) requests: PerWorker,
     pub(crate) failed_requests: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
 }
@@ -68,6 +98,24 @@ pub(crate) fn bump(counter: &AtomicU64) {
 }
 
 impl Counters {
+    pub(crate) fn new(workers: usize) -> Self {
+        Self {
+            sessions: AtomicUsize::new(0),
+            peak_sessions: AtomicUsize::new(0),
+            session_limit: AtomicUsize::new(0),
+            handshaking: AtomicUsize::new(0),
+            sessions_opened: AtomicU64::new(0),
+            refused_at_capacity: AtomicU64::new(0),
+            handshake_failures: AtomicU64::new(0),
+            handshake_timeouts: AtomicU64::new(0),
+            dropped_connections: AtomicU64::new(0),
+            send_timeouts: AtomicU64::new(0),
+            requests: PerWorker::new(workers),
+            failed_requests: AtomicU64::new(0),
+            handler_panics: AtomicU64::new(0),
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> ServerStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let size = |c: &AtomicUsize| c.load(Ordering::Relaxed);
@@ -82,7 +130,7 @@ impl Counters {
             handshake_timeouts: get(&self.handshake_timeouts),
             dropped_connections: get(&self.dropped_connections),
             send_timeouts: get(&self.send_timeouts),
-            requests: get(&self.requests),
+            requests: self.requests.total(),
             failed_requests: get(&self.failed_requests),
             handler_panics: get(&self.handler_panics),
         }
