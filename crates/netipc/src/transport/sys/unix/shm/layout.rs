@@ -21,26 +21,64 @@ const SPIN_POLLS: u32 = 128;
 /// A local policy, not part of the layout.
 pub(crate) const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(50);
 
+/// A wait whose message came this long after the pure polls counts as
+/// slow: polling longer would not have caught it.
+pub(crate) const SLOW_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
+/// After this many slow waits in a row a waiter only polls briefly before
+/// it sleeps: when its peer is that slow, the machine is usually busy, and
+/// yielding polls would only take CPU time from the threads that are to
+/// answer (many consumers on few cores). One quick answer restores the
+/// full polling phase.
+pub(crate) const SLOW_WAITS: u8 = 3;
+
 /// The polling phase of a wait: true while the waiter should poll again.
 #[derive(Debug, Default)]
 pub(crate) struct Spin {
     polls: u32,
-    until: Option<std::time::Instant>,
+    /// Only the pure polls, no yielding phase.
+    brief: bool,
+    /// When the pure polls ended (the clock is read only from then on).
+    yielding_since: Option<std::time::Instant>,
 }
 
 impl Spin {
+    /// A polling phase of the pure polls only.
+    pub(crate) fn brief() -> Self {
+        Self {
+            brief: true,
+            ..Self::default()
+        }
+    }
+
+    #[inline]
     pub(crate) fn again(&mut self) -> bool {
         if self.polls < SPIN_POLLS {
             self.polls += 1;
             std::hint::spin_loop();
             return true;
         }
+        self.again_yielding()
+    }
+
+    /// The yielding phase, out of the way of the pure polls.
+    #[cold]
+    #[inline(never)]
+    fn again_yielding(&mut self) -> bool {
         let now = std::time::Instant::now();
-        if now >= *self.until.get_or_insert(now + SPIN_TIME) {
+        let since = *self.yielding_since.get_or_insert(now);
+        if self.brief || now >= since + SPIN_TIME {
             return false;
         }
         std::thread::yield_now();
         true
+    }
+
+    /// Whether the wait this phase began is slow (its message did not come
+    /// within the pure polls and came [`SLOW_WAIT`] after them or later).
+    #[inline]
+    pub(crate) fn was_slow(&self) -> bool {
+        self.yielding_since
+            .is_some_and(|since| since.elapsed() >= SLOW_WAIT)
     }
 }
 

@@ -50,6 +50,8 @@ pub(crate) struct ShmRegion {
     rx_seq: u64,
     /// Set on the creating (server) side: the file to remove on drop.
     owned: Option<Owned>,
+    /// Consecutive slow waits (see [`SLOW_WAITS`]).
+    slow_waits: u8,
     /// Both peers are netipc and agreed on
     /// [`SHM_WAKE_ON_DEMAND`](crate::wire::extension::SHM_WAKE_ON_DEMAND):
     /// the signal word is a "consumer sleeps" flag instead of a counter.
@@ -137,6 +139,7 @@ impl ShmRegion {
             rx_seq: 0,
             owned: guard.take_owned(),
             wake_on_demand: false,
+            slow_waits: 0,
         })
     }
 
@@ -174,6 +177,7 @@ impl ShmRegion {
             rx_seq,
             owned: None,
             wake_on_demand: false,
+            slow_waits: 0,
         })
     }
 
@@ -307,7 +311,11 @@ impl ShmRegion {
         let seq = self.map.u64_at(self.rx.seq);
         let signal = self.map.u32_at(self.rx.signal);
         let arrived = || seq.load(Ordering::Acquire) >= expected;
-        let mut spin = Spin::default();
+        let mut spin = if self.slow_waits >= SLOW_WAITS {
+            Spin::brief()
+        } else {
+            Spin::default()
+        };
         while !arrived() {
             if spin.again() {
                 continue;
@@ -347,6 +355,11 @@ impl ShmRegion {
                 }
             }
         }
+        self.slow_waits = if spin.was_slow() {
+            self.slow_waits.saturating_add(1)
+        } else {
+            0
+        };
         self.take(buf)
     }
 }
