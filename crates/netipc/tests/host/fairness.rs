@@ -43,10 +43,14 @@ fn sixty_four_consumers(profiles: u32) {
     let min = *counts.iter().min().unwrap();
     let max = *counts.iter().max().unwrap();
     assert!(min > 0, "a consumer was never served: {counts:?}");
-    // Scheduling noise of a loaded test machine aside (`netipc stress`
-    // measures the spread over longer windows), nobody is starved.
+    // The busiest consumer makes at most three times the calls of the
+    // least busy (`netipc stress` measures the spread on a release build).
+    // Wine's pipes, run through its server process, add scheduling noise of
+    // their own (spreads up to 2.7 seen there), so the Windows lane only
+    // checks that nobody is starved.
+    let bound = if cfg!(windows) { 8 } else { 3 };
     assert!(
-        max <= 8 * min,
+        max <= bound * min,
         "calls per consumer from {min} to {max}: {counts:?}"
     );
     eprintln!("calls per consumer: {min} to {max}");

@@ -20,9 +20,9 @@ pub use handlers::{
 pub use stats::ServerStats;
 
 use self::engine::{Engine, Shared};
-use self::stats::Counters;
 use self::handlers::Dispatch;
 use self::request::Learned;
+use self::stats::Counters;
 use crate::error::{Error, Result};
 use crate::service::ServerConfig;
 use crate::service::config::growth;
