@@ -1,0 +1,172 @@
+//! Admission: accepting connections, answering their HELLOs, and the
+//! session limit.
+
+use super::*;
+
+impl Engine {
+    /// Accepts waiting connections and re-arms the listener.
+    pub(super) fn accept(&self) {
+        let listener = lock(&self.listener);
+        let Some(listener) = listener.as_ref() else {
+            return;
+        };
+        for _ in 0..ACCEPT_BATCH {
+            match listener.try_accept() {
+                Ok(Some(incoming)) => self.admit(incoming),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed; pausing");
+                    self.shared
+                        .control
+                        .schedule(Instant::now() + ACCEPT_BACKOFF, LISTENER);
+                    return;
+                }
+            }
+        }
+        if let Err(e) = self.poller.rearm_listener(listener, LISTENER) {
+            tracing::error!(error = %e, "re-arming the listener failed; retrying");
+            self.shared
+                .control
+                .schedule(Instant::now() + ACCEPT_BACKOFF, LISTENER);
+        }
+    }
+
+    /// Registers a new connection and waits for its HELLO (without a
+    /// worker); beyond as many waiting connections as the session limit,
+    /// a connection is closed at once.
+    pub(super) fn admit(&self, incoming: Incoming) {
+        let waiting = &self.counters().handshaking;
+        if waiting.load(Ordering::Relaxed) >= self.session_limit {
+            bump(&self.counters().dropped_connections);
+            return;
+        }
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+        let entry = lock(&self.registry).insert(|token| Entry {
+            token,
+            state: Mutex::new(State::Closed),
+            close_requested: AtomicBool::new(false),
+            shm: AtomicBool::new(false),
+        });
+        let mut state = lock(&entry.state);
+        let registered = self.poller.add_incoming(&incoming, entry.token);
+        *state = State::Handshaking { incoming, deadline };
+        drop(state);
+        match registered {
+            Ok(()) => self.shared.control.schedule(deadline, entry.token),
+            Err(_) => self.close(&entry),
+        }
+    }
+
+    /// Takes one open-session slot if the limit allows.
+    pub(super) fn reserve_session(&self) -> bool {
+        let sessions = &self.counters().sessions;
+        let reserved = sessions
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.session_limit).then_some(n + 1)
+            })
+            .is_ok();
+        if reserved {
+            let now = sessions.load(Ordering::SeqCst);
+            self.counters()
+                .peak_sessions
+                .fetch_max(now, Ordering::Relaxed);
+            self.full.store(false, Ordering::Relaxed);
+        } else if !self.full.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                sessions = self.session_limit,
+                "session limit reached; refusing new clients until sessions close"
+            );
+        }
+        reserved
+    }
+
+    pub(super) fn options(&self) -> ServerOptions {
+        ServerOptions {
+            supported_profiles: self.config.supported(),
+            preferred_profiles: self.config.preferred(),
+            // Requests: the ceiling. The agreed size is the client's
+            // proposal, which starts small and grows on demand; buffers and
+            // shared memory follow the agreed size.
+            max_request_payload_bytes: crate::service::config::growth(
+                self.config.max_request_payload_bytes,
+            )
+            .1,
+            max_response_payload_bytes: self.shared.response_size.get(),
+            auth_token: self.config.auth_token,
+            packet_size: 0,
+            backlog: 0,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            send_timeout: self.config.send_timeout(),
+        }
+    }
+
+    /// Answers a connection's HELLO once it has arrived.
+    pub(super) fn handshake(&self, entry: &Entry, state: &mut State) -> Step {
+        let State::Handshaking { incoming, .. } = state else {
+            return Step::Keep;
+        };
+        let mut packet = [0u8; crate::transport::handshake::HANDSHAKE_PACKET_MAX];
+        let n = match incoming.try_read_hello(&mut packet) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                return match self.poller.rearm_incoming(incoming, entry.token) {
+                    Ok(()) => Step::Keep,
+                    Err(_) => Step::Close,
+                };
+            }
+            Err(_) => {
+                bump(&self.counters().handshake_failures);
+                return Step::Close;
+            }
+        };
+        let State::Handshaking { incoming, .. } = std::mem::replace(state, State::Closed) else {
+            return Step::Close;
+        };
+        self.counters().handshaking.fetch_sub(1, Ordering::Relaxed);
+        let reserved = self.reserve_session();
+        let at_capacity =
+            (!reserved).then(|| u32::try_from(self.session_limit).unwrap_or(u32::MAX));
+        let session_id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let result = incoming.finish_handshake(
+            &packet[..n],
+            session_id,
+            &self.options(),
+            multiplex::extensions(),
+            at_capacity,
+            Wait::Now,
+        );
+        let session = match result {
+            Ok(session) => session,
+            Err(e) => {
+                if reserved {
+                    self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
+                    bump(&self.counters().handshake_failures);
+                    tracing::debug!(error = %e, "handshake failed");
+                } else {
+                    bump(&self.counters().refused_at_capacity);
+                }
+                // The connection was closed with the failed handshake,
+                // which also took it out of the poller.
+                return Step::Close;
+            }
+        };
+        bump(&self.counters().sessions_opened);
+        entry.shm.store(session.chan.is_shm(), Ordering::SeqCst);
+        *state = State::Open(Box::new(Open {
+            session,
+            stall_deadline: None,
+            watch: None,
+        }));
+        let State::Open(open) = state else {
+            return Step::Close;
+        };
+        if self.poller.arm_session(&open.session, entry.token).is_err() {
+            return Step::Close;
+        }
+        if open.session.chan.is_shm() {
+            return self.idle_shm(entry, open);
+        }
+        Step::Keep
+    }
+}

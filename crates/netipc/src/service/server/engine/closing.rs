@@ -1,0 +1,82 @@
+//! Closing connections: on request from another thread, on a deadline,
+//! and what a closed connection gives back.
+
+use super::*;
+
+impl Engine {
+    /// Closes a connection now if nobody else holds it, or has its holder
+    /// close it when it lets go.
+    pub(super) fn request_close(&self, entry: &Arc<Entry>) {
+        entry.close_requested.store(true, Ordering::SeqCst);
+        if let Ok(state) = entry.state.try_lock() {
+            drop(state);
+            self.close(entry);
+        }
+    }
+
+    /// Removes a connection from the server and closes it (removing its
+    /// shared-memory region). Idempotent.
+    pub(super) fn close(&self, entry: &Entry) {
+        if lock(&self.registry).remove(entry.token).is_none() {
+            return;
+        }
+        let old = std::mem::replace(&mut *lock(&entry.state), State::Closed);
+        self.release(entry.token, old);
+    }
+
+    /// Unregisters what a connection holds and drops it.
+    pub(super) fn release(&self, token: u64, state: State) {
+        match state {
+            State::Handshaking { incoming, .. } => {
+                self.poller.remove_incoming(&incoming);
+                self.counters().handshaking.fetch_sub(1, Ordering::Relaxed);
+            }
+            State::Open(open) => {
+                self.poller.remove_session(&open.session);
+                if let Some(id) = open.watch {
+                    self.waiters.unwatch(id, token);
+                }
+                self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
+            }
+            State::Closed => {}
+        }
+    }
+
+    /// A deadline of `token` passed.
+    pub(super) fn expire(&self, token: u64) {
+        if token == LISTENER {
+            return self.accept();
+        }
+        let Some(entry) = lock(&self.registry).get(token) else {
+            return;
+        };
+        let now = Instant::now();
+        let Ok(state) = entry.state.try_lock() else {
+            // A worker holds it right now; look again shortly.
+            self.shared
+                .control
+                .schedule(now + Duration::from_millis(10), token);
+            return;
+        };
+        let expired = match &*state {
+            State::Handshaking { deadline, .. } if *deadline <= now => {
+                bump(&self.counters().handshake_failures);
+                bump(&self.counters().handshake_timeouts);
+                true
+            }
+            State::Open(open) if open.stall_deadline.is_some_and(|d| d <= now) => {
+                bump(&self.counters().send_timeouts);
+                tracing::warn!(
+                    token,
+                    "a client stalled half way through a message for longer than the send timeout; session closed"
+                );
+                true
+            }
+            _ => false,
+        };
+        drop(state);
+        if expired {
+            self.close(&entry);
+        }
+    }
+}

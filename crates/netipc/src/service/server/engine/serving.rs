@@ -1,0 +1,159 @@
+//! Serving a session: receiving its requests, running the handler,
+//! sending the answers, and where the session waits next.
+
+use super::*;
+
+impl Engine {
+    /// Hands an idle shared-memory session to a wait group.
+    pub(super) fn idle_shm(&self, entry: &Entry, open: &mut Open) -> Step {
+        match self.waiters.watch(entry.token, &open.session) {
+            Ok(id) => {
+                open.watch = Some(id);
+                Step::Keep
+            }
+            Err(_) => Step::Close,
+        }
+    }
+
+    /// Whether a worker may poll for a session's next request instead of
+    /// handing the session to a wait group: only while another worker is
+    /// free and no other session waits for one.
+    pub(super) fn may_spin(&self) -> bool {
+        self.idle.load(Ordering::SeqCst) > 0 && self.poller.queued() == 0 && !self.stopped()
+    }
+
+    /// Answers the session's request (and, over shared memory, the ones
+    /// that follow while its turn lasts), or waits for its client to read
+    /// what is left of a response.
+    pub(super) fn serve(&self, entry: &Entry, open: &mut Open, buffers: &mut Buffers) -> Step {
+        let token = entry.token;
+        if open.session.chan.has_pending() {
+            match open.session.flush() {
+                Ok(true) => open.stall_deadline = None,
+                Ok(false) => {
+                    return match self.poller.arm_session_write(&open.session, token) {
+                        Ok(()) => Step::Keep,
+                        Err(_) => Step::Close,
+                    };
+                }
+                Err(_) => return Step::Close,
+            }
+        }
+        let shm = open.session.chan.is_shm();
+        let budget = open.session.params().max_response_payload_bytes;
+        let turn_ends = Instant::now() + TURN;
+        let keep_going = || !self.stopped() && !entry.close_requested.load(Ordering::SeqCst);
+        // Whether to poll for the next shared-memory request before looking
+        // (after an answer: the client is still reading it).
+        let mut poll_first = false;
+        loop {
+            if !keep_going() {
+                return Step::Close;
+            }
+            if poll_first && self.may_spin() {
+                if let Some(region) = open.session.chan.shm() {
+                    region.spin_for_message(keep_going);
+                }
+            }
+            let answered = match open.session.try_recv() {
+                Err(_) => return Step::Close,
+                Ok(None) => {
+                    if open.session.chan.has_partial() {
+                        // A request that has begun must arrive in time.
+                        if open.stall_deadline.is_none() {
+                            self.stall(open, token);
+                        }
+                    }
+                    None
+                }
+                Ok(Some(message)) => {
+                    open.stall_deadline = None;
+                    let header = message.header;
+                    let (reply, panicked) = answer_message(
+                        &*self.dispatcher,
+                        &self.shared.response_size,
+                        &header,
+                        message.payload,
+                        budget,
+                        buffers,
+                    );
+                    Some((header, reply, panicked))
+                }
+            };
+            let Some((header, reply, panicked)) = answered else {
+                if shm {
+                    return self.idle_shm(entry, open);
+                }
+                return match self.poller.arm_session(&open.session, token) {
+                    Ok(()) => Step::Keep,
+                    Err(_) => Step::Close,
+                };
+            };
+            self.counters().requests.bump(buffers.worker);
+            let (sent, close) = match reply {
+                Reply::Drop => return Step::Close,
+                Reply::Payload(len) => (
+                    open.session.try_send(
+                        &response_header(&header, TransportStatus::OK),
+                        &buffers.response[..len],
+                    ),
+                    false,
+                ),
+                Reply::Status { status, close } => {
+                    bump(&self.counters().failed_requests);
+                    if panicked {
+                        bump(&self.counters().handler_panics);
+                        tracing::error!(token, "a handler panicked; its session is closed");
+                    }
+                    (
+                        open.session.try_send(&status_header(&header, status), &[]),
+                        close,
+                    )
+                }
+            };
+            buffers.trim(TRIM_ABOVE);
+            open.session.chan.shrink_buffers(TRIM_ABOVE);
+            match sent {
+                _ if close => return Step::Close,
+                Ok(true) => {}
+                Ok(false) => {
+                    self.stall(open, token);
+                    return match self.poller.arm_session_write(&open.session, token) {
+                        Ok(()) => Step::Keep,
+                        Err(_) => Step::Close,
+                    };
+                }
+                Err(_) => return Step::Close,
+            }
+            poll_first = true;
+            if !shm {
+                // The socket fires again at once if more is waiting, behind
+                // the other sessions that are ready.
+                return match self.poller.arm_session(&open.session, token) {
+                    Ok(()) => Step::Keep,
+                    Err(_) => Step::Close,
+                };
+            }
+            // Other shared-memory sessions wait for a worker, or every
+            // worker is busy and this turn is over: let the others go first.
+            let others_wait = self.poller.queued() > 0
+                || (self.idle.load(Ordering::SeqCst) == 0 && Instant::now() >= turn_ends);
+            if others_wait {
+                // Go to the back of the line (round robin, one request per
+                // turn under load).
+                if open.session.chan.shm().is_some_and(|r| r.arrived()) {
+                    self.poller.post(token);
+                    return Step::Keep;
+                }
+                return self.idle_shm(entry, open);
+            }
+        }
+    }
+
+    /// Starts the clock of a message that is half way through.
+    pub(super) fn stall(&self, open: &mut Open, token: u64) {
+        let deadline = Instant::now() + self.config.send_timeout();
+        open.stall_deadline = Some(deadline);
+        self.shared.control.schedule(deadline, token);
+    }
+}
