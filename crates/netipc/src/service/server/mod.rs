@@ -72,10 +72,16 @@ impl StopHandle {
 /// POSIX: each session holds up to two descriptors, and a connection
 /// waiting for its HELLO one more; the session limit is lowered to what
 /// the open-file limit allows (after raising the soft limit towards the
-/// hard one). Shared-memory sessions are waited on 127 at a time per
-/// `futex_waitv` (Linux 5.16+; older kernels use one waiting thread per
-/// idle shared-memory session). Windows: pipes complete on one I/O
-/// completion port; shared-memory events are waited on 63 at a time.
+/// hard one). Idle shared-memory sessions are waited on 127 at a time per
+/// `futex_waitv` (Linux 5.16+). Where it is missing (older kernels, or a
+/// seccomp filter that refuses it) each idle shared-memory session gets a
+/// sleeping thread of its own; those threads stay until the server stops,
+/// as many as the most idle shared-memory sessions there were at once.
+///
+/// Windows: pipes complete on one I/O completion port; shared-memory
+/// events are waited on 63 at a time. Sessions of the busy-wait profile
+/// (0x04, never the default) have no events: an idle one is polled (with
+/// yields for 20 ms, then once per millisecond), which costs some CPU.
 pub struct ManagedServer {
     run_dir: String,
     service: String,

@@ -62,8 +62,10 @@ pub(crate) enum Reply {
     Drop,
 }
 
-/// A worker's buffers, reused for every request it answers, and its
-/// index (its slot in per-worker counters).
+/// A worker's buffers, reused for every request it answers (the response
+/// buffer keeps the largest response budget the worker has served, at most
+/// the server's response ceiling), and its index (its slot in per-worker
+/// counters).
 #[derive(Debug)]
 pub(crate) struct Buffers {
     pub(crate) worker: usize,
@@ -77,14 +79,6 @@ impl Buffers {
             worker,
             response: Vec::new(),
             scratch: Scratch::new(false),
-        }
-    }
-
-    /// Gives back a response buffer far above `keep` bytes (after an
-    /// unusually large answer).
-    pub(crate) fn trim(&mut self, keep: usize) {
-        if self.response.len() > keep {
-            self.response = Vec::new();
         }
     }
 }

@@ -31,8 +31,9 @@ pub struct ServerStats {
     /// Connections closed unanswered because as many connections as the
     /// session limit were already waiting for their HELLO.
     pub dropped_connections: u64,
-    /// Sessions closed because their client did not read a response
-    /// within the send timeout.
+    /// Sessions closed because their client did not read a response, or
+    /// stopped sending a request half way, for longer than the send
+    /// timeout.
     pub send_timeouts: u64,
     /// Requests answered (with any status).
     pub requests: u64,

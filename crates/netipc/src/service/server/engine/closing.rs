@@ -8,19 +8,23 @@ impl Engine {
     /// close it when it lets go.
     pub(super) fn request_close(&self, entry: &Arc<Entry>) {
         entry.close_requested.store(true, Ordering::SeqCst);
-        if let Ok(state) = entry.state.try_lock() {
-            drop(state);
-            self.close(entry);
+        if let Ok(mut state) = entry.state.try_lock() {
+            self.close_held(entry, &mut state);
         }
     }
 
     /// Removes a connection from the server and closes it (removing its
     /// shared-memory region). Idempotent.
     pub(super) fn close(&self, entry: &Entry) {
-        if lock(&self.registry).remove(entry.token).is_none() {
-            return;
-        }
-        let old = std::mem::replace(&mut *lock(&entry.state), State::Closed);
+        self.close_held(entry, &mut lock(&entry.state));
+    }
+
+    /// [`close`](Self::close) with the connection's state already held.
+    /// The state itself tells whether it is closed already, so a connection
+    /// the shutdown left to a late handler is still released by it.
+    pub(super) fn close_held(&self, entry: &Entry, state: &mut State) {
+        lock(&self.registry).remove(entry.token);
+        let old = std::mem::replace(state, State::Closed);
         self.release(entry.token, old);
     }
 
@@ -51,7 +55,7 @@ impl Engine {
             return;
         };
         let now = Instant::now();
-        let Ok(state) = entry.state.try_lock() else {
+        let Ok(mut state) = entry.state.try_lock() else {
             // A worker holds it right now; look again shortly.
             self.shared
                 .control
@@ -74,9 +78,10 @@ impl Engine {
             }
             _ => false,
         };
-        drop(state);
         if expired {
-            self.close(&entry);
+            // Closed with the state held: the control thread never waits
+            // for a worker (and its handler) to let go of a connection.
+            self.close_held(&entry, &mut state);
         }
     }
 }

@@ -111,8 +111,12 @@ impl Engine {
                     )
                 }
             };
-            buffers.trim(TRIM_ABOVE);
-            open.session.chan.shrink_buffers(TRIM_ABOVE);
+            if !shm {
+                // A socket session's receive buffer follows its messages;
+                // give back an unusually large one. (A shared-memory
+                // session's buffer is its request area's size, fixed.)
+                open.session.chan.shrink_buffers(TRIM_ABOVE);
+            }
             match sent {
                 _ if close => return Step::Close,
                 Ok(true) => {}

@@ -21,8 +21,8 @@ const WAITV_MAX: usize = 128;
 /// Set when groups must not use `futex_waitv` (a test hook).
 static NO_WAITV: AtomicBool = AtomicBool::new(false);
 
-/// Whether this kernel has `futex_waitv`, probed once with a wait that
-/// returns at once (`EAGAIN`: the value differs) where it exists.
+/// Whether `futex_waitv` works here, probed once with a wait that returns
+/// at once (`EAGAIN`: the value differs) where it does.
 fn has_waitv() -> bool {
     static PROBED: OnceLock<bool> = OnceLock::new();
     let exists = *PROBED.get_or_init(|| {
@@ -31,14 +31,16 @@ fn has_waitv() -> bool {
         wait.val = 1;
         wait.uaddr = futex::WaitPtr::new(word.as_ptr().cast());
         wait.flags = futex::WaitFlags::SIZE_U32 | futex::WaitFlags::PRIVATE;
-        !matches!(
+        // Only the answer of a working `futex_waitv` counts: ENOSYS (old
+        // kernels) or EPERM (a seccomp filter) mean single waits.
+        matches!(
             futex::waitv(
                 &[wait],
                 futex::WaitvFlags::empty(),
                 None,
                 rustix::time::ClockId::Monotonic
             ),
-            Err(Errno::NOSYS)
+            Err(Errno::AGAIN)
         )
     });
     exists && !NO_WAITV.load(Ordering::Relaxed)
@@ -107,16 +109,23 @@ impl ShmWatch {
     }
 
     /// Wakes a group thread sleeping on this region alone (the path
-    /// without `futex_waitv`; with it, the group's control word does).
+    /// without `futex_waitv`; with it, the group's control word does). It
+    /// changes the word before the wake, so a thread that is about to
+    /// sleep on it returns at once instead of missing the wake. Only used
+    /// for a region whose session is closing: its client does not mind
+    /// (a netipc client then skips one wake call; a reference client only
+    /// ever adds to the word).
     pub(crate) fn nudge(&self) {
         if has_waitv() {
             return;
         }
-        let _ = futex::wake(
-            self.map.u32_at(self.signal),
-            futex::Flags::empty(),
-            i32::MAX as u32,
-        );
+        let word = self.word();
+        if self.wake_on_demand {
+            word.store(0, Ordering::SeqCst);
+        } else {
+            word.fetch_add(1, Ordering::SeqCst);
+        }
+        let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
     }
 
     fn word(&self) -> &AtomicU32 {
@@ -146,7 +155,7 @@ impl GroupSignal {
 /// regions (each with the value [`ShmWatch::arm`] returned) is signalled.
 /// Spurious returns are allowed: the caller re-checks everything.
 pub(crate) fn wait_group(signal: &GroupSignal, seen: u32, armed: &[(Arc<ShmWatch>, u32)]) {
-    if armed.len() > 1 || (has_waitv() && !armed.is_empty()) {
+    if has_waitv() && !armed.is_empty() {
         let mut waits = [futex::Wait::new(); WAITV_MAX];
         waits[0].val = u64::from(seen);
         waits[0].uaddr = futex::WaitPtr::new(signal.0.as_ptr().cast());
