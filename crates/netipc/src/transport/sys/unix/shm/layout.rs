@@ -25,11 +25,16 @@ pub(crate) const SPIN_TIME: std::time::Duration = std::time::Duration::from_micr
 /// slow: polling longer would not have caught it.
 pub(crate) const SLOW_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 /// After this many slow waits in a row a waiter only polls briefly before
-/// it sleeps: when its peer is that slow, the machine is usually busy, and
-/// yielding polls would only take CPU time from the threads that are to
-/// answer (many consumers on few cores). One quick answer restores the
-/// full polling phase.
+/// it sleeps, for the next [`BRIEF_WAITS`] waits: when its peer is that
+/// slow, the machine is usually busy, and yielding polls would only take
+/// CPU time from the threads that are to answer (many consumers on few
+/// cores). A fixed stretch, not "until one quick answer": otherwise the
+/// waiters that happen to poll get the quick answers and keep polling,
+/// and the others are served less.
 pub(crate) const SLOW_WAITS: u8 = 3;
+/// How many waits a waiter keeps polling briefly once it saw
+/// [`SLOW_WAITS`] slow ones in a row.
+pub(crate) const BRIEF_WAITS: u16 = 64;
 
 /// The polling phase of a wait: true while the waiter should poll again.
 #[derive(Debug, Default)]

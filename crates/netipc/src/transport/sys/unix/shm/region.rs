@@ -52,6 +52,8 @@ pub(crate) struct ShmRegion {
     owned: Option<Owned>,
     /// Consecutive slow waits (see [`SLOW_WAITS`]).
     slow_waits: u8,
+    /// Waits still to poll only briefly (see [`BRIEF_WAITS`]).
+    brief_waits: u16,
     /// Both peers are netipc and agreed on
     /// [`SHM_WAKE_ON_DEMAND`](crate::wire::extension::SHM_WAKE_ON_DEMAND):
     /// the signal word is a "consumer sleeps" flag instead of a counter.
@@ -140,6 +142,7 @@ impl ShmRegion {
             owned: guard.take_owned(),
             wake_on_demand: false,
             slow_waits: 0,
+            brief_waits: 0,
         })
     }
 
@@ -178,6 +181,7 @@ impl ShmRegion {
             owned: None,
             wake_on_demand: false,
             slow_waits: 0,
+            brief_waits: 0,
         })
     }
 
@@ -311,7 +315,8 @@ impl ShmRegion {
         let seq = self.map.u64_at(self.rx.seq);
         let signal = self.map.u32_at(self.rx.signal);
         let arrived = || seq.load(Ordering::Acquire) >= expected;
-        let mut spin = if self.slow_waits >= SLOW_WAITS {
+        let mut spin = if self.brief_waits > 0 {
+            self.brief_waits -= 1;
             Spin::brief()
         } else {
             Spin::default()
@@ -360,6 +365,10 @@ impl ShmRegion {
         } else {
             0
         };
+        if self.slow_waits >= SLOW_WAITS {
+            self.slow_waits = 0;
+            self.brief_waits = BRIEF_WAITS;
+        }
         self.take(buf)
     }
 }
