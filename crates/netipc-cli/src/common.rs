@@ -141,6 +141,25 @@ pub fn default_run_dir() -> Result<String, CliError> {
     })
 }
 
+/// A fresh private (0700) temporary run directory named `<prefix>…` and
+/// its path, removed when the returned guard drops. The error says what to
+/// do.
+pub fn temp_run_dir(prefix: &str) -> Result<(tempfile::TempDir, String), String> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| {
+            format!("cannot create a temporary run directory: {e}; set TMPDIR to a writable place")
+        })?;
+    let path = dir.path().to_str().map(str::to_owned).ok_or_else(|| {
+        format!(
+            "the temporary directory {} is not UTF-8; set TMPDIR to a plain path",
+            dir.path().display()
+        )
+    })?;
+    Ok((dir, path))
+}
+
 /// Parses an auth token: decimal or `0x` hex.
 pub fn parse_token(s: &str) -> Result<u64, String> {
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {

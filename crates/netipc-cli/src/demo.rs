@@ -86,21 +86,7 @@ fn median(
 }
 
 fn demo(args: &DemoArgs) -> Result<(), CliError> {
-    let dir = tempfile::Builder::new()
-        .prefix("netipc-demo-")
-        .tempdir()
-        .map_err(|e| {
-            CliError::failed(format!(
-                "cannot create a temporary run directory: {e}; set TMPDIR to a writable place"
-            ))
-        })?;
-    let run_dir = dir
-        .path()
-        .to_str()
-        .ok_or_else(|| {
-            CliError::failed("the temporary directory is not UTF-8; set TMPDIR to a plain path")
-        })?
-        .to_owned();
+    let (dir, run_dir) = crate::common::temp_run_dir("netipc-demo-").map_err(CliError::failed)?;
     let providers = Providers::detect(&providers::Options {
         fs_root: args.fs_root.clone(),
         synthetic: args.synthetic,

@@ -278,16 +278,8 @@ fn run_suite(args: &BenchArgs) -> Result<String, BenchError> {
         batch: args.timing.batch,
     };
     let machine = Machine::detect();
-    let dir = tempfile::Builder::new()
-        .prefix("netipc-bench-")
-        .tempdir()
-        .map_err(|e| BenchError::new(format!("cannot create a temporary run directory: {e}")))?;
-    let run_dir = dir.path().to_str().ok_or_else(|| {
-        BenchError::new(format!(
-            "the temporary directory {} is not UTF-8; set TMPDIR to a plain path",
-            dir.path().display()
-        ))
-    })?;
+    let (dir, run_dir) = crate::common::temp_run_dir("netipc-bench-").map_err(BenchError::new)?;
+    let run_dir = run_dir.as_str();
     let progress = Progress::new(&plan, run.timing);
     let mut rows = Vec::with_capacity(plan.len());
     for (i, &scenario) in plan.iter().enumerate() {

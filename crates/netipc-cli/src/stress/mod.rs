@@ -184,16 +184,8 @@ fn run_rows(args: &StressArgs) -> Result<String, BenchError> {
             plan.push(*sc);
         }
     }
-    let dir = tempfile::Builder::new()
-        .prefix("netipc-stress-")
-        .tempdir()
-        .map_err(|e| BenchError::new(format!("cannot create a temporary run directory: {e}")))?;
-    let run_dir = dir.path().to_str().ok_or_else(|| {
-        BenchError::new(format!(
-            "the temporary directory {} is not UTF-8; set TMPDIR to a plain path",
-            dir.path().display()
-        ))
-    })?;
+    let (dir, run_dir) = crate::common::temp_run_dir("netipc-stress-").map_err(BenchError::new)?;
+    let run_dir = run_dir.as_str();
     let progress = Progress::new(plan.len());
     let mut rows = Vec::with_capacity(plan.len());
     for (i, sc) in plan.iter().enumerate() {

@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each suite uses a part of it
 
 use std::path::PathBuf;
+
+use netipc::service::{ClientConfig, ServerConfig};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -68,5 +70,21 @@ impl RunDir {
 impl Drop for RunDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A client configuration offering `profiles` (0: the defaults).
+pub fn client_config(profiles: u32) -> ClientConfig {
+    ClientConfig {
+        supported_profiles: profiles,
+        ..ClientConfig::default()
+    }
+}
+
+/// A server configuration offering `profiles` (0: the defaults).
+pub fn server_config(profiles: u32) -> ServerConfig {
+    ServerConfig {
+        supported_profiles: profiles,
+        ..ServerConfig::default()
     }
 }

@@ -4,12 +4,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use netipc::service::{
-    ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer,
-    ServerConfig,
+    ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer, ServerConfig,
 };
 use netipc::wire::profile;
 
-pub use crate::common::RunDir;
+pub use crate::common::{RunDir, client_config, server_config};
 
 /// Every case runs under this watchdog.
 pub const WATCHDOG: Duration = Duration::from_secs(240);
@@ -26,20 +25,6 @@ pub fn heavy(case: impl FnOnce() + Send + 'static) {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _turn: MutexGuard<'_, ()> = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     crate::common::watchdog(WATCHDOG, case);
-}
-
-pub fn client_config(profiles: u32) -> ClientConfig {
-    ClientConfig {
-        supported_profiles: profiles,
-        ..ClientConfig::default()
-    }
-}
-
-pub fn server_config(profiles: u32) -> ServerConfig {
-    ServerConfig {
-        supported_profiles: profiles,
-        ..ServerConfig::default()
-    }
 }
 
 /// An INCREMENT managed server answering `value + 1`.

@@ -29,7 +29,7 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 /// connection attempt, no further request).
 pub const QUIET: Duration = Duration::from_millis(300);
 
-pub use crate::common::RunDir;
+pub use crate::common::{RunDir, client_config, server_config};
 
 /// Runs `case` under the [`WATCHDOG`].
 pub fn watchdog(case: impl FnOnce() + Send + 'static) {
@@ -38,20 +38,6 @@ pub fn watchdog(case: impl FnOnce() + Send + 'static) {
 
 /// Baseline transport only, on both sides.
 pub const BASELINE: u32 = profile::BASELINE;
-
-pub fn client_config(profiles: u32) -> ClientConfig {
-    ClientConfig {
-        supported_profiles: profiles,
-        ..ClientConfig::default()
-    }
-}
-
-pub fn server_config(profiles: u32) -> ServerConfig {
-    ServerConfig {
-        supported_profiles: profiles,
-        ..ServerConfig::default()
-    }
-}
 
 /// An INCREMENT managed server answering `value + 1`.
 pub fn increment_server(dir: &RunDir, service: &str, config: &ServerConfig) -> RunningServer {
