@@ -82,7 +82,9 @@ struct Owned {
 impl ShmRegion {
     /// Creates the region of session `session_id` (server side), sized for
     /// the given payload maxima. The whole file is reserved up front, so a
-    /// full filesystem fails here and never later with SIGBUS.
+    /// full filesystem fails here and never later with SIGBUS. A file
+    /// truncated by another process while it is being set up is
+    /// `ShmRegionLost` (and removed).
     pub(crate) fn create(
         key: &ShmKey<'_>,
         max_request_payload: u32,
@@ -146,6 +148,13 @@ impl ShmRegion {
         map.u32_at(OFF_RESP_CAPACITY)
             .store(rs as u32, Ordering::Relaxed);
         fence(Ordering::Release);
+        map.probe();
+        if map.is_lost() {
+            // Truncated by another process before the session began.
+            return Err(Error::ShmRegionLost {
+                region: path.into(),
+            });
+        }
         Ok(Self {
             path,
             map,
