@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use super::watch::wait_single;
 use super::{GroupSignal, RawShm, ShmRegion, ShmWatch, wait_group};
 use crate::Error;
 use crate::transport::ShmAttachError;
@@ -224,4 +225,21 @@ fn the_raw_limit_file_reports_a_truncate() {
     assert_lost(b.wait(1, 1, Duration::from_secs(5)), &path);
     a.post(1, 1);
     assert_lost(a.wait(1, 1, Duration::from_secs(5)), &path);
+}
+
+#[test]
+fn a_single_region_wait_returns_when_its_region_is_truncated() {
+    // The path of kernels without `futex_waitv`.
+    let dir = Dir::new();
+    let (mut server, _client, path) = pair(&dir, 7);
+    let signal = GroupSignal::default();
+    let watch = Arc::new(server.watch());
+    let seen = signal.value();
+    let value = watch.arm().expect("nothing arrived yet");
+    set_len(&path, 0);
+    // The futex call meets the missing page (EFAULT) and returns.
+    wait_single(&signal, seen, &[(watch.clone(), value)]);
+    assert_eq!(watch.arm(), None, "reported ready");
+    let mut buf = vec![0u8; 4096];
+    assert_lost(server.try_receive(&mut buf), &path);
 }

@@ -201,8 +201,13 @@ pub(crate) fn wait_group(signal: &GroupSignal, seen: u32, armed: &[(Arc<ShmWatch
         }
         return;
     }
-    // Without `futex_waitv` a group holds one region: sleep on its word (a
-    // change of the group nudges it), or on the control word when empty.
+    wait_single(signal, seen, armed);
+}
+
+/// [`wait_group`] without `futex_waitv`: a group holds one region; sleep
+/// on its word (a change of the group nudges it), or on the control word
+/// when empty.
+pub(super) fn wait_single(signal: &GroupSignal, seen: u32, armed: &[(Arc<ShmWatch>, u32)]) {
     match armed.first() {
         Some((watch, value)) if signal.value() == seen => {
             if let Err(Errno::FAULT) =
