@@ -14,7 +14,7 @@
 #![cfg(target_os = "linux")]
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -439,9 +439,11 @@ fn an_l2_call_in_flight_is_sent_again() {
 /// The environment variable that makes [`child`] run a scenario.
 const CHILD: &str = "NETIPC_SIGBUS_CHILD";
 
-/// Runs the test binary again as a child that plays `scenario`.
+/// Runs the test binary again as a child that plays `scenario`. A child
+/// that does not end within [`PATIENCE`] (a fault that is neither handled
+/// nor fatal repeats for ever) is killed and fails the test.
 fn run_child(scenario: &str) -> (std::process::ExitStatus, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "sigbus::child",
             "--exact",
@@ -449,8 +451,21 @@ fn run_child(scenario: &str) -> (std::process::ExitStatus, String) {
             "--test-threads=1",
         ])
         .env(CHILD, scenario)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("start the child");
+    let give_up = Instant::now() + PATIENCE;
+    while child.try_wait().expect("wait for the child").is_none() {
+        if Instant::now() > give_up {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{scenario}: the child did not end");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("the child's output");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status, text)
