@@ -28,6 +28,10 @@ pub enum ShmAttachError {
     /// The region was made for another profile.
     #[error("the region was created for profile {0:#x}")]
     BadProfile(u32),
+    /// Another process truncated or replaced the region file while it was
+    /// being attached (Linux).
+    #[error("the region {0} was truncated or replaced by another process while it was attached")]
+    Lost(String),
     /// Mapping or another OS call failed.
     #[error("cannot map the region: {0}")]
     Map(std::io::Error),

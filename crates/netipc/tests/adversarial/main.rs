@@ -11,3 +11,4 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod sigbus;
