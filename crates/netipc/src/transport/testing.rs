@@ -91,6 +91,15 @@ impl RawListener {
     }
 }
 
+/// How many times server handshakes of this process set out to create a
+/// session's shared-memory objects (region file or mappings), which they do
+/// only after accepting the client's HELLO (auth token and limits
+/// included). A process-wide count: compare it across an operation in a
+/// process where nothing else runs handshakes.
+pub fn shm_provisions() -> u64 {
+    super::server::SHM_PROVISIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Makes managed servers started from now on (in this process) wait on
 /// each idle shared-memory session with a thread of its own, as they do
 /// on Linux kernels without `futex_waitv`; no effect on other systems.
