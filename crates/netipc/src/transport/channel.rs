@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::framing::{
-    FirstPacket, InFlight, Limits, Packets, ProtocolError, Reassembly, check_batch, first_packet,
+    FirstPacket, InFlight, Limits, Packets, ProtocolError, Reassembly, check_batch,
+    continuation_room, first_packet, first_packet_capacity,
 };
 use super::handshake::SessionParams;
 use super::{Interrupt, sys};
@@ -426,7 +427,7 @@ impl Channel {
     ) -> Result<Option<(Header, usize)>> {
         if self.partial.is_none() {
             let packet_size = self.params.packet_size as usize;
-            let first_cap = packet_size.min(HEADER_LEN + self.inbound.max_payload as usize);
+            let first_cap = first_packet_capacity(self.params.packet_size, &self.inbound);
             grow(&mut self.buf, first_cap, first_cap);
             let buf = &mut self.buf[..first_cap];
             let n = match wait {
@@ -477,11 +478,12 @@ impl Channel {
                         header,
                         reassembly,
                         total: HEADER_LEN + header.payload_len as usize,
-                        room: first_cap - HEADER_LEN,
+                        room: continuation_room(self.params.packet_size, &self.inbound),
                     });
                 }
             }
         }
+        let packet_size = self.params.packet_size;
         let Self {
             conn, buf, partial, ..
         } = self;
@@ -496,10 +498,9 @@ impl Channel {
         };
         let mut head = [0u8; HEADER_LEN];
         while !reassembly.is_complete() {
-            let start = HEADER_LEN + reassembly.received();
-            let end = start + (*total - start).min(*room);
-            grow(buf, end, *total);
-            let body = &mut buf[start..end];
+            let next = reassembly.next_body(*room);
+            grow(buf, HEADER_LEN + next.end, *total);
+            let body = &mut buf[HEADER_LEN + next.start..HEADER_LEN + next.end];
             let got = match wait {
                 Started::Until(deadline, interrupt) => {
                     conn.recv_packet_split(&mut head, body, deadline, interrupt)?
@@ -509,17 +510,12 @@ impl Channel {
                     None => return Ok(None),
                 },
             };
-            let range = reassembly
-                .accept_split(&head[..got.min(HEADER_LEN)], got.saturating_sub(HEADER_LEN))?;
-            if HEADER_LEN + range.end > end {
-                // A legal continuation fits the packet size; this one was
-                // cut short by the buffer.
-                return Err(ProtocolError::PacketTooLarge {
-                    packet: got,
-                    packet_size: self.params.packet_size,
-                }
-                .into());
-            }
+            reassembly.accept_within(
+                &head[..got.min(HEADER_LEN)],
+                got.saturating_sub(HEADER_LEN),
+                *room,
+                packet_size,
+            )?;
         }
         let (header, total) = (*header, *total);
         self.partial = None;

@@ -100,6 +100,21 @@ pub fn shm_provisions() -> u64 {
     super::server::SHM_PROVISIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// What the snapshot cache makes of one snapshot response payload on a
+/// refresh: its copy of every item, in order, each with the index the
+/// cache's lookup by `(hash, name)` returns for it (the first item with that
+/// pair). Lets the cache's intake of provider data be fuzzed without a
+/// provider.
+///
+/// # Errors
+/// As a refresh: `Codec` for a payload or an item that does not decode,
+/// and for a payload whose items overlap (more items than it holds apart,
+/// or more string bytes than it carries), which the cache refuses rather
+/// than copy more than it received.
+pub fn cache_intake(payload: &[u8]) -> Result<Vec<(crate::cache::CacheItem, usize)>> {
+    crate::cache::intake(payload)
+}
+
 /// Makes managed servers started from now on (in this process) wait on
 /// each idle shared-memory session with a thread of its own, as they do
 /// on Linux kernels without `futex_waitv`; no effect on other systems.
