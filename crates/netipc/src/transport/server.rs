@@ -273,7 +273,6 @@ fn accept_hello(
             r => r.min(offer.max_request_payload_bytes),
         };
         let selected = params.selected_profile;
-        SHM_PROVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let provisioned =
             sys::ShmOffer::provision(key, selected, request, offer.max_response_payload_bytes);
         if let Some(region) = provisioned.take(selected) {
@@ -283,11 +282,6 @@ fn accept_hello(
         offer.preferred_profiles &= !selected;
     }
 }
-
-/// Shared-memory provisions attempted by server handshakes of this process
-/// (see [`testing::shm_provisions`](super::testing::shm_provisions)).
-pub(crate) static SHM_PROVISIONS: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(0);
 
 /// A handshaken server session.
 ///

@@ -91,13 +91,14 @@ impl RawListener {
     }
 }
 
-/// How many times server handshakes of this process set out to create a
-/// session's shared-memory objects (region file or mappings), which they do
-/// only after accepting the client's HELLO (auth token and limits
-/// included). A process-wide count: compare it across an operation in a
-/// process where nothing else runs handshakes.
+/// How many times this process set out to create a session's
+/// shared-memory objects (a region file on Linux, a mapping and its events
+/// on Windows), which a server does only after accepting the client's
+/// HELLO (auth token and limits included). A process-wide count: compare
+/// it across an operation in a process where nothing else runs
+/// handshakes.
 pub fn shm_provisions() -> u64 {
-    super::server::SHM_PROVISIONS.load(std::sync::atomic::Ordering::Relaxed)
+    super::shm::provisions()
 }
 
 /// What the snapshot cache makes of one snapshot response payload on a

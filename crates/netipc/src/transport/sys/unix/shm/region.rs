@@ -522,6 +522,7 @@ impl ShmOffer {
                 profiles: 0,
             };
         }
+        crate::transport::shm::count_provision();
         match ShmRegion::create(key, max_request, max_response) {
             Ok(region) => Self {
                 region: Some(region),

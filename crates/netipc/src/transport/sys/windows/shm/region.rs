@@ -487,7 +487,10 @@ impl ShmOffer {
         let sets = [profile::SHM_HYBRID, profile::SHM_BUSYWAIT]
             .into_iter()
             .filter(|p| profiles & p != 0)
-            .filter_map(|p| ShmRegion::create(key, p, max_request, max_response, &security).ok())
+            .filter_map(|p| {
+                crate::transport::shm::count_provision();
+                ShmRegion::create(key, p, max_request, max_response, &security).ok()
+            })
             .collect();
         Self { sets }
     }
