@@ -22,6 +22,7 @@ use netipc::service::{
 };
 use netipc::transport::framing::{ChunkError, Packets, ProtocolError};
 use netipc::transport::testing::RawConn;
+use netipc::transport::{Listener, ServerOptions};
 use netipc::wire::{ChunkHeader, FLAG_BATCH, HEADER_LEN, Header, MessageKind, profile};
 
 use crate::alloc_meter::{self, Scope};
@@ -162,6 +163,58 @@ fn a_declared_response_grows_the_buffer_only_with_the_packets_that_arrive() {
         assert_eq!(provider.requests(), 2, "one re-send after a broken session");
         drop(provider);
         recovers(&dir, "lie", &mut client);
+    });
+}
+
+#[test]
+fn a_shared_memory_area_larger_than_the_clients_limit_is_not_mirrored() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        // A provider announcing 16 MiB responses, so its region's response
+        // area is 16 MiB; it answers with 2 MiB.
+        let options = ServerOptions {
+            supported_profiles: BASELINE | profile::SHM_HYBRID,
+            preferred_profiles: profile::SHM_HYBRID,
+            max_response_payload_bytes: 16 * MIB,
+            ..ServerOptions::default()
+        };
+        let listener = Listener::bind(dir.str(), "big", &options).expect("bind");
+        let provider = std::thread::spawn(move || {
+            let incoming = listener
+                .accept(Some(Duration::from_secs(30)), None)
+                .expect("accept");
+            let mut session = incoming.handshake(1).expect("handshake");
+            assert!(session.params().is_shm());
+            let request = session
+                .recv(Some(Duration::from_secs(30)), None)
+                .expect("request")
+                .header;
+            session
+                .respond(&request, &vec![9u8; 2 * MIB as usize])
+                .expect("respond");
+            // Keep the session until the client has given up on it.
+            let _ = session.recv(Some(Duration::from_secs(30)), None);
+        });
+        let config = ClientConfig {
+            supported_profiles: BASELINE | profile::SHM_HYBRID,
+            ..ClientConfig::default()
+        };
+        let mut client = IncrementClient::new(dir.str(), "big", &config);
+        let (e, peak) = metered_failure(&mut client, |c| {
+            let info = c.session_info().expect("connected");
+            assert!(info.shared_memory);
+            assert_eq!(
+                info.max_response_payload_bytes, MIB,
+                "the ceiling is capped"
+            );
+            c.call(41)
+        });
+        assert_too_large(&e, 2 * MIB);
+        // The client's receive buffer follows its own limit, not the
+        // provider's 16 MiB area.
+        assert!(peak < MIB as usize + SLACK, "the client held {peak} bytes");
+        provider.join().expect("provider thread");
+        recovers(&dir, "big", &mut client);
     });
 }
 
