@@ -123,7 +123,9 @@ impl ClientSession {
         })
     }
 
-    /// The negotiated session parameters.
+    /// The negotiated session parameters, with the response ceiling capped
+    /// at this client's own limit (`ClientOptions::response_payload_limit`)
+    /// when the server announced more.
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
     }
