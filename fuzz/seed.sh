@@ -60,6 +60,7 @@ seed_increment() { copy increment "$V"/codec/inc_*.bin "$V"/negative/neg_inc_*.b
 seed_string_reverse() { copy string_reverse "$V"/codec/sr_*.bin "$V"/negative/neg_sr_*.bin; }
 seed_snapshot_request() { copy snapshot_request "$V"/codec/cgs_req*.bin "$V"/negative/neg_cgs_req_*.bin; }
 seed_snapshot_response() { copy snapshot_response "$V"/codec/cgs_resp*.bin "$V"/negative/neg_cgs_resp_*.bin; }
+seed_snapshot_cache() { copy snapshot_cache "$V"/codec/cgs_resp*.bin "$V"/negative/neg_cgs_resp_*.bin; }
 seed_cgroups_lookup_request() { copy cgroups_lookup_request "$V"/codec/cgl_req*.bin "$V"/negative/neg_cgl_req_*.bin; }
 seed_cgroups_lookup_response() {
     copy cgroups_lookup_response "$V"/codec/cgl_resp*.bin "$V"/codec/cgl_dispatch*.bin \
@@ -86,7 +87,8 @@ dispatch() {
 seed_cgroups_lookup_dispatch() { dispatch cgroups_lookup_dispatch "$V"/codec/cgl_req*.bin; }
 seed_apps_lookup_dispatch() { dispatch apps_lookup_dispatch "$V"/codec/apps_req*.bin; }
 
-# receiver input: flags u8, packet_size u32, max_payload u32, max_items u32,
+# receiver input: flags u8 (8: a session receiver's room), packet_size u32,
+# max_payload u32, max_items u32,
 # packet count u8, then u16-LE-length-prefixed packets.
 receiver_seed() { # OUT FLAGS PACKET_SIZE FILE...
     local out="$1" flags="$2" ps="$3"; shift 3
@@ -106,6 +108,7 @@ seed_receiver() {
         for f in "$V/chunking/${seq}"_pkt[0-9].bin; do [ -f "$f" ] && pkts+=("$f"); done
         receiver_seed "$C/receiver/$seq" 0 "$ps" "${pkts[@]}"
         receiver_seed "$C/receiver/${seq}_client" 3 "$ps" "${pkts[@]}"
+        receiver_seed "$C/receiver/${seq}_within" 8 "$ps" "${pkts[@]}"
     done
     for f in "$V"/envelope/env_*.bin "$V"/negative/neg_env_*.bin; do
         receiver_seed "$C/receiver/$(basename "$f")" 0 65536 "$f"
@@ -139,7 +142,7 @@ seed_names() {
 }
 
 ALL="header chunk_header hello hello_ack batch_view increment string_reverse
-snapshot_request snapshot_response cgroups_lookup_request cgroups_lookup_response
+snapshot_request snapshot_response snapshot_cache cgroups_lookup_request cgroups_lookup_response
 cgroups_lookup_dispatch apps_lookup_request apps_lookup_response apps_lookup_dispatch
 receiver server_handshake client_handshake names"
 

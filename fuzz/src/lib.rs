@@ -25,6 +25,7 @@ use netipc::transport::framing::{
 };
 use netipc::transport::handshake::{self, HandshakeError, ServerOffer, SessionParams};
 use netipc::transport::names::{self, NameError};
+use netipc::transport::testing;
 use netipc::wire::{
     self, BatchBuilder, BatchView, ChunkHeader, HEADER_LEN, HELLO_ACK_LEN, HELLO_LEN, Header,
     Hello, HelloAck, MessageKind, TransportStatus,
@@ -46,6 +47,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("string_reverse", string_reverse),
     ("snapshot_request", snapshot_request),
     ("snapshot_response", snapshot_response),
+    ("snapshot_cache", snapshot_cache),
     ("cgroups_lookup_request", cgroups_lookup_request),
     ("cgroups_lookup_response", cgroups_lookup_response),
     ("cgroups_lookup_dispatch", cgroups_lookup_dispatch),
@@ -393,6 +395,65 @@ pub fn snapshot_response(data: &[u8]) {
     for (i, it) in items.iter().enumerate() {
         assert_eq!(again.item(i), Ok(*it), "item {i} differs after rebuild");
     }
+}
+
+/// The snapshot cache's intake (`testing::cache_intake`): it accepts a
+/// payload exactly when the payload decodes, every item decodes, the items
+/// could lie apart (directory entry and fixed part of each within the
+/// payload) and their strings are no more than the payload; then it holds
+/// every item, in order, and a lookup finds the first item with the same
+/// `(hash, name)`. A snapshot rebuilt with `SnapshotBuilder` (items apart,
+/// as every producer lays them out) is always accepted.
+pub fn snapshot_cache(data: &[u8]) {
+    let got = testing::cache_intake(data);
+    let items = match SnapshotView::decode(data) {
+        Ok(view) => view.iter().collect::<Result<Vec<_>, _>>(),
+        Err(e) => {
+            return assert!(
+                matches!(&got, Err(netipc::Error::Codec(c)) if *c == e),
+                "{got:?}"
+            );
+        }
+    };
+    let Ok(items) = items else {
+        return assert!(matches!(got, Err(netipc::Error::Codec(_))), "{got:?}");
+    };
+    let strings: usize = items.iter().map(|i| i.name.len() + i.path.len()).sum();
+    let apart = items.len() * (8 + SNAPSHOT_ITEM_HEADER_LEN) <= data.len();
+    if !(apart && strings <= data.len()) {
+        return assert!(matches!(got, Err(netipc::Error::Codec(_))), "{got:?}");
+    }
+    let copy = got.expect("a snapshot whose items lie apart is accepted");
+    assert_eq!(copy.len(), items.len());
+    for (i, ((held, found), item)) in copy.iter().zip(&items).enumerate() {
+        assert_eq!(
+            (held.hash, held.options, held.enabled),
+            (item.hash, item.options, item.enabled)
+        );
+        assert_eq!((&held.name[..], &held.path[..]), (item.name, item.path));
+        let first = items
+            .iter()
+            .position(|o| o.hash == item.hash && o.name == item.name);
+        assert_eq!(Some(*found), first, "lookup of item {i}");
+    }
+    // The same items laid out by a producer.
+    let sizes = items
+        .iter()
+        .map(|it| SNAPSHOT_ITEM_HEADER_LEN + it.name.len() + it.path.len() + 2);
+    let need = SNAPSHOT_HEADER_LEN + 8 * items.len() + packed_len(sizes);
+    if need > MAX_REBUILD {
+        return;
+    }
+    let mut buf = vec![0u8; need];
+    let count = u32::try_from(items.len()).expect("count came from a u32");
+    let mut b = SnapshotBuilder::new(&mut buf, count, 0, 0).expect("directory fits");
+    for it in &items {
+        b.add(it.hash, it.options, it.enabled, it.name, it.path)
+            .expect("item fits");
+    }
+    let len = b.finish();
+    let rebuilt = testing::cache_intake(&buf[..len]).expect("a producer's snapshot is accepted");
+    assert_eq!(rebuilt, copy);
 }
 
 // ---- codec: CGROUPS_LOOKUP -------------------------------------------------
@@ -974,12 +1035,58 @@ pub fn apps_lookup_dispatch(data: &[u8]) {
 
 // ---- transport: framing ----------------------------------------------------
 
+/// `Reassembly::accept_within` against `accept_split` on a copy: the same
+/// verdict, except that a chunk longer than the receiver's room (one
+/// `accept_split` would take) is refused; an accepted body lies inside
+/// `next_body(room)`, which never reaches past the payload or holds more
+/// than `room` bytes.
+fn within(
+    r: &mut Reassembly,
+    head: &[u8],
+    body_len: usize,
+    room: usize,
+    packet_size: u32,
+) -> Result<std::ops::Range<usize>, ProtocolError> {
+    let next = r.next_body(room);
+    assert_eq!(next.start, r.received());
+    assert!(next.end <= r.header().payload_len as usize);
+    assert!(next.len() <= room);
+    let mut probe = r.clone();
+    let split = probe.accept_split(head, body_len);
+    let got = r.accept_within(head, body_len, room, packet_size);
+    match (&got, &split) {
+        (Ok(range), Ok(same)) => {
+            assert_eq!(range, same);
+            assert!(range.end <= next.end, "a body past the receiver's room");
+        }
+        (Err(ProtocolError::PacketTooLarge { packet, .. }), Ok(range)) => {
+            assert!(range.end > next.end);
+            assert_eq!(*packet, HEADER_LEN + body_len);
+        }
+        (Err(e), Err(same)) => assert_eq!(e, same),
+        _ => panic!("accept_within {got:?}, accept_split {split:?}"),
+    }
+    got
+}
+
+/// How the receiver feeds continuation packets to the reassembly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// `Reassembly::accept` on the whole packet.
+    Whole,
+    /// `Reassembly::accept_split` on header and body length.
+    Split,
+    /// `Reassembly::accept_within` with the room a session receiver has
+    /// (`continuation_room`), after growing its buffer to `next_body`.
+    Within(usize),
+}
+
 fn receive(
     packets: &[&[u8]],
     limits: &Limits,
     in_flight: Option<&mut InFlight>,
     packet_size: u32,
-    split_accept: bool,
+    feed: Feed,
 ) -> Option<(Header, Vec<u8>)> {
     let first = *packets.first()?;
     let decoded = Header::decode(first);
@@ -1012,13 +1119,14 @@ fn receive(
             for p in &packets[1..] {
                 let before = r.received();
                 let was_complete = r.is_complete();
-                let accepted = if split_accept {
-                    r.accept_split(
-                        &p[..p.len().min(HEADER_LEN)],
-                        p.len().saturating_sub(HEADER_LEN),
-                    )
-                } else {
-                    r.accept(p)
+                let (head, body_len) = (
+                    &p[..p.len().min(HEADER_LEN)],
+                    p.len().saturating_sub(HEADER_LEN),
+                );
+                let accepted = match feed {
+                    Feed::Whole => r.accept(p),
+                    Feed::Split => r.accept_split(head, body_len),
+                    Feed::Within(room) => within(&mut r, head, body_len, room, packet_size),
                 };
                 match accepted {
                     Ok(range) => {
@@ -1033,7 +1141,12 @@ fn receive(
                         payload.extend_from_slice(&p[HEADER_LEN..]);
                     }
                     Err(e) => {
-                        assert!(matches!(e, ProtocolError::Chunk(_)), "{e:?}");
+                        let too_large = matches!(e, ProtocolError::PacketTooLarge { .. });
+                        assert!(
+                            matches!(e, ProtocolError::Chunk(_))
+                                || (too_large && matches!(feed, Feed::Within(_))),
+                            "{e:?}"
+                        );
                         assert_eq!(r.received(), before, "a rejected chunk changed the state");
                         return None;
                     }
@@ -1046,11 +1159,15 @@ fn receive(
 
 /// The sans-IO receiver. Input: flags u8 (bit 0: client side with an
 /// in-flight set, bit 1: the id of packet 0 is in flight, bit 2: feed
-/// continuations through `accept_split` instead of `accept`), packet size u32,
+/// continuations through `accept_split` instead of `accept`, bit 3: through
+/// `accept_within` with a session receiver's room), packet size u32,
 /// max payload u32, max items u32, packet count u8, then packets of u16 LE
 /// length + bytes. Checks `first_packet` (rule order), `Reassembly::accept`
-/// (ranges, no chunk after completion), `check_batch`, and that a received
-/// message split again by `Packets` is received again unchanged.
+/// (ranges, no chunk after completion), `accept_within` (the verdict of
+/// `accept_split`, bodies inside the receiver's room), `check_batch`, and
+/// that a received message split again by `Packets` is received again
+/// unchanged (with a session receiver's room whenever the packet size is
+/// one a handshake can agree).
 pub fn receiver(data: &[u8]) {
     let mut input = Input(data);
     let (Some(flags), Some(packet_size), Some(max_payload), Some(max_items), Some(count)) = (
@@ -1092,9 +1209,22 @@ pub fn receiver(data: &[u8]) {
         }
     }
     let side = if client { Some(&mut in_flight) } else { None };
-    let split_accept = flags & 4 != 0;
-    let Some((header, payload)) = receive(&packets, &limits, side, packet_size, split_accept)
-    else {
+    // What a session receiver uses: the handshake never agrees a packet
+    // size of 32 or less.
+    let room = (packet_size as usize > HEADER_LEN)
+        .then(|| framing::continuation_room(packet_size, &limits));
+    if let Some(room) = room {
+        assert_eq!(
+            room + HEADER_LEN,
+            framing::first_packet_capacity(packet_size, &limits)
+        );
+    }
+    let feed = match (flags & 8 != 0, room, flags & 4 != 0) {
+        (true, Some(room), _) => Feed::Within(room),
+        (_, _, true) => Feed::Split,
+        _ => Feed::Whole,
+    };
+    let Some((header, payload)) = receive(&packets, &limits, side, packet_size, feed) else {
         return;
     };
     if client && header.kind == MessageKind::Response {
@@ -1122,7 +1252,13 @@ pub fn receiver(data: &[u8]) {
         assert!(p.len() <= max_packet, "packet of {} bytes", p.len());
     }
     let views: Vec<&[u8]> = sent.iter().map(Vec::as_slice).collect();
-    let again = receive(&views, &limits, None, packet_size, !split_accept);
+    // A legal message always fits a session receiver's room.
+    let feed = match (room, feed) {
+        (Some(room), Feed::Whole | Feed::Split) => Feed::Within(room),
+        (_, Feed::Split) => Feed::Whole,
+        _ => Feed::Split,
+    };
+    let again = receive(&views, &limits, None, packet_size, feed);
     assert_eq!(again, Some((header, payload)), "re-split message differs");
 }
 

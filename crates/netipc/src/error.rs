@@ -261,6 +261,22 @@ pub enum Error {
         "the message does not fit the largest sizes the server will agree to; configure larger payload limits on both sides"
     )]
     CapacityExhausted,
+    /// The provider sent a response larger than this client accepts (its
+    /// own configured maximum, whatever the provider announced in the
+    /// handshake). Nothing was set aside for it and the session was closed;
+    /// raise the named setting if such responses are expected.
+    #[error(
+        "the provider sent a {len}-byte response; this client accepts at most {limit} bytes ({setting})"
+    )]
+    ResponseTooLarge {
+        /// The payload length the provider declared (or published).
+        len: u32,
+        /// The client's maximum.
+        limit: u32,
+        /// The setting that holds the maximum, such as
+        /// `ClientConfig::max_response_payload_bytes`.
+        setting: &'static str,
+    },
     /// A logical lookup exceeds one of the client's lookup limits (the
     /// named config field); nothing more was sent.
     #[error("the lookup exceeds the client's {0}: raise it in the client config")]

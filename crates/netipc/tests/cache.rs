@@ -663,13 +663,18 @@ fn a_snapshot_of_100000_items() {
             .collect();
         let t = table(9, items.clone());
         // The automatic growth stops at 1 MiB; 100,000 items need ~12 MiB,
-        // so the provider configures its response size.
+        // so the provider configures its response size, and the consumer
+        // the largest response it accepts.
         let config = ServerConfig {
             max_response_payload_bytes: 16 << 20,
             ..ServerConfig::default()
         };
         let _server = provider(&dir, "cg", &t, &config);
-        let cache = SnapshotCache::new(dir.str(), "cg", &ClientConfig::default());
+        let consumer = ClientConfig {
+            max_response_payload_bytes: 16 << 20,
+            ..ClientConfig::default()
+        };
+        let cache = SnapshotCache::new(dir.str(), "cg", &consumer);
         cache.refresh().expect("refresh");
         let s = cache.status();
         assert_eq!((s.item_count, s.generation), (100_000, 9));

@@ -43,6 +43,21 @@ pub use self::snapshot::{CacheItem, CachedItem};
 use crate::error::{Error, Result};
 use crate::service::{AbortHandle, CgroupsSnapshotClient, ClientConfig, ClientState, SessionInfo};
 
+/// What a refresh makes of one snapshot response payload: the copy of
+/// every item in order, each with the index a lookup by its `(hash, name)`
+/// finds (for [`testing::cache_intake`](crate::transport::testing::cache_intake)).
+pub(crate) fn intake(payload: &[u8]) -> Result<Vec<(CacheItem, usize)>> {
+    let view = crate::codec::SnapshotView::decode(payload)?;
+    let snapshot = Snapshot::build(&view)?;
+    Ok(snapshot
+        .iter()
+        .map(|item| {
+            let found = snapshot.find(item.hash, item.name).unwrap_or(usize::MAX);
+            (item.to_owned_item(), found)
+        })
+        .collect())
+}
+
 /// A snapshot cache of one `cgroups-snapshot` provider.
 ///
 /// `Send + Sync`: share it (for example in an `Arc`) between one thread

@@ -10,6 +10,9 @@ const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 const NAME_MUL: u64 = 0x517C_C1B7_2722_0A95;
 /// Fewest index slots of a non-empty snapshot.
 const MIN_SLOTS: usize = 16;
+/// Payload bytes every item of a snapshot takes at the least when items do
+/// not overlap: its directory entry and its fixed part.
+const MIN_ITEM_BYTES: usize = crate::wire::DIR_ENTRY_LEN + crate::codec::SNAPSHOT_ITEM_HEADER_LEN;
 /// Longest probe sequence the index accepts when it is keyed by the
 /// producer's hash alone; a longer one means the producer's hashes are
 /// poor, and the index is rebuilt with the names mixed into the key.
@@ -78,17 +81,45 @@ impl Snapshot {
 
     /// Copies every item of `view` (validating each one) and indexes them.
     ///
+    /// The copy is never larger than what arrived: items that do not
+    /// overlap (as every producer lays them out) take at least
+    /// [`MIN_ITEM_BYTES`] payload bytes each and hold their strings, so a
+    /// snapshot with more items than that, or more string bytes than its
+    /// payload, can only point several directory entries at the same bytes
+    /// and is refused before it is copied.
+    ///
     /// # Errors
-    /// The first item that fails validation; `OutOfBounds` if the strings
-    /// total 4 GiB or more.
+    /// The first item that fails validation; `BadItemCount` for more items
+    /// than the payload can hold apart; `OutOfBounds` for more string
+    /// bytes than the payload.
     pub(crate) fn build(view: &SnapshotView<'_>) -> Result<Self, CodecError> {
         let count = view.len();
+        let payload = view.payload_len();
+        if count.saturating_mul(MIN_ITEM_BYTES) > payload {
+            return Err(crate::error::codec_err::count(
+                "snapshot item_count (more items than the payload holds apart: items overlap)",
+                4,
+            ));
+        }
         let mut entries = Vec::with_capacity(count);
         let mut strings = Vec::new();
         for item in view.iter() {
             let item = item?;
             let mut place = |s: &[u8]| -> Result<(u32, u32), CodecError> {
                 let start = strings.len();
+                if start + s.len() > payload {
+                    return Err(crate::error::codec_err::bounds(
+                        "snapshot strings (more string bytes than the payload: items overlap)",
+                        0,
+                    ));
+                }
+                if strings.capacity() < start + s.len() {
+                    let target = strings
+                        .capacity()
+                        .saturating_mul(2)
+                        .clamp(start + s.len(), payload);
+                    strings.reserve_exact(target - start);
+                }
                 strings.extend_from_slice(s);
                 let start = u32::try_from(start).map_err(|_| too_big())?;
                 let len = u32::try_from(s.len()).map_err(|_| too_big())?;

@@ -149,6 +149,11 @@ impl<'a> SnapshotView<'a> {
         self.item_count
     }
 
+    /// Size of the decoded payload in bytes.
+    pub(crate) fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+
     /// Whether the snapshot is empty.
     pub fn is_empty(&self) -> bool {
         self.item_count == 0

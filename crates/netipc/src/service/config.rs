@@ -54,7 +54,12 @@ pub struct ClientConfig {
     /// calls of the test services use more than one item.
     pub max_request_batch_items: u32,
     /// Response payload size in bytes the client starts from when it has to
-    /// grow after an oversized response. 0: 1024, growing up to 1 MiB.
+    /// grow after an oversized response. 0: 1024, growing up to 1 MiB. The
+    /// ceiling of that growth (1 MiB, or the configured value) is also the
+    /// largest response the client accepts: a provider announcing more is
+    /// held to it, and a larger response fails the call with
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) before
+    /// anything is allocated for it.
     pub max_response_payload_bytes: u32,
     /// Shared secret; must equal the server's.
     pub auth_token: u64,

@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::framing::{
-    FirstPacket, InFlight, Limits, Packets, ProtocolError, Reassembly, check_batch, first_packet,
+    FirstPacket, InFlight, Limits, Packets, ProtocolError, Reassembly, check_batch,
+    continuation_room, first_packet, first_packet_capacity,
 };
 use super::handshake::SessionParams;
 use super::{Interrupt, sys};
@@ -150,6 +151,25 @@ struct Partial {
     header: Header,
     reassembly: Reassembly,
     total: usize,
+    /// Most payload bytes one continuation packet may carry here: the
+    /// first packet's buffer less its header (a legal continuation is no
+    /// longer than the packet size's budget).
+    room: usize,
+}
+
+/// Makes `buf` at least `len` bytes long, keeping its contents. The
+/// capacity grows geometrically (so growing packet by packet copies each
+/// byte a bounded number of times) but never beyond `most` bytes, the
+/// largest length the message can need.
+fn grow(buf: &mut Vec<u8>, len: usize, most: usize) {
+    if buf.len() >= len {
+        return;
+    }
+    if buf.capacity() < len {
+        let target = buf.capacity().saturating_mul(2).clamp(len, most.max(len));
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.resize(len, 0);
 }
 
 /// The unsent packets of a message whose sending could not finish without
@@ -407,10 +427,8 @@ impl Channel {
     ) -> Result<Option<(Header, usize)>> {
         if self.partial.is_none() {
             let packet_size = self.params.packet_size as usize;
-            let first_cap = packet_size.min(HEADER_LEN + self.inbound.max_payload as usize);
-            if self.buf.len() < first_cap {
-                self.buf.resize(first_cap, 0);
-            }
+            let first_cap = first_packet_capacity(self.params.packet_size, &self.inbound);
+            grow(&mut self.buf, first_cap, first_cap);
             let buf = &mut self.buf[..first_cap];
             let n = match wait {
                 Started::Until(deadline, interrupt) => {
@@ -453,19 +471,19 @@ impl Channel {
                     return Ok(Some((header, n)));
                 }
                 FirstPacket::Chunked(reassembly) => {
+                    // The buffer grows with the packets that arrive, never
+                    // to the declared length up front.
                     let header = *reassembly.header();
-                    let total = HEADER_LEN + header.payload_len as usize;
-                    if self.buf.len() < total {
-                        self.buf.resize(total, 0);
-                    }
                     self.partial = Some(Partial {
                         header,
                         reassembly,
-                        total,
+                        total: HEADER_LEN + header.payload_len as usize,
+                        room: continuation_room(self.params.packet_size, &self.inbound),
                     });
                 }
             }
         }
+        let packet_size = self.params.packet_size;
         let Self {
             conn, buf, partial, ..
         } = self;
@@ -473,13 +491,16 @@ impl Channel {
             header,
             reassembly,
             total,
+            room,
         }) = partial
         else {
             return Ok(None);
         };
         let mut head = [0u8; HEADER_LEN];
         while !reassembly.is_complete() {
-            let body = &mut buf[HEADER_LEN + reassembly.received()..*total];
+            let next = reassembly.next_body(*room);
+            grow(buf, HEADER_LEN + next.end, *total);
+            let body = &mut buf[HEADER_LEN + next.start..HEADER_LEN + next.end];
             let got = match wait {
                 Started::Until(deadline, interrupt) => {
                     conn.recv_packet_split(&mut head, body, deadline, interrupt)?
@@ -489,8 +510,12 @@ impl Channel {
                     None => return Ok(None),
                 },
             };
-            reassembly
-                .accept_split(&head[..got.min(HEADER_LEN)], got.saturating_sub(HEADER_LEN))?;
+            reassembly.accept_within(
+                &head[..got.min(HEADER_LEN)],
+                got.saturating_sub(HEADER_LEN),
+                *room,
+                packet_size,
+            )?;
         }
         let (header, total) = (*header, *total);
         self.partial = None;
@@ -539,10 +564,12 @@ impl Channel {
         let Some(region) = &mut self.shm else {
             return Err(Error::Disconnected);
         };
-        let capacity = region.recv_capacity();
-        if self.buf.len() < capacity {
-            self.buf.resize(capacity, 0);
-        }
+        // Never more than the largest message this side accepts, however
+        // large the peer made the area.
+        let capacity = region
+            .recv_capacity()
+            .min(HEADER_LEN + self.inbound.max_payload as usize);
+        grow(&mut self.buf, capacity, capacity);
         let buf = &mut self.buf[..capacity];
         let n = match wait {
             Started::Until(deadline, interrupt) => {

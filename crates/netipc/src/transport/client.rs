@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use super::channel::{Channel, DataPlane, Message, Wait, deadline};
-use super::framing::{InFlight, Limits};
+use super::framing::{InFlight, LimitExceeded, Limits, ProtocolError};
 use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message};
 use super::shm::{ShmAttachError, ShmKey};
 use super::{ClientOptions, Interrupt, PeerCredentials, sys};
 use crate::error::{Error, Result};
-use crate::wire::{Header, MessageKind};
+use crate::wire::{HEADER_LEN, Header, MessageKind};
 
 /// A connected, handshaken client session.
 ///
@@ -40,6 +40,8 @@ pub struct ClientSession {
     pub(crate) chan: Channel,
     in_flight: InFlight,
     send_timeout: Duration,
+    /// The largest response payload this client accepts.
+    response_limit: u32,
 }
 
 impl ClientSession {
@@ -83,7 +85,11 @@ impl ClientSession {
         conn.send_packet(&[&hello_message(&offer.hello())], until, raised)?;
         let mut reply = [0u8; HANDSHAKE_PACKET_MAX];
         let n = conn.recv_packet(&mut reply, until, raised)?;
-        let params = client_handshake(&reply[..n.min(HANDSHAKE_PACKET_MAX)])?;
+        let mut params = client_handshake(&reply[..n.min(HANDSHAKE_PACKET_MAX)])?;
+        // The provider's ceiling is adopted up to this client's own limit,
+        // never beyond: a larger announcement must not size anything here.
+        let response_limit = options.response_limit();
+        params.max_response_payload_bytes = params.max_response_payload_bytes.min(response_limit);
         let shm = if params.is_shm() {
             let key = ShmKey {
                 run_dir,
@@ -113,10 +119,13 @@ impl ClientSession {
             chan: Channel::new(conn, params, inbound, outbound, shm),
             in_flight: InFlight::new(),
             send_timeout: options.send_timeout(),
+            response_limit,
         })
     }
 
-    /// The negotiated session parameters.
+    /// The negotiated session parameters, with the response ceiling capped
+    /// at this client's own limit (`ClientOptions::response_payload_limit`)
+    /// when the server announced more.
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
     }
@@ -278,7 +287,7 @@ impl ClientSession {
             Ok(m) => Ok(m),
             Err(e) => {
                 self.in_flight.clear();
-                Err(e)
+                Err(too_large(e, self.response_limit))
             }
         }
     }
@@ -303,6 +312,26 @@ impl ClientSession {
     ) -> Result<Message<'_>> {
         self.send_request(code, message_id, payload)?;
         self.recv(timeout, None)
+    }
+}
+
+/// A receive error caused by a response above the client's own limit
+/// `limit`, as [`Error::ResponseTooLarge`]; other errors unchanged.
+fn too_large(e: Error, limit: u32) -> Error {
+    let len = match &e {
+        Error::Protocol(ProtocolError::Limit(LimitExceeded::Payload { len, .. })) => *len,
+        Error::Protocol(ProtocolError::ShmMessageTooLarge { len, .. }) => {
+            u32::try_from(len.saturating_sub(HEADER_LEN)).unwrap_or(u32::MAX)
+        }
+        _ => return e,
+    };
+    if len <= limit {
+        return e;
+    }
+    Error::ResponseTooLarge {
+        len,
+        limit,
+        setting: "ClientOptions::response_payload_limit",
     }
 }
 

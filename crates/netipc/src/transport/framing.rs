@@ -401,12 +401,59 @@ impl Reassembly {
     /// [`ProtocolError::Chunk`] for a bad chunk header, any field that
     /// differs from the expected value (message id, index, count, total
     /// length), a body length different from `chunk_payload_len`, or more
-    /// bytes than the message has left.
+    /// bytes than the message has left. A rejected packet leaves the state
+    /// unchanged.
     pub fn accept_split(
         &mut self,
         head: &[u8],
         body_len: usize,
     ) -> Result<Range<usize>, ProtocolError> {
+        let range = self.check_split(head, body_len)?;
+        self.commit(&range);
+        Ok(range)
+    }
+
+    /// Where the body of the next continuation packet goes in the payload
+    /// when the receiver has room for at most `room` payload bytes per
+    /// packet ([`continuation_room`]): a receiver that grows its buffer to
+    /// the end of this range before each packet holds no more than what
+    /// arrived plus one packet, whatever the header declared.
+    pub fn next_body(&self, room: usize) -> Range<usize> {
+        let left = self.header.payload_len as usize - self.received;
+        self.received..self.received + left.min(room)
+    }
+
+    /// [`accept_split`](Self::accept_split) for a body received into
+    /// [`next_body(room)`](Self::next_body): a packet that carried more
+    /// than that room (and was therefore cut short) is refused as well. A
+    /// legal continuation always fits the room, since its body is at most
+    /// the packet size's budget.
+    ///
+    /// # Errors
+    /// As [`accept_split`](Self::accept_split); then
+    /// [`ProtocolError::PacketTooLarge`] (naming `packet_size`) for a body
+    /// longer than the room. A rejected packet leaves the state unchanged.
+    pub fn accept_within(
+        &mut self,
+        head: &[u8],
+        body_len: usize,
+        room: usize,
+        packet_size: u32,
+    ) -> Result<Range<usize>, ProtocolError> {
+        let range = self.check_split(head, body_len)?;
+        if range.end > self.next_body(room).end {
+            return Err(ProtocolError::PacketTooLarge {
+                packet: HEADER_LEN + body_len,
+                packet_size,
+            });
+        }
+        self.commit(&range);
+        Ok(range)
+    }
+
+    /// The checks of [`accept_split`](Self::accept_split), without
+    /// changing the state.
+    fn check_split(&self, head: &[u8], body_len: usize) -> Result<Range<usize>, ProtocolError> {
         let chunk =
             ChunkHeader::decode(head).map_err(|e| ProtocolError::Chunk(ChunkError::Header(e)))?;
         let total = u64::from(self.header.payload_len) + HEADER_LEN as u64;
@@ -446,11 +493,28 @@ impl Reassembly {
                 left,
             }));
         }
-        let range = self.received..self.received + len;
-        self.received += len;
-        self.next_index += 1;
-        Ok(range)
+        Ok(self.received..self.received + len)
     }
+
+    fn commit(&mut self, range: &Range<usize>) {
+        self.received = range.end;
+        self.next_index += 1;
+    }
+}
+
+/// How many bytes a receiver's buffer for the first packet of a message
+/// must hold: `min(packet_size, 32 + max_payload)` (a longer datagram
+/// would be cut short; a longer message would break the limits anyway).
+pub fn first_packet_capacity(packet_size: u32, limits: &Limits) -> usize {
+    (packet_size as usize).min(HEADER_LEN + limits.max_payload as usize)
+}
+
+/// The most payload bytes a continuation packet may carry for a receiver
+/// with these parameters: the first packet's capacity less its header,
+/// which is at least the packet size's budget for every message the
+/// limits allow.
+pub fn continuation_room(packet_size: u32, limits: &Limits) -> usize {
+    first_packet_capacity(packet_size, limits).saturating_sub(HEADER_LEN)
 }
 
 /// Step 6 of the receive rules: a batch with more than one item must have a

@@ -30,6 +30,13 @@ pub struct ClientOptions {
     pub max_request_batch_items: u32,
     /// Response payload hint in bytes (the server decides); 0 means 1024.
     pub max_response_payload_bytes: u32,
+    /// Largest response payload in bytes this client accepts, whatever the
+    /// server announces: a larger ceiling in the HELLO_ACK is capped to it,
+    /// and a larger response ends the session with
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) before
+    /// any memory is set aside for it. 0 means the larger of
+    /// `max_response_payload_bytes` and 1 MiB.
+    pub response_payload_limit: u32,
     /// Shared secret; must equal the server's.
     pub auth_token: u64,
     /// Packet size for chunking in bytes; 0 means the transport's default
@@ -67,6 +74,16 @@ impl ClientOptions {
 
     pub(crate) fn send_timeout(&self) -> Duration {
         or_default(self.send_timeout, DEFAULT_SEND_TIMEOUT)
+    }
+
+    /// The response payload limit with its default applied.
+    pub(crate) fn response_limit(&self) -> u32 {
+        match self.response_payload_limit {
+            0 => self
+                .max_response_payload_bytes
+                .max(crate::wire::MAX_PAYLOAD_CAP),
+            n => n,
+        }
     }
 }
 

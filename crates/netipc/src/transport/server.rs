@@ -5,13 +5,13 @@ use std::time::Duration;
 use super::channel::{Channel, DataPlane, Message, Wait, deadline, send_packet};
 use super::framing::Limits;
 use super::handshake::{
-    HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, capacity_rejection, peek_hello,
-    server_handshake,
+    HANDSHAKE_PACKET_MAX, ServerOffer, ServerOutcome, SessionParams, capacity_rejection,
+    peek_hello, server_handshake,
 };
 use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
 use crate::error::{Error, Result};
-use crate::wire::{FLAG_BATCH, Header, Hello, MessageKind, TransportStatus, profile};
+use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 
 /// A listening endpoint for one service.
 ///
@@ -137,10 +137,12 @@ impl Incoming {
     /// handshake timeout for the client's HELLO; raising `interrupt` ends
     /// the wait early.
     ///
-    /// When `options` offer shared memory, the session's region is created
-    /// before the HELLO is read, sized for the offered payload maxima; if
-    /// that fails, shared memory is left out of this handshake's offer. A
-    /// region the handshake did not select is removed at once.
+    /// When the negotiation accepts the client (auth token and limits
+    /// included) with a shared-memory profile, the session's region is
+    /// created then, before the reply is sent, sized for the agreed request
+    /// size and the offered response size; a rejected HELLO gets no region,
+    /// mapping or buffer sized by what it proposed. If creating the region
+    /// fails, that profile is left out of this handshake's offer.
     ///
     /// # Errors
     /// `Handshake` when the HELLO is rejected (the rejection reply, if the
@@ -211,9 +213,8 @@ impl Incoming {
             service,
             ..
         } = self;
-        let hello = peek_hello(packet);
-        let (outcome, provisioned) = match (at_capacity, &hello) {
-            (Some(limit), Some(hello)) => (capacity_rejection(hello, limit), None),
+        let (outcome, shm) = match (at_capacity, peek_hello(packet)) {
+            (Some(limit), Some(hello)) => (capacity_rejection(&hello, limit), None),
             _ => {
                 let mut offer =
                     options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
@@ -223,11 +224,7 @@ impl Incoming {
                     auth_token: offer.auth_token,
                     session_id,
                 };
-                let provisioned = provision_shm(&key, &mut offer, hello.as_ref());
-                (
-                    server_handshake(packet, &offer, session_id),
-                    Some(provisioned),
-                )
+                accept_hello(packet, &mut offer, &key)
             }
         };
         if let Some(ack) = outcome.reply {
@@ -244,7 +241,6 @@ impl Incoming {
             max_payload: params.max_response_payload_bytes,
             max_items: params.max_response_batch_items,
         };
-        let shm = provisioned.and_then(|p| p.take(params.selected_profile));
         Ok(ServerSession {
             chan: Channel::new(conn, params, inbound, outbound, shm),
             peer,
@@ -253,31 +249,38 @@ impl Incoming {
     }
 }
 
-/// Creates the session's shared-memory objects for every SHM profile that
-/// both the offer and the client's HELLO name, and withdraws the offered
-/// profiles that could not be provisioned. The request area is sized for
-/// the request size the client proposes (the size the handshake agrees on
-/// when it succeeds), not for the server's ceiling; no objects are created
-/// for a HELLO that does not decode or offers no shared memory.
-fn provision_shm(
-    key: &ShmKey<'_>,
+/// Runs the negotiation for the HELLO in `packet` and, only once it
+/// accepted the client (auth token and limits included) with a
+/// shared-memory profile, creates that profile's objects: nothing sized by
+/// the client exists before. The request area is sized for the agreed
+/// request size (the client's proposal, at most the server's maximum), the
+/// response area for the offered response size. A profile whose objects
+/// cannot be created is withdrawn from `offer` and the negotiation runs
+/// again without it, so the client falls back to what is left.
+fn accept_hello(
+    packet: &[u8],
     offer: &mut ServerOffer,
-    hello: Option<&Hello>,
-) -> sys::ShmOffer {
-    let wanted =
-        offer.supported_profiles & profile::SHM_ANY & hello.map_or(0, |h| h.supported_profiles);
-    let request = hello
-        .map(|h| h.max_request_payload_bytes)
-        .filter(|&r| r > 0)
-        .map_or(offer.max_request_payload_bytes, |r| {
-            r.min(offer.max_request_payload_bytes)
-        });
-    let provisioned =
-        sys::ShmOffer::provision(key, wanted, request, offer.max_response_payload_bytes);
-    let missing = wanted & !provisioned.profiles();
-    offer.supported_profiles &= !missing;
-    offer.preferred_profiles &= !missing;
-    provisioned
+    key: &ShmKey<'_>,
+) -> (ServerOutcome, Option<sys::ShmRegion>) {
+    loop {
+        let outcome = server_handshake(packet, offer, key.session_id);
+        let params = match &outcome.result {
+            Ok(params) if params.is_shm() => *params,
+            _ => return (outcome, None),
+        };
+        let request = match params.max_request_payload_bytes {
+            0 => offer.max_request_payload_bytes,
+            r => r.min(offer.max_request_payload_bytes),
+        };
+        let selected = params.selected_profile;
+        let provisioned =
+            sys::ShmOffer::provision(key, selected, request, offer.max_response_payload_bytes);
+        if let Some(region) = provisioned.take(selected) {
+            return (outcome, Some(region));
+        }
+        offer.supported_profiles &= !selected;
+        offer.preferred_profiles &= !selected;
+    }
 }
 
 /// A handshaken server session.

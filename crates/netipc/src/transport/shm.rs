@@ -55,3 +55,18 @@ pub(crate) struct ShmKey<'a> {
     pub(crate) auth_token: u64,
     pub(crate) session_id: u64,
 }
+
+/// Region creations attempted by this process (both backends count in
+/// their `ShmOffer::provision`, the only way a server creates a region);
+/// see [`testing::shm_provisions`](super::testing::shm_provisions).
+static PROVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one attempt to create a session's shared-memory objects.
+pub(crate) fn count_provision() {
+    PROVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Region creations attempted by this process so far.
+pub(crate) fn provisions() -> u64 {
+    PROVISIONS.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -91,6 +91,31 @@ impl RawListener {
     }
 }
 
+/// How many times this process set out to create a session's
+/// shared-memory objects (a region file on Linux, a mapping and its events
+/// on Windows), which a server does only after accepting the client's
+/// HELLO (auth token and limits included). A process-wide count: compare
+/// it across an operation in a process where nothing else runs
+/// handshakes.
+pub fn shm_provisions() -> u64 {
+    super::shm::provisions()
+}
+
+/// What the snapshot cache makes of one snapshot response payload on a
+/// refresh: its copy of every item, in order, each with the index the
+/// cache's lookup by `(hash, name)` returns for it (the first item with that
+/// pair). Lets the cache's intake of provider data be fuzzed without a
+/// provider.
+///
+/// # Errors
+/// As a refresh: `Codec` for a payload or an item that does not decode,
+/// and for a payload whose items overlap (more items than it holds apart,
+/// or more string bytes than it carries), which the cache refuses rather
+/// than copy more than it received.
+pub fn cache_intake(payload: &[u8]) -> Result<Vec<(crate::cache::CacheItem, usize)>> {
+    crate::cache::intake(payload)
+}
+
 /// Makes managed servers started from now on (in this process) wait on
 /// each idle shared-memory session with a thread of its own, as they do
 /// on Linux kernels without `futex_waitv`; no effect on other systems.

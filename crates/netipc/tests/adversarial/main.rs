@@ -12,3 +12,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod sigbus;
+
+mod alloc_meter;
+mod auth_first;
+mod bounds;
+mod memory;
+
+#[global_allocator]
+static HEAP: alloc_meter::Meter = alloc_meter::Meter;

@@ -166,6 +166,7 @@ pub fn large_message_64_mib(b: &Backend) {
     };
     let client = ClientOptions {
         max_request_payload_bytes: size,
+        response_payload_limit: size,
         ..client_options(b)
     };
     let (_l, mut c, mut s) = pair_with(&dir, &server, &client);

@@ -42,7 +42,8 @@ impl<'a> Payload<'a> {
 
 /// How an attempt failed, which decides what the retry policy does.
 enum Failure {
-    /// Timeout or abort inside a wait: no retry, session dropped.
+    /// Timeout or abort inside a wait, or a response above what the client
+    /// accepts: no retry, session dropped.
     Fatal(Error),
     /// Something did not fit: grow, reconnect, try again.
     Overflow(Error),
@@ -239,6 +240,7 @@ impl ClientCore {
             max_request_payload_bytes: self.request_proposal,
             max_request_batch_items: self.settings.batch_items,
             max_response_payload_bytes: self.response_proposal,
+            response_payload_limit: self.settings.response_ceiling,
             auth_token: self.settings.auth_token,
             packet_size: 0,
             handshake_timeout: self.call_timeout,
@@ -462,6 +464,15 @@ impl ClientCore {
             Ok(m) => m,
             Err(Error::Interrupted) => return Err(Failure::Fatal(Error::Aborted)),
             Err(Error::Timeout) => return Err(Failure::Fatal(Error::Timeout)),
+            // Above what this client accepts at all: no growth or re-send
+            // can help, and nothing was allocated for it.
+            Err(Error::ResponseTooLarge { len, limit, .. }) => {
+                return Err(Failure::Fatal(Error::ResponseTooLarge {
+                    len,
+                    limit,
+                    setting: "ClientConfig::max_response_payload_bytes",
+                }));
+            }
             Err(Error::Protocol(ProtocolError::Limit(_))) => {
                 self.response_proposal = grow(
                     self.response_proposal,

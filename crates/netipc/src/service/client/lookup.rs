@@ -26,26 +26,48 @@ pub(crate) struct LookupScratch {
     items: Vec<u8>,
     ranges: Vec<(usize, usize)>,
     out: Vec<u8>,
+    /// End of the packed items of the stitched response, relative to the
+    /// packed area (8-aligned starts, as the encoder lays them out).
+    packed: usize,
 }
 
 impl LookupScratch {
     fn clear(&mut self) {
         self.items.clear();
         self.ranges.clear();
+        self.packed = 0;
     }
 
-    fn push(&mut self, item: &[u8]) {
+    /// Copies `item` unless that makes the stitched response longer than
+    /// `limit` bytes; the copies never take more than `limit` bytes either.
+    ///
+    /// # Errors
+    /// `LookupLimit("max_lookup_response_bytes")`.
+    fn push(&mut self, item: &[u8], limit: usize) -> Result<()> {
+        let packed = align8(self.packed) + item.len();
+        if LOOKUP_HEADER_LEN + (self.ranges.len() + 1) * DIR_ENTRY_LEN + packed > limit {
+            return Err(Error::LookupLimit("max_lookup_response_bytes"));
+        }
         let start = self.items.len();
+        let end = start + item.len();
+        if self.items.capacity() < end {
+            let target = self
+                .items
+                .capacity()
+                .saturating_mul(2)
+                .clamp(end, limit.max(end));
+            self.items.reserve_exact(target - start);
+        }
         self.items.extend_from_slice(item);
-        self.ranges.push((start, self.items.len()));
+        self.ranges.push((start, end));
+        self.packed = packed;
+        Ok(())
     }
 
     fn stitched_len(&self) -> usize {
-        let mut end = LOOKUP_HEADER_LEN + self.ranges.len() * DIR_ENTRY_LEN;
-        for (a, b) in &self.ranges {
-            end = align8(end) + (b - a);
-        }
-        end
+        // The packed area starts 8-aligned: header and entries are
+        // multiples of 8 bytes.
+        LOOKUP_HEADER_LEN + self.ranges.len() * DIR_ENTRY_LEN + self.packed
     }
 
     fn item_slices(&self) -> impl ExactSizeIterator<Item = &[u8]> + Clone {
@@ -117,6 +139,7 @@ fn take<S: Spec>(
     keys: &[S::Key],
     scratch: &mut LookupScratch,
     whole: bool,
+    limit: usize,
 ) -> Result<(u64, Taken)> {
     let view = S::decode(payload)?;
     if S::len(&view) != keys.len() {
@@ -142,7 +165,7 @@ fn take<S: Spec>(
     }
     if !(whole && answered == keys.len()) {
         for i in 0..answered {
-            scratch.push(S::raw_item(&view, i));
+            scratch.push(S::raw_item(&view, i), limit)?;
         }
     }
     Ok((S::generation(&view), Taken::Answered(answered)))
@@ -441,7 +464,7 @@ fn lookup_loop<S: Spec>(
             let Some(item) = S::oversized(&keys[start]) else {
                 return Err(Error::CapacityExhausted.into());
             };
-            scratch.push(&item);
+            scratch.push(&item, settings.max_lookup_response_bytes as usize)?;
             start += 1;
             continue;
         }
@@ -461,7 +484,13 @@ fn lookup_loop<S: Spec>(
             .ok_or(Error::Disconnected)?;
         // One exchange that answers every key needs no stitching.
         let whole = start == 0 && k == keys.len();
-        let (g, taken) = take::<S>(payload, &keys[start..start + k], scratch, whole)?;
+        let (g, taken) = take::<S>(
+            payload,
+            &keys[start..start + k],
+            scratch,
+            whole,
+            settings.max_lookup_response_bytes as usize,
+        )?;
         if generation.is_some_and(|known| known != g) {
             return Err(Error::BadResponse("the generation changed between sub-responses").into());
         }

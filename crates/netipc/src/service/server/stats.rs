@@ -25,6 +25,10 @@ pub struct ServerStats {
     /// Handshakes that failed: rejected proposals (auth token, profiles,
     /// sizes), malformed HELLOs, connections closed before their HELLO.
     pub handshake_failures: u64,
+    /// Handshakes refused because the client's auth token differs from the
+    /// server's (counted in `handshake_failures` too). Nothing sized by such
+    /// a client (shared memory, buffers) is created.
+    pub auth_failures: u64,
     /// Connections closed because no HELLO came within the handshake
     /// deadline (counted in `handshake_failures` too).
     pub handshake_timeouts: u64,
@@ -85,6 +89,7 @@ pub(crate) struct Counters {
     pub(crate) sessions_opened: AtomicU64,
     pub(crate) refused_at_capacity: AtomicU64,
     pub(crate) handshake_failures: AtomicU64,
+    pub(crate) auth_failures: AtomicU64,
     pub(crate) handshake_timeouts: AtomicU64,
     pub(crate) dropped_connections: AtomicU64,
     pub(crate) send_timeouts: AtomicU64,
@@ -108,6 +113,7 @@ impl Counters {
             sessions_opened: AtomicU64::new(0),
             refused_at_capacity: AtomicU64::new(0),
             handshake_failures: AtomicU64::new(0),
+            auth_failures: AtomicU64::new(0),
             handshake_timeouts: AtomicU64::new(0),
             dropped_connections: AtomicU64::new(0),
             send_timeouts: AtomicU64::new(0),
@@ -128,6 +134,7 @@ impl Counters {
             sessions_opened: get(&self.sessions_opened),
             refused_at_capacity: get(&self.refused_at_capacity),
             handshake_failures: get(&self.handshake_failures),
+            auth_failures: get(&self.auth_failures),
             handshake_timeouts: get(&self.handshake_timeouts),
             dropped_connections: get(&self.dropped_connections),
             send_timeouts: get(&self.send_timeouts),

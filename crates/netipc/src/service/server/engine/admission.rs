@@ -142,6 +142,14 @@ impl Engine {
                 if reserved {
                     self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
                     bump(&self.counters().handshake_failures);
+                    if matches!(
+                        e,
+                        crate::Error::Handshake(
+                            crate::transport::handshake::HandshakeError::AuthFailed
+                        )
+                    ) {
+                        bump(&self.counters().auth_failures);
+                    }
                     tracing::debug!(error = %e, "handshake failed");
                 } else {
                     bump(&self.counters().refused_at_capacity);

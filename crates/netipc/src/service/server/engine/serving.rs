@@ -114,7 +114,7 @@ impl Engine {
             if !shm {
                 // A socket session's receive buffer follows its messages;
                 // give back an unusually large one. (A shared-memory
-                // session's buffer is its request area's size, fixed.)
+                // session's buffer holds its largest legal request, fixed.)
                 open.session.chan.shrink_buffers(TRIM_ABOVE);
             }
             match sent {

@@ -613,8 +613,8 @@ pub(crate) fn cleanup_stale(run_dir: &str, service: &str) {
     }
 }
 
-/// The shared-memory objects a server prepares for one handshake, before
-/// it knows which profile will be selected. On Linux both SHM profile bits
+/// The shared-memory objects a server creates for one handshake once it
+/// accepted the client with an SHM profile. On Linux both SHM profile bits
 /// select the same region, so there is at most one.
 #[derive(Debug)]
 pub(crate) struct ShmOffer {
@@ -638,6 +638,7 @@ impl ShmOffer {
                 profiles: 0,
             };
         }
+        crate::transport::shm::count_provision();
         match ShmRegion::create(key, max_request, max_response) {
             Ok(region) => Self {
                 region: Some(region),
@@ -648,11 +649,6 @@ impl ShmOffer {
                 profiles: 0,
             },
         }
-    }
-
-    /// The SHM profile bits that are ready.
-    pub(crate) fn profiles(&self) -> u32 {
-        self.profiles
     }
 
     /// Keeps the region for `selected` (if it is an SHM profile) and

@@ -466,8 +466,9 @@ impl Drop for ShmRegion {
     }
 }
 
-/// The object sets a server prepares for one handshake: one per SHM
-/// profile it offers (the `-p2-` / `-p4-` name part keeps them apart).
+/// The object sets a server creates for one handshake once it accepted the
+/// client: one per SHM profile asked for (the server asks for the selected
+/// one only; the `-p2-` / `-p4-` name part keeps them apart).
 #[derive(Debug)]
 pub(crate) struct ShmOffer {
     sets: Vec<ShmRegion>,
@@ -486,13 +487,12 @@ impl ShmOffer {
         let sets = [profile::SHM_HYBRID, profile::SHM_BUSYWAIT]
             .into_iter()
             .filter(|p| profiles & p != 0)
-            .filter_map(|p| ShmRegion::create(key, p, max_request, max_response, &security).ok())
+            .filter_map(|p| {
+                crate::transport::shm::count_provision();
+                ShmRegion::create(key, p, max_request, max_response, &security).ok()
+            })
             .collect();
         Self { sets }
-    }
-
-    pub(crate) fn profiles(&self) -> u32 {
-        self.sets.iter().fold(0, |acc, s| acc | s.profile())
     }
 
     /// Keeps the set of the selected profile; the others are destroyed.
