@@ -222,6 +222,7 @@ impl Incoming {
                     service: &service,
                     auth_token: offer.auth_token,
                     session_id,
+                    owner: None,
                 };
                 let provisioned = provision_shm(&key, &mut offer, hello.as_ref());
                 (
