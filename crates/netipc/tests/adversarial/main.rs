@@ -11,3 +11,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod one_provider;
+mod run_dir;
+mod rundir_support;

@@ -321,25 +321,34 @@ impl Listener {
         let name = format!("{service}.sock");
         let dir = open_endpoint_dir(run_dir)?;
         let lock = EndpointLock::acquire(&dir, run_dir, service, &path)?;
-        for _ in 0..3 {
-            clear_socket_path(&dir, &name, &path)?;
-            if let Some(published) = bind_and_publish(&dir, run_dir, service, backlog)? {
-                return Ok(Self {
-                    fd: published.fd,
-                    path,
-                    dir,
-                    name,
-                    node: published.node,
-                    lock,
-                });
+        let published = (|| {
+            for _ in 0..3 {
+                clear_socket_path(&dir, &name, &path)?;
+                if let Some(published) = bind_and_publish(&dir, run_dir, service, backlog)? {
+                    return Ok(published);
+                }
+            }
+            // Something keeps appearing at the path although we hold the
+            // lock: a provider that takes no lock, or someone else's doing.
+            Err(Error::AddressInUse {
+                endpoint: path.clone(),
+                pid: None,
+            })
+        })();
+        match published {
+            Ok(published) => Ok(Self {
+                fd: published.fd,
+                path,
+                dir,
+                name,
+                node: published.node,
+                lock,
+            }),
+            Err(e) => {
+                lock.release(&dir);
+                Err(e)
             }
         }
-        // Something keeps appearing at the path although we hold the lock:
-        // a provider that takes no lock, or someone else's doing.
-        Err(Error::AddressInUse {
-            endpoint: path,
-            pid: None,
-        })
     }
 
     /// Waits for and accepts one connection.

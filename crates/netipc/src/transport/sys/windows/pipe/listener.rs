@@ -193,6 +193,9 @@ impl Listener {
     /// Creates the instances; another live server owning the name makes
     /// this fail with `AddressInUse`.
     pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
+        if run_dir.is_empty() {
+            return Err(crate::transport::run_dir::RunDirError::Empty.into());
+        }
         let name = pipe_name(run_dir, service)?;
         let wname = wide(&name);
         let security = OwnerOnly::new()?;
