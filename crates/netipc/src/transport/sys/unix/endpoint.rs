@@ -35,7 +35,7 @@
 //!    that refuses connections or has the wrong mode, which is what made a
 //!    concurrent starter's stale check delete it before.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use rustix::fs::{
@@ -91,6 +91,8 @@ fn io(context: &'static str, e: Errno) -> Error {
 /// The `flock` that makes a provider the only one of its endpoint.
 #[derive(Debug)]
 pub(crate) struct EndpointLock {
+    /// Open (and locked) until the listener drops.
+    #[allow(dead_code, reason = "holding the descriptor is holding the lock")]
     fd: OwnedFd,
     name: String,
     node: (u64, u64),
@@ -121,11 +123,14 @@ impl EndpointLock {
             ) {
                 Ok(fd) => fd,
                 Err(e) => {
-                    // A link, or a file this user may not open: say what it is.
+                    // A link, or a file this user may not open: say what it
+                    // is. Otherwise (say, no write permission) name the path.
+                    let named =
+                        std::io::Error::new(std::io::Error::from(e).kind(), format!("{path}: {e}"));
                     return Err(
                         match statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
                             Ok(st) => foreign(&path, &st),
-                            Err(_) => io("opening the endpoint's lock file", e),
+                            Err(_) => Error::io("creating the endpoint's lock file", named),
                         },
                     );
                 }
@@ -181,12 +186,6 @@ impl EndpointLock {
     /// released when the descriptor closes, after this).
     pub(crate) fn release(&self, dir: &OwnedFd) {
         remove_if_same(dir, &self.name, self.node, false);
-    }
-}
-
-impl AsFd for EndpointLock {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.fd.as_fd()
     }
 }
 
