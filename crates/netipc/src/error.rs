@@ -247,6 +247,18 @@ pub enum Error {
     /// shared-memory profiles.
     #[error("shared memory unavailable ({0}): reconnect without the shared-memory profiles")]
     ShmAttach(#[from] crate::transport::ShmAttachError),
+    /// Another process truncated, shrank or replaced the session's
+    /// shared-memory region file while it was mapped. The access that
+    /// found it out read zeros instead of crashing the process; the
+    /// session is over (drop it and connect again: a new session gets a
+    /// new region). Linux only; Windows mappings cannot be shrunk.
+    #[error(
+        "the shared memory region {region} was truncated or replaced by another process; the session ends: connect again for a new region, and look for the process that modifies files in the run directory"
+    )]
+    ShmRegionLost {
+        /// Path of the region file.
+        region: String,
+    },
     /// A shared-memory session carries one request at a time.
     #[error("a request is already in flight on this shared-memory session")]
     Busy,

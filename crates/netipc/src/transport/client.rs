@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::channel::{Channel, DataPlane, Message, Wait, deadline};
 use super::framing::{InFlight, Limits};
 use super::handshake::{HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message};
-use super::shm::ShmKey;
+use super::shm::{ShmAttachError, ShmKey};
 use super::{ClientOptions, Interrupt, PeerCredentials, sys};
 use crate::error::{Error, Result};
 use crate::wire::{Header, MessageKind};
@@ -338,6 +338,9 @@ fn attach(
         match sys::ShmRegion::attach(key, profile) {
             Ok(region) => return Ok(region),
             Err(_) if conn.peer_closed() => return Err(Error::Disconnected),
+            // Sabotage of this session's region, not a lack of shared
+            // memory: the next session gets a new one.
+            Err(ShmAttachError::Lost(region)) => return Err(Error::ShmRegionLost { region }),
             Err(e) if e.is_transient() && std::time::Instant::now() < give_up => {
                 if interrupt.is_some_and(Interrupt::is_raised) {
                     return Err(Error::Interrupted);

@@ -44,6 +44,10 @@ pub enum ShmAttachError {
         /// The uid the region file should belong to.
         expected: u32,
     },
+    /// Another process truncated or replaced the region file while it was
+    /// being attached (Linux).
+    #[error("the region {0} was truncated or replaced by another process while it was attached")]
+    Lost(String),
     /// Mapping or another OS call failed.
     #[error("cannot map the region: {0}")]
     Map(std::io::Error),

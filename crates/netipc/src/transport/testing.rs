@@ -168,7 +168,8 @@ impl RawShm {
     /// Waits until `lane` reaches `value`.
     ///
     /// # Errors
-    /// `Timeout`, `Io`.
+    /// `Timeout`, `Io`; `ShmRegionLost` when another process truncated the
+    /// file (Linux).
     pub fn wait(&self, lane: usize, value: u64, timeout: Duration) -> Result<()> {
         self.inner.wait(lane, value, timeout)
     }

@@ -14,3 +14,4 @@ mod common;
 mod one_provider;
 mod run_dir;
 mod rundir_support;
+mod sigbus;

@@ -1,4 +1,8 @@
-//! A shared `mmap` of a region file, with typed access to its fields.
+//! A shared `mmap` of a region file, with typed access to its fields: the
+//! single place where region files are mapped. Every mapping is registered
+//! with the [`fault_guard`](super::fault_guard) for as long as it exists,
+//! so a peer that truncates the file cannot crash this process: the access
+//! reads zeros instead and [`Mapping::is_lost`] turns true.
 
 use std::os::fd::AsFd;
 use std::ptr::NonNull;
@@ -6,11 +10,16 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 
+use super::fault_guard::Guard;
+
 /// A read-write shared mapping of a whole file. Unmapped on drop.
 #[derive(Debug)]
 pub(super) struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
+    /// The registration with the SIGBUS guard, from before the first
+    /// access until just before `munmap`.
+    guard: Option<Guard>,
 }
 
 // SAFETY: the mapping is plain shared memory; every access goes through
@@ -34,11 +43,40 @@ impl Mapping {
             )?
         };
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(std::io::ErrorKind::InvalidData)?;
-        Ok(Self { ptr, len })
+        let mut map = Self {
+            ptr,
+            len,
+            guard: None,
+        };
+        // Registered before anything touches the memory; on failure `map`
+        // is unmapped on drop.
+        map.guard = Some(Guard::register(ptr.as_ptr(), len)?);
+        Ok(map)
     }
 
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Whether another process truncated the file under the mapping: an
+    /// access faulted and the mapping now holds anonymous zero memory,
+    /// private to this process. One relaxed load of a flag; a lost
+    /// mapping stays lost.
+    #[inline]
+    pub(super) fn is_lost(&self) -> bool {
+        self.guard.as_ref().is_some_and(Guard::is_lost)
+    }
+
+    /// Touches the last byte of the mapping, so that a file truncated
+    /// anywhere below it is found out now (the access faults and the
+    /// mapping becomes [lost](Self::is_lost)) even if this side has not
+    /// touched the missing pages yet. A truncate always removes the end.
+    pub(super) fn probe(&self) {
+        if self.len > 0 {
+            // SAFETY: inside the mapping; a volatile read of one byte that
+            // may be changed by the peer (the value is not used).
+            unsafe { std::ptr::read_volatile(self.ptr.as_ptr().add(self.len - 1)) };
+        }
     }
 
     /// The u32 field at `offset` (4-byte aligned, inside the mapping).
@@ -92,6 +130,8 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
+        // Deregistered first: nothing touches the range from here on.
+        drop(self.guard.take());
         // SAFETY: the range was mapped by `map` and no reference into it
         // outlives `self`.
         let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };

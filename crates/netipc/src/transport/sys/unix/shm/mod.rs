@@ -2,11 +2,14 @@
 //! SHM_FUTEX): one region file per session in the run directory, spin then
 //! futex wait.
 
+mod fault_guard;
 mod layout;
 mod mapping;
 mod raw;
 mod region;
 mod stale;
+#[cfg(test)]
+mod tests;
 mod watch;
 
 pub(crate) use raw::RawShm;

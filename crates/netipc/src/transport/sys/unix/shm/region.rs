@@ -1,5 +1,15 @@
 //! Region lifecycle (create, attach, destroy) and the data path (publish,
 //! consume with spin then futex wait).
+//!
+//! Another process may truncate the region file at any moment (see
+//! [`fault_guard`](super::fault_guard)): an access past the new end then
+//! reads zeros and marks the mapping lost, and a file truncated and grown
+//! back reads zeros where the header magic was. Both are checked at the
+//! points where a wrong value could be used or a wait could last: after a
+//! message is copied out, after one is published, when a wait leaves its
+//! spinning phase and whenever its futex sleep returns, and before a
+//! departed peer is reported. The session then ends with
+//! [`Error::ShmRegionLost`], naming the file.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -41,6 +51,8 @@ fn open_dir(run_dir: &str) -> std::io::Result<OwnedFd> {
 /// One mapped session region, from the point of view of one side.
 #[derive(Debug)]
 pub(crate) struct ShmRegion {
+    /// Path of the region file, for errors.
+    path: Box<str>,
     /// Shared with the wait groups watching this region (a multi-session
     /// server), so a region being closed stays mapped until they let go.
     map: Arc<Mapping>,
@@ -72,13 +84,16 @@ struct Owned {
 impl ShmRegion {
     /// Creates the region of session `session_id` (server side), sized for
     /// the given payload maxima. The whole file is reserved up front, so a
-    /// full filesystem fails here and never later with SIGBUS.
+    /// full filesystem fails here and never later with SIGBUS. A file
+    /// truncated by another process while it is being set up is
+    /// `ShmRegionLost` (and removed).
     pub(crate) fn create(
         key: &ShmKey<'_>,
         max_request_payload: u32,
         max_response_payload: u32,
     ) -> Result<Self> {
         let name = shm_region_file_name(key.service, key.session_id)?;
+        let path = region_path(key.run_dir, &name);
         let too_big = || {
             Error::io(
                 "sizing the shared memory region",
@@ -135,7 +150,15 @@ impl ShmRegion {
         map.u32_at(OFF_RESP_CAPACITY)
             .store(rs as u32, Ordering::Relaxed);
         fence(Ordering::Release);
+        map.probe();
+        if map.is_lost() {
+            // Truncated by another process before the session began.
+            return Err(Error::ShmRegionLost {
+                region: path.into(),
+            });
+        }
         Ok(Self {
+            path,
             map,
             tx: Lane::response(HEADER_LEN + rq, rs),
             tx_seq: 0,
@@ -151,8 +174,18 @@ impl ShmRegion {
     /// Attaches the region of the session (client side) and validates its
     /// header. Both SHM profile bits use the same region on Linux.
     pub(crate) fn attach(key: &ShmKey<'_>, _profile: u32) -> Result<Self, ShmAttachError> {
+        Self::attach_with(key, |_| {})
+    }
+
+    /// [`attach`](Self::attach), calling `mapped` with the file's path
+    /// between mapping it and validating it (a test hook).
+    pub(super) fn attach_with(
+        key: &ShmKey<'_>,
+        mapped: impl FnOnce(&str),
+    ) -> Result<Self, ShmAttachError> {
         let name = shm_region_file_name(key.service, key.session_id)
             .map_err(|e| ShmAttachError::Open(std::io::Error::other(e)))?;
+        let path = region_path(key.run_dir, &name);
         let dir = open_dir(key.run_dir).map_err(ShmAttachError::Open)?;
         let fd = open_region(&dir, key, &name)?;
         let size = fstat(&fd)
@@ -164,11 +197,26 @@ impl ShmRegion {
         let size = usize::try_from(size).map_err(|_| ShmAttachError::BadSize)?;
         let map = Arc::new(Mapping::map(&fd, size).map_err(ShmAttachError::Map)?);
         drop(fd);
+        mapped(&path);
         fence(Ordering::Acquire);
-        let (tx, rx) = validate(&map)?;
-        let rx_seq = map.u64_at(rx.seq).load(Ordering::Acquire);
-        let tx_seq = map.u64_at(tx.seq).load(Ordering::Acquire);
+        let validated = validate(&map);
+        let seqs = validated.as_ref().ok().map(|(tx, rx)| {
+            (
+                map.u64_at(tx.seq).load(Ordering::Acquire),
+                map.u64_at(rx.seq).load(Ordering::Acquire),
+            )
+        });
+        // The whole file must still be there: a truncate since the size
+        // was read faults here at the latest, and wins over what the
+        // validation made of the zeros it read.
+        map.probe();
+        if map.is_lost() {
+            return Err(ShmAttachError::Lost(path.into()));
+        }
+        let (tx, rx) = validated?;
+        let (tx_seq, rx_seq) = seqs.unwrap_or_default();
         Ok(Self {
+            path,
             map,
             tx,
             tx_seq,
@@ -179,6 +227,30 @@ impl ShmRegion {
             slow_waits: 0,
             brief_waits: 0,
         })
+    }
+
+    /// Whether the region is still the one the session began with: the
+    /// mapping was not lost to a truncate, and the header magic was not
+    /// zeroed by a truncate and regrow. Two relaxed loads (the flag, and
+    /// the header's cache line, which every message touches anyway).
+    #[inline]
+    fn intact(&self) -> bool {
+        intact(&self.map)
+    }
+
+    /// The error that ends a session whose region is not
+    /// [intact](Self::intact).
+    #[cold]
+    fn lost(&self) -> Error {
+        if self.owned.is_some() {
+            tracing::warn!(
+                region = &*self.path,
+                "a shared memory region was truncated or replaced by another process; its session ends"
+            );
+        }
+        Error::ShmRegionLost {
+            region: self.path.to_string(),
+        }
     }
 
     /// A waiting side always sleeps on the futex after spinning.
@@ -238,6 +310,10 @@ impl ShmRegion {
             let _ = futex::wake(signal, futex::Flags::empty(), 1);
         }
         self.tx_seq += 1;
+        if !self.intact() {
+            // The message went into memory the peer does not see.
+            return Err(self.lost());
+        }
         Ok(())
     }
 
@@ -252,20 +328,29 @@ impl ShmRegion {
         let len = self.map.u32_at(self.rx.len).load(Ordering::Acquire) as usize;
         self.rx_seq += 1;
         let max = buf.len().min(self.rx.capacity);
-        if len == 0 {
-            return Err(ProtocolError::ShmEmptyMessage.into());
+        let taken = if len == 0 {
+            Err(ProtocolError::ShmEmptyMessage.into())
+        } else if len > max {
+            Err(ProtocolError::ShmMessageTooLarge { len, capacity: max }.into())
+        } else {
+            self.map.read(self.rx.area, &mut buf[..len]);
+            Ok(len)
+        };
+        // After the copy: bytes read from a lost mapping are zeros, not the
+        // message, and a bad length may be one of them.
+        if !self.intact() {
+            return Err(self.lost());
         }
-        if len > max {
-            return Err(ProtocolError::ShmMessageTooLarge { len, capacity: max }.into());
-        }
-        self.map.read(self.rx.area, &mut buf[..len]);
-        Ok(len)
+        taken
     }
 
     /// Copies the next message into `buf` if it has arrived (`None`
     /// otherwise), without waiting.
     pub(crate) fn try_receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
         if !self.arrived() {
+            if !self.intact() {
+                return Err(self.lost());
+            }
             return Ok(None);
         }
         self.take(buf).map(Some)
@@ -277,7 +362,7 @@ impl ShmRegion {
     pub(crate) fn spin_for_message(&self, mut keep_going: impl FnMut() -> bool) -> bool {
         let mut spin = Spin::default();
         while !self.arrived() {
-            if !spin.again() || !keep_going() {
+            if !spin.again() || !keep_going() || self.map.is_lost() {
                 return self.arrived();
             }
         }
@@ -336,6 +421,9 @@ impl ShmRegion {
                 }
                 break;
             }
+            if !self.intact() {
+                return Err(self.lost());
+            }
             if interrupt.is_some_and(Interrupt::is_raised) {
                 return Err(Error::Interrupted);
             }
@@ -350,10 +438,23 @@ impl ShmRegion {
                 tv_sec: slice.as_secs() as i64,
                 tv_nsec: i64::from(slice.subsec_nanos()),
             };
-            if let Err(Errno::TIMEDOUT) = futex::wait(signal, futex::Flags::empty(), v, Some(&ts)) {
-                if !arrived() && !peer_alive() {
-                    return Err(Error::Disconnected);
+            match futex::wait(signal, futex::Flags::empty(), v, Some(&ts)) {
+                Err(Errno::TIMEDOUT) if !arrived() => {
+                    // A slice without news: is the file still whole (the
+                    // peer may have lost its side of it and left), and is
+                    // the peer still there?
+                    self.map.probe();
+                    if !self.intact() {
+                        return Err(self.lost());
+                    }
+                    if !peer_alive() {
+                        return Err(Error::Disconnected);
+                    }
                 }
+                // Woken, or EFAULT: the word's page is gone from the file,
+                // and the next access to it faults and marks the mapping
+                // lost (checked above).
+                _ => {}
             }
         }
         self.slow_waits = if spin.was_slow() {
@@ -367,6 +468,21 @@ impl ShmRegion {
         }
         self.take(buf)
     }
+}
+
+/// Whether `map` still holds the region the session began with (see
+/// [`ShmRegion::intact`]).
+#[inline]
+pub(super) fn intact(map: &Mapping) -> bool {
+    !map.is_lost() && map.u32_at(OFF_MAGIC).load(Ordering::Relaxed) == MAGIC
+}
+
+/// `run_dir/name`, for messages.
+fn region_path(run_dir: &str, name: &str) -> Box<str> {
+    std::path::Path::new(run_dir)
+        .join(name)
+        .to_string_lossy()
+        .into()
 }
 
 /// Validates an attached header and returns (request lane, response lane).

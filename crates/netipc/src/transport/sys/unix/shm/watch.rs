@@ -6,6 +6,15 @@
 //! word, so idle sessions cost no thread and no polling. On older kernels
 //! (`ENOSYS`) a group holds one region and sleeps in a plain `FUTEX_WAIT`;
 //! whoever changes the group then also nudges that region's word.
+//!
+//! A region whose file another process truncated is never slept on: its
+//! [`ShmWatch::arm`] reports it ready, so the server's worker finds the
+//! loss when it looks for the request and ends that session. A futex wait
+//! on a word whose page was truncated away fails with `EFAULT` instead of
+//! faulting; the group then touches each of its regions, which marks the
+//! truncated ones lost (see [`fault_guard`](super::fault_guard)), and
+//! returns so that its caller re-arms: the lost regions leave the group
+//! with their sessions ending, the others are slept on again.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -14,6 +23,7 @@ use rustix::io::Errno;
 use rustix::thread::futex;
 
 use super::mapping::Mapping;
+use super::region::intact;
 
 /// Most futexes one `futex_waitv` call takes (the kernel's limit).
 const WAITV_MAX: usize = 128;
@@ -89,8 +99,10 @@ impl ShmWatch {
     /// Prepares a sleep: announces it (netipc peers wake only a sleeping
     /// consumer) or samples the signal word, then re-checks the sequence.
     /// Returns the value to sleep on, or `None` when the message is
-    /// already there. A publication after this changes the word, so the
-    /// sleep returns at once and no wake-up is lost.
+    /// already there or the region was lost (truncated by another
+    /// process: the receive that follows reports it). A publication after
+    /// this changes the word, so the sleep returns at once and no wake-up
+    /// is lost.
     pub(crate) fn arm(&self) -> Option<u32> {
         let signal = self.map.u32_at(self.signal);
         let value = if self.wake_on_demand {
@@ -105,7 +117,20 @@ impl ShmWatch {
             }
             return None;
         }
+        if !intact(&self.map) {
+            return None;
+        }
         Some(value)
+    }
+
+    /// Touches the region (its signal word and its last byte), so that a
+    /// file truncated under it is found out now: the access faults, the
+    /// mapping becomes lost and the next [`arm`](Self::arm) says so.
+    /// Returns whether the region is lost.
+    fn probe(&self) -> bool {
+        let _ = self.word().load(Ordering::Relaxed);
+        self.map.probe();
+        !intact(&self.map)
     }
 
     /// Wakes a group thread sleeping on this region alone (the path
@@ -166,23 +191,49 @@ pub(crate) fn wait_group(signal: &GroupSignal, seen: u32, armed: &[(Arc<ShmWatch
             slot.uaddr = futex::WaitPtr::new(watch.word().as_ptr().cast());
             slot.flags = futex::WaitFlags::SIZE_U32;
         }
-        let _ = futex::waitv(
+        if let Err(Errno::FAULT) = futex::waitv(
             &waits[..=armed.len()],
             futex::WaitvFlags::empty(),
             None,
             rustix::time::ClockId::Monotonic,
-        );
+        ) {
+            find_lost(armed);
+        }
         return;
     }
-    // Without `futex_waitv` a group holds one region: sleep on its word (a
-    // change of the group nudges it), or on the control word when empty.
+    wait_single(signal, seen, armed);
+}
+
+/// [`wait_group`] without `futex_waitv`: a group holds one region; sleep
+/// on its word (a change of the group nudges it), or on the control word
+/// when empty.
+pub(super) fn wait_single(signal: &GroupSignal, seen: u32, armed: &[(Arc<ShmWatch>, u32)]) {
     match armed.first() {
         Some((watch, value)) if signal.value() == seen => {
-            let _ = futex::wait(watch.word(), futex::Flags::empty(), *value, None);
+            if let Err(Errno::FAULT) =
+                futex::wait(watch.word(), futex::Flags::empty(), *value, None)
+            {
+                find_lost(armed);
+            }
         }
         Some(_) => {}
         None => {
             let _ = futex::wait(&signal.0, futex::Flags::PRIVATE, seen, None);
         }
+    }
+}
+
+/// After a wait failed with `EFAULT`: touches every armed region so that
+/// the truncated ones are marked lost (their next `arm` reports them). If
+/// none is, pauses briefly, so that a fault that cannot be pinned on a
+/// region does not turn the group's loop into a busy one.
+#[cold]
+fn find_lost(armed: &[(Arc<ShmWatch>, u32)]) {
+    let mut found = false;
+    for (watch, _) in armed {
+        found |= watch.probe();
+    }
+    if !found {
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
