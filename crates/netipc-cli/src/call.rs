@@ -218,7 +218,7 @@ impl Target {
 
 fn call(args: &CallArgs) -> Result<String, CliError> {
     let request = parse(args.kind, &args.args)?;
-    let run_dir = args.endpoint.run_dir()?;
+    let run_dir = args.endpoint.consumer_run_dir()?;
     let service = args
         .service
         .clone()

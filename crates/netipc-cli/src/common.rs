@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use netipc::service::ClientState;
 use netipc::transport::names;
+use netipc::transport::run_dir::{self, RunDirError, RunDirPolicy, RunDirState, prepare_run_dir};
 use netipc::wire::{Method, TransportStatus, profile};
 
 /// Exit code: the operation failed (the message says why).
@@ -77,8 +78,10 @@ impl fmt::Display for Kind {
 
 /// Help text of `--run-dir`.
 pub const RUN_DIR_HELP: &str = "Directory of the endpoints; providers and consumers must use \
-the identical string [default: $NETIPC_RUN_DIR, else $XDG_RUNTIME_DIR/netipc, else \
-<temporary directory>/netipc-<user>]";
+the identical string. It must belong to you or root and not be writable by others; `serve` \
+creates it (mode 0700, its parent must exist) and removes it again [default: \
+$NETIPC_RUN_DIR, else $XDG_RUNTIME_DIR/netipc, else /run/netipc when /run is writable, \
+else <temporary directory>/netipc-<uid>]";
 
 /// Where a provider listens: the arguments `serve`, `call` and `probe`
 /// share.
@@ -87,58 +90,102 @@ pub struct EndpointArgs {
     #[arg(long, value_name = "DIR", help = RUN_DIR_HELP)]
     pub run_dir: Option<String>,
 
+    /// Accept a run directory that its group may write (providers of
+    /// several users sharing one directory; give it mode 1770).
+    #[arg(long)]
+    pub shared_run_dir: bool,
+
     /// Shared secret of provider and consumers (decimal or 0x-hex).
     #[arg(long, value_name = "TOKEN", default_value = "0", value_parser = parse_token)]
     pub auth_token: u64,
 }
 
 impl EndpointArgs {
-    /// The run directory: given, or the per-user default.
+    /// The run directory string: given, or the default. Not checked.
     ///
     /// # Errors
-    /// When the default directory is not UTF-8.
+    /// An empty `--run-dir`; a default that is not UTF-8.
     pub fn run_dir(&self) -> Result<String, CliError> {
         match &self.run_dir {
+            Some(dir) if dir.is_empty() => Err(run_dir_error(&RunDirError::Empty)),
             Some(dir) => Ok(dir.clone()),
             None => default_run_dir(),
         }
     }
+
+    /// The run directory of a provider: created (mode 0700) when missing,
+    /// else checked; with what was found.
+    ///
+    /// # Errors
+    /// As [`run_dir`](Self::run_dir), and a directory that other users
+    /// could control (the message names its path, owner and mode).
+    pub fn provider_run_dir(&self) -> Result<(String, RunDirState), CliError> {
+        let dir = self.run_dir()?;
+        let policy = RunDirPolicy {
+            create: true,
+            allow_group_write: self.shared_run_dir,
+        };
+        let state = prepare_run_dir(&dir, &policy).map_err(|e| run_dir_error(&e))?;
+        Ok((dir, state))
+    }
+
+    /// The run directory of a consumer: checked if it exists (a missing
+    /// one means no provider is running; the connection says so).
+    ///
+    /// # Errors
+    /// As [`provider_run_dir`](Self::provider_run_dir).
+    pub fn consumer_run_dir(&self) -> Result<String, CliError> {
+        let dir = self.run_dir()?;
+        check_consumer_run_dir(&dir, self.shared_run_dir)?;
+        Ok(dir)
+    }
 }
 
-/// `$NETIPC_RUN_DIR`, else `$XDG_RUNTIME_DIR/netipc` (per user, private),
-/// else `<temp>/netipc-<user>`.
+/// Checks a consumer's run directory if it exists (a missing one is left
+/// to the connection, which reports that no provider is running).
+///
+/// # Errors
+/// A directory that other users could control, or an empty path.
+pub fn check_consumer_run_dir(dir: &str, shared: bool) -> Result<(), CliError> {
+    let policy = RunDirPolicy {
+        create: false,
+        allow_group_write: shared,
+    };
+    match prepare_run_dir(dir, &policy) {
+        Ok(_) | Err(RunDirError::Missing { .. } | RunDirError::MissingParent { .. }) => Ok(()),
+        Err(e) => Err(run_dir_error(&e)),
+    }
+}
+
+/// A run-directory problem as a CLI error: an empty `--run-dir` is a
+/// usage error, anything else a failure whose message says what to do.
+pub fn run_dir_error(e: &RunDirError) -> CliError {
+    match e {
+        RunDirError::Empty => CliError::usage(
+            "--run-dir is empty: pass the path of a directory, or leave the option out to use the default",
+        ),
+        RunDirError::GroupWritable { .. } => {
+            CliError::failed(format!("{e}; --shared-run-dir opts in"))
+        }
+        other => CliError::failed(other.to_string()),
+    }
+}
+
+/// `$NETIPC_RUN_DIR`, else the library's default
+/// ([`netipc::transport::run_dir::default_run_dir`]).
 ///
 /// # Errors
 /// When the directory is not UTF-8 (endpoint names are strings).
 pub fn default_run_dir() -> Result<String, CliError> {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    let dir = if let Some(dir) = non_empty("NETIPC_RUN_DIR") {
-        dir.into()
-    } else if let Some(xdg) = non_empty("XDG_RUNTIME_DIR") {
-        std::path::PathBuf::from(xdg).join("netipc")
-    } else {
-        let user = ["USER", "USERNAME", "LOGNAME"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "user".to_owned());
-        let user: String = user
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        std::env::temp_dir().join(format!("netipc-{user}"))
-    };
-    dir.into_os_string().into_string().map_err(|dir| {
-        CliError::usage(format!(
-            "the default run directory {} is not UTF-8: pass --run-dir",
-            std::path::Path::new(&dir).display()
-        ))
-    })
+    if let Some(dir) = std::env::var_os("NETIPC_RUN_DIR").filter(|s| !s.is_empty()) {
+        return dir.into_string().map_err(|dir| {
+            CliError::usage(format!(
+                "NETIPC_RUN_DIR ({}) is not UTF-8: pass --run-dir",
+                std::path::Path::new(&dir).display()
+            ))
+        });
+    }
+    run_dir::default_run_dir().map_err(|e| CliError::usage(format!("{e} (--run-dir)")))
 }
 
 /// A fresh private (0700) temporary run directory named `<prefix>…` and

@@ -8,8 +8,11 @@
 //! console close events on Windows) or, with `--stop-on-eof`, until its
 //! standard input closes (a shutdown that works the same on every OS, for
 //! supervisors and tests). Stopping ends every session and removes the
-//! endpoint and the shared-memory regions; a run directory the provider
-//! created is removed too when nothing else is left in it.
+//! endpoint, its lock file and the shared-memory regions; a run directory
+//! the provider created is removed too when nothing else is left in it.
+//! Only the last component of the run directory is ever created (mode
+//! 0700): a missing parent is an error, so that the provider removes
+//! exactly what it created and decides no other directory's owner or mode.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -19,8 +22,9 @@ use std::time::Duration;
 
 use netipc::service::ServerConfig;
 use netipc::transport::names;
+use netipc::transport::run_dir::RunDirState;
 
-use crate::common::{CliError, EndpointArgs, Kind, endpoint};
+use crate::common::{CliError, EndpointArgs, Kind, endpoint, run_dir_error};
 use crate::providers::{self, Providers};
 
 /// Arguments of `netipc serve`.
@@ -91,18 +95,15 @@ enum Stop {
 }
 
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
-    let run_dir = args.endpoint.run_dir()?;
     let service = args
         .service
         .clone()
         .unwrap_or_else(|| args.kind.name().to_owned());
     names::validate_service_name(&service).map_err(|e| CliError::usage(e.to_string()))?;
-    let created_dir = !std::path::Path::new(&run_dir).exists();
-    std::fs::create_dir_all(&run_dir).map_err(|e| {
-        CliError::failed(format!(
-            "cannot create the run directory {run_dir}: {e}; pass a writable --run-dir"
-        ))
-    })?;
+    // Only the last component is created (mode 0700): what serve creates
+    // is exactly what it removes at the end.
+    let (run_dir, state) = args.endpoint.provider_run_dir()?;
+    let created_dir = state == RunDirState::Created;
 
     let data_kind = matches!(
         args.kind,
@@ -129,9 +130,11 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
                 let _ = std::fs::remove_dir(&run_dir);
             }
             match e {
-                netipc::Error::AddressInUse { .. } => CliError::failed(format!(
-                    "another provider already serves \"{service}\" in {run_dir}: stop it, or choose another --service or --run-dir"
+                netipc::Error::AddressInUse { pid, .. } => CliError::failed(format!(
+                    "another provider already serves \"{service}\" in {run_dir}{}: stop it, or choose another --service or --run-dir",
+                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
                 )),
+                netipc::Error::RunDir(e) => run_dir_error(&e),
                 other => CliError::failed(format!("cannot start the provider: {other}")),
             }
         })?;
@@ -190,8 +193,11 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let stats = server.stats();
     server.stop();
     if created_dir {
-        // Only succeeds when nothing else lives there.
-        let _ = std::fs::remove_dir(&run_dir);
+        // Only succeeds when nothing else lives there: what others put in
+        // it is theirs.
+        if let Err(e) = std::fs::remove_dir(&run_dir) {
+            println!("note: the run directory {run_dir} this provider created is kept: {e}");
+        }
     }
     let why = match why {
         Ok(Stop::Signal) => "interrupted",

@@ -189,10 +189,35 @@ pub enum Error {
         endpoint: String,
     },
     /// Another live server already owns the endpoint.
-    #[error("{endpoint} is already served by a live process: stop it or use another service name")]
+    #[error(
+        "{endpoint} is already served by {}: stop that provider or use another service name",
+        served_by(*pid)
+    )]
     AddressInUse {
         /// The endpoint that is taken.
         endpoint: String,
+        /// The process id of the provider that serves it, when known (from
+        /// its lock file or the endpoint's peer credentials).
+        pid: Option<u32>,
+    },
+    /// The run directory cannot be used (see [`RunDirError`](crate::transport::run_dir::RunDirError)).
+    #[error(transparent)]
+    RunDir(#[from] crate::transport::run_dir::RunDirError),
+    /// Something netipc did not create sits where it must place an
+    /// endpoint file (a symbolic link, another kind of file, or a file of
+    /// another user). It was neither followed nor used nor removed.
+    #[error(
+        "{path} is a {kind} owned by uid {owner} (mode {mode:04o}), where netipc must place its own file: it is not followed, used or removed; remove it if nothing needs it, or use another run directory"
+    )]
+    ForeignEntry {
+        /// The path of the entry.
+        path: String,
+        /// What it is ("symbolic link", "regular file", ...).
+        kind: &'static str,
+        /// Its owner's uid.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
     },
     /// An endpoint or object name could not be derived.
     #[error(transparent)]
@@ -302,6 +327,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// "pid N" or, when the pid is not known, "a live process".
+fn served_by(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("pid {pid}"),
+        None => "a live process".to_owned(),
+    }
 }
 
 impl Error {

@@ -171,14 +171,16 @@ raw-hashmap-lookup has no server. The raw-shm-pingpong server creates \
 <run-dir>/<service>.rawshm and answers one client at a time.
 
 Example (two terminals):
-  netipc bench-server --scenario shm-pingpong --run-dir /tmp
-  netipc bench-client --scenario shm-batch-pingpong --run-dir /tmp")]
+  mkdir -m 0700 /tmp/bench
+  netipc bench-server --scenario shm-pingpong --run-dir /tmp/bench
+  netipc bench-client --scenario shm-batch-pingpong --run-dir /tmp/bench")]
 pub struct ServerArgs {
     /// The scenario to serve (see below for which servers serve which
     /// scenarios).
     #[arg(long, value_name = "NAME", value_parser = scenarios::parse)]
     scenario: &'static Scenario,
-    /// Run directory of the endpoint.
+    /// Run directory of the endpoint: an existing directory of yours (or
+    /// root's) that others cannot write.
     #[arg(long, value_name = "DIR")]
     run_dir: String,
     /// Service name.
@@ -228,6 +230,9 @@ pub fn run_server(args: &ServerArgs) -> ExitCode {
 
 /// Runs `netipc bench-client`.
 pub fn run_client(args: &ClientArgs) -> ExitCode {
+    if let Err(e) = crate::common::check_consumer_run_dir(&args.run_dir, false) {
+        return finish("bench-client", Err(BenchError::new(e.message)));
+    }
     let machine = Machine::detect();
     let run = RunInfo {
         timing: args.timing.timing(),

@@ -238,6 +238,10 @@ fn encode_snapshot(buf: &mut [u8], cgroups: &[Cgroup]) -> netipc::Result<usize> 
 pub fn run(args: &ServerArgs) -> ExitCode {
     let started = Instant::now();
     let scenario = args.scenario;
+    let policy = netipc::transport::run_dir::RunDirPolicy::default();
+    if let Err(e) = netipc::transport::run_dir::prepare_run_dir(&args.run_dir, &policy) {
+        return fail(&crate::common::run_dir_error(&e).message);
+    }
     let interrupt = match Interrupt::new() {
         Ok(i) => i,
         Err(e) => return fail(&format!("cannot create the stop signal: {e}")),

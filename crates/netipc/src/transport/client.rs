@@ -96,6 +96,7 @@ impl ClientSession {
                 service,
                 auth_token: options.auth_token,
                 session_id: params.session_id,
+                owner: conn.peer().uid,
             };
             Some(attach(
                 &conn,

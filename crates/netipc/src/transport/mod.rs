@@ -25,6 +25,7 @@ pub(crate) mod multiplex;
 pub mod names;
 mod options;
 mod peer;
+pub mod run_dir;
 mod server;
 mod shm;
 mod sys;

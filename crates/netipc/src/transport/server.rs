@@ -18,10 +18,23 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 /// # Platform-specific behavior
 ///
 /// On POSIX the endpoint is the socket file `<run_dir>/<service>.sock`,
-/// created with mode 0600. A socket file left behind by a dead server is
-/// removed when binding; a live server keeps its endpoint and the bind
-/// fails with [`Error::AddressInUse`]. Dropping the listener removes the
-/// socket file. The listening socket is available through `AsFd`.
+/// created with mode 0600. The run directory must belong to this user or
+/// root and must not be writable by every user
+/// ([`Error::RunDir`]; see [`run_dir`](super::run_dir) for the stricter
+/// checks of [`prepare_run_dir`](super::run_dir::prepare_run_dir)). The
+/// listener holds an `flock` on `<run_dir>/<service>.lock` (with its pid
+/// in it) for its whole life, so exactly one netipc provider serves an
+/// endpoint: another one fails with [`Error::AddressInUse`] naming that
+/// pid. A socket file left behind by a dead server of this user is
+/// removed when binding; a live server (also one of another
+/// implementation, which takes no lock) keeps its endpoint. A symbolic
+/// link, an entry of another user or a non-empty directory at the socket
+/// path is never followed or removed: the bind fails with
+/// [`Error::ForeignEntry`] naming it. The socket appears at its path
+/// already listening and with its final mode (it is bound under a
+/// temporary name and linked into place). Dropping the listener removes
+/// the socket file and the lock file. The listening socket is available
+/// through `AsFd`.
 ///
 /// On Windows the endpoint is the named pipe
 /// `\\.\pipe\netipc-<hash of run_dir>-<service>` (`run_dir` is only
@@ -31,7 +44,9 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 /// security descriptor grants access to the creating user's account,
 /// SYSTEM and the Administrators group, nobody else. A crashed server
 /// leaves nothing behind (pipe names vanish with their last handle); a live
-/// one makes the bind fail with [`Error::AddressInUse`]. There is no
+/// one makes the bind fail with [`Error::AddressInUse`], naming its pid
+/// when a client connection can reach it (`GetNamedPipeServerProcessId`;
+/// the probing connection is closed at once). There is no
 /// `AsRawHandle` for the listener: its waiting instances change with every
 /// accept.
 #[derive(Debug)]
@@ -46,9 +61,11 @@ impl Listener {
     /// Creates the endpoint and starts listening.
     ///
     /// # Errors
-    /// `AddressInUse` when a live server owns the endpoint, `Name` for an
-    /// invalid service name or a too-long path, `Io` (for example a missing
-    /// run directory).
+    /// `AddressInUse` when a live server owns the endpoint (with its pid
+    /// when known), `RunDir` for a missing, empty or unsafe run directory,
+    /// `ForeignEntry` for something at an endpoint path that netipc may not
+    /// follow or remove, `Name` for an invalid service name or a too-long
+    /// path, `Io`.
     pub fn bind(run_dir: &str, service: &str, options: &ServerOptions) -> Result<Self> {
         let inner = sys::Listener::bind(run_dir, service, options.backlog())?;
         if options.supported_profiles & sys::shm_profiles() != 0 {
@@ -223,6 +240,7 @@ impl Incoming {
                     service: &service,
                     auth_token: offer.auth_token,
                     session_id,
+                    owner: None,
                 };
                 accept_hello(packet, &mut offer, &key)
             }

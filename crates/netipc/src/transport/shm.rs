@@ -28,6 +28,22 @@ pub enum ShmAttachError {
     /// The region was made for another profile.
     #[error("the region was created for profile {0:#x}")]
     BadProfile(u32),
+    /// The region's name leads to something other than a regular file of
+    /// the provider's user (a symbolic link, another kind of file, or a
+    /// file of another user). It was not followed or used.
+    #[error(
+        "{path} is a {kind} owned by uid {owner}, not a region file of the provider (uid {expected}): it was not used"
+    )]
+    Foreign {
+        /// The region path.
+        path: String,
+        /// What is there.
+        kind: &'static str,
+        /// Its owner.
+        owner: u32,
+        /// The uid the region file should belong to.
+        expected: u32,
+    },
     /// Another process truncated or replaced the region file while it was
     /// being attached (Linux).
     #[error("the region {0} was truncated or replaced by another process while it was attached")]
@@ -54,6 +70,11 @@ pub(crate) struct ShmKey<'a> {
     #[allow(dead_code, reason = "read only by backends that name objects by token")]
     pub(crate) auth_token: u64,
     pub(crate) session_id: u64,
+    /// The uid the region file must belong to (client side: the provider's,
+    /// from the connection's peer credentials; `None`: this user or root).
+    /// Checked on POSIX only.
+    #[allow(dead_code, reason = "read only by backends with file regions")]
+    pub(crate) owner: Option<u32>,
 }
 
 /// Region creations attempted by this process (both backends count in

@@ -11,6 +11,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod one_provider;
+mod run_dir;
+mod rundir_support;
 mod sigbus;
 
 mod alloc_meter;

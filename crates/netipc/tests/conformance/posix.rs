@@ -35,9 +35,16 @@ fn regular_file_or_empty_directory_at_the_path_is_reclaimed() {
     std::fs::write(socket_file(&dir).join("x"), b"").unwrap();
     let err = Listener::bind(dir.str(), "svc", &server_options(&BASELINE)).unwrap_err();
     assert!(
-        matches!(err, netipc::Error::AddressInUse { .. }),
-        "a non-empty directory is kept: {err}"
+        matches!(
+            err,
+            netipc::Error::ForeignEntry {
+                kind: "non-empty directory",
+                ..
+            }
+        ),
+        "a non-empty directory is kept and reported: {err}"
     );
+    assert!(err.to_string().contains("svc.sock"), "{err}");
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! | item | what it is |
 //! |---|---|
 //! | `Conn` | a connected baseline channel (SEQPACKET socket, message-mode pipe): `send_packet(parts, deadline, interrupt)` sends one packet, waiting for room until the deadline; `try_send_packet(parts) -> bool` never waits (`false`: nothing was sent because the channel has no room now; on Windows `true` may mean the write is still in flight, its bytes kept by the connection, and the next one waits for it); `recv_packet(buf, deadline, interrupt)` / `try_recv_packet(buf) -> Option` receive one packet and return its real length (which may exceed the buffer); `recv_packet_split` / `try_recv_packet_split(&mut [u8; 32], body)` put its first 32 bytes apart; `peer_closed()`; `default_packet_size()`; `peer()` |
-//! | `Listener` | `bind(run_dir, service, backlog)` (with stale-endpoint recovery), `accept(deadline, interrupt) -> Conn`, `try_accept() -> Option<Conn>`, `endpoint()` |
+//! | `Listener` | `bind(run_dir, service, backlog)` (one provider per endpoint, stale-endpoint recovery; `AddressInUse` names the serving pid when it can), `accept(deadline, interrupt) -> Conn`, `try_accept() -> Option<Conn>`, `endpoint()` |
+//! | `default_run_dir()`, `prepare_run_dir(path, policy)` | the platform's default run directory and its safe creation / checks (see [`crate::transport::run_dir`]) |
 //! | `connect(run_dir, service, deadline, interrupt) -> Conn` | open a client connection; waiting for a free slot ends at the deadline |
 //! | `Interrupt` | a cross-thread wake-up for blocked waits: `new`, `raise`, `clear`, `is_raised` |
 //! | `ShmRegion` | one session's shared memory: `create`/`attach`, `publish`, blocking `receive(buf, deadline, interrupt, peer_alive)`, `try_receive(buf) -> Option`, `arrived()`, `spin_for_message(keep_going) -> bool` (polls for the next message without sleeping), `watch() -> ShmWatch` |

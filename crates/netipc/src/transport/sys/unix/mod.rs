@@ -1,8 +1,10 @@
 //! The POSIX backend: Unix SEQPACKET sockets.
 
+mod endpoint;
 mod interrupt;
 mod limits;
 mod poller;
+mod run_dir;
 mod shm;
 mod socket;
 mod wait;
@@ -10,6 +12,7 @@ mod wait;
 pub(crate) use interrupt::Interrupt;
 pub(crate) use limits::session_capacity;
 pub(crate) use poller::{Event, Interest, Poller};
+pub(crate) use run_dir::{default_run_dir, prepare_run_dir};
 pub(crate) use shm::{
     GroupSignal, RawShm, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, disable_waitv,
     group_capacity, wait_group,

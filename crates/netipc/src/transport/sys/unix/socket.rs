@@ -1,19 +1,21 @@
-//! Unix `SOCK_SEQPACKET` sockets: listen (with stale-endpoint recovery and
-//! owner-only permissions), accept, connect, and one-packet send/receive.
+//! Unix `SOCK_SEQPACKET` sockets: listen (one provider per endpoint,
+//! stale-endpoint recovery and owner-only permissions: see
+//! [`super::endpoint`]), accept, connect, and one-packet send/receive.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{AtFlags, CWD, FileType, Mode, chmod, stat, unlinkat};
 use rustix::io::Errno;
 use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvFlags, SendAncillaryBuffer, SendFlags, SocketAddrUnix,
-    SocketFlags, SocketType, accept_with, bind, connect as sys_connect, listen, recv, recvmsg,
-    sendmsg, socket_with, sockopt,
+    SocketFlags, SocketType, accept_with, connect as sys_connect, recv, recvmsg, sendmsg,
+    socket_with, sockopt,
 };
 
 use super::Interrupt;
+use super::endpoint::{EndpointLock, bind_and_publish, clear_socket_path, unpublish};
+use super::run_dir::open_endpoint_dir;
 use super::wait::{wait_readable, wait_writable};
 use crate::error::{Error, Result};
 use crate::transport::PeerCredentials;
@@ -25,7 +27,7 @@ const FALLBACK_PACKET_SIZE: u32 = 65536;
 /// Linux refuses a SEQPACKET datagram longer than `sk_sndbuf - 32`.
 const SNDBUF_OVERHEAD: usize = 32;
 
-fn new_socket(nonblocking: bool) -> std::io::Result<OwnedFd> {
+pub(super) fn new_socket(nonblocking: bool) -> std::io::Result<OwnedFd> {
     let mut flags = SocketFlags::CLOEXEC;
     if nonblocking {
         flags |= SocketFlags::NONBLOCK;
@@ -293,82 +295,60 @@ pub(crate) fn connect(
     }
 }
 
-/// A listening socket; closing it removes the socket file.
+/// A listening socket; closing it removes the socket file and the lock.
 #[derive(Debug)]
 pub(crate) struct Listener {
     fd: OwnedFd,
     path: String,
+    /// The run directory, opened once: every later step is relative to it.
+    dir: OwnedFd,
+    /// `<service>.sock`.
+    name: String,
     /// Device and inode of the socket file we created, so that drop never
     /// removes a file someone else put there.
     node: (u64, u64),
-}
-
-/// What the stale-endpoint probe found at a path.
-enum Probe {
-    Free,
-    InUse,
-}
-
-/// Decides whether the socket path can be (re)used: a live listener keeps
-/// it; anything else there (a dead socket, a regular file, an empty
-/// directory) is removed. When in doubt, the entry is kept.
-fn probe_stale(path: &str, addr: &SocketAddrUnix) -> Probe {
-    if matches!(stat(path), Err(Errno::NOENT)) {
-        return Probe::Free;
-    }
-    // Non-blocking, so a live server with a full backlog answers EAGAIN
-    // instead of blocking the probe.
-    let Ok(probe) = new_socket(true) else {
-        return Probe::InUse;
-    };
-    match sys_connect(&probe, addr) {
-        Ok(()) | Err(Errno::AGAIN | Errno::INPROGRESS) => Probe::InUse,
-        Err(Errno::NOENT) => Probe::Free,
-        Err(_) => {
-            let is_dir = stat(path)
-                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
-            let flags = if is_dir {
-                AtFlags::REMOVEDIR
-            } else {
-                AtFlags::empty()
-            };
-            match unlinkat(CWD, path, flags) {
-                Ok(()) | Err(Errno::NOENT) => Probe::Free,
-                Err(_) => Probe::InUse,
-            }
-        }
-    }
+    /// Held for the listener's whole life (see [`super::endpoint`]).
+    lock: EndpointLock,
 }
 
 impl Listener {
-    /// Binds the service's socket: recovers a stale endpoint, refuses a
-    /// live one, and restricts the socket file to its owner (mode 0600)
-    /// before it starts listening.
+    /// Binds the service's socket (see [`super::endpoint`] for the steps):
+    /// checks the run directory, takes the endpoint lock, recovers a stale
+    /// endpoint, refuses a live one, and publishes a socket that is
+    /// already listening with its final permissions.
     pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
         let path = socket_path(run_dir, service)?;
-        let addr = unix_addr(&path)?;
-        if let Probe::InUse = probe_stale(&path, &addr) {
-            return Err(Error::AddressInUse { endpoint: path });
+        let name = format!("{service}.sock");
+        let dir = open_endpoint_dir(run_dir)?;
+        let lock = EndpointLock::acquire(&dir, run_dir, service, &path)?;
+        let published = (|| {
+            for _ in 0..3 {
+                clear_socket_path(&dir, &name, &path)?;
+                if let Some(published) = bind_and_publish(&dir, run_dir, service, backlog)? {
+                    return Ok(published);
+                }
+            }
+            // Something keeps appearing at the path although we hold the
+            // lock: a provider that takes no lock, or someone else's doing.
+            Err(Error::AddressInUse {
+                endpoint: path.clone(),
+                pid: None,
+            })
+        })();
+        match published {
+            Ok(published) => Ok(Self {
+                fd: published.fd,
+                path,
+                dir,
+                name,
+                node: published.node,
+                lock,
+            }),
+            Err(e) => {
+                lock.release(&dir);
+                Err(e)
+            }
         }
-        let fd = new_socket(true).map_err(|e| Error::io("creating the listening socket", e))?;
-        match bind(&fd, &addr) {
-            Ok(()) => {}
-            Err(Errno::ADDRINUSE) => return Err(Error::AddressInUse { endpoint: path }),
-            Err(e) => return Err(Error::io("binding the socket", e.into())),
-        }
-        let node = match stat(path.as_str()) {
-            Ok(st) => (st.st_dev, st.st_ino),
-            Err(e) => return Err(Error::io("inspecting the new socket file", e.into())),
-        };
-        let listener = Self { fd, path, node };
-        // Nobody can connect before listen(), so tightening the mode here
-        // leaves no window in which the socket is reachable by others.
-        chmod(listener.path.as_str(), Mode::RUSR | Mode::WUSR)
-            .map_err(|e| Error::io("restricting the socket file to its owner", e.into()))?;
-        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
-        listen(&listener.fd, backlog)
-            .map_err(|e| Error::io("listening on the socket", e.into()))?;
-        Ok(listener)
     }
 
     /// Waits for and accepts one connection.
@@ -414,8 +394,9 @@ impl AsFd for Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if stat(self.path.as_str()).is_ok_and(|st| (st.st_dev, st.st_ino) == self.node) {
-            let _ = unlinkat(CWD, self.path.as_str(), AtFlags::empty());
-        }
+        unpublish(&self.dir, &self.name, self.node);
+        // The lock goes last (its descriptor closes after this body), so
+        // the next provider never finds our socket still there.
+        self.lock.release(&self.dir);
     }
 }

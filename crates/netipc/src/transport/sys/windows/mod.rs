@@ -7,6 +7,7 @@ mod limits;
 mod overlapped;
 mod pipe;
 mod poller;
+mod run_dir;
 mod security;
 mod shm;
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub(crate) use interrupt::Interrupt;
 pub(crate) use limits::session_capacity;
 pub(crate) use pipe::{Conn, Listener, connect};
 pub(crate) use poller::{Event, Interest, Poller};
+pub(crate) use run_dir::{default_run_dir, prepare_run_dir};
 pub(crate) use shm::{
     GroupSignal, RawShm, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, disable_waitv,
     group_capacity, shm_profiles, wait_group,

@@ -17,11 +17,13 @@ use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{
-    AtFlags, CWD, FallocateFlags, Mode, OFlags, fallocate, fstat, openat, statat, unlinkat,
+    AtFlags, CWD, FallocateFlags, FileType, Mode, OFlags, fallocate, fstat, openat, statat,
+    unlinkat,
 };
 use rustix::io::Errno;
 use rustix::thread::futex;
 
+use super::super::run_dir::{euid, kind_of};
 use super::layout::*;
 use super::mapping::Mapping;
 use super::stale::{self, Verdict};
@@ -103,7 +105,7 @@ impl ShmRegion {
         let size = HEADER_LEN + rq + rs;
         u32::try_from(HEADER_LEN + rq).map_err(|_| too_big())?;
         let dir = open_dir(key.run_dir).map_err(|e| Error::io("opening the run directory", e))?;
-        let fd = create_exclusive(&dir, &name)?;
+        let fd = create_exclusive(&dir, key.run_dir, &name)?;
         let owned = Owned {
             node: fstat(&fd)
                 .map(|st| (st.st_dev, st.st_ino))
@@ -185,13 +187,7 @@ impl ShmRegion {
             .map_err(|e| ShmAttachError::Open(std::io::Error::other(e)))?;
         let path = region_path(key.run_dir, &name);
         let dir = open_dir(key.run_dir).map_err(ShmAttachError::Open)?;
-        let fd = openat(
-            &dir,
-            name.as_str(),
-            OFlags::RDWR | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| ShmAttachError::Open(e.into()))?;
+        let fd = open_region(&dir, key, &name)?;
         let size = fstat(&fd)
             .map_err(|e| ShmAttachError::Map(e.into()))?
             .st_size as u64;
@@ -535,9 +531,49 @@ fn validate(map: &Mapping) -> Result<(Lane, Lane), ShmAttachError> {
     ))
 }
 
-/// Opens `name` exclusively; on EEXIST removes a stale region once and
-/// retries, refusing a live one.
-fn create_exclusive(dir: &OwnedFd, name: &str) -> Result<OwnedFd> {
+/// Opens the region file of the session (client side) without following
+/// a link, and accepts it only as a regular file of the provider's user
+/// (the connection's peer; this user or root when that is unknown).
+fn open_region(dir: &OwnedFd, key: &ShmKey<'_>, name: &str) -> Result<OwnedFd, ShmAttachError> {
+    let path = || format!("{}/{name}", key.run_dir);
+    let unexpected = |st: &rustix::fs::Stat, expected: u32| ShmAttachError::Foreign {
+        path: path(),
+        kind: kind_of(st),
+        owner: st.st_uid,
+        expected,
+    };
+    let me = euid();
+    let expected = key.owner.unwrap_or(me);
+    let fd = match openat(
+        dir,
+        name,
+        OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e @ (Errno::LOOP | Errno::NXIO | Errno::ISDIR)) => {
+            return Err(match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => unexpected(&st, expected),
+                Err(_) => ShmAttachError::Open(e.into()),
+            });
+        }
+        Err(e) => return Err(ShmAttachError::Open(e.into())),
+    };
+    let st = fstat(&fd).map_err(|e| ShmAttachError::Map(e.into()))?;
+    let owner_ok = match key.owner {
+        Some(uid) => st.st_uid == uid,
+        None => st.st_uid == me || st.st_uid == 0,
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || !owner_ok {
+        return Err(unexpected(&st, expected));
+    }
+    Ok(fd)
+}
+
+/// Opens `name` exclusively (never through a link: `O_EXCL` refuses any
+/// existing entry); on EEXIST removes a stale region once and retries,
+/// refusing a live one and an entry of another user.
+fn create_exclusive(dir: &OwnedFd, run_dir: &str, name: &str) -> Result<OwnedFd> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
     let mode = Mode::RUSR | Mode::WUSR;
     match openat(dir, name, flags, mode) {
@@ -545,16 +581,29 @@ fn create_exclusive(dir: &OwnedFd, name: &str) -> Result<OwnedFd> {
         Err(Errno::EXIST) => {}
         Err(e) => return Err(Error::io("creating the shared memory region", e.into())),
     }
-    let endpoint = || name.to_owned();
-    if stale::check(dir, name) == Verdict::InUse {
-        return Err(Error::AddressInUse {
-            endpoint: endpoint(),
-        });
+    let endpoint = || format!("{run_dir}/{name}");
+    match stale::check(dir, run_dir, name) {
+        Verdict::Gone => {}
+        Verdict::InUse(pid) => {
+            return Err(Error::AddressInUse {
+                endpoint: endpoint(),
+                pid,
+            });
+        }
+        Verdict::Foreign { kind, owner, mode } => {
+            return Err(Error::ForeignEntry {
+                path: endpoint(),
+                kind,
+                owner,
+                mode,
+            });
+        }
     }
     match openat(dir, name, flags, mode) {
         Ok(fd) => Ok(fd),
         Err(Errno::EXIST) => Err(Error::AddressInUse {
             endpoint: endpoint(),
+            pid: None,
         }),
         Err(e) => Err(Error::io("creating the shared memory region", e.into())),
     }
@@ -608,7 +657,12 @@ pub(crate) fn cleanup_stale(run_dir: &str, service: &str) {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.len() > prefix.len() + 7 && name.starts_with(&prefix) && name.ends_with(".ipcshm") {
-            let _ = stale::check(&dir, name);
+            if let Verdict::Foreign { kind, owner, mode } = stale::check(&dir, run_dir, name) {
+                tracing::warn!(
+                    path = %format!("{run_dir}/{name}"),
+                    "a {kind} of uid {owner} (mode {mode:04o}) has a region name of this service; left alone"
+                );
+            }
         }
     }
 }
@@ -644,10 +698,13 @@ impl ShmOffer {
                 region: Some(region),
                 profiles: wanted,
             },
-            Err(_) => Self {
-                region: None,
-                profiles: 0,
-            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no shared memory for this session");
+                Self {
+                    region: None,
+                    profiles: 0,
+                }
+            }
         }
     }
 

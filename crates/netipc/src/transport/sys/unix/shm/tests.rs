@@ -47,6 +47,7 @@ fn key(dir: &Dir, session_id: u64) -> ShmKey<'_> {
         service: "svc",
         auth_token: 0,
         session_id,
+        owner: None,
     }
 }
 

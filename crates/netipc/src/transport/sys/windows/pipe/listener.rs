@@ -161,6 +161,21 @@ fn name_exists(wname: &[u16]) -> bool {
     available || last_error() != ERROR_FILE_NOT_FOUND
 }
 
+/// How long a provider that lost the pipe name tries to reach the winner
+/// to learn its process id.
+const WINNER_PROBE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The process id of the server that owns the pipe name, learnt by
+/// connecting to it as a client (`GetNamedPipeServerProcessId`) and
+/// closing at once; `None` when it cannot be reached (every instance busy,
+/// or access denied).
+fn server_pid(run_dir: &str, service: &str) -> Option<u32> {
+    let until = Instant::now() + WINNER_PROBE;
+    super::conn::connect(run_dir, service, Some(until), None)
+        .ok()
+        .and_then(|conn| conn.peer().pid)
+}
+
 /// A listening pipe name with `backlog` instances waiting for clients, so
 /// that clients arriving together never find the pipe busy.
 #[derive(Debug)]
@@ -178,20 +193,32 @@ impl Listener {
     /// Creates the instances; another live server owning the name makes
     /// this fail with `AddressInUse`.
     pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
+        if run_dir.is_empty() {
+            return Err(crate::transport::run_dir::RunDirError::Empty.into());
+        }
         let name = pipe_name(run_dir, service)?;
         let wname = wide(&name);
         let security = OwnerOnly::new()?;
         // FILE_FLAG_FIRST_PIPE_INSTANCE is the authority on Windows; the
         // explicit check also covers implementations that do not enforce it.
         if name_exists(&wname) {
-            return Err(Error::AddressInUse { endpoint: name });
+            return Err(Error::AddressInUse {
+                pid: server_pid(run_dir, service),
+                endpoint: name,
+            });
         }
-        let first = Slot::listen(&wname, &security, true).map_err(|e| match last_error() {
-            ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY => Error::AddressInUse {
-                endpoint: name.clone(),
+        let first = match Slot::listen(&wname, &security, true) {
+            Ok(first) => first,
+            Err(e) => match last_error() {
+                ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY => {
+                    return Err(Error::AddressInUse {
+                        pid: server_pid(run_dir, service),
+                        endpoint: name,
+                    });
+                }
+                _ => return Err(e),
             },
-            _ => e,
-        })?;
+        };
         let mut slots = vec![first];
         let count = backlog.clamp(1, MAX_BACKLOG);
         for _ in 1..count {

@@ -29,6 +29,7 @@ impl NamedEvent {
         if exists {
             return Err(Error::AddressInUse {
                 endpoint: name.to_owned(),
+                pid: None,
             });
         }
         Ok(Self(event))

@@ -108,6 +108,7 @@ impl ShmRegion {
         if exists {
             return Err(Error::AddressInUse {
                 endpoint: names.mapping,
+                pid: None,
             });
         }
         let view = Arc::new(

@@ -21,6 +21,7 @@ fn pair(profile: u32) -> (ShmRegion, ShmRegion) {
         service: "svc",
         auth_token: 7,
         session_id: NEXT.fetch_add(1, Ordering::SeqCst),
+        owner: None,
     };
     let security = OwnerOnly::new().unwrap();
     let server = ShmRegion::create(&key, profile, 1024, 1024, &security).unwrap();
@@ -154,6 +155,7 @@ mod shrinking {
             service: "svc",
             auth_token: 9,
             session_id: NEXT.fetch_add(1, Ordering::SeqCst),
+            owner: None,
         };
         let security = OwnerOnly::new().unwrap();
         let server = ShmRegion::create(&key, profile, 1024, RESPONSE, &security).unwrap();
