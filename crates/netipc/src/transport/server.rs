@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::channel::{Channel, DataPlane, Message, Wait, deadline, send_packet};
 use super::framing::Limits;
 use super::handshake::{
-    HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, capacity_rejection, peek_hello,
-    server_handshake,
+    HANDSHAKE_PACKET_MAX, ServerOffer, SessionParams, capacity_rejection, identity_rejection,
+    peek_hello, server_handshake,
 };
 use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
@@ -37,7 +37,9 @@ use crate::wire::{FLAG_BATCH, Header, Hello, MessageKind, TransportStatus, profi
 #[derive(Debug)]
 pub struct Listener {
     pub(crate) inner: sys::Listener,
-    options: ServerOptions,
+    /// Shared with every accepted connection (the options are large:
+    /// identity lists are held inline).
+    options: std::sync::Arc<ServerOptions>,
     run_dir: String,
     service: String,
 }
@@ -50,13 +52,18 @@ impl Listener {
     /// invalid service name or a too-long path, `Io` (for example a missing
     /// run directory).
     pub fn bind(run_dir: &str, service: &str, options: &ServerOptions) -> Result<Self> {
-        let inner = sys::Listener::bind(run_dir, service, options.backlog())?;
+        let inner = sys::Listener::bind_with(
+            run_dir,
+            service,
+            options.backlog(),
+            &options.endpoint_access,
+        )?;
         if options.supported_profiles & sys::shm_profiles() != 0 {
             sys::cleanup_stale(run_dir, service);
         }
         Ok(Self {
             inner,
-            options: *options,
+            options: std::sync::Arc::new(*options),
             run_dir: run_dir.to_owned(),
             service: service.to_owned(),
         })
@@ -89,7 +96,7 @@ impl Listener {
         Incoming {
             peer: conn.peer(),
             conn,
-            options: self.options,
+            options: self.options.clone(),
             run_dir: self.run_dir.clone(),
             service: self.service.clone(),
         }
@@ -111,7 +118,7 @@ impl Listener {
 pub struct Incoming {
     conn: sys::Conn,
     peer: PeerCredentials,
-    options: ServerOptions,
+    options: std::sync::Arc<ServerOptions>,
     run_dir: String,
     service: String,
 }
@@ -128,7 +135,7 @@ impl Incoming {
     /// # Errors
     /// See [`handshake_with`](Self::handshake_with).
     pub fn handshake(self, session_id: u64) -> Result<ServerSession> {
-        let options = self.options;
+        let options = self.options.clone();
         self.handshake_with(session_id, &options, None)
     }
 
@@ -144,7 +151,8 @@ impl Incoming {
     ///
     /// # Errors
     /// `Handshake` when the HELLO is rejected (the rejection reply, if the
-    /// protocol has one, was sent), `Timeout`, `Interrupted`,
+    /// protocol has one, was sent; `IdentityRefused` when the options'
+    /// `consumer_identity` does not accept the client), `Timeout`, `Interrupted`,
     /// `Disconnected`, `Io`. The connection is closed in every error case.
     pub fn handshake_with(
         self,
@@ -212,7 +220,17 @@ impl Incoming {
             ..
         } = self;
         let hello = peek_hello(packet);
+        // A consumer the provider does not serve is refused before any
+        // negotiation, whatever it proposes: nothing is set up for it.
+        let refused = super::identity::refused_consumer(&conn, &options.consumer_identity);
         let (outcome, provisioned) = match (at_capacity, &hello) {
+            (_, Some(hello)) if refused.is_some() => (identity_rejection(hello), None),
+            (_, None) if refused.is_some() => {
+                // Answered as any malformed first packet is; still a refusal.
+                let mut outcome = server_handshake(packet, &refusing_offer(), session_id);
+                outcome.result = Err(super::handshake::HandshakeError::IdentityRefused);
+                (outcome, None)
+            }
             (Some(limit), Some(hello)) => (capacity_rejection(hello, limit), None),
             _ => {
                 let mut offer =
@@ -222,6 +240,7 @@ impl Incoming {
                     service: &service,
                     auth_token: offer.auth_token,
                     session_id,
+                    access: options.endpoint_access,
                 };
                 let provisioned = provision_shm(&key, &mut offer, hello.as_ref());
                 (
@@ -250,6 +269,20 @@ impl Incoming {
             peer,
             send_timeout: options.send_timeout(),
         })
+    }
+}
+
+/// An offer no HELLO can satisfy, for answering a malformed first packet
+/// of a refused consumer exactly as any malformed packet is answered.
+fn refusing_offer() -> ServerOffer {
+    ServerOffer {
+        supported_profiles: 0,
+        preferred_profiles: 0,
+        max_request_payload_bytes: 0,
+        max_response_payload_bytes: 0,
+        auth_token: 0,
+        packet_size: 0,
+        extensions: 0,
     }
 }
 

@@ -50,4 +50,7 @@ pub(crate) struct ShmKey<'a> {
     #[allow(dead_code, reason = "read only by backends that name objects by token")]
     pub(crate) auth_token: u64,
     pub(crate) session_id: u64,
+    /// Who may open the region (the provider's endpoint access; a client
+    /// only opens regions and leaves it at the default).
+    pub(crate) access: super::EndpointAccess,
 }

@@ -1,5 +1,6 @@
 //! The POSIX backend: Unix SEQPACKET sockets.
 
+mod identity;
 mod interrupt;
 mod limits;
 mod poller;
@@ -7,6 +8,7 @@ mod shm;
 mod socket;
 mod wait;
 
+pub(crate) use identity::{admin_identities, current_user, endpoint_name, peer_identity};
 pub(crate) use interrupt::Interrupt;
 pub(crate) use limits::session_capacity;
 pub(crate) use poller::{Event, Interest, Poller};

@@ -17,6 +17,7 @@ use super::Interrupt;
 use super::wait::{wait_readable, wait_writable};
 use crate::error::{Error, Result};
 use crate::transport::PeerCredentials;
+use crate::transport::identity::EndpointAccess;
 use crate::transport::names::socket_path;
 use crate::wire::HEADER_LEN;
 
@@ -368,6 +369,22 @@ impl Listener {
         let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         listen(&listener.fd, backlog)
             .map_err(|e| Error::io("listening on the socket", e.into()))?;
+        Ok(listener)
+    }
+
+    /// [`bind`](Self::bind), then gives the socket file the mode and group
+    /// of `access` (see [`super::identity::apply_access`]; owner-only is
+    /// what `bind` does already). The access only widens from 0600 here,
+    /// so applying it after `listen` exposes nothing; the bind code may as
+    /// well call `apply_access` before `listen`.
+    pub(crate) fn bind_with(
+        run_dir: &str,
+        service: &str,
+        backlog: u32,
+        access: &EndpointAccess,
+    ) -> Result<Self> {
+        let listener = Self::bind(run_dir, service, backlog)?;
+        super::identity::apply_access(&listener.path, listener.node, access)?;
         Ok(listener)
     }
 

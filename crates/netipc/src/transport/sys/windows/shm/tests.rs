@@ -21,6 +21,7 @@ fn pair(profile: u32) -> (ShmRegion, ShmRegion) {
         service: "svc",
         auth_token: 7,
         session_id: NEXT.fetch_add(1, Ordering::SeqCst),
+        access: Default::default(),
     };
     let security = OwnerOnly::new().unwrap();
     let server = ShmRegion::create(&key, profile, 1024, 1024, &security).unwrap();
