@@ -11,3 +11,5 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+mod identity;
