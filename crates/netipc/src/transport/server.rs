@@ -18,7 +18,8 @@ use crate::wire::{FLAG_BATCH, Header, Hello, MessageKind, TransportStatus, profi
 /// # Platform-specific behavior
 ///
 /// On POSIX the endpoint is the socket file `<run_dir>/<service>.sock`,
-/// created with mode 0600. A socket file left behind by a dead server is
+/// created with mode 0600 (0660 and a group with
+/// [`EndpointAccess::OwnerAndGroup`](super::EndpointAccess)). A socket file left behind by a dead server is
 /// removed when binding; a live server keeps its endpoint and the bind
 /// fails with [`Error::AddressInUse`]. Dropping the listener removes the
 /// socket file. The listening socket is available through `AsFd`.
@@ -29,7 +30,9 @@ use crate::wire::{FLAG_BATCH, Header, Hello, MessageKind, TransportStatus, profi
 /// clients (the `backlog` option, at most 63), so clients arriving together
 /// never find the pipe busy. Pipes accept local clients only, and their
 /// security descriptor grants access to the creating user's account,
-/// SYSTEM and the Administrators group, nobody else. A crashed server
+/// SYSTEM and the Administrators group (and a group of
+/// [`EndpointAccess::OwnerAndGroup`](super::EndpointAccess), without the
+/// right to create pipe instances), nobody else. A crashed server
 /// leaves nothing behind (pipe names vanish with their last handle); a live
 /// one makes the bind fail with [`Error::AddressInUse`]. There is no
 /// `AsRawHandle` for the listener: its waiting instances change with every

@@ -126,6 +126,8 @@ fn the_default_accepts_a_provider_of_this_user() {
         let mut client = IncrementClient::new(dir.str(), "inc", &ClientConfig::default());
         client.refresh();
         assert_eq!(client.call(41).expect("call"), 42);
+        // This process's user: a uid on Linux, a SID on Windows.
+        assert_eq!(matches!(me(), Identity::Sid(_)), cfg!(windows), "{}", me());
         let session = ClientSession::connect(dir.str(), "inc", &ClientOptions::default())
             .expect("L1 connect with the default provider_identity");
         assert_eq!(session.peer().pid, Some(std::process::id()));
