@@ -369,6 +369,16 @@ fn a_group_of_the_wrong_kind_fails_the_bind_clearly() {
         assert!(text.contains("OwnerAndGroup"), "{text}");
         assert!(text.contains(&wrong.to_string()), "{text}");
         assert!(dir.is_empty(), "left behind: {:?}", dir.entries());
+        // gid -1 is chown's "unchanged", not a group.
+        if cfg!(unix) {
+            let options = ServerOptions {
+                endpoint_access: EndpointAccess::OwnerAndGroup(Identity::Gid(u32::MAX)),
+                ..ServerOptions::default()
+            };
+            let err = Listener::bind(dir.str(), "bad", &options).expect_err("refused");
+            assert!(err.to_string().contains("gid:4294967295"), "{err}");
+            assert!(dir.is_empty(), "left behind: {:?}", dir.entries());
+        }
     });
 }
 

@@ -40,7 +40,8 @@ pub(crate) fn peer_identity(conn: &Conn) -> PeerIdentity {
 fn mode_and_group(access: &EndpointAccess) -> Result<(Mode, Option<Gid>)> {
     match access {
         EndpointAccess::OwnerOnly => Ok((Mode::RUSR | Mode::WUSR, None)),
-        EndpointAccess::OwnerAndGroup(Identity::Gid(gid)) => Ok((
+        // -1 means "leave the group unchanged" to chown: not a group.
+        EndpointAccess::OwnerAndGroup(Identity::Gid(gid)) if *gid != u32::MAX => Ok((
             Mode::RUSR | Mode::WUSR | Mode::RGRP | Mode::WGRP,
             Some(Gid::from_raw(*gid)),
         )),
@@ -49,7 +50,7 @@ fn mode_and_group(access: &EndpointAccess) -> Result<(Mode, Option<Gid>)> {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 format!(
-                    "EndpointAccess::OwnerAndGroup needs a group id (gid:N) on this OS, not {other}"
+                    "EndpointAccess::OwnerAndGroup needs a group id (gid:N, N below 4294967295) on this OS, not {other}"
                 ),
             ),
         )),
