@@ -1370,9 +1370,17 @@ pub fn client_handshake(data: &[u8]) {
             if h.kind != MessageKind::Control || h.code != wire::control::HELLO_ACK {
                 return assert!(matches!(e, HandshakeError::Malformed(_)), "{e:?}");
             }
+            // netipc rejections name their reason in the extension word.
+            let ext = HelloAck::decode(&data[HEADER_LEN..]).map_or(0, |a| a.extensions);
             let expected = match h.transport_status {
                 TransportStatus::OK => return,
+                TransportStatus::AUTH_FAILED if ext & wire::extension::IDENTITY_REFUSED != 0 => {
+                    HandshakeError::IdentityRefused
+                }
                 TransportStatus::AUTH_FAILED => HandshakeError::AuthFailed,
+                TransportStatus::INTERNAL_ERROR if ext & wire::extension::AT_CAPACITY != 0 => {
+                    return assert!(matches!(e, HandshakeError::AtCapacity { .. }), "{e:?}");
+                }
                 TransportStatus::UNSUPPORTED => HandshakeError::NoCommonProfile,
                 TransportStatus::LIMIT_EXCEEDED => HandshakeError::LimitExceeded,
                 TransportStatus::INCOMPATIBLE => {

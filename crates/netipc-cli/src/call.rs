@@ -9,13 +9,13 @@ use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, Client, ClientConfig,
     ClientState, IncrementClient, ServiceKind, StringReverseClient,
 };
-use netipc::transport::{ClientOptions, ClientSession, names};
+use netipc::transport::{ClientOptions, ClientSession, IdentityPolicy, names};
 use netipc::wire::profile;
 use serde_json::{Value, json};
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, call_failed, connect_failed, human_duration, json_text,
-    not_ready, text, write_stdout,
+    CliError, EndpointArgs, Kind, PROVIDER_IDENTITY_HELP, call_failed, connect_failed,
+    human_duration, json_text, not_ready, text, write_stdout,
 };
 use crate::table::Table;
 
@@ -63,6 +63,10 @@ pub struct CallArgs {
     /// Offer only the baseline transport (socket or pipe), no shared memory.
     #[arg(long)]
     no_shm: bool,
+
+    #[arg(long, value_name = "POLICY", default_value = "default",
+          hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
+    provider_identity: IdentityPolicy,
 }
 
 /// The validated arguments of one call.
@@ -166,9 +170,10 @@ impl Target {
             return Ok(client);
         }
         let state = client.status().state;
-        if state == ClientState::Disconnected {
+        if matches!(state, ClientState::Disconnected | ClientState::AuthFailed) {
             // The typed client keeps only its state: connect once more at
-            // the transport level to learn and report the cause.
+            // the transport level to learn and report the cause (an
+            // untrusted provider, a refused identity or token).
             if let Err(e) = ClientSession::connect(&self.run_dir, &self.service, &self.options()) {
                 return Err(connect_failed(
                     Some(self.kind),
@@ -191,6 +196,7 @@ impl Target {
             },
             auth_token: self.config.auth_token,
             handshake_timeout: self.config.call_timeout,
+            provider_identity: self.config.provider_identity,
             ..ClientOptions::default()
         }
     }
@@ -232,6 +238,7 @@ fn call(args: &CallArgs) -> Result<String, CliError> {
             auth_token: args.endpoint.auth_token,
             call_timeout: Duration::from_millis(args.timeout_ms.max(1)),
             supported_profiles: if args.no_shm { profile::BASELINE } else { 0 },
+            provider_identity: args.provider_identity,
             ..ClientConfig::default()
         },
         json: args.json,

@@ -100,6 +100,11 @@ pub struct EndpointArgs {
     pub auth_token: u64,
 }
 
+/// Help text of `--provider-identity`.
+pub const PROVIDER_IDENTITY_HELP: &str = "Providers to talk to, checked before the auth token is \
+sent: same-user-or-admin (the default: this user, root / the OS administrator), any, or a \
+comma-separated list of uid:N, gid:N and Windows SIDs (S-1-5-18)";
+
 impl EndpointArgs {
     /// The run directory string: given, or the default. Not checked.
     ///
@@ -349,6 +354,29 @@ pub fn connect_failed(
         netipc::Error::Disconnected => {
             return CliError::failed(format!(
                 "the provider of \"{service}\" closed the connection during the handshake: it may be overloaded or stopping; try again"
+            ));
+        }
+        netipc::Error::UntrustedProvider(refusal) => {
+            let accept = refusal
+                .user
+                .map_or_else(|| "any".to_owned(), |user| user.to_string());
+            return CliError::failed(format!(
+                "{refusal} (with netipc: --provider-identity {accept})"
+            ));
+        }
+        netipc::Error::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            return CliError::failed(format!(
+                "this user may not open the endpoint of \"{service}\" ({}): {err}; the provider decides who may (netipc serve --endpoint-access group:…), or run as the provider's user",
+                endpoint(run_dir, service)
+            ));
+        }
+        netipc::Error::Handshake(HandshakeError::IdentityRefused) => {
+            let me = netipc::transport::Identity::current_user()
+                .map_or_else(|_| "this user".to_owned(), |id| id.to_string());
+            return CliError::failed(format!(
+                "the provider of \"{service}\" refused this consumer ({me}) for its identity: run as a user or group the provider accepts, or start it with a --consumer-identity that includes {me}"
             ));
         }
         other => {

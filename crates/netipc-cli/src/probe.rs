@@ -21,13 +21,13 @@ use netipc::codec::{
     encode_increment, encode_string_reverse,
 };
 use netipc::service::DEFAULT_PROFILES;
-use netipc::transport::{ClientOptions, ClientSession, DataPlane};
+use netipc::transport::{ClientOptions, ClientSession, DataPlane, IdentityPolicy};
 use netipc::wire::{TransportStatus, profile};
 use serde_json::json;
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, connect_failed, endpoint, human_duration, json_text,
-    profile_meaning, profile_name, write_stdout,
+    CliError, EndpointArgs, Kind, PROVIDER_IDENTITY_HELP, connect_failed, endpoint, human_duration,
+    json_text, profile_meaning, profile_name, write_stdout,
 };
 
 /// Arguments of `netipc probe`.
@@ -67,6 +67,10 @@ pub struct ProbeArgs {
     /// Longest time the handshake and each call may take, in ms.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout_ms: u64,
+
+    #[arg(long, value_name = "POLICY", default_value = "default",
+          hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
+    provider_identity: IdentityPolicy,
 }
 
 /// Runs `netipc probe`.
@@ -195,6 +199,7 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
             preferred_profiles: if args.no_shm { 0 } else { profile::SHM_HYBRID },
             auth_token: args.endpoint.auth_token,
             handshake_timeout: timeout,
+            provider_identity: args.provider_identity,
             ..ClientOptions::default()
         },
         timeout,

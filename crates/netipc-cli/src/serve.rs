@@ -21,8 +21,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use netipc::service::ServerConfig;
-use netipc::transport::names;
 use netipc::transport::run_dir::RunDirState;
+use netipc::transport::{EndpointAccess, IdentityPolicy, names};
 
 use crate::common::{CliError, EndpointArgs, Kind, endpoint, run_dir_error};
 use crate::providers::{self, Providers};
@@ -78,6 +78,23 @@ pub struct ServeArgs {
     /// parent closing the pipe).
     #[arg(long)]
     stop_on_eof: bool,
+
+    /// Consumers to serve: any (the default: every process that can open
+    /// the endpoint), same-user-or-admin, or a comma-separated list of
+    /// uid:N, gid:N and Windows SIDs; others are refused in the handshake.
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "default",
+        hide_default_value = true
+    )]
+    consumer_identity: IdentityPolicy,
+
+    /// Who may open the endpoint: owner-only (the default; POSIX mode
+    /// 0600), or group:gid:N (mode 0660 and that group; Windows:
+    /// group:S-1-… in the pipe's DACL).
+    #[arg(long, value_name = "ACCESS", default_value = "owner-only")]
+    endpoint_access: EndpointAccess,
 }
 
 /// Runs `netipc serve`.
@@ -120,6 +137,8 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         auth_token: args.endpoint.auth_token,
         workers: args.workers,
         max_sessions: args.max_sessions,
+        consumer_identity: args.consumer_identity,
+        endpoint_access: args.endpoint_access,
         ..ServerConfig::default()
     };
     let server = providers
@@ -209,5 +228,11 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         "served {} requests in {} sessions (at most {} at once); refused {} clients at capacity",
         stats.requests, stats.sessions_opened, stats.peak_sessions, stats.refused_at_capacity
     );
+    if stats.refused_identity > 0 {
+        println!(
+            "refused {} clients for their identity (--consumer-identity)",
+            stats.refused_identity
+        );
+    }
     Ok(())
 }

@@ -222,6 +222,11 @@ pub enum Error {
     /// An endpoint or object name could not be derived.
     #[error(transparent)]
     Name(#[from] crate::transport::names::NameError),
+    /// The client refused the provider for the identity the OS reports for
+    /// it (its `provider_identity`); the HELLO, and with it the auth
+    /// token, was not sent.
+    #[error("{0}")]
+    UntrustedProvider(Box<crate::transport::UntrustedProvider>),
     /// The handshake did not produce a session.
     #[error("handshake failed: {0}")]
     Handshake(#[from] crate::transport::handshake::HandshakeError),

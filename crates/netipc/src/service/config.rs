@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::transport::{EndpointAccess, IdentityPolicy};
 use crate::wire::{MAX_PAYLOAD_CAP, MAX_PAYLOAD_DEFAULT, profile};
 
 /// Default time a call may take.
@@ -71,6 +72,12 @@ pub struct ClientConfig {
     pub max_lookup_subcalls: u32,
     /// Largest stitched lookup response in bytes. 0: 64 MiB.
     pub max_lookup_response_bytes: u32,
+    /// Which providers the client talks to, checked on every connection
+    /// before the auth token is sent. `Default`: a provider running as
+    /// this process's user or as the OS administrator (Linux: uid 0;
+    /// Windows: LocalSystem or an elevated administrator). See
+    /// [`crate::transport::identity`] for what each OS reports.
+    pub provider_identity: IdentityPolicy,
 }
 
 /// A [`ClientConfig`] with every zero replaced by its default.
@@ -88,6 +95,7 @@ pub(crate) struct ClientSettings {
     pub(crate) max_lookup_items: u32,
     pub(crate) max_lookup_subcalls: u32,
     pub(crate) max_lookup_response_bytes: u32,
+    pub(crate) provider_identity: IdentityPolicy,
 }
 
 fn or(v: u32, default: u32) -> u32 {
@@ -128,6 +136,7 @@ impl ClientConfig {
                 self.max_lookup_response_bytes,
                 DEFAULT_MAX_LOOKUP_RESPONSE_BYTES,
             ),
+            provider_identity: self.provider_identity,
         }
     }
 }
@@ -168,6 +177,17 @@ pub struct ServerConfig {
     /// client stops sending half way through. Zero: 5 seconds
     /// ([`DEFAULT_SEND_TIMEOUT`]).
     pub send_timeout: Duration,
+    /// Which consumers are served, by the identity the OS reports for
+    /// them. `Default`: any process that can open the endpoint. A refused
+    /// consumer gets an authentication failure (a netipc client learns it
+    /// was for its identity), nothing is set up for it, and it is counted
+    /// in [`ServerStats::refused_identity`](crate::service::ServerStats::refused_identity).
+    pub consumer_identity: IdentityPolicy,
+    /// Who may open the endpoint and the shared-memory regions. Default:
+    /// the provider's user only (Linux: mode 0600); see [`EndpointAccess`]
+    /// for a group (Linux: mode 0660 and the group; Windows: the pipe's
+    /// DACL).
+    pub endpoint_access: EndpointAccess,
 }
 
 impl ServerConfig {

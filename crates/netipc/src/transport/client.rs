@@ -51,10 +51,16 @@ impl ClientSession {
     /// session, the region is attached; all of it together takes at most
     /// the handshake timeout (a provider whose backlog is full included).
     ///
+    /// Before the HELLO (which carries the auth token) is sent, the
+    /// provider's identity is checked against the options'
+    /// `provider_identity` (see [`super::identity`]).
+    ///
     /// # Errors
     /// `NotFound` when no server listens, `Name` for an invalid service
-    /// name or a too-long path, `Handshake` when the server rejects the
-    /// proposal (auth token, profiles, limits, a provider at its session
+    /// name or a too-long path, `UntrustedProvider` when the provider runs
+    /// as an identity `provider_identity` does not accept (nothing was
+    /// sent), `Handshake` when the server rejects the proposal (auth token,
+    /// this client's identity, profiles, limits, a provider at its session
     /// limit) or answers garbage, `Timeout`, `Disconnected`, `Io`.
     pub fn connect(run_dir: &str, service: &str, options: &ClientOptions) -> Result<Self> {
         Self::connect_until(
@@ -80,6 +86,10 @@ impl ClientSession {
     ) -> Result<Self> {
         let raised = interrupt.map(Interrupt::sys);
         let conn = sys::connect(run_dir, service, until, raised)?;
+        // Before anything is sent: the HELLO carries the auth token.
+        super::identity::check_provider(&conn, &options.provider_identity, || {
+            sys::endpoint_name(run_dir, service)
+        })?;
         let mut offer = options.offer(conn.default_packet_size(), sys::shm_profiles());
         offer.flags = hello_flags;
         conn.send_packet(&[&hello_message(&offer.hello())], until, raised)?;
@@ -97,6 +107,7 @@ impl ClientSession {
                 auth_token: options.auth_token,
                 session_id: params.session_id,
                 owner: conn.peer().uid,
+                access: Default::default(),
             };
             Some(attach(
                 &conn,

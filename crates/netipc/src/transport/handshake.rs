@@ -45,6 +45,13 @@ pub enum HandshakeError {
         /// The provider's session limit.
         sessions: u32,
     },
+    /// The provider does not serve this consumer's user or group (a netipc
+    /// provider's rejection; its `consumer_identity`). Sticky: the auth
+    /// token does not matter.
+    #[error(
+        "the provider refused this consumer for its user or group identity (the provider's consumer_identity): run the consumer as a user or group the provider accepts, or ask its operator to accept this one"
+    )]
+    IdentityRefused,
     /// The server rejected the handshake with a status this library does not
     /// define.
     #[error("handshake rejected with {0}")]
@@ -67,6 +74,7 @@ impl HandshakeError {
             Self::Incompatible(_) => Some(TransportStatus::INCOMPATIBLE),
             Self::LimitExceeded => Some(TransportStatus::LIMIT_EXCEEDED),
             Self::AtCapacity { .. } => Some(TransportStatus::INTERNAL_ERROR),
+            Self::IdentityRefused => Some(TransportStatus::AUTH_FAILED),
             Self::Rejected(s) => Some(*s),
             Self::Malformed(_) | Self::Undecodable(_) => None,
         }
@@ -286,6 +294,26 @@ pub fn capacity_rejection(hello: &Hello, limit: u32) -> ServerOutcome {
     }
 }
 
+/// The answer to a well-formed HELLO from a consumer whose identity the
+/// provider does not serve: status `AUTH_FAILED` (what every peer
+/// understands as "not allowed"); a netipc client also finds the
+/// [`IDENTITY_REFUSED`](crate::wire::extension::IDENTITY_REFUSED) bit and
+/// reports the real reason.
+pub fn identity_rejection(hello: &Hello) -> ServerOutcome {
+    let ack = if hello.flags & crate::wire::HELLO_FLAG_EXTENSIONS != 0 {
+        HelloAck {
+            extensions: crate::wire::extension::IDENTITY_REFUSED,
+            ..HelloAck::default()
+        }
+    } else {
+        HelloAck::default()
+    };
+    ServerOutcome {
+        reply: Some(hello_ack_message(TransportStatus::AUTH_FAILED, &ack)),
+        result: Err(HandshakeError::IdentityRefused),
+    }
+}
+
 /// The HELLO in `packet`, if it is one that decodes (the checks of
 /// [`server_handshake`] decide what to answer).
 pub(crate) fn peek_hello(packet: &[u8]) -> Option<Hello> {
@@ -417,7 +445,14 @@ pub fn client_handshake(packet: &[u8]) -> Result<SessionParams, HandshakeError> 
     }
     match header.transport_status {
         TransportStatus::OK => {}
-        TransportStatus::AUTH_FAILED => return Err(HandshakeError::AuthFailed),
+        TransportStatus::AUTH_FAILED => {
+            return Err(match HelloAck::decode(&packet[HEADER_LEN..]) {
+                Ok(ack) if ack.extensions & crate::wire::extension::IDENTITY_REFUSED != 0 => {
+                    HandshakeError::IdentityRefused
+                }
+                _ => HandshakeError::AuthFailed,
+            });
+        }
         TransportStatus::UNSUPPORTED => return Err(HandshakeError::NoCommonProfile),
         TransportStatus::INCOMPATIBLE => {
             return Err(HandshakeError::Incompatible("rejected by the server"));

@@ -20,6 +20,7 @@ mod channel;
 mod client;
 pub mod framing;
 pub mod handshake;
+pub mod identity;
 mod interrupt;
 pub(crate) mod multiplex;
 pub mod names;
@@ -35,6 +36,10 @@ pub mod testing;
 pub(crate) use channel::Wait;
 pub use channel::{DataPlane, Items, Message};
 pub use client::ClientSession;
+pub use identity::{
+    EndpointAccess, Identities, Identity, IdentityParseError, IdentityPolicy, MAX_IDENTITIES, Sid,
+    UntrustedProvider,
+};
 pub use interrupt::Interrupt;
 pub use options::{
     ClientOptions, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SEND_TIMEOUT, ServerOptions,

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::handshake::{ClientOffer, ServerOffer};
+use super::identity::{EndpointAccess, IdentityPolicy};
 use crate::wire::profile;
 
 /// Default time a handshake may take before the peer is given up on.
@@ -48,6 +49,11 @@ pub struct ClientOptions {
     /// Longest a send waits for the server to make room; zero means
     /// [`DEFAULT_SEND_TIMEOUT`].
     pub send_timeout: Duration,
+    /// Which providers the client talks to, checked after connecting and
+    /// before the HELLO (which carries `auth_token`) is sent.
+    /// [`IdentityPolicy::Default`]: a provider running as this process's
+    /// user or as the OS administrator (see [`super::identity`]).
+    pub provider_identity: IdentityPolicy,
 }
 
 impl ClientOptions {
@@ -110,6 +116,15 @@ pub struct ServerOptions {
     /// Longest a response send waits for the client to make room; zero
     /// means [`DEFAULT_SEND_TIMEOUT`].
     pub send_timeout: Duration,
+    /// Which consumers the server serves, checked when their HELLO
+    /// arrives; a refused consumer gets an authentication failure (netipc
+    /// clients learn that it was for their identity) and nothing is set up
+    /// for it. [`IdentityPolicy::Default`]: any process that can open the
+    /// endpoint.
+    pub consumer_identity: IdentityPolicy,
+    /// Who may open the endpoint and the shared-memory regions.
+    /// [`EndpointAccess::OwnerOnly`] by default (POSIX: mode 0600).
+    pub endpoint_access: EndpointAccess,
 }
 
 impl ServerOptions {

@@ -6,7 +6,7 @@ use super::channel::{Channel, DataPlane, Message, Wait, deadline, send_packet};
 use super::framing::Limits;
 use super::handshake::{
     HANDSHAKE_PACKET_MAX, ServerOffer, ServerOutcome, SessionParams, capacity_rejection,
-    peek_hello, server_handshake,
+    identity_rejection, peek_hello, server_handshake,
 };
 use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
@@ -18,7 +18,8 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 /// # Platform-specific behavior
 ///
 /// On POSIX the endpoint is the socket file `<run_dir>/<service>.sock`,
-/// created with mode 0600. The run directory must belong to this user or
+/// created with mode 0600 (0660 and a group with
+/// [`EndpointAccess::OwnerAndGroup`](super::EndpointAccess)). The run directory must belong to this user or
 /// root and must not be writable by every user
 /// ([`Error::RunDir`]; see [`run_dir`](super::run_dir) for the stricter
 /// checks of [`prepare_run_dir`](super::run_dir::prepare_run_dir)). The
@@ -42,7 +43,9 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 /// clients (the `backlog` option, at most 63), so clients arriving together
 /// never find the pipe busy. Pipes accept local clients only, and their
 /// security descriptor grants access to the creating user's account,
-/// SYSTEM and the Administrators group, nobody else. A crashed server
+/// SYSTEM and the Administrators group (and a group of
+/// [`EndpointAccess::OwnerAndGroup`](super::EndpointAccess), without the
+/// right to create pipe instances), nobody else. A crashed server
 /// leaves nothing behind (pipe names vanish with their last handle); a live
 /// one makes the bind fail with [`Error::AddressInUse`], naming its pid
 /// when a client connection can reach it (`GetNamedPipeServerProcessId`;
@@ -52,7 +55,9 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 #[derive(Debug)]
 pub struct Listener {
     pub(crate) inner: sys::Listener,
-    options: ServerOptions,
+    /// Shared with every accepted connection (the options are large:
+    /// identity lists are held inline).
+    options: std::sync::Arc<ServerOptions>,
     run_dir: String,
     service: String,
 }
@@ -67,13 +72,18 @@ impl Listener {
     /// follow or remove, `Name` for an invalid service name or a too-long
     /// path, `Io`.
     pub fn bind(run_dir: &str, service: &str, options: &ServerOptions) -> Result<Self> {
-        let inner = sys::Listener::bind(run_dir, service, options.backlog())?;
+        let inner = sys::Listener::bind_with(
+            run_dir,
+            service,
+            options.backlog(),
+            &options.endpoint_access,
+        )?;
         if options.supported_profiles & sys::shm_profiles() != 0 {
             sys::cleanup_stale(run_dir, service);
         }
         Ok(Self {
             inner,
-            options: *options,
+            options: std::sync::Arc::new(*options),
             run_dir: run_dir.to_owned(),
             service: service.to_owned(),
         })
@@ -106,7 +116,7 @@ impl Listener {
         Incoming {
             peer: conn.peer(),
             conn,
-            options: self.options,
+            options: self.options.clone(),
             run_dir: self.run_dir.clone(),
             service: self.service.clone(),
         }
@@ -128,7 +138,7 @@ impl Listener {
 pub struct Incoming {
     conn: sys::Conn,
     peer: PeerCredentials,
-    options: ServerOptions,
+    options: std::sync::Arc<ServerOptions>,
     run_dir: String,
     service: String,
 }
@@ -145,7 +155,7 @@ impl Incoming {
     /// # Errors
     /// See [`handshake_with`](Self::handshake_with).
     pub fn handshake(self, session_id: u64) -> Result<ServerSession> {
-        let options = self.options;
+        let options = self.options.clone();
         self.handshake_with(session_id, &options, None)
     }
 
@@ -163,7 +173,8 @@ impl Incoming {
     ///
     /// # Errors
     /// `Handshake` when the HELLO is rejected (the rejection reply, if the
-    /// protocol has one, was sent), `Timeout`, `Interrupted`,
+    /// protocol has one, was sent; `IdentityRefused` when the options'
+    /// `consumer_identity` does not accept the client), `Timeout`, `Interrupted`,
     /// `Disconnected`, `Io`. The connection is closed in every error case.
     pub fn handshake_with(
         self,
@@ -230,8 +241,19 @@ impl Incoming {
             service,
             ..
         } = self;
-        let (outcome, shm) = match (at_capacity, peek_hello(packet)) {
-            (Some(limit), Some(hello)) => (capacity_rejection(&hello, limit), None),
+        let hello = peek_hello(packet);
+        // A consumer the provider does not serve is refused before any
+        // negotiation, whatever it proposes: nothing is set up for it.
+        let refused = super::identity::refused_consumer(&conn, &options.consumer_identity);
+        let (outcome, shm) = match (at_capacity, &hello) {
+            (_, Some(hello)) if refused.is_some() => (identity_rejection(hello), None),
+            (_, None) if refused.is_some() => {
+                // Answered as any malformed first packet is; still a refusal.
+                let mut outcome = server_handshake(packet, &refusing_offer(), session_id);
+                outcome.result = Err(super::handshake::HandshakeError::IdentityRefused);
+                (outcome, None)
+            }
+            (Some(limit), Some(hello)) => (capacity_rejection(hello, limit), None),
             _ => {
                 let mut offer =
                     options.offer(conn.default_packet_size(), sys::shm_profiles(), extensions);
@@ -241,6 +263,7 @@ impl Incoming {
                     auth_token: offer.auth_token,
                     session_id,
                     owner: None,
+                    access: options.endpoint_access,
                 };
                 accept_hello(packet, &mut offer, &key)
             }
@@ -264,6 +287,20 @@ impl Incoming {
             peer,
             send_timeout: options.send_timeout(),
         })
+    }
+}
+
+/// An offer no HELLO can satisfy, for answering a malformed first packet
+/// of a refused consumer exactly as any malformed packet is answered.
+fn refusing_offer() -> ServerOffer {
+    ServerOffer {
+        supported_profiles: 0,
+        preferred_profiles: 0,
+        max_request_payload_bytes: 0,
+        max_response_payload_bytes: 0,
+        auth_token: 0,
+        packet_size: 0,
+        extensions: 0,
     }
 }
 

@@ -75,6 +75,9 @@ pub(crate) struct ShmKey<'a> {
     /// Checked on POSIX only.
     #[allow(dead_code, reason = "read only by backends with file regions")]
     pub(crate) owner: Option<u32>,
+    /// Who may open the region (the provider's endpoint access; a client
+    /// only opens regions and leaves it at the default).
+    pub(crate) access: super::EndpointAccess,
 }
 
 /// Region creations attempted by this process (both backends count in

@@ -29,6 +29,11 @@ pub mod extension {
     /// field then carries that session limit. Reference clients see an
     /// ordinary rejection and retry later, as they should.
     pub const AT_CAPACITY: u32 = 0x0000_0002;
+    /// In a rejection HELLO_ACK (status `AUTH_FAILED`): the provider does
+    /// not serve this consumer's user or group (its `consumer_identity`),
+    /// whatever the auth token. Reference clients see an ordinary
+    /// authentication failure.
+    pub const IDENTITY_REFUSED: u32 = 0x0000_0004;
 }
 
 /// The client's handshake proposal (44 bytes).

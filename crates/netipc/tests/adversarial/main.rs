@@ -19,6 +19,7 @@ mod sigbus;
 mod alloc_meter;
 mod auth_first;
 mod bounds;
+mod identity;
 mod memory;
 
 #[global_allocator]

@@ -245,6 +245,7 @@ impl ClientCore {
             packet_size: 0,
             handshake_timeout: self.call_timeout,
             send_timeout: self.call_timeout,
+            provider_identity: self.settings.provider_identity,
         }
     }
 
@@ -306,7 +307,9 @@ impl ClientCore {
                 ClientState::Ready
             }
             Err(Error::NotFound { .. }) => ClientState::NotFound,
-            Err(Error::Handshake(HandshakeError::AuthFailed)) => ClientState::AuthFailed,
+            Err(Error::Handshake(HandshakeError::AuthFailed | HandshakeError::IdentityRefused)) => {
+                ClientState::AuthFailed
+            }
             Err(Error::Handshake(
                 HandshakeError::NoCommonProfile | HandshakeError::Incompatible(_),
             )) => ClientState::Incompatible,

@@ -220,6 +220,8 @@ impl ManagedServer {
             supported_profiles: self.config.supported(),
             // Room for a crowd of clients connecting at the same moment.
             backlog: 1024,
+            consumer_identity: self.config.consumer_identity,
+            endpoint_access: self.config.endpoint_access,
             ..ServerOptions::default()
         };
         let listener = Listener::bind(&self.run_dir, &self.service, &options)?;

@@ -22,6 +22,10 @@ pub struct ServerStats {
     pub sessions_opened: u64,
     /// Clients refused because `session_limit` sessions were open.
     pub refused_at_capacity: u64,
+    /// Consumers refused because the identity the OS reports for them is
+    /// not one the server's `consumer_identity` accepts (not counted in
+    /// `handshake_failures`).
+    pub refused_identity: u64,
     /// Handshakes that failed: rejected proposals (auth token, profiles,
     /// sizes), malformed HELLOs, connections closed before their HELLO.
     pub handshake_failures: u64,
@@ -88,6 +92,7 @@ pub(crate) struct Counters {
     pub(crate) handshaking: AtomicUsize,
     pub(crate) sessions_opened: AtomicU64,
     pub(crate) refused_at_capacity: AtomicU64,
+    pub(crate) refused_identity: AtomicU64,
     pub(crate) handshake_failures: AtomicU64,
     pub(crate) auth_failures: AtomicU64,
     pub(crate) handshake_timeouts: AtomicU64,
@@ -112,6 +117,7 @@ impl Counters {
             handshaking: AtomicUsize::new(0),
             sessions_opened: AtomicU64::new(0),
             refused_at_capacity: AtomicU64::new(0),
+            refused_identity: AtomicU64::new(0),
             handshake_failures: AtomicU64::new(0),
             auth_failures: AtomicU64::new(0),
             handshake_timeouts: AtomicU64::new(0),
@@ -133,6 +139,7 @@ impl Counters {
             handshaking: size(&self.handshaking),
             sessions_opened: get(&self.sessions_opened),
             refused_at_capacity: get(&self.refused_at_capacity),
+            refused_identity: get(&self.refused_identity),
             handshake_failures: get(&self.handshake_failures),
             auth_failures: get(&self.auth_failures),
             handshake_timeouts: get(&self.handshake_timeouts),

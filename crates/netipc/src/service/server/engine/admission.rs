@@ -81,6 +81,25 @@ impl Engine {
         reserved
     }
 
+    /// Counts a consumer refused for its identity; the first one is
+    /// logged at warn, later ones at debug (the count is in the stats).
+    fn refused_identity(&self, peer: crate::transport::PeerCredentials) {
+        bump(&self.counters().refused_identity);
+        let policy = self.config.consumer_identity;
+        if !self.refused_before.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                pid = ?peer.pid,
+                uid = ?peer.uid,
+                gid = ?peer.gid,
+                consumer_identity = %policy,
+                "refused a consumer for its identity (ServerConfig::consumer_identity); \
+                 further refusals are logged at debug and counted in ServerStats::refused_identity"
+            );
+        } else {
+            tracing::debug!(pid = ?peer.pid, uid = ?peer.uid, gid = ?peer.gid, "refused a consumer for its identity");
+        }
+    }
+
     pub(super) fn options(&self) -> ServerOptions {
         ServerOptions {
             supported_profiles: self.config.supported(),
@@ -98,6 +117,8 @@ impl Engine {
             backlog: 0,
             handshake_timeout: HANDSHAKE_TIMEOUT,
             send_timeout: self.config.send_timeout(),
+            consumer_identity: self.config.consumer_identity,
+            endpoint_access: self.config.endpoint_access,
         }
     }
 
@@ -128,6 +149,7 @@ impl Engine {
         let at_capacity =
             (!reserved).then(|| u32::try_from(self.session_limit).unwrap_or(u32::MAX));
         let session_id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let peer = incoming.peer();
         let result = incoming.finish_handshake(
             &packet[..n],
             session_id,
@@ -141,6 +163,15 @@ impl Engine {
             Err(e) => {
                 if reserved {
                     self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
+                }
+                if matches!(
+                    e,
+                    crate::Error::Handshake(
+                        crate::transport::handshake::HandshakeError::IdentityRefused
+                    )
+                ) {
+                    self.refused_identity(peer);
+                } else if reserved {
                     bump(&self.counters().handshake_failures);
                     if matches!(
                         e,

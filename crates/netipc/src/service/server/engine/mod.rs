@@ -170,6 +170,9 @@ pub(super) struct Engine {
     /// Whether the last handshake found the server full (to log the
     /// first refusal only).
     full: AtomicBool,
+    /// Whether a consumer was refused for its identity already (to log
+    /// the first refusal at warn only).
+    refused_before: AtomicBool,
 }
 
 impl Engine {
@@ -210,6 +213,7 @@ impl Engine {
             running: Mutex::new(0),
             exited: Condvar::new(),
             full: AtomicBool::new(false),
+            refused_before: AtomicBool::new(false),
         }))
     }
 

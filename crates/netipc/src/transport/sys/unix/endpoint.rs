@@ -27,7 +27,8 @@
 //! 3. **Bind elsewhere, then appear complete.** The socket is bound under
 //!    the temporary name `<service>.bind` (same length as the final name),
 //!    its permissions are set through a descriptor of that very file
-//!    ([`apply_socket_mode`], the only place that does it), it starts
+//!    ([`apply_socket_mode`] for the owner-only mode, then
+//!    [`super::identity::apply_access`] for a configured group), it starts
 //!    listening, and only then is it hard-linked to `<service>.sock`
 //!    (`linkat`, which never replaces an existing entry and does not follow
 //!    links; where a file system has no hard links, `renameat2` with
@@ -400,6 +401,7 @@ pub(crate) fn bind_and_publish(
     run_dir: &str,
     service: &str,
     backlog: u32,
+    access: &crate::transport::identity::EndpointAccess,
 ) -> Result<Option<Published>> {
     let final_name = format!("{service}.sock");
     let temp = format!("{service}.bind");
@@ -432,6 +434,9 @@ pub(crate) fn bind_and_publish(
     };
     let node = apply_socket_mode(dir, &temp, &temp_path, SOCKET_MODE)?;
     guard.node = Some(node);
+    // A wider access (a group) is given while the socket is still private
+    // under its temporary name and not yet listening.
+    super::identity::apply_access(&temp_path, node, access)?;
     let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
     listen(&fd, backlog).map_err(|e| io("listening on the socket", e))?;
     match linkat(

@@ -1,6 +1,7 @@
 //! The POSIX backend: Unix SEQPACKET sockets.
 
 mod endpoint;
+mod identity;
 mod interrupt;
 mod limits;
 mod poller;
@@ -9,6 +10,7 @@ mod shm;
 mod socket;
 mod wait;
 
+pub(crate) use identity::{admin_identities, current_user, endpoint_name, peer_identity};
 pub(crate) use interrupt::Interrupt;
 pub(crate) use limits::session_capacity;
 pub(crate) use poller::{Event, Interest, Poller};

@@ -19,6 +19,7 @@ use super::run_dir::open_endpoint_dir;
 use super::wait::{wait_readable, wait_writable};
 use crate::error::{Error, Result};
 use crate::transport::PeerCredentials;
+use crate::transport::identity::EndpointAccess;
 use crate::transport::names::socket_path;
 use crate::wire::HEADER_LEN;
 
@@ -317,6 +318,18 @@ impl Listener {
     /// endpoint, refuses a live one, and publishes a socket that is
     /// already listening with its final permissions.
     pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
+        Self::bind_with(run_dir, service, backlog, &EndpointAccess::OwnerOnly)
+    }
+
+    /// [`bind`](Self::bind) with the socket file given the mode and group
+    /// of `access` (see [`super::identity::apply_access`]) before it
+    /// listens and appears under its name.
+    pub(crate) fn bind_with(
+        run_dir: &str,
+        service: &str,
+        backlog: u32,
+        access: &EndpointAccess,
+    ) -> Result<Self> {
         let path = socket_path(run_dir, service)?;
         let name = format!("{service}.sock");
         let dir = open_endpoint_dir(run_dir)?;
@@ -324,7 +337,8 @@ impl Listener {
         let published = (|| {
             for _ in 0..3 {
                 clear_socket_path(&dir, &name, &path)?;
-                if let Some(published) = bind_and_publish(&dir, run_dir, service, backlog)? {
+                if let Some(published) = bind_and_publish(&dir, run_dir, service, backlog, access)?
+                {
                     return Ok(published);
                 }
             }

@@ -2,6 +2,7 @@
 //! every wait honours a deadline and an interrupt), an I/O completion port
 //! as the multi-session servers' poller, and shared memory.
 
+mod identity;
 mod interrupt;
 mod limits;
 mod overlapped;
@@ -14,6 +15,7 @@ mod shm;
 mod tests;
 mod util;
 
+pub(crate) use identity::{admin_identities, current_user, endpoint_name, peer_identity};
 pub(crate) use interrupt::Interrupt;
 pub(crate) use limits::session_capacity;
 pub(crate) use pipe::{Conn, Listener, connect};

@@ -1,19 +1,33 @@
 //! The security descriptor of every pipe and shared-memory object: full
 //! access for the creating user's account, SYSTEM and the Administrators
-//! group; nobody else.
+//! group; with [`EndpointAccess::OwnerAndGroup`] also a group (pipes:
+//! read and write but no new pipe instances; shared-memory objects: full
+//! access); nobody else.
 
-use windows_sys::Win32::Foundation::{HANDLE, HLOCAL, LocalFree};
+use windows_sys::Win32::Foundation::{HLOCAL, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
 };
-use windows_sys::Win32::Security::{
-    GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
-    TokenUser,
-};
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+use windows_sys::Win32::Security::{PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES};
 
-use super::util::{last_error, os_error, owned, raw, wide};
+use super::util::{last_error, os_error, wide};
 use crate::error::{Error, Result};
+use crate::transport::identity::{EndpointAccess, Identity};
+
+/// What a group of [`EndpointAccess::OwnerAndGroup`] may do with a pipe:
+/// `FILE_GENERIC_READ | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES`, what a
+/// client opens it with. Not `FILE_APPEND_DATA`, which on a pipe is
+/// `FILE_CREATE_PIPE_INSTANCE`: group members cannot serve the name.
+const PIPE_CLIENT_RIGHTS: u32 = 0x0012_018B;
+
+/// The kind of object a descriptor protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Objects {
+    /// Named pipe instances.
+    Pipe,
+    /// Shared-memory mappings and their events.
+    Shm,
+}
 
 /// An owner-only security descriptor and the attributes pointing at it.
 #[derive(Debug)]
@@ -27,10 +41,44 @@ unsafe impl Send for OwnerOnly {}
 unsafe impl Sync for OwnerOnly {}
 
 impl OwnerOnly {
+    /// The owner-only descriptor of shared-memory objects.
+    #[cfg(test)]
     pub(crate) fn new() -> Result<Self> {
-        let sid = current_user_sid()?;
-        // Protected DACL: generic-all for SYSTEM, Administrators, the user.
-        let sddl = wide(&format!("D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;{sid})"));
+        Self::for_access(&EndpointAccess::OwnerOnly, Objects::Shm)
+    }
+
+    /// The descriptor for `objects` of a provider whose endpoint access is
+    /// `access` (its group must be a SID).
+    pub(crate) fn for_access(access: &EndpointAccess, objects: Objects) -> Result<Self> {
+        let Identity::Sid(user) = super::identity::current_user()? else {
+            return Err(Error::io(
+                "building the security descriptor",
+                std::io::Error::other("this process's user is not a SID"),
+            ));
+        };
+        let group = match access {
+            EndpointAccess::OwnerOnly => String::new(),
+            EndpointAccess::OwnerAndGroup(Identity::Sid(group)) => match objects {
+                Objects::Pipe => format!("(A;;{PIPE_CLIENT_RIGHTS:#x};;;{group})"),
+                Objects::Shm => format!("(A;;GA;;;{group})"),
+            },
+            EndpointAccess::OwnerAndGroup(other) => {
+                return Err(Error::io(
+                    "applying the endpoint access",
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "EndpointAccess::OwnerAndGroup needs a group SID (S-1-…) on this OS, not {other}"
+                        ),
+                    ),
+                ));
+            }
+        };
+        // Protected DACL: generic-all for SYSTEM, Administrators, the user;
+        // the group's rights as above.
+        let sddl = wide(&format!(
+            "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;{user}){group}"
+        ));
         let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
         // SAFETY: a valid NUL-terminated string and an out pointer.
         let ok = unsafe {
@@ -43,7 +91,7 @@ impl OwnerOnly {
         };
         if ok == 0 {
             return Err(Error::io(
-                "building the owner-only security descriptor",
+                "building the security descriptor",
                 os_error(last_error()),
             ));
         }
@@ -65,53 +113,4 @@ impl Drop for OwnerOnly {
         // SAFETY: allocated by ConvertStringSecurityDescriptorToSecurityDescriptorW.
         unsafe { LocalFree(self.descriptor as HLOCAL) };
     }
-}
-
-/// The current process user's SID as a string (`S-1-5-...`).
-fn current_user_sid() -> Result<String> {
-    let mut token: HANDLE = std::ptr::null_mut();
-    // SAFETY: the pseudo handle of this process and an out pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
-        return Err(Error::io(
-            "opening the process token",
-            os_error(last_error()),
-        ));
-    }
-    let token = owned(token, "opening the process token")?;
-    let mut buf = [0u64; 64];
-    let mut len = 0u32;
-    // SAFETY: the buffer is 512 aligned bytes, enough for TOKEN_USER and its SID.
-    let ok = unsafe {
-        GetTokenInformation(
-            raw(&token),
-            TokenUser,
-            buf.as_mut_ptr().cast(),
-            512,
-            &mut len,
-        )
-    };
-    if ok == 0 {
-        return Err(Error::io(
-            "reading the process user",
-            os_error(last_error()),
-        ));
-    }
-    // SAFETY: GetTokenInformation filled the buffer with a TOKEN_USER.
-    let user = unsafe { &*buf.as_ptr().cast::<TOKEN_USER>() };
-    let mut text: windows_sys::core::PWSTR = std::ptr::null_mut();
-    // SAFETY: a valid SID from the token and an out pointer.
-    if unsafe { ConvertSidToStringSidW(user.User.Sid, &mut text) } == 0 {
-        return Err(Error::io(
-            "formatting the process user SID",
-            os_error(last_error()),
-        ));
-    }
-    // SAFETY: `text` is a NUL-terminated wide string allocated by the call.
-    let sid = unsafe {
-        let len = (0..).take_while(|&i| *text.add(i) != 0).count();
-        let s = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
-        LocalFree(text as HLOCAL);
-        s
-    };
-    Ok(sid)
 }

@@ -116,6 +116,7 @@ impl ShmRegion {
         // From here on, dropping `owned` (via the region or on error) removes
         // the file.
         let guard = OwnedGuard(Some(owned));
+        crate::transport::sys::unix::identity::apply_access_fd(&fd, &key.access)?;
         loop {
             match fallocate(&fd, FallocateFlags::empty(), 0, size as u64) {
                 Ok(()) => break,

@@ -48,6 +48,7 @@ fn key(dir: &Dir, session_id: u64) -> ShmKey<'_> {
         auth_token: 0,
         session_id,
         owner: None,
+        access: Default::default(),
     }
 }
 

@@ -5,11 +5,10 @@ use std::os::windows::io::OwnedHandle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use windows_sys::Win32::Foundation::{
-    ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, GENERIC_READ, GENERIC_WRITE, HANDLE,
-};
+use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, GENERIC_READ, HANDLE};
 use windows_sys::Win32::Storage::FileSystem::{
-    CreateFileW, FILE_FLAG_OVERLAPPED, OPEN_EXISTING, ReadFile,
+    CreateFileW, FILE_FLAG_OVERLAPPED, FILE_WRITE_ATTRIBUTES, FILE_WRITE_DATA, OPEN_EXISTING,
+    ReadFile,
 };
 use windows_sys::Win32::System::Pipes::{
     GetNamedPipeClientProcessId, GetNamedPipeServerProcessId, PIPE_READMODE_MESSAGE, PeekNamedPipe,
@@ -324,7 +323,10 @@ pub(crate) fn connect(
         let h = unsafe {
             CreateFileW(
                 wname.as_ptr(),
-                GENERIC_READ | GENERIC_WRITE,
+                // Exactly the rights a group of `EndpointAccess` gets:
+                // GENERIC_WRITE would also ask for FILE_APPEND_DATA (on a
+                // pipe: creating instances), which only the owner has.
+                GENERIC_READ | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES,
                 0,
                 std::ptr::null(),
                 OPEN_EXISTING,

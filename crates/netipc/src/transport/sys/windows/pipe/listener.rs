@@ -20,11 +20,12 @@ use windows_sys::Win32::System::Pipes::{
 use super::super::Interrupt;
 use super::super::overlapped::{Completion, Op, wait_any, wait_ms};
 use super::super::poller::Port;
-use super::super::security::OwnerOnly;
+use super::super::security::{Objects, OwnerOnly};
 use super::super::util::{last_error, os_error, owned, raw, wide};
 use super::conn::Conn;
 use super::watcher::Watcher;
 use crate::error::{Error, Result};
+use crate::transport::identity::EndpointAccess;
 use crate::transport::names::pipe_name;
 
 /// Pipe buffer size: room for several full packets, so a sender can run
@@ -190,15 +191,25 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Creates the instances; another live server owning the name makes
-    /// this fail with `AddressInUse`.
+    /// Creates the instances (owner-only); another live server owning the
+    /// name makes this fail with `AddressInUse`.
     pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
+        Self::bind_with(run_dir, service, backlog, &EndpointAccess::OwnerOnly)
+    }
+
+    /// [`bind`](Self::bind) with the pipe's DACL made for `access`.
+    pub(crate) fn bind_with(
+        run_dir: &str,
+        service: &str,
+        backlog: u32,
+        access: &EndpointAccess,
+    ) -> Result<Self> {
         if run_dir.is_empty() {
             return Err(crate::transport::run_dir::RunDirError::Empty.into());
         }
         let name = pipe_name(run_dir, service)?;
         let wname = wide(&name);
-        let security = OwnerOnly::new()?;
+        let security = OwnerOnly::for_access(access, Objects::Pipe)?;
         // FILE_FLAG_FIRST_PIPE_INSTANCE is the authority on Windows; the
         // explicit check also covers implementations that do not enforce it.
         if name_exists(&wname) {

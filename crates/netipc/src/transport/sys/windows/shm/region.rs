@@ -27,7 +27,7 @@ use crate::transport::names::windows_shm_names;
 use crate::transport::shm::ShmKey;
 use crate::transport::sys::windows::Interrupt;
 use crate::transport::sys::windows::overlapped::{wait_any, wait_ms};
-use crate::transport::sys::windows::security::OwnerOnly;
+use crate::transport::sys::windows::security::{Objects, OwnerOnly};
 use crate::transport::sys::windows::util::{last_error, os_error, owned, wide};
 use crate::wire::profile;
 
@@ -482,7 +482,7 @@ impl ShmOffer {
         max_request: u32,
         max_response: u32,
     ) -> Self {
-        let Ok(security) = OwnerOnly::new() else {
+        let Ok(security) = OwnerOnly::for_access(&key.access, Objects::Shm) else {
             return Self { sets: Vec::new() };
         };
         let sets = [profile::SHM_HYBRID, profile::SHM_BUSYWAIT]

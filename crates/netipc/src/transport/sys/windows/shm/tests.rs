@@ -22,6 +22,7 @@ fn pair(profile: u32) -> (ShmRegion, ShmRegion) {
         auth_token: 7,
         session_id: NEXT.fetch_add(1, Ordering::SeqCst),
         owner: None,
+        access: Default::default(),
     };
     let security = OwnerOnly::new().unwrap();
     let server = ShmRegion::create(&key, profile, 1024, 1024, &security).unwrap();
@@ -156,6 +157,7 @@ mod shrinking {
             auth_token: 9,
             session_id: NEXT.fetch_add(1, Ordering::SeqCst),
             owner: None,
+            access: Default::default(),
         };
         let security = OwnerOnly::new().unwrap();
         let server = ShmRegion::create(&key, profile, 1024, RESPONSE, &security).unwrap();
