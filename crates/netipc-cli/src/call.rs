@@ -224,7 +224,7 @@ impl Target {
 
 fn call(args: &CallArgs) -> Result<String, CliError> {
     let request = parse(args.kind, &args.args)?;
-    let run_dir = args.endpoint.consumer_run_dir()?;
+    let run_dir = args.endpoint.consumer_run_dir(&args.provider_identity)?;
     let service = args
         .service
         .clone()

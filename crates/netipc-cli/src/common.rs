@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use netipc::service::ClientState;
-use netipc::transport::names;
 use netipc::transport::run_dir::{self, RunDirError, RunDirPolicy, RunDirState, prepare_run_dir};
+use netipc::transport::{Identity, IdentityPolicy, names};
 use netipc::wire::{Method, TransportStatus, profile};
 
 /// Exit code: the operation failed (the message says why).
@@ -135,30 +135,50 @@ impl EndpointArgs {
     }
 
     /// The run directory of a consumer: checked if it exists (a missing
-    /// one means no provider is running; the connection says so).
+    /// one means no provider is running; the connection says so). A
+    /// directory of another user passes when `providers` trusts that user
+    /// (`--provider-identity uid:N` or `any`): its owner is the provider.
     ///
     /// # Errors
     /// As [`provider_run_dir`](Self::provider_run_dir).
-    pub fn consumer_run_dir(&self) -> Result<String, CliError> {
+    pub fn consumer_run_dir(&self, providers: &IdentityPolicy) -> Result<String, CliError> {
         let dir = self.run_dir()?;
-        check_consumer_run_dir(&dir, self.shared_run_dir)?;
+        check_consumer_run_dir(&dir, self.shared_run_dir, providers)?;
         Ok(dir)
     }
 }
 
 /// Checks a consumer's run directory if it exists (a missing one is left
-/// to the connection, which reports that no provider is running).
+/// to the connection, which reports that no provider is running). A
+/// directory owned by a user that `providers` trusts is accepted.
 ///
 /// # Errors
 /// A directory that other users could control, or an empty path.
-pub fn check_consumer_run_dir(dir: &str, shared: bool) -> Result<(), CliError> {
+pub fn check_consumer_run_dir(
+    dir: &str,
+    shared: bool,
+    providers: &IdentityPolicy,
+) -> Result<(), CliError> {
     let policy = RunDirPolicy {
         create: false,
         allow_group_write: shared,
     };
     match prepare_run_dir(dir, &policy) {
         Ok(_) | Err(RunDirError::Missing { .. } | RunDirError::MissingParent { .. }) => Ok(()),
+        Err(RunDirError::ForeignOwner { owner, .. }) if trusts_owner(providers, owner) => Ok(()),
+        Err(e @ RunDirError::ForeignOwner { owner, .. }) => Err(CliError::failed(format!(
+            "{e}; if uid {owner} is the provider you mean to use, pass --provider-identity uid:{owner}"
+        ))),
         Err(e) => Err(run_dir_error(&e)),
+    }
+}
+
+/// Whether the provider policy names the directory's owner (or any user).
+fn trusts_owner(providers: &IdentityPolicy, owner: u32) -> bool {
+    match providers {
+        IdentityPolicy::Any => true,
+        IdentityPolicy::Only(list) => list.contains(&Identity::Uid(owner)),
+        _ => false,
     }
 }
 

@@ -189,7 +189,7 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let mut p = Probe {
         args,
-        run_dir: args.endpoint.consumer_run_dir()?,
+        run_dir: args.endpoint.consumer_run_dir(&args.provider_identity)?,
         options: ClientOptions {
             supported_profiles: if args.no_shm {
                 profile::BASELINE

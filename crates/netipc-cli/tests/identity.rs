@@ -114,30 +114,62 @@ fn call_and_probe_refuse_a_provider_of_another_user() {
         MALLORY,
         &["increment", "--run-dir", &run_dir, "--auth-token", "7"],
     );
-    let socket = format!("{run_dir}/increment.sock");
-
-    for args in [
-        vec![
+    let call_and_probe = |run_dir: &str, extra: &[&str]| {
+        let call = [
             "call",
             "increment",
             "41",
             "--run-dir",
-            &run_dir,
+            run_dir,
             "--auth-token",
             "7",
-        ],
-        vec![
+        ];
+        let probe = [
             "probe",
             "increment",
             "--run-dir",
-            &run_dir,
+            run_dir,
+            "--auth-token",
+            "7",
+        ];
+        [call.as_slice(), probe.as_slice()].map(|args| {
+            let mut args = args.to_vec();
+            args.extend_from_slice(extra);
+            run(&args).fails(1)
+        })
+    };
+    // The run directory check refuses first: its owner controls it.
+    for err in call_and_probe(&run_dir, &[]) {
+        for part in [
+            format!("the run directory {run_dir} belongs to uid {MALLORY}"),
+            format!("--provider-identity uid:{MALLORY}"),
+        ] {
+            assert!(err.contains(&part), "{part:?} missing in: {err}");
+        }
+    }
+    // In a directory shared by a group (root-owned, 1770), the identity of
+    // the provider is what refuses it, before the token is sent.
+    let shared = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::chown(shared.path(), Some(0), Some(MALLORY)).expect("chown");
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o1770))
+        .expect("chmod");
+    let shared_dir = dir_arg(shared.path());
+    let _squatter = Provider::start(
+        MALLORY,
+        MALLORY,
+        &[
+            "increment",
+            "--run-dir",
+            &shared_dir,
+            "--shared-run-dir",
             "--auth-token",
             "7",
         ],
-    ] {
-        let err = run(&args).fails(1);
+    );
+    let shared_socket = format!("{shared_dir}/increment.sock");
+    for err in call_and_probe(&shared_dir, &["--shared-run-dir"]) {
         for part in [
-            format!("the provider at {socket} runs as uid:{MALLORY}"),
+            format!("the provider at {shared_socket} runs as uid:{MALLORY}"),
             "expected uid:0".to_owned(),
             "refusing to send the auth token".to_owned(),
             format!("--provider-identity uid:{MALLORY}"),

@@ -230,7 +230,11 @@ pub fn run_server(args: &ServerArgs) -> ExitCode {
 
 /// Runs `netipc bench-client`.
 pub fn run_client(args: &ClientArgs) -> ExitCode {
-    if let Err(e) = crate::common::check_consumer_run_dir(&args.run_dir, false) {
+    if let Err(e) = crate::common::check_consumer_run_dir(
+        &args.run_dir,
+        false,
+        &netipc::transport::IdentityPolicy::Default,
+    ) {
         return finish("bench-client", Err(BenchError::new(e.message)));
     }
     let machine = Machine::detect();
