@@ -9,7 +9,7 @@
 //! proportion to it would fail loudly instead of passing by luck; every run
 //! is killed by a watchdog if it does not end.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -138,6 +138,7 @@ fn decode_refuses_endless_stdin() {
 #[test]
 fn decode_keeps_only_the_declared_message_of_an_endless_pipe() {
     use netipc::wire::{Header, MessageKind};
+    use std::io::Write;
     let mut child = netipc(&["decode", "-"])
         .stdin(Stdio::piped())
         .spawn()

@@ -12,6 +12,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod malformed;
+mod malformed_mirror;
 mod malformed_support;
 mod one_provider;
 mod run_dir;

@@ -37,6 +37,9 @@ pub const SEND_TIMEOUT: Duration = Duration::from_millis(300);
 pub const SERVICE: &str = "inc";
 /// The INCREMENT method code.
 pub const INCREMENT: u16 = Method::Increment.code();
+/// The value whose INCREMENT makes the attacked provider's handler panic
+/// (a bug an attacker can trigger).
+pub const PANIC_VALUE: u64 = 0xdead_dead_dead_dead;
 
 /// Runs `case` under the [`WATCHDOG`].
 pub fn guarded(case: impl FnOnce() + Send + 'static) {
@@ -44,6 +47,7 @@ pub fn guarded(case: impl FnOnce() + Send + 'static) {
 }
 
 /// Waits until `done` holds, polling; fails after [`PATIENCE`].
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let give_up = Instant::now() + PATIENCE;
     while !done() {
@@ -93,6 +97,15 @@ pub fn batch_header(message_id: u64, items: u32, payload_len: u32) -> Header {
         ..Header::new(MessageKind::Request, INCREMENT, message_id, payload_len)
     }
 }
+
+/// Sets directory entry `i` of a batch payload.
+pub fn entry(payload: &mut [u8], i: usize, offset: u32, len: u32) {
+    payload[8 * i..8 * i + 4].copy_from_slice(&offset.to_ne_bytes());
+    payload[8 * i + 4..8 * i + 8].copy_from_slice(&len.to_ne_bytes());
+}
+
+/// Packet size the chunk cases agree on: 32 payload bytes per packet.
+pub const SMALL_PACKET: u32 = 64;
 
 // ---------------------------------------------------------------------------
 // The attacked provider
@@ -204,6 +217,10 @@ impl Provider {
             ..ServerConfig::default()
         };
         let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v: u64| {
+            assert_ne!(
+                v, PANIC_VALUE,
+                "a handler bug the attacker triggers (expected)"
+            );
             Ok::<u64, HandlerError>(v.wrapping_add(1))
         })
         .spawn()
@@ -291,6 +308,8 @@ pub enum Counted {
     FailedRequestClosed,
     /// A message stalled half way (`send_timeouts`).
     Stalled,
+    /// The handler panicked (`handler_panics`, and the request failed).
+    HandlerPanic,
     /// Nothing: the input is legal (or ignored by the rules).
     Nothing,
 }
@@ -304,6 +323,7 @@ impl Counted {
             Self::Protocol => [0, 1, 0, 0, 0],
             Self::FailedRequest | Self::FailedRequestClosed => [0, 0, 1, 0, 0],
             Self::Stalled => [0, 0, 0, 1, 0],
+            Self::HandlerPanic => [0, 0, 1, 0, 1],
             Self::Nothing => [0; 5],
         }
     }
@@ -354,17 +374,6 @@ impl Attacker {
         let n = conn.recv(&mut ack, Some(PATIENCE)).expect("HELLO_ACK");
         let params = client_handshake(&ack[..n.min(ack.len())]).expect("accepted");
         Self { conn, params }
-    }
-
-    /// Sends one packet exactly as given.
-    pub fn send(&self, packet: &[u8]) {
-        self.conn.send(packet).expect("send the packet");
-    }
-
-    /// Receives one whole response (reassembling chunks) as the client
-    /// side of the session would validate it.
-    pub fn response(&self) -> Result<(Header, Vec<u8>), Error> {
-        receive_message(&self.conn, &self.params, true)
     }
 }
 
