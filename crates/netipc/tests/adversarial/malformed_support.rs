@@ -559,17 +559,27 @@ pub fn linger(conn: &RawConn) {
 }
 
 /// An honest INCREMENT provider at the fake provider's endpoint, for the
-/// recovery half of a mirror case.
+/// recovery half of a mirror case. Binding is retried while the endpoint
+/// is still taken (on Windows a pipe name lives until the fake provider's
+/// last session has let go of its instance).
 pub fn honest_provider(dir: &RunDir, profiles: u32) -> RunningServer {
     let config = ServerConfig {
         supported_profiles: profiles,
         ..ServerConfig::default()
     };
-    ManagedServer::increment(dir.str(), SERVICE, &config, |v: u64| {
-        Ok::<u64, HandlerError>(v + 1)
-    })
-    .spawn()
-    .expect("spawn the honest provider")
+    let give_up = Instant::now() + PATIENCE;
+    loop {
+        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v: u64| {
+            Ok::<u64, HandlerError>(v + 1)
+        });
+        match server.spawn() {
+            Ok(running) => return running,
+            Err(Error::AddressInUse { .. }) if Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("spawn the honest provider: {e}"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
