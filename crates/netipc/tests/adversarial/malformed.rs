@@ -156,7 +156,7 @@ fn raw(dir: &RunDir, packets: &[&[u8]]) -> Probe {
 
 /// A HELLO message as a netipc client would send it (with a 64 KiB
 /// packet size), changed by `tweak`.
-fn hello_bytes(_dir: &RunDir, tweak: impl FnOnce(&mut ClientOffer)) -> Vec<u8> {
+fn hello_bytes(tweak: impl FnOnce(&mut ClientOffer)) -> Vec<u8> {
     let mut o = ClientOffer {
         supported_profiles: profile::BASELINE,
         max_request_batch_items: 16,
@@ -178,9 +178,9 @@ fn session_with(dir: &RunDir, tweak: impl FnOnce(&mut ClientOffer), packets: &[&
     attacker.into()
 }
 
-/// A valid HELLO with one byte (little-endian u16/u32 field) changed.
-fn hello_patched(dir: &RunDir, at: usize, bytes: &[u8]) -> Vec<u8> {
-    let mut hello = hello_bytes(dir, |_| {});
+/// A valid HELLO with the bytes at `at` replaced by `bytes`.
+fn hello_patched(at: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut hello = hello_bytes(|_| {});
     hello[at..at + bytes.len()].copy_from_slice(bytes);
     hello
 }
@@ -197,7 +197,7 @@ static HANDSHAKE: &[Attack] = &[
     Attack {
         name: "truncated HELLO (20 of 44 payload bytes)",
         run: |d| {
-            let hello = hello_bytes(d, |_| {});
+            let hello = hello_bytes(|_| {});
             raw(d, &[&hello[..HEADER_LEN + 20]])
         },
         outcome: Outcome::Closed,
@@ -206,7 +206,7 @@ static HANDSHAKE: &[Attack] = &[
     Attack {
         name: "HELLO header without payload",
         run: |d| {
-            let hello = hello_bytes(d, |_| {});
+            let hello = hello_bytes(|_| {});
             raw(d, &[&hello[..HEADER_LEN]])
         },
         outcome: Outcome::Closed,
@@ -220,49 +220,49 @@ static HANDSHAKE: &[Attack] = &[
     },
     Attack {
         name: "HELLO with a wrong magic",
-        run: |d| raw(d, &[&hello_patched(d, 0, b"XPIN")]),
+        run: |d| raw(d, &[&hello_patched(0, b"XPIN")]),
         outcome: Outcome::Closed,
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO with header version 2",
-        run: |d| raw(d, &[&hello_patched(d, 4, &2u16.to_ne_bytes())]),
+        run: |d| raw(d, &[&hello_patched(4, &2u16.to_ne_bytes())]),
         outcome: Outcome::Rejected(TransportStatus::INCOMPATIBLE),
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO with header_len 64",
-        run: |d| raw(d, &[&hello_patched(d, 6, &64u16.to_ne_bytes())]),
+        run: |d| raw(d, &[&hello_patched(6, &64u16.to_ne_bytes())]),
         outcome: Outcome::Closed,
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO with kind REQUEST",
-        run: |d| raw(d, &[&hello_patched(d, 8, &1u16.to_ne_bytes())]),
+        run: |d| raw(d, &[&hello_patched(8, &1u16.to_ne_bytes())]),
         outcome: Outcome::Closed,
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO with kind 9",
-        run: |d| raw(d, &[&hello_patched(d, 8, &9u16.to_ne_bytes())]),
+        run: |d| raw(d, &[&hello_patched(8, &9u16.to_ne_bytes())]),
         outcome: Outcome::Closed,
         counted: Counted::Handshake,
     },
     Attack {
         name: "a HELLO_ACK instead of a HELLO",
-        run: |d| raw(d, &[&hello_patched(d, 12, &2u16.to_ne_bytes())]),
+        run: |d| raw(d, &[&hello_patched(12, &2u16.to_ne_bytes())]),
         outcome: Outcome::Closed,
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO layout_version 2",
-        run: |d| raw(d, &[&hello_patched(d, HEADER_LEN, &2u16.to_ne_bytes())]),
+        run: |d| raw(d, &[&hello_patched(HEADER_LEN, &2u16.to_ne_bytes())]),
         outcome: Outcome::Rejected(TransportStatus::INCOMPATIBLE),
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO reserved bytes set",
-        run: |d| raw(d, &[&hello_patched(d, HEADER_LEN + 28, &[1, 0, 0, 0])]),
+        run: |d| raw(d, &[&hello_patched(HEADER_LEN + 28, &[1, 0, 0, 0])]),
         outcome: Outcome::Closed,
         counted: Counted::Handshake,
     },
@@ -274,7 +274,7 @@ static HANDSHAKE: &[Attack] = &[
     },
     Attack {
         name: "HELLO with packet_size 32",
-        run: |d| raw(d, &[&hello_bytes(d, |o| o.packet_size = 32)]),
+        run: |d| raw(d, &[&hello_bytes(|o| o.packet_size = 32)]),
         outcome: Outcome::Rejected(TransportStatus::INCOMPATIBLE),
         counted: Counted::Handshake,
     },
@@ -283,7 +283,7 @@ static HANDSHAKE: &[Attack] = &[
         run: |d| {
             raw(
                 d,
-                &[&hello_bytes(d, |o| o.max_request_payload_bytes = u32::MAX)],
+                &[&hello_bytes(|o| o.max_request_payload_bytes = u32::MAX)],
             )
         },
         outcome: Outcome::Rejected(TransportStatus::LIMIT_EXCEEDED),
@@ -291,20 +291,20 @@ static HANDSHAKE: &[Attack] = &[
     },
     Attack {
         name: "HELLO offering no known profile",
-        run: |d| raw(d, &[&hello_bytes(d, |o| o.supported_profiles = 0x100)]),
+        run: |d| raw(d, &[&hello_bytes(|o| o.supported_profiles = 0x100)]),
         outcome: Outcome::Rejected(TransportStatus::UNSUPPORTED),
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO with a wrong auth token",
-        run: |d| raw(d, &[&hello_bytes(d, |o| o.auth_token = 0xbad)]),
+        run: |d| raw(d, &[&hello_bytes(|o| o.auth_token = 0xbad)]),
         outcome: Outcome::Rejected(TransportStatus::AUTH_FAILED),
         counted: Counted::Handshake,
     },
     Attack {
         name: "HELLO twice",
         run: |d| {
-            let again = hello_bytes(d, |_| {});
+            let again = hello_bytes(|_| {});
             session(d, &[&again])
         },
         outcome: Outcome::Closed,
@@ -329,7 +329,7 @@ static HANDSHAKE: &[Attack] = &[
     Attack {
         name: "a valid HELLO at the start of a 60 KiB packet (the rest ignored)",
         run: |d| {
-            let mut packet = hello_bytes(d, |_| {});
+            let mut packet = hello_bytes(|_| {});
             packet.resize(60 * 1024, 0xa5);
             let conn = RawConn::connect(d.str(), SERVICE).expect("raw connect");
             conn.send(&packet).expect("send");
