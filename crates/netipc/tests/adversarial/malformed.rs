@@ -1004,11 +1004,20 @@ mod shm {
             counted: Counted::Nothing,
         },
         ShmAttack {
-            name: "header fields overwritten after the attach",
+            name: "header magic zeroed after the attach (the region counts as replaced)",
+            run: |a| {
+                use std::sync::atomic::Ordering;
+                a.region.u32(region::MAGIC).store(0, Ordering::SeqCst);
+                a.region.publish(a.region.request, &request(1, 41));
+            },
+            seen: Seen::Closed,
+            counted: Counted::Protocol,
+        },
+        ShmAttack {
+            name: "layout fields overwritten after the attach (never read again)",
             run: |a| {
                 use std::sync::atomic::Ordering;
                 for (at, value) in [
-                    (region::MAGIC, 0u32),
                     (region::REQ_OFFSET, u32::MAX - 63),
                     (region::REQ_CAPACITY, u32::MAX - 63),
                     (region::RESP_OFFSET, 0),

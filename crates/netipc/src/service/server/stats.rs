@@ -54,8 +54,9 @@ pub struct ServerStats {
     /// Sessions closed because their client broke the protocol after the
     /// handshake: a message that does not decode, exceeds the agreed
     /// limits, has a bad chunk sequence or batch directory, is not a
-    /// REQUEST, or a shared-memory lane the client corrupted. Each one is
-    /// also logged (`warn`) with what was wrong.
+    /// REQUEST, a shared-memory lane the client corrupted, or a region
+    /// that was truncated or replaced. Each one is also logged (`warn`)
+    /// with what was wrong.
     pub protocol_errors: u64,
 }
 

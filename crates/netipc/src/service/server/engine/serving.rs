@@ -57,7 +57,10 @@ impl Engine {
             }
             let answered = match open.session.try_recv() {
                 Err(e) => {
-                    if matches!(e, crate::Error::Protocol(_)) {
+                    if matches!(
+                        e,
+                        crate::Error::Protocol(_) | crate::Error::ShmRegionLost { .. }
+                    ) {
                         self.protocol_error(token, &e);
                     }
                     return Step::Close;
