@@ -41,8 +41,9 @@ use crate::table::Table;
 Needs no configuration and no privileges. Exit status: 0 the demo ran and cleaned up, \
 1 something failed (the message says what).")]
 pub struct DemoArgs {
-    /// Use N synthetic cgroups and processes instead of this machine's.
-    #[arg(long, value_name = "N")]
+    /// Use N synthetic cgroups and processes instead of this machine's (at
+    /// most what fits the largest legal snapshot).
+    #[arg(long, value_name = "N", value_parser = crate::providers::synthetic::parse_count)]
     synthetic: Option<u32>,
 
     /// Read /proc and /sys/fs/cgroup under DIR instead of /.

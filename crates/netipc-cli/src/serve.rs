@@ -51,8 +51,9 @@ pub struct ServeArgs {
     endpoint: EndpointArgs,
 
     /// Serve N generated, deterministic items instead of this machine's
-    /// cgroups and processes.
-    #[arg(long, value_name = "N")]
+    /// cgroups and processes. N is at most what fits the largest legal
+    /// snapshot (a message of 4294967295 bytes); memory grows with N.
+    #[arg(long, value_name = "N", value_parser = providers::synthetic::parse_count)]
     synthetic: Option<u32>,
 
     /// Read /proc and /sys/fs/cgroup under DIR instead of / (for tests and
@@ -64,9 +65,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     rescan_ms: u64,
 
-    /// Handlers running at the same time (worker threads) [default: one
-    /// per CPU, 2 to 16].
-    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    /// Handlers running at the same time (worker threads, at most 1024)
+    /// [default: one per CPU, 2 to 16].
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true,
+          value_parser = parse_workers)]
     workers: usize,
 
     /// Most client sessions open at once; clients beyond it are refused
@@ -95,6 +97,19 @@ pub struct ServeArgs {
     /// group:S-1-… in the pipe's DACL).
     #[arg(long, value_name = "ACCESS", default_value = "owner-only")]
     endpoint_access: EndpointAccess,
+}
+
+/// Most worker threads `--workers` accepts: more only add threads that wait
+/// (each costs a stack and a slot in the per-worker counters).
+pub const MAX_WORKERS: usize = 1024;
+
+fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX_WORKERS => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a number of worker threads from 1 to {MAX_WORKERS} (0: one per CPU)"
+        )),
+    }
 }
 
 /// Runs `netipc serve`.

@@ -27,6 +27,22 @@ pub enum DecodeError {
     },
     /// The input is not valid hex text (`--hex`).
     Hex(String),
+    /// The input is larger than the largest legal message (or payload);
+    /// reading stopped there.
+    TooLarge {
+        /// What was being read.
+        what: String,
+        /// Its size when known up front (a regular file); `None` for a
+        /// stream that went on past the bound.
+        size: Option<u64>,
+        /// The bound in bytes.
+        limit: u64,
+        /// The input is hex text (the bound counts decoded bytes; the text
+        /// may have four characters per byte).
+        hex: bool,
+        /// The bound is the one of a bare payload (`--payload`).
+        payload: bool,
+    },
     /// The bytes break a protocol rule.
     Malformed(Malformed),
 }
@@ -36,7 +52,7 @@ impl DecodeError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Io { .. } => EXIT_IO,
-            Self::Hex(_) | Self::Malformed(_) => EXIT_MALFORMED,
+            Self::Hex(_) | Self::TooLarge { .. } | Self::Malformed(_) => EXIT_MALFORMED,
         }
     }
 }
@@ -46,6 +62,35 @@ impl fmt::Display for DecodeError {
         match self {
             Self::Io { what, source } => write!(f, "cannot read {what}: {source}"),
             Self::Hex(msg) => write!(f, "invalid hex input: {msg}"),
+            Self::TooLarge {
+                what,
+                size,
+                limit,
+                hex,
+                payload,
+            } => {
+                let (unit, chars) = if *hex {
+                    ("characters of hex text", limit * 4)
+                } else {
+                    ("bytes", *limit)
+                };
+                match size {
+                    Some(size) => write!(f, "{what} has {size} {unit}")?,
+                    None => write!(f, "{what} has more than {chars} {unit}")?,
+                }
+                write!(
+                    f,
+                    ", more than the largest legal NetIPC {} ({limit} bytes{}): reading stopped; pass one captured message",
+                    if *payload { "payload" } else { "message" },
+                    match (*payload, *hex) {
+                        (false, false) =>
+                            ": the 32-byte header plus payload_len must fit a u32, and a chunked message reassembles to the same size",
+                        (true, false) =>
+                            ": the largest message, 4294967295 bytes, without its 32-byte header",
+                        (_, true) => ", at most four hex characters per byte with whitespace",
+                    }
+                )
+            }
             Self::Malformed(m) => m.fmt(f),
         }
     }

@@ -25,58 +25,74 @@ pub struct Options {
     pub raw: bool,
 }
 
-/// Decodes `input` completely.
+/// Decodes `input` completely. `input_len` is the length of the whole
+/// input, of which `input` holds the bytes the decode needs (all of them
+/// up to the length the header declares; see
+/// [`read_input`](super::input::read_input)).
 ///
 /// # Errors
 /// The first rule the input breaks, with its byte offset.
-pub fn analyze<'a>(input: &'a [u8], options: &Options) -> Result<Report<'a>, Malformed> {
+pub fn analyze<'a>(
+    input: &'a [u8],
+    input_len: usize,
+    options: &Options,
+) -> Result<Report<'a>, Malformed> {
     let mut notes = Vec::new();
     let subject = if let Some((ty, direction)) = options.payload {
-        let decoded = decode_at(ty, direction, input, 0, "payload")?;
+        let mut decoded = decode_at(ty, direction, input, 0, "payload")?;
+        // Bytes the decoder does not read were counted, not kept.
+        let unread = input_len.saturating_sub(input.len());
+        if unread > 0 {
+            decoded.len = input_len;
+            decoded.ignored_tail = decoded.ignored_tail.map(|t| t + unread);
+        }
         note_decoded(&decoded, "payload", &mut notes);
         Subject::Payload(decoded)
     } else if is_chunk_packet(input) {
-        chunk(input, &mut notes)?
+        chunk(input, input_len, &mut notes)?
     } else {
-        message(input, options, &mut notes)?
+        message(input, input_len, options, &mut notes)?
     };
     Ok(Report {
-        input_len: input.len(),
+        input_len,
         subject,
         notes,
     })
 }
 
-fn chunk<'a>(input: &'a [u8], notes: &mut Vec<String>) -> Result<Subject<'a>, Malformed> {
+fn chunk<'a>(
+    input: &'a [u8],
+    input_len: usize,
+    notes: &mut Vec<String>,
+) -> Result<Subject<'a>, Malformed> {
     let header =
         ChunkHeader::decode(input).map_err(|e| Malformed::codec("chunk header", e, 0, ""))?;
     let data = &input[HEADER_LEN..];
+    let data_len = input_len - HEADER_LEN;
     let announced = header.chunk_payload_len as usize;
     let expected_end = HEADER_LEN.saturating_add(announced);
-    if data.is_empty() {
+    if data_len == 0 {
         notes.push(format!(
             "chunk header only: the {announced} continuation bytes it announces are not in the input"
         ));
-    } else if data.len() < announced {
+    } else if data_len < announced {
         return Err(Malformed::rule(
             "chunk packet",
             "truncated (TRUNCATED)",
             "chunk_payload_len",
-            input.len(),
+            input_len,
             format!(
-                "chunk_payload_len (byte 28) is {announced}, so the packet needs {expected_end} bytes, but the input ends at byte {}",
-                input.len()
+                "chunk_payload_len (byte 28) is {announced}, so the packet needs {expected_end} bytes, but the input ends at byte {input_len}"
             ),
         ));
-    } else if data.len() > announced {
+    } else if data_len > announced {
         return Err(Malformed::rule(
             "chunk packet",
             "trailing bytes",
             "chunk_payload_len",
             expected_end,
             format!(
-                "chunk_payload_len (byte 28) is {announced}, so the packet ends at byte {expected_end}, but the input has {} bytes",
-                input.len()
+                "chunk_payload_len (byte 28) is {announced}, so the packet ends at byte {expected_end}, but the input has {input_len} bytes"
             ),
         ));
     }
@@ -97,22 +113,23 @@ fn chunk<'a>(input: &'a [u8], notes: &mut Vec<String>) -> Result<Subject<'a>, Ma
 
 fn message<'a>(
     input: &'a [u8],
+    input_len: usize,
     options: &Options,
     notes: &mut Vec<String>,
 ) -> Result<Subject<'a>, Malformed> {
     let header = Header::decode(input).map_err(|e| Malformed::codec("outer header", e, 0, ""))?;
     note_header(&header, notes);
     if options.header_only {
-        if input.len() > HEADER_LEN {
+        if input_len > HEADER_LEN {
             notes.push(format!(
                 "--header-only: the {} bytes after the header are not decoded",
-                input.len() - HEADER_LEN
+                input_len - HEADER_LEN
             ));
         }
         let content = Content::HeaderOnly;
         return Ok(Subject::Message { header, content });
     }
-    let payload = message_payload(&header, input)?;
+    let payload = message_payload(&header, input, input_len)?;
     let content = match header.kind {
         MessageKind::Control if options.raw => Content::Single(raw_body(payload, HEADER_LEN)),
         MessageKind::Control => Content::Single(control_body(&header, payload, notes)?),
@@ -124,8 +141,12 @@ fn message<'a>(
 }
 
 /// The payload of a message whose input must be exactly `32 + payload_len`
-/// bytes long.
-fn message_payload<'a>(header: &Header, input: &'a [u8]) -> Result<&'a [u8], Malformed> {
+/// bytes long (`input_len`; `input` holds at most that many).
+fn message_payload<'a>(
+    header: &Header,
+    input: &'a [u8],
+    input_len: usize,
+) -> Result<&'a [u8], Malformed> {
     let payload_len = header.payload_len;
     let Some(total) = header.message_len() else {
         return Err(Malformed::rule(
@@ -137,32 +158,30 @@ fn message_payload<'a>(header: &Header, input: &'a [u8]) -> Result<&'a [u8], Mal
         ));
     };
     let total = total as usize;
-    if input.len() < total {
+    if input_len < total {
         return Err(Malformed::rule(
             "message",
             "truncated (TRUNCATED)",
             "payload_len",
-            input.len(),
+            input_len,
             format!(
-                "payload_len (byte 16) is {payload_len}, so the message needs {total} bytes, but the input ends at byte {}; for packet 0 of a chunked message or a bare header use --header-only",
-                input.len()
+                "payload_len (byte 16) is {payload_len}, so the message needs {total} bytes, but the input ends at byte {input_len}; for packet 0 of a chunked message or a bare header use --header-only"
             ),
         ));
     }
-    if input.len() > total {
+    if input_len > total {
         return Err(Malformed::rule(
             "message",
             "trailing bytes",
             "payload_len",
             total,
             format!(
-                "payload_len (byte 16) is {payload_len}, so the message ends at byte {total}, but the input has {} bytes ({} too many)",
-                input.len(),
-                input.len() - total
+                "payload_len (byte 16) is {payload_len}, so the message ends at byte {total}, but the input has {input_len} bytes ({} too many)",
+                input_len - total
             ),
         ));
     }
-    Ok(&input[HEADER_LEN..])
+    Ok(&input[HEADER_LEN..total])
 }
 
 fn note_header(header: &Header, notes: &mut Vec<String>) {

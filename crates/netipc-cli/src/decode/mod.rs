@@ -1,7 +1,8 @@
 //! `netipc decode`: a protocol inspector for one NetIPC message.
 //!
-//! The input is a file (or stdin) holding one message: the 32-byte outer
-//! header and its payload. A chunk continuation header (magic `NCHK`) is
+//! The input is a file, a device or stdin holding one message: the 32-byte
+//! outer header and its payload, at most the largest legal message
+//! (4294967295 bytes; see [`input`]). A chunk continuation header (magic `NCHK`) is
 //! recognised and printed as well, and `--payload METHOD[:DIRECTION]`
 //! decodes a bare method or handshake payload without a header (the form
 //! of the codec golden vectors).
@@ -33,7 +34,8 @@ use model::{Direction, PayloadType};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Exit status: 0 decoded, 1 the input could not be read, 2 the input is malformed \
-(the error names the field and its byte offset).
+(the error names the field and its byte offset) or larger than the largest legal \
+NetIPC message (4294967295 bytes; reading stops there).
 
 Examples:
   netipc decode message.bin
@@ -130,13 +132,19 @@ pub fn run(args: &DecodeArgs) -> ExitCode {
 }
 
 fn decode(args: &DecodeArgs) -> Result<String, DecodeError> {
-    let bytes = input::read_input(&args.file, args.hex)?;
+    let shape = match args.payload {
+        Some(p) => input::Shape::Payload(p.ty, p.direction),
+        None => input::Shape::Message {
+            header_only: args.header_only,
+        },
+    };
+    let input = input::read_input(&args.file, args.hex, shape)?;
     let options = message::Options {
         payload: args.payload.map(|p| (p.ty, p.direction)),
         header_only: args.header_only,
         raw: args.raw,
     };
-    let report = message::analyze(&bytes, &options)?;
+    let report = message::analyze(&input.bytes, input.len, &options)?;
     Ok(if args.json {
         let mut text = serde_json::to_string_pretty(&json::render(&report))
             .unwrap_or_else(|e| format!("{{\"error\": \"cannot format JSON: {e}\"}}"));

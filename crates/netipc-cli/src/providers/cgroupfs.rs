@@ -53,8 +53,7 @@ pub struct CgroupFs {
 fn rank(mount: &Mount, dir: &Path) -> u8 {
     match &mount.version {
         Version::V2 => {
-            let controllers =
-                fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+            let controllers = super::read_text(&dir.join("cgroup.controllers")).unwrap_or_default();
             if controllers.trim().is_empty() { 8 } else { 0 }
         }
         Version::V1 { controllers } => {
@@ -77,7 +76,7 @@ impl CgroupFs {
     /// from `<fs_root>/proc/self/mountinfo`; `None` when there is no
     /// mountinfo or it lists no readable cgroup hierarchy.
     pub fn detect(fs_root: &Path) -> Option<Self> {
-        let text = fs::read_to_string(fs_root.join("proc/self/mountinfo")).ok()?;
+        let text = super::read_text(&fs_root.join("proc/self/mountinfo"))?;
         let fs = Self::from_mountinfo(&text, fs_root);
         (!fs.hierarchies.is_empty()).then_some(fs)
     }

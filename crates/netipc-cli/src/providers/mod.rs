@@ -49,6 +49,33 @@ pub fn simple_hash(bytes: &[u8]) -> u32 {
     })
 }
 
+/// Largest `/proc` or cgroup file the providers read (`mountinfo` of a busy
+/// container host is a few hundred kilobytes; a process file a few).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// The content of a regular file of at most `limit` bytes; `None` when it
+/// cannot be read, is not a regular file (a FIFO would block, a device
+/// could be endless) or is longer. `/proc` files report size 0 and are
+/// read up to the limit.
+pub fn read_bounded(path: &std::path::Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut out = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    (out.len() as u64 <= limit).then_some(out)
+}
+
+/// [`read_bounded`] as text, lossily (names may not be UTF-8).
+pub fn read_text(path: &std::path::Path) -> Option<String> {
+    read_bounded(path, MAX_FILE_BYTES).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
 /// Items of each synthetic service when a machine has no real data and
 /// no `--synthetic N` was given.
 pub const DEFAULT_SYNTHETIC: u32 = 64;
@@ -266,6 +293,19 @@ pub fn fixture(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"12345").expect("write");
+        assert_eq!(read_bounded(&file, 5).as_deref(), Some(&b"12345"[..]));
+        assert_eq!(read_bounded(&file, 4), None);
+        assert_eq!(read_bounded(dir.path(), 100), None);
+        assert_eq!(read_bounded(&dir.path().join("missing"), 100), None);
+        #[cfg(unix)]
+        assert_eq!(read_bounded(std::path::Path::new("/dev/zero"), 100), None);
+    }
 
     #[test]
     fn simple_hash_is_fnv1() {

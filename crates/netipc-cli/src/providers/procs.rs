@@ -21,7 +21,6 @@
 //! the permanent ones consumers may cache) change with it, and it restarts
 //! at 1 with the provider.
 
-use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -182,11 +181,7 @@ fn read_process(
     }
     let pid_dir = dir.join(pid.to_string());
     // Lossy: a process may give itself a name that is not UTF-8.
-    let read = |name: &str| {
-        fs::read(pid_dir.join(name))
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
+    let read = |name: &str| super::read_text(&pid_dir.join(name));
     let stat = procfs::parse_stat(&read("stat")?)?;
     let uid = read("status")
         .and_then(|s| procfs::parse_status_uid(&s))

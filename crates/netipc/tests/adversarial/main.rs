@@ -11,6 +11,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod malformed;
+mod malformed_mirror;
+mod malformed_support;
 mod one_provider;
 mod run_dir;
 mod rundir_support;

@@ -51,6 +51,13 @@ pub struct ServerStats {
     /// Handler calls that panicked (their requests are in
     /// `failed_requests` too).
     pub handler_panics: u64,
+    /// Sessions closed because their client broke the protocol after the
+    /// handshake: a message that does not decode, exceeds the agreed
+    /// limits, has a bad chunk sequence or batch directory, is not a
+    /// REQUEST, a shared-memory lane the client corrupted, or a region
+    /// that was truncated or replaced. Each one is also logged (`warn`)
+    /// with what was wrong.
+    pub protocol_errors: u64,
 }
 
 /// A count with one cache line per worker: counting costs a worker a
@@ -101,6 +108,7 @@ pub(crate) struct Counters {
     pub(crate) requests: PerWorker,
     pub(crate) failed_requests: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
+    pub(crate) protocol_errors: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -126,6 +134,7 @@ impl Counters {
             requests: PerWorker::new(workers),
             failed_requests: AtomicU64::new(0),
             handler_panics: AtomicU64::new(0),
+            protocol_errors: AtomicU64::new(0),
         }
     }
 
@@ -148,6 +157,7 @@ impl Counters {
             requests: self.requests.total(),
             failed_requests: get(&self.failed_requests),
             handler_panics: get(&self.handler_panics),
+            protocol_errors: get(&self.protocol_errors),
         }
     }
 }

@@ -56,7 +56,15 @@ impl Engine {
                 }
             }
             let answered = match open.session.try_recv() {
-                Err(_) => return Step::Close,
+                Err(e) => {
+                    if matches!(
+                        e,
+                        crate::Error::Protocol(_) | crate::Error::ShmRegionLost { .. }
+                    ) {
+                        self.protocol_error(token, &e);
+                    }
+                    return Step::Close;
+                }
                 Ok(None) => {
                     if open.session.chan.has_partial() {
                         // A request that has begun must arrive in time.
@@ -91,7 +99,14 @@ impl Engine {
             };
             self.counters().requests.bump(buffers.worker);
             let (sent, close) = match reply {
-                Reply::Drop => return Step::Close,
+                Reply::Drop => {
+                    let kind = header.kind.spec_name();
+                    self.protocol_error(
+                        token,
+                        &format!("a {kind} message where a REQUEST belongs"),
+                    );
+                    return Step::Close;
+                }
                 Reply::Payload(len) => (
                     open.session.try_send(
                         &response_header(&header, TransportStatus::OK),
@@ -152,6 +167,17 @@ impl Engine {
                 return self.idle_shm(entry, open);
             }
         }
+    }
+
+    /// Counts and logs a session closed because its client broke the
+    /// protocol.
+    pub(super) fn protocol_error(&self, token: u64, what: &dyn std::fmt::Display) {
+        bump(&self.counters().protocol_errors);
+        tracing::warn!(
+            token,
+            error = %what,
+            "a client broke the protocol; its session is closed"
+        );
     }
 
     /// Starts the clock of a message that is half way through.
