@@ -56,6 +56,16 @@ pub struct DemoArgs {
     rounds: u32,
 }
 
+/// `println!` that stops quietly when the reader went away (`demo | head`).
+macro_rules! say {
+    () => {
+        say!("")
+    };
+    ($($arg:tt)*) => {{
+        let _ = crate::common::write_stdout(&format!("{}\n", format_args!($($arg)*)));
+    }};
+}
+
 /// Runs `netipc demo`.
 pub fn run(args: &DemoArgs) -> ExitCode {
     match demo(args) {
@@ -94,18 +104,18 @@ fn demo(args: &DemoArgs) -> Result<(), CliError> {
         rescan: providers::DEFAULT_RESCAN,
         synthetic_if_empty: true,
     });
-    println!(
+    say!(
         "netipc demo: Netdata's cgroups and apps services on this machine ({})\n",
         std::env::consts::OS
     );
-    println!("run dir     {run_dir} (private, removed at the end)");
-    println!(
+    say!("run dir     {run_dir} (private, removed at the end)");
+    say!(
         "data        cgroups from {}; processes from {}",
         providers.cgroups.describe(),
         providers.apps.describe()
     );
     for note in &providers.fallbacks {
-        println!("note        {note}");
+        say!("note        {note}");
     }
 
     let mut servers: Vec<RunningServer> = Vec::new();
@@ -116,7 +126,7 @@ fn demo(args: &DemoArgs) -> Result<(), CliError> {
             .map_err(failed("cannot start a provider"))?;
         servers.push(server);
     }
-    println!(
+    say!(
         "providers   {} listening (in-process threads)\n",
         SERVICES.map(Kind::name).join(", ")
     );
@@ -141,7 +151,7 @@ fn demo(args: &DemoArgs) -> Result<(), CliError> {
             leftovers.join(", ")
         )));
     }
-    println!("cleanup     3 providers stopped; they left no files; run dir removed");
+    say!("cleanup     3 providers stopped; they left no files; run dir removed");
     Ok(())
 }
 
@@ -159,7 +169,7 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
     let status = cache.status();
     let guard = cache.read();
     let enabled = guard.iter().filter(|i| i.enabled != 0).count();
-    println!(
+    say!(
         "snapshot cache (L3) refreshed in {}: {} cgroups ({enabled} enabled), generation {}, systemd_enabled {}",
         human_duration(took),
         status.item_count,
@@ -194,7 +204,7 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
     let mut by_orch: Vec<(&str, usize)> = by_orch.into_iter().collect();
     by_orch.sort_by_key(|&(name, n)| (std::cmp::Reverse(n), name));
     let counts: Vec<String> = by_orch.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!(
+    say!(
         "cgroups-lookup (L2) of all {} paths in one logical call (generation {generation}): {}",
         paths.len(),
         if counts.is_empty() {
@@ -237,7 +247,7 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
         ]);
     }
     if table.len() > 0 {
-        print!("{}", table.render());
+        let _ = crate::common::write_stdout(&table.render());
     }
 
     // 3. Cache lookups by (hash, name): no I/O.
@@ -264,7 +274,7 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
         t.elapsed() / iterations as u32
     };
     drop(guard);
-    println!(
+    say!(
         "cache lookups by (hash, name), no I/O: {found} of {} samples found, \"{miss}\" {}; {} per lookup ({hits} timed)\n",
         keys.len(),
         if miss_found { "found (!)" } else { "not found" },
@@ -295,17 +305,18 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
     } else {
         "no shared memory: the baseline transport"
     };
-    println!(
+    say!(
         "transport   {} ({:#04x}): {} — {fast}",
         profile_name(info.profile),
         info.profile,
         profile_meaning(info.profile)
     );
-    println!(
+    say!(
         "            negotiated limits: request {} B, response {} B",
-        info.max_request_payload_bytes, info.max_response_payload_bytes
+        info.max_request_payload_bytes,
+        info.max_response_payload_bytes
     );
-    println!(
+    say!(
         "round trip  full snapshot ({item_count} items), median of {snapshots}: {}",
         human_duration(snap_rtt)
     );
@@ -315,13 +326,13 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
             ..config
         };
         let (_, _, slow) = snapshot_rtt(run_dir, &baseline, snapshots)?;
-        println!(
+        say!(
             "            the same over the {} alone: {}",
             profile_meaning(profile::BASELINE),
             human_duration(slow)
         );
     }
-    println!(
+    say!(
         "            apps-lookup of 1 PID, median of {rounds}: {} (of which the provider reads {}: {})",
         human_duration(apps_rtt),
         if providers.apps.is_real() {
@@ -390,7 +401,7 @@ fn apps(run_dir: &str, providers: &Providers, config: &ClientConfig) -> Result<(
     let mut client = AppsLookupClient::new(run_dir, Kind::AppsLookup.name(), config);
     client.refresh();
     let view = client.call(&pids).map_err(failed("apps-lookup failed"))?;
-    println!(
+    say!(
         "apps-lookup (L2) of {} PIDs, generation {}:",
         pids.len(),
         view.generation()
@@ -432,7 +443,7 @@ fn apps(run_dir: &str, providers: &Providers, config: &ClientConfig) -> Result<(
             dash(text(e.cgroup_path)),
         ]);
     }
-    print!("{}", t.render());
-    println!();
+    let _ = crate::common::write_stdout(&t.render());
+    say!();
     Ok(())
 }

@@ -99,9 +99,8 @@ pub struct ServeArgs {
     endpoint_access: EndpointAccess,
 }
 
-/// Most worker threads `--workers` accepts: more only add threads that wait
-/// (each costs a stack and a slot in the per-worker counters).
-pub const MAX_WORKERS: usize = 1024;
+/// Most worker threads `--workers` accepts (the library's own limit).
+pub use netipc::service::MAX_WORKERS;
 
 fn parse_workers(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

@@ -218,3 +218,28 @@ fn demo_rejects_bad_arguments() {
     let err = run(&["demo", "--rounds", "0"]).fails(2);
     assert!(err.contains("--rounds"), "{err}");
 }
+
+/// `netipc demo | head -1`: a reader that goes away ends the output
+/// quietly (exit 0, no panic), and the demo still cleans up.
+#[test]
+fn demo_into_a_closed_pipe_exits_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = support::netipc()
+        .args(["demo", "--synthetic", "40"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn netipc demo");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    assert!(first.starts_with("netipc demo"), "{first}");
+    // The reader is gone now (dropped with the BufReader).
+    let stderr = support::drain(child.stderr.take().expect("stderr"));
+    let code = support::wait(&mut child, support::RUN_LIMIT, "netipc demo | head -1");
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+}

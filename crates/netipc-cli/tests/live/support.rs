@@ -62,7 +62,7 @@ impl Run {
     }
 }
 
-fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+pub fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
     thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = r.read_to_end(&mut buf);
@@ -71,7 +71,7 @@ fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 }
 
 /// Waits for `child` at most `limit`; kills it and panics when it hangs.
-fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
+pub fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
     let start = Instant::now();
     loop {
         match child.try_wait() {

@@ -25,6 +25,9 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = crate::transport::DEFAULT_SEND_TIMEOU
 /// Fewest and most worker threads a managed server starts when its config
 /// leaves `workers` at zero (one per CPU in between).
 const AUTO_WORKERS: (usize, usize) = (2, 16);
+/// Most worker threads a managed server starts, whatever its config says
+/// (more handlers at once than this only cost memory and switches).
+pub const MAX_WORKERS: usize = 1024;
 
 /// The transport profiles used when a config leaves them at zero: the
 /// baseline transport plus shared memory with sleeping waiters, preferring
@@ -163,7 +166,7 @@ pub struct ServerConfig {
     /// Most handlers running at the same time: the number of worker
     /// threads. It bounds parallelism, not the number of connected
     /// clients (see `max_sessions`). 0: one per CPU, at least 2 and at
-    /// most 16.
+    /// most 16. Larger values are held to [`MAX_WORKERS`].
     pub workers: usize,
     /// Most client sessions open at once. A client beyond it is refused at
     /// once with "provider at capacity" (and retries later). 0: 1024. The
@@ -193,7 +196,7 @@ pub struct ServerConfig {
 impl ServerConfig {
     pub(crate) fn workers(&self) -> usize {
         if self.workers > 0 {
-            return self.workers;
+            return self.workers.min(MAX_WORKERS);
         }
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         cpus.clamp(AUTO_WORKERS.0, AUTO_WORKERS.1)

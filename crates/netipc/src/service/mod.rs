@@ -31,7 +31,7 @@ pub use client::{
 pub use config::{
     ClientConfig, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_LOOKUP_ITEMS,
     DEFAULT_MAX_LOOKUP_RESPONSE_BYTES, DEFAULT_MAX_LOOKUP_SUBCALLS, DEFAULT_MAX_SESSIONS,
-    DEFAULT_PROFILES, DEFAULT_SEND_TIMEOUT, ServerConfig,
+    DEFAULT_PROFILES, DEFAULT_SEND_TIMEOUT, MAX_WORKERS, ServerConfig,
 };
 pub use server::{
     AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, ManagedServer,

@@ -326,10 +326,16 @@ impl ShmRegion {
     /// Copies the next message, which has arrived, into `buf` and consumes
     /// it; returns its length.
     fn take(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let seq = self.map.u64_at(self.rx.seq);
         let len = self.map.u32_at(self.rx.len).load(Ordering::Acquire) as usize;
         self.rx_seq += 1;
         let max = buf.len().min(self.rx.capacity);
-        let taken = if len == 0 {
+        let taken = if seq.load(Ordering::Acquire) != self.rx_seq {
+            // One message in flight per direction: the sequence grows by
+            // exactly one per message. A peer that skips ahead would make
+            // this side answer the same bytes again and again.
+            Err(ProtocolError::ShmCorrupt("the peer's sequence number skipped messages").into())
+        } else if len == 0 {
             Err(ProtocolError::ShmEmptyMessage.into())
         } else if len > max {
             Err(ProtocolError::ShmMessageTooLarge { len, capacity: max }.into())
