@@ -103,7 +103,10 @@ pub fn run(row: &Row<'_>) -> Result<ChurnRow, BenchError> {
     }
     out.window = meter.finish(&mut provider)?;
     out.cycle_time = Summary::of(&times);
-    out.counters = provider.stats()?;
+    // The counters once the last consumer's departure is seen (a provider
+    // notices it a moment after the close returns).
+    let (_, counters) = provider.released(0, Instant::now(), super::depart::DEPARTURE_TIMEOUT)?;
+    out.counters = counters;
     out.provider_stderr = provider.stop()?;
     Ok(out)
 }
