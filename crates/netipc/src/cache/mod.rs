@@ -8,7 +8,7 @@
 //! up.
 //!
 //! Every refresh fetches the full snapshot through an L2
-//! [`CgroupsSnapshotClient`](crate::service::CgroupsSnapshotClient) (with
+//! [`CgroupsSnapshotClient`] (with
 //! its reconnect and retry rules), copies and indexes it privately, and
 //! then publishes it with one atomic pointer swap. Readers never wait for a
 //! refresh and a refresh never waits for readers: a reader sees one whole
