@@ -409,6 +409,41 @@ fn an_l2_client_recovers_on_a_new_region() {
     });
 }
 
+/// A daemon that blocks every signal before it starts its threads (and
+/// takes them with `sigwait`): the provider's threads inherit that mask,
+/// and a fault on a thread that blocks `SIGBUS` kills the process whatever
+/// the handler. netipc's threads unblock it, so the provider survives.
+#[test]
+fn a_provider_started_with_every_signal_blocked_survives() {
+    watchdog(WATCHDOG, || {
+        let rig = std::thread::spawn(|| {
+            // SAFETY: a full sigset, applied to this thread only.
+            unsafe {
+                let mut all: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut all);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            }
+            Rig::new()
+        })
+        .join()
+        .expect("start the provider with every signal blocked");
+        let mut attacked = rig.l2_client();
+        let mut other = rig.l2_client();
+        let t = text(b"warm-up");
+        assert_eq!(attacked.call(&t).unwrap(), reversed(&t));
+        assert_eq!(other.call(&t).unwrap(), reversed(&t));
+        rig.settles_at(2);
+        let regions = rig.regions();
+        // The provider touches the cut region first: it waits for the
+        // next request of both sessions.
+        cut(&rig.dir.path.join(&regions[0]).to_string_lossy(), Cut::Zero);
+        let t = text(b"after");
+        assert_eq!(attacked.call(&t).unwrap(), reversed(&t));
+        assert_eq!(other.call(&t).unwrap(), reversed(&t));
+        rig.settles_at(2);
+    });
+}
+
 /// A typed call whose consumer waits while the region is cut: the call
 /// still returns the answer (sent again on a new session).
 #[test]

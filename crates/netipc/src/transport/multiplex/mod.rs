@@ -116,6 +116,13 @@ impl Poller {
     }
 }
 
+/// Call first in every thread a multi-session server starts: on Linux it
+/// unblocks the signal the shared-memory fault guard needs (a thread
+/// inherits its creator's mask, and daemons often block every signal).
+pub(crate) fn prepare_thread() {
+    sys::prepare_thread();
+}
+
 /// How many sessions a server may hold when each needs `per_session`
 /// OS descriptors; see the backends (POSIX raises the open-file soft limit
 /// as far as needed and allowed).

@@ -154,6 +154,7 @@ impl ShmWaiters {
 /// A group thread: arms every member, posts the ones whose request is
 /// there, and sleeps until a member is signalled or the group changes.
 fn run(group: &Group, poller: &Poller) {
+    sys::prepare_thread();
     let mut armed: Vec<(Arc<sys::ShmWatch>, u32)> = Vec::new();
     let mut ready: Vec<u64> = Vec::new();
     loop {

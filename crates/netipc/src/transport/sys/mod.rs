@@ -16,6 +16,7 @@
 //! | `Poller`, `Interest`, `Event` | the multi-session servers' poller, shared by all worker threads: `add_listener` / `rearm_listener` / `remove_listener`, `add(conn, token, interest)` / `rearm` / `remove`, `post(token)`, `wait(timeout) -> Option<Event>`. Every registration is one-shot: an armed interest (`Read`: a packet or a hang-up; `Write`: room to send what is pending, or a hang-up; `HangUp`: only the peer leaving; on Windows a packet on the pipe ends it too) yields exactly one `Event::Io { token, hang_up }`, and nothing more for that token until it is armed again. `post` yields one `Event::Posted(token)` to one waiting thread |
 //! | `ShmWatch`, `GroupSignal`, `wait_group`, `group_capacity` | sleeping on many idle regions in one thread: `ShmWatch::arm() -> Option<u32>` announces a sleep (`None`: the message is already there), `nudge()`; `wait_group(signal, seen, armed)` returns when `signal` was woken after `seen = signal.value()` or an armed region is signalled (spurious returns allowed); `group_capacity()` regions per group |
 //! | `session_capacity(wanted, per_session)` | how many sessions the process's descriptor limit allows |
+//! | `prepare_thread()` | called first by every thread netipc starts (Linux: unblocks `SIGBUS` for the shared-memory fault guard; Windows: nothing) |
 //! | `extensions()`, `shm_profiles()`, `cleanup_stale()`, `disable_waitv()` | protocol extensions offered, SHM profiles served, stale region cleanup, a test hook |
 //!
 //! Errors are reported as [`crate::Error`]: `Disconnected` for a closed

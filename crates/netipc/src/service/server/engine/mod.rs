@@ -228,6 +228,7 @@ impl Engine {
     /// Serves until stopped, on the calling thread (the control thread),
     /// with `config.workers()` worker threads; returns after shutdown.
     pub(super) fn run(self: &Arc<Self>, name: &str) {
+        multiplex::prepare_thread();
         let count = self.config.workers();
         let mut workers = Vec::with_capacity(count);
         for i in 0..count {
@@ -255,6 +256,7 @@ impl Engine {
 
     /// A worker thread: takes one event at a time until the server stops.
     fn work(self: Arc<Self>, index: usize) {
+        multiplex::prepare_thread();
         let mut buffers = Buffers::new(index);
         while !self.stopped() {
             self.idle.fetch_add(1, Ordering::SeqCst);

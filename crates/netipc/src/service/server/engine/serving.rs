@@ -57,12 +57,7 @@ impl Engine {
             }
             let answered = match open.session.try_recv() {
                 Err(e) => {
-                    if matches!(
-                        e,
-                        crate::Error::Protocol(_) | crate::Error::ShmRegionLost { .. }
-                    ) {
-                        self.protocol_error(token, &e);
-                    }
+                    self.closed_by(token, &e);
                     return Step::Close;
                 }
                 Ok(None) => {
@@ -142,7 +137,10 @@ impl Engine {
                         Err(_) => Step::Close,
                     };
                 }
-                Err(_) => return Step::Close,
+                Err(e) => {
+                    self.closed_by(token, &e);
+                    return Step::Close;
+                }
             }
             poll_first = true;
             if !shm {
@@ -166,6 +164,18 @@ impl Engine {
                 }
                 return self.idle_shm(entry, open);
             }
+        }
+    }
+
+    /// Counts a session closed by `e` as a protocol error when its client
+    /// broke the protocol or its region was truncated or replaced (found
+    /// while receiving or while answering).
+    fn closed_by(&self, token: u64, e: &crate::Error) {
+        if matches!(
+            e,
+            crate::Error::Protocol(_) | crate::Error::ShmRegionLost { .. }
+        ) {
+            self.protocol_error(token, e);
         }
     }
 

@@ -17,7 +17,7 @@ pub(crate) use poller::{Event, Interest, Poller};
 pub(crate) use run_dir::{default_run_dir, prepare_run_dir};
 pub(crate) use shm::{
     GroupSignal, RawShm, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, disable_waitv,
-    group_capacity, wait_group,
+    group_capacity, prepare_thread, wait_group,
 };
 pub(crate) use socket::{Conn, Listener, connect};
 

@@ -51,6 +51,10 @@ impl AsRawHandle for crate::transport::Interrupt {
 
 /// netipc protocol extensions this backend implements (the Windows SHM
 /// protocol already wakes only waiting peers).
+/// Prepares a thread netipc starts (nothing to do on Windows; on Linux it
+/// unblocks the signal that the shared-memory fault guard needs).
+pub(crate) fn prepare_thread() {}
+
 pub(crate) fn extensions() -> u32 {
     0
 }

@@ -67,7 +67,12 @@
 //!
 //! A program that installs its own `SIGBUS` handler *after* the first
 //! region was mapped replaces this one (install yours first: it is
-//! chained). The previous handler is called with the signal mask of ours,
+//! chained). A fault on a thread that blocks `SIGBUS` kills the process
+//! whatever the handler: the threads netipc starts unblock it first
+//! ([`unblock_in_this_thread`]); threads of the program that call into
+//! netipc must not block it. A `SIGBUS` sent with `kill` to a program
+//! whose previous handler resets the disposition (Rust's does) leaves the
+//! guard uninstalled (the sender could as well have killed the process). The previous handler is called with the signal mask of ours,
 //! not with its own `sa_mask`.
 
 use std::ffi::c_void;
@@ -251,6 +256,23 @@ impl Drop for Guard {
     }
 }
 
+/// Unblocks `SIGBUS` for the calling thread. A fault on a thread that
+/// blocks it kills the process whatever the handler, so every thread
+/// netipc starts calls this first (threads inherit the signal mask of
+/// their creator, and daemons often block every signal before they start
+/// their threads). Threads of the program that call into netipc must not
+/// block `SIGBUS` either.
+pub(crate) fn unblock_in_this_thread() {
+    // SAFETY: a sigset initialised by sigemptyset/sigaddset; changing the
+    // calling thread's mask has no other precondition.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGBUS);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// The `SIGBUS` disposition that was in force before ours.
 struct Previous(std::cell::UnsafeCell<libc::sigaction>);
 
@@ -331,7 +353,9 @@ extern "C" fn on_sigbus(signal: libc::c_int, info: *mut libc::siginfo_t, context
                 base as *mut c_void,
                 len,
                 ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::PRIVATE | MapFlags::FIXED,
+                // NORESERVE: not charged against the commit limit, so even
+                // a large mapping can be replaced; its zeros cost nothing.
+                MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE,
             )
         }
         .is_ok()

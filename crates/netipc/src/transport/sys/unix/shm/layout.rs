@@ -144,6 +144,11 @@ impl Lane {
             signal: OFF_RESP_SIGNAL,
         }
     }
+
+    /// The offset just past this lane's area.
+    pub(crate) const fn end(&self) -> usize {
+        self.area + self.capacity
+    }
 }
 
 /// The creator's generation tag: derived from the monotonic clock like the

@@ -12,6 +12,7 @@ mod stale;
 mod tests;
 mod watch;
 
+pub(crate) use fault_guard::unblock_in_this_thread as prepare_thread;
 pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmOffer, ShmRegion, cleanup_stale};
 pub(crate) use watch::{GroupSignal, ShmWatch, disable_waitv, group_capacity, wait_group};

@@ -195,12 +195,25 @@ impl ShmRegion {
         if size < HEADER_LEN as u64 {
             return Err(ShmAttachError::NotReady);
         }
-        let size = usize::try_from(size).map_err(|_| ShmAttachError::BadSize)?;
-        let map = Arc::new(Mapping::map(&fd, size).map_err(ShmAttachError::Map)?);
+        // Map only what the header says the lanes span, never the whole
+        // file: a file inflated by another process must not make this side
+        // map (and, were it truncated, replace) more than the session uses.
+        let extent = {
+            let head = Mapping::map(&fd, HEADER_LEN).map_err(ShmAttachError::Map)?;
+            let lanes = validate(&head, size);
+            if head.is_lost() {
+                return Err(ShmAttachError::Lost(path.into()));
+            }
+            let (tx, rx) = lanes?;
+            tx.end().max(rx.end())
+        };
+        let map = Arc::new(Mapping::map(&fd, extent).map_err(ShmAttachError::Map)?);
         drop(fd);
         mapped(&path);
         fence(Ordering::Acquire);
-        let validated = validate(&map);
+        // Validated again on the mapping itself: the header may have
+        // changed since, and the lanes must fit what was mapped.
+        let validated = validate(&map, map.len() as u64);
         let seqs = validated.as_ref().ok().map(|(tx, rx)| {
             (
                 map.u64_at(tx.seq).load(Ordering::Acquire),
@@ -492,8 +505,9 @@ fn region_path(run_dir: &str, name: &str) -> Box<str> {
         .into()
 }
 
-/// Validates an attached header and returns (request lane, response lane).
-fn validate(map: &Mapping) -> Result<(Lane, Lane), ShmAttachError> {
+/// Validates an attached header against a region of `len` bytes and
+/// returns (request lane, response lane).
+fn validate(map: &Mapping, len: u64) -> Result<(Lane, Lane), ShmAttachError> {
     let u32_at = |at| map.u32_at(at).load(Ordering::Relaxed);
     if u32_at(OFF_MAGIC) != MAGIC {
         return Err(ShmAttachError::BadMagic);
@@ -529,7 +543,7 @@ fn validate(map: &Mapping) -> Result<(Lane, Lane), ShmAttachError> {
     {
         return Err(ShmAttachError::BadSize);
     }
-    if (map.len() as u64) < rq_end.max(rs_off + rs_cap) {
+    if len < rq_end.max(rs_off + rs_cap) {
         return Err(ShmAttachError::BadSize);
     }
     Ok((
@@ -652,18 +666,26 @@ impl Drop for ShmRegion {
 }
 
 /// Removes stale regions of `service` in `run_dir` (entries named
-/// `<service>-*.ipcshm` whose owner is gone). Live regions are kept and
-/// errors are ignored.
+/// `<service>-<16 hex digits>.ipcshm` whose owner is gone). Live regions
+/// are kept and errors are ignored.
 pub(crate) fn cleanup_stale(run_dir: &str, service: &str) {
     let Ok(dir) = open_dir(run_dir) else { return };
     let Ok(entries) = std::fs::read_dir(run_dir) else {
         return;
     };
     let prefix = format!("{service}-");
+    // Exactly `<service>-<16 hex digits>.ipcshm`: the regions of a service
+    // whose name merely starts with this one's (`cgroups` and
+    // `cgroups-snapshot`) are not this provider's to judge.
+    let is_ours = |name: &str| {
+        name.strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.strip_suffix(".ipcshm"))
+            .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.len() > prefix.len() + 7 && name.starts_with(&prefix) && name.ends_with(".ipcshm") {
+        if is_ours(name) {
             if let Verdict::Foreign { kind, owner, mode } = stale::check(&dir, run_dir, name) {
                 tracing::warn!(
                     path = %format!("{run_dir}/{name}"),

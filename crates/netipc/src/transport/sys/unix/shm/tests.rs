@@ -245,3 +245,23 @@ fn a_single_region_wait_returns_when_its_region_is_truncated() {
     let mut buf = vec![0u8; 4096];
     assert_lost(server.try_receive(&mut buf), &path);
 }
+
+/// The startup scan judges only this service's region names: a service
+/// whose name starts with this one's (`svc` and `svc-snapshot`) keeps its
+/// regions, even ones that look like junk to `svc`.
+#[test]
+fn the_stale_scan_touches_only_its_own_service() {
+    let dir = Dir::new();
+    let ours = "svc-0000000000000001.ipcshm";
+    let neighbour = "svc-snapshot-0000000000000001.ipcshm";
+    let odd = "svc-1.ipcshm";
+    for name in [ours, neighbour, odd] {
+        // Junk of this user: empty files, as a region being created is.
+        std::fs::write(format!("{}/{name}", dir.str()), b"").unwrap();
+    }
+    super::cleanup_stale(dir.str(), "svc");
+    let left = |name: &str| std::path::Path::new(&format!("{}/{name}", dir.str())).exists();
+    assert!(!left(ours), "this service's junk is removed");
+    assert!(left(neighbour), "another service's region is left alone");
+    assert!(left(odd), "a name that is not a region name is left alone");
+}
