@@ -395,7 +395,13 @@ fn apps(run_dir: &str, providers: &Providers, config: &ClientConfig) -> Result<(
         asks.extend([("synthetic", 1), ("synthetic", 2), ("synthetic", 3)]);
     }
     if let Some(pid) = exited {
-        asks.push(("exited child", pid));
+        // Synthetic data (no /proc) may list a PID the OS just gave the
+        // child: ask the first PID the provider does not know instead.
+        match (pid..).find(|&p| providers.apps.process(p, &table).is_none()) {
+            Some(p) if p == pid => asks.push(("exited child", pid)),
+            Some(p) => asks.push(("unknown pid", p)),
+            None => {}
+        }
     }
     let pids: Vec<u32> = asks.iter().map(|(_, p)| *p).collect();
     let mut client = AppsLookupClient::new(run_dir, Kind::AppsLookup.name(), config);
