@@ -45,9 +45,9 @@ impl Kind {
     /// The command-line name, which is also the conventional service name.
     pub fn name(self) -> &'static str {
         match self {
-            Kind::CgroupsSnapshot => "cgroups-snapshot",
-            Kind::CgroupsLookup => "cgroups-lookup",
-            Kind::AppsLookup => "apps-lookup",
+            Kind::CgroupsSnapshot => netipc::netdata::CGROUPS_SNAPSHOT_SERVICE,
+            Kind::CgroupsLookup => netipc::netdata::CGROUPS_LOOKUP_SERVICE,
+            Kind::AppsLookup => netipc::netdata::APPS_LOOKUP_SERVICE,
             Kind::Increment => "increment",
             Kind::StringReverse => "string-reverse",
         }

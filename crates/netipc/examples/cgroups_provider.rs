@@ -30,6 +30,7 @@ use std::sync::Arc;
 use netipc::codec::{
     CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder, orchestrator,
 };
+use netipc::netdata::netdata_hash;
 use netipc::service::{HandlerError, ManagedServer, ServerConfig};
 
 /// One container (cgroup) the plugin knows about.
@@ -103,7 +104,10 @@ impl ContainerTable {
             // then answers LIMIT_EXCEEDED and the client retries with a
             // larger buffer, so there is nothing to handle by hand.
             builder.add(
-                name_hash(c.name),
+                // The item's identity hash: the library carries it
+                // untouched, and Netdata's consumers look items up by
+                // Netdata's own hash, so a provider uses that one.
+                netdata_hash(c.name.as_bytes()),
                 options,
                 enabled,
                 c.name.as_bytes(),
@@ -135,15 +139,6 @@ impl ContainerTable {
         }
         Ok(())
     }
-}
-
-/// The identity hash of a snapshot item's name. The producer chooses it and
-/// the library carries it untouched (Netdata uses its `simple_hash()`);
-/// this example uses 32-bit FNV-1a.
-fn name_hash(name: &str) -> u32 {
-    name.bytes().fold(0x811c_9dc5, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
 }
 
 const USAGE: &str = "usage: cgroups_provider [RUN_DIR] [PREFIX]";

@@ -23,6 +23,7 @@ mod bytes;
 pub mod cache;
 pub mod codec;
 mod error;
+pub mod netdata;
 pub mod service;
 pub mod transport;
 pub mod wire;

@@ -39,15 +39,9 @@ use self::cgroups::Cgroups;
 use self::procs::Apps;
 use crate::common::Kind;
 
-/// Netdata's `simple_hash()` (libnetdata): 32-bit FNV-1 over the bytes
-/// (offset basis `0x811c9dc5`, multiply by `16777619`, then XOR the byte;
-/// the source comment calls it FNV-1a but the code multiplies first). The
-/// cgroups plugin sends `simple_hash(name)` as a snapshot item's `hash`.
-pub fn simple_hash(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, &b| {
-        h.wrapping_mul(16_777_619) ^ u32::from(b)
-    })
-}
+/// Netdata's `simple_hash()` (FNV-1, 32 bits): the hash the cgroups
+/// plugin sends as a snapshot item's `hash`.
+pub use netipc::netdata::netdata_hash as simple_hash;
 
 /// Largest `/proc` or cgroup file the providers read (`mountinfo` of a busy
 /// container host is a few hundred kilobytes; a process file a few).
@@ -305,13 +299,6 @@ mod tests {
         assert_eq!(read_bounded(&dir.path().join("missing"), 100), None);
         #[cfg(unix)]
         assert_eq!(read_bounded(std::path::Path::new("/dev/zero"), 100), None);
-    }
-
-    #[test]
-    fn simple_hash_is_fnv1() {
-        assert_eq!(simple_hash(b""), 0x811c_9dc5);
-        assert_eq!(simple_hash(b"a"), 0x050c_5d7e);
-        assert_eq!(simple_hash(b"foobar"), 0x31f0_b262);
     }
 
     #[test]
