@@ -36,7 +36,7 @@
 //!    that refuses connections or has the wrong mode, which is what made a
 //!    concurrent starter's stale check delete it before.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use rustix::fs::{
@@ -346,8 +346,13 @@ pub(crate) fn clear_socket_path(dir: &OwnedFd, name: &str, path: &str) -> Result
 /// process, not yet reachable under its public name) to `mode`, through a
 /// descriptor of that very file opened without following links: it is the
 /// one place where an endpoint's permissions are applied. Returns the
-/// file's device and inode.
-fn apply_socket_mode(dir: &OwnedFd, name: &str, path: &str, mode: u32) -> Result<(u64, u64)> {
+/// file's device and inode, and the descriptor (for a wider access).
+fn apply_socket_mode(
+    dir: &OwnedFd,
+    name: &str,
+    path: &str,
+    mode: u32,
+) -> Result<((u64, u64), OwnedFd)> {
     let pinned = openat(
         dir,
         name,
@@ -368,7 +373,7 @@ fn apply_socket_mode(dir: &OwnedFd, name: &str, path: &str, mode: u32) -> Result
         )
         .map_err(|e| io("setting the socket file's mode (through /proc/self/fd)", e))?;
     }
-    Ok(node(&st))
+    Ok((node(&st), pinned))
 }
 
 /// Removes the temporary socket name on drop (when it is still ours).
@@ -432,11 +437,11 @@ pub(crate) fn bind_and_publish(
         name: &temp,
         node: None,
     };
-    let node = apply_socket_mode(dir, &temp, &temp_path, SOCKET_MODE)?;
+    let (node, pinned) = apply_socket_mode(dir, &temp, &temp_path, SOCKET_MODE)?;
     guard.node = Some(node);
     // A wider access (a group) is given while the socket is still private
     // under its temporary name and not yet listening.
-    super::identity::apply_access(&temp_path, node, access)?;
+    super::identity::apply_access(pinned.as_fd(), access)?;
     let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
     listen(&fd, backlog).map_err(|e| io("listening on the socket", e))?;
     match linkat(

@@ -2,9 +2,9 @@
 //! process's effective uid, and the mode and group of the provider's files
 //! ([`EndpointAccess`]).
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
-use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, chmod, chownat, fchmod, fchown, fstat};
+use rustix::fs::{AtFlags, Gid, Mode, chmod, chownat, fchmod, fchown};
 use rustix::io::Errno;
 use rustix::net::sockopt;
 
@@ -72,44 +72,31 @@ fn group_error(context: &'static str, gid: Option<Gid>, e: Errno) -> Error {
     Error::io(context, source)
 }
 
-/// Gives the socket file at `path` the mode and group of `access`, without
-/// following a symlink: the file must still be the socket `node` (device,
-/// inode) the listener created, else nothing is changed. Owner-only is
-/// what the bind already did; nothing is done for it.
+/// Gives the socket file open as `pinned` (an `O_PATH` descriptor of the
+/// very file, so no link is followed) the mode and group of `access`.
+/// Owner-only is what the bind already did; nothing is done for it.
 ///
 /// Call it before `listen` (then nobody can connect before the access is
 /// final) or after it (the access only widens from 0600).
 ///
 /// # Errors
 /// `Io` naming the cause: a group that is not a gid, a provider that may
-/// not use the group, a socket file that was replaced.
-pub(crate) fn apply_access(path: &str, node: (u64, u64), access: &EndpointAccess) -> Result<()> {
+/// not use the group.
+pub(crate) fn apply_access(pinned: BorrowedFd<'_>, access: &EndpointAccess) -> Result<()> {
     let (mode, group) = mode_and_group(access)?;
     if group.is_none() {
         return Ok(());
     }
     const CONTEXT: &str = "applying the endpoint access to the socket file";
-    let fd = rustix::fs::open(
-        path,
-        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Error::io(CONTEXT, e.into()))?;
-    let st = fstat(&fd).map_err(|e| Error::io(CONTEXT, e.into()))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::Socket || (st.st_dev, st.st_ino) != node {
-        return Err(Error::io(
-            CONTEXT,
-            std::io::Error::other(format!(
-                "{path} is no longer the socket this provider created: another process replaced it"
-            )),
-        ));
-    }
-    chownat(&fd, "", None, group, AtFlags::EMPTY_PATH)
+    chownat(pinned, "", None, group, AtFlags::EMPTY_PATH)
         .map_err(|e| group_error(CONTEXT, group, e))?;
-    // The mode of the inode behind the descriptor (no symlink is followed:
-    // the descriptor names the socket itself).
-    chmod(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str(), mode)
-        .map_err(|e| Error::io(CONTEXT, e.into()))
+    // An O_PATH descriptor has no fchmod; its /proc link reaches the same
+    // inode.
+    chmod(
+        format!("/proc/self/fd/{}", pinned.as_raw_fd()).as_str(),
+        mode,
+    )
+    .map_err(|e| Error::io(CONTEXT, e.into()))
 }
 
 /// Gives a provider's file that is open as `fd` (a shared-memory region)
