@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Seeds fuzz/corpus/<target>/ from the golden vectors in
-# crates/netipc/tests/data/vectors (and, with --regressions, from the kept
-# regression inputs in crates/netipc/tests/data/fuzz-regressions).
+# crates/netipc-tests/tests/data/vectors (and, with --regressions, from the kept
+# regression inputs in crates/netipc-tests/tests/data/fuzz-regressions).
 #
 #   fuzz/seed.sh                 seed every target
 #   fuzz/seed.sh receiver hello  seed only these targets
@@ -12,8 +12,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-V="$here/../crates/netipc/tests/data/vectors"
-R="$here/../crates/netipc/tests/data/fuzz-regressions"
+V="$here/../crates/netipc-tests/tests/data/vectors"
+R="$here/../crates/netipc-tests/tests/data/fuzz-regressions"
 C="$here/corpus"
 
 [ -d "$V" ] || { echo "seed.sh: no vectors at $V" >&2; exit 1; }

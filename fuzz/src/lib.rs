@@ -7,9 +7,9 @@
 //! check orders, builder budget rules. A failing assertion is a bug.
 //!
 //! This file depends on nothing but `std` and `netipc`:
-//! `crates/netipc/tests/fuzz_regressions.rs` compiles it as a module and
+//! `crates/netipc-tests/tests/fuzz_regressions.rs` compiles it as a module and
 //! replays the inputs kept in
-//! `crates/netipc/tests/data/fuzz-regressions/<target>/` through it in the
+//! `crates/netipc-tests/tests/data/fuzz-regressions/<target>/` through it in the
 //! normal test suite.
 
 use netipc::codec::{

@@ -1,15 +1,16 @@
 //! The `os-cfg` step: OS-specific conditional compilation lives in
 //! `crates/netipc/src/transport/sys/` (and in tests) only.
 //!
-//! Scanned: `crates/netipc/src/**` except `transport/sys/**`, and
-//! `crates/netipc/examples/**`. Flagged: `cfg(...)`, `cfg_attr(...)` and
+//! Scanned: `crates/netipc/src/**` except `transport/sys/**`,
+//! `crates/netipc/examples/**`, and the test peer process of
+//! `crates/netipc-tests/src/**`. Flagged: `cfg(...)`, `cfg_attr(...)` and
 //! `cfg!(...)` whose predicate names an OS (`unix`, `windows`, `target_os`,
 //! `target_family`, `target_env`, `target_vendor`), in any form: attributes
 //! (inner or outer), the macro, nested in `any`/`all`/`not`, spread over
 //! several lines, or a `cfg` inside a `cfg_attr` (such as `doc(cfg(unix))`).
 //! Comments and string literals are skipped.
 //!
-//! Test code is exempt: `crates/netipc/tests/**` is not scanned, and so is
+//! Test code is exempt: `crates/netipc-tests/tests/**` is not scanned, and so is
 //! anything under a test-only attribute (`#[cfg(test)]`, or `all(test, ...)`)
 //! in library code: the item it applies to, or the file of an out-of-line
 //! `#[cfg(test)] mod name;`. `cfg(test)` itself is not an OS cfg.
@@ -26,7 +27,11 @@ use std::path::Path;
 use lexer::{Kind, Token, tokenize};
 
 /// Trees whose sources must be OS-neutral (relative to the workspace root).
-const SCANNED: &[&str] = &["crates/netipc/src", "crates/netipc/examples"];
+const SCANNED: &[&str] = &[
+    "crates/netipc/src",
+    "crates/netipc/examples",
+    "crates/netipc-tests/src",
+];
 /// The one tree where OS-specific code belongs.
 const OS_BACKENDS: &str = "crates/netipc/src/transport/sys";
 /// Predicate names that select an operating system.
@@ -544,7 +549,11 @@ fn not_a_test() {}
                     "#[cfg(unix)] fn f() {}",
                 ),
                 ("crates/netipc/src/notes.txt", "#[cfg(unix)]"),
-                ("crates/netipc/tests/it.rs", "#[cfg(unix)] fn f() {}"),
+                ("crates/netipc-tests/tests/it.rs", "#[cfg(unix)] fn f() {}"),
+                (
+                    "crates/netipc-tests/src/bin/peer.rs",
+                    "#[cfg(windows)]\nfn main() {}\n",
+                ),
                 (
                     "crates/netipc/examples/demo.rs",
                     "fn main() {\n    if cfg!(windows) {}\n}\n",
@@ -559,6 +568,7 @@ fn not_a_test() {}
         assert_eq!(
             found,
             [
+                "crates/netipc-tests/src/bin/peer.rs:1: #[cfg(windows)]",
                 "crates/netipc/examples/demo.rs:2: if cfg!(windows) {}",
                 "crates/netipc/src/transport/mod.rs:1: #[cfg(unix)]",
                 "crates/netipc/src/transport/system.rs:1: #[cfg(windows)] fn f() {}",
@@ -566,7 +576,7 @@ fn not_a_test() {}
         );
         let err = check(&tree.0).unwrap_err();
         assert!(
-            err.starts_with("3 OS-specific cfg(s) outside crates/netipc/src/transport/sys/: "),
+            err.starts_with("4 OS-specific cfg(s) outside crates/netipc/src/transport/sys/: "),
             "{err}"
         );
         assert!(

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// The golden vector directory of the library.
 pub fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../netipc/tests/data/vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../netipc-tests/tests/data/vectors")
 }
 
 /// The path of one vector file, as a command-line argument.

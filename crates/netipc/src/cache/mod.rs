@@ -45,7 +45,8 @@ use crate::service::{AbortHandle, CgroupsSnapshotClient, ClientConfig, ClientSta
 
 /// What a refresh makes of one snapshot response payload: the copy of
 /// every item in order, each with the index a lookup by its `(hash, name)`
-/// finds (for [`testing::cache_intake`](crate::transport::testing::cache_intake)).
+/// finds (for `transport::testing::cache_intake`).
+#[cfg(feature = "test-support")]
 pub(crate) fn intake(payload: &[u8]) -> Result<Vec<(CacheItem, usize)>> {
     let view = crate::codec::SnapshotView::decode(payload)?;
     let snapshot = Snapshot::build(&view)?;

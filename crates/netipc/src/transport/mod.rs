@@ -30,7 +30,7 @@ pub mod run_dir;
 mod server;
 mod shm;
 mod sys;
-#[doc(hidden)]
+#[cfg(feature = "test-support")]
 pub mod testing;
 
 pub(crate) use channel::Wait;

@@ -82,7 +82,7 @@ pub(crate) struct ShmKey<'a> {
 
 /// Region creations attempted by this process (both backends count in
 /// their `ShmOffer::provision`, the only way a server creates a region);
-/// see [`testing::shm_provisions`](super::testing::shm_provisions).
+/// read by `transport::testing::shm_provisions`.
 static PROVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Counts one attempt to create a session's shared-memory objects.
@@ -91,6 +91,7 @@ pub(crate) fn count_provision() {
 }
 
 /// Region creations attempted by this process so far.
+#[cfg(feature = "test-support")]
 pub(crate) fn provisions() -> u64 {
     PROVISIONS.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -16,9 +16,12 @@ pub(crate) use limits::session_capacity;
 pub(crate) use poller::{Event, Interest, Poller};
 pub(crate) use run_dir::{default_run_dir, prepare_run_dir};
 pub(crate) use shm::{
-    GroupSignal, RawShm, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, disable_waitv,
-    group_capacity, prepare_thread, wait_group,
+    GroupSignal, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, group_capacity, prepare_thread,
+    wait_group,
 };
+// Test hooks behind transport::testing.
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) use shm::{RawShm, disable_waitv};
 pub(crate) use socket::{Conn, Listener, connect};
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};

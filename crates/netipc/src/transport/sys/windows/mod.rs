@@ -22,9 +22,12 @@ pub(crate) use pipe::{Conn, Listener, connect};
 pub(crate) use poller::{Event, Interest, Poller};
 pub(crate) use run_dir::{default_run_dir, prepare_run_dir};
 pub(crate) use shm::{
-    GroupSignal, RawShm, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, disable_waitv,
-    group_capacity, shm_profiles, wait_group,
+    GroupSignal, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, group_capacity, shm_profiles,
+    wait_group,
 };
+// Test hooks behind transport::testing.
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) use shm::{RawShm, disable_waitv};
 
 use std::os::windows::io::{AsRawHandle, RawHandle};
 

@@ -5,6 +5,7 @@
 mod fault_guard;
 mod layout;
 mod mapping;
+#[cfg(any(test, feature = "test-support"))]
 mod raw;
 mod region;
 mod stale;
@@ -13,6 +14,9 @@ mod tests;
 mod watch;
 
 pub(crate) use fault_guard::unblock_in_this_thread as prepare_thread;
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmOffer, ShmRegion, cleanup_stale};
-pub(crate) use watch::{GroupSignal, ShmWatch, disable_waitv, group_capacity, wait_group};
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) use watch::disable_waitv;
+pub(crate) use watch::{GroupSignal, ShmWatch, group_capacity, wait_group};

@@ -193,6 +193,7 @@ pub(crate) struct Listener {
 impl Listener {
     /// Creates the instances (owner-only); another live server owning the
     /// name makes this fail with `AddressInUse`.
+    #[cfg(any(test, feature = "test-support"))]
     pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
         Self::bind_with(run_dir, service, backlog, &EndpointAccess::OwnerOnly)
     }

@@ -3,6 +3,7 @@
 
 mod event;
 mod layout;
+#[cfg(any(test, feature = "test-support"))]
 mod raw;
 mod region;
 #[cfg(test)]
@@ -10,9 +11,12 @@ mod tests;
 mod view;
 mod watch;
 
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmOffer, ShmRegion};
-pub(crate) use watch::{GroupSignal, ShmWatch, disable_waitv, group_capacity, wait_group};
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) use watch::disable_waitv;
+pub(crate) use watch::{GroupSignal, ShmWatch, group_capacity, wait_group};
 
 /// Shared-memory profiles this backend serves.
 pub(crate) fn shm_profiles() -> u32 {
