@@ -358,7 +358,7 @@ pub fn connect_failed(
     service: &str,
     err: &netipc::Error,
 ) -> CliError {
-    use netipc::transport::handshake::HandshakeError;
+    use netipc::transport::HandshakeError;
     let state = match err {
         netipc::Error::NotFound { .. } => ClientState::NotFound,
         netipc::Error::Handshake(HandshakeError::AuthFailed) => ClientState::AuthFailed,

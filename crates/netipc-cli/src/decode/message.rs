@@ -1,7 +1,7 @@
 //! Analysis of the input as a whole: outer header and message length,
 //! batch directory, chunk continuation header, or a bare payload.
 
-use netipc::transport::framing::is_chunk_packet;
+use netipc::transport::is_chunk_packet;
 use netipc::wire::{
     ChunkHeader, DIR_ENTRY_LEN, FLAG_BATCH, HEADER_LEN, Header, MessageKind, Method,
     TransportStatus, control,

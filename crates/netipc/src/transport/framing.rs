@@ -20,6 +20,7 @@ pub struct Limits {
 
 impl Limits {
     /// No limit at all (for tools that inspect arbitrary messages).
+    #[cfg(feature = "test-support")]
     pub const UNLIMITED: Self = Self {
         max_payload: u32::MAX,
         max_items: u32::MAX,
@@ -373,6 +374,7 @@ impl Reassembly {
     }
 
     /// Payload bytes assembled so far (packet 0's included).
+    #[cfg(feature = "test-support")]
     pub fn received(&self) -> usize {
         self.received
     }
@@ -387,6 +389,7 @@ impl Reassembly {
     ///
     /// # Errors
     /// See [`accept_split`](Self::accept_split).
+    #[cfg(feature = "test-support")]
     pub fn accept(&mut self, packet: &[u8]) -> Result<Range<usize>, ProtocolError> {
         let head = &packet[..packet.len().min(HEADER_LEN)];
         self.accept_split(head, packet.len().saturating_sub(HEADER_LEN))
@@ -403,6 +406,7 @@ impl Reassembly {
     /// length), a body length different from `chunk_payload_len`, or more
     /// bytes than the message has left. A rejected packet leaves the state
     /// unchanged.
+    #[cfg(feature = "test-support")]
     pub fn accept_split(
         &mut self,
         head: &[u8],
@@ -529,8 +533,9 @@ pub fn check_batch(header: &Header, payload: &[u8]) -> Result<(), ProtocolError>
     Ok(())
 }
 
-/// Whether `packet` starts with a chunk continuation header (a cheap
-/// check for diagnostics; receivers use [`Reassembly::accept`]).
+/// Whether `packet` starts with the magic of a chunk continuation header
+/// ([`CHUNK_MAGIC`]): a cheap check for
+/// diagnostics and inspectors; receivers validate the whole chunk header.
 pub fn is_chunk_packet(packet: &[u8]) -> bool {
     packet.len() >= 4 && crate::bytes::get_u32(packet, 0) == CHUNK_MAGIC
 }

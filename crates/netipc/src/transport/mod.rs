@@ -3,8 +3,18 @@
 //!
 //! The public types here have the same names and signatures on every
 //! operating system; each wraps its backend twin in `sys`. The protocol
-//! logic is written once as pure functions and state machines
-//! ([`handshake`], [`framing`], [`names`]); the backends only move packets.
+//! logic is written once as pure functions and state machines (the
+//! handshake, the framing of chunks and batches, and the endpoint
+//! [`names`]); the backends only move packets.
+//!
+//! What is public here is what tools and interop code need: sessions,
+//! listeners, options, identities, run directories and endpoint names. The
+//! handshake and framing state machines themselves (`transport::handshake`,
+//! `transport::framing`) and raw packet access (`transport::testing`) are
+//! public only with the `test-support` feature, which is not covered by
+//! semver; the errors they produce are re-exported here
+//! ([`HandshakeError`], [`ProtocolError`], [`LimitExceeded`],
+//! [`ChunkError`]).
 //!
 //! ```no_run
 //! use netipc::transport::{ClientOptions, ClientSession};
@@ -18,8 +28,18 @@
 
 mod channel;
 mod client;
+// The protocol machinery, written once as pure functions and state
+// machines: public only with the `test-support` feature (conformance and
+// golden-vector tests, fuzzing, the test peer). Applications use the
+// sessions below; the error types that `Error` carries are re-exported.
+#[cfg(feature = "test-support")]
 pub mod framing;
+#[cfg(not(feature = "test-support"))]
+pub(crate) mod framing;
+#[cfg(feature = "test-support")]
 pub mod handshake;
+#[cfg(not(feature = "test-support"))]
+pub(crate) mod handshake;
 pub mod identity;
 mod interrupt;
 pub(crate) mod multiplex;
@@ -36,6 +56,8 @@ pub mod testing;
 pub(crate) use channel::Wait;
 pub use channel::{DataPlane, Items, Message};
 pub use client::ClientSession;
+pub use framing::{ChunkError, LimitExceeded, ProtocolError, is_chunk_packet};
+pub use handshake::HandshakeError;
 pub use identity::{
     EndpointAccess, Identities, Identity, IdentityParseError, IdentityPolicy, MAX_IDENTITIES, Sid,
     UntrustedProvider,

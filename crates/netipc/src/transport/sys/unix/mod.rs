@@ -20,7 +20,7 @@ pub(crate) use shm::{
     wait_group,
 };
 // Test hooks behind transport::testing.
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(feature = "test-support")]
 pub(crate) use shm::{RawShm, disable_waitv};
 pub(crate) use socket::{Conn, Listener, connect};
 

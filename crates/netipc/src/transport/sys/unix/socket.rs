@@ -317,7 +317,7 @@ impl Listener {
     /// checks the run directory, takes the endpoint lock, recovers a stale
     /// endpoint, refuses a live one, and publishes a socket that is
     /// already listening with its final permissions.
-    #[cfg(any(test, feature = "test-support"))]
+    #[cfg(feature = "test-support")]
     pub(crate) fn bind(run_dir: &str, service: &str, backlog: u32) -> Result<Self> {
         Self::bind_with(run_dir, service, backlog, &EndpointAccess::OwnerOnly)
     }

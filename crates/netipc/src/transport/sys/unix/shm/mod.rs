@@ -17,6 +17,6 @@ pub(crate) use fault_guard::unblock_in_this_thread as prepare_thread;
 #[cfg(any(test, feature = "test-support"))]
 pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmOffer, ShmRegion, cleanup_stale};
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(feature = "test-support")]
 pub(crate) use watch::disable_waitv;
 pub(crate) use watch::{GroupSignal, ShmWatch, group_capacity, wait_group};

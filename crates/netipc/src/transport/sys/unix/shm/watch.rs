@@ -64,7 +64,7 @@ pub(crate) fn group_capacity() -> usize {
 
 /// Makes every later group use single-region waits, as on kernels without
 /// `futex_waitv` (a test hook for that path).
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(feature = "test-support")]
 pub(crate) fn disable_waitv() {
     NO_WAITV.store(true, Ordering::Relaxed);
 }

@@ -14,7 +14,7 @@ mod watch;
 #[cfg(any(test, feature = "test-support"))]
 pub(crate) use raw::RawShm;
 pub(crate) use region::{ShmOffer, ShmRegion};
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(feature = "test-support")]
 pub(crate) use watch::disable_waitv;
 pub(crate) use watch::{GroupSignal, ShmWatch, group_capacity, wait_group};
 

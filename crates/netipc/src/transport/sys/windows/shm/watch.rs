@@ -46,7 +46,7 @@ pub(crate) fn group_capacity() -> usize {
 }
 
 /// A Linux test hook (single-region futex waits); nothing to change here.
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(feature = "test-support")]
 pub(crate) fn disable_waitv() {}
 
 /// One region a group watches: the request lane, the sequence number the
