@@ -1,23 +1,16 @@
-//! netipc: local IPC for Netdata plugins.
+#![doc = include_str!("../README.md")]
 //!
-//! netipc speaks the NetIPC protocol of the `netdata/plugin-ipc` project
-//! byte for byte, so a Rust plugin can talk to the C, Rust and Go peers of
-//! that project and the other way round.
+//! ## Entry points
 //!
-//! # Layers
-//!
-//! | layer | module | what it does |
-//! |---|---|---|
-//! | wire vocabulary | [`wire`] | outer header, batch directory, chunk header, HELLO / HELLO_ACK |
-//! | codec | [`codec`] | method payloads: encoders, zero-copy views, builders |
-//! | L1 transport | [`transport`] | connect, listen, handshake, chunking, batching, pipelining, shared memory |
-//! | L2 services | [`service`] | typed clients with reconnect and retry, managed servers |
-//! | L3 cache | [`cache`] | the cgroups snapshot cache: last good copy, lock-free lookups |
-//!
-//! The byte layers are pure: no I/O, no allocation while decoding, and no
-//! panic on any input. Errors name the violated rule, the field and the byte
-//! offset ([`CodecError`]).
+//! - A provider: [`service::ManagedServer`] with one handler per service,
+//!   filling the builders of [`codec`] (such as [`codec::SnapshotBuilder`]).
+//! - A consumer: the typed clients of [`service`] (such as
+//!   [`service::CgroupsLookupClient`]) and the snapshot cache
+//!   [`cache::SnapshotCache`], configured with [`service::ClientConfig`].
+//! - Netdata's names and hash: [`netdata`].
+//! - Failures: [`Error`] (I/O layers) and [`CodecError`] (byte layers).
 #![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links, rustdoc::private_intra_doc_links)]
 
 mod bytes;
 pub mod cache;

@@ -1,7 +1,10 @@
 //! L2: typed services. Clients with a connection state machine, retries and
 //! logical lookups; managed servers with typed handlers. The same code runs
 //! on every operating system: configs are service-level and no transport
-//! type appears here.
+//! type appears here. The identity and access types the configs take
+//! ([`IdentityPolicy`], [`EndpointAccess`], [`Identities`], [`Identity`])
+//! are re-exported from [`transport`](crate::transport), so a plugin imports
+//! nothing from there.
 //!
 //! ```no_run
 //! use netipc::service::{ClientConfig, CgroupsSnapshotClient};
@@ -38,3 +41,8 @@ pub use server::{
     RunningServer, STOP_GRACE, ServerStats, SnapshotHandler, StopHandle, StringReverseHandler,
 };
 pub use state::{AbortHandle, ClientState, ClientStatus};
+// The identity and access types that `ClientConfig` and `ServerConfig`
+// name, so that a plugin needs nothing from `transport`.
+pub use crate::transport::{
+    EndpointAccess, Identities, Identity, IdentityParseError, IdentityPolicy, Sid,
+};
