@@ -16,7 +16,8 @@ use crate::wine::{self, Wine};
 /// One independent way of testing the workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
-    /// Native: the OS-cfg check, fmt, clippy, tests and examples on the host.
+    /// Native: the OS-cfg check, fmt, clippy, docs, tests, examples and a
+    /// publishing dry run of the library on the host.
     Linux,
     /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
     Windows,
@@ -86,13 +87,43 @@ fn linux(options: &Options, report: &mut Report) {
             "warnings",
         ]),
     );
+    report.step("clippy-lib", limit, host_cargo(&LIB_CLIPPY));
+    report.step_with("doc", || {
+        for features in [&[][..], &["--features", "test-support"]] {
+            let mut doc = host_cargo(&["doc", "-p", "netipc", "--no-deps"]);
+            doc.args(features).env("RUSTDOCFLAGS", "-D warnings");
+            process::run(&mut doc, limit).map_err(|err| format!("{features:?}: {err}"))?;
+        }
+        Ok(())
+    });
     report.step("test", limit, host_cargo(&["test", "--workspace"]));
     report.step_with("examples", || {
         let mut build = host_cargo(&["build", "--examples", "-p", "netipc"]);
         process::run(&mut build, limit).map_err(|err| format!("build: {err}"))?;
         Examples::native(&cross::target_dir(&options.root, None)).run("linux")
     });
+    // Packages the library as crates.io would and builds the package alone
+    // (reads the crates.io index; uploads nothing, needs no token).
+    // --allow-dirty: this checks the package, not the state of the checkout.
+    report.step(
+        "publish",
+        limit,
+        host_cargo(&["publish", "--dry-run", "--allow-dirty", "-p", "netipc"]),
+    );
 }
+
+/// Clippy on the library alone: in workspace builds the CLI and the test
+/// package turn on its `test-support` feature, so the library as published
+/// (without it) is linted here.
+const LIB_CLIPPY: [&str; 7] = [
+    "clippy",
+    "-p",
+    "netipc",
+    "--all-targets",
+    "--",
+    "-D",
+    "warnings",
+];
 
 /// The cargo that runs xtask, so `cargo +toolchain xtask` is honoured.
 fn host_cargo(args: &[&str]) -> Command {
@@ -151,6 +182,14 @@ fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, win
         .args(workspace)
         .args(["--all-targets", "--", "-D", "warnings"]);
     report.step("clippy", limit, clippy);
+    let mut clippy_lib = cross.command(LIB_CLIPPY[0]);
+    clippy_lib.args(&LIB_CLIPPY[1..]);
+    report.step("clippy-lib", limit, clippy_lib);
+    // docs.rs also documents the Windows build.
+    let mut doc = cross.command("doc");
+    doc.args(["-p", "netipc", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    report.step("doc", limit, doc);
 
     // Unit tests of libs and bins plus integration tests. Doctests cannot run
     // for a cross target, so they are left to the linux lane.

@@ -36,9 +36,10 @@ OPTIONS for `test`:
 
 LANES:
     linux     os-cfg (no OS-specific cfg outside crates/netipc/src/transport/sys),
-              cargo fmt --check, cargo clippy -D warnings, cargo test, examples
-              (host)
-    windows   cargo clippy -D warnings, cargo test and examples for
+              cargo fmt --check, cargo clippy -D warnings (workspace, and the
+              library alone), cargo doc -D warnings, cargo test, examples,
+              cargo publish --dry-run -p netipc (host)
+    windows   cargo clippy -D warnings, cargo doc, cargo test and examples for
               x86_64-pc-windows-gnu, run under Wine; installs mingw-w64, wine
               and the Rust target when missing (apt-get, as root or through sudo)
 
