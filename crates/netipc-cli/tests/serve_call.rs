@@ -414,7 +414,7 @@ fn a_provider_at_capacity_is_reported_as_such() {
         "increment",
         &netipc::service::ClientConfig::default(),
     );
-    held.refresh();
+    let _ = held.connect();
     assert_eq!(held.call(1).expect("the first consumer is served"), 2);
     let err = server.run(&["call", "increment", "1"]).fails(1);
     assert!(
@@ -437,7 +437,7 @@ fn sigint_stops_promptly_with_many_sessions_open() {
         .map(|_| {
             let mut c =
                 netipc::service::IncrementClient::new(&server.run_dir(), "increment", &config);
-            c.refresh();
+            let _ = c.connect();
             c
         })
         .collect();

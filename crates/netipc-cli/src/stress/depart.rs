@@ -169,7 +169,7 @@ fn depart(
     errors: &mut Tally,
 ) -> Result<Option<Departure>, BenchError> {
     let mut client = row.transport.client(row.run_dir, provider.service());
-    client.refresh();
+    let _ = client.connect();
     if !client.ready() {
         errors.connect(client.status().state);
         return Ok(None);

@@ -119,7 +119,7 @@ fn call_kind(e: &netipc::Error) -> &'static str {
         E::BadResponse(_) => "call: BadResponse",
         E::CapacityExhausted => "call: CapacityExhausted",
         E::LookupLimit(_) => "call: LookupLimit",
-        E::Timeout => "call: Timeout",
+        E::Timeout { .. } => "call: Timeout",
         E::Interrupted => "call: Interrupted",
         E::Disconnected => "call: Disconnected",
         E::Codec(_) => "call: Codec",
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn counts_by_kind_with_the_first_message() {
         let mut a = Tally::default();
-        a.call(&netipc::Error::Timeout);
+        a.call(&netipc::Error::Timeout { limit: None });
         assert!(!a.check(1, &Err(netipc::Error::Disconnected)));
         a.call(&netipc::Error::Disconnected);
         assert!(a.check(u64::MAX, &Ok(0)));

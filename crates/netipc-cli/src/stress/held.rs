@@ -166,7 +166,7 @@ fn hold(plan: &Plan, _index: usize, gate: &Gate) -> Outcome {
     };
     while Instant::now() < plan.connect_deadline && gate.phase() == Phase::Setup {
         if !client.ready() {
-            client.refresh();
+            let _ = client.connect();
         }
         if client.ready() {
             if out.errors.check(1, &client.call(1)) {
