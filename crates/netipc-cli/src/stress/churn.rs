@@ -95,7 +95,8 @@ pub fn run(row: &Row<'_>) -> Result<ChurnRow, BenchError> {
             }
         } else {
             out.failed += 1;
-            out.errors.connect(client.status().state);
+            out.errors
+                .connect(client.status().state, client.last_error());
         }
         drop(client);
         latency::record(&mut times, t.elapsed());

@@ -171,7 +171,7 @@ fn depart(
     let mut client = row.transport.client(row.run_dir, provider.service());
     let _ = client.connect();
     if !client.ready() {
-        errors.connect(client.status().state);
+        errors.connect(client.status().state, client.last_error());
         return Ok(None);
     }
     if !errors.check(value, &client.call(value)) {

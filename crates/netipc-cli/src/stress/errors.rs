@@ -45,10 +45,12 @@ impl Tally {
         self.add(call_kind(e), || e.to_string());
     }
 
-    /// Counts a connection attempt that left the client in `state`.
-    pub fn connect(&mut self, state: ClientState) {
-        self.add(connect_kind(state), || {
-            format!("refresh() left the client {state:?}")
+    /// Counts a connection attempt that left the client in `state`, for
+    /// `cause` (the client's last error).
+    pub fn connect(&mut self, state: ClientState, cause: Option<&netipc::Error>) {
+        self.add(connect_kind(state), || match cause {
+            Some(cause) => format!("connect() left the client {state:?}: {cause}"),
+            None => format!("connect() left the client {state:?}"),
         });
     }
 
@@ -154,7 +156,7 @@ mod tests {
         assert!(a.check(u64::MAX, &Ok(0)));
         assert!(!a.check(1, &Ok(3)));
         let mut b = Tally::default();
-        b.connect(ClientState::NotFound);
+        b.connect(ClientState::NotFound, None);
         b.call(&netipc::Error::Disconnected);
         a.merge(&b);
         let kinds = a.kinds();

@@ -175,7 +175,8 @@ fn hold(plan: &Plan, _index: usize, gate: &Gate) -> Outcome {
                 break;
             }
         } else {
-            out.errors.connect(client.status().state);
+            out.errors
+                .connect(client.status().state, client.last_error());
         }
         gate.pause_in(Phase::Setup, RETRY_PAUSE);
     }

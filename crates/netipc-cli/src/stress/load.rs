@@ -184,7 +184,8 @@ fn consume(plan: &Plan, index: usize, gate: &Gate) -> Outcome {
             if !client.ready() {
                 if gate.phase() == Phase::Run {
                     out.failed_connects += 1;
-                    out.errors.connect(client.status().state);
+                    out.errors
+                        .connect(client.status().state, client.last_error());
                 }
                 gate.pause_in(Phase::Run, RETRY_PAUSE);
                 continue;
