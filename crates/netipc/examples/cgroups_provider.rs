@@ -30,7 +30,7 @@ use std::sync::Arc;
 use netipc::codec::{
     CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder, orchestrator,
 };
-use netipc::netdata::netdata_hash;
+use netipc::netdata::{cgroup_options, netdata_hash};
 use netipc::service::{HandlerError, ManagedServer, ServerConfig};
 
 /// One container (cgroup) the plugin knows about.
@@ -98,8 +98,8 @@ impl ContainerTable {
         builder.set_header(self.systemd_enabled, self.generation);
         for c in &self.containers {
             // options and enabled are opaque to the library; Netdata's
-            // cgroups plugin sends its own flags there.
-            let (options, enabled) = (0, 1);
+            // cgroups plugin sends its own flags there (`cgroup_options`).
+            let (options, enabled) = (cgroup_options::IS_UNIFIED, 1);
             // An error here means the response buffer is full: the library
             // then answers LIMIT_EXCEEDED and the client retries with a
             // larger buffer, so there is nothing to handle by hand.

@@ -42,7 +42,7 @@ fn timeout_breaks_without_resend(profiles: u32) {
     assert_eq!(client.call(1).unwrap(), 2);
     client.set_call_timeout(Duration::from_millis(300));
     let result = client.call(0);
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     // No reconnect, so no re-send; the session is gone.
     let s = client.status();
     assert_eq!(
@@ -53,7 +53,7 @@ fn timeout_breaks_without_resend(profiles: u32) {
     assert_eq!(gate.entered(), 1);
     gate.open();
     client.set_call_timeout(Duration::ZERO);
-    assert!(client.refresh());
+    client.connect().unwrap();
     assert_eq!(client.call(1).unwrap(), 2);
     assert_eq!(client.status().reconnect_count, 1);
 }
@@ -75,7 +75,7 @@ fn timeout_against_a_silent_server_sends_the_request_once() {
         let server = RawServer::start(&dir, "inc", raw_options(0), |_| Action::Ignore);
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         client.set_call_timeout(Duration::from_millis(300));
-        assert!(matches!(client.call(1), Err(Error::Timeout)));
+        assert!(matches!(client.call(1), Err(Error::Timeout { .. })));
         // A re-send would have needed a new session, handshaken (so
         // accepted) before the call returned.
         assert_eq!(server.accepted(), 1);
@@ -103,15 +103,15 @@ fn per_call_timeout_overrides_the_default() {
         .spawn()
         .unwrap();
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(client.call_timeout(), Duration::from_secs(30));
         let result = client
             .call_with_timeout(Some(Duration::from_millis(300)))
             .map(|v| v.len());
-        assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
         assert_eq!(client.status().state, ClientState::Broken);
         gate.open();
-        client.refresh();
+        let _ = client.connect();
         // Zero means "the default".
         assert_eq!(
             client
@@ -153,7 +153,7 @@ fn abort_unblocks_a_waiting_call(profiles: u32) {
 
     // Sticky: after a reconnect, calls still fail without I/O (the session
     // stays usable) until the flag is cleared.
-    assert!(client.refresh());
+    client.connect().unwrap();
     for _ in 0..2 {
         assert!(matches!(client.call(1), Err(Error::Aborted)));
         assert_eq!(client.status().state, ClientState::Ready);
@@ -166,7 +166,7 @@ fn abort_unblocks_a_waiting_call(profiles: u32) {
     // close() clears it too.
     handle.abort();
     client.close();
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(client.call(2).unwrap(), 3);
     assert_eq!(client.status().call_count, 2);
 }
