@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::cross::{self, CrossCargo, RouteChoice};
 use crate::examples::Examples;
+use crate::msrv;
 use crate::os_cfg;
 use crate::process;
 use crate::setup;
@@ -16,8 +17,8 @@ use crate::wine::{self, Wine};
 /// One independent way of testing the workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
-    /// Native: the OS-cfg check, fmt, clippy, docs, tests, examples and a
-    /// publishing dry run of the library on the host.
+    /// Native: the OS-cfg check, fmt, clippy, docs, tests, examples, a
+    /// publishing dry run of the library and its oldest Rust on the host.
     Linux,
     /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
     Windows,
@@ -110,6 +111,7 @@ fn linux(options: &Options, report: &mut Report) {
         limit,
         host_cargo(&["publish", "--dry-run", "--allow-dirty", "-p", "netipc"]),
     );
+    report.step_with("msrv", || msrv::check(&options.root, limit));
 }
 
 /// Clippy on the library alone: in workspace builds the CLI and the test

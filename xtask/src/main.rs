@@ -5,6 +5,7 @@ mod cross;
 mod examples;
 mod fsutil;
 mod lanes;
+mod msrv;
 mod os_cfg;
 mod process;
 mod setup;
@@ -38,7 +39,9 @@ LANES:
     linux     os-cfg (no OS-specific cfg outside crates/netipc/src/transport/sys),
               cargo fmt --check, cargo clippy -D warnings (workspace, and the
               library alone), cargo doc -D warnings, cargo test, examples,
-              cargo publish --dry-run -p netipc (host)
+              cargo publish --dry-run -p netipc, and the library checked with
+              its rust-version (Debian's rustc-web, installed when missing)
+              (host)
     windows   cargo clippy -D warnings, cargo doc, cargo test and examples for
               x86_64-pc-windows-gnu, run under Wine; installs mingw-w64, wine
               and the Rust target when missing (apt-get, as root or through sudo)
