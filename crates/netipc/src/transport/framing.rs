@@ -3,6 +3,9 @@
 //!
 //! A backend moves packets; everything it must check about them is here,
 //! so the rules are tested without sockets and shared by every OS.
+//!
+//! Public only with the `test-support` feature (not covered by semver);
+//! its error types are re-exported from [`transport`](super).
 
 use std::ops::Range;
 

@@ -1,6 +1,9 @@
 //! The HELLO / HELLO_ACK handshake as pure functions: no sockets, only the
 //! negotiation rules. Backends send and receive the two packets; this
 //! module decides what is in them and what they mean.
+//!
+//! Public only with the `test-support` feature (not covered by semver);
+//! [`HandshakeError`] is re-exported from [`transport`](super).
 
 use crate::bytes::{get_u16, get_u32};
 use crate::error::CodecError;

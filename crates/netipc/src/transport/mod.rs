@@ -28,10 +28,7 @@
 
 mod channel;
 mod client;
-// The protocol machinery, written once as pure functions and state
-// machines: public only with the `test-support` feature (conformance and
-// golden-vector tests, fuzzing, the test peer). Applications use the
-// sessions below; the error types that `Error` carries are re-exported.
+// Public only with `test-support` (see the module docs above).
 #[cfg(feature = "test-support")]
 pub mod framing;
 #[cfg(not(feature = "test-support"))]

@@ -1,8 +1,9 @@
-//! Raw packet access for conformance tests and test peers.
+//! Raw packet access for conformance tests, test peers and benchmarks.
 //!
-//! Not part of the supported API: these types bypass every protocol check
-//! so that tests can play a misbehaving peer (malformed headers, bad chunk
-//! sequences, stalled or killed senders).
+//! Compiled only with the `test-support` feature and not covered by
+//! semver: these types bypass every protocol check so that tests can play
+//! a misbehaving peer (malformed headers, bad chunk sequences, stalled or
+//! killed senders) and benchmarks can measure the raw limits.
 
 use std::time::Duration;
 
