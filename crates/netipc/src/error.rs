@@ -299,8 +299,16 @@ pub enum Error {
     /// cleared).
     #[error("aborted: clear the abort handle to make calls again")]
     Aborted,
-    /// The server answered with a non-OK transport status.
-    #[error("the server rejected the request with {0}")]
+    /// The provider received the request and answered it with an error
+    /// status instead of a result: `INTERNAL_ERROR` (its handler returned
+    /// an error or panicked), `BAD_ENVELOPE` (the request did not decode,
+    /// or the handler's answer was invalid), `UNSUPPORTED` (the provider
+    /// serves another method) or a status this library does not define.
+    /// The request was not sent again (the provider would fail it again,
+    /// and run its handler twice); the session stays usable. The
+    /// provider's log has the cause (a netipc provider logs it as a
+    /// `tracing` event, see [handler failures](crate::service#handler-failures)).
+    #[error("{}", rejected_message(*.0))]
     Rejected(crate::wire::TransportStatus),
     /// A response does not answer the request it should (method, message
     /// id, item count, echoed keys, generation).
@@ -419,3 +427,23 @@ impl Error {
 
 /// Shorthand for results of transport operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The text of [`Error::Rejected`]: what the status means and where to
+/// look.
+fn rejected_message(status: crate::wire::TransportStatus) -> String {
+    use crate::wire::TransportStatus as S;
+    let what = match status {
+        S::INTERNAL_ERROR => "its handler returned an error or panicked",
+        S::BAD_ENVELOPE => {
+            "it could not decode the request, or its handler built an invalid answer"
+        }
+        S::UNSUPPORTED => {
+            "it serves another method: check that the service name belongs to a provider of this kind"
+        }
+        _ => "a status this client does not know",
+    };
+    format!(
+        "the provider failed to answer the request ({status}: {what}); \
+         the request was not sent again: see the provider's log for the cause"
+    )
+}

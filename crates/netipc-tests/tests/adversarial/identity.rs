@@ -586,7 +586,7 @@ mod linux {
                     s.refused_identity,
                     s.sessions_opened,
                     s.handshake_failures,
-                    warnings.matching("refused a consumer for its identity")
+                    warnings.matching("consumer identity refused")
                 ));
             }
         }

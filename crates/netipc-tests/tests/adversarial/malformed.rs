@@ -546,7 +546,7 @@ static DATA_PHASE: &[Attack] = &[
     Attack {
         name: "a request that makes the handler panic",
         run: |d| session(d, &[&request(1, PANIC_VALUE)]),
-        outcome: Outcome::RefusedThenClosed(TransportStatus::INTERNAL_ERROR),
+        outcome: Outcome::Refused(TransportStatus::INTERNAL_ERROR),
         counted: Counted::HandlerPanic,
     },
     Attack {

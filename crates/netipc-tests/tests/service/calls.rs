@@ -403,8 +403,10 @@ fn mismatched_responses_on_both_attempts_fail_the_call() {
     });
 }
 
+/// An error status is the provider's final answer to a request it
+/// received: not sent again, and the session is kept.
 #[test]
-fn non_ok_statuses_are_ordinary_failures_with_one_resend() {
+fn non_ok_statuses_are_final_answers_without_a_resend() {
     watchdog(|| {
         for status in [
             TransportStatus::BAD_ENVELOPE,
@@ -421,8 +423,11 @@ fn non_ok_statuses_are_ordinary_failures_with_one_resend() {
                 other => panic!("{status:?}: {other:?}"),
             }
             let s = client.status();
-            assert_eq!((s.state, s.reconnect_count), (ClientState::Broken, 1));
-            assert_eq!(server.seen().len(), 2, "{status:?}");
+            assert_eq!(
+                (s.state, s.reconnect_count, s.error_count),
+                (ClientState::Ready, 0, 1)
+            );
+            assert_eq!(server.seen().len(), 1, "{status:?}");
         }
     });
 }
@@ -493,29 +498,12 @@ fn counting_increment_server(
 }
 
 #[test]
-fn retry_succeeds_after_one_handler_failure() {
+fn a_handler_failure_is_returned_without_a_resend() {
     watchdog(|| {
         let dir = RunDir::new();
         let (_server, calls) = counting_increment_server(&dir, |n, _| n == 1);
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
-        assert_eq!(client.call(5).unwrap(), 6);
-        assert_eq!(calls.get(), 2);
-        let s = client.status();
-        assert_eq!(
-            (s.state, s.reconnect_count, s.call_count, s.error_count),
-            (ClientState::Ready, 1, 1, 0)
-        );
-    });
-}
-
-#[test]
-fn handler_that_always_fails_is_invoked_exactly_twice() {
-    watchdog(|| {
-        let dir = RunDir::new();
-        let (_server, calls) = counting_increment_server(&dir, |_, v| v == 13);
-        let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
-        assert_eq!(client.call(1).unwrap(), 2);
-        let result = client.call(13);
+        let result = client.call(5);
         assert!(
             matches!(
                 result,
@@ -523,23 +511,42 @@ fn handler_that_always_fails_is_invoked_exactly_twice() {
             ),
             "{result:?}"
         );
-        assert_eq!(calls.get(), 3);
+        assert_eq!(calls.get(), 1);
+        // The session goes on: the next call is answered on it.
+        assert_eq!(client.call(5).unwrap(), 6);
+        assert_eq!(calls.get(), 2);
         let s = client.status();
         assert_eq!(
             (s.state, s.reconnect_count, s.call_count, s.error_count),
-            (ClientState::Broken, 1, 1, 1)
+            (ClientState::Ready, 0, 1, 1)
         );
-        // Not ready now: no retry, no I/O, until refreshed.
-        assert!(matches!(
-            client.call(1),
-            Err(Error::NotReady {
-                state: ClientState::Broken,
-                ..
-            })
-        ));
-        assert_eq!(calls.get(), 3);
-        client.connect().unwrap();
+    });
+}
+
+#[test]
+fn handler_that_always_fails_is_invoked_once_per_call() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let (_server, calls) = counting_increment_server(&dir, |_, v| v == 13);
+        let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         assert_eq!(client.call(1).unwrap(), 2);
-        assert_eq!(calls.get(), 4);
+        for round in 1..=3 {
+            let result = client.call(13);
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::Rejected(TransportStatus::INTERNAL_ERROR))
+                ),
+                "{result:?}"
+            );
+            assert_eq!(calls.get(), 1 + round);
+        }
+        let s = client.status();
+        assert_eq!(
+            (s.state, s.reconnect_count, s.call_count, s.error_count),
+            (ClientState::Ready, 0, 1, 3)
+        );
+        assert_eq!(client.call(1).unwrap(), 2);
+        assert_eq!(calls.get(), 5);
     });
 }

@@ -49,6 +49,12 @@ enum Failure {
     Fatal(Error),
     /// Something did not fit: grow, reconnect, try again.
     Overflow(Error),
+    /// The provider answered with an error status (any but `OK` and
+    /// `LIMIT_EXCEEDED`): a live provider received the request and
+    /// processed it (its handler failed or panicked, or it cannot serve
+    /// the request), so sending it again would repeat the failure and run
+    /// the handler twice. No retry; the session stays as it is.
+    Answered(Error),
     /// Anything else: one reconnect and one re-send.
     Ordinary(Error),
 }
@@ -56,7 +62,7 @@ enum Failure {
 impl Failure {
     fn into_error(self) -> Error {
         match self {
-            Self::Fatal(e) | Self::Overflow(e) | Self::Ordinary(e) => e,
+            Self::Fatal(e) | Self::Overflow(e) | Self::Answered(e) | Self::Ordinary(e) => e,
         }
     }
 }
@@ -457,9 +463,11 @@ impl ClientCore {
                 }
                 Err(f) => f,
             };
-            self.break_session();
+            if !matches!(failure, Failure::Answered(_)) {
+                self.break_session();
+            }
             let overflow = match failure {
-                Failure::Fatal(e) => return Err(self.fail(e)),
+                Failure::Fatal(e) | Failure::Answered(e) => return Err(self.fail(e)),
                 Failure::Ordinary(e) => {
                     if self.try_connect(until) != ClientState::Ready {
                         return Err(self.fail(e));
@@ -470,6 +478,7 @@ impl ClientCore {
                             self.count_call();
                             Ok(())
                         }
+                        Err(Failure::Answered(e)) => Err(self.fail(e)),
                         Err(f) => {
                             self.break_session();
                             Err(self.fail(f.into_error()))
@@ -590,7 +599,7 @@ impl ClientCore {
                 );
                 return Err(Failure::Overflow(Error::CapacityExhausted));
             }
-            other => return Err(Failure::Ordinary(Error::Rejected(other))),
+            other => return Err(Failure::Answered(Error::Rejected(other))),
         }
         if let Payload::Batch { ends, .. } = payload {
             if !h.is_batch() || h.item_count as usize != ends.len() {

@@ -9,8 +9,10 @@ use crate::error::{CodecError, CodecErrorKind};
 use crate::wire::Method;
 
 /// What a handler returns when it cannot answer at all. Any error type
-/// converts into it with `?`. Per-key outcomes such as "unknown" are item
-/// statuses, not errors.
+/// converts into it with `?`; its message goes to the server's log (see
+/// [handler failures](crate::service#handler-failures)), not to the
+/// client. Per-key outcomes such as "unknown" are item statuses, not
+/// errors.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Answers `cgroups-snapshot` requests.
@@ -23,7 +25,10 @@ pub trait SnapshotHandler: Send + Sync + 'static {
     /// client then reconnects with a larger response size).
     ///
     /// # Errors
-    /// Any error: the client gets `INTERNAL_ERROR`.
+    /// Any error (and a panic) fails this request only: the client gets
+    /// `INTERNAL_ERROR` and does not send the request again, and the
+    /// server logs the error's message and counts it (see
+    /// [handler failures](crate::service#handler-failures)).
     fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError>;
 
     /// Most items the handler adds; 0 means as many as the response
@@ -49,7 +54,10 @@ pub trait CgroupsLookupHandler: Send + Sync + 'static {
     /// Answers `request` into `builder` and sets the generation.
     ///
     /// # Errors
-    /// Any error: the client gets `INTERNAL_ERROR`.
+    /// Any error (and a panic) fails this request only: the client gets
+    /// `INTERNAL_ERROR` and does not send the request again, and the
+    /// server logs the error's message and counts it (see
+    /// [handler failures](crate::service#handler-failures)).
     fn lookup(
         &self,
         request: &CgroupsLookupRequest<'_>,
@@ -80,7 +88,10 @@ pub trait AppsLookupHandler: Send + Sync + 'static {
     /// Answers `request` into `builder` and sets the generation.
     ///
     /// # Errors
-    /// Any error: the client gets `INTERNAL_ERROR`.
+    /// Any error (and a panic) fails this request only: the client gets
+    /// `INTERNAL_ERROR` and does not send the request again, and the
+    /// server logs the error's message and counts it (see
+    /// [handler failures](crate::service#handler-failures)).
     fn lookup(
         &self,
         request: &AppsLookupRequest<'_>,
@@ -111,7 +122,10 @@ pub trait IncrementHandler: Send + Sync + 'static {
     /// `value + 1`).
     ///
     /// # Errors
-    /// Any error: the client gets `INTERNAL_ERROR`.
+    /// Any error (and a panic) fails this request only: the client gets
+    /// `INTERNAL_ERROR` and does not send the request again, and the
+    /// server logs the error's message and counts it (see
+    /// [handler failures](crate::service#handler-failures)).
     fn increment(&self, value: u64) -> Result<u64, HandlerError>;
 }
 
@@ -131,7 +145,10 @@ pub trait StringReverseHandler: Send + Sync + 'static {
     /// Writes the answer for `text` into `out`.
     ///
     /// # Errors
-    /// Any error: the client gets `INTERNAL_ERROR`.
+    /// Any error (and a panic) fails this request only: the client gets
+    /// `INTERNAL_ERROR` and does not send the request again, and the
+    /// server logs the error's message and counts it (see
+    /// [handler failures](crate::service#handler-failures)).
     fn reverse(&self, text: &[u8], out: &mut Vec<u8>) -> Result<(), HandlerError>;
 }
 
@@ -153,6 +170,9 @@ pub(crate) struct Scratch {
     /// overflow (the client reconnects with the larger size) instead of
     /// `OVERSIZED_ITEM` / `PAYLOAD_EXCEEDED` items.
     pub(crate) can_grow: bool,
+    /// The error the handler returned for the request being answered,
+    /// kept for the server's log.
+    pub(crate) handler_error: Option<HandlerError>,
 }
 
 impl Scratch {
@@ -160,7 +180,19 @@ impl Scratch {
         Self {
             text: Vec::new(),
             can_grow,
+            handler_error: None,
         }
+    }
+
+    /// Whether the handler succeeded; keeps its error.
+    fn succeeded(&mut self, result: Result<(), HandlerError>) -> bool {
+        result.map_err(|e| self.failed(e)).is_ok()
+    }
+
+    /// Keeps the handler's error and reports the failure.
+    fn failed(&mut self, error: HandlerError) -> DispatchError {
+        self.handler_error = Some(error);
+        DispatchError::HandlerFailed
     }
 }
 
@@ -208,10 +240,10 @@ impl<H: SnapshotHandler> Dispatch for Snapshot<H> {
         &self,
         request: &[u8],
         response: &mut [u8],
-        _: &mut Scratch,
+        scratch: &mut Scratch,
     ) -> Result<usize, DispatchError> {
         dispatch_cgroups_snapshot(request, response, self.0.max_items(), |_, b| {
-            self.0.snapshot(b).is_ok()
+            scratch.succeeded(self.0.snapshot(b))
         })
     }
 }
@@ -229,7 +261,7 @@ impl<H: CgroupsLookupHandler> Dispatch for CgroupsLookup<H> {
     ) -> Result<usize, DispatchError> {
         let mut converted = false;
         let len = dispatch_cgroups_lookup(request, response, |r, b| {
-            let ok = self.0.lookup(r, b).is_ok();
+            let ok = scratch.succeeded(self.0.lookup(r, b));
             converted = b.budget_converted();
             ok
         })?;
@@ -250,7 +282,7 @@ impl<H: AppsLookupHandler> Dispatch for AppsLookup<H> {
     ) -> Result<usize, DispatchError> {
         let mut converted = false;
         let len = dispatch_apps_lookup(request, response, |r, b| {
-            let ok = self.0.lookup(r, b).is_ok();
+            let ok = scratch.succeeded(self.0.lookup(r, b));
             converted = b.budget_converted();
             ok
         })?;
@@ -267,13 +299,10 @@ impl<H: IncrementHandler> Dispatch for Increment<H> {
         &self,
         request: &[u8],
         response: &mut [u8],
-        _: &mut Scratch,
+        scratch: &mut Scratch,
     ) -> Result<usize, DispatchError> {
         let value = decode_increment(request).map_err(DispatchError::BadRequest)?;
-        let answer = self
-            .0
-            .increment(value)
-            .map_err(|_| DispatchError::HandlerFailed)?;
+        let answer = self.0.increment(value).map_err(|e| scratch.failed(e))?;
         encode_increment(answer, response).map_err(overflow)
     }
 }
@@ -291,9 +320,8 @@ impl<H: StringReverseHandler> Dispatch for StringReverse<H> {
     ) -> Result<usize, DispatchError> {
         let text = decode_string_reverse(request).map_err(DispatchError::BadRequest)?;
         scratch.text.clear();
-        self.0
-            .reverse(text, &mut scratch.text)
-            .map_err(|_| DispatchError::HandlerFailed)?;
+        let result = self.0.reverse(text, &mut scratch.text);
+        result.map_err(|e| scratch.failed(e))?;
         encode_string_reverse(&scratch.text, response).map_err(overflow)
     }
 }

@@ -59,7 +59,10 @@ impl StopHandle {
 /// capacity" and retries later); `workers` threads answer their requests,
 /// so at most that many handlers run at the same time. Handlers must
 /// synchronise their own data. A handler that fails or panics fails only
-/// its request, whose session then ends.
+/// its request: the client gets `INTERNAL_ERROR` (and does not send the
+/// request again), the session goes on, and the server logs the error's
+/// message and counts it (see
+/// [handler failures](crate::service#handler-failures)).
 ///
 /// Idle sessions cost no CPU, and a departing client is noticed at once.
 /// Memory per idle session is a few kilobytes: the connection, its receive
@@ -226,6 +229,7 @@ impl ManagedServer {
         };
         let listener = Listener::bind(&self.run_dir, &self.service, &options)?;
         Engine::new(
+            &self.service,
             self.shared.clone(),
             self.dispatcher.clone(),
             self.config,

@@ -2,10 +2,11 @@
 //! contained, the error statuses, and the payload sizes the server learns
 //! from its traffic.
 
+use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::handlers::{Dispatch, Scratch};
+use super::handlers::{Dispatch, HandlerError, Scratch};
 use crate::codec::DispatchError;
 use crate::error::CodecErrorKind;
 use crate::wire::{BatchBuilder, BatchView, Header, MessageKind, TransportStatus};
@@ -52,14 +53,41 @@ pub(crate) enum Reply {
     /// An OK response: the first `len` bytes of the response buffer.
     Payload(usize),
     /// An empty response with this status; `close` ends the session after
-    /// it (the documented behaviour for every failed request; a wrong
-    /// method keeps the session).
+    /// it: after `LIMIT_EXCEEDED` (the client reconnects with larger
+    /// sizes) and `BAD_ENVELOPE`. A failed or panicking handler and a
+    /// wrong method keep the session: the client gets the status as the
+    /// final answer to that request and goes on.
     Status {
         status: TransportStatus,
         close: bool,
+        cause: Cause,
     },
     /// Not a request: the session ends without an answer.
     Drop,
+}
+
+/// Why a request failed, for the server's log and counters.
+pub(crate) enum Cause {
+    /// A request for another method than the server's.
+    WrongMethod,
+    /// An undecodable request, or an answer that does not fit or is
+    /// invalid.
+    Dispatch(DispatchError),
+    /// The handler returned this error.
+    Handler(HandlerError),
+    /// The handler panicked with this payload.
+    Panic(Box<dyn Any + Send>),
+}
+
+/// The message of a panic payload (`panic!` with a message makes a
+/// `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    match payload.downcast_ref::<&str>() {
+        Some(text) => text,
+        None => payload
+            .downcast_ref::<String>()
+            .map_or("a panic without a message", String::as_str),
+    }
 }
 
 /// A worker's buffers, reused for every request it answers (the response
@@ -92,25 +120,23 @@ pub(crate) fn answer_message(
     payload: &[u8],
     budget: u32,
     buffers: &mut Buffers,
-) -> (Reply, bool) {
+) -> Reply {
     if header.kind != MessageKind::Request {
-        return (Reply::Drop, false);
+        return Reply::Drop;
     }
     if header.code != dispatcher.method().code() {
-        let status = TransportStatus::UNSUPPORTED;
-        return (
-            Reply::Status {
-                status,
-                close: false,
-            },
-            false,
-        );
+        return Reply::Status {
+            status: TransportStatus::UNSUPPORTED,
+            close: false,
+            cause: Cause::WrongMethod,
+        };
     }
     let budget = budget as usize;
     if buffers.response.len() < budget {
         buffers.response.resize(budget, 0);
     }
     buffers.scratch.can_grow = response_size.can_exceed(budget as u32);
+    buffers.scratch.handler_error = None;
     let Buffers {
         response, scratch, ..
     } = buffers;
@@ -124,32 +150,29 @@ pub(crate) fn answer_message(
         )
     }));
     match outcome {
-        Ok(Ok(len)) => (Reply::Payload(len), false),
+        Ok(Ok(len)) => Reply::Payload(len),
         Ok(Err(e)) => {
             let status = e.transport_status();
             if status == TransportStatus::LIMIT_EXCEEDED {
                 let needed = needed_size(dispatcher, header, payload, budget, response_size);
                 response_size.learn(needed);
             }
-            (
-                Reply::Status {
-                    status,
-                    close: true,
-                },
-                false,
-            )
+            let cause = match (e, scratch.handler_error.take()) {
+                (DispatchError::HandlerFailed, Some(error)) => Cause::Handler(error),
+                (e, _) => Cause::Dispatch(e),
+            };
+            Reply::Status {
+                status,
+                close: status != TransportStatus::INTERNAL_ERROR,
+                cause,
+            }
         }
-        // A panicking handler fails only this request and its session.
-        Err(_) => {
-            let status = TransportStatus::INTERNAL_ERROR;
-            (
-                Reply::Status {
-                    status,
-                    close: true,
-                },
-                true,
-            )
-        }
+        // A panicking handler fails only this request.
+        Err(payload) => Reply::Status {
+            status: TransportStatus::INTERNAL_ERROR,
+            close: false,
+            cause: Cause::Panic(payload),
+        },
     }
 }
 

@@ -2,6 +2,7 @@
 //! session limit.
 
 use super::*;
+use crate::transport::PeerCredentials;
 
 impl Engine {
     /// Accepts waiting connections and re-arms the listener.
@@ -15,7 +16,12 @@ impl Engine {
                 Ok(Some(incoming)) => self.admit(incoming),
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection failed; pausing");
+                    tracing::warn!(
+                        target: TARGET,
+                        service = %self.service,
+                        error = %e,
+                        "accepting a connection failed; pausing"
+                    );
                     self.shared
                         .control
                         .schedule(Instant::now() + ACCEPT_BACKOFF, LISTENER);
@@ -24,7 +30,12 @@ impl Engine {
             }
         }
         if let Err(e) = self.poller.rearm_listener(listener, LISTENER) {
-            tracing::error!(error = %e, "re-arming the listener failed; retrying");
+            tracing::error!(
+                target: TARGET,
+                service = %self.service,
+                error = %e,
+                "re-arming the listener failed; retrying"
+            );
             self.shared
                 .control
                 .schedule(Instant::now() + ACCEPT_BACKOFF, LISTENER);
@@ -38,6 +49,15 @@ impl Engine {
         let waiting = &self.counters().handshaking;
         if waiting.load(Ordering::Relaxed) >= self.session_limit {
             bump(&self.counters().dropped_connections);
+            let peer = incoming.peer();
+            tracing::debug!(
+                target: TARGET,
+                service = %self.service,
+                pid = peer.pid,
+                uid = peer.uid,
+                handshaking = self.session_limit,
+                "connection dropped"
+            );
             return;
         }
         waiting.fetch_add(1, Ordering::Relaxed);
@@ -52,9 +72,9 @@ impl Engine {
         let registered = self.poller.add_incoming(&incoming, entry.token);
         *state = State::Handshaking { incoming, deadline };
         drop(state);
-        match registered {
-            Ok(()) => self.shared.control.schedule(deadline, entry.token),
-            Err(_) => self.close(&entry),
+        match self.armed(registered) {
+            Step::Keep => self.shared.control.schedule(deadline, entry.token),
+            Step::Close(why) => self.close(&entry, why),
         }
     }
 
@@ -74,29 +94,87 @@ impl Engine {
             self.full.store(false, Ordering::Relaxed);
         } else if !self.full.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                sessions = self.session_limit,
+                target: TARGET,
+                service = %self.service,
+                session_limit = self.session_limit,
                 "session limit reached; refusing new clients until sessions close"
             );
         }
         reserved
     }
 
+    /// Counts and logs a handshake that did not open a session.
+    fn refused(&self, peer: PeerCredentials, reserved: bool, empty: bool, e: &crate::Error) {
+        use crate::transport::handshake::HandshakeError;
+        let counters = self.counters();
+        let service = &self.service;
+        let (pid, uid) = (peer.pid, peer.uid);
+        match e {
+            crate::Error::Handshake(HandshakeError::IdentityRefused) => {
+                self.refused_identity(peer);
+            }
+            _ if !reserved => {
+                bump(&counters.refused_at_capacity);
+                tracing::debug!(target: TARGET, service = %service, pid, uid, "refused at capacity");
+            }
+            crate::Error::Handshake(HandshakeError::AuthFailed) => {
+                bump(&counters.handshake_failures);
+                bump(&counters.auth_failures);
+                tracing::warn!(target: TARGET, service = %service, pid, uid, "authentication failed");
+            }
+            _ => {
+                bump(&counters.handshake_failures);
+                // A connection that closes before its HELLO is how a
+                // starting provider checks the endpoint is live.
+                if empty || matches!(e, crate::Error::Disconnected) {
+                    tracing::debug!(
+                        target: TARGET,
+                        service = %service,
+                        pid,
+                        uid,
+                        error = "the connection closed before its HELLO",
+                        "handshake failed"
+                    );
+                } else {
+                    tracing::warn!(
+                        target: TARGET,
+                        service = %service,
+                        pid,
+                        uid,
+                        error = %e,
+                        "handshake failed"
+                    );
+                }
+            }
+        }
+    }
+
     /// Counts a consumer refused for its identity; the first one is
     /// logged at warn, later ones at debug (the count is in the stats).
-    fn refused_identity(&self, peer: crate::transport::PeerCredentials) {
+    fn refused_identity(&self, peer: PeerCredentials) {
         bump(&self.counters().refused_identity);
         let policy = self.config.consumer_identity;
+        let (pid, uid, gid) = (peer.pid, peer.uid, peer.gid);
         if !self.refused_before.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                pid = ?peer.pid,
-                uid = ?peer.uid,
-                gid = ?peer.gid,
+                target: TARGET,
+                service = %self.service,
+                pid,
+                uid,
+                gid,
                 consumer_identity = %policy,
-                "refused a consumer for its identity (ServerConfig::consumer_identity); \
-                 further refusals are logged at debug and counted in ServerStats::refused_identity"
+                "consumer identity refused; further refusals are logged at debug \
+                 (ServerConfig::consumer_identity, ServerStats::refused_identity)"
             );
         } else {
-            tracing::debug!(pid = ?peer.pid, uid = ?peer.uid, gid = ?peer.gid, "refused a consumer for its identity");
+            tracing::debug!(
+                target: TARGET,
+                service = %self.service,
+                pid,
+                uid,
+                gid,
+                "consumer identity refused"
+            );
         }
     }
 
@@ -130,19 +208,14 @@ impl Engine {
         let mut packet = [0u8; crate::transport::handshake::HANDSHAKE_PACKET_MAX];
         let n = match incoming.try_read_hello(&mut packet) {
             Ok(Some(n)) => n,
-            Ok(None) => {
-                return match self.poller.rearm_incoming(incoming, entry.token) {
-                    Ok(()) => Step::Keep,
-                    Err(_) => Step::Close,
-                };
-            }
-            Err(_) => {
-                bump(&self.counters().handshake_failures);
-                return Step::Close;
+            Ok(None) => return self.armed(self.poller.rearm_incoming(incoming, entry.token)),
+            Err(e) => {
+                self.refused(incoming.peer(), true, false, &e);
+                return Step::Close(Why::Failed);
             }
         };
         let State::Handshaking { incoming, .. } = std::mem::replace(state, State::Closed) else {
-            return Step::Close;
+            return Step::Close(Why::Failed);
         };
         self.counters().handshaking.fetch_sub(1, Ordering::Relaxed);
         let reserved = self.reserve_session();
@@ -164,44 +237,26 @@ impl Engine {
                 if reserved {
                     self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
                 }
-                if matches!(
-                    e,
-                    crate::Error::Handshake(
-                        crate::transport::handshake::HandshakeError::IdentityRefused
-                    )
-                ) {
-                    self.refused_identity(peer);
-                } else if reserved {
-                    bump(&self.counters().handshake_failures);
-                    if matches!(
-                        e,
-                        crate::Error::Handshake(
-                            crate::transport::handshake::HandshakeError::AuthFailed
-                        )
-                    ) {
-                        bump(&self.counters().auth_failures);
-                    }
-                    tracing::debug!(error = %e, "handshake failed");
-                } else {
-                    bump(&self.counters().refused_at_capacity);
-                }
+                self.refused(peer, reserved, n == 0, &e);
                 // The connection was closed with the failed handshake,
                 // which also took it out of the poller.
-                return Step::Close;
+                return Step::Close(Why::Failed);
             }
         };
         bump(&self.counters().sessions_opened);
+        self.session_opened(&session);
         entry.shm.store(session.chan.is_shm(), Ordering::SeqCst);
         *state = State::Open(Box::new(Open {
             session,
             stall_deadline: None,
             watch: None,
+            served: 0,
         }));
         let State::Open(open) = state else {
-            return Step::Close;
+            return Step::Close(Why::Failed);
         };
-        if self.poller.arm_session(&open.session, entry.token).is_err() {
-            return Step::Close;
+        if let Step::Close(why) = self.armed(self.poller.arm_session(&open.session, entry.token)) {
+            return Step::Close(why);
         }
         if open.session.chan.is_shm() {
             return self.idle_shm(entry, open);

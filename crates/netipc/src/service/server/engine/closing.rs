@@ -4,38 +4,39 @@
 use super::*;
 
 impl Engine {
-    /// Closes a connection now if nobody else holds it, or has its holder
-    /// close it when it lets go.
+    /// Closes a connection whose client left now if nobody else holds it,
+    /// or has its holder close it when it lets go.
     pub(super) fn request_close(&self, entry: &Arc<Entry>) {
         entry.close_requested.store(true, Ordering::SeqCst);
         if let Ok(mut state) = entry.state.try_lock() {
-            self.close_held(entry, &mut state);
+            self.close_held(entry, &mut state, Why::ClientLeft);
         }
     }
 
     /// Removes a connection from the server and closes it (removing its
     /// shared-memory region). Idempotent.
-    pub(super) fn close(&self, entry: &Entry) {
-        self.close_held(entry, &mut lock(&entry.state));
+    pub(super) fn close(&self, entry: &Entry, why: Why) {
+        self.close_held(entry, &mut lock(&entry.state), why);
     }
 
     /// [`close`](Self::close) with the connection's state already held.
     /// The state itself tells whether it is closed already, so a connection
     /// the shutdown left to a late handler is still released by it.
-    pub(super) fn close_held(&self, entry: &Entry, state: &mut State) {
+    pub(super) fn close_held(&self, entry: &Entry, state: &mut State, why: Why) {
         lock(&self.registry).remove(entry.token);
         let old = std::mem::replace(state, State::Closed);
-        self.release(entry.token, old);
+        self.release(entry.token, old, why);
     }
 
     /// Unregisters what a connection holds and drops it.
-    pub(super) fn release(&self, token: u64, state: State) {
+    pub(super) fn release(&self, token: u64, state: State, why: Why) {
         match state {
             State::Handshaking { incoming, .. } => {
                 self.poller.remove_incoming(&incoming);
                 self.counters().handshaking.fetch_sub(1, Ordering::Relaxed);
             }
             State::Open(open) => {
+                self.session_closed(&open, why);
                 self.poller.remove_session(&open.session);
                 if let Some(id) = open.watch {
                     self.waiters.unwatch(id, token);
@@ -63,16 +64,28 @@ impl Engine {
             return;
         };
         let expired = match &*state {
-            State::Handshaking { deadline, .. } if *deadline <= now => {
+            State::Handshaking { deadline, incoming } if *deadline <= now => {
                 bump(&self.counters().handshake_failures);
                 bump(&self.counters().handshake_timeouts);
+                let peer = incoming.peer();
+                tracing::warn!(
+                    target: TARGET,
+                    service = %self.service,
+                    pid = peer.pid,
+                    uid = peer.uid,
+                    timeout_ms = HANDSHAKE_TIMEOUT.as_millis() as u64,
+                    "handshake timed out"
+                );
                 true
             }
             State::Open(open) if open.stall_deadline.is_some_and(|d| d <= now) => {
                 bump(&self.counters().send_timeouts);
                 tracing::warn!(
-                    token,
-                    "a client stalled half way through a message for longer than the send timeout; session closed"
+                    target: TARGET,
+                    service = %self.service,
+                    session = open.session.session_id(),
+                    timeout_ms = self.config.send_timeout().as_millis() as u64,
+                    "send timeout"
                 );
                 true
             }
@@ -81,7 +94,7 @@ impl Engine {
         if expired {
             // Closed with the state held: the control thread never waits
             // for a worker (and its handler) to let go of a connection.
-            self.close_held(&entry, &mut state);
+            self.close_held(&entry, &mut state, Why::SendTimeout);
         }
     }
 }

@@ -55,6 +55,7 @@
 
 mod admission;
 mod closing;
+mod events;
 mod serving;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -62,6 +63,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use self::events::{TARGET, Why};
 use super::control::Control;
 use super::handlers::Dispatch;
 use super::registry::Registry;
@@ -73,7 +75,7 @@ use crate::transport::multiplex::{self, Event, Poller, ShmWaiters, WatchId};
 use crate::transport::{
     Incoming, Listener, ServerOptions, ServerSession, Wait, response_header, status_header,
 };
-use crate::wire::TransportStatus;
+use crate::wire::{HEADER_LEN, Header, TransportStatus};
 
 /// How long `stop` waits for handlers that are still running.
 pub const STOP_GRACE: Duration = Duration::from_millis(500);
@@ -122,6 +124,8 @@ struct Open {
     stall_deadline: Option<Instant>,
     /// The wait group holding the session while it is idle (shared memory).
     watch: Option<WatchId>,
+    /// Requests answered in this session.
+    served: u64,
 }
 
 /// One connection of the server.
@@ -140,7 +144,7 @@ struct Entry {
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
     Keep,
-    Close,
+    Close(Why),
 }
 
 /// State shared by the server object, its handles and the engine.
@@ -153,6 +157,8 @@ pub(super) struct Shared {
 
 /// The running machinery of one server.
 pub(super) struct Engine {
+    /// The service name (the `service` field of every event).
+    service: String,
     shared: Arc<Shared>,
     dispatcher: Arc<dyn Dispatch>,
     config: ServerConfig,
@@ -178,6 +184,7 @@ pub(super) struct Engine {
 impl Engine {
     /// Builds the engine around a bound listener.
     pub(super) fn new(
+        service: &str,
         shared: Arc<Shared>,
         dispatcher: Arc<dyn Dispatch>,
         config: ServerConfig,
@@ -189,7 +196,8 @@ impl Engine {
         let session_limit = multiplex::session_capacity(wanted, DESCRIPTORS_PER_SESSION);
         if session_limit < wanted {
             tracing::warn!(
-                service = listener.endpoint(),
+                target: TARGET,
+                service,
                 wanted,
                 session_limit,
                 "the open-file limit allows fewer sessions than configured"
@@ -199,7 +207,17 @@ impl Engine {
             .counters
             .session_limit
             .store(session_limit, Ordering::Relaxed);
+        tracing::info!(
+            target: TARGET,
+            service,
+            endpoint = listener.endpoint(),
+            method = ?dispatcher.method(),
+            workers = config.workers(),
+            session_limit,
+            "serving"
+        );
         Ok(Arc::new(Self {
+            service: service.to_owned(),
             waiters: ShmWaiters::new(poller.clone()),
             poller,
             shared,
@@ -241,7 +259,12 @@ impl Engine {
                 Ok(thread) => workers.push(thread),
                 Err(e) => {
                     *lock(&self.running) -= 1;
-                    tracing::error!(error = %e, "cannot start a worker thread");
+                    tracing::error!(
+                        target: TARGET,
+                        service = %self.service,
+                        error = %e,
+                        "cannot start a worker thread"
+                    );
                 }
             }
         }
@@ -269,7 +292,12 @@ impl Engine {
                 Ok(Some(event)) => self.on_event(event, &mut buffers),
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "waiting for events failed");
+                    tracing::error!(
+                        target: TARGET,
+                        service = %self.service,
+                        error = %e,
+                        "waiting for events failed"
+                    );
                     std::thread::sleep(ACCEPT_BACKOFF);
                 }
             }
@@ -304,14 +332,42 @@ impl Engine {
             State::Open(open) => self.serve(&entry, open, buffers),
         };
         drop(state);
-        if step == Step::Close || entry.close_requested.load(Ordering::SeqCst) {
-            self.close(&entry);
+        match step {
+            Step::Close(why) => self.close(&entry, why),
+            // Another thread saw the client leave while this one held it.
+            Step::Keep if entry.close_requested.load(Ordering::SeqCst) => {
+                self.close(&entry, Why::ClientLeft);
+            }
+            Step::Keep => {}
+        }
+    }
+
+    /// Keeps a connection whose source was (re-)armed, closes one whose
+    /// arming failed.
+    fn armed(&self, result: Result<()>) -> Step {
+        match result {
+            Ok(()) => Step::Keep,
+            Err(e) => {
+                tracing::debug!(
+                    target: TARGET,
+                    service = %self.service,
+                    error = %e,
+                    "cannot wait for a connection; closing it"
+                );
+                Step::Close(Why::Failed)
+            }
         }
     }
 
     /// Stops the workers (waiting for running handlers up to
     /// [`STOP_GRACE`]), removes the endpoint and closes every connection.
     fn shutdown(&self, workers: Vec<JoinHandle<()>>) {
+        tracing::info!(
+            target: TARGET,
+            service = %self.service,
+            sessions = self.counters().sessions.load(Ordering::Relaxed),
+            "stopping"
+        );
         for _ in 0..workers.len() {
             self.poller.post(WAKE);
         }
@@ -324,6 +380,8 @@ impl Engine {
             let left = grace.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 tracing::warn!(
+                    target: TARGET,
+                    service = %self.service,
                     handlers = *running,
                     "handlers still running after the stop grace period; not waiting for them"
                 );
@@ -349,8 +407,17 @@ impl Engine {
             if let Ok(mut state) = entry.state.try_lock() {
                 let old = std::mem::replace(&mut *state, State::Closed);
                 drop(state);
-                self.release(entry.token, old);
+                self.release(entry.token, old, Why::Stopped);
             }
         }
+        let stats = self.counters().snapshot();
+        tracing::info!(
+            target: TARGET,
+            service = %self.service,
+            sessions_opened = stats.sessions_opened,
+            requests = stats.requests,
+            failed_requests = stats.failed_requests,
+            "stopped"
+        );
     }
 }

@@ -11,7 +11,7 @@ impl Engine {
                 open.watch = Some(id);
                 Step::Keep
             }
-            Err(_) => Step::Close,
+            Err(e) => self.armed(Err(e)),
         }
     }
 
@@ -27,16 +27,14 @@ impl Engine {
     /// what is left of a response.
     pub(super) fn serve(&self, entry: &Entry, open: &mut Open, buffers: &mut Buffers) -> Step {
         let token = entry.token;
+        let session_id = open.session.session_id();
         if open.session.chan.has_pending() {
             match open.session.flush() {
                 Ok(true) => open.stall_deadline = None,
                 Ok(false) => {
-                    return match self.poller.arm_session_write(&open.session, token) {
-                        Ok(()) => Step::Keep,
-                        Err(_) => Step::Close,
-                    };
+                    return self.armed(self.poller.arm_session_write(&open.session, token));
                 }
-                Err(_) => return Step::Close,
+                Err(e) => return Step::Close(self.closed_by(session_id, &e)),
             }
         }
         let shm = open.session.chan.is_shm();
@@ -48,7 +46,11 @@ impl Engine {
         let mut poll_first = false;
         loop {
             if !keep_going() {
-                return Step::Close;
+                return Step::Close(if self.stopped() {
+                    Why::Stopped
+                } else {
+                    Why::ClientLeft
+                });
             }
             if poll_first && self.may_spin() {
                 if let Some(region) = open.session.chan.shm() {
@@ -56,10 +58,7 @@ impl Engine {
                 }
             }
             let answered = match open.session.try_recv() {
-                Err(e) => {
-                    self.closed_by(token, &e);
-                    return Step::Close;
-                }
+                Err(e) => return Step::Close(self.closed_by(session_id, &e)),
                 Ok(None) => {
                     if open.session.chan.has_partial() {
                         // A request that has begun must arrive in time.
@@ -72,7 +71,8 @@ impl Engine {
                 Ok(Some(message)) => {
                     open.stall_deadline = None;
                     let header = message.header;
-                    let (reply, panicked) = answer_message(
+                    let received = HEADER_LEN + message.payload.len();
+                    let reply = answer_message(
                         &*self.dispatcher,
                         &self.shared.response_size,
                         &header,
@@ -80,47 +80,44 @@ impl Engine {
                         budget,
                         buffers,
                     );
-                    Some((header, reply, panicked))
+                    Some((header, received, reply))
                 }
             };
-            let Some((header, reply, panicked)) = answered else {
+            let Some((header, received, reply)) = answered else {
                 if shm {
                     return self.idle_shm(entry, open);
                 }
-                return match self.poller.arm_session(&open.session, token) {
-                    Ok(()) => Step::Keep,
-                    Err(_) => Step::Close,
-                };
+                return self.armed(self.poller.arm_session(&open.session, token));
             };
-            self.counters().requests.bump(buffers.worker);
-            let (sent, close) = match reply {
+            let (response, len, close) = match reply {
                 Reply::Drop => {
                     let kind = header.kind.spec_name();
                     self.protocol_error(
-                        token,
-                        &format!("a {kind} message where a REQUEST belongs"),
+                        session_id,
+                        &format_args!("a {kind} message where a REQUEST belongs"),
                     );
-                    return Step::Close;
+                    return Step::Close(Why::ProtocolError);
                 }
-                Reply::Payload(len) => (
-                    open.session.try_send(
-                        &response_header(&header, TransportStatus::OK),
-                        &buffers.response[..len],
-                    ),
-                    false,
-                ),
-                Reply::Status { status, close } => {
-                    bump(&self.counters().failed_requests);
-                    if panicked {
-                        bump(&self.counters().handler_panics);
-                        tracing::error!(token, "a handler panicked; its session is closed");
-                    }
-                    (
-                        open.session.try_send(&status_header(&header, status), &[]),
-                        close,
-                    )
+                Reply::Payload(len) => (response_header(&header, TransportStatus::OK), len, false),
+                Reply::Status {
+                    status,
+                    close,
+                    cause,
+                } => {
+                    self.request_failed(session_id, &header, status, cause);
+                    (status_header(&header, status), 0, close)
                 }
             };
+            let sent = open.session.try_send(&response, &buffers.response[..len]);
+            if sent.is_ok() {
+                let status = response.transport_status;
+                let sent = HEADER_LEN + len;
+                open.served += 1;
+                self.counters()
+                    .per_worker
+                    .answered(buffers.worker, status, received, sent);
+                self.request_answered(session_id, &header, status, received, sent);
+            }
             if !shm {
                 // A socket session's receive buffer follows its messages;
                 // give back an unusually large one. (A shared-memory
@@ -128,28 +125,19 @@ impl Engine {
                 open.session.chan.shrink_buffers(TRIM_ABOVE);
             }
             match sent {
-                _ if close => return Step::Close,
+                _ if close => return Step::Close(Why::ErrorResponse),
                 Ok(true) => {}
                 Ok(false) => {
                     self.stall(open, token);
-                    return match self.poller.arm_session_write(&open.session, token) {
-                        Ok(()) => Step::Keep,
-                        Err(_) => Step::Close,
-                    };
+                    return self.armed(self.poller.arm_session_write(&open.session, token));
                 }
-                Err(e) => {
-                    self.closed_by(token, &e);
-                    return Step::Close;
-                }
+                Err(e) => return Step::Close(self.closed_by(session_id, &e)),
             }
             poll_first = true;
             if !shm {
                 // The socket fires again at once if more is waiting, behind
                 // the other sessions that are ready.
-                return match self.poller.arm_session(&open.session, token) {
-                    Ok(()) => Step::Keep,
-                    Err(_) => Step::Close,
-                };
+                return self.armed(self.poller.arm_session(&open.session, token));
             }
             // Other shared-memory sessions wait for a worker, or every
             // worker is busy and this turn is over: let the others go first.
@@ -167,26 +155,39 @@ impl Engine {
         }
     }
 
-    /// Counts a session closed by `e` as a protocol error when its client
-    /// broke the protocol or its region was truncated or replaced (found
-    /// while receiving or while answering).
-    fn closed_by(&self, token: u64, e: &crate::Error) {
-        if matches!(
-            e,
-            crate::Error::Protocol(_) | crate::Error::ShmRegionLost { .. }
-        ) {
-            self.protocol_error(token, e);
+    /// Why session `session` ends after `e` (found while receiving or
+    /// while answering): counted as a protocol error when its client broke
+    /// the protocol or its region was truncated or replaced.
+    fn closed_by(&self, session: u64, e: &crate::Error) -> Why {
+        match e {
+            crate::Error::Disconnected => Why::ClientLeft,
+            crate::Error::Protocol(_) | crate::Error::ShmRegionLost { .. } => {
+                self.protocol_error(session, e);
+                Why::ProtocolError
+            }
+            _ => {
+                tracing::debug!(
+                    target: TARGET,
+                    service = %self.service,
+                    session,
+                    error = %e,
+                    "session failed"
+                );
+                Why::Failed
+            }
         }
     }
 
     /// Counts and logs a session closed because its client broke the
     /// protocol.
-    pub(super) fn protocol_error(&self, token: u64, what: &dyn std::fmt::Display) {
+    pub(super) fn protocol_error(&self, session: u64, what: &dyn std::fmt::Display) {
         bump(&self.counters().protocol_errors);
         tracing::warn!(
-            token,
+            target: TARGET,
+            service = %self.service,
+            session,
             error = %what,
-            "a client broke the protocol; its session is closed"
+            "protocol error"
         );
     }
 

@@ -1,0 +1,182 @@
+//! The server's `tracing` events: one target ([`TARGET`]), one message per
+//! kind of event and the same field names everywhere. The list users see
+//! is in the [service module docs](crate::service#observing-a-provider);
+//! keep the two in step.
+//!
+//! Events cost one relaxed load when nothing listens (no subscriber, or
+//! one that filters the level or target out): field values are computed
+//! only for a subscriber that takes the event. Nothing here allocates on
+//! the way to a disabled event, so the hot path (the per-request `trace`
+//! event) stays free.
+
+use super::*;
+use crate::service::server::request::{Cause, panic_message};
+
+/// The target of every event of a managed server.
+pub(super) const TARGET: &str = "netipc::server";
+
+/// Why a session ended (the `reason` field of `session closed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The client closed its end.
+    ClientLeft,
+    /// The client broke the protocol (logged as `protocol error`).
+    ProtocolError,
+    /// The client did not read a response, or finish a request, within
+    /// the send timeout.
+    SendTimeout,
+    /// The session ends after a `LIMIT_EXCEEDED` (the client reconnects
+    /// with larger sizes) or `BAD_ENVELOPE` response.
+    ErrorResponse,
+    /// The server stopped.
+    Stopped,
+    /// Sending, receiving or waiting failed for another reason (logged at
+    /// `debug` with the error).
+    Failed,
+}
+
+impl Why {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientLeft => "client left",
+            Self::ProtocolError => "protocol error",
+            Self::SendTimeout => "send timeout",
+            Self::ErrorResponse => "error response",
+            Self::Stopped => "server stopped",
+            Self::Failed => "I/O error",
+        }
+    }
+}
+
+/// The specification's name of a selected profile bit.
+pub(super) fn profile_name(bit: u32) -> &'static str {
+    use crate::wire::profile;
+    match bit {
+        profile::BASELINE => "BASELINE",
+        profile::SHM_HYBRID => "SHM_HYBRID",
+        // The same bit has another name and meaning on Windows.
+        profile::SHM_FUTEX if std::env::consts::OS == "windows" => "SHM_BUSYWAIT",
+        profile::SHM_FUTEX => "SHM_FUTEX",
+        _ => "unknown",
+    }
+}
+
+impl Engine {
+    /// `session opened` (debug).
+    pub(super) fn session_opened(&self, session: &ServerSession) {
+        let peer = session.peer();
+        let params = session.params();
+        tracing::debug!(
+            target: TARGET,
+            service = %self.service,
+            session = params.session_id,
+            profile = profile_name(params.selected_profile),
+            pid = peer.pid,
+            uid = peer.uid,
+            max_request_bytes = params.max_request_payload_bytes,
+            max_response_bytes = params.max_response_payload_bytes,
+            "session opened"
+        );
+    }
+
+    /// `session closed` (debug).
+    pub(super) fn session_closed(&self, open: &Open, why: Why) {
+        tracing::debug!(
+            target: TARGET,
+            service = %self.service,
+            session = open.session.session_id(),
+            reason = why.as_str(),
+            requests = open.served,
+            "session closed"
+        );
+    }
+
+    /// `request` (trace): one answered request.
+    pub(super) fn request_answered(
+        &self,
+        session: u64,
+        header: &Header,
+        status: TransportStatus,
+        received: usize,
+        sent: usize,
+    ) {
+        tracing::trace!(
+            target: TARGET,
+            service = %self.service,
+            session,
+            id = header.message_id,
+            status = %status,
+            request_bytes = received,
+            response_bytes = sent,
+            "request"
+        );
+    }
+
+    /// Counts and logs a failed request: `handler failed` (warn),
+    /// `handler panicked` (error), `request failed` (warn; debug for
+    /// `LIMIT_EXCEEDED`, which the client recovers from by growing).
+    pub(super) fn request_failed(
+        &self,
+        session: u64,
+        header: &Header,
+        status: TransportStatus,
+        cause: Cause,
+    ) {
+        let id = header.message_id;
+        match cause {
+            Cause::Handler(error) => {
+                bump(&self.counters().handler_errors);
+                tracing::warn!(
+                    target: TARGET,
+                    service = %self.service,
+                    session,
+                    id,
+                    status = %status,
+                    error = %error,
+                    "handler failed"
+                );
+            }
+            Cause::Panic(payload) => {
+                bump(&self.counters().handler_panics);
+                tracing::error!(
+                    target: TARGET,
+                    service = %self.service,
+                    session,
+                    id,
+                    status = %status,
+                    panic = panic_message(&*payload),
+                    "handler panicked"
+                );
+            }
+            Cause::WrongMethod => tracing::warn!(
+                target: TARGET,
+                service = %self.service,
+                session,
+                id,
+                status = %status,
+                method = header.code,
+                expected = self.dispatcher.method().code(),
+                error = "a request for another method than this server's",
+                "request failed"
+            ),
+            Cause::Dispatch(e) if status == TransportStatus::LIMIT_EXCEEDED => tracing::debug!(
+                target: TARGET,
+                service = %self.service,
+                session,
+                id,
+                status = %status,
+                error = %e,
+                "request failed"
+            ),
+            Cause::Dispatch(e) => tracing::warn!(
+                target: TARGET,
+                service = %self.service,
+                session,
+                id,
+                status = %status,
+                error = %e,
+                "request failed"
+            ),
+        }
+    }
+}
