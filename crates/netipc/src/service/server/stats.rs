@@ -62,7 +62,9 @@ pub struct ServerStats {
     pub send_timeouts: u64,
     /// Requests answered, with any status: the sum of `responses`.
     pub requests: u64,
-    /// The responses sent, by transport status.
+    /// The responses sent, by transport status. A response is counted
+    /// (with its bytes) as it is handed to the transport, so a client that
+    /// has its answer finds it counted.
     pub responses: ResponseCounts,
     /// Requests answered with an error status (every status in
     /// `responses` but `OK`).

@@ -20,7 +20,7 @@ impl Engine {
                         target: TARGET,
                         service = %self.service,
                         error = %e,
-                        "accepting a connection failed; pausing"
+                        "accept failed"
                     );
                     self.shared
                         .control
@@ -34,7 +34,7 @@ impl Engine {
                 target: TARGET,
                 service = %self.service,
                 error = %e,
-                "re-arming the listener failed; retrying"
+                "listener re-arm failed"
             );
             self.shared
                 .control
@@ -97,7 +97,8 @@ impl Engine {
                 target: TARGET,
                 service = %self.service,
                 session_limit = self.session_limit,
-                "session limit reached; refusing new clients until sessions close"
+                note = "refusing new clients until sessions close (each at debug)",
+                "session limit reached"
             );
         }
         reserved
@@ -163,8 +164,8 @@ impl Engine {
                 uid,
                 gid,
                 consumer_identity = %policy,
-                "consumer identity refused; further refusals are logged at debug \
-                 (ServerConfig::consumer_identity, ServerStats::refused_identity)"
+                note = "later refusals are logged at debug and counted in the statistics",
+                "consumer identity refused"
             );
         } else {
             tracing::debug!(

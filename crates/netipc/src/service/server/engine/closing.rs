@@ -36,12 +36,13 @@ impl Engine {
                 self.counters().handshaking.fetch_sub(1, Ordering::Relaxed);
             }
             State::Open(open) => {
-                self.session_closed(&open, why);
                 self.poller.remove_session(&open.session);
                 if let Some(id) = open.watch {
                     self.waiters.unwatch(id, token);
                 }
                 self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
+                // After the count: whoever sees the event finds it counted.
+                self.session_closed(&open, why);
             }
             State::Closed => {}
         }

@@ -200,7 +200,7 @@ impl Engine {
                 service,
                 wanted,
                 session_limit,
-                "the open-file limit allows fewer sessions than configured"
+                "session limit lowered"
             );
         }
         shared
@@ -263,7 +263,7 @@ impl Engine {
                         target: TARGET,
                         service = %self.service,
                         error = %e,
-                        "cannot start a worker thread"
+                        "worker start failed"
                     );
                 }
             }
@@ -296,7 +296,7 @@ impl Engine {
                         target: TARGET,
                         service = %self.service,
                         error = %e,
-                        "waiting for events failed"
+                        "event wait failed"
                     );
                     std::thread::sleep(ACCEPT_BACKOFF);
                 }
@@ -352,7 +352,7 @@ impl Engine {
                     target: TARGET,
                     service = %self.service,
                     error = %e,
-                    "cannot wait for a connection; closing it"
+                    "connection wait failed"
                 );
                 Step::Close(Why::Failed)
             }
@@ -383,7 +383,7 @@ impl Engine {
                     target: TARGET,
                     service = %self.service,
                     handlers = *running,
-                    "handlers still running after the stop grace period; not waiting for them"
+                    "stop grace exceeded"
                 );
                 break;
             }

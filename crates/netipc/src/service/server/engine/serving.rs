@@ -108,16 +108,15 @@ impl Engine {
                     (status_header(&header, status), 0, close)
                 }
             };
+            // Counted before it leaves: a client that has its answer finds
+            // it in the statistics.
+            let (status, size) = (response.transport_status, HEADER_LEN + len);
+            open.served += 1;
+            self.counters()
+                .per_worker
+                .answered(buffers.worker, status, received, size);
+            self.request_answered(session_id, &header, status, received, size);
             let sent = open.session.try_send(&response, &buffers.response[..len]);
-            if sent.is_ok() {
-                let status = response.transport_status;
-                let sent = HEADER_LEN + len;
-                open.served += 1;
-                self.counters()
-                    .per_worker
-                    .answered(buffers.worker, status, received, sent);
-                self.request_answered(session_id, &header, status, received, sent);
-            }
             if !shm {
                 // A socket session's receive buffer follows its messages;
                 // give back an unusually large one. (A shared-memory
