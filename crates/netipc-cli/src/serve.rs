@@ -13,16 +13,25 @@
 //! Only the last component of the run directory is ever created (mode
 //! 0700): a missing parent is an error, so that the provider removes
 //! exactly what it created and decides no other directory's owner or mode.
+//!
+//! `-v` makes the provider observable: the library's `tracing` events
+//! (target `netipc::server`; listed in the docs of `netipc::service`) go
+//! to standard error through `tracing-subscriber`, a line of statistics
+//! follows every [`STATS_EVERY`] when something changed, and the full
+//! statistics are printed at the end. Without `-v` the output is the
+//! banner and the closing summary only.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use netipc::service::ServerConfig;
+use netipc::service::{ServerConfig, ServerStats};
 use netipc::transport::run_dir::RunDirState;
 use netipc::transport::{EndpointAccess, IdentityPolicy, names};
+use netipc::wire::TransportStatus;
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::common::{CliError, EndpointArgs, Kind, endpoint, run_dir_error};
 use crate::providers::{self, Providers};
@@ -37,7 +46,7 @@ Examples:
   netipc serve cgroups-snapshot
   netipc serve apps-lookup --run-dir /tmp/ipc --auth-token 0x1234
   netipc serve cgroups-lookup --synthetic 1000
-  netipc serve increment --service bench-inc")]
+  netipc serve increment --service bench-inc -vv")]
 pub struct ServeArgs {
     /// The kind of service to provide.
     #[arg(value_name = "SERVICE-KIND")]
@@ -97,7 +106,18 @@ pub struct ServeArgs {
     /// group:S-1-… in the pipe's DACL).
     #[arg(long, value_name = "ACCESS", default_value = "owner-only")]
     endpoint_access: EndpointAccess,
+
+    /// Log the provider's events to standard error and print its
+    /// statistics (a line every 10 s when they changed, all of them at
+    /// the end): -v the start and stop, refusals, handler errors and
+    /// panics; -vv also every session and every refusal at capacity;
+    /// -vvv also every request.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
+
+/// How often `-v` prints a line of statistics (when they changed).
+const STATS_EVERY: Duration = Duration::from_secs(10);
 
 /// Most worker threads `--workers` accepts (the library's own limit).
 pub use netipc::service::MAX_WORKERS;
@@ -126,6 +146,7 @@ enum Stop {
 }
 
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    log_events(args.verbose);
     let service = args
         .service
         .clone()
@@ -222,7 +243,7 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         ),
     }
 
-    let why = rx.recv();
+    let why = wait_for_stop(&rx, args.verbose > 0, &|| server.stats());
     let stats = server.stats();
     server.stop();
     if created_dir {
@@ -248,5 +269,160 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
             stats.refused_identity
         );
     }
+    if args.verbose > 0 {
+        print!("{}", stats_report(&stats));
+    }
     Ok(())
+}
+
+/// Sends the library's events to standard error: `verbose` 1 is info and
+/// above, 2 debug, 3 or more trace; 0 installs nothing.
+fn log_events(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => LevelFilter::INFO,
+        2 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    let stderr = std::io::stderr();
+    let installed = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(stderr.is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+    if let Err(e) = installed {
+        eprintln!("netipc serve: warning: cannot log the provider's events: {e}");
+    }
+}
+
+/// Waits for the reason to stop; with `report`, prints a line of
+/// statistics to standard error every [`STATS_EVERY`] when they changed.
+fn wait_for_stop(
+    rx: &mpsc::Receiver<Stop>,
+    report: bool,
+    stats: &dyn Fn() -> ServerStats,
+) -> Result<Stop, mpsc::RecvError> {
+    if !report {
+        return rx.recv();
+    }
+    let mut last = stats();
+    loop {
+        match rx.recv_timeout(STATS_EVERY) {
+            Ok(stop) => return Ok(stop),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(mpsc::RecvError),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = stats();
+                if now != last {
+                    eprintln!("netipc serve: {}", stats_line(&now));
+                    last = now;
+                }
+            }
+        }
+    }
+}
+
+/// Clients turned away for any reason.
+fn refused(s: &ServerStats) -> u64 {
+    s.refused_at_capacity + s.refused_identity + s.handshake_failures + s.dropped_connections
+}
+
+/// The statistics in one line.
+fn stats_line(s: &ServerStats) -> String {
+    format!(
+        "{} sessions open ({} opened, {} clients refused); {} requests ({} failed: \
+         {} handler errors, {} handler panics); {} received, {} sent",
+        s.sessions,
+        s.sessions_opened,
+        refused(s),
+        s.requests,
+        s.failed_requests,
+        s.handler_errors,
+        s.handler_panics,
+        bytes(s.bytes_received),
+        bytes(s.bytes_sent),
+    )
+}
+
+/// Every statistic, a few lines (printed at the end with `-v`).
+fn stats_report(s: &ServerStats) -> String {
+    let responses = [
+        TransportStatus::OK,
+        TransportStatus::BAD_ENVELOPE,
+        TransportStatus::UNSUPPORTED,
+        TransportStatus::LIMIT_EXCEEDED,
+        TransportStatus::INTERNAL_ERROR,
+    ]
+    .map(|status| format!("{status} {}", s.responses.get(status)))
+    .join(", ");
+    format!(
+        "statistics:\n\
+         \x20 sessions  {} opened, at most {} at once (limit {}), {} open\n\
+         \x20 refused   {} at capacity, {} for their identity, {} failed handshakes \
+         ({} wrong auth token, {} timed out), {} connections dropped\n\
+         \x20 requests  {}: {responses}\n\
+         \x20 handlers  {} errors, {} panics (their messages are in the log above)\n\
+         \x20 closed    {} sessions for protocol errors, {} for send timeouts\n\
+         \x20 bytes     {} received, {} sent\n",
+        s.sessions_opened,
+        s.peak_sessions,
+        s.session_limit,
+        s.sessions,
+        s.refused_at_capacity,
+        s.refused_identity,
+        s.handshake_failures,
+        s.auth_failures,
+        s.handshake_timeouts,
+        s.dropped_connections,
+        s.requests,
+        s.handler_errors,
+        s.handler_panics,
+        s.protocol_errors,
+        s.send_timeouts,
+        bytes(s.bytes_received),
+        bytes(s.bytes_sent),
+    )
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `3.0 MiB`, `1.2 GiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_read_well() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(3 << 20), "3.0 MiB");
+        assert_eq!(bytes(5 << 40), "5.0 TiB");
+    }
+
+    #[test]
+    fn the_report_names_every_status() {
+        let report = stats_report(&ServerStats::default());
+        for status in [
+            "OK 0",
+            "BAD_ENVELOPE 0",
+            "UNSUPPORTED 0",
+            "LIMIT_EXCEEDED 0",
+            "INTERNAL_ERROR 0",
+        ] {
+            assert!(report.contains(status), "{report}");
+        }
+        assert!(stats_line(&ServerStats::default()).starts_with("0 sessions open"));
+    }
 }

@@ -197,7 +197,7 @@ impl Engine {
         if session_limit < wanted {
             tracing::warn!(
                 target: TARGET,
-                service,
+                service = %service,
                 wanted,
                 session_limit,
                 "session limit lowered"
@@ -209,7 +209,7 @@ impl Engine {
             .store(session_limit, Ordering::Relaxed);
         tracing::info!(
             target: TARGET,
-            service,
+            service = %service,
             endpoint = listener.endpoint(),
             method = ?dispatcher.method(),
             workers = config.workers(),
