@@ -107,9 +107,12 @@ pub struct SessionInfo {
 /// [`ready`](Self::ready) is a cheap check; calls fail at once with
 /// [`Error::NotReady`] (carrying the cause of the last failed connection)
 /// when the client is not connected. A call whose session breaks reconnects once and sends
-/// the request again (at-least-once: the server may see it twice). A
-/// timeout or an abort ends the call without a retry and leaves the client
-/// [`Broken`](ClientState::Broken) until the next `connect`.
+/// the request again (at-least-once: the server may see it twice). An
+/// error status from the provider is its answer, not a broken session: the
+/// call fails with [`Error::Rejected`] without a re-send and the client
+/// stays ready. A timeout or an abort ends the call without a retry and
+/// leaves the client [`Broken`](ClientState::Broken) until the next
+/// `connect`.
 ///
 /// Responses are views into the client's buffers; the borrow checker keeps
 /// them valid until the next call on the same client.

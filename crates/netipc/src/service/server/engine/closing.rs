@@ -64,6 +64,8 @@ impl Engine {
                 .schedule(now + Duration::from_millis(10), token);
             return;
         };
+        // The reason matters for sessions only (a connection that never
+        // said HELLO is reported as `handshake timed out`).
         let expired = match &*state {
             State::Handshaking { deadline, incoming } if *deadline <= now => {
                 bump(&self.counters().handshake_failures);
