@@ -340,7 +340,7 @@ pub fn call_failed(kind: Kind, run_dir: &str, service: &str, err: &netipc::Error
             ))
         }
         netipc::Error::Rejected(status) => CliError::failed(format!(
-            "the provider of \"{service}\" rejected the request with {status}: see the provider's log"
+            "the provider of \"{service}\" failed to answer the request ({status}); it was not sent again: see the provider's log (`netipc serve -v` prints it)"
         )),
         netipc::Error::NotReady {
             cause: Some(cause), ..

@@ -186,8 +186,7 @@ fn provider(
 
 fn connect(dir: &RunDir, service: &str, config: &ClientConfig) -> IncrementClient {
     let mut client = IncrementClient::new(dir.str(), service, config);
-    client.refresh();
-    assert_eq!(client.status().state, ClientState::Ready);
+    client.connect().expect("the provider is there");
     client
 }
 
@@ -351,7 +350,7 @@ fn exact_statistics(profiles: u32) {
 
     // Another method: UNSUPPORTED, the session kept.
     let mut reverse = StringReverseClient::new(dir.str(), &service, &client_config(profiles));
-    reverse.refresh();
+    reverse.connect().expect("the provider is there");
     let err = reverse
         .call(b"abc")
         .map(<[u8]>::to_vec)
@@ -578,7 +577,7 @@ fn refusals_are_events_with_their_cause() {
                 ..ClientConfig::default()
             },
         );
-        stranger.refresh();
+        stranger.connect().expect_err("a wrong token");
         assert_eq!(stranger.status().state, ClientState::AuthFailed);
         let seen = wait_for(service, "authentication failed", 1);
         assert_eq!(seen[0].level, Level::WARN);
@@ -599,7 +598,7 @@ fn refusals_are_events_with_their_cause() {
                 ..ClientConfig::default()
             },
         );
-        shm_only.refresh();
+        shm_only.connect().expect_err("no common profile");
         assert_eq!(shm_only.status().state, ClientState::Incompatible);
         let seen = wait_for(service, "handshake failed", 1);
         assert_eq!(seen[0].level, Level::WARN);
@@ -620,8 +619,8 @@ fn refusals_are_events_with_their_cause() {
         assert_eq!(first.call(1).unwrap(), 2);
         for _ in 0..2 {
             let mut late = IncrementClient::new(dir.str(), service, &served);
-            late.refresh();
-            assert_ne!(late.status().state, ClientState::Ready);
+            let err = late.connect().expect_err("at capacity");
+            assert!(err.to_string().contains("at capacity"), "{err}");
         }
         let full = wait_for(service, "session limit reached", 1);
         assert_eq!(full[0].level, Level::WARN);
