@@ -68,7 +68,7 @@
 //! | `request` | trace | a request was answered | `session`, `id`, `status`, `request_bytes`, `response_bytes` |
 //! | `handler failed` | warn | the handler returned an error | `session`, `id`, `status`, `error` (the handler's message) |
 //! | `handler panicked` | error | the handler panicked | `session`, `id`, `status`, `panic` (the panic message) |
-//! | `request failed` | warn; debug for `LIMIT_EXCEEDED` | a request was answered `BAD_ENVELOPE`, `UNSUPPORTED` or `LIMIT_EXCEEDED` | `session`, `id`, `status`, `error`; `method`, `expected` for `UNSUPPORTED` |
+//! | `request failed` | warn; debug for `LIMIT_EXCEEDED` | a request was answered `BAD_ENVELOPE`, `UNSUPPORTED` or `LIMIT_EXCEEDED` | `session`, `id`, `status`, `error` |
 //! | `protocol error` | warn | a client broke the protocol; its session is closed | `session`, `error` |
 //! | `send timeout` | warn | a client did not read a response (or finish a request) within the send timeout; its session is closed | `session`, `timeout_ms` |
 //! | `session limit reached` | warn | the first client refused because the server is full (once until sessions close) | `session_limit`, `note` |
@@ -110,7 +110,8 @@ pub use config::{
 };
 pub use server::{
     AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, ManagedServer,
-    RunningServer, STOP_GRACE, ServerStats, SnapshotHandler, StopHandle, StringReverseHandler,
+    ResponseCounts, RunningServer, STOP_GRACE, ServerStats, SnapshotHandler, StopHandle,
+    StringReverseHandler,
 };
 pub use state::{AbortHandle, ClientState, ClientStatus};
 // The identity and access types that `ClientConfig` and `ServerConfig`

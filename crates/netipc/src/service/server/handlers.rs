@@ -26,8 +26,8 @@ pub trait SnapshotHandler: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any error (and a panic) fails this request only: the client gets
-    /// `INTERNAL_ERROR` and does not send the request again, and the
-    /// server logs the error's message and counts it (see
+    /// `INTERNAL_ERROR` (a netipc client does not send the request again),
+    /// and the server logs the error's message and counts it (see
     /// [handler failures](crate::service#handler-failures)).
     fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError>;
 
@@ -55,8 +55,8 @@ pub trait CgroupsLookupHandler: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any error (and a panic) fails this request only: the client gets
-    /// `INTERNAL_ERROR` and does not send the request again, and the
-    /// server logs the error's message and counts it (see
+    /// `INTERNAL_ERROR` (a netipc client does not send the request again),
+    /// and the server logs the error's message and counts it (see
     /// [handler failures](crate::service#handler-failures)).
     fn lookup(
         &self,
@@ -89,8 +89,8 @@ pub trait AppsLookupHandler: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any error (and a panic) fails this request only: the client gets
-    /// `INTERNAL_ERROR` and does not send the request again, and the
-    /// server logs the error's message and counts it (see
+    /// `INTERNAL_ERROR` (a netipc client does not send the request again),
+    /// and the server logs the error's message and counts it (see
     /// [handler failures](crate::service#handler-failures)).
     fn lookup(
         &self,
@@ -123,8 +123,8 @@ pub trait IncrementHandler: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any error (and a panic) fails this request only: the client gets
-    /// `INTERNAL_ERROR` and does not send the request again, and the
-    /// server logs the error's message and counts it (see
+    /// `INTERNAL_ERROR` (a netipc client does not send the request again),
+    /// and the server logs the error's message and counts it (see
     /// [handler failures](crate::service#handler-failures)).
     fn increment(&self, value: u64) -> Result<u64, HandlerError>;
 }
@@ -146,8 +146,8 @@ pub trait StringReverseHandler: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any error (and a panic) fails this request only: the client gets
-    /// `INTERNAL_ERROR` and does not send the request again, and the
-    /// server logs the error's message and counts it (see
+    /// `INTERNAL_ERROR` (a netipc client does not send the request again),
+    /// and the server logs the error's message and counts it (see
     /// [handler failures](crate::service#handler-failures)).
     fn reverse(&self, text: &[u8], out: &mut Vec<u8>) -> Result<(), HandlerError>;
 }

@@ -17,7 +17,7 @@ pub use handlers::{
     AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, SnapshotHandler,
     StringReverseHandler,
 };
-pub use stats::ServerStats;
+pub use stats::{ResponseCounts, ServerStats};
 
 use self::engine::{Engine, Shared};
 use self::handlers::Dispatch;

@@ -104,8 +104,10 @@ impl Engine {
         reserved
     }
 
-    /// Counts and logs a handshake that did not open a session.
-    fn refused(&self, peer: PeerCredentials, reserved: bool, empty: bool, e: &crate::Error) {
+    /// Counts and logs a handshake that did not open a session: refused
+    /// at capacity (`at_capacity`), or failed with `e` after a HELLO
+    /// (`empty`: a connection that closed without one).
+    fn refused(&self, peer: PeerCredentials, at_capacity: bool, empty: bool, e: &crate::Error) {
         use crate::transport::handshake::HandshakeError;
         let counters = self.counters();
         let service = &self.service;
@@ -114,7 +116,7 @@ impl Engine {
             crate::Error::Handshake(HandshakeError::IdentityRefused) => {
                 self.refused_identity(peer);
             }
-            _ if !reserved => {
+            _ if at_capacity => {
                 bump(&counters.refused_at_capacity);
                 tracing::debug!(target: TARGET, service = %service, pid, uid, "refused at capacity");
             }
@@ -211,7 +213,7 @@ impl Engine {
             Ok(Some(n)) => n,
             Ok(None) => return self.armed(self.poller.rearm_incoming(incoming, entry.token)),
             Err(e) => {
-                self.refused(incoming.peer(), true, false, &e);
+                self.refused(incoming.peer(), false, false, &e);
                 return Step::Close(Why::Failed);
             }
         };
@@ -238,7 +240,7 @@ impl Engine {
                 if reserved {
                     self.counters().sessions.fetch_sub(1, Ordering::SeqCst);
                 }
-                self.refused(peer, reserved, n == 0, &e);
+                self.refused(peer, !reserved, n == 0, &e);
                 // The connection was closed with the failed handshake,
                 // which also took it out of the poller.
                 return Step::Close(Why::Failed);
@@ -256,12 +258,10 @@ impl Engine {
         let State::Open(open) = state else {
             return Step::Close(Why::Failed);
         };
-        if let Step::Close(why) = self.armed(self.poller.arm_session(&open.session, entry.token)) {
-            return Step::Close(why);
-        }
-        if open.session.chan.is_shm() {
+        let step = self.armed(self.poller.arm_session(&open.session, entry.token));
+        if step == Step::Keep && open.session.chan.is_shm() {
             return self.idle_shm(entry, open);
         }
-        Step::Keep
+        step
     }
 }

@@ -113,8 +113,7 @@ impl Engine {
     }
 
     /// Counts and logs a failed request: `handler failed` (warn),
-    /// `handler panicked` (error), `request failed` (warn; debug for
-    /// `LIMIT_EXCEEDED`, which the client recovers from by growing).
+    /// `handler panicked` (error), `request failed`.
     pub(super) fn request_failed(
         &self,
         session: u64,
@@ -148,35 +147,62 @@ impl Engine {
                     "handler panicked"
                 );
             }
-            Cause::WrongMethod => tracing::warn!(
-                target: TARGET,
-                service = %self.service,
-                session,
-                id,
-                status = %status,
-                method = header.code,
-                expected = self.dispatcher.method().code(),
-                error = "a request for another method than this server's",
-                "request failed"
-            ),
-            Cause::Dispatch(e) if status == TransportStatus::LIMIT_EXCEEDED => tracing::debug!(
-                target: TARGET,
-                service = %self.service,
-                session,
-                id,
-                status = %status,
-                error = %e,
-                "request failed"
-            ),
-            Cause::Dispatch(e) => tracing::warn!(
-                target: TARGET,
-                service = %self.service,
-                session,
-                id,
-                status = %status,
-                error = %e,
-                "request failed"
-            ),
+            Cause::WrongMethod => {
+                let wrong = WrongMethod {
+                    code: header.code,
+                    served: self.dispatcher.method(),
+                };
+                self.refused_request(session, id, status, &wrong);
+            }
+            Cause::Dispatch(e) => self.refused_request(session, id, status, &e),
         }
+    }
+
+    /// `request failed`: warn, or debug for `LIMIT_EXCEEDED` (the client
+    /// recovers by growing its sizes).
+    fn refused_request(
+        &self,
+        session: u64,
+        id: u64,
+        status: TransportStatus,
+        error: &dyn std::fmt::Display,
+    ) {
+        if status == TransportStatus::LIMIT_EXCEEDED {
+            tracing::debug!(
+                target: TARGET,
+                service = %self.service,
+                session,
+                id,
+                status = %status,
+                error = %error,
+                "request failed"
+            );
+        } else {
+            tracing::warn!(
+                target: TARGET,
+                service = %self.service,
+                session,
+                id,
+                status = %status,
+                error = %error,
+                "request failed"
+            );
+        }
+    }
+}
+
+/// The `error` of a request for another method than the server's.
+struct WrongMethod {
+    code: u16,
+    served: crate::wire::Method,
+}
+
+impl std::fmt::Display for WrongMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match crate::wire::Method::from_code(self.code) {
+            Some(method) => write!(f, "a {} request", method.spec_name()),
+            None => write!(f, "a request for method {}", self.code),
+        }?;
+        write!(f, "; this server answers {}", self.served.spec_name())
     }
 }

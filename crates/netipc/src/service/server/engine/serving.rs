@@ -6,13 +6,8 @@ use super::*;
 impl Engine {
     /// Hands an idle shared-memory session to a wait group.
     pub(super) fn idle_shm(&self, entry: &Entry, open: &mut Open) -> Step {
-        match self.waiters.watch(entry.token, &open.session) {
-            Ok(id) => {
-                open.watch = Some(id);
-                Step::Keep
-            }
-            Err(e) => self.armed(Err(e)),
-        }
+        let watched = self.waiters.watch(entry.token, &open.session);
+        self.armed(watched.map(|id| open.watch = Some(id)))
     }
 
     /// Whether a worker may poll for a session's next request instead of
