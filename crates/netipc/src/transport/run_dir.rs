@@ -256,7 +256,7 @@ pub fn default_run_dir() -> Result<String, RunDirError> {
 /// The spelling of `run_dir` that names the endpoints of `service` (see
 /// the [module documentation](self)), after checking that the endpoint's
 /// name can be derived from it and that it is an existing directory
-/// (following links). Every connect and bind goes through here, so a
+/// (following links). Errors name the directory as the caller spelled it. Every connect and bind goes through here, so a
 /// missing run directory is [`RunDirError::Missing`] on every OS, for
 /// providers and consumers alike; an invalid or too long name is reported
 /// first (it is the string's fault, whatever is on disk).
@@ -268,18 +268,19 @@ pub(crate) fn endpoint_dir(run_dir: &str, service: &str) -> crate::Result<String
     }
     let dir = sys::canonical_run_dir(run_dir)?;
     sys::endpoint_path(&dir, service)?;
+    let path = run_dir.to_owned();
     let missing = match std::fs::metadata(&dir) {
         Ok(meta) if meta.is_dir() => return Ok(dir),
         Ok(meta) => RunDirError::NotADirectory {
-            path: dir,
+            path,
             kind: kind_of(&meta),
         },
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-            RunDirError::Missing { path: dir }
+            RunDirError::Missing { path }
         }
         Err(source) => RunDirError::Io {
             context: "cannot inspect the run directory",
-            path: dir,
+            path,
             source,
         },
     };

@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::transport::names::{NameError, canonical_windows_run_dir, pipe_name};
+use crate::transport::names::{
+    NameError, WINDOWS_HASH_INPUT_MAX, canonical_windows_run_dir, pipe_name,
+};
 use crate::transport::run_dir::{RunDirError, RunDirPolicy, RunDirState, kind_of};
 
 pub(crate) fn default_run_dir() -> PathBuf {
@@ -47,8 +49,22 @@ pub(crate) fn canonical_run_dir(run_dir: &str) -> Result<String, RunDirError> {
 }
 
 /// The endpoint of `service` in the canonical `run_dir`: its pipe name.
+/// The shared-memory object names hash `run_dir`, `service` and the auth
+/// token, an input that reference peers limit to
+/// [`WINDOWS_HASH_INPUT_MAX`] bytes; it is checked here with the longest
+/// token (20 digits), so that a run directory is too long (as on POSIX,
+/// where the socket path has a limit) whatever the token.
 pub(crate) fn endpoint_path(run_dir: &str, service: &str) -> Result<String, NameError> {
-    pipe_name(run_dir, service)
+    let name = pipe_name(run_dir, service)?;
+    let len = run_dir.len() + service.len() + 2 + u64::MAX.to_string().len();
+    if len > WINDOWS_HASH_INPUT_MAX {
+        return Err(NameError::TooLong {
+            what: "the shared-memory name input (run directory, service and auth token)",
+            len,
+            max: WINDOWS_HASH_INPUT_MAX,
+        });
+    }
+    Ok(name)
 }
 
 fn io_err(context: &'static str, path: &str, source: std::io::Error) -> RunDirError {
