@@ -12,13 +12,15 @@ use crate::msrv;
 use crate::os_cfg;
 use crate::process;
 use crate::setup;
+use crate::unsupported;
 use crate::wine::{self, Wine};
 
 /// One independent way of testing the workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
-    /// Native: the OS-cfg check, fmt, clippy, docs, tests, examples, a
-    /// publishing dry run of the library and its oldest Rust on the host.
+    /// Native: the OS-cfg check, fmt, clippy, docs, the one error of a
+    /// target without a backend, tests, examples, a publishing dry run of
+    /// the library and its oldest Rust on the host.
     Linux,
     /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
     Windows,
@@ -96,6 +98,9 @@ fn linux(options: &Options, report: &mut Report) {
             process::run(&mut doc, limit).map_err(|err| format!("{features:?}: {err}"))?;
         }
         Ok(())
+    });
+    report.step_with("unsupported-target", || {
+        unsupported::check(&options.root, limit)
     });
     report.step("test", limit, host_cargo(&["test", "--workspace"]));
     report.step_with("examples", || {

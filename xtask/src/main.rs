@@ -9,6 +9,7 @@ mod msrv;
 mod os_cfg;
 mod process;
 mod setup;
+mod unsupported;
 mod wine;
 
 use std::env;

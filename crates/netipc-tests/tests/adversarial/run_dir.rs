@@ -4,12 +4,10 @@
 //! listener refuse such a directory with a message naming the path, the
 //! owner and the mode; what they create is 0700.
 
-use netipc::transport::run_dir::{
-    RunDirError, RunDirPolicy, RunDirState, default_run_dir, prepare_run_dir,
-};
+use netipc::transport::run_dir::{RunDirError, RunDirPolicy, default_run_dir, prepare_run_dir};
 use netipc::transport::{Listener, ServerOptions};
 
-use crate::common::{RunDir, watchdog};
+use crate::common::watchdog;
 use crate::rundir_support::*;
 
 const CREATE: RunDirPolicy = RunDirPolicy {
@@ -64,21 +62,14 @@ fn the_default_is_per_user_and_named_netipc() {
     assert!(last.starts_with("netipc"), "{dir}");
 }
 
-#[cfg(windows)]
-#[test]
-fn windows_checks_the_name_only() {
-    let parent = RunDir::new();
-    let dir = parent.path.join("not-created");
-    let state = prepare_run_dir(dir.to_str().expect("UTF-8"), &CREATE).expect("a name");
-    assert_eq!(state, RunDirState::NameOnly);
-    assert!(!dir.exists(), "nothing is created on Windows");
-}
-
 #[cfg(unix)]
 mod posix {
     use std::path::Path;
 
+    use netipc::transport::run_dir::RunDirState;
+
     use super::*;
+    use crate::common::RunDir;
 
     fn text(err: &impl std::fmt::Display) -> String {
         err.to_string()

@@ -56,7 +56,8 @@ impl ClientSession {
     /// `provider_identity` (see [`super::identity`]).
     ///
     /// # Errors
-    /// `NotFound` when no server listens, `Name` for an invalid service
+    /// `RunDir` when the run directory is empty or does not exist (on every
+    /// OS), `NotFound` when no server listens, `Name` for an invalid service
     /// name or a too-long path, `UntrustedProvider` when the provider runs
     /// as an identity `provider_identity` does not accept (nothing was
     /// sent), `Handshake` when the server rejects the proposal (auth token,
@@ -84,6 +85,7 @@ impl ClientSession {
         until: Option<std::time::Instant>,
         interrupt: Option<&Interrupt>,
     ) -> Result<Self> {
+        let run_dir = &super::run_dir::endpoint_dir(run_dir, service)?;
         let raised = interrupt.map(Interrupt::sys);
         let conn = sys::connect(run_dir, service, until, raised)?;
         // Before anything is sent: the HELLO carries the auth token.

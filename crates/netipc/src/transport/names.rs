@@ -11,8 +11,11 @@
 //! | Windows pipe | `\\.\pipe\netipc-<fnv1a64(run_dir) as %016x>-<service>` |
 //! | Windows SHM objects | `Local\netipc-<H>-<service>-p<profile>-s<%016x session>-{mapping,req_event,resp_event}` |
 //!
-//! `run_dir` is used verbatim (no normalisation): peers must pass the
-//! identical string.
+//! These functions use `run_dir` verbatim, as the protocol defines. The
+//! transport gives them the directory's canonical spelling
+//! ([`canonical_posix_run_dir`], [`canonical_windows_run_dir`]; see
+//! [`run_dir`](super::run_dir) for the rules), so that equivalent
+//! spellings of one directory reach one endpoint on every OS.
 
 use std::fmt::Write as _;
 
@@ -79,6 +82,90 @@ fn check_len(what: &'static str, s: &str, max: usize) -> Result<(), NameError> {
         });
     }
     Ok(())
+}
+
+/// The canonical POSIX spelling of a run directory: repeated `/` collapse
+/// into one, `.` components and trailing `/` go (`/tmp//x/./` ->
+/// `/tmp/x`; `/` stays `/`, an empty result of a relative path is `.`).
+/// `..` is kept: through a symbolic link it does not undo the previous
+/// component. Spellings that differ only in these ways name the same
+/// directory to the kernel, so this changes no endpoint; it makes names
+/// and messages identical (and a socket path no longer than needed).
+pub fn canonical_posix_run_dir(run_dir: &str) -> String {
+    let rooted = run_dir.starts_with('/');
+    let parts: Vec<&str> = run_dir
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    match (rooted, parts.is_empty()) {
+        (true, _) => format!("/{}", parts.join("/")),
+        (false, true) => ".".to_owned(),
+        (false, false) => parts.join("/"),
+    }
+}
+
+/// The canonical Windows spelling of a run directory, the string whose
+/// hash names its pipe and shared-memory objects (Windows has no
+/// directory entries for them, so two spellings of one directory would
+/// otherwise be two endpoints):
+///
+/// - a drive path (`c:/trial/`, `C:\trial\`) gets an upper-case drive
+///   letter and `\` separators: `C:\trial`;
+/// - a UNC path (`//server/share/x`) gets `\` separators:
+///   `\\server\share\x`;
+/// - a rooted path without a drive (`/var/run/netdata`: the spec's
+///   example, and the form programs built with MSYS2 or Cygwin use) gets
+///   `/` separators and stays without a drive;
+/// - repeated separators collapse, `.` components go, `..` removes the
+///   component before it (as Windows resolves every path), a trailing
+///   separator goes (not the root's: `C:\`, `/`).
+///
+/// Verbatim paths (`\\?\...`, `\\.\...`) are returned unchanged. The rest
+/// of the spelling, case included, is kept: Windows file names are
+/// case-insensitive but the hash is not. A path that already has this
+/// form (the usual way to write one) is returned unchanged, so a reference
+/// peer given it derives the same names. Relative paths (`trial`,
+/// `C:trial`) depend on the current directory: the transport makes them
+/// absolute before it gets here; given one, this only tidies it.
+pub fn canonical_windows_run_dir(run_dir: &str) -> String {
+    if run_dir.starts_with(r"\\?\") || run_dir.starts_with(r"\\.\") {
+        return run_dir.to_owned();
+    }
+    let is_sep = |c: char| c == '/' || c == '\\';
+    let b = run_dir.as_bytes();
+    // (what the result starts with, the separator, how many leading
+    // components `..` cannot remove, the rest to split)
+    let (prefix, sep, fixed, rest) = if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        let drive = format!("{}:", char::from(b[0].to_ascii_uppercase()));
+        let rest = &run_dir[2..];
+        let root = if rest.starts_with(is_sep) { "\\" } else { "" };
+        (drive + root, '\\', 0, rest)
+    } else if b.len() >= 2 && is_sep(char::from(b[0])) && is_sep(char::from(b[1])) {
+        // Server and share.
+        (r"\\".to_owned(), '\\', 2, &run_dir[2..])
+    } else if run_dir.starts_with(is_sep) {
+        ("/".to_owned(), '/', 0, run_dir)
+    } else {
+        (String::new(), '\\', 0, run_dir)
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in rest.split(is_sep).filter(|c| !c.is_empty() && *c != ".") {
+        if part == ".." && parts.len() > fixed && parts.last() != Some(&"..") {
+            parts.pop();
+        } else if part != ".." || prefix.is_empty() {
+            // `..` above a root stays at the root; above a relative
+            // path's start it is kept.
+            parts.push(part);
+        }
+    }
+    let mut out = prefix;
+    let mut separator = String::new();
+    separator.push(sep);
+    out.push_str(&parts.join(&separator));
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
 }
 
 /// The POSIX socket path `<run_dir>/<service>.sock`.

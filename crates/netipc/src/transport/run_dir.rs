@@ -25,6 +25,37 @@
 //! # Ok::<(), netipc::transport::run_dir::RunDirError>(())
 //! ```
 //!
+//! # The rules, the same on every OS
+//!
+//! 1. **The run directory must exist** before a provider binds or a
+//!    consumer connects: both fail with [`RunDirError::Missing`] (inside
+//!    [`Error::RunDir`](crate::Error::RunDir)) naming the directory
+//!    otherwise, and with [`RunDirError::Empty`] for an empty string.
+//!    Nothing creates it implicitly; [`prepare_run_dir`] does on request.
+//! 2. **Equivalent spellings of one directory reach one endpoint.** The
+//!    transport derives every endpoint name from the directory's canonical
+//!    spelling:
+//!    * POSIX ([`canonical_posix_run_dir`](super::names::canonical_posix_run_dir)):
+//!      repeated `/` collapse, `.` components and a trailing `/` go:
+//!      `/tmp/x/`, `/tmp//x` and `/tmp/./x` are `/tmp/x`.
+//!    * Windows ([`canonical_windows_run_dir`](super::names::canonical_windows_run_dir)):
+//!      a relative path is made absolute against the current directory;
+//!      a drive path gets an upper-case drive letter and `\` separators;
+//!      repeated separators, `.` components, `..` with the component before
+//!      it and a trailing separator go: `C:\trial\`, `C:/trial` and
+//!      `c:\trial` are `C:\trial`. A rooted path without a drive letter
+//!      (`/var/run/netdata`, the form of programs built with MSYS2 or
+//!      Cygwin) keeps `/` separators and no drive letter. Letter case other than the
+//!      drive's is kept: spell the directory with the same case everywhere.
+//! 3. **Reference peers** (the C, Rust and Go libraries of
+//!    `netdata/plugin-ipc`) use the string they are given verbatim. They
+//!    meet a netipc peer when they are given the canonical spelling, which
+//!    is how paths are usually written (Netdata passes its run directory
+//!    as an absolute path without a trailing separator, for example
+//!    `/run/netdata` or `/var/run/netdata`). On POSIX the spelling does not
+//!    matter to them (the kernel resolves the socket path); on Windows it
+//!    does, because the pipe and shared-memory names hash the bytes.
+//!
 //! # Platform-specific behavior
 //!
 //! **POSIX.** The default is `$XDG_RUNTIME_DIR/netipc` when
@@ -46,13 +77,17 @@
 //! directory, sticky like `/tmp` or not, is never accepted.
 //!
 //! **Windows.** Named pipes and shared-memory mappings do not live in a
-//! directory: the run directory string is only hashed into the pipe and
-//! object names (see [`names`](super::names)), and access is controlled by
-//! each object's security descriptor. The default is
-//! `%LOCALAPPDATA%\netipc` (per user, like `XDG_RUNTIME_DIR`), else
-//! `<temp dir>\netipc`. [`prepare_run_dir`] checks the string only and
-//! returns [`RunDirState::NameOnly`]; it creates and inspects nothing.
+//! directory: the canonical spelling is hashed into the pipe and object
+//! names (see [`names`](super::names)), and access is controlled by each
+//! object's security descriptor. The directory must exist all the same
+//! (rule 1), so that a run directory means the same on both OSes; nothing
+//! is put in it, and its owner and permissions are not checked. The
+//! default is `%LOCALAPPDATA%\netipc` (per user, like `XDG_RUNTIME_DIR`),
+//! else `<temp dir>\netipc`. [`prepare_run_dir`] creates a missing one
+//! (the last component only) and refuses a path that is a link or not a
+//! directory.
 
+use std::io::ErrorKind;
 use std::path::PathBuf;
 
 use super::sys;
@@ -84,9 +119,6 @@ pub enum RunDirState {
     Created,
     /// The directory existed and passed the checks.
     Existing,
-    /// Nothing on disk is used for endpoints on this platform (Windows):
-    /// the string was checked and nothing was created.
-    NameOnly,
 }
 
 /// Why a run directory cannot be used. Every message names the directory
@@ -111,7 +143,7 @@ pub enum RunDirError {
     },
     /// The directory does not exist (and the policy does not create it).
     #[error(
-        "the run directory {path} does not exist: create it (mode 0700) or let the provider create it"
+        "the run directory {path} does not exist: create it (mode 0700 on POSIX) before providers bind and consumers connect, or give the directory the provider uses"
     )]
     Missing {
         /// The directory.
@@ -221,6 +253,49 @@ pub fn default_run_dir() -> Result<String, RunDirError> {
         .map_err(|dir| RunDirError::NotUtf8 { path: dir.into() })
 }
 
+/// The spelling of `run_dir` that names the endpoints of `service` (see
+/// the [module documentation](self)), after checking that the endpoint's
+/// name can be derived from it and that it is an existing directory
+/// (following links). Errors name the directory as the caller spelled it. Every connect and bind goes through here, so a
+/// missing run directory is [`RunDirError::Missing`] on every OS, for
+/// providers and consumers alike; an invalid or too long name is reported
+/// first (it is the string's fault, whatever is on disk).
+///
+/// Blocking: one `stat`. Thread-safe.
+pub(crate) fn endpoint_dir(run_dir: &str, service: &str) -> crate::Result<String> {
+    if run_dir.is_empty() {
+        return Err(RunDirError::Empty.into());
+    }
+    let dir = sys::canonical_run_dir(run_dir)?;
+    sys::endpoint_path(&dir, service)?;
+    let path = run_dir.to_owned();
+    let missing = match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => return Ok(dir),
+        Ok(meta) => RunDirError::NotADirectory {
+            path,
+            kind: kind_of(&meta),
+        },
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            RunDirError::Missing { path }
+        }
+        Err(source) => RunDirError::Io {
+            context: "cannot inspect the run directory",
+            path,
+            source,
+        },
+    };
+    Err(missing.into())
+}
+
+/// What a non-directory is, for [`RunDirError::NotADirectory`].
+pub(crate) fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    if meta.is_file() {
+        "regular file"
+    } else {
+        "file that is not a directory"
+    }
+}
+
 /// Creates or checks the run directory `path` as `policy` says, and
 /// reports whether it was created.
 ///
@@ -231,7 +306,9 @@ pub fn default_run_dir() -> Result<String, RunDirError> {
 /// symbolic link at `path` and checked through the open descriptor: it
 /// must be a directory owned by this process's effective user or by root,
 /// not writable by others and, unless `policy.allow_group_write`, not
-/// writable by its group. On Windows only the string is checked (see the
+/// writable by its group. On Windows a missing directory is created the
+/// same way (last component only) and an existing one must be a directory,
+/// not a link; owner and permissions are not checked there (see the
 /// [module documentation](self)).
 ///
 /// Blocking: a few file-system calls. Thread-safe. Nothing is kept open.

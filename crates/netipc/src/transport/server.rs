@@ -38,8 +38,9 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 /// through `AsFd`.
 ///
 /// On Windows the endpoint is the named pipe
-/// `\\.\pipe\netipc-<hash of run_dir>-<service>` (`run_dir` is only
-/// hashed). The listener keeps a backlog of pipe instances waiting for
+/// `\\.\pipe\netipc-<hash of run_dir>-<service>` (the hash of the run
+/// directory's canonical spelling; the directory must exist, as on POSIX,
+/// but holds no files). The listener keeps a backlog of pipe instances waiting for
 /// clients (the `backlog` option, at most 63), so clients arriving together
 /// never find the pipe busy. Pipes accept local clients only, and their
 /// security descriptor grants access to the creating user's account,
@@ -72,6 +73,7 @@ impl Listener {
     /// follow or remove, `Name` for an invalid service name or a too-long
     /// path, `Io`.
     pub fn bind(run_dir: &str, service: &str, options: &ServerOptions) -> Result<Self> {
+        let run_dir = &super::run_dir::endpoint_dir(run_dir, service)?;
         let inner = sys::Listener::bind_with(
             run_dir,
             service,
@@ -245,7 +247,9 @@ impl Incoming {
         // A consumer the provider does not serve is refused before any
         // negotiation, whatever it proposes: nothing is set up for it.
         let refused = super::identity::refused_consumer(&conn, &options.consumer_identity);
-        let (outcome, shm) = match (at_capacity, &hello) {
+        // Typed out so that a build without a backend reports only the
+        // backend's `compile_error!`, not an inference failure here.
+        let (outcome, shm): (ServerOutcome, Option<sys::ShmRegion>) = match (at_capacity, &hello) {
             (_, Some(hello)) if refused.is_some() => (identity_rejection(hello), None),
             (_, None) if refused.is_some() => {
                 // Answered as any malformed first packet is; still a refusal.

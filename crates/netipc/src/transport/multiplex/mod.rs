@@ -10,7 +10,9 @@
 
 mod shm_wait;
 
-pub(crate) use super::sys::Event;
+// An alias, not a `use`: on a target without a backend the import would be
+// a second error next to the backend's `compile_error!`.
+pub(crate) type Event = super::sys::Event;
 pub(crate) use shm_wait::{ShmWaiters, WatchId};
 
 use std::sync::atomic::{AtomicUsize, Ordering};

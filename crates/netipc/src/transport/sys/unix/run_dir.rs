@@ -12,6 +12,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
+use crate::transport::names::{NameError, canonical_posix_run_dir, socket_path};
 use crate::transport::run_dir::{RunDirError, RunDirPolicy, RunDirState};
 
 /// Mode of every run directory the library creates.
@@ -58,6 +59,18 @@ pub(crate) fn default_run_dir() -> PathBuf {
         return PathBuf::from("/run/netipc");
     }
     std::env::temp_dir().join(format!("netipc-{}", euid()))
+}
+
+/// The spelling of `run_dir` that names its endpoints:
+/// [`canonical_posix_run_dir`] (relative paths stay relative: the kernel
+/// resolves them against the current directory).
+pub(crate) fn canonical_run_dir(run_dir: &str) -> Result<String, RunDirError> {
+    Ok(canonical_posix_run_dir(run_dir))
+}
+
+/// The endpoint of `service` in the canonical `run_dir`: its socket path.
+pub(crate) fn endpoint_path(run_dir: &str, service: &str) -> Result<String, NameError> {
+    socket_path(run_dir, service)
 }
 
 fn io_err(context: &'static str, path: &str, e: Errno) -> RunDirError {

@@ -20,7 +20,7 @@ pub(crate) use interrupt::Interrupt;
 pub(crate) use limits::session_capacity;
 pub(crate) use pipe::{Conn, Listener, connect};
 pub(crate) use poller::{Event, Interest, Poller};
-pub(crate) use run_dir::{default_run_dir, prepare_run_dir};
+pub(crate) use run_dir::{canonical_run_dir, default_run_dir, endpoint_path, prepare_run_dir};
 pub(crate) use shm::{
     GroupSignal, ShmOffer, ShmRegion, ShmWatch, cleanup_stale, group_capacity, shm_profiles,
     wait_group,

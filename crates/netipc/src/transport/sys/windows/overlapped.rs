@@ -51,14 +51,22 @@ pub(crate) fn portless(event: HANDLE) -> HANDLE {
 /// structure lives in a box so that its address stays fixed while an
 /// operation is pending; the event is shared so that other threads can
 /// wait on it (a listener's watcher) even after the operation is gone.
+///
+/// Every method that touches the structure takes `&mut self`: one
+/// operation at a time, started and collected by whoever holds the `Op`
+/// exclusively (a listener slot, or a connection's receive lock). Through
+/// `&self` only the event is reachable, which any thread may signal or
+/// wait on.
 #[derive(Debug)]
 pub(crate) struct Op {
     ov: Box<UnsafeCell<OVERLAPPED>>,
     event: Arc<Event>,
 }
 
-// SAFETY: the OVERLAPPED is only touched by the thread that owns the
-// operation, and no operation outlives the `Op` (drop paths cancel and wait).
+// SAFETY: the OVERLAPPED is plain data that the kernel and the holder of
+// `&mut Op` use (see above); moving the `Op` to another thread moves that
+// exclusive access with it, and the box keeps the structure's address. No
+// operation outlives the `Op` (drop paths cancel and wait).
 unsafe impl Send for Op {}
 
 impl Op {
@@ -71,7 +79,7 @@ impl Op {
     }
 
     /// Prepares the structure for a new operation and returns it.
-    pub(crate) fn arm(&self) -> *mut OVERLAPPED {
+    pub(crate) fn arm(&mut self) -> *mut OVERLAPPED {
         self.event.reset();
         let ov = self.ov.get();
         // SAFETY: no operation is pending on this structure (every started
@@ -88,7 +96,7 @@ impl Op {
     /// `interrupt`) and collects the result. Returns only once the kernel
     /// no longer uses the buffer or the structure.
     pub(crate) fn complete(
-        &self,
+        &mut self,
         handle: HANDLE,
         ok: bool,
         deadline: Option<Instant>,
@@ -126,13 +134,13 @@ impl Op {
 
     /// The result of a pending operation if it has completed, without
     /// waiting.
-    pub(crate) fn poll(&self, handle: HANDLE) -> Option<Completion> {
+    pub(crate) fn poll(&mut self, handle: HANDLE) -> Option<Completion> {
         self.event.is_set().then(|| self.result(handle))
     }
 
     /// Cancels a pending operation and waits until the kernel is done with
     /// it.
-    pub(crate) fn cancel(&self, handle: HANDLE) {
+    pub(crate) fn cancel(&mut self, handle: HANDLE) {
         // SAFETY: a valid handle and the structure of its pending operation.
         unsafe { CancelIoEx(handle, self.ov.get()) };
         let _ = self.result(handle);
@@ -145,7 +153,7 @@ impl Op {
 
     /// Collects the result of a completed (or cancelled) operation,
     /// waiting for the kernel to finish with it.
-    fn result(&self, handle: HANDLE) -> Completion {
+    fn result(&mut self, handle: HANDLE) -> Completion {
         // The tagged event in the structure is not waited on directly: wait
         // on the plain handle while the operation is pending (as
         // HasOverlappedIoCompleted tells), then collect without waiting.

@@ -381,3 +381,77 @@ fn a_write_in_flight_at_close_is_still_delivered() {
         Err(crate::Error::Disconnected)
     ));
 }
+
+#[test]
+fn receivers_on_one_connection_take_turns_and_get_whole_packets() {
+    // Each packet arrives in two reads (the 32-byte head, then the body):
+    // without the receive turn, two receivers would split packets between
+    // them (and share one OVERLAPPED).
+    let (_l, server, client) = pair();
+    const COUNT: u32 = 200;
+    let received = AtomicU32::new(0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for seed in 0..COUNT {
+                send(&client, &packet(3000, seed as u8));
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                while received.load(Ordering::SeqCst) < COUNT {
+                    let mut head = [0u8; crate::wire::HEADER_LEN];
+                    let mut body = vec![0u8; 4096];
+                    let deadline = Some(Instant::now() + QUIET);
+                    let n = match server.recv_packet_split(&mut head, &mut body, deadline, None) {
+                        Ok(n) => n,
+                        Err(crate::Error::Timeout { .. }) => continue,
+                        Err(e) => panic!("receive: {e}"),
+                    };
+                    assert_eq!(n, 3000);
+                    let mut whole = head.to_vec();
+                    whole.extend_from_slice(&body[..n - head.len()]);
+                    assert_eq!(whole, packet(3000, head[0]), "a packet arrived whole");
+                    received.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(received.load(Ordering::SeqCst), COUNT);
+}
+
+#[test]
+fn a_receive_waiting_for_its_turn_keeps_its_deadline_and_interrupt() {
+    const HOLD: Duration = Duration::from_secs(3);
+    let (_l, server, _client) = pair();
+    let interrupt = super::Interrupt::new().unwrap();
+    std::thread::scope(|s| {
+        // Holds the receive turn, waiting for a packet that never comes.
+        let holder = s.spawn(|| {
+            let mut buf = [0u8; 16];
+            let deadline = Some(Instant::now() + HOLD);
+            server.recv_packet(&mut buf, deadline, None)
+        });
+        std::thread::sleep(QUIET);
+        let mut buf = [0u8; 16];
+        let started = Instant::now();
+        let deadline = Some(started + QUIET);
+        assert!(matches!(
+            server.recv_packet(&mut buf, deadline, None),
+            Err(crate::Error::Timeout { .. })
+        ));
+        assert!(
+            started.elapsed() < HOLD / 2,
+            "the deadline ended the wait, not the other receive"
+        );
+        assert_eq!(server.try_recv_packet(&mut buf).unwrap(), None);
+        interrupt.raise();
+        assert!(matches!(
+            server.recv_packet(&mut buf, None, Some(&interrupt)),
+            Err(crate::Error::Interrupted)
+        ));
+        assert!(matches!(
+            holder.join().unwrap(),
+            Err(crate::Error::Timeout { .. })
+        ));
+    });
+}

@@ -2,7 +2,7 @@
 //! (with deadlines and interrupts) or not at all.
 
 use std::os::windows::io::OwnedHandle;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{
@@ -40,11 +40,21 @@ const BUSY_SLICE_MS: u32 = 50;
 /// is already in the pipe: message-mode writes are whole).
 const REST_WAIT: Duration = Duration::from_secs(1);
 
+/// How often a receive waiting for another thread's receive on the same
+/// connection checks its deadline and interrupt.
+const TURN_POLL: Duration = Duration::from_millis(1);
+
 fn rest_deadline() -> Option<Instant> {
     Some(Instant::now() + REST_WAIT)
 }
 
 /// A connected pipe end.
+///
+/// Shared by reference between threads like a socket (`Sync`): sends go
+/// through the [`PipeIo`]'s write lock, receives through `reader`. A
+/// message-mode pipe hands out a packet larger than the buffer in several
+/// reads, so one receive holds `reader` from its first read to its last:
+/// receivers on one connection take turns, each packet whole.
 #[derive(Debug)]
 pub(crate) struct Conn {
     /// `Some` until dropped (the close may hand it to a linger thread).
@@ -52,8 +62,10 @@ pub(crate) struct Conn {
     server_side: bool,
     /// What the poller and the kernel share with this connection.
     io: Arc<PipeIo>,
-    /// The owner's own reads (tagged event: never a poller event).
-    sync: Op,
+    /// The owner's own reads (tagged event: never a poller event). The
+    /// lock is what makes the OVERLAPPED exclusive to one receive
+    /// ([`Op`] touches it only through `&mut`).
+    reader: Mutex<Op>,
 }
 
 impl Conn {
@@ -62,7 +74,7 @@ impl Conn {
             handle: Some(handle),
             server_side,
             io: PipeIo::new()?,
-            sync: Op::new()?,
+            reader: Mutex::new(Op::new()?),
         })
     }
 
@@ -130,17 +142,45 @@ impl Conn {
         self.try_recv(Scatter::new(head, body))
     }
 
+    /// This connection's receive turn: at once when no other thread is
+    /// receiving on it, else once that receive is done (the wait ends at
+    /// `deadline` or when `interrupt` is raised).
+    fn turn(
+        &self,
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<MutexGuard<'_, Op>> {
+        loop {
+            match self.reader.try_lock() {
+                Ok(op) => return Ok(op),
+                // Nothing is left half done by a panic: an operation is
+                // always collected before the receive that started it
+                // returns or unwinds.
+                Err(TryLockError::Poisoned(op)) => return Ok(op.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            if interrupt.is_some_and(Interrupt::is_raised) {
+                return Err(Error::Interrupted);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout { limit: None });
+            }
+            std::thread::sleep(TURN_POLL);
+        }
+    }
+
     fn recv(
         &self,
         mut sc: Scatter<'_>,
         deadline: Option<Instant>,
         interrupt: Option<&Interrupt>,
     ) -> Result<usize> {
+        let mut op = self.turn(deadline, interrupt)?;
         match self.io.take_read(&mut sc) {
             Taken::Nothing => {}
             Taken::Prefix { more } => {
                 if more {
-                    self.read_rest(&mut sc, deadline)?;
+                    self.read_rest(&mut op, &mut sc, deadline)?;
                 }
                 return Ok(sc.total());
             }
@@ -155,18 +195,24 @@ impl Conn {
                 ));
             }
         }
-        if self.read_part(&mut sc, deadline, interrupt)? {
-            self.read_rest(&mut sc, deadline)?;
+        if self.read_part(&mut op, &mut sc, deadline, interrupt)? {
+            self.read_rest(&mut op, &mut sc, deadline)?;
         }
         Ok(sc.total())
     }
 
     fn try_recv(&self, mut sc: Scatter<'_>) -> Result<Option<usize>> {
+        // Another thread's receive is in progress: nothing for this one now.
+        let mut op = match self.reader.try_lock() {
+            Ok(op) => op,
+            Err(TryLockError::Poisoned(op)) => op.into_inner(),
+            Err(TryLockError::WouldBlock) => return Ok(None),
+        };
         match self.io.take_read(&mut sc) {
             Taken::Nothing => {}
             Taken::Prefix { more } => {
                 if more {
-                    self.read_rest(&mut sc, rest_deadline())?;
+                    self.read_rest(&mut op, &mut sc, rest_deadline())?;
                 }
                 return Ok(Some(sc.total()));
             }
@@ -178,10 +224,10 @@ impl Conn {
         }
         // A packet is there: the read completes at once. Should it not, it
         // is cancelled before it took anything.
-        match self.read_part(&mut sc, Some(Instant::now()), None) {
+        match self.read_part(&mut op, &mut sc, Some(Instant::now()), None) {
             Ok(more) => {
                 if more {
-                    self.read_rest(&mut sc, rest_deadline())?;
+                    self.read_rest(&mut op, &mut sc, rest_deadline())?;
                 }
                 Ok(Some(sc.total()))
             }
@@ -191,8 +237,13 @@ impl Conn {
     }
 
     /// Reads the rest of a packet whose start has been read.
-    fn read_rest(&self, sc: &mut Scatter<'_>, deadline: Option<Instant>) -> Result<()> {
-        while self.read_part(sc, deadline, None)? {}
+    fn read_rest(
+        &self,
+        op: &mut Op,
+        sc: &mut Scatter<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        while self.read_part(op, sc, deadline, None)? {}
         Ok(())
     }
 
@@ -200,6 +251,7 @@ impl Conn {
     /// it is full); returns whether the message has more.
     fn read_part(
         &self,
+        op: &mut Op,
         sc: &mut Scatter<'_>,
         deadline: Option<Instant>,
         interrupt: Option<&Interrupt>,
@@ -212,12 +264,12 @@ impl Conn {
             (room, true)
         };
         let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-        let ov = self.sync.arm();
+        let ov = op.arm();
         // SAFETY: the buffer and the OVERLAPPED stay alive and untouched
         // until `complete` returns.
         let ok =
             unsafe { ReadFile(self.h(), buf.as_mut_ptr(), len, std::ptr::null_mut(), ov) } != 0;
-        let (n, more) = match self.sync.complete(self.h(), ok, deadline, interrupt) {
+        let (n, more) = match op.complete(self.h(), ok, deadline, interrupt) {
             Completion::Done(0) => return Err(Error::Disconnected),
             Completion::Done(n) => (n as usize, false),
             Completion::MoreData(n) => (n as usize, true),

@@ -158,6 +158,13 @@ impl std::fmt::Debug for PipeIo {
 unsafe impl Send for PipeIo {}
 // SAFETY: as above.
 unsafe impl Sync for PipeIo {}
+// The cells are no reason to distrust the state after a panic: each holds
+// what the kernel last wrote, and what of it is valid is decided by plain
+// values under the mutexes (`Shared::read`, the outbox's `pending`), each
+// set in one assignment after the kernel is done. This is what the
+// poison-ignoring locks already assume, and what the POSIX backend's
+// connection (a descriptor) gives: the same unwind safety on both OSes.
+impl std::panic::RefUnwindSafe for PipeIo {}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
