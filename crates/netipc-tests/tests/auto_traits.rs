@@ -109,6 +109,7 @@ auto_traits! {
     netipc::service::RunningServer: [Send, Sync, Unpin, !UnwindSafe, !RefUnwindSafe];
     netipc::service::StopHandle: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::service::ServerStats: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
+    netipc::service::ResponseCounts: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::service::AbortHandle: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::service::ClientState: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::service::ClientStatus: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
