@@ -135,7 +135,7 @@ fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
     };
     let (run_dir, service) = (&args.run_dir, &args.service);
     match (scenario.server, scenario.snapshot_items()) {
-        (ServerKind::L2Snapshot, Some(n)) => ManagedServer::cgroups_snapshot(
+        (ServerKind::L2Snapshot, Some(n)) => ManagedServer::from_snapshot_handler(
             run_dir,
             service,
             &config,
@@ -229,7 +229,7 @@ impl L1Answers {
 /// Encodes a snapshot of `cgroups` into `buf`; returns its length.
 fn encode_snapshot(buf: &mut [u8], cgroups: &[Cgroup]) -> netipc::Result<usize> {
     let items = u32::try_from(cgroups.len()).unwrap_or(u32::MAX);
-    let mut builder = SnapshotBuilder::new(buf, items, 0, 0)?;
+    let mut builder = SnapshotBuilder::new(buf, items)?;
     snapshot::build(&mut builder, cgroups)?;
     Ok(builder.finish())
 }

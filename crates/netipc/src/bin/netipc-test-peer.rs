@@ -179,7 +179,9 @@ fn managed(
     profiles: u32,
     tag: u64,
 ) -> netipc::Result<()> {
-    use netipc::codec::{AppsEntry, CgroupStatus, CgroupsLookupStatus, PidStatus};
+    use netipc::codec::{
+        AppsEntry, CgroupStatus, CgroupsEntry, NO_LABELS, PidStatus, SnapshotItem,
+    };
     use netipc::service::{HandlerError, ManagedServer, ServerConfig};
 
     let config = ServerConfig {
@@ -211,11 +213,18 @@ fn managed(
             service,
             &config,
             move |b: &mut netipc::codec::SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-                b.set_header(1, tag);
+                b.set_systemd_enabled(1);
+                b.set_generation(tag);
                 for i in 0..tag {
                     let name = format!("cg{i}");
                     let path = format!("/sys/fs/cgroup/{name}");
-                    b.add(i as u32, 0, 1, name.as_bytes(), path.as_bytes())?;
+                    b.add(&SnapshotItem {
+                        hash: i as u32,
+                        options: 0,
+                        enabled: 1,
+                        name: name.as_bytes(),
+                        path: path.as_bytes(),
+                    })?;
                 }
                 Ok(())
             },
@@ -230,7 +239,7 @@ fn managed(
                 b.set_generation(tag);
                 for (i, path) in request.paths().enumerate() {
                     let name = [b"name:", path].concat();
-                    b.add_request_item(i, CgroupsLookupStatus::Known, 0, &name, &[(b"k", b"v")])?;
+                    b.add_request_item(i, &CgroupsEntry::known(0, &name), &[(b"k", b"v")])?;
                 }
                 Ok(())
             },
@@ -253,7 +262,7 @@ fn managed(
                         comm: comm.as_bytes(),
                         ..AppsEntry::unset(PidStatus::Known)
                     };
-                    b.add(pid, &entry, &[] as &[(&[u8], &[u8])])?;
+                    b.add(pid, &entry, NO_LABELS)?;
                 }
                 Ok(())
             },

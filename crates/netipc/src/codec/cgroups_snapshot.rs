@@ -65,16 +65,20 @@ impl SnapshotRequest {
     }
 }
 
-/// One cgroup of a snapshot, borrowed from the response payload.
+/// One cgroup of a snapshot: what a server adds
+/// ([`SnapshotBuilder::add`]) and a client reads ([`SnapshotView::item`]).
 ///
-/// Its identity is the pair (`hash`, `name`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Its identity is the pair (`hash`, `name`). `Default` is an item with
+/// every field zero or empty, for struct update syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SnapshotItem<'a> {
-    /// Producer-supplied hash of `name` (never recomputed here).
+    /// Producer-supplied hash of `name` (never recomputed here); Netdata
+    /// producers use [`netdata_hash`](crate::netdata::netdata_hash).
     pub hash: u32,
-    /// Opaque cgroup option flags.
+    /// Opaque cgroup option flags (Netdata's bits are in
+    /// [`netdata`](crate::netdata)).
     pub options: u32,
-    /// Opaque enabled value, exactly as sent.
+    /// Opaque enabled value, exactly as sent (Netdata: 1 enabled, 0 not).
     pub enabled: u32,
     /// The cgroup name (no NUL). May contain any byte except that the
     /// producer is expected not to send NULs (not checked).
@@ -270,17 +274,13 @@ pub struct SnapshotBuilder<'a> {
 }
 
 impl<'a> SnapshotBuilder<'a> {
-    /// Starts a response of at most `max_items` items.
+    /// Starts a response of at most `max_items` items, with
+    /// `systemd_enabled` and `generation` 0 until set.
     ///
     /// # Errors
     /// `Overflow` if `buf` cannot hold the header and `max_items` directory
     /// entries.
-    pub fn new(
-        buf: &'a mut [u8],
-        max_items: u32,
-        systemd_enabled: u32,
-        generation: u64,
-    ) -> Result<Self, CodecError> {
+    pub fn new(buf: &'a mut [u8], max_items: u32) -> Result<Self, CodecError> {
         let max_items = max_items as usize;
         if max_items
             .checked_mul(DIR_ENTRY_LEN)
@@ -294,16 +294,21 @@ impl<'a> SnapshotBuilder<'a> {
             max_items,
             count: 0,
             end: SNAPSHOT_HEADER_LEN,
-            systemd_enabled,
-            generation,
+            systemd_enabled: 0,
+            generation: 0,
             error: None,
         })
     }
 
-    /// Sets the header values written by [`finish`](Self::finish).
-    pub fn set_header(&mut self, systemd_enabled: u32, generation: u64) {
-        self.systemd_enabled = systemd_enabled;
+    /// Sets the generation written by [`finish`](Self::finish).
+    pub fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
+    }
+
+    /// Sets the opaque `systemd_enabled` value written by
+    /// [`finish`](Self::finish).
+    pub fn set_systemd_enabled(&mut self, systemd_enabled: u32) {
+        self.systemd_enabled = systemd_enabled;
     }
 
     /// Items added so far.
@@ -325,29 +330,22 @@ impl<'a> SnapshotBuilder<'a> {
     ///
     /// # Errors
     /// `Overflow` when `max_items` items exist or the item does not fit.
-    pub fn add(
-        &mut self,
-        hash: u32,
-        options: u32,
-        enabled: u32,
-        name: &[u8],
-        path: &[u8],
-    ) -> Result<(), CodecError> {
-        let result = self.try_add(hash, options, enabled, name, path);
+    pub fn add(&mut self, item: &SnapshotItem<'_>) -> Result<(), CodecError> {
+        let result = self.try_add(item);
         if let Err(e) = result {
             self.error.get_or_insert(e);
         }
         result
     }
 
-    fn try_add(
-        &mut self,
-        hash: u32,
-        options: u32,
-        enabled: u32,
-        name: &[u8],
-        path: &[u8],
-    ) -> Result<(), CodecError> {
+    fn try_add(&mut self, item: &SnapshotItem<'_>) -> Result<(), CodecError> {
+        let SnapshotItem {
+            hash,
+            options,
+            enabled,
+            name,
+            path,
+        } = *item;
         if self.count == self.max_items {
             return Err(codec_err::overflow("snapshot item count", 4));
         }

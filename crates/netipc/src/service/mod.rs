@@ -34,7 +34,7 @@ pub use config::{
     DEFAULT_PROFILES, DEFAULT_SEND_TIMEOUT, MAX_WORKERS, ServerConfig,
 };
 pub use server::{
-    AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, ManagedServer,
-    RunningServer, STOP_GRACE, ServerStats, SnapshotHandler, StopHandle, StringReverseHandler,
+    HandlerError, ManagedServer, RunningServer, STOP_GRACE, ServerStats, SnapshotHandler,
+    StopHandle,
 };
 pub use state::{AbortHandle, ClientState, ClientStatus};

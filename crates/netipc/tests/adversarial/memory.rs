@@ -14,7 +14,8 @@ use std::time::Duration;
 use netipc::Error;
 use netipc::cache::SnapshotCache;
 use netipc::codec::{
-    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder,
+    CgroupsEntry, CgroupsLookupBuilder, CgroupsLookupRequest, NO_LABELS, SnapshotBuilder,
+    SnapshotItem,
 };
 use netipc::service::{
     CgroupsLookupClient, ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer,
@@ -33,7 +34,6 @@ use crate::bounds::{
 use crate::common::RunDir;
 
 const BASELINE: u32 = profile::BASELINE;
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
 
 /// A baseline-only client with the default (1 MiB) response limit.
 fn consumer() -> ClientConfig {
@@ -331,8 +331,16 @@ fn a_batch_item_count_of_u32_max_is_refused_without_allocating() {
 fn overlapping_snapshot(count: u32, path_len: usize) -> Vec<u8> {
     let path = vec![b'p'; path_len];
     let mut one = vec![0u8; path_len + 256];
-    let mut b = SnapshotBuilder::new(&mut one, 1, 0, 1).expect("builder");
-    b.add(1, 0, 1, b"a", &path).expect("one item");
+    let mut b = SnapshotBuilder::new(&mut one, 1).expect("builder");
+    b.set_generation(1);
+    b.add(&SnapshotItem {
+        hash: 1,
+        options: 0,
+        enabled: 1,
+        name: b"a",
+        path: &path,
+    })
+    .expect("one item");
     let n = b.finish();
     let (header, rest) = one[..n].split_at(24);
     let (entry, item) = rest.split_at(8);
@@ -422,7 +430,7 @@ fn lookup_stitching_stops_at_the_clients_limit() {
              -> Result<(), HandlerError> {
                 let name = vec![b'n'; 16 << 10];
                 for i in 0..request.len() {
-                    b.add_request_item(i, CgroupsLookupStatus::Known, 0, &name, NO_LABELS)?;
+                    b.add_request_item(i, &CgroupsEntry::known(0, &name), NO_LABELS)?;
                 }
                 Ok(())
             },

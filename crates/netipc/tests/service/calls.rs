@@ -4,7 +4,7 @@
 //! retry policy.
 
 use netipc::Error;
-use netipc::codec::{SnapshotBuilder, decode_string_reverse, encode_string_reverse};
+use netipc::codec::{SnapshotBuilder, SnapshotItem, decode_string_reverse, encode_string_reverse};
 use netipc::service::{
     CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, ServerConfig,
     StringReverseClient,
@@ -41,9 +41,22 @@ fn snapshot_server(dir: &RunDir, profiles: u32) -> netipc::service::RunningServe
         "snap",
         &server_config(profiles),
         |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-            b.set_header(1, 77);
-            b.add(11, 2, 1, b"init.scope", b"/sys/fs/cgroup/init.scope")?;
-            b.add(22, 0, 0, b"user.slice", b"/sys/fs/cgroup/user.slice")?;
+            b.set_systemd_enabled(1);
+            b.set_generation(77);
+            b.add(&SnapshotItem {
+                hash: 11,
+                options: 2,
+                enabled: 1,
+                name: b"init.scope",
+                path: b"/sys/fs/cgroup/init.scope",
+            })?;
+            b.add(&SnapshotItem {
+                hash: 22,
+                options: 0,
+                enabled: 0,
+                name: b"user.slice",
+                path: b"/sys/fs/cgroup/user.slice",
+            })?;
             Ok(())
         },
     )

@@ -5,8 +5,8 @@
 
 use netipc::Error;
 use netipc::codec::{
-    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsLookupBuilder,
-    CgroupsLookupRequest, CgroupsLookupStatus, PidStatus,
+    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsEntry,
+    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, NO_LABELS, PidStatus,
 };
 use netipc::service::{AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState};
 use netipc::transport::ServerOptions;
@@ -15,15 +15,13 @@ use netipc::wire::Method;
 use crate::lookups::path;
 use crate::support::*;
 
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
-
 /// A CGROUPS_LOOKUP response built by hand.
 fn cgroups_response(generation: u64, items: &[(&[u8], CgroupsLookupStatus)]) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
     let mut b = CgroupsLookupBuilder::new(&mut buf, items.len() as u32, generation).unwrap();
     for &(p, status) in items {
         match status {
-            CgroupsLookupStatus::Known => b.add_known(p, 0, b"n", NO_LABELS),
+            CgroupsLookupStatus::Known => b.add(p, &CgroupsEntry::known(0, b"n"), NO_LABELS),
             other => b.add_status(p, other),
         }
         .unwrap();

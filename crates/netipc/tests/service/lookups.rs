@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use netipc::Error;
 use netipc::codec::{
-    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsLookupBuilder,
-    CgroupsLookupRequest, CgroupsLookupStatus, Label, PidStatus,
+    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsEntry,
+    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, Label, NO_LABELS, PidStatus,
 };
 use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState, HandlerError, ManagedServer,
@@ -18,8 +18,6 @@ use netipc::service::{
 };
 
 use crate::support::*;
-
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
 
 /// A short cgroup path ending in its index.
 pub fn path(i: usize) -> Vec<u8> {
@@ -52,7 +50,7 @@ fn cgroups_server(
             for (i, p) in request.paths().enumerate() {
                 let mut name = [b"name:", p].concat();
                 name.resize(name_len.max(name.len()), b'n');
-                b.add_request_item(i, CgroupsLookupStatus::Known, 2, &name, &[(b"k", p)])?;
+                b.add_request_item(i, &CgroupsEntry::known(2, &name), &[(b"k", p)])?;
                 if !b.in_suffix_mode() {
                     answered += 1;
                 }
@@ -372,7 +370,11 @@ fn gated_cgroups_server(dir: &RunDir, gate: &Gate) -> RunningServer {
               -> Result<(), HandlerError> {
             g.pass();
             for i in 0..request.len() {
-                b.add_request_item(i, CgroupsLookupStatus::UnknownPermanent, 0, b"", NO_LABELS)?;
+                b.add_request_item(
+                    i,
+                    &CgroupsEntry::unset(CgroupsLookupStatus::UnknownPermanent),
+                    NO_LABELS,
+                )?;
             }
             Ok(())
         },

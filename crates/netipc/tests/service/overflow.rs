@@ -3,7 +3,7 @@
 //! sizes, and the limits of that recovery.
 
 use netipc::Error;
-use netipc::codec::SnapshotBuilder;
+use netipc::codec::{SnapshotBuilder, SnapshotItem};
 use netipc::service::{
     CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, RunningServer,
     ServerConfig, StringReverseClient,
@@ -32,7 +32,7 @@ fn big_snapshot_server(
         config,
         move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
             c.bump();
-            b.set_header(0, items as u64);
+            b.set_generation(items as u64);
             for i in 0..items {
                 let name = format!("cgroup-{i:04}");
                 let mut path = format!("/sys/fs/cgroup/{name}");
@@ -40,7 +40,13 @@ fn big_snapshot_server(
                     path.push('/');
                     path.push_str(&name);
                 }
-                b.add(i as u32, 0, 1, name.as_bytes(), path.as_bytes())?;
+                b.add(&SnapshotItem {
+                    hash: i as u32,
+                    options: 0,
+                    enabled: 1,
+                    name: name.as_bytes(),
+                    path: path.as_bytes(),
+                })?;
             }
             Ok(())
         },

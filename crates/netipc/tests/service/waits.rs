@@ -96,7 +96,7 @@ fn per_call_timeout_overrides_the_default() {
             &ServerConfig::default(),
             move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
                 g.pass();
-                b.set_header(0, 1);
+                b.set_generation(1);
                 Ok(())
             },
         )

@@ -5,15 +5,13 @@ use super::response::{
     APPS_LOOKUP_ITEM_HEADER_LEN, AppsEntry, PidStatus, RawFields, check_semantics,
 };
 use crate::bytes::{put_u16, put_u32, put_u64};
-use crate::codec::DispatchError;
 use crate::codec::lookup::builder::{Core, ItemLayout, check_strings};
+use crate::codec::{DispatchError, NO_LABELS};
 use crate::error::{CodecError, codec_err};
 
 /// Size of an APPS_LOOKUP placeholder item: the header and three empty
 /// strings.
 pub const APPS_LOOKUP_PLACEHOLDER_LEN: usize = APPS_LOOKUP_ITEM_HEADER_LEN + 3;
-
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
 
 /// Builds an APPS_LOOKUP response in a fixed-capacity buffer and applies
 /// the payload-budget rules (see

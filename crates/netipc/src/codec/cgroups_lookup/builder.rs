@@ -1,10 +1,12 @@
 //! The CGROUPS_LOOKUP response builder and the server dispatch glue.
 
 use super::request::CgroupsLookupRequest;
-use super::response::{CGROUPS_LOOKUP_ITEM_HEADER_LEN, CgroupsLookupStatus, check_semantics};
+use super::response::{
+    CGROUPS_LOOKUP_ITEM_HEADER_LEN, CgroupsEntry, CgroupsLookupStatus, check_semantics,
+};
 use crate::bytes::{put_u16, put_u32};
-use crate::codec::DispatchError;
 use crate::codec::lookup::builder::{Core, ItemLayout, check_strings};
+use crate::codec::{DispatchError, NO_LABELS};
 use crate::error::{CodecError, codec_err};
 
 /// Size of the placeholder item for a path of `path_len` bytes:
@@ -12,8 +14,6 @@ use crate::error::{CodecError, codec_err};
 pub const fn cgroups_lookup_placeholder_len(path_len: usize) -> usize {
     CGROUPS_LOOKUP_ITEM_HEADER_LEN + path_len + 2
 }
-
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
 
 /// Builds a CGROUPS_LOOKUP response in a fixed-capacity buffer and applies
 /// the payload-budget rules.
@@ -101,20 +101,6 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
         self.core.budget_converted()
     }
 
-    /// Adds a KNOWN item for `path`.
-    ///
-    /// # Errors
-    /// See [`add`](Self::add).
-    pub fn add_known<K: AsRef<[u8]>, V: AsRef<[u8]>>(
-        &mut self,
-        path: &[u8],
-        orchestrator: u16,
-        name: &[u8],
-        labels: &[(K, V)],
-    ) -> Result<(), CodecError> {
-        self.add(path, CgroupsLookupStatus::Known, orchestrator, name, labels)
-    }
-
     /// Adds a not-enriched item (`UnknownRetryLater`, `UnknownPermanent`,
     /// ...) for `path`.
     ///
@@ -125,7 +111,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
         path: &[u8],
         status: CgroupsLookupStatus,
     ) -> Result<(), CodecError> {
-        self.add(path, status, 0, b"", NO_LABELS)
+        self.add(path, &CgroupsEntry::unset(status), NO_LABELS)
     }
 
     /// Adds the item answering key `index` of the request this builder was
@@ -138,9 +124,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     pub fn add_request_item<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         index: usize,
-        status: CgroupsLookupStatus,
-        orchestrator: u16,
-        name: &[u8],
+        entry: &CgroupsEntry<'_>,
         labels: &[(K, V)],
     ) -> Result<(), CodecError> {
         let Some(path) = self.request.and_then(|r| r.path(index)) else {
@@ -148,10 +132,10 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
                 .core
                 .fail(codec_err::layout("cgroups lookup request index", 0)));
         };
-        self.add(path, status, orchestrator, name, labels)
+        self.add(path, entry, labels)
     }
 
-    /// Adds one item.
+    /// Adds one item for `path`.
     ///
     /// # Errors
     /// `BadLayout` when the fields break the status rules (a non-KNOWN item
@@ -162,11 +146,14 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     pub fn add<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         path: &[u8],
-        status: CgroupsLookupStatus,
-        orchestrator: u16,
-        name: &[u8],
+        entry: &CgroupsEntry<'_>,
         labels: &[(K, V)],
     ) -> Result<(), CodecError> {
+        let CgroupsEntry {
+            status,
+            orchestrator,
+            name,
+        } = *entry;
         if self.core.suffix_mode() {
             return self.placeholder(path, CgroupsLookupStatus::PayloadExceeded);
         }

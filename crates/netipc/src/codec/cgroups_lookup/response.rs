@@ -53,6 +53,44 @@ impl CgroupsLookupStatus {
     }
 }
 
+/// The fields of one CGROUPS_LOOKUP item besides its path and labels, as a
+/// server adds them ([`CgroupsLookupBuilder::add`](crate::codec::CgroupsLookupBuilder::add))
+/// or a client reads them ([`CgroupsLookupItem::entry`]). For any status
+/// other than [`CgroupsLookupStatus::Known`] the orchestrator must be 0 and
+/// the name empty ([`unset`](Self::unset)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CgroupsEntry<'a> {
+    /// The outcome.
+    pub status: CgroupsLookupStatus,
+    /// Orchestrator (KNOWN items only; 0 otherwise); see [`orchestrator`].
+    pub orchestrator: u16,
+    /// The cgroup's name (KNOWN items only; may be empty then too).
+    pub name: &'a [u8],
+}
+
+impl<'a> CgroupsEntry<'a> {
+    /// A KNOWN item with `name`, run by `orchestrator`.
+    pub const fn known(orchestrator: u16, name: &'a [u8]) -> Self {
+        Self {
+            status: CgroupsLookupStatus::Known,
+            orchestrator,
+            name,
+        }
+    }
+}
+
+impl CgroupsEntry<'static> {
+    /// An item that is not enriched (`UnknownRetryLater`,
+    /// `UnknownPermanent`, ...): no orchestrator, no name.
+    pub const fn unset(status: CgroupsLookupStatus) -> Self {
+        Self {
+            status,
+            orchestrator: orchestrator::UNKNOWN,
+            name: b"",
+        }
+    }
+}
+
 /// One answered path, borrowed from the response payload.
 #[derive(Debug, Clone, Copy)]
 pub struct CgroupsLookupItem<'a> {
@@ -67,6 +105,18 @@ pub struct CgroupsLookupItem<'a> {
     pub name: &'a [u8],
     /// Labels (only on KNOWN items).
     pub labels: Labels<'a>,
+}
+
+impl<'a> CgroupsLookupItem<'a> {
+    /// Status, orchestrator and name, as a builder takes them (for
+    /// example to pass an item on).
+    pub const fn entry(&self) -> CgroupsEntry<'a> {
+        CgroupsEntry {
+            status: self.status,
+            orchestrator: self.orchestrator,
+            name: self.name,
+        }
+    }
 }
 
 /// Checks the semantic rules of a CGROUPS_LOOKUP item; shared by the

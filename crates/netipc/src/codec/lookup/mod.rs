@@ -14,6 +14,10 @@ pub const LOOKUP_HEADER_LEN: usize = 16;
 /// Size of one label table entry.
 pub const LABEL_ENTRY_LEN: usize = validate::LABEL_ENTRY_LEN;
 
+/// An empty label list for the `labels` argument of the lookup builders
+/// (`builder.add(pid, &entry, NO_LABELS)`).
+pub const NO_LABELS: &[(&[u8], &[u8])] = &[];
+
 /// Orchestrator values of lookup items. Decoders accept and expose any
 /// value on items where the field may be non-zero.
 pub mod orchestrator {
