@@ -1273,10 +1273,8 @@ pub fn receiver(data: &[u8]) {
 /// The fixed server configuration of the `server_handshake` target (the
 /// auth token of the golden vectors).
 const OFFER: ServerOffer = ServerOffer {
-    supported_profiles: wire::profile::BASELINE
-        | wire::profile::SHM_HYBRID
-        | wire::profile::SHM_FUTEX,
-    preferred_profiles: wire::profile::SHM_HYBRID,
+    supported_profiles: wire::Profiles::BASELINE.union(wire::Profiles::SHM_ANY),
+    preferred_profiles: wire::Profiles::SHM_HYBRID,
     max_request_payload_bytes: 4096,
     max_response_payload_bytes: 65536,
     auth_token: 0x1122_3344_5566_7788,
@@ -1303,11 +1301,9 @@ pub fn server_handshake(data: &[u8]) {
             let ack = handshake::negotiate(&hello, &OFFER, SESSION_ID).expect("negotiate");
             assert_eq!(HelloAck::decode(&reply[HEADER_LEN..]), Ok(ack));
             let selected = params.selected_profile;
-            assert_eq!(selected.count_ones(), 1, "selected {selected:#x}");
-            assert_ne!(
-                selected & hello.supported_profiles & OFFER.supported_profiles,
-                0
-            );
+            assert_eq!(selected.bits().count_ones(), 1, "selected {selected}");
+            let hello_supported = wire::Profiles::from_bits_retain(hello.supported_profiles);
+            assert!((hello_supported & OFFER.supported_profiles).contains(selected));
             assert!(params.packet_size as usize > HEADER_LEN);
             assert!(params.packet_size <= OFFER.packet_size.min(hello.packet_size));
             assert_eq!(
@@ -1358,7 +1354,7 @@ pub fn client_handshake(data: &[u8]) {
             assert_eq!(h.transport_status, TransportStatus::OK);
             let ack = HelloAck::decode(&data[HEADER_LEN..]).expect("HELLO_ACK payload");
             let expected = SessionParams {
-                selected_profile: ack.selected_profile,
+                selected_profile: wire::Profiles::from_bits_retain(ack.selected_profile),
                 max_request_payload_bytes: ack.agreed_max_request_payload_bytes,
                 max_request_batch_items: ack.agreed_max_request_batch_items,
                 max_response_payload_bytes: ack.agreed_max_response_payload_bytes,

@@ -48,7 +48,7 @@ use netipc::service::{
 use netipc::transport::names::validate_service_name;
 use netipc::transport::testing::{RawConn, RawListener, RawShm};
 use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSession};
-use netipc::wire::{MAX_PAYLOAD_CAP, Method, TransportStatus, profile};
+use netipc::wire::{MAX_PAYLOAD_CAP, Method, Profiles, TransportStatus};
 
 use super::ServerArgs;
 use super::lookup::Table;
@@ -99,10 +99,13 @@ impl Worker {
 /// The transport profiles a server of `plane` offers, and prefers. An SHM
 /// server still accepts baseline sessions, so it serves the socket
 /// scenarios too.
-fn profiles(plane: Plane) -> (u32, u32) {
+fn profiles(plane: Plane) -> (Profiles, Profiles) {
     match plane {
-        Plane::Socket | Plane::Memory => (profile::BASELINE, 0),
-        Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+        Plane::Socket | Plane::Memory => (Profiles::BASELINE, Profiles::empty()),
+        Plane::Shm => (
+            Profiles::BASELINE | Profiles::SHM_HYBRID,
+            Profiles::SHM_HYBRID,
+        ),
     }
 }
 

@@ -35,7 +35,7 @@ use netipc::transport::handshake::{
 };
 use netipc::transport::testing::{RawConn, RawListener};
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::{HEADER_LEN, Header, MessageKind};
+use netipc::wire::{HEADER_LEN, Header, MessageKind, Profiles};
 
 const SMALL_PACKET: u32 = 64;
 
@@ -60,7 +60,7 @@ fn exit_with_parent() {
     });
 }
 
-fn serve(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+fn serve(run_dir: &str, service: &str, profiles: Profiles) -> netipc::Result<()> {
     let options = ServerOptions {
         supported_profiles: profiles,
         max_request_payload_bytes: 1 << 20,
@@ -120,8 +120,8 @@ fn stall_response(run_dir: &str, service: &str) -> netipc::Result<()> {
     let mut buf = vec![0u8; 1 << 16];
     let n = conn.recv(&mut buf, None)?;
     let offer = ServerOffer {
-        supported_profiles: 1,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::BASELINE,
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 1 << 20,
         max_response_payload_bytes: 1 << 20,
         auth_token: 0,
@@ -144,7 +144,7 @@ fn stall_response(run_dir: &str, service: &str) -> netipc::Result<()> {
     Ok(())
 }
 
-fn stall_after_request(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+fn stall_after_request(run_dir: &str, service: &str, profiles: Profiles) -> netipc::Result<()> {
     let options = ServerOptions {
         supported_profiles: profiles,
         preferred_profiles: profiles,
@@ -159,7 +159,7 @@ fn stall_after_request(run_dir: &str, service: &str, profiles: u32) -> netipc::R
     Ok(())
 }
 
-fn idle_client(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+fn idle_client(run_dir: &str, service: &str, profiles: Profiles) -> netipc::Result<()> {
     let options = netipc::transport::ClientOptions {
         supported_profiles: profiles,
         preferred_profiles: profiles,
@@ -176,7 +176,7 @@ fn managed(
     mode: &str,
     run_dir: &str,
     service: &str,
-    profiles: u32,
+    profiles: Profiles,
     tag: u64,
 ) -> netipc::Result<()> {
     use netipc::codec::{
@@ -291,7 +291,8 @@ fn main() -> ExitCode {
     }
     exit_with_parent();
     let (run_dir, service) = (args[2].as_str(), args[3].as_str());
-    let profiles = args.get(4).and_then(|p| p.parse().ok()).unwrap_or(1);
+    let profiles =
+        Profiles::from_bits_retain(args.get(4).and_then(|p| p.parse().ok()).unwrap_or(1));
     let tag = args.get(5).and_then(|t| t.parse().ok()).unwrap_or(1);
     let result = match args[1].as_str() {
         "serve" => serve(run_dir, service, profiles),

@@ -38,3 +38,5 @@ pub use server::{
     StopHandle,
 };
 pub use state::{AbortHandle, ClientState, ClientStatus};
+
+pub use crate::wire::{ParseProfilesError, Profiles};

@@ -83,7 +83,7 @@ pub enum DataPlane {
     /// The per-session shared-memory region.
     SharedMemory {
         /// Whether a waiting thread sleeps after spinning (false: it keeps
-        /// spinning, Windows SHM_BUSYWAIT).
+        /// spinning: `Profiles::SHM_ALT` on Windows).
         sleeps: bool,
         /// Whether the publisher makes a wake-up system call only when the
         /// peer sleeps (true between netipc peers on Linux and always on

@@ -112,7 +112,7 @@ impl ClientSession {
             Some(attach(
                 &conn,
                 &key,
-                params.selected_profile,
+                params.selected_profile.bits(),
                 until,
                 interrupt,
             )?)

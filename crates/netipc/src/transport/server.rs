@@ -11,7 +11,7 @@ use super::handshake::{
 use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
 use crate::error::{Error, Result};
-use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
+use crate::wire::{FLAG_BATCH, Header, MessageKind, Profiles, TransportStatus};
 
 /// A listening endpoint for one service.
 ///
@@ -78,7 +78,7 @@ impl Listener {
             options.backlog(),
             &options.endpoint_access,
         )?;
-        if options.supported_profiles & sys::shm_profiles() != 0 {
+        if options.supported_profiles.intersects(sys::shm_profiles()) {
             sys::cleanup_stale(run_dir, service);
         }
         Ok(Self {
@@ -294,8 +294,8 @@ impl Incoming {
 /// of a refused consumer exactly as any malformed packet is answered.
 fn refusing_offer() -> ServerOffer {
     ServerOffer {
-        supported_profiles: 0,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::empty(),
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 0,
         max_response_payload_bytes: 0,
         auth_token: 0,
@@ -328,13 +328,17 @@ fn accept_hello(
             r => r.min(offer.max_request_payload_bytes),
         };
         let selected = params.selected_profile;
-        let provisioned =
-            sys::ShmOffer::provision(key, selected, request, offer.max_response_payload_bytes);
-        if let Some(region) = provisioned.take(selected) {
+        let provisioned = sys::ShmOffer::provision(
+            key,
+            selected.bits(),
+            request,
+            offer.max_response_payload_bytes,
+        );
+        if let Some(region) = provisioned.take(selected.bits()) {
             return (outcome, Some(region));
         }
-        offer.supported_profiles &= !selected;
-        offer.preferred_profiles &= !selected;
+        offer.supported_profiles.remove(selected);
+        offer.preferred_profiles.remove(selected);
     }
 }
 

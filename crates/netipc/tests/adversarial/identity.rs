@@ -596,7 +596,7 @@ mod linux {
     fn consumer(dir: &str) {
         let options = ClientOptions {
             supported_profiles: netipc::service::DEFAULT_PROFILES,
-            preferred_profiles: netipc::wire::profile::SHM_HYBRID,
+            preferred_profiles: netipc::wire::Profiles::SHM_HYBRID,
             ..ClientOptions::default()
         };
         match ClientSession::connect(dir, "inc", &options) {

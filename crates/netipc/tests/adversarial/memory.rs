@@ -24,7 +24,7 @@ use netipc::service::{
 use netipc::transport::framing::{ChunkError, Packets, ProtocolError};
 use netipc::transport::testing::RawConn;
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::{ChunkHeader, FLAG_BATCH, HEADER_LEN, Header, MessageKind, profile};
+use netipc::wire::{ChunkHeader, FLAG_BATCH, HEADER_LEN, Header, MessageKind, Profiles};
 
 use crate::alloc_meter::{self, Scope};
 use crate::bounds::{
@@ -33,7 +33,7 @@ use crate::bounds::{
 };
 use crate::common::RunDir;
 
-const BASELINE: u32 = profile::BASELINE;
+const BASELINE: Profiles = Profiles::BASELINE;
 
 /// A baseline-only client with the default (1 MiB) response limit.
 fn consumer() -> ClientConfig {
@@ -173,8 +173,8 @@ fn a_shared_memory_area_larger_than_the_clients_limit_is_not_mirrored() {
         // A provider announcing 16 MiB responses, so its region's response
         // area is 16 MiB; it answers with 2 MiB.
         let options = ServerOptions {
-            supported_profiles: BASELINE | profile::SHM_HYBRID,
-            preferred_profiles: profile::SHM_HYBRID,
+            supported_profiles: BASELINE | Profiles::SHM_HYBRID,
+            preferred_profiles: Profiles::SHM_HYBRID,
             max_response_payload_bytes: 16 * MIB,
             ..ServerOptions::default()
         };
@@ -196,7 +196,7 @@ fn a_shared_memory_area_larger_than_the_clients_limit_is_not_mirrored() {
             let _ = session.recv(Some(Duration::from_secs(30)), None);
         });
         let config = ClientConfig {
-            supported_profiles: BASELINE | profile::SHM_HYBRID,
+            supported_profiles: BASELINE | Profiles::SHM_HYBRID,
             ..ClientConfig::default()
         };
         let mut client = IncrementClient::new(dir.str(), "big", &config);

@@ -26,7 +26,7 @@ use netipc::service::{
 };
 use netipc::transport::names::shm_region_file_name;
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{Method, TransportStatus, profile};
+use netipc::wire::{Method, Profiles, TransportStatus};
 
 use crate::common::{RunDir, watchdog};
 
@@ -223,8 +223,8 @@ fn reversed(t: &[u8]) -> Vec<u8> {
 impl Consumer {
     fn connect(dir: &RunDir) -> Self {
         let options = ClientOptions {
-            supported_profiles: profile::BASELINE | profile::SHM_HYBRID,
-            preferred_profiles: profile::SHM_HYBRID,
+            supported_profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+            preferred_profiles: Profiles::SHM_HYBRID,
             max_request_payload_bytes: MAX_PAYLOAD,
             max_response_payload_bytes: MAX_PAYLOAD,
             ..ClientOptions::default()

@@ -10,7 +10,7 @@ use netipc::codec::{
 };
 use netipc::service::{AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState};
 use netipc::transport::ServerOptions;
-use netipc::wire::Method;
+use netipc::wire::{Method, Profiles};
 
 use crate::lookups::path;
 use crate::support::*;
@@ -60,7 +60,7 @@ fn apps_response(generation: u64, items: &[(u32, PidStatus)]) -> Vec<u8> {
 fn scripted_options() -> ServerOptions {
     ServerOptions {
         max_response_payload_bytes: 1 << 16,
-        ..raw_options(0)
+        ..raw_options(Profiles::empty())
     }
 }
 

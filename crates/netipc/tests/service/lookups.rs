@@ -4,6 +4,7 @@
 //! sub-call, and lookups across processes. The checks of malformed
 //! sub-responses and the logical limits are in `lookup_checks`.
 
+use netipc::wire::Profiles;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -120,7 +121,7 @@ fn apps_server(
     (server, log)
 }
 
-fn cgroups_round_trip(profiles: u32) {
+fn cgroups_round_trip(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, log) = cgroups_server(&dir, &server_config(profiles), 0);
     let mut client = CgroupsLookupClient::new(dir.str(), "cg", &client_config(profiles));
@@ -151,7 +152,7 @@ fn cgroups_round_trip(profiles: u32) {
 
 #[test]
 fn cgroups_lookup_round_trip() {
-    watchdog(|| cgroups_round_trip(0));
+    watchdog(|| cgroups_round_trip(Profiles::empty()));
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn cgroups_lookup_round_trip_baseline() {
     watchdog(|| cgroups_round_trip(BASELINE));
 }
 
-fn apps_round_trip(profiles: u32) {
+fn apps_round_trip(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, _log) = apps_server(&dir, &server_config(profiles), 0);
     let mut client = AppsLookupClient::new(dir.str(), "apps", &client_config(profiles));
@@ -179,7 +180,7 @@ fn apps_round_trip(profiles: u32) {
 
 #[test]
 fn apps_lookup_round_trip() {
-    watchdog(|| apps_round_trip(0));
+    watchdog(|| apps_round_trip(Profiles::empty()));
 }
 
 #[test]
@@ -432,8 +433,8 @@ fn lookup_abort_from_another_thread_unblocks_it() {
 fn lookup_servers_across_processes_and_a_restart() {
     watchdog(|| {
         let dir = RunDir::new();
-        let mut cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", 0, 1);
-        let mut apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", 0, 1);
+        let mut cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", Profiles::empty(), 1);
+        let mut apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", Profiles::empty(), 1);
         let mut cg = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
         let mut apps = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
         cg.refresh();
@@ -460,8 +461,8 @@ fn lookup_servers_across_processes_and_a_restart() {
             if generation == 1 {
                 cg_peer.kill();
                 apps_peer.kill();
-                cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", 0, 2);
-                apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", 0, 2);
+                cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", Profiles::empty(), 2);
+                apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", Profiles::empty(), 2);
             }
         }
         // The 50 paths fit one 1024-byte request; the 100 pids do not, so

@@ -12,7 +12,7 @@ use netipc::service::{
 use std::time::Duration;
 
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::TransportStatus;
+use netipc::wire::{Profiles, TransportStatus};
 
 use crate::support::*;
 
@@ -67,7 +67,7 @@ fn check_snapshot(client: &mut CgroupsSnapshotClient, items: usize) {
     }
 }
 
-fn overflow_recovers_end_to_end(profiles: u32) {
+fn overflow_recovers_end_to_end(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, calls) = big_snapshot_server(&dir, &server_config(profiles), 1000, 0);
     let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
@@ -106,7 +106,7 @@ fn overflow_recovers_end_to_end(profiles: u32) {
 
 #[test]
 fn response_overflow_recovers_with_the_measured_size() {
-    watchdog(|| overflow_recovers_end_to_end(0));
+    watchdog(|| overflow_recovers_end_to_end(Profiles::empty()));
 }
 
 #[test]

@@ -14,24 +14,24 @@ use netipc::service::{
 };
 use netipc::transport::handshake::HandshakeError;
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{Header, Method, TransportStatus};
+use netipc::wire::{Header, Method, Profiles, TransportStatus};
 
 use crate::support::*;
 
-fn l1_options(profiles: u32) -> ClientOptions {
+fn l1_options(profiles: Profiles) -> ClientOptions {
     ClientOptions {
-        supported_profiles: if profiles == 0 {
+        supported_profiles: if profiles == Profiles::empty() {
             netipc::service::DEFAULT_PROFILES
         } else {
             profiles
         },
-        preferred_profiles: netipc::wire::profile::SHM_HYBRID,
+        preferred_profiles: netipc::wire::Profiles::SHM_HYBRID,
         max_request_batch_items: 8,
         ..ClientOptions::default()
     }
 }
 
-fn l1_connect(dir: &RunDir, service: &str, profiles: u32) -> ClientSession {
+fn l1_connect(dir: &RunDir, service: &str, profiles: Profiles) -> ClientSession {
     ClientSession::connect(dir.str(), service, &l1_options(profiles)).expect("L1 connect")
 }
 
@@ -53,7 +53,7 @@ fn assert_closed(session: &mut ClientSession) {
     }
 }
 
-fn increment_server_failing_on_13(dir: &RunDir, profiles: u32) -> (RunningServer, Counter) {
+fn increment_server_failing_on_13(dir: &RunDir, profiles: Profiles) -> (RunningServer, Counter) {
     let calls = Counter::default();
     let c = calls.clone();
     let server = ManagedServer::increment(
@@ -73,7 +73,7 @@ fn increment_server_failing_on_13(dir: &RunDir, profiles: u32) -> (RunningServer
     (server, calls)
 }
 
-fn wrong_method_keeps_the_session(profiles: u32) {
+fn wrong_method_keeps_the_session(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, calls) = increment_server_failing_on_13(&dir, profiles);
     let mut session = l1_connect(&dir, "inc", profiles);
@@ -99,7 +99,7 @@ fn wrong_method_keeps_the_session(profiles: u32) {
 
 #[test]
 fn wrong_method_is_unsupported_and_the_session_stays_usable() {
-    watchdog(|| wrong_method_keeps_the_session(0));
+    watchdog(|| wrong_method_keeps_the_session(Profiles::empty()));
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn wrong_method_is_unsupported_and_the_session_stays_usable_baseline() {
 fn client_of_another_method_is_rejected_unsupported() {
     watchdog(|| {
         let dir = RunDir::new();
-        let (_server, calls) = increment_server_failing_on_13(&dir, 0);
+        let (_server, calls) = increment_server_failing_on_13(&dir, Profiles::empty());
         let mut client = StringReverseClient::new(dir.str(), "inc", &ClientConfig::default());
         client.refresh();
         let result = client.call(b"abc").map(<[u8]>::to_vec);
@@ -125,7 +125,7 @@ fn client_of_another_method_is_rejected_unsupported() {
     });
 }
 
-fn failed_requests_end_the_session(profiles: u32) {
+fn failed_requests_end_the_session(profiles: Profiles) {
     let dir = RunDir::new();
     let inc = Method::Increment.code();
     let (_server, calls) = increment_server_failing_on_13(&dir, profiles);
@@ -212,7 +212,7 @@ fn failed_requests_end_the_session(profiles: u32) {
 
 #[test]
 fn error_responses_are_empty_single_messages_and_end_the_session() {
-    watchdog(|| failed_requests_end_the_session(0));
+    watchdog(|| failed_requests_end_the_session(Profiles::empty()));
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn malformed_snapshot_request_is_bad_envelope() {
         .spawn()
         .unwrap();
         let code = Method::CgroupsSnapshot.code();
-        let mut session = l1_connect(&dir, "snap", 0);
+        let mut session = l1_connect(&dir, "snap", Profiles::empty());
         let m = session
             .call(code, 1, &[1, 0, 0, 0], Some(PATIENCE))
             .unwrap();
@@ -287,7 +287,7 @@ fn handler_panic_fails_only_its_request() {
         let b = bystander.status();
         assert_eq!((b.reconnect_count, b.error_count), (0, 0));
         // On the wire: INTERNAL_ERROR, then the session is closed.
-        let mut session = l1_connect(&dir, "inc", 0);
+        let mut session = l1_connect(&dir, "inc", Profiles::empty());
         let code = Method::Increment.code();
         let m = session
             .call(code, 9, &666u64.to_ne_bytes(), Some(PATIENCE))
@@ -297,7 +297,7 @@ fn handler_panic_fails_only_its_request() {
     });
 }
 
-fn session_limit(profiles: u32) {
+fn session_limit(profiles: Profiles) {
     let dir = RunDir::new();
     let config = ServerConfig {
         max_sessions: 1,
@@ -356,7 +356,7 @@ fn session_limit(profiles: u32) {
 
 #[test]
 fn a_client_beyond_the_session_limit_is_refused_at_capacity() {
-    watchdog(|| session_limit(0));
+    watchdog(|| session_limit(Profiles::empty()));
 }
 
 #[test]
@@ -365,7 +365,7 @@ fn a_client_beyond_the_session_limit_is_refused_at_capacity_baseline() {
 }
 
 /// One worker thread serves any number of connected sessions.
-fn one_worker_many_sessions(profiles: u32) {
+fn one_worker_many_sessions(profiles: Profiles) {
     let dir = RunDir::new();
     let config = ServerConfig {
         workers: 1,
@@ -387,7 +387,7 @@ fn one_worker_many_sessions(profiles: u32) {
 
 #[test]
 fn one_worker_serves_many_sessions() {
-    watchdog(|| one_worker_many_sessions(0));
+    watchdog(|| one_worker_many_sessions(Profiles::empty()));
 }
 
 #[test]
@@ -427,7 +427,7 @@ fn thirty_two_concurrent_clients_fail_independently() {
             let code = Method::Increment.code();
             let mut rounds = 0;
             while stop_rx.try_recv().is_err() {
-                let mut session = l1_connect(&d, "inc", 0);
+                let mut session = l1_connect(&d, "inc", Profiles::empty());
                 // Wrong method: answered, session kept.
                 let m = session.call(99, 1, &[0; 8], Some(PATIENCE)).unwrap();
                 assert_eq!(m.header.transport_status, TransportStatus::UNSUPPORTED);

@@ -2,6 +2,7 @@
 //! aborted wait ends the call without a re-send and leaves the client
 //! broken; the abort flag is sticky until cleared or closed.
 
+use netipc::wire::Profiles;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use crate::support::*;
 
 fn gated_increment_server(
     dir: &RunDir,
-    profiles: u32,
+    profiles: Profiles,
     gate: &Gate,
 ) -> netipc::service::RunningServer {
     let g = gate.clone();
@@ -34,7 +35,7 @@ fn gated_increment_server(
     .unwrap()
 }
 
-fn timeout_breaks_without_resend(profiles: u32) {
+fn timeout_breaks_without_resend(profiles: Profiles) {
     let dir = RunDir::new();
     let gate = Gate::default();
     let _server = gated_increment_server(&dir, profiles, &gate);
@@ -60,7 +61,7 @@ fn timeout_breaks_without_resend(profiles: u32) {
 
 #[test]
 fn timeout_returns_timeout_without_resend_and_breaks_the_session() {
-    watchdog(|| timeout_breaks_without_resend(0));
+    watchdog(|| timeout_breaks_without_resend(Profiles::empty()));
 }
 
 #[test]
@@ -72,7 +73,9 @@ fn timeout_returns_timeout_without_resend_and_breaks_the_session_baseline() {
 fn timeout_against_a_silent_server_sends_the_request_once() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "inc", raw_options(0), |_| Action::Ignore);
+        let server = RawServer::start(&dir, "inc", raw_options(Profiles::empty()), |_| {
+            Action::Ignore
+        });
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         client.set_call_timeout(Duration::from_millis(300));
         assert!(matches!(client.call(1), Err(Error::Timeout)));
@@ -123,7 +126,7 @@ fn per_call_timeout_overrides_the_default() {
     });
 }
 
-fn abort_unblocks_a_waiting_call(profiles: u32) {
+fn abort_unblocks_a_waiting_call(profiles: Profiles) {
     let dir = RunDir::new();
     let gate = Gate::default();
     let _server = gated_increment_server(&dir, profiles, &gate);
@@ -173,7 +176,7 @@ fn abort_unblocks_a_waiting_call(profiles: u32) {
 
 #[test]
 fn abort_from_another_thread_unblocks_a_waiting_call() {
-    watchdog(|| abort_unblocks_a_waiting_call(0));
+    watchdog(|| abort_unblocks_a_waiting_call(Profiles::empty()));
 }
 
 #[test]
@@ -185,7 +188,12 @@ fn abort_from_another_thread_unblocks_a_waiting_call_baseline() {
 fn abort_before_a_call_sends_nothing() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "inc", raw_options(0), answer_increment);
+        let server = RawServer::start(
+            &dir,
+            "inc",
+            raw_options(Profiles::empty()),
+            answer_increment,
+        );
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         client.abort_handle().abort();
         assert!(matches!(client.call(1), Err(Error::Aborted)));

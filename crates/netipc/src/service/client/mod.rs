@@ -14,7 +14,7 @@ use crate::codec::{
 };
 use crate::error::{CodecError, Error, Result};
 use crate::service::{AbortHandle, ClientConfig, ClientState, ClientStatus};
-use crate::wire::{BatchView, Method};
+use crate::wire::{BatchView, Method, Profiles};
 
 pub(crate) use self::lookup::LookupScratch;
 
@@ -59,8 +59,8 @@ kinds! {
 /// What a client's current session negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionInfo {
-    /// The selected transport profile (one [`profile`](crate::wire::profile) bit).
-    pub profile: u32,
+    /// The selected transport profile (a set of one; prints as its name).
+    pub profile: Profiles,
     /// Whether messages travel through shared memory.
     pub shared_memory: bool,
     /// Largest request payload the server accepts, in bytes.

@@ -81,7 +81,7 @@ impl StopHandle {
 ///
 /// Windows: pipes complete on one I/O completion port; shared-memory
 /// events are waited on 63 at a time. Sessions of the busy-wait profile
-/// (0x04, never the default) have no events: an idle one is polled (with
+/// ([`Profiles::SHM_ALT`](crate::wire::Profiles::SHM_ALT), never the default) have no events: an idle one is polled (with
 /// yields for 20 ms, then once per millisecond), which costs some CPU.
 pub struct ManagedServer {
     run_dir: String,
