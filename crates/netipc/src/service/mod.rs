@@ -17,6 +17,17 @@
 //! }
 //! # Ok::<(), netipc::Error>(())
 //! ```
+//!
+//! # Defaults: zero, empty, `None`
+//!
+//! A config field or setter that holds a default uses zero (or an empty
+//! [`Profiles`] set) for "the documented default": `call_timeout`,
+//! `send_timeout`, the sizes and limits of [`ClientConfig`] and
+//! [`ServerConfig`], and [`Client::set_call_timeout`]. A timeout for one
+//! call is an `Option<Duration>`: `None` is the client's call timeout, and
+//! `Some(Duration::ZERO)` is refused with [`Error::ZeroTimeout`](crate::Error::ZeroTimeout)
+//! before anything is sent (it is not a second spelling of the default,
+//! and no call can complete in no time).
 
 mod client;
 mod config;

@@ -115,14 +115,18 @@ fn per_call_timeout_overrides_the_default() {
         assert_eq!(client.status().state, ClientState::Broken);
         gate.open();
         client.refresh();
-        // Zero means "the default".
-        assert_eq!(
-            client
-                .call_with_timeout(Some(Duration::ZERO))
-                .unwrap()
-                .len(),
-            0
+        // Zero is refused before anything is sent; `None` is the default.
+        let calls = client.status().call_count;
+        let result = client
+            .call_with_timeout(Some(Duration::ZERO))
+            .map(|v| v.len());
+        assert!(
+            matches!(result, Err(Error::ZeroTimeout { call }) if call.contains("call_with_timeout")),
+            "{result:?}"
         );
+        assert_eq!(client.status().state, ClientState::Ready);
+        assert_eq!(client.status().call_count, calls, "nothing was sent");
+        assert_eq!(client.call_with_timeout(None).unwrap().len(), 0);
     });
 }
 

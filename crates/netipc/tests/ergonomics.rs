@@ -1,13 +1,16 @@
-//! The managed-server constructors take closures whose parameter and
-//! return types come from the constructor (no annotations), and the
-//! builders take named items: one provider per service kind, written the
-//! way the crate documentation writes them, answers a real client.
+//! The ergonomics of the public API, end to end: the managed-server
+//! constructors take closures whose parameter and return types come from
+//! the constructor (no annotations), the builders take named items (one
+//! provider per service kind, written the way the crate documentation
+//! writes them, answers a real client), and a per-call timeout has one
+//! spelling for the default (`None`; zero is refused).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::{RunDir, watchdog};
+use netipc::Error;
 use netipc::codec::{
     AppsEntry, CgroupStatus, CgroupsEntry, CgroupsLookupStatus, NO_LABELS, PidStatus, SnapshotItem,
     orchestrator,
@@ -103,6 +106,17 @@ fn cgroups_lookup_closure_and_named_entries() {
             },
         ));
         let mut client: CgroupsLookupClient = connected(&dir, "cgl");
+        let zero = client.call_with_timeout(&["/known"], Some(Duration::ZERO));
+        assert!(
+            matches!(
+                zero,
+                Err(Error::ZeroTimeout {
+                    call: "CgroupsLookupClient::call_with_timeout"
+                })
+            ),
+            "{:?}",
+            zero.map(|v| v.len())
+        );
         let view = client.call(&["/known", "/other"]).expect("lookup");
         let items: Vec<_> = view.iter().collect();
         assert_eq!(items[0].path, b"/known");
@@ -152,7 +166,18 @@ fn apps_lookup_closure() {
             },
         ));
         let mut client: AppsLookupClient = connected(&dir, "apps");
-        let view = client.call(&[1, 99]).expect("lookup");
+        let zero = client.call_with_timeout(&[1], Some(Duration::ZERO));
+        assert!(
+            matches!(
+                zero,
+                Err(Error::ZeroTimeout {
+                    call: "AppsLookupClient::call_with_timeout"
+                })
+            ),
+            "{:?}",
+            zero.map(|v| v.len())
+        );
+        let view = client.call_with_timeout(&[1, 99], None).expect("lookup");
         let items: Vec<_> = view.iter().collect();
         assert_eq!((items[0].pid, items[0].entry.comm), (1, &b"init"[..]));
         assert_eq!(items[1].entry, AppsEntry::unset(PidStatus::Unknown));
