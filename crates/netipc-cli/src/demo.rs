@@ -358,7 +358,7 @@ fn snapshot_rtt(
     // up both sides: not timed.
     let items = client.call().map_err(failed("snapshot call failed"))?.len();
     for _ in 0..n.min(20) {
-        client.call().map_err(failed("snapshot call failed"))?;
+        let _ = client.call().map_err(failed("snapshot call failed"))?;
     }
     let rtt = median(n, || client.call().map(|_| ())).map_err(failed("snapshot call failed"))?;
     let info = client

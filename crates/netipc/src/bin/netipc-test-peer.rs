@@ -153,7 +153,7 @@ fn stall_after_request(run_dir: &str, service: &str, profiles: Profiles) -> neti
     let listener = Listener::bind(run_dir, service, &options)?;
     say("ready");
     let mut session = listener.accept(None, None)?.handshake(1)?;
-    session.recv(None, None)?;
+    let _ = session.recv(None, None)?;
     say("stalled");
     std::thread::sleep(Duration::MAX);
     Ok(())

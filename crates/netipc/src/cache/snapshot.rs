@@ -273,6 +273,7 @@ pub struct CachedItem<'a> {
 
 impl CachedItem<'_> {
     /// An owned copy that outlives the guard and every later refresh.
+    #[must_use]
     pub fn to_owned_item(&self) -> CacheItem {
         CacheItem {
             hash: self.hash,

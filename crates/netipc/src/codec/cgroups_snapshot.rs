@@ -89,6 +89,7 @@ pub struct SnapshotItem<'a> {
 
 /// A decoded snapshot response, borrowing the payload.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a decoded response is read through its view"]
 pub struct SnapshotView<'a> {
     payload: &'a [u8],
     item_count: usize,
@@ -149,6 +150,7 @@ impl<'a> SnapshotView<'a> {
     }
 
     /// Number of items.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.item_count
     }
@@ -159,16 +161,19 @@ impl<'a> SnapshotView<'a> {
     }
 
     /// Whether the snapshot is empty.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.item_count == 0
     }
 
     /// The producer's opaque `systemd_enabled` value.
+    #[must_use]
     pub fn systemd_enabled(&self) -> u32 {
         self.systemd_enabled
     }
 
     /// The producer's generation number.
+    #[must_use]
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -194,6 +199,7 @@ impl<'a> SnapshotView<'a> {
     }
 
     /// Every item in order; each one is validated as it is yielded.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Result<SnapshotItem<'a>, CodecError>> + 'a {
         let view = *self;
         (0..self.item_count).map(move |i| view.item(i))
@@ -245,6 +251,7 @@ fn decode_item(item: &[u8]) -> Result<SnapshotItem<'_>, CodecError> {
 
 /// How many items a response buffer of `len` bytes can reserve when nothing
 /// else is known: `(len - 24) / 48`, or 0 for `len <= 24`.
+#[must_use]
 pub const fn estimate_max_items(len: usize) -> usize {
     if len <= SNAPSHOT_HEADER_LEN {
         0
@@ -262,6 +269,7 @@ pub const fn estimate_max_items(len: usize) -> usize {
 /// failed [`add`](Self::add) is remembered ([`error`](Self::error)) so a
 /// dispatcher can report it even if the handler ignores it.
 #[derive(Debug)]
+#[must_use = "a builder writes a complete payload only in finish()"]
 pub struct SnapshotBuilder<'a> {
     buf: &'a mut [u8],
     max_items: usize,
@@ -312,16 +320,19 @@ impl<'a> SnapshotBuilder<'a> {
     }
 
     /// Items added so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether no item was added yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// The first error an [`add`](Self::add) returned, if any.
+    #[must_use]
     pub fn error(&self) -> Option<CodecError> {
         self.error
     }
@@ -396,6 +407,7 @@ impl<'a> SnapshotBuilder<'a> {
     /// Moves the items up behind the directory, writes the directory and
     /// the header, and returns the payload length (`24` for an empty
     /// snapshot). The last item is not padded.
+    #[must_use = "the payload is the first `len` bytes of the buffer"]
     pub fn finish(self) -> usize {
         let shift = self.count * DIR_ENTRY_LEN;
         let packed_start = SNAPSHOT_HEADER_LEN + shift;

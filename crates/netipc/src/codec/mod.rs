@@ -57,6 +57,7 @@ impl DispatchError {
     /// The transport status a server answers with: `BAD_ENVELOPE` for an
     /// undecodable request or invalid handler output, `LIMIT_EXCEEDED` when
     /// the response does not fit, `INTERNAL_ERROR` for a failed handler.
+    #[must_use]
     pub fn transport_status(&self) -> TransportStatus {
         match self {
             Self::Builder(e) if e.kind() == CodecErrorKind::Overflow => {

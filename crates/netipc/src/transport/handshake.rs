@@ -67,6 +67,7 @@ pub enum HandshakeError {
 impl HandshakeError {
     /// The HELLO_ACK status a server sends for this rejection, or `None`
     /// when the server closes without a reply.
+    #[must_use]
     pub fn reply_status(&self) -> Option<TransportStatus> {
         match self {
             Self::AuthFailed => Some(TransportStatus::AUTH_FAILED),
@@ -118,6 +119,7 @@ impl SessionParams {
     }
 
     /// Whether the selected profile moves the data plane to shared memory.
+    #[must_use]
     pub fn is_shm(&self) -> bool {
         self.selected_profile.intersects(Profiles::SHM_ANY)
     }
@@ -152,6 +154,7 @@ impl ClientOffer {
     /// Replaces zero (empty) values by the protocol defaults: supported profiles
     /// BASELINE, payload ceilings 1024, item ceilings 1, and
     /// `default_packet_size` for the packet size.
+    #[must_use]
     pub fn with_defaults(mut self, default_packet_size: u32) -> Self {
         let or = |v: u32, d: u32| if v == 0 { d } else { v };
         self.supported_profiles = self.supported_profiles.or(Profiles::BASELINE);
@@ -170,6 +173,7 @@ impl ClientOffer {
     }
 
     /// The HELLO carrying this offer.
+    #[must_use]
     pub fn hello(&self) -> Hello {
         Hello {
             flags: self.flags,
@@ -210,6 +214,7 @@ impl ServerOffer {
     /// Replaces zero (empty) values by the protocol defaults: payload maxima 1024,
     /// supported profiles BASELINE, and `default_packet_size` for the
     /// packet size.
+    #[must_use]
     pub fn with_defaults(mut self, default_packet_size: u32) -> Self {
         let or = |v: u32, d: u32| if v == 0 { d } else { v };
         self.supported_profiles = self.supported_profiles.or(Profiles::BASELINE);
@@ -240,11 +245,13 @@ fn control_message<const N: usize, const P: usize>(
 }
 
 /// The 76-byte HELLO message for `hello`.
+#[must_use]
 pub fn hello_message(hello: &Hello) -> [u8; HELLO_MESSAGE_LEN] {
     control_message(control::HELLO, TransportStatus::OK, hello.to_bytes())
 }
 
 /// The 80-byte HELLO_ACK message carrying `ack` with `status`.
+#[must_use]
 pub fn hello_ack_message(status: TransportStatus, ack: &HelloAck) -> [u8; HELLO_ACK_MESSAGE_LEN] {
     control_message(control::HELLO_ACK, status, ack.to_bytes())
 }
@@ -277,6 +284,7 @@ impl ServerOutcome {
 /// status `INTERNAL_ERROR` (reference clients treat it as a failed
 /// attempt and retry later); a netipc client also learns the reason and
 /// the limit from the extension word and the `session_id` field.
+#[must_use]
 pub fn capacity_rejection(hello: &Hello, limit: u32) -> ServerOutcome {
     let error = HandshakeError::AtCapacity { sessions: limit };
     let ack = if hello.flags & crate::wire::HELLO_FLAG_EXTENSIONS != 0 {
@@ -299,6 +307,7 @@ pub fn capacity_rejection(hello: &Hello, limit: u32) -> ServerOutcome {
 /// understands as "not allowed"); a netipc client also finds the
 /// [`IDENTITY_REFUSED`](crate::wire::extension::IDENTITY_REFUSED) bit and
 /// reports the real reason.
+#[must_use]
 pub fn identity_rejection(hello: &Hello) -> ServerOutcome {
     let ack = if hello.flags & crate::wire::HELLO_FLAG_EXTENSIONS != 0 {
         HelloAck {
@@ -329,6 +338,7 @@ pub(crate) fn peek_hello(packet: &[u8]) -> Option<Hello> {
 /// only in its version gets an INCOMPATIBLE reply; anything else malformed
 /// gets none), HELLO layout version, reserved bytes, profile intersection,
 /// auth token, request payload ceiling, packet size.
+#[must_use]
 pub fn server_handshake(packet: &[u8], offer: &ServerOffer, session_id: u64) -> ServerOutcome {
     match Header::decode(packet) {
         Ok(h) if h.kind == MessageKind::Control && h.code == control::HELLO => {}

@@ -53,6 +53,7 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, Profiles, TransportStatus};
 /// `AsRawHandle` for the listener: its waiting instances change with every
 /// accept.
 #[derive(Debug)]
+#[must_use = "dropping a Listener removes its endpoint at once"]
 pub struct Listener {
     pub(crate) inner: sys::Listener,
     /// Shared with every accepted connection (the options are large:
@@ -123,11 +124,13 @@ impl Listener {
     }
 
     /// The endpoint (socket path or pipe name).
+    #[must_use]
     pub fn endpoint(&self) -> &str {
         self.inner.endpoint()
     }
 
     /// The options given to [`bind`](Self::bind).
+    #[must_use]
     pub fn options(&self) -> &ServerOptions {
         &self.options
     }
@@ -135,6 +138,7 @@ impl Listener {
 
 /// An accepted connection whose handshake has not run yet.
 #[derive(Debug)]
+#[must_use = "an incoming connection is served only after handshake(); dropping it closes the connection"]
 pub struct Incoming {
     conn: sys::Conn,
     peer: PeerCredentials,
@@ -145,6 +149,7 @@ pub struct Incoming {
 
 impl Incoming {
     /// The connecting process.
+    #[must_use]
     pub fn peer(&self) -> PeerCredentials {
         self.peer
     }
@@ -366,21 +371,25 @@ pub struct ServerSession {
 
 impl ServerSession {
     /// The negotiated session parameters.
+    #[must_use]
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
     }
 
     /// The session id assigned at the handshake.
+    #[must_use]
     pub fn session_id(&self) -> u64 {
         self.chan.params.session_id
     }
 
     /// The client process.
+    #[must_use]
     pub fn peer(&self) -> PeerCredentials {
         self.peer
     }
 
     /// How this session moves its messages.
+    #[must_use]
     pub fn data_plane(&self) -> DataPlane {
         self.chan.data_plane()
     }
@@ -444,6 +453,7 @@ impl ServerSession {
     }
 
     /// The longest a send waits for the client to make room.
+    #[must_use]
     pub fn send_timeout(&self) -> Duration {
         self.send_timeout
     }
@@ -488,6 +498,7 @@ pub(crate) fn status_header(request: &Header, status: TransportStatus) -> Header
 
 /// The response header for `request`: same code and message id; BATCH and
 /// the item count are copied for a batch request.
+#[must_use]
 pub fn response_header(request: &Header, status: TransportStatus) -> Header {
     let batch = request.is_batch() && request.item_count >= 1;
     Header {

@@ -66,11 +66,13 @@ impl Method {
     ];
 
     /// The wire code.
+    #[must_use]
     pub const fn code(self) -> u16 {
         self as u16
     }
 
     /// The method for a wire code, if it is one.
+    #[must_use]
     pub const fn from_code(code: u16) -> Option<Self> {
         Some(match code {
             1 => Self::Increment,
@@ -83,6 +85,7 @@ impl Method {
     }
 
     /// The specification's upper-case name (`CGROUPS_LOOKUP`, ...).
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Increment => "INCREMENT",
@@ -124,6 +127,7 @@ impl TransportStatus {
     pub const INTERNAL_ERROR: Self = Self(6);
 
     /// The specification's name of a defined status, `None` for others.
+    #[must_use]
     pub const fn spec_name(self) -> Option<&'static str> {
         Some(match self.0 {
             0 => "OK",

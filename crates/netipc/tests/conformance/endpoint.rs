@@ -69,7 +69,7 @@ pub fn closing_the_listener_removes_the_endpoint(b: &Backend) {
     drop(listener);
     let err = ClientSession::connect(dir.str(), "svc", &client_options(b)).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
-    Listener::bind(dir.str(), "svc", &server_options(b)).expect("rebind after close");
+    drop(Listener::bind(dir.str(), "svc", &server_options(b)).expect("rebind after close"));
 }
 
 pub fn crashed_server_endpoint_is_reclaimed(b: &Backend) {

@@ -89,7 +89,7 @@ fn region_header_and_file_are_exactly_as_specified() {
     c.send_request(1, 1, &[7; 100]).unwrap();
     let h = s.recv(SHORT, None).unwrap().header;
     s.respond(&h, &[8; 300]).unwrap();
-    c.recv(SHORT, None).unwrap();
+    let _ = c.recv(SHORT, None).unwrap();
     let bytes = std::fs::read(region_path(&dir, 1)).unwrap();
     let (rq, rs) = (1088usize, 5056usize); // align64(32 + max)
     assert_eq!(bytes.len(), 64 + rq + rs, "file size");
@@ -150,7 +150,7 @@ fn netipc_peers_wake_only_a_sleeping_consumer() {
     c.send_request(1, 1, b"x").unwrap();
     let h = s.recv(SHORT, None).unwrap().header;
     s.respond(&h, b"y").unwrap();
-    c.recv(SHORT, None).unwrap();
+    let _ = c.recv(SHORT, None).unwrap();
     let bytes = std::fs::read(region_path(&dir, 1)).unwrap();
     assert_eq!(
         (u32_at(&bytes, 56), u32_at(&bytes, 60)),

@@ -11,6 +11,7 @@ use crate::error::{CodecError, codec_err};
 
 /// Size of the placeholder item for a path of `path_len` bytes:
 /// `28 + path_len + 1 + 1` (path, then an empty name).
+#[must_use]
 pub const fn cgroups_lookup_placeholder_len(path_len: usize) -> usize {
     CGROUPS_LOOKUP_ITEM_HEADER_LEN + path_len + 2
 }
@@ -26,6 +27,7 @@ pub const fn cgroups_lookup_placeholder_len(path_len: usize) -> usize {
 /// suffix that the client retries. The first error is sticky
 /// ([`error`](Self::error)).
 #[derive(Debug)]
+#[must_use = "a builder writes a complete payload only in finish()"]
 pub struct CgroupsLookupBuilder<'b, 'r> {
     core: Core<'b>,
     request: Option<CgroupsLookupRequest<'r>>,
@@ -73,22 +75,26 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     }
 
     /// Items added so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.core.count()
     }
 
     /// Whether no item was added yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.core.count() == 0
     }
 
     /// The first error of any add, if one failed.
+    #[must_use]
     pub fn error(&self) -> Option<CodecError> {
         self.core.error()
     }
 
     /// Whether the budget ran out and every further item becomes
     /// `PAYLOAD_EXCEEDED`.
+    #[must_use]
     pub fn in_suffix_mode(&self) -> bool {
         self.core.suffix_mode()
     }
@@ -97,6 +103,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     /// `OVERSIZED_ITEM` or `PAYLOAD_EXCEEDED`. A server that can offer a
     /// larger response size may prefer to answer `LIMIT_EXCEEDED` instead,
     /// so the client reconnects with the larger size.
+    #[must_use]
     pub fn budget_converted(&self) -> bool {
         self.core.budget_converted()
     }
@@ -223,6 +230,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     }
 
     /// Writes the header and returns the payload length.
+    #[must_use = "the payload is the first `len` bytes of the buffer"]
     pub fn finish(self) -> usize {
         self.core.finish()
     }

@@ -30,6 +30,7 @@ pub enum CgroupsLookupStatus {
 
 impl CgroupsLookupStatus {
     /// The status for a wire value.
+    #[must_use]
     pub const fn from_u16(v: u16) -> Option<Self> {
         Some(match v {
             0 => Self::Known,
@@ -42,6 +43,7 @@ impl CgroupsLookupStatus {
     }
 
     /// The specification's name.
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Known => "KNOWN",
@@ -70,6 +72,7 @@ pub struct CgroupsEntry<'a> {
 
 impl<'a> CgroupsEntry<'a> {
     /// A KNOWN item with `name`, run by `orchestrator`.
+    #[must_use]
     pub const fn known(orchestrator: u16, name: &'a [u8]) -> Self {
         Self {
             status: CgroupsLookupStatus::Known,
@@ -82,6 +85,7 @@ impl<'a> CgroupsEntry<'a> {
 impl CgroupsEntry<'static> {
     /// An item that is not enriched (`UnknownRetryLater`,
     /// `UnknownPermanent`, ...): no orchestrator, no name.
+    #[must_use]
     pub const fn unset(status: CgroupsLookupStatus) -> Self {
         Self {
             status,
@@ -110,6 +114,7 @@ pub struct CgroupsLookupItem<'a> {
 impl<'a> CgroupsLookupItem<'a> {
     /// Status, orchestrator and name, as a builder takes them (for
     /// example to pass an item on).
+    #[must_use]
     pub const fn entry(&self) -> CgroupsEntry<'a> {
         CgroupsEntry {
             status: self.status,
@@ -220,6 +225,7 @@ fn check_item(item: &[u8]) -> Result<(), CodecError> {
 /// A decoded CGROUPS_LOOKUP response, borrowing the payload. Every item was
 /// validated when the view was created.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a decoded response is read through its view"]
 pub struct CgroupsLookupView<'a> {
     raw: RawResponse<'a>,
 }
@@ -235,16 +241,19 @@ impl<'a> CgroupsLookupView<'a> {
     }
 
     /// Number of items.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.raw.header.item_count
     }
 
     /// Whether the response has no items.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The provider's generation.
+    #[must_use]
     pub fn generation(&self) -> u64 {
         self.raw.header.generation
     }
@@ -255,11 +264,13 @@ impl<'a> CgroupsLookupView<'a> {
     }
 
     /// The exact encoded bytes of item `index`.
+    #[must_use]
     pub fn raw_item(&self, index: usize) -> Option<&'a [u8]> {
         self.raw.item(index)
     }
 
     /// The items in order.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = CgroupsLookupItem<'a>> + 'a {
         let raw = self.raw;
         (0..self.len()).map(move |i| read_item(raw.item(i).unwrap_or_default()))

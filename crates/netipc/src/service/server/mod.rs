@@ -32,6 +32,7 @@ use crate::transport::{Listener, ServerOptions};
 /// Stops a managed server from any thread, and reads its statistics.
 /// Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone)]
+#[must_use = "a stop handle does nothing unless it is kept and used"]
 pub struct StopHandle {
     shared: Arc<Shared>,
 }
@@ -46,6 +47,7 @@ impl StopHandle {
     }
 
     /// The server's counters and current load.
+    #[must_use]
     pub fn stats(&self) -> ServerStats {
         self.shared.counters.snapshot()
     }
@@ -61,6 +63,17 @@ impl StopHandle {
 /// so at most that many handlers run at the same time. Handlers must
 /// synchronise their own data. A handler that fails or panics fails only
 /// its request, whose session then ends.
+///
+/// A server that is neither run nor spawned serves nothing, so dropping
+/// one unused is a warning (`#[must_use]`):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use netipc::service::{ManagedServer, ServerConfig};
+///
+/// // error: unused `ManagedServer` that must be used (no `.spawn()?`)
+/// ManagedServer::increment("/tmp", "inc", &ServerConfig::default(), |v| Ok(v + 1));
+/// ```
 ///
 /// Idle sessions cost no CPU, and a departing client is noticed at once.
 /// Memory per idle session is a few kilobytes: the connection, its receive
@@ -83,6 +96,7 @@ impl StopHandle {
 /// events are waited on 63 at a time. Sessions of the busy-wait profile
 /// ([`Profiles::SHM_ALT`](crate::wire::Profiles::SHM_ALT), never the default) have no events: an idle one is polled (with
 /// yields for 20 ms, then once per millisecond), which costs some CPU.
+#[must_use = "a ManagedServer serves nothing until run() or spawn()"]
 pub struct ManagedServer {
     run_dir: String,
     service: String,
@@ -317,6 +331,7 @@ impl ManagedServer {
     }
 
     /// The server's counters and current load.
+    #[must_use]
     pub fn stats(&self) -> ServerStats {
         self.shared.counters.snapshot()
     }
@@ -380,6 +395,7 @@ impl ManagedServer {
 /// A server running on its own thread (from [`ManagedServer::spawn`]).
 /// Dropping it stops the server and waits for it.
 #[derive(Debug)]
+#[must_use = "dropping a RunningServer stops the server at once: keep it as long as the service should run"]
 pub struct RunningServer {
     stop: StopHandle,
     thread: Option<JoinHandle<()>>,
@@ -393,6 +409,7 @@ impl RunningServer {
     }
 
     /// The server's counters and current load.
+    #[must_use]
     pub fn stats(&self) -> ServerStats {
         self.stop.stats()
     }
