@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
 use netipc::codec::{
-    AppsLookupBuilder, AppsLookupRequest, CgroupsLookupBuilder, CgroupsLookupRequest,
     DispatchError, SnapshotBuilder, SnapshotRequest, decode_increment, dispatch_apps_lookup,
     dispatch_cgroups_lookup, encode_increment,
 };
@@ -148,36 +147,17 @@ fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
         ),
         (ServerKind::L2CgroupsLookup, _) => {
             let table = Table::new();
-            ManagedServer::cgroups_lookup(
-                run_dir,
-                service,
-                &config,
-                move |request: &CgroupsLookupRequest<'_>,
-                      builder: &mut CgroupsLookupBuilder<'_, '_>|
-                      -> Result<(), HandlerError> {
-                    table.answer_cgroups(request, builder)
-                },
-            )
+            ManagedServer::cgroups_lookup(run_dir, service, &config, move |request, builder| {
+                table.answer_cgroups(request, builder)
+            })
         }
         (ServerKind::L2AppsLookup, _) => {
             let table = Table::new();
-            ManagedServer::apps_lookup(
-                run_dir,
-                service,
-                &config,
-                move |request: &AppsLookupRequest<'_>,
-                      builder: &mut AppsLookupBuilder<'_>|
-                      -> Result<(), HandlerError> {
-                    table.answer_apps(request, builder)
-                },
-            )
+            ManagedServer::apps_lookup(run_dir, service, &config, move |request, builder| {
+                table.answer_apps(request, builder)
+            })
         }
-        _ => ManagedServer::increment(
-            run_dir,
-            service,
-            &config,
-            |value: u64| -> Result<u64, HandlerError> { Ok(value.wrapping_add(1)) },
-        ),
+        _ => ManagedServer::increment(run_dir, service, &config, |value| Ok(value.wrapping_add(1))),
     }
 }
 

@@ -196,61 +196,43 @@ fn managed(
         ..config
     };
     let server = match mode {
-        "l2-increment" => ManagedServer::increment(run_dir, service, &config, move |v: u64| {
+        "l2-increment" => ManagedServer::increment(run_dir, service, &config, move |v| {
             Ok::<u64, HandlerError>(v.wrapping_add(tag))
         }),
-        "l2-string-reverse" => ManagedServer::string_reverse(
-            run_dir,
-            service,
-            &config,
-            |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+        "l2-string-reverse" => {
+            ManagedServer::string_reverse(run_dir, service, &config, |text, out| {
                 out.extend(text.iter().rev());
                 Ok(())
-            },
-        ),
-        "l2-snapshot" => ManagedServer::cgroups_snapshot(
-            run_dir,
-            service,
-            &config,
-            move |b: &mut netipc::codec::SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-                b.set_systemd_enabled(1);
-                b.set_generation(tag);
-                for i in 0..tag {
-                    let name = format!("cg{i}");
-                    let path = format!("/sys/fs/cgroup/{name}");
-                    b.add(&SnapshotItem {
-                        hash: i as u32,
-                        options: 0,
-                        enabled: 1,
-                        name: name.as_bytes(),
-                        path: path.as_bytes(),
-                    })?;
-                }
-                Ok(())
-            },
-        ),
-        "l2-cgroups-lookup" => ManagedServer::cgroups_lookup(
-            run_dir,
-            service,
-            &lookup_config,
-            move |request: &netipc::codec::CgroupsLookupRequest<'_>,
-                  b: &mut netipc::codec::CgroupsLookupBuilder<'_, '_>|
-                  -> Result<(), HandlerError> {
+            })
+        }
+        "l2-snapshot" => ManagedServer::cgroups_snapshot(run_dir, service, &config, move |b| {
+            b.set_systemd_enabled(1);
+            b.set_generation(tag);
+            for i in 0..tag {
+                let name = format!("cg{i}");
+                let path = format!("/sys/fs/cgroup/{name}");
+                b.add(&SnapshotItem {
+                    hash: i as u32,
+                    options: 0,
+                    enabled: 1,
+                    name: name.as_bytes(),
+                    path: path.as_bytes(),
+                })?;
+            }
+            Ok(())
+        }),
+        "l2-cgroups-lookup" => {
+            ManagedServer::cgroups_lookup(run_dir, service, &lookup_config, move |request, b| {
                 b.set_generation(tag);
                 for (i, path) in request.paths().enumerate() {
                     let name = [b"name:", path].concat();
                     b.add_request_item(i, &CgroupsEntry::known(0, &name), &[(b"k", b"v")])?;
                 }
                 Ok(())
-            },
-        ),
-        "l2-apps-lookup" => ManagedServer::apps_lookup(
-            run_dir,
-            service,
-            &lookup_config,
-            move |request: &netipc::codec::AppsLookupRequest<'_>,
-                  b: &mut netipc::codec::AppsLookupBuilder<'_>|
-                  -> Result<(), HandlerError> {
+            })
+        }
+        "l2-apps-lookup" => {
+            ManagedServer::apps_lookup(run_dir, service, &lookup_config, move |request, b| {
                 b.set_generation(tag);
                 for pid in request.pids() {
                     let comm = format!("p{}", pid % 1000);
@@ -265,8 +247,8 @@ fn managed(
                     b.add(pid, &entry, NO_LABELS)?;
                 }
                 Ok(())
-            },
-        ),
+            })
+        }
         other => unreachable!("not a managed mode: {other}"),
     };
     let _running = server.spawn()?;

@@ -27,7 +27,7 @@ fn provider(dir: &RunDir) -> RunningServer {
         auth_token: TOKEN,
         ..ServerConfig::default()
     };
-    ManagedServer::increment(dir.str(), "inc", &config, |v: u64| {
+    ManagedServer::increment(dir.str(), "inc", &config, |v| {
         Ok::<u64, HandlerError>(v + 1)
     })
     .spawn()

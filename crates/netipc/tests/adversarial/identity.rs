@@ -527,11 +527,9 @@ mod linux {
             "fake-provider" => fake_provider(&dir),
             "increment-provider" => {
                 let server =
-                    ManagedServer::increment(&dir, "inc", &ServerConfig::default(), |v: u64| {
-                        Ok(v + 1)
-                    })
-                    .spawn()
-                    .expect("start the provider");
+                    ManagedServer::increment(&dir, "inc", &ServerConfig::default(), |v| Ok(v + 1))
+                        .spawn()
+                        .expect("start the provider");
                 report("ready");
                 while commands.recv().is_ok() {}
                 server.stop();

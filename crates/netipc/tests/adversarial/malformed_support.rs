@@ -216,7 +216,7 @@ impl Provider {
             send_timeout: SEND_TIMEOUT,
             ..ServerConfig::default()
         };
-        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v: u64| {
+        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v| {
             assert_ne!(
                 v, PANIC_VALUE,
                 "a handler bug the attacker triggers (expected)"
@@ -569,7 +569,7 @@ pub fn honest_provider(dir: &RunDir, profiles: Profiles) -> RunningServer {
     };
     let give_up = Instant::now() + PATIENCE;
     loop {
-        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v: u64| {
+        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v| {
             Ok::<u64, HandlerError>(v + 1)
         });
         match server.spawn() {

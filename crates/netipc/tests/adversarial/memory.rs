@@ -13,10 +13,7 @@ use std::time::Duration;
 
 use netipc::Error;
 use netipc::cache::SnapshotCache;
-use netipc::codec::{
-    CgroupsEntry, CgroupsLookupBuilder, CgroupsLookupRequest, NO_LABELS, SnapshotBuilder,
-    SnapshotItem,
-};
+use netipc::codec::{CgroupsEntry, NO_LABELS, SnapshotBuilder, SnapshotItem};
 use netipc::service::{
     CgroupsLookupClient, ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer,
     RunningServer, ServerConfig,
@@ -45,7 +42,7 @@ fn consumer() -> ClientConfig {
 
 /// A real INCREMENT provider answering `value + 1`.
 fn increment_server(dir: &RunDir, service: &str, config: &ServerConfig) -> RunningServer {
-    ManagedServer::increment(dir.str(), service, config, |v: u64| {
+    ManagedServer::increment(dir.str(), service, config, |v| {
         Ok::<u64, HandlerError>(v + 1)
     })
     .spawn()
@@ -425,9 +422,7 @@ fn lookup_stitching_stops_at_the_clients_limit() {
                 supported_profiles: BASELINE,
                 ..ServerConfig::default()
             },
-            |request: &CgroupsLookupRequest<'_>,
-             b: &mut CgroupsLookupBuilder<'_, '_>|
-             -> Result<(), HandlerError> {
+            |request, b| {
                 let name = vec![b'n'; 16 << 10];
                 for i in 0..request.len() {
                     b.add_request_item(i, &CgroupsEntry::known(0, &name), NO_LABELS)?;

@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 use netipc::Error;
 use netipc::codec::{decode_string_reverse, encode_string_reverse, string_reverse_len};
 use netipc::service::{
-    ClientConfig, ClientState, HandlerError, ManagedServer, RunningServer, ServerConfig,
-    StringReverseClient,
+    ClientConfig, ClientState, ManagedServer, RunningServer, ServerConfig, StringReverseClient,
 };
 use netipc::transport::names::shm_region_file_name;
 use netipc::transport::{ClientOptions, ClientSession};
@@ -122,7 +121,7 @@ impl Rig {
                 max_response_payload_bytes: MAX_PAYLOAD,
                 ..ServerConfig::default()
             },
-            move |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+            move |text, out| {
                 if text.starts_with(GATED) {
                     handler_gate.pass();
                 }

@@ -116,15 +116,10 @@ fn an_l1_send_ends_at_the_send_timeout_when_the_provider_stops_reading() {
 
 /// A STRING_REVERSE server whose answers are as large as the requests.
 fn reverse_server(dir: &RunDir, config: &ServerConfig) -> netipc::service::RunningServer {
-    ManagedServer::string_reverse(
-        dir.str(),
-        "rev",
-        config,
-        |text: &[u8], out: &mut Vec<u8>| {
-            out.extend(text.iter().rev());
-            Ok::<(), HandlerError>(())
-        },
-    )
+    ManagedServer::string_reverse(dir.str(), "rev", config, |text, out| {
+        out.extend(text.iter().rev());
+        Ok::<(), HandlerError>(())
+    })
     .spawn()
     .unwrap()
 }

@@ -29,7 +29,7 @@ fn stop_with_everything_going_on(profiles: Profiles) {
     };
     let server = {
         let entered = entered.clone();
-        ManagedServer::increment(dir.str(), "inc", &config, move |v: u64| {
+        ManagedServer::increment(dir.str(), "inc", &config, move |v| {
             if v == 999 {
                 entered.fetch_add(1, Ordering::SeqCst);
                 // Longer than the grace period: stop must not wait for it.

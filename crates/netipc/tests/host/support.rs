@@ -29,11 +29,9 @@ pub fn heavy(case: impl FnOnce() + Send + 'static) {
 
 /// An INCREMENT managed server answering `value + 1`.
 pub fn increment_server(dir: &RunDir, config: &ServerConfig) -> RunningServer {
-    ManagedServer::increment(dir.str(), "inc", config, |v: u64| {
-        Ok::<u64, HandlerError>(v + 1)
-    })
-    .spawn()
-    .expect("spawn the increment server")
+    ManagedServer::increment(dir.str(), "inc", config, |v| Ok::<u64, HandlerError>(v + 1))
+        .spawn()
+        .expect("spawn the increment server")
 }
 
 /// A connected INCREMENT client of the `inc` service.

@@ -4,9 +4,9 @@
 //! retry policy.
 
 use netipc::Error;
-use netipc::codec::{SnapshotBuilder, SnapshotItem, decode_string_reverse, encode_string_reverse};
+use netipc::codec::{SnapshotItem, decode_string_reverse, encode_string_reverse};
 use netipc::service::{
-    CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, ServerConfig,
+    CgroupsSnapshotClient, ClientConfig, ClientState, ManagedServer, ServerConfig,
     StringReverseClient,
 };
 use netipc::transport::response_header;
@@ -22,44 +22,34 @@ fn batch_config(profiles: Profiles) -> ClientConfig {
 }
 
 fn reverse_server(dir: &RunDir, profiles: Profiles) -> netipc::service::RunningServer {
-    ManagedServer::string_reverse(
-        dir.str(),
-        "rev",
-        &server_config(profiles),
-        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
-            out.extend(text.iter().rev());
-            Ok(())
-        },
-    )
+    ManagedServer::string_reverse(dir.str(), "rev", &server_config(profiles), |text, out| {
+        out.extend(text.iter().rev());
+        Ok(())
+    })
     .spawn()
     .unwrap()
 }
 
 fn snapshot_server(dir: &RunDir, profiles: Profiles) -> netipc::service::RunningServer {
-    ManagedServer::cgroups_snapshot(
-        dir.str(),
-        "snap",
-        &server_config(profiles),
-        |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-            b.set_systemd_enabled(1);
-            b.set_generation(77);
-            b.add(&SnapshotItem {
-                hash: 11,
-                options: 2,
-                enabled: 1,
-                name: b"init.scope",
-                path: b"/sys/fs/cgroup/init.scope",
-            })?;
-            b.add(&SnapshotItem {
-                hash: 22,
-                options: 0,
-                enabled: 0,
-                name: b"user.slice",
-                path: b"/sys/fs/cgroup/user.slice",
-            })?;
-            Ok(())
-        },
-    )
+    ManagedServer::cgroups_snapshot(dir.str(), "snap", &server_config(profiles), |b| {
+        b.set_systemd_enabled(1);
+        b.set_generation(77);
+        b.add(&SnapshotItem {
+            hash: 11,
+            options: 2,
+            enabled: 1,
+            name: b"init.scope",
+            path: b"/sys/fs/cgroup/init.scope",
+        })?;
+        b.add(&SnapshotItem {
+            hash: 22,
+            options: 0,
+            enabled: 0,
+            name: b"user.slice",
+            path: b"/sys/fs/cgroup/user.slice",
+        })?;
+        Ok(())
+    })
     .spawn()
     .unwrap()
 }
@@ -500,18 +490,13 @@ fn counting_increment_server(
 ) -> (netipc::service::RunningServer, Counter) {
     let calls = Counter::default();
     let c = calls.clone();
-    let server = ManagedServer::increment(
-        dir.str(),
-        "inc",
-        &ServerConfig::default(),
-        move |v: u64| -> Result<u64, HandlerError> {
-            let n = c.bump();
-            if fail(n, v) {
-                return Err("refused".into());
-            }
-            Ok(v + 1)
-        },
-    )
+    let server = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), move |v| {
+        let n = c.bump();
+        if fail(n, v) {
+            return Err("refused".into());
+        }
+        Ok(v + 1)
+    })
     .spawn()
     .unwrap();
     (server, calls)

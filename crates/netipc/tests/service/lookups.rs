@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use netipc::Error;
 use netipc::codec::{
-    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsEntry,
-    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, Label, NO_LABELS, PidStatus,
+    AppsEntry, CgroupStatus, CgroupsEntry, CgroupsLookupStatus, Label, NO_LABELS, PidStatus,
 };
 use netipc::service::{
-    AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState, HandlerError, ManagedServer,
-    RunningServer, ServerConfig,
+    AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState, ManagedServer, RunningServer,
+    ServerConfig,
 };
 
 use crate::support::*;
@@ -39,28 +38,21 @@ fn cgroups_server(
 ) -> (RunningServer, Invocations) {
     let log = Invocations::default();
     let l = log.clone();
-    let server = ManagedServer::cgroups_lookup(
-        dir.str(),
-        "cg",
-        config,
-        move |request: &CgroupsLookupRequest<'_>,
-              b: &mut CgroupsLookupBuilder<'_, '_>|
-              -> Result<(), HandlerError> {
-            b.set_generation(9);
-            let mut answered = 0;
-            for (i, p) in request.paths().enumerate() {
-                let mut name = [b"name:", p].concat();
-                name.resize(name_len.max(name.len()), b'n');
-                b.add_request_item(i, &CgroupsEntry::known(2, &name), &[(b"k", p)])?;
-                if !b.in_suffix_mode() {
-                    answered += 1;
-                }
+    let server = ManagedServer::cgroups_lookup(dir.str(), "cg", config, move |request, b| {
+        b.set_generation(9);
+        let mut answered = 0;
+        for (i, p) in request.paths().enumerate() {
+            let mut name = [b"name:", p].concat();
+            name.resize(name_len.max(name.len()), b'n');
+            b.add_request_item(i, &CgroupsEntry::known(2, &name), &[(b"k", p)])?;
+            if !b.in_suffix_mode() {
+                answered += 1;
             }
-            let first = request.path(0).map_or(usize::MAX, key_index);
-            l.lock().unwrap().push((first, request.len(), answered));
-            Ok(())
-        },
-    )
+        }
+        let first = request.path(0).map_or(usize::MAX, key_index);
+        l.lock().unwrap().push((first, request.len(), answered));
+        Ok(())
+    })
     .spawn()
     .unwrap();
     (server, log)
@@ -82,40 +74,33 @@ fn apps_server(
 ) -> (RunningServer, Invocations) {
     let log = Invocations::default();
     let l = log.clone();
-    let server = ManagedServer::apps_lookup(
-        dir.str(),
-        "apps",
-        config,
-        move |request: &AppsLookupRequest<'_>,
-              b: &mut AppsLookupBuilder<'_>|
-              -> Result<(), HandlerError> {
-            b.set_generation(5);
-            let mut answered = 0;
-            for pid in request.pids() {
-                let comm = format!("p{pid}");
-                let mut cgroup = format!("/cg/{pid}").into_bytes();
-                cgroup.resize(path_len.max(cgroup.len()), b'c');
-                let entry = AppsEntry {
-                    status: PidStatus::Known,
-                    cgroup_status: CgroupStatus::Known,
-                    ppid: 1,
-                    uid: 1000,
-                    starttime: u64::from(pid) * 10,
-                    comm: comm.as_bytes(),
-                    cgroup_path: &cgroup,
-                    cgroup_name: b"svc",
-                    ..AppsEntry::unset(PidStatus::Known)
-                };
-                b.add(pid, &entry, &[(b"app", b"x")])?;
-                if !b.in_suffix_mode() {
-                    answered += 1;
-                }
+    let server = ManagedServer::apps_lookup(dir.str(), "apps", config, move |request, b| {
+        b.set_generation(5);
+        let mut answered = 0;
+        for pid in request.pids() {
+            let comm = format!("p{pid}");
+            let mut cgroup = format!("/cg/{pid}").into_bytes();
+            cgroup.resize(path_len.max(cgroup.len()), b'c');
+            let entry = AppsEntry {
+                status: PidStatus::Known,
+                cgroup_status: CgroupStatus::Known,
+                ppid: 1,
+                uid: 1000,
+                starttime: u64::from(pid) * 10,
+                comm: comm.as_bytes(),
+                cgroup_path: &cgroup,
+                cgroup_name: b"svc",
+                ..AppsEntry::unset(PidStatus::Known)
+            };
+            b.add(pid, &entry, &[(b"app", b"x")])?;
+            if !b.in_suffix_mode() {
+                answered += 1;
             }
-            let first = request.pid(0).map_or(usize::MAX, |p| p as usize);
-            l.lock().unwrap().push((first, request.len(), answered));
-            Ok(())
-        },
-    )
+        }
+        let first = request.pid(0).map_or(usize::MAX, |p| p as usize);
+        l.lock().unwrap().push((first, request.len(), answered));
+        Ok(())
+    })
     .spawn()
     .unwrap();
     (server, log)
@@ -366,9 +351,7 @@ fn gated_cgroups_server(dir: &RunDir, gate: &Gate) -> RunningServer {
         dir.str(),
         "cg",
         &ServerConfig::default(),
-        move |request: &CgroupsLookupRequest<'_>,
-              b: &mut CgroupsLookupBuilder<'_, '_>|
-              -> Result<(), HandlerError> {
+        move |request, b| {
             g.pass();
             for i in 0..request.len() {
                 b.add_request_item(

@@ -3,10 +3,10 @@
 //! sizes, and the limits of that recovery.
 
 use netipc::Error;
-use netipc::codec::{SnapshotBuilder, SnapshotItem};
+use netipc::codec::SnapshotItem;
 use netipc::service::{
-    CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, RunningServer,
-    ServerConfig, StringReverseClient,
+    CgroupsSnapshotClient, ClientConfig, ClientState, ManagedServer, RunningServer, ServerConfig,
+    StringReverseClient,
 };
 
 use std::time::Duration;
@@ -26,31 +26,26 @@ fn big_snapshot_server(
 ) -> (RunningServer, Counter) {
     let calls = Counter::default();
     let c = calls.clone();
-    let server = ManagedServer::cgroups_snapshot(
-        dir.str(),
-        "snap",
-        config,
-        move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-            c.bump();
-            b.set_generation(items as u64);
-            for i in 0..items {
-                let name = format!("cgroup-{i:04}");
-                let mut path = format!("/sys/fs/cgroup/{name}");
-                while path.len() < path_len {
-                    path.push('/');
-                    path.push_str(&name);
-                }
-                b.add(&SnapshotItem {
-                    hash: i as u32,
-                    options: 0,
-                    enabled: 1,
-                    name: name.as_bytes(),
-                    path: path.as_bytes(),
-                })?;
+    let server = ManagedServer::cgroups_snapshot(dir.str(), "snap", config, move |b| {
+        c.bump();
+        b.set_generation(items as u64);
+        for i in 0..items {
+            let name = format!("cgroup-{i:04}");
+            let mut path = format!("/sys/fs/cgroup/{name}");
+            while path.len() < path_len {
+                path.push('/');
+                path.push_str(&name);
             }
-            Ok(())
-        },
-    )
+            b.add(&SnapshotItem {
+                hash: i as u32,
+                options: 0,
+                enabled: 1,
+                name: name.as_bytes(),
+                path: path.as_bytes(),
+            })?;
+        }
+        Ok(())
+    })
     .spawn()
     .unwrap();
     (server, calls)
@@ -225,15 +220,10 @@ fn overflow_recovery_makes_at_most_eight_attempts() {
 }
 
 fn reverse_server(dir: &RunDir, config: &ServerConfig) -> RunningServer {
-    ManagedServer::string_reverse(
-        dir.str(),
-        "rev",
-        config,
-        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
-            out.extend(text.iter().rev());
-            Ok(())
-        },
-    )
+    ManagedServer::string_reverse(dir.str(), "rev", config, |text, out| {
+        out.extend(text.iter().rev());
+        Ok(())
+    })
     .spawn()
     .unwrap()
 }

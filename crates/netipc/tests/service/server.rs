@@ -7,10 +7,9 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
 use netipc::Error;
-use netipc::codec::{CgroupsLookupBuilder, CgroupsLookupRequest, SnapshotBuilder};
 use netipc::service::{
-    ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer,
-    ServerConfig, StringReverseClient,
+    ClientConfig, ClientState, IncrementClient, ManagedServer, RunningServer, ServerConfig,
+    StringReverseClient,
 };
 use netipc::transport::handshake::HandshakeError;
 use netipc::transport::{ClientOptions, ClientSession};
@@ -56,18 +55,13 @@ fn assert_closed(session: &mut ClientSession) {
 fn increment_server_failing_on_13(dir: &RunDir, profiles: Profiles) -> (RunningServer, Counter) {
     let calls = Counter::default();
     let c = calls.clone();
-    let server = ManagedServer::increment(
-        dir.str(),
-        "inc",
-        &server_config(profiles),
-        move |v: u64| -> Result<u64, HandlerError> {
-            c.bump();
-            if v == 13 {
-                return Err("unlucky".into());
-            }
-            Ok(v + 1)
-        },
-    )
+    let server = ManagedServer::increment(dir.str(), "inc", &server_config(profiles), move |v| {
+        c.bump();
+        if v == 13 {
+            return Err("unlucky".into());
+        }
+        Ok(v + 1)
+    })
     .spawn()
     .unwrap();
     (server, calls)
@@ -167,7 +161,7 @@ fn failed_requests_end_the_session(profiles: Profiles) {
         dir.str(),
         "double",
         &server_config(profiles),
-        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+        |text, out| {
             out.extend_from_slice(text);
             out.extend_from_slice(text);
             Ok(())
@@ -191,16 +185,10 @@ fn failed_requests_end_the_session(profiles: Profiles) {
 
     // A lookup handler that answers the wrong number of items:
     // BAD_ENVELOPE, then closed.
-    let _lookup = ManagedServer::cgroups_lookup(
-        dir.str(),
-        "cg",
-        &server_config(profiles),
-        |_: &CgroupsLookupRequest<'_>,
-         _: &mut CgroupsLookupBuilder<'_, '_>|
-         -> Result<(), HandlerError> { Ok(()) },
-    )
-    .spawn()
-    .unwrap();
+    let _lookup =
+        ManagedServer::cgroups_lookup(dir.str(), "cg", &server_config(profiles), |_, _| Ok(()))
+            .spawn()
+            .unwrap();
     let cg = Method::CgroupsLookup.code();
     let mut request = vec![0u8; 64];
     let n = netipc::codec::encode_cgroups_lookup_request(&[b"/a", b"/b"], &mut request).unwrap();
@@ -228,7 +216,7 @@ fn malformed_snapshot_request_is_bad_envelope() {
             dir.str(),
             "snap",
             &ServerConfig::default(),
-            |_: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> { Ok(()) },
+            |_| Ok(()),
         )
         .spawn()
         .unwrap();
@@ -253,18 +241,14 @@ fn handler_panic_fails_only_its_request() {
         let dir = RunDir::new();
         let calls = Counter::default();
         let c = calls.clone();
-        let _server = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            move |v: u64| -> Result<u64, HandlerError> {
+        let _server =
+            ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), move |v| {
                 c.bump();
                 assert_ne!(v, 666, "handler panics on purpose");
                 Ok(v + 1)
-            },
-        )
-        .spawn()
-        .unwrap();
+            })
+            .spawn()
+            .unwrap();
         let mut victim = ready_increment_client(&dir, "inc", &ClientConfig::default());
         let mut bystander = ready_increment_client(&dir, "inc", &ClientConfig::default());
         assert_eq!(bystander.call(1).unwrap(), 2);
@@ -406,17 +390,12 @@ fn thirty_two_concurrent_clients_fail_independently() {
             workers: 64,
             ..ServerConfig::default()
         };
-        let _server = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &config,
-            |v: u64| -> Result<u64, HandlerError> {
-                if v >= POISON {
-                    return Err("poisoned".into());
-                }
-                Ok(v + 1)
-            },
-        )
+        let _server = ManagedServer::increment(dir.str(), "inc", &config, |v| {
+            if v >= POISON {
+                return Err("poisoned".into());
+            }
+            Ok(v + 1)
+        })
         .spawn()
         .unwrap();
 
@@ -496,12 +475,8 @@ fn thirty_two_concurrent_clients_fail_independently() {
 fn stop_from_another_thread_ends_run_and_removes_every_file() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> { Ok(v + 1) },
-        );
+        let server =
+            ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), |v| Ok(v + 1));
         let stop = server.stop_handle();
         let (tx, rx) = mpsc::channel();
         let runner = std::thread::spawn(move || {
@@ -548,12 +523,7 @@ fn stopping_a_spawned_server_waits_for_it_and_cleans_up() {
         server.stop();
         assert_eq!(dir.entries(), Vec::<String>::new());
         // Stopping is final: run() on a stopped server returns at once.
-        let stopped = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> { Ok(v) },
-        );
+        let stopped = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), Ok);
         stopped.stop();
         assert!(stopped.run().is_ok());
         assert_eq!(dir.entries(), Vec::<String>::new());
@@ -568,12 +538,7 @@ fn a_live_endpoint_cannot_be_taken_over() {
     watchdog(|| {
         let dir = RunDir::new();
         let _server = increment_server(&dir, "inc", &ServerConfig::default());
-        let second = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> { Ok(v) },
-        );
+        let second = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), Ok);
         assert!(matches!(second.spawn(), Err(Error::AddressInUse { .. })));
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         assert_eq!(client.call(1).unwrap(), 2);

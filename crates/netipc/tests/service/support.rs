@@ -41,7 +41,7 @@ pub const BASELINE: Profiles = Profiles::BASELINE;
 
 /// An INCREMENT managed server answering `value + 1`.
 pub fn increment_server(dir: &RunDir, service: &str, config: &ServerConfig) -> RunningServer {
-    ManagedServer::increment(dir.str(), service, config, |v: u64| {
+    ManagedServer::increment(dir.str(), service, config, |v| {
         Ok::<u64, HandlerError>(v + 1)
     })
     .spawn()

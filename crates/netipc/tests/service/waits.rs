@@ -7,9 +7,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use netipc::Error;
-use netipc::codec::SnapshotBuilder;
 use netipc::service::{
-    CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, ServerConfig,
+    CgroupsSnapshotClient, ClientConfig, ClientState, ManagedServer, ServerConfig,
 };
 
 use crate::support::*;
@@ -20,17 +19,12 @@ fn gated_increment_server(
     gate: &Gate,
 ) -> netipc::service::RunningServer {
     let g = gate.clone();
-    ManagedServer::increment(
-        dir.str(),
-        "inc",
-        &server_config(profiles),
-        move |v: u64| -> Result<u64, HandlerError> {
-            if v == 0 {
-                g.pass();
-            }
-            Ok(v + 1)
-        },
-    )
+    ManagedServer::increment(dir.str(), "inc", &server_config(profiles), move |v| {
+        if v == 0 {
+            g.pass();
+        }
+        Ok(v + 1)
+    })
     .spawn()
     .unwrap()
 }
@@ -97,7 +91,7 @@ fn per_call_timeout_overrides_the_default() {
             dir.str(),
             "snap",
             &ServerConfig::default(),
-            move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
+            move |b| {
                 g.pass();
                 b.set_generation(1);
                 Ok(())
