@@ -155,7 +155,7 @@ impl Background {
             match self.lines.recv_timeout(left) {
                 Ok(line) if line.trim_end() == wanted => return Ok(()),
                 Ok(_) => {}
-                Err(RecvTimeoutError::Timeout { .. }) => {
+                Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
                         "`{}` did not print `{wanted}` within {}s (watchdog)",
                         self.program,

@@ -35,6 +35,19 @@ struct Cgroup {
     path: String,
 }
 
+impl Cgroup {
+    /// The snapshot item the test providers publish for it.
+    fn item(&self) -> SnapshotItem<'_> {
+        SnapshotItem {
+            hash: self.hash,
+            options: 0x10,
+            enabled: 1,
+            name: self.name.as_bytes(),
+            path: self.path.as_bytes(),
+        }
+    }
+}
+
 fn cgroup(hash: u32, name: &str) -> Cgroup {
     Cgroup {
         hash,
@@ -74,13 +87,7 @@ fn provider(
         b.set_systemd_enabled(1);
         b.set_generation(table.generation.load(Ordering::SeqCst));
         for c in items.iter() {
-            b.add(&SnapshotItem {
-                hash: c.hash,
-                options: 0x10,
-                enabled: 1,
-                name: c.name.as_bytes(),
-                path: c.path.as_bytes(),
-            })?;
+            b.add(&c.item())?;
         }
         Ok(())
     };
@@ -459,14 +466,7 @@ fn snapshot_payload(generation: u64, items: &[Cgroup]) -> Vec<u8> {
     b.set_systemd_enabled(1);
     b.set_generation(generation);
     for c in items {
-        b.add(&SnapshotItem {
-            hash: c.hash,
-            options: 0x10,
-            enabled: 1,
-            name: c.name.as_bytes(),
-            path: c.path.as_bytes(),
-        })
-        .expect("add");
+        b.add(&c.item()).expect("add");
     }
     let n = b.finish();
     buf.truncate(n);

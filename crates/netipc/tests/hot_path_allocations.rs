@@ -39,7 +39,11 @@ static GLOBAL: Counting = Counting;
 /// Allocations made by `rounds` echo round trips (single and batch) after a
 /// warm-up, with the server in another thread.
 fn steady_state_allocations(profiles: Profiles) -> usize {
-    let dir = std::env::temp_dir().join(format!("nipc-alloc-{}-{profiles}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "nipc-alloc-{}-{}",
+        std::process::id(),
+        profiles.bits()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let run_dir = dir.to_str().unwrap().to_owned();
     let server = ServerOptions {

@@ -1026,33 +1026,9 @@ fn item0_oversized_then_fits_answers_fewer_items_with_larger_buffer() {
     let statuses = |size: usize| {
         let mut buf = vec![0u8; size];
         let len = dispatch_cgroups_lookup(&request, &mut buf, |_, b| {
-            let _ = b.add_request_item(
-                0,
-                &CgroupsEntry {
-                    status: Cg::Known,
-                    orchestrator: 0,
-                    name: &[b'n'; 100],
-                },
-                no_labels,
-            );
-            let _ = b.add_request_item(
-                1,
-                &CgroupsEntry {
-                    status: Cg::Known,
-                    orchestrator: 0,
-                    name: &[b'n'; 8],
-                },
-                no_labels,
-            );
-            let _ = b.add_request_item(
-                2,
-                &CgroupsEntry {
-                    status: Cg::Known,
-                    orchestrator: 0,
-                    name: &[b'n'; 8],
-                },
-                no_labels,
-            );
+            let _ = b.add_request_item(0, &CgroupsEntry::known(0, &[b'n'; 100]), no_labels);
+            let _ = b.add_request_item(1, &CgroupsEntry::known(0, &[b'n'; 8]), no_labels);
+            let _ = b.add_request_item(2, &CgroupsEntry::known(0, &[b'n'; 8]), no_labels);
             true
         })
         .unwrap();

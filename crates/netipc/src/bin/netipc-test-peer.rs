@@ -18,8 +18,9 @@
 //! | `l2-cgroups-lookup` | managed CGROUPS_LOOKUP server (64 KiB responses): every path KNOWN, named `name:<path>`, generation TAG |
 //! | `l2-apps-lookup` | managed APPS_LOOKUP server (64 KiB responses): every pid KNOWN with comm `p<pid % 1000>` and ppid TAG, generation TAG |
 //!
-//! For the `l2-*` modes PROFILES is the managed server's `supported_profiles`
-//! (0: the library default) and TAG (default 1) parametrises the answers,
+//! PROFILES is a profile set as `Profiles` prints it (default `baseline`);
+//! for the `l2-*` modes it is the managed server's `supported_profiles`
+//! (`none`: the library default) and TAG (default 1) parametrises the answers,
 //! so a test can tell a restarted server from the one before.
 //!
 //! It prints `ready` (or `stalled`) on stdout when it reached that point,
@@ -273,8 +274,10 @@ fn main() -> ExitCode {
     }
     exit_with_parent();
     let (run_dir, service) = (args[2].as_str(), args[3].as_str());
-    let profiles =
-        Profiles::from_bits_retain(args.get(4).and_then(|p| p.parse().ok()).unwrap_or(1));
+    let profiles = args
+        .get(4)
+        .map_or(Ok(Profiles::BASELINE), |p| p.parse())
+        .expect("PROFILES: names such as baseline|shm-hybrid, or none");
     let tag = args.get(5).and_then(|t| t.parse().ok()).unwrap_or(1);
     let result = match args[1].as_str() {
         "serve" => serve(run_dir, service, profiles),

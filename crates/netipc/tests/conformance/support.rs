@@ -152,7 +152,7 @@ impl Peer {
     /// Starts the helper without waiting for it.
     pub fn spawn(mode: &str, dir: &RunDir, service: &str, profiles: Profiles) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_netipc-test-peer"))
-            .args([mode, dir.str(), service, &profiles.bits().to_string()])
+            .args([mode, dir.str(), service, &profiles.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
