@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 use netipc::codec::{AppsLookupItem, CgroupsLookupItem, Labels, UID_UNSET, orchestrator};
 use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, Client, ClientConfig,
-    ClientState, IncrementClient, ServiceKind, StringReverseClient,
+    IncrementClient, ServiceKind, StringReverseClient,
 };
-use netipc::transport::{ClientOptions, ClientSession, IdentityPolicy, names};
+use netipc::transport::{IdentityPolicy, names};
 use netipc::wire::Profiles;
 use serde_json::{Value, json};
 
 use crate::common::{
     CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
-    connect_failed, consumer_profiles, human_duration, json_text, not_ready, text, write_stdout,
+    consumer_profiles, human_duration, json_text, text, write_stdout,
 };
 use crate::table::Table;
 
@@ -166,47 +166,18 @@ struct Target {
 }
 
 impl Target {
-    /// A connected client, or an error saying what to do.
+    /// A connected client, or an error saying what to do (the cause the
+    /// typed client reports).
     fn connect<K: ServiceKind>(&self) -> Result<Client<K>, CliError> {
         let mut client = Client::<K>::new(&self.run_dir, &self.service, &self.config);
-        client.refresh();
-        if client.ready() {
-            return Ok(client);
-        }
-        let state = client.status().state;
-        if matches!(state, ClientState::Disconnected | ClientState::AuthFailed) {
-            // The typed client keeps only its state: connect once more at
-            // the transport level to learn and report the cause (an
-            // untrusted provider, a refused identity or token).
-            if let Err(e) = ClientSession::connect(&self.run_dir, &self.service, &self.options()) {
-                return Err(connect_failed(
-                    Some(self.kind),
-                    &self.run_dir,
-                    &self.service,
-                    &e,
-                ));
-            }
-        }
-        Err(not_ready(self.kind, &self.run_dir, &self.service, state))
-    }
-
-    /// The transport options matching the typed client's config.
-    fn options(&self) -> ClientOptions {
-        ClientOptions {
-            supported_profiles: if self.config.supported_profiles == Profiles::empty() {
-                netipc::service::DEFAULT_PROFILES
-            } else {
-                self.config.supported_profiles
-            },
-            auth_token: self.config.auth_token,
-            handshake_timeout: self.config.call_timeout,
-            provider_identity: self.config.provider_identity,
-            ..ClientOptions::default()
+        match client.connect() {
+            Ok(()) => Ok(client),
+            Err(e) => Err(self.failed(&e)),
         }
     }
 
     fn failed(&self, e: &netipc::Error) -> CliError {
-        call_failed(self.kind, &self.service, e)
+        call_failed(self.kind, &self.run_dir, &self.service, e)
     }
 
     /// The first line of a table output.

@@ -346,8 +346,9 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// A failed call as an error that says what to do.
-pub fn call_failed(kind: Kind, service: &str, err: &netipc::Error) -> CliError {
+/// A failed typed call or connect as an error that says what to do: a
+/// client that is not connected reports why its connection failed.
+pub fn call_failed(kind: Kind, run_dir: &str, service: &str, err: &netipc::Error) -> CliError {
     match err {
         netipc::Error::Rejected(status) if *status == TransportStatus::UNSUPPORTED => {
             CliError::failed(format!(
@@ -357,11 +358,12 @@ pub fn call_failed(kind: Kind, service: &str, err: &netipc::Error) -> CliError {
         netipc::Error::Rejected(status) => CliError::failed(format!(
             "the provider of \"{service}\" rejected the request with {status}: see the provider's log"
         )),
-        netipc::Error::NotReady { state } => CliError::failed(format!(
-            "the connection to \"{service}\" broke (state {state:?}): the provider may have stopped; try again"
-        )),
-        netipc::Error::Timeout => CliError::failed(format!(
-            "the provider of \"{service}\" did not answer in time: it may be overloaded; raise --timeout-ms or try again"
+        netipc::Error::NotReady {
+            cause: Some(cause), ..
+        } => connect_failed(Some(kind), run_dir, service, cause),
+        netipc::Error::NotReady { state, cause: None } => not_ready(kind, run_dir, service, *state),
+        netipc::Error::Timeout { .. } => CliError::failed(format!(
+            "the provider of \"{service}\" did not answer in time ({err}); raise --timeout-ms if it is busy"
         )),
         other => CliError::failed(format!("the {kind} call to \"{service}\" failed: {other}")),
     }
@@ -400,13 +402,17 @@ pub fn connect_failed(
                 "{refusal} (with netipc: --provider-identity {accept})"
             ));
         }
-        netipc::Error::Io { source, .. }
-            if source.kind() == std::io::ErrorKind::PermissionDenied =>
-        {
-            return CliError::failed(format!(
-                "this user may not open the endpoint of \"{service}\" ({}): {err}; the provider decides who may (netipc serve --endpoint-access group:…), or run as the provider's user",
-                endpoint(run_dir, service)
-            ));
+        netipc::Error::PermissionDenied { .. } => {
+            return CliError::failed(format!("cannot call \"{service}\": {err}"));
+        }
+        netipc::Error::RunDir(_) => {
+            return CliError {
+                message: format!("cannot reach \"{service}\": {err}"),
+                code: EXIT_NO_PROVIDER,
+            };
+        }
+        netipc::Error::Timeout { .. } => {
+            return CliError::failed(format!("connecting to \"{service}\" in {run_dir}: {err}"));
         }
         netipc::Error::Handshake(HandshakeError::IdentityRefused) => {
             let me = netipc::transport::Identity::current_user()

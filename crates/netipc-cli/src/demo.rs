@@ -180,7 +180,9 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
     // 2. One logical cgroups-lookup of every path: the orchestrators.
     let paths: Vec<Vec<u8>> = guard.iter().map(|i| i.path.to_vec()).collect();
     let mut lookup = CgroupsLookupClient::new(run_dir, Kind::CgroupsLookup.name(), &config);
-    lookup.refresh();
+    lookup
+        .connect()
+        .map_err(failed("cgroups-lookup: cannot connect"))?;
     let mut orch_of: BTreeMap<Vec<u8>, u16> = BTreeMap::new();
     let mut by_orch: BTreeMap<&'static str, usize> = BTreeMap::new();
     let generation;
@@ -289,7 +291,9 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
     let (info, item_count, snap_rtt) = snapshot_rtt(run_dir, &config, snapshots)?;
     let own = [std::process::id()];
     let mut apps_client = AppsLookupClient::new(run_dir, Kind::AppsLookup.name(), &config);
-    apps_client.refresh();
+    apps_client
+        .connect()
+        .map_err(failed("apps-lookup: cannot connect"))?;
     let apps_rtt = median(rounds, || apps_client.call(&own).map(|_| ()))
         .map_err(failed("apps-lookup failed"))?;
     // What the provider itself spends per answer (reading /proc), to tell
@@ -353,7 +357,9 @@ fn snapshot_rtt(
     n: u32,
 ) -> Result<(SessionInfo, usize, Duration), CliError> {
     let mut client = CgroupsSnapshotClient::new(run_dir, Kind::CgroupsSnapshot.name(), config);
-    client.refresh();
+    client
+        .connect()
+        .map_err(failed("cgroups-snapshot: cannot connect"))?;
     // The first calls may grow the response size (reconnecting) and warm
     // up both sides: not timed.
     let items = client.call().map_err(failed("snapshot call failed"))?.len();
@@ -405,7 +411,9 @@ fn apps(run_dir: &str, providers: &Providers, config: &ClientConfig) -> Result<(
     }
     let pids: Vec<u32> = asks.iter().map(|(_, p)| *p).collect();
     let mut client = AppsLookupClient::new(run_dir, Kind::AppsLookup.name(), config);
-    client.refresh();
+    client
+        .connect()
+        .map_err(failed("apps-lookup: cannot connect"))?;
     let view = client.call(&pids).map_err(failed("apps-lookup failed"))?;
     say!(
         "apps-lookup (L2) of {} PIDs, generation {}:",

@@ -10,6 +10,7 @@
 //! [`table`] are shared by the live commands.
 
 mod bench;
+mod cache;
 mod call;
 mod common;
 mod decode;
@@ -40,6 +41,9 @@ enum Cli {
     /// Handshake with a provider and report what was negotiated and the
     /// round-trip time.
     Probe(probe::ProbeArgs),
+    /// Run the L3 snapshot cache against a cgroups-snapshot provider:
+    /// refresh it, print its status and its items (or look names up).
+    Cache(cache::CacheArgs),
     /// Decode one NetIPC message, chunk header or bare payload and print
     /// every field.
     Decode(decode::DecodeArgs),
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Cli::Serve(args) => serve::run(&args),
         Cli::Call(args) => call::run(&args),
         Cli::Probe(args) => probe::run(&args),
+        Cli::Cache(args) => cache::run(&args),
         Cli::Decode(args) => decode::run(&args),
         Cli::Bench(args) => bench::run(&args),
         Cli::BenchServer(args) => bench::run_server(&args),

@@ -243,7 +243,13 @@ fn serve_restricts_its_consumers_and_its_socket_group() {
     assert_eq!(run_as(ALICE, NETDATA_GID, &call).ok(), "42\n");
     // A user outside the socket's group cannot even connect.
     let err = run_as(EVE, EVE, &call).fails(1);
-    assert!(err.contains("this user may not open the endpoint"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "this process may not open {}/increment.sock (owned by uid 0, group {NETDATA_GID}, mode 0660)",
+            run_dir
+        )),
+        "{err}"
+    );
     // Root is not on the list either (the provider's list is exact).
     let err = run(&call).fails(1);
     assert!(err.contains("refused this consumer (uid:0)"), "{err}");

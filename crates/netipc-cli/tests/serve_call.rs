@@ -298,6 +298,30 @@ fn no_provider_says_how_to_start_one() {
     assert!(err.contains("netipc serve SERVICE-KIND"), "{err}");
 }
 
+/// `call` (through the typed client) and `probe` (through a transport
+/// session) name the same cause.
+#[test]
+fn call_and_probe_name_the_same_cause() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let missing = support::dir_arg(&base.path().join("not-created"));
+    let call = run(&["call", "increment", "1", "--run-dir", &missing]).fails(3);
+    let probe = run(&["probe", "increment", "--run-dir", &missing]).fails(3);
+    let cause = format!("the run directory {missing} does not exist");
+    assert!(call.contains(&cause), "{call}");
+    assert!(probe.contains(&cause), "{probe}");
+    if !cfg!(target_os = "linux") {
+        // Windows hashes the run directory into the pipe name: only the
+        // hash input's limit (511 bytes) applies, checked by the library's
+        // tests.
+        return;
+    }
+    let long = format!("{}/{}", support::dir_arg(base.path()), "d".repeat(200));
+    let call = run(&["call", "increment", "1", "--run-dir", &long]).fails(2);
+    let probe = run(&["probe", "increment", "--run-dir", &long]).fails(2);
+    assert!(call.contains("use a shorter run directory"), "{call}");
+    assert!(probe.contains("use a shorter run directory"), "{probe}");
+}
+
 #[test]
 fn bad_arguments() {
     let err = run(&["call", "apps-lookup", "12", "abc"]).fails(2);
@@ -431,7 +455,7 @@ fn a_provider_at_capacity_is_reported_as_such() {
         "increment",
         &netipc::service::ClientConfig::default(),
     );
-    held.refresh();
+    let _ = held.connect();
     assert_eq!(held.call(1).expect("the first consumer is served"), 2);
     let err = server.run(&["call", "increment", "1"]).fails(1);
     assert!(
@@ -454,7 +478,7 @@ fn sigint_stops_promptly_with_many_sessions_open() {
         .map(|_| {
             let mut c =
                 netipc::service::IncrementClient::new(&server.run_dir(), "increment", &config);
-            c.refresh();
+            let _ = c.connect();
             c
         })
         .collect();

@@ -31,7 +31,7 @@ use netipc::codec::{
     CgroupsEntry, CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder,
     SnapshotItem, orchestrator,
 };
-use netipc::netdata::netdata_hash;
+use netipc::netdata::{cgroup_options, netdata_hash};
 use netipc::service::{HandlerError, ManagedServer, ServerConfig};
 
 /// One container (cgroup) the plugin knows about.
@@ -108,8 +108,8 @@ impl ContainerTable {
                 // Netdata's own hash, so a provider uses that one.
                 hash: netdata_hash(c.name.as_bytes()),
                 // options and enabled are opaque to the library; Netdata's
-                // cgroups plugin sends its own flags there.
-                options: 0,
+                // cgroups plugin sends its own flags there (`cgroup_options`).
+                options: cgroup_options::IS_UNIFIED,
                 enabled: 1,
                 name: c.name.as_bytes(),
                 path: c.path.as_bytes(),

@@ -15,16 +15,13 @@
 
 use std::error::Error;
 use std::process::ExitCode;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netipc::codec::{CgroupsLookupStatus, orchestrator};
-use netipc::service::{CgroupsLookupClient, ClientConfig, ClientState};
+use netipc::service::{CgroupsLookupClient, ClientConfig};
 
 /// How long to wait for the provider to appear.
 const PROVIDER_WAIT: Duration = Duration::from_secs(10);
-/// Pause between connection attempts.
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Asked when no paths are given: two the example provider knows, one not.
 const DEFAULT_PATHS: [&str; 3] = [
@@ -55,37 +52,17 @@ fn parse_args() -> Result<(String, String, Vec<String>), String> {
     Ok((run_dir, prefix, paths))
 }
 
-/// Drives `refresh` until the client is connected or `wait` has passed
-/// (see `snapshot_consumer` for the reasoning).
-fn connect(client: &mut CgroupsLookupClient, wait: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + wait;
-    loop {
-        client.refresh();
-        let state = client.status().state;
-        match state {
-            ClientState::Ready => return Ok(()),
-            ClientState::AuthFailed => return Err("the provider refused our auth token".into()),
-            ClientState::Incompatible => {
-                return Err("the provider is incompatible (protocol or transport profiles)".into());
-            }
-            _ if Instant::now() >= deadline => {
-                return Err(format!(
-                    "no provider after {}s (last state: {state:?}); is cgroups_provider running \
-                     with the same RUN_DIR and PREFIX?",
-                    wait.as_secs()
-                ));
-            }
-            _ => thread::sleep(RETRY_PAUSE),
-        }
-    }
-}
-
 fn run() -> Result<(), Box<dyn Error>> {
     let (run_dir, prefix, paths) = parse_args()?;
     let service = format!("{prefix}-lookup");
 
     let mut client = CgroupsLookupClient::new(&run_dir, &service, &ClientConfig::default());
-    connect(&mut client, PROVIDER_WAIT)?;
+    // A plugin's collection loop calls `client.connect()` once per cycle
+    // and skips the cycle when it fails (the error says why). At start-up
+    // the provider may not be running yet: retry for a while.
+    client.wait_ready(PROVIDER_WAIT).map_err(|e| {
+        format!("{e} (is cgroups_provider running with the same RUN_DIR and PREFIX?)")
+    })?;
 
     // One logical call, however many paths: the client splits it into as
     // many requests as the negotiated sizes need and stitches the answers

@@ -14,15 +14,12 @@
 
 use std::error::Error;
 use std::process::ExitCode;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use netipc::service::{CgroupsSnapshotClient, ClientConfig, ClientState};
+use netipc::service::{CgroupsSnapshotClient, ClientConfig};
 
 /// How long to wait for the provider to appear.
 const PROVIDER_WAIT: Duration = Duration::from_secs(10);
-/// Pause between connection attempts.
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 const USAGE: &str = "usage: snapshot_consumer [RUN_DIR] [PREFIX]";
 
@@ -45,44 +42,18 @@ fn parse_args() -> Result<(String, String), String> {
     Ok((run_dir, prefix))
 }
 
-/// Drives `refresh` until the client is connected or `wait` has passed.
-///
-/// A client does nothing in the background: the plugin's own loop calls
-/// `refresh`, which connects (or reconnects after a failure) and returns
-/// quickly when there is nothing to do. A long-running plugin calls it once
-/// per collection cycle and skips the cycle while `ready()` is false.
-fn connect(client: &mut CgroupsSnapshotClient, wait: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + wait;
-    loop {
-        client.refresh();
-        let state = client.status().state;
-        match state {
-            ClientState::Ready => return Ok(()),
-            // These two need a change of configuration, not patience.
-            ClientState::AuthFailed => return Err("the provider refused our auth token".into()),
-            ClientState::Incompatible => {
-                return Err("the provider is incompatible (protocol or transport profiles)".into());
-            }
-            // NotFound (no provider yet), Broken, Disconnected: try again.
-            _ if Instant::now() >= deadline => {
-                return Err(format!(
-                    "no provider after {}s (last state: {state:?}); is cgroups_provider running \
-                     with the same RUN_DIR and PREFIX?",
-                    wait.as_secs()
-                ));
-            }
-            _ => thread::sleep(RETRY_PAUSE),
-        }
-    }
-}
-
 fn run() -> Result<(), Box<dyn Error>> {
     let (run_dir, prefix) = parse_args()?;
     let service = format!("{prefix}-snapshot");
 
     // `new` does no I/O: creating a client before the provider exists is fine.
     let mut client = CgroupsSnapshotClient::new(&run_dir, &service, &ClientConfig::default());
-    connect(&mut client, PROVIDER_WAIT)?;
+    // A plugin's collection loop calls `client.connect()` once per cycle
+    // and skips the cycle when it fails (the error says why). At start-up
+    // the provider may not be running yet: retry for a while.
+    client.wait_ready(PROVIDER_WAIT).map_err(|e| {
+        format!("{e} (is cgroups_provider running with the same RUN_DIR and PREFIX?)")
+    })?;
 
     // The response borrows the client's buffer: read it before the next call.
     let snapshot = client.call()?;

@@ -180,6 +180,23 @@ pub(crate) mod codec_err {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// This process may not open the provider's endpoint: the provider
+    /// grants access to its own user only, or to a group this process is
+    /// not in.
+    #[error(
+        "this process may not open {endpoint}{}: the provider decides who may (ServerConfig::endpoint_access, `netipc serve --endpoint-access group:NAME`); run as the provider's user or as a member of the group it grants",
+        owner_suffix(*owner, *group, *mode)
+    )]
+    PermissionDenied {
+        /// The endpoint (socket path or pipe name).
+        endpoint: String,
+        /// The endpoint's owner, when the OS reports one (POSIX: its uid).
+        owner: Option<u32>,
+        /// The endpoint's group, when the OS reports one (POSIX: its gid).
+        group: Option<u32>,
+        /// The endpoint's permission bits, when the OS has them (POSIX).
+        mode: Option<u32>,
+    },
     /// Nothing listens at the endpoint.
     #[error(
         "no provider at {endpoint}: start the provider, or check the run directory and service name"
@@ -268,11 +285,15 @@ pub enum Error {
     #[error("a request is already in flight on this shared-memory session")]
     Busy,
     /// A typed call was made while the client is not connected; no I/O was
-    /// done.
-    #[error("the client is not connected (state {state:?}): call refresh() first")]
+    /// done. `cause` is why the last connection attempt failed, when one
+    /// did (the same error [`last_error`](crate::service::Client::last_error)
+    /// returns).
+    #[error("the client is not connected ({state}){}", cause_suffix(cause.as_deref()))]
     NotReady {
         /// The client's state when the call was refused.
         state: crate::service::ClientState,
+        /// Why the last connection attempt failed, if it did.
+        cause: Option<std::sync::Arc<Error>>,
     },
     /// The call was aborted through the client's abort handle (sticky until
     /// cleared).
@@ -311,9 +332,14 @@ pub enum Error {
     /// named config field); nothing more was sent.
     #[error("the lookup exceeds the client's {0}: raise it in the client config")]
     LookupLimit(&'static str),
-    /// The deadline passed before the operation completed.
-    #[error("timed out")]
-    Timeout,
+    /// The deadline passed before the operation completed. Typed calls,
+    /// connections and waits for readiness report the time limit that
+    /// passed; a transport wait given only a deadline reports `None`.
+    #[error("timed out{}: the peer did not answer in time (it may be overloaded or stuck); raise the timeout or try again", limit_suffix(*limit))]
+    Timeout {
+        /// The time limit that passed, when the operation had one.
+        limit: Option<std::time::Duration>,
+    },
     /// A per-call timeout of zero (`Some(Duration::ZERO)`) was passed;
     /// the call was refused before anything was sent. `None` is how a
     /// call asks for the client's default timeout.
@@ -342,6 +368,33 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// " (owned by uid U, group G, mode M)" or nothing.
+fn owner_suffix(owner: Option<u32>, group: Option<u32>, mode: Option<u32>) -> String {
+    let parts: Vec<String> = [
+        owner.map(|o| format!("owned by uid {o}")),
+        group.map(|g| format!("group {g}")),
+        mode.map(|m| format!("mode {m:04o}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// ": <cause>" or nothing.
+fn cause_suffix(cause: Option<&Error>) -> String {
+    cause.map_or_else(String::new, |c| format!(": {c}"))
+}
+
+/// " after <limit>" or nothing.
+fn limit_suffix(limit: Option<std::time::Duration>) -> String {
+    limit.map_or_else(String::new, |l| format!(" after {l:?}"))
 }
 
 /// "pid N" or, when the pid is not known, "a live process".

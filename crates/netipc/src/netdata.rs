@@ -1,5 +1,6 @@
-//! Netdata's vocabulary: the hash its producers put in every cgroups item
-//! and the names its plugins use for the standard services.
+//! Netdata's vocabulary: the hash its producers put in every cgroups item,
+//! the option flags of those items, and the names its plugins use for the
+//! standard services.
 //!
 //! The protocol never recomputes an item's `hash`: the producer chooses
 //! it and consumers look items up by `(hash, name)`. A consumer of a
@@ -35,6 +36,20 @@ pub const CGROUPS_SNAPSHOT_SERVICE: &str = "cgroups-snapshot";
 pub const CGROUPS_LOOKUP_SERVICE: &str = "cgroups-lookup";
 /// The service name of process lookups (method `APPS_LOOKUP`).
 pub const APPS_LOOKUP_SERVICE: &str = "apps-lookup";
+
+/// Flags of a cgroups snapshot item's `options` field, as Netdata's
+/// cgroups plugin sets them. The protocol carries the field untouched
+/// (the codec calls it opaque); a provider that stands in for the plugin
+/// uses these values so that Netdata's consumers read them the same way.
+pub mod cgroup_options {
+    /// A later cgroup with the name of an earlier one; it is published
+    /// disabled (`enabled` 0).
+    pub const DISABLED_DUPLICATE: u32 = 0x1;
+    /// A service directly under systemd's `system.slice`.
+    pub const SYSTEM_SLICE_SERVICE: u32 = 0x2;
+    /// The cgroup lives in a cgroup v2 (unified) hierarchy.
+    pub const IS_UNIFIED: u32 = 0x4;
+}
 
 #[cfg(test)]
 mod tests {

@@ -195,7 +195,8 @@ fn refresh_without_a_provider_fails_and_counts() {
             matches!(
                 err,
                 Error::NotReady {
-                    state: ClientState::NotFound
+                    state: ClientState::NotFound,
+                    ..
                 }
             ),
             "{err:?}"
@@ -565,7 +566,7 @@ fn an_aborted_or_timed_out_refresh_keeps_the_snapshot() {
         t.set(2, Vec::new());
 
         cache.set_call_timeout(Duration::from_millis(200));
-        assert!(matches!(cache.refresh(), Err(Error::Timeout)));
+        assert!(matches!(cache.refresh(), Err(Error::Timeout { .. })));
         assert_eq!(cache.status().connection_state, ClientState::Broken);
         assert_items(&cache, &three());
 

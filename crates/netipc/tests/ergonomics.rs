@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{RunDir, watchdog};
 use netipc::Error;
@@ -30,16 +30,9 @@ fn spawn(server: ManagedServer) -> RunningServer {
 /// A client of `service`, connected.
 fn connected<K: ServiceKind>(dir: &RunDir, service: &str) -> Client<K> {
     let mut client = Client::<K>::new(dir.str(), service, &ClientConfig::default());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !client.ready() {
-        client.refresh();
-        assert!(
-            Instant::now() < deadline,
-            "{service}: {:?}",
-            client.status()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    client
+        .wait_ready(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{service}: {e}"));
     client
 }
 

@@ -51,7 +51,7 @@ fn single_waits_serve_release_and_cycle_shared_memory_sessions() {
         let mut clients: Vec<_> = (0..40)
             .map(|_| {
                 let mut c = IncrementClient::new(dir.str(), "inc", &ClientConfig::default());
-                c.refresh();
+                let _ = c.connect();
                 assert!(c.session_info().unwrap().shared_memory);
                 c
             })
@@ -76,7 +76,7 @@ fn single_waits_serve_release_and_cycle_shared_memory_sessions() {
         });
         for i in 0..300 {
             let mut c = IncrementClient::new(dir.str(), "inc", &ClientConfig::default());
-            c.refresh();
+            let _ = c.connect();
             assert_eq!(c.call(i).unwrap(), i + 1);
         }
         for c in &mut clients {

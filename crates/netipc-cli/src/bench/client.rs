@@ -182,7 +182,7 @@ impl RawShmClient {
 fn last_value(shm: &RawShm, lane: usize) -> Result<u64, BenchError> {
     let reached = |value: u64| match shm.wait(lane, value, Duration::ZERO) {
         Ok(()) => Ok(true),
-        Err(netipc::Error::Timeout) => Ok(false),
+        Err(netipc::Error::Timeout { .. }) => Ok(false),
         Err(e) => Err(BenchError::new(format!(
             "reading the raw SHM counters: {e}"
         ))),
@@ -698,7 +698,7 @@ fn prime<K: ServiceKind>(
     let mut failures = 0;
     loop {
         if !client.ready() {
-            client.refresh();
+            let _ = client.connect();
         }
         let result = match client.status().state {
             ClientState::Ready => match call(client) {
@@ -771,7 +771,7 @@ fn codec_error(e: netipc::CodecError) -> BenchError {
 
 fn answer_error(e: &netipc::Error) -> BenchError {
     match e {
-        netipc::Error::Timeout => BenchError::new(format!(
+        netipc::Error::Timeout { .. } => BenchError::new(format!(
             "no answer within {} s: the server is stuck or does not answer this request",
             RESPONSE_TIMEOUT.as_secs()
         )),

@@ -451,7 +451,7 @@ fn flip_raw_shm(shm: &RawShm, interrupt: &Interrupt) {
                 shm.post(PONG, next);
                 next = next.wrapping_add(1);
             }
-            Err(netipc::Error::Timeout) => {}
+            Err(netipc::Error::Timeout { .. }) => {}
             Err(e) => {
                 eprintln!("netipc bench-server: raw SHM wait failed: {e}");
                 return;

@@ -30,12 +30,10 @@
 
 use netipc::codec::orchestrator;
 
-/// A repeated name; the later cgroup is disabled (Netdata's value).
-pub const OPTION_DISABLED_DUPLICATE: u32 = 0x1;
-/// A service directly under `system.slice` (Netdata's value).
-pub const OPTION_SYSTEM_SLICE_SERVICE: u32 = 0x2;
-/// The cgroup lives in a cgroup v2 hierarchy (Netdata's value).
-pub const OPTION_IS_UNIFIED: u32 = 0x4;
+pub use netipc::netdata::cgroup_options::{
+    DISABLED_DUPLICATE as OPTION_DISABLED_DUPLICATE, IS_UNIFIED as OPTION_IS_UNIFIED,
+    SYSTEM_SLICE_SERVICE as OPTION_SYSTEM_SLICE_SERVICE,
+};
 
 /// What a path says about its cgroup.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -85,7 +85,7 @@ pub fn run(row: &Row<'_>) -> Result<ChurnRow, BenchError> {
         }
         let t = Instant::now();
         let mut client = transport.client(row.run_dir, provider.service());
-        client.refresh();
+        let _ = client.connect();
         if client.ready() {
             let value = u64::from(i);
             if out.errors.check(value, &client.call(value)) {
@@ -95,7 +95,8 @@ pub fn run(row: &Row<'_>) -> Result<ChurnRow, BenchError> {
             }
         } else {
             out.failed += 1;
-            out.errors.connect(client.status().state);
+            out.errors
+                .connect(client.status().state, client.last_error());
         }
         drop(client);
         latency::record(&mut times, t.elapsed());

@@ -169,9 +169,9 @@ fn depart(
     errors: &mut Tally,
 ) -> Result<Option<Departure>, BenchError> {
     let mut client = row.transport.client(row.run_dir, provider.service());
-    client.refresh();
+    let _ = client.connect();
     if !client.ready() {
-        errors.connect(client.status().state);
+        errors.connect(client.status().state, client.last_error());
         return Ok(None);
     }
     if !errors.check(value, &client.call(value)) {

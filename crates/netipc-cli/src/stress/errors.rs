@@ -45,10 +45,12 @@ impl Tally {
         self.add(call_kind(e), || e.to_string());
     }
 
-    /// Counts a connection attempt that left the client in `state`.
-    pub fn connect(&mut self, state: ClientState) {
-        self.add(connect_kind(state), || {
-            format!("refresh() left the client {state:?}")
+    /// Counts a connection attempt that left the client in `state`, for
+    /// `cause` (the client's last error).
+    pub fn connect(&mut self, state: ClientState, cause: Option<&netipc::Error>) {
+        self.add(connect_kind(state), || match cause {
+            Some(cause) => format!("connect() left the client {state:?}: {cause}"),
+            None => format!("connect() left the client {state:?}"),
         });
     }
 
@@ -119,7 +121,7 @@ fn call_kind(e: &netipc::Error) -> &'static str {
         E::BadResponse(_) => "call: BadResponse",
         E::CapacityExhausted => "call: CapacityExhausted",
         E::LookupLimit(_) => "call: LookupLimit",
-        E::Timeout => "call: Timeout",
+        E::Timeout { .. } => "call: Timeout",
         E::Interrupted => "call: Interrupted",
         E::Disconnected => "call: Disconnected",
         E::Codec(_) => "call: Codec",
@@ -148,13 +150,13 @@ mod tests {
     #[test]
     fn counts_by_kind_with_the_first_message() {
         let mut a = Tally::default();
-        a.call(&netipc::Error::Timeout);
+        a.call(&netipc::Error::Timeout { limit: None });
         assert!(!a.check(1, &Err(netipc::Error::Disconnected)));
         a.call(&netipc::Error::Disconnected);
         assert!(a.check(u64::MAX, &Ok(0)));
         assert!(!a.check(1, &Ok(3)));
         let mut b = Tally::default();
-        b.connect(ClientState::NotFound);
+        b.connect(ClientState::NotFound, None);
         b.call(&netipc::Error::Disconnected);
         a.merge(&b);
         let kinds = a.kinds();

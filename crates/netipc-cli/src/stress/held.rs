@@ -166,7 +166,7 @@ fn hold(plan: &Plan, _index: usize, gate: &Gate) -> Outcome {
     };
     while Instant::now() < plan.connect_deadline && gate.phase() == Phase::Setup {
         if !client.ready() {
-            client.refresh();
+            let _ = client.connect();
         }
         if client.ready() {
             if out.errors.check(1, &client.call(1)) {
@@ -175,7 +175,8 @@ fn hold(plan: &Plan, _index: usize, gate: &Gate) -> Outcome {
                 break;
             }
         } else {
-            out.errors.connect(client.status().state);
+            out.errors
+                .connect(client.status().state, client.last_error());
         }
         gate.pause_in(Phase::Setup, RETRY_PAUSE);
     }

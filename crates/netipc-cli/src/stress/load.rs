@@ -157,7 +157,7 @@ fn consume(plan: &Plan, index: usize, gate: &Gate) -> Outcome {
     let mut client = plan.client(gate);
     while !client.ready() && Instant::now() < plan.connect_deadline && gate.phase() == Phase::Setup
     {
-        client.refresh();
+        let _ = client.connect();
         if !client.ready() {
             gate.pause_in(Phase::Setup, RETRY_PAUSE);
         }
@@ -180,11 +180,12 @@ fn consume(plan: &Plan, index: usize, gate: &Gate) -> Outcome {
     let mut value = (index as u64) << 32;
     while gate.phase() == Phase::Run {
         if !client.ready() {
-            client.refresh();
+            let _ = client.connect();
             if !client.ready() {
                 if gate.phase() == Phase::Run {
                     out.failed_connects += 1;
-                    out.errors.connect(client.status().state);
+                    out.errors
+                        .connect(client.status().state, client.last_error());
                 }
                 gate.pause_in(Phase::Run, RETRY_PAUSE);
                 continue;

@@ -78,6 +78,9 @@ pub struct SnapshotCache {
     state: AtomicU8,
     /// What the client's session negotiated, after the last refresh.
     session: Mutex<Option<SessionInfo>>,
+    /// Why the client's last connection attempt failed, after the last
+    /// refresh.
+    last_error: Mutex<Option<Arc<Error>>>,
     /// When the last snapshot was published, in nanoseconds after
     /// `created`; 0: never.
     last_refresh: AtomicU64,
@@ -139,6 +142,7 @@ impl SnapshotCache {
             failures: AtomicU32::new(0),
             state: AtomicU8::new(state_code(ClientState::Disconnected)),
             session: Mutex::new(None),
+            last_error: Mutex::new(None),
             last_refresh: AtomicU64::new(0),
             created: Instant::now(),
         }
@@ -158,21 +162,36 @@ impl SnapshotCache {
     /// the generation it saw).
     ///
     /// # Errors
-    /// Why nothing was published: `NotReady` (the provider is absent, or
-    /// refused the client; see [`CacheStatus::connection_state`]), `Aborted`,
-    /// `Timeout`, `Rejected`, `Codec` (a malformed snapshot or item), and
-    /// the other errors of the L2 call. The previous snapshot stays
-    /// published and the failure is counted.
+    /// Why nothing was published: `NotReady` with the cause of the failed
+    /// connection (no provider, permission denied, a refused token...; also
+    /// kept in [`last_error`](Self::last_error)), `Aborted`, `Timeout`,
+    /// `Rejected`, `Codec` (a malformed snapshot or item), and the other
+    /// errors of the L2 call. The previous snapshot stays published and the
+    /// failure is counted.
     pub fn refresh(&self) -> Result<()> {
+        self.refresh_until(None)
+    }
+
+    /// [`refresh`](Self::refresh), ending by `until` when given.
+    fn refresh_until(&self, until: Option<Instant>) -> Result<()> {
         let mut client = self.lock_client();
-        client.refresh();
-        let timeout = match self.call_timeout.load(Ordering::Relaxed) {
-            0 => None,
-            ns => Some(Duration::from_nanos(ns)),
+        let mut timeout = match self.call_timeout.load(Ordering::Relaxed) {
+            0 => client.call_timeout(),
+            ns => Duration::from_nanos(ns),
         };
-        let built = client
-            .call_with_timeout(timeout)
-            .and_then(|view| Snapshot::build(&view).map_err(Error::from));
+        let connected = match until {
+            Some(until) => {
+                let end = crate::service::attempt_end(timeout, until);
+                timeout = end.saturating_duration_since(Instant::now());
+                client.connect_until(end)
+            }
+            None => client.connect(),
+        };
+        let built = connected.and_then(|()| {
+            client
+                .call_with_timeout(Some(timeout))
+                .and_then(|view| Snapshot::build(&view).map_err(Error::from))
+        });
         self.remember(&client);
         match built {
             Ok(snapshot) => {
@@ -194,6 +213,59 @@ impl SnapshotCache {
         self.state
             .store(state_code(client.status().state), Ordering::Relaxed);
         *self.session.lock().unwrap_or_else(PoisonError::into_inner) = client.session_info();
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = client.shared_last_error();
+    }
+
+    /// Refreshes until a snapshot is published or `timeout` has passed,
+    /// sleeping a little longer after each failure (10 ms doubling up to
+    /// 250 ms, never past `timeout`). For start-up, when the provider may
+    /// not be running yet. Returns at once when a snapshot is already
+    /// published.
+    ///
+    /// Blocks for at most `timeout` plus one refresh (each refresh is
+    /// bounded by the call timeout).
+    ///
+    /// # Errors
+    /// The last refresh's error when `timeout` passes; at once when the
+    /// provider refuses the client (`AuthFailed`) or is incompatible;
+    /// [`Error::Aborted`].
+    pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        if self.ready() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let until = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(1 << 31));
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let Err(e) = self.refresh_until(Some(until)) else {
+                return Ok(());
+            };
+            let sticky = matches!(
+                self.status().connection_state,
+                ClientState::AuthFailed | ClientState::Incompatible
+            );
+            if sticky
+                || matches!(e, Error::Aborted)
+                || !crate::service::pause_before_retry(&mut pause, until)
+            {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Why the cache's last connection attempt failed, as of the last
+    /// refresh (`None` when it succeeded, and after `close`). Never blocks
+    /// on a refresh; readers can use it to say why the data is stale.
+    pub fn last_error(&self) -> Option<Arc<Error>> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// What the connection to the provider negotiated (transport profile,

@@ -7,13 +7,18 @@
 //! use netipc::service::{ClientConfig, CgroupsSnapshotClient};
 //!
 //! let mut client = CgroupsSnapshotClient::new("/run/netdata", "cgroups-snapshot", &ClientConfig::default());
-//! client.refresh();
-//! if client.ready() {
-//!     let snapshot = client.call()?;
-//!     for item in snapshot.iter() {
-//!         let item = item?;
-//!         println!("{} {}", String::from_utf8_lossy(item.name), String::from_utf8_lossy(item.path));
+//! // Once per collection cycle: connect if needed, then call.
+//! match client.connect() {
+//!     Ok(()) => {
+//!         let snapshot = client.call()?;
+//!         for item in snapshot.iter() {
+//!             let item = item?;
+//!             println!("{} {}", String::from_utf8_lossy(item.name), String::from_utf8_lossy(item.path));
+//!         }
 //!     }
+//!     // Why it is not connected: no provider, permission denied, a wrong
+//!     // auth token... (also kept in `client.last_error()`).
+//!     Err(e) => eprintln!("cgroups-snapshot: {e}"),
 //! }
 //! # Ok::<(), netipc::Error>(())
 //! ```
@@ -39,6 +44,7 @@ pub use client::{
     CgroupsSnapshotClient, Client, Increment, IncrementClient, ServiceKind, SessionInfo,
     StringBatch, StringReverse, StringReverseClient,
 };
+pub(crate) use client::{attempt_end, pause_before_retry};
 pub use config::{
     ClientConfig, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_LOOKUP_ITEMS,
     DEFAULT_MAX_LOOKUP_RESPONSE_BYTES, DEFAULT_MAX_LOOKUP_SUBCALLS, DEFAULT_MAX_SESSIONS,

@@ -8,23 +8,46 @@ use crate::transport::Interrupt;
 /// Where a client's connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientState {
-    /// Not connected (new, closed, or a reconnect failed for a transient
-    /// reason). `refresh()` connects.
+    /// Not connected (new, closed, or a connection failed for a transient
+    /// reason such as a timeout or a refused permission). `connect()`
+    /// connects.
     Disconnected,
     /// A connection attempt is in progress (seen only while it runs).
     Connecting,
     /// Connected: calls may be made.
     Ready,
-    /// No provider is running at the endpoint. `refresh()` tries again.
+    /// No provider is running at the endpoint (or its run directory does
+    /// not exist yet). `connect()` tries again.
     NotFound,
     /// The provider refused the auth token. Sticky: only `close()` and a new
-    /// `refresh()` try again.
+    /// `connect()` try again.
     AuthFailed,
     /// The provider speaks an incompatible protocol or shares no transport
     /// profile. Sticky like `AuthFailed`.
     Incompatible,
-    /// The session broke during a call. `refresh()` reconnects.
+    /// The session broke during a call. `connect()` reconnects.
     Broken,
+}
+
+impl ClientState {
+    /// A short description for messages ("no provider found", ...).
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Disconnected => "disconnected",
+            Self::Connecting => "connecting",
+            Self::Ready => "ready",
+            Self::NotFound => "no provider found",
+            Self::AuthFailed => "refused by the provider",
+            Self::Incompatible => "incompatible with the provider",
+            Self::Broken => "the session broke",
+        }
+    }
+}
+
+impl std::fmt::Display for ClientState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
 }
 
 /// A snapshot of a client's state and counters.

@@ -391,7 +391,7 @@ impl Channel {
         match self.recv_with(wait, in_flight)? {
             Some((header, end)) => Ok(self.keep(header, end)),
             // A blocking receive ends with a message or an error.
-            None => Err(Error::Timeout),
+            None => Err(Error::Timeout { limit: None }),
         }
     }
 

@@ -34,7 +34,9 @@ pub enum HandshakeError {
     Incompatible(&'static str),
     /// The client proposed a request payload ceiling above the server's
     /// maximum (status `LIMIT_EXCEEDED`).
-    #[error("the proposed request payload ceiling exceeds the server's maximum")]
+    #[error(
+        "the proposed request payload size exceeds the provider's maximum: lower the client's max_request_payload_bytes, or raise the provider's"
+    )]
     LimitExceeded,
     /// The provider already serves as many sessions as it may (a netipc
     /// provider's rejection); try again later.

@@ -275,7 +275,7 @@ impl Incoming {
         };
         if let Some(ack) = outcome.reply {
             if !send_packet(&conn, &[&ack], reply)? {
-                return Err(Error::Timeout);
+                return Err(Error::Timeout { limit: None });
             }
         }
         let params = outcome.result?;

@@ -52,7 +52,7 @@ fn honest_consumer_is_served(dir: &RunDir, watch: &RegionWatch, provisions_befor
         ..ClientConfig::default()
     };
     let mut client = IncrementClient::new(dir.str(), "inc", &config);
-    client.refresh();
+    let _ = client.connect();
     assert!(client.ready(), "{:?}", client.status());
     assert!(client.session_info().expect("connected").shared_memory);
     assert_eq!(client.call(1).expect("served"), 2);

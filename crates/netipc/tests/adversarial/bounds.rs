@@ -153,7 +153,7 @@ fn serve_one(
     while !stop.load(Ordering::SeqCst) {
         let n = match conn.recv(&mut buf, Some(Duration::from_millis(50))) {
             Ok(n) => n,
-            Err(Error::Timeout) => continue,
+            Err(Error::Timeout { .. }) => continue,
             Err(_) => return,
         };
         let Ok(request) = Header::decode(&buf[..n]) else {

@@ -70,11 +70,11 @@ fn mirror(case: &Mirror) {
                 Err(e) => assert!(expected(&e), "{name}: the L1 client reported {e:?}"),
                 Ok(_) => panic!("{name}: the handshake succeeded"),
             }
-            client.refresh();
+            let _ = client.connect();
             assert_eq!(client.status().state, *state, "{name}: the L2 state");
         }
         Reported::Call(expected) => {
-            client.refresh();
+            let _ = client.connect();
             assert_eq!(client.status().state, ClientState::Ready, "{name}");
             match client.call(41) {
                 Err(e) => assert!(expected(&e), "{name}: the call reported {e:?}"),
@@ -92,7 +92,7 @@ fn mirror(case: &Mirror) {
     ) {
         client.close();
     }
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(
         client.status().state,
         ClientState::Ready,
@@ -270,7 +270,10 @@ static MIRROR_HANDSHAKE: &[Mirror] = &[
                 linger(c);
             }
         },
-        reported: Reported::Handshake(|e| matches!(e, Error::Timeout), ClientState::Disconnected),
+        reported: Reported::Handshake(
+            |e| matches!(e, Error::Timeout { .. }),
+            ClientState::Disconnected,
+        ),
     },
 ];
 
@@ -418,7 +421,7 @@ static MIRROR_DATA: &[Mirror] = &[
                 p
             })
         },
-        reported: Reported::Call(|e| matches!(e, Error::Timeout)),
+        reported: Reported::Call(|e| matches!(e, Error::Timeout { .. })),
     },
     Mirror {
         name: "response payload_len smaller than the bytes sent",
@@ -519,7 +522,7 @@ fn mirror_batch(name: &str, answer: fn(&Header) -> Vec<u8>, expected: fn(&Error)
         ..ClientConfig::default()
     };
     let mut client = IncrementClient::new(dir.str(), SERVICE, &config);
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(client.status().state, ClientState::Ready, "{name}");
     match batch_call(&mut client) {
         Err(e) => assert!(expected(&e), "{name}: the call reported {e:?}"),
@@ -527,7 +530,7 @@ fn mirror_batch(name: &str, answer: fn(&Header) -> Vec<u8>, expected: fn(&Error)
     }
     drop(fake);
     let _honest = honest_provider(&dir, Profiles::BASELINE);
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(batch_call(&mut client).expect("honest"), [42, 43], "{name}");
 }
 
@@ -676,7 +679,7 @@ static MIRROR_CHUNKS: &[Mirror] = &[
                 p
             })
         },
-        reported: Reported::Call(|e| matches!(e, Error::Timeout)),
+        reported: Reported::Call(|e| matches!(e, Error::Timeout { .. })),
     },
     Mirror {
         name: "a chunk header with a wrong magic",
@@ -760,7 +763,7 @@ mod shm {
                     }
                     // The client left: the socket reports it.
                     match conn.recv(&mut buf, Some(Duration::from_millis(1))) {
-                        Err(Error::Timeout) => {}
+                        Err(Error::Timeout { .. }) => {}
                         _ => break,
                     }
                 }
@@ -796,7 +799,7 @@ mod shm {
             ..ClientConfig::default()
         };
         let mut client = IncrementClient::new(dir.str(), SERVICE, &config);
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(client.status().state, ClientState::Ready, "{name}");
         let info = client.session_info().expect("session");
         assert!(info.shared_memory, "{name}: the session uses shared memory");
@@ -812,7 +815,7 @@ mod shm {
             !dir.entries().iter().any(|e| e.ends_with(".ipcshm"))
         });
         let _honest = honest_provider(dir, Profiles::empty());
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(
             client.call(41).expect("honest call"),
             42,

@@ -226,7 +226,7 @@ impl Provider {
         .spawn()
         .expect("spawn the attacked provider");
         let mut honest = IncrementClient::new(dir.str(), SERVICE, &ClientConfig::default());
-        honest.refresh();
+        let _ = honest.connect();
         assert_eq!(honest.status().state, ClientState::Ready, "honest consumer");
         let mut provider = Self {
             baseline: server.stats(),

@@ -53,7 +53,7 @@ fn increment_server(dir: &RunDir, service: &str, config: &ServerConfig) -> Runni
 /// fake's place and is served.
 fn recovers(dir: &RunDir, service: &str, client: &mut IncrementClient) {
     let server = increment_server(dir, service, &ServerConfig::default());
-    client.refresh();
+    let _ = client.connect();
     assert!(client.ready(), "reconnected: {:?}", client.status());
     assert_eq!(client.call(41).expect("a call to the real provider"), 42);
     server.stop();
@@ -66,7 +66,7 @@ fn metered_failure<T: std::fmt::Debug>(
     call: impl FnOnce(&mut IncrementClient) -> Result<T, Error>,
 ) -> (Error, usize) {
     let meter = Scope::start();
-    client.refresh();
+    let _ = client.connect();
     assert!(client.ready(), "connected: {:?}", client.status());
     let result = call(client);
     let peak = meter.peak();
@@ -439,7 +439,7 @@ fn lookup_stitching_stops_at_the_clients_limit() {
         };
         let paths: Vec<String> = (0..1024).map(|i| format!("/sys/fs/cgroup/c{i}")).collect();
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &config);
-        client.refresh();
+        let _ = client.connect();
         // Warm up the provider's response size (1 MiB) and the client's.
         let _ = client.call(&paths[..1]);
         let meter = Scope::start();
@@ -491,7 +491,7 @@ fn lying_consumers_cost_the_provider_only_what_they_send() {
             };
             let server = increment_server(&dir, "inc", &config);
             let mut honest = IncrementClient::new(dir.str(), "inc", &consumer());
-            honest.refresh();
+            let _ = honest.connect();
             for v in 0..200 {
                 assert_eq!(honest.call(v).expect("warm-up"), v + 1);
             }

@@ -182,7 +182,7 @@ impl Rig {
                 ..ClientConfig::default()
             },
         );
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(client.status().state, ClientState::Ready, "L2 connect");
         assert!(client.session_info().unwrap().shared_memory);
         client

@@ -555,6 +555,6 @@ fn raw_shm_limit_ping_pongs_between_threads() {
     t.join().unwrap();
     assert!(matches!(
         a.wait(1, 2001, Duration::from_millis(20)),
-        Err(Error::Timeout)
+        Err(Error::Timeout { .. })
     ));
 }

@@ -37,7 +37,7 @@ fn connect_ends_at_its_deadline_when_the_backlog_is_full() {
             let result = ClientSession::connect(dir.str(), "inc", &options);
             let took = started.elapsed();
             assert!(
-                matches!(result, Err(Error::Timeout)),
+                matches!(result, Err(Error::Timeout { .. })),
                 "attempt {attempt}: {result:?}"
             );
             assert!(
@@ -84,13 +84,13 @@ fn a_client_send_ends_at_the_call_timeout_when_the_provider_stops_reading() {
             ..ClientConfig::default()
         };
         let mut client = StringReverseClient::new(dir.str(), "rev", &config);
-        client.refresh();
+        let _ = client.connect();
         let _held = provider.join().unwrap();
         let text = vec![b'x'; BIG - 64];
         let started = Instant::now();
         let result = client.call(&text).map(<[u8]>::len);
         let took = started.elapsed();
-        assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
         assert!(took < config.call_timeout + SLACK, "the call took {took:?}");
     });
 }
@@ -109,7 +109,7 @@ fn an_l1_send_ends_at_the_send_timeout_when_the_provider_stops_reading() {
         let _held = provider.join().unwrap();
         let started = Instant::now();
         let result = session.send_request(Method::StringReverse.code(), 1, &vec![0u8; BIG - 64]);
-        assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
         assert!(started.elapsed() < options.send_timeout + SLACK);
     });
 }
@@ -154,7 +154,7 @@ fn the_provider_drops_a_consumer_that_stops_reading_and_serves_the_others() {
         let stuck = stop_reading(&dir);
         // Everyone else is served meanwhile.
         let mut other = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
-        other.refresh();
+        let _ = other.connect();
         for _ in 0..20 {
             assert_eq!(other.call(b"abc").unwrap(), b"cba");
         }
@@ -212,7 +212,7 @@ fn a_call_with_a_reconnect_ends_by_its_timeout() {
             ..ClientConfig::default()
         };
         let mut client = StringReverseClient::new(dir.str(), "rev", &config);
-        client.refresh();
+        let _ = client.connect();
         let started = Instant::now();
         let result = client.call(b"abc").map(<[u8]>::len);
         let took = started.elapsed();

@@ -63,7 +63,7 @@ fn session_limit_under_crowd(profiles: Profiles) {
     let mut refused = 0;
     for _ in 0..LIMIT + 10 {
         let mut client = IncrementClient::new(dir.str(), "inc", &client_config(profiles));
-        client.refresh();
+        let _ = client.connect();
         match client.status().state {
             ClientState::Ready => admitted.push(client),
             ClientState::Disconnected => refused += 1,
@@ -149,7 +149,7 @@ fn churn(profiles: Profiles) {
     let mut failures = Vec::new();
     for i in 0..cycles {
         let mut client = IncrementClient::new(dir.str(), "inc", &client_config(profiles));
-        client.refresh();
+        let _ = client.connect();
         if let Err(e) = client.call(i) {
             failures.push(format!("cycle {i}: {e} ({:?})", client.status().state));
         }

@@ -69,7 +69,7 @@ fn stop_with_everything_going_on(profiles: Profiles) {
         };
         std::thread::spawn(move || {
             let mut client = IncrementClient::new(&run_dir, "inc", &config);
-            client.refresh();
+            let _ = client.connect();
             client.call(999).map_err(|e| e.to_string())
         })
     };

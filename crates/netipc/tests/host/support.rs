@@ -37,7 +37,7 @@ pub fn increment_server(dir: &RunDir, config: &ServerConfig) -> RunningServer {
 /// A connected INCREMENT client of the `inc` service.
 pub fn connected(dir: &RunDir, profiles: Profiles) -> IncrementClient {
     let mut client = IncrementClient::new(dir.str(), "inc", &client_config(profiles));
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(client.status().state, ClientState::Ready, "connect");
     let shm = client.session_info().expect("session").shared_memory;
     assert_eq!(shm, profiles != Profiles::BASELINE, "the transport");

@@ -83,7 +83,7 @@ fn round_trips(profiles: Profiles) {
     assert_eq!(inc.status().call_count, 4);
 
     let mut rev = StringReverseClient::new(dir.str(), "rev", &batch_config(profiles));
-    rev.refresh();
+    let _ = rev.connect();
     assert_eq!(rev.call(b"hello").unwrap(), b"olleh");
     assert_eq!(rev.call(b"").unwrap(), b"");
     let long = vec![b'x'; 900];
@@ -100,7 +100,7 @@ fn round_trips(profiles: Profiles) {
     assert_eq!(rev.status().call_count, 4);
 
     let mut snap = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
-    snap.refresh();
+    let _ = snap.connect();
     for _ in 0..3 {
         let view = snap.call().unwrap();
         assert_eq!(
@@ -227,7 +227,7 @@ fn string_reverse_batch_is_one_batch_message() {
         });
         let mut client =
             StringReverseClient::new(dir.str(), "rev", &batch_config(Profiles::empty()));
-        client.refresh();
+        let _ = client.connect();
         {
             let answers = client.call_batch(&["one", "two", "three"]).unwrap();
             let got: Vec<&[u8]> = answers.iter().collect();
@@ -276,7 +276,7 @@ fn batch_above_the_negotiated_item_count_is_refused() {
             (s.state, s.reconnect_count, s.error_count),
             (ClientState::Broken, 1, 1)
         );
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.call(1).unwrap(), 2);
     });
 }
@@ -300,7 +300,7 @@ fn message_ids_start_at_one_advance_on_success_and_retries_reuse_them() {
         // A call whose both attempts fail does not advance the id.
         assert!(matches!(client.call(100), Err(Error::Disconnected)));
         assert_eq!(client.status().state, ClientState::Broken);
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.call(7).unwrap(), 8);
         let got: Vec<(usize, u64, u64)> = server
             .seen()
@@ -472,7 +472,7 @@ fn malformed_snapshot_counts_as_a_failed_attempt() {
             Action::Respond(vec![9u8; 30])
         });
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call().map(|v| v.len());
         assert!(matches!(result, Err(Error::Codec(_))), "{result:?}");
         let s = client.status();
@@ -543,11 +543,12 @@ fn handler_that_always_fails_is_invoked_exactly_twice() {
         assert!(matches!(
             client.call(1),
             Err(Error::NotReady {
-                state: ClientState::Broken
+                state: ClientState::Broken,
+                ..
             })
         ));
         assert_eq!(calls.get(), 3);
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.call(1).unwrap(), 2);
         assert_eq!(calls.get(), 4);
     });

@@ -53,14 +53,17 @@ fn refresh_without_a_provider_is_not_found_and_retries() {
     watchdog(|| {
         let dir = RunDir::new();
         let mut client = IncrementClient::new(dir.str(), "svc", &ClientConfig::default());
-        assert!(client.refresh(), "Disconnected -> NotFound is a change");
+        assert!(
+            client.connect().is_err(),
+            "Disconnected -> NotFound is a change"
+        );
         assert_eq!(client.status(), status(ClientState::NotFound, 0, 0, 0, 0));
-        assert!(!client.refresh(), "still NotFound: no change");
+        assert!(client.connect().is_err(), "still NotFound: no change");
         assert_eq!(client.status(), status(ClientState::NotFound, 0, 0, 0, 0));
         // The second refresh really tried: a provider that appears now is
         // found by the next one.
         let _server = increment_server(&dir, "svc", &ServerConfig::default());
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.status(), status(ClientState::Ready, 1, 0, 0, 0));
     });
 }
@@ -71,17 +74,18 @@ fn client_started_before_the_server_connects_once_it_appears() {
         let dir = RunDir::new();
         let mut client = IncrementClient::new(dir.str(), "late", &ClientConfig::default());
         for _ in 0..3 {
-            client.refresh();
+            let _ = client.connect();
             assert_eq!(client.status().state, ClientState::NotFound);
             assert!(matches!(
                 client.call(1),
                 Err(Error::NotReady {
-                    state: ClientState::NotFound
+                    state: ClientState::NotFound,
+                    ..
                 })
             ));
         }
         let _server = increment_server(&dir, "late", &ServerConfig::default());
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert!(client.ready());
         assert_eq!(client.call(41).unwrap(), 42);
         assert_eq!(client.status(), status(ClientState::Ready, 1, 0, 1, 3));
@@ -102,18 +106,19 @@ fn wrong_auth_token_is_sticky_until_close() {
             ..ClientConfig::default()
         };
         let mut client = IncrementClient::new(dir.str(), "svc", &config);
-        assert!(client.refresh());
+        assert!(client.connect().is_err());
         assert_eq!(client.status(), status(ClientState::AuthFailed, 0, 0, 0, 0));
         assert_eq!(server.accepted(), 1);
         // Sticky: refresh does nothing (no connection is made).
-        assert!(!client.refresh());
-        assert!(!client.refresh());
+        assert!(client.connect().is_err());
+        assert!(client.connect().is_err());
         assert_eq!(client.status().state, ClientState::AuthFailed);
         assert_eq!(server.accepted(), 1);
         assert!(matches!(
             client.call(1),
             Err(Error::NotReady {
-                state: ClientState::AuthFailed
+                state: ClientState::AuthFailed,
+                ..
             })
         ));
         // close() is the way out; the next refresh tries again.
@@ -122,7 +127,7 @@ fn wrong_auth_token_is_sticky_until_close() {
             client.status(),
             status(ClientState::Disconnected, 0, 0, 0, 1)
         );
-        assert!(client.refresh());
+        assert!(client.connect().is_err());
         assert_eq!(client.status().state, ClientState::AuthFailed);
         assert_eq!(server.accepted(), 2);
         assert!(server.seen().is_empty());
@@ -136,14 +141,14 @@ fn no_common_profile_is_incompatible_and_sticky() {
         let server = RawServer::start(&dir, "svc", raw_options(BASELINE), answer_increment);
         let config = client_config(Profiles::SHM_HYBRID);
         let mut client = IncrementClient::new(dir.str(), "svc", &config);
-        assert!(client.refresh());
+        assert!(client.connect().is_err());
         assert_eq!(client.status().state, ClientState::Incompatible);
-        assert!(!client.refresh());
+        assert!(client.connect().is_err());
         assert_eq!(client.status().state, ClientState::Incompatible);
         assert_eq!(server.accepted(), 1);
         client.close();
         assert_eq!(client.status().state, ClientState::Disconnected);
-        assert!(client.refresh());
+        assert!(client.connect().is_err());
         assert_eq!(client.status().state, ClientState::Incompatible);
         assert_eq!(server.accepted(), 2);
     });
@@ -156,7 +161,7 @@ fn calls_while_not_ready_fail_without_io_and_count_errors() {
         let (run_dir, cfg) = (dir.str(), ClientConfig::default());
         let not_ready = |state| {
             move |r: Result<(), Error>| match r {
-                Err(Error::NotReady { state: s }) => assert_eq!(s, state),
+                Err(Error::NotReady { state: s, .. }) => assert_eq!(s, state),
                 other => panic!("expected NotReady({state:?}), got {other:?}"),
             }
         };
@@ -189,7 +194,7 @@ fn calls_while_not_ready_fail_without_io_and_count_errors() {
         // NotFound: the refresh found nobody; a listener appearing later
         // is not contacted by a call, only by the next refresh.
         let mut inc = IncrementClient::new(run_dir, "other", &cfg);
-        inc.refresh();
+        let _ = inc.connect();
         assert_eq!(inc.status().state, ClientState::NotFound);
         let listener = Listener::bind(run_dir, "other", &ServerOptions::default()).unwrap();
         not_ready(ClientState::NotFound)(inc.call(7).map(drop));
@@ -209,8 +214,8 @@ fn refresh_while_ready_does_nothing() {
             answer_increment,
         );
         let mut client = ready_increment_client(&dir, "svc", &ClientConfig::default());
-        assert!(!client.refresh());
-        assert!(!client.refresh());
+        client.connect().unwrap();
+        client.connect().unwrap();
         assert_eq!(client.call(1).unwrap(), 2);
         assert_eq!(client.status(), status(ClientState::Ready, 1, 0, 1, 0));
         assert_eq!(server.accepted(), 1);
@@ -238,12 +243,12 @@ fn connect_and_reconnect_counters() {
         assert_eq!(client.call(1).unwrap(), 2);
         // Break the session: a timed-out call leaves it Broken.
         client.set_call_timeout(Duration::from_millis(200));
-        assert!(matches!(client.call(0), Err(Error::Timeout)));
+        assert!(matches!(client.call(0), Err(Error::Timeout { .. })));
         assert_eq!(client.status(), status(ClientState::Broken, 1, 0, 1, 1));
         gate.open();
         client.set_call_timeout(Duration::ZERO);
         // From Broken, refresh reconnects and counts a reconnect.
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.status(), status(ClientState::Ready, 1, 1, 1, 1));
         assert_eq!(client.call(2).unwrap(), 3);
         // After close, a refresh is a first connect again.
@@ -252,7 +257,7 @@ fn connect_and_reconnect_counters() {
             client.status(),
             status(ClientState::Disconnected, 1, 1, 2, 1)
         );
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.status(), status(ClientState::Ready, 2, 1, 2, 1));
     });
 }
@@ -279,7 +284,7 @@ fn close_keeps_counters_and_clears_the_abort_flag() {
             client.status(),
             status(ClientState::Disconnected, 1, 0, 1, 1)
         );
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.call(5).unwrap(), 6);
         assert_eq!(client.status(), status(ClientState::Ready, 2, 0, 2, 1));
     });
@@ -351,10 +356,10 @@ fn server_process_gone_leaves_the_client_not_found() {
         // reconnect's result, not Broken.
         assert!(client.call(1).is_err());
         assert_eq!(client.status(), status(ClientState::NotFound, 1, 0, 1, 1));
-        assert!(!client.refresh());
+        assert!(client.connect().is_err());
         // Back again: the next refresh counts as a first connect.
         let _peer = Peer::start("l2-increment", &dir, "svc", Profiles::empty(), 5);
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.status(), status(ClientState::Ready, 2, 0, 1, 1));
         assert_eq!(client.call(1).unwrap(), 6);
     });
@@ -366,7 +371,7 @@ fn snapshot_server_restart_shows_the_new_generation() {
         let dir = RunDir::new();
         let mut peer = Peer::start("l2-snapshot", &dir, "snap", Profiles::empty(), 3);
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         {
             let view = client.call().unwrap();
             assert_eq!((view.len(), view.generation()), (3, 3));
@@ -391,7 +396,7 @@ fn string_reverse_across_processes() {
             ..ClientConfig::default()
         };
         let mut client = StringReverseClient::new(dir.str(), "rev", &config);
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert!(client.session_info().unwrap().shared_memory);
         assert_eq!(client.call(b"netipc").unwrap(), b"cpiten");
         let answers = client.call_batch(&["ab", "", "xyz"]).unwrap();

@@ -127,13 +127,13 @@ fn zero_key_lookups_send_one_16_byte_request_and_return_the_generation() {
         let cg = scripted_cgroups(&dir, |_| 42, |_, _, _| unreachable!("no keys"));
         let apps = scripted_apps(&dir, |_| 43, |_, _, _| unreachable!("no keys"));
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         {
             let view = client.call::<&[u8]>(&[]).unwrap();
             assert_eq!((view.len(), view.generation()), (0, 42));
         }
         let mut apps_client = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        apps_client.refresh();
+        let _ = apps_client.connect();
         {
             let view = apps_client.call(&[]).unwrap();
             assert_eq!((view.len(), view.generation()), (0, 43));
@@ -162,7 +162,7 @@ fn sub_responses_with_different_generations_fail_the_lookup() {
             |_, _, pid| (pid, PidStatus::Unknown),
         );
         let mut client = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let pids: Vec<u32> = (1..=100).collect();
         let result = client.call(&pids).map(|v| v.len());
         assert!(matches!(result, Err(Error::BadResponse(_))), "{result:?}");
@@ -193,7 +193,7 @@ fn sub_responses_with_different_generations_fail_the_lookup() {
             },
         );
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[path(0), path(1)]).map(|v| v.len());
         assert!(matches!(result, Err(Error::BadResponse(_))), "{result:?}");
         let seen = server.seen();
@@ -219,7 +219,7 @@ fn an_item_that_does_not_echo_its_key_fails_the_lookup() {
             },
         );
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[path(0), path(1), path(2)]).map(|v| v.len());
         assert!(matches!(result, Err(Error::BadResponse(_))), "{result:?}");
         assert_eq!(
@@ -235,7 +235,7 @@ fn an_item_that_does_not_echo_its_key_fails_the_lookup() {
             |_, i, pid| (pid + (i == 2) as u32, PidStatus::Unknown),
         );
         let mut client = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[5, 6, 7]).map(|v| v.len());
         assert!(matches!(result, Err(Error::BadResponse(_))), "{result:?}");
         assert_eq!(apps.seen().len(), 1);
@@ -253,7 +253,7 @@ fn an_answer_after_a_payload_exceeded_item_fails_the_lookup() {
         ];
         let server = scripted_cgroups(&dir, |_| 1, move |_, i, p| (p.to_vec(), statuses[i]));
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[path(0), path(1), path(2)]).map(|v| v.len());
         assert!(matches!(result, Err(Error::BadResponse(_))), "{result:?}");
         assert_eq!(server.seen().len(), 1);
@@ -265,7 +265,7 @@ fn an_answer_after_a_payload_exceeded_item_fails_the_lookup() {
         ];
         let apps = scripted_apps(&dir, |_| 1, move |_, i, pid| (pid, statuses[i]));
         let mut client = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[5, 6, 7]).map(|v| v.len());
         assert!(matches!(result, Err(Error::BadResponse(_))), "{result:?}");
         assert_eq!(apps.seen().len(), 1);
@@ -282,7 +282,7 @@ fn payload_exceeded_at_position_zero_fails_with_overflow() {
             |_, _, p| (p.to_vec(), CgroupsLookupStatus::PayloadExceeded),
         );
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[path(0), path(1)]).map(|v| v.len());
         assert!(
             matches!(result, Err(Error::CapacityExhausted)),
@@ -293,7 +293,7 @@ fn payload_exceeded_at_position_zero_fails_with_overflow() {
 
         let apps = scripted_apps(&dir, |_| 1, |_, _, pid| (pid, PidStatus::PayloadExceeded));
         let mut client = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[1]).map(|v| v.len());
         assert!(
             matches!(result, Err(Error::CapacityExhausted)),
@@ -324,7 +324,7 @@ fn lookup_item_limit_is_checked_first_and_sends_nothing() {
             matches!(result, Err(Error::LookupLimit("max_lookup_items"))),
             "{result:?}"
         );
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&four).map(|v| v.len());
         assert!(
             matches!(result, Err(Error::LookupLimit("max_lookup_items"))),
@@ -363,7 +363,7 @@ fn lookup_subcall_limit_stops_the_lookup() {
             ..ClientConfig::default()
         };
         let mut client = AppsLookupClient::new(dir.str(), "apps", &config);
-        client.refresh();
+        let _ = client.connect();
         // (1024 - 16) / 16 = 63 pids fit one request.
         let pids: Vec<u32> = (1..=64).collect();
         assert_eq!(client.call(&pids[..63]).unwrap().len(), 63);
@@ -395,7 +395,7 @@ fn lookup_response_size_limit_stops_the_lookup() {
             ..ClientConfig::default()
         };
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &config);
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(client.call(&[path(0)]).unwrap().len(), 1);
         let result = client.call(&[path(0), path(1), path(2)]).map(|v| v.len());
         assert!(
@@ -416,7 +416,7 @@ fn invalid_paths_fail_without_io() {
             |_, _, p| (p.to_vec(), CgroupsLookupStatus::Known),
         );
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         for bad in [&b""[..], b"/a\0b"] {
             let result = client.call(&[&path(0)[..], bad]).map(|v| v.len());
             assert!(matches!(result, Err(Error::Codec(_))), "{result:?}");
@@ -432,7 +432,7 @@ fn aborted_lookup_sends_nothing() {
         let dir = RunDir::new();
         let server = scripted_apps(&dir, |_| 1, |_, _, pid| (pid, PidStatus::Unknown));
         let mut client = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         client.abort_handle().abort();
         assert!(matches!(client.call(&[1]), Err(Error::Aborted)));
         assert!(matches!(client.call(&[]), Err(Error::Aborted)));

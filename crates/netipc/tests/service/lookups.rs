@@ -110,7 +110,7 @@ fn cgroups_round_trip(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, log) = cgroups_server(&dir, &server_config(profiles), 0);
     let mut client = CgroupsLookupClient::new(dir.str(), "cg", &client_config(profiles));
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(
         client.session_info().unwrap().shared_memory,
         profiles != BASELINE
@@ -149,7 +149,7 @@ fn apps_round_trip(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, _log) = apps_server(&dir, &server_config(profiles), 0);
     let mut client = AppsLookupClient::new(dir.str(), "apps", &client_config(profiles));
-    client.refresh();
+    let _ = client.connect();
     let pids = [42, 7, 42, 1];
     let view = client.call(&pids).unwrap();
     assert_eq!((view.len(), view.generation()), (4, 5));
@@ -203,7 +203,7 @@ fn cgroups_lookup_retries_the_payload_exceeded_suffix() {
         };
         let (_server, log) = cgroups_server(&dir, &config, 300);
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let paths: Vec<Vec<u8>> = (0..30).map(path).collect();
         let calls = {
             let view = client.call(&paths).unwrap();
@@ -235,7 +235,7 @@ fn apps_lookup_retries_the_payload_exceeded_suffix() {
         };
         let (_server, log) = apps_server(&dir, &config, 200);
         let mut client = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let pids: Vec<u32> = (100..140).collect();
         {
             let view = client.call(&pids).unwrap();
@@ -260,7 +260,7 @@ fn cgroups_path_too_big_for_the_request_ceiling_is_answered_locally() {
             ..ClientConfig::default()
         };
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &config);
-        client.refresh();
+        let _ = client.connect();
         let big = [b"/huge/".to_vec(), vec![b'x'; 2000], b"/k999".to_vec()].concat();
         {
             let paths = [path(0), big.clone(), path(2)];
@@ -306,7 +306,7 @@ fn long_path_renegotiates_the_request_size() {
         };
         let (_server, _log) = cgroups_server(&dir, &config, 0);
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let big = [b"/".to_vec(), vec![b'y'; 1996], b"k001".to_vec()].concat();
         {
             let view = client.call(&[path(0), big.clone()]).unwrap();
@@ -332,7 +332,7 @@ fn long_path_against_a_server_that_cannot_grow_fails_the_call_only() {
         };
         let (_server, _log) = cgroups_server(&dir, &fixed, 0);
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let big = vec![b'z'; 2000];
         let result = client.call(&[big]).map(|v| v.len());
         assert!(
@@ -340,7 +340,7 @@ fn long_path_against_a_server_that_cannot_grow_fails_the_call_only() {
             "{result:?}"
         );
         assert_eq!(client.status().state, ClientState::Broken);
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.call(&[path(1)]).unwrap().len(), 1);
     });
 }
@@ -374,18 +374,18 @@ fn lookup_timeout_inside_a_sub_call_breaks_the_session() {
         let gate = Gate::default();
         let _server = gated_cgroups_server(&dir, &gate);
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client
             .call_with_timeout(&[path(0)], Some(Duration::from_millis(300)))
             .map(|v| v.len());
-        assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
         let s = client.status();
         assert_eq!(
             (s.state, s.reconnect_count, s.error_count),
             (ClientState::Broken, 0, 1)
         );
         gate.open();
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(client.call(&[path(0)]).unwrap().len(), 1);
     });
 }
@@ -397,7 +397,7 @@ fn lookup_abort_from_another_thread_unblocks_it() {
         let gate = Gate::default();
         let _server = gated_cgroups_server(&dir, &gate);
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let handle = client.abort_handle();
         let g = gate.clone();
         let aborter = std::thread::spawn(move || {
@@ -420,8 +420,8 @@ fn lookup_servers_across_processes_and_a_restart() {
         let mut apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", Profiles::empty(), 1);
         let mut cg = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
         let mut apps = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
-        cg.refresh();
-        apps.refresh();
+        let _ = cg.connect();
+        let _ = apps.connect();
         let paths: Vec<Vec<u8>> = (0..50).map(path).collect();
         let pids: Vec<u32> = (1000..1100).collect();
         for generation in [1, 2] {
@@ -477,7 +477,7 @@ fn growable_lookup_server_grows_instead_of_cutting_answers_short() {
             let dir = RunDir::new();
             let (_server, _log) = cgroups_server(&dir, config, 0);
             let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-            client.refresh();
+            let _ = client.connect();
             let mut runs = Vec::new();
             for _ in 0..2 {
                 let view = client.call(&paths).unwrap();
@@ -525,7 +525,7 @@ fn first_key_oversized_next_to_placeholders_is_asked_again_alone() {
             .map(|i| format!("/sys/fs/cgroup/k{i:03}").into_bytes())
             .collect();
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let view = client.call(&paths).unwrap();
         assert_eq!(view.len(), paths.len());
         for (item, p) in view.iter().zip(&paths) {
@@ -559,7 +559,7 @@ fn a_large_lookup_settles_into_one_exchange_per_call() {
             .map(|i| format!("/sys/fs/cgroup/system.slice/docker-{i:040}.scope").into_bytes())
             .collect();
         let mut client = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         // The response size grows with what each sub-call turned out to
         // need, so it takes a couple of calls to settle.
         for _ in 0..2 {

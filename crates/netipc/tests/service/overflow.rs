@@ -66,7 +66,7 @@ fn overflow_recovers_end_to_end(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, calls) = big_snapshot_server(&dir, &server_config(profiles), 1000, 0);
     let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(
         client.session_info().unwrap().max_response_payload_bytes,
         1024
@@ -89,7 +89,7 @@ fn overflow_recovers_end_to_end(profiles: Profiles) {
     assert_eq!(client.status().reconnect_count, 1);
     // The server learned it: a new client needs no growth.
     let mut other = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
-    other.refresh();
+    let _ = other.connect();
     assert_eq!(
         other.session_info().unwrap().max_response_payload_bytes,
         1024 << 7
@@ -123,7 +123,7 @@ fn overflow_without_any_growth_fails_after_one_reconnect() {
             ..ClientConfig::default()
         };
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &config);
-        client.refresh();
+        let _ = client.connect();
         let result = client.call().map(|v| v.len());
         assert!(
             matches!(result, Err(Error::CapacityExhausted)),
@@ -150,7 +150,7 @@ fn overflow_where_only_the_client_proposal_grows_stops_after_two_attempts() {
         };
         let (_server, calls) = big_snapshot_server(&dir, &fixed, 1000, 0);
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call().map(|v| v.len());
         assert!(
             matches!(result, Err(Error::CapacityExhausted)),
@@ -162,7 +162,7 @@ fn overflow_where_only_the_client_proposal_grows_stops_after_two_attempts() {
             (s.state, s.reconnect_count, s.error_count),
             (ClientState::Broken, 2, 1)
         );
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(
             client.session_info().unwrap().max_response_payload_bytes,
             4096
@@ -201,7 +201,7 @@ fn overflow_recovery_makes_at_most_eight_attempts() {
             ..ClientConfig::default()
         };
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &config);
-        client.refresh();
+        let _ = client.connect();
         let result = client.call().map(|v| v.len());
         assert!(
             matches!(result, Err(Error::CapacityExhausted)),
@@ -239,7 +239,7 @@ fn request_overflow_grows_the_request_size_when_the_server_allows_it() {
         };
         let _server = reverse_server(&dir, &config);
         let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(
             client.session_info().unwrap().max_request_payload_bytes,
             1024
@@ -267,7 +267,7 @@ fn request_and_response_overflow_both_recover() {
         };
         let _server = reverse_server(&dir, &config);
         let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let text: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
         let reversed: Vec<u8> = text.iter().rev().copied().collect();
         assert_eq!(client.call(&text).unwrap(), &reversed[..]);
@@ -297,7 +297,7 @@ fn request_overflow_against_a_server_that_cannot_grow_fails_the_call_only() {
         };
         let _server = reverse_server(&dir, &fixed);
         let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(&[b'a'; 3000]).map(<[u8]>::len);
         assert!(
             matches!(result, Err(Error::CapacityExhausted)),
@@ -310,14 +310,14 @@ fn request_overflow_against_a_server_that_cannot_grow_fails_the_call_only() {
         );
         // The refused proposal is not kept: the client can connect again
         // and make the calls that fit.
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(
             client.session_info().unwrap().max_request_payload_bytes,
             1024
         );
         assert_eq!(client.call(b"abc").unwrap(), b"cba");
         assert!(client.call(&[b'a'; 3000]).is_err());
-        assert!(client.refresh());
+        client.connect().unwrap();
         assert_eq!(client.call(b"xy").unwrap(), b"yx");
     });
 }
@@ -330,7 +330,7 @@ fn a_snapshot_near_the_growth_ceiling_succeeds_on_the_first_call() {
         let dir = RunDir::new();
         let (_server, calls) = big_snapshot_server(&dir, &ServerConfig::default(), 6000, 100);
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         check_snapshot(&mut client, 6000);
         assert_eq!(
             client.session_info().unwrap().max_response_payload_bytes,

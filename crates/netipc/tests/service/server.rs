@@ -107,7 +107,7 @@ fn client_of_another_method_is_rejected_unsupported() {
         let dir = RunDir::new();
         let (_server, calls) = increment_server_failing_on_13(&dir, Profiles::empty());
         let mut client = StringReverseClient::new(dir.str(), "inc", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         let result = client.call(b"abc").map(<[u8]>::to_vec);
         assert!(
             matches!(result, Err(Error::Rejected(TransportStatus::UNSUPPORTED))),
@@ -266,7 +266,7 @@ fn handler_panic_fails_only_its_request() {
         for v in 2..20 {
             assert_eq!(bystander.call(v).unwrap(), v + 1);
         }
-        assert!(victim.refresh());
+        victim.connect().unwrap();
         assert_eq!(victim.call(5).unwrap(), 6);
         let b = bystander.status();
         assert_eq!((b.reconnect_count, b.error_count), (0, 0));
@@ -314,7 +314,7 @@ fn session_limit(profiles: Profiles) {
     );
     // An L2 client stays disconnected and retries on its next refresh.
     let mut second = IncrementClient::new(dir.str(), "inc", &client_config(profiles));
-    second.refresh();
+    let _ = second.connect();
     assert_eq!(second.status().state, ClientState::Disconnected);
     eventually("the refusals to be counted", || {
         server.stats().refused_at_capacity == 2
@@ -330,7 +330,7 @@ fn session_limit(profiles: Profiles) {
     // Once it leaves, its place is free again.
     drop(first);
     eventually("the session slot to be freed", || {
-        second.refresh();
+        let _ = second.connect();
         second.ready() && second.call(7).is_ok_and(|v| v == 8)
     });
     // Being turned away never costs the client its shared memory.
@@ -437,7 +437,7 @@ fn thirty_two_concurrent_clients_fail_independently() {
                                 matches!(r, Err(Error::Rejected(TransportStatus::INTERNAL_ERROR))),
                                 "client {i}: {r:?}"
                             );
-                            assert!(client.refresh(), "client {i} reconnects");
+                            client.connect().unwrap();
                         } else {
                             let v = (i as u64) << 20 | n;
                             assert_eq!(client.call(v).unwrap(), v + 1, "client {i}");
@@ -486,7 +486,7 @@ fn stop_from_another_thread_ends_run_and_removes_every_file() {
         // gets in.
         let mut client = IncrementClient::new(dir.str(), "inc", &ClientConfig::default());
         eventually("the server to listen", || {
-            client.refresh();
+            let _ = client.connect();
             client.ready()
         });
         assert_eq!(client.call(1).unwrap(), 2);

@@ -39,11 +39,11 @@ fn shm_attach_failure_falls_back_to_baseline_until_close() {
         };
         let client = std::thread::spawn(move || {
             let mut client = IncrementClient::new(&run_dir, "inc", &config);
-            assert!(client.refresh());
+            client.connect().unwrap();
             tx.send((client.status(), client.session_info())).unwrap();
             let answer = client.call(41);
             client.close();
-            client.refresh();
+            let _ = client.connect();
             let info = client.session_info();
             (answer.unwrap(), info, client.status())
         });

@@ -55,7 +55,7 @@ pub fn ready_increment_client(
     config: &ClientConfig,
 ) -> IncrementClient {
     let mut client = IncrementClient::new(dir.str(), service, config);
-    assert!(client.refresh(), "refresh changes the state");
+    client.connect().unwrap();
     assert!(client.ready(), "client connected: {:?}", client.status());
     client
 }
@@ -75,7 +75,7 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 /// would be queued there).
 pub fn assert_no_connection(listener: &Listener) {
     match listener.accept(Some(QUIET), None) {
-        Err(Error::Timeout) => {}
+        Err(Error::Timeout { .. }) => {}
         Ok(_) => panic!("a connection was attempted"),
         Err(e) => panic!("accept failed: {e}"),
     }

@@ -37,7 +37,7 @@ fn timeout_breaks_without_resend(profiles: Profiles) {
     assert_eq!(client.call(1).unwrap(), 2);
     client.set_call_timeout(Duration::from_millis(300));
     let result = client.call(0);
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     // No reconnect, so no re-send; the session is gone.
     let s = client.status();
     assert_eq!(
@@ -48,7 +48,7 @@ fn timeout_breaks_without_resend(profiles: Profiles) {
     assert_eq!(gate.entered(), 1);
     gate.open();
     client.set_call_timeout(Duration::ZERO);
-    assert!(client.refresh());
+    client.connect().unwrap();
     assert_eq!(client.call(1).unwrap(), 2);
     assert_eq!(client.status().reconnect_count, 1);
 }
@@ -72,7 +72,7 @@ fn timeout_against_a_silent_server_sends_the_request_once() {
         });
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         client.set_call_timeout(Duration::from_millis(300));
-        assert!(matches!(client.call(1), Err(Error::Timeout)));
+        assert!(matches!(client.call(1), Err(Error::Timeout { .. })));
         // A re-send would have needed a new session, handshaken (so
         // accepted) before the call returned.
         assert_eq!(server.accepted(), 1);
@@ -100,15 +100,15 @@ fn per_call_timeout_overrides_the_default() {
         .spawn()
         .unwrap();
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
-        client.refresh();
+        let _ = client.connect();
         assert_eq!(client.call_timeout(), Duration::from_secs(30));
         let result = client
             .call_with_timeout(Some(Duration::from_millis(300)))
             .map(|v| v.len());
-        assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
         assert_eq!(client.status().state, ClientState::Broken);
         gate.open();
-        client.refresh();
+        let _ = client.connect();
         // Zero is refused before anything is sent; `None` is the default.
         let calls = client.status().call_count;
         let result = client
@@ -154,7 +154,7 @@ fn abort_unblocks_a_waiting_call(profiles: Profiles) {
 
     // Sticky: after a reconnect, calls still fail without I/O (the session
     // stays usable) until the flag is cleared.
-    assert!(client.refresh());
+    client.connect().unwrap();
     for _ in 0..2 {
         assert!(matches!(client.call(1), Err(Error::Aborted)));
         assert_eq!(client.status().state, ClientState::Ready);
@@ -167,7 +167,7 @@ fn abort_unblocks_a_waiting_call(profiles: Profiles) {
     // close() clears it too.
     handle.abort();
     client.close();
-    client.refresh();
+    let _ = client.connect();
     assert_eq!(client.call(2).unwrap(), 3);
     assert_eq!(client.status().call_count, 2);
 }

@@ -2,6 +2,7 @@
 //! retry with one reconnect, capacity growth on overflow, timeouts and
 //! aborts (level2 spec sections 3 to 7).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -9,6 +10,7 @@ use crate::service::config::ClientSettings;
 use crate::service::{AbortHandle, ClientState, ClientStatus};
 use crate::transport::framing::{LimitExceeded, ProtocolError};
 use crate::transport::handshake::HandshakeError;
+use crate::transport::run_dir::RunDirError;
 use crate::transport::{ClientOptions, ClientSession, Interrupt, Message, Wait};
 use crate::wire::{MessageKind, Method, Profiles, TransportStatus};
 
@@ -59,11 +61,31 @@ impl Failure {
     }
 }
 
-/// The instant `timeout` from now (far in the future for huge timeouts).
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+/// When an operation must end, and the time limit that set it (reported
+/// by a timeout).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) limit: Duration,
+}
+
+/// The deadline `timeout` from now (far in the future for huge timeouts).
+pub(crate) fn deadline_after(timeout: Duration) -> Deadline {
     let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(1 << 31))
+    Deadline {
+        at: now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(1 << 31)),
+        limit: timeout,
+    }
+}
+
+/// `e` with the time limit filled in when it is a transport timeout.
+pub(crate) fn with_limit(e: Error, limit: Duration) -> Error {
+    match e {
+        Error::Timeout { limit: None } => Error::Timeout { limit: Some(limit) },
+        other => other,
+    }
 }
 
 /// `max(current, next_power_of_two(want))`, capped at `ceiling`.
@@ -100,6 +122,9 @@ pub(crate) struct ClientCore {
     refused_request: Option<u32>,
     /// A call is running: reconnects end when the client is aborted.
     in_call: bool,
+    /// Why the most recent connection attempt failed; `None` once one
+    /// succeeds.
+    last_error: Option<Arc<Error>>,
 }
 
 impl ClientCore {
@@ -132,6 +157,7 @@ impl ClientCore {
             call_timeout: settings.call_timeout,
             refused_request: None,
             in_call: false,
+            last_error: None,
         }
     }
 
@@ -201,24 +227,51 @@ impl ClientCore {
         self.status.error_count = self.status.error_count.wrapping_add(1);
     }
 
-    /// Connects if disconnected or not found, reconnects if broken; other
-    /// states stay as they are. Returns whether the state changed.
-    pub(crate) fn refresh(&mut self) -> bool {
-        let before = self.state;
-        let reconnect = match before {
-            ClientState::Disconnected | ClientState::NotFound => false,
-            ClientState::Broken => true,
-            _ => return false,
-        };
-        if self.try_connect(deadline_after(self.call_timeout)) == ClientState::Ready {
-            let counter = if reconnect {
-                &mut self.status.reconnect_count
-            } else {
-                &mut self.status.connect_count
-            };
-            *counter = counter.wrapping_add(1);
+    /// Why the most recent connection attempt failed (`None` once one
+    /// succeeds).
+    pub(crate) fn last_error(&self) -> Option<&Arc<Error>> {
+        self.last_error.as_ref()
+    }
+
+    /// The error of a call or connect refused because the client is not
+    /// ready: its state and the cause of the last failed connection.
+    pub(crate) fn not_ready(&self) -> Error {
+        Error::NotReady {
+            state: self.state,
+            cause: self.last_error.clone(),
         }
-        self.state != before
+    }
+
+    /// Connects if disconnected or not found, reconnects if broken (at
+    /// most until `until`); `AuthFailed` and `Incompatible` stay as they
+    /// are until `close`. `Ok` when the client is ready.
+    pub(crate) fn connect(&mut self, until: Instant) -> Result<()> {
+        let reconnect = match self.state {
+            ClientState::Ready => return Ok(()),
+            ClientState::Disconnected | ClientState::NotFound | ClientState::Connecting => false,
+            ClientState::Broken => true,
+            ClientState::AuthFailed | ClientState::Incompatible => return Err(self.not_ready()),
+        };
+        if self.try_connect(until) != ClientState::Ready {
+            return Err(self.not_ready());
+        }
+        if reconnect {
+            self.count_reconnect();
+        } else {
+            self.status.connect_count = self.status.connect_count.wrapping_add(1);
+        }
+        Ok(())
+    }
+
+    fn count_reconnect(&mut self) {
+        self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
+        tracing::info!(
+            target: "netipc::client",
+            service = %self.service,
+            run_dir = %self.run_dir,
+            reconnects = self.status.reconnect_count,
+            "reconnected to the provider"
+        );
     }
 
     /// Drops the session; the state becomes `Disconnected`, the abort flag
@@ -230,6 +283,7 @@ impl ClientCore {
         self.supported = self.settings.supported_profiles;
         self.preferred = self.settings.preferred_profiles;
         self.refused_request = None;
+        self.last_error = None;
         self.abort.clear();
     }
 
@@ -252,7 +306,7 @@ impl ClientCore {
     /// One connection (connect, handshake, shared-memory attach) that ends
     /// at `until` at the latest, or (inside a call) when the client is
     /// aborted.
-    fn connect(&self, until: Instant) -> Result<ClientSession> {
+    fn open_session(&self, until: Instant) -> Result<ClientSession> {
         ClientSession::connect_until(
             &self.run_dir,
             &self.service,
@@ -271,15 +325,17 @@ impl ClientCore {
     /// returns the new state. A failed shared-memory attach withdraws the
     /// SHM profiles for good and connects again without them.
     fn try_connect(&mut self, until: Instant) -> ClientState {
+        let started = Instant::now();
         self.state = ClientState::Connecting;
         self.session = None;
         if self.supported.is_empty() {
             // Only shared memory was allowed and it failed: nothing is
-            // left to offer until `close()` restores the configuration.
+            // left to offer until `close()` restores the configuration
+            // (the attach failure stays the last error).
             self.state = ClientState::Incompatible;
             return self.state;
         }
-        let mut result = self.connect(until);
+        let mut result = self.open_session(until);
         if matches!(result, Err(Error::Handshake(HandshakeError::LimitExceeded)))
             && self.request_proposal > self.settings.request_start
         {
@@ -289,7 +345,7 @@ impl ClientCore {
             let refused = self.refused_request.get_or_insert(self.request_proposal);
             *refused = (*refused).min(self.request_proposal);
             self.request_proposal = self.settings.request_start;
-            result = self.connect(until);
+            result = self.open_session(until);
         }
         if matches!(result, Err(Error::ShmAttach(_))) {
             self.supported.remove(Profiles::SHM_ANY);
@@ -298,23 +354,44 @@ impl ClientCore {
                 // Shared memory was the only transport allowed.
                 Err(Error::Handshake(HandshakeError::NoCommonProfile))
             } else {
-                self.connect(until)
+                self.open_session(until)
             };
         }
-        self.state = match result {
+        let error = match result {
             Ok(session) => {
                 self.session = Some(session);
-                ClientState::Ready
+                self.last_error = None;
+                self.state = ClientState::Ready;
+                return self.state;
             }
-            Err(Error::NotFound { .. }) => ClientState::NotFound,
-            Err(Error::Handshake(HandshakeError::AuthFailed | HandshakeError::IdentityRefused)) => {
+            Err(e) => e,
+        };
+        self.state = match &error {
+            Error::NotFound { .. } | Error::RunDir(RunDirError::Missing { .. }) => {
+                ClientState::NotFound
+            }
+            Error::Handshake(HandshakeError::AuthFailed | HandshakeError::IdentityRefused) => {
                 ClientState::AuthFailed
             }
-            Err(Error::Handshake(
-                HandshakeError::NoCommonProfile | HandshakeError::Incompatible(_),
-            )) => ClientState::Incompatible,
-            Err(_) => ClientState::Disconnected,
+            // A fixed request size above the provider's maximum is a
+            // configuration mismatch like a missing profile.
+            Error::Handshake(
+                HandshakeError::NoCommonProfile
+                | HandshakeError::Incompatible(_)
+                | HandshakeError::LimitExceeded,
+            ) => ClientState::Incompatible,
+            _ => ClientState::Disconnected,
         };
+        let error = with_limit(error, until.saturating_duration_since(started));
+        tracing::debug!(
+            target: "netipc::client",
+            service = %self.service,
+            run_dir = %self.run_dir,
+            state = ?self.state,
+            error = %error,
+            "connection failed"
+        );
+        self.last_error = Some(Arc::new(error));
         self.state
     }
 
@@ -340,18 +417,19 @@ impl ClientCore {
     pub(crate) fn call(
         &mut self,
         payload: Payload<'_>,
-        until: Instant,
+        deadline: Deadline,
         check: &dyn Fn(&Message<'_>) -> Result<()>,
     ) -> Result<()> {
         self.in_call = true;
-        let result = self.call_with_retry(payload, until, check);
+        let result = self.call_with_retry(payload, deadline.at, check);
         self.in_call = false;
         match result {
             // A reconnect inside the call was cut short by the abort.
             Err(_) if self.abort.is_aborted() && self.state != ClientState::Ready => {
                 Err(Error::Aborted)
             }
-            other => other,
+            Err(e) => Err(with_limit(e, deadline.limit)),
+            Ok(()) => Ok(()),
         }
     }
 
@@ -363,7 +441,7 @@ impl ClientCore {
     ) -> Result<()> {
         if self.state != ClientState::Ready {
             self.count_error();
-            return Err(Error::NotReady { state: self.state });
+            return Err(self.not_ready());
         }
         if self.abort.is_aborted() {
             self.count_error();
@@ -386,7 +464,7 @@ impl ClientCore {
                     if self.try_connect(until) != ClientState::Ready {
                         return Err(self.fail(e));
                     }
-                    self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
+                    self.count_reconnect();
                     return match self.attempt(payload, until, check) {
                         Ok(()) => {
                             self.count_call();
@@ -403,7 +481,7 @@ impl ClientCore {
             if self.try_connect(until) != ClientState::Ready {
                 return Err(self.fail(overflow));
             }
-            self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
+            self.count_reconnect();
             overflow_attempts += 1;
             let after = self.sizes();
             let grew = after.0 > before.0
@@ -459,14 +537,14 @@ impl ClientCore {
                 return Err(Failure::Overflow(Error::CapacityExhausted));
             }
             Err(Error::Interrupted) => return Err(Failure::Fatal(Error::Aborted)),
-            Err(Error::Timeout) => return Err(Failure::Fatal(Error::Timeout)),
+            Err(e @ Error::Timeout { .. }) => return Err(Failure::Fatal(e)),
             Err(e) => return Err(Failure::Ordinary(e)),
         }
         let negotiated_response = session.params().max_response_payload_bytes;
         let message = match session.recv_until(Some(until), interrupt) {
             Ok(m) => m,
             Err(Error::Interrupted) => return Err(Failure::Fatal(Error::Aborted)),
-            Err(Error::Timeout) => return Err(Failure::Fatal(Error::Timeout)),
+            Err(e @ Error::Timeout { .. }) => return Err(Failure::Fatal(e)),
             // Above what this client accepts at all: no growth or re-send
             // can help, and nothing was allocated for it.
             Err(Error::ResponseTooLarge { len, limit, .. }) => {
@@ -543,7 +621,7 @@ impl ClientCore {
         if self.try_connect(until) != ClientState::Ready {
             return false;
         }
-        self.status.reconnect_count = self.status.reconnect_count.wrapping_add(1);
+        self.count_reconnect();
         let after = self.request_capacity();
         after > before && after >= needed
     }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::core::{ClientCore, Payload};
+use super::core::{ClientCore, Deadline, Payload};
 use super::{AppsLookup, CgroupsLookup, Client};
 use crate::bytes::align8;
 use crate::codec::{
@@ -375,23 +375,16 @@ fn run<S: Spec>(
     }
     if core.state() != ClientState::Ready {
         core.count_error();
-        return Err(Error::NotReady {
-            state: core.state(),
-        });
+        return Err(core.not_ready());
     }
-    match lookup_loop::<S>(
-        core,
-        request,
-        scratch,
-        keys,
-        super::core::deadline_after(timeout),
-    ) {
+    let deadline = super::core::deadline_after(timeout);
+    match lookup_loop::<S>(core, request, scratch, keys, deadline) {
         Ok(done) => Ok(done),
         Err(Failed(e, counted)) => {
             if !counted {
                 core.count_error();
             }
-            Err(e)
+            Err(super::core::with_limit(e, deadline.limit))
         }
     }
 }
@@ -409,7 +402,7 @@ fn lookup_loop<S: Spec>(
     request: &mut Vec<u8>,
     scratch: &mut LookupScratch,
     keys: &[S::Key],
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Result<Done, Failed> {
     let settings = *core.settings();
     scratch.clear();
@@ -432,12 +425,9 @@ fn lookup_loop<S: Spec>(
             let needed = S::request_len(rest).min(core.request_ceiling() as usize);
             let needed32 = u32::try_from(needed).unwrap_or(u32::MAX);
             if needed > core.request_capacity() as usize && core.may_propose(needed32) {
-                core.renegotiate_request(needed32, deadline);
+                core.renegotiate_request(needed32, deadline.at);
                 if core.state() != ClientState::Ready {
-                    return Err(Error::NotReady {
-                        state: core.state(),
-                    }
-                    .into());
+                    return Err(core.not_ready().into());
                 }
                 k = S::fit(rest, core.request_capacity() as usize);
             }
@@ -455,7 +445,8 @@ fn lookup_loop<S: Spec>(
         if k == 0 && start < keys.len() {
             let needed = S::one_key_len(&keys[start]);
             if needed <= core.request_ceiling() as usize {
-                if !core.renegotiate_request(u32::try_from(needed).unwrap_or(u32::MAX), deadline) {
+                if !core.renegotiate_request(u32::try_from(needed).unwrap_or(u32::MAX), deadline.at)
+                {
                     core.mark_broken();
                     return Err(Error::CapacityExhausted.into());
                 }
@@ -473,8 +464,8 @@ fn lookup_loop<S: Spec>(
         if subcalls > settings.max_lookup_subcalls {
             return Err(Error::LookupLimit("max_lookup_subcalls").into());
         }
-        if deadline <= Instant::now() {
-            return Err(Error::Timeout.into());
+        if deadline.at <= Instant::now() {
+            return Err(Error::Timeout { limit: None }.into());
         }
         core.call(Payload::Single(&request[..n]), deadline, &|_| Ok(()))
             .map_err(|e| Failed(e, true))?;

@@ -5,7 +5,7 @@ mod core;
 mod lookup;
 
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use self::core::{ClientCore, Payload, deadline_after};
 use crate::codec::{
@@ -17,6 +17,32 @@ use crate::service::{AbortHandle, ClientConfig, ClientState, ClientStatus};
 use crate::wire::{BatchView, Method, Profiles};
 
 pub(crate) use self::lookup::LookupScratch;
+
+/// The end of one connection attempt of a wait for readiness that ends at
+/// `deadline`: the call timeout from now, but not past the deadline, and
+/// never less than a short floor (an attempt with no time left would only
+/// report a timeout instead of the real cause).
+pub(crate) fn attempt_end(call_timeout: Duration, deadline: Instant) -> Instant {
+    const FLOOR: Duration = Duration::from_millis(20);
+    let now = Instant::now();
+    deadline_after(call_timeout)
+        .at
+        .min(deadline)
+        .max(now + FLOOR)
+}
+
+/// Sleeps before the next attempt of a wait for readiness: `pause`, then
+/// twice as long next time (at most 250 ms), never past `deadline`.
+/// Returns `false` (without sleeping) when the deadline has passed.
+pub(crate) fn pause_before_retry(pause: &mut Duration, deadline: Instant) -> bool {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return false;
+    }
+    std::thread::sleep((*pause).min(left));
+    *pause = (*pause * 2).min(Duration::from_millis(250));
+    true
+}
 
 mod sealed {
     pub trait Sealed {}
@@ -74,14 +100,16 @@ pub struct SessionInfo {
 /// A client of one service.
 ///
 /// The lifecycle is the same for every kind: [`new`](Self::new) does no
-/// I/O (the provider may not exist yet); [`refresh`](Self::refresh)
+/// I/O (the provider may not exist yet); [`connect`](Self::connect)
 /// connects (and reconnects after a failure), driven by the caller's own
-/// loop, with no background threads or timers; [`ready`](Self::ready) is a
-/// cheap check; calls fail at once with [`Error::NotReady`] when the client
-/// is not connected. A call whose session breaks reconnects once and sends
+/// loop, with no background threads or timers, and says why it failed;
+/// [`wait_ready`](Self::wait_ready) retries it for a while at start-up;
+/// [`ready`](Self::ready) is a cheap check; calls fail at once with
+/// [`Error::NotReady`] (carrying the cause of the last failed connection)
+/// when the client is not connected. A call whose session breaks reconnects once and sends
 /// the request again (at-least-once: the server may see it twice). A
 /// timeout or an abort ends the call without a retry and leaves the client
-/// [`Broken`](ClientState::Broken) until the next `refresh`.
+/// [`Broken`](ClientState::Broken) until the next `connect`.
 ///
 /// Responses are views into the client's buffers; the borrow checker keeps
 /// them valid until the next call on the same client.
@@ -112,12 +140,71 @@ impl<K: ServiceKind> Client<K> {
         }
     }
 
-    /// Connects when disconnected or the provider was not found, reconnects
-    /// when broken; does nothing in the other states (`AuthFailed` and
-    /// `Incompatible` need [`close`](Self::close) first). Returns whether
-    /// the state changed. Blocks for at most the call timeout.
-    pub fn refresh(&mut self) -> bool {
-        self.core.refresh()
+    /// Connects when disconnected or the provider was not found, and
+    /// reconnects when broken; does nothing when already connected.
+    /// Blocks for at most the call timeout. The caller drives it (for
+    /// example once per collection cycle): there is no background thread.
+    ///
+    /// # Errors
+    /// [`Error::NotReady`] with the client's new state and the cause: why
+    /// the connection failed (no provider, a missing run directory,
+    /// permission denied, a wrong auth token, an incompatible provider, a
+    /// provider at capacity, a timeout...). The same cause stays available
+    /// from [`last_error`](Self::last_error). After `AuthFailed` and
+    /// `Incompatible` no further attempt is made until [`close`](Self::close).
+    pub fn connect(&mut self) -> Result<()> {
+        let deadline = deadline_after(self.core.call_timeout());
+        self.core.connect(deadline.at)
+    }
+
+    /// Calls [`connect`](Self::connect) until the client is ready or
+    /// `timeout` has passed, sleeping a little longer after each failed
+    /// attempt (10 ms doubling up to 250 ms, never past `timeout`). For
+    /// start-up, when the provider may not be running yet.
+    ///
+    /// Blocks for at most `timeout` (plus one connection attempt's
+    /// system calls). An abort through the [`AbortHandle`] ends it.
+    ///
+    /// # Errors
+    /// [`Error::NotReady`] with the cause of the last attempt when
+    /// `timeout` passes; at once when the provider refuses the client
+    /// (`AuthFailed`) or is incompatible; [`Error::Aborted`].
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = deadline_after(timeout);
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let result = self.connect_until(attempt_end(self.core.call_timeout(), deadline.at));
+            let sticky = matches!(
+                self.core.state(),
+                ClientState::AuthFailed | ClientState::Incompatible
+            );
+            if result.is_ok() || sticky {
+                return result;
+            }
+            if self.core.abort_handle().is_aborted() {
+                return Err(Error::Aborted);
+            }
+            if !pause_before_retry(&mut pause, deadline.at) {
+                return result;
+            }
+        }
+    }
+
+    /// [`connect`](Self::connect) that ends by `until`.
+    pub(crate) fn connect_until(&mut self, until: Instant) -> Result<()> {
+        self.core.connect(until)
+    }
+
+    /// Why the most recent connection attempt failed; `None` once one
+    /// succeeds (and after [`close`](Self::close)). For callers that drive
+    /// [`connect`](Self::connect) in a loop and report the cause later.
+    pub fn last_error(&self) -> Option<&Error> {
+        self.core.last_error().map(|e| &**e)
+    }
+
+    /// [`last_error`](Self::last_error), shared (for the cache).
+    pub(crate) fn shared_last_error(&self) -> Option<std::sync::Arc<Error>> {
+        self.core.last_error().cloned()
     }
 
     /// Whether the client is connected. No system call.
@@ -150,7 +237,7 @@ impl<K: ServiceKind> Client<K> {
     /// Closes the connection: the state becomes `Disconnected`, the abort
     /// flag is cleared, the counters are kept, and transports withdrawn
     /// after a shared-memory failure are offered again by the next
-    /// `refresh`.
+    /// `connect`.
     pub fn close(&mut self) {
         self.core.close();
     }

@@ -275,7 +275,7 @@ pub(crate) fn connect(
         let slice = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => left.min(CONNECT_SLICE),
-                _ => return Err(Error::Timeout),
+                _ => return Err(Error::Timeout { limit: None }),
             },
             None => CONNECT_SLICE,
         };
@@ -288,11 +288,44 @@ pub(crate) fn connect(
                 return Ok(Conn { fd });
             }
             Err(Errno::INTR | Errno::AGAIN | Errno::INPROGRESS | Errno::TIMEDOUT) => {}
-            Err(Errno::NOENT | Errno::CONNREFUSED | Errno::NOTDIR) => {
-                return Err(Error::NotFound { endpoint: path });
-            }
+            Err(Errno::NOENT | Errno::NOTDIR) => return Err(missing(run_dir, path)),
+            Err(Errno::CONNREFUSED) => return Err(Error::NotFound { endpoint: path }),
+            Err(Errno::ACCESS | Errno::PERM) => return Err(denied(path)),
             Err(e) => return Err(Error::io("connecting to the provider", e.into())),
         }
+    }
+}
+
+/// Why nothing is at `path`: the run directory itself is missing (or is
+/// not a directory), or no provider has created the socket in it.
+fn missing(run_dir: &str, path: String) -> Error {
+    use crate::transport::run_dir::RunDirError;
+    match rustix::fs::stat(run_dir) {
+        Err(Errno::NOENT | Errno::NOTDIR) => Error::RunDir(RunDirError::Missing {
+            path: run_dir.to_owned(),
+        }),
+        Ok(st)
+            if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                != rustix::fs::FileType::Directory =>
+        {
+            Error::RunDir(RunDirError::NotADirectory {
+                path: run_dir.to_owned(),
+                kind: super::run_dir::kind_of(&st),
+            })
+        }
+        _ => Error::NotFound { endpoint: path },
+    }
+}
+
+/// The endpoint at `path` exists but this process may not connect to it;
+/// reports its owner and mode (read without following a link).
+fn denied(path: String) -> Error {
+    let st = rustix::fs::lstat(path.as_str()).ok();
+    Error::PermissionDenied {
+        owner: st.as_ref().map(|st| st.st_uid),
+        group: st.as_ref().map(|st| st.st_gid),
+        mode: st.map(|st| st.st_mode & 0o7777),
+        endpoint: path,
     }
 }
 

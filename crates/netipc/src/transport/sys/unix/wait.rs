@@ -70,7 +70,7 @@ fn wait_for(
                     return Ok(());
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(Error::Timeout);
+                    return Err(Error::Timeout { limit: None });
                 }
             }
             Err(Errno::INTR) => {}

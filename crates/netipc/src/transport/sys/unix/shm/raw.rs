@@ -101,7 +101,7 @@ impl RawShm {
             }
             let left = give_up.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::Timeout);
+                return Err(Error::Timeout { limit: None });
             }
             let slice = left.min(Duration::from_millis(50));
             let ts = futex::Timespec {

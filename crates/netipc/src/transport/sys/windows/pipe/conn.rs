@@ -5,7 +5,9 @@ use std::os::windows::io::OwnedHandle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, GENERIC_READ, HANDLE};
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, GENERIC_READ, HANDLE,
+};
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_FLAG_OVERLAPPED, FILE_WRITE_ATTRIBUTES, FILE_WRITE_DATA, OPEN_EXISTING,
     ReadFile, SECURITY_IDENTIFICATION, SECURITY_SQOS_PRESENT,
@@ -183,7 +185,7 @@ impl Conn {
                 }
                 Ok(Some(sc.total()))
             }
-            Err(Error::Timeout) => Ok(None),
+            Err(Error::Timeout { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -220,7 +222,7 @@ impl Conn {
             Completion::Done(n) => (n as usize, false),
             Completion::MoreData(n) => (n as usize, true),
             Completion::Failed(e) => return Err(failure("receiving a packet", e)),
-            Completion::TimedOut => return Err(Error::Timeout),
+            Completion::TimedOut => return Err(Error::Timeout { limit: None }),
             Completion::Interrupted => return Err(Error::Interrupted),
         };
         sc.advance(if keep { n } else { 0 }, n);
@@ -355,6 +357,15 @@ pub(crate) fn connect(
             }
             Err(_) => match last_error() {
                 ERROR_FILE_NOT_FOUND => return Err(Error::NotFound { endpoint: name }),
+                // The pipe's DACL does not grant this user access.
+                ERROR_ACCESS_DENIED => {
+                    return Err(Error::PermissionDenied {
+                        endpoint: name,
+                        owner: None,
+                        group: None,
+                        mode: None,
+                    });
+                }
                 // Every instance is taken for a moment: wait for the server
                 // to put up another one.
                 ERROR_PIPE_BUSY if Instant::now() < deadline => {
@@ -362,7 +373,7 @@ pub(crate) fn connect(
                     // SAFETY: a NUL-terminated name.
                     unsafe { WaitNamedPipeW(wname.as_ptr(), ms) };
                 }
-                ERROR_PIPE_BUSY => return Err(Error::Timeout),
+                ERROR_PIPE_BUSY => return Err(Error::Timeout { limit: None }),
                 e => return Err(Error::io("connecting to the provider", os_error(e))),
             },
         }

@@ -270,7 +270,7 @@ impl Listener {
             }
             match wait_any(&handles, wait_ms(deadline)) {
                 WAIT_TIMEOUT if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    return Err(Error::Timeout);
+                    return Err(Error::Timeout { limit: None });
                 }
                 WAIT_FAILED => {
                     return Err(Error::io(

@@ -40,7 +40,7 @@ fn failure(context: &'static str, code: WIN32_ERROR) -> Error {
 /// The error of a wait that ended without its operation.
 fn stopped(why: Completion) -> Error {
     match why {
-        Completion::TimedOut => Error::Timeout,
+        Completion::TimedOut => Error::Timeout { limit: None },
         Completion::Interrupted => Error::Interrupted,
         Completion::Failed(e) => failure("waiting for the pipe", e),
         Completion::Done(_) | Completion::MoreData(_) => Error::io(

@@ -111,7 +111,7 @@ impl RawShm {
             }
             if Instant::now() >= give_up {
                 waiting.swap(0, Ordering::SeqCst);
-                return Err(Error::Timeout);
+                return Err(Error::Timeout { limit: None });
             }
             let until = give_up.min(Instant::now() + Duration::from_millis(50));
             wait_any(&[self.event(lane)], wait_ms(Some(until)));

@@ -295,7 +295,7 @@ impl ShmRegion {
             let slice = match deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
-                    _ => return Err(Error::Timeout),
+                    _ => return Err(Error::Timeout { limit: None }),
                 },
                 None => WAIT_SLICE,
             };

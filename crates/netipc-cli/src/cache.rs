@@ -1,0 +1,251 @@
+//! `netipc cache`: the L3 snapshot cache against any `cgroups-snapshot`
+//! provider: refresh it (waiting for the provider if asked), then print
+//! its status and either every cached item or the items of the given
+//! names, looked up by `(netdata_hash(name), name)` as Netdata's
+//! consumers do.
+
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use netipc::cache::{CacheGuard, CachedItem, SnapshotCache};
+use netipc::netdata::{CGROUPS_SNAPSHOT_SERVICE, netdata_hash};
+use netipc::service::ClientConfig;
+use netipc::transport::{IdentityPolicy, names};
+use netipc::wire::Profiles;
+use serde_json::{Value, json};
+
+use crate::common::{
+    CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
+    consumer_profiles, human_duration, json_text, text, write_stdout,
+};
+use crate::table::Table;
+
+/// Arguments of `netipc cache`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 refreshed (and every NAME found), 1 a refresh failed or a NAME is not cached,
+2 bad arguments, 3 no provider is running.
+
+Examples:
+  netipc cache
+  netipc cache docker-1a2b system.slice_ssh.service
+  netipc cache --wait-ms 10000 --count 5 --interval-ms 1000")]
+pub struct CacheArgs {
+    /// Cgroup names to look up [default: print every cached item].
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+
+    /// Service name of the snapshot provider.
+    #[arg(long, value_name = "NAME", default_value = CGROUPS_SNAPSHOT_SERVICE)]
+    service: String,
+
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// How long to wait for the provider to come up before the first
+    /// refresh fails, in ms (0: one attempt).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    wait_ms: u64,
+
+    /// Refreshes to run; each prints one status line.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    count: u32,
+
+    /// Pause between refreshes, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    interval_ms: u64,
+
+    /// Longest time one refresh may take, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+
+    /// Offer only the baseline transport (socket or pipe), no shared
+    /// memory: the same as `--profiles baseline`.
+    #[arg(long, conflicts_with = "profiles")]
+    no_shm: bool,
+
+    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
+    profiles: Option<Profiles>,
+
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+
+    #[arg(long, value_name = "POLICY", default_value = "default",
+          hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
+    provider_identity: IdentityPolicy,
+}
+
+/// Runs `netipc cache`.
+pub fn run(args: &CacheArgs) -> ExitCode {
+    match cache(args) {
+        Ok((out, code)) => match write_stdout(&out) {
+            Ok(()) => code,
+            Err(e) => e.report("cache"),
+        },
+        Err(e) => e.report("cache"),
+    }
+}
+
+fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
+    let run_dir = args.endpoint.consumer_run_dir(&args.provider_identity)?;
+    names::validate_service_name(&args.service).map_err(|e| CliError::usage(e.to_string()))?;
+    let (supported_profiles, preferred_profiles) = consumer_profiles(args.profiles, args.no_shm);
+    let config = ClientConfig {
+        auth_token: args.endpoint.auth_token,
+        call_timeout: Duration::from_millis(args.timeout_ms.max(1)),
+        supported_profiles,
+        preferred_profiles,
+        provider_identity: args.provider_identity,
+        ..ClientConfig::default()
+    };
+    let failed = |e: &netipc::Error| call_failed(Kind::CgroupsSnapshot, &run_dir, &args.service, e);
+    let cache = SnapshotCache::new(&run_dir, &args.service, &config);
+    let mut refreshes = Vec::new();
+    for n in 0..args.count {
+        if n > 0 {
+            thread::sleep(Duration::from_millis(args.interval_ms));
+        }
+        let start = Instant::now();
+        let result = if n == 0 && args.wait_ms > 0 {
+            cache.wait_ready(Duration::from_millis(args.wait_ms))
+        } else {
+            cache.refresh()
+        };
+        let took = start.elapsed();
+        let status = cache.status();
+        refreshes.push(match result {
+            Ok(()) => Refresh::Done {
+                took,
+                generation: status.generation,
+                items: status.item_count,
+                systemd_enabled: status.systemd_enabled,
+                shm: cache.session_info().is_some_and(|s| s.shared_memory),
+            },
+            // A later failure keeps the last good copy: report it and go on.
+            Err(e) if status.populated => Refresh::Failed {
+                took,
+                kept: status.generation,
+                error: failed(&e).message,
+            },
+            Err(e) => return Err(failed(&e)),
+        });
+    }
+    let guard = cache.read();
+    let (items, missing) = select(&guard, &args.names);
+    let out = if args.json {
+        json_text(&json!({
+            "service": args.service, "run_dir": run_dir,
+            "refreshes": refreshes.iter().map(Refresh::json).collect::<Vec<_>>(),
+            "items": items.iter().map(|it| json!({
+                "hash": it.hash, "options": it.options, "enabled": it.enabled,
+                "name": text(it.name), "path": text(it.path),
+            })).collect::<Vec<_>>(),
+            "missing": missing,
+        }))
+    } else {
+        let mut out: String = refreshes.iter().map(Refresh::line).collect();
+        let mut table = Table::new(&["HASH", "OPTIONS", "ENABLED", "NAME", "PATH"]).right(&[1, 2]);
+        for it in &items {
+            table.row(vec![
+                format!("{:08x}", it.hash),
+                format!("{:#x}", it.options),
+                it.enabled.to_string(),
+                text(it.name),
+                text(it.path),
+            ]);
+        }
+        out.push_str(&table.render());
+        if !missing.is_empty() {
+            out.push_str(&format!("not cached: {}\n", missing.join(", ")));
+        }
+        out
+    };
+    let code = if missing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    Ok((out, code))
+}
+
+/// How one refresh went.
+enum Refresh {
+    Done {
+        took: Duration,
+        generation: u64,
+        items: usize,
+        systemd_enabled: u32,
+        shm: bool,
+    },
+    /// Failed after an earlier success: the cache kept `kept`.
+    Failed {
+        took: Duration,
+        kept: u64,
+        error: String,
+    },
+}
+
+impl Refresh {
+    fn line(&self) -> String {
+        match self {
+            Self::Done {
+                took,
+                generation,
+                items,
+                systemd_enabled,
+                shm,
+            } => format!(
+                "refreshed in {}: generation {generation}, {items} cgroups, systemd_enabled {systemd_enabled} (over {})\n",
+                human_duration(*took),
+                if *shm {
+                    "shared memory"
+                } else {
+                    "the socket/pipe"
+                }
+            ),
+            Self::Failed { took, kept, error } => format!(
+                "refresh failed after {}, keeping generation {kept}: {error}\n",
+                human_duration(*took)
+            ),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Self::Done {
+                took,
+                generation,
+                items,
+                systemd_enabled,
+                shm,
+            } => json!({
+                "ok": true, "took_us": took.as_micros() as u64, "generation": generation,
+                "items": items, "systemd_enabled": systemd_enabled, "shared_memory": shm,
+            }),
+            Self::Failed { took, kept, error } => json!({
+                "ok": false, "took_us": took.as_micros() as u64, "kept_generation": kept,
+                "error": error,
+            }),
+        }
+    }
+}
+
+/// The cached items (all, or those of `names` in order) and the names
+/// that are not cached.
+fn select<'g>(guard: &'g CacheGuard, names: &[String]) -> (Vec<CachedItem<'g>>, Vec<String>) {
+    if names.is_empty() {
+        return (guard.iter().collect(), Vec::new());
+    }
+    let mut items = Vec::new();
+    let mut missing = Vec::new();
+    for name in names {
+        match guard.get(netdata_hash(name.as_bytes()), name.as_bytes()) {
+            Some(item) => items.push(item),
+            None => missing.push(name.clone()),
+        }
+    }
+    (items, missing)
+}
