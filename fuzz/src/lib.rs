@@ -15,7 +15,7 @@
 use netipc::codec::{
     self, APPS_LOOKUP_ITEM_HEADER_LEN, APPS_LOOKUP_PLACEHOLDER_LEN, AppsEntry, AppsLookupBuilder,
     AppsLookupItem, AppsLookupRequest, AppsLookupView, CGROUPS_LOOKUP_ITEM_HEADER_LEN,
-    CgroupStatus, CgroupsLookupBuilder, CgroupsLookupItem, CgroupsLookupRequest,
+    CgroupStatus, CgroupsEntry, CgroupsLookupBuilder, CgroupsLookupItem, CgroupsLookupRequest,
     CgroupsLookupStatus, CgroupsLookupView, DispatchError, LABEL_ENTRY_LEN, LOOKUP_HEADER_LEN,
     Label, PidStatus, SNAPSHOT_HEADER_LEN, SNAPSHOT_ITEM_HEADER_LEN, SnapshotBuilder, SnapshotItem,
     SnapshotRequest, SnapshotView,
@@ -378,12 +378,11 @@ pub fn snapshot_response(data: &[u8]) {
     let count = u32::try_from(items.len()).expect("count came from a u32");
     // One spare directory entry exercises the compaction in `finish`.
     let mut buf = vec![0xA5u8; need + 8];
-    let mut b =
-        SnapshotBuilder::new(&mut buf, count.saturating_add(1), 0, 0).expect("directory fits");
-    b.set_header(view.systemd_enabled(), view.generation());
+    let mut b = SnapshotBuilder::new(&mut buf, count.saturating_add(1)).expect("directory fits");
+    b.set_systemd_enabled(view.systemd_enabled());
+    b.set_generation(view.generation());
     for it in &items {
-        b.add(it.hash, it.options, it.enabled, it.name, it.path)
-            .expect("item fits");
+        b.add(it).expect("item fits");
     }
     assert_eq!(b.error(), None);
     let len = b.finish();
@@ -446,10 +445,9 @@ pub fn snapshot_cache(data: &[u8]) {
     }
     let mut buf = vec![0u8; need];
     let count = u32::try_from(items.len()).expect("count came from a u32");
-    let mut b = SnapshotBuilder::new(&mut buf, count, 0, 0).expect("directory fits");
+    let mut b = SnapshotBuilder::new(&mut buf, count).expect("directory fits");
     for it in &items {
-        b.add(it.hash, it.options, it.enabled, it.name, it.path)
-            .expect("item fits");
+        b.add(it).expect("item fits");
     }
     let len = b.finish();
     let rebuilt = testing::cache_intake(&buf[..len]).expect("a producer's snapshot is accepted");
@@ -633,7 +631,7 @@ pub fn cgroups_lookup_response(data: &[u8]) {
     let mut b = CgroupsLookupBuilder::new(&mut buf, count, view.generation()).expect("directory");
     for it in &items {
         let labels: Vec<(&[u8], &[u8])> = it.labels.iter().map(|l| (l.key, l.value)).collect();
-        b.add(it.path, it.status, it.orchestrator, it.name, &labels)
+        b.add(it.path, &it.entry(), &labels)
             .expect("a decoded item is accepted by the builder");
         assert!(!b.in_suffix_mode(), "builder converted an item that fits");
     }
@@ -754,7 +752,15 @@ pub fn cgroups_lookup_dispatch(data: &[u8]) {
     let result = codec::dispatch_cgroups_lookup(request, &mut buf, |r, b| {
         assert_eq!(r.len(), n);
         for (i, a) in answers.iter().enumerate() {
-            let _ = b.add_request_item(i, a.status, a.orchestrator, a.name, &a.labels);
+            let _ = b.add_request_item(
+                i,
+                &CgroupsEntry {
+                    status: a.status,
+                    orchestrator: a.orchestrator,
+                    name: a.name,
+                },
+                &a.labels,
+            );
         }
         true
     });
@@ -1267,10 +1273,8 @@ pub fn receiver(data: &[u8]) {
 /// The fixed server configuration of the `server_handshake` target (the
 /// auth token of the golden vectors).
 const OFFER: ServerOffer = ServerOffer {
-    supported_profiles: wire::profile::BASELINE
-        | wire::profile::SHM_HYBRID
-        | wire::profile::SHM_FUTEX,
-    preferred_profiles: wire::profile::SHM_HYBRID,
+    supported_profiles: wire::Profiles::BASELINE.union(wire::Profiles::SHM_ANY),
+    preferred_profiles: wire::Profiles::SHM_HYBRID,
     max_request_payload_bytes: 4096,
     max_response_payload_bytes: 65536,
     auth_token: 0x1122_3344_5566_7788,
@@ -1297,11 +1301,9 @@ pub fn server_handshake(data: &[u8]) {
             let ack = handshake::negotiate(&hello, &OFFER, SESSION_ID).expect("negotiate");
             assert_eq!(HelloAck::decode(&reply[HEADER_LEN..]), Ok(ack));
             let selected = params.selected_profile;
-            assert_eq!(selected.count_ones(), 1, "selected {selected:#x}");
-            assert_ne!(
-                selected & hello.supported_profiles & OFFER.supported_profiles,
-                0
-            );
+            assert_eq!(selected.bits().count_ones(), 1, "selected {selected}");
+            let hello_supported = wire::Profiles::from_bits_retain(hello.supported_profiles);
+            assert!((hello_supported & OFFER.supported_profiles).contains(selected));
             assert!(params.packet_size as usize > HEADER_LEN);
             assert!(params.packet_size <= OFFER.packet_size.min(hello.packet_size));
             assert_eq!(
@@ -1352,7 +1354,7 @@ pub fn client_handshake(data: &[u8]) {
             assert_eq!(h.transport_status, TransportStatus::OK);
             let ack = HelloAck::decode(&data[HEADER_LEN..]).expect("HELLO_ACK payload");
             let expected = SessionParams {
-                selected_profile: ack.selected_profile,
+                selected_profile: wire::Profiles::from_bits_retain(ack.selected_profile),
                 max_request_payload_bytes: ack.agreed_max_request_payload_bytes,
                 max_request_batch_items: ack.agreed_max_request_batch_items,
                 max_response_payload_bytes: ack.agreed_max_response_payload_bytes,

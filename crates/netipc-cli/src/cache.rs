@@ -12,12 +12,12 @@ use netipc::cache::{CacheGuard, CachedItem, SnapshotCache};
 use netipc::netdata::{CGROUPS_SNAPSHOT_SERVICE, netdata_hash};
 use netipc::service::ClientConfig;
 use netipc::transport::{IdentityPolicy, names};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 use serde_json::{Value, json};
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, PROVIDER_IDENTITY_HELP, call_failed, human_duration, json_text,
-    text, write_stdout,
+    CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
+    consumer_profiles, human_duration, json_text, text, write_stdout,
 };
 use crate::table::Table;
 
@@ -61,9 +61,13 @@ pub struct CacheArgs {
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout_ms: u64,
 
-    /// Offer only the baseline transport (socket or pipe), no shared memory.
-    #[arg(long)]
+    /// Offer only the baseline transport (socket or pipe), no shared
+    /// memory: the same as `--profiles baseline`.
+    #[arg(long, conflicts_with = "profiles")]
     no_shm: bool,
+
+    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
+    profiles: Option<Profiles>,
 
     /// Print JSON instead of tables.
     #[arg(long)]
@@ -88,10 +92,12 @@ pub fn run(args: &CacheArgs) -> ExitCode {
 fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
     let run_dir = args.endpoint.consumer_run_dir(&args.provider_identity)?;
     names::validate_service_name(&args.service).map_err(|e| CliError::usage(e.to_string()))?;
+    let (supported_profiles, preferred_profiles) = consumer_profiles(args.profiles, args.no_shm);
     let config = ClientConfig {
         auth_token: args.endpoint.auth_token,
         call_timeout: Duration::from_millis(args.timeout_ms.max(1)),
-        supported_profiles: if args.no_shm { profile::BASELINE } else { 0 },
+        supported_profiles,
+        preferred_profiles,
         provider_identity: args.provider_identity,
         ..ClientConfig::default()
     };

@@ -10,12 +10,12 @@ use netipc::service::{
     IncrementClient, ServiceKind, StringReverseClient,
 };
 use netipc::transport::{IdentityPolicy, names};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 use serde_json::{Value, json};
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, PROVIDER_IDENTITY_HELP, call_failed, human_duration, json_text,
-    text, write_stdout,
+    CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
+    consumer_profiles, human_duration, json_text, text, write_stdout,
 };
 use crate::table::Table;
 
@@ -60,9 +60,13 @@ pub struct CallArgs {
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout_ms: u64,
 
-    /// Offer only the baseline transport (socket or pipe), no shared memory.
-    #[arg(long)]
+    /// Offer only the baseline transport (socket or pipe), no shared
+    /// memory: the same as `--profiles baseline`.
+    #[arg(long, conflicts_with = "profiles")]
     no_shm: bool,
+
+    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
+    profiles: Option<Profiles>,
 
     #[arg(long, value_name = "POLICY", default_value = "default",
           hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
@@ -201,6 +205,7 @@ fn call(args: &CallArgs) -> Result<String, CliError> {
         .clone()
         .unwrap_or_else(|| args.kind.name().to_owned());
     names::validate_service_name(&service).map_err(|e| CliError::usage(e.to_string()))?;
+    let (supported_profiles, preferred_profiles) = consumer_profiles(args.profiles, args.no_shm);
     let target = Target {
         kind: args.kind,
         run_dir,
@@ -208,7 +213,8 @@ fn call(args: &CallArgs) -> Result<String, CliError> {
         config: ClientConfig {
             auth_token: args.endpoint.auth_token,
             call_timeout: Duration::from_millis(args.timeout_ms.max(1)),
-            supported_profiles: if args.no_shm { profile::BASELINE } else { 0 },
+            supported_profiles,
+            preferred_profiles,
             provider_identity: args.provider_identity,
             ..ClientConfig::default()
         },

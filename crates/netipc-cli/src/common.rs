@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use netipc::service::ClientState;
 use netipc::transport::run_dir::{self, RunDirError, RunDirPolicy, RunDirState, prepare_run_dir};
 use netipc::transport::{Identity, IdentityPolicy, names};
-use netipc::wire::{Method, TransportStatus, profile};
+use netipc::wire::{Method, Profiles, TransportStatus};
 
 /// Exit code: the operation failed (the message says why).
 pub const EXIT_FAILED: u8 = 1;
@@ -104,6 +104,22 @@ pub struct EndpointArgs {
 pub const PROVIDER_IDENTITY_HELP: &str = "Providers to talk to, checked before the auth token is \
 sent: same-user-or-admin (the default: this user, root / the OS administrator), any, or a \
 comma-separated list of uid:N, gid:N and Windows SIDs (S-1-5-18)";
+
+/// Help text of `--profiles`.
+pub const PROFILES_HELP: &str = "Transport profiles to offer, joined by | or ,: baseline (socket \
+or pipe), shm-hybrid (shared memory, spin then sleep), shm-alt (Linux: the same as shm-hybrid; \
+Windows: shared memory that only spins) [default: baseline|shm-hybrid]";
+
+/// The profiles a consumer offers and prefers for `--profiles` and
+/// `--no-shm`: the given set (preferring all of it), baseline alone, or
+/// the library's defaults (empty sets).
+pub fn consumer_profiles(profiles: Option<Profiles>, no_shm: bool) -> (Profiles, Profiles) {
+    match (profiles, no_shm) {
+        (Some(p), _) => (p, p),
+        (None, true) => (Profiles::BASELINE, Profiles::empty()),
+        (None, false) => (Profiles::empty(), Profiles::empty()),
+    }
+}
 
 impl EndpointArgs {
     /// The run directory string: given, or the default. Not checked.
@@ -425,29 +441,16 @@ pub fn connect_failed(
     }
 }
 
-/// The name of a transport profile bit (`SHM_HYBRID`). Bit 0x04 is named
-/// for the OS this runs on.
-pub fn profile_name(bit: u32) -> String {
-    match bit {
-        profile::BASELINE => "BASELINE".to_owned(),
-        profile::SHM_HYBRID => "SHM_HYBRID".to_owned(),
-        0x04 if std::env::consts::OS == "windows" => "SHM_BUSYWAIT".to_owned(),
-        profile::SHM_FUTEX => "SHM_FUTEX".to_owned(),
-        profile::SHM_WAITADDR => "SHM_WAITADDR".to_owned(),
-        other => format!("{other:#x}"),
-    }
-}
-
-/// What a profile bit means on this OS.
-pub fn profile_meaning(bit: u32) -> &'static str {
+/// What a selected transport profile means on this OS.
+pub fn profile_meaning(profile: Profiles) -> &'static str {
     let windows = std::env::consts::OS == "windows";
-    match bit {
-        profile::BASELINE if windows => "named pipe",
-        profile::BASELINE => "Unix SEQPACKET socket",
-        profile::SHM_HYBRID if windows => "shared memory, spin then wait on an event",
-        profile::SHM_HYBRID => "shared memory, spin then futex sleep",
-        0x04 if windows => "shared memory, spin only",
-        0x04 => "shared memory, spin then futex sleep",
+    match profile {
+        Profiles::BASELINE if windows => "named pipe",
+        Profiles::BASELINE => "Unix SEQPACKET socket",
+        Profiles::SHM_HYBRID if windows => "shared memory, spin then wait on an event",
+        Profiles::SHM_HYBRID => "shared memory, spin then futex sleep",
+        Profiles::SHM_ALT if windows => "shared memory, spin only",
+        Profiles::SHM_ALT => "shared memory, spin then futex sleep",
         _ => "unknown profile",
     }
 }

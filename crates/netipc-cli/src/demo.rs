@@ -29,9 +29,9 @@ use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, ClientConfig, RunningServer,
     ServerConfig, SessionInfo,
 };
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 
-use crate::common::{CliError, Kind, human_duration, profile_meaning, profile_name, text};
+use crate::common::{CliError, Kind, human_duration, profile_meaning, text};
 use crate::providers::{self, Providers};
 use crate::table::Table;
 
@@ -311,8 +311,8 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
     };
     say!(
         "transport   {} ({:#04x}): {} — {fast}",
-        profile_name(info.profile),
         info.profile,
+        info.profile.bits(),
         profile_meaning(info.profile)
     );
     say!(
@@ -326,13 +326,13 @@ fn consume(run_dir: &str, providers: &Providers, rounds: u32) -> Result<(), CliE
     );
     if info.shared_memory {
         let baseline = ClientConfig {
-            supported_profiles: profile::BASELINE,
+            supported_profiles: Profiles::BASELINE,
             ..config
         };
         let (_, _, slow) = snapshot_rtt(run_dir, &baseline, snapshots)?;
         say!(
             "            the same over the {} alone: {}",
-            profile_meaning(profile::BASELINE),
+            profile_meaning(Profiles::BASELINE),
             human_duration(slow)
         );
     }
@@ -364,7 +364,7 @@ fn snapshot_rtt(
     // up both sides: not timed.
     let items = client.call().map_err(failed("snapshot call failed"))?.len();
     for _ in 0..n.min(20) {
-        client.call().map_err(failed("snapshot call failed"))?;
+        let _ = client.call().map_err(failed("snapshot call failed"))?;
     }
     let rtt = median(n, || client.call().map(|_| ())).map_err(failed("snapshot call failed"))?;
     let info = client

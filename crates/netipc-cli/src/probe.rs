@@ -22,12 +22,12 @@ use netipc::codec::{
 };
 use netipc::service::DEFAULT_PROFILES;
 use netipc::transport::{ClientOptions, ClientSession, DataPlane, IdentityPolicy};
-use netipc::wire::{TransportStatus, profile};
+use netipc::wire::{Profiles, TransportStatus};
 use serde_json::json;
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, PROVIDER_IDENTITY_HELP, connect_failed, endpoint, human_duration,
-    json_text, profile_meaning, profile_name, write_stdout,
+    CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, connect_failed,
+    consumer_profiles, endpoint, human_duration, json_text, profile_meaning, write_stdout,
 };
 
 /// Arguments of `netipc probe`.
@@ -60,9 +60,13 @@ pub struct ProbeArgs {
     #[arg(long)]
     json: bool,
 
-    /// Offer only the baseline transport (socket or pipe), no shared memory.
-    #[arg(long)]
+    /// Offer only the baseline transport (socket or pipe), no shared
+    /// memory: the same as `--profiles baseline`.
+    #[arg(long, conflicts_with = "profiles")]
     no_shm: bool,
+
+    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
+    profiles: Option<Profiles>,
 
     /// Longest time the handshake and each call may take, in ms.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
@@ -187,16 +191,23 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
     netipc::transport::names::validate_service_name(&args.service)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let (supported, preferred) = consumer_profiles(args.profiles, args.no_shm);
     let mut p = Probe {
         args,
         run_dir: args.endpoint.consumer_run_dir(&args.provider_identity)?,
         options: ClientOptions {
-            supported_profiles: if args.no_shm {
-                profile::BASELINE
-            } else {
+            // The transport's empty sets mean "baseline only" and "no
+            // preference": the service defaults are spelled out.
+            supported_profiles: if supported.is_empty() {
                 DEFAULT_PROFILES
+            } else {
+                supported
             },
-            preferred_profiles: if args.no_shm { 0 } else { profile::SHM_HYBRID },
+            preferred_profiles: if supported.is_empty() {
+                Profiles::SHM_HYBRID
+            } else {
+                preferred
+            },
             auth_token: args.endpoint.auth_token,
             handshake_timeout: timeout,
             provider_identity: args.provider_identity,
@@ -302,7 +313,8 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
             "service": args.service, "run_dir": p.run_dir, "endpoint": endpoint,
             "kind": kind.name(), "method": kind.method().spec_name(),
             "handshake_ns": handshake.as_nanos() as u64,
-            "profile": final_params.selected_profile, "profile_name": profile_name(final_params.selected_profile),
+            "profile": final_params.selected_profile.bits(),
+            "profile_name": final_params.selected_profile.to_string(),
             "shared_memory": shm, "data_plane": data_plane_text(plane),
             "session_id": final_params.session_id,
             "max_request_payload_bytes": final_params.max_request_payload_bytes,
@@ -332,8 +344,8 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
         "profile",
         format!(
             "{} ({:#04x}): {}",
-            profile_name(fp.selected_profile),
             fp.selected_profile,
+            fp.selected_profile.bits(),
             profile_meaning(fp.selected_profile)
         ),
     );

@@ -27,13 +27,13 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use netipc::service::{ServerConfig, ServerStats};
+use netipc::service::{Profiles, ServerConfig, ServerStats};
 use netipc::transport::run_dir::RunDirState;
 use netipc::transport::{EndpointAccess, IdentityPolicy, names};
 use netipc::wire::TransportStatus;
 use tracing_subscriber::filter::LevelFilter;
 
-use crate::common::{CliError, EndpointArgs, Kind, endpoint, run_dir_error};
+use crate::common::{CliError, EndpointArgs, Kind, PROFILES_HELP, endpoint, run_dir_error};
 use crate::providers::{self, Providers};
 
 /// Arguments of `netipc serve`.
@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// with "provider at capacity".
     #[arg(long, value_name = "N", default_value_t = netipc::service::DEFAULT_MAX_SESSIONS)]
     max_sessions: usize,
+
+    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
+    profiles: Option<Profiles>,
 
     /// Also stop when standard input reaches end-of-file (Ctrl-D, or the
     /// parent closing the pipe).
@@ -174,6 +177,7 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         max_sessions: args.max_sessions,
         consumer_identity: args.consumer_identity,
         endpoint_access: args.endpoint_access,
+        supported_profiles: args.profiles.unwrap_or_default(),
         ..ServerConfig::default()
     };
     let server = providers

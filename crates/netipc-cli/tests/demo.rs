@@ -38,7 +38,7 @@ fn common_facts(out: &str) {
     assert!(out.contains("exited child"), "{out}");
     // The fast path: shared memory was negotiated.
     assert!(
-        out.contains("transport   SHM_HYBRID (0x02): shared memory"),
+        out.contains("transport   shm-hybrid (0x02): shared memory"),
         "{out}"
     );
     assert!(out.contains("— the fast path"), "{out}");

@@ -73,7 +73,7 @@ fn snapshot_call_and_probe() {
         "{probe}"
     );
     assert!(
-        probe.contains("SHM_HYBRID (0x02): shared memory"),
+        probe.contains("shm-hybrid (0x02): shared memory"),
         "{probe}"
     );
     assert!(probe.contains("full CGROUPS_SNAPSHOT calls"), "{probe}");
@@ -100,7 +100,7 @@ fn probe_json_and_baseline() {
     assert_eq!(v["kind"], "apps-lookup", "found out by asking: {v}");
     assert_eq!(v["method"], "APPS_LOOKUP");
     assert_eq!(v["shared_memory"], true);
-    assert_eq!(v["profile_name"], "SHM_HYBRID");
+    assert_eq!(v["profile_name"], "shm-hybrid");
     assert!(v["session_id"].as_u64().is_some_and(|id| id >= 1), "{v}");
     assert!(
         v["max_response_payload_bytes"]
@@ -118,8 +118,25 @@ fn probe_json_and_baseline() {
     let v = server
         .run(&["probe", "apps", "--json", "--no-shm", "--count", "3"])
         .json();
-    assert_eq!(v["profile_name"], "BASELINE");
+    assert_eq!(v["profile_name"], "baseline");
     assert_eq!(v["shared_memory"], false);
+
+    // The same set, named.
+    let v = server
+        .run(&[
+            "probe",
+            "apps",
+            "--json",
+            "--profiles",
+            "baseline",
+            "--count",
+            "3",
+        ])
+        .json();
+    assert_eq!(
+        (v["profile"].as_u64(), v["shared_memory"].as_bool()),
+        (Some(1), Some(false))
+    );
     stop_cleanly(server);
 }
 
@@ -482,4 +499,49 @@ fn sigint_stops_promptly_with_many_sessions_open() {
         took < std::time::Duration::from_secs(3),
         "Ctrl-C took {took:?}"
     );
+}
+
+#[test]
+fn profiles_are_named_sets() {
+    for args in [
+        &["serve", "increment", "--profiles", "baseline|shm"][..],
+        &["call", "increment", "1", "--profiles", "shm-futex"],
+        &["probe", "increment", "--profiles", ""],
+    ] {
+        let err = run(args).fails(2);
+        assert!(
+            err.contains("is not a transport profile"),
+            "{args:?}: {err}"
+        );
+    }
+    let err = run(&["probe", "increment", "--profiles", "baseline", "--no-shm"]).fails(2);
+    assert!(err.contains("cannot be used with"), "{err}");
+
+    // A provider that offers the baseline alone: a consumer that offers
+    // shared memory only finds no common profile, one that offers both
+    // gets the baseline.
+    let server = Server::start("increment", &["--service", "inc", "--profiles", "BASELINE"]);
+    let v = server
+        .run(&[
+            "probe",
+            "inc",
+            "--json",
+            "--profiles",
+            "baseline,shm-hybrid",
+            "--count",
+            "2",
+        ])
+        .json();
+    assert_eq!(v["profile_name"], "baseline");
+    let out = server.run(&[
+        "call",
+        "increment",
+        "41",
+        "--service",
+        "inc",
+        "--profiles",
+        "shm-hybrid",
+    ]);
+    assert_ne!(out.code, 0, "no common profile");
+    stop_cleanly(server);
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use netipc::Error;
 use netipc::cache::{CacheItem, SnapshotCache};
-use netipc::codec::{SnapshotBuilder, SnapshotRequest};
+use netipc::codec::{SnapshotBuilder, SnapshotItem, SnapshotRequest};
 use netipc::service::{
     ClientConfig, ClientState, HandlerError, ManagedServer, RunningServer, ServerConfig,
 };
@@ -33,6 +33,19 @@ struct Cgroup {
     hash: u32,
     name: String,
     path: String,
+}
+
+impl Cgroup {
+    /// The snapshot item the test providers publish for it.
+    fn item(&self) -> SnapshotItem<'_> {
+        SnapshotItem {
+            hash: self.hash,
+            options: 0x10,
+            enabled: 1,
+            name: self.name.as_bytes(),
+            path: self.path.as_bytes(),
+        }
+    }
 }
 
 fn cgroup(hash: u32, name: &str) -> Cgroup {
@@ -71,9 +84,10 @@ fn provider(
             std::thread::sleep(Duration::from_millis(1500));
         }
         let items = table.items.lock().unwrap();
-        b.set_header(1, table.generation.load(Ordering::SeqCst));
+        b.set_systemd_enabled(1);
+        b.set_generation(table.generation.load(Ordering::SeqCst));
         for c in items.iter() {
-            b.add(c.hash, 0x10, 1, c.name.as_bytes(), c.path.as_bytes())?;
+            b.add(&c.item())?;
         }
         Ok(())
     };
@@ -449,10 +463,11 @@ fn raw_provider(
 
 fn snapshot_payload(generation: u64, items: &[Cgroup]) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
-    let mut b = SnapshotBuilder::new(&mut buf, items.len() as u32, 1, generation).expect("builder");
+    let mut b = SnapshotBuilder::new(&mut buf, items.len() as u32).expect("builder");
+    b.set_systemd_enabled(1);
+    b.set_generation(generation);
     for c in items {
-        b.add(c.hash, 0x10, 1, c.name.as_bytes(), c.path.as_bytes())
-            .expect("add");
+        b.add(&c.item()).expect("add");
     }
     let n = b.finish();
     buf.truncate(n);

@@ -17,7 +17,7 @@ use netipc::transport::handshake::HandshakeError;
 use netipc::transport::names::NameError;
 use netipc::transport::run_dir::RunDirError;
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 use netipc::{Error, service::HandlerError};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -219,12 +219,12 @@ fn incompatible_profiles() {
             dir.str(),
             "svc",
             &ServerConfig {
-                supported_profiles: profile::BASELINE,
+                supported_profiles: Profiles::BASELINE,
                 ..ServerConfig::default()
             },
         );
         let config = ClientConfig {
-            supported_profiles: profile::SHM_HYBRID,
+            supported_profiles: Profiles::SHM_HYBRID,
             ..ClientConfig::default()
         };
         let (state, cause) = failed_connect(dir.str(), "svc", &config);

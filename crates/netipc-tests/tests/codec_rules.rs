@@ -3,6 +3,7 @@
 //! conformance checklist.
 
 use netipc::CodecErrorKind as K;
+use netipc::codec::NO_LABELS;
 use netipc::codec::*;
 
 fn put32(b: &mut [u8], at: usize, v: u32) {
@@ -14,8 +15,6 @@ fn put64(b: &mut [u8], at: usize, v: u64) {
 fn get32(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
 }
-
-const NO_LABELS: &[(&str, &str)] = &[];
 
 // ---- INCREMENT, STRING_REVERSE ---------------------------------------------
 
@@ -102,9 +101,18 @@ fn snapshot_request_rules() {
 
 fn snapshot(items: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
-    let mut b = SnapshotBuilder::new(&mut buf, items.len() as u32, 1, 7).unwrap();
+    let mut b = SnapshotBuilder::new(&mut buf, items.len() as u32).unwrap();
+    b.set_systemd_enabled(1);
+    b.set_generation(7);
     for (i, (name, path)) in items.iter().enumerate() {
-        b.add(i as u32, 0, 1, name, path).unwrap();
+        b.add(&SnapshotItem {
+            hash: i as u32,
+            options: 0,
+            enabled: 1,
+            name,
+            path,
+        })
+        .unwrap();
     }
     let n = b.finish();
     buf.truncate(n);
@@ -118,8 +126,15 @@ fn three() -> Vec<u8> {
 #[test]
 fn snapshot_spec_example_is_75_bytes() {
     let mut buf = [0u8; 128];
-    let mut b = SnapshotBuilder::new(&mut buf, 1, 0, 0).unwrap();
-    b.add(1, 0, 1, b"test", b"/test").unwrap();
+    let mut b = SnapshotBuilder::new(&mut buf, 1).unwrap();
+    b.add(&SnapshotItem {
+        hash: 1,
+        options: 0,
+        enabled: 1,
+        name: b"test",
+        path: b"/test",
+    })
+    .unwrap();
     assert_eq!(b.finish(), 75);
     assert_eq!((get32(&buf, 24), get32(&buf, 28)), (0, 43));
     let item = SnapshotView::decode(&buf[..75]).unwrap().item(0).unwrap();
@@ -130,10 +145,7 @@ fn snapshot_spec_example_is_75_bytes() {
 #[test]
 fn snapshot_with_zero_items_is_24_bytes() {
     let mut buf = [0u8; 64];
-    assert_eq!(
-        SnapshotBuilder::new(&mut buf, 4, 0, 0).unwrap().finish(),
-        24
-    );
+    assert_eq!(SnapshotBuilder::new(&mut buf, 4).unwrap().finish(), 24);
     assert_eq!(SnapshotView::decode(&buf[..24]).unwrap().len(), 0);
 }
 
@@ -295,20 +307,41 @@ fn snapshot_accepts_interior_nul_and_unused_item_bytes() {
 fn snapshot_builder_overflow_and_reservation() {
     let mut small = [0u8; 20];
     assert_eq!(
-        SnapshotBuilder::new(&mut small, 0, 0, 0)
-            .unwrap_err()
-            .kind(),
+        SnapshotBuilder::new(&mut small, 0).unwrap_err().kind(),
         K::Overflow
     );
     let mut buf = [0u8; 100];
-    let mut b = SnapshotBuilder::new(&mut buf, 1, 0, 0).unwrap();
+    let mut b = SnapshotBuilder::new(&mut buf, 1).unwrap();
     assert_eq!(
-        b.add(0, 0, 0, &[b'n'; 60], b"/p").unwrap_err().kind(),
+        b.add(&SnapshotItem {
+            hash: 0,
+            options: 0,
+            enabled: 0,
+            name: &[b'n'; 60],
+            path: b"/p"
+        })
+        .unwrap_err()
+        .kind(),
         K::Overflow
     );
-    b.add(0, 0, 0, b"n", b"/p").unwrap();
+    b.add(&SnapshotItem {
+        hash: 0,
+        options: 0,
+        enabled: 0,
+        name: b"n",
+        path: b"/p",
+    })
+    .unwrap();
     assert_eq!(
-        b.add(0, 0, 0, b"n", b"/p").unwrap_err().kind(),
+        b.add(&SnapshotItem {
+            hash: 0,
+            options: 0,
+            enabled: 0,
+            name: b"n",
+            path: b"/p"
+        })
+        .unwrap_err()
+        .kind(),
         K::Overflow,
         "max_items reached"
     );
@@ -499,7 +532,10 @@ fn cgl_response(add: impl FnOnce(&mut CgroupsLookupBuilder<'_, '_>)) -> Vec<u8> 
 }
 
 fn known_with_label() -> Vec<u8> {
-    cgl_response(|b| b.add_known(b"/p", 3, b"n", &[("k", "v")]).unwrap())
+    cgl_response(|b| {
+        b.add(b"/p", &CgroupsEntry::known(3, b"n"), &[("k", "v")])
+            .unwrap()
+    })
 }
 
 const CGL_ITEM: usize = 16 + 8;
@@ -610,7 +646,10 @@ fn cgroups_item_status_rules() {
 
 #[test]
 fn cgroups_unknown_orchestrator_on_known_item_is_exposed() {
-    let b = cgl_response(|b| b.add_known(b"/p", 999, b"", NO_LABELS).unwrap());
+    let b = cgl_response(|b| {
+        b.add(b"/p", &CgroupsEntry::known(999, b""), NO_LABELS)
+            .unwrap()
+    });
     assert_eq!(
         CgroupsLookupView::decode(&b)
             .unwrap()
@@ -652,7 +691,10 @@ fn lookup_item_string_rules() {
 
 #[test]
 fn lookup_item_must_end_exactly() {
-    let mut b = cgl_response(|b| b.add_known(b"/p", 0, b"n", NO_LABELS).unwrap());
+    let mut b = cgl_response(|b| {
+        b.add(b"/p", &CgroupsEntry::known(0, b"n"), NO_LABELS)
+            .unwrap()
+    });
     let len = get32(&b, 20) + 1;
     put32(&mut b, 20, len);
     b.push(0);
@@ -714,9 +756,11 @@ fn cgroups_builder_rejects_invalid_items_and_remembers_it() {
     let mut b = CgroupsLookupBuilder::new(&mut buf, 4, 0).unwrap();
     let e = b.add(
         b"/p",
-        CgroupsLookupStatus::UnknownPermanent,
-        1,
-        b"",
+        &CgroupsEntry {
+            status: CgroupsLookupStatus::UnknownPermanent,
+            orchestrator: 1,
+            name: b"",
+        },
         NO_LABELS,
     );
     assert_eq!(
@@ -725,16 +769,22 @@ fn cgroups_builder_rejects_invalid_items_and_remembers_it() {
         "orchestrator on a non-KNOWN item"
     );
     assert_eq!(
-        b.add_known(b"", 0, b"", NO_LABELS).unwrap_err().kind(),
+        b.add(b"", &CgroupsEntry::known(0, b""), NO_LABELS)
+            .unwrap_err()
+            .kind(),
         K::BadLayout,
         "empty path"
     );
     assert_eq!(
-        b.add_known(b"/p", 0, b"n\0", NO_LABELS).unwrap_err().kind(),
+        b.add(b"/p", &CgroupsEntry::known(0, b"n\0"), NO_LABELS)
+            .unwrap_err()
+            .kind(),
         K::BadLayout
     );
     assert_eq!(
-        b.add_known(b"/p", 0, b"", &[("", "v")]).unwrap_err().kind(),
+        b.add(b"/p", &CgroupsEntry::known(0, b""), &[("", "v")])
+            .unwrap_err()
+            .kind(),
         K::BadLayout
     );
     assert_eq!(b.error().unwrap().kind(), K::BadLayout);
@@ -749,7 +799,7 @@ fn dispatch_cgl(
     let mut out = vec![0u8; budget];
     let n = dispatch_cgroups_lookup(&req, &mut out, |r, b| {
         (0..r.len()).all(|i| {
-            b.add_request_item(i, CgroupsLookupStatus::Known, 1, name, NO_LABELS)
+            b.add_request_item(i, &CgroupsEntry::known(1, name), NO_LABELS)
                 .is_ok()
         })
     })?;
@@ -788,7 +838,8 @@ fn dispatch_requires_one_item_per_key() {
     let req = cgl_request(&["/a", "/b"]);
     let mut out = vec![0u8; 1024];
     let e = dispatch_cgroups_lookup(&req, &mut out, |_, b| {
-        b.add_known(b"/a", 0, b"", NO_LABELS).is_ok()
+        b.add(b"/a", &CgroupsEntry::known(0, b""), NO_LABELS)
+            .is_ok()
     });
     assert!(matches!(e, Err(DispatchError::Builder(c)) if c.kind() == K::BadItemCount));
     let e = dispatch_cgroups_lookup(&req, &mut out, |_, _| false);

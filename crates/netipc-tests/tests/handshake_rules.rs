@@ -1,13 +1,13 @@
 //! One test per handshake rule (wire-envelope spec, sections 8 and 9).
 
 use netipc::transport::handshake::*;
-use netipc::wire::{HEADER_LEN, Hello, HelloAck, TransportStatus, profile};
+use netipc::wire::{HEADER_LEN, Hello, HelloAck, Profiles, TransportStatus};
 
 const TOKEN: u64 = 0x1122_3344_5566_7788;
 
 fn hello() -> Hello {
     ClientOffer {
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE,
         auth_token: TOKEN,
         packet_size: 65536,
         ..ClientOffer::default()
@@ -18,8 +18,8 @@ fn hello() -> Hello {
 
 fn offer() -> ServerOffer {
     ServerOffer {
-        supported_profiles: profile::BASELINE,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::BASELINE,
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 4096,
         max_response_payload_bytes: 65536,
         auth_token: TOKEN,
@@ -100,7 +100,7 @@ fn hello_flags_are_ignored() {
 #[test]
 fn no_common_profile_wins_over_a_wrong_token() {
     let mut h = hello();
-    h.supported_profiles = profile::SHM_HYBRID;
+    h.supported_profiles = Profiles::SHM_HYBRID.bits();
     h.auth_token = 1;
     let out = serve(&h, &offer());
     assert_eq!(out.result, Err(HandshakeError::NoCommonProfile));
@@ -155,30 +155,38 @@ fn rejection_ack_carries_only_the_layout_version() {
 
 #[test]
 fn profile_selection_prefers_the_common_preference_then_the_highest_bit() {
-    assert_eq!(profile::select(0x07, 0x02, 0x02), 0x02);
+    let select = |intersection: u32, client: u32, server: u32| {
+        Profiles::from_bits_retain(intersection)
+            .select(Profiles::from_bits_retain(client & server))
+            .bits()
+    };
+    assert_eq!(select(0x07, 0x02, 0x02), 0x02);
     assert_eq!(
-        profile::select(0x07, 0x03, 0x06),
+        select(0x07, 0x03, 0x06),
         0x02,
         "highest of the common preference"
     );
     assert_eq!(
-        profile::select(0x07, 0, 0),
+        select(0x07, 0, 0),
         0x04,
         "no preference: highest common bit"
     );
     assert_eq!(
-        profile::select(0x03, 0x04, 0x04),
+        select(0x03, 0x04, 0x04),
         0x02,
         "preference outside the intersection"
     );
-    assert_eq!(profile::select(0, 0xff, 0xff), 0);
+    assert_eq!(select(0, 0xff, 0xff), 0);
     let mut h = hello();
     h.supported_profiles = 0x07;
     h.preferred_profiles = 0x02;
     let mut o = offer();
-    o.supported_profiles = 0x07;
-    o.preferred_profiles = 0x06;
-    assert_eq!(serve(&h, &o).result.unwrap().selected_profile, 0x02);
+    o.supported_profiles = Profiles::from_bits_retain(0x07);
+    o.preferred_profiles = Profiles::from_bits_retain(0x06);
+    assert_eq!(
+        serve(&h, &o).result.unwrap().selected_profile,
+        Profiles::SHM_HYBRID
+    );
 }
 
 #[test]
@@ -201,7 +209,7 @@ fn ack_fields_report_the_server_mask_and_intersection() {
     let mut h = hello();
     h.supported_profiles = 0x03;
     let mut o = offer();
-    o.supported_profiles = 0x05;
+    o.supported_profiles = Profiles::from_bits_retain(0x05);
     let r = serve(&h, &o).reply.unwrap();
     let ack = HelloAck::decode(&r[HEADER_LEN..]).unwrap();
     assert_eq!(
@@ -307,7 +315,7 @@ fn client_adopts_the_agreed_values() {
     assert_eq!(
         p,
         SessionParams {
-            selected_profile: 1,
+            selected_profile: Profiles::BASELINE,
             max_request_payload_bytes: 100,
             max_request_batch_items: 3,
             max_response_payload_bytes: 200,
@@ -330,11 +338,11 @@ fn defaults_replace_zero_configuration_values() {
             c.max_request_batch_items,
             c.packet_size
         ),
-        (1, 1024, 1, 212_992)
+        (Profiles::BASELINE, 1024, 1, 212_992)
     );
     let s = ServerOffer {
-        supported_profiles: 0,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::empty(),
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 0,
         max_response_payload_bytes: 0,
         auth_token: 0,
@@ -349,6 +357,6 @@ fn defaults_replace_zero_configuration_values() {
             s.max_response_payload_bytes,
             s.packet_size
         ),
-        (1, 1024, 1024, 65536)
+        (Profiles::BASELINE, 1024, 1024, 65536)
     );
 }

@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use netipc::transport::{ClientOptions, ClientSession, Listener, ServerOptions};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 
 struct Counting;
 
@@ -38,8 +38,12 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `rounds` echo round trips (single and batch) after a
 /// warm-up, with the server in another thread.
-fn steady_state_allocations(profiles: u32) -> usize {
-    let dir = std::env::temp_dir().join(format!("nipc-alloc-{}-{profiles}", std::process::id()));
+fn steady_state_allocations(profiles: Profiles) -> usize {
+    let dir = std::env::temp_dir().join(format!(
+        "nipc-alloc-{}-{}",
+        std::process::id(),
+        profiles.bits()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let run_dir = dir.to_str().unwrap().to_owned();
     let server = ServerOptions {
@@ -80,7 +84,10 @@ fn steady_state_allocations(profiles: u32) -> usize {
         ..ClientOptions::default()
     };
     let mut c = ClientSession::connect(&run_dir, "alloc", &client).unwrap();
-    assert_eq!(c.is_shm(), profiles & profile::SHM_ANY != 0);
+    assert_eq!(
+        c.is_shm(),
+        profiles & Profiles::SHM_ANY != Profiles::empty()
+    );
     let payload = [7u8; 4000];
     let items: [&[u8]; 4] = [&[1; 8], &[2; 8], &[3; 8], &[4; 8]];
     let mut id = 0u64;
@@ -109,12 +116,12 @@ fn steady_state_allocations(profiles: u32) -> usize {
 #[test]
 fn warm_sessions_do_not_allocate_per_message() {
     assert_eq!(
-        steady_state_allocations(profile::BASELINE),
+        steady_state_allocations(Profiles::BASELINE),
         0,
         "baseline transport"
     );
     assert_eq!(
-        steady_state_allocations(profile::BASELINE | profile::SHM_HYBRID),
+        steady_state_allocations(Profiles::BASELINE | Profiles::SHM_HYBRID),
         0,
         "shared memory"
     );

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use netipc::Error;
 use netipc::service::{
-    ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer,
-    ServerConfig, ServerStats, StringReverseClient,
+    ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, Profiles,
+    RunningServer, ServerConfig, ServerStats, StringReverseClient,
 };
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{HEADER_LEN, Method, TransportStatus, profile};
+use netipc::wire::{HEADER_LEN, Method, TransportStatus};
 use tracing::Level;
 
 mod common;
@@ -190,23 +190,13 @@ fn connect(dir: &RunDir, service: &str, config: &ClientConfig) -> IncrementClien
     client
 }
 
-/// The name the events give a selected profile.
-fn profile_name(bit: u32) -> &'static str {
-    match bit {
-        profile::BASELINE => "BASELINE",
-        profile::SHM_HYBRID => "SHM_HYBRID",
-        _ if cfg!(windows) => "SHM_BUSYWAIT",
-        _ => "SHM_FUTEX",
-    }
-}
-
 /// A handler that fails (`value` [`FAIL`]) or panics ([`PANIC`]) runs once
 /// per call; the client gets `Rejected(INTERNAL_ERROR)` saying what to do,
 /// keeps its session, and the provider logs and counts the failure and
 /// keeps serving everyone.
-fn failing_handler_runs_once(profiles: u32, value: u64) {
+fn failing_handler_runs_once(profiles: Profiles, value: u64) {
     let dir = RunDir::new();
-    let service = format!("fail-{value}-{profiles}");
+    let service = format!("fail-{value}-{:x}", profiles.bits());
     let (server, calls) = provider(&dir, &service, &server_config(profiles));
     let mut victim = connect(&dir, &service, &client_config(profiles));
     let mut bystander = connect(&dir, &service, &client_config(profiles));
@@ -285,22 +275,22 @@ fn failing_handler_runs_once(profiles: u32, value: u64) {
 
 #[test]
 fn a_panicking_handler_runs_once_and_its_message_is_logged() {
-    watchdog(|| failing_handler_runs_once(0, PANIC));
+    watchdog(|| failing_handler_runs_once(Profiles::empty(), PANIC));
 }
 
 #[test]
 fn a_panicking_handler_runs_once_and_its_message_is_logged_baseline() {
-    watchdog(|| failing_handler_runs_once(profile::BASELINE, PANIC));
+    watchdog(|| failing_handler_runs_once(Profiles::BASELINE, PANIC));
 }
 
 #[test]
 fn a_failing_handler_runs_once_and_its_error_is_logged() {
-    watchdog(|| failing_handler_runs_once(0, FAIL));
+    watchdog(|| failing_handler_runs_once(Profiles::empty(), FAIL));
 }
 
 #[test]
 fn a_failing_handler_runs_once_and_its_error_is_logged_baseline() {
-    watchdog(|| failing_handler_runs_once(profile::BASELINE, FAIL));
+    watchdog(|| failing_handler_runs_once(Profiles::BASELINE, FAIL));
 }
 
 /// A failing item fails its whole batch, once.
@@ -335,9 +325,9 @@ fn a_batch_with_a_failing_item_is_not_sent_again() {
 }
 
 /// Every counter of a known sequence of requests, to the byte.
-fn exact_statistics(profiles: u32) {
+fn exact_statistics(profiles: Profiles) {
     let dir = RunDir::new();
-    let service = format!("stats-{profiles}");
+    let service = format!("stats-{:x}", profiles.bits());
     let (server, _calls) = provider(&dir, &service, &server_config(profiles));
     assert_eq!(server.stats().requests, 0);
     let mut client = connect(&dir, &service, &client_config(profiles));
@@ -366,7 +356,7 @@ fn exact_statistics(profiles: u32) {
 
     // An undecodable request (3 bytes): BAD_ENVELOPE, then closed.
     let options = ClientOptions {
-        supported_profiles: if profiles == 0 {
+        supported_profiles: if profiles.is_empty() {
             netipc::service::DEFAULT_PROFILES
         } else {
             profiles
@@ -478,12 +468,12 @@ fn request_counters(s: &ServerStats) -> [u64; 7] {
 
 #[test]
 fn statistics_count_requests_statuses_and_bytes_exactly() {
-    watchdog(|| exact_statistics(0));
+    watchdog(|| exact_statistics(Profiles::empty()));
 }
 
 #[test]
 fn statistics_count_requests_statuses_and_bytes_exactly_baseline() {
-    watchdog(|| exact_statistics(profile::BASELINE));
+    watchdog(|| exact_statistics(Profiles::BASELINE));
 }
 
 /// A session's life and the server's: `serving`, `session opened` (with
@@ -515,7 +505,10 @@ fn sessions_and_stops_are_events() {
         let info = client.session_info().expect("connected");
         let opened = wait_for(service, "session opened", 1);
         assert_eq!(opened[0].level, Level::DEBUG);
-        assert_eq!(opened[0].field("profile"), Some(profile_name(info.profile)));
+        assert_eq!(
+            opened[0].field("profile"),
+            Some(info.profile.to_string().as_str())
+        );
         assert_eq!(
             opened[0].field("max_response_bytes"),
             Some(info.max_response_payload_bytes.to_string().as_str())
@@ -563,7 +556,7 @@ fn refusals_are_events_with_their_cause() {
         let config = ServerConfig {
             max_sessions: 1,
             auth_token: 7,
-            supported_profiles: profile::BASELINE,
+            supported_profiles: Profiles::BASELINE,
             ..ServerConfig::default()
         };
         let (server, _calls) = provider(&dir, service, &config);
@@ -594,7 +587,7 @@ fn refusals_are_events_with_their_cause() {
             service,
             &ClientConfig {
                 auth_token: 7,
-                supported_profiles: profile::SHM_HYBRID,
+                supported_profiles: Profiles::SHM_HYBRID,
                 ..ClientConfig::default()
             },
         );

@@ -136,13 +136,13 @@ impl SnapItem {
     }
 
     fn add_to(&self, b: &mut SnapshotBuilder<'_>) -> Result<(), netipc::CodecError> {
-        b.add(
-            self.hash,
-            self.options,
-            self.enabled,
-            &self.name,
-            &self.path,
-        )
+        b.add(&SnapshotItem {
+            hash: self.hash,
+            options: self.options,
+            enabled: self.enabled,
+            name: &self.name,
+            path: &self.path,
+        })
     }
 
     fn check(&self, got: &SnapshotItem<'_>) -> Result<(), TestCaseError> {
@@ -217,15 +217,17 @@ proptest! {
         let max_items = items.len() + unused_reservation;
         let needed = snapshot_build_len(max_items, &items);
         let mut buf = vec![0xAAu8; needed + slack];
-        let mut b = if header_later {
-            let mut b = SnapshotBuilder::new(&mut buf, max_items as u32, 0, 0)?;
-            b.set_header(systemd_enabled, generation);
-            b
-        } else {
-            SnapshotBuilder::new(&mut buf, max_items as u32, systemd_enabled, generation)?
-        };
+        let mut b = SnapshotBuilder::new(&mut buf, max_items as u32)?;
+        if !header_later {
+            b.set_systemd_enabled(systemd_enabled);
+            b.set_generation(generation);
+        }
         for item in &items {
             item.add_to(&mut b)?;
+        }
+        if header_later {
+            b.set_systemd_enabled(systemd_enabled);
+            b.set_generation(generation);
         }
         prop_assert_eq!(b.len(), items.len());
         prop_assert_eq!(b.error(), None);
@@ -254,7 +256,7 @@ proptest! {
         let size = size.index(snapshot_build_len(max_items, &items) + 1);
         let mut buf = vec![0xAAu8; size];
         let reservation = SNAPSHOT_HEADER_LEN + 8 * max_items;
-        let mut b = match SnapshotBuilder::new(&mut buf, max_items as u32, systemd_enabled, generation) {
+        let mut b = match SnapshotBuilder::new(&mut buf, max_items as u32) {
             Ok(b) => b,
             Err(e) => {
                 prop_assert!(size < reservation);
@@ -262,6 +264,8 @@ proptest! {
                 return Ok(());
             }
         };
+        b.set_systemd_enabled(systemd_enabled);
+        b.set_generation(generation);
         prop_assert!(size >= reservation);
         let mut end = SNAPSHOT_HEADER_LEN;
         let mut added = Vec::new();
@@ -282,7 +286,7 @@ proptest! {
             }
         }
         if b.len() == max_items {
-            let e = b.add(0, 0, 0, b"", b"").unwrap_err();
+            let e = b.add(&SnapshotItem { hash: 0, options: 0, enabled: 0, name: b"", path: b"" }).unwrap_err();
             prop_assert_eq!(e.kind(), K::Overflow);
             first_error.get_or_insert(e);
         }
@@ -416,14 +420,30 @@ fn build_cg_response(
     };
     for (i, (path, a)) in keys.iter().enumerate() {
         match mode {
-            BuildMode::New => b.add(path, a.status, a.orchestrator, &a.name, &a.labels)?,
-            BuildMode::Convenience if a.status == Cg::Known => {
-                b.add_known(path, a.orchestrator, &a.name, &a.labels)?
-            }
+            BuildMode::New => b.add(
+                path,
+                &CgroupsEntry {
+                    status: a.status,
+                    orchestrator: a.orchestrator,
+                    name: &a.name,
+                },
+                &a.labels,
+            )?,
+            BuildMode::Convenience if a.status == Cg::Known => b.add(
+                path,
+                &CgroupsEntry::known(a.orchestrator, &a.name),
+                &a.labels,
+            )?,
             BuildMode::Convenience => b.add_status(path, a.status)?,
-            BuildMode::ForRequest => {
-                b.add_request_item(i, a.status, a.orchestrator, &a.name, &a.labels)?
-            }
+            BuildMode::ForRequest => b.add_request_item(
+                i,
+                &CgroupsEntry {
+                    status: a.status,
+                    orchestrator: a.orchestrator,
+                    name: &a.name,
+                },
+                &a.labels,
+            )?,
         }
     }
     prop_assert_eq!(b.len(), keys.len());
@@ -853,7 +873,15 @@ fn run_cg_dispatch(
         assert_eq!(req.len(), keys.len());
         for (i, (_, a)) in keys.iter().enumerate() {
             // Errors are sticky; the dispatcher reports them.
-            let _ = b.add_request_item(i, a.status, a.orchestrator, &a.name, &a.labels);
+            let _ = b.add_request_item(
+                i,
+                &CgroupsEntry {
+                    status: a.status,
+                    orchestrator: a.orchestrator,
+                    name: &a.name,
+                },
+                &a.labels,
+            );
         }
         true
     });
@@ -998,9 +1026,9 @@ fn item0_oversized_then_fits_answers_fewer_items_with_larger_buffer() {
     let statuses = |size: usize| {
         let mut buf = vec![0u8; size];
         let len = dispatch_cgroups_lookup(&request, &mut buf, |_, b| {
-            let _ = b.add_request_item(0, Cg::Known, 0, &[b'n'; 100], no_labels);
-            let _ = b.add_request_item(1, Cg::Known, 0, &[b'n'; 8], no_labels);
-            let _ = b.add_request_item(2, Cg::Known, 0, &[b'n'; 8], no_labels);
+            let _ = b.add_request_item(0, &CgroupsEntry::known(0, &[b'n'; 100]), no_labels);
+            let _ = b.add_request_item(1, &CgroupsEntry::known(0, &[b'n'; 8]), no_labels);
+            let _ = b.add_request_item(2, &CgroupsEntry::known(0, &[b'n'; 8]), no_labels);
             true
         })
         .unwrap();

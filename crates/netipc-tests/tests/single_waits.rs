@@ -43,7 +43,7 @@ fn single_waits_serve_release_and_cycle_shared_memory_sessions() {
             workers: 2,
             ..ServerConfig::default()
         };
-        let server = ManagedServer::increment(dir.str(), "inc", &config, |v: u64| {
+        let server = ManagedServer::increment(dir.str(), "inc", &config, |v| {
             Ok::<u64, HandlerError>(v + 1)
         })
         .spawn()

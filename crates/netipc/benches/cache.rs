@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
 use netipc::cache::SnapshotCache;
-use netipc::codec::SnapshotBuilder;
+use netipc::codec::{SnapshotBuilder, SnapshotItem};
 use netipc::service::{ClientConfig, HandlerError, ManagedServer, RunningServer, ServerConfig};
 
 fn main() {
@@ -68,9 +68,16 @@ fn fixture(n: usize) -> Fixture {
     let items = Arc::new(cgroups(n));
     let served = items.clone();
     let handler = move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-        b.set_header(1, 1);
+        b.set_systemd_enabled(1);
+        b.set_generation(1);
         for c in served.iter() {
-            b.add(c.hash, 0, 1, c.name.as_bytes(), c.path.as_bytes())?;
+            b.add(&SnapshotItem {
+                hash: c.hash,
+                options: 0,
+                enabled: 1,
+                name: c.name.as_bytes(),
+                path: c.path.as_bytes(),
+            })?;
         }
         Ok(())
     };

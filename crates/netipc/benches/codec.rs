@@ -37,10 +37,18 @@ fn snapshot_bytes(items: &[Cgroup]) -> Vec<u8> {
 }
 
 fn build_snapshot(items: &[Cgroup], buf: &mut [u8]) -> usize {
-    let mut b = SnapshotBuilder::new(buf, items.len() as u32, 1, 42).unwrap();
+    let mut b = SnapshotBuilder::new(buf, items.len() as u32).unwrap();
+    b.set_systemd_enabled(1);
+    b.set_generation(42);
     for (i, c) in items.iter().enumerate() {
-        b.add(i as u32, 0, 1, c.name.as_bytes(), c.path.as_bytes())
-            .unwrap();
+        b.add(&SnapshotItem {
+            hash: i as u32,
+            options: 0,
+            enabled: 1,
+            name: c.name.as_bytes(),
+            path: c.path.as_bytes(),
+        })
+        .unwrap();
     }
     b.finish()
 }
@@ -76,10 +84,9 @@ const LABELS: &[(&str, &str)] = &[("namespace", "production"), ("pod", "web-7f9c
 fn build_cgroups_lookup(items: &[Cgroup], buf: &mut [u8]) -> usize {
     let mut b = CgroupsLookupBuilder::new(buf, items.len() as u32, 9).unwrap();
     for c in items {
-        b.add_known(
+        b.add(
             c.path.as_bytes(),
-            orchestrator::K8S,
-            c.name.as_bytes(),
+            &CgroupsEntry::known(orchestrator::K8S, c.name.as_bytes()),
             LABELS,
         )
         .unwrap();

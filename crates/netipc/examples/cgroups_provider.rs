@@ -28,7 +28,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use netipc::codec::{
-    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder, orchestrator,
+    CgroupsEntry, CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder,
+    SnapshotItem, orchestrator,
 };
 use netipc::netdata::{cgroup_options, netdata_hash};
 use netipc::service::{HandlerError, ManagedServer, ServerConfig};
@@ -95,24 +96,24 @@ impl ContainerTable {
 
     /// Answers `cgroups-snapshot`: the whole table, every time.
     fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError> {
-        builder.set_header(self.systemd_enabled, self.generation);
+        builder.set_generation(self.generation);
+        builder.set_systemd_enabled(self.systemd_enabled);
         for c in &self.containers {
-            // options and enabled are opaque to the library; Netdata's
-            // cgroups plugin sends its own flags there (`cgroup_options`).
-            let (options, enabled) = (cgroup_options::IS_UNIFIED, 1);
             // An error here means the response buffer is full: the library
             // then answers LIMIT_EXCEEDED and the client retries with a
             // larger buffer, so there is nothing to handle by hand.
-            builder.add(
+            builder.add(&SnapshotItem {
                 // The item's identity hash: the library carries it
                 // untouched, and Netdata's consumers look items up by
                 // Netdata's own hash, so a provider uses that one.
-                netdata_hash(c.name.as_bytes()),
-                options,
-                enabled,
-                c.name.as_bytes(),
-                c.path.as_bytes(),
-            )?;
+                hash: netdata_hash(c.name.as_bytes()),
+                // options and enabled are opaque to the library; Netdata's
+                // cgroups plugin sends its own flags there (`cgroup_options`).
+                options: cgroup_options::IS_UNIFIED,
+                enabled: 1,
+                name: c.name.as_bytes(),
+                path: c.path.as_bytes(),
+            })?;
         }
         Ok(())
     }
@@ -127,7 +128,10 @@ impl ContainerTable {
         builder.set_generation(self.generation);
         for path in request.paths() {
             match self.find(path) {
-                Some(c) => builder.add_known(path, c.orchestrator, c.name.as_bytes(), c.labels)?,
+                Some(c) => {
+                    let entry = CgroupsEntry::known(c.orchestrator, c.name.as_bytes());
+                    builder.add(path, &entry, c.labels)?;
+                }
                 // Not known (yet): a cgroup may show up after the consumer
                 // saw it, so ask it to retry later. Use `UnknownPermanent`
                 // for keys that can never be resolved.
@@ -176,17 +180,15 @@ fn run() -> Result<(), Box<dyn Error>> {
     // `auth_token` to the secret your consumers use.
     let config = ServerConfig::default();
 
-    // A handler is any `Fn` closure of the right shape (or a type that
-    // implements the handler trait). Each gets its own handle on the table.
+    // A handler is a closure; its argument types come from the
+    // constructor. Each gets its own handle on the table.
     let snapshot = ManagedServer::cgroups_snapshot(&run_dir, &snapshot_service, &config, {
         let table = Arc::clone(&table);
-        move |builder: &mut SnapshotBuilder<'_>| table.snapshot(builder)
+        move |builder| table.snapshot(builder)
     });
     let lookup = ManagedServer::cgroups_lookup(&run_dir, &lookup_service, &config, {
         let table = Arc::clone(&table);
-        move |request: &CgroupsLookupRequest<'_>, builder: &mut CgroupsLookupBuilder<'_, '_>| {
-            table.lookup(request, builder)
-        }
+        move |request, builder| table.lookup(request, builder)
     });
 
     // `spawn` creates the endpoint before it returns (so "address in use"

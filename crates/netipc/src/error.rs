@@ -348,6 +348,16 @@ pub enum Error {
         /// The time limit that passed, when the operation had one.
         limit: Option<std::time::Duration>,
     },
+    /// A per-call timeout of zero (`Some(Duration::ZERO)`) was passed;
+    /// the call was refused before anything was sent. `None` is how a
+    /// call asks for the client's default timeout.
+    #[error(
+        "{call} was given a timeout of zero: pass None for the client's call timeout, or a positive duration"
+    )]
+    ZeroTimeout {
+        /// The call that was refused, such as `"CgroupsSnapshotClient::call_with_timeout"`.
+        call: &'static str,
+    },
     /// The wait was interrupted (aborted) from another thread.
     #[error("interrupted by request")]
     Interrupted,
@@ -421,6 +431,7 @@ impl Error {
                 | Self::WrongKind { .. }
                 | Self::Busy
                 | Self::NotReady { .. }
+                | Self::ZeroTimeout { .. }
         )
     }
 }

@@ -19,6 +19,7 @@
 /// assert_eq!(netdata_hash(b""), 0x811c_9dc5);
 /// assert_eq!(netdata_hash(b"foobar"), 0x31f0_b262);
 /// ```
+#[must_use]
 pub const fn netdata_hash(bytes: &[u8]) -> u32 {
     let mut hash = 0x811c_9dc5_u32;
     let mut i = 0;

@@ -44,7 +44,7 @@ use netipc::service::{
 use netipc::transport::testing::{RawConn, RawShm};
 use netipc::transport::{ClientOptions, ClientSession, DataPlane};
 
-use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, TransportStatus, batch_payload_len, profile};
+use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, Profiles, TransportStatus, batch_payload_len};
 
 use super::alloc::allocations;
 use super::lookup::{CGROUPS, PROCESSES, Table};
@@ -674,8 +674,8 @@ fn filled_cache(
 fn l2_config(scenario: &Scenario) -> ClientConfig {
     ClientConfig {
         supported_profiles: match scenario.plane {
-            Plane::Socket | Plane::Memory => profile::BASELINE,
-            Plane::Shm => profile::SHM_HYBRID,
+            Plane::Socket | Plane::Memory => Profiles::BASELINE,
+            Plane::Shm => Profiles::SHM_HYBRID,
         },
         call_timeout: RESPONSE_TIMEOUT,
         ..ClientConfig::default()
@@ -955,8 +955,11 @@ fn l1_connect(
     items: u32,
 ) -> Result<ClientSession, BenchError> {
     let (supported_profiles, preferred_profiles) = match scenario.plane {
-        Plane::Socket | Plane::Memory => (profile::BASELINE, 0),
-        Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+        Plane::Socket | Plane::Memory => (Profiles::BASELINE, Profiles::empty()),
+        Plane::Shm => (
+            Profiles::BASELINE | Profiles::SHM_HYBRID,
+            Profiles::SHM_HYBRID,
+        ),
     };
     let options = ClientOptions {
         supported_profiles,

@@ -16,9 +16,9 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use netipc::codec::{
-    AppsEntry, AppsLookupBuilder, AppsLookupRequest, AppsLookupView, CgroupStatus,
+    AppsEntry, AppsLookupBuilder, AppsLookupRequest, AppsLookupView, CgroupStatus, CgroupsEntry,
     CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, CgroupsLookupView, Labels,
-    PidStatus, orchestrator,
+    NO_LABELS, PidStatus, orchestrator,
 };
 use netipc::service::HandlerError;
 
@@ -204,7 +204,6 @@ impl Table {
         request: &CgroupsLookupRequest<'_>,
         builder: &mut CgroupsLookupBuilder<'_, '_>,
     ) -> Result<(), HandlerError> {
-        const NO_LABELS: &[(&str, &str)] = &[];
         builder.set_generation(GENERATION);
         for (i, path) in request.paths().enumerate() {
             match self.by_path.get(path) {
@@ -212,17 +211,13 @@ impl Table {
                     let c = &self.cgroups[c];
                     builder.add_request_item(
                         i,
-                        CgroupsLookupStatus::Known,
-                        c.orchestrator,
-                        c.name.as_bytes(),
+                        &CgroupsEntry::known(c.orchestrator, c.name.as_bytes()),
                         &c.labels,
                     )?;
                 }
                 None => builder.add_request_item(
                     i,
-                    CgroupsLookupStatus::UnknownRetryLater,
-                    0,
-                    b"",
+                    &CgroupsEntry::unset(CgroupsLookupStatus::UnknownRetryLater),
                     NO_LABELS,
                 )?,
             }

@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
 use netipc::codec::{
-    AppsLookupBuilder, AppsLookupRequest, CgroupsLookupBuilder, CgroupsLookupRequest,
     DispatchError, SnapshotBuilder, SnapshotRequest, decode_increment, dispatch_apps_lookup,
     dispatch_cgroups_lookup, encode_increment,
 };
@@ -48,7 +47,7 @@ use netipc::service::{
 use netipc::transport::names::validate_service_name;
 use netipc::transport::testing::{RawConn, RawListener, RawShm};
 use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSession};
-use netipc::wire::{MAX_PAYLOAD_CAP, Method, TransportStatus, profile};
+use netipc::wire::{MAX_PAYLOAD_CAP, Method, Profiles, TransportStatus};
 
 use super::ServerArgs;
 use super::lookup::Table;
@@ -99,10 +98,13 @@ impl Worker {
 /// The transport profiles a server of `plane` offers, and prefers. An SHM
 /// server still accepts baseline sessions, so it serves the socket
 /// scenarios too.
-fn profiles(plane: Plane) -> (u32, u32) {
+fn profiles(plane: Plane) -> (Profiles, Profiles) {
     match plane {
-        Plane::Socket | Plane::Memory => (profile::BASELINE, 0),
-        Plane::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+        Plane::Socket | Plane::Memory => (Profiles::BASELINE, Profiles::empty()),
+        Plane::Shm => (
+            Profiles::BASELINE | Profiles::SHM_HYBRID,
+            Profiles::SHM_HYBRID,
+        ),
     }
 }
 
@@ -135,7 +137,7 @@ fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
     };
     let (run_dir, service) = (&args.run_dir, &args.service);
     match (scenario.server, scenario.snapshot_items()) {
-        (ServerKind::L2Snapshot, Some(n)) => ManagedServer::cgroups_snapshot(
+        (ServerKind::L2Snapshot, Some(n)) => ManagedServer::from_snapshot_handler(
             run_dir,
             service,
             &config,
@@ -145,36 +147,17 @@ fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
         ),
         (ServerKind::L2CgroupsLookup, _) => {
             let table = Table::new();
-            ManagedServer::cgroups_lookup(
-                run_dir,
-                service,
-                &config,
-                move |request: &CgroupsLookupRequest<'_>,
-                      builder: &mut CgroupsLookupBuilder<'_, '_>|
-                      -> Result<(), HandlerError> {
-                    table.answer_cgroups(request, builder)
-                },
-            )
+            ManagedServer::cgroups_lookup(run_dir, service, &config, move |request, builder| {
+                table.answer_cgroups(request, builder)
+            })
         }
         (ServerKind::L2AppsLookup, _) => {
             let table = Table::new();
-            ManagedServer::apps_lookup(
-                run_dir,
-                service,
-                &config,
-                move |request: &AppsLookupRequest<'_>,
-                      builder: &mut AppsLookupBuilder<'_>|
-                      -> Result<(), HandlerError> {
-                    table.answer_apps(request, builder)
-                },
-            )
+            ManagedServer::apps_lookup(run_dir, service, &config, move |request, builder| {
+                table.answer_apps(request, builder)
+            })
         }
-        _ => ManagedServer::increment(
-            run_dir,
-            service,
-            &config,
-            |value: u64| -> Result<u64, HandlerError> { Ok(value.wrapping_add(1)) },
-        ),
+        _ => ManagedServer::increment(run_dir, service, &config, |value| Ok(value.wrapping_add(1))),
     }
 }
 
@@ -229,7 +212,7 @@ impl L1Answers {
 /// Encodes a snapshot of `cgroups` into `buf`; returns its length.
 fn encode_snapshot(buf: &mut [u8], cgroups: &[Cgroup]) -> netipc::Result<usize> {
     let items = u32::try_from(cgroups.len()).unwrap_or(u32::MAX);
-    let mut builder = SnapshotBuilder::new(buf, items, 0, 0)?;
+    let mut builder = SnapshotBuilder::new(buf, items)?;
     snapshot::build(&mut builder, cgroups)?;
     Ok(builder.finish())
 }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use netipc::codec::{SnapshotBuilder, SnapshotView};
+use netipc::codec::{SnapshotBuilder, SnapshotItem, SnapshotView};
 
 /// `systemd_enabled` of every answer.
 pub const SYSTEMD_ENABLED: u32 = 1;
@@ -67,15 +67,16 @@ pub fn cgroups(n: u32) -> Vec<Cgroup> {
 /// # Errors
 /// The first failed `add` (the response buffer is too small).
 pub fn build(builder: &mut SnapshotBuilder<'_>, cgroups: &[Cgroup]) -> netipc::Result<()> {
-    builder.set_header(SYSTEMD_ENABLED, GENERATION);
+    builder.set_systemd_enabled(SYSTEMD_ENABLED);
+    builder.set_generation(GENERATION);
     for c in cgroups {
-        builder.add(
-            c.hash,
-            c.options,
-            c.enabled,
-            c.name.as_bytes(),
-            c.path.as_bytes(),
-        )?;
+        builder.add(&SnapshotItem {
+            hash: c.hash,
+            options: c.options,
+            enabled: c.enabled,
+            name: c.name.as_bytes(),
+            path: c.path.as_bytes(),
+        })?;
     }
     Ok(())
 }
@@ -160,14 +161,14 @@ mod tests {
             assert!(c.path.ends_with(".scope"));
         }
         let mut buf = vec![0u8; 1 << 18];
-        let mut b = SnapshotBuilder::new(&mut buf, 1000, 0, 0).unwrap();
+        let mut b = SnapshotBuilder::new(&mut buf, 1000).unwrap();
         build(&mut b, &list).unwrap();
         let len = b.finish();
         let view = SnapshotView::decode(&buf[..len]).unwrap();
         Expected::of(&list).check(&view).unwrap();
         assert!(Expected::of(&list[..999]).check(&view).is_err());
         let other = cgroups(16);
-        let mut b = SnapshotBuilder::new(&mut buf, 16, 0, 0).unwrap();
+        let mut b = SnapshotBuilder::new(&mut buf, 16).unwrap();
         build(&mut b, &other).unwrap();
         let len = b.finish();
         let view = SnapshotView::decode(&buf[..len]).unwrap();

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use netipc::codec::orchestrator;
-use netipc::wire::{FLAG_BATCH, Header, MessageKind, Method, control, profile};
+use netipc::wire::{FLAG_BATCH, Header, MessageKind, Method, Profiles, control};
 
 /// The name of the header's `code`: a control opcode for CONTROL messages,
 /// a method otherwise; `None` when the value is not defined.
@@ -44,38 +44,19 @@ pub fn flag_names(flags: u16) -> Vec<String> {
         .collect()
 }
 
-/// The name of one profile bit. Bit `0x04` is SHM_FUTEX (an alias of
-/// SHM_HYBRID) on POSIX and SHM_BUSYWAIT on Windows; the inspector names it
-/// for the OS it runs on.
-fn profile_name(bit: u32) -> Option<&'static str> {
-    match bit {
-        profile::BASELINE => Some("baseline"),
-        profile::SHM_HYBRID => Some("shm-hybrid"),
-        profile::SHM_FUTEX if cfg!(windows) => Some("shm-busywait"),
-        profile::SHM_FUTEX => Some("shm-futex"),
-        profile::SHM_WAITADDR => Some("shm-waitaddr"),
-        _ => None,
-    }
-}
-
-/// The names of the bits of a profile mask; undefined bits as hex.
+/// The names of the bits of a profile mask (as [`Profiles`] prints them;
+/// undefined bits as hex).
 pub fn profile_names(mask: u32) -> Vec<String> {
     (0..32)
         .map(|bit| 1u32 << bit)
         .filter(|b| mask & b != 0)
-        .map(|b| profile_name(b).map_or_else(|| format!("0x{b:x}"), str::to_owned))
+        .map(|b| Profiles::from_bits_retain(b).to_string())
         .collect()
 }
 
 /// A profile mask as `0x03 (baseline|shm-hybrid)`, or `0x00 (none)`.
 pub fn profile_mask(mask: u32) -> String {
-    let names = profile_names(mask);
-    let names = if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join("|")
-    };
-    format!("0x{mask:02x} ({names})")
+    format!("0x{mask:02x} ({})", Profiles::from_bits_retain(mask))
 }
 
 /// An orchestrator value's name, or `unrecognized`.

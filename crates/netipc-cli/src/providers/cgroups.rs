@@ -48,7 +48,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use netipc::codec::{
-    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder,
+    CgroupsEntry, CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, NO_LABELS,
+    SnapshotBuilder, SnapshotItem,
 };
 use netipc::service::HandlerError;
 
@@ -173,15 +174,16 @@ impl CgroupTable {
 
     /// Answers `cgroups-snapshot`.
     pub fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError> {
-        builder.set_header(self.systemd_enabled, self.generation);
+        builder.set_systemd_enabled(self.systemd_enabled);
+        builder.set_generation(self.generation);
         for c in &self.items {
-            builder.add(
-                c.hash,
-                c.options,
-                c.enabled,
-                c.name.as_bytes(),
-                c.path.as_bytes(),
-            )?;
+            builder.add(&SnapshotItem {
+                hash: c.hash,
+                options: c.options,
+                enabled: c.enabled,
+                name: c.name.as_bytes(),
+                path: c.path.as_bytes(),
+            })?;
         }
         Ok(())
     }
@@ -192,18 +194,19 @@ impl CgroupTable {
         request: &CgroupsLookupRequest<'_>,
         builder: &mut CgroupsLookupBuilder<'_, '_>,
     ) -> Result<(), HandlerError> {
-        const NO_LABELS: &[(&str, &str)] = &[];
         builder.set_generation(self.generation);
         for (i, key) in request.paths().enumerate() {
             match self.find(key) {
                 Some(c) => builder.add_request_item(
                     i,
-                    CgroupsLookupStatus::Known,
-                    c.orchestrator,
-                    c.name.as_bytes(),
+                    &CgroupsEntry::known(c.orchestrator, c.name.as_bytes()),
                     &c.labels,
                 )?,
-                None => builder.add_request_item(i, self.unknown_status(key), 0, b"", NO_LABELS)?,
+                None => builder.add_request_item(
+                    i,
+                    &CgroupsEntry::unset(self.unknown_status(key)),
+                    NO_LABELS,
+                )?,
             }
         }
         Ok(())
@@ -453,7 +456,7 @@ mod tests {
         let table = table_of(&v2(), &v2().scan(), 1);
         let mut buf = vec![0u8; 1 << 16];
         let mut builder =
-            SnapshotBuilder::new(&mut buf, table.items.len() as u32, 0, 0).expect("builder");
+            SnapshotBuilder::new(&mut buf, table.items.len() as u32).expect("builder");
         table.snapshot(&mut builder).expect("fits");
         assert_eq!(builder.finish(), table.snapshot_bytes());
     }

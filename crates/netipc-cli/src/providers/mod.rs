@@ -28,10 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netipc::codec::{
-    AppsLookupBuilder, AppsLookupRequest, CgroupsLookupBuilder, CgroupsLookupRequest,
-    SnapshotBuilder,
-};
+use netipc::codec::SnapshotBuilder;
 use netipc::service::{HandlerError, ManagedServer, ServerConfig};
 
 use self::cgroupfs::CgroupFs;
@@ -226,38 +223,23 @@ impl Providers {
             }
             Kind::CgroupsLookup => {
                 let cgroups = self.cgroups.clone();
-                ManagedServer::cgroups_lookup(
-                    run_dir,
-                    service,
-                    config,
-                    move |r: &CgroupsLookupRequest<'_>, b: &mut CgroupsLookupBuilder<'_, '_>| {
-                        cgroups.table().lookup(r, b)
-                    },
-                )
+                ManagedServer::cgroups_lookup(run_dir, service, config, move |r, b| {
+                    cgroups.table().lookup(r, b)
+                })
             }
             Kind::AppsLookup => {
                 let apps = self.apps.clone();
-                ManagedServer::apps_lookup(
-                    run_dir,
-                    service,
-                    config,
-                    move |r: &AppsLookupRequest<'_>, b: &mut AppsLookupBuilder<'_>| {
-                        apps.lookup(r, b)
-                    },
-                )
+                ManagedServer::apps_lookup(run_dir, service, config, move |r, b| apps.lookup(r, b))
             }
-            Kind::Increment => ManagedServer::increment(run_dir, service, config, |n: u64| {
+            Kind::Increment => ManagedServer::increment(run_dir, service, config, |n| {
                 Ok::<_, HandlerError>(n.wrapping_add(1))
             }),
-            Kind::StringReverse => ManagedServer::string_reverse(
-                run_dir,
-                service,
-                config,
-                |text: &[u8], out: &mut Vec<u8>| {
+            Kind::StringReverse => {
+                ManagedServer::string_reverse(run_dir, service, config, |text, out| {
                     reverse(text, out);
                     Ok::<_, HandlerError>(())
-                },
-            ),
+                })
+            }
         }
     }
 }

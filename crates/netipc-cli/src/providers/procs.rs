@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use netipc::codec::{
-    AppsEntry, AppsLookupBuilder, AppsLookupRequest, COMM_MAX_LEN, CgroupStatus, PidStatus,
-    UID_UNSET,
+    AppsEntry, AppsLookupBuilder, AppsLookupRequest, COMM_MAX_LEN, CgroupStatus, NO_LABELS,
+    PidStatus, UID_UNSET,
 };
 use netipc::service::HandlerError;
 
@@ -132,7 +132,6 @@ impl Apps {
         request: &AppsLookupRequest<'_>,
         builder: &mut AppsLookupBuilder<'_>,
     ) -> Result<(), HandlerError> {
-        const NO_LABELS: &[(&str, &str)] = &[];
         let table = self.cgroups.table();
         builder.set_generation(table.generation);
         for pid in request.pids() {

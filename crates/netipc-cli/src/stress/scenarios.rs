@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::Duration;
 
 use netipc::service::{ClientConfig, IncrementClient};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 
 /// Longest a consumer's call (and its connection attempt) may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,8 +42,11 @@ impl Transport {
     /// The client configuration of a consumer of this transport.
     pub fn config(self) -> ClientConfig {
         let (supported_profiles, preferred_profiles) = match self {
-            Self::Socket => (profile::BASELINE, profile::BASELINE),
-            Self::Shm => (profile::BASELINE | profile::SHM_HYBRID, profile::SHM_HYBRID),
+            Self::Socket => (Profiles::BASELINE, Profiles::BASELINE),
+            Self::Shm => (
+                Profiles::BASELINE | Profiles::SHM_HYBRID,
+                Profiles::SHM_HYBRID,
+            ),
         };
         ClientConfig {
             supported_profiles,
@@ -225,13 +228,13 @@ mod tests {
     #[test]
     fn configs_select_the_transport() {
         let socket = Transport::Socket.config();
-        assert_eq!(socket.supported_profiles, profile::BASELINE);
+        assert_eq!(socket.supported_profiles, Profiles::BASELINE);
         let shm = Transport::Shm.config();
         assert_eq!(
             shm.supported_profiles,
-            profile::BASELINE | profile::SHM_HYBRID
+            Profiles::BASELINE | Profiles::SHM_HYBRID
         );
-        assert_eq!(shm.preferred_profiles, profile::SHM_HYBRID);
+        assert_eq!(shm.preferred_profiles, Profiles::SHM_HYBRID);
         assert_eq!(shm.call_timeout, CALL_TIMEOUT);
     }
 }

@@ -18,8 +18,9 @@
 //! | `l2-cgroups-lookup` | managed CGROUPS_LOOKUP server (64 KiB responses): every path KNOWN, named `name:<path>`, generation TAG |
 //! | `l2-apps-lookup` | managed APPS_LOOKUP server (64 KiB responses): every pid KNOWN with comm `p<pid % 1000>` and ppid TAG, generation TAG |
 //!
-//! For the `l2-*` modes PROFILES is the managed server's `supported_profiles`
-//! (0: the library default) and TAG (default 1) parametrises the answers,
+//! PROFILES is a profile set as `Profiles` prints it (default `baseline`);
+//! for the `l2-*` modes it is the managed server's `supported_profiles`
+//! (`none`: the library default) and TAG (default 1) parametrises the answers,
 //! so a test can tell a restarted server from the one before.
 //!
 //! It prints `ready` (or `stalled`) on stdout when it reached that point,
@@ -35,7 +36,7 @@ use netipc::transport::handshake::{
 };
 use netipc::transport::testing::{RawConn, RawListener};
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::{HEADER_LEN, Header, MessageKind};
+use netipc::wire::{HEADER_LEN, Header, MessageKind, Profiles};
 
 const SMALL_PACKET: u32 = 64;
 
@@ -60,7 +61,7 @@ fn exit_with_parent() {
     });
 }
 
-fn serve(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+fn serve(run_dir: &str, service: &str, profiles: Profiles) -> netipc::Result<()> {
     let options = ServerOptions {
         supported_profiles: profiles,
         max_request_payload_bytes: 1 << 20,
@@ -120,8 +121,8 @@ fn stall_response(run_dir: &str, service: &str) -> netipc::Result<()> {
     let mut buf = vec![0u8; 1 << 16];
     let n = conn.recv(&mut buf, None)?;
     let offer = ServerOffer {
-        supported_profiles: 1,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::BASELINE,
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 1 << 20,
         max_response_payload_bytes: 1 << 20,
         auth_token: 0,
@@ -144,7 +145,7 @@ fn stall_response(run_dir: &str, service: &str) -> netipc::Result<()> {
     Ok(())
 }
 
-fn stall_after_request(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+fn stall_after_request(run_dir: &str, service: &str, profiles: Profiles) -> netipc::Result<()> {
     let options = ServerOptions {
         supported_profiles: profiles,
         preferred_profiles: profiles,
@@ -153,13 +154,13 @@ fn stall_after_request(run_dir: &str, service: &str, profiles: u32) -> netipc::R
     let listener = Listener::bind(run_dir, service, &options)?;
     say("ready");
     let mut session = listener.accept(None, None)?.handshake(1)?;
-    session.recv(None, None)?;
+    let _ = session.recv(None, None)?;
     say("stalled");
     std::thread::sleep(Duration::MAX);
     Ok(())
 }
 
-fn idle_client(run_dir: &str, service: &str, profiles: u32) -> netipc::Result<()> {
+fn idle_client(run_dir: &str, service: &str, profiles: Profiles) -> netipc::Result<()> {
     let options = netipc::transport::ClientOptions {
         supported_profiles: profiles,
         preferred_profiles: profiles,
@@ -176,10 +177,12 @@ fn managed(
     mode: &str,
     run_dir: &str,
     service: &str,
-    profiles: u32,
+    profiles: Profiles,
     tag: u64,
 ) -> netipc::Result<()> {
-    use netipc::codec::{AppsEntry, CgroupStatus, CgroupsLookupStatus, PidStatus};
+    use netipc::codec::{
+        AppsEntry, CgroupStatus, CgroupsEntry, NO_LABELS, PidStatus, SnapshotItem,
+    };
     use netipc::service::{HandlerError, ManagedServer, ServerConfig};
 
     let config = ServerConfig {
@@ -194,54 +197,43 @@ fn managed(
         ..config
     };
     let server = match mode {
-        "l2-increment" => ManagedServer::increment(run_dir, service, &config, move |v: u64| {
+        "l2-increment" => ManagedServer::increment(run_dir, service, &config, move |v| {
             Ok::<u64, HandlerError>(v.wrapping_add(tag))
         }),
-        "l2-string-reverse" => ManagedServer::string_reverse(
-            run_dir,
-            service,
-            &config,
-            |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+        "l2-string-reverse" => {
+            ManagedServer::string_reverse(run_dir, service, &config, |text, out| {
                 out.extend(text.iter().rev());
                 Ok(())
-            },
-        ),
-        "l2-snapshot" => ManagedServer::cgroups_snapshot(
-            run_dir,
-            service,
-            &config,
-            move |b: &mut netipc::codec::SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-                b.set_header(1, tag);
-                for i in 0..tag {
-                    let name = format!("cg{i}");
-                    let path = format!("/sys/fs/cgroup/{name}");
-                    b.add(i as u32, 0, 1, name.as_bytes(), path.as_bytes())?;
-                }
-                Ok(())
-            },
-        ),
-        "l2-cgroups-lookup" => ManagedServer::cgroups_lookup(
-            run_dir,
-            service,
-            &lookup_config,
-            move |request: &netipc::codec::CgroupsLookupRequest<'_>,
-                  b: &mut netipc::codec::CgroupsLookupBuilder<'_, '_>|
-                  -> Result<(), HandlerError> {
+            })
+        }
+        "l2-snapshot" => ManagedServer::cgroups_snapshot(run_dir, service, &config, move |b| {
+            b.set_systemd_enabled(1);
+            b.set_generation(tag);
+            for i in 0..tag {
+                let name = format!("cg{i}");
+                let path = format!("/sys/fs/cgroup/{name}");
+                b.add(&SnapshotItem {
+                    hash: i as u32,
+                    options: 0,
+                    enabled: 1,
+                    name: name.as_bytes(),
+                    path: path.as_bytes(),
+                })?;
+            }
+            Ok(())
+        }),
+        "l2-cgroups-lookup" => {
+            ManagedServer::cgroups_lookup(run_dir, service, &lookup_config, move |request, b| {
                 b.set_generation(tag);
                 for (i, path) in request.paths().enumerate() {
                     let name = [b"name:", path].concat();
-                    b.add_request_item(i, CgroupsLookupStatus::Known, 0, &name, &[(b"k", b"v")])?;
+                    b.add_request_item(i, &CgroupsEntry::known(0, &name), &[(b"k", b"v")])?;
                 }
                 Ok(())
-            },
-        ),
-        "l2-apps-lookup" => ManagedServer::apps_lookup(
-            run_dir,
-            service,
-            &lookup_config,
-            move |request: &netipc::codec::AppsLookupRequest<'_>,
-                  b: &mut netipc::codec::AppsLookupBuilder<'_>|
-                  -> Result<(), HandlerError> {
+            })
+        }
+        "l2-apps-lookup" => {
+            ManagedServer::apps_lookup(run_dir, service, &lookup_config, move |request, b| {
                 b.set_generation(tag);
                 for pid in request.pids() {
                     let comm = format!("p{}", pid % 1000);
@@ -253,11 +245,11 @@ fn managed(
                         comm: comm.as_bytes(),
                         ..AppsEntry::unset(PidStatus::Known)
                     };
-                    b.add(pid, &entry, &[] as &[(&[u8], &[u8])])?;
+                    b.add(pid, &entry, NO_LABELS)?;
                 }
                 Ok(())
-            },
-        ),
+            })
+        }
         other => unreachable!("not a managed mode: {other}"),
     };
     let _running = server.spawn()?;
@@ -282,7 +274,10 @@ fn main() -> ExitCode {
     }
     exit_with_parent();
     let (run_dir, service) = (args[2].as_str(), args[3].as_str());
-    let profiles = args.get(4).and_then(|p| p.parse().ok()).unwrap_or(1);
+    let profiles = args
+        .get(4)
+        .map_or(Ok(Profiles::BASELINE), |p| p.parse())
+        .expect("PROFILES: names such as baseline|shm-hybrid, or none");
     let tag = args.get(5).and_then(|t| t.parse().ok()).unwrap_or(1);
     let result = match args[1].as_str() {
         "serve" => serve(run_dir, service, profiles),

@@ -12,7 +12,7 @@ use netipc::service::{
     ClientConfig, HandlerError, IncrementClient, ManagedServer, RunningServer, ServerConfig,
 };
 use netipc::transport::testing::shm_provisions;
-use netipc::wire::{Hello, TransportStatus, profile};
+use netipc::wire::{Hello, Profiles, TransportStatus};
 
 use crate::bounds::{MIB, eventually, hello, isolated, raw_handshake};
 use crate::common::RunDir;
@@ -27,7 +27,7 @@ fn provider(dir: &RunDir) -> RunningServer {
         auth_token: TOKEN,
         ..ServerConfig::default()
     };
-    ManagedServer::increment(dir.str(), "inc", &config, |v: u64| {
+    ManagedServer::increment(dir.str(), "inc", &config, |v| {
         Ok::<u64, HandlerError>(v + 1)
     })
     .spawn()
@@ -37,8 +37,8 @@ fn provider(dir: &RunDir) -> RunningServer {
 /// A HELLO asking for shared memory with a 1 MiB request area.
 fn shm_hello(auth_token: u64) -> Hello {
     Hello {
-        supported_profiles: profile::BASELINE | profile::SHM_HYBRID | profile::SHM_FUTEX,
-        preferred_profiles: profile::SHM_HYBRID,
+        supported_profiles: (Profiles::BASELINE | Profiles::SHM_HYBRID | Profiles::SHM_ALT).bits(),
+        preferred_profiles: Profiles::SHM_HYBRID.bits(),
         max_request_payload_bytes: MIB,
         ..hello(auth_token)
     }

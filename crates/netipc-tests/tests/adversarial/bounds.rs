@@ -13,8 +13,8 @@ use netipc::Error;
 use netipc::transport::handshake::{HANDSHAKE_PACKET_MAX, hello_ack_message, hello_message};
 use netipc::transport::testing::{RawConn, RawListener};
 use netipc::wire::{
-    ChunkHeader, HEADER_LEN, Header, Hello, HelloAck, MessageKind, TransportStatus, control,
-    profile,
+    ChunkHeader, HEADER_LEN, Header, Hello, HelloAck, MessageKind, Profiles, TransportStatus,
+    control,
 };
 
 use crate::common::RunDir;
@@ -49,9 +49,9 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 /// given ceilings (payload bytes and packet size); item ceilings u32::MAX.
 pub fn ack(ceiling: u32, packet_size: u32) -> HelloAck {
     HelloAck {
-        server_supported_profiles: profile::BASELINE,
-        intersection_profiles: profile::BASELINE,
-        selected_profile: profile::BASELINE,
+        server_supported_profiles: Profiles::BASELINE.bits(),
+        intersection_profiles: Profiles::BASELINE.bits(),
+        selected_profile: Profiles::BASELINE.bits(),
         agreed_max_request_payload_bytes: ceiling,
         agreed_max_request_batch_items: u32::MAX,
         agreed_max_response_payload_bytes: ceiling,
@@ -179,7 +179,7 @@ impl Drop for FakeProvider {
 pub fn hello(auth_token: u64) -> Hello {
     Hello {
         flags: netipc::wire::HELLO_FLAG_EXTENSIONS,
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE.bits(),
         preferred_profiles: 0,
         max_request_payload_bytes: 1024,
         max_request_batch_items: 1,

@@ -527,11 +527,9 @@ mod linux {
             "fake-provider" => fake_provider(&dir),
             "increment-provider" => {
                 let server =
-                    ManagedServer::increment(&dir, "inc", &ServerConfig::default(), |v: u64| {
-                        Ok(v + 1)
-                    })
-                    .spawn()
-                    .expect("start the provider");
+                    ManagedServer::increment(&dir, "inc", &ServerConfig::default(), |v| Ok(v + 1))
+                        .spawn()
+                        .expect("start the provider");
                 report("ready");
                 while commands.recv().is_ok() {}
                 server.stop();
@@ -596,7 +594,7 @@ mod linux {
     fn consumer(dir: &str) {
         let options = ClientOptions {
             supported_profiles: netipc::service::DEFAULT_PROFILES,
-            preferred_profiles: netipc::wire::profile::SHM_HYBRID,
+            preferred_profiles: netipc::wire::Profiles::SHM_HYBRID,
             ..ClientOptions::default()
         };
         match ClientSession::connect(dir, "inc", &options) {

@@ -27,7 +27,7 @@ use netipc::transport::handshake::{
     ClientOffer, HANDSHAKE_PACKET_MAX, SessionParams, client_handshake, hello_message,
 };
 use netipc::transport::testing::RawConn;
-use netipc::wire::{ChunkHeader, HEADER_LEN, Header, MessageKind, TransportStatus, profile};
+use netipc::wire::{ChunkHeader, HEADER_LEN, Header, MessageKind, Profiles, TransportStatus};
 
 use crate::malformed_support::*;
 
@@ -158,7 +158,7 @@ fn raw(dir: &RunDir, packets: &[&[u8]]) -> Probe {
 /// packet size), changed by `tweak`.
 fn hello_bytes(tweak: impl FnOnce(&mut ClientOffer)) -> Vec<u8> {
     let mut o = ClientOffer {
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE,
         max_request_batch_items: 16,
         ..ClientOffer::default()
     }
@@ -291,7 +291,14 @@ static HANDSHAKE: &[Attack] = &[
     },
     Attack {
         name: "HELLO offering no known profile",
-        run: |d| raw(d, &[&hello_bytes(|o| o.supported_profiles = 0x100)]),
+        run: |d| {
+            raw(
+                d,
+                &[&hello_bytes(|o| {
+                    o.supported_profiles = Profiles::from_bits_retain(0x100)
+                })],
+            )
+        },
         outcome: Outcome::Rejected(TransportStatus::UNSUPPORTED),
         counted: Counted::Handshake,
     },
@@ -872,10 +879,10 @@ mod shm {
     impl ShmAttacker {
         fn connect(dir: &RunDir) -> Self {
             let attacker = Attacker::session(dir, |o| {
-                o.supported_profiles = profile::BASELINE | profile::SHM_HYBRID;
-                o.preferred_profiles = profile::SHM_HYBRID;
+                o.supported_profiles = Profiles::BASELINE | Profiles::SHM_HYBRID;
+                o.preferred_profiles = Profiles::SHM_HYBRID;
             });
-            assert_eq!(attacker.params.selected_profile, profile::SHM_HYBRID);
+            assert_eq!(attacker.params.selected_profile, Profiles::SHM_HYBRID);
             let path = shm_region_path(dir.str(), SERVICE, attacker.params.session_id)
                 .expect("region path");
             Self {

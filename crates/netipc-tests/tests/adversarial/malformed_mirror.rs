@@ -14,7 +14,7 @@ use netipc::transport::handshake::{HandshakeError, SessionParams, hello_ack_mess
 use netipc::transport::testing::RawConn;
 use netipc::transport::{ClientOptions, ClientSession};
 use netipc::wire::{
-    ChunkHeader, FLAG_BATCH, HEADER_LEN, Header, HelloAck, MessageKind, TransportStatus, profile,
+    ChunkHeader, FLAG_BATCH, HEADER_LEN, Header, HelloAck, MessageKind, Profiles, TransportStatus,
 };
 use netipc::{CodecErrorKind, Error};
 
@@ -41,7 +41,7 @@ struct Mirror {
 /// timeout (a provider that goes silent costs that much).
 fn mirror_client(dir: &RunDir) -> IncrementClient {
     let config = ClientConfig {
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE,
         call_timeout: Duration::from_secs(2),
         ..ClientConfig::default()
     };
@@ -90,7 +90,7 @@ fn mirror(case: &Mirror) {
     }
     drop(fake);
     // Recovery: an honest provider at the same endpoint.
-    let _honest = honest_provider(&dir, profile::BASELINE);
+    let _honest = honest_provider(&dir, Profiles::BASELINE);
     if matches!(
         client.status().state,
         ClientState::Incompatible | ClientState::AuthFailed
@@ -521,7 +521,7 @@ fn mirror_batch(name: &str, answer: fn(&Header) -> Vec<u8>, expected: fn(&Error)
         Arc::new(move |conn, _| answer_with(conn, 0, |r, _| vec![answer(r)])),
     );
     let config = ClientConfig {
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE,
         max_request_batch_items: 16,
         call_timeout: Duration::from_secs(2),
         ..ClientConfig::default()
@@ -534,7 +534,7 @@ fn mirror_batch(name: &str, answer: fn(&Header) -> Vec<u8>, expected: fn(&Error)
         Ok(v) => panic!("{name}: the batch call returned {v:?}"),
     }
     drop(fake);
-    let _honest = honest_provider(&dir, profile::BASELINE);
+    let _honest = honest_provider(&dir, Profiles::BASELINE);
     let _ = client.connect();
     assert_eq!(batch_call(&mut client).expect("honest"), [42, 43], "{name}");
 }
@@ -750,9 +750,9 @@ mod shm {
                 let path = shm_region_path(&run_dir, SERVICE, session).expect("path");
                 let region = Region::create(&path);
                 let mut ack = honest_ack(conn, &hello);
-                ack.server_supported_profiles = profile::BASELINE | profile::SHM_HYBRID;
-                ack.intersection_profiles = profile::BASELINE | profile::SHM_HYBRID;
-                ack.selected_profile = profile::SHM_HYBRID;
+                ack.server_supported_profiles = (Profiles::BASELINE | Profiles::SHM_HYBRID).bits();
+                ack.intersection_profiles = (Profiles::BASELINE | Profiles::SHM_HYBRID).bits();
+                ack.selected_profile = Profiles::SHM_HYBRID.bits();
                 ack.session_id = session;
                 send_ack(conn, &ack);
                 let (mut seen, mut nth) = (0, 0);
@@ -819,7 +819,7 @@ mod shm {
         eventually("the fake provider's regions to be removed", || {
             !dir.entries().iter().any(|e| e.ends_with(".ipcshm"))
         });
-        let _honest = honest_provider(dir, 0);
+        let _honest = honest_provider(dir, Profiles::empty());
         let _ = client.connect();
         assert_eq!(
             client.call(41).expect("honest call"),

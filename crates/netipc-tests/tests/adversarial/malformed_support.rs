@@ -20,8 +20,8 @@ use netipc::transport::handshake::{
 };
 use netipc::transport::testing::{RawConn, RawListener};
 use netipc::wire::{
-    BatchBuilder, FLAG_BATCH, HEADER_LEN, Header, Hello, HelloAck, MessageKind, Method,
-    TransportStatus, batch_payload_len, profile,
+    BatchBuilder, FLAG_BATCH, HEADER_LEN, Header, Hello, HelloAck, MessageKind, Method, Profiles,
+    TransportStatus, batch_payload_len,
 };
 
 pub use crate::common::RunDir;
@@ -216,7 +216,7 @@ impl Provider {
             send_timeout: SEND_TIMEOUT,
             ..ServerConfig::default()
         };
-        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v: u64| {
+        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v| {
             assert_ne!(
                 v, PANIC_VALUE,
                 "a handler bug the attacker triggers (expected)"
@@ -348,7 +348,7 @@ impl Counted {
 /// A client offer as a netipc client makes it, before the case changes it.
 pub fn offer(conn: &RawConn) -> ClientOffer {
     ClientOffer {
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE,
         max_request_batch_items: 16,
         ..ClientOffer::default()
     }
@@ -525,8 +525,8 @@ pub fn read_hello(conn: &RawConn) -> Option<Hello> {
 /// only, 1024-byte payloads).
 pub fn honest_ack(conn: &RawConn, hello: &Hello) -> HelloAck {
     let offer = ServerOffer {
-        supported_profiles: profile::BASELINE,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::BASELINE,
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 1024,
         max_response_payload_bytes: 1024,
         auth_token: 0,
@@ -562,14 +562,14 @@ pub fn linger(conn: &RawConn) {
 /// recovery half of a mirror case. Binding is retried while the endpoint
 /// is still taken (on Windows a pipe name lives until the fake provider's
 /// last session has let go of its instance).
-pub fn honest_provider(dir: &RunDir, profiles: u32) -> RunningServer {
+pub fn honest_provider(dir: &RunDir, profiles: Profiles) -> RunningServer {
     let config = ServerConfig {
         supported_profiles: profiles,
         ..ServerConfig::default()
     };
     let give_up = Instant::now() + PATIENCE;
     loop {
-        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v: u64| {
+        let server = ManagedServer::increment(dir.str(), SERVICE, &config, |v| {
             Ok::<u64, HandlerError>(v + 1)
         });
         match server.spawn() {

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use netipc::Error;
 use netipc::cache::SnapshotCache;
-use netipc::codec::{
-    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, SnapshotBuilder,
-};
+use netipc::codec::{CgroupsEntry, NO_LABELS, SnapshotBuilder, SnapshotItem};
 use netipc::service::{
     CgroupsLookupClient, ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer,
     RunningServer, ServerConfig,
@@ -23,7 +21,7 @@ use netipc::service::{
 use netipc::transport::framing::{ChunkError, Packets, ProtocolError};
 use netipc::transport::testing::RawConn;
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::{ChunkHeader, FLAG_BATCH, HEADER_LEN, Header, MessageKind, profile};
+use netipc::wire::{ChunkHeader, FLAG_BATCH, HEADER_LEN, Header, MessageKind, Profiles};
 
 use crate::alloc_meter::{self, Scope};
 use crate::bounds::{
@@ -32,8 +30,7 @@ use crate::bounds::{
 };
 use crate::common::RunDir;
 
-const BASELINE: u32 = profile::BASELINE;
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
+const BASELINE: Profiles = Profiles::BASELINE;
 
 /// A baseline-only client with the default (1 MiB) response limit.
 fn consumer() -> ClientConfig {
@@ -45,7 +42,7 @@ fn consumer() -> ClientConfig {
 
 /// A real INCREMENT provider answering `value + 1`.
 fn increment_server(dir: &RunDir, service: &str, config: &ServerConfig) -> RunningServer {
-    ManagedServer::increment(dir.str(), service, config, |v: u64| {
+    ManagedServer::increment(dir.str(), service, config, |v| {
         Ok::<u64, HandlerError>(v + 1)
     })
     .spawn()
@@ -173,8 +170,8 @@ fn a_shared_memory_area_larger_than_the_clients_limit_is_not_mirrored() {
         // A provider announcing 16 MiB responses, so its region's response
         // area is 16 MiB; it answers with 2 MiB.
         let options = ServerOptions {
-            supported_profiles: BASELINE | profile::SHM_HYBRID,
-            preferred_profiles: profile::SHM_HYBRID,
+            supported_profiles: BASELINE | Profiles::SHM_HYBRID,
+            preferred_profiles: Profiles::SHM_HYBRID,
             max_response_payload_bytes: 16 * MIB,
             ..ServerOptions::default()
         };
@@ -196,7 +193,7 @@ fn a_shared_memory_area_larger_than_the_clients_limit_is_not_mirrored() {
             let _ = session.recv(Some(Duration::from_secs(30)), None);
         });
         let config = ClientConfig {
-            supported_profiles: BASELINE | profile::SHM_HYBRID,
+            supported_profiles: BASELINE | Profiles::SHM_HYBRID,
             ..ClientConfig::default()
         };
         let mut client = IncrementClient::new(dir.str(), "big", &config);
@@ -331,8 +328,16 @@ fn a_batch_item_count_of_u32_max_is_refused_without_allocating() {
 fn overlapping_snapshot(count: u32, path_len: usize) -> Vec<u8> {
     let path = vec![b'p'; path_len];
     let mut one = vec![0u8; path_len + 256];
-    let mut b = SnapshotBuilder::new(&mut one, 1, 0, 1).expect("builder");
-    b.add(1, 0, 1, b"a", &path).expect("one item");
+    let mut b = SnapshotBuilder::new(&mut one, 1).expect("builder");
+    b.set_generation(1);
+    b.add(&SnapshotItem {
+        hash: 1,
+        options: 0,
+        enabled: 1,
+        name: b"a",
+        path: &path,
+    })
+    .expect("one item");
     let n = b.finish();
     let (header, rest) = one[..n].split_at(24);
     let (entry, item) = rest.split_at(8);
@@ -417,12 +422,10 @@ fn lookup_stitching_stops_at_the_clients_limit() {
                 supported_profiles: BASELINE,
                 ..ServerConfig::default()
             },
-            |request: &CgroupsLookupRequest<'_>,
-             b: &mut CgroupsLookupBuilder<'_, '_>|
-             -> Result<(), HandlerError> {
+            |request, b| {
                 let name = vec![b'n'; 16 << 10];
                 for i in 0..request.len() {
-                    b.add_request_item(i, CgroupsLookupStatus::Known, 0, &name, NO_LABELS)?;
+                    b.add_request_item(i, &CgroupsEntry::known(0, &name), NO_LABELS)?;
                 }
                 Ok(())
             },

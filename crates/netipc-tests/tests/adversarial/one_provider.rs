@@ -204,7 +204,7 @@ mod posix {
     use netipc::transport::handshake::hello_ack_message;
     use netipc::transport::testing::RawListener;
     use netipc::transport::{ClientOptions, ClientSession};
-    use netipc::wire::{HelloAck, TransportStatus, profile};
+    use netipc::wire::{HelloAck, Profiles, TransportStatus};
 
     use super::*;
 
@@ -413,16 +413,16 @@ mod posix {
 
     fn shm_options() -> ServerOptions {
         ServerOptions {
-            supported_profiles: profile::BASELINE | profile::SHM_HYBRID,
-            preferred_profiles: profile::SHM_HYBRID,
+            supported_profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+            preferred_profiles: Profiles::SHM_HYBRID,
             ..ServerOptions::default()
         }
     }
 
     fn shm_client() -> ClientOptions {
         ClientOptions {
-            supported_profiles: profile::BASELINE | profile::SHM_HYBRID,
-            preferred_profiles: profile::SHM_HYBRID,
+            supported_profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+            preferred_profiles: Profiles::SHM_HYBRID,
             ..ClientOptions::default()
         }
     }
@@ -544,9 +544,9 @@ mod posix {
             conn.recv(&mut hello, Some(std::time::Duration::from_secs(10)))
                 .expect("HELLO");
             let ack = HelloAck {
-                server_supported_profiles: profile::BASELINE | profile::SHM_HYBRID,
-                intersection_profiles: profile::BASELINE | profile::SHM_HYBRID,
-                selected_profile: profile::SHM_HYBRID,
+                server_supported_profiles: (Profiles::BASELINE | Profiles::SHM_HYBRID).bits(),
+                intersection_profiles: (Profiles::BASELINE | Profiles::SHM_HYBRID).bits(),
+                selected_profile: Profiles::SHM_HYBRID.bits(),
                 agreed_max_request_payload_bytes: 1024,
                 agreed_max_request_batch_items: 1,
                 agreed_max_response_payload_bytes: 1024,

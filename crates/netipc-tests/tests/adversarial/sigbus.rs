@@ -21,12 +21,11 @@ use std::time::{Duration, Instant};
 use netipc::Error;
 use netipc::codec::{decode_string_reverse, encode_string_reverse, string_reverse_len};
 use netipc::service::{
-    ClientConfig, ClientState, HandlerError, ManagedServer, RunningServer, ServerConfig,
-    StringReverseClient,
+    ClientConfig, ClientState, ManagedServer, RunningServer, ServerConfig, StringReverseClient,
 };
 use netipc::transport::names::shm_region_file_name;
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{Method, TransportStatus, profile};
+use netipc::wire::{Method, Profiles, TransportStatus};
 
 use crate::common::{RunDir, watchdog};
 
@@ -122,7 +121,7 @@ impl Rig {
                 max_response_payload_bytes: MAX_PAYLOAD,
                 ..ServerConfig::default()
             },
-            move |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+            move |text, out| {
                 if text.starts_with(GATED) {
                     handler_gate.pass();
                 }
@@ -223,8 +222,8 @@ fn reversed(t: &[u8]) -> Vec<u8> {
 impl Consumer {
     fn connect(dir: &RunDir) -> Self {
         let options = ClientOptions {
-            supported_profiles: profile::BASELINE | profile::SHM_HYBRID,
-            preferred_profiles: profile::SHM_HYBRID,
+            supported_profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+            preferred_profiles: Profiles::SHM_HYBRID,
             max_request_payload_bytes: MAX_PAYLOAD,
             max_response_payload_bytes: MAX_PAYLOAD,
             ..ClientOptions::default()

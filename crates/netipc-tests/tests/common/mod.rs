@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use netipc::service::{ClientConfig, ServerConfig};
+use netipc::service::{ClientConfig, Profiles, ServerConfig};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -73,16 +73,16 @@ impl Drop for RunDir {
     }
 }
 
-/// A client configuration offering `profiles` (0: the defaults).
-pub fn client_config(profiles: u32) -> ClientConfig {
+/// A client configuration offering `profiles` (empty: the defaults).
+pub fn client_config(profiles: Profiles) -> ClientConfig {
     ClientConfig {
         supported_profiles: profiles,
         ..ClientConfig::default()
     }
 }
 
-/// A server configuration offering `profiles` (0: the defaults).
-pub fn server_config(profiles: u32) -> ServerConfig {
+/// A server configuration offering `profiles` (empty: the defaults).
+pub fn server_config(profiles: Profiles) -> ServerConfig {
     ServerConfig {
         supported_profiles: profiles,
         ..ServerConfig::default()

@@ -11,7 +11,7 @@ use netipc::transport::framing::ProtocolError;
 use netipc::transport::handshake::{ServerOffer, server_handshake};
 use netipc::transport::testing::{RawListener, connect_plain, handshake_plain};
 use netipc::transport::{ClientOptions, ClientSession, Listener, ServerOptions, ShmAttachError};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 
 use crate::support::*;
 
@@ -84,12 +84,12 @@ fn region_header_and_file_are_exactly_as_specified() {
         false,
     );
     assert!(c.is_shm());
-    assert_eq!(c.params().selected_profile, profile::SHM_HYBRID);
+    assert_eq!(c.params().selected_profile, Profiles::SHM_HYBRID);
     assert_eq!(c.params().extensions, 0);
     c.send_request(1, 1, &[7; 100]).unwrap();
     let h = s.recv(SHORT, None).unwrap().header;
     s.respond(&h, &[8; 300]).unwrap();
-    c.recv(SHORT, None).unwrap();
+    let _ = c.recv(SHORT, None).unwrap();
     let bytes = std::fs::read(region_path(&dir, 1)).unwrap();
     let (rq, rs) = (1088usize, 5056usize); // align64(32 + max)
     assert_eq!(bytes.len(), 64 + rq + rs, "file size");
@@ -150,7 +150,7 @@ fn netipc_peers_wake_only_a_sleeping_consumer() {
     c.send_request(1, 1, b"x").unwrap();
     let h = s.recv(SHORT, None).unwrap().header;
     s.respond(&h, b"y").unwrap();
-    c.recv(SHORT, None).unwrap();
+    let _ = c.recv(SHORT, None).unwrap();
     let bytes = std::fs::read(region_path(&dir, 1)).unwrap();
     assert_eq!(
         (u32_at(&bytes, 56), u32_at(&bytes, 60)),
@@ -416,10 +416,10 @@ fn stale_rules_keep_live_regions_and_remove_dead_or_junk_ones() {
     let c = ClientSession::connect(dir.str(), "svc", &shm_client(1024)).unwrap();
     assert_eq!(
         c.params().selected_profile,
-        profile::BASELINE,
+        Profiles::BASELINE,
         "falls back to the baseline"
     );
-    assert_eq!(server.join().unwrap().unwrap(), profile::BASELINE);
+    assert_eq!(server.join().unwrap().unwrap(), Profiles::BASELINE);
     assert!(live.exists());
 }
 
@@ -440,8 +440,8 @@ fn attach_failures_close_the_session_with_a_distinct_error() {
             let mut hello = [0u8; 128];
             let n = conn.recv(&mut hello, SHORT).unwrap();
             let offer = ServerOffer {
-                supported_profiles: profile::BASELINE | profile::SHM_HYBRID,
-                preferred_profiles: profile::SHM_HYBRID,
+                supported_profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+                preferred_profiles: Profiles::SHM_HYBRID,
                 max_request_payload_bytes: 1024,
                 max_response_payload_bytes: 1024,
                 auth_token: 0,
@@ -513,7 +513,7 @@ fn a_full_filesystem_fails_region_creation_cleanly() {
     // server withdraws SHM and the session runs on the baseline.
     let (_l, mut c, mut s) =
         pair_with(&fs.dir, &shm_server(1 << 20, 1 << 20), &shm_client(1 << 20));
-    assert_eq!(c.params().selected_profile, profile::BASELINE);
+    assert_eq!(c.params().selected_profile, Profiles::BASELINE);
     assert!(
         !region_path(&fs.dir, 1).exists(),
         "the failed region was removed"

@@ -8,7 +8,7 @@ use netipc::transport::framing::{ChunkError, Packets, ProtocolError};
 use netipc::transport::handshake::{ClientOffer, SessionParams, client_handshake, hello_message};
 use netipc::transport::testing::{RawConn, RawListener};
 use netipc::transport::{ClientOptions, ClientSession, Interrupt, Listener, ServerOptions};
-use netipc::wire::{ChunkHeader, Header, MessageKind, TransportStatus};
+use netipc::wire::{ChunkHeader, Header, MessageKind, Profiles, TransportStatus};
 
 use crate::support::*;
 
@@ -45,7 +45,7 @@ pub fn single_messages_round_trip(b: &Backend) {
 fn raw_client(run_dir: &str, packet_size: u32) -> (RawConn, SessionParams) {
     let conn = RawConn::connect(run_dir, "svc").unwrap();
     let offer = ClientOffer {
-        supported_profiles: netipc::wire::profile::BASELINE,
+        supported_profiles: netipc::wire::Profiles::BASELINE,
         max_request_payload_bytes: 1024,
         max_request_batch_items: 4,
         packet_size,
@@ -101,8 +101,8 @@ pub fn chunking_boundaries_over_the_wire(b: &Backend) {
     let mut buf = vec![0u8; 4096];
     let n = conn.recv(&mut buf, SHORT).unwrap();
     let offer = netipc::transport::handshake::ServerOffer {
-        supported_profiles: 1,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::BASELINE,
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 1 << 16,
         max_response_payload_bytes: 1 << 16,
         auth_token: 0,

@@ -7,28 +7,28 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use netipc::transport::{ClientOptions, ClientSession, Listener, ServerOptions, ServerSession};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 
 /// One transport configuration the suite runs against.
 #[derive(Debug, Clone, Copy)]
 pub struct Backend {
-    pub profiles: u32,
+    pub profiles: Profiles,
 }
 
 pub const BASELINE: Backend = Backend {
-    profiles: profile::BASELINE,
+    profiles: Profiles::BASELINE,
 };
 
 /// Shared memory (Linux: SHM_HYBRID, spin then futex), with the baseline
 /// transport carrying the handshake.
 pub const SHM_HYBRID: Backend = Backend {
-    profiles: profile::BASELINE | profile::SHM_HYBRID,
+    profiles: Profiles::BASELINE.union(Profiles::SHM_HYBRID),
 };
 
 /// The other shared-memory bit (Linux: SHM_FUTEX, an alias of
 /// SHM_HYBRID; Windows: SHM_BUSYWAIT).
 pub const SHM_PROFILE_4: Backend = Backend {
-    profiles: profile::BASELINE | profile::SHM_FUTEX,
+    profiles: Profiles::BASELINE.union(Profiles::SHM_ALT),
 };
 
 /// Every case runs under this watchdog: a hang fails the test instead of
@@ -137,14 +137,20 @@ pub struct Peer {
 
 impl Peer {
     /// Starts the helper and waits until it prints `expect`.
-    pub fn start(mode: &str, dir: &RunDir, service: &str, profiles: u32, expect: &str) -> Self {
+    pub fn start(
+        mode: &str,
+        dir: &RunDir,
+        service: &str,
+        profiles: Profiles,
+        expect: &str,
+    ) -> Self {
         let mut peer = Self::spawn(mode, dir, service, profiles);
         peer.expect(expect);
         peer
     }
 
     /// Starts the helper without waiting for it.
-    pub fn spawn(mode: &str, dir: &RunDir, service: &str, profiles: u32) -> Self {
+    pub fn spawn(mode: &str, dir: &RunDir, service: &str, profiles: Profiles) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_netipc-test-peer"))
             .args([mode, dir.str(), service, &profiles.to_string()])
             .stdin(Stdio::piped())

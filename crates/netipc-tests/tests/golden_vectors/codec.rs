@@ -223,22 +223,18 @@ fn encode(v: &Vector) -> Result<Vec<u8>, String> {
         }
         "CGROUPS_RESP" => {
             let b = &f["builder"];
-            let mut builder = SnapshotBuilder::new(
-                &mut out,
-                u32_of(b, "max_items")?,
-                u32_of(b, "systemd_enabled")?,
-                u64_of(b, "generation")?,
-            )
-            .map_err(e)?;
+            let mut builder = SnapshotBuilder::new(&mut out, u32_of(b, "max_items")?).map_err(e)?;
+            builder.set_systemd_enabled(u32_of(b, "systemd_enabled")?);
+            builder.set_generation(u64_of(b, "generation")?);
             for it in f["items"].as_array().ok_or("items")? {
                 builder
-                    .add(
-                        u32_of(it, "hash")?,
-                        u32_of(it, "options")?,
-                        u32_of(it, "enabled")?,
-                        &bytes_of(it, "name"),
-                        &bytes_of(it, "path"),
-                    )
+                    .add(&SnapshotItem {
+                        hash: u32_of(it, "hash")?,
+                        options: u32_of(it, "options")?,
+                        enabled: u32_of(it, "enabled")?,
+                        name: &bytes_of(it, "name"),
+                        path: &bytes_of(it, "path"),
+                    })
                     .map_err(e)?;
             }
             builder.finish()
@@ -262,9 +258,11 @@ fn encode(v: &Vector) -> Result<Vec<u8>, String> {
                 builder
                     .add(
                         &bytes_of(it, "path"),
-                        cgl_status(it)?,
-                        it["orchestrator"].as_u64().unwrap_or(0) as u16,
-                        &bytes_of(it, "name"),
+                        &CgroupsEntry {
+                            status: cgl_status(it)?,
+                            orchestrator: it["orchestrator"].as_u64().unwrap_or(0) as u16,
+                            name: &bytes_of(it, "name"),
+                        },
                         &labels,
                     )
                     .map_err(e)?;
@@ -314,8 +312,16 @@ fn dispatch(v: &Vector) -> Result<Vec<u8>, DispatchError> {
             answers.iter().enumerate().take(req.len()).all(|(i, a)| {
                 let status = cgl_status(a).expect("status");
                 let orch = a["orchestrator"].as_u64().unwrap_or(0) as u16;
-                b.add_request_item(i, status, orch, &bytes_of(a, "name"), &labels_of(a))
-                    .is_ok()
+                b.add_request_item(
+                    i,
+                    &CgroupsEntry {
+                        status,
+                        orchestrator: orch,
+                        name: &bytes_of(a, "name"),
+                    },
+                    &labels_of(a),
+                )
+                .is_ok()
             })
         })?
     } else {

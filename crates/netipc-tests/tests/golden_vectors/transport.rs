@@ -9,7 +9,7 @@ use netipc::transport::handshake::{
 use netipc::transport::names::{self, NameError};
 use netipc::wire::{
     BatchBuilder, BatchView, ChunkHeader, HEADER_LEN, Header, Hello, HelloAck, MessageKind,
-    TransportStatus,
+    Profiles, TransportStatus,
 };
 use serde_json::{Value, json};
 
@@ -130,8 +130,8 @@ pub fn envelope(_ix: &Index, v: &Vector) -> Result<(), String> {
 
 fn offer_from(c: &Value) -> Result<ServerOffer, String> {
     Ok(ServerOffer {
-        supported_profiles: u32_of(c, "supported_profiles")?,
-        preferred_profiles: u32_of(c, "preferred_profiles")?,
+        supported_profiles: Profiles::from_bits_retain(u32_of(c, "supported_profiles")?),
+        preferred_profiles: Profiles::from_bits_retain(u32_of(c, "preferred_profiles")?),
         max_request_payload_bytes: u32_of(c, "max_request_payload_bytes")?,
         max_response_payload_bytes: u32_of(c, "max_response_payload_bytes")?,
         auth_token: u64_of(c, "auth_token")?,
@@ -143,8 +143,8 @@ fn offer_from(c: &Value) -> Result<ServerOffer, String> {
 fn client_offer_from(c: &Value) -> Result<ClientOffer, String> {
     Ok(ClientOffer {
         flags: 0,
-        supported_profiles: u32_of(c, "supported_profiles")?,
-        preferred_profiles: u32_of(c, "preferred_profiles")?,
+        supported_profiles: Profiles::from_bits_retain(u32_of(c, "supported_profiles")?),
+        preferred_profiles: Profiles::from_bits_retain(u32_of(c, "preferred_profiles")?),
         max_request_payload_bytes: u32_of(c, "max_request_payload_bytes")?,
         max_request_batch_items: u32_of(c, "max_request_batch_items")?,
         max_response_payload_bytes: u32_of(c, "max_response_payload_bytes")?,
@@ -257,7 +257,7 @@ pub fn handshake(ix: &Index, v: &Vector) -> Result<(), String> {
     }
     if let (Some(want), Ok(p)) = (v.expect().get("negotiated"), client) {
         let got = json!({
-            "selected_profile": p.selected_profile,
+            "selected_profile": p.selected_profile.bits(),
             "agreed_max_request_payload_bytes": p.max_request_payload_bytes,
             "agreed_max_request_batch_items": p.max_request_batch_items,
             "agreed_max_response_payload_bytes": p.max_response_payload_bytes,

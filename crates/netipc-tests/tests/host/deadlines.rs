@@ -13,7 +13,7 @@ use netipc::service::{
 use netipc::transport::handshake::{ServerOffer, server_handshake};
 use netipc::transport::testing::{RawConn, RawListener};
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{HEADER_LEN, Method, profile};
+use netipc::wire::{HEADER_LEN, Method, Profiles};
 
 use crate::support::*;
 
@@ -57,8 +57,8 @@ fn stalled_provider(dir: &RunDir) -> std::thread::JoinHandle<RawConn> {
         let mut hello = [0u8; 256];
         let n = conn.recv(&mut hello, Some(PATIENCE)).unwrap();
         let offer = ServerOffer {
-            supported_profiles: profile::BASELINE,
-            preferred_profiles: 0,
+            supported_profiles: Profiles::BASELINE,
+            preferred_profiles: Profiles::empty(),
             max_request_payload_bytes: BIG as u32,
             max_response_payload_bytes: 1024,
             auth_token: 0,
@@ -78,7 +78,7 @@ fn a_client_send_ends_at_the_call_timeout_when_the_provider_stops_reading() {
         let dir = RunDir::new();
         let provider = stalled_provider(&dir);
         let config = ClientConfig {
-            supported_profiles: profile::BASELINE,
+            supported_profiles: Profiles::BASELINE,
             max_request_payload_bytes: BIG as u32,
             call_timeout: Duration::from_millis(300),
             ..ClientConfig::default()
@@ -116,15 +116,10 @@ fn an_l1_send_ends_at_the_send_timeout_when_the_provider_stops_reading() {
 
 /// A STRING_REVERSE server whose answers are as large as the requests.
 fn reverse_server(dir: &RunDir, config: &ServerConfig) -> netipc::service::RunningServer {
-    ManagedServer::string_reverse(
-        dir.str(),
-        "rev",
-        config,
-        |text: &[u8], out: &mut Vec<u8>| {
-            out.extend(text.iter().rev());
-            Ok::<(), HandlerError>(())
-        },
-    )
+    ManagedServer::string_reverse(dir.str(), "rev", config, |text, out| {
+        out.extend(text.iter().rev());
+        Ok::<(), HandlerError>(())
+    })
     .spawn()
     .unwrap()
 }
@@ -132,7 +127,7 @@ fn reverse_server(dir: &RunDir, config: &ServerConfig) -> netipc::service::Runni
 /// Sends a `BIG` request on an L1 session and never reads the answer.
 fn stop_reading(dir: &RunDir) -> ClientSession {
     let options = ClientOptions {
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE,
         max_request_payload_bytes: BIG as u32,
         ..ClientOptions::default()
     };
@@ -189,8 +184,8 @@ fn a_call_with_a_reconnect_ends_by_its_timeout() {
                 let mut buf = vec![0u8; 4096];
                 let n = conn.recv(&mut buf, Some(PATIENCE)).unwrap();
                 let offer = ServerOffer {
-                    supported_profiles: profile::BASELINE,
-                    preferred_profiles: 0,
+                    supported_profiles: Profiles::BASELINE,
+                    preferred_profiles: Profiles::empty(),
                     max_request_payload_bytes: 1024,
                     max_response_payload_bytes: 1024,
                     auth_token: 0,
@@ -212,7 +207,7 @@ fn a_call_with_a_reconnect_ends_by_its_timeout() {
             })
         };
         let config = ClientConfig {
-            supported_profiles: profile::BASELINE,
+            supported_profiles: Profiles::BASELINE,
             call_timeout: Duration::from_secs(1),
             ..ClientConfig::default()
         };
@@ -239,14 +234,14 @@ fn the_provider_drops_a_consumer_that_stops_sending_half_way() {
 
         let dir = RunDir::new();
         let config = ServerConfig {
-            supported_profiles: profile::BASELINE,
+            supported_profiles: Profiles::BASELINE,
             send_timeout: Duration::from_millis(300),
             ..ServerConfig::default()
         };
         let server = reverse_server(&dir, &config);
         let conn = RawConn::connect(dir.str(), "rev").unwrap();
         let offer = ClientOffer {
-            supported_profiles: profile::BASELINE,
+            supported_profiles: Profiles::BASELINE,
             max_request_payload_bytes: 1 << 20,
             ..ClientOffer::default()
         }

@@ -10,7 +10,7 @@ use crate::support::*;
 const CONSUMERS: usize = 64;
 const WINDOW: Duration = Duration::from_secs(3);
 
-fn sixty_four_consumers(profiles: u32) {
+fn sixty_four_consumers(profiles: Profiles) {
     let dir = RunDir::new();
     let _server = increment_server(&dir, &server_config(profiles));
     let go = Arc::new(AtomicBool::new(false));
@@ -58,7 +58,7 @@ fn sixty_four_consumers(profiles: u32) {
 
 #[test]
 fn sixty_four_consumers_calling_in_a_loop_are_all_served() {
-    heavy(|| sixty_four_consumers(0));
+    heavy(|| sixty_four_consumers(Profiles::empty()));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::support::*;
 /// The default session limit.
 const HOST: usize = 1024;
 
-fn thousand_sessions(profiles: u32) {
+fn thousand_sessions(profiles: Profiles) {
     let dir = RunDir::new();
     let config = ServerConfig {
         workers: 2,
@@ -32,7 +32,7 @@ fn thousand_sessions(profiles: u32) {
     assert_eq!(stats.requests, 2 * HOST as u64);
     assert!(clients.iter().all(|c| c.status().reconnect_count == 0));
     // (Windows regions are kernel objects, not files.)
-    if cfg!(unix) && profiles != netipc::wire::profile::BASELINE {
+    if cfg!(unix) && profiles != netipc::wire::Profiles::BASELINE {
         assert_eq!(regions(&dir).len(), HOST, "one region per session");
     }
     drop(clients);
@@ -43,7 +43,7 @@ fn thousand_sessions(profiles: u32) {
 
 #[test]
 fn two_workers_serve_1024_concurrent_sessions() {
-    heavy(|| thousand_sessions(0));
+    heavy(|| thousand_sessions(Profiles::empty()));
 }
 
 #[test]
@@ -51,7 +51,7 @@ fn two_workers_serve_1024_concurrent_sessions_baseline() {
     heavy(|| thousand_sessions(TRANSPORTS[1]));
 }
 
-fn session_limit_under_crowd(profiles: u32) {
+fn session_limit_under_crowd(profiles: Profiles) {
     const LIMIT: usize = 50;
     let dir = RunDir::new();
     let config = ServerConfig {
@@ -103,7 +103,7 @@ fn session_limit_under_crowd(profiles: u32) {
 
 #[test]
 fn the_session_limit_admits_exactly_its_count() {
-    heavy(|| session_limit_under_crowd(0));
+    heavy(|| session_limit_under_crowd(Profiles::empty()));
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn the_session_limit_admits_exactly_its_count_baseline() {
     heavy(|| session_limit_under_crowd(TRANSPORTS[1]));
 }
 
-fn departure(profiles: u32) {
+fn departure(profiles: Profiles) {
     let dir = RunDir::new();
     let server = increment_server(&dir, &server_config(profiles));
     let mut stay = connected(&dir, profiles);
@@ -123,7 +123,7 @@ fn departure(profiles: u32) {
     eventually("the departed session to be released", || {
         server.stats().sessions == 1
     });
-    if cfg!(unix) && profiles != netipc::wire::profile::BASELINE {
+    if cfg!(unix) && profiles != netipc::wire::Profiles::BASELINE {
         // The count drops when the session leaves the registry; its region
         // file is removed as the session is dropped, a moment later.
         eventually("its region to be removed", || regions(&dir).len() == 1);
@@ -133,7 +133,7 @@ fn departure(profiles: u32) {
 
 #[test]
 fn a_departed_consumer_is_released() {
-    heavy(|| departure(0));
+    heavy(|| departure(Profiles::empty()));
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn a_departed_consumer_is_released_baseline() {
 }
 
 /// Back-to-back cycles of a new client, one call and a close.
-fn churn(profiles: u32) {
+fn churn(profiles: Profiles) {
     let cycles = if cfg!(windows) { 1_000 } else { 10_000 };
     let dir = RunDir::new();
     let server = increment_server(&dir, &server_config(profiles));
@@ -168,7 +168,7 @@ fn churn(profiles: u32) {
 
 #[test]
 fn connect_call_disconnect_churn_never_fails() {
-    heavy(|| churn(0));
+    heavy(|| churn(Profiles::empty()));
 }
 
 #[test]

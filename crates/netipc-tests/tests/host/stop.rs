@@ -11,7 +11,7 @@ use netipc::service::{
 };
 use netipc::transport::testing::RawConn;
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{Method, profile};
+use netipc::wire::{Method, Profiles};
 
 use crate::support::*;
 
@@ -19,7 +19,7 @@ use crate::support::*;
 /// handlers plus room for a slow machine (`netipc stress` measures it).
 const STOP_BOUND: Duration = Duration::from_secs(3);
 
-fn stop_with_everything_going_on(profiles: u32) {
+fn stop_with_everything_going_on(profiles: Profiles) {
     let dir = RunDir::new();
     let entered = Arc::new(AtomicUsize::new(0));
     let config = ServerConfig {
@@ -29,7 +29,7 @@ fn stop_with_everything_going_on(profiles: u32) {
     };
     let server = {
         let entered = entered.clone();
-        ManagedServer::increment(dir.str(), "inc", &config, move |v: u64| {
+        ManagedServer::increment(dir.str(), "inc", &config, move |v| {
             if v == 999 {
                 entered.fetch_add(1, Ordering::SeqCst);
                 // Longer than the grace period: stop must not wait for it.
@@ -51,7 +51,7 @@ fn stop_with_everything_going_on(profiles: u32) {
         .collect();
     // A consumer whose request is still arriving and that reads nothing.
     let options = ClientOptions {
-        supported_profiles: profile::BASELINE,
+        supported_profiles: Profiles::BASELINE,
         max_request_payload_bytes: 4 << 20,
         ..ClientOptions::default()
     };
@@ -104,7 +104,7 @@ fn stop_with_everything_going_on(profiles: u32) {
 
 #[test]
 fn stop_is_prompt_whatever_the_peers_do() {
-    heavy(|| stop_with_everything_going_on(0));
+    heavy(|| stop_with_everything_going_on(Profiles::empty()));
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn stop_is_prompt_whatever_the_peers_do_baseline() {
     heavy(|| stop_with_everything_going_on(TRANSPORTS[1]));
 }
 
-fn silent_connections(profiles: u32) {
+fn silent_connections(profiles: Profiles) {
     let dir = RunDir::new();
     let server = increment_server(&dir, &server_config(profiles));
     let silent: Vec<RawConn> = (0..100)
@@ -143,7 +143,7 @@ fn silent_connections(profiles: u32) {
 
 #[test]
 fn silent_connections_cost_no_worker_and_are_dropped_at_the_handshake_deadline() {
-    heavy(|| silent_connections(0));
+    heavy(|| silent_connections(Profiles::empty()));
 }
 
 #[test]

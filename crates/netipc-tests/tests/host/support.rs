@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use netipc::service::{
     ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer, ServerConfig,
 };
-use netipc::wire::profile;
+pub use netipc::wire::Profiles;
 
 pub use crate::common::{RunDir, client_config, server_config};
 
@@ -18,7 +18,7 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The transports every case runs on: shared memory (the default
 /// profiles) and the baseline transport alone.
-pub const TRANSPORTS: [u32; 2] = [0, profile::BASELINE];
+pub const TRANSPORTS: [Profiles; 2] = [Profiles::empty(), Profiles::BASELINE];
 
 /// Runs `case` under the watchdog, alone among the heavy cases.
 pub fn heavy(case: impl FnOnce() + Send + 'static) {
@@ -29,20 +29,18 @@ pub fn heavy(case: impl FnOnce() + Send + 'static) {
 
 /// An INCREMENT managed server answering `value + 1`.
 pub fn increment_server(dir: &RunDir, config: &ServerConfig) -> RunningServer {
-    ManagedServer::increment(dir.str(), "inc", config, |v: u64| {
-        Ok::<u64, HandlerError>(v + 1)
-    })
-    .spawn()
-    .expect("spawn the increment server")
+    ManagedServer::increment(dir.str(), "inc", config, |v| Ok::<u64, HandlerError>(v + 1))
+        .spawn()
+        .expect("spawn the increment server")
 }
 
 /// A connected INCREMENT client of the `inc` service.
-pub fn connected(dir: &RunDir, profiles: u32) -> IncrementClient {
+pub fn connected(dir: &RunDir, profiles: Profiles) -> IncrementClient {
     let mut client = IncrementClient::new(dir.str(), "inc", &client_config(profiles));
     let _ = client.connect();
     assert_eq!(client.status().state, ClientState::Ready, "connect");
     let shm = client.session_info().expect("session").shared_memory;
-    assert_eq!(shm, profiles != profile::BASELINE, "the transport");
+    assert_eq!(shm, profiles != Profiles::BASELINE, "the transport");
     client
 }
 

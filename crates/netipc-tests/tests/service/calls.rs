@@ -4,54 +4,57 @@
 //! retry policy.
 
 use netipc::Error;
-use netipc::codec::{SnapshotBuilder, decode_string_reverse, encode_string_reverse};
+use netipc::codec::{SnapshotItem, decode_string_reverse, encode_string_reverse};
 use netipc::service::{
-    CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, ServerConfig,
+    CgroupsSnapshotClient, ClientConfig, ClientState, ManagedServer, ServerConfig,
     StringReverseClient,
 };
 use netipc::transport::response_header;
-use netipc::wire::{FLAG_BATCH, Header, MessageKind, Method, TransportStatus, profile};
+use netipc::wire::{FLAG_BATCH, Header, MessageKind, Method, Profiles, TransportStatus};
 
 use crate::support::*;
 
-fn batch_config(profiles: u32) -> ClientConfig {
+fn batch_config(profiles: Profiles) -> ClientConfig {
     ClientConfig {
         max_request_batch_items: 16,
         ..client_config(profiles)
     }
 }
 
-fn reverse_server(dir: &RunDir, profiles: u32) -> netipc::service::RunningServer {
-    ManagedServer::string_reverse(
-        dir.str(),
-        "rev",
-        &server_config(profiles),
-        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
-            out.extend(text.iter().rev());
-            Ok(())
-        },
-    )
+fn reverse_server(dir: &RunDir, profiles: Profiles) -> netipc::service::RunningServer {
+    ManagedServer::string_reverse(dir.str(), "rev", &server_config(profiles), |text, out| {
+        out.extend(text.iter().rev());
+        Ok(())
+    })
     .spawn()
     .unwrap()
 }
 
-fn snapshot_server(dir: &RunDir, profiles: u32) -> netipc::service::RunningServer {
-    ManagedServer::cgroups_snapshot(
-        dir.str(),
-        "snap",
-        &server_config(profiles),
-        |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-            b.set_header(1, 77);
-            b.add(11, 2, 1, b"init.scope", b"/sys/fs/cgroup/init.scope")?;
-            b.add(22, 0, 0, b"user.slice", b"/sys/fs/cgroup/user.slice")?;
-            Ok(())
-        },
-    )
+fn snapshot_server(dir: &RunDir, profiles: Profiles) -> netipc::service::RunningServer {
+    ManagedServer::cgroups_snapshot(dir.str(), "snap", &server_config(profiles), |b| {
+        b.set_systemd_enabled(1);
+        b.set_generation(77);
+        b.add(&SnapshotItem {
+            hash: 11,
+            options: 2,
+            enabled: 1,
+            name: b"init.scope",
+            path: b"/sys/fs/cgroup/init.scope",
+        })?;
+        b.add(&SnapshotItem {
+            hash: 22,
+            options: 0,
+            enabled: 0,
+            name: b"user.slice",
+            path: b"/sys/fs/cgroup/user.slice",
+        })?;
+        Ok(())
+    })
     .spawn()
     .unwrap()
 }
 
-fn round_trips(profiles: u32) {
+fn round_trips(profiles: Profiles) {
     let dir = RunDir::new();
     let shm = profiles != BASELINE;
     let _inc = increment_server(&dir, "inc", &server_config(profiles));
@@ -62,9 +65,9 @@ fn round_trips(profiles: u32) {
     let info = inc.session_info().unwrap();
     assert_eq!(info.shared_memory, shm, "{info:?}");
     let expected = if shm {
-        profile::SHM_HYBRID
+        Profiles::SHM_HYBRID
     } else {
-        profile::BASELINE
+        Profiles::BASELINE
     };
     assert_eq!(info.profile, expected);
     assert_eq!(inc.call(0).unwrap(), 1);
@@ -120,7 +123,7 @@ fn round_trips(profiles: u32) {
 
 #[test]
 fn round_trips_on_shared_memory() {
-    watchdog(|| round_trips(0));
+    watchdog(|| round_trips(Profiles::empty()));
 }
 
 #[test]
@@ -132,22 +135,22 @@ fn round_trips_on_the_baseline_transport() {
 fn round_trip_on_profile_bit_4() {
     watchdog(|| {
         // Linux: SHM_FUTEX (same region as SHM_HYBRID); Windows: SHM_BUSYWAIT.
-        let profiles = profile::BASELINE | profile::SHM_FUTEX;
+        let profiles = Profiles::BASELINE | Profiles::SHM_ALT;
         let dir = RunDir::new();
         let config = ServerConfig {
-            preferred_profiles: profile::SHM_FUTEX,
+            preferred_profiles: Profiles::SHM_ALT,
             ..server_config(profiles)
         };
         let _server = increment_server(&dir, "svc", &config);
         let config = ClientConfig {
-            preferred_profiles: profile::SHM_FUTEX,
+            preferred_profiles: Profiles::SHM_ALT,
             ..client_config(profiles)
         };
         let mut client = ready_increment_client(&dir, "svc", &config);
         let info = client.session_info().unwrap();
         assert_eq!(
             (info.profile, info.shared_memory),
-            (profile::SHM_FUTEX, true)
+            (Profiles::SHM_ALT, true)
         );
         for v in 0..100 {
             assert_eq!(client.call(v).unwrap(), v + 1);
@@ -155,7 +158,7 @@ fn round_trip_on_profile_bit_4() {
     });
 }
 
-fn batch_calls_are_one_message(profiles: u32) {
+fn batch_calls_are_one_message(profiles: Profiles) {
     let dir = RunDir::new();
     let server = RawServer::start(&dir, "inc", raw_options(profiles), answer_increment);
     let mut client = ready_increment_client(&dir, "inc", &batch_config(profiles));
@@ -186,7 +189,7 @@ fn batch_calls_are_one_message(profiles: u32) {
 
 #[test]
 fn increment_batch_is_one_batch_message() {
-    watchdog(|| batch_calls_are_one_message(0));
+    watchdog(|| batch_calls_are_one_message(Profiles::empty()));
 }
 
 #[test]
@@ -210,7 +213,7 @@ fn string_reverse_batch_is_one_batch_message() {
             out.truncate(n);
             out
         };
-        let server = RawServer::start(&dir, "rev", raw_options(0), move |seen| {
+        let server = RawServer::start(&dir, "rev", raw_options(Profiles::empty()), move |seen| {
             if seen.header.is_batch() {
                 let items = netipc::wire::BatchView::new(&seen.payload, seen.header.item_count)
                     .unwrap()
@@ -222,7 +225,8 @@ fn string_reverse_batch_is_one_batch_message() {
                 Action::Respond(reverse(&seen.payload))
             }
         });
-        let mut client = StringReverseClient::new(dir.str(), "rev", &batch_config(0));
+        let mut client =
+            StringReverseClient::new(dir.str(), "rev", &batch_config(Profiles::empty()));
         let _ = client.connect();
         {
             let answers = client.call_batch(&["one", "two", "three"]).unwrap();
@@ -253,7 +257,12 @@ fn string_reverse_batch_is_one_batch_message() {
 fn batch_above_the_negotiated_item_count_is_refused() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "inc", raw_options(0), answer_increment);
+        let server = RawServer::start(
+            &dir,
+            "inc",
+            raw_options(Profiles::empty()),
+            answer_increment,
+        );
         // max_request_batch_items 0 means 1.
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         assert_eq!(client.session_info().unwrap().max_request_batch_items, 1);
@@ -276,7 +285,7 @@ fn batch_above_the_negotiated_item_count_is_refused() {
 fn message_ids_start_at_one_advance_on_success_and_retries_reuse_them() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "inc", raw_options(0), |seen| {
+        let server = RawServer::start(&dir, "inc", raw_options(Profiles::empty()), |seen| {
             let value = netipc::codec::decode_increment(&seen.payload).unwrap();
             if value == 100 || (seen.conn == 0 && seen.header.message_id == 4) {
                 Action::Close
@@ -355,7 +364,12 @@ fn corrupting(
 
 fn mismatch_is_retried_once(corrupt: fn(&mut Header)) {
     let dir = RunDir::new();
-    let server = RawServer::start(&dir, "inc", raw_options(0), corrupting(|c| c == 0, corrupt));
+    let server = RawServer::start(
+        &dir,
+        "inc",
+        raw_options(Profiles::empty()),
+        corrupting(|c| c == 0, corrupt),
+    );
     let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
     assert_eq!(client.call(1).unwrap(), 2);
     let s = client.status();
@@ -388,7 +402,7 @@ fn mismatched_responses_on_both_attempts_fail_the_call() {
         let server = RawServer::start(
             &dir,
             "inc",
-            raw_options(0),
+            raw_options(Profiles::empty()),
             corrupting(|_| true, |h| h.code = Method::CgroupsSnapshot.code()),
         );
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
@@ -415,8 +429,9 @@ fn non_ok_statuses_are_final_answers_without_a_resend() {
             TransportStatus(77),
         ] {
             let dir = RunDir::new();
-            let server =
-                RawServer::start(&dir, "inc", raw_options(0), move |_| Action::Status(status));
+            let server = RawServer::start(&dir, "inc", raw_options(Profiles::empty()), move |_| {
+                Action::Status(status)
+            });
             let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
             match client.call(1) {
                 Err(Error::Rejected(s)) => assert_eq!(s, status),
@@ -436,7 +451,7 @@ fn non_ok_statuses_are_final_answers_without_a_resend() {
 fn batch_response_with_another_item_count_triggers_one_resend() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "inc", raw_options(0), |seen| {
+        let server = RawServer::start(&dir, "inc", raw_options(Profiles::empty()), |seen| {
             match answer_increment(seen) {
                 Action::RespondBatch(mut items) if seen.conn == 0 => {
                     items.pop();
@@ -445,7 +460,7 @@ fn batch_response_with_another_item_count_triggers_one_resend() {
                 other => other,
             }
         });
-        let mut client = ready_increment_client(&dir, "inc", &batch_config(0));
+        let mut client = ready_increment_client(&dir, "inc", &batch_config(Profiles::empty()));
         let mut out = Vec::new();
         client.call_batch(&[1, 2, 3], &mut out).unwrap();
         assert_eq!(out, [2, 3, 4]);
@@ -458,7 +473,7 @@ fn batch_response_with_another_item_count_triggers_one_resend() {
 fn malformed_snapshot_counts_as_a_failed_attempt() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "snap", raw_options(0), |_| {
+        let server = RawServer::start(&dir, "snap", raw_options(Profiles::empty()), |_| {
             Action::Respond(vec![9u8; 30])
         });
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
@@ -480,18 +495,13 @@ fn counting_increment_server(
 ) -> (netipc::service::RunningServer, Counter) {
     let calls = Counter::default();
     let c = calls.clone();
-    let server = ManagedServer::increment(
-        dir.str(),
-        "inc",
-        &ServerConfig::default(),
-        move |v: u64| -> Result<u64, HandlerError> {
-            let n = c.bump();
-            if fail(n, v) {
-                return Err("refused".into());
-            }
-            Ok(v + 1)
-        },
-    )
+    let server = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), move |v| {
+        let n = c.bump();
+        if fail(n, v) {
+            return Err("refused".into());
+        }
+        Ok(v + 1)
+    })
     .spawn()
     .unwrap();
     (server, calls)

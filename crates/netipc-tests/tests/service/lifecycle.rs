@@ -11,7 +11,7 @@ use netipc::service::{
     StringReverseClient,
 };
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::profile;
+use netipc::wire::Profiles;
 
 use crate::support::*;
 
@@ -98,7 +98,7 @@ fn wrong_auth_token_is_sticky_until_close() {
         let dir = RunDir::new();
         let options = ServerOptions {
             auth_token: 0xAAAA,
-            ..raw_options(0)
+            ..raw_options(Profiles::empty())
         };
         let server = RawServer::start(&dir, "svc", options, answer_increment);
         let config = ClientConfig {
@@ -139,7 +139,7 @@ fn no_common_profile_is_incompatible_and_sticky() {
     watchdog(|| {
         let dir = RunDir::new();
         let server = RawServer::start(&dir, "svc", raw_options(BASELINE), answer_increment);
-        let config = client_config(profile::SHM_HYBRID);
+        let config = client_config(Profiles::SHM_HYBRID);
         let mut client = IncrementClient::new(dir.str(), "svc", &config);
         assert!(client.connect().is_err());
         assert_eq!(client.status().state, ClientState::Incompatible);
@@ -207,7 +207,12 @@ fn calls_while_not_ready_fail_without_io_and_count_errors() {
 fn refresh_while_ready_does_nothing() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "svc", raw_options(0), answer_increment);
+        let server = RawServer::start(
+            &dir,
+            "svc",
+            raw_options(Profiles::empty()),
+            answer_increment,
+        );
         let mut client = ready_increment_client(&dir, "svc", &ClientConfig::default());
         client.connect().unwrap();
         client.connect().unwrap();
@@ -310,7 +315,7 @@ fn default_call_timeout_is_30_s_and_zero_restores_the_default() {
     });
 }
 
-fn restart_under_a_running_client(profiles: u32) {
+fn restart_under_a_running_client(profiles: Profiles) {
     let dir = RunDir::new();
     let mut peer = Peer::start("l2-increment", &dir, "svc", profiles, 1);
     let mut client = ready_increment_client(&dir, "svc", &client_config(profiles));
@@ -331,7 +336,7 @@ fn restart_under_a_running_client(profiles: u32) {
 
 #[test]
 fn server_process_restarted_under_a_running_client() {
-    watchdog(|| restart_under_a_running_client(0));
+    watchdog(|| restart_under_a_running_client(Profiles::empty()));
 }
 
 #[test]
@@ -343,7 +348,7 @@ fn server_process_restarted_under_a_running_client_baseline() {
 fn server_process_gone_leaves_the_client_not_found() {
     watchdog(|| {
         let dir = RunDir::new();
-        let mut peer = Peer::start("l2-increment", &dir, "svc", 0, 1);
+        let mut peer = Peer::start("l2-increment", &dir, "svc", Profiles::empty(), 1);
         let mut client = ready_increment_client(&dir, "svc", &ClientConfig::default());
         assert_eq!(client.call(1).unwrap(), 2);
         peer.kill();
@@ -353,7 +358,7 @@ fn server_process_gone_leaves_the_client_not_found() {
         assert_eq!(client.status(), status(ClientState::NotFound, 1, 0, 1, 1));
         assert!(client.connect().is_err());
         // Back again: the next refresh counts as a first connect.
-        let _peer = Peer::start("l2-increment", &dir, "svc", 0, 5);
+        let _peer = Peer::start("l2-increment", &dir, "svc", Profiles::empty(), 5);
         client.connect().unwrap();
         assert_eq!(client.status(), status(ClientState::Ready, 2, 0, 1, 1));
         assert_eq!(client.call(1).unwrap(), 6);
@@ -364,7 +369,7 @@ fn server_process_gone_leaves_the_client_not_found() {
 fn snapshot_server_restart_shows_the_new_generation() {
     watchdog(|| {
         let dir = RunDir::new();
-        let mut peer = Peer::start("l2-snapshot", &dir, "snap", 0, 3);
+        let mut peer = Peer::start("l2-snapshot", &dir, "snap", Profiles::empty(), 3);
         let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &ClientConfig::default());
         let _ = client.connect();
         {
@@ -372,7 +377,7 @@ fn snapshot_server_restart_shows_the_new_generation() {
             assert_eq!((view.len(), view.generation()), (3, 3));
         }
         peer.kill();
-        let _peer = Peer::start("l2-snapshot", &dir, "snap", 0, 5);
+        let _peer = Peer::start("l2-snapshot", &dir, "snap", Profiles::empty(), 5);
         let view = client.call().unwrap();
         assert_eq!((view.len(), view.generation()), (5, 5));
         let names: Vec<Vec<u8>> = view.iter().map(|i| i.unwrap().name.to_vec()).collect();
@@ -385,7 +390,7 @@ fn snapshot_server_restart_shows_the_new_generation() {
 fn string_reverse_across_processes() {
     watchdog(|| {
         let dir = RunDir::new();
-        let _peer = Peer::start("l2-string-reverse", &dir, "rev", 0, 1);
+        let _peer = Peer::start("l2-string-reverse", &dir, "rev", Profiles::empty(), 1);
         let config = ClientConfig {
             max_request_batch_items: 4,
             ..ClientConfig::default()

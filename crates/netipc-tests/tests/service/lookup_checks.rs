@@ -5,17 +5,15 @@
 
 use netipc::Error;
 use netipc::codec::{
-    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsLookupBuilder,
-    CgroupsLookupRequest, CgroupsLookupStatus, PidStatus,
+    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsEntry,
+    CgroupsLookupBuilder, CgroupsLookupRequest, CgroupsLookupStatus, NO_LABELS, PidStatus,
 };
 use netipc::service::{AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState};
 use netipc::transport::ServerOptions;
-use netipc::wire::Method;
+use netipc::wire::{Method, Profiles};
 
 use crate::lookups::path;
 use crate::support::*;
-
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
 
 /// A CGROUPS_LOOKUP response built by hand.
 fn cgroups_response(generation: u64, items: &[(&[u8], CgroupsLookupStatus)]) -> Vec<u8> {
@@ -23,7 +21,7 @@ fn cgroups_response(generation: u64, items: &[(&[u8], CgroupsLookupStatus)]) -> 
     let mut b = CgroupsLookupBuilder::new(&mut buf, items.len() as u32, generation).unwrap();
     for &(p, status) in items {
         match status {
-            CgroupsLookupStatus::Known => b.add_known(p, 0, b"n", NO_LABELS),
+            CgroupsLookupStatus::Known => b.add(p, &CgroupsEntry::known(0, b"n"), NO_LABELS),
             other => b.add_status(p, other),
         }
         .unwrap();
@@ -62,7 +60,7 @@ fn apps_response(generation: u64, items: &[(u32, PidStatus)]) -> Vec<u8> {
 fn scripted_options() -> ServerOptions {
     ServerOptions {
         max_response_payload_bytes: 1 << 16,
-        ..raw_options(0)
+        ..raw_options(Profiles::empty())
     }
 }
 

@@ -4,22 +4,20 @@
 //! sub-call, and lookups across processes. The checks of malformed
 //! sub-responses and the logical limits are in `lookup_checks`.
 
+use netipc::wire::Profiles;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netipc::Error;
 use netipc::codec::{
-    AppsEntry, AppsLookupBuilder, AppsLookupRequest, CgroupStatus, CgroupsLookupBuilder,
-    CgroupsLookupRequest, CgroupsLookupStatus, Label, PidStatus,
+    AppsEntry, CgroupStatus, CgroupsEntry, CgroupsLookupStatus, Label, NO_LABELS, PidStatus,
 };
 use netipc::service::{
-    AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState, HandlerError, ManagedServer,
-    RunningServer, ServerConfig,
+    AppsLookupClient, CgroupsLookupClient, ClientConfig, ClientState, ManagedServer, RunningServer,
+    ServerConfig,
 };
 
 use crate::support::*;
-
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
 
 /// A short cgroup path ending in its index.
 pub fn path(i: usize) -> Vec<u8> {
@@ -40,28 +38,21 @@ fn cgroups_server(
 ) -> (RunningServer, Invocations) {
     let log = Invocations::default();
     let l = log.clone();
-    let server = ManagedServer::cgroups_lookup(
-        dir.str(),
-        "cg",
-        config,
-        move |request: &CgroupsLookupRequest<'_>,
-              b: &mut CgroupsLookupBuilder<'_, '_>|
-              -> Result<(), HandlerError> {
-            b.set_generation(9);
-            let mut answered = 0;
-            for (i, p) in request.paths().enumerate() {
-                let mut name = [b"name:", p].concat();
-                name.resize(name_len.max(name.len()), b'n');
-                b.add_request_item(i, CgroupsLookupStatus::Known, 2, &name, &[(b"k", p)])?;
-                if !b.in_suffix_mode() {
-                    answered += 1;
-                }
+    let server = ManagedServer::cgroups_lookup(dir.str(), "cg", config, move |request, b| {
+        b.set_generation(9);
+        let mut answered = 0;
+        for (i, p) in request.paths().enumerate() {
+            let mut name = [b"name:", p].concat();
+            name.resize(name_len.max(name.len()), b'n');
+            b.add_request_item(i, &CgroupsEntry::known(2, &name), &[(b"k", p)])?;
+            if !b.in_suffix_mode() {
+                answered += 1;
             }
-            let first = request.path(0).map_or(usize::MAX, key_index);
-            l.lock().unwrap().push((first, request.len(), answered));
-            Ok(())
-        },
-    )
+        }
+        let first = request.path(0).map_or(usize::MAX, key_index);
+        l.lock().unwrap().push((first, request.len(), answered));
+        Ok(())
+    })
     .spawn()
     .unwrap();
     (server, log)
@@ -83,46 +74,39 @@ fn apps_server(
 ) -> (RunningServer, Invocations) {
     let log = Invocations::default();
     let l = log.clone();
-    let server = ManagedServer::apps_lookup(
-        dir.str(),
-        "apps",
-        config,
-        move |request: &AppsLookupRequest<'_>,
-              b: &mut AppsLookupBuilder<'_>|
-              -> Result<(), HandlerError> {
-            b.set_generation(5);
-            let mut answered = 0;
-            for pid in request.pids() {
-                let comm = format!("p{pid}");
-                let mut cgroup = format!("/cg/{pid}").into_bytes();
-                cgroup.resize(path_len.max(cgroup.len()), b'c');
-                let entry = AppsEntry {
-                    status: PidStatus::Known,
-                    cgroup_status: CgroupStatus::Known,
-                    ppid: 1,
-                    uid: 1000,
-                    starttime: u64::from(pid) * 10,
-                    comm: comm.as_bytes(),
-                    cgroup_path: &cgroup,
-                    cgroup_name: b"svc",
-                    ..AppsEntry::unset(PidStatus::Known)
-                };
-                b.add(pid, &entry, &[(b"app", b"x")])?;
-                if !b.in_suffix_mode() {
-                    answered += 1;
-                }
+    let server = ManagedServer::apps_lookup(dir.str(), "apps", config, move |request, b| {
+        b.set_generation(5);
+        let mut answered = 0;
+        for pid in request.pids() {
+            let comm = format!("p{pid}");
+            let mut cgroup = format!("/cg/{pid}").into_bytes();
+            cgroup.resize(path_len.max(cgroup.len()), b'c');
+            let entry = AppsEntry {
+                status: PidStatus::Known,
+                cgroup_status: CgroupStatus::Known,
+                ppid: 1,
+                uid: 1000,
+                starttime: u64::from(pid) * 10,
+                comm: comm.as_bytes(),
+                cgroup_path: &cgroup,
+                cgroup_name: b"svc",
+                ..AppsEntry::unset(PidStatus::Known)
+            };
+            b.add(pid, &entry, &[(b"app", b"x")])?;
+            if !b.in_suffix_mode() {
+                answered += 1;
             }
-            let first = request.pid(0).map_or(usize::MAX, |p| p as usize);
-            l.lock().unwrap().push((first, request.len(), answered));
-            Ok(())
-        },
-    )
+        }
+        let first = request.pid(0).map_or(usize::MAX, |p| p as usize);
+        l.lock().unwrap().push((first, request.len(), answered));
+        Ok(())
+    })
     .spawn()
     .unwrap();
     (server, log)
 }
 
-fn cgroups_round_trip(profiles: u32) {
+fn cgroups_round_trip(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, log) = cgroups_server(&dir, &server_config(profiles), 0);
     let mut client = CgroupsLookupClient::new(dir.str(), "cg", &client_config(profiles));
@@ -153,7 +137,7 @@ fn cgroups_round_trip(profiles: u32) {
 
 #[test]
 fn cgroups_lookup_round_trip() {
-    watchdog(|| cgroups_round_trip(0));
+    watchdog(|| cgroups_round_trip(Profiles::empty()));
 }
 
 #[test]
@@ -161,7 +145,7 @@ fn cgroups_lookup_round_trip_baseline() {
     watchdog(|| cgroups_round_trip(BASELINE));
 }
 
-fn apps_round_trip(profiles: u32) {
+fn apps_round_trip(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, _log) = apps_server(&dir, &server_config(profiles), 0);
     let mut client = AppsLookupClient::new(dir.str(), "apps", &client_config(profiles));
@@ -181,7 +165,7 @@ fn apps_round_trip(profiles: u32) {
 
 #[test]
 fn apps_lookup_round_trip() {
-    watchdog(|| apps_round_trip(0));
+    watchdog(|| apps_round_trip(Profiles::empty()));
 }
 
 #[test]
@@ -367,12 +351,14 @@ fn gated_cgroups_server(dir: &RunDir, gate: &Gate) -> RunningServer {
         dir.str(),
         "cg",
         &ServerConfig::default(),
-        move |request: &CgroupsLookupRequest<'_>,
-              b: &mut CgroupsLookupBuilder<'_, '_>|
-              -> Result<(), HandlerError> {
+        move |request, b| {
             g.pass();
             for i in 0..request.len() {
-                b.add_request_item(i, CgroupsLookupStatus::UnknownPermanent, 0, b"", NO_LABELS)?;
+                b.add_request_item(
+                    i,
+                    &CgroupsEntry::unset(CgroupsLookupStatus::UnknownPermanent),
+                    NO_LABELS,
+                )?;
             }
             Ok(())
         },
@@ -430,8 +416,8 @@ fn lookup_abort_from_another_thread_unblocks_it() {
 fn lookup_servers_across_processes_and_a_restart() {
     watchdog(|| {
         let dir = RunDir::new();
-        let mut cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", 0, 1);
-        let mut apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", 0, 1);
+        let mut cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", Profiles::empty(), 1);
+        let mut apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", Profiles::empty(), 1);
         let mut cg = CgroupsLookupClient::new(dir.str(), "cg", &ClientConfig::default());
         let mut apps = AppsLookupClient::new(dir.str(), "apps", &ClientConfig::default());
         let _ = cg.connect();
@@ -458,8 +444,8 @@ fn lookup_servers_across_processes_and_a_restart() {
             if generation == 1 {
                 cg_peer.kill();
                 apps_peer.kill();
-                cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", 0, 2);
-                apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", 0, 2);
+                cg_peer = Peer::start("l2-cgroups-lookup", &dir, "cg", Profiles::empty(), 2);
+                apps_peer = Peer::start("l2-apps-lookup", &dir, "apps", Profiles::empty(), 2);
             }
         }
         // The 50 paths fit one 1024-byte request; the 100 pids do not, so

@@ -3,16 +3,16 @@
 //! sizes, and the limits of that recovery.
 
 use netipc::Error;
-use netipc::codec::SnapshotBuilder;
+use netipc::codec::SnapshotItem;
 use netipc::service::{
-    CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, RunningServer,
-    ServerConfig, StringReverseClient,
+    CgroupsSnapshotClient, ClientConfig, ClientState, ManagedServer, RunningServer, ServerConfig,
+    StringReverseClient,
 };
 
 use std::time::Duration;
 
 use netipc::transport::{Listener, ServerOptions};
-use netipc::wire::TransportStatus;
+use netipc::wire::{Profiles, TransportStatus};
 
 use crate::support::*;
 
@@ -26,25 +26,26 @@ fn big_snapshot_server(
 ) -> (RunningServer, Counter) {
     let calls = Counter::default();
     let c = calls.clone();
-    let server = ManagedServer::cgroups_snapshot(
-        dir.str(),
-        "snap",
-        config,
-        move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-            c.bump();
-            b.set_header(0, items as u64);
-            for i in 0..items {
-                let name = format!("cgroup-{i:04}");
-                let mut path = format!("/sys/fs/cgroup/{name}");
-                while path.len() < path_len {
-                    path.push('/');
-                    path.push_str(&name);
-                }
-                b.add(i as u32, 0, 1, name.as_bytes(), path.as_bytes())?;
+    let server = ManagedServer::cgroups_snapshot(dir.str(), "snap", config, move |b| {
+        c.bump();
+        b.set_generation(items as u64);
+        for i in 0..items {
+            let name = format!("cgroup-{i:04}");
+            let mut path = format!("/sys/fs/cgroup/{name}");
+            while path.len() < path_len {
+                path.push('/');
+                path.push_str(&name);
             }
-            Ok(())
-        },
-    )
+            b.add(&SnapshotItem {
+                hash: i as u32,
+                options: 0,
+                enabled: 1,
+                name: name.as_bytes(),
+                path: path.as_bytes(),
+            })?;
+        }
+        Ok(())
+    })
     .spawn()
     .unwrap();
     (server, calls)
@@ -61,7 +62,7 @@ fn check_snapshot(client: &mut CgroupsSnapshotClient, items: usize) {
     }
 }
 
-fn overflow_recovers_end_to_end(profiles: u32) {
+fn overflow_recovers_end_to_end(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, calls) = big_snapshot_server(&dir, &server_config(profiles), 1000, 0);
     let mut client = CgroupsSnapshotClient::new(dir.str(), "snap", &client_config(profiles));
@@ -100,7 +101,7 @@ fn overflow_recovers_end_to_end(profiles: u32) {
 
 #[test]
 fn response_overflow_recovers_with_the_measured_size() {
-    watchdog(|| overflow_recovers_end_to_end(0));
+    watchdog(|| overflow_recovers_end_to_end(Profiles::empty()));
 }
 
 #[test]
@@ -219,15 +220,10 @@ fn overflow_recovery_makes_at_most_eight_attempts() {
 }
 
 fn reverse_server(dir: &RunDir, config: &ServerConfig) -> RunningServer {
-    ManagedServer::string_reverse(
-        dir.str(),
-        "rev",
-        config,
-        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
-            out.extend(text.iter().rev());
-            Ok(())
-        },
-    )
+    ManagedServer::string_reverse(dir.str(), "rev", config, |text, out| {
+        out.extend(text.iter().rev());
+        Ok(())
+    })
     .spawn()
     .unwrap()
 }

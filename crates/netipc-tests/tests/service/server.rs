@@ -7,31 +7,30 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
 use netipc::Error;
-use netipc::codec::{CgroupsLookupBuilder, CgroupsLookupRequest, SnapshotBuilder};
 use netipc::service::{
-    ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, RunningServer,
-    ServerConfig, StringReverseClient,
+    ClientConfig, ClientState, IncrementClient, ManagedServer, RunningServer, ServerConfig,
+    StringReverseClient,
 };
 use netipc::transport::handshake::HandshakeError;
 use netipc::transport::{ClientOptions, ClientSession};
-use netipc::wire::{Header, Method, TransportStatus};
+use netipc::wire::{Header, Method, Profiles, TransportStatus};
 
 use crate::support::*;
 
-fn l1_options(profiles: u32) -> ClientOptions {
+fn l1_options(profiles: Profiles) -> ClientOptions {
     ClientOptions {
-        supported_profiles: if profiles == 0 {
+        supported_profiles: if profiles == Profiles::empty() {
             netipc::service::DEFAULT_PROFILES
         } else {
             profiles
         },
-        preferred_profiles: netipc::wire::profile::SHM_HYBRID,
+        preferred_profiles: netipc::wire::Profiles::SHM_HYBRID,
         max_request_batch_items: 8,
         ..ClientOptions::default()
     }
 }
 
-fn l1_connect(dir: &RunDir, service: &str, profiles: u32) -> ClientSession {
+fn l1_connect(dir: &RunDir, service: &str, profiles: Profiles) -> ClientSession {
     ClientSession::connect(dir.str(), service, &l1_options(profiles)).expect("L1 connect")
 }
 
@@ -53,27 +52,22 @@ fn assert_closed(session: &mut ClientSession) {
     }
 }
 
-fn increment_server_failing_on_13(dir: &RunDir, profiles: u32) -> (RunningServer, Counter) {
+fn increment_server_failing_on_13(dir: &RunDir, profiles: Profiles) -> (RunningServer, Counter) {
     let calls = Counter::default();
     let c = calls.clone();
-    let server = ManagedServer::increment(
-        dir.str(),
-        "inc",
-        &server_config(profiles),
-        move |v: u64| -> Result<u64, HandlerError> {
-            c.bump();
-            if v == 13 {
-                return Err("unlucky".into());
-            }
-            Ok(v + 1)
-        },
-    )
+    let server = ManagedServer::increment(dir.str(), "inc", &server_config(profiles), move |v| {
+        c.bump();
+        if v == 13 {
+            return Err("unlucky".into());
+        }
+        Ok(v + 1)
+    })
     .spawn()
     .unwrap();
     (server, calls)
 }
 
-fn wrong_method_keeps_the_session(profiles: u32) {
+fn wrong_method_keeps_the_session(profiles: Profiles) {
     let dir = RunDir::new();
     let (_server, calls) = increment_server_failing_on_13(&dir, profiles);
     let mut session = l1_connect(&dir, "inc", profiles);
@@ -99,7 +93,7 @@ fn wrong_method_keeps_the_session(profiles: u32) {
 
 #[test]
 fn wrong_method_is_unsupported_and_the_session_stays_usable() {
-    watchdog(|| wrong_method_keeps_the_session(0));
+    watchdog(|| wrong_method_keeps_the_session(Profiles::empty()));
 }
 
 #[test]
@@ -111,7 +105,7 @@ fn wrong_method_is_unsupported_and_the_session_stays_usable_baseline() {
 fn client_of_another_method_is_rejected_unsupported() {
     watchdog(|| {
         let dir = RunDir::new();
-        let (_server, calls) = increment_server_failing_on_13(&dir, 0);
+        let (_server, calls) = increment_server_failing_on_13(&dir, Profiles::empty());
         let mut client = StringReverseClient::new(dir.str(), "inc", &ClientConfig::default());
         let _ = client.connect();
         let result = client.call(b"abc").map(<[u8]>::to_vec);
@@ -128,7 +122,7 @@ fn client_of_another_method_is_rejected_unsupported() {
 /// Error responses are empty single messages; `BAD_ENVELOPE` and
 /// `LIMIT_EXCEEDED` end the session, a failed handler's `INTERNAL_ERROR`
 /// does not.
-fn failed_requests(profiles: u32) {
+fn failed_requests(profiles: Profiles) {
     let dir = RunDir::new();
     let inc = Method::Increment.code();
     let (_server, calls) = increment_server_failing_on_13(&dir, profiles);
@@ -171,7 +165,7 @@ fn failed_requests(profiles: u32) {
         dir.str(),
         "double",
         &server_config(profiles),
-        |text: &[u8], out: &mut Vec<u8>| -> Result<(), HandlerError> {
+        |text, out| {
             out.extend_from_slice(text);
             out.extend_from_slice(text);
             Ok(())
@@ -195,16 +189,10 @@ fn failed_requests(profiles: u32) {
 
     // A lookup handler that answers the wrong number of items:
     // BAD_ENVELOPE, then closed.
-    let _lookup = ManagedServer::cgroups_lookup(
-        dir.str(),
-        "cg",
-        &server_config(profiles),
-        |_: &CgroupsLookupRequest<'_>,
-         _: &mut CgroupsLookupBuilder<'_, '_>|
-         -> Result<(), HandlerError> { Ok(()) },
-    )
-    .spawn()
-    .unwrap();
+    let _lookup =
+        ManagedServer::cgroups_lookup(dir.str(), "cg", &server_config(profiles), |_, _| Ok(()))
+            .spawn()
+            .unwrap();
     let cg = Method::CgroupsLookup.code();
     let mut request = vec![0u8; 64];
     let n = netipc::codec::encode_cgroups_lookup_request(&[b"/a", b"/b"], &mut request).unwrap();
@@ -216,7 +204,7 @@ fn failed_requests(profiles: u32) {
 
 #[test]
 fn error_responses_are_empty_single_messages() {
-    watchdog(|| failed_requests(0));
+    watchdog(|| failed_requests(Profiles::empty()));
 }
 
 #[test]
@@ -232,12 +220,12 @@ fn malformed_snapshot_request_is_bad_envelope() {
             dir.str(),
             "snap",
             &ServerConfig::default(),
-            |_: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> { Ok(()) },
+            |_| Ok(()),
         )
         .spawn()
         .unwrap();
         let code = Method::CgroupsSnapshot.code();
-        let mut session = l1_connect(&dir, "snap", 0);
+        let mut session = l1_connect(&dir, "snap", Profiles::empty());
         let m = session
             .call(code, 1, &[1, 0, 0, 0], Some(PATIENCE))
             .unwrap();
@@ -257,18 +245,14 @@ fn handler_panic_fails_only_its_request() {
         let dir = RunDir::new();
         let calls = Counter::default();
         let c = calls.clone();
-        let _server = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            move |v: u64| -> Result<u64, HandlerError> {
+        let _server =
+            ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), move |v| {
                 c.bump();
                 assert_ne!(v, 666, "handler panics on purpose");
                 Ok(v + 1)
-            },
-        )
-        .spawn()
-        .unwrap();
+            })
+            .spawn()
+            .unwrap();
         let mut victim = ready_increment_client(&dir, "inc", &ClientConfig::default());
         let mut bystander = ready_increment_client(&dir, "inc", &ClientConfig::default());
         assert_eq!(bystander.call(1).unwrap(), 2);
@@ -291,7 +275,7 @@ fn handler_panic_fails_only_its_request() {
         let b = bystander.status();
         assert_eq!((b.reconnect_count, b.error_count), (0, 0));
         // On the wire: INTERNAL_ERROR, and the session goes on.
-        let mut session = l1_connect(&dir, "inc", 0);
+        let mut session = l1_connect(&dir, "inc", Profiles::empty());
         let code = Method::Increment.code();
         let m = session
             .call(code, 9, &666u64.to_ne_bytes(), Some(PATIENCE))
@@ -304,7 +288,7 @@ fn handler_panic_fails_only_its_request() {
     });
 }
 
-fn session_limit(profiles: u32) {
+fn session_limit(profiles: Profiles) {
     let dir = RunDir::new();
     let config = ServerConfig {
         max_sessions: 1,
@@ -363,7 +347,7 @@ fn session_limit(profiles: u32) {
 
 #[test]
 fn a_client_beyond_the_session_limit_is_refused_at_capacity() {
-    watchdog(|| session_limit(0));
+    watchdog(|| session_limit(Profiles::empty()));
 }
 
 #[test]
@@ -372,7 +356,7 @@ fn a_client_beyond_the_session_limit_is_refused_at_capacity_baseline() {
 }
 
 /// One worker thread serves any number of connected sessions.
-fn one_worker_many_sessions(profiles: u32) {
+fn one_worker_many_sessions(profiles: Profiles) {
     let dir = RunDir::new();
     let config = ServerConfig {
         workers: 1,
@@ -394,7 +378,7 @@ fn one_worker_many_sessions(profiles: u32) {
 
 #[test]
 fn one_worker_serves_many_sessions() {
-    watchdog(|| one_worker_many_sessions(0));
+    watchdog(|| one_worker_many_sessions(Profiles::empty()));
 }
 
 #[test]
@@ -413,17 +397,12 @@ fn thirty_two_concurrent_clients_fail_independently() {
             workers: 64,
             ..ServerConfig::default()
         };
-        let _server = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &config,
-            |v: u64| -> Result<u64, HandlerError> {
-                if v >= POISON {
-                    return Err("poisoned".into());
-                }
-                Ok(v + 1)
-            },
-        )
+        let _server = ManagedServer::increment(dir.str(), "inc", &config, |v| {
+            if v >= POISON {
+                return Err("poisoned".into());
+            }
+            Ok(v + 1)
+        })
         .spawn()
         .unwrap();
 
@@ -434,7 +413,7 @@ fn thirty_two_concurrent_clients_fail_independently() {
             let code = Method::Increment.code();
             let mut rounds = 0;
             while stop_rx.try_recv().is_err() {
-                let mut session = l1_connect(&d, "inc", 0);
+                let mut session = l1_connect(&d, "inc", Profiles::empty());
                 // Wrong method: answered, session kept.
                 let m = session.call(99, 1, &[0; 8], Some(PATIENCE)).unwrap();
                 assert_eq!(m.header.transport_status, TransportStatus::UNSUPPORTED);
@@ -502,12 +481,8 @@ fn thirty_two_concurrent_clients_fail_independently() {
 fn stop_from_another_thread_ends_run_and_removes_every_file() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> { Ok(v + 1) },
-        );
+        let server =
+            ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), |v| Ok(v + 1));
         let stop = server.stop_handle();
         let (tx, rx) = mpsc::channel();
         let runner = std::thread::spawn(move || {
@@ -554,12 +529,7 @@ fn stopping_a_spawned_server_waits_for_it_and_cleans_up() {
         server.stop();
         assert_eq!(dir.entries(), Vec::<String>::new());
         // Stopping is final: run() on a stopped server returns at once.
-        let stopped = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> { Ok(v) },
-        );
+        let stopped = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), Ok);
         stopped.stop();
         assert!(stopped.run().is_ok());
         assert_eq!(dir.entries(), Vec::<String>::new());
@@ -574,12 +544,7 @@ fn a_live_endpoint_cannot_be_taken_over() {
     watchdog(|| {
         let dir = RunDir::new();
         let _server = increment_server(&dir, "inc", &ServerConfig::default());
-        let second = ManagedServer::increment(
-            dir.str(),
-            "inc",
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> { Ok(v) },
-        );
+        let second = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), Ok);
         assert!(matches!(second.spawn(), Err(Error::AddressInUse { .. })));
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         assert_eq!(client.call(1).unwrap(), 2);

@@ -10,7 +10,7 @@ use netipc::service::{ClientConfig, ClientState, IncrementClient};
 use netipc::transport::handshake::{ServerOffer, server_handshake};
 use netipc::transport::response_header;
 use netipc::transport::testing::{RawConn, RawListener};
-use netipc::wire::{HEADER_LEN, Header, Hello, TransportStatus, profile};
+use netipc::wire::{HEADER_LEN, Header, Hello, Profiles, TransportStatus};
 
 use crate::support::*;
 
@@ -51,8 +51,8 @@ fn shm_attach_failure_falls_back_to_baseline_until_close() {
         // First connection: shared memory is selected, but the server
         // never created the region, so the client cannot attach it.
         let offer = ServerOffer {
-            supported_profiles: profile::BASELINE | profile::SHM_HYBRID,
-            preferred_profiles: profile::SHM_HYBRID,
+            supported_profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+            preferred_profiles: Profiles::SHM_HYBRID,
             max_request_payload_bytes: 1024,
             max_response_payload_bytes: 1024,
             auth_token: 0,
@@ -64,15 +64,15 @@ fn shm_attach_failure_falls_back_to_baseline_until_close() {
         let hello = raw_handshake(&first, &offer, 1);
         assert_eq!(
             hello.supported_profiles,
-            profile::BASELINE | profile::SHM_HYBRID
+            (Profiles::BASELINE | Profiles::SHM_HYBRID).bits()
         );
 
         // The client gives up on that session and at once connects again,
         // without the shared-memory profiles, though the server offers them.
         let second = listener.accept(Some(PATIENCE), None).unwrap();
         let hello = raw_handshake(&second, &offer, 2);
-        assert_eq!(hello.supported_profiles, profile::BASELINE);
-        assert_eq!(hello.preferred_profiles & profile::SHM_ANY, 0);
+        assert_eq!(hello.supported_profiles, Profiles::BASELINE.bits());
+        assert_eq!(hello.preferred_profiles & Profiles::SHM_ANY.bits(), 0);
         let mut buf = [0u8; 256];
         assert!(matches!(
             first.recv(&mut buf, Some(PATIENCE)),
@@ -87,7 +87,7 @@ fn shm_attach_failure_falls_back_to_baseline_until_close() {
         let info = info.unwrap();
         assert_eq!(
             (info.profile, info.shared_memory),
-            (profile::BASELINE, false)
+            (Profiles::BASELINE, false)
         );
         // Serve one request on the baseline session by hand.
         let n = second.recv(&mut buf, Some(PATIENCE)).unwrap();
@@ -103,21 +103,21 @@ fn shm_attach_failure_falls_back_to_baseline_until_close() {
         // memory again (this server then picks the baseline transport).
         let third = listener.accept(Some(PATIENCE), None).unwrap();
         let baseline_only = ServerOffer {
-            supported_profiles: profile::BASELINE,
-            preferred_profiles: 0,
+            supported_profiles: Profiles::BASELINE,
+            preferred_profiles: Profiles::empty(),
             ..offer
         };
         let hello = raw_handshake(&third, &baseline_only, 3);
         assert_eq!(
             hello.supported_profiles,
-            profile::BASELINE | profile::SHM_HYBRID
+            (Profiles::BASELINE | Profiles::SHM_HYBRID).bits()
         );
         let (answer, info, status) = client.join().unwrap();
         assert_eq!(answer, 42);
         let info = info.unwrap();
         assert_eq!(
             (info.profile, info.shared_memory),
-            (profile::BASELINE, false)
+            (Profiles::BASELINE, false)
         );
         assert_eq!(
             (status.state, status.connect_count, status.reconnect_count),

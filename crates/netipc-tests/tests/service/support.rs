@@ -15,7 +15,7 @@ use netipc::service::{
 };
 use netipc::transport::handshake::SessionParams;
 use netipc::transport::{Interrupt, Listener, ServerOptions};
-use netipc::wire::{Header, TransportStatus, profile};
+use netipc::wire::{Header, Profiles, TransportStatus};
 
 /// Every test runs under this watchdog: a hang fails the test instead of
 /// blocking the suite. Generous because wine starts processes slowly.
@@ -37,11 +37,11 @@ pub fn watchdog(case: impl FnOnce() + Send + 'static) {
 }
 
 /// Baseline transport only, on both sides.
-pub const BASELINE: u32 = profile::BASELINE;
+pub const BASELINE: Profiles = Profiles::BASELINE;
 
 /// An INCREMENT managed server answering `value + 1`.
 pub fn increment_server(dir: &RunDir, service: &str, config: &ServerConfig) -> RunningServer {
-    ManagedServer::increment(dir.str(), service, config, |v: u64| {
+    ManagedServer::increment(dir.str(), service, config, |v| {
         Ok::<u64, HandlerError>(v + 1)
     })
     .spawn()
@@ -238,15 +238,15 @@ impl Drop for RawServer {
 /// Options of a raw server like a managed server with `profiles` (0: the
 /// library default, baseline plus shared memory) would use at first
 /// (1024-byte payloads).
-pub fn raw_options(profiles: u32) -> ServerOptions {
-    let supported = if profiles == 0 {
+pub fn raw_options(profiles: Profiles) -> ServerOptions {
+    let supported = if profiles == Profiles::empty() {
         netipc::service::DEFAULT_PROFILES
     } else {
         profiles
     };
     ServerOptions {
         supported_profiles: supported,
-        preferred_profiles: supported & profile::SHM_HYBRID,
+        preferred_profiles: supported & Profiles::SHM_HYBRID,
         ..ServerOptions::default()
     }
 }
@@ -329,7 +329,7 @@ pub struct Peer {
 impl Peer {
     /// Starts `netipc-test-peer MODE RUN_DIR SERVICE PROFILES TAG` and waits
     /// until it prints `ready`.
-    pub fn start(mode: &str, dir: &RunDir, service: &str, profiles: u32, tag: u64) -> Self {
+    pub fn start(mode: &str, dir: &RunDir, service: &str, profiles: Profiles, tag: u64) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_netipc-test-peer"))
             .args([
                 mode,

@@ -2,39 +2,34 @@
 //! aborted wait ends the call without a re-send and leaves the client
 //! broken; the abort flag is sticky until cleared or closed.
 
+use netipc::wire::Profiles;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use netipc::Error;
-use netipc::codec::SnapshotBuilder;
 use netipc::service::{
-    CgroupsSnapshotClient, ClientConfig, ClientState, HandlerError, ManagedServer, ServerConfig,
+    CgroupsSnapshotClient, ClientConfig, ClientState, ManagedServer, ServerConfig,
 };
 
 use crate::support::*;
 
 fn gated_increment_server(
     dir: &RunDir,
-    profiles: u32,
+    profiles: Profiles,
     gate: &Gate,
 ) -> netipc::service::RunningServer {
     let g = gate.clone();
-    ManagedServer::increment(
-        dir.str(),
-        "inc",
-        &server_config(profiles),
-        move |v: u64| -> Result<u64, HandlerError> {
-            if v == 0 {
-                g.pass();
-            }
-            Ok(v + 1)
-        },
-    )
+    ManagedServer::increment(dir.str(), "inc", &server_config(profiles), move |v| {
+        if v == 0 {
+            g.pass();
+        }
+        Ok(v + 1)
+    })
     .spawn()
     .unwrap()
 }
 
-fn timeout_breaks_without_resend(profiles: u32) {
+fn timeout_breaks_without_resend(profiles: Profiles) {
     let dir = RunDir::new();
     let gate = Gate::default();
     let _server = gated_increment_server(&dir, profiles, &gate);
@@ -60,7 +55,7 @@ fn timeout_breaks_without_resend(profiles: u32) {
 
 #[test]
 fn timeout_returns_timeout_without_resend_and_breaks_the_session() {
-    watchdog(|| timeout_breaks_without_resend(0));
+    watchdog(|| timeout_breaks_without_resend(Profiles::empty()));
 }
 
 #[test]
@@ -72,7 +67,9 @@ fn timeout_returns_timeout_without_resend_and_breaks_the_session_baseline() {
 fn timeout_against_a_silent_server_sends_the_request_once() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "inc", raw_options(0), |_| Action::Ignore);
+        let server = RawServer::start(&dir, "inc", raw_options(Profiles::empty()), |_| {
+            Action::Ignore
+        });
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         client.set_call_timeout(Duration::from_millis(300));
         assert!(matches!(client.call(1), Err(Error::Timeout { .. })));
@@ -94,9 +91,9 @@ fn per_call_timeout_overrides_the_default() {
             dir.str(),
             "snap",
             &ServerConfig::default(),
-            move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
+            move |b| {
                 g.pass();
-                b.set_header(0, 1);
+                b.set_generation(1);
                 Ok(())
             },
         )
@@ -112,18 +109,22 @@ fn per_call_timeout_overrides_the_default() {
         assert_eq!(client.status().state, ClientState::Broken);
         gate.open();
         let _ = client.connect();
-        // Zero means "the default".
-        assert_eq!(
-            client
-                .call_with_timeout(Some(Duration::ZERO))
-                .unwrap()
-                .len(),
-            0
+        // Zero is refused before anything is sent; `None` is the default.
+        let calls = client.status().call_count;
+        let result = client
+            .call_with_timeout(Some(Duration::ZERO))
+            .map(|v| v.len());
+        assert!(
+            matches!(result, Err(Error::ZeroTimeout { call }) if call.contains("call_with_timeout")),
+            "{result:?}"
         );
+        assert_eq!(client.status().state, ClientState::Ready);
+        assert_eq!(client.status().call_count, calls, "nothing was sent");
+        assert_eq!(client.call_with_timeout(None).unwrap().len(), 0);
     });
 }
 
-fn abort_unblocks_a_waiting_call(profiles: u32) {
+fn abort_unblocks_a_waiting_call(profiles: Profiles) {
     let dir = RunDir::new();
     let gate = Gate::default();
     let _server = gated_increment_server(&dir, profiles, &gate);
@@ -173,7 +174,7 @@ fn abort_unblocks_a_waiting_call(profiles: u32) {
 
 #[test]
 fn abort_from_another_thread_unblocks_a_waiting_call() {
-    watchdog(|| abort_unblocks_a_waiting_call(0));
+    watchdog(|| abort_unblocks_a_waiting_call(Profiles::empty()));
 }
 
 #[test]
@@ -185,7 +186,12 @@ fn abort_from_another_thread_unblocks_a_waiting_call_baseline() {
 fn abort_before_a_call_sends_nothing() {
     watchdog(|| {
         let dir = RunDir::new();
-        let server = RawServer::start(&dir, "inc", raw_options(0), answer_increment);
+        let server = RawServer::start(
+            &dir,
+            "inc",
+            raw_options(Profiles::empty()),
+            answer_increment,
+        );
         let mut client = ready_increment_client(&dir, "inc", &ClientConfig::default());
         client.abort_handle().abort();
         assert!(matches!(client.call(1), Err(Error::Aborted)));

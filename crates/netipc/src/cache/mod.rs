@@ -323,7 +323,8 @@ impl SnapshotCache {
     }
 
     /// Sets the time a refresh's call may take; zero restores the
-    /// configured default. Applies from the next refresh.
+    /// configured default, as in [`ClientConfig::call_timeout`]. Applies
+    /// from the next refresh.
     pub fn set_call_timeout(&self, timeout: Duration) {
         let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
         self.call_timeout.store(ns, Ordering::Relaxed);

@@ -273,6 +273,7 @@ pub struct CachedItem<'a> {
 
 impl CachedItem<'_> {
     /// An owned copy that outlives the guard and every later refresh.
+    #[must_use]
     pub fn to_owned_item(&self) -> CacheItem {
         CacheItem {
             hash: self.hash,
@@ -308,14 +309,22 @@ impl From<CachedItem<'_>> for CacheItem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::SnapshotBuilder;
+    use crate::codec::{SnapshotBuilder, SnapshotItem};
 
     fn snapshot(items: &[(u32, &str)]) -> Snapshot {
         let mut buf = vec![0u8; 1 << 20];
-        let mut b = SnapshotBuilder::new(&mut buf, items.len() as u32, 1, 7).unwrap();
+        let mut b = SnapshotBuilder::new(&mut buf, items.len() as u32).unwrap();
+        b.set_systemd_enabled(1);
+        b.set_generation(7);
         for &(hash, name) in items {
-            b.add(hash, 0, 1, name.as_bytes(), format!("/p/{name}").as_bytes())
-                .unwrap();
+            b.add(&SnapshotItem {
+                hash,
+                options: 0,
+                enabled: 1,
+                name: name.as_bytes(),
+                path: format!("/p/{name}").as_bytes(),
+            })
+            .unwrap();
         }
         let n = b.finish();
         Snapshot::build(&SnapshotView::decode(&buf[..n]).unwrap()).unwrap()

@@ -65,16 +65,20 @@ impl SnapshotRequest {
     }
 }
 
-/// One cgroup of a snapshot, borrowed from the response payload.
+/// One cgroup of a snapshot: what a server adds
+/// ([`SnapshotBuilder::add`]) and a client reads ([`SnapshotView::item`]).
 ///
-/// Its identity is the pair (`hash`, `name`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Its identity is the pair (`hash`, `name`). `Default` is an item with
+/// every field zero or empty, for struct update syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SnapshotItem<'a> {
-    /// Producer-supplied hash of `name` (never recomputed here).
+    /// Producer-supplied hash of `name` (never recomputed here); Netdata
+    /// producers use [`netdata_hash`](crate::netdata::netdata_hash).
     pub hash: u32,
-    /// Opaque cgroup option flags.
+    /// Opaque cgroup option flags (Netdata's bits are in
+    /// [`netdata`](crate::netdata)).
     pub options: u32,
-    /// Opaque enabled value, exactly as sent.
+    /// Opaque enabled value, exactly as sent (Netdata: 1 enabled, 0 not).
     pub enabled: u32,
     /// The cgroup name (no NUL). May contain any byte except that the
     /// producer is expected not to send NULs (not checked).
@@ -85,6 +89,7 @@ pub struct SnapshotItem<'a> {
 
 /// A decoded snapshot response, borrowing the payload.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a decoded response is read through its view"]
 pub struct SnapshotView<'a> {
     payload: &'a [u8],
     item_count: usize,
@@ -145,6 +150,7 @@ impl<'a> SnapshotView<'a> {
     }
 
     /// Number of items.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.item_count
     }
@@ -155,16 +161,19 @@ impl<'a> SnapshotView<'a> {
     }
 
     /// Whether the snapshot is empty.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.item_count == 0
     }
 
     /// The producer's opaque `systemd_enabled` value.
+    #[must_use]
     pub fn systemd_enabled(&self) -> u32 {
         self.systemd_enabled
     }
 
     /// The producer's generation number.
+    #[must_use]
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -190,6 +199,7 @@ impl<'a> SnapshotView<'a> {
     }
 
     /// Every item in order; each one is validated as it is yielded.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Result<SnapshotItem<'a>, CodecError>> + 'a {
         let view = *self;
         (0..self.item_count).map(move |i| view.item(i))
@@ -241,6 +251,7 @@ fn decode_item(item: &[u8]) -> Result<SnapshotItem<'_>, CodecError> {
 
 /// How many items a response buffer of `len` bytes can reserve when nothing
 /// else is known: `(len - 24) / 48`, or 0 for `len <= 24`.
+#[must_use]
 pub const fn estimate_max_items(len: usize) -> usize {
     if len <= SNAPSHOT_HEADER_LEN {
         0
@@ -258,6 +269,7 @@ pub const fn estimate_max_items(len: usize) -> usize {
 /// failed [`add`](Self::add) is remembered ([`error`](Self::error)) so a
 /// dispatcher can report it even if the handler ignores it.
 #[derive(Debug)]
+#[must_use = "a builder writes a complete payload only in finish()"]
 pub struct SnapshotBuilder<'a> {
     buf: &'a mut [u8],
     max_items: usize,
@@ -270,17 +282,13 @@ pub struct SnapshotBuilder<'a> {
 }
 
 impl<'a> SnapshotBuilder<'a> {
-    /// Starts a response of at most `max_items` items.
+    /// Starts a response of at most `max_items` items, with
+    /// `systemd_enabled` and `generation` 0 until set.
     ///
     /// # Errors
     /// `Overflow` if `buf` cannot hold the header and `max_items` directory
     /// entries.
-    pub fn new(
-        buf: &'a mut [u8],
-        max_items: u32,
-        systemd_enabled: u32,
-        generation: u64,
-    ) -> Result<Self, CodecError> {
+    pub fn new(buf: &'a mut [u8], max_items: u32) -> Result<Self, CodecError> {
         let max_items = max_items as usize;
         if max_items
             .checked_mul(DIR_ENTRY_LEN)
@@ -294,29 +302,37 @@ impl<'a> SnapshotBuilder<'a> {
             max_items,
             count: 0,
             end: SNAPSHOT_HEADER_LEN,
-            systemd_enabled,
-            generation,
+            systemd_enabled: 0,
+            generation: 0,
             error: None,
         })
     }
 
-    /// Sets the header values written by [`finish`](Self::finish).
-    pub fn set_header(&mut self, systemd_enabled: u32, generation: u64) {
-        self.systemd_enabled = systemd_enabled;
+    /// Sets the generation written by [`finish`](Self::finish).
+    pub fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
     }
 
+    /// Sets the opaque `systemd_enabled` value written by
+    /// [`finish`](Self::finish).
+    pub fn set_systemd_enabled(&mut self, systemd_enabled: u32) {
+        self.systemd_enabled = systemd_enabled;
+    }
+
     /// Items added so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether no item was added yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// The first error an [`add`](Self::add) returned, if any.
+    #[must_use]
     pub fn error(&self) -> Option<CodecError> {
         self.error
     }
@@ -325,29 +341,22 @@ impl<'a> SnapshotBuilder<'a> {
     ///
     /// # Errors
     /// `Overflow` when `max_items` items exist or the item does not fit.
-    pub fn add(
-        &mut self,
-        hash: u32,
-        options: u32,
-        enabled: u32,
-        name: &[u8],
-        path: &[u8],
-    ) -> Result<(), CodecError> {
-        let result = self.try_add(hash, options, enabled, name, path);
+    pub fn add(&mut self, item: &SnapshotItem<'_>) -> Result<(), CodecError> {
+        let result = self.try_add(item);
         if let Err(e) = result {
             self.error.get_or_insert(e);
         }
         result
     }
 
-    fn try_add(
-        &mut self,
-        hash: u32,
-        options: u32,
-        enabled: u32,
-        name: &[u8],
-        path: &[u8],
-    ) -> Result<(), CodecError> {
+    fn try_add(&mut self, item: &SnapshotItem<'_>) -> Result<(), CodecError> {
+        let SnapshotItem {
+            hash,
+            options,
+            enabled,
+            name,
+            path,
+        } = *item;
         if self.count == self.max_items {
             return Err(codec_err::overflow("snapshot item count", 4));
         }
@@ -398,6 +407,7 @@ impl<'a> SnapshotBuilder<'a> {
     /// Moves the items up behind the directory, writes the directory and
     /// the header, and returns the payload length (`24` for an empty
     /// snapshot). The last item is not padded.
+    #[must_use = "the payload is the first `len` bytes of the buffer"]
     pub fn finish(self) -> usize {
         let shift = self.count * DIR_ENTRY_LEN;
         let packed_start = SNAPSHOT_HEADER_LEN + shift;

@@ -29,7 +29,7 @@ pub use cgroups_snapshot::{
     SnapshotItem, SnapshotRequest, SnapshotView, estimate_max_items,
 };
 pub use increment::{INCREMENT_PAYLOAD_LEN, decode_increment, encode_increment};
-pub use lookup::{LABEL_ENTRY_LEN, LOOKUP_HEADER_LEN, Label, Labels, orchestrator};
+pub use lookup::{LABEL_ENTRY_LEN, LOOKUP_HEADER_LEN, Label, Labels, NO_LABELS, orchestrator};
 pub use string_reverse::{
     STRING_REVERSE_HEADER_LEN, decode_string_reverse, encode_string_reverse, string_reverse_len,
 };
@@ -57,6 +57,7 @@ impl DispatchError {
     /// The transport status a server answers with: `BAD_ENVELOPE` for an
     /// undecodable request or invalid handler output, `LIMIT_EXCEEDED` when
     /// the response does not fit, `INTERNAL_ERROR` for a failed handler.
+    #[must_use]
     pub fn transport_status(&self) -> TransportStatus {
         match self {
             Self::Builder(e) if e.kind() == CodecErrorKind::Overflow => {
@@ -111,8 +112,7 @@ where
         0 => u32::try_from(estimate_max_items(response.len())).unwrap_or(u32::MAX),
         n => n,
     };
-    let mut builder =
-        SnapshotBuilder::new(response, max_items, 0, 0).map_err(DispatchError::Builder)?;
+    let mut builder = SnapshotBuilder::new(response, max_items).map_err(DispatchError::Builder)?;
     let ok = handler(&request, &mut builder);
     let added = builder.len();
     DispatchError::check(ok, builder.error(), added, added)?;

@@ -10,6 +10,7 @@ use crate::error::{CodecError, codec_err};
 pub const STRING_REVERSE_HEADER_LEN: usize = 8;
 
 /// Encoded size for a string of `len` bytes: `9 + len`.
+#[must_use]
 pub const fn string_reverse_len(len: usize) -> usize {
     STRING_REVERSE_HEADER_LEN + len + 1
 }

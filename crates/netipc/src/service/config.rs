@@ -1,13 +1,13 @@
 //! Service-level configuration of clients and managed servers.
 //!
 //! Every field means the same thing on every operating system, including
-//! what zero means. There are no transport knobs here (packet sizes,
+//! what zero (or an empty profile set) means: the documented default. There are no transport knobs here (packet sizes,
 //! backlogs): the transport picks those itself.
 
 use std::time::Duration;
 
 use crate::transport::{EndpointAccess, IdentityPolicy};
-use crate::wire::{MAX_PAYLOAD_CAP, MAX_PAYLOAD_DEFAULT, profile};
+use crate::wire::{MAX_PAYLOAD_CAP, MAX_PAYLOAD_DEFAULT, Profiles};
 
 /// Default time a call may take.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,10 +29,10 @@ const AUTO_WORKERS: (usize, usize) = (2, 16);
 /// (more handlers at once than this only cost memory and switches).
 pub const MAX_WORKERS: usize = 1024;
 
-/// The transport profiles used when a config leaves them at zero: the
+/// The transport profiles used when a config leaves them empty: the
 /// baseline transport plus shared memory with sleeping waiters, preferring
 /// shared memory. Both are available on Linux and on Windows.
-pub const DEFAULT_PROFILES: u32 = profile::BASELINE | profile::SHM_HYBRID;
+pub const DEFAULT_PROFILES: Profiles = Profiles::BASELINE.union(Profiles::SHM_HYBRID);
 
 /// How a client connects and calls. `Default` gives the documented
 /// defaults; change fields with struct update syntax:
@@ -43,12 +43,13 @@ pub const DEFAULT_PROFILES: u32 = profile::BASELINE | profile::SHM_HYBRID;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ClientConfig {
-    /// Transport profiles to offer ([`profile`] bits). 0: baseline plus
-    /// shared memory ([`DEFAULT_PROFILES`]).
-    pub supported_profiles: u32,
-    /// Profiles to prefer among the common ones. 0: shared memory with
-    /// sleeping waiters (`SHM_HYBRID`) when both sides offer it.
-    pub preferred_profiles: u32,
+    /// Transport profiles to offer. Empty: baseline plus shared memory
+    /// ([`DEFAULT_PROFILES`]).
+    pub supported_profiles: Profiles,
+    /// Profiles to prefer among the common ones (those not offered are
+    /// ignored). Empty: shared memory with sleeping waiters
+    /// ([`Profiles::SHM_HYBRID`]) when both sides offer it.
+    pub preferred_profiles: Profiles,
     /// Largest request payload in bytes the client starts by proposing.
     /// 0: 1024, growing on demand up to 1 MiB. A non-zero value is both the
     /// start and the ceiling of the growth.
@@ -86,8 +87,8 @@ pub struct ClientConfig {
 /// A [`ClientConfig`] with every zero replaced by its default.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientSettings {
-    pub(crate) supported_profiles: u32,
-    pub(crate) preferred_profiles: u32,
+    pub(crate) supported_profiles: Profiles,
+    pub(crate) preferred_profiles: Profiles,
     pub(crate) request_start: u32,
     pub(crate) request_ceiling: u32,
     pub(crate) response_start: u32,
@@ -118,10 +119,10 @@ impl ClientConfig {
     pub(crate) fn settings(&self) -> ClientSettings {
         let (request_start, request_ceiling) = growth(self.max_request_payload_bytes);
         let (response_start, response_ceiling) = growth(self.max_response_payload_bytes);
-        let supported = or(self.supported_profiles, DEFAULT_PROFILES);
+        let supported = self.supported_profiles.or(DEFAULT_PROFILES);
         ClientSettings {
             supported_profiles: supported,
-            preferred_profiles: or(self.preferred_profiles, profile::SHM_HYBRID) & supported,
+            preferred_profiles: self.preferred_profiles.or(Profiles::SHM_HYBRID) & supported,
             request_start,
             request_ceiling,
             response_start,
@@ -148,11 +149,12 @@ impl ClientConfig {
 /// documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerConfig {
-    /// Transport profiles to offer ([`profile`] bits). 0: baseline plus
-    /// shared memory ([`DEFAULT_PROFILES`]).
-    pub supported_profiles: u32,
-    /// Profiles to prefer. 0: `SHM_HYBRID`.
-    pub preferred_profiles: u32,
+    /// Transport profiles to offer. Empty: baseline plus shared memory
+    /// ([`DEFAULT_PROFILES`]).
+    pub supported_profiles: Profiles,
+    /// Profiles to prefer (those not offered are ignored). Empty:
+    /// [`Profiles::SHM_HYBRID`].
+    pub preferred_profiles: Profiles,
     /// Largest request payload in bytes accepted. 0: 1 MiB. Each session
     /// uses the (smaller) size its client proposes, so memory follows what
     /// clients actually send.
@@ -218,11 +220,11 @@ impl ServerConfig {
         }
     }
 
-    pub(crate) fn supported(&self) -> u32 {
-        or(self.supported_profiles, DEFAULT_PROFILES)
+    pub(crate) fn supported(&self) -> Profiles {
+        self.supported_profiles.or(DEFAULT_PROFILES)
     }
 
-    pub(crate) fn preferred(&self) -> u32 {
-        or(self.preferred_profiles, profile::SHM_HYBRID) & self.supported()
+    pub(crate) fn preferred(&self) -> Profiles {
+        self.preferred_profiles.or(Profiles::SHM_HYBRID) & self.supported()
     }
 }

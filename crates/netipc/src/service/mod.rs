@@ -86,11 +86,22 @@
 //! `session` is the session id the handshake assigned (also in the client's
 //! session and in the name of a shared-memory region file); `id` the
 //! request's message id; `profile` the transport's profile name
-//! (`BASELINE`, `SHM_HYBRID`, ...); `reason` one of `client left`,
+//! as [`Profiles`] prints it (`baseline`, `shm-hybrid`, `shm-alt`); `reason` one of `client left`,
 //! `protocol error`, `send timeout`, `error response` (after
 //! `LIMIT_EXCEEDED` or `BAD_ENVELOPE`), `server stopped`, `I/O error`.
 //! `pid` and `uid` are what the OS reports for the peer (absent when it
 //! reports nothing; Windows reports no uid).
+//!
+//! # Defaults: zero, empty, `None`
+//!
+//! A config field or setter that holds a default uses zero (or an empty
+//! [`Profiles`] set) for "the documented default": `call_timeout`,
+//! `send_timeout`, the sizes and limits of [`ClientConfig`] and
+//! [`ServerConfig`], and [`Client::set_call_timeout`]. A timeout for one
+//! call is an `Option<Duration>`: `None` is the client's call timeout, and
+//! `Some(Duration::ZERO)` is refused with [`Error::ZeroTimeout`](crate::Error::ZeroTimeout)
+//! before anything is sent (it is not a second spelling of the default,
+//! and no call can complete in no time).
 
 mod client;
 mod config;
@@ -109,9 +120,8 @@ pub use config::{
     DEFAULT_PROFILES, DEFAULT_SEND_TIMEOUT, MAX_WORKERS, ServerConfig,
 };
 pub use server::{
-    AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, ManagedServer,
-    ResponseCounts, RunningServer, STOP_GRACE, ServerStats, SnapshotHandler, StopHandle,
-    StringReverseHandler,
+    HandlerError, ManagedServer, ResponseCounts, RunningServer, STOP_GRACE, ServerStats,
+    SnapshotHandler, StopHandle,
 };
 pub use state::{AbortHandle, ClientState, ClientStatus};
 // The identity and access types that `ClientConfig` and `ServerConfig`
@@ -119,3 +129,4 @@ pub use state::{AbortHandle, ClientState, ClientStatus};
 pub use crate::transport::{
     EndpointAccess, Identities, Identity, IdentityParseError, IdentityPolicy, Sid,
 };
+pub use crate::wire::{ParseProfilesError, Profiles};

@@ -73,6 +73,7 @@ pub struct ClientStatus {
 /// [`clear`](Self::clear) (or the client's `close()`). A call blocked in a
 /// transport wait returns promptly. Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone, Default)]
+#[must_use = "an abort handle does nothing unless it is kept and used"]
 pub struct AbortHandle {
     inner: Arc<AbortInner>,
 }
@@ -103,6 +104,7 @@ impl AbortHandle {
     }
 
     /// Whether calls are aborted.
+    #[must_use]
     pub fn is_aborted(&self) -> bool {
         self.inner.aborted.load(Ordering::SeqCst)
     }

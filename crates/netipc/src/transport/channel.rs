@@ -15,6 +15,7 @@ use crate::wire::{BatchBuilder, BatchView, HEADER_LEN, Header, batch_payload_len
 /// One received message, borrowing the session's receive buffer until the
 /// next call on the session.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a received message is read through its view"]
 pub struct Message<'a> {
     /// The outer header.
     pub header: Header,
@@ -52,6 +53,7 @@ pub enum Items<'a> {
 
 impl<'a> Items<'a> {
     /// Number of items.
+    #[must_use]
     pub fn len(&self) -> usize {
         match self {
             Self::Single(p) => usize::from(p.is_some()),
@@ -60,11 +62,13 @@ impl<'a> Items<'a> {
     }
 
     /// Whether there are no items.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Item `index`.
+    #[must_use]
     pub fn get(&self, index: usize) -> Option<&'a [u8]> {
         match self {
             Self::Single(p) => p.filter(|_| index == 0),
@@ -83,7 +87,7 @@ pub enum DataPlane {
     /// The per-session shared-memory region.
     SharedMemory {
         /// Whether a waiting thread sleeps after spinning (false: it keeps
-        /// spinning, Windows SHM_BUSYWAIT).
+        /// spinning: `Profiles::SHM_ALT` on Windows).
         sleeps: bool,
         /// Whether the publisher makes a wake-up system call only when the
         /// peer sleeps (true between netipc peers on Linux and always on

@@ -36,6 +36,7 @@ use crate::wire::{HEADER_LEN, Header, MessageKind};
 /// region) and a page-file-backed mapping plus events on Windows (0x02:
 /// spin then event, 0x04: spin only).
 #[derive(Debug)]
+#[must_use = "dropping a ClientSession closes the connection"]
 pub struct ClientSession {
     pub(crate) chan: Channel,
     in_flight: InFlight,
@@ -114,7 +115,7 @@ impl ClientSession {
             Some(attach(
                 &conn,
                 &key,
-                params.selected_profile,
+                params.selected_profile.bits(),
                 until,
                 interrupt,
             )?)
@@ -140,27 +141,32 @@ impl ClientSession {
     /// The negotiated session parameters, with the response ceiling capped
     /// at this client's own limit (`ClientOptions::response_payload_limit`)
     /// when the server announced more.
+    #[must_use]
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
     }
 
     /// The serving process, as the operating system reports it.
+    #[must_use]
     pub fn peer(&self) -> PeerCredentials {
         self.chan.conn.peer()
     }
 
     /// How this session moves its messages.
+    #[must_use]
     pub fn data_plane(&self) -> DataPlane {
         self.chan.data_plane()
     }
 
     /// Whether the data plane runs over shared memory (then one request
     /// may be in flight at a time).
+    #[must_use]
     pub fn is_shm(&self) -> bool {
         self.chan.is_shm()
     }
 
     /// Number of requests sent and not yet answered.
+    #[must_use]
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }
@@ -202,6 +208,7 @@ impl ClientSession {
     }
 
     /// The longest a send waits for the server to make room.
+    #[must_use]
     pub fn send_timeout(&self) -> Duration {
         self.send_timeout
     }
@@ -308,6 +315,7 @@ impl ClientSession {
 
     /// The last response [`recv`](Self::recv) returned, still in the
     /// session's buffer; `None` after a failed receive or before the first.
+    #[must_use]
     pub fn last_response(&self) -> Option<Message<'_>> {
         self.chan.last()
     }

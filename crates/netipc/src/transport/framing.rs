@@ -180,6 +180,7 @@ pub struct Packets<'a> {
 impl<'a> Packets<'a> {
     /// The packets of `header` + `payload` at `packet_size` (> 32).
     /// `header.payload_len` must equal `payload.len()`.
+    #[must_use]
     pub fn new(header: Header, payload: &'a [u8], packet_size: u32) -> Self {
         let budget = (packet_size as usize).saturating_sub(HEADER_LEN).max(1);
         let count = chunk_count(payload.len(), payload.len().min(budget), budget);
@@ -256,6 +257,7 @@ pub struct InFlight {
 
 impl InFlight {
     /// An empty set.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
@@ -286,16 +288,19 @@ impl InFlight {
     }
 
     /// Number of ids in flight.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
     /// Whether nothing is in flight.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
     /// Whether `id` is in flight.
+    #[must_use]
     pub fn contains(&self, id: u64) -> bool {
         self.ids.contains(&id)
     }
@@ -360,6 +365,7 @@ pub struct Reassembly {
 impl Reassembly {
     /// Starts after packet 0 carried `first` payload bytes. The expected
     /// chunk count follows from what packet 0 actually carried.
+    #[must_use]
     pub fn new(header: Header, first: usize, packet_size: u32) -> Self {
         let budget = (packet_size as usize).saturating_sub(HEADER_LEN).max(1);
         let first = first.min(header.payload_len as usize);
@@ -372,17 +378,20 @@ impl Reassembly {
     }
 
     /// The header of packet 0.
+    #[must_use]
     pub fn header(&self) -> &Header {
         &self.header
     }
 
     /// Payload bytes assembled so far (packet 0's included).
     #[cfg(feature = "test-support")]
+    #[must_use]
     pub fn received(&self) -> usize {
         self.received
     }
 
     /// Whether every payload byte has arrived.
+    #[must_use]
     pub fn is_complete(&self) -> bool {
         self.received == self.header.payload_len as usize
     }
@@ -425,6 +434,7 @@ impl Reassembly {
     /// packet ([`continuation_room`]): a receiver that grows its buffer to
     /// the end of this range before each packet holds no more than what
     /// arrived plus one packet, whatever the header declared.
+    #[must_use]
     pub fn next_body(&self, room: usize) -> Range<usize> {
         let left = self.header.payload_len as usize - self.received;
         self.received..self.received + left.min(room)
@@ -512,6 +522,7 @@ impl Reassembly {
 /// How many bytes a receiver's buffer for the first packet of a message
 /// must hold: `min(packet_size, 32 + max_payload)` (a longer datagram
 /// would be cut short; a longer message would break the limits anyway).
+#[must_use]
 pub fn first_packet_capacity(packet_size: u32, limits: &Limits) -> usize {
     (packet_size as usize).min(HEADER_LEN + limits.max_payload as usize)
 }
@@ -520,6 +531,7 @@ pub fn first_packet_capacity(packet_size: u32, limits: &Limits) -> usize {
 /// with these parameters: the first packet's capacity less its header,
 /// which is at least the packet size's budget for every message the
 /// limits allow.
+#[must_use]
 pub fn continuation_room(packet_size: u32, limits: &Limits) -> usize {
     first_packet_capacity(packet_size, limits).saturating_sub(HEADER_LEN)
 }
@@ -531,7 +543,9 @@ pub fn continuation_room(packet_size: u32, limits: &Limits) -> usize {
 /// [`ProtocolError::BatchDirectory`].
 pub fn check_batch(header: &Header, payload: &[u8]) -> Result<(), ProtocolError> {
     if header.is_batch() && header.item_count > 1 {
-        BatchView::new(payload, header.item_count).map_err(ProtocolError::BatchDirectory)?;
+        // Decoding validates the directory; the view itself is not needed.
+        let _ =
+            BatchView::new(payload, header.item_count).map_err(ProtocolError::BatchDirectory)?;
     }
     Ok(())
 }
@@ -539,6 +553,7 @@ pub fn check_batch(header: &Header, payload: &[u8]) -> Result<(), ProtocolError>
 /// Whether `packet` starts with the magic of a chunk continuation header
 /// ([`CHUNK_MAGIC`]): a cheap check for
 /// diagnostics and inspectors; receivers validate the whole chunk header.
+#[must_use]
 pub fn is_chunk_packet(packet: &[u8]) -> bool {
     packet.len() >= 4 && crate::bytes::get_u32(packet, 0) == CHUNK_MAGIC
 }

@@ -9,7 +9,7 @@ use crate::bytes::{get_u16, get_u32};
 use crate::error::CodecError;
 use crate::wire::{
     HEADER_LEN, HELLO_ACK_LEN, HELLO_LAYOUT_VERSION, HELLO_LEN, Header, Hello, HelloAck, MAGIC,
-    MessageKind, TransportStatus, control, profile,
+    MessageKind, Profiles, TransportStatus, control,
 };
 
 /// Largest handshake packet a peer reads (both control packets are
@@ -72,6 +72,7 @@ pub enum HandshakeError {
 impl HandshakeError {
     /// The HELLO_ACK status a server sends for this rejection, or `None`
     /// when the server closes without a reply.
+    #[must_use]
     pub fn reply_status(&self) -> Option<TransportStatus> {
         match self {
             Self::AuthFailed => Some(TransportStatus::AUTH_FAILED),
@@ -89,8 +90,8 @@ impl HandshakeError {
 /// The negotiated parameters of one session, identical on both sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionParams {
-    /// The one selected profile bit.
-    pub selected_profile: u32,
+    /// The selected profile (a set of one).
+    pub selected_profile: Profiles,
     /// Request payload ceiling (client to server).
     pub max_request_payload_bytes: u32,
     /// Request item ceiling.
@@ -111,7 +112,7 @@ pub struct SessionParams {
 impl SessionParams {
     fn from_ack(ack: &HelloAck) -> Self {
         Self {
-            selected_profile: ack.selected_profile,
+            selected_profile: Profiles::from_bits_retain(ack.selected_profile),
             max_request_payload_bytes: ack.agreed_max_request_payload_bytes,
             max_request_batch_items: ack.agreed_max_request_batch_items,
             max_response_payload_bytes: ack.agreed_max_response_payload_bytes,
@@ -123,8 +124,9 @@ impl SessionParams {
     }
 
     /// Whether the selected profile moves the data plane to shared memory.
+    #[must_use]
     pub fn is_shm(&self) -> bool {
-        self.selected_profile & profile::SHM_ANY != 0
+        self.selected_profile.intersects(Profiles::SHM_ANY)
     }
 }
 
@@ -136,9 +138,9 @@ pub struct ClientOffer {
     /// [`HELLO_FLAG_EXTENSIONS`](crate::wire::HELLO_FLAG_EXTENSIONS)).
     pub flags: u16,
     /// Profiles the client can use.
-    pub supported_profiles: u32,
+    pub supported_profiles: Profiles,
     /// Profiles the client prefers.
-    pub preferred_profiles: u32,
+    pub preferred_profiles: Profiles,
     /// Proposed request payload ceiling.
     pub max_request_payload_bytes: u32,
     /// Proposed request (and response) item ceiling.
@@ -154,12 +156,13 @@ pub struct ClientOffer {
 }
 
 impl ClientOffer {
-    /// Replaces zero values by the protocol defaults: supported profiles
+    /// Replaces zero (empty) values by the protocol defaults: supported profiles
     /// BASELINE, payload ceilings 1024, item ceilings 1, and
     /// `default_packet_size` for the packet size.
+    #[must_use]
     pub fn with_defaults(mut self, default_packet_size: u32) -> Self {
         let or = |v: u32, d: u32| if v == 0 { d } else { v };
-        self.supported_profiles = or(self.supported_profiles, profile::BASELINE);
+        self.supported_profiles = self.supported_profiles.or(Profiles::BASELINE);
         self.max_request_payload_bytes = or(
             self.max_request_payload_bytes,
             crate::wire::MAX_PAYLOAD_DEFAULT,
@@ -175,11 +178,12 @@ impl ClientOffer {
     }
 
     /// The HELLO carrying this offer.
+    #[must_use]
     pub fn hello(&self) -> Hello {
         Hello {
             flags: self.flags,
-            supported_profiles: self.supported_profiles,
-            preferred_profiles: self.preferred_profiles,
+            supported_profiles: self.supported_profiles.bits(),
+            preferred_profiles: self.preferred_profiles.bits(),
             max_request_payload_bytes: self.max_request_payload_bytes,
             max_request_batch_items: self.max_request_batch_items,
             max_response_payload_bytes: self.max_response_payload_bytes,
@@ -195,9 +199,9 @@ impl ClientOffer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ServerOffer {
     /// Profiles the server can serve right now.
-    pub supported_profiles: u32,
+    pub supported_profiles: Profiles,
     /// Profiles the server prefers.
-    pub preferred_profiles: u32,
+    pub preferred_profiles: Profiles,
     /// Largest request payload the server accepts.
     pub max_request_payload_bytes: u32,
     /// The server's response payload ceiling (sent as the agreed value).
@@ -212,12 +216,13 @@ pub struct ServerOffer {
 }
 
 impl ServerOffer {
-    /// Replaces zero values by the protocol defaults: payload maxima 1024,
+    /// Replaces zero (empty) values by the protocol defaults: payload maxima 1024,
     /// supported profiles BASELINE, and `default_packet_size` for the
     /// packet size.
+    #[must_use]
     pub fn with_defaults(mut self, default_packet_size: u32) -> Self {
         let or = |v: u32, d: u32| if v == 0 { d } else { v };
-        self.supported_profiles = or(self.supported_profiles, profile::BASELINE);
+        self.supported_profiles = self.supported_profiles.or(Profiles::BASELINE);
         self.max_request_payload_bytes = or(
             self.max_request_payload_bytes,
             crate::wire::MAX_PAYLOAD_DEFAULT,
@@ -245,11 +250,13 @@ fn control_message<const N: usize, const P: usize>(
 }
 
 /// The 76-byte HELLO message for `hello`.
+#[must_use]
 pub fn hello_message(hello: &Hello) -> [u8; HELLO_MESSAGE_LEN] {
     control_message(control::HELLO, TransportStatus::OK, hello.to_bytes())
 }
 
 /// The 80-byte HELLO_ACK message carrying `ack` with `status`.
+#[must_use]
 pub fn hello_ack_message(status: TransportStatus, ack: &HelloAck) -> [u8; HELLO_ACK_MESSAGE_LEN] {
     control_message(control::HELLO_ACK, status, ack.to_bytes())
 }
@@ -282,6 +289,7 @@ impl ServerOutcome {
 /// status `INTERNAL_ERROR` (reference clients treat it as a failed
 /// attempt and retry later); a netipc client also learns the reason and
 /// the limit from the extension word and the `session_id` field.
+#[must_use]
 pub fn capacity_rejection(hello: &Hello, limit: u32) -> ServerOutcome {
     let error = HandshakeError::AtCapacity { sessions: limit };
     let ack = if hello.flags & crate::wire::HELLO_FLAG_EXTENSIONS != 0 {
@@ -304,6 +312,7 @@ pub fn capacity_rejection(hello: &Hello, limit: u32) -> ServerOutcome {
 /// understands as "not allowed"); a netipc client also finds the
 /// [`IDENTITY_REFUSED`](crate::wire::extension::IDENTITY_REFUSED) bit and
 /// reports the real reason.
+#[must_use]
 pub fn identity_rejection(hello: &Hello) -> ServerOutcome {
     let ack = if hello.flags & crate::wire::HELLO_FLAG_EXTENSIONS != 0 {
         HelloAck {
@@ -334,6 +343,7 @@ pub(crate) fn peek_hello(packet: &[u8]) -> Option<Hello> {
 /// only in its version gets an INCOMPATIBLE reply; anything else malformed
 /// gets none), HELLO layout version, reserved bytes, profile intersection,
 /// auth token, request payload ceiling, packet size.
+#[must_use]
 pub fn server_handshake(packet: &[u8], offer: &ServerOffer, session_id: u64) -> ServerOutcome {
     match Header::decode(packet) {
         Ok(h) if h.kind == MessageKind::Control && h.code == control::HELLO => {}
@@ -377,18 +387,16 @@ pub fn negotiate(
     offer: &ServerOffer,
     session_id: u64,
 ) -> Result<HelloAck, HandshakeError> {
-    let intersection = hello.supported_profiles & offer.supported_profiles;
-    if intersection == 0 {
+    let intersection =
+        Profiles::from_bits_retain(hello.supported_profiles) & offer.supported_profiles;
+    if intersection.is_empty() {
         return Err(HandshakeError::NoCommonProfile);
     }
     if hello.auth_token != offer.auth_token {
         return Err(HandshakeError::AuthFailed);
     }
-    let selected = profile::select(
-        intersection,
-        hello.preferred_profiles,
-        offer.preferred_profiles,
-    );
+    let selected = intersection
+        .select(Profiles::from_bits_retain(hello.preferred_profiles) & offer.preferred_profiles);
     if hello.max_request_payload_bytes > offer.max_request_payload_bytes {
         return Err(HandshakeError::LimitExceeded);
     }
@@ -399,9 +407,9 @@ pub fn negotiate(
         ));
     }
     Ok(HelloAck {
-        server_supported_profiles: offer.supported_profiles,
-        intersection_profiles: intersection,
-        selected_profile: selected,
+        server_supported_profiles: offer.supported_profiles.bits(),
+        intersection_profiles: intersection.bits(),
+        selected_profile: selected.bits(),
         agreed_max_request_payload_bytes: hello.max_request_payload_bytes,
         agreed_max_request_batch_items: hello.max_request_batch_items,
         agreed_max_response_payload_bytes: offer.max_response_payload_bytes,

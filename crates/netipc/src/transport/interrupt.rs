@@ -45,6 +45,7 @@ impl Interrupt {
     }
 
     /// Whether the interrupt is raised.
+    #[must_use]
     pub fn is_raised(&self) -> bool {
         self.inner.is_raised()
     }

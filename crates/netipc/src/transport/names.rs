@@ -202,6 +202,7 @@ pub fn shm_region_path(run_dir: &str, service: &str, session_id: u64) -> Result<
 }
 
 /// FNV-1a, 64 bit.
+#[must_use]
 pub const fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;

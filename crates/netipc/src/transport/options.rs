@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::handshake::{ClientOffer, ServerOffer};
 use super::identity::{EndpointAccess, IdentityPolicy};
-use crate::wire::profile;
+use crate::wire::Profiles;
 
 /// Default time a handshake may take before the peer is given up on.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,10 +21,10 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// What a client proposes when it connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ClientOptions {
-    /// Profiles to offer ([`profile`] bits); 0 means baseline only.
-    pub supported_profiles: u32,
-    /// Profiles to prefer; 0 means no preference.
-    pub preferred_profiles: u32,
+    /// Profiles to offer; empty means baseline only.
+    pub supported_profiles: Profiles,
+    /// Profiles to prefer; empty means no preference.
+    pub preferred_profiles: Profiles,
     /// Proposed request payload ceiling in bytes; 0 means 1024.
     pub max_request_payload_bytes: u32,
     /// Proposed request (and response) item ceiling; 0 means 1.
@@ -57,7 +57,11 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    pub(crate) fn offer(&self, default_packet_size: u32, available_profiles: u32) -> ClientOffer {
+    pub(crate) fn offer(
+        &self,
+        default_packet_size: u32,
+        available_profiles: Profiles,
+    ) -> ClientOffer {
         let mut offer = ClientOffer {
             flags: 0,
             supported_profiles: self.supported_profiles,
@@ -70,7 +74,7 @@ impl ClientOptions {
             packet_size: self.packet_size,
         }
         .with_defaults(default_packet_size);
-        offer.supported_profiles &= available_profiles | profile::BASELINE;
+        offer.supported_profiles &= available_profiles | Profiles::BASELINE;
         offer
     }
 
@@ -96,10 +100,10 @@ impl ClientOptions {
 /// What a listener offers to every client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerOptions {
-    /// Profiles to offer ([`profile`] bits); 0 means baseline only.
-    pub supported_profiles: u32,
-    /// Profiles to prefer; 0 means no preference.
-    pub preferred_profiles: u32,
+    /// Profiles to offer; empty means baseline only.
+    pub supported_profiles: Profiles,
+    /// Profiles to prefer; empty means no preference.
+    pub preferred_profiles: Profiles,
     /// Largest request payload accepted, in bytes; 0 means 1024.
     pub max_request_payload_bytes: u32,
     /// Response payload ceiling announced to clients, in bytes; 0 means 1024.
@@ -131,7 +135,7 @@ impl ServerOptions {
     pub(crate) fn offer(
         &self,
         default_packet_size: u32,
-        available_profiles: u32,
+        available_profiles: Profiles,
         extensions: u32,
     ) -> ServerOffer {
         let mut offer = ServerOffer {
@@ -144,7 +148,7 @@ impl ServerOptions {
             extensions,
         }
         .with_defaults(default_packet_size);
-        offer.supported_profiles &= available_profiles | profile::BASELINE;
+        offer.supported_profiles &= available_profiles | Profiles::BASELINE;
         offer.preferred_profiles &= offer.supported_profiles;
         offer
     }

@@ -11,7 +11,7 @@ use super::handshake::{
 use super::shm::ShmKey;
 use super::{Interrupt, PeerCredentials, ServerOptions, sys};
 use crate::error::{Error, Result};
-use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
+use crate::wire::{FLAG_BATCH, Header, MessageKind, Profiles, TransportStatus};
 
 /// A listening endpoint for one service.
 ///
@@ -54,6 +54,7 @@ use crate::wire::{FLAG_BATCH, Header, MessageKind, TransportStatus};
 /// `AsRawHandle` for the listener: its waiting instances change with every
 /// accept.
 #[derive(Debug)]
+#[must_use = "dropping a Listener removes its endpoint at once"]
 pub struct Listener {
     pub(crate) inner: sys::Listener,
     /// Shared with every accepted connection (the options are large:
@@ -80,7 +81,7 @@ impl Listener {
             options.backlog(),
             &options.endpoint_access,
         )?;
-        if options.supported_profiles & sys::shm_profiles() != 0 {
+        if options.supported_profiles.intersects(sys::shm_profiles()) {
             sys::cleanup_stale(run_dir, service);
         }
         Ok(Self {
@@ -125,11 +126,13 @@ impl Listener {
     }
 
     /// The endpoint (socket path or pipe name).
+    #[must_use]
     pub fn endpoint(&self) -> &str {
         self.inner.endpoint()
     }
 
     /// The options given to [`bind`](Self::bind).
+    #[must_use]
     pub fn options(&self) -> &ServerOptions {
         &self.options
     }
@@ -137,6 +140,7 @@ impl Listener {
 
 /// An accepted connection whose handshake has not run yet.
 #[derive(Debug)]
+#[must_use = "an incoming connection is served only after handshake(); dropping it closes the connection"]
 pub struct Incoming {
     conn: sys::Conn,
     peer: PeerCredentials,
@@ -147,6 +151,7 @@ pub struct Incoming {
 
 impl Incoming {
     /// The connecting process.
+    #[must_use]
     pub fn peer(&self) -> PeerCredentials {
         self.peer
     }
@@ -298,8 +303,8 @@ impl Incoming {
 /// of a refused consumer exactly as any malformed packet is answered.
 fn refusing_offer() -> ServerOffer {
     ServerOffer {
-        supported_profiles: 0,
-        preferred_profiles: 0,
+        supported_profiles: Profiles::empty(),
+        preferred_profiles: Profiles::empty(),
         max_request_payload_bytes: 0,
         max_response_payload_bytes: 0,
         auth_token: 0,
@@ -332,13 +337,17 @@ fn accept_hello(
             r => r.min(offer.max_request_payload_bytes),
         };
         let selected = params.selected_profile;
-        let provisioned =
-            sys::ShmOffer::provision(key, selected, request, offer.max_response_payload_bytes);
-        if let Some(region) = provisioned.take(selected) {
+        let provisioned = sys::ShmOffer::provision(
+            key,
+            selected.bits(),
+            request,
+            offer.max_response_payload_bytes,
+        );
+        if let Some(region) = provisioned.take(selected.bits()) {
             return (outcome, Some(region));
         }
-        offer.supported_profiles &= !selected;
-        offer.preferred_profiles &= !selected;
+        offer.supported_profiles.remove(selected);
+        offer.preferred_profiles.remove(selected);
     }
 }
 
@@ -366,21 +375,25 @@ pub struct ServerSession {
 
 impl ServerSession {
     /// The negotiated session parameters.
+    #[must_use]
     pub fn params(&self) -> &SessionParams {
         &self.chan.params
     }
 
     /// The session id assigned at the handshake.
+    #[must_use]
     pub fn session_id(&self) -> u64 {
         self.chan.params.session_id
     }
 
     /// The client process.
+    #[must_use]
     pub fn peer(&self) -> PeerCredentials {
         self.peer
     }
 
     /// How this session moves its messages.
+    #[must_use]
     pub fn data_plane(&self) -> DataPlane {
         self.chan.data_plane()
     }
@@ -444,6 +457,7 @@ impl ServerSession {
     }
 
     /// The longest a send waits for the client to make room.
+    #[must_use]
     pub fn send_timeout(&self) -> Duration {
         self.send_timeout
     }
@@ -488,6 +502,7 @@ pub(crate) fn status_header(request: &Header, status: TransportStatus) -> Header
 
 /// The response header for `request`: same code and message id; BATCH and
 /// the item count are copied for a batch request.
+#[must_use]
 pub fn response_header(request: &Header, status: TransportStatus) -> Header {
     let batch = request.is_batch() && request.item_count >= 1;
     Header {

@@ -56,6 +56,7 @@ pub enum ShmAttachError {
 impl ShmAttachError {
     /// Whether a retry shortly after may succeed (the server may still be
     /// creating the region).
+    #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Open(_) | Self::NotReady | Self::BadMagic)
     }

@@ -29,6 +29,7 @@ pub fn batch_payload_len<I: IntoIterator<Item = usize>>(item_lens: I) -> Option<
 /// trailing padding bytes are written as zero, and the trailing padding is
 /// part of the payload length, exactly like the reference encoder.
 #[derive(Debug)]
+#[must_use = "a builder writes a complete payload only in finish()"]
 pub struct BatchBuilder<'a> {
     buf: &'a mut [u8],
     reserved: usize,
@@ -56,11 +57,13 @@ impl<'a> BatchBuilder<'a> {
     }
 
     /// Items added so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether no item was added yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -155,6 +158,7 @@ impl<'a> BatchBuilder<'a> {
 /// Creating the view checks every directory entry (alignment and bounds);
 /// item access is O(1) and returns slices of the original buffer.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a decoded batch is read through its view"]
 pub struct BatchView<'a> {
     payload: &'a [u8],
     count: usize,
@@ -185,11 +189,13 @@ impl<'a> BatchView<'a> {
     }
 
     /// Number of items.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether the batch has no items.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -209,6 +215,7 @@ impl<'a> BatchView<'a> {
     }
 
     /// Item `index`, or `None` past the end.
+    #[must_use]
     pub fn item(&self, index: usize) -> Option<&'a [u8]> {
         if index >= self.count {
             return None;
@@ -217,6 +224,7 @@ impl<'a> BatchView<'a> {
     }
 
     /// The items in order.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
         let view = *self;
         (0..self.count).map(move |i| view.entry(i).unwrap_or_default())

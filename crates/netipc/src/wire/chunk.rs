@@ -75,6 +75,7 @@ impl ChunkHeader {
     }
 
     /// The encoded header as an array.
+    #[must_use]
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         self.encode(&mut out);

@@ -25,6 +25,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// The specification's name.
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Request => "REQUEST",
@@ -56,6 +57,7 @@ pub struct Header {
 
 impl Header {
     /// A single (non-batch) message header with status OK.
+    #[must_use]
     pub const fn new(kind: MessageKind, code: u16, message_id: u64, payload_len: u32) -> Self {
         Self {
             kind,
@@ -69,6 +71,7 @@ impl Header {
     }
 
     /// Whether the BATCH flag is set.
+    #[must_use]
     pub const fn is_batch(&self) -> bool {
         self.flags & super::FLAG_BATCH != 0
     }
@@ -128,6 +131,7 @@ impl Header {
     }
 
     /// The encoded header as an array.
+    #[must_use]
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         self.encode(&mut out);
@@ -135,6 +139,7 @@ impl Header {
     }
 
     /// `32 + payload_len`, the total message size, if it fits a u32.
+    #[must_use]
     pub const fn message_len(&self) -> Option<u32> {
         self.payload_len.checked_add(HEADER_LEN as u32)
     }

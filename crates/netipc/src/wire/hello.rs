@@ -89,6 +89,7 @@ impl Hello {
     }
 
     /// The 44-byte encoding.
+    #[must_use]
     pub fn to_bytes(&self) -> [u8; HELLO_LEN] {
         let mut b = [0u8; HELLO_LEN];
         put_u16(&mut b, 0, HELLO_LAYOUT_VERSION);
@@ -163,6 +164,7 @@ impl HelloAck {
     }
 
     /// The 48-byte encoding.
+    #[must_use]
     pub fn to_bytes(&self) -> [u8; HELLO_ACK_LEN] {
         let mut b = [0u8; HELLO_ACK_LEN];
         put_u16(&mut b, 0, HELLO_LAYOUT_VERSION);

@@ -10,6 +10,7 @@ mod batch;
 mod chunk;
 mod header;
 mod hello;
+mod profile;
 
 pub use batch::{BatchBuilder, BatchView, batch_payload_len};
 pub use chunk::{CHUNK_MAGIC, CHUNK_VERSION, ChunkHeader};
@@ -18,6 +19,7 @@ pub use hello::{
     HELLO_ACK_LEN, HELLO_FLAG_EXTENSIONS, HELLO_LAYOUT_VERSION, HELLO_LEN, Hello, HelloAck,
     extension,
 };
+pub use profile::{ParseProfilesError, Profiles};
 
 /// Header flag: the payload is a batch (item directory plus packed items).
 pub const FLAG_BATCH: u16 = 0x0001;
@@ -35,40 +37,6 @@ pub const MAX_PAYLOAD_DEFAULT: u32 = 1024;
 /// Ceiling of the automatic payload-size growth when nothing larger was
 /// configured (a policy value, not a wire limit).
 pub const MAX_PAYLOAD_CAP: u32 = 1 << 20;
-
-/// Transport profile bits, negotiated in the handshake.
-///
-/// Bit values are shared by every operating system; what an SHM bit means
-/// depends on the OS the peers run on (see each constant).
-pub mod profile {
-    /// The baseline transport: a Unix SEQPACKET socket on POSIX, a named
-    /// pipe on Windows. Always available.
-    pub const BASELINE: u32 = 0x01;
-    /// Shared memory, spin then sleep (futex on Linux, events on Windows).
-    pub const SHM_HYBRID: u32 = 0x02;
-    /// Linux: an alias of [`SHM_HYBRID`] (same region, same algorithm).
-    /// Windows: shared memory with pure spinning ("busy-wait").
-    pub const SHM_FUTEX: u32 = 0x04;
-    /// The Windows name of bit `0x04`; see [`SHM_FUTEX`].
-    pub const SHM_BUSYWAIT: u32 = 0x04;
-    /// Defined by the protocol but implemented by no peer.
-    pub const SHM_WAITADDR: u32 = 0x08;
-    /// Every bit that selects a shared-memory data plane.
-    pub const SHM_ANY: u32 = SHM_HYBRID | SHM_FUTEX;
-
-    /// The profile the handshake selects for a HELLO's masks: the highest
-    /// bit of `intersection & client_preferred & server_preferred` if any,
-    /// else the highest bit of `intersection` (0 when empty).
-    pub const fn select(intersection: u32, client_preferred: u32, server_preferred: u32) -> u32 {
-        let pref = intersection & client_preferred & server_preferred;
-        let pool = if pref != 0 { pref } else { intersection };
-        if pool == 0 {
-            0
-        } else {
-            1 << (31 - pool.leading_zeros())
-        }
-    }
-}
 
 /// Method codes carried in the outer header's `code` field of REQUEST and
 /// RESPONSE messages.
@@ -98,11 +66,13 @@ impl Method {
     ];
 
     /// The wire code.
+    #[must_use]
     pub const fn code(self) -> u16 {
         self as u16
     }
 
     /// The method for a wire code, if it is one.
+    #[must_use]
     pub const fn from_code(code: u16) -> Option<Self> {
         Some(match code {
             1 => Self::Increment,
@@ -115,6 +85,7 @@ impl Method {
     }
 
     /// The specification's upper-case name (`CGROUPS_LOOKUP`, ...).
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Increment => "INCREMENT",
@@ -156,6 +127,7 @@ impl TransportStatus {
     pub const INTERNAL_ERROR: Self = Self(6);
 
     /// The specification's name of a defined status, `None` for others.
+    #[must_use]
     pub const fn spec_name(self) -> Option<&'static str> {
         Some(match self.0 {
             0 => "OK",

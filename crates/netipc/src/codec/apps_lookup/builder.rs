@@ -5,21 +5,20 @@ use super::response::{
     APPS_LOOKUP_ITEM_HEADER_LEN, AppsEntry, PidStatus, RawFields, check_semantics,
 };
 use crate::bytes::{put_u16, put_u32, put_u64};
-use crate::codec::DispatchError;
 use crate::codec::lookup::builder::{Core, ItemLayout, check_strings};
+use crate::codec::{DispatchError, NO_LABELS};
 use crate::error::{CodecError, codec_err};
 
 /// Size of an APPS_LOOKUP placeholder item: the header and three empty
 /// strings.
 pub const APPS_LOOKUP_PLACEHOLDER_LEN: usize = APPS_LOOKUP_ITEM_HEADER_LEN + 3;
 
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
-
 /// Builds an APPS_LOOKUP response in a fixed-capacity buffer and applies
 /// the payload-budget rules (see
 /// [`CgroupsLookupBuilder`](crate::codec::CgroupsLookupBuilder) for the
 /// rules; they are the same with 63-byte placeholders).
 #[derive(Debug)]
+#[must_use = "a builder writes a complete payload only in finish()"]
 pub struct AppsLookupBuilder<'b> {
     core: Core<'b>,
 }
@@ -57,22 +56,26 @@ impl<'b> AppsLookupBuilder<'b> {
     }
 
     /// Items added so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.core.count()
     }
 
     /// Whether no item was added yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.core.count() == 0
     }
 
     /// The first error of any add, if one failed.
+    #[must_use]
     pub fn error(&self) -> Option<CodecError> {
         self.core.error()
     }
 
     /// Whether the budget ran out and every further item becomes
     /// `PAYLOAD_EXCEEDED`.
+    #[must_use]
     pub fn in_suffix_mode(&self) -> bool {
         self.core.suffix_mode()
     }
@@ -81,6 +84,7 @@ impl<'b> AppsLookupBuilder<'b> {
     /// `OVERSIZED_ITEM` or `PAYLOAD_EXCEEDED`. A server that can offer a
     /// larger response size may prefer to answer `LIMIT_EXCEEDED` instead,
     /// so the client reconnects with the larger size.
+    #[must_use]
     pub fn budget_converted(&self) -> bool {
         self.core.budget_converted()
     }
@@ -172,6 +176,7 @@ impl<'b> AppsLookupBuilder<'b> {
     }
 
     /// Writes the header and returns the payload length.
+    #[must_use = "the payload is the first `len` bytes of the buffer"]
     pub fn finish(self) -> usize {
         self.core.finish()
     }

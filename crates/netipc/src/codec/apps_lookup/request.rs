@@ -11,6 +11,7 @@ use crate::wire::DIR_ENTRY_LEN;
 pub const APPS_LOOKUP_KEY_LEN: usize = 8;
 
 /// Encoded size of a request for `count` PIDs: `16 + 16 * count`.
+#[must_use]
 pub const fn apps_lookup_request_len(count: usize) -> usize {
     LOOKUP_HEADER_LEN + count * (DIR_ENTRY_LEN + APPS_LOOKUP_KEY_LEN)
 }
@@ -81,16 +82,19 @@ impl<'a> AppsLookupRequest<'a> {
     }
 
     /// Number of PIDs.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether the request has no keys (a generation probe).
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// PID `index`, or `None` past the end.
+    #[must_use]
     pub fn pid(&self, index: usize) -> Option<u32> {
         (index < self.count).then(|| {
             let (start, _) = dir_entry(self.payload, self.packed_start, index);
@@ -99,6 +103,7 @@ impl<'a> AppsLookupRequest<'a> {
     }
 
     /// The PIDs in order.
+    #[must_use]
     pub fn pids(&self) -> impl ExactSizeIterator<Item = u32> + 'a {
         let request = *self;
         (0..self.count).map(move |i| request.pid(i).unwrap_or_default())

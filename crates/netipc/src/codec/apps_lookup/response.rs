@@ -33,6 +33,7 @@ pub enum PidStatus {
 
 impl PidStatus {
     /// The status for a wire value.
+    #[must_use]
     pub const fn from_u16(v: u16) -> Option<Self> {
         Some(match v {
             0 => Self::Known,
@@ -44,6 +45,7 @@ impl PidStatus {
     }
 
     /// The specification's name.
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Known => "KNOWN",
@@ -70,6 +72,7 @@ pub enum CgroupStatus {
 
 impl CgroupStatus {
     /// The status for a wire value.
+    #[must_use]
     pub const fn from_u16(v: u16) -> Option<Self> {
         Some(match v {
             0 => Self::Known,
@@ -81,6 +84,7 @@ impl CgroupStatus {
     }
 
     /// The specification's name.
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Known => "KNOWN",
@@ -118,6 +122,7 @@ pub struct AppsEntry<'a> {
 
 impl AppsEntry<'static> {
     /// An item with every field unset and the given (non-KNOWN) status.
+    #[must_use]
     pub const fn unset(status: PidStatus) -> Self {
         Self {
             status,
@@ -302,6 +307,7 @@ fn check_item(item: &[u8]) -> Result<(), CodecError> {
 /// A decoded APPS_LOOKUP response, borrowing the payload. Every item was
 /// validated when the view was created.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a decoded response is read through its view"]
 pub struct AppsLookupView<'a> {
     raw: RawResponse<'a>,
 }
@@ -317,16 +323,19 @@ impl<'a> AppsLookupView<'a> {
     }
 
     /// Number of items.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.raw.header.item_count
     }
 
     /// Whether the response has no items.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The provider's generation.
+    #[must_use]
     pub fn generation(&self) -> u64 {
         self.raw.header.generation
     }
@@ -337,11 +346,13 @@ impl<'a> AppsLookupView<'a> {
     }
 
     /// The exact encoded bytes of item `index`.
+    #[must_use]
     pub fn raw_item(&self, index: usize) -> Option<&'a [u8]> {
         self.raw.item(index)
     }
 
     /// The items in order.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = AppsLookupItem<'a>> + 'a {
         let raw = self.raw;
         (0..self.len()).map(move |i| read_item(raw.item(i).unwrap_or_default()))

@@ -1,19 +1,20 @@
 //! The CGROUPS_LOOKUP response builder and the server dispatch glue.
 
 use super::request::CgroupsLookupRequest;
-use super::response::{CGROUPS_LOOKUP_ITEM_HEADER_LEN, CgroupsLookupStatus, check_semantics};
+use super::response::{
+    CGROUPS_LOOKUP_ITEM_HEADER_LEN, CgroupsEntry, CgroupsLookupStatus, check_semantics,
+};
 use crate::bytes::{put_u16, put_u32};
-use crate::codec::DispatchError;
 use crate::codec::lookup::builder::{Core, ItemLayout, check_strings};
+use crate::codec::{DispatchError, NO_LABELS};
 use crate::error::{CodecError, codec_err};
 
 /// Size of the placeholder item for a path of `path_len` bytes:
 /// `28 + path_len + 1 + 1` (path, then an empty name).
+#[must_use]
 pub const fn cgroups_lookup_placeholder_len(path_len: usize) -> usize {
     CGROUPS_LOOKUP_ITEM_HEADER_LEN + path_len + 2
 }
-
-const NO_LABELS: &[(&[u8], &[u8])] = &[];
 
 /// Builds a CGROUPS_LOOKUP response in a fixed-capacity buffer and applies
 /// the payload-budget rules.
@@ -26,6 +27,7 @@ const NO_LABELS: &[(&[u8], &[u8])] = &[];
 /// suffix that the client retries. The first error is sticky
 /// ([`error`](Self::error)).
 #[derive(Debug)]
+#[must_use = "a builder writes a complete payload only in finish()"]
 pub struct CgroupsLookupBuilder<'b, 'r> {
     core: Core<'b>,
     request: Option<CgroupsLookupRequest<'r>>,
@@ -73,22 +75,26 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     }
 
     /// Items added so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.core.count()
     }
 
     /// Whether no item was added yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.core.count() == 0
     }
 
     /// The first error of any add, if one failed.
+    #[must_use]
     pub fn error(&self) -> Option<CodecError> {
         self.core.error()
     }
 
     /// Whether the budget ran out and every further item becomes
     /// `PAYLOAD_EXCEEDED`.
+    #[must_use]
     pub fn in_suffix_mode(&self) -> bool {
         self.core.suffix_mode()
     }
@@ -97,22 +103,9 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     /// `OVERSIZED_ITEM` or `PAYLOAD_EXCEEDED`. A server that can offer a
     /// larger response size may prefer to answer `LIMIT_EXCEEDED` instead,
     /// so the client reconnects with the larger size.
+    #[must_use]
     pub fn budget_converted(&self) -> bool {
         self.core.budget_converted()
-    }
-
-    /// Adds a KNOWN item for `path`.
-    ///
-    /// # Errors
-    /// See [`add`](Self::add).
-    pub fn add_known<K: AsRef<[u8]>, V: AsRef<[u8]>>(
-        &mut self,
-        path: &[u8],
-        orchestrator: u16,
-        name: &[u8],
-        labels: &[(K, V)],
-    ) -> Result<(), CodecError> {
-        self.add(path, CgroupsLookupStatus::Known, orchestrator, name, labels)
     }
 
     /// Adds a not-enriched item (`UnknownRetryLater`, `UnknownPermanent`,
@@ -125,7 +118,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
         path: &[u8],
         status: CgroupsLookupStatus,
     ) -> Result<(), CodecError> {
-        self.add(path, status, 0, b"", NO_LABELS)
+        self.add(path, &CgroupsEntry::unset(status), NO_LABELS)
     }
 
     /// Adds the item answering key `index` of the request this builder was
@@ -138,9 +131,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     pub fn add_request_item<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         index: usize,
-        status: CgroupsLookupStatus,
-        orchestrator: u16,
-        name: &[u8],
+        entry: &CgroupsEntry<'_>,
         labels: &[(K, V)],
     ) -> Result<(), CodecError> {
         let Some(path) = self.request.and_then(|r| r.path(index)) else {
@@ -148,10 +139,10 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
                 .core
                 .fail(codec_err::layout("cgroups lookup request index", 0)));
         };
-        self.add(path, status, orchestrator, name, labels)
+        self.add(path, entry, labels)
     }
 
-    /// Adds one item.
+    /// Adds one item for `path`.
     ///
     /// # Errors
     /// `BadLayout` when the fields break the status rules (a non-KNOWN item
@@ -162,11 +153,14 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     pub fn add<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         path: &[u8],
-        status: CgroupsLookupStatus,
-        orchestrator: u16,
-        name: &[u8],
+        entry: &CgroupsEntry<'_>,
         labels: &[(K, V)],
     ) -> Result<(), CodecError> {
+        let CgroupsEntry {
+            status,
+            orchestrator,
+            name,
+        } = *entry;
         if self.core.suffix_mode() {
             return self.placeholder(path, CgroupsLookupStatus::PayloadExceeded);
         }
@@ -236,6 +230,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
     }
 
     /// Writes the header and returns the payload length.
+    #[must_use = "the payload is the first `len` bytes of the buffer"]
     pub fn finish(self) -> usize {
         self.core.finish()
     }

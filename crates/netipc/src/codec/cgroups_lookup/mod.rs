@@ -10,6 +10,6 @@ pub use request::{
     encode_cgroups_lookup_request,
 };
 pub use response::{
-    CGROUPS_LOOKUP_ITEM_HEADER_LEN, CgroupsLookupItem, CgroupsLookupStatus, CgroupsLookupView,
-    encode_cgroups_lookup_raw_response,
+    CGROUPS_LOOKUP_ITEM_HEADER_LEN, CgroupsEntry, CgroupsLookupItem, CgroupsLookupStatus,
+    CgroupsLookupView, encode_cgroups_lookup_raw_response,
 };

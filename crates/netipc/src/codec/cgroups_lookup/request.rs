@@ -22,6 +22,7 @@ pub fn cgroups_lookup_request_len<P: AsRef<[u8]>>(paths: &[P]) -> Option<usize> 
 }
 
 /// Size of a request carrying one key of `path_len` bytes (`25 + len`).
+#[must_use]
 pub const fn cgroups_lookup_single_request_len(path_len: usize) -> usize {
     LOOKUP_HEADER_LEN + DIR_ENTRY_LEN + path_len + 1
 }
@@ -109,16 +110,19 @@ impl<'a> CgroupsLookupRequest<'a> {
     }
 
     /// Number of keys.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether the request has no keys (a generation probe).
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Path `index` (without its NUL), or `None` past the end.
+    #[must_use]
     pub fn path(&self, index: usize) -> Option<&'a [u8]> {
         (index < self.count).then(|| {
             let (start, len) = dir_entry(self.payload, self.packed_start, index);
@@ -127,6 +131,7 @@ impl<'a> CgroupsLookupRequest<'a> {
     }
 
     /// The paths in order.
+    #[must_use]
     pub fn paths(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
         let request = *self;
         (0..self.count).map(move |i| request.path(i).unwrap_or_default())

@@ -30,6 +30,7 @@ pub enum CgroupsLookupStatus {
 
 impl CgroupsLookupStatus {
     /// The status for a wire value.
+    #[must_use]
     pub const fn from_u16(v: u16) -> Option<Self> {
         Some(match v {
             0 => Self::Known,
@@ -42,6 +43,7 @@ impl CgroupsLookupStatus {
     }
 
     /// The specification's name.
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Known => "KNOWN",
@@ -49,6 +51,46 @@ impl CgroupsLookupStatus {
             Self::UnknownPermanent => "UNKNOWN_PERMANENT",
             Self::PayloadExceeded => "PAYLOAD_EXCEEDED",
             Self::OversizedItem => "OVERSIZED_ITEM",
+        }
+    }
+}
+
+/// The fields of one CGROUPS_LOOKUP item besides its path and labels, as a
+/// server adds them ([`CgroupsLookupBuilder::add`](crate::codec::CgroupsLookupBuilder::add))
+/// or a client reads them ([`CgroupsLookupItem::entry`]). For any status
+/// other than [`CgroupsLookupStatus::Known`] the orchestrator must be 0 and
+/// the name empty ([`unset`](Self::unset)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CgroupsEntry<'a> {
+    /// The outcome.
+    pub status: CgroupsLookupStatus,
+    /// Orchestrator (KNOWN items only; 0 otherwise); see [`orchestrator`].
+    pub orchestrator: u16,
+    /// The cgroup's name (KNOWN items only; may be empty then too).
+    pub name: &'a [u8],
+}
+
+impl<'a> CgroupsEntry<'a> {
+    /// A KNOWN item with `name`, run by `orchestrator`.
+    #[must_use]
+    pub const fn known(orchestrator: u16, name: &'a [u8]) -> Self {
+        Self {
+            status: CgroupsLookupStatus::Known,
+            orchestrator,
+            name,
+        }
+    }
+}
+
+impl CgroupsEntry<'static> {
+    /// An item that is not enriched (`UnknownRetryLater`,
+    /// `UnknownPermanent`, ...): no orchestrator, no name.
+    #[must_use]
+    pub const fn unset(status: CgroupsLookupStatus) -> Self {
+        Self {
+            status,
+            orchestrator: orchestrator::UNKNOWN,
+            name: b"",
         }
     }
 }
@@ -67,6 +109,19 @@ pub struct CgroupsLookupItem<'a> {
     pub name: &'a [u8],
     /// Labels (only on KNOWN items).
     pub labels: Labels<'a>,
+}
+
+impl<'a> CgroupsLookupItem<'a> {
+    /// Status, orchestrator and name, as a builder takes them (for
+    /// example to pass an item on).
+    #[must_use]
+    pub const fn entry(&self) -> CgroupsEntry<'a> {
+        CgroupsEntry {
+            status: self.status,
+            orchestrator: self.orchestrator,
+            name: self.name,
+        }
+    }
 }
 
 /// Checks the semantic rules of a CGROUPS_LOOKUP item; shared by the
@@ -170,6 +225,7 @@ fn check_item(item: &[u8]) -> Result<(), CodecError> {
 /// A decoded CGROUPS_LOOKUP response, borrowing the payload. Every item was
 /// validated when the view was created.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a decoded response is read through its view"]
 pub struct CgroupsLookupView<'a> {
     raw: RawResponse<'a>,
 }
@@ -185,16 +241,19 @@ impl<'a> CgroupsLookupView<'a> {
     }
 
     /// Number of items.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.raw.header.item_count
     }
 
     /// Whether the response has no items.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The provider's generation.
+    #[must_use]
     pub fn generation(&self) -> u64 {
         self.raw.header.generation
     }
@@ -205,11 +264,13 @@ impl<'a> CgroupsLookupView<'a> {
     }
 
     /// The exact encoded bytes of item `index`.
+    #[must_use]
     pub fn raw_item(&self, index: usize) -> Option<&'a [u8]> {
         self.raw.item(index)
     }
 
     /// The items in order.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = CgroupsLookupItem<'a>> + 'a {
         let raw = self.raw;
         (0..self.len()).map(move |i| read_item(raw.item(i).unwrap_or_default()))

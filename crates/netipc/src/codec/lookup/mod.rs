@@ -14,6 +14,10 @@ pub const LOOKUP_HEADER_LEN: usize = 16;
 /// Size of one label table entry.
 pub const LABEL_ENTRY_LEN: usize = validate::LABEL_ENTRY_LEN;
 
+/// An empty label list for the `labels` argument of the lookup builders
+/// (`builder.add(pid, &entry, NO_LABELS)`).
+pub const NO_LABELS: &[(&[u8], &[u8])] = &[];
+
 /// Orchestrator values of lookup items. Decoders accept and expose any
 /// value on items where the field may be non-zero.
 pub mod orchestrator {
@@ -35,6 +39,7 @@ pub mod orchestrator {
     pub const NSPAWN: u16 = 7;
 
     /// A readable name for known values.
+    #[must_use]
     pub const fn name(value: u16) -> Option<&'static str> {
         Some(match value {
             UNKNOWN => "unknown",
@@ -80,16 +85,19 @@ impl<'a> Labels<'a> {
     }
 
     /// Number of labels.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether there are no labels.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Label `index`, or `None` past the end.
+    #[must_use]
     pub fn get(&self, index: usize) -> Option<Label<'a>> {
         (index < self.count).then(|| {
             let (key, value) = label_at(self.item, self.table, index);
@@ -98,6 +106,7 @@ impl<'a> Labels<'a> {
     }
 
     /// The labels in order.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Label<'a>> + 'a {
         let labels = *self;
         (0..self.count).map(move |i| {

@@ -12,7 +12,7 @@ use crate::transport::framing::{LimitExceeded, ProtocolError};
 use crate::transport::handshake::HandshakeError;
 use crate::transport::run_dir::RunDirError;
 use crate::transport::{ClientOptions, ClientSession, Interrupt, Message, Wait};
-use crate::wire::{MessageKind, Method, TransportStatus, profile};
+use crate::wire::{MessageKind, Method, Profiles, TransportStatus};
 
 /// Attempts per call when overflow recovery keeps growing sizes.
 const MAX_OVERFLOW_ATTEMPTS: u32 = 8;
@@ -112,8 +112,8 @@ pub(crate) struct ClientCore {
     settings: ClientSettings,
     /// Profiles still offered: SHM bits drop out for good after an attach
     /// failure.
-    supported: u32,
-    preferred: u32,
+    supported: Profiles,
+    preferred: Profiles,
     request_proposal: u32,
     response_proposal: u32,
     session: Option<ClientSession>,
@@ -334,7 +334,7 @@ impl ClientCore {
         let started = Instant::now();
         self.state = ClientState::Connecting;
         self.session = None;
-        if self.supported == 0 {
+        if self.supported.is_empty() {
             // Only shared memory was allowed and it failed: nothing is
             // left to offer until `close()` restores the configuration
             // (the attach failure stays the last error).
@@ -354,9 +354,9 @@ impl ClientCore {
             result = self.open_session(until);
         }
         if matches!(result, Err(Error::ShmAttach(_))) {
-            self.supported &= !profile::SHM_ANY;
-            self.preferred &= !profile::SHM_ANY;
-            result = if self.supported == 0 {
+            self.supported.remove(Profiles::SHM_ANY);
+            self.preferred.remove(Profiles::SHM_ANY);
+            result = if self.supported.is_empty() {
                 // Shared memory was the only transport allowed.
                 Err(Error::Handshake(HandshakeError::NoCommonProfile))
             } else {

@@ -536,9 +536,11 @@ impl Client<CgroupsLookup> {
     /// answer has exactly one item per path, in the same order, all from
     /// one provider generation; `PayloadExceeded` never appears in it, and
     /// `OversizedItem` marks a path too large to ever be answered. The
-    /// timeout covers the whole logical call.
+    /// timeout covers the whole logical call; `None` is the client's
+    /// [`call_timeout`](Client::call_timeout).
     ///
     /// # Errors
+    /// `ZeroTimeout` for `Some(Duration::ZERO)` (nothing is sent),
     /// `LookupLimit` (too many paths, sub-calls or bytes for the config),
     /// `NotReady`, `Aborted`, `Timeout`, `BadResponse` (an answer that does
     /// not match its path, a mixed generation), `CapacityExhausted`,
@@ -549,7 +551,7 @@ impl Client<CgroupsLookup> {
         paths: &[P],
         timeout: Option<Duration>,
     ) -> Result<CgroupsLookupView<'_>> {
-        let timeout = self.timeout(timeout);
+        let timeout = self.timeout(timeout, "CgroupsLookupClient::call_with_timeout")?;
         let done = run::<Cgroups<'_, P>>(
             &mut self.core,
             &mut self.request,
@@ -573,7 +575,8 @@ impl Client<AppsLookup> {
     /// Looks up `pids` (in order; zero pids is a generation probe). The
     /// answer has exactly one item per pid, in the same order, all from one
     /// provider generation, and never `PayloadExceeded`. The timeout covers
-    /// the whole logical call.
+    /// the whole logical call; `None` is the client's
+    /// [`call_timeout`](Client::call_timeout).
     ///
     /// # Errors
     /// As for [`CgroupsLookupClient::call_with_timeout`](super::CgroupsLookupClient).
@@ -582,7 +585,7 @@ impl Client<AppsLookup> {
         pids: &[u32],
         timeout: Option<Duration>,
     ) -> Result<AppsLookupView<'_>> {
-        let timeout = self.timeout(timeout);
+        let timeout = self.timeout(timeout, "AppsLookupClient::call_with_timeout")?;
         let done = run::<Apps>(
             &mut self.core,
             &mut self.request,

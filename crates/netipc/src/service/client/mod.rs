@@ -14,7 +14,7 @@ use crate::codec::{
 };
 use crate::error::{CodecError, Error, Result};
 use crate::service::{AbortHandle, ClientConfig, ClientState, ClientStatus};
-use crate::wire::{BatchView, Method};
+use crate::wire::{BatchView, Method, Profiles};
 
 pub(crate) use self::lookup::LookupScratch;
 
@@ -85,8 +85,8 @@ kinds! {
 /// What a client's current session negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionInfo {
-    /// The selected transport profile (one [`profile`](crate::wire::profile) bit).
-    pub profile: u32,
+    /// The selected transport profile (a set of one; prints as its name).
+    pub profile: Profiles,
     /// Whether messages travel through shared memory.
     pub shared_memory: bool,
     /// Largest request payload the server accepts, in bytes.
@@ -230,8 +230,9 @@ impl<K: ServiceKind> Client<K> {
         self.core.call_timeout()
     }
 
-    /// Changes the default time a call may take; zero restores the
-    /// configured default.
+    /// Changes the default time a call may take (what `None` means for
+    /// the `*_with_timeout` calls); zero restores the configured default,
+    /// as in [`ClientConfig::call_timeout`].
     pub fn set_call_timeout(&mut self, timeout: Duration) {
         self.core.set_call_timeout(timeout);
     }
@@ -266,7 +267,7 @@ impl<K: ServiceKind> Client<K> {
         &mut self,
         check_item: fn(&[u8]) -> Result<(), CodecError>,
     ) -> Result<BatchView<'_>> {
-        let timeout = self.timeout(None);
+        let timeout = self.core.call_timeout();
         let check = |m: &crate::transport::Message<'_>| {
             let batch = BatchView::new(m.payload, m.header.item_count)?;
             batch.iter().try_for_each(check_item)?;
@@ -284,10 +285,14 @@ impl<K: ServiceKind> Client<K> {
         )?)
     }
 
-    fn timeout(&self, timeout: Option<Duration>) -> Duration {
-        timeout
-            .filter(|t| !t.is_zero())
-            .unwrap_or(self.core.call_timeout())
+    /// The timeout of one call: `None` is the client's call timeout; zero
+    /// is refused (it would be a second spelling of the default).
+    fn timeout(&self, timeout: Option<Duration>, call: &'static str) -> Result<Duration> {
+        match timeout {
+            None => Ok(self.core.call_timeout()),
+            Some(t) if t.is_zero() => Err(Error::ZeroTimeout { call }),
+            Some(t) => Ok(t),
+        }
     }
 }
 
@@ -300,15 +305,17 @@ impl Client<CgroupsSnapshot> {
         self.call_with_timeout(None)
     }
 
-    /// Fetches the full snapshot. The header and directory are validated
-    /// (a malformed one counts as a failed attempt: reconnect and one
-    /// re-send); items are validated as they are read.
+    /// Fetches the full snapshot within `timeout` (`None`: the client's
+    /// [`call_timeout`](Client::call_timeout)). The header and directory
+    /// are validated (a malformed one counts as a failed attempt:
+    /// reconnect and one re-send); items are validated as they are read.
     ///
     /// # Errors
+    /// `ZeroTimeout` for `Some(Duration::ZERO)` (nothing is sent),
     /// `NotReady`, `Aborted`, `Timeout`, `Rejected`, `CapacityExhausted`,
     /// `BadResponse`, `Codec`, transport errors of the re-send.
     pub fn call_with_timeout(&mut self, timeout: Option<Duration>) -> Result<SnapshotView<'_>> {
-        let timeout = self.timeout(timeout);
+        let timeout = self.timeout(timeout, "CgroupsSnapshotClient::call_with_timeout")?;
         let mut request = [0u8; 4];
         SnapshotRequest::default().encode(&mut request)?;
         let check = |m: &crate::transport::Message<'_>| {
@@ -329,7 +336,7 @@ impl Client<Increment> {
     /// # Errors
     /// As for any call.
     pub fn call(&mut self, value: u64) -> Result<u64> {
-        let timeout = self.timeout(None);
+        let timeout = self.core.call_timeout();
         let mut request = [0u8; INCREMENT_PAYLOAD_LEN];
         encode_increment(value, &mut request)?;
         let check = |m: &crate::transport::Message<'_>| {
@@ -415,7 +422,7 @@ impl Client<StringReverse> {
     /// # Errors
     /// As for any call.
     pub fn call(&mut self, text: &[u8]) -> Result<&[u8]> {
-        let timeout = self.timeout(None);
+        let timeout = self.core.call_timeout();
         self.request.resize(string_reverse_len(text.len()), 0);
         let n = encode_string_reverse(text, &mut self.request)?;
         let check = |m: &crate::transport::Message<'_>| {

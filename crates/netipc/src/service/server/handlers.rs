@@ -15,10 +15,46 @@ use crate::wire::Method;
 /// errors.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Answers `cgroups-snapshot` requests.
+/// Answers `cgroups-snapshot` requests: a type that holds the provider's
+/// data and knows how many items it adds at most. Serve it with
+/// [`ManagedServer::from_snapshot_handler`](super::ManagedServer::from_snapshot_handler);
+/// a plain closure goes to
+/// [`ManagedServer::cgroups_snapshot`](super::ManagedServer::cgroups_snapshot)
+/// instead.
 ///
-/// Implemented by closures `Fn(&mut SnapshotBuilder<'_>) -> Result<(), HandlerError>`.
-/// Called from several session threads at once.
+/// Also implemented by closures
+/// `Fn(&mut SnapshotBuilder<'_>) -> Result<(), HandlerError>` (with
+/// `max_items` 0). Called from several worker threads at once.
+///
+/// ```
+/// use netipc::codec::{SnapshotBuilder, SnapshotItem};
+/// use netipc::service::{HandlerError, ManagedServer, ServerConfig, SnapshotHandler};
+///
+/// struct Fixed(Vec<(String, String)>);
+///
+/// impl SnapshotHandler for Fixed {
+///     fn snapshot(&self, builder: &mut SnapshotBuilder<'_>) -> Result<(), HandlerError> {
+///         for (name, path) in &self.0 {
+///             let name = name.as_bytes();
+///             builder.add(&SnapshotItem {
+///                 hash: netipc::netdata::netdata_hash(name),
+///                 name,
+///                 path: path.as_bytes(),
+///                 ..SnapshotItem::default()
+///             })?;
+///         }
+///         Ok(())
+///     }
+///
+///     fn max_items(&self) -> u32 {
+///         u32::try_from(self.0.len()).unwrap_or(u32::MAX)
+///     }
+/// }
+///
+/// let data = Fixed(vec![("docker-1".into(), "/sys/fs/cgroup/docker-1".into())]);
+/// let server = ManagedServer::from_snapshot_handler("/tmp", "cgroups-snapshot", &ServerConfig::default(), data);
+/// # drop(server);
+/// ```
 pub trait SnapshotHandler: Send + Sync + 'static {
     /// Adds every cgroup to `builder` and sets its header values. An
     /// overflowing `add` makes the server answer `LIMIT_EXCEEDED` (the
@@ -47,10 +83,9 @@ where
     }
 }
 
-/// Answers `cgroups-lookup` requests: exactly one item per requested path,
-/// in order (`add_request_item` is the convenient way). Implemented by
-/// closures `Fn(&CgroupsLookupRequest<'_>, &mut CgroupsLookupBuilder<'_, '_>) -> Result<(), HandlerError>`.
-pub trait CgroupsLookupHandler: Send + Sync + 'static {
+/// Answers `cgroups-lookup` requests (the closures of
+/// [`ManagedServer::cgroups_lookup`](super::ManagedServer::cgroups_lookup)).
+pub(crate) trait CgroupsLookupHandler: Send + Sync + 'static {
     /// Answers `request` into `builder` and sets the generation.
     ///
     /// # Errors
@@ -81,10 +116,9 @@ where
     }
 }
 
-/// Answers `apps-lookup` requests: exactly one item per requested pid, in
-/// order. Implemented by closures
-/// `Fn(&AppsLookupRequest<'_>, &mut AppsLookupBuilder<'_>) -> Result<(), HandlerError>`.
-pub trait AppsLookupHandler: Send + Sync + 'static {
+/// Answers `apps-lookup` requests (the closures of
+/// [`ManagedServer::apps_lookup`](super::ManagedServer::apps_lookup)).
+pub(crate) trait AppsLookupHandler: Send + Sync + 'static {
     /// Answers `request` into `builder` and sets the generation.
     ///
     /// # Errors
@@ -115,9 +149,9 @@ where
     }
 }
 
-/// Answers INCREMENT requests (test and benchmark service). Implemented by
-/// closures `Fn(u64) -> Result<u64, HandlerError>`.
-pub trait IncrementHandler: Send + Sync + 'static {
+/// Answers INCREMENT requests (the closures of
+/// [`ManagedServer::increment`](super::ManagedServer::increment)).
+pub(crate) trait IncrementHandler: Send + Sync + 'static {
     /// The answer for `value` (the reference test servers answer
     /// `value + 1`).
     ///
@@ -138,10 +172,9 @@ where
     }
 }
 
-/// Answers STRING_REVERSE requests (test service). Implemented by closures
-/// `Fn(&[u8], &mut Vec<u8>) -> Result<(), HandlerError>` that write the
-/// answer into the (cleared, reused) vector.
-pub trait StringReverseHandler: Send + Sync + 'static {
+/// Answers STRING_REVERSE requests (the closures of
+/// [`ManagedServer::string_reverse`](super::ManagedServer::string_reverse)).
+pub(crate) trait StringReverseHandler: Send + Sync + 'static {
     /// Writes the answer for `text` into `out`.
     ///
     /// # Errors

@@ -13,16 +13,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub use engine::STOP_GRACE;
-pub use handlers::{
-    AppsLookupHandler, CgroupsLookupHandler, HandlerError, IncrementHandler, SnapshotHandler,
-    StringReverseHandler,
-};
+pub use handlers::{HandlerError, SnapshotHandler};
 pub use stats::{ResponseCounts, ServerStats};
 
 use self::engine::{Engine, Shared};
 use self::handlers::Dispatch;
 use self::request::Learned;
 use self::stats::Counters;
+use crate::codec::{
+    AppsLookupBuilder, AppsLookupRequest, CgroupsLookupBuilder, CgroupsLookupRequest,
+    SnapshotBuilder,
+};
 use crate::error::{Error, Result};
 use crate::service::ServerConfig;
 use crate::service::config::growth;
@@ -31,6 +32,7 @@ use crate::transport::{Listener, ServerOptions};
 /// Stops a managed server from any thread, and reads its statistics.
 /// Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone)]
+#[must_use = "a stop handle does nothing unless it is kept and used"]
 pub struct StopHandle {
     shared: Arc<Shared>,
 }
@@ -45,6 +47,7 @@ impl StopHandle {
     }
 
     /// The server's counters and current load.
+    #[must_use]
     pub fn stats(&self) -> ServerStats {
         self.shared.counters.snapshot()
     }
@@ -63,6 +66,17 @@ impl StopHandle {
 /// request again), the session goes on, and the server logs the error's
 /// message and counts it (see
 /// [handler failures](crate::service#handler-failures)).
+///
+/// A server that is neither run nor spawned serves nothing, so dropping
+/// one unused is a warning (`#[must_use]`):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use netipc::service::{ManagedServer, ServerConfig};
+///
+/// // error: unused `ManagedServer` that must be used (no `.spawn()?`)
+/// ManagedServer::increment("/tmp", "inc", &ServerConfig::default(), |v| Ok(v + 1));
+/// ```
 ///
 /// Idle sessions cost no CPU, and a departing client is noticed at once.
 /// Memory per idle session is a few kilobytes: the connection, its receive
@@ -83,8 +97,9 @@ impl StopHandle {
 ///
 /// Windows: pipes complete on one I/O completion port; shared-memory
 /// events are waited on 63 at a time. Sessions of the busy-wait profile
-/// (0x04, never the default) have no events: an idle one is polled (with
+/// ([`Profiles::SHM_ALT`](crate::wire::Profiles::SHM_ALT), never the default) have no events: an idle one is polled (with
 /// yields for 20 ms, then once per millisecond), which costs some CPU.
+#[must_use = "a ManagedServer serves nothing until run() or spawn()"]
 pub struct ManagedServer {
     run_dir: String,
     service: String,
@@ -124,8 +139,42 @@ impl ManagedServer {
         }
     }
 
-    /// A `cgroups-snapshot` server.
+    /// A `cgroups-snapshot` server: `handler` adds every cgroup to the
+    /// builder and sets its header values (an `add` that overflows makes
+    /// the server answer `LIMIT_EXCEEDED`, and the client reconnects with a
+    /// larger response size). A type implementing [`SnapshotHandler`] is
+    /// served with [`from_snapshot_handler`](Self::from_snapshot_handler).
+    /// No I/O.
+    ///
+    /// `handler` runs on the server's worker threads, several at once; an
+    /// `Err` (or a panic) answers `INTERNAL_ERROR`.
+    ///
+    /// ```
+    /// use netipc::codec::SnapshotItem;
+    /// use netipc::netdata::{CGROUPS_SNAPSHOT_SERVICE, netdata_hash};
+    /// use netipc::service::{ManagedServer, ServerConfig};
+    ///
+    /// let server = ManagedServer::cgroups_snapshot("/tmp", CGROUPS_SNAPSHOT_SERVICE, &ServerConfig::default(), |builder| {
+    ///     builder.set_generation(42);
+    ///     let name = b"docker-1a2b";
+    ///     builder.add(&SnapshotItem { hash: netdata_hash(name), name, path: b"/sys/fs/cgroup/docker-1a2b", ..SnapshotItem::default() })?;
+    ///     Ok(())
+    /// });
+    /// # drop(server);
+    /// ```
     pub fn cgroups_snapshot(
+        run_dir: &str,
+        service: &str,
+        config: &ServerConfig,
+        handler: impl Fn(&mut SnapshotBuilder<'_>) -> Result<(), HandlerError> + Send + Sync + 'static,
+    ) -> Self {
+        Self::from_snapshot_handler(run_dir, service, config, handler)
+    }
+
+    /// A `cgroups-snapshot` server answered by a type implementing
+    /// [`SnapshotHandler`] (which may also bound the number of items it
+    /// adds). Otherwise the same as [`cgroups_snapshot`](Self::cgroups_snapshot).
+    pub fn from_snapshot_handler(
         run_dir: &str,
         service: &str,
         config: &ServerConfig,
@@ -139,12 +188,38 @@ impl ManagedServer {
         )
     }
 
-    /// A `cgroups-lookup` server.
+    /// A `cgroups-lookup` server: `handler` adds exactly one item per
+    /// requested path, in request order
+    /// ([`add_request_item`](CgroupsLookupBuilder::add_request_item) is the
+    /// convenient way), and sets the generation. No I/O.
+    ///
+    /// `handler` runs on the server's worker threads, several at once; an
+    /// `Err` (or a panic) answers `INTERNAL_ERROR`.
+    ///
+    /// ```
+    /// use netipc::codec::{CgroupsEntry, NO_LABELS};
+    /// use netipc::service::{ManagedServer, ServerConfig};
+    ///
+    /// let server = ManagedServer::cgroups_lookup("/tmp", "cgroups-lookup", &ServerConfig::default(), |request, builder| {
+    ///     builder.set_generation(7);
+    ///     for i in 0..request.len() {
+    ///         builder.add_request_item(i, &CgroupsEntry::known(0, b"init"), NO_LABELS)?;
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # drop(server);
+    /// ```
     pub fn cgroups_lookup(
         run_dir: &str,
         service: &str,
         config: &ServerConfig,
-        handler: impl CgroupsLookupHandler,
+        handler: impl Fn(
+            &CgroupsLookupRequest<'_>,
+            &mut CgroupsLookupBuilder<'_, '_>,
+        ) -> Result<(), HandlerError>
+        + Send
+        + Sync
+        + 'static,
     ) -> Self {
         Self::new(
             run_dir,
@@ -154,12 +229,32 @@ impl ManagedServer {
         )
     }
 
-    /// An `apps-lookup` server.
+    /// An `apps-lookup` server: `handler` adds exactly one item per
+    /// requested PID, in request order, and sets the generation. No I/O.
+    ///
+    /// `handler` runs on the server's worker threads, several at once; an
+    /// `Err` (or a panic) answers `INTERNAL_ERROR`.
+    ///
+    /// ```
+    /// use netipc::codec::PidStatus;
+    /// use netipc::service::{ManagedServer, ServerConfig};
+    ///
+    /// let server = ManagedServer::apps_lookup("/tmp", "apps-lookup", &ServerConfig::default(), |request, builder| {
+    ///     for pid in request.pids() {
+    ///         builder.add_status(pid, PidStatus::Unknown)?;
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # drop(server);
+    /// ```
     pub fn apps_lookup(
         run_dir: &str,
         service: &str,
         config: &ServerConfig,
-        handler: impl AppsLookupHandler,
+        handler: impl Fn(&AppsLookupRequest<'_>, &mut AppsLookupBuilder<'_>) -> Result<(), HandlerError>
+        + Send
+        + Sync
+        + 'static,
     ) -> Self {
         Self::new(
             run_dir,
@@ -169,12 +264,23 @@ impl ManagedServer {
         )
     }
 
-    /// An INCREMENT test/benchmark server.
+    /// An INCREMENT test/benchmark server: `handler` answers a value (the
+    /// reference test servers answer `value + 1`). No I/O.
+    ///
+    /// `handler` runs on the server's worker threads, several at once; an
+    /// `Err` (or a panic) answers `INTERNAL_ERROR`.
+    ///
+    /// ```
+    /// use netipc::service::{ManagedServer, ServerConfig};
+    ///
+    /// let server = ManagedServer::increment("/tmp", "increment", &ServerConfig::default(), |value| Ok(value + 1));
+    /// # drop(server);
+    /// ```
     pub fn increment(
         run_dir: &str,
         service: &str,
         config: &ServerConfig,
-        handler: impl IncrementHandler,
+        handler: impl Fn(u64) -> Result<u64, HandlerError> + Send + Sync + 'static,
     ) -> Self {
         Self::new(
             run_dir,
@@ -184,12 +290,27 @@ impl ManagedServer {
         )
     }
 
-    /// A STRING_REVERSE test server.
+    /// A STRING_REVERSE test server: `handler` writes the answer for a
+    /// text into the vector it gets (cleared, and reused between
+    /// requests). No I/O.
+    ///
+    /// `handler` runs on the server's worker threads, several at once; an
+    /// `Err` (or a panic) answers `INTERNAL_ERROR`.
+    ///
+    /// ```
+    /// use netipc::service::{ManagedServer, ServerConfig};
+    ///
+    /// let server = ManagedServer::string_reverse("/tmp", "reverse", &ServerConfig::default(), |text, out| {
+    ///     out.extend(text.iter().rev());
+    ///     Ok(())
+    /// });
+    /// # drop(server);
+    /// ```
     pub fn string_reverse(
         run_dir: &str,
         service: &str,
         config: &ServerConfig,
-        handler: impl StringReverseHandler,
+        handler: impl Fn(&[u8], &mut Vec<u8>) -> Result<(), HandlerError> + Send + Sync + 'static,
     ) -> Self {
         Self::new(
             run_dir,
@@ -213,6 +334,7 @@ impl ManagedServer {
     }
 
     /// The server's counters and current load.
+    #[must_use]
     pub fn stats(&self) -> ServerStats {
         self.shared.counters.snapshot()
     }
@@ -277,6 +399,7 @@ impl ManagedServer {
 /// A server running on its own thread (from [`ManagedServer::spawn`]).
 /// Dropping it stops the server and waits for it.
 #[derive(Debug)]
+#[must_use = "dropping a RunningServer stops the server at once: keep it as long as the service should run"]
 pub struct RunningServer {
     stop: StopHandle,
     thread: Option<JoinHandle<()>>,
@@ -290,6 +413,7 @@ impl RunningServer {
     }
 
     /// The server's counters and current load.
+    #[must_use]
     pub fn stats(&self) -> ServerStats {
         self.stop.stats()
     }

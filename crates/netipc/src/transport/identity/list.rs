@@ -21,6 +21,7 @@ pub struct Identities {
 
 impl Identities {
     /// An empty list.
+    #[must_use]
     pub const fn new() -> Self {
         Self {
             len: 0,
@@ -58,21 +59,25 @@ impl Identities {
     }
 
     /// The identities, in order.
+    #[must_use]
     pub fn as_slice(&self) -> &[Identity] {
         &self.items[..usize::from(self.len)]
     }
 
     /// Whether `identity` is listed.
+    #[must_use]
     pub fn contains(&self, identity: &Identity) -> bool {
         self.as_slice().contains(identity)
     }
 
     /// Number of identities.
+    #[must_use]
     pub fn len(&self) -> usize {
         usize::from(self.len)
     }
 
     /// Whether the list is empty.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -49,6 +49,7 @@ impl Sid {
     /// count, 6-byte big-endian authority, little-endian sub-authorities).
     /// `None` when `bytes` is not a valid SID; bytes after the SID are
     /// ignored.
+    #[must_use]
     pub fn from_bytes(bytes: &[u8]) -> Option<Sid> {
         let (&revision, rest) = bytes.split_first()?;
         let (&count, rest) = rest.split_first()?;
@@ -69,6 +70,7 @@ impl Sid {
     }
 
     /// The binary form (see [`from_bytes`](Self::from_bytes)).
+    #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + 4 * usize::from(self.count));
         out.push(1);
@@ -81,6 +83,7 @@ impl Sid {
     }
 
     /// The 48-bit identifier authority (5 for `S-1-5-…`).
+    #[must_use]
     pub fn authority(&self) -> u64 {
         self.authority
             .iter()
@@ -88,6 +91,7 @@ impl Sid {
     }
 
     /// The sub-authorities, in order.
+    #[must_use]
     pub fn sub_authorities(&self) -> &[u32] {
         &self.sub[..usize::from(self.count)]
     }

@@ -48,19 +48,6 @@ impl Why {
     }
 }
 
-/// The specification's name of a selected profile bit.
-pub(super) fn profile_name(bit: u32) -> &'static str {
-    use crate::wire::profile;
-    match bit {
-        profile::BASELINE => "BASELINE",
-        profile::SHM_HYBRID => "SHM_HYBRID",
-        // The same bit has another name and meaning on Windows.
-        profile::SHM_FUTEX if std::env::consts::OS == "windows" => "SHM_BUSYWAIT",
-        profile::SHM_FUTEX => "SHM_FUTEX",
-        _ => "unknown",
-    }
-}
-
 impl Engine {
     /// `session opened` (debug).
     pub(super) fn session_opened(&self, session: &ServerSession) {
@@ -70,7 +57,7 @@ impl Engine {
             target: TARGET,
             service = %self.service,
             session = params.session_id,
-            profile = profile_name(params.selected_profile),
+            profile = %params.selected_profile,
             pid = peer.pid,
             uid = peer.uid,
             max_request_bytes = params.max_request_payload_bytes,

@@ -75,9 +75,9 @@ impl AsFd for crate::transport::Interrupt {
 }
 
 /// Shared-memory profiles this backend can serve: SHM_HYBRID and its Linux
-/// alias SHM_FUTEX (the same region and algorithm).
-pub(crate) fn shm_profiles() -> u32 {
-    crate::wire::profile::SHM_HYBRID | crate::wire::profile::SHM_FUTEX
+/// alias SHM_ALT (the same region and algorithm).
+pub(crate) fn shm_profiles() -> crate::wire::Profiles {
+    crate::wire::Profiles::SHM_ANY
 }
 
 /// netipc protocol extensions this backend implements (offered only to

@@ -716,7 +716,7 @@ impl ShmOffer {
         max_request: u32,
         max_response: u32,
     ) -> Self {
-        let wanted = profiles & crate::wire::profile::SHM_ANY;
+        let wanted = profiles & crate::wire::Profiles::SHM_ANY.bits();
         if wanted == 0 {
             return Self {
                 region: None,

@@ -56,7 +56,7 @@ fn key(dir: &Dir, session_id: u64) -> ShmKey<'_> {
 fn pair(dir: &Dir, session_id: u64) -> (ShmRegion, ShmRegion, String) {
     let key = key(dir, session_id);
     let server = ShmRegion::create(&key, 1024, 64 * 1024).unwrap();
-    let client = ShmRegion::attach(&key, crate::wire::profile::SHM_HYBRID).unwrap();
+    let client = ShmRegion::attach(&key, crate::wire::Profiles::SHM_HYBRID.bits()).unwrap();
     let path = dir
         .0
         .join(crate::transport::names::shm_region_file_name("svc", session_id).unwrap())

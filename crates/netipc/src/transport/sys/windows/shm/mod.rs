@@ -19,8 +19,8 @@ pub(crate) use watch::disable_waitv;
 pub(crate) use watch::{GroupSignal, ShmWatch, group_capacity, wait_group};
 
 /// Shared-memory profiles this backend serves.
-pub(crate) fn shm_profiles() -> u32 {
-    crate::wire::profile::SHM_HYBRID | crate::wire::profile::SHM_BUSYWAIT
+pub(crate) fn shm_profiles() -> crate::wire::Profiles {
+    crate::wire::Profiles::SHM_ANY
 }
 
 /// Kernel objects vanish with their last handle: nothing is ever stale.

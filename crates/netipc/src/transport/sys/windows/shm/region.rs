@@ -29,7 +29,7 @@ use crate::transport::sys::windows::Interrupt;
 use crate::transport::sys::windows::overlapped::{wait_any, wait_ms};
 use crate::transport::sys::windows::security::{Objects, OwnerOnly};
 use crate::transport::sys::windows::util::{last_error, os_error, owned, wide};
-use crate::wire::profile;
+use crate::wire::Profiles;
 
 /// BUSYWAIT yields the thread once every 1024 polls...
 const BUSY_YIELD_MASK: u32 = 1023;
@@ -485,7 +485,7 @@ impl ShmOffer {
         let Ok(security) = OwnerOnly::for_access(&key.access, Objects::Shm) else {
             return Self { sets: Vec::new() };
         };
-        let sets = [profile::SHM_HYBRID, profile::SHM_BUSYWAIT]
+        let sets = [Profiles::SHM_HYBRID.bits(), Profiles::SHM_ALT.bits()]
             .into_iter()
             .filter(|p| profiles & p != 0)
             .filter_map(|p| {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{GroupSignal, ShmRegion, ShmWatch, wait_group};
 use crate::transport::shm::ShmKey;
 use crate::transport::sys::windows::security::OwnerOnly;
-use crate::wire::profile;
+use crate::wire::Profiles;
 
 const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -52,7 +52,7 @@ fn later(what: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
 
 #[test]
 fn a_request_or_the_clients_close_wakes_a_group() {
-    for profile in [profile::SHM_HYBRID, profile::SHM_BUSYWAIT] {
+    for profile in [Profiles::SHM_HYBRID.bits(), Profiles::SHM_ALT.bits()] {
         let (mut server, mut client) = pair(profile);
         let signal = GroupSignal::default();
         let watch = Arc::new(server.watch());
@@ -78,7 +78,7 @@ fn a_request_or_the_clients_close_wakes_a_group() {
 
 #[test]
 fn the_groups_own_signal_ends_its_wait() {
-    let (server, _client) = pair(profile::SHM_HYBRID);
+    let (server, _client) = pair(Profiles::SHM_HYBRID.bits());
     let signal = Arc::new(GroupSignal::default());
     let watch = Arc::new(server.watch());
     let seen = signal.value();
@@ -101,7 +101,7 @@ fn the_groups_own_signal_ends_its_wait() {
 
 #[test]
 fn spinning_sees_a_message_or_gives_up_quickly() {
-    let (mut server, mut client) = pair(profile::SHM_HYBRID);
+    let (mut server, mut client) = pair(Profiles::SHM_HYBRID.bits());
     let started = Instant::now();
     assert!(!server.spin_for_message(|| true));
     assert!(started.elapsed() < Duration::from_secs(1));
@@ -141,7 +141,7 @@ mod shrinking {
     use crate::transport::shm::ShmKey;
     use crate::transport::sys::windows::security::OwnerOnly;
     use crate::transport::sys::windows::util::{last_error, owned, raw, wide};
-    use crate::wire::profile;
+    use crate::wire::Profiles;
 
     /// Response area of the test sessions: many pages.
     const RESPONSE: u32 = 64 * 1024;
@@ -187,7 +187,7 @@ mod shrinking {
 
     #[test]
     fn a_session_mapping_cannot_be_shrunk_through_another_handle() {
-        for profile in [profile::SHM_HYBRID, profile::SHM_BUSYWAIT] {
+        for profile in [Profiles::SHM_HYBRID.bits(), Profiles::SHM_ALT.bits()] {
             let (mut server, mut client, name) = pair(profile);
             let wname = wide(&name);
             exchange(&mut server, &mut client, 1);
