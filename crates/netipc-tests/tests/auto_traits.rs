@@ -58,6 +58,8 @@ auto_traits! {
     // --- wire ---
     netipc::wire::Method: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::wire::TransportStatus: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
+    netipc::wire::Profiles: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
+    netipc::wire::ParseProfilesError: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::wire::BatchBuilder<'static>: [Send, Sync, Unpin, !UnwindSafe, RefUnwindSafe];
     netipc::wire::BatchView<'static>: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::wire::ChunkHeader: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
@@ -82,6 +84,7 @@ auto_traits! {
     netipc::codec::CgroupsLookupView<'static>: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::codec::SnapshotBuilder<'static>: [Send, Sync, Unpin, !UnwindSafe, RefUnwindSafe];
     netipc::codec::SnapshotItem<'static>: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
+    netipc::codec::CgroupsEntry<'static>: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::codec::SnapshotRequest: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::codec::SnapshotView<'static>: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::codec::Label<'static>: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];

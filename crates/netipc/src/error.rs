@@ -48,6 +48,7 @@ pub enum CodecErrorKind {
 impl CodecErrorKind {
     /// The upper-case name used by the specification and the golden vectors
     /// (`TRUNCATED`, `BAD_LAYOUT`, ...).
+    #[must_use]
     pub const fn spec_name(self) -> &'static str {
         match self {
             Self::Truncated => "TRUNCATED",
@@ -103,6 +104,7 @@ pub struct CodecError {
 impl CodecError {
     /// Creates an error of `kind` found while checking `field` at byte
     /// `offset`.
+    #[must_use]
     pub const fn new(kind: CodecErrorKind, field: &'static str, offset: usize) -> Self {
         Self {
             kind,
@@ -112,17 +114,20 @@ impl CodecError {
     }
 
     /// The rule that was violated.
+    #[must_use]
     pub const fn kind(&self) -> CodecErrorKind {
         self.kind
     }
 
     /// A short description of the field that was being checked, such as
     /// `"cgroups item name_offset"`.
+    #[must_use]
     pub const fn field(&self) -> &'static str {
         self.field
     }
 
     /// The byte offset of the offending field inside the decoded buffer.
+    #[must_use]
     pub const fn offset(&self) -> usize {
         self.offset
     }
@@ -423,6 +428,7 @@ impl Error {
     /// `false` only for errors raised before anything was sent or received
     /// (limits, duplicate ids, wrong kind) and for a timed-out or
     /// interrupted wait that consumed no bytes of a message.
+    #[must_use]
     pub fn breaks_session(&self) -> bool {
         !matches!(
             self,

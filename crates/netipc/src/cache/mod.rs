@@ -129,8 +129,10 @@ fn state_code(state: ClientState) -> u8 {
 }
 
 impl SnapshotCache {
-    /// An empty cache of `service` under `run_dir`. No I/O: the provider
+    /// An empty cache of `service` under `run_dir` (which must exist when
+    /// it refreshes; see [`crate::transport::run_dir`]). No I/O: the provider
     /// need not exist yet.
+    #[must_use]
     pub fn new(run_dir: &str, service: &str, config: &ClientConfig) -> Self {
         let client = CgroupsSnapshotClient::new(run_dir, service, config);
         let abort = client.abort_handle();
@@ -262,6 +264,7 @@ impl SnapshotCache {
     /// Why the cache's last connection attempt failed, as of the last
     /// refresh (`None` when it succeeded, and after `close`). Never blocks
     /// on a refresh; readers can use it to say why the data is stale.
+    #[must_use]
     pub fn last_error(&self) -> Option<Arc<Error>> {
         self.last_error
             .lock()
@@ -272,6 +275,7 @@ impl SnapshotCache {
     /// What the connection to the provider negotiated (transport profile,
     /// sizes) as of the last refresh; `None` when not connected. Never
     /// blocks on a refresh.
+    #[must_use]
     pub fn session_info(&self) -> Option<SessionInfo> {
         *self.session.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -280,6 +284,7 @@ impl SnapshotCache {
     /// (no lock, no system call); hold it for a batch of lookups. The
     /// snapshot it sees stays alive and unchanged until it is dropped,
     /// whatever refreshes happen meanwhile.
+    #[must_use]
     pub fn read(&self) -> CacheGuard {
         CacheGuard {
             snapshot: self.published.load(),
@@ -288,11 +293,13 @@ impl SnapshotCache {
 
     /// Whether a snapshot is published. It does not mean the provider is
     /// connected right now. No I/O.
+    #[must_use]
     pub fn ready(&self) -> bool {
         self.published.load().is_some()
     }
 
     /// State and counters. Never blocks.
+    #[must_use]
     pub fn status(&self) -> CacheStatus {
         let published = self.published.load();
         let snapshot = published.as_deref();
@@ -318,6 +325,7 @@ impl SnapshotCache {
     /// A handle that aborts the refresh in progress (and later ones, until
     /// cleared) from any thread. An aborted refresh keeps the previous
     /// snapshot.
+    #[must_use]
     pub fn abort_handle(&self) -> AbortHandle {
         self.abort.clone()
     }
@@ -352,6 +360,7 @@ impl SnapshotCache {
 /// other down. Copy items out with [`CachedItem::to_owned_item`] to keep
 /// them beyond the guard.
 #[derive(Debug)]
+#[must_use]
 pub struct CacheGuard {
     snapshot: arc_swap::Guard<Option<Arc<Snapshot>>>,
 }
@@ -364,6 +373,7 @@ impl CacheGuard {
     /// The first item (in the provider's order) whose hash and name both
     /// equal the arguments; `None` if there is none or nothing is
     /// published.
+    #[must_use]
     pub fn get(&self, hash: u32, name: &[u8]) -> Option<CachedItem<'_>> {
         let s = self.snapshot();
         s.find(hash, name).map(|i| s.item(i))
@@ -375,26 +385,31 @@ impl CacheGuard {
     }
 
     /// Whether a snapshot was published when the guard was taken.
+    #[must_use]
     pub fn is_populated(&self) -> bool {
         self.snapshot.is_some()
     }
 
     /// Number of items (0 if nothing is published).
+    #[must_use]
     pub fn len(&self) -> usize {
         self.snapshot().len()
     }
 
     /// Whether there are no items.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The snapshot's generation (0 if nothing is published).
+    #[must_use]
     pub fn generation(&self) -> u64 {
         self.snapshot().generation
     }
 
     /// The snapshot's `systemd_enabled` value (0 if nothing is published).
+    #[must_use]
     pub fn systemd_enabled(&self) -> u32 {
         self.snapshot().systemd_enabled
     }

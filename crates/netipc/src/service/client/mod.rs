@@ -120,6 +120,7 @@ pub struct SessionInfo {
 /// A client is used by one thread at a time (`&mut self`); only its
 /// [`AbortHandle`] may be used from other threads. Dropping it closes it.
 #[derive(Debug)]
+#[must_use]
 pub struct Client<K: ServiceKind> {
     core: ClientCore,
     /// The encoded request (batch items back to back).
@@ -133,6 +134,9 @@ pub struct Client<K: ServiceKind> {
 
 impl<K: ServiceKind> Client<K> {
     /// A disconnected client of `service` under `run_dir`. No I/O.
+    /// `run_dir` must exist when the client connects, on every OS, and is
+    /// spelled like the provider's (see [`crate::transport::run_dir`]).
+    #[must_use]
     pub fn new(run_dir: &str, service: &str, config: &ClientConfig) -> Self {
         Self {
             core: ClientCore::new(run_dir, service, K::METHOD, config.settings()),
@@ -201,6 +205,7 @@ impl<K: ServiceKind> Client<K> {
     /// Why the most recent connection attempt failed; `None` once one
     /// succeeds (and after [`close`](Self::close)). For callers that drive
     /// [`connect`](Self::connect) in a loop and report the cause later.
+    #[must_use]
     pub fn last_error(&self) -> Option<&Error> {
         self.core.last_error().map(|e| &**e)
     }
@@ -211,21 +216,25 @@ impl<K: ServiceKind> Client<K> {
     }
 
     /// Whether the client is connected. No system call.
+    #[must_use]
     pub fn ready(&self) -> bool {
         self.core.state() == ClientState::Ready
     }
 
     /// State and counters.
+    #[must_use]
     pub fn status(&self) -> ClientStatus {
         self.core.status()
     }
 
     /// A handle that aborts calls from other threads.
+    #[must_use]
     pub fn abort_handle(&self) -> AbortHandle {
         self.core.abort_handle().clone()
     }
 
     /// The default time a call may take (the config's `call_timeout`).
+    #[must_use]
     pub fn call_timeout(&self) -> Duration {
         self.core.call_timeout()
     }
@@ -247,6 +256,7 @@ impl<K: ServiceKind> Client<K> {
 
     /// What the current session negotiated, for diagnostics; `None` when
     /// not connected.
+    #[must_use]
     pub fn session_info(&self) -> Option<SessionInfo> {
         self.core.session().map(|s| {
             let p = s.params();
@@ -383,22 +393,26 @@ impl Client<Increment> {
 
 /// The answers of a string-reverse batch call, borrowed from the client.
 #[derive(Debug, Clone, Copy)]
+#[must_use]
 pub struct StringBatch<'a> {
     batch: BatchView<'a>,
 }
 
 impl<'a> StringBatch<'a> {
     /// Number of answers.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.batch.len()
     }
 
     /// Whether there are no answers.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
     }
 
     /// Answer `index` (validated when the response arrived).
+    #[must_use]
     pub fn get(&self, index: usize) -> Option<&'a [u8]> {
         self.batch
             .item(index)

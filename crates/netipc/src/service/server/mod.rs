@@ -67,6 +67,10 @@ impl StopHandle {
 /// message and counts it (see
 /// [handler failures](crate::service#handler-failures)).
 ///
+/// The run directory must exist when the server binds, on every OS (see
+/// [`crate::transport::run_dir`] for its rules; `prepare_run_dir` creates
+/// one safely).
+///
 /// A server that is neither run nor spawned serves nothing, so dropping
 /// one unused is a warning (`#[must_use]`):
 ///
