@@ -284,7 +284,6 @@ impl SnapshotCache {
     /// (no lock, no system call); hold it for a batch of lookups. The
     /// snapshot it sees stays alive and unchanged until it is dropped,
     /// whatever refreshes happen meanwhile.
-    #[must_use]
     pub fn read(&self) -> CacheGuard {
         CacheGuard {
             snapshot: self.published.load(),
@@ -325,7 +324,6 @@ impl SnapshotCache {
     /// A handle that aborts the refresh in progress (and later ones, until
     /// cleared) from any thread. An aborted refresh keeps the previous
     /// snapshot.
-    #[must_use]
     pub fn abort_handle(&self) -> AbortHandle {
         self.abort.clone()
     }

@@ -136,7 +136,6 @@ impl<K: ServiceKind> Client<K> {
     /// A disconnected client of `service` under `run_dir`. No I/O.
     /// `run_dir` must exist when the client connects, on every OS, and is
     /// spelled like the provider's (see [`crate::transport::run_dir`]).
-    #[must_use]
     pub fn new(run_dir: &str, service: &str, config: &ClientConfig) -> Self {
         Self {
             core: ClientCore::new(run_dir, service, K::METHOD, config.settings()),
@@ -228,7 +227,6 @@ impl<K: ServiceKind> Client<K> {
     }
 
     /// A handle that aborts calls from other threads.
-    #[must_use]
     pub fn abort_handle(&self) -> AbortHandle {
         self.core.abort_handle().clone()
     }
