@@ -17,25 +17,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{CommandFactory, Parser, Subcommand};
+
 use cross::RouteChoice;
 use lanes::{Lane, Options};
 
-const USAGE: &str = "\
-cargo xtask: netipc project automation
-
-USAGE:
-    cargo xtask test [OPTIONS]    run the test lanes (all of them by default)
-    cargo xtask help              print this help
-
-OPTIONS for `test`:
-    --lane <NAME>                 run only this lane; repeatable
-                                  (lanes: linux, windows)
-    --timeout <MINUTES>           watchdog limit for each cargo command [default: 30]
-    --windows-route <ROUTE>       how the windows lane gets a Windows Rust toolchain:
-                                  auto (default): rustup target add, falling back to debian
-                                  rustup: `rustup target add x86_64-pc-windows-gnu` only
-                                  debian: Debian's rustc-web + rust-web-src with -Zbuild-std
-
+/// What `--help` shows below the options: what each lane runs.
+const LANES: &str = "\
 LANES:
     linux     os-cfg (no OS-specific cfg outside crates/netipc/src/transport/sys),
               cargo fmt --check, cargo clippy -D warnings (workspace, and the
@@ -53,97 +42,91 @@ LANES:
     run directory empty.
 
 Each lane prints one summary line at the end; the exit code is non-zero if any
-lane failed. A lane that cannot be set up fails; none is skipped.
-";
+lane failed. A lane that cannot be set up fails; none is skipped.";
 
-struct TestArgs {
-    lanes: Vec<Lane>,
-    timeout: Duration,
-    windows_route: RouteChoice,
+/// cargo xtask: netipc project automation
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", after_help = LANES)]
+struct Cli {
+    /// Without a command: print this help.
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-enum Cli {
-    Help,
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the test lanes (all of them by default)
+    #[command(after_help = LANES)]
     Test(TestArgs),
 }
 
+#[derive(Debug, clap::Args)]
+struct TestArgs {
+    /// Run only this lane; repeatable
+    #[arg(long = "lane", value_name = "NAME", value_parser = lane_parser())]
+    lanes: Vec<Lane>,
+    /// Watchdog limit for each cargo command, in whole minutes
+    #[arg(
+        long = "timeout",
+        value_name = "MINUTES",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    timeout_minutes: u64,
+    /// How the windows lane gets a Windows Rust toolchain
+    #[arg(long, value_name = "ROUTE", default_value = "auto", value_parser = route_parser())]
+    windows_route: RouteChoice,
+}
+
+impl TestArgs {
+    /// The lanes to run, each once, in the order given; every lane when
+    /// none was given.
+    fn lanes(&self) -> Vec<Lane> {
+        let mut lanes = Vec::new();
+        for &lane in &self.lanes {
+            if !lanes.contains(&lane) {
+                lanes.push(lane);
+            }
+        }
+        if lanes.is_empty() {
+            lanes = Lane::ALL.to_vec();
+        }
+        lanes
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_minutes * 60)
+    }
+}
+
+/// `--lane`: one of [`Lane::ALL`] by its name.
+fn lane_parser() -> impl TypedValueParser<Value = Lane> {
+    PossibleValuesParser::new(Lane::ALL.map(Lane::name))
+        .try_map(|name| Lane::parse(&name).ok_or(format!("unknown lane `{name}`")))
+}
+
+/// `--windows-route`, with what each route does.
+fn route_parser() -> impl TypedValueParser<Value = RouteChoice> {
+    PossibleValuesParser::new([
+        PossibleValue::new("auto").help("rustup target add, falling back to debian"),
+        PossibleValue::new("rustup").help("`rustup target add x86_64-pc-windows-gnu` only"),
+        PossibleValue::new("debian").help("Debian's rustc-web + rust-web-src with -Zbuild-std"),
+    ])
+    .try_map(|name| RouteChoice::parse(&name).ok_or(format!("unknown windows route `{name}`")))
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    match parse(&args) {
-        Ok(Cli::Help) => {
-            print!("{USAGE}");
+    match Cli::parse().command {
+        Some(Command::Test(test)) => run_tests(&test),
+        None => {
+            // `cargo xtask` alone asks what there is: the help, and success.
+            let _ = Cli::command().print_help();
             ExitCode::SUCCESS
         }
-        Ok(Cli::Test(test)) => run_tests(test),
-        Err(err) => {
-            eprintln!("error: {err}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
     }
 }
 
-fn parse(args: &[String]) -> Result<Cli, String> {
-    let Some((command, rest)) = args.split_first() else {
-        return Ok(Cli::Help);
-    };
-    match command.as_str() {
-        "help" | "--help" | "-h" => Ok(Cli::Help),
-        "test" if rest.iter().any(|arg| arg == "--help" || arg == "-h") => Ok(Cli::Help),
-        "test" => parse_test(rest).map(Cli::Test),
-        other => Err(format!("unknown command `{other}`")),
-    }
-}
-
-fn parse_test(args: &[String]) -> Result<TestArgs, String> {
-    let mut test = TestArgs {
-        lanes: Vec::new(),
-        timeout: Duration::from_secs(30 * 60),
-        windows_route: RouteChoice::Auto,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        // Accept both `--flag value` and `--flag=value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag, Some(value.to_owned())),
-            None => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next().cloned())
-                .ok_or_else(|| format!("`{flag}` needs a value"))
-        };
-        match flag {
-            "--lane" => {
-                let name = value()?;
-                let lane = Lane::parse(&name).ok_or_else(|| format!("unknown lane `{name}`"))?;
-                if !test.lanes.contains(&lane) {
-                    test.lanes.push(lane);
-                }
-            }
-            "--timeout" => {
-                let minutes = value()?;
-                let minutes: u64 =
-                    minutes.parse().ok().filter(|&m| m > 0).ok_or_else(|| {
-                        format!("`--timeout` wants whole minutes, got `{minutes}`")
-                    })?;
-                test.timeout = Duration::from_secs(minutes * 60);
-            }
-            "--windows-route" => {
-                let name = value()?;
-                test.windows_route = RouteChoice::parse(&name)
-                    .ok_or_else(|| format!("unknown windows route `{name}`"))?;
-            }
-            _ => return Err(format!("unknown option `{arg}` for `test`")),
-        }
-    }
-    if test.lanes.is_empty() {
-        test.lanes = Lane::ALL.to_vec();
-    }
-    Ok(test)
-}
-
-fn run_tests(test: TestArgs) -> ExitCode {
+fn run_tests(test: &TestArgs) -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the workspace root")
@@ -154,13 +137,13 @@ fn run_tests(test: TestArgs) -> ExitCode {
     }
     let options = Options {
         root,
-        timeout: test.timeout,
+        timeout: test.timeout(),
         windows_route: test.windows_route,
     };
     let reports: Vec<_> = test
-        .lanes
-        .iter()
-        .map(|&lane| lanes::run(lane, &options))
+        .lanes()
+        .into_iter()
+        .map(|lane| lanes::run(lane, &options))
         .collect();
 
     eprintln!();
@@ -179,23 +162,29 @@ fn run_tests(test: TestArgs) -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|word| (*word).to_owned()).collect()
+    fn parse(words: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("xtask").chain(words.iter().copied()))
     }
 
     fn test_args(words: &[&str]) -> TestArgs {
-        match parse(&args(words)) {
-            Ok(Cli::Test(test)) => test,
-            Ok(Cli::Help) => panic!("parsed {words:?} as help"),
-            Err(err) => panic!("{words:?}: {err}"),
+        match parse(words) {
+            Ok(Cli {
+                command: Some(Command::Test(test)),
+            }) => test,
+            other => panic!("{words:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_parser_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn test_runs_every_lane_by_default() {
         let test = test_args(&["test"]);
-        assert_eq!(test.lanes, Lane::ALL);
-        assert_eq!(test.timeout, Duration::from_secs(1800));
+        assert_eq!(test.lanes(), Lane::ALL);
+        assert_eq!(test.timeout(), Duration::from_secs(1800));
         assert_eq!(test.windows_route, RouteChoice::Auto);
     }
 
@@ -209,25 +198,59 @@ mod tests {
             "--windows-route",
             "debian",
         ]);
-        assert_eq!(test.lanes, [Lane::Windows]);
-        assert_eq!(test.timeout, Duration::from_secs(300));
+        assert_eq!(test.lanes(), [Lane::Windows]);
+        assert_eq!(test.timeout(), Duration::from_secs(300));
         assert_eq!(test.windows_route, RouteChoice::Debian);
         assert_eq!(
-            test_args(&["test", "--lane=linux", "--lane", "linux"]).lanes,
+            test_args(&["test", "--lane=linux", "--lane", "linux"]).lanes(),
             [Lane::Linux]
+        );
+        assert_eq!(
+            test_args(&["test", "--lane=windows", "--lane", "linux"]).lanes(),
+            [Lane::Windows, Lane::Linux]
         );
     }
 
     #[test]
     fn help_and_errors() {
-        assert!(matches!(parse(&args(&["--help"])), Ok(Cli::Help)));
-        assert!(matches!(parse(&args(&["help"])), Ok(Cli::Help)));
-        assert!(matches!(parse(&args(&["test", "-h"])), Ok(Cli::Help)));
-        assert!(matches!(parse(&args(&[])), Ok(Cli::Help)));
-        assert!(parse(&args(&["build"])).is_err());
-        assert!(parse(&args(&["test", "--lane", "macos"])).is_err());
-        assert!(parse(&args(&["test", "--lane"])).is_err());
-        assert!(parse(&args(&["test", "--timeout", "0"])).is_err());
-        assert!(parse(&args(&["test", "--bogus"])).is_err());
+        use clap::error::ErrorKind;
+        let kind = |words: &[&str]| parse(words).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(kind(&["--help"]), Err(ErrorKind::DisplayHelp));
+        assert_eq!(kind(&["help"]), Err(ErrorKind::DisplayHelp));
+        assert_eq!(kind(&["test", "-h"]), Err(ErrorKind::DisplayHelp));
+        assert!(matches!(parse(&[]), Ok(Cli { command: None })));
+        assert_eq!(kind(&["build"]), Err(ErrorKind::InvalidSubcommand));
+        assert_eq!(
+            kind(&["test", "--lane", "macos"]),
+            Err(ErrorKind::InvalidValue)
+        );
+        assert_eq!(kind(&["test", "--lane"]), Err(ErrorKind::InvalidValue));
+        assert_eq!(
+            kind(&["test", "--timeout", "0"]),
+            Err(ErrorKind::ValueValidation)
+        );
+        assert_eq!(kind(&["test", "--bogus"]), Err(ErrorKind::UnknownArgument));
+    }
+
+    #[test]
+    fn help_names_every_lane_route_and_step() {
+        let help = Cli::command()
+            .find_subcommand_mut("test")
+            .expect("test")
+            .render_long_help()
+            .to_string();
+        for word in [
+            "--lane <NAME>",
+            "linux",
+            "windows",
+            "--timeout <MINUTES>",
+            "[default: 30]",
+            "--windows-route <ROUTE>",
+            "falling back to debian",
+            "-Zbuild-std",
+            "examples: builds netipc's examples",
+        ] {
+            assert!(help.contains(word), "{word:?} missing from:\n{help}");
+        }
     }
 }
