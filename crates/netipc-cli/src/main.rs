@@ -7,7 +7,8 @@
 //! `stress` (whole-host load scenarios: many consumers against one
 //! provider, reusing the `bench-server` child).
 //! [`providers`] holds the data behind `serve` and `demo`; [`common`] and
-//! [`table`] are shared by the live commands.
+//! [`table`] are shared by the live commands; [`usage`] reads this
+//! process's CPU time and memory for `bench` and `stress`.
 
 mod bench;
 mod cache;
@@ -20,6 +21,7 @@ mod providers;
 mod serve;
 mod stress;
 mod table;
+mod usage;
 
 use std::process::ExitCode;
 

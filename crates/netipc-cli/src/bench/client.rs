@@ -29,7 +29,6 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use cpu_time::ThreadTime;
 use hdrhistogram::Histogram;
 use netipc::cache::SnapshotCache;
 use netipc::codec::{
@@ -56,6 +55,7 @@ use super::server::{PING, PONG, raw_shm_path};
 use super::snapshot::{Cgroup, Expected, cgroups};
 use super::stats::{Measurement, latency_histogram};
 use super::{BenchError, Timing};
+use crate::usage;
 
 /// Longest wait for one answer before the server is declared stuck.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -1039,7 +1039,7 @@ fn measure<T: Transport>(
     let server_before = probe.sample()?;
     let reconnects_before = t.reconnects();
     let exchanges_before = t.exchanges();
-    let cpu_before = ThreadTime::try_now().ok();
+    let cpu_before = usage::thread_cpu();
     let (round_trips, wall, allocations) = run_phase(
         t,
         depth,
@@ -1050,9 +1050,7 @@ fn measure<T: Transport>(
             tick(Stage::Measure, d);
         },
     )?;
-    let client_cpu = cpu_before
-        .and_then(|c| c.try_elapsed().ok())
-        .unwrap_or(Duration::ZERO);
+    let client_cpu = usage::since(cpu_before, usage::thread_cpu()).unwrap_or(Duration::ZERO);
     let reconnects = t
         .reconnects()
         .zip(reconnects_before)

@@ -36,7 +36,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use cpu_time::ProcessTime;
 use netipc::codec::{
     DispatchError, SnapshotBuilder, SnapshotRequest, decode_increment, dispatch_apps_lookup,
     dispatch_cgroups_lookup, encode_increment,
@@ -53,6 +52,7 @@ use super::ServerArgs;
 use super::lookup::Table;
 use super::scenarios::{Plane, Scenario, ServerKind};
 use super::snapshot::{self, Cgroup, cgroups};
+use crate::usage;
 
 /// The line printed once the server listens.
 pub const READY: &str = "ready";
@@ -326,14 +326,14 @@ fn say(line: &str) -> io::Result<()> {
 
 /// The JSON line reporting this process's CPU time and its resident
 /// memory in bytes (`null` where it cannot be read). Reading the memory
-/// takes CPU time (milliseconds with thousands of mappings), so the CPU and
-/// wall times are reported both before it (`cpu_seconds`, `wall_seconds`)
+/// takes CPU time (a `/proc` read on Linux, a system call on Windows), so
+/// the CPU and wall times are reported both before it (`cpu_seconds`, `wall_seconds`)
 /// and after it (`..._after_rss`): a window that starts after one sample
 /// and ends before the next does not include the reads.
 fn cpu_line(event: &str, started: Instant) -> String {
-    let cpu = || ProcessTime::try_now().map_or(f64::NAN, |t| t.as_duration().as_secs_f64());
+    let cpu = || usage::process_cpu().map_or(f64::NAN, |t| t.as_secs_f64());
     let (cpu_before, wall_before) = (cpu(), started.elapsed().as_secs_f64());
-    let rss = memory_stats::memory_stats().map(|m| m.physical_mem as u64);
+    let rss = usage::resident_bytes();
     let (cpu_after, wall_after) = (cpu(), started.elapsed().as_secs_f64());
     serde_json::json!({
         "event": event,

@@ -11,11 +11,10 @@
 
 use std::time::{Duration, Instant};
 
-use cpu_time::ProcessTime;
-
 use super::progress::Progress;
 use crate::bench::BenchError;
 use crate::bench::process::{ServerChild, ServerCounters, Usage};
+use crate::usage;
 
 /// The `bench-server` scenario the provider runs.
 pub const PROVIDER_SCENARIO: &str = "l2-shm-increment";
@@ -129,7 +128,7 @@ pub struct Window {
 /// A window being measured.
 pub struct Meter {
     provider: Usage,
-    own: Option<ProcessTime>,
+    own: Option<Duration>,
     started: Instant,
 }
 
@@ -142,7 +141,7 @@ impl Meter {
         let provider = provider.usage()?;
         Ok(Self {
             provider,
-            own: ProcessTime::try_now().ok(),
+            own: usage::process_cpu(),
             started: Instant::now(),
         })
     }
@@ -153,9 +152,7 @@ impl Meter {
     /// The provider did not answer.
     pub fn finish(self, provider: &mut Provider) -> Result<Window, BenchError> {
         let wall_s = self.started.elapsed().as_secs_f64();
-        let own = self
-            .own
-            .and_then(|t| t.try_elapsed().ok())
+        let own = usage::since(self.own, usage::process_cpu())
             .map(|cpu| cpu.as_secs_f64() / wall_s.max(f64::MIN_POSITIVE));
         let end = provider.usage()?;
         Ok(Window {
