@@ -7,10 +7,13 @@
 //! (1)(2)(3)   (4)   (5)      (6)       (7)  (8) (9)    (10)       (11)
 //! ```
 //!
-//! Only mounts of type `cgroup` (v1) and `cgroup2` (v2) matter. A v1
-//! hierarchy is known by its controllers (the super options, field 11,
-//! without the generic ones: `cpu,cpuacct`, `memory`, `name=systemd`). The
-//! same hierarchy mounted twice (same device number, field 3) is kept once.
+//! procfs-core parses the lines. Only mounts of type `cgroup` (v1) and
+//! `cgroup2` (v2) matter. A v1 hierarchy is known by its controllers (the
+//! super options, field 11, without the generic ones: `cpu,cpuacct`,
+//! `memory`, `name=systemd`). The same hierarchy mounted twice (same
+//! device number, field 3) is kept once.
+
+use procfs_core::process::MountInfo;
 
 /// The cgroup version of a hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +51,10 @@ const NOT_CONTROLLERS: &[&str] = &[
 /// The cgroup mounts listed in a mountinfo text, in file order, without
 /// duplicates of the same hierarchy. Lines that do not parse are skipped.
 pub fn cgroup_mounts(mountinfo: &str) -> Vec<Mount> {
-    let mut devices: Vec<&str> = Vec::new();
+    let mut devices: Vec<String> = Vec::new();
     let mut mounts = Vec::new();
     for line in mountinfo.lines() {
-        let Some((device, mount)) = parse_line(line) else {
+        let Some((device, mount)) = MountInfo::from_line(line).ok().and_then(cgroup_mount) else {
             continue;
         };
         if devices.contains(&device) {
@@ -63,23 +66,20 @@ pub fn cgroup_mounts(mountinfo: &str) -> Vec<Mount> {
     mounts
 }
 
-fn parse_line(line: &str) -> Option<(&str, Mount)> {
-    let (before, after) = line.split_once(" - ")?;
-    let fields: Vec<&str> = before.split(' ').collect();
-    let device = *fields.get(2)?;
-    let mount_point = unescape(fields.get(4)?);
-    let mut after = after.split(' ');
-    let fs_type = after.next()?;
-    let _source = after.next()?;
-    let super_options = after.next().unwrap_or("");
-    let version = match fs_type {
+/// The device number and the mount of a cgroup hierarchy (`None` for
+/// any other mount).
+fn cgroup_mount(m: MountInfo) -> Option<(String, Mount)> {
+    let version = match m.fs_type.as_str() {
         "cgroup2" => Version::V2,
         "cgroup" => {
-            let mut controllers: Vec<String> = super_options
-                .split(',')
-                .filter(|o| !o.is_empty() && !NOT_CONTROLLERS.contains(o))
-                .filter(|o| !o.contains('=') || o.starts_with("name="))
-                .map(str::to_owned)
+            let mut controllers: Vec<String> = m
+                .super_options
+                .into_iter()
+                .filter_map(|(option, value)| match value {
+                    None if !NOT_CONTROLLERS.contains(&option.as_str()) => Some(option),
+                    Some(name) if option == "name" => Some(format!("name={name}")),
+                    _ => None,
+                })
                 .collect();
             controllers.sort();
             if controllers.is_empty() {
@@ -89,8 +89,9 @@ fn parse_line(line: &str) -> Option<(&str, Mount)> {
         }
         _ => return None,
     };
+    let mount_point = unescape(&m.mount_point.to_string_lossy());
     Some((
-        device,
+        m.majmin,
         Mount {
             mount_point,
             version,
@@ -98,7 +99,8 @@ fn parse_line(line: &str) -> Option<(&str, Mount)> {
     ))
 }
 
-/// Undoes the octal escapes of mountinfo paths (`\040` is a space).
+/// Undoes the octal escapes of mountinfo paths (`\040` is a space):
+/// procfs-core 0.18 undoes them in `/proc/mounts` but not in mountinfo.
 fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -1,5 +1,12 @@
-//! Parsing the per-process files of Linux's `/proc`: `stat`, `status` and
-//! `cgroup`. Pure text functions; the apps provider reads the files.
+//! The per-process files of Linux's `/proc` (`stat`, `status`, `cgroup`),
+//! parsed by procfs-core from the text the apps provider read (bounded,
+//! see [`read_bounded`](super::read_bounded)). procfs-core only parses, so
+//! the same code reads the fixtures of the tests on every OS and a
+//! `--fs-root` directory as well as `/`.
+
+use procfs_core::FromRead;
+use procfs_core::ProcessCGroups;
+use procfs_core::process::Status;
 
 /// The fields of `/proc/<pid>/stat` the apps provider publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,31 +20,42 @@ pub struct Stat {
     pub starttime: u64,
 }
 
-/// Parses `/proc/<pid>/stat`. The name is taken between the first `(` and
-/// the last `)`, so names with spaces or parentheses parse; the numeric
-/// fields are counted after it.
+/// Parses `/proc/<pid>/stat` (the name is taken between the first `(`
+/// and the last `)`, so names with spaces or parentheses parse).
 pub fn parse_stat(text: &str) -> Option<Stat> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?.to_owned();
-    // After ")": field 3 (state) is the first.
-    let rest: Vec<&str> = text.get(close + 1..)?.split_ascii_whitespace().collect();
-    let field = |n: usize| rest.get(n - 3).copied();
+    if !stat_shaped(text) {
+        return None;
+    }
+    let stat = procfs_core::process::Stat::from_read(text.as_bytes()).ok()?;
     Some(Stat {
-        comm,
-        ppid: field(4)?.parse().ok()?,
-        starttime: field(22)?.parse().ok()?,
+        comm: stat.comm,
+        ppid: u32::try_from(stat.ppid).ok()?,
+        starttime: stat.starttime,
     })
+}
+
+/// Whether `text` has the `pid (name) state ...` shape around the name:
+/// procfs-core 0.18 slices the line at the byte before the first `(` and
+/// two bytes after the last `)` unchecked, and panics on a text such as
+/// `(x)` or `1 (x)`. `/proc` never writes one, but `--fs-root` may point
+/// at any file.
+fn stat_shaped(text: &str) -> bool {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    match (text.find('('), text.rfind(')')) {
+        (Some(open), Some(close)) => {
+            open >= 2
+                && bytes[open - 1] == b' '
+                && open < close
+                && bytes.get(close + 1) == Some(&b' ')
+        }
+        _ => false,
+    }
 }
 
 /// The real uid from `/proc/<pid>/status` (the first number of `Uid:`).
 pub fn parse_status_uid(text: &str) -> Option<u32> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_ascii_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    Status::from_read(text.as_bytes()).ok().map(|s| s.ruid)
 }
 
 /// One line of `/proc/<pid>/cgroup`: `hierarchy-id:controllers:path`.
@@ -58,25 +76,23 @@ impl CgroupLine {
     }
 }
 
-/// Parses `/proc/<pid>/cgroup`; malformed lines are skipped.
+/// Parses `/proc/<pid>/cgroup`: its lines whose path is absolute (none
+/// when the file does not parse).
 pub fn parse_cgroup(text: &str) -> Vec<CgroupLine> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let hierarchy_id = parts.next()?.parse().ok()?;
-            let mut controllers: Vec<String> = parts
-                .next()?
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect();
+    let Ok(lines) = ProcessCGroups::from_read(text.as_bytes()) else {
+        return Vec::new();
+    };
+    lines
+        .into_iter()
+        .filter(|l| l.pathname.starts_with('/'))
+        .map(|l| {
+            let mut controllers = l.controllers;
             controllers.sort();
-            let path = parts.next()?.to_owned();
-            path.starts_with('/').then_some(CgroupLine {
-                hierarchy_id,
+            CgroupLine {
+                hierarchy_id: l.hierarchy,
                 controllers,
-                path,
-            })
+                path: l.pathname,
+            }
         })
         .collect()
 }
@@ -108,9 +124,21 @@ mod tests {
     }
 
     #[test]
-    fn truncated_stat_is_rejected() {
-        assert_eq!(parse_stat("42 (x) S 1 2 3"), None);
-        assert_eq!(parse_stat("garbage"), None);
+    fn truncated_or_misshapen_stat_is_rejected() {
+        for text in [
+            "42 (x) S 1 2 3",
+            "garbage",
+            "(x)",
+            "1 (x)",
+            "1 (x)\n",
+            ")(",
+            "1 )( S",
+            "é(x) S",
+            "1 (x)é S",
+            "",
+        ] {
+            assert_eq!(parse_stat(text), None, "{text:?}");
+        }
     }
 
     #[test]
@@ -120,6 +148,7 @@ mod tests {
             Some(1000)
         );
         assert_eq!(parse_status_uid("Name:\tx\n"), None);
+        assert_eq!(parse_status_uid(""), None);
     }
 
     #[test]
@@ -134,5 +163,8 @@ mod tests {
         assert_eq!(v1[0].controllers, ["cpu", "cpuacct"]);
         assert_eq!(v1[2].controllers, ["name=systemd"]);
         assert!(v1[3].is_v2());
+
+        assert_eq!(parse_cgroup("not a cgroup file"), []);
+        assert_eq!(parse_cgroup("0::relative\n"), []);
     }
 }
