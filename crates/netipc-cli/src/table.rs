@@ -1,6 +1,14 @@
-//! A small text table: a header row, aligned columns two spaces apart, no
-//! trailing spaces. Long cells can be shortened in the middle, which keeps
-//! the informative end of a path.
+//! Text tables, laid out by `tabled`: a terminal table (a header row,
+//! aligned columns two spaces apart, no borders, no trailing spaces) or a
+//! Markdown table (aligned columns, with the alignment row GitHub reads:
+//! `--:` for right-aligned columns). Long cells can be shortened in the
+//! middle, which keeps the informative end of a path.
+
+use tabled::builder::Builder;
+use tabled::grid::config::Offset;
+use tabled::settings::object::{Cell, Columns};
+use tabled::settings::style::LineChar;
+use tabled::settings::{Alignment, Padding, Style};
 
 /// A table being filled.
 #[derive(Debug, Clone, Default)]
@@ -10,10 +18,11 @@ pub struct Table {
     right: Vec<bool>,
     max: Vec<Option<usize>>,
     indent: usize,
+    markdown: bool,
 }
 
 impl Table {
-    /// A table with these column headers.
+    /// A terminal table with these column headers.
     pub fn new(headers: &[&str]) -> Self {
         Self {
             headers: headers.iter().map(|h| (*h).to_owned()).collect(),
@@ -21,6 +30,15 @@ impl Table {
             right: vec![false; headers.len()],
             max: vec![None; headers.len()],
             indent: 0,
+            markdown: false,
+        }
+    }
+
+    /// A Markdown table with these column headers.
+    pub fn markdown(headers: &[&str]) -> Self {
+        Self {
+            markdown: true,
+            ..Self::new(headers)
         }
     }
 
@@ -48,7 +66,7 @@ impl Table {
         self
     }
 
-    /// Adds a row (missing cells are empty).
+    /// Adds a row (missing cells are empty, extra ones are dropped).
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
@@ -58,39 +76,40 @@ impl Table {
         self.rows.len()
     }
 
-    /// The table as text, one line per row plus the header.
+    /// The table as text, one line per row plus the header (and the
+    /// alignment row of a Markdown table), each ending in a newline.
     pub fn render(&self) -> String {
         let cols = self.headers.len();
-        let cell = |row: &[String], c: usize| -> String {
-            let s = row.get(c).map_or("", String::as_str);
-            match self.max[c] {
-                Some(m) => shorten(s, m),
-                None => s.to_owned(),
+        let mut builder = Builder::new();
+        builder.push_record(self.headers.iter().cloned());
+        for row in &self.rows {
+            builder.push_record((0..cols).map(|c| {
+                let s = row.get(c).map_or("", String::as_str);
+                match self.max[c] {
+                    Some(m) => shorten(s, m),
+                    None => s.to_owned(),
+                }
+            }));
+        }
+        let mut table = builder.build();
+        if self.markdown {
+            table.with(Style::markdown());
+        } else {
+            table
+                .with(Style::empty())
+                .with(Padding::new(0, 2, 0, 0))
+                .modify(Columns::last(), Padding::zero());
+        }
+        for (c, _) in self.right.iter().enumerate().filter(|(_, r)| **r) {
+            table.modify(Columns::one(c), Alignment::right());
+            if self.markdown && !self.rows.is_empty() {
+                // The line above the first row is the alignment row.
+                table.modify(Cell::new(1, c), LineChar::horizontal(':', Offset::End(0)));
             }
-        };
-        let rows: Vec<Vec<String>> = std::iter::once(self.headers.clone())
-            .chain(self.rows.iter().cloned())
-            .map(|r| (0..cols).map(|c| cell(&r, c)).collect())
-            .collect();
-        let widths: Vec<usize> = (0..cols)
-            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-            .collect();
+        }
         let mut out = String::new();
-        for row in &rows {
-            let mut line = " ".repeat(self.indent);
-            for (c, value) in row.iter().enumerate() {
-                let pad = widths[c] - value.chars().count();
-                if c > 0 {
-                    line.push_str("  ");
-                }
-                if self.right[c] {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(value);
-                } else {
-                    line.push_str(value);
-                    line.push_str(&" ".repeat(pad));
-                }
-            }
+        for line in table.to_string().lines() {
+            out.push_str(&" ".repeat(self.indent));
             out.push_str(line.trim_end());
             out.push('\n');
         }
@@ -122,6 +141,28 @@ mod tests {
         t.row(vec!["100".into(), "bbb".into()]);
         assert_eq!(t.render(), "    N  NAME\n    1  a\n  100  bbb\n");
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn missing_cells_and_an_empty_table() {
+        let mut t = Table::new(&["A", "B", "C"]);
+        t.row(vec!["x".into()]);
+        assert_eq!(t.render(), "A  B  C\nx\n");
+        assert_eq!(Table::new(&["ONLY"]).render(), "ONLY\n");
+    }
+
+    #[test]
+    fn markdown_with_alignment_row() {
+        let mut t = Table::markdown(&["scenario", "µs", "wait"]).right(&[1]);
+        t.row(vec!["a".into(), "12.5".into(), "poll".into()]);
+        t.row(vec!["longer-name".into(), "7".into(), "-".into()]);
+        assert_eq!(
+            t.render(),
+            "| scenario    |   µs | wait |\n\
+             |-------------|-----:|------|\n\
+             | a           | 12.5 | poll |\n\
+             | longer-name |    7 | -    |\n"
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "live/markdown.rs"]
+mod markdown;
+
 const WATCHDOG: Duration = Duration::from_secs(60);
 
 struct Run {
@@ -200,20 +203,20 @@ fn every_scenario_in_markdown_and_csv() {
         "raw-hashmap-lookup",
         "l3-cache-lookup",
     ] {
-        assert!(md.stdout.contains(&format!("| {name} |")), "{}", md.stdout);
+        markdown::row(&md.stdout, name);
     }
-    assert!(
-        md.stdout.contains("| l3-cache-lookup | none | 1000 | 1 |"),
-        "{}",
-        md.stdout
-    );
+    markdown::assert_row_starts(&md.stdout, &["l3-cache-lookup", "none", "1000", "1"]);
+    // Numbers are right-aligned, also for a Markdown renderer.
+    let alignment = markdown::alignment_rows(&md.stdout);
+    assert_eq!(alignment.len(), 1, "{}", md.stdout);
+    assert!(alignment[0].starts_with("|-") && alignment[0].contains("-:|"));
     assert!(md.stdout.contains("  - `none`: "), "{}", md.stdout);
     assert!(
         md.stdout.contains("are compared to raw-hashmap-lookup"),
         "{}",
         md.stdout
     );
-    assert!(md.stdout.contains("| p50 vs L1 |"), "{}", md.stdout);
+    markdown::assert_columns(&md.stdout, &["items/s vs L1", "p50 vs L1"]);
     assert!(
         md.stdout
             .contains("- `l2-shm-increment` (vs `raw-shm-pingpong`, L1 `shm-pingpong`): "),
@@ -226,18 +229,10 @@ fn every_scenario_in_markdown_and_csv() {
         "{}",
         md.stdout
     );
-    assert!(md.stdout.contains("| p50 |"), "{}", md.stdout);
+    markdown::assert_columns(&md.stdout, &["items/s", "p50", "p95"]);
     // Each row says how it waits, and the header explains both ways.
-    assert!(
-        md.stdout.contains("| uds-pingpong | poll |"),
-        "{}",
-        md.stdout
-    );
-    assert!(
-        md.stdout.contains("| shm-pingpong | spin+sleep |"),
-        "{}",
-        md.stdout
-    );
+    markdown::assert_row_starts(&md.stdout, &["uds-pingpong", "poll"]);
+    markdown::assert_row_starts(&md.stdout, &["shm-pingpong", "spin+sleep"]);
     assert!(md.stdout.contains("  - `poll`: "), "{}", md.stdout);
     assert!(md.stdout.contains("  - `spin+sleep`: "), "{}", md.stdout);
     assert!(
@@ -792,38 +787,56 @@ fn unknown_scenario_lists_the_known_ones() {
     assert!(r.stderr.contains("uds-pipeline-batch"), "{}", r.stderr);
     let list = run(&["bench", "--list"]);
     assert_eq!(list.code, 0);
-    assert!(
-        list.stdout
-            .contains("| uds-batch-pingpong | raw-packet-pingpong |"),
-        "{}",
-        list.stdout
+    let list = &list.stdout;
+    markdown::assert_row_starts(list, &["uds-batch-pingpong", "raw-packet-pingpong"]);
+    markdown::assert_row_starts(
+        list,
+        &[
+            "shm-batch-pingpong",
+            "raw-shm-pingpong",
+            "-",
+            "L1 INCREMENT, offers SHM",
+            "shm",
+            "spin+sleep",
+        ],
     );
-    assert!(
-        list.stdout.contains(
-            "| shm-batch-pingpong | raw-shm-pingpong | - | L1 INCREMENT, offers SHM | shm | spin+sleep |"
-        ),
-        "{}",
-        list.stdout
+    markdown::assert_row_starts(
+        list,
+        &[
+            "l2-snapshot-1000",
+            "raw-packet-pingpong",
+            "uds-snapshot-1000",
+            "L2 CGROUPS_SNAPSHOT (1000)",
+            "socket",
+            "poll",
+            "1000",
+            "1",
+        ],
     );
-    assert!(
-        list.stdout.contains(
-            "| l2-snapshot-1000 | raw-packet-pingpong | uds-snapshot-1000 | L2 CGROUPS_SNAPSHOT (1000) | socket | poll | 1000 | 1 |"
-        ),
-        "{}",
-        list.stdout
+    markdown::assert_row_starts(
+        list,
+        &[
+            "l2-shm-apps-lookup-64",
+            "raw-shm-pingpong",
+            "shm-apps-lookup-64",
+            "L2 APPS_LOOKUP, offers SHM",
+            "shm",
+            "spin+sleep",
+            "64",
+            "1",
+        ],
     );
-    assert!(
-        list.stdout.contains(
-            "| l2-shm-apps-lookup-64 | raw-shm-pingpong | shm-apps-lookup-64 | L2 APPS_LOOKUP, offers SHM | shm | spin+sleep | 64 | 1 |"
-        ),
-        "{}",
-        list.stdout
-    );
-    assert!(
-        list.stdout.contains(
-            "| l3-cache-lookup | raw-hashmap-lookup | - | L2 CGROUPS_SNAPSHOT (1000) | memory | none | 1000 | 1 |"
-        ),
-        "{}",
-        list.stdout
+    markdown::assert_row_starts(
+        list,
+        &[
+            "l3-cache-lookup",
+            "raw-hashmap-lookup",
+            "-",
+            "L2 CGROUPS_SNAPSHOT (1000)",
+            "memory",
+            "none",
+            "1000",
+            "1",
+        ],
     );
 }

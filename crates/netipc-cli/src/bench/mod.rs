@@ -39,6 +39,8 @@ use report::{Format, Machine, RunInfo};
 use scenarios::{DEFAULT_BATCH, SCENARIOS, Scenario, ServerKind};
 use stats::Row;
 
+use crate::table::Table;
+
 /// The service name of the roles when `--service` is not given.
 const DEFAULT_SERVICE: &str = "netipc-bench";
 
@@ -367,12 +369,18 @@ fn run_one(
 /// The scenario table for `--list`.
 fn list() -> String {
     use scenarios::{Batch, Drive, Plane};
-    use std::fmt::Write as _;
-    let mut s = String::from(
-        "| scenario | compared to | L1 row | server | data plane | wait | items/round trip \
-         | depth | what |\n",
-    );
-    s.push_str("|---|---|---|---|---|---|--:|--:|---|\n");
+    let mut table = Table::markdown(&[
+        "scenario",
+        "compared to",
+        "L1 row",
+        "server",
+        "data plane",
+        "wait",
+        "items/round trip",
+        "depth",
+        "what",
+    ])
+    .right(&[6, 7]);
     for sc in SCENARIOS {
         let items = match sc.drive {
             Drive::Increment(Batch::FromOption) => format!("--batch ({DEFAULT_BATCH})"),
@@ -387,17 +395,17 @@ fn list() -> String {
         if sc.plane == Plane::Shm && !matches!(sc.server, ServerKind::RawShm) {
             server.push_str(", offers SHM");
         }
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {server} | {} | {} | {items} | {} | {} |",
-            sc.name,
-            sc.limit.unwrap_or("(limit row)"),
-            sc.l1.unwrap_or("-"),
-            sc.plane.name(),
-            sc.plane.wait(),
-            sc.depth,
-            sc.summary
-        );
+        table.row(vec![
+            sc.name.to_owned(),
+            sc.limit.unwrap_or("(limit row)").to_owned(),
+            sc.l1.unwrap_or("-").to_owned(),
+            server,
+            sc.plane.name().to_owned(),
+            sc.plane.wait().to_owned(),
+            items,
+            sc.depth.to_string(),
+            sc.summary.to_owned(),
+        ]);
     }
-    s
+    table.render()
 }

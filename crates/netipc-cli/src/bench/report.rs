@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use procfs_core::{CpuInfo, FromRead, LoadAverage};
 use serde_json::{Value, json};
 
 use super::Timing;
@@ -10,6 +11,7 @@ use super::scenarios::{
     WAIT_NONE, WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
 use super::stats::Row;
+use crate::table::Table;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,16 +34,12 @@ pub struct Machine {
 
 impl Machine {
     /// Reads the machine description (files that do not exist on this OS
-    /// are skipped).
+    /// are skipped; procfs-core parses Linux's `/proc` files).
     pub fn detect() -> Self {
         let read = |p: &str| std::fs::read_to_string(p).ok();
-        let cpu = read("/proc/cpuinfo")
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, v)| v.trim().to_owned())
-            })
+        let cpu = CpuInfo::from_file("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| c.model_name(0).map(str::to_owned))
             .or_else(|| std::env::var("PROCESSOR_IDENTIFIER").ok());
         let release = read("/etc/os-release").and_then(|s| {
             s.lines()
@@ -56,8 +54,9 @@ impl Machine {
             (None, Some(k)) => os = format!("{os} (kernel {k})"),
             (None, None) => {}
         }
-        let load = read("/proc/loadavg")
-            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+        let load = LoadAverage::from_file("/proc/loadavg")
+            .ok()
+            .map(|l| format!("{:.2} {:.2} {:.2}", l.one, l.five, l.fifteen));
         Self {
             cpu,
             cores: std::thread::available_parallelism().map_or(0, usize::from),
@@ -144,12 +143,25 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         );
     }
     s.push('\n');
-    s.push_str(
-        "| scenario | wait | items/rt | depth | round trips/s | items/s | p50 | p95 | p99 | p99.9 \
-         | client CPU | server CPU | items/s vs limit | p50 vs limit | items/s vs L1 \
-         | p50 vs L1 |\n",
-    );
-    s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let mut table = Table::markdown(&[
+        "scenario",
+        "wait",
+        "items/rt",
+        "depth",
+        "round trips/s",
+        "items/s",
+        "p50",
+        "p95",
+        "p99",
+        "p99.9",
+        "client CPU",
+        "server CPU",
+        "items/s vs limit",
+        "p50 vs limit",
+        "items/s vs L1",
+        "p50 vs L1",
+    ])
+    .right(&[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     for r in rows {
         let (tput, p50) = match (&r.ratio, r.limit) {
             (Some(x), _) => (format!("{:.2}x", x.items_per_s), format!("{:.2}x", x.p50)),
@@ -160,24 +172,26 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
             (format!("{:.2}x", x.items_per_s), format!("{:.2}x", x.p50))
         });
         let l = &r.latency;
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {tput} | {p50} \
-             | {l1_tput} | {l1_p50} |",
-            r.scenario,
-            r.wait,
-            r.items_per_round_trip,
-            r.depth,
+        table.row(vec![
+            r.scenario.to_owned(),
+            r.wait.to_owned(),
+            r.items_per_round_trip.to_string(),
+            r.depth.to_string(),
             count(r.round_trips_per_s),
             count(r.items_per_s),
             micros(l.p50),
             micros(l.p95),
             micros(l.p99),
             micros(l.p999),
-            r.client_cores,
+            format!("{:.2}", r.client_cores),
             r.server_cores.map_or("-".to_owned(), |c| format!("{c:.2}")),
-        );
+            tput,
+            p50,
+            l1_tput,
+            l1_p50,
+        ]);
     }
+    s.push_str(&table.render());
     s.push_str(
         "\nCPU is in cores (CPU seconds per wall second). \"vs limit\" divides by the row's \
          limit row, named below (raw-packet-pingpong for socket rows: the same socket, no \

@@ -14,6 +14,8 @@ use std::time::Duration;
 use netipc::service::{ClientConfig, IncrementClient};
 use netipc::wire::Profiles;
 
+use crate::table::Table;
+
 /// Longest a consumer's call (and its connection attempt) may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -159,7 +161,7 @@ pub fn parse(name: &str) -> Result<Scenario, String> {
 
 /// The table printed by `--list`.
 pub fn list() -> String {
-    let mut s = String::from("| scenario | consumers | transport | what |\n|---|--:|---|---|\n");
+    let mut table = Table::markdown(&["scenario", "consumers", "transport", "what"]).right(&[1]);
     for sc in DEFAULTS {
         let (consumers, what) = match sc.kind {
             Kind::Load(n) => (
@@ -183,11 +185,14 @@ pub fn list() -> String {
                 "--cycles times: new client, connect, one call, close",
             ),
         };
-        s.push_str(&format!(
-            "| {sc} | {consumers} | {} | {what} |\n",
-            sc.transport.name()
-        ));
+        table.row(vec![
+            sc.to_string(),
+            consumers,
+            sc.transport.name().to_owned(),
+            what.to_owned(),
+        ]);
     }
+    let mut s = table.render();
     s.push_str(
         "\nload-<N>-<transport>, idle-<N>-<transport> and depart-<N>-<transport> take any N \
          from 1 to 10000. \

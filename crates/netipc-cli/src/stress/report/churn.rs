@@ -1,7 +1,5 @@
 //! The churn group: its Markdown table with notes, and its JSON rows.
 
-use std::fmt::Write as _;
-
 use serde_json::{Value, json};
 
 use super::super::churn::ChurnRow;
@@ -9,33 +7,46 @@ use super::super::latency::Summary;
 use super::super::scenarios::Transport;
 use super::format::{cores, counter, group, mib, percentiles};
 use super::row_notes;
+use crate::table::Table;
 
 pub fn table(s: &mut String, rows: &[&ChurnRow]) {
     s.push_str("\n## Churn: new client, connect, one call, close, back to back\n\n");
-    s.push_str(
-        "| scenario | cycles | failed | cycles/s | p50 (µs) | p99 (µs) | max (µs) \
-         | provider CPU (cores) | provider RSS at end (MiB) | stress CPU (cores) \
-         | sessions opened | refused at capacity | handshake failures |\n",
-    );
-    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let mut table = Table::markdown(&[
+        "scenario",
+        "cycles",
+        "failed",
+        "cycles/s",
+        "p50 (µs)",
+        "p99 (µs)",
+        "max (µs)",
+        "provider CPU (cores)",
+        "provider RSS at end (MiB)",
+        "stress CPU (cores)",
+        "sessions opened",
+        "refused at capacity",
+        "handshake failures",
+    ])
+    .right(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     for r in rows {
         let (p50, p99, max) = percentiles(r.cycle_time.as_ref());
         let c = &r.counters;
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {p50} | {p99} | {max} | {:.2} | {} | {} | {} | {} | {} |",
-            r.name,
+        table.row(vec![
+            r.name.clone(),
             group(u64::from(r.cycles_done)),
             group(r.failed),
             group(r.cycles_per_s().round() as u64),
-            r.window.provider_cores,
+            p50,
+            p99,
+            max,
+            format!("{:.2}", r.window.provider_cores),
             mib(r.window.provider_rss),
             cores(r.window.own_cores),
             counter(c, "sessions_opened"),
             counter(c, "refused_at_capacity"),
             counter(c, "handshake_failures"),
-        );
+        ]);
     }
+    s.push_str(&table.render());
     s.push('\n');
     s.push_str(
         "The times are of a whole cycle (client created, connected, called, dropped); failed = \

@@ -9,15 +9,25 @@ use super::super::latency::Summary;
 use super::super::scenarios::Transport;
 use super::format::{counter, group, micros, percentiles};
 use super::{held, row_notes};
+use crate::table::Table;
 
 pub fn table(s: &mut String, rows: &[&DepartRow]) {
     s.push_str("\n## Depart: consumers leave one at a time while other sessions are held idle\n\n");
-    s.push_str(
-        "| scenario | idle sessions | transport | departures | released p50 (µs) | p99 (µs) \
-         | max (µs) | not released | of which the consumer's close, p50 (µs) \
-         | resolution: stats round trip p50 (µs) | sessions opened | refused at capacity |\n",
-    );
-    s.push_str("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let mut table = Table::markdown(&[
+        "scenario",
+        "idle sessions",
+        "transport",
+        "departures",
+        "released p50 (µs)",
+        "p99 (µs)",
+        "max (µs)",
+        "not released",
+        "of which the consumer's close, p50 (µs)",
+        "resolution: stats round trip p50 (µs)",
+        "sessions opened",
+        "refused at capacity",
+    ])
+    .right(&[1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     for r in rows {
         let seen = &r.seen;
         let (p50, p99, max) = percentiles(seen.release.as_ref());
@@ -31,19 +41,23 @@ pub fn table(s: &mut String, rows: &[&DepartRow]) {
             )
         };
         let p50_of = |l: Option<Summary>| l.map_or_else(|| "-".to_owned(), |l| micros(l.p50));
-        let (close, probe) = (p50_of(seen.close), p50_of(seen.probe));
         let c = &r.counters;
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {departures} | {p50} | {p99} | {max} | {} | {close} | {probe} | {} | {} |",
-            r.name,
-            r.held.served,
+        table.row(vec![
+            r.name.clone(),
+            r.held.served.to_string(),
             held::transport(r.transport, &r.held),
-            seen.not_released,
+            departures,
+            p50,
+            p99,
+            max,
+            seen.not_released.to_string(),
+            p50_of(seen.close),
+            p50_of(seen.probe),
             counter(c, "sessions_opened"),
             counter(c, "refused_at_capacity"),
-        );
+        ]);
     }
+    s.push_str(&table.render());
     s.push('\n');
     let _ = writeln!(
         s,

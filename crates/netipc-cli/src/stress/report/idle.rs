@@ -10,6 +10,7 @@ use super::super::held::{RELEASE_TIMEOUT, Release};
 use super::super::idle::{IdleRow, SETTLE};
 use super::format::{counter, mib, millis};
 use super::{held, row_notes};
+use crate::table::Table;
 
 pub fn table(s: &mut String, rows: &[&IdleRow], settings: &Settings) {
     let _ = writeln!(
@@ -17,35 +18,44 @@ pub fn table(s: &mut String, rows: &[&IdleRow], settings: &Settings) {
         "\n## Idle: sessions held open, no calls, for {:.1} s\n",
         settings.duration.as_secs_f64()
     );
-    s.push_str(
-        "| scenario | sessions | transport | served | provider CPU idle (% of a core) \
-         | provider RSS before (MiB) | with sessions open (MiB) | per served session (KiB) \
-         | after close (MiB) | released after (ms) | after the last close (ms) \
-         | sessions opened | refused at capacity |\n",
-    );
-    s.push_str("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let mut table = Table::markdown(&[
+        "scenario",
+        "sessions",
+        "transport",
+        "served",
+        "provider CPU idle (% of a core)",
+        "provider RSS before (MiB)",
+        "with sessions open (MiB)",
+        "per served session (KiB)",
+        "after close (MiB)",
+        "released after (ms)",
+        "after the last close (ms)",
+        "sessions opened",
+        "refused at capacity",
+    ])
+    .right(&[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     for r in rows {
         let per = r
             .rss_per_session()
             .map_or_else(|| "-".to_owned(), |b| format!("{:.1}", b / 1024.0));
         let c = &r.release.counters;
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {:.2} | {} | {} | {per} | {} | {} | {} | {} | {} |",
-            r.name,
-            r.held.sessions,
+        table.row(vec![
+            r.name.clone(),
+            r.held.sessions.to_string(),
             held::transport(r.transport, &r.held),
-            r.held.served,
-            r.cpu_percent(),
+            r.held.served.to_string(),
+            format!("{:.2}", r.cpu_percent()),
             mib(r.rss_before),
             mib(r.window.provider_rss),
+            per,
             mib(r.rss_after_close),
             millis(r.release.after_stop),
             millis(r.release.after_last_close),
             counter(c, "sessions_opened"),
             counter(c, "refused_at_capacity"),
-        );
+        ]);
     }
+    s.push_str(&table.render());
     s.push('\n');
     let _ = writeln!(
         s,

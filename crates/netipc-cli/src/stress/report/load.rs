@@ -9,6 +9,7 @@ use super::super::latency::Summary;
 use super::super::load::LoadRow;
 use super::format::{cores, group, mib, percentiles, transport_cell};
 use super::row_notes;
+use crate::table::Table;
 
 pub fn table(s: &mut String, rows: &[&LoadRow], settings: &Settings) {
     let _ = writeln!(
@@ -16,32 +17,46 @@ pub fn table(s: &mut String, rows: &[&LoadRow], settings: &Settings) {
         "\n## Load: every consumer calls in a loop for {:.1} s\n",
         settings.duration.as_secs_f64()
     );
-    s.push_str(
-        "| scenario | consumers | transport | ready at start | calls/s | p50 (µs) | p99 (µs) \
-         | max (µs) | never served | calls per consumer, max/min | failed calls \
-         | provider CPU (cores) | provider RSS (MiB) | stress CPU (cores) |\n",
-    );
-    s.push_str("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let mut table = Table::markdown(&[
+        "scenario",
+        "consumers",
+        "transport",
+        "ready at start",
+        "calls/s",
+        "p50 (µs)",
+        "p99 (µs)",
+        "max (µs)",
+        "never served",
+        "calls per consumer, max/min",
+        "failed calls",
+        "provider CPU (cores)",
+        "provider RSS (MiB)",
+        "stress CPU (cores)",
+    ])
+    .right(&[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
     for r in rows {
         let (p50, p99, max) = percentiles(r.latency.as_ref());
         let spread = r
             .spread()
             .map_or_else(|| "inf".to_owned(), |x| format!("{x:.2}"));
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {p50} | {p99} | {max} | {} | {spread} | {} | {:.2} | {} | {} |",
-            r.name,
-            r.consumers,
+        table.row(vec![
+            r.name.clone(),
+            r.consumers.to_string(),
             transport_cell(r.transport, r.shm_calls, r.calls),
-            r.ready_at_start,
+            r.ready_at_start.to_string(),
             group(r.calls_per_s().round() as u64),
-            r.never_served,
+            p50,
+            p99,
+            max,
+            r.never_served.to_string(),
+            spread,
             group(r.failed_calls),
-            r.window.provider_cores,
+            format!("{:.2}", r.window.provider_cores),
             mib(r.window.provider_rss),
             cores(r.window.own_cores),
-        );
+        ]);
     }
+    s.push_str(&table.render());
     s.push('\n');
     s.push_str(
         "ready at start = consumers whose client was connected when the window opened (a \
