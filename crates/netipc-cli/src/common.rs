@@ -466,7 +466,7 @@ pub fn write_stdout(text: &str) -> Result<(), CliError> {
 }
 
 /// Pretty JSON with a final newline.
-pub fn json_text(value: &serde_json::Value) -> String {
+pub fn json_text(value: &impl serde::Serialize) -> String {
     let mut text = serde_json::to_string_pretty(value)
         .unwrap_or_else(|e| format!("{{\"error\": \"cannot format JSON: {e}\"}}"));
     text.push('\n');

@@ -1,16 +1,18 @@
 //! Rendering the rows: a Markdown table (default), CSV or JSON, and the
 //! description of the machine they were measured on.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use procfs_core::{CpuInfo, FromRead, LoadAverage};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::Timing;
 use super::scenarios::{
     WAIT_NONE, WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
-use super::stats::Row;
+use super::stats::{Latency, Ratio, Row};
+use crate::common::json_text;
 use crate::table::Table;
 
 /// Output format.
@@ -22,13 +24,15 @@ pub enum Format {
 }
 
 /// What the machine is, as far as it can be read portably.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Machine {
     pub cpu: Option<String>,
+    #[serde(rename = "logical_cores")]
     pub cores: usize,
     pub os: String,
     pub arch: &'static str,
     /// 1/5/15-minute load averages at the start, where readable.
+    #[serde(rename = "load_average")]
     pub load: Option<String>,
 }
 
@@ -65,16 +69,6 @@ impl Machine {
             load,
         }
     }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "cpu": self.cpu,
-            "logical_cores": self.cores,
-            "os": self.os,
-            "arch": self.arch,
-            "load_average": self.load,
-        })
-    }
 }
 
 /// The run settings shown with the rows.
@@ -89,12 +83,7 @@ pub fn render(format: Format, rows: &[Row], machine: &Machine, run: &RunInfo) ->
     match format {
         Format::Markdown => markdown(rows, machine, run),
         Format::Csv => csv(rows),
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&to_json(rows, machine, run))
-                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-            s.push('\n');
-            s
-        }
+        Format::Json => json_text(&Report::new(rows, machine, run)),
     }
 }
 
@@ -299,112 +288,198 @@ const WAITS: &[(&str, &str)] = &[
     ),
 ];
 
-fn csv(rows: &[Row]) -> String {
-    let mut s = String::from(
-        "scenario,limit,items_per_round_trip,depth,round_trips,items,wall_s,round_trips_per_s,\
-         items_per_s,p50_ns,p95_ns,p99_ns,p999_ns,min_ns,max_ns,mean_ns,client_cpu_cores,\
-         server_cpu_cores,ratio_items_per_s,ratio_round_trips_per_s,ratio_p50,data_plane,wait,\
-         l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,\
-         reconnects,exchanges_per_round_trip\n",
-    );
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
-    for r in rows {
-        let l = &r.latency;
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{:.4},{:.1},{:.1},{},{},{},{},{},{},{:.1},{:.4},{},{},{},{},{},{},\
-             {},{},{},{},{},{},{}",
-            r.scenario,
-            r.limit.unwrap_or(""),
-            r.items_per_round_trip,
-            r.depth,
-            r.round_trips,
-            r.items(),
-            r.wall_s,
-            r.round_trips_per_s,
-            r.items_per_s,
-            l.p50,
-            l.p95,
-            l.p99,
-            l.p999,
-            l.min,
-            l.max,
-            l.mean,
-            r.client_cores,
-            opt(r.server_cores),
-            opt(r.ratio.map(|x| x.items_per_s)),
-            opt(r.ratio.map(|x| x.round_trips_per_s)),
-            opt(r.ratio.map(|x| x.p50)),
-            r.plane,
-            r.wait,
-            r.l1.unwrap_or(""),
-            opt(r.l1_ratio.map(|x| x.items_per_s)),
-            opt(r.l1_ratio.map(|x| x.round_trips_per_s)),
-            opt(r.l1_ratio.map(|x| x.p50)),
-            r.client_allocations,
-            r.reconnects.map_or(String::new(), |n| n.to_string()),
-            opt(r.exchanges_per_round_trip),
-        );
-    }
-    s
+/// One row of `--csv`: the numbers of a row, flat, under the names of
+/// the header line (empty where there is no value).
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    scenario: &'a str,
+    limit: Option<&'a str>,
+    items_per_round_trip: u32,
+    depth: u32,
+    round_trips: u64,
+    items: u64,
+    wall_s: f64,
+    round_trips_per_s: f64,
+    items_per_s: f64,
+    p50_ns: u64,
+    p95_ns: u64,
+    p99_ns: u64,
+    p999_ns: u64,
+    min_ns: u64,
+    max_ns: u64,
+    mean_ns: f64,
+    client_cpu_cores: f64,
+    server_cpu_cores: Option<f64>,
+    ratio_items_per_s: Option<f64>,
+    ratio_round_trips_per_s: Option<f64>,
+    ratio_p50: Option<f64>,
+    data_plane: &'a str,
+    wait: &'a str,
+    l1: Option<&'a str>,
+    ratio_l1_items_per_s: Option<f64>,
+    ratio_l1_round_trips_per_s: Option<f64>,
+    ratio_l1_p50: Option<f64>,
+    client_allocations: u64,
+    reconnects: Option<u32>,
+    exchanges_per_round_trip: Option<f64>,
 }
 
-/// The whole report as JSON.
-pub fn to_json(rows: &[Row], machine: &Machine, run: &RunInfo) -> Value {
-    let rows: Vec<Value> = rows
+impl<'a> CsvRow<'a> {
+    fn new(r: &'a Row) -> Self {
+        let l = &r.latency;
+        Self {
+            scenario: r.scenario,
+            limit: r.limit,
+            items_per_round_trip: r.items_per_round_trip,
+            depth: r.depth,
+            round_trips: r.round_trips,
+            items: r.items(),
+            wall_s: places(r.wall_s, 4),
+            round_trips_per_s: places(r.round_trips_per_s, 1),
+            items_per_s: places(r.items_per_s, 1),
+            p50_ns: l.p50,
+            p95_ns: l.p95,
+            p99_ns: l.p99,
+            p999_ns: l.p999,
+            min_ns: l.min,
+            max_ns: l.max,
+            mean_ns: places(l.mean, 1),
+            client_cpu_cores: places(r.client_cores, 4),
+            server_cpu_cores: r.server_cores.map(|c| places(c, 4)),
+            ratio_items_per_s: r.ratio.map(|x| places(x.items_per_s, 4)),
+            ratio_round_trips_per_s: r.ratio.map(|x| places(x.round_trips_per_s, 4)),
+            ratio_p50: r.ratio.map(|x| places(x.p50, 4)),
+            data_plane: r.plane,
+            wait: r.wait,
+            l1: r.l1,
+            ratio_l1_items_per_s: r.l1_ratio.map(|x| places(x.items_per_s, 4)),
+            ratio_l1_round_trips_per_s: r.l1_ratio.map(|x| places(x.round_trips_per_s, 4)),
+            ratio_l1_p50: r.l1_ratio.map(|x| places(x.p50, 4)),
+            client_allocations: r.client_allocations,
+            reconnects: r.reconnects,
+            exchanges_per_round_trip: r.exchanges_per_round_trip.map(|x| places(x, 4)),
+        }
+    }
+}
+
+/// `v` rounded to `n` decimal places: the CSV shows rates to 0.1 and
+/// seconds, cores and ratios to 0.0001.
+fn places(v: f64, n: i32) -> f64 {
+    let scale = 10f64.powi(n);
+    (v * scale).round() / scale
+}
+
+/// The rows as CSV (the `csv` crate quotes what needs quoting), with a
+/// header line.
+fn csv(rows: &[Row]) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let written = rows
         .iter()
-        .map(|r| {
-            let l = &r.latency;
-            json!({
-                "scenario": r.scenario,
-                "summary": r.summary,
-                "limit": r.limit,
-                "is_limit": r.limit.is_none(),
-                "data_plane": r.plane,
-                "wait": r.wait,
-                "items_per_round_trip": r.items_per_round_trip,
-                "depth": r.depth,
-                "round_trips": r.round_trips,
-                "items": r.items(),
-                "wall_seconds": r.wall_s,
-                "round_trips_per_second": r.round_trips_per_s,
-                "items_per_second": r.items_per_s,
-                "latency_ns": {
-                    "min": l.min, "mean": l.mean, "p50": l.p50, "p95": l.p95,
-                    "p99": l.p99, "p999": l.p999, "max": l.max,
+        .try_for_each(|r| out.serialize(CsvRow::new(r)))
+        .map_err(|e| e.to_string())
+        .and_then(|()| out.into_inner().map_err(|e| e.to_string()));
+    match written {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => format!("error: cannot write CSV: {e}\n"),
+    }
+}
+
+/// The whole report of `--json`.
+#[derive(Serialize)]
+struct Report<'a> {
+    tool: &'static str,
+    version: &'static str,
+    machine: &'a Machine,
+    settings: Settings,
+    rows: Vec<JsonRow<'a>>,
+}
+
+/// The settings of the run, and what every `wait` value means.
+#[derive(Serialize)]
+struct Settings {
+    warmup_seconds: f64,
+    duration_seconds: f64,
+    batch: u32,
+    waiting: BTreeMap<&'static str, &'static str>,
+}
+
+/// One row of `--json`.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    scenario: &'a str,
+    summary: &'a str,
+    limit: Option<&'a str>,
+    is_limit: bool,
+    data_plane: &'a str,
+    wait: &'a str,
+    items_per_round_trip: u32,
+    depth: u32,
+    round_trips: u64,
+    items: u64,
+    wall_seconds: f64,
+    round_trips_per_second: f64,
+    items_per_second: f64,
+    latency_ns: Latency,
+    cpu_cores: Cores,
+    ratio: Option<Ratio>,
+    l1: Option<&'a str>,
+    l1_ratio: Option<Ratio>,
+    client_allocations: u64,
+    reconnects: Option<u32>,
+    exchanges_per_round_trip: Option<f64>,
+}
+
+/// CPU of both sides, in cores.
+#[derive(Serialize)]
+struct Cores {
+    client: f64,
+    server: Option<f64>,
+}
+
+impl<'a> Report<'a> {
+    fn new(rows: &'a [Row], machine: &'a Machine, run: &RunInfo) -> Self {
+        let rows = rows
+            .iter()
+            .map(|r| JsonRow {
+                scenario: r.scenario,
+                summary: r.summary,
+                limit: r.limit,
+                is_limit: r.limit.is_none(),
+                data_plane: r.plane,
+                wait: r.wait,
+                items_per_round_trip: r.items_per_round_trip,
+                depth: r.depth,
+                round_trips: r.round_trips,
+                items: r.items(),
+                wall_seconds: r.wall_s,
+                round_trips_per_second: r.round_trips_per_s,
+                items_per_second: r.items_per_s,
+                latency_ns: r.latency,
+                cpu_cores: Cores {
+                    client: r.client_cores,
+                    server: r.server_cores,
                 },
-                "cpu_cores": { "client": r.client_cores, "server": r.server_cores },
-                "ratio": r.ratio.map(|x| json!({
-                    "items_per_second": x.items_per_s,
-                    "round_trips_per_second": x.round_trips_per_s,
-                    "p50_latency": x.p50,
-                })),
-                "l1": r.l1,
-                "l1_ratio": r.l1_ratio.map(|x| json!({
-                    "items_per_second": x.items_per_s,
-                    "round_trips_per_second": x.round_trips_per_s,
-                    "p50_latency": x.p50,
-                })),
-                "client_allocations": r.client_allocations,
-                "reconnects": r.reconnects,
-                "exchanges_per_round_trip": r.exchanges_per_round_trip,
+                ratio: r.ratio,
+                l1: r.l1,
+                l1_ratio: r.l1_ratio,
+                client_allocations: r.client_allocations,
+                reconnects: r.reconnects,
+                exchanges_per_round_trip: r.exchanges_per_round_trip,
             })
-        })
-        .collect();
-    json!({
-        "tool": "netipc bench",
-        "version": env!("CARGO_PKG_VERSION"),
-        "machine": machine.to_json(),
-        "settings": {
-            "warmup_seconds": run.timing.warmup.as_secs_f64(),
-            "duration_seconds": run.timing.duration.as_secs_f64(),
-            "batch": run.batch,
-            "waiting": WAITS.iter()
-                .map(|(wait, text)| ((*wait).to_owned(), Value::from(*text)))
-                .collect::<serde_json::Map<_, _>>(),
-        },
-        "rows": rows,
-    })
+            .collect();
+        Self {
+            tool: "netipc bench",
+            version: env!("CARGO_PKG_VERSION"),
+            machine,
+            settings: Settings {
+                warmup_seconds: run.timing.warmup.as_secs_f64(),
+                duration_seconds: run.timing.duration.as_secs_f64(),
+                batch: run.batch,
+                waiting: WAITS.iter().copied().collect(),
+            },
+            rows,
+        }
+    }
 }
 
 /// A rate with thousands separators (no decimals).
@@ -441,5 +516,23 @@ mod tests {
         assert_eq!(count(999.0), "999");
         assert_eq!(micros(12_345), "12.3 µs");
         assert_eq!(micros(1_234_567), "1235 µs");
+        assert_eq!(places(0.123_456, 4), 0.1235);
+        assert_eq!(places(94_548.528, 1), 94_548.5);
+    }
+
+    #[test]
+    fn csv_quotes_and_leaves_missing_values_empty() {
+        let mut row = super::super::stats::measured("uds-pingpong", &[10; 10], 1);
+        row.scenario = "odd, \"name\"";
+        let text = csv(&[row]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("scenario,limit,items_per_round_trip,"));
+        assert!(
+            lines[1]
+                .starts_with("\"odd, \"\"name\"\"\",raw-packet-pingpong,1,1,10,10,1.0,10.0,10.0,"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with(",socket,poll,,,,,0,,"), "{text}");
     }
 }

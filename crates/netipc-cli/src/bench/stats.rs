@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::Serialize;
 
 use super::scenarios::Scenario;
 
@@ -45,8 +46,8 @@ pub struct Measurement {
     pub exchanges: Option<u32>,
 }
 
-/// Latency percentiles in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Latency percentiles in nanoseconds (as `--json` shows them).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Latency {
     pub min: u64,
     pub mean: f64,
@@ -71,14 +72,17 @@ impl Latency {
     }
 }
 
-/// A row compared to its limit row.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A row compared to its limit row (as `--json` shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Ratio {
     /// Items/s of the row divided by items/s of the limit row.
+    #[serde(rename = "items_per_second")]
     pub items_per_s: f64,
     /// Round trips/s of the row divided by those of the limit row.
+    #[serde(rename = "round_trips_per_second")]
     pub round_trips_per_s: f64,
     /// p50 latency of the row divided by that of the limit row.
+    #[serde(rename = "p50_latency")]
     pub p50: f64,
 }
 
@@ -177,30 +181,32 @@ pub fn add_ratios(rows: &mut [Row]) {
     }
 }
 
+/// The row of scenario `name` after round trips of `micros` µs each with
+/// `items` items, in one second.
+#[cfg(test)]
+pub fn measured(name: &str, micros: &[u64], items: u32) -> Row {
+    let mut latency = latency_histogram();
+    for &us in micros {
+        latency.record(us * 1000).unwrap();
+    }
+    let m = Measurement {
+        round_trips: micros.len() as u64,
+        items_per_round_trip: items,
+        wall: Duration::from_secs(1),
+        latency,
+        client_cpu: Duration::from_millis(500),
+        server_cores: Some(0.25),
+        wait: super::scenarios::find(name).unwrap().plane.wait(),
+        allocations: 0,
+        reconnects: None,
+        exchanges: None,
+    };
+    Row::new(super::scenarios::find(name).unwrap(), &m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::scenarios::find;
-
-    fn measured(name: &str, micros: &[u64], items: u32) -> Row {
-        let mut latency = latency_histogram();
-        for &us in micros {
-            latency.record(us * 1000).unwrap();
-        }
-        let m = Measurement {
-            round_trips: micros.len() as u64,
-            items_per_round_trip: items,
-            wall: Duration::from_secs(1),
-            latency,
-            client_cpu: Duration::from_millis(500),
-            server_cores: Some(0.25),
-            wait: find(name).unwrap().plane.wait(),
-            allocations: 0,
-            reconnects: None,
-            exchanges: None,
-        };
-        Row::new(find(name).unwrap(), &m)
-    }
 
     #[test]
     fn percentiles_and_ratios() {
