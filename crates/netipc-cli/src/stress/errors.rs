@@ -3,16 +3,17 @@
 //! every message.
 
 use netipc::service::ClientState;
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
 
 /// One kind of failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// `call: <error variant>`, `connect: <client state>` or
     /// `call: wrong answer`.
     pub kind: &'static str,
     pub count: u64,
     /// The message of the first failure of this kind.
+    #[serde(rename = "first_message")]
     pub message: String,
 }
 
@@ -90,14 +91,12 @@ impl Tally {
         v.sort_by_key(|f| std::cmp::Reverse(f.count));
         v
     }
+}
 
-    pub fn to_json(&self) -> Value {
-        let kinds: Vec<Value> = self
-            .kinds()
-            .iter()
-            .map(|f| json!({"kind": f.kind, "count": f.count, "first_message": f.message}))
-            .collect();
-        Value::Array(kinds)
+/// In JSON: the kinds, most frequent first.
+impl Serialize for Tally {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.kinds())
     }
 }
 
@@ -170,6 +169,9 @@ mod tests {
                 .iter()
                 .any(|f| f.kind == "call: wrong answer" && f.message == "INCREMENT of 1 answered 3")
         );
-        assert_eq!(a.to_json().as_array().map(Vec::len), Some(4));
+        let json = serde_json::to_value(&a).expect("JSON");
+        assert_eq!(json.as_array().map(Vec::len), Some(4));
+        assert_eq!(json[0]["count"], a.kinds()[0].count);
+        assert_eq!(json[0]["first_message"], a.kinds()[0].message);
     }
 }

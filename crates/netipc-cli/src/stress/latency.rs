@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// Largest latency kept exactly (larger values saturate).
 const MAX_NS: u64 = 60_000_000_000;
@@ -34,7 +34,7 @@ pub fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
 }
 
 /// Percentiles in nanoseconds; `None` when nothing was recorded.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Summary {
     pub min: u64,
     pub mean: f64,
@@ -52,13 +52,6 @@ impl Summary {
             p99: h.value_at_quantile(0.99),
             max: h.max(),
         })
-    }
-
-    pub fn to_json(summary: Option<&Self>) -> Value {
-        summary.map_or(
-            Value::Null,
-            |s| json!({"min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max}),
-        )
     }
 }
 

@@ -6,10 +6,10 @@
 //! Windows has no such per-process limit on handles, so there it does
 //! nothing.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// The open-file limit before and after raising it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenFiles {
     /// Soft limit before (`None`: unlimited).
     pub before: Option<u64>,
@@ -27,10 +27,6 @@ impl OpenFiles {
             (None, true) => format!("{} (already the hard limit)", show(self.now)),
             (None, false) => format!("{} (raised from {})", show(self.now), show(self.before)),
         }
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({"before": self.before, "now": self.now, "error": self.error})
     }
 }
 

@@ -1,12 +1,14 @@
 //! The churn group: its Markdown table with notes, and its JSON rows.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::super::churn::ChurnRow;
+use super::super::errors::Tally;
 use super::super::latency::Summary;
 use super::super::scenarios::Transport;
 use super::format::{cores, counter, group, mib, percentiles};
 use super::row_notes;
+use crate::bench::process::ServerCounters;
 use crate::table::Table;
 
 pub fn table(s: &mut String, rows: &[&ChurnRow]) {
@@ -79,26 +81,54 @@ pub fn table(s: &mut String, rows: &[&ChurnRow]) {
     }
 }
 
-pub fn json(r: &ChurnRow) -> Value {
-    json!({
-        "scenario": r.name,
-        "group": "churn",
-        "transport": r.transport.name(),
-        "cycles": r.cycles,
-        "cycles_done": r.cycles_done,
-        "failed_cycles": r.failed,
-        "shm_cycles": r.shm_cycles,
-        "failures": r.errors.to_json(),
-        "wall_seconds": r.window.wall_s,
-        "cycles_per_second": r.cycles_per_s(),
-        "cycle_time_ns": Summary::to_json(r.cycle_time.as_ref()),
-        "provider": {
-            "cpu_cores": r.window.provider_cores,
-            "rss_bytes": r.window.provider_rss,
+/// A churn row in JSON.
+#[derive(Serialize)]
+pub struct Json<'a> {
+    scenario: &'a str,
+    group: &'static str,
+    transport: &'static str,
+    cycles: u32,
+    cycles_done: u32,
+    failed_cycles: u64,
+    shm_cycles: u64,
+    failures: &'a Tally,
+    wall_seconds: f64,
+    cycles_per_second: f64,
+    cycle_time_ns: Option<Summary>,
+    provider: Provider,
+    stress_cpu_cores: Option<f64>,
+    watchdog_fired: bool,
+    provider_stats: &'a ServerCounters,
+    provider_stderr: &'a str,
+}
+
+/// The provider's CPU and memory in a churn row.
+#[derive(Serialize)]
+struct Provider {
+    cpu_cores: f64,
+    rss_bytes: Option<u64>,
+}
+
+pub fn json(r: &ChurnRow) -> Json<'_> {
+    Json {
+        scenario: &r.name,
+        group: "churn",
+        transport: r.transport.name(),
+        cycles: r.cycles,
+        cycles_done: r.cycles_done,
+        failed_cycles: r.failed,
+        shm_cycles: r.shm_cycles,
+        failures: &r.errors,
+        wall_seconds: r.window.wall_s,
+        cycles_per_second: r.cycles_per_s(),
+        cycle_time_ns: r.cycle_time,
+        provider: Provider {
+            cpu_cores: r.window.provider_cores,
+            rss_bytes: r.window.provider_rss,
         },
-        "stress_cpu_cores": r.window.own_cores,
-        "watchdog_fired": r.watchdog_fired,
-        "provider_stats": r.counters.to_json(),
-        "provider_stderr": r.provider_stderr,
-    })
+        stress_cpu_cores: r.window.own_cores,
+        watchdog_fired: r.watchdog_fired,
+        provider_stats: &r.counters,
+        provider_stderr: &r.provider_stderr,
+    }
 }

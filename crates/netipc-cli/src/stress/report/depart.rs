@@ -2,13 +2,15 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::super::depart::{DEPARTURE_TIMEOUT, DepartRow, IDLE_PAUSE, PROBES};
+use super::super::errors::Tally;
 use super::super::latency::Summary;
 use super::super::scenarios::Transport;
 use super::format::{counter, group, micros, percentiles};
 use super::{held, row_notes};
+use crate::bench::process::ServerCounters;
 use crate::table::Table;
 
 pub fn table(s: &mut String, rows: &[&DepartRow]) {
@@ -111,24 +113,46 @@ pub fn table(s: &mut String, rows: &[&DepartRow]) {
     }
 }
 
-pub fn json(r: &DepartRow) -> Value {
+/// A depart row in JSON.
+#[derive(Serialize)]
+pub struct Json<'a> {
+    scenario: &'a str,
+    group: &'static str,
+    transport: &'static str,
+    departures: u32,
+    departures_done: u32,
+    departures_served: u32,
+    departures_on_shm: u32,
+    departures_not_released: u32,
+    release_ns: Option<Summary>,
+    consumer_close_ns: Option<Summary>,
+    stats_round_trip_ns: Option<Summary>,
+    failures: &'a Tally,
+    watchdog_fired: bool,
+    provider_stats: &'a ServerCounters,
+    provider_stderr: &'a str,
+    #[serde(flatten)]
+    held: held::Json<'a>,
+}
+
+pub fn json(r: &DepartRow) -> Json<'_> {
     let seen = &r.seen;
-    let own = json!({
-        "scenario": r.name,
-        "group": "depart",
-        "transport": r.transport.name(),
-        "departures": r.departures,
-        "departures_done": seen.done,
-        "departures_served": seen.served,
-        "departures_on_shm": seen.served_on_shm,
-        "departures_not_released": seen.not_released,
-        "release_ns": Summary::to_json(seen.release.as_ref()),
-        "consumer_close_ns": Summary::to_json(seen.close.as_ref()),
-        "stats_round_trip_ns": Summary::to_json(seen.probe.as_ref()),
-        "failures": seen.errors.to_json(),
-        "watchdog_fired": seen.watchdog_fired,
-        "provider_stats": r.counters.to_json(),
-        "provider_stderr": r.provider_stderr,
-    });
-    held::json(&r.held, r.setup_s, own)
+    Json {
+        scenario: &r.name,
+        group: "depart",
+        transport: r.transport.name(),
+        departures: r.departures,
+        departures_done: seen.done,
+        departures_served: seen.served,
+        departures_on_shm: seen.served_on_shm,
+        departures_not_released: seen.not_released,
+        release_ns: seen.release,
+        consumer_close_ns: seen.close,
+        stats_round_trip_ns: seen.probe,
+        failures: &seen.errors,
+        watchdog_fired: seen.watchdog_fired,
+        provider_stats: &r.counters,
+        provider_stderr: &r.provider_stderr,
+        held: held::json(&r.held, r.setup_s),
+    }
 }

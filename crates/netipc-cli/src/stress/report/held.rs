@@ -1,7 +1,8 @@
 //! What the idle and depart groups show alike of their held sessions.
 
-use serde_json::Value;
+use serde::Serialize;
 
+use super::super::errors::Tally;
 use super::super::held::HeldSummary;
 use super::super::scenarios::Transport;
 use super::format::transport_cell;
@@ -22,20 +23,24 @@ pub fn notes(held: &HeldSummary) -> Vec<String> {
     )]
 }
 
-/// `row` (a JSON object) with the fields of the held sessions added.
-pub fn json(held: &HeldSummary, setup_s: f64, mut row: Value) -> Value {
-    if let Value::Object(fields) = &mut row {
-        let add = [
-            ("sessions", Value::from(held.sessions)),
-            ("served", Value::from(held.served)),
-            ("served_on_shm", Value::from(held.served_on_shm)),
-            ("setup_seconds", Value::from(setup_s)),
-            ("failures_before_served", held.errors.to_json()),
-            ("stuck_consumers", Value::from(held.stuck)),
-        ];
-        for (key, value) in add {
-            fields.insert(key.to_owned(), value);
-        }
+/// The fields of the held sessions in a row's JSON.
+#[derive(Serialize)]
+pub struct Json<'a> {
+    sessions: usize,
+    served: usize,
+    served_on_shm: usize,
+    setup_seconds: f64,
+    failures_before_served: &'a Tally,
+    stuck_consumers: usize,
+}
+
+pub fn json(held: &HeldSummary, setup_s: f64) -> Json<'_> {
+    Json {
+        sessions: held.sessions,
+        served: held.served,
+        served_on_shm: held.served_on_shm,
+        setup_seconds: setup_s,
+        failures_before_served: &held.errors,
+        stuck_consumers: held.stuck,
     }
-    row
 }

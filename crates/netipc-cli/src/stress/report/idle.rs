@@ -3,13 +3,15 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::super::Settings;
 use super::super::held::{RELEASE_TIMEOUT, Release};
+
 use super::super::idle::{IdleRow, SETTLE};
 use super::format::{counter, mib, millis};
 use super::{held, row_notes};
+use crate::bench::process::ServerCounters;
 use crate::table::Table;
 
 pub fn table(s: &mut String, rows: &[&IdleRow], settings: &Settings) {
@@ -99,26 +101,54 @@ fn unreleased(release: &Release) -> String {
     )
 }
 
-pub fn json(r: &IdleRow) -> Value {
+/// An idle row in JSON.
+#[derive(Serialize)]
+pub struct Json<'a> {
+    scenario: &'a str,
+    group: &'static str,
+    transport: &'static str,
+    idle_seconds: f64,
+    provider: Provider,
+    released_after_seconds: Option<f64>,
+    released_after_last_close_seconds: Option<f64>,
+    provider_stats: &'a ServerCounters,
+    stress_cpu_cores: Option<f64>,
+    provider_stderr: &'a str,
+    #[serde(flatten)]
+    held: held::Json<'a>,
+}
+
+/// The provider's CPU and memory in an idle row.
+#[derive(Serialize)]
+struct Provider {
+    cpu_cores: f64,
+    cpu_percent_of_a_core: f64,
+    rss_bytes_before: Option<u64>,
+    rss_bytes_open: Option<u64>,
+    rss_bytes_per_served_session: Option<f64>,
+    rss_bytes_after_close: Option<u64>,
+}
+
+pub fn json(r: &IdleRow) -> Json<'_> {
     let seconds = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
-    let own = json!({
-        "scenario": r.name,
-        "group": "idle",
-        "transport": r.transport.name(),
-        "idle_seconds": r.window.wall_s,
-        "provider": {
-            "cpu_cores": r.window.provider_cores,
-            "cpu_percent_of_a_core": r.cpu_percent(),
-            "rss_bytes_before": r.rss_before,
-            "rss_bytes_open": r.window.provider_rss,
-            "rss_bytes_per_served_session": r.rss_per_session(),
-            "rss_bytes_after_close": r.rss_after_close,
+    Json {
+        scenario: &r.name,
+        group: "idle",
+        transport: r.transport.name(),
+        idle_seconds: r.window.wall_s,
+        provider: Provider {
+            cpu_cores: r.window.provider_cores,
+            cpu_percent_of_a_core: r.cpu_percent(),
+            rss_bytes_before: r.rss_before,
+            rss_bytes_open: r.window.provider_rss,
+            rss_bytes_per_served_session: r.rss_per_session(),
+            rss_bytes_after_close: r.rss_after_close,
         },
-        "released_after_seconds": seconds(r.release.after_stop),
-        "released_after_last_close_seconds": seconds(r.release.after_last_close),
-        "provider_stats": r.release.counters.to_json(),
-        "stress_cpu_cores": r.window.own_cores,
-        "provider_stderr": r.provider_stderr,
-    });
-    held::json(&r.held, r.setup_s, own)
+        released_after_seconds: seconds(r.release.after_stop),
+        released_after_last_close_seconds: seconds(r.release.after_last_close),
+        provider_stats: &r.release.counters,
+        stress_cpu_cores: r.window.own_cores,
+        provider_stderr: &r.provider_stderr,
+        held: held::json(&r.held, r.setup_s),
+    }
 }

@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::super::Settings;
+use super::super::errors::Tally;
 use super::super::latency::Summary;
 use super::super::load::LoadRow;
 use super::format::{cores, group, mib, percentiles, transport_cell};
@@ -90,35 +91,76 @@ pub fn table(s: &mut String, rows: &[&LoadRow], settings: &Settings) {
     }
 }
 
-pub fn json(r: &LoadRow) -> Value {
-    json!({
-        "scenario": r.name,
-        "group": "load",
-        "transport": r.transport.name(),
-        "consumers": r.consumers,
-        "ready_at_start": r.ready_at_start,
-        "connect_seconds": r.connect_s,
-        "wall_seconds": r.window.wall_s,
-        "calls": r.calls,
-        "calls_per_second": r.calls_per_s(),
-        "shm_calls": r.shm_calls,
-        "latency_ns": Summary::to_json(r.latency.as_ref()),
-        "never_served": r.never_served,
-        "calls_per_consumer": {
-            "min": r.min_calls,
-            "max": r.max_calls,
-            "max_over_min": r.spread(),
+/// A load row in JSON.
+#[derive(Serialize)]
+pub struct Json<'a> {
+    scenario: &'a str,
+    group: &'static str,
+    transport: &'static str,
+    consumers: usize,
+    ready_at_start: usize,
+    connect_seconds: f64,
+    wall_seconds: f64,
+    calls: u64,
+    calls_per_second: f64,
+    shm_calls: u64,
+    latency_ns: Option<Summary>,
+    never_served: usize,
+    calls_per_consumer: CallsPerConsumer,
+    failed_calls: u64,
+    failed_connects: u64,
+    failures: &'a Tally,
+    provider: Provider,
+    stress_cpu_cores: Option<f64>,
+    stuck_consumers: usize,
+    provider_stderr: &'a str,
+}
+
+/// How evenly the consumers were served.
+#[derive(Serialize)]
+struct CallsPerConsumer {
+    min: u64,
+    max: u64,
+    max_over_min: Option<f64>,
+}
+
+/// The provider's CPU and memory in a load row.
+#[derive(Serialize)]
+struct Provider {
+    cpu_cores: f64,
+    rss_bytes: Option<u64>,
+    rss_bytes_before: Option<u64>,
+}
+
+pub fn json(r: &LoadRow) -> Json<'_> {
+    Json {
+        scenario: &r.name,
+        group: "load",
+        transport: r.transport.name(),
+        consumers: r.consumers,
+        ready_at_start: r.ready_at_start,
+        connect_seconds: r.connect_s,
+        wall_seconds: r.window.wall_s,
+        calls: r.calls,
+        calls_per_second: r.calls_per_s(),
+        shm_calls: r.shm_calls,
+        latency_ns: r.latency,
+        never_served: r.never_served,
+        calls_per_consumer: CallsPerConsumer {
+            min: r.min_calls,
+            max: r.max_calls,
+            max_over_min: r.spread(),
         },
-        "failed_calls": r.failed_calls,
-        "failed_connects": r.failed_connects,
-        "failures": r.errors.to_json(),
-        "provider": {
-            "cpu_cores": r.window.provider_cores,
-            "rss_bytes": r.window.provider_rss,
-            "rss_bytes_before": r.rss_before,
+        failed_calls: r.failed_calls,
+        failed_connects: r.failed_connects,
+        failures: &r.errors,
+        provider: Provider {
+            cpu_cores: r.window.provider_cores,
+            rss_bytes: r.window.provider_rss,
+            rss_bytes_before: r.rss_before,
         },
-        "stress_cpu_cores": r.window.own_cores,
-        "stuck_consumers": r.stuck,
-        "provider_stderr": r.provider_stderr,
-    })
+        stress_cpu_cores: r.window.own_cores,
+        stuck_consumers: r.stuck,
+        provider_stderr: &r.provider_stderr,
+    }
 }

@@ -12,7 +12,7 @@ mod load;
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::Settings;
 use super::churn::ChurnRow;
@@ -160,37 +160,90 @@ fn row_notes(
     }
 }
 
-pub fn json(rows: &[RowResult], info: &RunInfo) -> Value {
-    let rows: Vec<Value> = rows
+/// The whole report of `--json`.
+#[derive(Serialize)]
+pub struct Report<'a> {
+    machine: Machine,
+    open_files_limit: Option<&'a OpenFiles>,
+    provider: Provider,
+    settings: JsonSettings,
+    rows: Vec<JsonRow<'a>>,
+}
+
+/// What the report says of the machine.
+#[derive(Serialize)]
+struct Machine {
+    logical_cores: usize,
+    os: &'static str,
+    arch: &'static str,
+}
+
+/// The provider every row starts.
+#[derive(Serialize)]
+struct Provider {
+    bench_server_scenario: &'static str,
+}
+
+/// What the rows were run with, and the tool's fixed times.
+#[derive(Serialize)]
+struct JsonSettings {
+    duration_seconds: f64,
+    connect_timeout_seconds: f64,
+    cycles: u32,
+    call_timeout_seconds: f64,
+    retry_pause_seconds: f64,
+    idle_settle_seconds: f64,
+    release_timeout_seconds: f64,
+    departures: u32,
+    departure_idle_pause_seconds: f64,
+    departure_timeout_seconds: f64,
+    stats_round_trips_timed: u32,
+}
+
+/// One row, in the shape of its group.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonRow<'a> {
+    Load(load::Json<'a>),
+    Idle(idle::Json<'a>),
+    Depart(depart::Json<'a>),
+    Churn(churn::Json<'a>),
+}
+
+pub fn json<'a>(rows: &'a [RowResult], info: &'a RunInfo) -> Report<'a> {
+    let rows = rows
         .iter()
         .map(|r| match r {
-            RowResult::Load(r) => load::json(r),
-            RowResult::Idle(r) => idle::json(r),
-            RowResult::Depart(r) => depart::json(r),
-            RowResult::Churn(r) => churn::json(r),
+            RowResult::Load(r) => JsonRow::Load(load::json(r)),
+            RowResult::Idle(r) => JsonRow::Idle(idle::json(r)),
+            RowResult::Depart(r) => JsonRow::Depart(depart::json(r)),
+            RowResult::Churn(r) => JsonRow::Churn(churn::json(r)),
         })
         .collect();
-    json!({
-        "machine": {
-            "logical_cores": info.cores,
-            "os": std::env::consts::OS,
-            "arch": std::env::consts::ARCH,
+    let settings = &info.settings;
+    Report {
+        machine: Machine {
+            logical_cores: info.cores,
+            os: std::env::consts::OS,
+            arch: std::env::consts::ARCH,
         },
-        "open_files_limit": info.open_files.as_ref().map(OpenFiles::to_json),
-        "provider": {"bench_server_scenario": PROVIDER_SCENARIO},
-        "settings": {
-            "duration_seconds": info.settings.duration.as_secs_f64(),
-            "connect_timeout_seconds": info.settings.connect_timeout.as_secs_f64(),
-            "cycles": info.settings.cycles,
-            "call_timeout_seconds": CALL_TIMEOUT.as_secs_f64(),
-            "retry_pause_seconds": super::RETRY_PAUSE.as_secs_f64(),
-            "idle_settle_seconds": SETTLE.as_secs_f64(),
-            "release_timeout_seconds": RELEASE_TIMEOUT.as_secs_f64(),
-            "departures": info.settings.departures,
-            "departure_idle_pause_seconds": departures::IDLE_PAUSE.as_secs_f64(),
-            "departure_timeout_seconds": departures::DEPARTURE_TIMEOUT.as_secs_f64(),
-            "stats_round_trips_timed": departures::PROBES,
+        open_files_limit: info.open_files.as_ref(),
+        provider: Provider {
+            bench_server_scenario: PROVIDER_SCENARIO,
         },
-        "rows": rows,
-    })
+        settings: JsonSettings {
+            duration_seconds: settings.duration.as_secs_f64(),
+            connect_timeout_seconds: settings.connect_timeout.as_secs_f64(),
+            cycles: settings.cycles,
+            call_timeout_seconds: CALL_TIMEOUT.as_secs_f64(),
+            retry_pause_seconds: super::RETRY_PAUSE.as_secs_f64(),
+            idle_settle_seconds: SETTLE.as_secs_f64(),
+            release_timeout_seconds: RELEASE_TIMEOUT.as_secs_f64(),
+            departures: settings.departures,
+            departure_idle_pause_seconds: departures::IDLE_PAUSE.as_secs_f64(),
+            departure_timeout_seconds: departures::DEPARTURE_TIMEOUT.as_secs_f64(),
+            stats_round_trips_timed: departures::PROBES,
+        },
+        rows,
+    }
 }
