@@ -1,5 +1,7 @@
 //! `netipc call KIND [ARGS…]`: one typed call to a running provider,
-//! printed as a table (or JSON).
+//! printed as a table (or JSON, see [`json`]).
+
+mod json;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -11,7 +13,6 @@ use netipc::service::{
 };
 use netipc::transport::{IdentityPolicy, names};
 use netipc::wire::Profiles;
-use serde_json::{Value, json};
 
 use crate::common::{
     CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
@@ -229,7 +230,10 @@ fn call(args: &CallArgs) -> Result<String, CliError> {
             let client: &mut IncrementClient = &mut client;
             let answer = client.call(n).map_err(|e| target.failed(&e))?;
             Ok(if target.json {
-                json_text(&json!({ "value": n, "result": answer }))
+                json_text(&json::Increment {
+                    value: n,
+                    result: answer,
+                })
             } else {
                 format!("{answer}\n")
             })
@@ -239,7 +243,10 @@ fn call(args: &CallArgs) -> Result<String, CliError> {
             let client: &mut StringReverseClient = &mut client;
             let answer = text(client.call(t.as_bytes()).map_err(|e| target.failed(&e))?);
             Ok(if target.json {
-                json_text(&json!({ "text": t, "result": answer }))
+                json_text(&json::StringReverse {
+                    text: &t,
+                    result: &answer,
+                })
             } else {
                 format!("{answer}\n")
             })
@@ -260,17 +267,12 @@ fn snapshot(target: &Target) -> Result<String, CliError> {
         })?);
     }
     if target.json {
-        let items: Vec<Value> = items
-            .iter()
-            .map(|it| {
-                json!({ "hash": it.hash, "options": it.options, "enabled": it.enabled,
-                        "name": text(it.name), "path": text(it.path) })
-            })
-            .collect();
-        return Ok(json_text(&json!({
-            "service": target.service, "generation": view.generation(),
-            "systemd_enabled": view.systemd_enabled(), "items": items,
-        })));
+        return Ok(json_text(&json::Snapshot {
+            service: &target.service,
+            generation: view.generation(),
+            systemd_enabled: view.systemd_enabled(),
+            items: items.iter().map(Into::into).collect(),
+        }));
     }
     let what = format!(
         "{} items, systemd_enabled {}",
@@ -308,15 +310,6 @@ fn labels_text(labels: &Labels<'_>) -> String {
         .join(",")
 }
 
-fn labels_json(labels: &Labels<'_>) -> Value {
-    Value::Object(
-        labels
-            .iter()
-            .map(|l| (text(l.key), Value::from(text(l.value))))
-            .collect(),
-    )
-}
-
 fn orch_name(v: u16) -> String {
     orchestrator::name(v).map_or_else(|| v.to_string(), str::to_owned)
 }
@@ -334,18 +327,11 @@ fn cgroups_lookup(target: &Target, paths: &[String]) -> Result<String, CliError>
         let took = start.elapsed();
         let items: Vec<CgroupsLookupItem<'_>> = view.iter().collect();
         if target.json {
-            let items: Vec<Value> = items
-                .iter()
-                .map(|it| {
-                    json!({ "path": text(it.path), "status": it.status.spec_name(),
-                            "orchestrator": it.orchestrator,
-                            "orchestrator_name": orchestrator::name(it.orchestrator),
-                            "name": text(it.name), "labels": labels_json(&it.labels) })
-                })
-                .collect();
-            return Ok(json_text(&json!({
-                "service": target.service, "generation": view.generation(), "items": items,
-            })));
+            return Ok(json_text(&json::Lookup::<json::Cgroup> {
+                service: &target.service,
+                generation: view.generation(),
+                items: items.iter().map(Into::into).collect(),
+            }));
         }
         let mut out = target.title(
             &format!("{} paths", items.len()),
@@ -387,10 +373,11 @@ fn apps_lookup(target: &Target, pids: &[u32]) -> Result<String, CliError> {
         let took = start.elapsed();
         let items: Vec<AppsLookupItem<'_>> = view.iter().collect();
         if target.json {
-            let items: Vec<Value> = items.iter().map(app_json).collect();
-            return Ok(json_text(&json!({
-                "service": target.service, "generation": view.generation(), "items": items,
-            })));
+            return Ok(json_text(&json::Lookup::<json::App> {
+                service: &target.service,
+                generation: view.generation(),
+                items: items.iter().map(Into::into).collect(),
+            }));
         }
         let mut out = target.title(
             &format!("{} PIDs", items.len()),
@@ -406,19 +393,6 @@ fn apps_lookup(target: &Target, pids: &[u32]) -> Result<String, CliError> {
         other => other,
     }
     .map_err(|e| target.failed(&e))
-}
-
-/// One APPS_LOOKUP item as JSON.
-pub fn app_json(it: &AppsLookupItem<'_>) -> Value {
-    let e = &it.entry;
-    json!({
-        "pid": it.pid, "status": e.status.spec_name(), "ppid": e.ppid,
-        "uid": (e.uid != UID_UNSET).then_some(e.uid), "starttime": e.starttime,
-        "comm": text(e.comm), "cgroup_status": e.cgroup_status.spec_name(),
-        "orchestrator": e.orchestrator, "orchestrator_name": orchestrator::name(e.orchestrator),
-        "cgroup_path": text(e.cgroup_path), "cgroup_name": text(e.cgroup_name),
-        "labels": labels_json(&it.labels),
-    })
 }
 
 /// APPS_LOOKUP items as a table (paths shortened to `max_path` characters

@@ -13,6 +13,8 @@
 //! provider closes the session and grows; the probe reconnects, up to 8
 //! times, and says so).
 
+mod json;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -23,7 +25,6 @@ use netipc::codec::{
 use netipc::service::DEFAULT_PROFILES;
 use netipc::transport::{ClientOptions, ClientSession, DataPlane, IdentityPolicy};
 use netipc::wire::{Profiles, TransportStatus};
-use serde_json::json;
 
 use crate::common::{
     CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, connect_failed,
@@ -303,34 +304,29 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
         }
     };
     let final_params = *session.params();
-    let shm = final_params.is_shm();
     let peer_pid = session.peer().pid;
     drop(session);
 
     let endpoint = endpoint(&p.run_dir, &args.service);
     if args.json {
-        return Ok(json_text(&json!({
-            "service": args.service, "run_dir": p.run_dir, "endpoint": endpoint,
-            "kind": kind.name(), "method": kind.method().spec_name(),
-            "handshake_ns": handshake.as_nanos() as u64,
-            "profile": final_params.selected_profile.bits(),
-            "profile_name": final_params.selected_profile.to_string(),
-            "shared_memory": shm, "data_plane": data_plane_text(plane),
-            "session_id": final_params.session_id,
-            "max_request_payload_bytes": final_params.max_request_payload_bytes,
-            "max_request_batch_items": final_params.max_request_batch_items,
-            "max_response_payload_bytes": final_params.max_response_payload_bytes,
-            "max_response_batch_items": final_params.max_response_batch_items,
-            "packet_size": final_params.packet_size, "extensions": final_params.extensions,
-            "peer_pid": peer_pid,
-            "round_trip": {
-                "calls": args.count, "measured": measured,
-                "median_ns": median.as_nanos() as u64,
-                "min_ns": samples[0].as_nanos() as u64,
-                "max_ns": samples[samples.len() - 1].as_nanos() as u64,
+        return Ok(json_text(&json::Probe {
+            service: &args.service,
+            run_dir: &p.run_dir,
+            endpoint: &endpoint,
+            kind: kind.name(),
+            method: kind.method().spec_name(),
+            handshake_ns: handshake.as_nanos() as u64,
+            session: json::Session::new(&final_params, data_plane_text(plane)),
+            peer_pid,
+            round_trip: json::RoundTrip {
+                calls: args.count,
+                measured,
+                median_ns: median.as_nanos() as u64,
+                min_ns: samples[0].as_nanos() as u64,
+                max_ns: samples[samples.len() - 1].as_nanos() as u64,
             },
-            "notes": notes,
-        })));
+            notes,
+        }));
     }
     let fp = final_params;
     let mut out = format!("probe \"{}\" in {} ({endpoint})\n", args.service, p.run_dir);

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::BenchError;
 use super::client::{CpuSample, ServerProbe};
 use super::scenarios::Scenario;
-use super::server::READY;
+use super::server::{CpuLine, READY};
 
 /// Longest wait for the child's `ready` line.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -167,14 +167,14 @@ impl ServerChild {
     /// # Errors
     /// The child did not answer, or answered without the CPU numbers.
     pub fn usage(&mut self) -> Result<Usage, BenchError> {
-        let v = self.ask("cpu")?;
-        let s = sample(&v)?;
+        let line = cpu_line(self.ask("cpu")?)?;
+        let s = sample(&line)?;
         Ok(Usage {
             cpu_s: s.cpu_s,
             wall_s: s.wall_s,
-            rss_bytes: v["rss_bytes"].as_u64(),
-            cpu_after_s: v["cpu_seconds_after_rss"].as_f64().unwrap_or(s.cpu_s),
-            wall_after_s: v["wall_seconds_after_rss"].as_f64().unwrap_or(s.wall_s),
+            rss_bytes: line.rss_bytes,
+            cpu_after_s: line.cpu_seconds_after_rss.unwrap_or(s.cpu_s),
+            wall_after_s: line.wall_seconds_after_rss.unwrap_or(s.wall_s),
         })
     }
 
@@ -223,7 +223,7 @@ impl ServerChild {
     /// The child did not report or exited with a failure.
     pub fn stop(mut self) -> Result<(CpuSample, String), BenchError> {
         drop(self.stdin.take());
-        let report = self.answer()?;
+        let report = cpu_line(self.answer()?)?;
         let status = self.wait(CONTROL_TIMEOUT);
         let stderr = self.take_stderr();
         match status {
@@ -294,8 +294,8 @@ fn self_exe(path: &Path) -> &Path {
 
 impl ServerProbe for ServerChild {
     fn sample(&mut self) -> Result<Option<CpuSample>, BenchError> {
-        let v = self.ask("cpu")?;
-        sample(&v).map(Some)
+        let line = cpu_line(self.ask("cpu")?)?;
+        sample(&line).map(Some)
     }
 }
 
@@ -308,11 +308,17 @@ impl Drop for ServerChild {
     }
 }
 
-fn sample(v: &Value) -> Result<CpuSample, BenchError> {
-    match (v["cpu_seconds"].as_f64(), v["wall_seconds"].as_f64()) {
+/// A `cpu` (or `stopped`) answer of the child.
+fn cpu_line(v: Value) -> Result<CpuLine, BenchError> {
+    serde_json::from_value(v.clone())
+        .map_err(|e| BenchError::new(format!("bench-server sent {v}, not a CPU sample: {e}")))
+}
+
+fn sample(line: &CpuLine) -> Result<CpuSample, BenchError> {
+    match (line.cpu_seconds, line.wall_seconds) {
         (Some(cpu_s), Some(wall_s)) => Ok(CpuSample { cpu_s, wall_s }),
         _ => Err(BenchError::new(format!(
-            "bench-server sent {v} without cpu_seconds and wall_seconds"
+            "bench-server sent {line:?} without cpu_seconds and wall_seconds"
         ))),
     }
 }
@@ -347,5 +353,18 @@ mod tests {
         assert!(e.to_string().contains("no managed server"), "{e}");
         let odd = serde_json::json!({"event": "stats"});
         assert!(ServerCounters::parse(odd, "l2-increment").is_err());
+    }
+
+    #[test]
+    fn cpu_answers() {
+        let old = serde_json::json!({"event": "cpu", "cpu_seconds": 1.5, "wall_seconds": 2.0});
+        let line = cpu_line(old).expect("a sample without the memory fields");
+        let s = sample(&line).expect("sample");
+        assert_eq!((s.cpu_s, s.wall_s), (1.5, 2.0));
+        assert_eq!(line.rss_bytes, None);
+        let unreadable = serde_json::json!({"event": "cpu", "cpu_seconds": null, "wall_seconds": 1});
+        let e = sample(&cpu_line(unreadable).expect("line")).expect_err("no CPU time");
+        assert!(e.to_string().contains("without cpu_seconds"), "{e}");
+        assert!(cpu_line(serde_json::json!({"event": "cpu", "cpu_seconds": "x"})).is_err());
     }
 }

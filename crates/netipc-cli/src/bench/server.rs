@@ -53,6 +53,7 @@ use super::lookup::Table;
 use super::scenarios::{Plane, Scenario, ServerKind};
 use super::snapshot::{self, Cgroup, cgroups};
 use crate::usage;
+use serde::{Deserialize, Serialize};
 
 /// The line printed once the server listens.
 pub const READY: &str = "ready";
@@ -324,57 +325,105 @@ fn say(line: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// The JSON line reporting this process's CPU time and its resident
-/// memory in bytes (`null` where it cannot be read). Reading the memory
-/// takes CPU time (a `/proc` read on Linux, a system call on Windows), so
-/// the CPU and wall times are reported both before it (`cpu_seconds`, `wall_seconds`)
-/// and after it (`..._after_rss`): a window that starts after one sample
-/// and ends before the next does not include the reads.
+/// The JSON line answering `cpu` (and the last line, `stopped`): this
+/// process's CPU time and its resident memory in bytes (`null` where they
+/// cannot be read). Reading the memory takes CPU time (a `/proc` read on
+/// Linux, a system call on Windows), so the CPU and wall times are
+/// reported both before it (`cpu_seconds`, `wall_seconds`) and after it
+/// (`..._after_rss`): a window that starts after one sample and ends
+/// before the next does not include the reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuLine {
+    pub event: String,
+    pub cpu_seconds: Option<f64>,
+    pub wall_seconds: Option<f64>,
+    #[serde(default)]
+    pub rss_bytes: Option<u64>,
+    #[serde(default)]
+    pub cpu_seconds_after_rss: Option<f64>,
+    #[serde(default)]
+    pub wall_seconds_after_rss: Option<f64>,
+}
+
 fn cpu_line(event: &str, started: Instant) -> String {
-    let cpu = || usage::process_cpu().map_or(f64::NAN, |t| t.as_secs_f64());
+    let cpu = || usage::process_cpu().map(|t| t.as_secs_f64());
     let (cpu_before, wall_before) = (cpu(), started.elapsed().as_secs_f64());
     let rss = usage::resident_bytes();
     let (cpu_after, wall_after) = (cpu(), started.elapsed().as_secs_f64());
-    serde_json::json!({
-        "event": event,
-        "cpu_seconds": cpu_before,
-        "wall_seconds": wall_before,
-        "rss_bytes": rss,
-        "cpu_seconds_after_rss": cpu_after,
-        "wall_seconds_after_rss": wall_after,
+    line(&CpuLine {
+        event: event.to_owned(),
+        cpu_seconds: cpu_before,
+        wall_seconds: Some(wall_before),
+        rss_bytes: rss,
+        cpu_seconds_after_rss: cpu_after,
+        wall_seconds_after_rss: Some(wall_after),
     })
-    .to_string()
 }
 
 /// The JSON line answering `stats`: every counter of the managed server,
 /// or an `error` when this scenario's server is not a managed one.
+#[derive(Serialize)]
+struct StatsLine {
+    event: &'static str,
+    #[serde(flatten)]
+    answer: StatsAnswer,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum StatsAnswer {
+    Counters {
+        sessions: usize,
+        peak_sessions: usize,
+        session_limit: usize,
+        handshaking: usize,
+        sessions_opened: u64,
+        refused_at_capacity: u64,
+        handshake_failures: u64,
+        handshake_timeouts: u64,
+        dropped_connections: u64,
+        send_timeouts: u64,
+        requests: u64,
+        failed_requests: u64,
+        handler_panics: u64,
+    },
+    Error {
+        error: String,
+    },
+}
+
 fn stats_line(stats: Option<ServerStats>, scenario: &str) -> String {
-    let Some(s) = stats else {
-        return serde_json::json!({
-            "event": "stats",
-            "error": format!(
+    let answer = match stats {
+        Some(s) => StatsAnswer::Counters {
+            sessions: s.sessions,
+            peak_sessions: s.peak_sessions,
+            session_limit: s.session_limit,
+            handshaking: s.handshaking,
+            sessions_opened: s.sessions_opened,
+            refused_at_capacity: s.refused_at_capacity,
+            handshake_failures: s.handshake_failures,
+            handshake_timeouts: s.handshake_timeouts,
+            dropped_connections: s.dropped_connections,
+            send_timeouts: s.send_timeouts,
+            requests: s.requests,
+            failed_requests: s.failed_requests,
+            handler_panics: s.handler_panics,
+        },
+        None => StatsAnswer::Error {
+            error: format!(
                 "scenario {scenario} does not run a managed server: there are no server statistics"
             ),
-        })
-        .to_string();
+        },
     };
-    serde_json::json!({
-        "event": "stats",
-        "sessions": s.sessions,
-        "peak_sessions": s.peak_sessions,
-        "session_limit": s.session_limit,
-        "handshaking": s.handshaking,
-        "sessions_opened": s.sessions_opened,
-        "refused_at_capacity": s.refused_at_capacity,
-        "handshake_failures": s.handshake_failures,
-        "handshake_timeouts": s.handshake_timeouts,
-        "dropped_connections": s.dropped_connections,
-        "send_timeouts": s.send_timeouts,
-        "requests": s.requests,
-        "failed_requests": s.failed_requests,
-        "handler_panics": s.handler_panics,
+    line(&StatsLine {
+        event: "stats",
+        answer,
     })
-    .to_string()
+}
+
+/// `value` as one line of JSON.
+fn line(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// Answers control lines on stdin until `stop` or end of input; `stats`
