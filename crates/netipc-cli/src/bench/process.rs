@@ -362,7 +362,8 @@ mod tests {
         let s = sample(&line).expect("sample");
         assert_eq!((s.cpu_s, s.wall_s), (1.5, 2.0));
         assert_eq!(line.rss_bytes, None);
-        let unreadable = serde_json::json!({"event": "cpu", "cpu_seconds": null, "wall_seconds": 1});
+        let unreadable =
+            serde_json::json!({"event": "cpu", "cpu_seconds": null, "wall_seconds": 1});
         let e = sample(&cpu_line(unreadable).expect("line")).expect_err("no CPU time");
         assert!(e.to_string().contains("without cpu_seconds"), "{e}");
         assert!(cpu_line(serde_json::json!({"event": "cpu", "cpu_seconds": "x"})).is_err());
