@@ -13,8 +13,9 @@ use netipc::netdata::{CGROUPS_SNAPSHOT_SERVICE, netdata_hash};
 use netipc::service::ClientConfig;
 use netipc::transport::{IdentityPolicy, names};
 use netipc::wire::Profiles;
-use serde_json::{Value, json};
+use serde::Serialize;
 
+use crate::call::json::SnapshotEntry;
 use crate::common::{
     CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
     consumer_profiles, human_duration, json_text, text, write_stdout,
@@ -136,15 +137,13 @@ fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
     let guard = cache.read();
     let (items, missing) = select(&guard, &args.names);
     let out = if args.json {
-        json_text(&json!({
-            "service": args.service, "run_dir": run_dir,
-            "refreshes": refreshes.iter().map(Refresh::json).collect::<Vec<_>>(),
-            "items": items.iter().map(|it| json!({
-                "hash": it.hash, "options": it.options, "enabled": it.enabled,
-                "name": text(it.name), "path": text(it.path),
-            })).collect::<Vec<_>>(),
-            "missing": missing,
-        }))
+        json_text(&CacheJson {
+            service: &args.service,
+            run_dir: &run_dir,
+            refreshes: refreshes.iter().map(Refresh::json).collect(),
+            items: items.iter().map(Into::into).collect(),
+            missing: &missing,
+        })
     } else {
         let mut out: String = refreshes.iter().map(Refresh::line).collect();
         let mut table = Table::new(&["HASH", "OPTIONS", "ENABLED", "NAME", "PATH"]).right(&[1, 2]);
@@ -213,7 +212,7 @@ impl Refresh {
         }
     }
 
-    fn json(&self) -> Value {
+    fn json(&self) -> RefreshJson<'_> {
         match self {
             Self::Done {
                 took,
@@ -221,16 +220,52 @@ impl Refresh {
                 items,
                 systemd_enabled,
                 shm,
-            } => json!({
-                "ok": true, "took_us": took.as_micros() as u64, "generation": generation,
-                "items": items, "systemd_enabled": systemd_enabled, "shared_memory": shm,
-            }),
-            Self::Failed { took, kept, error } => json!({
-                "ok": false, "took_us": took.as_micros() as u64, "kept_generation": kept,
-                "error": error,
-            }),
+            } => RefreshJson::Done {
+                ok: true,
+                took_us: took.as_micros() as u64,
+                generation: *generation,
+                items: *items,
+                systemd_enabled: *systemd_enabled,
+                shared_memory: *shm,
+            },
+            Self::Failed { took, kept, error } => RefreshJson::Failed {
+                ok: false,
+                took_us: took.as_micros() as u64,
+                kept_generation: *kept,
+                error,
+            },
         }
     }
+}
+
+/// What `netipc cache --json` prints.
+#[derive(Serialize)]
+struct CacheJson<'a> {
+    service: &'a str,
+    run_dir: &'a str,
+    refreshes: Vec<RefreshJson<'a>>,
+    items: Vec<SnapshotEntry>,
+    missing: &'a [String],
+}
+
+/// One refresh in JSON (`ok` tells which).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum RefreshJson<'a> {
+    Done {
+        ok: bool,
+        took_us: u64,
+        generation: u64,
+        items: usize,
+        systemd_enabled: u32,
+        shared_memory: bool,
+    },
+    Failed {
+        ok: bool,
+        took_us: u64,
+        kept_generation: u64,
+        error: &'a str,
+    },
 }
 
 /// The cached items (all, or those of `names` in order) and the names

@@ -1,7 +1,7 @@
 //! `netipc call KIND [ARGS…]`: one typed call to a running provider,
 //! printed as a table (or JSON, see [`json`]).
 
-mod json;
+pub mod json;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -1,9 +1,10 @@
 //! What `netipc call --json` prints: one answer per kind, serialized by
-//! serde. Bytes the provider sent as names, paths and labels appear as
+//! serde (`netipc cache --json` shows its items as snapshot items too). Bytes the provider sent as names, paths and labels appear as
 //! text (lossily where they are not UTF-8).
 
 use std::collections::BTreeMap;
 
+use netipc::cache::CachedItem;
 use netipc::codec::{
     AppsLookupItem, CgroupsLookupItem, Labels, SnapshotItem, UID_UNSET, orchestrator,
 };
@@ -46,6 +47,18 @@ pub struct SnapshotEntry {
 
 impl From<&SnapshotItem<'_>> for SnapshotEntry {
     fn from(it: &SnapshotItem<'_>) -> Self {
+        Self {
+            hash: it.hash,
+            options: it.options,
+            enabled: it.enabled,
+            name: text(it.name),
+            path: text(it.path),
+        }
+    }
+}
+
+impl From<&CachedItem<'_>> for SnapshotEntry {
+    fn from(it: &CachedItem<'_>) -> Self {
         Self {
             hash: it.hash,
             options: it.options,
