@@ -53,7 +53,7 @@ mod imp {
 mod imp {
     use std::time::Duration;
 
-    use windows_sys::Win32::Foundation::FILETIME;
+    use windows_sys::Win32::Foundation::{FILETIME, HANDLE};
     use windows_sys::Win32::System::ProcessStatus::{
         GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS,
     };
@@ -73,38 +73,36 @@ mod imp {
         Duration::new(total / 10_000_000, (total % 10_000_000) as u32 * 100)
     }
 
+    /// `GetProcessTimes` or `GetThreadTimes`.
+    type Times = unsafe extern "system" fn(
+        HANDLE,
+        *mut FILETIME,
+        *mut FILETIME,
+        *mut FILETIME,
+        *mut FILETIME,
+    ) -> windows_sys::core::BOOL;
+
+    /// The CPU time `times` reports for `handle`.
+    fn cpu(times: Times, handle: HANDLE) -> Option<Duration> {
+        let (mut creation, mut exit, mut kernel, mut user) = (ZERO, ZERO, ZERO, ZERO);
+        // SAFETY: `handle` is a pseudo handle of this process or thread,
+        // valid for its whole life; the four pointers are to live
+        // FILETIMEs of this frame.
+        let ok = unsafe { times(handle, &mut creation, &mut exit, &mut kernel, &mut user) };
+        (ok != 0).then(|| sum(kernel, user))
+    }
+
     /// CPU time used by this process so far (all its threads).
     pub fn process_cpu() -> Option<Duration> {
-        let (mut creation, mut exit, mut kernel, mut user) = (ZERO, ZERO, ZERO, ZERO);
-        // SAFETY: GetCurrentProcess returns a pseudo handle that needs no
-        // closing; the four pointers are to live FILETIMEs of this frame.
-        let ok = unsafe {
-            GetProcessTimes(
-                GetCurrentProcess(),
-                &mut creation,
-                &mut exit,
-                &mut kernel,
-                &mut user,
-            )
-        };
-        (ok != 0).then(|| sum(kernel, user))
+        // SAFETY: returns a pseudo handle of this process (no closing).
+        cpu(GetProcessTimes, unsafe { GetCurrentProcess() })
     }
 
     /// CPU time used by the calling thread so far.
     pub fn thread_cpu() -> Option<Duration> {
-        let (mut creation, mut exit, mut kernel, mut user) = (ZERO, ZERO, ZERO, ZERO);
-        // SAFETY: GetCurrentThread returns a pseudo handle that needs no
-        // closing; the four pointers are to live FILETIMEs of this frame.
-        let ok = unsafe {
-            GetThreadTimes(
-                GetCurrentThread(),
-                &mut creation,
-                &mut exit,
-                &mut kernel,
-                &mut user,
-            )
-        };
-        (ok != 0).then(|| sum(kernel, user))
+        // SAFETY: returns a pseudo handle of the calling thread (no
+        // closing).
+        cpu(GetThreadTimes, unsafe { GetCurrentThread() })
     }
 
     /// Working set of this process in bytes.
