@@ -177,4 +177,12 @@ mod tests {
         assert_eq!(mounts.len(), 1);
         assert_eq!(mounts[0].mount_point, "/sys/fs/my cgroup");
     }
+
+    #[test]
+    fn cut_lines_never_panic() {
+        let text = fixture("linux-v1/proc/self/mountinfo");
+        for cut in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let _ = (cgroup_mounts(&text[..cut]), cgroup_mounts(&text[cut..]));
+        }
+    }
 }

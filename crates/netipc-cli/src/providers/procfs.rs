@@ -167,4 +167,23 @@ mod tests {
         assert_eq!(parse_cgroup("not a cgroup file"), []);
         assert_eq!(parse_cgroup("0::relative\n"), []);
     }
+
+    /// Every prefix and suffix of real files (as a file cut short or a
+    /// crafted `--fs-root` could hold) parses or is refused, never panics.
+    #[test]
+    fn cut_files_never_panic() {
+        for name in [
+            "linux-v2/proc/4242/stat",
+            "linux-v2/proc/4242/status",
+            "linux-v2/proc/4242/cgroup",
+            "linux-v1/proc/777/cgroup",
+        ] {
+            let text = fixture(name);
+            for cut in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                for part in [&text[..cut], &text[cut..]] {
+                    let _ = (parse_stat(part), parse_status_uid(part), parse_cgroup(part));
+                }
+            }
+        }
+    }
 }
