@@ -166,7 +166,8 @@ impl<K: ServiceKind> Client<K> {
     /// Calls [`connect`](Self::connect) until the client is ready or
     /// `timeout` has passed, sleeping a little longer after each failed
     /// attempt (10 ms doubling up to 250 ms, never past `timeout`). For
-    /// start-up, when the provider may not be running yet.
+    /// start-up, when the provider may not be running yet. A zero
+    /// `timeout` makes one attempt.
     ///
     /// Blocks for at most `timeout` (plus one connection attempt's
     /// system calls). An abort through the [`AbortHandle`] ends it.
