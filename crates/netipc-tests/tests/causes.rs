@@ -67,6 +67,15 @@ fn failed_connect(dir: &str, service: &str, config: &ClientConfig) -> (ClientSta
     (*state, cause.clone())
 }
 
+/// [`failed_connect`] against a provider with `server`'s config.
+fn refused_by(server: ServerConfig, client: ClientConfig) -> (ClientState, Arc<Error>) {
+    let dir = RunDir::new();
+    let provider = increment(dir.str(), "svc", &server);
+    let refused = failed_connect(dir.str(), "svc", &client);
+    provider.stop();
+    refused
+}
+
 #[test]
 fn bad_service_name() {
     let dir = RunDir::new();
@@ -214,47 +223,38 @@ fn wrong_token() {
 #[test]
 fn incompatible_profiles() {
     watchdog(LIMIT, || {
-        let dir = RunDir::new();
-        let server = increment(
-            dir.str(),
-            "svc",
-            &ServerConfig {
+        let (state, cause) = refused_by(
+            ServerConfig {
                 supported_profiles: Profiles::BASELINE,
                 ..ServerConfig::default()
             },
+            ClientConfig {
+                supported_profiles: Profiles::SHM_HYBRID,
+                ..ClientConfig::default()
+            },
         );
-        let config = ClientConfig {
-            supported_profiles: Profiles::SHM_HYBRID,
-            ..ClientConfig::default()
-        };
-        let (state, cause) = failed_connect(dir.str(), "svc", &config);
         assert_eq!(state, ClientState::Incompatible);
         assert!(
             matches!(&*cause, Error::Handshake(HandshakeError::NoCommonProfile)),
             "{cause:?}"
         );
-        server.stop();
     });
 }
 
 #[test]
 fn incompatible_limits() {
     watchdog(LIMIT, || {
-        let dir = RunDir::new();
-        let server = increment(
-            dir.str(),
-            "svc",
-            &ServerConfig {
+        // A fixed request size above the provider's maximum.
+        let (state, cause) = refused_by(
+            ServerConfig {
                 max_request_payload_bytes: 4096,
                 ..ServerConfig::default()
             },
+            ClientConfig {
+                max_request_payload_bytes: 65536,
+                ..ClientConfig::default()
+            },
         );
-        // A fixed request size above the provider's maximum.
-        let config = ClientConfig {
-            max_request_payload_bytes: 65536,
-            ..ClientConfig::default()
-        };
-        let (state, cause) = failed_connect(dir.str(), "svc", &config);
         assert_eq!(state, ClientState::Incompatible);
         assert!(
             matches!(&*cause, Error::Handshake(HandshakeError::LimitExceeded)),
@@ -264,7 +264,6 @@ fn incompatible_limits() {
             cause.to_string().contains("max_request_payload_bytes"),
             "{cause}"
         );
-        server.stop();
     });
 }
 
