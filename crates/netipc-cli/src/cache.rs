@@ -10,15 +10,13 @@ use std::time::{Duration, Instant};
 
 use netipc::cache::{CacheGuard, CachedItem, SnapshotCache};
 use netipc::netdata::{CGROUPS_SNAPSHOT_SERVICE, netdata_hash};
-use netipc::service::ClientConfig;
-use netipc::transport::{IdentityPolicy, names};
-use netipc::wire::Profiles;
+use netipc::transport::names;
 use serde::Serialize;
 
 use crate::call::json::SnapshotEntry;
 use crate::common::{
-    CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
-    consumer_profiles, human_duration, json_text, text, write_stdout,
+    CliError, ConsumerArgs, EndpointArgs, Kind, call_failed, human_duration, json_text, text,
+    write_stdout,
 };
 use crate::table::Table;
 
@@ -58,25 +56,12 @@ pub struct CacheArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     interval_ms: u64,
 
-    /// Longest time one refresh may take, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
-    timeout_ms: u64,
-
-    /// Offer only the baseline transport (socket or pipe), no shared
-    /// memory: the same as `--profiles baseline`.
-    #[arg(long, conflicts_with = "profiles")]
-    no_shm: bool,
-
-    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
-    profiles: Option<Profiles>,
-
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
 
-    #[arg(long, value_name = "POLICY", default_value = "default",
-          hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
-    provider_identity: IdentityPolicy,
+    #[command(flatten)]
+    consumer: ConsumerArgs,
 }
 
 /// Runs `netipc cache`.
@@ -91,17 +76,11 @@ pub fn run(args: &CacheArgs) -> ExitCode {
 }
 
 fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
-    let run_dir = args.endpoint.consumer_run_dir(&args.provider_identity)?;
+    let run_dir = args
+        .endpoint
+        .consumer_run_dir(&args.consumer.provider_identity)?;
     names::validate_service_name(&args.service).map_err(|e| CliError::usage(e.to_string()))?;
-    let (supported_profiles, preferred_profiles) = consumer_profiles(args.profiles, args.no_shm);
-    let config = ClientConfig {
-        auth_token: args.endpoint.auth_token,
-        call_timeout: Duration::from_millis(args.timeout_ms.max(1)),
-        supported_profiles,
-        preferred_profiles,
-        provider_identity: args.provider_identity,
-        ..ClientConfig::default()
-    };
+    let config = args.consumer.client_config(args.endpoint.auth_token);
     let failed = |e: &netipc::Error| call_failed(Kind::CgroupsSnapshot, &run_dir, &args.service, e);
     let cache = SnapshotCache::new(&run_dir, &args.service, &config);
     let mut refreshes = Vec::new();

@@ -11,12 +11,11 @@ use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, Client, ClientConfig,
     IncrementClient, ServiceKind, StringReverseClient,
 };
-use netipc::transport::{IdentityPolicy, names};
-use netipc::wire::Profiles;
+use netipc::transport::names;
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, call_failed,
-    consumer_profiles, human_duration, json_text, text, write_stdout,
+    CliError, ConsumerArgs, EndpointArgs, Kind, call_failed, human_duration, json_text, text,
+    write_stdout,
 };
 use crate::table::Table;
 
@@ -57,21 +56,8 @@ pub struct CallArgs {
     #[arg(long)]
     json: bool,
 
-    /// Longest time the connection and the call may take, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
-    timeout_ms: u64,
-
-    /// Offer only the baseline transport (socket or pipe), no shared
-    /// memory: the same as `--profiles baseline`.
-    #[arg(long, conflicts_with = "profiles")]
-    no_shm: bool,
-
-    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
-    profiles: Option<Profiles>,
-
-    #[arg(long, value_name = "POLICY", default_value = "default",
-          hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
-    provider_identity: IdentityPolicy,
+    #[command(flatten)]
+    consumer: ConsumerArgs,
 }
 
 /// The validated arguments of one call.
@@ -200,25 +186,19 @@ impl Target {
 
 fn call(args: &CallArgs) -> Result<String, CliError> {
     let request = parse(args.kind, &args.args)?;
-    let run_dir = args.endpoint.consumer_run_dir(&args.provider_identity)?;
+    let run_dir = args
+        .endpoint
+        .consumer_run_dir(&args.consumer.provider_identity)?;
     let service = args
         .service
         .clone()
         .unwrap_or_else(|| args.kind.name().to_owned());
     names::validate_service_name(&service).map_err(|e| CliError::usage(e.to_string()))?;
-    let (supported_profiles, preferred_profiles) = consumer_profiles(args.profiles, args.no_shm);
     let target = Target {
         kind: args.kind,
         run_dir,
         service,
-        config: ClientConfig {
-            auth_token: args.endpoint.auth_token,
-            call_timeout: Duration::from_millis(args.timeout_ms.max(1)),
-            supported_profiles,
-            preferred_profiles,
-            provider_identity: args.provider_identity,
-            ..ClientConfig::default()
-        },
+        config: args.consumer.client_config(args.endpoint.auth_token),
         json: args.json,
     };
     match request {

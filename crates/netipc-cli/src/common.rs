@@ -113,11 +113,54 @@ Windows: shared memory that only spins) [default: baseline|shm-hybrid]";
 /// The profiles a consumer offers and prefers for `--profiles` and
 /// `--no-shm`: the given set (preferring all of it), baseline alone, or
 /// the library's defaults (empty sets).
-pub fn consumer_profiles(profiles: Option<Profiles>, no_shm: bool) -> (Profiles, Profiles) {
-    match (profiles, no_shm) {
-        (Some(p), _) => (p, p),
-        (None, true) => (Profiles::BASELINE, Profiles::empty()),
-        (None, false) => (Profiles::empty(), Profiles::empty()),
+/// How a consumer command (`call`, `probe`, `cache`) connects: the
+/// transport profiles to offer, the providers to trust and the time limit.
+#[derive(Debug, clap::Args)]
+pub struct ConsumerArgs {
+    /// Longest time the connection and each call (or refresh) may take,
+    /// in ms.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub timeout_ms: u64,
+
+    /// Offer only the baseline transport (socket or pipe), no shared
+    /// memory: the same as `--profiles baseline`.
+    #[arg(long, conflicts_with = "profiles")]
+    pub no_shm: bool,
+
+    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
+    pub profiles: Option<Profiles>,
+
+    #[arg(long, value_name = "POLICY", default_value = "default",
+          hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
+    pub provider_identity: IdentityPolicy,
+}
+
+impl ConsumerArgs {
+    /// The time limit (at least 1 ms).
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.max(1))
+    }
+
+    /// (supported, preferred) profiles; empty sets mean the defaults.
+    pub fn profiles(&self) -> (Profiles, Profiles) {
+        match (self.profiles, self.no_shm) {
+            (Some(p), _) => (p, p),
+            (None, true) => (Profiles::BASELINE, Profiles::empty()),
+            (None, false) => (Profiles::empty(), Profiles::empty()),
+        }
+    }
+
+    /// The typed client's config for a provider with `auth_token`.
+    pub fn client_config(&self, auth_token: u64) -> netipc::service::ClientConfig {
+        let (supported_profiles, preferred_profiles) = self.profiles();
+        netipc::service::ClientConfig {
+            auth_token,
+            call_timeout: self.timeout(),
+            supported_profiles,
+            preferred_profiles,
+            provider_identity: self.provider_identity,
+            ..netipc::service::ClientConfig::default()
+        }
     }
 }
 

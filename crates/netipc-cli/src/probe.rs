@@ -23,12 +23,12 @@ use netipc::codec::{
     encode_increment, encode_string_reverse,
 };
 use netipc::service::DEFAULT_PROFILES;
-use netipc::transport::{ClientOptions, ClientSession, DataPlane, IdentityPolicy};
+use netipc::transport::{ClientOptions, ClientSession, DataPlane};
 use netipc::wire::{Profiles, TransportStatus};
 
 use crate::common::{
-    CliError, EndpointArgs, Kind, PROFILES_HELP, PROVIDER_IDENTITY_HELP, connect_failed,
-    consumer_profiles, endpoint, human_duration, json_text, profile_meaning, write_stdout,
+    CliError, ConsumerArgs, EndpointArgs, Kind, connect_failed, endpoint, human_duration,
+    json_text, profile_meaning, write_stdout,
 };
 
 /// Arguments of `netipc probe`.
@@ -61,21 +61,8 @@ pub struct ProbeArgs {
     #[arg(long)]
     json: bool,
 
-    /// Offer only the baseline transport (socket or pipe), no shared
-    /// memory: the same as `--profiles baseline`.
-    #[arg(long, conflicts_with = "profiles")]
-    no_shm: bool,
-
-    #[arg(long, value_name = "LIST", help = PROFILES_HELP)]
-    profiles: Option<Profiles>,
-
-    /// Longest time the handshake and each call may take, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
-    timeout_ms: u64,
-
-    #[arg(long, value_name = "POLICY", default_value = "default",
-          hide_default_value = true, help = PROVIDER_IDENTITY_HELP)]
-    provider_identity: IdentityPolicy,
+    #[command(flatten)]
+    consumer: ConsumerArgs,
 }
 
 /// Runs `netipc probe`.
@@ -191,11 +178,13 @@ fn data_plane_text(plane: DataPlane) -> String {
 fn probe(args: &ProbeArgs) -> Result<String, CliError> {
     netipc::transport::names::validate_service_name(&args.service)
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let timeout = Duration::from_millis(args.timeout_ms.max(1));
-    let (supported, preferred) = consumer_profiles(args.profiles, args.no_shm);
+    let timeout = args.consumer.timeout();
+    let (supported, preferred) = args.consumer.profiles();
     let mut p = Probe {
         args,
-        run_dir: args.endpoint.consumer_run_dir(&args.provider_identity)?,
+        run_dir: args
+            .endpoint
+            .consumer_run_dir(&args.consumer.provider_identity)?,
         options: ClientOptions {
             // The transport's empty sets mean "baseline only" and "no
             // preference": the service defaults are spelled out.
@@ -211,7 +200,7 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
             },
             auth_token: args.endpoint.auth_token,
             handshake_timeout: timeout,
-            provider_identity: args.provider_identity,
+            provider_identity: args.consumer.provider_identity,
             ..ClientOptions::default()
         },
         timeout,
