@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{RunDir, watchdog};
+use netipc::Error;
 use netipc::cache::SnapshotCache;
 use netipc::service::{
     ClientConfig, ClientState, IncrementClient, ManagedServer, RunningServer, ServerConfig,
@@ -18,19 +19,13 @@ use netipc::transport::names::NameError;
 use netipc::transport::run_dir::RunDirError;
 use netipc::transport::{Listener, ServerOptions};
 use netipc::wire::Profiles;
-use netipc::{Error, service::HandlerError};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn increment(dir: &str, service: &str, config: &ServerConfig) -> RunningServer {
-    ManagedServer::increment(
-        dir,
-        service,
-        config,
-        |v: u64| -> Result<u64, HandlerError> { Ok(v + 1) },
-    )
-    .spawn()
-    .expect("start the provider")
+    ManagedServer::increment(dir, service, config, |v| Ok(v + 1))
+        .spawn()
+        .expect("start the provider")
 }
 
 /// Connects a fresh increment client with `config`, expects the connection
@@ -323,15 +318,10 @@ fn timed_out() {
 fn a_call_that_times_out_names_its_limit() {
     watchdog(LIMIT, || {
         let dir = RunDir::new();
-        let server = ManagedServer::increment(
-            dir.str(),
-            "svc",
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> {
-                std::thread::sleep(Duration::from_millis(600));
-                Ok(v)
-            },
-        )
+        let server = ManagedServer::increment(dir.str(), "svc", &ServerConfig::default(), |v| {
+            std::thread::sleep(Duration::from_millis(600));
+            Ok(v)
+        })
         .spawn()
         .unwrap();
         let mut client = IncrementClient::new(dir.str(), "svc", &ClientConfig::default());

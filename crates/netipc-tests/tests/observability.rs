@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use netipc::Error;
 use netipc::service::{
-    ClientConfig, ClientState, HandlerError, IncrementClient, ManagedServer, Profiles,
-    RunningServer, ServerConfig, ServerStats, StringReverseClient,
+    ClientConfig, ClientState, IncrementClient, ManagedServer, Profiles, RunningServer,
+    ServerConfig, ServerStats, StringReverseClient,
 };
 use netipc::transport::{ClientOptions, ClientSession};
 use netipc::wire::{HEADER_LEN, Method, TransportStatus};
@@ -166,19 +166,14 @@ fn provider(
     capture();
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let server = ManagedServer::increment(
-        dir.str(),
-        service,
-        config,
-        move |v: u64| -> Result<u64, HandlerError> {
-            counted.fetch_add(1, Ordering::SeqCst);
-            match v {
-                PANIC => panic!("{PANIC_MESSAGE}"),
-                FAIL => Err(HANDLER_MESSAGE.into()),
-                _ => Ok(v + 1),
-            }
-        },
-    )
+    let server = ManagedServer::increment(dir.str(), service, config, move |v| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        match v {
+            PANIC => panic!("{PANIC_MESSAGE}"),
+            FAIL => Err(HANDLER_MESSAGE.into()),
+            _ => Ok(v + 1),
+        }
+    })
     .spawn()
     .expect("start the provider");
     (server, calls)
@@ -484,12 +479,8 @@ fn sessions_and_stops_are_events() {
     watchdog(|| {
         let dir = RunDir::new();
         let service = "lifecycle";
-        let server = ManagedServer::increment(
-            dir.str(),
-            service,
-            &ServerConfig::default(),
-            |v: u64| -> Result<u64, HandlerError> { Ok(v + 1) },
-        );
+        let server =
+            ManagedServer::increment(dir.str(), service, &ServerConfig::default(), |v| Ok(v + 1));
         capture();
         // Readable before it runs: all zero.
         assert_eq!(server.stats(), ServerStats::default());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use netipc::Error;
 use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, ClientConfig, ClientState,
-    ClientStatus, DEFAULT_CALL_TIMEOUT, HandlerError, IncrementClient, ManagedServer, ServerConfig,
+    ClientStatus, DEFAULT_CALL_TIMEOUT, IncrementClient, ManagedServer, ServerConfig,
     StringReverseClient,
 };
 use netipc::transport::{Listener, ServerOptions};
@@ -229,7 +229,7 @@ fn connect_and_reconnect_counters() {
         let gate = Gate::default();
         let g = gate.clone();
         let _server = ManagedServer::increment(dir.str(), "svc", &ServerConfig::default(), {
-            move |v: u64| -> Result<u64, HandlerError> {
+            move |v| {
                 if v == 0 {
                     g.pass();
                 }
