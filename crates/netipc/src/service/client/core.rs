@@ -342,9 +342,15 @@ impl ClientCore {
             return self.state;
         }
         let mut result = self.open_session(until);
-        if matches!(result, Err(Error::Handshake(HandshakeError::LimitExceeded)))
-            && self.request_proposal > self.settings.request_start
-        {
+        // A provider that closes the connection during the handshake of a
+        // grown proposal may have refused it without its rejection being
+        // read (reference named-pipe servers can disconnect before the
+        // LIMIT_EXCEEDED HELLO_ACK reaches the client): same fallback.
+        let refused_or_lost = matches!(
+            result,
+            Err(Error::Handshake(HandshakeError::LimitExceeded) | Error::Disconnected)
+        );
+        if refused_or_lost && self.request_proposal > self.settings.request_start {
             // The provider refuses the grown request size. Start over from
             // the configured size, so that a request the provider cannot
             // take fails its call without locking the client out for good.
