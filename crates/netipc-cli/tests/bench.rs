@@ -544,9 +544,14 @@ struct Server {
 
 impl Server {
     fn start(scenario: &str, dir: &str) -> Self {
+        Self::start_with(scenario, dir, &[])
+    }
+
+    fn start_with(scenario: &str, dir: &str, extra: &[&str]) -> Self {
         let mut child = netipc()
             .args(["bench-server", "--scenario", scenario, "--run-dir", dir])
             .args(["--service", "test-bench"])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -650,6 +655,41 @@ fn roles_run_separately() {
     assert_eq!(raw_shm.stop()["event"], "stopped");
     assert!(stopping.elapsed() < Duration::from_secs(5));
     assert!(!std::path::Path::new(&file).exists(), "{file} left behind");
+}
+
+/// Foreign peers (the reference bench drivers) use a fixed non-zero auth
+/// token: both roles take one, and a client with another token is refused
+/// with a message that says so.
+#[test]
+fn roles_take_an_auth_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    for scenario in ["uds-pingpong", "l2-increment"] {
+        let server = Server::start_with(scenario, dir, &["--auth-token", "0x5eed"]);
+        let client = |token: &str| {
+            run(&[
+                "bench-client",
+                "--scenario",
+                scenario,
+                "--run-dir",
+                dir,
+                "--service",
+                "test-bench",
+                "--duration",
+                "0.2",
+                "--json",
+                "--auth-token",
+                token,
+            ])
+        };
+        let v = json_of(&client("24301"));
+        check_row(row(&v, scenario), 1, 1);
+        let r = client("7");
+        assert_ne!(r.code, 0, "{scenario}: a wrong token is refused");
+        assert!(r.stderr.contains("auth"), "{scenario}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        assert_eq!(server.stop()["event"], "stopped");
+    }
 }
 
 #[test]

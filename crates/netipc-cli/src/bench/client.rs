@@ -73,6 +73,8 @@ pub struct ClientParams<'a> {
     pub timing: Timing,
     /// Items of a `--batch` scenario.
     pub batch: u32,
+    /// The server's auth token.
+    pub auth_token: u64,
 }
 
 /// The server's cumulative CPU time at one moment, as it reports it.
@@ -644,7 +646,7 @@ fn filled_cache(
     p: &ClientParams<'_>,
     items: u32,
 ) -> Result<SnapshotCache, BenchError> {
-    let cache = SnapshotCache::new(p.run_dir, p.service, &l2_config(scenario));
+    let cache = SnapshotCache::new(p.run_dir, p.service, &l2_config(scenario, p));
     let mut failures = 0;
     while let Err(e) = cache.refresh() {
         if cache.status().connection_state == ClientState::NotFound {
@@ -669,10 +671,11 @@ fn filled_cache(
 }
 
 /// The L2 client config of `scenario`: the documented defaults (so the
-/// response size grows on demand), the transport of the scenario's plane
-/// and the bench's answer timeout.
-fn l2_config(scenario: &Scenario) -> ClientConfig {
+/// response size grows on demand), the transport of the scenario's plane,
+/// the server's auth token and the bench's answer timeout.
+fn l2_config(scenario: &Scenario, p: &ClientParams<'_>) -> ClientConfig {
     ClientConfig {
+        auth_token: p.auth_token,
         supported_profiles: match scenario.plane {
             Plane::Socket | Plane::Memory => Profiles::BASELINE,
             Plane::Shm => Profiles::SHM_HYBRID,
@@ -689,6 +692,14 @@ fn l2_config(scenario: &Scenario) -> ClientConfig {
 /// config a large response fails the first call after growing the response
 /// size as far as one call may), up to [`PRIME_ATTEMPTS`] failures; a
 /// wrong answer or a rejected request fails at once.
+/// Why `client` is not connected: its last error, or its state.
+fn cause<K: ServiceKind>(client: &Client<K>) -> String {
+    client.last_error().map_or_else(
+        || format!("the client is {:?}", client.status().state),
+        ToString::to_string,
+    )
+}
+
 fn prime<K: ServiceKind>(
     client: &mut Client<K>,
     scenario: &Scenario,
@@ -717,15 +728,17 @@ fn prime<K: ServiceKind>(
                     scenario.name, scenario.name, p.run_dir, p.service
                 )));
             }
-            state @ (ClientState::Incompatible | ClientState::AuthFailed) => {
+            ClientState::Incompatible | ClientState::AuthFailed => {
                 return Err(BenchError::new(format!(
-                    "cannot connect to service {:?}: the client is {state:?}",
-                    p.service
+                    "cannot connect to service {:?}: {}",
+                    p.service,
+                    cause(client)
                 )));
             }
-            state => Err(BenchError::new(format!(
-                "cannot connect to service {:?} (the client is {state:?})",
-                p.service
+            _ => Err(BenchError::new(format!(
+                "cannot connect to service {:?}: {}",
+                p.service,
+                cause(client)
             ))),
         };
         match result {
@@ -877,12 +890,12 @@ pub fn run(
             measure(&mut t, scenario, items, wait, p, probe, tick)
         }
         Drive::L2Increment => {
-            let client = IncrementClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let client = IncrementClient::new(p.run_dir, p.service, &l2_config(scenario, p));
             drive_l2(client, call_increment, scenario, items, p, probe, tick)
         }
         Drive::L2Snapshot(n) => {
             let expected = Expected::of(&cgroups(n));
-            let client = CgroupsSnapshotClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let client = CgroupsSnapshotClient::new(p.run_dir, p.service, &l2_config(scenario, p));
             let call = |c: &mut CgroupsSnapshotClient, _| call_snapshot(c, &expected);
             drive_l2(client, call, scenario, items, p, probe, tick)
         }
@@ -906,13 +919,13 @@ pub fn run(
         }
         Drive::L2Lookup(Lookup::Cgroups, n) => {
             let table = Table::new();
-            let client = CgroupsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let client = CgroupsLookupClient::new(p.run_dir, p.service, &l2_config(scenario, p));
             let call = |c: &mut CgroupsLookupClient, id| call_cgroups(c, &table, id, n);
             drive_l2(client, call, scenario, items, p, probe, tick)
         }
         Drive::L2Lookup(Lookup::Apps, n) => {
             let table = Table::new();
-            let client = AppsLookupClient::new(p.run_dir, p.service, &l2_config(scenario));
+            let client = AppsLookupClient::new(p.run_dir, p.service, &l2_config(scenario, p));
             let call = |c: &mut AppsLookupClient, id| call_apps(c, &table, id, n);
             drive_l2(client, call, scenario, items, p, probe, tick)
         }
@@ -967,6 +980,7 @@ fn l1_connect(
         max_request_payload_bytes: payload,
         max_response_payload_bytes: payload,
         max_request_batch_items: items,
+        auth_token: p.auth_token,
         ..ClientOptions::default()
     };
     ClientSession::connect(p.run_dir, p.service, &options)

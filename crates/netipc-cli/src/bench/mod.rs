@@ -185,6 +185,11 @@ pub struct ServerArgs {
     /// root's) that others cannot write.
     #[arg(long, value_name = "DIR")]
     run_dir: String,
+    /// Shared secret of server and client (decimal or 0x-hex); foreign
+    /// peers such as the reference bench drivers use a fixed non-zero one.
+    #[arg(long, value_name = "TOKEN", default_value = "0", value_parser = crate::common::parse_token)]
+    auth_token: u64,
+
     /// Service name.
     #[arg(long, value_name = "S", default_value = DEFAULT_SERVICE)]
     service: String,
@@ -207,6 +212,11 @@ pub struct ClientArgs {
     /// Run directory of the server's endpoint.
     #[arg(long, value_name = "DIR")]
     run_dir: String,
+    /// Shared secret of server and client (decimal or 0x-hex); foreign
+    /// peers such as the reference bench drivers use a fixed non-zero one.
+    #[arg(long, value_name = "TOKEN", default_value = "0", value_parser = crate::common::parse_token)]
+    auth_token: u64,
+
     /// Service name.
     #[arg(long, value_name = "S", default_value = DEFAULT_SERVICE)]
     service: String,
@@ -249,6 +259,7 @@ pub fn run_client(args: &ClientArgs) -> ExitCode {
         service: &args.service,
         timing: run.timing,
         batch: run.batch,
+        auth_token: args.auth_token,
     };
     let progress = Progress::new(&[args.scenario], run.timing);
     let measured = client::run(args.scenario, &params, &mut NoProbe, &mut |stage, d| {
@@ -326,6 +337,7 @@ fn run_one(
         service: &service,
         timing: run.timing,
         batch: run.batch,
+        auth_token: 0,
     };
     let measure = |probe: &mut dyn ServerProbe| {
         client::run(scenario, &params, probe, &mut |stage, d| {

@@ -134,6 +134,7 @@ fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
     let config = ServerConfig {
         supported_profiles,
         preferred_profiles,
+        auth_token: args.auth_token,
         ..ServerConfig::default()
     };
     let (run_dir, service) = (&args.run_dir, &args.service);
@@ -252,6 +253,7 @@ pub fn run(args: &ServerArgs) -> ExitCode {
                 preferred_profiles,
                 max_request_payload_bytes: MAX_PAYLOAD_CAP,
                 max_response_payload_bytes: MAX_PAYLOAD_CAP,
+                auth_token: args.auth_token,
                 ..ServerOptions::default()
             };
             Listener::bind(&args.run_dir, &args.service, &options).map(|l| {
