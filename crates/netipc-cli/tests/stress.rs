@@ -23,7 +23,7 @@ use support::{RUN_LIMIT, Run, netipc, run};
 
 /// The counters of a managed server (`ServerStats`), as `bench-server`
 /// reports them on its control channel.
-const SERVER_STATS: [&str; 13] = [
+const SERVER_STATS: [&str; 19] = [
     "sessions",
     "peak_sessions",
     "session_limit",
@@ -36,7 +36,13 @@ const SERVER_STATS: [&str; 13] = [
     "send_timeouts",
     "requests",
     "failed_requests",
+    "handler_errors",
     "handler_panics",
+    "auth_failures",
+    "refused_identity",
+    "protocol_errors",
+    "bytes_received",
+    "bytes_sent",
 ];
 
 /// Runs `netipc ARGS` with `envs`, `input` on its stdin (then closed), to

@@ -387,7 +387,13 @@ enum StatsAnswer {
         send_timeouts: u64,
         requests: u64,
         failed_requests: u64,
+        handler_errors: u64,
         handler_panics: u64,
+        auth_failures: u64,
+        refused_identity: u64,
+        protocol_errors: u64,
+        bytes_received: u64,
+        bytes_sent: u64,
     },
     Error {
         error: String,
@@ -409,7 +415,13 @@ fn stats_line(stats: Option<ServerStats>, scenario: &str) -> String {
             send_timeouts: s.send_timeouts,
             requests: s.requests,
             failed_requests: s.failed_requests,
+            handler_errors: s.handler_errors,
             handler_panics: s.handler_panics,
+            auth_failures: s.auth_failures,
+            refused_identity: s.refused_identity,
+            protocol_errors: s.protocol_errors,
+            bytes_received: s.bytes_received,
+            bytes_sent: s.bytes_sent,
         },
         None => StatsAnswer::Error {
             error: format!(
