@@ -204,7 +204,13 @@ fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, win
     test.args(workspace)
         .args(["--lib", "--bins", "--tests"])
         .envs(wine.env())
-        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", wine.wine64());
+        // The runner starts each test binary under wine, once more when
+        // wine did not start it at all (see the script).
+        .env(
+            "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER",
+            options.root.join("xtask/wine/runner.sh"),
+        )
+        .env("NETIPC_WINE64", wine.wine64());
     report.step("test", limit, test);
 
     report.step_with("examples", || {
