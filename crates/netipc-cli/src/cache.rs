@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::call::json::SnapshotEntry;
 use crate::common::{
-    CliError, ConsumerArgs, EndpointArgs, Kind, call_failed, human_duration, json_text, text,
+    CliError, ConsumerArgs, EndpointArgs, Kind, call_failed, human_duration, json_text,
     write_stdout,
 };
 use crate::table::Table;
@@ -94,20 +94,22 @@ fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
         } else {
             cache.refresh()
         };
-        let took = start.elapsed();
+        let took_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         let status = cache.status();
         refreshes.push(match result {
             Ok(()) => Refresh::Done {
-                took,
+                ok: true,
+                took_us,
                 generation: status.generation,
                 items: status.item_count,
                 systemd_enabled: status.systemd_enabled,
-                shm: cache.session_info().is_some_and(|s| s.shared_memory),
+                shared_memory: cache.session_info().is_some_and(|s| s.shared_memory),
             },
             // A later failure keeps the last good copy: report it and go on.
             Err(e) if status.populated => Refresh::Failed {
-                took,
-                kept: status.generation,
+                ok: false,
+                took_us,
+                kept_generation: status.generation,
                 error: failed(&e).message,
             },
             Err(e) => return Err(failed(&e)),
@@ -119,7 +121,7 @@ fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
         json_text(&CacheJson {
             service: &args.service,
             run_dir: &run_dir,
-            refreshes: refreshes.iter().map(Refresh::json).collect(),
+            refreshes: &refreshes,
             items: items.iter().map(Into::into).collect(),
             missing: &missing,
         })
@@ -127,13 +129,7 @@ fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
         let mut out: String = refreshes.iter().map(Refresh::line).collect();
         let mut table = Table::new(&["HASH", "OPTIONS", "ENABLED", "NAME", "PATH"]).right(&[1, 2]);
         for it in &items {
-            table.row(vec![
-                format!("{:08x}", it.hash),
-                format!("{:#x}", it.options),
-                it.enabled.to_string(),
-                text(it.name),
-                text(it.path),
-            ]);
+            table.row(SnapshotEntry::from(it).cells());
         }
         out.push_str(&table.render());
         if !missing.is_empty() {
@@ -149,19 +145,23 @@ fn cache(args: &CacheArgs) -> Result<(String, ExitCode), CliError> {
     Ok((out, code))
 }
 
-/// How one refresh went.
+/// How one refresh went (`ok` tells which in JSON).
+#[derive(Serialize)]
+#[serde(untagged)]
 enum Refresh {
     Done {
-        took: Duration,
+        ok: bool,
+        took_us: u64,
         generation: u64,
         items: usize,
         systemd_enabled: u32,
-        shm: bool,
+        shared_memory: bool,
     },
-    /// Failed after an earlier success: the cache kept `kept`.
+    /// Failed after an earlier success: the cache kept `kept_generation`.
     Failed {
-        took: Duration,
-        kept: u64,
+        ok: bool,
+        took_us: u64,
+        kept_generation: u64,
         error: String,
     },
 }
@@ -170,49 +170,30 @@ impl Refresh {
     fn line(&self) -> String {
         match self {
             Self::Done {
-                took,
+                took_us,
                 generation,
                 items,
                 systemd_enabled,
-                shm,
+                shared_memory,
+                ..
             } => format!(
                 "refreshed in {}: generation {generation}, {items} cgroups, systemd_enabled {systemd_enabled} (over {})\n",
-                human_duration(*took),
-                if *shm {
+                human_duration(Duration::from_micros(*took_us)),
+                if *shared_memory {
                     "shared memory"
                 } else {
                     "the socket/pipe"
                 }
             ),
-            Self::Failed { took, kept, error } => format!(
-                "refresh failed after {}, keeping generation {kept}: {error}\n",
-                human_duration(*took)
-            ),
-        }
-    }
-
-    fn json(&self) -> RefreshJson<'_> {
-        match self {
-            Self::Done {
-                took,
-                generation,
-                items,
-                systemd_enabled,
-                shm,
-            } => RefreshJson::Done {
-                ok: true,
-                took_us: took.as_micros() as u64,
-                generation: *generation,
-                items: *items,
-                systemd_enabled: *systemd_enabled,
-                shared_memory: *shm,
-            },
-            Self::Failed { took, kept, error } => RefreshJson::Failed {
-                ok: false,
-                took_us: took.as_micros() as u64,
-                kept_generation: *kept,
+            Self::Failed {
+                took_us,
+                kept_generation,
                 error,
-            },
+                ..
+            } => format!(
+                "refresh failed after {}, keeping generation {kept_generation}: {error}\n",
+                human_duration(Duration::from_micros(*took_us))
+            ),
         }
     }
 }
@@ -222,29 +203,9 @@ impl Refresh {
 struct CacheJson<'a> {
     service: &'a str,
     run_dir: &'a str,
-    refreshes: Vec<RefreshJson<'a>>,
+    refreshes: &'a [Refresh],
     items: Vec<SnapshotEntry>,
     missing: &'a [String],
-}
-
-/// One refresh in JSON (`ok` tells which).
-#[derive(Serialize)]
-#[serde(untagged)]
-enum RefreshJson<'a> {
-    Done {
-        ok: bool,
-        took_us: u64,
-        generation: u64,
-        items: usize,
-        systemd_enabled: u32,
-        shared_memory: bool,
-    },
-    Failed {
-        ok: bool,
-        took_us: u64,
-        kept_generation: u64,
-        error: &'a str,
-    },
 }
 
 /// The cached items (all, or those of `names` in order) and the names

@@ -263,14 +263,9 @@ fn snapshot(target: &Target) -> Result<String, CliError> {
     let mut table =
         Table::new(&["#", "HASH", "OPTIONS", "ENABLED", "NAME", "PATH"]).right(&[0, 2, 3]);
     for (i, it) in items.iter().enumerate() {
-        table.row(vec![
-            i.to_string(),
-            format!("{:08x}", it.hash),
-            format!("{:#x}", it.options),
-            it.enabled.to_string(),
-            text(it.name),
-            text(it.path),
-        ]);
+        let mut row = vec![i.to_string()];
+        row.extend(json::SnapshotEntry::from(it).cells());
+        table.row(row);
     }
     out.push_str(&table.render());
     Ok(out)

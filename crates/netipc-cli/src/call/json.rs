@@ -45,27 +45,38 @@ pub struct SnapshotEntry {
     path: String,
 }
 
+impl SnapshotEntry {
+    fn new(hash: u32, options: u32, enabled: u32, name: &[u8], path: &[u8]) -> Self {
+        Self {
+            hash,
+            options,
+            enabled,
+            name: text(name),
+            path: text(path),
+        }
+    }
+
+    /// The cells of a table row: HASH, OPTIONS, ENABLED, NAME, PATH.
+    pub fn cells(self) -> Vec<String> {
+        vec![
+            format!("{:08x}", self.hash),
+            format!("{:#x}", self.options),
+            self.enabled.to_string(),
+            self.name,
+            self.path,
+        ]
+    }
+}
+
 impl From<&SnapshotItem<'_>> for SnapshotEntry {
     fn from(it: &SnapshotItem<'_>) -> Self {
-        Self {
-            hash: it.hash,
-            options: it.options,
-            enabled: it.enabled,
-            name: text(it.name),
-            path: text(it.path),
-        }
+        Self::new(it.hash, it.options, it.enabled, it.name, it.path)
     }
 }
 
 impl From<&CachedItem<'_>> for SnapshotEntry {
     fn from(it: &CachedItem<'_>) -> Self {
-        Self {
-            hash: it.hash,
-            options: it.options,
-            enabled: it.enabled,
-            name: text(it.name),
-            path: text(it.path),
-        }
+        Self::new(it.hash, it.options, it.enabled, it.name, it.path)
     }
 }
 
