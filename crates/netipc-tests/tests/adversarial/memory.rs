@@ -487,6 +487,10 @@ fn lying_consumers_cost_the_provider_only_what_they_send() {
             let config = ServerConfig {
                 supported_profiles: BASELINE,
                 send_timeout: Duration::from_secs(120),
+                // Each worker keeps a response buffer of this size once it
+                // has answered (64 KiB by default): a fixed cost of the
+                // workers, not of the consumers this test measures.
+                max_response_payload_bytes: 4096,
                 ..ServerConfig::default()
             };
             let server = increment_server(&dir, "inc", &config);

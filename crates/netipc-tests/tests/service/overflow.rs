@@ -69,14 +69,14 @@ fn overflow_recovers_end_to_end(profiles: Profiles) {
     let _ = client.connect();
     assert_eq!(
         client.session_info().unwrap().max_response_payload_bytes,
-        1024
+        netipc::service::DEFAULT_SERVER_RESPONSE_START
     );
     // About 94 KB: the server answers LIMIT_EXCEEDED, measures the answer
     // (one more handler run) and learns 128 KiB (the next power of two),
     // so one reconnect is enough.
     check_snapshot(&mut client, 1000);
     let info = client.session_info().unwrap();
-    assert_eq!(info.max_response_payload_bytes, 1024 << 7);
+    assert_eq!(info.max_response_payload_bytes, 128 << 10);
     assert_eq!(info.shared_memory, profiles != BASELINE);
     let s = client.status();
     assert_eq!(
@@ -92,7 +92,7 @@ fn overflow_recovers_end_to_end(profiles: Profiles) {
     let _ = other.connect();
     assert_eq!(
         other.session_info().unwrap().max_response_payload_bytes,
-        1024 << 7
+        128 << 10
     );
     check_snapshot(&mut other, 1000);
     assert_eq!(other.status().reconnect_count, 0);
@@ -139,10 +139,10 @@ fn overflow_without_any_growth_fails_after_one_reconnect() {
 }
 
 #[test]
-fn overflow_where_only_the_client_proposal_grows_stops_after_two_attempts() {
+fn overflow_against_a_fixed_response_size_stops_after_one_reconnect() {
     watchdog(|| {
-        // The client's own response proposal (a size the recovery watches)
-        // grows once, so a second attempt is made; then nothing grows.
+        // Only the client's own response proposal would grow, and the
+        // provider's size wins the negotiation: no second attempt.
         let dir = RunDir::new();
         let fixed = ServerConfig {
             max_response_payload_bytes: 4096,
@@ -156,11 +156,11 @@ fn overflow_where_only_the_client_proposal_grows_stops_after_two_attempts() {
             matches!(result, Err(Error::CapacityExhausted)),
             "{result:?}"
         );
-        assert_eq!(calls.get(), 2);
+        assert_eq!(calls.get(), 1);
         let s = client.status();
         assert_eq!(
             (s.state, s.reconnect_count, s.error_count),
-            (ClientState::Broken, 2, 1)
+            (ClientState::Broken, 1, 1)
         );
         client.connect().unwrap();
         assert_eq!(
@@ -262,24 +262,24 @@ fn request_and_response_overflow_both_recover() {
     watchdog(|| {
         let dir = RunDir::new();
         let config = ServerConfig {
-            max_request_payload_bytes: 1 << 16,
+            max_request_payload_bytes: 1 << 17,
             ..ServerConfig::default()
         };
         let _server = reverse_server(&dir, &config);
         let mut client = StringReverseClient::new(dir.str(), "rev", &ClientConfig::default());
         let _ = client.connect();
-        let text: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let text: Vec<u8> = (0..70_000u32).map(|i| b'a' + (i % 26) as u8).collect();
         let reversed: Vec<u8> = text.iter().rev().copied().collect();
         assert_eq!(client.call(&text).unwrap(), &reversed[..]);
-        // One reconnect for the request (1024 -> 4096), one for the
-        // response (the server measures the 3009-byte answer: 4096).
+        // One reconnect for the request (1024 -> 128 KiB), one for the
+        // response (the server measures the 70,009-byte answer: 128 KiB).
         let info = client.session_info().unwrap();
         assert_eq!(
             (
                 info.max_request_payload_bytes,
                 info.max_response_payload_bytes
             ),
-            (4096, 4096)
+            (128 << 10, 128 << 10)
         );
         assert_eq!(client.status().reconnect_count, 2);
     });

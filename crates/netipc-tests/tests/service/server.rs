@@ -166,8 +166,10 @@ fn failed_requests(profiles: Profiles) {
         "double",
         &server_config(profiles),
         |text, out| {
-            out.extend_from_slice(text);
-            out.extend_from_slice(text);
+            // 72,000 bytes from 900: above the default 64 KiB.
+            for _ in 0..80 {
+                out.extend_from_slice(text);
+            }
             Ok(())
         },
     )
@@ -175,17 +177,20 @@ fn failed_requests(profiles: Profiles) {
     .unwrap();
     let rev = Method::StringReverse.code();
     let mut session = l1_connect(&dir, "double", profiles);
-    assert_eq!(session.params().max_response_payload_bytes, 1024);
+    assert_eq!(
+        session.params().max_response_payload_bytes,
+        netipc::service::DEFAULT_SERVER_RESPONSE_START
+    );
     let mut request = vec![0u8; 900 + 9];
     netipc::codec::encode_string_reverse(&[b'q'; 900], &mut request).unwrap();
     let m = session.call(rev, 1, &request, Some(PATIENCE)).unwrap();
     assert_error_response(&m.header, rev, 1, TransportStatus::LIMIT_EXCEEDED);
     assert_closed(&mut session);
     let mut session = l1_connect(&dir, "double", profiles);
-    assert_eq!(session.params().max_response_payload_bytes, 2048);
+    assert_eq!(session.params().max_response_payload_bytes, 128 << 10);
     let m = session.call(rev, 1, &request, Some(PATIENCE)).unwrap();
     assert_eq!(m.header.transport_status, TransportStatus::OK);
-    assert_eq!(m.header.payload_len, 1800 + 9);
+    assert_eq!(m.header.payload_len, 72_000 + 9);
 
     // A lookup handler that answers the wrong number of items:
     // BAD_ENVELOPE, then closed.

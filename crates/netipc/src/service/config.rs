@@ -106,6 +106,17 @@ fn or(v: u32, default: u32) -> u32 {
     if v == 0 { default } else { v }
 }
 
+/// Response payload size a managed server starts from when its config
+/// leaves `max_response_payload_bytes` at zero (it grows up to 1 MiB from
+/// there). It is the fixed response size of the reference C servers, which
+/// Netdata's C plugins meet every day: a first request from any reference
+/// client (at most 1024 bytes of keys, or a snapshot of some hundred
+/// cgroups) is answered without `LIMIT_EXCEEDED`, so their retry path (which
+/// re-sends a corrupted request over shared memory) is rarely taken. The
+/// memory is mapped per session but only touched as far as responses
+/// reach.
+pub const DEFAULT_SERVER_RESPONSE_START: u32 = 64 << 10;
+
 /// (start, ceiling) of a payload size: zero starts at 1024 and may grow to
 /// 1 MiB; a configured value is fixed.
 pub(crate) fn growth(configured: u32) -> (u32, u32) {
@@ -160,8 +171,8 @@ pub struct ServerConfig {
     /// clients actually send.
     pub max_request_payload_bytes: u32,
     /// Response payload size in bytes announced to clients. 0: starts at
-    /// 1024 and grows up to 1 MiB when responses do not fit. A non-zero value
-    /// is fixed.
+    /// 64 KiB ([`DEFAULT_SERVER_RESPONSE_START`]) and grows up to 1 MiB when
+    /// responses do not fit. A non-zero value is fixed.
     pub max_response_payload_bytes: u32,
     /// Shared secret clients must present.
     pub auth_token: u64,
@@ -217,6 +228,14 @@ impl ServerConfig {
             DEFAULT_SEND_TIMEOUT
         } else {
             self.send_timeout
+        }
+    }
+
+    /// (start, ceiling) of the response size.
+    pub(crate) fn response_growth(&self) -> (u32, u32) {
+        match self.max_response_payload_bytes {
+            0 => (DEFAULT_SERVER_RESPONSE_START, MAX_PAYLOAD_CAP),
+            n => (n, n),
         }
     }
 

@@ -117,7 +117,8 @@ pub(crate) use client::{attempt_end, pause_before_retry};
 pub use config::{
     ClientConfig, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_LOOKUP_ITEMS,
     DEFAULT_MAX_LOOKUP_RESPONSE_BYTES, DEFAULT_MAX_LOOKUP_SUBCALLS, DEFAULT_MAX_SESSIONS,
-    DEFAULT_PROFILES, DEFAULT_SEND_TIMEOUT, MAX_WORKERS, ServerConfig,
+    DEFAULT_PROFILES, DEFAULT_SEND_TIMEOUT, DEFAULT_SERVER_RESPONSE_START, MAX_WORKERS,
+    ServerConfig,
 };
 pub use server::{
     HandlerError, ManagedServer, ResponseCounts, RunningServer, STOP_GRACE, ServerStats,

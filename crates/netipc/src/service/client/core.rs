@@ -412,15 +412,19 @@ impl ClientCore {
         self.state = ClientState::Broken;
     }
 
-    /// The four sizes whose growth justifies another overflow attempt.
-    fn sizes(&self) -> (u32, u32, u32, u32) {
+    /// The sizes whose growth justifies another overflow attempt: the
+    /// negotiated ones and the request proposal. The response proposal is
+    /// left out: the provider's response size wins the negotiation, so
+    /// growing the proposal alone would only repeat the overflow against a
+    /// provider whose response size is fixed.
+    fn sizes(&self) -> (u32, u32, u32) {
         let (req, resp) = self.session.as_ref().map_or((0, 0), |s| {
             (
                 s.params().max_request_payload_bytes,
                 s.params().max_response_payload_bytes,
             )
         });
-        (req, resp, self.request_proposal, self.response_proposal)
+        (req, resp, self.request_proposal)
     }
 
     /// Runs one call with the at-least-once retry policy; every step of it
@@ -499,10 +503,7 @@ impl ClientCore {
             self.count_reconnect();
             overflow_attempts += 1;
             let after = self.sizes();
-            let grew = after.0 > before.0
-                || after.1 > before.1
-                || after.2 > before.2
-                || after.3 > before.3;
+            let grew = after.0 > before.0 || after.1 > before.1 || after.2 > before.2;
             if !grew || overflow_attempts >= MAX_OVERFLOW_ATTEMPTS {
                 self.break_session();
                 return Err(self.fail(Error::CapacityExhausted));

@@ -29,6 +29,10 @@ pub(crate) struct LookupScratch {
     /// End of the packed items of the stitched response, relative to the
     /// packed area (8-aligned starts, as the encoder lays them out).
     packed: usize,
+    /// The response size at which the provider could not place a
+    /// sub-response's answers and did not grow: kept across calls, so
+    /// that only the first lookup finds it out.
+    fixed_response: Option<u32>,
 }
 
 impl LookupScratch {
@@ -397,6 +401,35 @@ enum Done {
     Direct,
 }
 
+/// How many keys from the start of `rest` the next sub-call carries.
+///
+/// Every real answer takes at least the bytes of its placeholder, so the
+/// placeholders of the keys sent bound what the provider must place:
+///
+/// - When the placeholders of the keys that fit the request overflow the
+///   response size `S`, and the provider may still grow, they are all
+///   sent (as reference clients do): a provider that cannot place them
+///   answers `LIMIT_EXCEEDED` and grows its response size, and the call
+///   goes on at the larger size. The placeholders never take more than
+///   half the largest response this client accepts.
+/// - Otherwise the placeholders take at most half of `S`, so every
+///   exchange leaves at least `S/2` bytes to the answers and only an
+///   answer larger than that is asked alone.
+fn next_count<S: Spec>(
+    rest: &[S::Key],
+    request_fit: usize,
+    response: u32,
+    ceiling: u32,
+    fixed: Option<u32>,
+) -> usize {
+    let may_grow = response < ceiling && fixed.is_none_or(|f| response > f);
+    let growing = request_fit.min(S::fit_answers(rest, ceiling as usize / 2));
+    if may_grow && growing > S::fit_answers(rest, response as usize) {
+        return growing;
+    }
+    request_fit.min(S::fit_answers(rest, response as usize / 2).max(1))
+}
+
 fn lookup_loop<S: Spec>(
     core: &mut ClientCore,
     request: &mut Vec<u8>,
@@ -432,15 +465,19 @@ fn lookup_loop<S: Spec>(
                 k = S::fit(rest, core.request_capacity() as usize);
             }
         }
-        // Never more keys than the response can answer with placeholders
-        // (a server must refuse such a request as a whole), and never zero
-        // when the request fits: a key whose placeholder alone overflows
-        // the response is left to the overflow recovery.
-        let answers = S::fit_answers(rest, core.response_capacity() as usize);
+        let response = core.response_capacity();
         let k = if alone {
             k.min(1)
+        } else if k == 0 {
+            0
         } else {
-            k.min(answers.max(1))
+            next_count::<S>(
+                rest,
+                k,
+                response,
+                settings.response_ceiling,
+                scratch.fixed_response,
+            )
         };
         if k == 0 && start < keys.len() {
             let needed = S::one_key_len(&keys[start]);
@@ -467,8 +504,29 @@ fn lookup_loop<S: Spec>(
         if deadline.at <= Instant::now() {
             return Err(Error::Timeout { limit: None }.into());
         }
-        core.call(Payload::Single(&request[..n]), deadline, &|_| Ok(()))
-            .map_err(|e| Failed(e, true))?;
+        match core.call(Payload::Single(&request[..n]), deadline, &|_| Ok(())) {
+            Ok(()) => {}
+            // The provider could not place the answers (or closed the
+            // connection instead of saying so) and the call's own
+            // recovery did not get it to grow far enough: go on at the
+            // size the provider now has, or, if it did not grow at all,
+            // remember that it does not and leave room for the answers.
+            Err(e @ (Error::CapacityExhausted | Error::Disconnected))
+                if scratch.fixed_response.is_none_or(|f| response > f) =>
+            {
+                if core.connect(deadline.at).is_err() {
+                    return Err(Failed(e, true));
+                }
+                if core.response_capacity() <= response {
+                    if matches!(e, Error::Disconnected) {
+                        return Err(Failed(e, true));
+                    }
+                    scratch.fixed_response = Some(core.response_capacity());
+                }
+                continue;
+            }
+            Err(e) => return Err(Failed(e, true)),
+        }
         let payload = core
             .response()
             .map(|m| m.payload)

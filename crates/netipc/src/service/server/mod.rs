@@ -26,7 +26,6 @@ use crate::codec::{
 };
 use crate::error::{Error, Result};
 use crate::service::ServerConfig;
-use crate::service::config::growth;
 use crate::transport::{Listener, ServerOptions};
 
 /// Stops a managed server from any thread, and reads its statistics.
@@ -137,7 +136,7 @@ impl ManagedServer {
             dispatcher,
             shared: Arc::new(Shared {
                 control: Default::default(),
-                response_size: Learned::new(growth(config.max_response_payload_bytes)),
+                response_size: Learned::new(config.response_growth()),
                 counters: Counters::new(config.workers()),
             }),
         }
