@@ -3,6 +3,19 @@
 //! answers are checked against their keys, a `PAYLOAD_EXCEEDED` suffix is
 //! asked again, and the items are stitched into one response with one
 //! generation.
+//!
+//! How many keys a sub-call carries is chosen by [`next_count`]. The
+//! result: every exchange carries as many keys as the request size takes,
+//! or leaves at least half of the response size `S` to answers, or asks
+//! alone a key whose answer is larger than that, or is one of the
+//! overflows that make a growable provider grow (a handful per provider,
+//! as its size is shared by all sessions and only grows). A call of `Q`
+//! request bytes at request size `R` with `A` answer bytes thus takes
+//! about `Q/R + 2·A/S` exchanges at most, plus two per answer larger than
+//! `S/2`: never two per key. Against a provider whose request size is fixed
+//! at 1 KiB (the reference defaults), keys of ~50 bytes travel ~18 per
+//! exchange, so 32,768 such keys take ~1,800-3,000 exchanges; much longer
+//! keys at that count need `max_lookup_subcalls` raised above its 4,096.
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,362 @@
+//! netipc against peers that behave like the reference implementation's
+//! (spec/level2.md, spec/codec.md 5.8): lookups of 32,768 keys against
+//! every kind of lookup provider, and the first requests of reference
+//! clients against a default netipc provider.
+//!
+//! The bound on the exchanges of one logical lookup (stated in
+//! `service::client::lookup`): every exchange either carries as many keys
+//! as the request size takes, or leaves at least half of the response size
+//! to answers, or asks alone a key whose answer is larger than that, or is
+//! one of the few overflows that make a growable provider grow. So a call
+//! takes at most about `2·(Q/R + 2·A/S)` exchanges for `Q` request bytes, a
+//! request size `R`, `A` answer bytes and a response size `S`, plus two per
+//! answer larger than `S/2` and two per growth step; never two per key.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{RunDir, watchdog};
+use netipc::codec::{
+    CgroupsLookupStatus, PidStatus, apps_lookup_request_len, cgroups_lookup_request_len,
+};
+use netipc::service::{
+    AppsLookupClient, CgroupsLookupClient, ClientConfig, ManagedServer, Profiles, ServerConfig,
+};
+use netipc::transport::{ClientOptions, ClientSession};
+use netipc::wire::{Method, TransportStatus};
+use netipc_tests::reference::{
+    Behaviour, GENERATION, Lookup, Provider, answer_apps, answer_cgroups, cgroup_answer,
+    is_huge_path, is_huge_pid, pid_answer,
+};
+
+const LIMIT: Duration = Duration::from_secs(240);
+const KEYS: usize = 32_768;
+
+/// Paths like a container host's: ~50 bytes, some unknown, some whose
+/// answer never fits.
+fn paths() -> Vec<Vec<u8>> {
+    (0..KEYS)
+        .map(|i| {
+            let dir = match i % 4099 {
+                17 => "huge",
+                n if n % 11 == 3 => "gone",
+                _ => "kubepods/burstable",
+            };
+            format!(
+                "/{dir}/pod{:08x}/container-{i}",
+                i * 2_654_435_761 % (1 << 32)
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+fn pids() -> Vec<u32> {
+    (1..=KEYS as u32).map(|i| i * 3 + 100).collect()
+}
+
+/// The exchanges bound of the module docs, from the call's sizes.
+fn bound(
+    request_bytes: usize,
+    request: u32,
+    answer_bytes: usize,
+    response: u32,
+    huge: usize,
+) -> u64 {
+    let (r, s) = (request as usize, response as usize);
+    (2 * (request_bytes.div_ceil(r) + (2 * answer_bytes).div_ceil(s)) + 2 * huge + 2 * 11) as u64
+}
+
+fn cgroups_against(behaviour: Behaviour, client_profiles: Profiles) {
+    let dir = RunDir::new();
+    let provider = Provider::spawn(dir.str(), "cg", Lookup::Cgroups, behaviour);
+    let config = ClientConfig {
+        supported_profiles: client_profiles,
+        ..ClientConfig::default()
+    };
+    let mut client = CgroupsLookupClient::new(dir.str(), "cg", &config);
+    client.connect().expect("connect");
+    let keys = paths();
+    for round in 0..2 {
+        let before = provider.answered() + provider.overflowed();
+        let view = client.call(&keys).expect("a lookup of every key");
+        assert_eq!((view.len(), view.generation()), (KEYS, GENERATION));
+        let mut huge = 0;
+        for (i, key) in keys.iter().enumerate() {
+            let item = view.item(i).expect("item");
+            assert_eq!(item.path, &key[..]);
+            match cgroup_answer(key) {
+                _ if is_huge_path(key) => {
+                    huge += 1;
+                    assert_eq!(item.status, CgroupsLookupStatus::OversizedItem, "{i}");
+                }
+                None => assert_eq!(item.status, CgroupsLookupStatus::UnknownPermanent, "{i}"),
+                Some((name, labels)) => {
+                    assert_eq!(
+                        (item.status, item.name),
+                        (CgroupsLookupStatus::Known, &name[..])
+                    );
+                    assert_eq!(item.labels.len(), labels.len());
+                }
+            }
+        }
+        let exchanges = provider.answered() + provider.overflowed() - before;
+        let b = bound(
+            cgroups_lookup_request_len(&keys).unwrap(),
+            behaviour.request_max,
+            (0..KEYS)
+                .map(|i| view.raw_item(i).unwrap().len() + 8)
+                .sum::<usize>()
+                + 16,
+            provider.response_size(),
+            huge,
+        );
+        eprintln!(
+            "cgroups round {round}: {exchanges} exchanges (bound {b}), response size {}, {} overflows so far",
+            provider.response_size(),
+            provider.overflowed()
+        );
+        assert!(exchanges <= b, "{exchanges} exchanges, bound {b}");
+    }
+}
+
+fn apps_against(behaviour: Behaviour, client_profiles: Profiles) {
+    let dir = RunDir::new();
+    let provider = Provider::spawn(dir.str(), "apps", Lookup::Apps, behaviour);
+    let config = ClientConfig {
+        supported_profiles: client_profiles,
+        ..ClientConfig::default()
+    };
+    let mut client = AppsLookupClient::new(dir.str(), "apps", &config);
+    client.connect().expect("connect");
+    let keys = pids();
+    for round in 0..2 {
+        let before = provider.answered() + provider.overflowed();
+        let view = client.call(&keys).expect("a lookup of every key");
+        assert_eq!((view.len(), view.generation()), (KEYS, GENERATION));
+        let mut huge = 0;
+        for (i, &pid) in keys.iter().enumerate() {
+            let item = view.item(i).expect("item");
+            assert_eq!(item.pid, pid);
+            match pid_answer(pid) {
+                _ if is_huge_pid(pid) => {
+                    huge += 1;
+                    assert_eq!(item.entry.status, PidStatus::OversizedItem, "{i}");
+                }
+                None => assert_eq!(item.entry.status, PidStatus::Unknown, "{i}"),
+                Some((comm, path, ppid)) => {
+                    assert_eq!(item.entry.status, PidStatus::Known, "{i}");
+                    assert_eq!(
+                        (item.entry.comm, item.entry.cgroup_path, item.entry.ppid),
+                        (&comm[..], &path[..], ppid)
+                    );
+                }
+            }
+        }
+        let exchanges = provider.answered() + provider.overflowed() - before;
+        let b = bound(
+            apps_lookup_request_len(KEYS),
+            behaviour.request_max,
+            (0..KEYS)
+                .map(|i| view.raw_item(i).unwrap().len() + 8)
+                .sum::<usize>()
+                + 16,
+            provider.response_size(),
+            huge,
+        );
+        eprintln!(
+            "apps round {round}: {exchanges} exchanges (bound {b}), response size {}, {} overflows so far",
+            provider.response_size(),
+            provider.overflowed()
+        );
+        assert!(exchanges <= b, "{exchanges} exchanges, bound {b}");
+    }
+}
+
+/// A provider fixed at small sizes: answers larger than half of it are
+/// asked alone, the huge ones come back `OVERSIZED_ITEM`.
+const SMALL_FIXED: Behaviour = Behaviour {
+    request_max: 1024,
+    response_start: 4096,
+    response_ceiling: 4096,
+    ..Behaviour::C_DEFAULT
+};
+
+/// A growable provider that closes the session instead of sending its
+/// `LIMIT_EXCEEDED`.
+const LOSSY_GROWABLE: Behaviour = Behaviour {
+    loses_limit_exceeded: true,
+    ..Behaviour::RUST_GO_DEFAULT
+};
+
+#[test]
+fn cgroups_lookups_against_a_growable_provider() {
+    watchdog(LIMIT, || {
+        cgroups_against(Behaviour::RUST_GO_DEFAULT, Profiles::BASELINE);
+    });
+}
+
+#[test]
+fn cgroups_lookups_against_a_growable_provider_over_shared_memory() {
+    watchdog(LIMIT, || {
+        let behaviour = Behaviour {
+            profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+            ..Behaviour::RUST_GO_DEFAULT
+        };
+        cgroups_against(behaviour, Profiles::empty());
+    });
+}
+
+#[test]
+fn cgroups_lookups_against_a_fixed_provider() {
+    watchdog(LIMIT, || {
+        cgroups_against(Behaviour::C_DEFAULT, Profiles::BASELINE);
+    });
+}
+
+#[test]
+fn cgroups_lookups_against_a_small_fixed_provider() {
+    watchdog(LIMIT, || {
+        cgroups_against(SMALL_FIXED, Profiles::BASELINE);
+    });
+}
+
+#[test]
+fn cgroups_lookups_against_a_provider_that_loses_its_overflow_replies() {
+    watchdog(LIMIT, || {
+        cgroups_against(LOSSY_GROWABLE, Profiles::BASELINE);
+    });
+}
+
+#[test]
+fn apps_lookups_against_a_growable_provider() {
+    watchdog(LIMIT, || {
+        apps_against(Behaviour::RUST_GO_DEFAULT, Profiles::BASELINE);
+    });
+}
+
+#[test]
+fn apps_lookups_against_a_growable_provider_over_shared_memory() {
+    watchdog(LIMIT, || {
+        let behaviour = Behaviour {
+            profiles: Profiles::BASELINE | Profiles::SHM_HYBRID,
+            ..Behaviour::RUST_GO_DEFAULT
+        };
+        apps_against(behaviour, Profiles::empty());
+    });
+}
+
+#[test]
+fn apps_lookups_against_a_fixed_provider() {
+    watchdog(LIMIT, || {
+        apps_against(Behaviour::C_DEFAULT, Profiles::BASELINE);
+    });
+}
+
+#[test]
+fn apps_lookups_against_a_small_fixed_provider() {
+    watchdog(LIMIT, || {
+        apps_against(SMALL_FIXED, Profiles::BASELINE);
+    });
+}
+
+#[test]
+fn apps_lookups_against_a_provider_that_loses_its_overflow_replies() {
+    watchdog(LIMIT, || {
+        apps_against(LOSSY_GROWABLE, Profiles::BASELINE);
+    });
+}
+
+/// A reference client's first session: the C client proposes 1 KiB
+/// requests (and stores 64 KiB as its response size); Rust and Go clients
+/// propose 1 KiB both ways.
+fn reference_client(dir: &RunDir, service: &str, profiles: Profiles) -> ClientSession {
+    let options = ClientOptions {
+        supported_profiles: profiles,
+        preferred_profiles: profiles,
+        max_request_payload_bytes: 1024,
+        max_response_payload_bytes: 64 << 10,
+        ..ClientOptions::default()
+    };
+    ClientSession::connect(dir.str(), service, &options).expect("connect")
+}
+
+/// A default netipc provider answers a reference client's first,
+/// request-full lookup without `LIMIT_EXCEEDED`: the answer fits its
+/// starting response size, so the reference C client's retry (which
+/// re-sends a corrupted request over shared memory) is not taken.
+#[test]
+fn a_default_provider_answers_a_request_full_of_keys_at_once() {
+    watchdog(LIMIT, || {
+        let dir = RunDir::new();
+        let config = ServerConfig::default();
+        let cgroups = ManagedServer::cgroups_lookup(dir.str(), "cg", &config, |r, b| {
+            Ok(answer_cgroups(r, b)?)
+        })
+        .spawn()
+        .unwrap();
+        let apps =
+            ManagedServer::apps_lookup(dir.str(), "apps", &config, |r, b| Ok(answer_apps(r, b)?))
+                .spawn()
+                .unwrap();
+        for profiles in [
+            Profiles::BASELINE,
+            Profiles::BASELINE | Profiles::SHM_HYBRID,
+        ] {
+            // As many ~50-byte paths as a 1 KiB request takes (17).
+            let keys: Vec<Vec<u8>> = paths()
+                .into_iter()
+                .filter(|p| !is_huge_path(p))
+                .take(64)
+                .collect();
+            let n = (1..=keys.len())
+                .take_while(|&n| cgroups_lookup_request_len(&keys[..n]).unwrap() <= 1024)
+                .last()
+                .unwrap();
+            let mut request = vec![0u8; 1024];
+            let len =
+                netipc::codec::encode_cgroups_lookup_request(&keys[..n], &mut request).unwrap();
+            let mut session = reference_client(&dir, "cg", profiles);
+            let m = session
+                .call(
+                    Method::CgroupsLookup.code(),
+                    1,
+                    &request[..len],
+                    Some(LIMIT),
+                )
+                .unwrap();
+            assert_eq!(m.header.transport_status, TransportStatus::OK, "{profiles}");
+            let view = netipc::codec::CgroupsLookupView::decode(m.payload).unwrap();
+            assert_eq!(view.len(), n);
+            assert!(
+                (0..n)
+                    .all(|i| view.item(i).unwrap().status != CgroupsLookupStatus::PayloadExceeded),
+                "every key of the request is answered"
+            );
+
+            // 63 PIDs fill a 1 KiB APPS_LOOKUP request.
+            let pids: Vec<u32> = pids()
+                .into_iter()
+                .filter(|&p| !is_huge_pid(p))
+                .take(63)
+                .collect();
+            let mut request = vec![0u8; 1024];
+            let len = netipc::codec::encode_apps_lookup_request(&pids, &mut request).unwrap();
+            let mut session = reference_client(&dir, "apps", profiles);
+            let m = session
+                .call(Method::AppsLookup.code(), 1, &request[..len], Some(LIMIT))
+                .unwrap();
+            assert_eq!(m.header.transport_status, TransportStatus::OK, "{profiles}");
+            let view = netipc::codec::AppsLookupView::decode(m.payload).unwrap();
+            assert_eq!(view.len(), 63);
+            assert!(
+                (0..63).all(|i| view.item(i).unwrap().entry.status != PidStatus::PayloadExceeded)
+            );
+        }
+        for server in [&cgroups, &apps] {
+            let stats = server.stats();
+            assert_eq!(stats.responses.limit_exceeded, 0, "{stats:?}");
+        }
+    });
+}
