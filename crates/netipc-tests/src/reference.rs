@@ -185,7 +185,7 @@ fn accept_loop(
         };
         let options = ServerOptions {
             max_response_payload_bytes: counters.response_size.load(Ordering::Relaxed),
-            ..options.clone()
+            ..*options
         };
         id += 1;
         let Ok(session) = incoming.handshake_with(id, &options, None) else {
@@ -294,10 +294,13 @@ fn huge() -> &'static [u8] {
     HUGE.get_or_init(|| vec![b'h'; 2 << 20])
 }
 
+/// The labels of a known cgroup.
+pub type Labels = [(Vec<u8>, Vec<u8>); 2];
+
 /// The name and labels a provider answers for `path`: unknown for paths
 /// under `/gone/`, otherwise a name derived from the path and two labels.
 #[must_use]
-pub fn cgroup_answer(path: &[u8]) -> Option<(Vec<u8>, [(Vec<u8>, Vec<u8>); 2])> {
+pub fn cgroup_answer(path: &[u8]) -> Option<(Vec<u8>, Labels)> {
     if path.starts_with(b"/gone/") {
         return None;
     }
