@@ -1,7 +1,8 @@
 //! netipc against peers that behave like the reference implementation's
 //! (spec/level2.md, spec/codec.md 5.8): lookups of 32,768 keys against
-//! every kind of lookup provider, and the first requests of reference
-//! clients against a default netipc provider.
+//! every kind of lookup provider, and what reference clients send (first
+//! requests at their default sizes, pipelined batches of random sizes)
+//! against a default netipc provider.
 //!
 //! The bound on the exchanges of one logical lookup (stated in
 //! `service::client::lookup`): every exchange either carries as many keys
@@ -18,7 +19,9 @@ use std::time::Duration;
 
 use common::{RunDir, watchdog};
 use netipc::codec::{
-    CgroupsLookupStatus, PidStatus, apps_lookup_request_len, cgroups_lookup_request_len,
+    CgroupsLookupStatus, PidStatus, SNAPSHOT_REQUEST_LEN, SnapshotItem, SnapshotRequest,
+    SnapshotView, apps_lookup_request_len, cgroups_lookup_request_len, decode_increment,
+    encode_increment,
 };
 use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, ClientConfig, ManagedServer, Profiles, ServerConfig,
@@ -358,5 +361,138 @@ fn a_default_provider_answers_a_request_full_of_keys_at_once() {
             let stats = server.stats();
             assert_eq!(stats.responses.limit_exceeded, 0, "{stats:?}");
         }
+    });
+}
+
+/// A reference client's first snapshot request is answered at once up to
+/// the default starting response size (64 KiB): here 400 cgroups with
+/// ~90-byte paths, about 57 KB.
+#[test]
+fn a_default_provider_answers_a_reference_snapshot_request_at_once() {
+    watchdog(LIMIT, || {
+        let dir = RunDir::new();
+        let server =
+            ManagedServer::cgroups_snapshot(dir.str(), "snap", &ServerConfig::default(), |b| {
+                b.set_generation(3);
+                for i in 0..400u32 {
+                    let name = format!("docker-{i:06}");
+                    let path = format!(
+                        "/sys/fs/cgroup/system.slice/docker-{:016x}{:016x}.scope",
+                        u64::from(i) * 0x9e37_79b9,
+                        u64::from(i)
+                    );
+                    b.add(&SnapshotItem {
+                        hash: i,
+                        options: 0,
+                        enabled: 1,
+                        name: name.as_bytes(),
+                        path: path.as_bytes(),
+                    })?;
+                }
+                Ok(())
+            })
+            .spawn()
+            .unwrap();
+        for profiles in [
+            Profiles::BASELINE,
+            Profiles::BASELINE | Profiles::SHM_HYBRID,
+        ] {
+            let mut session = reference_client(&dir, "snap", profiles);
+            let mut request = [0u8; SNAPSHOT_REQUEST_LEN];
+            SnapshotRequest::default().encode(&mut request).unwrap();
+            let m = session
+                .call(Method::CgroupsSnapshot.code(), 1, &request, Some(LIMIT))
+                .unwrap();
+            assert_eq!(m.header.transport_status, TransportStatus::OK, "{profiles}");
+            assert!(m.payload.len() > 48 << 10, "{} bytes", m.payload.len());
+            let view = SnapshotView::decode(m.payload).unwrap();
+            assert_eq!((view.len(), view.generation()), (400, 3));
+        }
+        assert_eq!(server.stats().responses.limit_exceeded, 0);
+    });
+}
+
+/// The reference bench matrix's pipeline + batch: 16 batches of 2..1000
+/// INCREMENT items in flight on one socket session (one at a time over
+/// shared memory), against a default provider.
+#[test]
+fn a_default_provider_serves_pipelined_batches_of_random_sizes() {
+    watchdog(LIMIT, || {
+        let dir = RunDir::new();
+        let server = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), |v| {
+            Ok(v.wrapping_add(1))
+        })
+        .spawn()
+        .unwrap();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for profiles in [
+            Profiles::BASELINE,
+            Profiles::BASELINE | Profiles::SHM_HYBRID,
+        ] {
+            let options = ClientOptions {
+                supported_profiles: profiles,
+                preferred_profiles: profiles,
+                max_request_payload_bytes: 16 << 10,
+                max_request_batch_items: 1000,
+                max_response_payload_bytes: 16 << 10,
+                ..ClientOptions::default()
+            };
+            let mut session = ClientSession::connect(dir.str(), "inc", &options).expect("connect");
+            let code = Method::Increment.code();
+            let batches: Vec<Vec<u64>> = (0..200)
+                .map(|_| {
+                    let n = 2 + (next() % 999) as usize;
+                    (0..n).map(|_| next() >> 1).collect()
+                })
+                .collect();
+            let encoded: Vec<Vec<[u8; 8]>> = batches
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .map(|&v| {
+                            let mut item = [0u8; 8];
+                            encode_increment(v, &mut item).unwrap();
+                            item
+                        })
+                        .collect()
+                })
+                .collect();
+            let send = |session: &mut ClientSession, i: usize| {
+                let items = encoded[i].iter().map(|item| &item[..]);
+                session
+                    .send_batch(code, i as u64 + 1, items)
+                    .expect("send a batch");
+            };
+            // Shared memory carries one request at a time (as in the
+            // reference): batches of random sizes one after the other.
+            let depth = if session.is_shm() { 1 } else { 16 };
+            for i in 0..depth {
+                send(&mut session, i);
+            }
+            for (i, batch) in batches.iter().enumerate() {
+                {
+                    let m = session.recv(Some(LIMIT), None).expect("a response");
+                    assert_eq!(m.header.transport_status, TransportStatus::OK);
+                    assert_eq!(m.header.message_id, i as u64 + 1, "responses in order");
+                    let items = m.items().expect("a batch response");
+                    assert_eq!(items.len(), batch.len());
+                    for (j, &v) in batch.iter().enumerate() {
+                        let got = decode_increment(items.get(j).unwrap()).unwrap();
+                        assert_eq!(got, v.wrapping_add(1));
+                    }
+                }
+                if i + depth < batches.len() {
+                    send(&mut session, i + depth);
+                }
+            }
+        }
+        let stats = server.stats();
+        assert_eq!(stats.responses.failed(), 0, "{stats:?}");
     });
 }
