@@ -103,7 +103,190 @@ typedef struct nipc_str_view {
     uint32_t len;
 } nipc_str_view_t;
 
-/* <<< client views: response views for consumers (snapshot, lookups) >>> */
+/* ------------------------------------------------------------------------ */
+/* Client views: the responses a consumer reads                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A response view (nipc_*_resp_view_t) is plain data: the payload it
+ * borrows and the header's fields. It comes from a typed call of a client
+ * (nipc_client_call_*: valid until the next call on the same context, or its
+ * close) or from a _decode function (valid while the bytes given to it are).
+ * Items are read by index with the _item functions, labels of lookup items
+ * with the _item_label functions; they return views of the same lifetime.
+ *
+ * Strings of decoded items (nipc_str_view_t) point into the payload and are
+ * NUL-terminated there (ptr[len] == '\0'), so they can be printed with "%s"
+ * (snapshot names and paths are not checked for interior NUL bytes; lookup
+ * strings have none). Item accessors check the item they read (not the
+ * whole payload again), so reading every item costs what the payload's
+ * size costs. They return NIPC_OK, NIPC_ERR_INVALID_ARGUMENT for NULL
+ * pointers, NIPC_ERR_OUT_OF_BOUNDS for an index past the end, or the
+ * codec error of a malformed item (snapshot items are only checked when
+ * read: a provider may send a snapshot whose item 7 is broken). On error
+ * *out is zeroed. Every function here is thread-safe and never blocks;
+ * views may be read from several threads at once.
+ */
+
+/* CGROUPS_LOOKUP item status (codec.md 6.1; the u16 on the wire). */
+typedef enum nipc_cgroups_lookup_status {
+    NIPC_CGROUPS_LOOKUP_STATUS_KNOWN = 0,               /* name, orchestrator and labels are set */
+    NIPC_CGROUPS_LOOKUP_STATUS_UNKNOWN_RETRY_LATER = 1, /* not known yet: ask again later */
+    NIPC_CGROUPS_LOOKUP_STATUS_UNKNOWN_PERMANENT = 2,   /* will never be known (until the generation changes) */
+    NIPC_CGROUPS_LOOKUP_STATUS_PAYLOAD_EXCEEDED = 3,    /* provider-internal; never in a client's answer */
+    NIPC_CGROUPS_LOOKUP_STATUS_OVERSIZED_ITEM = 4       /* the answer (or the path) is too large to ever send */
+} nipc_cgroups_lookup_status_t;
+
+/* APPS_LOOKUP status of the PID (codec.md 7.1). */
+typedef enum nipc_apps_lookup_status {
+    NIPC_APPS_LOOKUP_STATUS_KNOWN = 0,            /* the process's fields are set */
+    NIPC_APPS_LOOKUP_STATUS_UNKNOWN = 1,          /* no such process (every other field unset) */
+    NIPC_APPS_LOOKUP_STATUS_PAYLOAD_EXCEEDED = 2, /* provider-internal; never in a client's answer */
+    NIPC_APPS_LOOKUP_STATUS_OVERSIZED_ITEM = 3    /* the answer is too large to ever send */
+} nipc_apps_lookup_status_t;
+
+/* APPS_LOOKUP status of the process's cgroup (codec.md 7.1). */
+typedef enum nipc_apps_cgroup_status {
+    NIPC_APPS_CGROUP_STATUS_KNOWN = 0,               /* path, name, orchestrator and labels are set */
+    NIPC_APPS_CGROUP_STATUS_UNKNOWN_RETRY_LATER = 1, /* path may be set; ask again later */
+    NIPC_APPS_CGROUP_STATUS_UNKNOWN_PERMANENT = 2,   /* path set, never known */
+    NIPC_APPS_CGROUP_STATUS_HOST_ROOT = 3            /* the host's root cgroup (no path) */
+} nipc_apps_cgroup_status_t;
+
+/* Orchestrator values of lookup items; any other value is passed through. */
+#define NIPC_ORCHESTRATOR_UNKNOWN 0u
+#define NIPC_ORCHESTRATOR_SYSTEMD 1u
+#define NIPC_ORCHESTRATOR_DOCKER 2u
+#define NIPC_ORCHESTRATOR_K8S 3u
+#define NIPC_ORCHESTRATOR_KVM 4u
+#define NIPC_ORCHESTRATOR_LXC 5u
+#define NIPC_ORCHESTRATOR_PODMAN 6u
+#define NIPC_ORCHESTRATOR_NSPAWN 7u
+
+/* The uid of an APPS_LOOKUP item that has none. */
+#define NIPC_UID_UNSET 0xFFFFFFFFu
+/* Longest process name (comm) of an APPS_LOOKUP item, in bytes. */
+#define NIPC_APPS_LOOKUP_COMM_MAX 15u
+
+/* One key=value label of a lookup item. */
+typedef struct nipc_lookup_label_view {
+    nipc_str_view_t key;   /* never empty */
+    nipc_str_view_t value; /* may be empty */
+} nipc_lookup_label_view_t;
+
+/* A CGROUPS_SNAPSHOT response. */
+typedef struct nipc_cgroups_resp_view {
+    const uint8_t *payload;   /* the response payload (for example to save it) */
+    uint32_t payload_len;
+    uint32_t item_count;      /* items, read with nipc_cgroups_resp_item */
+    uint32_t systemd_enabled; /* the provider's value, passed through */
+    uint32_t reserved_;
+    uint64_t generation;      /* the provider's generation */
+} nipc_cgroups_resp_view_t;
+
+/* One snapshot item: a cgroup. */
+typedef struct nipc_cgroups_item_view {
+    uint32_t hash;    /* nipc_netdata_hash of name, as the provider sent it */
+    uint32_t options; /* cgroup option flags, passed through */
+    uint32_t enabled; /* passed through (not limited to 0/1) */
+    uint32_t reserved_;
+    nipc_str_view_t name;
+    nipc_str_view_t path;
+} nipc_cgroups_item_view_t;
+
+/* A CGROUPS_LOOKUP response: one item per path asked for, in order, all of
+ * one provider generation. */
+typedef struct nipc_cgroups_lookup_resp_view {
+    const uint8_t *payload;
+    uint32_t payload_len;
+    uint32_t item_count;
+    uint64_t generation;
+} nipc_cgroups_lookup_resp_view_t;
+
+/* One CGROUPS_LOOKUP item. */
+typedef struct nipc_cgroups_lookup_item_view {
+    nipc_str_view_t path;  /* the path asked for, echoed */
+    nipc_str_view_t name;  /* empty unless KNOWN */
+    uint16_t status;       /* a nipc_cgroups_lookup_status_t */
+    uint16_t orchestrator; /* a NIPC_ORCHESTRATOR_* value (0 unless KNOWN) */
+    uint16_t label_count;  /* labels, read with nipc_cgroups_lookup_item_label */
+    uint16_t reserved_;
+    const uint8_t *item_;  /* the item's bytes: not part of the API */
+    uint32_t item_len_;
+    uint32_t reserved2_;
+} nipc_cgroups_lookup_item_view_t;
+
+/* An APPS_LOOKUP response: one item per PID asked for, in order, all of
+ * one provider generation. */
+typedef struct nipc_apps_lookup_resp_view {
+    const uint8_t *payload;
+    uint32_t payload_len;
+    uint32_t item_count;
+    uint64_t generation;
+} nipc_apps_lookup_resp_view_t;
+
+/* One APPS_LOOKUP item. Unless status is KNOWN, only pid is set (uid is
+ * NIPC_UID_UNSET, the strings are empty). */
+typedef struct nipc_apps_lookup_item_view {
+    uint32_t pid;            /* the PID asked for, echoed */
+    uint32_t ppid;
+    uint32_t uid;            /* or NIPC_UID_UNSET */
+    uint16_t status;         /* a nipc_apps_lookup_status_t */
+    uint16_t cgroup_status;  /* a nipc_apps_cgroup_status_t */
+    uint64_t starttime;      /* Linux: /proc/<pid>/stat field 22 (clock ticks since boot); else 0 */
+    uint16_t orchestrator;   /* of the cgroup (0 unless the cgroup is KNOWN) */
+    uint16_t label_count;    /* the cgroup's labels, read with nipc_apps_lookup_item_label */
+    uint32_t reserved_;
+    nipc_str_view_t comm;        /* process name, at most 15 bytes */
+    nipc_str_view_t cgroup_path; /* empty for HOST_ROOT */
+    nipc_str_view_t cgroup_name; /* empty unless the cgroup is KNOWN */
+    const uint8_t *item_;        /* the item's bytes: not part of the API */
+    uint32_t item_len_;
+    uint32_t reserved2_;
+} nipc_apps_lookup_item_view_t;
+
+_Static_assert(sizeof(nipc_str_view_t) == 16, "nipc_str_view_t size");
+_Static_assert(sizeof(nipc_lookup_label_view_t) == 32, "nipc_lookup_label_view_t size");
+_Static_assert(sizeof(nipc_cgroups_resp_view_t) == 32, "nipc_cgroups_resp_view_t size");
+_Static_assert(sizeof(nipc_cgroups_item_view_t) == 48, "nipc_cgroups_item_view_t size");
+_Static_assert(sizeof(nipc_cgroups_lookup_resp_view_t) == 24, "nipc_cgroups_lookup_resp_view_t size");
+_Static_assert(sizeof(nipc_cgroups_lookup_item_view_t) == 56, "nipc_cgroups_lookup_item_view_t size");
+_Static_assert(sizeof(nipc_apps_lookup_resp_view_t) == 24, "nipc_apps_lookup_resp_view_t size");
+_Static_assert(sizeof(nipc_apps_lookup_item_view_t) == 96, "nipc_apps_lookup_item_view_t size");
+
+/* Checks a CGROUPS_SNAPSHOT response payload's header and directory (codec.md
+ * 4.3 phase A; items are checked when read) and fills *out, which borrows
+ * payload. len above 4 GiB - 1: NIPC_ERR_INVALID_ARGUMENT. */
+nipc_error_t nipc_cgroups_resp_decode(const void *payload, size_t len,
+                                      nipc_cgroups_resp_view_t *out);
+/* Item index of a snapshot (checked now: codec.md 4.3 phase B). */
+nipc_error_t nipc_cgroups_resp_item(const nipc_cgroups_resp_view_t *view, uint32_t index,
+                                    nipc_cgroups_item_view_t *out);
+
+/* Checks a whole CGROUPS_LOOKUP response payload, every item included, and
+ * fills *out, which borrows payload. */
+nipc_error_t nipc_cgroups_lookup_resp_decode(const void *payload, size_t len,
+                                             nipc_cgroups_lookup_resp_view_t *out);
+/* Item index of a CGROUPS_LOOKUP response. */
+nipc_error_t nipc_cgroups_lookup_resp_item(const nipc_cgroups_lookup_resp_view_t *view,
+                                           uint32_t index,
+                                           nipc_cgroups_lookup_item_view_t *out);
+/* Label index of a CGROUPS_LOOKUP item (NIPC_ERR_OUT_OF_BOUNDS past
+ * label_count). */
+nipc_error_t nipc_cgroups_lookup_item_label(const nipc_cgroups_lookup_item_view_t *item,
+                                            uint32_t index, nipc_lookup_label_view_t *out);
+
+/* Checks a whole APPS_LOOKUP response payload, every item included, and
+ * fills *out, which borrows payload. */
+nipc_error_t nipc_apps_lookup_resp_decode(const void *payload, size_t len,
+                                          nipc_apps_lookup_resp_view_t *out);
+/* Item index of an APPS_LOOKUP response. */
+nipc_error_t nipc_apps_lookup_resp_item(const nipc_apps_lookup_resp_view_t *view,
+                                        uint32_t index, nipc_apps_lookup_item_view_t *out);
+/* Label index of an APPS_LOOKUP item's cgroup. */
+nipc_error_t nipc_apps_lookup_item_label(const nipc_apps_lookup_item_view_t *item,
+                                         uint32_t index, nipc_lookup_label_view_t *out);
+
 
 /* <<< server views: request views and builders for handlers >>> */
 

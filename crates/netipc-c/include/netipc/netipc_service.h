@@ -91,8 +91,202 @@ typedef struct nipc_server_config {
 _Static_assert(sizeof(nipc_client_config_t) == 48, "nipc_client_config_t size");
 _Static_assert(sizeof(nipc_server_config_t) == 40, "nipc_server_config_t size");
 
-/* <<< client: nipc_client_ctx_t, state, status, init/refresh/ready/status/
- *     set_call_timeout/abort/clear_abort/close/last_error, typed calls >>> */
+/* ------------------------------------------------------------------------ */
+/* Client (level 2): one context per provider, any typed call                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A client context connects to one service (run_dir + service_name) and
+ * makes typed calls to it. Like the reference, it is not bound to a method:
+ * any nipc_client_call_* may be used on any context (a provider serves one
+ * method and answers another with an error status: NIPC_ERR_REJECTED).
+ *
+ * Lifecycle: nipc_client_init (no I/O; the provider need not exist), then
+ * nipc_client_refresh at the caller's cadence (connects, and reconnects
+ * after a failure; no background threads or timers) or nipc_client_wait_ready
+ * at start-up, calls, and nipc_client_close at the end. States and counters
+ * follow level2.md section 3: a call made while not READY fails with
+ * NIPC_ERR_NOT_READY without I/O; a call whose session breaks reconnects
+ * once and sends the request again (at-least-once); a timeout or abort
+ * ends the call (state BROKEN until the next refresh); AUTH_FAILED and
+ * INCOMPATIBLE stay until nipc_client_close.
+ *
+ * nipc_client_close disconnects and frees everything the context allocated.
+ * The context then stays initialised, as in the reference: state
+ * DISCONNECTED, counters kept, call timeout kept, abort cleared; refresh
+ * connects it again (the way out of AUTH_FAILED and INCOMPATIBLE); a closed
+ * context needs no further cleanup (closing twice does nothing).
+ *
+ * Errors: every function returning nipc_error_t returns
+ * NIPC_ERR_INVALID_ARGUMENT for NULL pointers (ctx, out, ...) and
+ * NIPC_ERR_NOT_INITIALIZED for a zeroed context; a context whose init got
+ * invalid arguments returns NIPC_ERR_INVALID_ARGUMENT from every function.
+ * nipc_client_last_error says why the latest operation failed, with the
+ * cause (no provider at <path>, permission denied with the endpoint's owner
+ * and mode, a wrong auth token, an incompatible provider, a provider at
+ * capacity, a time limit...).
+ *
+ * Threads: a context is used by one thread at a time. From other threads,
+ * while a call runs: nipc_client_abort (and nipc_client_clear_abort),
+ * nipc_client_ready, nipc_client_status and nipc_client_last_error. Other
+ * functions called from a second thread wait for the running one (they do
+ * not corrupt the context, but views of the first call become invalid).
+ * Never call nipc_client_init on a context another thread may be using.
+ *
+ * Views returned by calls borrow the context's buffers: valid until the next
+ * call (or wait_ready, refresh, set_call_timeout, session_info) on the same
+ * context, or its close. Copy what must live longer.
+ */
+
+/* Client states (level2.md section 3; the reference's values). */
+typedef enum nipc_client_state {
+    NIPC_CLIENT_DISCONNECTED = 0, /* new, closed, or a transient connection failure */
+    NIPC_CLIENT_CONNECTING = 1,   /* only seen while a connection attempt runs */
+    NIPC_CLIENT_READY = 2,        /* connected: calls may be made */
+    NIPC_CLIENT_NOT_FOUND = 3,    /* no provider (or no run directory): refresh retries */
+    NIPC_CLIENT_AUTH_FAILED = 4,  /* wrong auth token or refused identity: sticky until close */
+    NIPC_CLIENT_INCOMPATIBLE = 5, /* no common profile or limits: sticky until close */
+    NIPC_CLIENT_BROKEN = 6        /* the session broke (timeout, abort, error): refresh reconnects */
+} nipc_client_state_t;
+
+/* A snapshot of a context's state and counters (plain data). */
+typedef struct nipc_client_status {
+    nipc_client_state_t state;
+    uint32_t connect_count;   /* successful first connections */
+    uint32_t reconnect_count; /* successful reconnections (after BROKEN, or inside a call) */
+    uint32_t call_count;      /* successful request/response exchanges (a lookup of k sub-calls counts k) */
+    uint32_t error_count;     /* failed calls */
+} nipc_client_status_t;
+
+/* What the current session negotiated (plain data; for diagnostics). */
+typedef struct nipc_client_session_info {
+    uint32_t profile;                    /* the selected NIPC_PROFILE_* bit */
+    uint32_t shared_memory;              /* 1 when messages travel through shared memory */
+    uint32_t max_request_payload_bytes;  /* largest request the provider accepts */
+    uint32_t max_request_batch_items;
+    uint32_t max_response_payload_bytes; /* largest response accepted */
+    uint32_t reserved_;
+} nipc_client_session_info_t;
+
+/* Longest run_dir and service_name a context takes, in bytes (longer ones
+ * are refused, not truncated). */
+#define NIPC_CLIENT_RUN_DIR_MAX 255u
+#define NIPC_CLIENT_SERVICE_MAX 127u
+
+/* A client context: allocate it yourself (stack, global, inside your own
+ * struct); zero it or pass it to nipc_client_init before any other use; do
+ * not copy or move it after init. */
+#define NIPC_CLIENT_CTX_WORDS 512
+typedef struct nipc_client_ctx {
+    uint64_t opaque_[NIPC_CLIENT_CTX_WORDS];
+} nipc_client_ctx_t;
+
+_Static_assert(sizeof(nipc_client_ctx_t) == NIPC_CLIENT_CTX_WORDS * 8, "nipc_client_ctx_t size");
+_Static_assert(sizeof(nipc_client_status_t) == 20, "nipc_client_status_t size");
+_Static_assert(sizeof(nipc_client_session_info_t) == 24, "nipc_client_session_info_t size");
+
+/* Initialises ctx for the service service_name under run_dir (the identical
+ * string the provider uses; the directory must exist when connecting).
+ * Copies both strings and *config (zero fields mean the defaults). No I/O.
+ * Returns NIPC_OK, or NIPC_ERR_INVALID_ARGUMENT when ctx is NULL (nothing is
+ * written) or an argument is NULL, not UTF-8 or too long: ctx is then
+ * initialised but refuses every operation with NIPC_ERR_INVALID_ARGUMENT,
+ * and nipc_client_last_error says which argument (the reference returns
+ * void: ignoring the result is fine). Calling it on a live context leaks
+ * that context. */
+nipc_error_t nipc_client_init(nipc_client_ctx_t *ctx, const char *run_dir,
+                              const char *service_name, const nipc_client_config_t *config);
+
+/* Connects when DISCONNECTED or NOT_FOUND, reconnects when BROKEN; does
+ * nothing when READY, AUTH_FAILED or INCOMPATIBLE. Blocks for at most the
+ * call timeout. Returns true when the state changed (read it with
+ * nipc_client_ready / nipc_client_status; nipc_client_last_error says why a
+ * connection failed). false for NULL or uninitialised contexts. */
+bool nipc_client_refresh(nipc_client_ctx_t *ctx);
+
+/* Whether the state is READY. No system call; any thread. false for NULL or
+ * uninitialised contexts. */
+bool nipc_client_ready(const nipc_client_ctx_t *ctx);
+
+/* The state and counters, as of the end of the latest operation. Any
+ * thread; never blocks. On error *out is zeroed. */
+nipc_error_t nipc_client_status(const nipc_client_ctx_t *ctx, nipc_client_status_t *out);
+
+/* What the current session negotiated; NIPC_ERR_NOT_READY when there is no
+ * session. */
+nipc_error_t nipc_client_session_info(nipc_client_ctx_t *ctx, nipc_client_session_info_t *out);
+
+/* Sets the context's call timeout (the default of every call and the limit
+ * of refresh); 0 restores NIPC_CLIENT_CALL_TIMEOUT_DEFAULT_MS (30000). Kept
+ * across nipc_client_close. */
+nipc_error_t nipc_client_set_call_timeout(nipc_client_ctx_t *ctx, uint32_t timeout_ms);
+
+/* Refreshes until READY or until timeout_ms passed, sleeping a little longer
+ * after each failed attempt (10 ms doubling up to 250 ms); 0 makes one
+ * attempt. For start-up, when the provider may not run yet. Returns NIPC_OK,
+ * or the code of the last attempt's cause (NIPC_ERR_NOT_FOUND,
+ * NIPC_ERR_PERMISSION, NIPC_ERR_AUTH_FAILED at once, NIPC_ERR_INCOMPATIBLE
+ * at once, NIPC_ERR_TIMEOUT, NIPC_ERR_ABORTED...) with the message in
+ * nipc_client_last_error. */
+nipc_error_t nipc_client_wait_ready(nipc_client_ctx_t *ctx, uint32_t timeout_ms);
+
+/* Makes the running call (from any thread: it returns promptly) and every
+ * later call fail with NIPC_ERR_ABORTED until nipc_client_clear_abort or
+ * nipc_client_close. */
+nipc_error_t nipc_client_abort(nipc_client_ctx_t *ctx);
+/* Allows calls again after nipc_client_abort. Any thread. */
+nipc_error_t nipc_client_clear_abort(nipc_client_ctx_t *ctx);
+
+/* Disconnects and frees what the context allocated; see above: the context
+ * stays initialised (DISCONNECTED, counters kept). Nothing for NULL, zeroed
+ * or already closed contexts. */
+void nipc_client_close(nipc_client_ctx_t *ctx);
+
+/* Why the latest operation on ctx failed ("" when it succeeded), with the
+ * cause. Never NULL (NULL and uninitialised contexts get a static text).
+ * Valid until the next operation on ctx (copy it to keep it). Any thread. */
+const char *nipc_client_last_error(const nipc_client_ctx_t *ctx);
+
+/*
+ * Typed calls. Each returns NIPC_OK and fills *out (a view into the context's
+ * buffers, see above), or an error with *out zeroed: NIPC_ERR_NOT_READY (not
+ * connected; the last error holds the cause), NIPC_ERR_TIMEOUT,
+ * NIPC_ERR_ABORTED, NIPC_ERR_REJECTED (the provider answered with an error
+ * status: its handler failed, or it serves another method), NIPC_ERR_OVERFLOW
+ * (a configured limit or the provider's size), NIPC_ERR_DISCONNECTED,
+ * codec errors of a malformed response, ... The _timeout variants take a
+ * limit in ms for this call (0: the context's call timeout).
+ */
+
+/* The full cgroups snapshot (service cgroups-snapshot). The timeout bounds
+ * each attempt (a re-send after a reconnect gets a new one). */
+nipc_error_t nipc_client_call_cgroups_snapshot(nipc_client_ctx_t *ctx,
+                                               nipc_cgroups_resp_view_t *out);
+nipc_error_t nipc_client_call_cgroups_snapshot_timeout(nipc_client_ctx_t *ctx,
+                                                       nipc_cgroups_resp_view_t *out,
+                                                       uint32_t timeout_ms);
+
+/* Looks up count cgroup paths (service cgroups-lookup) in one logical call:
+ * one item per path, in order, all of one generation (the client splits the
+ * keys into as many requests as the negotiated sizes need and stitches the
+ * answers). count 0 is a generation probe. Paths must not be empty or hold
+ * NUL bytes, and paths may be NULL only when count is 0
+ * (NIPC_ERR_INVALID_ARGUMENT). The timeout covers the whole logical call.
+ * More than the config's max_logical_lookup_items: NIPC_ERR_OVERFLOW. */
+nipc_error_t nipc_client_call_cgroups_lookup(nipc_client_ctx_t *ctx, const nipc_str_view_t *paths,
+                                             uint32_t count, nipc_cgroups_lookup_resp_view_t *out);
+nipc_error_t nipc_client_call_cgroups_lookup_timeout(nipc_client_ctx_t *ctx,
+                                                     const nipc_str_view_t *paths, uint32_t count,
+                                                     nipc_cgroups_lookup_resp_view_t *out,
+                                                     uint32_t timeout_ms);
+
+/* Looks up count PIDs (service apps-lookup), as above. */
+nipc_error_t nipc_client_call_apps_lookup(nipc_client_ctx_t *ctx, const uint32_t *pids,
+                                          uint32_t count, nipc_apps_lookup_resp_view_t *out);
+nipc_error_t nipc_client_call_apps_lookup_timeout(nipc_client_ctx_t *ctx, const uint32_t *pids,
+                                                  uint32_t count, nipc_apps_lookup_resp_view_t *out,
+                                                  uint32_t timeout_ms);
+
 
 /* <<< server: nipc_managed_server_t, handlers, init_typed/init_cgroups_lookup/
  *     init_apps_lookup, run/stop/drain/destroy, last_error >>> */

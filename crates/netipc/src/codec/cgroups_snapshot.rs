@@ -198,6 +198,51 @@ impl<'a> SnapshotView<'a> {
         decode_item(item).map_err(|e| e.shifted(start))
     }
 
+    /// The payload the view was decoded from.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// Item `index` of `payload`, a response decoded earlier by
+    /// [`decode`](Self::decode): checks the header, that one directory
+    /// entry and the item (phase B), not the other entries. For readers
+    /// whose only handle on the response is its payload (the C API's
+    /// views).
+    ///
+    /// # Errors
+    /// `OutOfBounds` for an index past the end; the violated rule of the
+    /// header, the entry or the item.
+    #[doc(hidden)]
+    pub fn item_at(payload: &'a [u8], index: usize) -> Result<SnapshotItem<'a>, CodecError> {
+        if payload.len() < SNAPSHOT_HEADER_LEN {
+            return Err(codec_err::truncated("snapshot header", payload.len()));
+        }
+        let item_count = get_u32(payload, 4) as usize;
+        if index >= item_count {
+            return Err(codec_err::bounds("snapshot item index", 4));
+        }
+        let packed_start = item_count
+            .checked_mul(DIR_ENTRY_LEN)
+            .and_then(|d| end_within(SNAPSHOT_HEADER_LEN, d, payload.len()))
+            .ok_or(codec_err::truncated("snapshot directory", payload.len()))?;
+        let at = SNAPSHOT_HEADER_LEN + index * DIR_ENTRY_LEN;
+        let offset = get_u32(payload, at) as usize;
+        let len = get_u32(payload, at + 4) as usize;
+        if offset % 8 != 0 {
+            return Err(codec_err::align("snapshot item offset", at));
+        }
+        let Some(end) = end_within(offset, len, payload.len() - packed_start) else {
+            return Err(codec_err::bounds("snapshot item length", at + 4));
+        };
+        if len < SNAPSHOT_ITEM_HEADER_LEN {
+            return Err(codec_err::truncated("snapshot item length", at + 4));
+        }
+        let start = packed_start + offset;
+        decode_item(&payload[start..packed_start + end]).map_err(|e| e.shifted(start))
+    }
+
     /// Every item in order; each one is validated as it is yielded.
     #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Result<SnapshotItem<'a>, CodecError>> + 'a {

@@ -216,6 +216,19 @@ pub(crate) fn check_semantics(f: &RawFields) -> Result<(PidStatus, CgroupStatus)
     }
 }
 
+impl<'a> AppsLookupItem<'a> {
+    /// Validates one encoded item (the bytes of
+    /// [`raw_item`](AppsLookupView::raw_item)) and returns its view. For
+    /// readers that keep only an item's bytes (the C API's item views).
+    ///
+    /// # Errors
+    /// The item's first violated rule, with its offset in the item.
+    #[doc(hidden)]
+    pub fn decode(item: &'a [u8]) -> Result<Self, CodecError> {
+        decode_item(item)
+    }
+}
+
 /// Fully validates one item and returns its view.
 pub(crate) fn decode_item(item: &[u8]) -> Result<AppsLookupItem<'_>, CodecError> {
     let h = APPS_LOOKUP_ITEM_HEADER_LEN;
@@ -343,6 +356,27 @@ impl<'a> AppsLookupView<'a> {
     /// Item `index`, or `None` past the end.
     pub fn item(&self, index: usize) -> Option<AppsLookupItem<'a>> {
         self.raw.item(index).map(read_item)
+    }
+
+    /// The payload the view was decoded from.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw.payload
+    }
+
+    /// The bytes of item `index` of `payload`, a response decoded earlier
+    /// by [`decode`](Self::decode), checking the header and that one
+    /// directory entry only (read the item with `AppsLookupItem::decode`). For
+    /// readers whose only handle on the response is its payload (the C
+    /// API's views).
+    ///
+    /// # Errors
+    /// `OutOfBounds` for an index past the end; the violated rule of the
+    /// header or the entry.
+    #[doc(hidden)]
+    pub fn raw_item_at(payload: &'a [u8], index: usize) -> Result<&'a [u8], CodecError> {
+        raw::item_at(payload, index, APPS_LOOKUP_ITEM_HEADER_LEN)
     }
 
     /// The exact encoded bytes of item `index`.

@@ -50,6 +50,38 @@ impl<'a> RawResponse<'a> {
     }
 }
 
+/// The bytes of item `index` of a lookup response, checking only what
+/// reading that one item needs: the header, the directory's extent, and
+/// the entry's alignment, length and bounds (not the other entries, not
+/// the item itself). For readers of a response decoded earlier whose only
+/// handle is the payload (the C API's views).
+pub(crate) fn item_at(
+    payload: &[u8],
+    index: usize,
+    item_header_len: usize,
+) -> Result<&[u8], CodecError> {
+    let header = response_header(payload, "lookup response header")?;
+    if index >= header.item_count {
+        return Err(codec_err::bounds("lookup item index", 4));
+    }
+    let packed_start = header
+        .item_count
+        .checked_mul(DIR_ENTRY_LEN)
+        .and_then(|d| end_within(LOOKUP_HEADER_LEN, d, payload.len()))
+        .ok_or(codec_err::truncated("lookup directory", payload.len()))?;
+    let at = LOOKUP_HEADER_LEN + index * DIR_ENTRY_LEN;
+    let (start, len) = dir_entry(payload, packed_start, index);
+    if (start - packed_start) % 8 != 0 {
+        return Err(codec_err::align("lookup response item", at));
+    }
+    if len < item_header_len {
+        return Err(codec_err::layout("lookup response item", at + 4));
+    }
+    let end = end_within(start, len, payload.len())
+        .ok_or(codec_err::bounds("lookup response item", at + 4))?;
+    Ok(&payload[start..end])
+}
+
 /// Builds a response from already-encoded items, each of which must pass
 /// `check_item`. Items go to 8-aligned positions with zeroed gaps.
 pub(crate) fn encode<'i, I>(

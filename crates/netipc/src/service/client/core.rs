@@ -167,6 +167,11 @@ impl ClientCore {
         }
     }
 
+    /// Makes the following calls use `method` (see `Client::rebind`).
+    pub(crate) fn set_method(&mut self, method: Method) {
+        self.method = method;
+    }
+
     pub(crate) fn settings(&self) -> &ClientSettings {
         &self.settings
     }

@@ -197,6 +197,26 @@ impl<K: ServiceKind> Client<K> {
         }
     }
 
+    /// The same client (session, state, counters, abort handle, buffers)
+    /// as a client of another service kind, for callers whose client is
+    /// not bound to one method (the C API's contexts). No I/O: the next
+    /// call sends the new kind's method on the same session, and a
+    /// provider of another method answers it `UNSUPPORTED`
+    /// ([`Error::Rejected`]).
+    #[doc(hidden)]
+    pub fn rebind<K2: ServiceKind>(mut self) -> Client<K2> {
+        let placeholder = ClientCore::new("", "", K2::METHOD, *self.core.settings());
+        let mut core = std::mem::replace(&mut self.core, placeholder);
+        core.set_method(K2::METHOD);
+        Client {
+            core,
+            request: std::mem::take(&mut self.request),
+            ends: std::mem::take(&mut self.ends),
+            lookup: std::mem::take(&mut self.lookup),
+            _kind: PhantomData,
+        }
+    }
+
     /// [`connect`](Self::connect) that ends by `until`.
     pub(crate) fn connect_until(&mut self, until: Instant) -> Result<()> {
         self.core.connect(until)

@@ -1,0 +1,625 @@
+//! The consumer side of netipc_protocol.h: views of the three typed
+//! responses (`nipc_cgroups_resp_view_t`, `nipc_cgroups_lookup_resp_view_t`,
+//! `nipc_apps_lookup_resp_view_t`), their items and labels, and decoding
+//! them from raw payload bytes.
+//!
+//! A view is plain data: the payload it borrows (pointer and length) and
+//! the header fields. Item accessors read one item straight from the
+//! payload, checking that one item (the payload is not trusted again as a
+//! whole: the caller owns the struct and may have changed it), so reading
+//! every item costs what the payload's size costs.
+
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_void};
+
+use netipc::codec::{
+    AppsLookupItem, AppsLookupView, CgroupsLookupItem, CgroupsLookupView, Labels, SnapshotItem,
+    SnapshotView,
+};
+use netipc::{CodecError, CodecErrorKind};
+
+use crate::error::nipc_error_t;
+use crate::ffi::{c_slice, guard_code};
+
+/// `nipc_str_view_t`: bytes that are not necessarily NUL-terminated (those
+/// of decoded responses are: the byte at `ptr[len]` is 0).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nipc_str_view_t {
+    /// The first byte (never NULL in a decoded item; NULL only with `len` 0
+    /// in a zeroed view).
+    pub ptr: *const c_char,
+    /// Bytes, without a terminator.
+    pub len: u32,
+}
+
+impl nipc_str_view_t {
+    /// A zeroed view (NULL, 0).
+    pub const EMPTY: Self = Self {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
+
+    /// A view of `bytes` (a string of a payload: shorter than 4 GiB).
+    #[must_use]
+    pub fn of(bytes: &[u8]) -> Self {
+        Self {
+            ptr: bytes.as_ptr().cast(),
+            len: len32(bytes.len()),
+        }
+    }
+
+    /// The bytes it points to.
+    ///
+    /// # Errors
+    /// `NIPC_ERR_INVALID_ARGUMENT` for NULL with a non-zero length.
+    ///
+    /// # Safety
+    /// `ptr`, when not NULL, must point to `len` readable bytes that stay
+    /// valid while the result is used.
+    pub unsafe fn bytes<'a>(&self) -> Result<&'a [u8], nipc_error_t> {
+        // SAFETY: the caller's contract.
+        unsafe { c_slice(self.ptr.cast::<u8>(), self.len as usize) }
+    }
+}
+
+/// A length inside a payload (payloads are shorter than 4 GiB: their
+/// message length is a u32).
+fn len32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// `nipc_lookup_label_view_t`: one `key=value` label of a lookup item.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nipc_lookup_label_view_t {
+    /// Non-empty key.
+    pub key: nipc_str_view_t,
+    /// Value, possibly empty.
+    pub value: nipc_str_view_t,
+}
+
+/// `nipc_cgroups_resp_view_t`: a CGROUPS_SNAPSHOT response.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nipc_cgroups_resp_view_t {
+    /// The payload.
+    pub payload: *const u8,
+    /// Its length.
+    pub payload_len: u32,
+    /// Items in the snapshot.
+    pub item_count: u32,
+    /// The producer's `systemd_enabled`.
+    pub systemd_enabled: u32,
+    /// Always 0.
+    pub reserved_: u32,
+    /// The producer's generation.
+    pub generation: u64,
+}
+
+/// `nipc_cgroups_item_view_t`: one snapshot item.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nipc_cgroups_item_view_t {
+    /// Netdata hash of `name`, as sent.
+    pub hash: u32,
+    /// Cgroup option flags, as sent.
+    pub options: u32,
+    /// Enabled flag, as sent.
+    pub enabled: u32,
+    /// Always 0.
+    pub reserved_: u32,
+    /// The cgroup's name.
+    pub name: nipc_str_view_t,
+    /// The cgroup's path.
+    pub path: nipc_str_view_t,
+}
+
+/// `nipc_cgroups_lookup_resp_view_t`: a CGROUPS_LOOKUP response.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nipc_cgroups_lookup_resp_view_t {
+    /// The payload.
+    pub payload: *const u8,
+    /// Its length.
+    pub payload_len: u32,
+    /// Items (one per path asked for, in order).
+    pub item_count: u32,
+    /// The provider's generation.
+    pub generation: u64,
+}
+
+/// `nipc_cgroups_lookup_item_view_t`: one CGROUPS_LOOKUP item.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nipc_cgroups_lookup_item_view_t {
+    /// The path (the key, echoed).
+    pub path: nipc_str_view_t,
+    /// The cgroup's name (empty unless KNOWN).
+    pub name: nipc_str_view_t,
+    /// A `nipc_cgroups_lookup_status_t`.
+    pub status: u16,
+    /// A `NIPC_ORCHESTRATOR_*` value (any value is passed through).
+    pub orchestrator: u16,
+    /// Labels, read with `nipc_cgroups_lookup_item_label`.
+    pub label_count: u16,
+    /// Always 0.
+    pub reserved_: u16,
+    /// The item's bytes (for the label accessor).
+    pub item_: *const u8,
+    /// Their length.
+    pub item_len_: u32,
+    /// Always 0.
+    pub reserved2_: u32,
+}
+
+/// `nipc_apps_lookup_resp_view_t`: an APPS_LOOKUP response.
+pub type nipc_apps_lookup_resp_view_t = nipc_cgroups_lookup_resp_view_t;
+
+/// `nipc_apps_lookup_item_view_t`: one APPS_LOOKUP item.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nipc_apps_lookup_item_view_t {
+    /// The PID asked for (echoed).
+    pub pid: u32,
+    /// Parent PID (0 unless KNOWN).
+    pub ppid: u32,
+    /// User id (`NIPC_UID_UNSET` unless KNOWN).
+    pub uid: u32,
+    /// A `nipc_apps_lookup_status_t`.
+    pub status: u16,
+    /// A `nipc_apps_cgroup_status_t`.
+    pub cgroup_status: u16,
+    /// Start time in clock ticks since boot (Linux), 0 when unknown.
+    pub starttime: u64,
+    /// A `NIPC_ORCHESTRATOR_*` value.
+    pub orchestrator: u16,
+    /// Labels, read with `nipc_apps_lookup_item_label`.
+    pub label_count: u16,
+    /// Always 0.
+    pub reserved_: u32,
+    /// Process name (at most 15 bytes).
+    pub comm: nipc_str_view_t,
+    /// The process's cgroup path.
+    pub cgroup_path: nipc_str_view_t,
+    /// The cgroup's name.
+    pub cgroup_name: nipc_str_view_t,
+    /// The item's bytes (for the label accessor).
+    pub item_: *const u8,
+    /// Their length.
+    pub item_len_: u32,
+    /// Always 0.
+    pub reserved2_: u32,
+}
+
+const _: () = assert!(size_of::<nipc_str_view_t>() == 16);
+const _: () = assert!(size_of::<nipc_lookup_label_view_t>() == 32);
+const _: () = assert!(size_of::<nipc_cgroups_resp_view_t>() == 32);
+const _: () = assert!(size_of::<nipc_cgroups_item_view_t>() == 48);
+const _: () = assert!(size_of::<nipc_cgroups_lookup_resp_view_t>() == 24);
+const _: () = assert!(size_of::<nipc_cgroups_lookup_item_view_t>() == 56);
+const _: () = assert!(size_of::<nipc_apps_lookup_item_view_t>() == 96);
+
+impl nipc_cgroups_resp_view_t {
+    /// A zeroed view: no payload, no items.
+    pub const EMPTY: Self = Self {
+        payload: std::ptr::null(),
+        payload_len: 0,
+        item_count: 0,
+        systemd_enabled: 0,
+        reserved_: 0,
+        generation: 0,
+    };
+
+    /// The C view of a decoded snapshot.
+    #[must_use]
+    pub fn of(view: &SnapshotView<'_>) -> Self {
+        let payload = view.as_bytes();
+        Self {
+            payload: payload.as_ptr(),
+            payload_len: len32(payload.len()),
+            item_count: len32(view.len()),
+            systemd_enabled: view.systemd_enabled(),
+            reserved_: 0,
+            generation: view.generation(),
+        }
+    }
+}
+
+impl nipc_cgroups_lookup_resp_view_t {
+    /// A zeroed view: no payload, no items.
+    pub const EMPTY: Self = Self {
+        payload: std::ptr::null(),
+        payload_len: 0,
+        item_count: 0,
+        generation: 0,
+    };
+
+    fn of_parts(payload: &[u8], item_count: usize, generation: u64) -> Self {
+        Self {
+            payload: payload.as_ptr(),
+            payload_len: len32(payload.len()),
+            item_count: len32(item_count),
+            generation,
+        }
+    }
+
+    /// The C view of a decoded CGROUPS_LOOKUP response.
+    #[must_use]
+    pub fn of_cgroups(view: &CgroupsLookupView<'_>) -> Self {
+        Self::of_parts(view.as_bytes(), view.len(), view.generation())
+    }
+
+    /// The C view of a decoded APPS_LOOKUP response.
+    #[must_use]
+    pub fn of_apps(view: &AppsLookupView<'_>) -> Self {
+        Self::of_parts(view.as_bytes(), view.len(), view.generation())
+    }
+}
+
+fn codec(e: CodecError) -> nipc_error_t {
+    nipc_error_t::from_codec(e.kind())
+}
+
+/// `ptr`/`len` of a caller's buffer, with `len` fitting a payload.
+///
+/// # Safety
+/// As [`c_slice`].
+unsafe fn payload<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], nipc_error_t> {
+    if u32::try_from(len).is_err() {
+        return Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: the caller's contract.
+    unsafe { c_slice(ptr, len) }
+}
+
+/// `out` as a reference, zeroed first.
+///
+/// # Safety
+/// `out`, when not NULL, must be valid for writes of a `T`.
+pub(crate) unsafe fn out_ref<'a, T>(out: *mut T, zero: T) -> Result<&'a mut T, nipc_error_t> {
+    if out.is_null() {
+        return Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: not NULL, writable by the caller's contract; `write` does
+    // not read (or drop) what was there.
+    unsafe {
+        out.write(zero);
+        Ok(&mut *out)
+    }
+}
+
+/// `view` as a reference.
+///
+/// # Safety
+/// `view`, when not NULL, must point to a readable `T`.
+unsafe fn in_ref<'a, T>(view: *const T) -> Result<&'a T, nipc_error_t> {
+    // SAFETY: the caller's contract.
+    unsafe { view.as_ref() }.ok_or(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT)
+}
+
+/// `nipc_error_t nipc_cgroups_resp_decode(const void *payload, size_t len,
+/// nipc_cgroups_resp_view_t *out)`: validates a CGROUPS_SNAPSHOT response
+/// payload's header and directory; the view borrows `payload`.
+///
+/// # Safety
+/// `payload` must point to `len` readable bytes (NULL only with 0); `out`
+/// must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_cgroups_resp_decode(
+    payload: *const c_void,
+    len: usize,
+    out: *mut nipc_cgroups_resp_view_t,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, nipc_cgroups_resp_view_t::EMPTY) }?;
+        // SAFETY: the caller's contract.
+        let bytes = unsafe { self::payload(payload.cast(), len) }?;
+        *out = nipc_cgroups_resp_view_t::of(&SnapshotView::decode(bytes).map_err(codec)?);
+        Ok(())
+    })
+}
+
+/// `nipc_error_t nipc_cgroups_resp_item(const nipc_cgroups_resp_view_t
+/// *view, uint32_t index, nipc_cgroups_item_view_t *out)`.
+///
+/// # Safety
+/// `view` must point to a view whose payload is still valid; `out` must be
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_cgroups_resp_item(
+    view: *const nipc_cgroups_resp_view_t,
+    index: u32,
+    out: *mut nipc_cgroups_item_view_t,
+) -> nipc_error_t {
+    guard_code(|| {
+        let empty = nipc_cgroups_item_view_t {
+            hash: 0,
+            options: 0,
+            enabled: 0,
+            reserved_: 0,
+            name: nipc_str_view_t::EMPTY,
+            path: nipc_str_view_t::EMPTY,
+        };
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, empty) }?;
+        // SAFETY: the caller's contract.
+        let view = unsafe { in_ref(view) }?;
+        // SAFETY: the view's payload is valid by the caller's contract.
+        let bytes = unsafe { payload(view.payload, view.payload_len as usize) }?;
+        let item: SnapshotItem<'_> = SnapshotView::item_at(bytes, index as usize).map_err(codec)?;
+        *out = nipc_cgroups_item_view_t {
+            hash: item.hash,
+            options: item.options,
+            enabled: item.enabled,
+            reserved_: 0,
+            name: nipc_str_view_t::of(item.name),
+            path: nipc_str_view_t::of(item.path),
+        };
+        Ok(())
+    })
+}
+
+/// The status of a lookup response decode into its C view.
+fn lookup_decode<'a, V>(
+    payload: *const c_void,
+    len: usize,
+    out: *mut nipc_cgroups_lookup_resp_view_t,
+    decode: fn(&'a [u8]) -> Result<V, CodecError>,
+    of: fn(&V) -> nipc_cgroups_lookup_resp_view_t,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract (of the exported function).
+        let out = unsafe { out_ref(out, nipc_cgroups_lookup_resp_view_t::EMPTY) }?;
+        // SAFETY: as above.
+        let bytes = unsafe { self::payload(payload.cast(), len) }?;
+        *out = of(&decode(bytes).map_err(codec)?);
+        Ok(())
+    })
+}
+
+/// `nipc_error_t nipc_cgroups_lookup_resp_decode(const void *payload,
+/// size_t len, nipc_cgroups_lookup_resp_view_t *out)`: validates a
+/// CGROUPS_LOOKUP response payload, every item included.
+///
+/// # Safety
+/// As [`nipc_cgroups_resp_decode`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_cgroups_lookup_resp_decode(
+    payload: *const c_void,
+    len: usize,
+    out: *mut nipc_cgroups_lookup_resp_view_t,
+) -> nipc_error_t {
+    lookup_decode(
+        payload,
+        len,
+        out,
+        CgroupsLookupView::decode,
+        nipc_cgroups_lookup_resp_view_t::of_cgroups,
+    )
+}
+
+/// `nipc_error_t nipc_apps_lookup_resp_decode(const void *payload, size_t
+/// len, nipc_apps_lookup_resp_view_t *out)`: validates an APPS_LOOKUP
+/// response payload, every item included.
+///
+/// # Safety
+/// As [`nipc_cgroups_resp_decode`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_apps_lookup_resp_decode(
+    payload: *const c_void,
+    len: usize,
+    out: *mut nipc_apps_lookup_resp_view_t,
+) -> nipc_error_t {
+    lookup_decode(
+        payload,
+        len,
+        out,
+        AppsLookupView::decode,
+        nipc_cgroups_lookup_resp_view_t::of_apps,
+    )
+}
+
+/// A lookup view's payload.
+///
+/// # Safety
+/// `view`, when not NULL, must point to a view whose payload is valid.
+unsafe fn lookup_payload<'a>(
+    view: *const nipc_cgroups_lookup_resp_view_t,
+) -> Result<&'a [u8], nipc_error_t> {
+    // SAFETY: the caller's contract.
+    let view = unsafe { in_ref(view) }?;
+    // SAFETY: as above.
+    unsafe { payload(view.payload, view.payload_len as usize) }
+}
+
+const CGROUPS_ITEM_EMPTY: nipc_cgroups_lookup_item_view_t = nipc_cgroups_lookup_item_view_t {
+    path: nipc_str_view_t::EMPTY,
+    name: nipc_str_view_t::EMPTY,
+    status: 0,
+    orchestrator: 0,
+    label_count: 0,
+    reserved_: 0,
+    item_: std::ptr::null(),
+    item_len_: 0,
+    reserved2_: 0,
+};
+
+const APPS_ITEM_EMPTY: nipc_apps_lookup_item_view_t = nipc_apps_lookup_item_view_t {
+    pid: 0,
+    ppid: 0,
+    uid: 0,
+    status: 0,
+    cgroup_status: 0,
+    starttime: 0,
+    orchestrator: 0,
+    label_count: 0,
+    reserved_: 0,
+    comm: nipc_str_view_t::EMPTY,
+    cgroup_path: nipc_str_view_t::EMPTY,
+    cgroup_name: nipc_str_view_t::EMPTY,
+    item_: std::ptr::null(),
+    item_len_: 0,
+    reserved2_: 0,
+};
+
+/// `nipc_error_t nipc_cgroups_lookup_resp_item(const
+/// nipc_cgroups_lookup_resp_view_t *view, uint32_t index,
+/// nipc_cgroups_lookup_item_view_t *out)`.
+///
+/// # Safety
+/// As [`nipc_cgroups_resp_item`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_cgroups_lookup_resp_item(
+    view: *const nipc_cgroups_lookup_resp_view_t,
+    index: u32,
+    out: *mut nipc_cgroups_lookup_item_view_t,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, CGROUPS_ITEM_EMPTY) }?;
+        // SAFETY: the caller's contract.
+        let bytes = unsafe { lookup_payload(view) }?;
+        let raw = CgroupsLookupView::raw_item_at(bytes, index as usize).map_err(codec)?;
+        let item = CgroupsLookupItem::decode(raw).map_err(codec)?;
+        *out = nipc_cgroups_lookup_item_view_t {
+            path: nipc_str_view_t::of(item.path),
+            name: nipc_str_view_t::of(item.name),
+            status: item.status as u16,
+            orchestrator: item.orchestrator,
+            label_count: label_count(&item.labels),
+            reserved_: 0,
+            item_: raw.as_ptr(),
+            item_len_: len32(raw.len()),
+            reserved2_: 0,
+        };
+        Ok(())
+    })
+}
+
+/// `nipc_error_t nipc_apps_lookup_resp_item(const
+/// nipc_apps_lookup_resp_view_t *view, uint32_t index,
+/// nipc_apps_lookup_item_view_t *out)`.
+///
+/// # Safety
+/// As [`nipc_cgroups_resp_item`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_apps_lookup_resp_item(
+    view: *const nipc_apps_lookup_resp_view_t,
+    index: u32,
+    out: *mut nipc_apps_lookup_item_view_t,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, APPS_ITEM_EMPTY) }?;
+        // SAFETY: the caller's contract.
+        let bytes = unsafe { lookup_payload(view) }?;
+        let raw = AppsLookupView::raw_item_at(bytes, index as usize).map_err(codec)?;
+        let item = AppsLookupItem::decode(raw).map_err(codec)?;
+        let e = &item.entry;
+        *out = nipc_apps_lookup_item_view_t {
+            pid: item.pid,
+            ppid: e.ppid,
+            uid: e.uid,
+            status: e.status as u16,
+            cgroup_status: e.cgroup_status as u16,
+            starttime: e.starttime,
+            orchestrator: e.orchestrator,
+            label_count: label_count(&item.labels),
+            reserved_: 0,
+            comm: nipc_str_view_t::of(e.comm),
+            cgroup_path: nipc_str_view_t::of(e.cgroup_path),
+            cgroup_name: nipc_str_view_t::of(e.cgroup_name),
+            item_: raw.as_ptr(),
+            item_len_: len32(raw.len()),
+            reserved2_: 0,
+        };
+        Ok(())
+    })
+}
+
+fn label_count(labels: &Labels<'_>) -> u16 {
+    u16::try_from(labels.len()).unwrap_or(u16::MAX)
+}
+
+/// Label `index` of the item in `bytes` (decoded with `decode`).
+fn label(
+    bytes: &[u8],
+    index: u32,
+    labels: fn(&[u8]) -> Result<Labels<'_>, CodecError>,
+    out: &mut nipc_lookup_label_view_t,
+) -> Result<(), nipc_error_t> {
+    let label = labels(bytes)
+        .map_err(codec)?
+        .get(index as usize)
+        .ok_or(nipc_error_t::from_codec(CodecErrorKind::OutOfBounds))?;
+    *out = nipc_lookup_label_view_t {
+        key: nipc_str_view_t::of(label.key),
+        value: nipc_str_view_t::of(label.value),
+    };
+    Ok(())
+}
+
+const LABEL_EMPTY: nipc_lookup_label_view_t = nipc_lookup_label_view_t {
+    key: nipc_str_view_t::EMPTY,
+    value: nipc_str_view_t::EMPTY,
+};
+
+/// `nipc_error_t nipc_cgroups_lookup_item_label(const
+/// nipc_cgroups_lookup_item_view_t *item, uint32_t index,
+/// nipc_lookup_label_view_t *out)`.
+///
+/// # Safety
+/// `item` must point to an item view whose response is still valid; `out`
+/// must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_cgroups_lookup_item_label(
+    item: *const nipc_cgroups_lookup_item_view_t,
+    index: u32,
+    out: *mut nipc_lookup_label_view_t,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, LABEL_EMPTY) }?;
+        // SAFETY: the caller's contract.
+        let item = unsafe { in_ref(item) }?;
+        // SAFETY: the item's bytes are valid by the caller's contract.
+        let bytes = unsafe { payload(item.item_, item.item_len_ as usize) }?;
+        label(
+            bytes,
+            index,
+            |b| CgroupsLookupItem::decode(b).map(|i| i.labels),
+            out,
+        )
+    })
+}
+
+/// `nipc_error_t nipc_apps_lookup_item_label(const
+/// nipc_apps_lookup_item_view_t *item, uint32_t index,
+/// nipc_lookup_label_view_t *out)`.
+///
+/// # Safety
+/// As [`nipc_cgroups_lookup_item_label`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nipc_apps_lookup_item_label(
+    item: *const nipc_apps_lookup_item_view_t,
+    index: u32,
+    out: *mut nipc_lookup_label_view_t,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, LABEL_EMPTY) }?;
+        // SAFETY: the caller's contract.
+        let item = unsafe { in_ref(item) }?;
+        // SAFETY: the item's bytes are valid by the caller's contract.
+        let bytes = unsafe { payload(item.item_, item.item_len_ as usize) }?;
+        label(
+            bytes,
+            index,
+            |b| AppsLookupItem::decode(b).map(|i| i.labels),
+            out,
+        )
+    })
+}
