@@ -403,14 +403,19 @@ impl ClientCtx {
                 self.last_error.clear();
                 Ok(r)
             }
-            Err(Error::Aborted) => {
-                self.last_error.set(
-                    "aborted by nipc_client_abort: call nipc_client_clear_abort to make calls again",
-                );
-                Err(nipc_error_t::NIPC_ERR_ABORTED)
-            }
-            Err(e) => Err(self.last_error.record(&e)),
+            Err(e) => Err(self.fail(&e)),
         }
+    }
+
+    /// Records why an operation failed and returns its code.
+    fn fail(&self, e: &Error) -> nipc_error_t {
+        if let Error::Aborted = e {
+            self.last_error.set(
+                "aborted by nipc_client_abort: call nipc_client_clear_abort to make calls again",
+            );
+            return nipc_error_t::NIPC_ERR_ABORTED;
+        }
+        self.last_error.record(e)
     }
 
     /// Refuses an argument of a call: the last error says which.
@@ -666,16 +671,17 @@ pub unsafe extern "C" fn nipc_client_wait_ready(
         })?;
         match failed {
             None => Ok(()),
-            Some(e) => {
-                c.last_error.set(&e.to_string());
-                // The code of the cause (no provider, permission...).
-                Err(match &e {
+            // The code of the cause (no provider, permission...).
+            Some(e @ Error::NotReady { .. }) => {
+                let code = c.fail(&e);
+                match e {
                     Error::NotReady {
                         cause: Some(cause), ..
-                    } => nipc_error_t::from_error(cause),
-                    other => nipc_error_t::from_error(other),
-                })
+                    } => Err(nipc_error_t::from_error(&cause)),
+                    _ => Err(code),
+                }
             }
+            Some(e) => Err(c.fail(&e)),
         }
     })
 }
