@@ -31,7 +31,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(60);
 /// What each consumer must print: for every group, one line containing all
 /// of its fragments. Mirrors the table in `examples/cgroups_provider.rs`
 /// and the default paths of `examples/lookup_consumer.rs`.
-const CONSUMERS: &[(&str, &[&[&str]])] = &[
+pub const CONSUMERS: &[(&str, &[&[&str]])] = &[
     (
         "snapshot_consumer",
         &[
@@ -174,15 +174,15 @@ impl Examples {
 }
 
 /// Prints `program`'s captured output and returns the one-line error.
-fn failed(program: &str, what: &str, child: &Background) -> String {
-    eprintln!("xtask: examples: {program} failed: {what}; its output:");
+pub fn failed(program: &str, what: &str, child: &Background) -> String {
+    eprintln!("xtask: {program} failed: {what}; its output:");
     eprint!("{}", child.transcript());
     format!("{program}: {what}")
 }
 
 /// Checks that for each group of `expected` fragments one line of `output`
 /// contains them all.
-fn missing_lines(output: &str, expected: &[&[&str]]) -> Result<(), String> {
+pub fn missing_lines(output: &str, expected: &[&[&str]]) -> Result<(), String> {
     let missing: Vec<String> = expected
         .iter()
         .filter(|fragments| {
@@ -200,7 +200,7 @@ fn missing_lines(output: &str, expected: &[&[&str]]) -> Result<(), String> {
 }
 
 /// The names in `dir`, sorted (none if it cannot be read).
-fn entries(dir: &Path) -> Vec<String> {
+pub fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .into_iter()
         .flatten()

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::c_lane::{Flavor, Programs};
 use crate::cross::{self, CrossCargo, RouteChoice};
 use crate::examples::Examples;
+use crate::install;
 use crate::msrv;
 use crate::os_cfg;
 use crate::process;
@@ -24,15 +26,20 @@ pub enum Lane {
     Linux,
     /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
     Windows,
+    /// The C API: its C tests and examples with gcc, under ASan+UBSan and
+    /// valgrind, and built against an installed prefix (the Windows build
+    /// of the same programs runs in the windows lane).
+    C,
 }
 
 impl Lane {
-    pub const ALL: [Self; 2] = [Self::Linux, Self::Windows];
+    pub const ALL: [Self; 3] = [Self::Linux, Self::Windows, Self::C];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Linux => "linux",
             Self::Windows => "windows",
+            Self::C => "c",
         }
     }
 
@@ -64,6 +71,7 @@ pub fn run(lane: Lane, options: &Options) -> Report {
     match lane {
         Lane::Linux => linux(options, &mut report),
         Lane::Windows => windows(options, &mut report),
+        Lane::C => c(options, &mut report),
     }
     report.elapsed = started.elapsed();
     report
@@ -219,6 +227,51 @@ fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, win
         process::run(&mut build, limit).map_err(|err| format!("build: {err}"))?;
         Examples::wine(&cross.target_dir(&options.root), wine).run("windows")
     });
+    // The C API's programs, built with mingw-w64 from the same sources.
+    report.step_counted("c", || {
+        let mut build = cross.command("build");
+        build.args(["-p", "netipc-c", "--lib", "--example", "c_fixture_provider"]);
+        process::run(&mut build, limit).map_err(|err| format!("build: {err}"))?;
+        let target = cross.target_dir(&options.root);
+        Programs::windows(&options.root, &target, wine).check()
+    });
+}
+
+/// Packages the c lane needs.
+const C_PACKAGES: &[&str] = &["gcc", "valgrind", "pkg-config", "cmake"];
+
+fn c(options: &Options, report: &mut Report) {
+    if let Err(err) = setup::apt_install(C_PACKAGES) {
+        report.setup_error = Some(err);
+        return;
+    }
+    let limit = options.timeout;
+    let target = cross::target_dir(&options.root, None);
+    report.step_with("build", || {
+        for args in [
+            &[
+                "build",
+                "-p",
+                "netipc-c",
+                "--lib",
+                "--example",
+                "c_fixture_provider",
+            ][..],
+            &["build", "--release", "-p", "netipc-c", "--lib"],
+            &["build", "-p", "netipc", "--example", "cgroups_provider"],
+        ] {
+            process::run(&mut host_cargo(args), limit).map_err(|err| err.to_string())?;
+        }
+        Ok(())
+    });
+    for flavor in [Flavor::Gcc, Flavor::Asan, Flavor::Valgrind] {
+        report.step_counted(flavor.name(), || {
+            Programs::linux(flavor, &options.root, &target).check()
+        });
+    }
+    report.step_with("install", || {
+        install::check_installed(&options.root, &target, host_cargo(&[]), limit)
+    });
 }
 
 /// What happened in one lane.
@@ -234,6 +287,8 @@ pub struct Report {
 
 struct Step {
     name: &'static str,
+    /// What the step counted ("7 programs"), shown after its name.
+    count: Option<String>,
     result: Result<(), String>,
 }
 
@@ -253,7 +308,24 @@ impl Report {
         if let Err(err) = &result {
             eprintln!("xtask: {}: {name} FAILED: {err}", self.lane.name());
         }
-        self.steps.push(Step { name, result });
+        self.steps.push(Step {
+            name,
+            count: None,
+            result,
+        });
+    }
+
+    /// [`step_with`](Self::step_with) for a step that runs a number of
+    /// programs: the summary shows how many (`gcc: 7 programs`).
+    fn step_counted(&mut self, name: &'static str, step: impl FnOnce() -> Result<usize, String>) {
+        let mut count = None;
+        self.step_with(name, || {
+            count = Some(format!("{} programs", step()?));
+            Ok(())
+        });
+        if let Some(last) = self.steps.last_mut() {
+            last.count = count;
+        }
     }
 
     pub fn passed(&self) -> bool {
@@ -271,7 +343,10 @@ impl fmt::Display for Report {
             .steps
             .iter()
             .filter(|step| step.result.is_ok())
-            .map(|step| step.name);
+            .map(|step| match &step.count {
+                Some(count) => format!("{}: {count}", step.name),
+                None => step.name.to_owned(),
+            });
         if let Some(err) = &self.setup_error {
             write!(f, "setup: {err}")?;
         } else if self.passed() {
@@ -310,6 +385,7 @@ mod tests {
                 .iter()
                 .map(|&(name, result)| Step {
                     name,
+                    count: None,
                     result: result.map_err(Into::into),
                 })
                 .collect(),
@@ -359,6 +435,18 @@ mod tests {
             report.to_string(),
             "lane windows: FAIL (examples: lookup_consumer: exit code 1) in 42s \
              [route: rustup target]; passed: os-cfg, true"
+        );
+    }
+
+    #[test]
+    fn counted_steps_show_their_count() {
+        let mut report = report(None, &[]);
+        report.step_counted("gcc", || Ok(7));
+        report.step_counted("wine", || Err("lookup_consumer: exit code 1".into()));
+        assert_eq!(
+            report.to_string(),
+            "lane windows: FAIL (wine: lookup_consumer: exit code 1) in 42s \
+             [route: rustup target]; passed: gcc: 7 programs"
         );
     }
 

@@ -1,9 +1,11 @@
 //! `cargo xtask`: project automation. `cargo xtask test` is the one test
 //! command, used by developers and by `.ci/run` alike.
 
+mod c_lane;
 mod cross;
 mod examples;
 mod fsutil;
+mod install;
 mod lanes;
 mod msrv;
 mod os_cfg;
@@ -36,6 +38,14 @@ LANES:
               x86_64-pc-windows-gnu, run under Wine; installs mingw-w64, wine
               and the Rust target when missing (apt-get, as root or through sudo)
 
+    c         the C API (crates/netipc-c): every tests/c/*.c and examples/*.c
+              compiled with gcc -std=c11 -Wall -Wextra -Werror -pedantic and run
+              against Rust providers (gcc, then ASan+UBSan, then valgrind
+              memcheck), and a program built against an installed prefix with
+              pkg-config and CMake; installs gcc, valgrind, pkg-config, cmake
+              when missing. The windows lane runs the same programs built
+              with mingw-w64 under Wine (its step `c`).
+
     examples: builds netipc's examples, starts cgroups_provider, runs
     snapshot_consumer and lookup_consumer against it and checks their output,
     then closes the provider's stdin and checks that it exits 0 and leaves its
@@ -58,6 +68,17 @@ enum Command {
     /// Run the test lanes (all of them by default)
     #[command(after_help = LANES)]
     Test(TestArgs),
+    /// Build the C library (release) and install it with its headers,
+    /// pkg-config file and CMake package under a prefix
+    InstallC(InstallArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InstallArgs {
+    /// Where to install: DIR/include/netipc, DIR/lib (libnetipc_c.a, .so),
+    /// DIR/lib/pkgconfig/netipc.pc, DIR/lib/cmake/netipc
+    #[arg(long, value_name = "DIR")]
+    prefix: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +139,7 @@ fn route_parser() -> impl TypedValueParser<Value = RouteChoice> {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Some(Command::Test(test)) => run_tests(&test),
+        Some(Command::InstallC(args)) => install_c(&args),
         None => {
             // `cargo xtask` alone asks what there is: the help, and success.
             let _ = Cli::command().print_help();
@@ -126,15 +148,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_tests(test: &TestArgs) -> ExitCode {
+/// The workspace root, made the current directory.
+fn enter_root() -> Option<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf();
     if let Err(err) = env::set_current_dir(&root) {
         eprintln!("error: cannot enter {}: {err}", root.display());
-        return ExitCode::FAILURE;
+        return None;
     }
+    Some(root)
+}
+
+fn install_c(args: &InstallArgs) -> ExitCode {
+    // Relative to where the command was given, not to the workspace.
+    let prefix = match std::path::absolute(&args.prefix) {
+        Ok(prefix) => prefix,
+        Err(err) => {
+            eprintln!("error: --prefix {}: {err}", args.prefix.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(root) = enter_root() else {
+        return ExitCode::FAILURE;
+    };
+    let cargo = std::process::Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    match install::install(&root, &prefix, cargo, Duration::from_secs(30 * 60)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: install-c: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_tests(test: &TestArgs) -> ExitCode {
+    let Some(root) = enter_root() else {
+        return ExitCode::FAILURE;
+    };
     let options = Options {
         root,
         timeout: test.timeout(),

@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
 
     memset(&config, 0, sizeof config);
     if (nipc_client_init(&client, run_dir, service, &config) != NIPC_OK) {
-        fprintf(stderr, "%s: %s\n", "lookup_consumer", nipc_client_last_error(&client));
+        fprintf(stderr, "lookup_consumer: %s\n", nipc_client_last_error(&client));
         return 1;
     }
     err = nipc_client_wait_ready(&client, PROVIDER_WAIT_MS);

@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
      * call timeout. Set auth_token to the provider's secret. */
     memset(&config, 0, sizeof config);
     if (nipc_client_init(&client, run_dir, service, &config) != NIPC_OK) {
-        fprintf(stderr, "%s: %s\n", "snapshot_consumer", nipc_client_last_error(&client));
+        fprintf(stderr, "snapshot_consumer: %s\n", nipc_client_last_error(&client));
         return 1;
     }
 

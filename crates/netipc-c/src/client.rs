@@ -425,8 +425,8 @@ impl ClientCtx {
     }
 
     fn close(&self) {
+        self.last_error.clear();
         if self.target.is_none() {
-            // Nothing to free; the last error keeps saying why init failed.
             return;
         }
         let mut inner = lock(&self.inner);
@@ -437,7 +437,6 @@ impl ClientCtx {
         inner.base.state = ClientState::Disconnected;
         *lock(&self.abort) = None;
         self.aborted.store(false, Ordering::SeqCst);
-        self.last_error.clear();
         self.publish(&mut inner);
     }
 

@@ -111,7 +111,8 @@ _Static_assert(sizeof(nipc_server_config_t) == 40, "nipc_server_config_t size");
  * ends the call (state BROKEN until the next refresh); AUTH_FAILED and
  * INCOMPATIBLE stay until nipc_client_close.
  *
- * nipc_client_close disconnects and frees everything the context allocated.
+ * nipc_client_close disconnects and frees everything the context allocated
+ * (call it before the context's memory goes away, or its allocations leak).
  * The context then stays initialised, as in the reference: state
  * DISCONNECTED, counters kept, call timeout kept, abort cleared; refresh
  * connects it again (the way out of AUTH_FAILED and INCOMPATIBLE); a closed
@@ -192,8 +193,8 @@ _Static_assert(sizeof(nipc_client_session_info_t) == 24, "nipc_client_session_in
  * written) or an argument is NULL, not UTF-8 or too long: ctx is then
  * initialised but refuses every operation with NIPC_ERR_INVALID_ARGUMENT,
  * and nipc_client_last_error says which argument (the reference returns
- * void: ignoring the result is fine). Calling it on a live context leaks
- * that context. */
+ * void: ignoring the result is fine). Either way, nipc_client_close frees
+ * what the context holds. Calling it on a live context leaks that context. */
 nipc_error_t nipc_client_init(nipc_client_ctx_t *ctx, const char *run_dir,
                               const char *service_name, const nipc_client_config_t *config);
 

@@ -1,0 +1,366 @@
+//! The C API's programs: every `crates/netipc-c/tests/c/*.c` and
+//! `crates/netipc-c/examples/*.c`, compiled as a plugin author would
+//! (`-std=c11 -Wall -Wextra -Werror -pedantic`, the static library) and
+//! run against Rust providers, under one of four [`Flavor`]s: plain gcc,
+//! gcc with AddressSanitizer and UBSan, valgrind memcheck, and mingw-w64
+//! under Wine (the windows lane).
+//!
+//! Before the programs run, the Rust fixture provider
+//! (`crates/netipc-c/tests/c/fixture_provider.rs`, the services
+//! `tests/c/fixture.h` names) and netipc's `cgroups_provider` example start
+//! in a fresh run directory. Every test gets that directory as its only
+//! argument; consumer examples get it and the example provider's prefix,
+//! and must print what the Rust consumers print (`examples::CONSUMERS`);
+//! provider examples are started like `cgroups_provider` and the consumer
+//! examples run against them too. Then the providers' standard input is
+//! closed: they must exit 0 and leave the run directory empty. Every wait
+//! has a watchdog, and a failure shows the program's output.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::examples::{CONSUMERS, entries, failed, missing_lines};
+use crate::process::{self, Background};
+use crate::wine::{MINGW_GCC, Wine};
+
+/// Compiler flags of every program: what the C API promises to compile
+/// cleanly with.
+const CFLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"];
+/// The static library's system libraries (`cargo rustc --crate-type
+/// staticlib -- --print native-static-libs`, plus what the Windows route
+/// with -Zbuild-std needs).
+const LINUX_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"];
+const WINDOWS_LIBS: &[&str] = &[
+    "-lws2_32",
+    "-luserenv",
+    "-lntdll",
+    "-lbcrypt",
+    "-ladvapi32",
+    "-ldbghelp",
+    "-lkernel32",
+];
+/// The sanitizers of the `asan` flavor (the Rust library itself is not
+/// instrumented: ASan checks the C side and every heap block, whoever
+/// allocates it, and LeakSanitizer every leak).
+const SANITIZE: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+];
+const VALGRIND: &[&str] = &[
+    "-q",
+    "--error-exitcode=1",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite,indirect",
+];
+
+/// The example provider's service prefix (not the default names).
+const PREFIX: &str = "xtask-c";
+/// Time for a provider to start serving (Wine can be slow to start).
+const READY_LIMIT: Duration = Duration::from_secs(120);
+/// Time for one program (valgrind is slow).
+const PROGRAM_LIMIT: Duration = Duration::from_secs(600);
+/// Time for a provider to stop once its stdin is closed.
+const STOP_LIMIT: Duration = Duration::from_secs(60);
+/// Time to compile one program.
+const COMPILE_LIMIT: Duration = Duration::from_secs(300);
+
+/// What an example of `crates/netipc-c/examples` does. Every example must be
+/// listed here (the lane says so otherwise).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    /// Takes `RUN_DIR PREFIX`, prints what its namesake in
+    /// [`CONSUMERS`] prints, exits 0.
+    Consumer,
+    /// Takes `RUN_DIR PREFIX`, serves `PREFIX-snapshot` and `PREFIX-lookup`
+    /// with the table of netipc's `cgroups_provider`, prints `ready`, and
+    /// stops with exit 0 when its standard input ends.
+    Provider,
+}
+
+const EXAMPLES: &[(&str, Role)] = &[
+    ("snapshot_consumer", Role::Consumer),
+    ("lookup_consumer", Role::Consumer),
+];
+
+/// How the programs are built and run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flavor {
+    /// gcc, run directly.
+    Gcc,
+    /// gcc with AddressSanitizer and UBSan.
+    Asan,
+    /// gcc, run under valgrind memcheck (against the release library:
+    /// the debug one is ten times slower there).
+    Valgrind,
+    /// mingw-w64, run under Wine.
+    Wine,
+}
+
+impl Flavor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gcc => "gcc",
+            Self::Asan => "asan",
+            Self::Valgrind => "valgrind",
+            Self::Wine => "wine",
+        }
+    }
+}
+
+/// One flavor's toolchain and the binaries the programs need.
+pub struct Programs<'a> {
+    flavor: Flavor,
+    root: PathBuf,
+    /// The static library to link.
+    library: PathBuf,
+    /// Where the Rust providers are (`c_fixture_provider`,
+    /// `cgroups_provider`).
+    providers: PathBuf,
+    /// Where the compiled programs go.
+    out: PathBuf,
+    wine: Option<&'a Wine>,
+}
+
+impl<'a> Programs<'a> {
+    /// `flavor` on Linux: `target` is cargo's target directory with the
+    /// debug and release builds of netipc-c and the debug examples.
+    pub fn linux(flavor: Flavor, root: &Path, target: &Path) -> Self {
+        let profile = if flavor == Flavor::Valgrind {
+            "release"
+        } else {
+            "debug"
+        };
+        Self {
+            flavor,
+            root: root.to_path_buf(),
+            library: target.join(profile).join("libnetipc_c.a"),
+            providers: target.join("debug/examples"),
+            out: target.join("c").join(flavor.name()),
+            wine: None,
+        }
+    }
+
+    /// The Windows build in `target` (cargo's target directory of the
+    /// cross build), run under `wine`.
+    pub fn windows(root: &Path, target: &Path, wine: &'a Wine) -> Self {
+        let build = target.join(crate::cross::TARGET).join("debug");
+        Self {
+            flavor: Flavor::Wine,
+            root: root.to_path_buf(),
+            library: build.join("libnetipc_c.a"),
+            providers: build.join("examples"),
+            out: target.join("c/wine"),
+            wine: Some(wine),
+        }
+    }
+
+    fn suffix(&self) -> &'static str {
+        if self.flavor == Flavor::Wine {
+            ".exe"
+        } else {
+            ""
+        }
+    }
+
+    /// Compiles and runs every program; returns how many ran.
+    pub fn check(&self) -> Result<usize, String> {
+        let (tests, examples) = sources(&self.root.join("crates/netipc-c"))?;
+        let roles = examples
+            .iter()
+            .map(|source| {
+                let name = stem(source);
+                EXAMPLES
+                    .iter()
+                    .find(|(example, _)| *example == name)
+                    .map(|&(_, role)| (name.clone(), role))
+                    .ok_or_else(|| {
+                        format!(
+                            "{} is not listed in EXAMPLES of xtask/src/c_lane.rs: \
+                             add it with its role (consumer or provider)",
+                            source.display()
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        fs::create_dir_all(&self.out)
+            .map_err(|err| format!("cannot create {}: {err}", self.out.display()))?;
+        for source in tests.iter().chain(&examples) {
+            self.compile(source)?;
+        }
+        let run_dir = env::temp_dir().join(format!(
+            "netipc-c-{}-{}",
+            self.flavor.name(),
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&run_dir);
+        fs::create_dir_all(&run_dir)
+            .map_err(|err| format!("cannot create {}: {err}", run_dir.display()))?;
+        let result = run_dir
+            .to_str()
+            .ok_or_else(|| format!("{} is not UTF-8", run_dir.display()))
+            .and_then(|dir| self.run(dir, &tests, &roles));
+        let leftovers = entries(&run_dir);
+        let _ = fs::remove_dir_all(&run_dir);
+        result?;
+        if !leftovers.is_empty() {
+            return Err(format!(
+                "the providers left {} in their run directory",
+                leftovers.join(", ")
+            ));
+        }
+        Ok(tests.len() + examples.len())
+    }
+
+    fn binary(&self, name: &str) -> PathBuf {
+        self.out.join(format!("{name}{}", self.suffix()))
+    }
+
+    fn compile(&self, source: &Path) -> Result<(), String> {
+        let windows = self.flavor == Flavor::Wine;
+        let mut cc = Command::new(if windows { MINGW_GCC } else { "gcc" });
+        cc.args(CFLAGS);
+        if self.flavor == Flavor::Asan {
+            cc.args(SANITIZE);
+        }
+        cc.arg("-I")
+            .arg(self.root.join("crates/netipc-c/include"))
+            .arg(source)
+            .arg(&self.library);
+        if windows {
+            // No DLLs of the compiler's runtime to find under Wine.
+            cc.arg("-static").args(WINDOWS_LIBS);
+        } else {
+            cc.args(LINUX_LIBS);
+        }
+        cc.arg("-o").arg(self.binary(&stem(source)));
+        process::run(&mut cc, COMPILE_LIMIT)
+            .map_err(|err| format!("compiling {}: {err}", source.display()))
+    }
+
+    /// A command running `program` of this flavor (a compiled C program,
+    /// or a Rust provider when `rust`).
+    fn command(&self, program: &Path, rust: bool) -> Command {
+        match (self.flavor, self.wine) {
+            (Flavor::Wine, Some(wine)) => {
+                let mut cmd = Command::new(wine.wine64());
+                cmd.arg(program).envs(wine.env());
+                cmd
+            }
+            (Flavor::Valgrind, _) if !rust => {
+                let mut cmd = Command::new("valgrind");
+                cmd.args(VALGRIND).arg(program);
+                cmd
+            }
+            (Flavor::Asan, _) if !rust => {
+                let mut cmd = Command::new(program);
+                cmd.env("ASAN_OPTIONS", "detect_leaks=1")
+                    .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+                cmd
+            }
+            _ => Command::new(program),
+        }
+    }
+
+    /// Starts a provider that prints `ready` once it serves.
+    fn provider(&self, program: &Path, rust: bool, args: &[&str]) -> Result<Background, String> {
+        let name = stem(program);
+        let mut cmd = self.command(program, rust);
+        cmd.args(args);
+        let mut provider =
+            Background::spawn(&mut cmd, true).map_err(|err| format!("{name}: {err}"))?;
+        provider
+            .wait_for_line("ready", READY_LIMIT)
+            .map_err(|err| failed(&name, &err, &provider))?;
+        Ok(provider)
+    }
+
+    fn stop(provider: &mut Background, name: &str) -> Result<(), String> {
+        provider.close_stdin();
+        provider
+            .wait(STOP_LIMIT)
+            .map_err(|err| failed(name, &err.to_string(), provider))
+    }
+
+    /// Runs one program to completion; returns its standard output.
+    fn run_program(&self, name: &str, args: &[&str]) -> Result<String, String> {
+        let mut cmd = self.command(&self.binary(name), false);
+        cmd.args(args);
+        let mut child =
+            Background::spawn(&mut cmd, false).map_err(|err| format!("{name}: {err}"))?;
+        child
+            .wait(PROGRAM_LIMIT)
+            .map_err(|err| failed(name, &err.to_string(), &child))?;
+        let stdout = child.stdout();
+        eprintln!("xtask: c/{}: {name} exited 0:", self.flavor.name());
+        eprint!("{}", child.transcript());
+        Ok(stdout)
+    }
+
+    fn run_consumer(&self, name: &str, run_dir: &str, prefix: &str) -> Result<(), String> {
+        let stdout = self.run_program(name, &[run_dir, prefix])?;
+        let expected = CONSUMERS
+            .iter()
+            .find(|(consumer, _)| *consumer == name)
+            .map(|(_, lines)| *lines)
+            .ok_or_else(|| format!("{name}: no expected output in examples::CONSUMERS"))?;
+        missing_lines(&stdout, expected).map_err(|missing| format!("{name}: {missing}"))
+    }
+
+    fn run(
+        &self,
+        run_dir: &str,
+        tests: &[PathBuf],
+        roles: &[(String, Role)],
+    ) -> Result<(), String> {
+        let rust = |name: &str| self.providers.join(format!("{name}{}", self.suffix()));
+        let mut fixture = self.provider(&rust("c_fixture_provider"), true, &[run_dir])?;
+        let mut example = self.provider(&rust("cgroups_provider"), true, &[run_dir, PREFIX])?;
+        for test in tests {
+            self.run_program(&stem(test), &[run_dir])?;
+        }
+        let consumers = roles.iter().filter(|(_, role)| *role == Role::Consumer);
+        for (name, _) in consumers.clone() {
+            self.run_consumer(name, run_dir, PREFIX)?;
+        }
+        for (name, _) in roles.iter().filter(|(_, role)| *role == Role::Provider) {
+            let prefix = format!("{PREFIX}-{name}");
+            let mut provider = self.provider(&self.binary(name), false, &[run_dir, &prefix])?;
+            for (consumer, _) in consumers.clone() {
+                self.run_consumer(consumer, run_dir, &prefix)?;
+            }
+            Self::stop(&mut provider, name)?;
+        }
+        Self::stop(&mut example, "cgroups_provider")?;
+        Self::stop(&mut fixture, "c_fixture_provider")
+    }
+}
+
+/// The test and example sources under the netipc-c crate `dir`, sorted.
+fn sources(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+    let list = |sub: &str| -> Result<Vec<PathBuf>, String> {
+        let dir = dir.join(sub);
+        let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+            .map_err(|err| format!("cannot list {}: {err}", dir.display()))?
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
+            .collect();
+        files.sort();
+        Ok(files)
+    };
+    let (tests, examples) = (list("tests/c")?, list("examples")?);
+    if tests.is_empty() {
+        return Err(format!("no C tests in {}", dir.join("tests/c").display()));
+    }
+    Ok((tests, examples))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
