@@ -141,7 +141,7 @@ const LIB_CLIPPY: [&str; 7] = [
 ];
 
 /// The cargo that runs xtask, so `cargo +toolchain xtask` is honoured.
-fn host_cargo(args: &[&str]) -> Command {
+pub fn host_cargo(args: &[&str]) -> Command {
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.args(args);
     cmd

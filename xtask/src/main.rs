@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation. `cargo xtask test` is the one test
 //! command, used by developers and by `.ci/run` alike.
 
+mod bench;
 mod c_lane;
 mod cross;
 mod examples;
@@ -71,6 +72,21 @@ enum Command {
     /// Build the C library (release) and install it with its headers,
     /// pkg-config file and CMake package under a prefix
     InstallC(InstallArgs),
+    /// Time the C API next to the Rust API on the same scenarios (snapshot
+    /// and lookup calls over socket and shared memory), medians side by side
+    BenchC(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Length of one measurement, in ms
+    #[arg(long, value_name = "MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    millis: u64,
+    /// Measurements of each scenario and side (the median is shown)
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(1..100))]
+    rounds: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,6 +156,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Some(Command::Test(test)) => run_tests(&test),
         Some(Command::InstallC(args)) => install_c(&args),
+        Some(Command::BenchC(args)) => bench_c(&args),
         None => {
             // `cargo xtask` alone asks what there is: the help, and success.
             let _ = Cli::command().print_help();
@@ -173,11 +190,29 @@ fn install_c(args: &InstallArgs) -> ExitCode {
     let Some(root) = enter_root() else {
         return ExitCode::FAILURE;
     };
-    let cargo = std::process::Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    match install::install(&root, &prefix, cargo, Duration::from_secs(30 * 60)) {
+    match install::install(
+        &root,
+        &prefix,
+        lanes::host_cargo(&[]),
+        Duration::from_secs(30 * 60),
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: install-c: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench_c(args: &BenchArgs) -> ExitCode {
+    let Some(root) = enter_root() else {
+        return ExitCode::FAILURE;
+    };
+    let rounds = usize::try_from(args.rounds).unwrap_or(3);
+    match bench::run(&root, || lanes::host_cargo(&[]), args.millis, rounds) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: bench-c: {err}");
             ExitCode::FAILURE
         }
     }

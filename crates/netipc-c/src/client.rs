@@ -252,6 +252,11 @@ pub struct ClientCtx {
 
 // About 2.6 KiB on Linux and Windows (x86_64): 4 KiB leaves room to grow.
 const _: () = assert!(slot_size_fits::<ClientCtx>(CLIENT_CTX_WORDS));
+// Several C threads reach one context (abort, status during a call).
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<ClientCtx>();
+};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -923,4 +928,62 @@ pub unsafe extern "C" fn nipc_client_call_apps_lookup(
 ) -> nipc_error_t {
     // SAFETY: the caller's contract.
     unsafe { nipc_client_call_apps_lookup_timeout(ctx, pids, count, out, 0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_have_the_reference_values() {
+        let states = [
+            ClientState::Disconnected,
+            ClientState::Connecting,
+            ClientState::Ready,
+            ClientState::NotFound,
+            ClientState::AuthFailed,
+            ClientState::Incompatible,
+            ClientState::Broken,
+        ];
+        for (value, state) in states.into_iter().enumerate() {
+            assert_eq!(state_code(state) as usize, value);
+        }
+        assert_eq!(state_code(ClientState::Ready), READY);
+    }
+
+    #[test]
+    fn inline_strings_keep_up_to_their_size() {
+        let full = "x".repeat(SERVICE_MAX);
+        assert_eq!(Inline::<SERVICE_MAX>::new(&full).unwrap().as_str(), full);
+        assert!(Inline::<SERVICE_MAX>::new(&format!("{full}x")).is_none());
+        assert_eq!(Inline::<RUN_DIR_MAX>::new("").unwrap().as_str(), "");
+    }
+
+    #[test]
+    fn counters_of_closed_clients_add_up() {
+        let one = ClientStatus {
+            state: ClientState::Ready,
+            connect_count: 1,
+            reconnect_count: 2,
+            call_count: 3,
+            error_count: 4,
+        };
+        let sum = add(
+            one,
+            ClientStatus {
+                state: ClientState::Broken,
+                ..one
+            },
+        );
+        assert_eq!(sum.state, ClientState::Broken);
+        assert_eq!(
+            (
+                sum.connect_count,
+                sum.reconnect_count,
+                sum.call_count,
+                sum.error_count
+            ),
+            (2, 4, 6, 8)
+        );
+    }
 }
