@@ -31,7 +31,8 @@ use crate::wine::{MINGW_GCC, Wine};
 const CFLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"];
 /// The static library's system libraries (`cargo rustc --crate-type
 /// staticlib -- --print native-static-libs`, plus what the Windows route
-/// with -Zbuild-std needs).
+/// with -Zbuild-std needs), and the pthreads of the tests (mingw-w64's
+/// winpthreads on Windows: pthread_create, clock_gettime, nanosleep).
 const LINUX_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"];
 const WINDOWS_LIBS: &[&str] = &[
     "-lws2_32",
