@@ -4,10 +4,13 @@
 //! Builds the release library, the release fixture provider and
 //! `capi_bench_rust` (crates/netipc-c/bench/rust_bench.rs), compiles
 //! crates/netipc-c/bench/capi_bench.c with `-O2`, starts the provider, and
-//! runs every scenario of [`SCENARIOS`] through C and Rust in turn, round
-//! after round. Prints the median nanoseconds per operation of each side
-//! and their ratio. Not part of `cargo xtask test` (no timed asserts; run
-//! it on a quiet machine).
+//! runs every scenario of [`SCENARIOS`] round after round, three ways in
+//! turn: the C program (the C API called from C), the Rust program (the
+//! Rust API), and the Rust program `--paired` (the Rust API and the C API
+//! in one process, alternating batches of calls: the steadier ratio on a
+//! busy machine). Prints the median nanoseconds per operation and the
+//! ratios. Not part of `cargo xtask test` (no timed asserts; run it on a
+//! quiet machine).
 
 use std::env;
 use std::fs;
@@ -28,11 +31,16 @@ pub const SCENARIOS: &[&str] = &[
 
 const LIMIT: Duration = Duration::from_secs(30 * 60);
 
-/// One measurement: `SCENARIO NS_PER_OP OPS` on the program's stdout.
-fn parse(line: &str, scenario: &str) -> Result<f64, String> {
-    let mut words = line.split_whitespace();
-    match (words.next(), words.next().map(str::parse::<f64>)) {
-        (Some(name), Some(Ok(ns))) if name == scenario => Ok(ns),
+/// One measurement: `SCENARIO NS_PER_OP... OPS` on the program's stdout;
+/// the `values` nanosecond figures.
+fn parse(line: &str, scenario: &str, values: usize) -> Result<Vec<f64>, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let numbers: Option<Vec<f64>> = words
+        .get(1..=values)
+        .map(|w| w.iter().map(|n| n.parse().ok()).collect())
+        .unwrap_or(None);
+    match numbers {
+        Some(ns) if words.len() == values + 2 && words[0] == scenario => Ok(ns),
         _ => Err(format!("unexpected output for {scenario}: {line:?}")),
     }
 }
@@ -96,11 +104,8 @@ pub fn run(
     let result = provider
         .wait_for_line("ready", Duration::from_secs(60))
         .and_then(|()| {
-            let sides = [
-                ("C", c_bench.clone()),
-                ("Rust", release.join("examples/capi_bench_rust")),
-            ];
-            measure_all(&sides, &dir, millis, rounds)
+            let rust_bench = release.join("examples/capi_bench_rust");
+            measure_all(&c_bench, &rust_bench, &dir, millis, rounds)
         });
     provider.close_stdin();
     let stopped = provider.wait(Duration::from_secs(60));
@@ -111,39 +116,56 @@ pub fn run(
     Ok(())
 }
 
-/// Every scenario, each side in turn, `rounds` times; the table of medians.
+/// Every scenario, the three ways in turn, `rounds` times; the table of
+/// medians.
 fn measure_all(
-    sides: &[(&str, std::path::PathBuf); 2],
+    c_bench: &Path,
+    rust_bench: &Path,
     run_dir: &str,
     millis: u64,
     rounds: usize,
 ) -> Result<String, String> {
-    let mut samples = vec![[Vec::new(), Vec::new()]; SCENARIOS.len()];
-    for round in 0..rounds {
+    // Per scenario: C program, Rust program, paired Rust API, paired C API.
+    let mut samples = vec![[const { Vec::new() }; 4]; SCENARIOS.len()];
+    let millis_arg = millis.to_string();
+    for round in 1..=rounds {
         for (s, scenario) in SCENARIOS.iter().enumerate() {
-            for (side, (name, program)) in sides.iter().enumerate() {
-                let out = process::capture(Command::new(program).args([
-                    run_dir,
-                    scenario,
-                    &millis.to_string(),
-                ]))?;
-                let ns = parse(out.trim(), scenario)?;
-                eprintln!(
-                    "xtask: bench-c: round {}: {scenario} {name}: {ns:.0} ns",
-                    round + 1
-                );
-                samples[s][side].push(ns);
+            let runs: [(&Path, &[&str], usize); 3] = [
+                (c_bench, &[], 1),
+                (rust_bench, &[], 1),
+                (rust_bench, &["--paired"], 2),
+            ];
+            let mut at = 0;
+            for (program, extra, values) in runs {
+                let out = process::capture(
+                    Command::new(program)
+                        .args([run_dir, scenario, &millis_arg])
+                        .args(extra),
+                )?;
+                for ns in parse(out.trim(), scenario, values)? {
+                    samples[s][at].push(ns);
+                    at += 1;
+                }
             }
+            eprintln!(
+                "xtask: bench-c: round {round}: {scenario}: {:?}",
+                samples[s]
+                    .each_ref()
+                    .map(|v| v.last().copied().unwrap_or(0.0))
+            );
         }
     }
     let mut table = format!(
-        "| scenario (median of {rounds}, {millis} ms each) | C API ns/op | Rust API ns/op | C / Rust |\n|---|--:|--:|--:|\n"
+        "| scenario (median of {rounds} × {millis} ms) | C program ns/op | Rust program ns/op | C / Rust | one process: C API ns/op | Rust API ns/op | C / Rust |\n\
+         |---|--:|--:|--:|--:|--:|--:|\n"
     );
-    for (scenario, [c, rust]) in SCENARIOS.iter().zip(samples.iter_mut()) {
+    for (scenario, [c, rust, paired_rust, paired_c]) in SCENARIOS.iter().zip(samples.iter_mut()) {
         let (c, rust) = (median(c), median(rust));
+        let (pc, pr) = (median(paired_c), median(paired_rust));
         table.push_str(&format!(
-            "| {scenario} | {c:.0} | {rust:.0} | {:.3} |\n",
-            c / rust
+            "| {scenario} | {c:.0} | {rust:.0} | {:.3} | {pc:.0} | {pr:.0} | {:.3} |\n",
+            c / rust,
+            pc / pr
         ));
     }
     Ok(table)
@@ -155,12 +177,15 @@ mod tests {
 
     #[test]
     fn measurements_parse_and_medians_are_middle_values() {
+        let parsed = |line| parse(line, "lookup-64-shm", 1);
+        assert_eq!(parsed("lookup-64-shm 1234.5 99"), Ok(vec![1234.5]));
         assert_eq!(
-            parse("lookup-64-shm 1234.5 99", "lookup-64-shm"),
-            Ok(1234.5)
+            parse("lookup-64-shm 1 2 99", "lookup-64-shm", 2),
+            Ok(vec![1.0, 2.0])
         );
-        assert!(parse("lookup-64-shm x 99", "lookup-64-shm").is_err());
-        assert!(parse("snapshot-16-shm 1 1", "lookup-64-shm").is_err());
+        assert!(parsed("lookup-64-shm 1 2 99").is_err());
+        assert!(parsed("lookup-64-shm x 99").is_err());
+        assert!(parsed("snapshot-16-shm 1 1").is_err());
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
     }
 }
