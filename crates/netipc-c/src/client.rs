@@ -364,15 +364,15 @@ impl ClientCtx {
             .as_ref()
             .ok_or(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT)?;
         let mut inner = lock(&self.inner);
-        let bound = match inner.client.take() {
-            Some(mut b) => match K::get(&mut b) {
-                Some(_) => b,
-                None => K::wrap(b.rebind::<K>()),
-            },
-            None => self.create::<K>(target, inner.call_timeout),
-        };
-        let client = inner.client.insert(bound);
-        let result = match K::get(client) {
+        // Rebinding moves the client; the usual call finds it bound already.
+        if inner.client.as_mut().is_none_or(|b| K::get(b).is_none()) {
+            let bound = match inner.client.take() {
+                Some(b) => K::wrap(b.rebind::<K>()),
+                None => self.create::<K>(target, inner.call_timeout),
+            };
+            inner.client = Some(bound);
+        }
+        let result = match inner.client.as_mut().and_then(K::get) {
             Some(c) => f(c),
             None => return Err(nipc_error_t::NIPC_ERR_INTERNAL),
         };
@@ -588,7 +588,7 @@ pub unsafe extern "C" fn nipc_client_status(
         // SAFETY: the caller's contract.
         let out = unsafe { out_ref(out, nipc_client_status_t::default()) }?;
         // SAFETY: the caller's contract.
-        *out = unsafe { self::ctx(ctx) }?.status();
+        out.set(unsafe { self::ctx(ctx) }?.status());
         Ok(())
     })
 }
@@ -616,14 +616,14 @@ pub unsafe extern "C" fn nipc_client_session_info(
                 cause: None,
             })
         })?;
-        *out = nipc_client_session_info_t {
+        out.set(nipc_client_session_info_t {
             profile: info.profile.bits(),
             shared_memory: u32::from(info.shared_memory),
             max_request_payload_bytes: info.max_request_payload_bytes,
             max_request_batch_items: info.max_request_batch_items,
             max_response_payload_bytes: info.max_response_payload_bytes,
             reserved_: 0,
-        };
+        });
         Ok(())
     })
 }
@@ -770,10 +770,10 @@ pub unsafe extern "C" fn nipc_client_call_cgroups_snapshot_timeout(
         let out = unsafe { out_ref(out, nipc_cgroups_resp_view_t::EMPTY) }?;
         // SAFETY: the caller's contract.
         let c = unsafe { self::ctx(ctx) }?;
-        *out = c.with::<CgroupsSnapshot, _>(|client| {
+        out.set(c.with::<CgroupsSnapshot, _>(|client| {
             let view = client.call_with_timeout(timeout(timeout_ms))?;
             Ok(nipc_cgroups_resp_view_t::of(&view))
-        })?;
+        })?);
         Ok(())
     })
 }
@@ -858,10 +858,10 @@ pub unsafe extern "C" fn nipc_client_call_cgroups_lookup_timeout(
         let c = unsafe { self::ctx(ctx) }?;
         // SAFETY: the caller's contract.
         let paths = unsafe { self::paths(c, paths, count) }?;
-        *out = c.with::<CgroupsLookup, _>(|client| {
+        out.set(c.with::<CgroupsLookup, _>(|client| {
             let view = client.call_with_timeout(paths, timeout(timeout_ms))?;
             Ok(nipc_cgroups_lookup_resp_view_t::of_cgroups(&view))
-        })?;
+        })?);
         Ok(())
     })
 }
@@ -906,10 +906,10 @@ pub unsafe extern "C" fn nipc_client_call_apps_lookup_timeout(
         // SAFETY: the caller's contract.
         let pids = unsafe { c_slice(pids, count as usize) }
             .map_err(|_| c.refuse(&format!("pids is NULL but count is {count}")))?;
-        *out = c.with::<AppsLookup, _>(|client| {
+        out.set(c.with::<AppsLookup, _>(|client| {
             let view = client.call_with_timeout(pids, timeout(timeout_ms))?;
             Ok(nipc_apps_lookup_resp_view_t::of_apps(&view))
-        })?;
+        })?);
         Ok(())
     })
 }

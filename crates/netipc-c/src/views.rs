@@ -274,20 +274,51 @@ unsafe fn payload<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], nipc_error
     unsafe { c_slice(ptr, len) }
 }
 
-/// `out` as a reference, zeroed first.
+/// An output argument: [`set`](Self::set) writes the result; an error
+/// return (or a panic) that leaves it unset writes the zero value, so that
+/// `*out` is zeroed on every failure.
+pub(crate) struct Out<T: Copy> {
+    ptr: *mut T,
+    zero: T,
+    set: bool,
+}
+
+impl<T: Copy> Out<T> {
+    /// Writes the result.
+    pub(crate) fn set(mut self, value: T) {
+        // SAFETY: `out_ref` checked the pointer; the caller of the exported
+        // function made it writable. `write` does not read what was there.
+        unsafe { self.ptr.write(value) };
+        self.set = true;
+    }
+}
+
+impl<T: Copy> Drop for Out<T> {
+    fn drop(&mut self) {
+        if !self.set {
+            // SAFETY: as in `set`.
+            unsafe { self.ptr.write(self.zero) };
+        }
+    }
+}
+
+/// `out` as an output argument that is zeroed unless set.
+///
+/// # Errors
+/// `NIPC_ERR_INVALID_ARGUMENT` for NULL.
 ///
 /// # Safety
-/// `out`, when not NULL, must be valid for writes of a `T`.
-pub(crate) unsafe fn out_ref<'a, T>(out: *mut T, zero: T) -> Result<&'a mut T, nipc_error_t> {
+/// `out`, when not NULL, must be valid for writes of a `T` until the
+/// result is dropped.
+pub(crate) unsafe fn out_ref<T: Copy>(out: *mut T, zero: T) -> Result<Out<T>, nipc_error_t> {
     if out.is_null() {
         return Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT);
     }
-    // SAFETY: not NULL, writable by the caller's contract; `write` does
-    // not read (or drop) what was there.
-    unsafe {
-        out.write(zero);
-        Ok(&mut *out)
-    }
+    Ok(Out {
+        ptr: out,
+        zero,
+        set: false,
+    })
 }
 
 /// `view` as a reference.
@@ -317,7 +348,9 @@ pub unsafe extern "C" fn nipc_cgroups_resp_decode(
         let out = unsafe { out_ref(out, nipc_cgroups_resp_view_t::EMPTY) }?;
         // SAFETY: the caller's contract.
         let bytes = unsafe { self::payload(payload.cast(), len) }?;
-        *out = nipc_cgroups_resp_view_t::of(&SnapshotView::decode(bytes).map_err(codec)?);
+        out.set(nipc_cgroups_resp_view_t::of(
+            &SnapshotView::decode(bytes).map_err(codec)?,
+        ));
         Ok(())
     })
 }
@@ -350,14 +383,14 @@ pub unsafe extern "C" fn nipc_cgroups_resp_item(
         // SAFETY: the view's payload is valid by the caller's contract.
         let bytes = unsafe { payload(view.payload, view.payload_len as usize) }?;
         let item: SnapshotItem<'_> = SnapshotView::item_at(bytes, index as usize).map_err(codec)?;
-        *out = nipc_cgroups_item_view_t {
+        out.set(nipc_cgroups_item_view_t {
             hash: item.hash,
             options: item.options,
             enabled: item.enabled,
             reserved_: 0,
             name: nipc_str_view_t::of(item.name),
             path: nipc_str_view_t::of(item.path),
-        };
+        });
         Ok(())
     })
 }
@@ -375,7 +408,7 @@ fn lookup_decode<'a, V>(
         let out = unsafe { out_ref(out, nipc_cgroups_lookup_resp_view_t::EMPTY) }?;
         // SAFETY: as above.
         let bytes = unsafe { self::payload(payload.cast(), len) }?;
-        *out = of(&decode(bytes).map_err(codec)?);
+        out.set(of(&decode(bytes).map_err(codec)?));
         Ok(())
     })
 }
@@ -483,8 +516,8 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_resp_item(
         // SAFETY: the caller's contract.
         let bytes = unsafe { lookup_payload(view) }?;
         let raw = CgroupsLookupView::raw_item_at(bytes, index as usize).map_err(codec)?;
-        let item = CgroupsLookupItem::decode(raw).map_err(codec)?;
-        *out = nipc_cgroups_lookup_item_view_t {
+        let item = CgroupsLookupItem::read(raw).map_err(codec)?;
+        out.set(nipc_cgroups_lookup_item_view_t {
             path: nipc_str_view_t::of(item.path),
             name: nipc_str_view_t::of(item.name),
             status: item.status as u16,
@@ -494,7 +527,7 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_resp_item(
             item_: raw.as_ptr(),
             item_len_: len32(raw.len()),
             reserved2_: 0,
-        };
+        });
         Ok(())
     })
 }
@@ -517,9 +550,9 @@ pub unsafe extern "C" fn nipc_apps_lookup_resp_item(
         // SAFETY: the caller's contract.
         let bytes = unsafe { lookup_payload(view) }?;
         let raw = AppsLookupView::raw_item_at(bytes, index as usize).map_err(codec)?;
-        let item = AppsLookupItem::decode(raw).map_err(codec)?;
+        let item = AppsLookupItem::read(raw).map_err(codec)?;
         let e = &item.entry;
-        *out = nipc_apps_lookup_item_view_t {
+        out.set(nipc_apps_lookup_item_view_t {
             pid: item.pid,
             ppid: e.ppid,
             uid: e.uid,
@@ -535,7 +568,7 @@ pub unsafe extern "C" fn nipc_apps_lookup_resp_item(
             item_: raw.as_ptr(),
             item_len_: len32(raw.len()),
             reserved2_: 0,
-        };
+        });
         Ok(())
     })
 }
@@ -549,16 +582,16 @@ fn label(
     bytes: &[u8],
     index: u32,
     labels: fn(&[u8]) -> Result<Labels<'_>, CodecError>,
-    out: &mut nipc_lookup_label_view_t,
+    out: Out<nipc_lookup_label_view_t>,
 ) -> Result<(), nipc_error_t> {
     let label = labels(bytes)
         .map_err(codec)?
         .get(index as usize)
         .ok_or(nipc_error_t::from_codec(CodecErrorKind::OutOfBounds))?;
-    *out = nipc_lookup_label_view_t {
+    out.set(nipc_lookup_label_view_t {
         key: nipc_str_view_t::of(label.key),
         value: nipc_str_view_t::of(label.value),
-    };
+    });
     Ok(())
 }
 

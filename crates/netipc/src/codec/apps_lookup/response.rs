@@ -7,7 +7,9 @@
 use crate::bytes::{align8, get_u16, get_u32, get_u64};
 use crate::codec::lookup::Labels;
 use crate::codec::lookup::raw::{self, RawResponse};
-use crate::codec::lookup::validate::{fixed_end_unchecked, item_str, labels, str_unchecked};
+use crate::codec::lookup::validate::{
+    fixed_end_unchecked, item_str, labels, str_unchecked, terminated_str,
+};
 use crate::error::{CodecError, codec_err};
 
 /// Size of an APPS_LOOKUP item's fixed header.
@@ -226,6 +228,42 @@ impl<'a> AppsLookupItem<'a> {
     #[doc(hidden)]
     pub fn decode(item: &'a [u8]) -> Result<Self, CodecError> {
         decode_item(item)
+    }
+
+    /// Reads one encoded item of a response that
+    /// [`decode`](AppsLookupView::decode) accepted, checking only that its
+    /// strings lie inside it and end with a NUL (what a reader relies
+    /// on); the other rules were checked by the decode. For readers that
+    /// keep only a payload (the C API's views); its labels are read
+    /// unchecked: read them from [`decode`](Self::decode)'s item when the
+    /// bytes may have changed since.
+    ///
+    /// # Errors
+    /// `Truncated` below the header size; `OutOfBounds`, `MissingNul`.
+    #[doc(hidden)]
+    pub fn read(item: &'a [u8]) -> Result<Self, CodecError> {
+        if item.len() < APPS_LOOKUP_ITEM_HEADER_LEN {
+            return Err(codec_err::truncated("apps lookup item", item.len()));
+        }
+        terminated_str(
+            item,
+            APPS_LOOKUP_ITEM_HEADER_LEN,
+            32,
+            "apps lookup item comm",
+        )?;
+        terminated_str(
+            item,
+            APPS_LOOKUP_ITEM_HEADER_LEN,
+            40,
+            "apps lookup item cgroup_path",
+        )?;
+        terminated_str(
+            item,
+            APPS_LOOKUP_ITEM_HEADER_LEN,
+            48,
+            "apps lookup item cgroup_name",
+        )?;
+        Ok(read_item(item))
     }
 }
 

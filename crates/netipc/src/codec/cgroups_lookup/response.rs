@@ -5,7 +5,9 @@
 
 use crate::bytes::{align8, get_u16, get_u32};
 use crate::codec::lookup::raw::{self, RawResponse};
-use crate::codec::lookup::validate::{fixed_end_unchecked, item_str, labels, str_unchecked};
+use crate::codec::lookup::validate::{
+    fixed_end_unchecked, item_str, labels, str_unchecked, terminated_str,
+};
 use crate::codec::lookup::{Labels, orchestrator};
 use crate::error::{CodecError, codec_err};
 
@@ -171,6 +173,36 @@ impl<'a> CgroupsLookupItem<'a> {
     #[doc(hidden)]
     pub fn decode(item: &'a [u8]) -> Result<Self, CodecError> {
         decode_item(item)
+    }
+
+    /// Reads one encoded item of a response that
+    /// [`decode`](CgroupsLookupView::decode) accepted, checking only that its
+    /// strings lie inside it and end with a NUL (what a reader relies
+    /// on); the other rules were checked by the decode. For readers that
+    /// keep only a payload (the C API's views); its labels are read
+    /// unchecked: read them from [`decode`](Self::decode)'s item when the
+    /// bytes may have changed since.
+    ///
+    /// # Errors
+    /// `Truncated` below the header size; `OutOfBounds`, `MissingNul`.
+    #[doc(hidden)]
+    pub fn read(item: &'a [u8]) -> Result<Self, CodecError> {
+        if item.len() < CGROUPS_LOOKUP_ITEM_HEADER_LEN {
+            return Err(codec_err::truncated("cgroups lookup item", item.len()));
+        }
+        terminated_str(
+            item,
+            CGROUPS_LOOKUP_ITEM_HEADER_LEN,
+            8,
+            "cgroups lookup item path",
+        )?;
+        terminated_str(
+            item,
+            CGROUPS_LOOKUP_ITEM_HEADER_LEN,
+            16,
+            "cgroups lookup item name",
+        )?;
+        Ok(read_item(item))
     }
 }
 

@@ -143,14 +143,17 @@ pub(crate) fn item_str<'a>(
     )
 }
 
-fn str_at<'a>(
-    item: &'a [u8],
+/// The end (NUL included) of the string `(offset, len)` described at byte
+/// `at`, checking that it lies after the fixed header, inside the item, and
+/// ends with a NUL.
+fn terminated_at(
+    item: &[u8],
     header_len: usize,
     offset: usize,
     len: usize,
     at: usize,
     what: &'static str,
-) -> Result<ItemStr<'a>, CodecError> {
+) -> Result<usize, CodecError> {
     if offset < header_len {
         return Err(codec_err::bounds(what, at));
     }
@@ -163,6 +166,39 @@ fn str_at<'a>(
     if item[end - 1] != 0 {
         return Err(codec_err::nul(what, end - 1));
     }
+    Ok(end)
+}
+
+/// The string at byte `at` of an item a decode accepted earlier, checking
+/// only what its reader relies on (inside the item, NUL-terminated), not
+/// the rest of the string rule.
+pub(crate) fn terminated_str<'a>(
+    item: &'a [u8],
+    header_len: usize,
+    at: usize,
+    what: &'static str,
+) -> Result<&'a [u8], CodecError> {
+    let offset = get_u32(item, at) as usize;
+    let end = terminated_at(
+        item,
+        header_len,
+        offset,
+        get_u32(item, at + 4) as usize,
+        at,
+        what,
+    )?;
+    Ok(&item[offset..end - 1])
+}
+
+fn str_at<'a>(
+    item: &'a [u8],
+    header_len: usize,
+    offset: usize,
+    len: usize,
+    at: usize,
+    what: &'static str,
+) -> Result<ItemStr<'a>, CodecError> {
+    let end = terminated_at(item, header_len, offset, len, at, what)?;
     let bytes = &item[offset..end - 1];
     // `contains` on bytes is a vectorised memchr; find the position only on error.
     if bytes.contains(&0) {
