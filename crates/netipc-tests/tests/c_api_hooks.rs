@@ -131,13 +131,26 @@ fn lookup_items_read_from_the_payload_match_the_view() {
             .kind(),
         K::OutOfBounds
     );
-    // Every rule of the item holds when it is read on its own.
+    // Every rule of the item holds when it is decoded on its own; a read
+    // checks the strings' bounds and terminators only.
     let raw = view.raw_item(1).unwrap();
     let mut broken = raw.to_vec();
     broken[2] = 9; // status
     assert_eq!(
         CgroupsLookupItem::decode(&broken).unwrap_err().kind(),
         K::BadLayout
+    );
+    assert!(CgroupsLookupItem::read(&broken).is_ok());
+    let read = CgroupsLookupItem::read(raw).unwrap();
+    assert_eq!((read.path, read.name), (&b"/q"[..], &b""[..]));
+    broken[28 + 2] = b'x'; // the path's NUL
+    assert_eq!(
+        CgroupsLookupItem::read(&broken).unwrap_err().kind(),
+        K::MissingNul
+    );
+    assert_eq!(
+        CgroupsLookupItem::read(&raw[..27]).unwrap_err().kind(),
+        K::Truncated
     );
 
     let mut buf = vec![0u8; 1024];
@@ -148,6 +161,12 @@ fn lookup_items_read_from_the_payload_match_the_view() {
     let raw = AppsLookupView::raw_item_at(&buf[..n], 0).unwrap();
     let item = AppsLookupItem::decode(raw).unwrap();
     assert_eq!((item.pid, item.entry.status), (42, PidStatus::Unknown));
+    let read = AppsLookupItem::read(raw).unwrap();
+    assert_eq!((read.pid, read.entry.comm), (42, &b""[..]));
+    assert_eq!(
+        AppsLookupItem::read(&raw[..59]).unwrap_err().kind(),
+        K::Truncated
+    );
     assert_eq!(view.as_bytes(), &buf[..n]);
 }
 

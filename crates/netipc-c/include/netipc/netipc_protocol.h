@@ -118,14 +118,17 @@ typedef struct nipc_str_view {
  * Strings of decoded items (nipc_str_view_t) point into the payload and are
  * NUL-terminated there (ptr[len] == '\0'), so they can be printed with "%s"
  * (snapshot names and paths are not checked for interior NUL bytes; lookup
- * strings have none). Item accessors check the item they read (not the
- * whole payload again), so reading every item costs what the payload's
- * size costs. They return NIPC_OK, NIPC_ERR_INVALID_ARGUMENT for NULL
- * pointers, NIPC_ERR_OUT_OF_BOUNDS for an index past the end, or the
- * codec error of a malformed item (snapshot items are only checked when
- * read: a provider may send a snapshot whose item 7 is broken). On error
- * *out is zeroed. Every function here is thread-safe and never blocks;
- * views may be read from several threads at once.
+ * strings have none). Accessors never read outside the view's payload:
+ * they check the directory entry of the item they read, then the snapshot
+ * item in full (snapshots are checked lazily, codec.md 4.3 phase B: a
+ * provider may send a snapshot whose item 7 is broken), or, for lookup
+ * items (checked whole by the decode), that the strings they return lie
+ * inside the item and end with a NUL; label accessors check the item's
+ * label table. They return NIPC_OK, NIPC_ERR_INVALID_ARGUMENT for NULL
+ * pointers, NIPC_ERR_OUT_OF_BOUNDS for an index past the end, or the codec
+ * error of a malformed item. On error *out is zeroed. Every function here
+ * is thread-safe and never blocks; views may be read from several threads
+ * at once.
  */
 
 /* CGROUPS_LOOKUP item status (codec.md 6.1; the u16 on the wire). */
