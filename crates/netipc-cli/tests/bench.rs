@@ -1044,12 +1044,12 @@ fn bench_client(dir: &str, service: &str, scenario: &str, extra: &[&str]) -> Run
 }
 
 /// Servers of netipc's library that are not the bench server, as a
-/// server of another implementation would be: a snapshot of 37 cgroups of
-/// its own, lookups that know none of the bench's keys (answered with
+/// server of another implementation would be: a snapshot of 1500 cgroups
+/// of its own, lookups that know none of the bench's keys (answered with
 /// several statuses), and an INCREMENT server that counts the items it
-/// answered. The snapshot and lookup servers keep the default response
-/// size, which starts at 1024 bytes and grows when an answer does not fit
-/// (an L1 client connects again until it fits).
+/// answered. The snapshot server keeps the default response size, which
+/// starts at 64 KiB and grows when an answer does not fit: an L1 client
+/// connects again until its snapshot (about 140 KiB) fits.
 #[test]
 fn bench_client_measures_servers_that_are_not_the_bench_server() {
     use std::sync::Arc;
@@ -1060,10 +1060,11 @@ fn bench_client_measures_servers_that_are_not_the_bench_server() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path().to_str().expect("utf-8 dir");
+    const SNAPSHOT: u32 = 1500;
     let config = ServerConfig::default();
     let snapshot = ManagedServer::cgroups_snapshot(dir, "other-snapshot", &config, |b| {
         b.set_generation(99);
-        for i in 0..37u32 {
+        for i in 0..SNAPSHOT {
             let name = format!("service-{i}");
             let path = format!("/sys/fs/cgroup/system.slice/{name}.service");
             b.add(&SnapshotItem {
@@ -1122,6 +1123,12 @@ fn bench_client_measures_servers_that_are_not_the_bench_server() {
             "{v:#}"
         );
     };
+    // An L1 client primes its session: the first snapshot does not fit the
+    // server's starting response size, the server grows, the client
+    // connects again.
+    measured("other-snapshot", "uds-snapshot-16", u64::from(SNAPSHOT));
+    let refused = running[0].stats().responses.limit_exceeded;
+    assert!(refused >= 1, "{:?}", running[0].stats());
     // Any snapshot: every item decoded, its count reported.
     for scenario in [
         "uds-snapshot-16",
@@ -1129,7 +1136,7 @@ fn bench_client_measures_servers_that_are_not_the_bench_server() {
         "l2-snapshot-16",
         "l2-shm-snapshot-1000",
     ] {
-        measured("other-snapshot", scenario, 37);
+        measured("other-snapshot", scenario, u64::from(SNAPSHOT));
     }
     // The cache looks up the snapshot's own items.
     measured("other-snapshot", "l3-cache-lookup", 1000);
@@ -1155,12 +1162,12 @@ fn bench_client_measures_servers_that_are_not_the_bench_server() {
         (
             "other-snapshot",
             "uds-snapshot-16",
-            "a snapshot of 37 items, expected 16",
+            "a snapshot of 1500 items, expected 16",
         ),
         (
             "other-snapshot",
             "l3-cache-lookup",
-            "holds a snapshot of 37 items, expected 1000",
+            "holds a snapshot of 1500 items, expected 1000",
         ),
         (
             "other-cgroups",

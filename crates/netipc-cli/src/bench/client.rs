@@ -531,7 +531,8 @@ impl Transport for LookupL1Client<'_> {
 fn call_cgroups(
     client: &mut CgroupsLookupClient,
     table: &Table,
-    (id, keys): (u64, u32),
+    id: u64,
+    keys: u32,
     check: Check,
 ) -> Result<u32, L2Failure> {
     let window = window(Lookup::Cgroups, id, keys);
@@ -548,7 +549,8 @@ fn call_cgroups(
 fn call_apps(
     client: &mut AppsLookupClient,
     table: &Table,
-    (id, keys): (u64, u32),
+    id: u64,
+    keys: u32,
     check: Check,
 ) -> Result<u32, L2Failure> {
     let window = window(Lookup::Apps, id, keys);
@@ -887,8 +889,8 @@ fn answer_error(e: &netipc::Error) -> BenchError {
 fn status_error(what: &str, id: u64, status: TransportStatus) -> BenchError {
     let hint = match status {
         TransportStatus::UNSUPPORTED => {
-            ": the server does not serve this method (only the server of a snapshot scenario \
-             answers snapshots)"
+            ": the server does not serve this method (a netipc bench-server answers \
+             snapshots only in a snapshot scenario)"
         }
         TransportStatus::LIMIT_EXCEEDED => {
             ": the answer does not fit the server's response payload size (raise the \
@@ -967,7 +969,7 @@ pub fn run(
 ) -> Result<Measurement, BenchError> {
     let items = scenario.items(p.batch);
     let wait = scenario.plane.wait();
-    let measured = match scenario.drive {
+    match scenario.drive {
         Drive::RawPacket => {
             let conn = RawConn::connect(p.run_dir, p.service)
                 .map_err(|e| connect_error(scenario, p, &e))?;
@@ -1052,13 +1054,13 @@ pub fn run(
         Drive::L2Lookup(Lookup::Cgroups, n) => {
             let table = Table::new();
             let client = CgroupsLookupClient::new(p.run_dir, p.service, &l2_config(scenario, p));
-            let call = |c: &mut CgroupsLookupClient, id| call_cgroups(c, &table, (id, n), p.check);
+            let call = |c: &mut CgroupsLookupClient, id| call_cgroups(c, &table, id, n, p.check);
             drive_l2(client, call, scenario, p, probe, tick)
         }
         Drive::L2Lookup(Lookup::Apps, n) => {
             let table = Table::new();
             let client = AppsLookupClient::new(p.run_dir, p.service, &l2_config(scenario, p));
-            let call = |c: &mut AppsLookupClient, id| call_apps(c, &table, (id, n), p.check);
+            let call = |c: &mut AppsLookupClient, id| call_apps(c, &table, id, n, p.check);
             drive_l2(client, call, scenario, p, probe, tick)
         }
         Drive::CacheLookup(n) => {
@@ -1087,11 +1089,7 @@ pub fn run(
             };
             measure(&mut t, scenario, wait, p, probe, tick)
         }
-    };
-    measured.map(|m| Measurement {
-        batch: scenario.batch(p.batch),
-        ..m
-    })
+    }
 }
 
 /// What an L1 session of a scenario needs from its handshake.
@@ -1223,9 +1221,9 @@ trait L1Transport: Transport {
 /// `make` and primes it: request 0 (for a batch row, of the largest
 /// count) is sent and answered before the warm-up, its answer unchecked.
 ///
-/// A server whose response size grows (netipc's managed servers, and the
-/// reference ones at their defaults, start at 1024 bytes) answers a larger
-/// answer with LIMIT_EXCEEDED and grows, so the client connects again
+/// A server whose response size grows (at their defaults netipc's managed
+/// servers start at 64 KiB, the reference Rust and Go ones at 1024 bytes)
+/// answers a larger answer with LIMIT_EXCEEDED and grows, so the client connects again
 /// while the negotiated response size grows, up to [`PRIME_ATTEMPTS`]
 /// sessions. Returns the transport and the `wait` of its session.
 fn primed_l1<T: L1Transport>(
@@ -1374,7 +1372,7 @@ fn measure<T: Transport>(
         round_trips: phase.answered,
         items: phase.items,
         items_range: phase.items_range,
-        batch: None,
+        batch: scenario.batch(p.batch),
         wall: phase.wall,
         latency,
         client_cpu,

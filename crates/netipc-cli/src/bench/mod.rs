@@ -241,7 +241,8 @@ answered UNKNOWN_RETRY_LATER (paths) or UNKNOWN (PIDs).
 - Any other method is answered UNSUPPORTED.
 Sizes: a client may propose a request payload size up to --max-request-bytes (a larger \
 proposal is refused at the handshake with LIMIT_EXCEEDED); answers are at most \
---max-response-bytes, and one that does not fit is answered LIMIT_EXCEEDED.
+--max-response-bytes, and one that does not fit is answered LIMIT_EXCEEDED. Servers do \
+not cap batch items: a client's max_request_batch_items is taken as proposed.
 
 Example (two terminals):
   mkdir -m 0700 /tmp/bench
@@ -267,9 +268,8 @@ pub struct ServerArgs {
     max_request_bytes: u32,
     /// Response payload size, in bytes, announced to every client
     /// (max_response_payload_bytes). 0: 1 MiB on the uds-* and shm-*
-    /// servers; the l2-* servers start at 1024 and grow to 1 MiB as their
-    /// answers need (a value fixes it). Servers do not cap batch items:
-    /// each client proposes its own.
+    /// servers; the managed servers (l2-*, l3-cache-lookup) start at 64 KiB
+    /// and grow to 1 MiB as their answers need (a value fixes it).
     #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = parse_size)]
     max_response_bytes: u32,
 
@@ -325,7 +325,11 @@ for the other rows), a response size hint of 1024 (at least a batch answer; the 
 decides) and take answers up to 1 MiB; the l2-* rows and l3-cache-lookup use the \
 library's defaults (request and response sizes start at 1024 and grow to 1 MiB, 1 batch \
 item). --max-request-bytes, --max-response-bytes and --max-batch-items propose other \
-values (a server refuses a request payload size above its maximum).
+values (a server refuses a request payload size above its maximum). Before the warm-up \
+the uds-* and shm-* rows send one request (a batch row: of the largest count) and \
+connect again while it is answered LIMIT_EXCEEDED and the server's response size grows \
+(at their defaults netipc's managed servers start at 64 KiB, the reference Rust and \
+Go ones at 1024 bytes).
 
 Answers are checked for their structure only (as above); --strict checks them item \
 for item against netipc's bench data, for a netipc bench-server.
