@@ -283,17 +283,9 @@ impl Table {
         check: Check,
     ) -> Result<(), String> {
         if check == Check::Structure {
-            check_keys(view.len(), keys.len())?;
-            for (i, (item, c)) in view.iter().zip(&self.cgroups[keys]).enumerate() {
-                if item.path != c.path.as_bytes() {
-                    return Err(format!(
-                        "item {i} of a cgroups-lookup answer is for path {:?}, but key {i} is {}",
-                        String::from_utf8_lossy(item.path),
-                        c.path
-                    ));
-                }
-            }
-            return Ok(());
+            let keys = self.cgroups[keys].iter().map(|c| c.path.as_bytes());
+            let show = |path: &&[u8]| format!("path {:?}", String::from_utf8_lossy(path));
+            return check_echoes(view.len(), view.iter().map(|i| i.path), keys, show);
         }
         check_count(view.len(), view.generation(), keys.len())?;
         for (item, c) in view.iter().zip(&self.cgroups[keys]) {
@@ -326,16 +318,9 @@ impl Table {
         check: Check,
     ) -> Result<(), String> {
         if check == Check::Structure {
-            check_keys(view.len(), keys.len())?;
-            for (i, (item, p)) in view.iter().zip(&self.processes[keys]).enumerate() {
-                if item.pid != p.pid {
-                    return Err(format!(
-                        "item {i} of an apps-lookup answer is for PID {}, but key {i} is {}",
-                        item.pid, p.pid
-                    ));
-                }
-            }
-            return Ok(());
+            let keys = self.processes[keys].iter().map(|p| p.pid);
+            let show = |pid: &u32| format!("PID {pid}");
+            return check_echoes(view.len(), view.iter().map(|i| i.pid), keys, show);
         }
         check_count(view.len(), view.generation(), keys.len())?;
         for (item, p) in view.iter().zip(&self.processes[keys]) {
@@ -361,6 +346,27 @@ fn check_keys(items: usize, keys: usize) -> Result<(), String> {
     } else {
         Err(format!("a lookup answer of {items} items for {keys} keys"))
     }
+}
+
+/// The structure of a lookup answer of `items` items: one item per key,
+/// item `i` echoing key `i` (`show` names a key in the error).
+fn check_echoes<K: PartialEq>(
+    items: usize,
+    echoed: impl Iterator<Item = K>,
+    keys: impl ExactSizeIterator<Item = K>,
+    show: impl Fn(&K) -> String,
+) -> Result<(), String> {
+    check_keys(items, keys.len())?;
+    for (i, (got, key)) in echoed.zip(keys).enumerate() {
+        if got != key {
+            return Err(format!(
+                "item {i} of a lookup answer is for {}, but key {i} is {}",
+                show(&got),
+                show(&key)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_count(items: usize, generation: u64, keys: usize) -> Result<(), String> {
