@@ -1,8 +1,9 @@
 //! `netipc serve KIND`: runs one provider until Ctrl-C.
 //!
 //! The data kinds (`cgroups-snapshot`, `cgroups-lookup`, `apps-lookup`)
-//! answer from this machine's cgroups and `/proc`, or from synthetic data
-//! ([`providers`](crate::providers)); `increment` and `string-reverse` are
+//! answer from this machine's cgroups and `/proc`, from synthetic data
+//! ([`providers`](crate::providers)) or from a JSON file that is reloaded
+//! when it changes (`--data`, see [`data`]); `increment` and `string-reverse` are
 //! the protocol's test services. The provider prints where it listens,
 //! then serves until Ctrl-C (SIGINT, also SIGTERM/SIGHUP on POSIX and the
 //! console close events on Windows) or, with `--stop-on-eof`, until its
@@ -27,6 +28,8 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod data;
+
 use netipc::service::{Profiles, ServerConfig, ServerStats};
 use netipc::transport::run_dir::RunDirState;
 use netipc::transport::{EndpointAccess, IdentityPolicy, names};
@@ -46,6 +49,8 @@ Examples:
   netipc serve cgroups-snapshot
   netipc serve apps-lookup --run-dir /tmp/ipc --auth-token 0x1234
   netipc serve cgroups-lookup --synthetic 1000
+  netipc call cgroups-snapshot --json > cgroups.json
+  netipc serve cgroups-snapshot --service copy --data cgroups.json
   netipc serve increment --service bench-inc -vv")]
 pub struct ServeArgs {
     /// The kind of service to provide.
@@ -73,6 +78,14 @@ pub struct ServeArgs {
     /// Shortest time between two scans of the cgroup filesystem, in ms.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     rescan_ms: u64,
+
+    /// Serve the snapshot, lookup table or apps table in this JSON file,
+    /// in the shape `netipc call KIND --json` prints, and read it again
+    /// whenever it changes (a file that does not parse keeps the previous
+    /// data served). Format: `{"generation": N, "items": [...]}`; see the
+    /// README for the fields of each kind.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["synthetic", "fs_root", "rescan_ms"])]
+    data: Option<PathBuf>,
 
     /// Handlers running at the same time (worker threads, at most 1024)
     /// [default: one per CPU, 2 to 16].
@@ -155,6 +168,10 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| args.kind.name().to_owned());
     names::validate_service_name(&service).map_err(|e| CliError::usage(e.to_string()))?;
+    let data = match &args.data {
+        Some(path) => Some(data::DataSource::load(args.kind, path)?),
+        None => None,
+    };
     // Only the last component is created (mode 0700): what serve creates
     // is exactly what it removes at the end.
     let (run_dir, state) = args.endpoint.provider_run_dir()?;
@@ -164,12 +181,14 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         args.kind,
         Kind::CgroupsSnapshot | Kind::CgroupsLookup | Kind::AppsLookup
     );
-    let providers = Providers::detect(&providers::Options {
-        fs_root: args.fs_root.clone(),
-        // Test services need no data: skip scanning.
-        synthetic: if data_kind { args.synthetic } else { Some(0) },
-        rescan: Duration::from_millis(args.rescan_ms),
-        synthetic_if_empty: false,
+    let providers = data.is_none().then(|| {
+        Providers::detect(&providers::Options {
+            fs_root: args.fs_root.clone(),
+            // Test services need no data: skip scanning.
+            synthetic: if data_kind { args.synthetic } else { Some(0) },
+            rescan: Duration::from_millis(args.rescan_ms),
+            synthetic_if_empty: false,
+        })
     });
     let config = ServerConfig {
         auth_token: args.endpoint.auth_token,
@@ -180,22 +199,25 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         supported_profiles: args.profiles.unwrap_or_default(),
         ..ServerConfig::default()
     };
-    let server = providers
-        .server(args.kind, &run_dir, &service, &config)
-        .spawn()
-        .map_err(|e| {
-            if created_dir {
-                let _ = std::fs::remove_dir(&run_dir);
-            }
-            match e {
-                netipc::Error::AddressInUse { pid, .. } => CliError::failed(format!(
-                    "another provider already serves \"{service}\" in {run_dir}{}: stop it, or choose another --service or --run-dir",
-                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                )),
-                netipc::Error::RunDir(e) => run_dir_error(&e),
-                other => CliError::failed(format!("cannot start the provider: {other}")),
-            }
-        })?;
+    let server = match (&data, &providers) {
+        (Some(data), _) => data.server(&run_dir, &service, &config),
+        (None, Some(providers)) => providers.server(args.kind, &run_dir, &service, &config),
+        (None, None) => unreachable!("either data or providers"),
+    };
+    let server = server.spawn().map_err(|e| {
+        if created_dir {
+            let _ = std::fs::remove_dir(&run_dir);
+        }
+        match e {
+            netipc::Error::AddressInUse { pid, .. } => CliError::failed(format!(
+                "another provider already serves \"{service}\" in {run_dir}{}: stop it, or choose another --service or --run-dir",
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            )),
+            netipc::Error::RunDir(e) => run_dir_error(&e),
+            other => CliError::failed(format!("cannot start the provider: {other}")),
+        }
+    })?;
+    let _reloading = data.as_ref().map(data::DataSource::watch);
 
     let (tx, rx) = mpsc::channel();
     let signal_tx = tx.clone();
@@ -220,7 +242,10 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         "capacity: up to {} sessions at once",
         server.stats().session_limit
     );
-    if data_kind {
+    if let Some(data) = &data {
+        println!("data: {}", data.describe());
+    }
+    if let Some(providers) = providers.as_ref().filter(|_| data_kind) {
         let what = match args.kind {
             Kind::AppsLookup => format!(
                 "processes from {}; cgroups from {}",
