@@ -52,7 +52,7 @@
 //! it is higher). Writing the new content to a temporary file and
 //! renaming it over the old one avoids half-written reads.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
@@ -495,7 +495,7 @@ fn parse_as(kind: Kind, bytes: &[u8]) -> Result<Parsed, serde_json::Error> {
                 generation: f.generation,
                 table: Table::Snapshot {
                     systemd_enabled: f.systemd_enabled,
-                    items: f.items,
+                    items: f.items.0,
                 },
             }
         }
@@ -571,7 +571,7 @@ struct SnapshotFile {
     generation: Option<u64>,
     #[serde(default)]
     systemd_enabled: u32,
-    items: Vec<SnapshotRow>,
+    items: Rows<SnapshotRow>,
 }
 
 #[derive(Deserialize)]
@@ -585,7 +585,7 @@ struct CgroupsFile {
     generation: Option<u64>,
     #[serde(default)]
     unknown_status: UnknownStatus,
-    items: Unique<CgroupRow>,
+    items: Rows<CgroupRow>,
 }
 
 #[derive(Deserialize)]
@@ -597,54 +597,89 @@ struct AppsFile {
     #[serde(default, rename = "service")]
     _service: Option<IgnoredAny>,
     generation: Option<u64>,
-    items: Unique<AppRow>,
+    items: Rows<AppRow>,
 }
 
-/// Items whose keys ([`Keyed`]) appear once each.
-struct Unique<T>(Vec<T>);
-
-/// An item's key, as a phrase for errors (`path "/x"`, `pid 7`).
-trait Keyed {
-    fn key(&self) -> String;
+/// An item of a data file: read as its file form ([`Row::File`]), then
+/// checked. The check runs while the item is read, so that its errors
+/// carry the line and column where the item ends.
+trait Row: Sized {
+    /// The item as written in the file.
+    type File: for<'de> Deserialize<'de>;
+    /// What an item is, for errors about its type.
+    const EXPECTING: &'static str;
+    /// The item checked against the protocol's rules.
+    fn check(file: Self::File) -> Result<Self, String>;
+    /// What may appear only once, as a phrase (`path "/x"`).
+    fn key(&self) -> Option<String>;
 }
 
-impl Keyed for CgroupRow {
-    fn key(&self) -> String {
-        format!("path {:?}", self.path)
-    }
-}
+/// The items of a data file, checked, each key once.
+struct Rows<R>(Vec<R>);
 
-impl Keyed for AppRow {
-    fn key(&self) -> String {
-        format!("pid {}", self.pid)
-    }
-}
-
-impl<'de, T: Deserialize<'de> + Keyed> Deserialize<'de> for Unique<T> {
+impl<'de, R: Row> Deserialize<'de> for Rows<R> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Items<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Keyed> Visitor<'de> for Items<T> {
-            type Value = Unique<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of items")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique<T>, A::Error> {
-                let mut items = Vec::new();
-                let mut seen = HashSet::new();
-                while let Some(item) = seq.next_element::<T>()? {
-                    let key = item.key();
-                    if !seen.insert(key.clone()) {
-                        return Err(de::Error::custom(format!(
-                            "item {} repeats {key}: each is answered once",
-                            items.len()
-                        )));
-                    }
-                    items.push(item);
-                }
-                Ok(Unique(items))
+        d.deserialize_seq(RowsVisitor(PhantomData))
+    }
+}
+
+struct RowsVisitor<R>(PhantomData<R>);
+
+impl<'de, R: Row> Visitor<'de> for RowsVisitor<R> {
+    type Value = Rows<R>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a list of items, each {}", R::EXPECTING)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Rows<R>, A::Error> {
+        let mut items = Vec::new();
+        let mut seen = HashMap::new();
+        while let Some(item) = seq.next_element_seed(RowSeed {
+            index: items.len(),
+            seen: &mut seen,
+            row: PhantomData::<R>,
+        })? {
+            items.push(item);
+        }
+        Ok(Rows(items))
+    }
+}
+
+/// Reads item `index`; `seen` maps the keys read so far to their items.
+struct RowSeed<'s, R> {
+    index: usize,
+    seen: &'s mut HashMap<String, usize>,
+    row: PhantomData<R>,
+}
+
+impl<'de, R: Row> de::DeserializeSeed<'de> for RowSeed<'_, R> {
+    type Value = R;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<R, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, R: Row> Visitor<'de> for RowSeed<'_, R> {
+    type Value = R;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(R::EXPECTING)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<R, A::Error> {
+        let file = R::File::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let row = R::check(file).map_err(de::Error::custom)?;
+        if let Some(key) = row.key() {
+            if let Some(first) = self.seen.insert(key.clone(), self.index) {
+                return Err(de::Error::custom(format!(
+                    "item {} repeats the {key} of item {first}: each is answered once",
+                    self.index
+                )));
             }
         }
-        d.deserialize_seq(Items(PhantomData))
+        Ok(row)
     }
 }
 
@@ -737,10 +772,7 @@ fn check_strings(fields: &[(&str, &str)], labels: &[Label]) -> Result<(), String
 }
 
 #[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a snapshot item: an object with \"name\" and \"path\""
-)]
+#[serde(deny_unknown_fields)]
 struct SnapshotItemFile {
     hash: Option<u32>,
     #[serde(default)]
@@ -751,10 +783,12 @@ struct SnapshotItemFile {
     path: String,
 }
 
-impl<'de> Deserialize<'de> for SnapshotRow {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let f = SnapshotItemFile::deserialize(d)?;
-        check_strings(&[("name", &f.name), ("path", &f.path)], &[]).map_err(de::Error::custom)?;
+impl Row for SnapshotRow {
+    type File = SnapshotItemFile;
+    const EXPECTING: &'static str = "a snapshot item: an object with \"name\" and \"path\"";
+
+    fn check(f: SnapshotItemFile) -> Result<Self, String> {
+        check_strings(&[("name", &f.name), ("path", &f.path)], &[])?;
         Ok(Self {
             hash: f.hash.unwrap_or_else(|| netdata_hash(f.name.as_bytes())),
             options: f.options,
@@ -763,13 +797,14 @@ impl<'de> Deserialize<'de> for SnapshotRow {
             path: f.path,
         })
     }
+
+    fn key(&self) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a cgroups-lookup item: an object with \"path\""
-)]
+#[serde(deny_unknown_fields)]
 struct CgroupItemFile {
     path: String,
     status: Option<String>,
@@ -781,14 +816,14 @@ struct CgroupItemFile {
     labels: BTreeMap<String, String>,
 }
 
-impl<'de> Deserialize<'de> for CgroupRow {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let f = CgroupItemFile::deserialize(d)?;
-        Self::check(f).map_err(de::Error::custom)
-    }
-}
+impl Row for CgroupRow {
+    type File = CgroupItemFile;
+    const EXPECTING: &'static str = "a cgroups-lookup item: an object with \"path\"";
 
-impl CgroupRow {
+    fn key(&self) -> Option<String> {
+        Some(format!("path {:?}", self.path))
+    }
+
     fn check(f: CgroupItemFile) -> Result<Self, String> {
         use CgroupsLookupStatus as S;
         let status = match &f.status {
@@ -840,7 +875,9 @@ impl CgroupRow {
             .map_err(|e| format!("the item breaks a rule of the protocol: {e}"))?;
         Ok(row)
     }
+}
 
+impl CgroupRow {
     fn bytes(&self) -> usize {
         self.path.len() + self.name.len() + labels_bytes(&self.labels)
     }
@@ -851,10 +888,7 @@ fn labels_bytes(labels: &[Label]) -> usize {
 }
 
 #[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "an apps-lookup item: an object with \"pid\""
-)]
+#[serde(deny_unknown_fields)]
 struct AppItemFile {
     pid: u32,
     status: Option<String>,
@@ -877,14 +911,14 @@ struct AppItemFile {
     labels: BTreeMap<String, String>,
 }
 
-impl<'de> Deserialize<'de> for AppRow {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let f = AppItemFile::deserialize(d)?;
-        Self::check(f).map_err(de::Error::custom)
-    }
-}
+impl Row for AppRow {
+    type File = AppItemFile;
+    const EXPECTING: &'static str = "an apps-lookup item: an object with \"pid\"";
 
-impl AppRow {
+    fn key(&self) -> Option<String> {
+        Some(format!("pid {}", self.pid))
+    }
+
     fn check(f: AppItemFile) -> Result<Self, String> {
         use CgroupStatus as C;
         let status = match &f.status {
@@ -930,7 +964,9 @@ impl AppRow {
         row.check_rules()?;
         Ok(row)
     }
+}
 
+impl AppRow {
     /// The protocol's rules for an item, as messages about the file's
     /// fields; then the provider's builder as the last word.
     fn check_rules(&self) -> Result<(), String> {
@@ -1080,7 +1116,10 @@ mod tests {
             Kind::CgroupsLookup,
             r#"{"items": [{"path": "/a"}, {"path": "/a"}]}"#,
         );
-        assert!(e.contains("item 1 repeats path \"/a\""), "{e}");
+        assert!(
+            e.contains("item 1 repeats the path \"/a\" of item 0"),
+            "{e}"
+        );
         let e = parse_err(
             Kind::CgroupsLookup,
             r#"{"items": [{"path": "/a", "status": "PAYLOAD_EXCEEDED"}]}"#,
@@ -1115,7 +1154,14 @@ mod tests {
         assert_eq!(items[0].cgroup_status, CgroupStatus::HostRoot);
         assert_eq!(items[1].cgroup_status, CgroupStatus::Known);
         assert_eq!(items[0].uid, UID_UNSET);
-        let e = parse_err(Kind::AppsLookup, r#"{"items": [{"pid": 1}]}"#);
+        let e = parse_err(
+            Kind::AppsLookup,
+            "{\"items\": [\n{\"pid\": 1, \"comm\": \"a\"},\n{\"pid\": 2}\n]}",
+        );
+        assert!(
+            e.starts_with("line 3, column 10: pid 2: comm"),
+            "the item's line: {e}"
+        );
         assert!(
             e.contains("a KNOWN process has a comm of 1 to 15 bytes"),
             "{e}"
