@@ -432,6 +432,9 @@ pub fn call_failed(kind: Kind, run_dir: &str, service: &str, err: &netipc::Error
         netipc::Error::Timeout { .. } => CliError::failed(format!(
             "the provider of \"{service}\" did not answer in time ({err}); raise --timeout-ms if it is busy"
         )),
+        netipc::Error::Disconnected => CliError::failed(format!(
+            "the provider of \"{service}\" closed the connection during the {kind} call: it may have stopped or restarted; try again"
+        )),
         other => CliError::failed(format!("the {kind} call to \"{service}\" failed: {other}")),
     }
 }
