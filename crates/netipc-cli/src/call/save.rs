@@ -224,10 +224,11 @@ fn connect_error(target: &Target, e: &netipc::Error, proposed: u32) -> CliError 
 fn saved_in(files: &Files<'_>) -> String {
     match files.response {
         Some(path) => format!(
-            "it is saved in {0}: `netipc decode {0}` shows it",
+            "the response is saved in {0}: `netipc decode {0}` shows it",
             path.display()
         ),
-        None => "save it with --save-response FILE and `netipc decode FILE` shows it".to_owned(),
+        None => "save the response with --save-response FILE and `netipc decode FILE` shows it"
+            .to_owned(),
     }
 }
 
