@@ -42,6 +42,23 @@ use crate::providers::{self, Providers};
 /// Arguments of `netipc serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+Data files (--data FILE): JSON in the shape `netipc call KIND --json` prints, so that
+`netipc call KIND --json > FILE` serves again what a provider served:
+  {\"generation\": 1, \"items\": [...]}    generation: optional, 1 by default
+  cgroups-snapshot  also \"systemd_enabled\": 0; items {\"name\", \"path\", \"hash\" (default: Netdata's
+                    hash of the name), \"options\": 0, \"enabled\": 1}
+  cgroups-lookup    also \"unknown_status\" for paths not listed (UNKNOWN_RETRY_LATER or
+                    UNKNOWN_PERMANENT); items {\"path\", \"status\": \"KNOWN\", \"orchestrator\": 0
+                    (or \"orchestrator_name\": \"docker\"), \"name\": \"\", \"labels\": {}}, each path once
+  apps-lookup       PIDs not listed are UNKNOWN; items {\"pid\", \"status\": \"KNOWN\", \"comm\",
+                    \"ppid\": 0, \"uid\": null, \"starttime\": 0, \"cgroup_status\" (HOST_ROOT without a
+                    cgroup_path, else KNOWN), \"cgroup_path\", \"cgroup_name\", \"orchestrator\",
+                    \"labels\"}, each PID once
+The file is looked at every 250 ms and read again when it changed: a file that parses is
+served with a new generation (the file's, when it is higher), one that does not is reported
+with its line and column and the previous data stays served. Replace the file by renaming
+a complete new one over it.
+
 Exit status: 0 stopped cleanly, 1 the provider could not start (the message says why), \
 2 bad arguments.
 
@@ -82,8 +99,7 @@ pub struct ServeArgs {
     /// Serve the snapshot, lookup table or apps table in this JSON file,
     /// in the shape `netipc call KIND --json` prints, and read it again
     /// whenever it changes (a file that does not parse keeps the previous
-    /// data served). Format: `{"generation": N, "items": [...]}`; see the
-    /// README for the fields of each kind.
+    /// data served; see below).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["synthetic", "fs_root", "rescan_ms"])]
     data: Option<PathBuf>,
 
@@ -181,14 +197,16 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         args.kind,
         Kind::CgroupsSnapshot | Kind::CgroupsLookup | Kind::AppsLookup
     );
-    let providers = data.is_none().then(|| {
-        Providers::detect(&providers::Options {
-            fs_root: args.fs_root.clone(),
-            // Test services need no data: skip scanning.
-            synthetic: if data_kind { args.synthetic } else { Some(0) },
-            rescan: Duration::from_millis(args.rescan_ms),
-            synthetic_if_empty: false,
-        })
+    let providers = Providers::detect(&providers::Options {
+        fs_root: args.fs_root.clone(),
+        // Test services and --data need no data: skip scanning.
+        synthetic: if data_kind && data.is_none() {
+            args.synthetic
+        } else {
+            Some(0)
+        },
+        rescan: Duration::from_millis(args.rescan_ms),
+        synthetic_if_empty: false,
     });
     let config = ServerConfig {
         auth_token: args.endpoint.auth_token,
@@ -199,24 +217,24 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         supported_profiles: args.profiles.unwrap_or_default(),
         ..ServerConfig::default()
     };
-    let server = match (&data, &providers) {
-        (Some(data), _) => data.server(&run_dir, &service, &config),
-        (None, Some(providers)) => providers.server(args.kind, &run_dir, &service, &config),
-        (None, None) => unreachable!("either data or providers"),
-    };
-    let server = server.spawn().map_err(|e| {
-        if created_dir {
-            let _ = std::fs::remove_dir(&run_dir);
-        }
-        match e {
-            netipc::Error::AddressInUse { pid, .. } => CliError::failed(format!(
-                "another provider already serves \"{service}\" in {run_dir}{}: stop it, or choose another --service or --run-dir",
-                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-            )),
-            netipc::Error::RunDir(e) => run_dir_error(&e),
-            other => CliError::failed(format!("cannot start the provider: {other}")),
-        }
-    })?;
+    let server = match &data {
+        Some(data) => data.server(&run_dir, &service, &config),
+        None => providers.server(args.kind, &run_dir, &service, &config),
+    }
+    .spawn()
+        .map_err(|e| {
+            if created_dir {
+                let _ = std::fs::remove_dir(&run_dir);
+            }
+            match e {
+                netipc::Error::AddressInUse { pid, .. } => CliError::failed(format!(
+                    "another provider already serves \"{service}\" in {run_dir}{}: stop it, or choose another --service or --run-dir",
+                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                )),
+                netipc::Error::RunDir(e) => run_dir_error(&e),
+                other => CliError::failed(format!("cannot start the provider: {other}")),
+            }
+        })?;
     let _reloading = data.as_ref().map(data::DataSource::watch);
 
     let (tx, rx) = mpsc::channel();
@@ -244,8 +262,7 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
     );
     if let Some(data) = &data {
         println!("data: {}", data.describe());
-    }
-    if let Some(providers) = providers.as_ref().filter(|_| data_kind) {
+    } else if data_kind {
         let what = match args.kind {
             Kind::AppsLookup => format!(
                 "processes from {}; cgroups from {}",

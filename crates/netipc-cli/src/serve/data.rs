@@ -209,8 +209,9 @@ pub struct DataSource {
     path: PathBuf,
     kind: Kind,
     served: Mutex<Arc<Served>>,
-    /// The snapshot response size fixed at start (0 for lookups).
-    budget: Mutex<u32>,
+    /// The response size of a snapshot provider, fixed at start (0 for
+    /// lookups): see [`snapshot_budget`].
+    budget: u32,
 }
 
 impl DataSource {
@@ -232,15 +233,19 @@ impl DataSource {
         let bytes = read(path).map_err(CliError::failed)?;
         let parsed = parse(kind, &bytes)
             .map_err(|e| CliError::failed(format!("cannot serve {}: {e}", path.display())))?;
+        let budget = match kind {
+            Kind::CgroupsSnapshot => snapshot_budget(parsed.table.snapshot_bytes()),
+            _ => 0,
+        };
         Ok(Arc::new(Self {
             path: path.to_owned(),
             kind,
+            budget,
             served: Mutex::new(Arc::new(Served {
                 generation: parsed.generation.unwrap_or(1),
                 table: parsed.table,
                 content: content_hash(&bytes),
             })),
-            budget: Mutex::new(0),
         }))
     }
 
@@ -263,8 +268,8 @@ impl DataSource {
     }
 
     /// A managed server answering from the data. A snapshot provider gets
-    /// a fixed response size fitting four times the snapshot (see
-    /// [`snapshot_budget`]) unless `config` sets one.
+    /// a fixed response size fitting four times the snapshot at start (see
+    /// [`snapshot_budget`]); `config`'s response size is not used.
     pub fn server(
         self: &Arc<Self>,
         run_dir: &str,
@@ -274,13 +279,8 @@ impl DataSource {
         let source = self.clone();
         match self.kind {
             Kind::CgroupsSnapshot => {
-                let budget = match config.max_response_payload_bytes {
-                    0 => snapshot_budget(self.current().table.snapshot_bytes()),
-                    n => n,
-                };
-                *self.budget.lock().unwrap_or_else(PoisonError::into_inner) = budget;
                 let config = ServerConfig {
-                    max_response_payload_bytes: budget,
+                    max_response_payload_bytes: self.budget,
                     ..*config
                 };
                 ManagedServer::cgroups_snapshot(run_dir, service, &config, move |b| {
@@ -414,7 +414,7 @@ impl DataSource {
             .generation
             .unwrap_or(0)
             .max(served.generation.saturating_add(1));
-        let budget = *self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        let budget = self.budget;
         let needs = parsed.table.snapshot_bytes();
         let description = parsed.table.describe();
         *self.served.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(Served {
