@@ -6,10 +6,9 @@
 #[path = "live/support.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -187,15 +186,7 @@ impl Watcher {
             .stderr(Stdio::null())
             .spawn()
             .expect("start netipc cache --watch");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = support::lines_of(child.stdout.take().expect("stdout"));
         Self { child, lines }
     }
 
@@ -364,16 +355,21 @@ fn watch_reports_failures_and_the_recovery() {
 
 #[test]
 fn watch_ends_after_count_with_the_last_outcome() {
+    let watch = |run_dir: &str| {
+        run(&[
+            "cache",
+            "--watch",
+            "--json",
+            "--count",
+            "2",
+            "--interval-ms",
+            "10",
+            "--run-dir",
+            run_dir,
+        ])
+    };
     let server = Server::start("cgroups-snapshot", &["--synthetic", "2"]);
-    let out = server.run(&[
-        "cache",
-        "--watch",
-        "--json",
-        "--count",
-        "2",
-        "--interval-ms",
-        "10",
-    ]);
+    let out = watch(&server.run_dir());
     let lines: Vec<Value> = out
         .ok()
         .lines()
@@ -391,17 +387,7 @@ fn watch_ends_after_count_with_the_last_outcome() {
     server.stop();
 
     let empty = tempfile::tempdir().expect("tempdir");
-    let out = run(&[
-        "cache",
-        "--watch",
-        "--json",
-        "--count",
-        "2",
-        "--interval-ms",
-        "10",
-        "--run-dir",
-        &support::dir_arg(empty.path()),
-    ]);
+    let out = watch(&support::dir_arg(empty.path()));
     assert_eq!(out.code, 3, "no provider: {out:?}");
     let lines: Vec<Value> = out
         .stdout

@@ -705,11 +705,19 @@ impl<'de> Deserialize<'de> for UnknownStatus {
     }
 }
 
-/// The value of one of the specification's status names: `names` lists
-/// (name, value) of the statuses a file may give.
-fn status_named<T: Copy>(field: &str, name: &str, names: &[(&str, T)]) -> Result<T, String> {
+/// The value of one of the specification's status names (`None` when the
+/// file gives none): `names` lists (name, value) of the statuses a file
+/// may give.
+fn status_named<T: Copy>(
+    field: &str,
+    name: Option<&str>,
+    names: &[(&str, T)],
+) -> Result<Option<T>, String> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
     if let Some(&(_, value)) = names.iter().find(|(n, _)| *n == name) {
-        return Ok(value);
+        return Ok(Some(value));
     }
     let expected: Vec<String> = names.iter().map(|(n, _)| format!("`{n}`")).collect();
     let why = if name == "PAYLOAD_EXCEEDED" {
@@ -826,19 +834,17 @@ impl Row for CgroupRow {
 
     fn check(f: CgroupItemFile) -> Result<Self, String> {
         use CgroupsLookupStatus as S;
-        let status = match &f.status {
-            Some(name) => status_named(
-                "status",
-                name,
-                &[
-                    ("KNOWN", S::Known),
-                    ("UNKNOWN_RETRY_LATER", S::UnknownRetryLater),
-                    ("UNKNOWN_PERMANENT", S::UnknownPermanent),
-                    ("OVERSIZED_ITEM", S::OversizedItem),
-                ],
-            )?,
-            None => S::Known,
-        };
+        let status = status_named(
+            "status",
+            f.status.as_deref(),
+            &[
+                ("KNOWN", S::Known),
+                ("UNKNOWN_RETRY_LATER", S::UnknownRetryLater),
+                ("UNKNOWN_PERMANENT", S::UnknownPermanent),
+                ("OVERSIZED_ITEM", S::OversizedItem),
+            ],
+        )?
+        .unwrap_or(S::Known);
         let labels: Vec<Label> = f.labels.into_iter().collect();
         let row = Self {
             orchestrator: orchestrator_of(f.orchestrator, f.orchestrator_name.as_deref())?,
@@ -921,33 +927,31 @@ impl Row for AppRow {
 
     fn check(f: AppItemFile) -> Result<Self, String> {
         use CgroupStatus as C;
-        let status = match &f.status {
-            Some(name) => status_named(
-                "status",
-                name,
-                &[
-                    ("KNOWN", PidStatus::Known),
-                    ("UNKNOWN", PidStatus::Unknown),
-                    ("OVERSIZED_ITEM", PidStatus::OversizedItem),
-                ],
-            )?,
-            None => PidStatus::Known,
-        };
-        let known = status == PidStatus::Known;
-        let cgroup_status = match &f.cgroup_status {
-            Some(name) => status_named(
-                "cgroup_status",
-                name,
-                &[
-                    ("KNOWN", C::Known),
-                    ("UNKNOWN_RETRY_LATER", C::UnknownRetryLater),
-                    ("UNKNOWN_PERMANENT", C::UnknownPermanent),
-                    ("HOST_ROOT", C::HostRoot),
-                ],
-            )?,
-            None if known && f.cgroup_path.is_empty() => C::HostRoot,
-            None => C::Known,
-        };
+        let status = status_named(
+            "status",
+            f.status.as_deref(),
+            &[
+                ("KNOWN", PidStatus::Known),
+                ("UNKNOWN", PidStatus::Unknown),
+                ("OVERSIZED_ITEM", PidStatus::OversizedItem),
+            ],
+        )?
+        .unwrap_or(PidStatus::Known);
+        let cgroup_status = status_named(
+            "cgroup_status",
+            f.cgroup_status.as_deref(),
+            &[
+                ("KNOWN", C::Known),
+                ("UNKNOWN_RETRY_LATER", C::UnknownRetryLater),
+                ("UNKNOWN_PERMANENT", C::UnknownPermanent),
+                ("HOST_ROOT", C::HostRoot),
+            ],
+        )?
+        .unwrap_or(if status == PidStatus::Known && f.cgroup_path.is_empty() {
+            C::HostRoot
+        } else {
+            C::Known
+        });
         let row = Self {
             pid: f.pid,
             status,

@@ -71,6 +71,19 @@ pub fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
     })
 }
 
+/// The lines of `r`, as they come.
+pub fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// As [`drain`], and what was read so far is in `seen` at any time.
 pub fn drain_shared(
     mut r: impl Read + Send + 'static,
@@ -198,15 +211,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start netipc serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().expect("stdout"));
         let stderr_seen = Arc::new(Mutex::new(String::new()));
         let stderr = drain_shared(child.stderr.take().expect("stderr"), stderr_seen.clone());
         let mut server = Self {
