@@ -167,15 +167,12 @@ pub fn run(args: &CacheArgs, setup: &Setup) -> Result<ExitCode, CliError> {
             "netipc cache: watching \"{}\" in {} every {} ms ({what}); Ctrl-C stops\n",
             setup.service, setup.run_dir, args.interval_ms
         );
-        if !print(&banner) {
+        if !print(&banner)? {
             return Ok(ExitCode::SUCCESS);
         }
     }
     let mut last: Result<(), CliError> = Ok(());
     let interrupted = loop {
-        if args.count.is_some_and(|n| watch.refreshes >= n) {
-            break false;
-        }
         let (event, result) = watch.refresh();
         if rx.try_recv().is_ok() {
             // The refresh was aborted by Ctrl-C: nothing to report.
@@ -187,7 +184,7 @@ pub fn run(args: &CacheArgs, setup: &Setup) -> Result<ExitCode, CliError> {
         } else {
             watch.text(&event)
         };
-        if !print(&text) {
+        if !print(&text)? {
             // Nobody reads any more (`| head`).
             return Ok(ExitCode::SUCCESS);
         }
@@ -199,6 +196,8 @@ pub fn run(args: &CacheArgs, setup: &Setup) -> Result<ExitCode, CliError> {
             Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {}
         }
     };
+    // `tx` lived until here so that the pause above waits even when no
+    // handler could be installed.
     drop(tx);
     let stopped = Stopped {
         stopped: if interrupted {
@@ -216,24 +215,21 @@ pub fn run(args: &CacheArgs, setup: &Setup) -> Result<ExitCode, CliError> {
             "netipc cache: {} after {} refreshes ({} failed)\n",
             stopped.stopped, stopped.refreshes, stopped.failed
         )
-    });
+    })?;
     match last {
         Err(e) if !interrupted => Err(e),
         _ => Ok(ExitCode::SUCCESS),
     }
 }
 
-/// Writes and flushes `text`; `false` when standard output is closed.
-fn print(text: &str) -> bool {
+/// Writes and flushes `text`; `false` when nobody reads standard output
+/// any more.
+fn print(text: &str) -> Result<bool, CliError> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => true,
-        Err(e) => {
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("netipc cache: error: cannot write the output: {e}");
-            }
-            false
-        }
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(CliError::failed(format!("cannot write the output: {e}"))),
     }
 }
 
