@@ -56,10 +56,25 @@ impl fmt::Display for RunError {
 pub fn run(cmd: &mut Command, limit: Duration) -> Result<(), RunError> {
     eprintln!("$ {}", describe(cmd));
     let program = program_name(cmd);
-    let mut child = cmd
-        .spawn()
-        .map_err(|err| RunError::Io(program.clone(), err))?;
+    let mut child = start(cmd).map_err(|err| RunError::Io(program.clone(), err))?;
     wait_with_watchdog(&mut child, &program, limit)
+}
+
+/// Starts `cmd`, trying again for a moment while the program file is
+/// "busy": a program written just before (the tests of this crate write
+/// some) stays busy while another thread's fork, made before the file was
+/// closed, has not reached its exec yet.
+fn start(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(err) if err.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Waits for `child` to exit; kills its process tree if it is still running
@@ -114,16 +129,14 @@ impl Background {
     pub fn spawn(cmd: &mut Command, pipe_stdin: bool) -> Result<Self, RunError> {
         eprintln!("$ {} &", describe(cmd));
         let program = program_name(cmd);
-        let mut child = cmd
-            .stdin(if pipe_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| RunError::Io(program.clone(), err))?;
+        cmd.stdin(if pipe_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = start(cmd).map_err(|err| RunError::Io(program.clone(), err))?;
         let (stdout, stderr) = (Arc::default(), Arc::default());
         let (sender, lines) = mpsc::channel();
         let mut readers = Vec::new();
