@@ -6,11 +6,11 @@
 //! `nipc_server_init_*` builds a [`ManagedServer`] around the C handler
 //! and binds its endpoint at once ([`ManagedServer::bind`]), as the
 //! reference C library does, so that a live provider on the endpoint is
-//! reported by init. `nipc_server_run` hands the bound server to its own
-//! thread ([`BoundServer::spawn`]) and parks the calling thread until
+//! reported by init. `nipc_server_run` serves on the calling thread
+//! ([`BoundServer::run`]) and starts a [`Waiter`] thread that parks until
 //! `nipc_server_stop`: stopping is an atomic store and an unpark (a futex
-//! wake on Linux), so it may be called from a signal handler, and run
-//! then stops the server and waits for it.
+//! wake on Linux), so it may be called from a signal handler, and the
+//! waiter then stops the server.
 //!
 //! Every call of a C handler is counted ([`Calls`]): `nipc_server_drain`
 //! waits for the count to drop to zero, and `nipc_server_destroy` waits
@@ -28,7 +28,7 @@
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::thread::Thread;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use netipc::codec::SnapshotBuilder;
@@ -300,11 +300,50 @@ struct Server {
     /// Signalled when the phase becomes `Done`.
     changed: Condvar,
     stop: StopHandle,
-    stop_requested: AtomicBool,
-    /// The thread parked in `nipc_server_run`.
+    stop_requested: Arc<AtomicBool>,
+    /// The waiter of the running server (see [`Waiter`]).
     runner: OnceLock<Thread>,
     calls: Arc<Calls>,
     last_error: LastError,
+}
+
+/// The thread that turns a stop request into a stop of the server: it
+/// parks until `requested` is set, so that `nipc_server_stop` only has to
+/// store and unpark (the engine's own stop takes locks). Stopped and joined
+/// on drop.
+struct Waiter {
+    requested: Arc<AtomicBool>,
+    handle: Thread,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Waiter {
+    fn start(requested: Arc<AtomicBool>, stop: StopHandle) -> std::io::Result<Self> {
+        let flag = requested.clone();
+        let thread = std::thread::Builder::new()
+            .name("netipc-c-stop".into())
+            .spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    std::thread::park();
+                }
+                stop.stop();
+            })?;
+        Ok(Self {
+            requested,
+            handle: thread.thread().clone(),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.handle.unpark();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Marks the server done when run returns (also by a panic).
@@ -335,22 +374,32 @@ impl Server {
             }
         };
         let _done = MarkDone(self);
-        // Only the one run that took the bound server gets here.
-        let _ = self.runner.set(std::thread::current());
         if self.stop_requested.load(Ordering::SeqCst) {
             // Stopped before it ran: dropping `bound` removes the endpoint.
             return Ok(());
         }
-        let running = bound.spawn().map_err(|e| self.last_error.record(&e))?;
-        while !self.stop_requested.load(Ordering::SeqCst) {
-            std::thread::park();
+        let waiter =
+            Waiter::start(self.stop_requested.clone(), self.stop.clone()).map_err(|e| {
+                self.last_error.set(&format!(
+                    "nipc_server_run: cannot start a thread: {e}; the server did not run"
+                ));
+                nipc_error_t::NIPC_ERR_IO
+            })?;
+        // Only the one run that took the bound server gets here.
+        let _ = self.runner.set(waiter.handle.clone());
+        if self.stop_requested.load(Ordering::SeqCst) {
+            // A stop that came before `runner` was set did not unpark it.
+            waiter.handle.unpark();
         }
-        running.stop();
+        // Returns once the waiter has stopped the server.
+        bound.run();
+        drop(waiter);
         Ok(())
     }
 
     /// Async-signal-safe on Linux: an atomic store, then (once run has
-    /// started) an unpark, which is an atomic swap and a futex wake.
+    /// started) an unpark of the waiter, which is an atomic swap and a
+    /// futex wake.
     fn stop(&self) {
         self.stop_requested.store(true, Ordering::SeqCst);
         if let Some(runner) = self.runner.get() {
@@ -483,7 +532,7 @@ unsafe fn init(
                 phase: Mutex::new(Phase::Bound(bound)),
                 changed: Condvar::new(),
                 stop,
-                stop_requested: AtomicBool::new(false),
+                stop_requested: Arc::new(AtomicBool::new(false)),
                 runner: OnceLock::new(),
                 calls,
                 last_error: LastError::default(),
