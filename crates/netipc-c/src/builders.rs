@@ -3,7 +3,7 @@
 //!
 //! A managed server answers a request by calling the C handler with a
 //! request view and a builder that it creates on the worker thread's stack
-//! for that one call ([`lend`]). The builder struct is a [`Slot`] holding a
+//! for that one call (`lend`). The builder struct is a [`Slot`] holding a
 //! pointer to the Rust builder over the response buffer; the server marks
 //! it closed when the handler returns, so a builder kept past its call is
 //! at least found closed while its storage lasts (using it then is still a
@@ -12,7 +12,7 @@
 //! The Rust builders keep their first error (sticky); an argument the Rust
 //! builder never sees (a NULL pointer with a length, a status that is not
 //! one of the enum's values) is refused with `NIPC_ERR_INVALID_ARGUMENT`
-//! and remembered as a [`Misuse`], which fails the request even if the
+//! and remembered as a `Misuse`, which fails the request even if the
 //! handler then returns `true` (so a provider never sends an answer with
 //! an item silently missing).
 

@@ -7,19 +7,19 @@
 //! and binds its endpoint at once ([`ManagedServer::bind`]), as the
 //! reference C library does, so that a live provider on the endpoint is
 //! reported by init. `nipc_server_run` serves on the calling thread
-//! ([`BoundServer::run`]) and starts a [`Waiter`] thread that parks until
+//! ([`BoundServer::run`]) and starts a `Waiter` thread that parks until
 //! `nipc_server_stop`: stopping is an atomic store and an unpark (a futex
 //! wake on Linux), so it may be called from a signal handler, and the
 //! waiter then stops the server.
 //!
-//! Every call of a C handler is counted ([`Calls`]): `nipc_server_drain`
+//! Every call of a C handler is counted (`Calls`): `nipc_server_drain`
 //! waits for the count to drop to zero, and `nipc_server_destroy` waits
 //! for it too, so the `user` pointer is no longer used once destroy has
 //! returned (a handler still running after the server's stop grace keeps
 //! running on its worker thread).
 //!
 //! A failed init stores its message inside the caller's struct (state
-//! word [`FAILED`], then the text) and nothing else: nothing is allocated,
+//! word `FAILED`, then the text) and nothing else: nothing is allocated,
 //! so a caller that does not destroy a server whose init failed leaks
 //! nothing, and `nipc_server_last_error` still says why.
 
