@@ -86,11 +86,11 @@ pub struct nipc_cgroups_req_t {
 }
 
 /// Words of `nipc_cgroups_builder_t`.
-pub const NIPC_CGROUPS_BUILDER_WORDS: usize = 8;
+pub const NIPC_CGROUPS_BUILDER_WORDS: usize = 16;
 /// Words of `nipc_cgroups_lookup_builder_t`.
-pub const NIPC_CGROUPS_LOOKUP_BUILDER_WORDS: usize = 8;
+pub const NIPC_CGROUPS_LOOKUP_BUILDER_WORDS: usize = 16;
 /// Words of `nipc_apps_lookup_builder_t`.
-pub const NIPC_APPS_LOOKUP_BUILDER_WORDS: usize = 8;
+pub const NIPC_APPS_LOOKUP_BUILDER_WORDS: usize = 16;
 
 /// `nipc_cgroups_builder_t`: the snapshot builder a snapshot handler gets.
 #[repr(C)]

@@ -187,7 +187,7 @@ typedef struct nipc_cgroups_req {
 _Static_assert(sizeof(nipc_cgroups_req_t) == 4, "nipc_cgroups_req_t size");
 
 /* The snapshot a snapshot handler fills (header values start at 0). */
-#define NIPC_CGROUPS_BUILDER_WORDS 8
+#define NIPC_CGROUPS_BUILDER_WORDS 16
 typedef struct nipc_cgroups_builder {
     uint64_t opaque_[NIPC_CGROUPS_BUILDER_WORDS];
 } nipc_cgroups_builder_t;
@@ -234,7 +234,7 @@ nipc_error_t nipc_cgroups_lookup_req_path(const nipc_cgroups_lookup_req_view_t *
 
 /* The response a cgroups-lookup handler fills: exactly one item per
  * requested path, in request order (generation starts at 0). */
-#define NIPC_CGROUPS_LOOKUP_BUILDER_WORDS 8
+#define NIPC_CGROUPS_LOOKUP_BUILDER_WORDS 16
 typedef struct nipc_cgroups_lookup_builder {
     uint64_t opaque_[NIPC_CGROUPS_LOOKUP_BUILDER_WORDS];
 } nipc_cgroups_lookup_builder_t;
@@ -317,7 +317,7 @@ _Static_assert(sizeof(nipc_apps_lookup_entry_t) == 24 + 3 * sizeof(nipc_str_view
 
 /* The response an apps-lookup handler fills: exactly one item per requested
  * PID, in request order (generation starts at 0). */
-#define NIPC_APPS_LOOKUP_BUILDER_WORDS 8
+#define NIPC_APPS_LOOKUP_BUILDER_WORDS 16
 typedef struct nipc_apps_lookup_builder {
     uint64_t opaque_[NIPC_APPS_LOOKUP_BUILDER_WORDS];
 } nipc_apps_lookup_builder_t;
