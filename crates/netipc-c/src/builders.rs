@@ -311,9 +311,8 @@ fn count(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-/// Runs `op` on the Rust builder behind the C builder struct `storage`.
-///
-/// # Errors
+/// Runs `op` on the Rust builder behind the C builder struct `storage`
+/// (under [`guard_code`]) and returns its code: `NIPC_OK`,
 /// `NIPC_ERR_INVALID_ARGUMENT` for NULL or a refused argument (remembered
 /// as the builder's misuse, attributed to `function`),
 /// `NIPC_ERR_NOT_INITIALIZED` for a builder that is not lent right now,
@@ -326,22 +325,24 @@ unsafe fn build<S, B>(
     storage: *mut S,
     function: &'static str,
     op: impl FnOnce(&mut B, &Held<B>) -> Result<(), Failure>,
-) -> Result<(), nipc_error_t> {
-    // SAFETY: the caller's contract.
-    let held = unsafe { Slot::<Held<B>>::get(storage.cast_const().cast()) }?;
-    // SAFETY: a lent builder points to the Rust builder of the running
-    // handler call, which only this thread uses (the header's rule).
-    let builder = unsafe { &mut *held.builder };
-    match op(builder, held) {
-        Ok(()) => Ok(()),
-        Err(Failure::Codec(e)) => Err(nipc_error_t::from_codec(e.kind())),
-        Err(Failure::Argument(what)) => {
-            if held.misuse.get().is_none() {
-                held.misuse.set(Some(Misuse { function, what }));
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let held = unsafe { Slot::<Held<B>>::get(storage.cast_const().cast()) }?;
+        // SAFETY: a lent builder points to the Rust builder of the running
+        // handler call, which only this thread uses (the header's rule).
+        let builder = unsafe { &mut *held.builder };
+        match op(builder, held) {
+            Ok(()) => Ok(()),
+            Err(Failure::Codec(e)) => Err(nipc_error_t::from_codec(e.kind())),
+            Err(Failure::Argument(what)) => {
+                if held.misuse.get().is_none() {
+                    held.misuse.set(Some(Misuse { function, what }));
+                }
+                Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT)
             }
-            Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT)
         }
-    }
+    })
 }
 
 /// The first error of a builder: the Rust builder's sticky one, else a
@@ -442,26 +443,24 @@ pub unsafe extern "C" fn nipc_cgroups_builder_add(
     path: *const c_char,
     path_len: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_cgroups_builder_add",
-                |builder: &mut SnapshotBuilder<'static>, _| {
-                    let name = bytes(name, name_len, "name is NULL with a non-zero name_len")?;
-                    let path = bytes(path, path_len, "path is NULL with a non-zero path_len")?;
-                    Ok(builder.add(&SnapshotItem {
-                        hash,
-                        options,
-                        enabled,
-                        name,
-                        path,
-                    })?)
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_cgroups_builder_add",
+            |builder: &mut SnapshotBuilder<'static>, _| {
+                let name = bytes(name, name_len, "name is NULL with a non-zero name_len")?;
+                let path = bytes(path, path_len, "path is NULL with a non-zero path_len")?;
+                Ok(builder.add(&SnapshotItem {
+                    hash,
+                    options,
+                    enabled,
+                    name,
+                    path,
+                })?)
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_cgroups_builder_set_header(b, systemd_enabled,
@@ -475,20 +474,18 @@ pub unsafe extern "C" fn nipc_cgroups_builder_set_header(
     systemd_enabled: u32,
     generation: u64,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_cgroups_builder_set_header",
-                |builder: &mut SnapshotBuilder<'static>, _| {
-                    builder.set_systemd_enabled(systemd_enabled);
-                    builder.set_generation(generation);
-                    Ok(())
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_cgroups_builder_set_header",
+            |builder: &mut SnapshotBuilder<'static>, _| {
+                builder.set_systemd_enabled(systemd_enabled);
+                builder.set_generation(generation);
+                Ok(())
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_cgroups_builder_error(const b)`: the builder's first
@@ -578,22 +575,20 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_builder_add(
     labels: *const nipc_label_t,
     label_count: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_cgroups_lookup_builder_add",
-                |builder: &mut CgroupsLookupBuilder<'static, 'static>, _| {
-                    let path = bytes(path, path_len, "path is NULL with a non-zero path_len")?;
-                    let entry = cgroups_entry(status, orchestrator, name, name_len)?;
-                    Ok(with_labels(labels, label_count, |l| {
-                        builder.add(path, &entry, l)
-                    })??)
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_cgroups_lookup_builder_add",
+            |builder: &mut CgroupsLookupBuilder<'static, 'static>, _| {
+                let path = bytes(path, path_len, "path is NULL with a non-zero path_len")?;
+                let entry = cgroups_entry(status, orchestrator, name, name_len)?;
+                Ok(with_labels(labels, label_count, |l| {
+                    builder.add(path, &entry, l)
+                })??)
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_cgroups_lookup_builder_add_request_item(b, req, index,
@@ -616,30 +611,25 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_builder_add_request_item(
     labels: *const nipc_label_t,
     label_count: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_cgroups_lookup_builder_add_request_item",
-                |builder: &mut CgroupsLookupBuilder<'static, 'static>, held| {
-                    // SAFETY: not NULL (checked first); a handler's view.
-                    if req.is_null()
-                        || (*req).state != LIVE
-                        || (*req).request.cast() != held.request
-                    {
-                        return Err(Failure::Argument(
-                            "req is not the request view of this handler call",
-                        ));
-                    }
-                    let entry = cgroups_entry(status, orchestrator, name, name_len)?;
-                    Ok(with_labels(labels, label_count, |l| {
-                        builder.add_request_item(index as usize, &entry, l)
-                    })??)
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_cgroups_lookup_builder_add_request_item",
+            |builder: &mut CgroupsLookupBuilder<'static, 'static>, held| {
+                // SAFETY: not NULL (checked first); a handler's view.
+                if req.is_null() || (*req).state != LIVE || (*req).request.cast() != held.request {
+                    return Err(Failure::Argument(
+                        "req is not the request view of this handler call",
+                    ));
+                }
+                let entry = cgroups_entry(status, orchestrator, name, name_len)?;
+                Ok(with_labels(labels, label_count, |l| {
+                    builder.add_request_item(index as usize, &entry, l)
+                })??)
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_cgroups_lookup_builder_add_status(b, path, path_len,
@@ -654,19 +644,17 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_builder_add_status(
     path_len: u32,
     status: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_cgroups_lookup_builder_add_status",
-                |builder: &mut CgroupsLookupBuilder<'static, 'static>, _| {
-                    let path = bytes(path, path_len, "path is NULL with a non-zero path_len")?;
-                    Ok(builder.add_status(path, cgroups_status(status)?)?)
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_cgroups_lookup_builder_add_status",
+            |builder: &mut CgroupsLookupBuilder<'static, 'static>, _| {
+                let path = bytes(path, path_len, "path is NULL with a non-zero path_len")?;
+                Ok(builder.add_status(path, cgroups_status(status)?)?)
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_cgroups_lookup_builder_set_generation(b, generation)`.
@@ -678,19 +666,17 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_builder_set_generation(
     b: *mut nipc_cgroups_lookup_builder_t,
     generation: u64,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_cgroups_lookup_builder_set_generation",
-                |builder: &mut CgroupsLookupBuilder<'static, 'static>, _| {
-                    builder.set_generation(generation);
-                    Ok(())
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_cgroups_lookup_builder_set_generation",
+            |builder: &mut CgroupsLookupBuilder<'static, 'static>, _| {
+                builder.set_generation(generation);
+                Ok(())
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_cgroups_lookup_builder_error(const b)`.
@@ -760,43 +746,41 @@ pub unsafe extern "C" fn nipc_apps_lookup_builder_add(
     labels: *const nipc_label_t,
     label_count: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_apps_lookup_builder_add",
-                |builder: &mut AppsLookupBuilder<'static>, _| {
-                    if entry.is_null() {
-                        return Err(Failure::Argument("entry is NULL"));
-                    }
-                    let e = &*entry;
-                    let entry = AppsEntry {
-                        status: pid_status(u32::from(e.status))?,
-                        cgroup_status: CgroupStatus::from_u16(e.cgroup_status).ok_or(
-                            Failure::Argument(
-                                "entry->cgroup_status is not a nipc_cgroup_status_t value",
-                            ),
-                        )?,
-                        orchestrator: e.orchestrator,
-                        ppid: e.ppid,
-                        uid: e.uid,
-                        starttime: e.starttime,
-                        comm: e.comm.bytes("entry->comm is NULL with a non-zero length")?,
-                        cgroup_path: e
-                            .cgroup_path
-                            .bytes("entry->cgroup_path is NULL with a non-zero length")?,
-                        cgroup_name: e
-                            .cgroup_name
-                            .bytes("entry->cgroup_name is NULL with a non-zero length")?,
-                    };
-                    Ok(with_labels(labels, label_count, |l| {
-                        builder.add(pid, &entry, l)
-                    })??)
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_apps_lookup_builder_add",
+            |builder: &mut AppsLookupBuilder<'static>, _| {
+                if entry.is_null() {
+                    return Err(Failure::Argument("entry is NULL"));
+                }
+                let e = &*entry;
+                let entry = AppsEntry {
+                    status: pid_status(u32::from(e.status))?,
+                    cgroup_status: CgroupStatus::from_u16(e.cgroup_status).ok_or(
+                        Failure::Argument(
+                            "entry->cgroup_status is not a nipc_cgroup_status_t value",
+                        ),
+                    )?,
+                    orchestrator: e.orchestrator,
+                    ppid: e.ppid,
+                    uid: e.uid,
+                    starttime: e.starttime,
+                    comm: e.comm.bytes("entry->comm is NULL with a non-zero length")?,
+                    cgroup_path: e
+                        .cgroup_path
+                        .bytes("entry->cgroup_path is NULL with a non-zero length")?,
+                    cgroup_name: e
+                        .cgroup_name
+                        .bytes("entry->cgroup_name is NULL with a non-zero length")?,
+                };
+                Ok(with_labels(labels, label_count, |l| {
+                    builder.add(pid, &entry, l)
+                })??)
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_apps_lookup_builder_add_status(b, pid, status)`: a
@@ -810,18 +794,16 @@ pub unsafe extern "C" fn nipc_apps_lookup_builder_add_status(
     pid: u32,
     status: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_apps_lookup_builder_add_status",
-                |builder: &mut AppsLookupBuilder<'static>, _| {
-                    Ok(builder.add_status(pid, pid_status(status)?)?)
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_apps_lookup_builder_add_status",
+            |builder: &mut AppsLookupBuilder<'static>, _| {
+                Ok(builder.add_status(pid, pid_status(status)?)?)
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_apps_lookup_builder_set_generation(b, generation)`.
@@ -833,19 +815,17 @@ pub unsafe extern "C" fn nipc_apps_lookup_builder_set_generation(
     b: *mut nipc_apps_lookup_builder_t,
     generation: u64,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        unsafe {
-            build(
-                b,
-                "nipc_apps_lookup_builder_set_generation",
-                |builder: &mut AppsLookupBuilder<'static>, _| {
-                    builder.set_generation(generation);
-                    Ok(())
-                },
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        build(
+            b,
+            "nipc_apps_lookup_builder_set_generation",
+            |builder: &mut AppsLookupBuilder<'static>, _| {
+                builder.set_generation(generation);
+                Ok(())
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_apps_lookup_builder_error(const b)`.

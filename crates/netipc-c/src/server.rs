@@ -237,6 +237,14 @@ struct CHandler<F> {
 }
 
 impl<F: Copy> CHandler<F> {
+    fn new(handle: Option<F>, user: *mut c_void, calls: Arc<Calls>) -> Result<Self, &'static str> {
+        Ok(Self {
+            handle: handle.ok_or(NO_HANDLER)?,
+            user: User(user),
+            calls,
+        })
+    }
+
     /// Calls the handler through `call` (which lends it the request view
     /// and the builder) and turns its outcome into the handler result.
     fn answer(
@@ -481,78 +489,87 @@ unsafe fn live<'a>(server: *const nipc_managed_server_t) -> Result<&'a Server, n
     unsafe { Slot::get(server.cast::<Slot<Server>>()) }
 }
 
-/// Binds a server of the kind `make` builds and initializes `server`.
+/// Binds a server of the kind `make` builds around `*handler` and
+/// initializes `server`: the body of every `nipc_server_init_*`.
 ///
 /// # Safety
 /// `server` must be writable storage of a `nipc_managed_server_t` (or
-/// NULL); the strings NUL-terminated (or NULL); `config` readable (or
-/// NULL).
-unsafe fn init(
+/// NULL); the strings NUL-terminated (or NULL); `config` and `handler`
+/// readable (or NULL).
+#[allow(clippy::too_many_arguments)]
+unsafe fn init<H: Copy>(
     function: &str,
     server: *mut nipc_managed_server_t,
     run_dir: *const c_char,
     service_name: *const c_char,
     config: *const nipc_server_config_t,
     worker_count: i32,
-    make: impl FnOnce(&str, &str, &ServerConfig, Arc<Calls>) -> Result<ManagedServer, &'static str>,
+    handler: *const H,
+    make: impl FnOnce(H, &str, &str, &ServerConfig, Arc<Calls>) -> Result<ManagedServer, &'static str>,
 ) -> nipc_error_t {
-    if server.is_null() {
-        return nipc_error_t::NIPC_ERR_INVALID_ARGUMENT;
-    }
-    let invalid = |what: &str| {
-        // SAFETY: `server` is not NULL and writable by the caller's contract.
-        unsafe {
-            fail(
-                server,
-                nipc_error_t::NIPC_ERR_INVALID_ARGUMENT,
-                &format!("{function}: {what}"),
-            )
+    guard(nipc_error_t::NIPC_ERR_INTERNAL, || {
+        if server.is_null() {
+            return nipc_error_t::NIPC_ERR_INVALID_ARGUMENT;
         }
-    };
-    // SAFETY: NUL-terminated or NULL by the caller's contract.
-    let Ok(run_dir) = (unsafe { c_str(run_dir) }) else {
-        return invalid("run_dir is NULL or not UTF-8");
-    };
-    // SAFETY: as above.
-    let Ok(service) = (unsafe { c_str(service_name) }) else {
-        return invalid("service_name is NULL or not UTF-8");
-    };
-    if config.is_null() {
-        return invalid("config is NULL (pass a zeroed nipc_server_config_t for the defaults)");
-    }
-    // SAFETY: not NULL, readable by the caller's contract.
-    let config = unsafe { *config }.to_rust(worker_count);
-    let calls = Arc::new(Calls::default());
-    let managed = match make(run_dir, service, &config, calls.clone()) {
-        Ok(managed) => managed,
-        Err(what) => return invalid(what),
-    };
-    let stop = managed.stop_handle();
-    match managed.bind() {
-        Ok(bound) => {
-            let live = Server {
-                phase: Mutex::new(Phase::Bound(bound)),
-                changed: Condvar::new(),
-                stop,
-                stop_requested: Arc::new(AtomicBool::new(false)),
-                runner: OnceLock::new(),
-                calls,
-                last_error: LastError::default(),
-            };
-            // SAFETY: writable, 8-aligned storage large enough for the slot
-            // (asserted at compile time), not used by anyone else during init.
-            unsafe { Slot::init(server.cast::<Slot<Server>>(), live) };
-            nipc_error_t::NIPC_OK
+        let invalid = |what: &str| {
+            // SAFETY: `server` is not NULL and writable by the caller's contract.
+            unsafe {
+                fail(
+                    server,
+                    nipc_error_t::NIPC_ERR_INVALID_ARGUMENT,
+                    &format!("{function}: {what}"),
+                )
+            }
+        };
+        // SAFETY: NUL-terminated or NULL by the caller's contract.
+        let Ok(run_dir) = (unsafe { c_str(run_dir) }) else {
+            return invalid("run_dir is NULL or not UTF-8");
+        };
+        // SAFETY: as above.
+        let Ok(service) = (unsafe { c_str(service_name) }) else {
+            return invalid("service_name is NULL or not UTF-8");
+        };
+        if config.is_null() {
+            return invalid("config is NULL (pass a zeroed nipc_server_config_t for the defaults)");
         }
-        // SAFETY: `server` is not NULL and writable.
-        Err(e) => unsafe {
-            fail(
-                server,
-                nipc_error_t::from_error(&e),
-                &format!("{function}: {e}"),
-            )
-        },
-    }
+        // SAFETY: not NULL, readable by the caller's contract.
+        let config = unsafe { *config }.to_rust(worker_count);
+        // SAFETY: readable or NULL by the caller's contract.
+        let Some(handler) = (unsafe { handler.as_ref() }).copied() else {
+            return invalid(NO_HANDLER);
+        };
+        let calls = Arc::new(Calls::default());
+        let managed = match make(handler, run_dir, service, &config, calls.clone()) {
+            Ok(managed) => managed,
+            Err(what) => return invalid(what),
+        };
+        let stop = managed.stop_handle();
+        match managed.bind() {
+            Ok(bound) => {
+                let live = Server {
+                    phase: Mutex::new(Phase::Bound(bound)),
+                    changed: Condvar::new(),
+                    stop,
+                    stop_requested: Arc::new(AtomicBool::new(false)),
+                    runner: OnceLock::new(),
+                    calls,
+                    last_error: LastError::default(),
+                };
+                // SAFETY: writable, 8-aligned storage large enough for the slot
+                // (asserted at compile time), not used by anyone else during init.
+                unsafe { Slot::init(server.cast::<Slot<Server>>(), live) };
+                nipc_error_t::NIPC_OK
+            }
+            // SAFETY: `server` is not NULL and writable.
+            Err(e) => unsafe {
+                fail(
+                    server,
+                    nipc_error_t::from_error(&e),
+                    &format!("{function}: {e}"),
+                )
+            },
+        }
+    })
 }
 
 const NO_HANDLER: &str = "handler is NULL or its handle is NULL";
@@ -573,37 +590,29 @@ pub unsafe extern "C" fn nipc_server_init_typed(
     worker_count: i32,
     handler: *const nipc_cgroups_service_handler_t,
 ) -> nipc_error_t {
-    guard(nipc_error_t::NIPC_ERR_INTERNAL, || {
-        // SAFETY: the caller's contract.
-        let handler = unsafe { handler.as_ref() }.copied();
-        let make = |run_dir: &str, service: &str, config: &ServerConfig, calls| {
-            let h = handler.ok_or(NO_HANDLER)?;
-            let handle = h.handle.ok_or(NO_HANDLER)?;
-            let c = CSnapshot {
-                handler: CHandler {
-                    handle,
-                    user: User(h.user),
-                    calls,
-                },
+    let make =
+        |h: nipc_cgroups_service_handler_t, run_dir: &str, service: &str, config: &_, calls| {
+            let handler = CSnapshot {
+                handler: CHandler::new(h.handle, h.user, calls)?,
                 max_items: h.snapshot_max_items,
             };
             Ok(ManagedServer::from_snapshot_handler(
-                run_dir, service, config, c,
+                run_dir, service, config, handler,
             ))
         };
-        // SAFETY: the caller's contract.
-        unsafe {
-            init(
-                "nipc_server_init_typed",
-                server,
-                run_dir,
-                service_name,
-                config,
-                worker_count,
-                make,
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        init(
+            "nipc_server_init_typed",
+            server,
+            run_dir,
+            service_name,
+            config,
+            worker_count,
+            handler,
+            make,
+        )
+    }
 }
 
 /// `nipc_error_t nipc_server_init_cgroups_lookup(server, run_dir,
@@ -621,43 +630,39 @@ pub unsafe extern "C" fn nipc_server_init_cgroups_lookup(
     worker_count: i32,
     handler: *const nipc_cgroups_lookup_service_handler_t,
 ) -> nipc_error_t {
-    guard(nipc_error_t::NIPC_ERR_INTERNAL, || {
-        // SAFETY: the caller's contract.
-        let handler = unsafe { handler.as_ref() }.copied();
-        let make = |run_dir: &str, service: &str, config: &ServerConfig, calls| {
-            let h = handler.ok_or(NO_HANDLER)?;
-            let c = CHandler {
-                handle: h.handle.ok_or(NO_HANDLER)?,
-                user: User(h.user),
-                calls,
-            };
-            Ok(ManagedServer::cgroups_lookup(
-                run_dir,
-                service,
-                config,
-                move |request, builder| {
-                    c.answer(|handle, user| {
-                        lend_cgroups_lookup(request, builder, |req, b| {
-                            // SAFETY: as in `CSnapshot::snapshot`.
-                            unsafe { handle(user, req, b) }
-                        })
+    let make = |h: nipc_cgroups_lookup_service_handler_t,
+                run_dir: &str,
+                service: &str,
+                config: &_,
+                calls| {
+        let c = CHandler::new(h.handle, h.user, calls)?;
+        Ok(ManagedServer::cgroups_lookup(
+            run_dir,
+            service,
+            config,
+            move |request, builder| {
+                c.answer(|handle, user| {
+                    lend_cgroups_lookup(request, builder, |req, b| {
+                        // SAFETY: as in `CSnapshot::snapshot`.
+                        unsafe { handle(user, req, b) }
                     })
-                },
-            ))
-        };
-        // SAFETY: the caller's contract.
-        unsafe {
-            init(
-                "nipc_server_init_cgroups_lookup",
-                server,
-                run_dir,
-                service_name,
-                config,
-                worker_count,
-                make,
-            )
-        }
-    })
+                })
+            },
+        ))
+    };
+    // SAFETY: the caller's contract.
+    unsafe {
+        init(
+            "nipc_server_init_cgroups_lookup",
+            server,
+            run_dir,
+            service_name,
+            config,
+            worker_count,
+            handler,
+            make,
+        )
+    }
 }
 
 /// `nipc_error_t nipc_server_init_apps_lookup(server, run_dir,
@@ -675,16 +680,9 @@ pub unsafe extern "C" fn nipc_server_init_apps_lookup(
     worker_count: i32,
     handler: *const nipc_apps_lookup_service_handler_t,
 ) -> nipc_error_t {
-    guard(nipc_error_t::NIPC_ERR_INTERNAL, || {
-        // SAFETY: the caller's contract.
-        let handler = unsafe { handler.as_ref() }.copied();
-        let make = |run_dir: &str, service: &str, config: &ServerConfig, calls| {
-            let h = handler.ok_or(NO_HANDLER)?;
-            let c = CHandler {
-                handle: h.handle.ok_or(NO_HANDLER)?,
-                user: User(h.user),
-                calls,
-            };
+    let make =
+        |h: nipc_apps_lookup_service_handler_t, run_dir: &str, service: &str, config: &_, calls| {
+            let c = CHandler::new(h.handle, h.user, calls)?;
             Ok(ManagedServer::apps_lookup(
                 run_dir,
                 service,
@@ -699,19 +697,19 @@ pub unsafe extern "C" fn nipc_server_init_apps_lookup(
                 },
             ))
         };
-        // SAFETY: the caller's contract.
-        unsafe {
-            init(
-                "nipc_server_init_apps_lookup",
-                server,
-                run_dir,
-                service_name,
-                config,
-                worker_count,
-                make,
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        init(
+            "nipc_server_init_apps_lookup",
+            server,
+            run_dir,
+            service_name,
+            config,
+            worker_count,
+            handler,
+            make,
+        )
+    }
 }
 
 /// `nipc_error_t nipc_server_run(server)`: serves until stopped.

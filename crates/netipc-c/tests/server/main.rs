@@ -7,6 +7,8 @@
 mod builders;
 #[cfg(target_os = "linux")]
 mod c_provider;
+#[path = "../../../netipc-tests/tests/common/mod.rs"]
+mod common;
 mod lifecycle;
 mod lookups;
 mod snapshot;

@@ -1,14 +1,12 @@
-//! What the server suites share: a watchdog, private run directories, and
-//! a C server driven through the C ABI from Rust.
+//! What the server suites share: the netipc suites' watchdog and private
+//! run directories (`crates/netipc-tests/tests/common`), and a C server
+//! driven through the C ABI from Rust.
 
 use std::ffi::{CStr, CString, c_void};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use netipc::service::{ClientConfig, Profiles};
+use netipc::service::Profiles;
 use netipc_c::config::nipc_server_config_t;
 use netipc_c::nipc_error_t;
 use netipc_c::server::{
@@ -19,69 +17,14 @@ use netipc_c::server::{
     nipc_server_stop,
 };
 
+pub use crate::common::{RunDir, client_config};
+
 /// Longest a case may take.
 pub const LIMIT: Duration = Duration::from_secs(60);
 
-/// Runs `case` on its own thread and fails if it does not finish within
-/// [`LIMIT`]; a panic of the case is re-raised.
+/// Runs `case` under the watchdog of the netipc suites, with [`LIMIT`].
 pub fn watchdog(case: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        case();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(()) => worker.join().expect("case thread"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = worker.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: the test did not finish within {LIMIT:?}")
-        }
-    }
-}
-
-/// A private run directory, removed on drop.
-pub struct RunDir {
-    pub path: PathBuf,
-}
-
-impl RunDir {
-    pub fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("nipc-c-srv-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create run dir");
-        Self { path }
-    }
-
-    pub fn str(&self) -> &str {
-        self.path.to_str().expect("utf-8 temp dir")
-    }
-
-    pub fn is_empty(&self) -> bool {
-        std::fs::read_dir(&self.path)
-            .expect("read run dir")
-            .next()
-            .is_none()
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// A client config offering `profiles` only.
-pub fn client_config(profiles: Profiles) -> ClientConfig {
-    ClientConfig {
-        supported_profiles: profiles,
-        ..ClientConfig::default()
-    }
+    crate::common::watchdog(LIMIT, case);
 }
 
 /// Both profile choices a client can make against a default server.
