@@ -114,26 +114,52 @@ pub struct nipc_apps_lookup_builder_t {
     opaque_: [u64; NIPC_APPS_LOOKUP_BUILDER_WORDS],
 }
 
-/// `nipc_cgroups_lookup_req_view_t`: the decoded cgroups-lookup request.
+/// A decoded lookup request as its handler sees it: the key count and,
+/// during the handler's call, the request (`nipc_cgroups_lookup_req_view_t`
+/// and `nipc_apps_lookup_req_view_t`).
 #[repr(C)]
 #[derive(Debug)]
-pub struct nipc_cgroups_lookup_req_view_t {
-    /// Number of paths.
+pub struct ReqView<R> {
+    /// Number of keys.
     pub item_count: u32,
     reserved_: u32,
     state: u64,
-    request: *const CgroupsLookupRequest<'static>,
+    request: *const R,
 }
 
+/// `nipc_cgroups_lookup_req_view_t`: the decoded cgroups-lookup request.
+pub type nipc_cgroups_lookup_req_view_t = ReqView<CgroupsLookupRequest<'static>>;
 /// `nipc_apps_lookup_req_view_t`: the decoded apps-lookup request.
-#[repr(C)]
-#[derive(Debug)]
-pub struct nipc_apps_lookup_req_view_t {
-    /// Number of PIDs.
-    pub item_count: u32,
-    reserved_: u32,
-    state: u64,
-    request: *const AppsLookupRequest<'static>,
+pub type nipc_apps_lookup_req_view_t = ReqView<AppsLookupRequest<'static>>;
+
+impl<R> ReqView<R> {
+    /// Writes key `index` of the request, read by `key`, to `out`.
+    ///
+    /// # Safety
+    /// `req` must be NULL or a view a handler got; `out` NULL or writable.
+    unsafe fn key<T>(
+        req: *const Self,
+        index: u32,
+        out: *mut T,
+        key: impl FnOnce(&R, usize) -> Option<T>,
+    ) -> nipc_error_t {
+        guard_code(|| {
+            if req.is_null() || out.is_null() {
+                return Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT);
+            }
+            // SAFETY: not NULL; a handler's view.
+            let view = unsafe { &*req };
+            if view.state != LIVE {
+                return Err(nipc_error_t::NIPC_ERR_NOT_INITIALIZED);
+            }
+            // SAFETY: a live view points to the request of the running call.
+            let value = key(unsafe { &*view.request }, index as usize)
+                .ok_or(nipc_error_t::NIPC_ERR_OUT_OF_BOUNDS)?;
+            // SAFETY: `out` is not NULL and writable by the caller's contract.
+            unsafe { out.write(value) };
+            Ok(())
+        })
+    }
 }
 
 /// `nipc_apps_lookup_entry_t`: the fields of one apps-lookup item besides
@@ -268,6 +294,24 @@ pub(crate) fn lend_snapshot<R>(
     lend(builder, std::ptr::null(), |b| call(&raw const request, b))
 }
 
+/// Runs a lookup handler `call` with a view of `request` (of `len` keys)
+/// and a builder struct `S` over `builder`.
+fn lend_lookup<Q, B, S, R>(
+    request: *const Q,
+    len: usize,
+    builder: *mut B,
+    call: impl FnOnce(*const ReqView<Q>, *mut S) -> R,
+) -> (R, Option<Misuse>) {
+    let view = ReqView {
+        // A u32 on the wire.
+        item_count: u32::try_from(len).unwrap_or(u32::MAX),
+        reserved_: 0,
+        state: LIVE,
+        request,
+    };
+    lend(builder, request.cast(), |b| call(&raw const view, b))
+}
+
 /// Runs a cgroups-lookup handler `call` with a view of `request` and a
 /// builder over `builder`.
 pub(crate) fn lend_cgroups_lookup<R>(
@@ -275,16 +319,12 @@ pub(crate) fn lend_cgroups_lookup<R>(
     builder: &mut CgroupsLookupBuilder<'_, '_>,
     call: impl FnOnce(*const nipc_cgroups_lookup_req_view_t, *mut nipc_cgroups_lookup_builder_t) -> R,
 ) -> (R, Option<Misuse>) {
-    let request = std::ptr::from_ref(request).cast::<CgroupsLookupRequest<'static>>();
-    let view = nipc_cgroups_lookup_req_view_t {
-        // SAFETY: `request` is the reference above.
-        item_count: count(unsafe { (*request).len() }),
-        reserved_: 0,
-        state: LIVE,
-        request,
-    };
-    let builder = std::ptr::from_mut(builder).cast::<CgroupsLookupBuilder<'static, 'static>>();
-    lend(builder, request.cast(), |b| call(&raw const view, b))
+    lend_lookup(
+        std::ptr::from_ref(request).cast::<CgroupsLookupRequest<'static>>(),
+        request.len(),
+        std::ptr::from_mut(builder).cast::<CgroupsLookupBuilder<'static, 'static>>(),
+        call,
+    )
 }
 
 /// Runs an apps-lookup handler `call` with a view of `request` and a
@@ -294,21 +334,12 @@ pub(crate) fn lend_apps_lookup<R>(
     builder: &mut AppsLookupBuilder<'_>,
     call: impl FnOnce(*const nipc_apps_lookup_req_view_t, *mut nipc_apps_lookup_builder_t) -> R,
 ) -> (R, Option<Misuse>) {
-    let request = std::ptr::from_ref(request).cast::<AppsLookupRequest<'static>>();
-    let view = nipc_apps_lookup_req_view_t {
-        // SAFETY: `request` is the reference above.
-        item_count: count(unsafe { (*request).len() }),
-        reserved_: 0,
-        state: LIVE,
-        request,
-    };
-    let builder = std::ptr::from_mut(builder).cast::<AppsLookupBuilder<'static>>();
-    lend(builder, request.cast(), |b| call(&raw const view, b))
-}
-
-/// A request's key count (a u32 on the wire).
-fn count(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
+    lend_lookup(
+        std::ptr::from_ref(request).cast::<AppsLookupRequest<'static>>(),
+        request.len(),
+        std::ptr::from_mut(builder).cast::<AppsLookupBuilder<'static>>(),
+        call,
+    )
 }
 
 /// Runs `op` on the Rust builder behind the C builder struct `storage`
@@ -517,24 +548,8 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_req_path(
     index: u32,
     out: *mut nipc_str_view_t,
 ) -> nipc_error_t {
-    guard_code(|| {
-        if req.is_null() || out.is_null() {
-            return Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT);
-        }
-        // SAFETY: not NULL; a handler's view.
-        let view = unsafe { &*req };
-        if view.state != LIVE {
-            return Err(nipc_error_t::NIPC_ERR_NOT_INITIALIZED);
-        }
-        // SAFETY: a live view points to the request of the running call.
-        let request = unsafe { &*view.request };
-        let path = request
-            .path(index as usize)
-            .ok_or(nipc_error_t::NIPC_ERR_OUT_OF_BOUNDS)?;
-        // SAFETY: `out` is not NULL and writable by the caller's contract.
-        unsafe { out.write(nipc_str_view_t::of(path)) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { ReqView::key(req, index, out, |r, i| r.path(i).map(nipc_str_view_t::of)) }
 }
 
 /// The misuse-checked parts of a cgroups-lookup item.
@@ -711,24 +726,8 @@ pub unsafe extern "C" fn nipc_apps_lookup_req_pid(
     index: u32,
     out: *mut u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        if req.is_null() || out.is_null() {
-            return Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT);
-        }
-        // SAFETY: not NULL; a handler's view.
-        let view = unsafe { &*req };
-        if view.state != LIVE {
-            return Err(nipc_error_t::NIPC_ERR_NOT_INITIALIZED);
-        }
-        // SAFETY: a live view points to the request of the running call.
-        let request = unsafe { &*view.request };
-        let pid = request
-            .pid(index as usize)
-            .ok_or(nipc_error_t::NIPC_ERR_OUT_OF_BOUNDS)?;
-        // SAFETY: `out` is not NULL and writable by the caller's contract.
-        unsafe { out.write(pid) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { ReqView::key(req, index, out, AppsLookupRequest::pid) }
 }
 
 /// `nipc_error_t nipc_apps_lookup_builder_add(b, pid, entry, labels,
