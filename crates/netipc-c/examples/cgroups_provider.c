@@ -103,7 +103,7 @@ static bool lookup(void *user, const nipc_cgroups_lookup_req_view_t *req,
         }
         if (found == NULL) {
             err = nipc_cgroups_lookup_builder_add_request_item(
-                b, req, i, NIPC_CGROUPS_LOOKUP_UNKNOWN_PERMANENT, 0, NULL, 0, NULL, 0);
+                b, req, i, NIPC_CGROUPS_LOOKUP_STATUS_UNKNOWN_PERMANENT, 0, NULL, 0, NULL, 0);
         } else {
             nipc_label_t image = {{"image", 5}, {found->image, 0}};
             uint32_t labels = 0;
@@ -112,7 +112,7 @@ static bool lookup(void *user, const nipc_cgroups_lookup_req_view_t *req,
                 labels = 1;
             }
             err = nipc_cgroups_lookup_builder_add_request_item(
-                b, req, i, NIPC_CGROUPS_LOOKUP_KNOWN, found->orchestrator, found->name,
+                b, req, i, NIPC_CGROUPS_LOOKUP_STATUS_KNOWN, found->orchestrator, found->name,
                 (uint32_t)strlen(found->name), &image, labels);
         }
         if (err != NIPC_OK) {

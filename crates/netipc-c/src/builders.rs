@@ -167,9 +167,9 @@ impl<R> ReqView<R> {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nipc_apps_lookup_entry_t {
-    /// A `nipc_pid_status_t` value.
+    /// A `nipc_apps_lookup_status_t` value.
     pub status: u16,
-    /// A `nipc_cgroup_status_t` value.
+    /// A `nipc_apps_cgroup_status_t` value.
     pub cgroup_status: u16,
     /// The cgroup's orchestrator.
     pub orchestrator: u16,
@@ -448,7 +448,9 @@ fn pid_status(status: u32) -> Result<PidStatus, Failure> {
     u16::try_from(status)
         .ok()
         .and_then(PidStatus::from_u16)
-        .ok_or(Failure::Argument("status is not a nipc_pid_status_t value"))
+        .ok_or(Failure::Argument(
+            "status is not a nipc_apps_lookup_status_t value",
+        ))
 }
 
 // ---------------------------------------------------------------------------
@@ -759,7 +761,7 @@ pub unsafe extern "C" fn nipc_apps_lookup_builder_add(
                     status: pid_status(u32::from(e.status))?,
                     cgroup_status: CgroupStatus::from_u16(e.cgroup_status).ok_or(
                         Failure::Argument(
-                            "entry->cgroup_status is not a nipc_cgroup_status_t value",
+                            "entry->cgroup_status is not a nipc_apps_cgroup_status_t value",
                         ),
                     )?,
                     orchestrator: e.orchestrator,

@@ -129,35 +129,34 @@ typedef struct nipc_str_view {
  * guaranteed: its storage is gone once the callback returned.
  */
 
-/* Lookup statuses and related values (codec.md 6.1, 7.1): the same
- * declarations as in the client views section; the merged header keeps one
- * copy. */
+/* Lookup statuses and related values: a copy of the declarations of the
+ * client views section (the merged header keeps one). */
+/* CGROUPS_LOOKUP item status (codec.md 6.1; the u16 on the wire). */
 typedef enum nipc_cgroups_lookup_status {
-    NIPC_CGROUPS_LOOKUP_KNOWN = 0,               /* name, orchestrator and labels filled in */
-    NIPC_CGROUPS_LOOKUP_UNKNOWN_RETRY_LATER = 1, /* not known yet; may be later */
-    NIPC_CGROUPS_LOOKUP_UNKNOWN_PERMANENT = 2,   /* not known and never will be */
-    NIPC_CGROUPS_LOOKUP_PAYLOAD_EXCEEDED = 3,    /* set by the builder only: the response is full */
-    NIPC_CGROUPS_LOOKUP_OVERSIZED_ITEM = 4       /* set by the builder only: the item can never fit */
+    NIPC_CGROUPS_LOOKUP_STATUS_KNOWN = 0,               /* name, orchestrator and labels are set */
+    NIPC_CGROUPS_LOOKUP_STATUS_UNKNOWN_RETRY_LATER = 1, /* not known yet: ask again later */
+    NIPC_CGROUPS_LOOKUP_STATUS_UNKNOWN_PERMANENT = 2,   /* will never be known (until the generation changes) */
+    NIPC_CGROUPS_LOOKUP_STATUS_PAYLOAD_EXCEEDED = 3,    /* provider-internal; never in a client's answer */
+    NIPC_CGROUPS_LOOKUP_STATUS_OVERSIZED_ITEM = 4       /* the answer (or the path) is too large to ever send */
 } nipc_cgroups_lookup_status_t;
 
-typedef enum nipc_pid_status {
-    NIPC_PID_KNOWN = 0,            /* process fields filled in */
-    NIPC_PID_UNKNOWN = 1,          /* no such process */
-    NIPC_PID_PAYLOAD_EXCEEDED = 2, /* set by the builder only */
-    NIPC_PID_OVERSIZED_ITEM = 3    /* set by the builder only */
-} nipc_pid_status_t;
+/* APPS_LOOKUP status of the PID (codec.md 7.1). */
+typedef enum nipc_apps_lookup_status {
+    NIPC_APPS_LOOKUP_STATUS_KNOWN = 0,            /* the process's fields are set */
+    NIPC_APPS_LOOKUP_STATUS_UNKNOWN = 1,          /* no such process (every other field unset) */
+    NIPC_APPS_LOOKUP_STATUS_PAYLOAD_EXCEEDED = 2, /* provider-internal; never in a client's answer */
+    NIPC_APPS_LOOKUP_STATUS_OVERSIZED_ITEM = 3    /* the answer is too large to ever send */
+} nipc_apps_lookup_status_t;
 
-typedef enum nipc_cgroup_status {
-    NIPC_CGROUP_KNOWN = 0,               /* cgroup path, name, orchestrator, labels */
-    NIPC_CGROUP_UNKNOWN_RETRY_LATER = 1, /* path may be given, nothing else */
-    NIPC_CGROUP_UNKNOWN_PERMANENT = 2,   /* path required, nothing else */
-    NIPC_CGROUP_HOST_ROOT = 3            /* the host's root cgroup: no path, nothing else */
-} nipc_cgroup_status_t;
+/* APPS_LOOKUP status of the process's cgroup (codec.md 7.1). */
+typedef enum nipc_apps_cgroup_status {
+    NIPC_APPS_CGROUP_STATUS_KNOWN = 0,               /* path, name, orchestrator and labels are set */
+    NIPC_APPS_CGROUP_STATUS_UNKNOWN_RETRY_LATER = 1, /* path may be set; ask again later */
+    NIPC_APPS_CGROUP_STATUS_UNKNOWN_PERMANENT = 2,   /* path set, never known */
+    NIPC_APPS_CGROUP_STATUS_HOST_ROOT = 3            /* the host's root cgroup (no path) */
+} nipc_apps_cgroup_status_t;
 
-/* The uid of an apps-lookup item that has none. */
-#define NIPC_UID_UNSET 0xFFFFFFFFu
-
-/* Orchestrator values of lookup items (any other value is passed on as is). */
+/* Orchestrator values of lookup items; any other value is passed through. */
 #define NIPC_ORCHESTRATOR_UNKNOWN 0u
 #define NIPC_ORCHESTRATOR_SYSTEMD 1u
 #define NIPC_ORCHESTRATOR_DOCKER 2u
@@ -166,6 +165,11 @@ typedef enum nipc_cgroup_status {
 #define NIPC_ORCHESTRATOR_LXC 5u
 #define NIPC_ORCHESTRATOR_PODMAN 6u
 #define NIPC_ORCHESTRATOR_NSPAWN 7u
+
+/* The uid of an APPS_LOOKUP item that has none. */
+#define NIPC_UID_UNSET 0xFFFFFFFFu
+/* Longest process name (comm) of an APPS_LOOKUP item, in bytes. */
+#define NIPC_APPS_LOOKUP_COMM_MAX 15u
 
 /* One label of a lookup item: a non-empty key and a value (may be empty),
  * neither containing a NUL byte. */
@@ -243,13 +247,13 @@ _Static_assert(sizeof(nipc_cgroups_lookup_builder_t) == NIPC_CGROUPS_LOOKUP_BUIL
                "nipc_cgroups_lookup_builder_t size");
 
 /* Adds the answer for the next path: the path (echoed, non-empty), the
- * status, and for NIPC_CGROUPS_LOOKUP_KNOWN the orchestrator, the name (may
- * be empty) and label_count labels (NULL allowed for 0). Any other status
+ * status, and for NIPC_CGROUPS_LOOKUP_STATUS_KNOWN the orchestrator, the
+ * name (may be empty) and label_count labels (NULL allowed for 0). Any other status
  * requires orchestrator 0, an empty name and no labels. When the response
  * budget runs out the builder writes the item (and every later one) as
- * NIPC_CGROUPS_LOOKUP_PAYLOAD_EXCEEDED, or the first item as
- * NIPC_CGROUPS_LOOKUP_OVERSIZED_ITEM, and returns NIPC_OK: the client asks
- * again for the rest. Errors: NIPC_ERR_BAD_LAYOUT (status rules, empty path
+ * NIPC_CGROUPS_LOOKUP_STATUS_PAYLOAD_EXCEEDED, or the first item as
+ * NIPC_CGROUPS_LOOKUP_STATUS_OVERSIZED_ITEM, and returns NIPC_OK: the
+ * client asks again for the rest. Errors: NIPC_ERR_BAD_LAYOUT (status rules, empty path
  * or label key, a NUL inside a string), NIPC_ERR_OVERFLOW (more items than
  * paths, or not even a placeholder fits), NIPC_ERR_INVALID_ARGUMENT (NULL
  * with a length, a status outside the enum), NIPC_ERR_NOT_INITIALIZED. */
@@ -292,16 +296,18 @@ nipc_error_t nipc_apps_lookup_req_pid(const nipc_apps_lookup_req_view_t *req, ui
                                       uint32_t *out);
 
 /* The fields of one apps-lookup answer besides its PID and labels. The
- * rules (codec.md 7.4): a status other than NIPC_PID_KNOWN needs every
- * field unset (cgroup_status NIPC_CGROUP_KNOWN, orchestrator, ppid and
- * starttime 0, uid NIPC_UID_UNSET, empty strings; nipc_apps_lookup_builder_add_status
- * does that). NIPC_PID_KNOWN needs a comm of 1 to 15 bytes, and by
- * cgroup_status: KNOWN a cgroup path (name, orchestrator, labels optional);
- * UNKNOWN_RETRY_LATER a path or none; UNKNOWN_PERMANENT a path; HOST_ROOT
- * no path; the last three no name, orchestrator or labels. */
+ * rules (codec.md 7.4): a status other than NIPC_APPS_LOOKUP_STATUS_KNOWN
+ * needs every field unset (cgroup_status NIPC_APPS_CGROUP_STATUS_KNOWN,
+ * orchestrator, ppid and starttime 0, uid NIPC_UID_UNSET, empty strings;
+ * nipc_apps_lookup_builder_add_status does that).
+ * NIPC_APPS_LOOKUP_STATUS_KNOWN needs a comm of 1 to
+ * NIPC_APPS_LOOKUP_COMM_MAX bytes, and by cgroup_status: KNOWN a cgroup
+ * path (name, orchestrator, labels optional); UNKNOWN_RETRY_LATER a path
+ * or none; UNKNOWN_PERMANENT a path; HOST_ROOT no path; the last three no
+ * name, orchestrator or labels. */
 typedef struct nipc_apps_lookup_entry {
-    uint16_t status;        /* a nipc_pid_status_t */
-    uint16_t cgroup_status; /* a nipc_cgroup_status_t */
+    uint16_t status;        /* a nipc_apps_lookup_status_t */
+    uint16_t cgroup_status; /* a nipc_apps_cgroup_status_t */
     uint16_t orchestrator;  /* NIPC_ORCHESTRATOR_* or another value */
     uint16_t reserved_;     /* keep 0 */
     uint32_t ppid;
@@ -332,9 +338,10 @@ _Static_assert(sizeof(nipc_apps_lookup_builder_t) == NIPC_APPS_LOOKUP_BUILDER_WO
 nipc_error_t nipc_apps_lookup_builder_add(nipc_apps_lookup_builder_t *b, uint32_t pid,
                                           const nipc_apps_lookup_entry_t *entry,
                                           const nipc_label_t *labels, uint32_t label_count);
-/* An answer with every field unset and `status` (normally NIPC_PID_UNKNOWN). */
+/* An answer with every field unset and `status` (normally
+ * NIPC_APPS_LOOKUP_STATUS_UNKNOWN). */
 nipc_error_t nipc_apps_lookup_builder_add_status(nipc_apps_lookup_builder_t *b, uint32_t pid,
-                                                 nipc_pid_status_t status);
+                                                 nipc_apps_lookup_status_t status);
 /* The provider's generation, sent with the response. */
 nipc_error_t nipc_apps_lookup_builder_set_generation(nipc_apps_lookup_builder_t *b,
                                                      uint64_t generation);

@@ -235,13 +235,14 @@ _Static_assert(sizeof(nipc_server_stats_t) == 32 * 8, "nipc_server_stats_t size"
  * (see above). Returns NIPC_OK, or: NIPC_ERR_INVALID_ARGUMENT (NULL
  * pointers, a NULL handle, strings that are not UTF-8, an invalid service
  * name), NIPC_ERR_ADDR_IN_USE, NIPC_ERR_NOT_FOUND (no run directory),
- * NIPC_ERR_PERMISSION, NIPC_ERR_IO (also an unsafe run directory). On failure nipc_server_last_error says
- * why (with the path, pid, owner and mode where they apply) and nothing
- * is held: destroying the struct is allowed and not needed. Does not block
- * beyond creating the endpoint. */
+ * NIPC_ERR_PERMISSION, NIPC_ERR_IO (also an unsafe run directory). On
+ * failure nipc_server_last_error says why (with the path, pid, owner and
+ * mode where they apply) and nothing is held: destroying the struct is
+ * allowed and not needed. Does not block beyond creating the endpoint. */
 nipc_error_t nipc_server_init_typed(nipc_managed_server_t *server, const char *run_dir,
                                     const char *service_name, const nipc_server_config_t *config,
-                                    int worker_count, const nipc_cgroups_service_handler_t *handler);
+                                    int worker_count,
+                                    const nipc_cgroups_service_handler_t *handler);
 /* The same for a cgroups-lookup provider. */
 nipc_error_t nipc_server_init_cgroups_lookup(nipc_managed_server_t *server, const char *run_dir,
                                              const char *service_name,
