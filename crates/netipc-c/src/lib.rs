@@ -14,9 +14,11 @@
 #![deny(missing_docs)]
 #![allow(unsafe_code)]
 
+pub mod builders;
 pub mod config;
 pub mod error;
 pub mod ffi;
 pub mod names;
+pub mod server;
 
 pub use error::nipc_error_t;
