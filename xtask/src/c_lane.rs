@@ -70,22 +70,83 @@ const STOP_LIMIT: Duration = Duration::from_secs(60);
 const COMPILE_LIMIT: Duration = Duration::from_secs(300);
 
 /// What an example of `crates/netipc-c/examples` does. Every example must be
-/// listed here (the lane says so otherwise).
+/// listed in [`EXAMPLES`] (the lane says so otherwise).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Role {
     /// Takes `RUN_DIR PREFIX`, prints what its namesake in
-    /// [`CONSUMERS`] prints, exits 0.
+    /// [`CONSUMERS`] prints against netipc's `cgroups_provider`, exits 0.
     Consumer,
-    /// Takes `RUN_DIR PREFIX`, serves `PREFIX-snapshot` and `PREFIX-lookup`
-    /// with the table of netipc's `cgroups_provider`, prints `ready`, and
-    /// stops with exit 0 when its standard input ends.
-    Provider,
+    /// A provider the consumer examples (C and Rust) run against.
+    Provider(&'static ProviderExample),
 }
+
+/// How a provider example runs, and what consumers print against it.
+#[derive(PartialEq, Eq, Debug)]
+struct ProviderExample {
+    /// Its arguments after the run directory.
+    args: &'static [&'static str],
+    /// The start of the line it prints once clients can connect.
+    serving: &'static str,
+    /// Consumer examples to run against it: the name, the arguments after
+    /// the run directory, and one group of fragments per line it must
+    /// print (as [`CONSUMERS`]).
+    consumers: &'static [(&'static str, &'static [&'static str], Expected)],
+}
+
+/// One group of fragments per line a program must print.
+type Expected = &'static [&'static [&'static str]];
+
+/// examples/cgroups_provider.c: the standard service names, stopped by
+/// Ctrl-C (or after the seconds given).
+const C_CGROUPS_PROVIDER: ProviderExample = ProviderExample {
+    args: &["300"],
+    serving: "cgroups_provider: serving",
+    consumers: &[
+        (
+            "snapshot_consumer",
+            &["cgroups"],
+            &[
+                &["generation 1", "4 cgroups"],
+                &[
+                    "docker-1a2b3c",
+                    "/sys/fs/cgroup/system.slice/docker-1a2b3c.scope",
+                ],
+                &[
+                    "user-1000.slice",
+                    "/sys/fs/cgroup/user.slice/user-1000.slice",
+                ],
+            ],
+        ),
+        (
+            "lookup_consumer",
+            &[
+                "cgroups",
+                "/sys/fs/cgroup/system.slice/docker-1a2b3c.scope",
+                "/sys/fs/cgroup/no-such-cgroup",
+            ],
+            &[
+                &["generation 1", "2 paths"],
+                &[
+                    "KNOWN",
+                    "/sys/fs/cgroup/system.slice/docker-1a2b3c.scope",
+                    "-> docker-1a2b3c (docker)",
+                    "image=nginx:1.27",
+                ],
+                &["UNKNOWN_PERMANENT", "/sys/fs/cgroup/no-such-cgroup"],
+            ],
+        ),
+    ],
+};
 
 const EXAMPLES: &[(&str, Role)] = &[
     ("snapshot_consumer", Role::Consumer),
     ("lookup_consumer", Role::Consumer),
+    ("cgroups_provider", Role::Provider(&C_CGROUPS_PROVIDER)),
 ];
+
+/// Time for a provider example to stop after Ctrl-C (or its own time
+/// limit, where Ctrl-C does not reach it).
+const PROVIDER_STOP_LIMIT: Duration = Duration::from_secs(330);
 
 /// How the programs are built and run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -266,49 +327,60 @@ impl<'a> Programs<'a> {
         }
     }
 
-    /// Starts a provider that prints `ready` once it serves.
-    fn provider(&self, program: &Path, rust: bool, args: &[&str]) -> Result<Background, String> {
+    /// Starts a provider and waits until it prints a line starting with
+    /// `serving`.
+    fn provider(
+        &self,
+        program: &Path,
+        rust: bool,
+        args: &[&str],
+        serving: &str,
+    ) -> Result<Background, String> {
         let name = stem(program);
         let mut cmd = self.command(program, rust);
         cmd.args(args);
         let mut provider =
             Background::spawn(&mut cmd, true).map_err(|err| format!("{name}: {err}"))?;
         provider
-            .wait_for_line("ready", READY_LIMIT)
+            .wait_for(serving, |line| line.starts_with(serving), READY_LIMIT)
             .map_err(|err| failed(&name, &err, &provider))?;
         Ok(provider)
     }
 
-    fn stop(provider: &mut Background, name: &str) -> Result<(), String> {
+    fn stop(provider: &mut Background, name: &str, limit: Duration) -> Result<(), String> {
         provider.close_stdin();
         provider
-            .wait(STOP_LIMIT)
+            .wait(limit)
             .map_err(|err| failed(name, &err.to_string(), provider))
     }
 
-    /// Runs one program to completion; returns its standard output.
-    fn run_program(&self, name: &str, args: &[&str]) -> Result<String, String> {
-        let mut cmd = self.command(&self.binary(name), false);
+    /// Runs `program` (a C program of this flavor, or a Rust one) to
+    /// completion; returns its standard output.
+    fn run_program(&self, program: &Path, rust: bool, args: &[&str]) -> Result<String, String> {
+        let name = stem(program);
+        let mut cmd = self.command(program, rust);
         cmd.args(args);
         let mut child =
             Background::spawn(&mut cmd, false).map_err(|err| format!("{name}: {err}"))?;
         child
             .wait(PROGRAM_LIMIT)
-            .map_err(|err| failed(name, &err.to_string(), &child))?;
+            .map_err(|err| failed(&name, &err.to_string(), &child))?;
         let stdout = child.stdout();
         eprintln!("xtask: c/{}: {name} exited 0:", self.flavor.name());
         eprint!("{}", child.transcript());
         Ok(stdout)
     }
 
-    fn run_consumer(&self, name: &str, run_dir: &str, prefix: &str) -> Result<(), String> {
-        let stdout = self.run_program(name, &[run_dir, prefix])?;
-        let expected = CONSUMERS
-            .iter()
-            .find(|(consumer, _)| *consumer == name)
-            .map(|(_, lines)| *lines)
-            .ok_or_else(|| format!("{name}: no expected output in examples::CONSUMERS"))?;
-        missing_lines(&stdout, expected).map_err(|missing| format!("{name}: {missing}"))
+    /// Runs a consumer and checks that it prints `expected`.
+    fn run_consumer(
+        &self,
+        program: &Path,
+        rust: bool,
+        args: &[&str],
+        expected: &[&[&str]],
+    ) -> Result<(), String> {
+        let stdout = self.run_program(program, rust, args)?;
+        missing_lines(&stdout, expected).map_err(|missing| format!("{}: {missing}", stem(program)))
     }
 
     fn run(
@@ -318,25 +390,39 @@ impl<'a> Programs<'a> {
         roles: &[(String, Role)],
     ) -> Result<(), String> {
         let rust = |name: &str| self.providers.join(format!("{name}{}", self.suffix()));
-        let mut fixture = self.provider(&rust("c_fixture_provider"), true, &[run_dir])?;
-        let mut example = self.provider(&rust("cgroups_provider"), true, &[run_dir, PREFIX])?;
+        let mut fixture = self.provider(&rust("c_fixture_provider"), true, &[run_dir], "ready")?;
+        let mut example =
+            self.provider(&rust("cgroups_provider"), true, &[run_dir, PREFIX], "ready")?;
         for test in tests {
-            self.run_program(&stem(test), &[run_dir])?;
+            self.run_program(&self.binary(&stem(test)), false, &[run_dir])?;
         }
-        let consumers = roles.iter().filter(|(_, role)| *role == Role::Consumer);
-        for (name, _) in consumers.clone() {
-            self.run_consumer(name, run_dir, PREFIX)?;
+        for (name, _) in roles.iter().filter(|(_, role)| *role == Role::Consumer) {
+            let expected = CONSUMERS
+                .iter()
+                .find(|(consumer, _)| consumer == name)
+                .map(|(_, lines)| *lines)
+                .ok_or_else(|| format!("{name}: no expected output in examples::CONSUMERS"))?;
+            self.run_consumer(&self.binary(name), false, &[run_dir, PREFIX], expected)?;
         }
-        for (name, _) in roles.iter().filter(|(_, role)| *role == Role::Provider) {
-            let prefix = format!("{PREFIX}-{name}");
-            let mut provider = self.provider(&self.binary(name), false, &[run_dir, &prefix])?;
-            for (consumer, _) in consumers.clone() {
-                self.run_consumer(consumer, run_dir, &prefix)?;
+        Self::stop(&mut example, "cgroups_provider", STOP_LIMIT)?;
+        for (name, role) in roles {
+            let Role::Provider(spec) = role else { continue };
+            let args: Vec<&str> = std::iter::once(run_dir)
+                .chain(spec.args.iter().copied())
+                .collect();
+            let mut provider = self.provider(&self.binary(name), false, &args, spec.serving)?;
+            // The C consumer examples, and netipc's Rust ones.
+            for &(consumer, extra, expected) in spec.consumers {
+                let args: Vec<&str> = std::iter::once(run_dir)
+                    .chain(extra.iter().copied())
+                    .collect();
+                self.run_consumer(&self.binary(consumer), false, &args, expected)?;
+                self.run_consumer(&rust(consumer), true, &args, expected)?;
             }
-            Self::stop(&mut provider, name)?;
+            provider.interrupt();
+            Self::stop(&mut provider, name, PROVIDER_STOP_LIMIT)?;
         }
-        Self::stop(&mut example, "cgroups_provider")?;
-        Self::stop(&mut fixture, "c_fixture_provider")
+        Self::stop(&mut fixture, "c_fixture_provider", STOP_LIMIT)
     }
 }
 

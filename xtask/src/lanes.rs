@@ -258,7 +258,7 @@ fn c(options: &Options, report: &mut Report) {
                 "c_fixture_provider",
             ][..],
             &["build", "--release", "-p", "netipc-c", "--lib"],
-            &["build", "-p", "netipc", "--example", "cgroups_provider"],
+            &["build", "-p", "netipc", "--examples"],
         ] {
             process::run(&mut host_cargo(args), limit).map_err(|err| err.to_string())?;
         }

@@ -56,10 +56,25 @@ impl fmt::Display for RunError {
 pub fn run(cmd: &mut Command, limit: Duration) -> Result<(), RunError> {
     eprintln!("$ {}", describe(cmd));
     let program = program_name(cmd);
-    let mut child = cmd
-        .spawn()
-        .map_err(|err| RunError::Io(program.clone(), err))?;
+    let mut child = start(cmd).map_err(|err| RunError::Io(program.clone(), err))?;
     wait_with_watchdog(&mut child, &program, limit)
+}
+
+/// Starts `cmd`, trying again for a moment while the program file is
+/// "busy": a program written just before (the tests of this crate write
+/// some) stays busy while another thread's fork, made before the file was
+/// closed, has not reached its exec yet.
+fn start(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(err) if err.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Waits for `child` to exit; kills its process tree if it is still running
@@ -114,16 +129,14 @@ impl Background {
     pub fn spawn(cmd: &mut Command, pipe_stdin: bool) -> Result<Self, RunError> {
         eprintln!("$ {} &", describe(cmd));
         let program = program_name(cmd);
-        let mut child = cmd
-            .stdin(if pipe_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| RunError::Io(program.clone(), err))?;
+        cmd.stdin(if pipe_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = start(cmd).map_err(|err| RunError::Io(program.clone(), err))?;
         let (stdout, stderr) = (Arc::default(), Arc::default());
         let (sender, lines) = mpsc::channel();
         let mut readers = Vec::new();
@@ -149,11 +162,25 @@ impl Background {
     /// # Errors
     /// The child did not print it within `limit`, or ended its stdout first.
     pub fn wait_for_line(&mut self, wanted: &str, limit: Duration) -> Result<(), String> {
+        self.wait_for(wanted, |line| line == wanted, limit)
+    }
+
+    /// Waits until the child prints a line (without its end) that
+    /// `matches`; `wanted` describes it for the error.
+    ///
+    /// # Errors
+    /// As [`wait_for_line`](Self::wait_for_line).
+    pub fn wait_for(
+        &mut self,
+        wanted: &str,
+        matches: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.trim_end() == wanted => return Ok(()),
+                Ok(line) if matches(line.trim_end()) => return Ok(()),
                 Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
@@ -172,6 +199,11 @@ impl Background {
                 }
             }
         }
+    }
+
+    /// Sends the child SIGINT (Ctrl-C), as a user stopping it would.
+    pub fn interrupt(&self) {
+        signal("INT", &[self.child.id()]);
     }
 
     /// Closes the child's stdin (it sees end-of-file).

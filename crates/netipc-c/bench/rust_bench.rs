@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use netipc::service::{CgroupsLookupClient, CgroupsSnapshotClient, ClientConfig, Profiles};
+use netipc_c::builders::nipc_str_view_t;
 use netipc_c::client::*;
 use netipc_c::config::nipc_client_config_t;
 use netipc_c::nipc_error_t;
@@ -202,7 +203,10 @@ fn run() -> Result<(), Box<dyn Error>> {
         .collect();
     let views: Vec<nipc_str_view_t> = texts
         .iter()
-        .map(|t| nipc_str_view_t::of(t.as_bytes()))
+        .map(|t| nipc_str_view_t {
+            ptr: t.as_ptr().cast(),
+            len: t.len() as u32,
+        })
         .collect();
     let mut sink = 0u64;
     let service = if kind == "snapshot" {

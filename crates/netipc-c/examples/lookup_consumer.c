@@ -59,7 +59,7 @@ static int print_item(const nipc_cgroups_lookup_resp_view_t *answer, uint32_t i)
     printf("  %-20s %s -> %s (%s) [", status_name(item.status), item.path.ptr, item.name.ptr,
            orchestrator_name(item.orchestrator));
     for (l = 0; l < item.label_count; l++) {
-        nipc_lookup_label_view_t label;
+        nipc_label_t label;
         if (nipc_cgroups_lookup_item_label(&item, l, &label) != NIPC_OK) {
             return 1;
         }

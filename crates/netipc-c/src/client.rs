@@ -36,12 +36,13 @@ use netipc::service::{
     ClientStatus, ServiceKind, SessionInfo,
 };
 
+use crate::builders::nipc_str_view_t;
 use crate::config::nipc_client_config_t;
 use crate::error::{LastError, nipc_error_t};
 use crate::ffi::{Slot, c_slice, c_str, guard, guard_code, slot_size_fits};
 use crate::views::{
     nipc_apps_lookup_resp_view_t, nipc_cgroups_lookup_resp_view_t, nipc_cgroups_resp_view_t,
-    nipc_str_view_t, out_ref,
+    out_ref,
 };
 
 /// Longest run directory a context keeps, in bytes (the reference keeps
@@ -796,11 +797,25 @@ pub unsafe extern "C" fn nipc_client_call_cgroups_snapshot(
 #[repr(transparent)]
 struct PathArg(nipc_str_view_t);
 
+impl PathArg {
+    /// The path's bytes.
+    ///
+    /// # Errors
+    /// `NIPC_ERR_INVALID_ARGUMENT` for NULL with a non-zero length.
+    ///
+    /// # Safety
+    /// `ptr`, when not NULL, must point to `len` bytes valid for `'a`.
+    unsafe fn bytes<'a>(view: &nipc_str_view_t) -> Result<&'a [u8], nipc_error_t> {
+        // SAFETY: the caller's contract.
+        unsafe { c_slice(view.ptr.cast::<u8>(), view.len as usize) }
+    }
+}
+
 impl AsRef<[u8]> for PathArg {
     fn as_ref(&self) -> &[u8] {
         // SAFETY: `paths` below made sure `ptr` is not NULL when `len` is
         // not 0; the bytes are valid for the call by the caller's contract.
-        unsafe { self.0.bytes() }.unwrap_or_default()
+        unsafe { Self::bytes(&self.0) }.unwrap_or_default()
     }
 }
 
@@ -823,7 +838,7 @@ unsafe fn paths<'a>(
     })?;
     for (i, view) in views.iter().enumerate() {
         // SAFETY: the caller's contract.
-        let bytes = unsafe { view.bytes() }
+        let bytes = unsafe { PathArg::bytes(view) }
             .map_err(|_| c.refuse(&format!("paths[{i}] is NULL with a length of {}", view.len)))?;
         if bytes.is_empty() {
             return Err(c.refuse(&format!("paths[{i}] is empty")));

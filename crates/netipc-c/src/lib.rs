@@ -14,11 +14,13 @@
 #![deny(missing_docs)]
 #![allow(unsafe_code)]
 
+pub mod builders;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod ffi;
 pub mod names;
+pub mod server;
 pub mod views;
 
 pub use error::nipc_error_t;

@@ -11,7 +11,7 @@
 
 #![allow(non_camel_case_types)]
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_void;
 
 use netipc::codec::{
     AppsLookupItem, AppsLookupView, CgroupsLookupItem, CgroupsLookupView, Labels, SnapshotItem,
@@ -19,65 +19,29 @@ use netipc::codec::{
 };
 use netipc::{CodecError, CodecErrorKind};
 
+use crate::builders::{nipc_label_t, nipc_str_view_t};
 use crate::error::nipc_error_t;
 use crate::ffi::{c_slice, guard_code};
 
-/// `nipc_str_view_t`: bytes that are not necessarily NUL-terminated (those
-/// of decoded responses are: the byte at `ptr[len]` is 0).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct nipc_str_view_t {
-    /// The first byte (never NULL in a decoded item; NULL only with `len` 0
-    /// in a zeroed view).
-    pub ptr: *const c_char,
-    /// Bytes, without a terminator.
-    pub len: u32,
-}
-
-impl nipc_str_view_t {
-    /// A zeroed view (NULL, 0).
-    pub const EMPTY: Self = Self {
-        ptr: std::ptr::null(),
-        len: 0,
-    };
-
-    /// A view of `bytes` (a string of a payload: shorter than 4 GiB).
-    #[must_use]
-    pub fn of(bytes: &[u8]) -> Self {
-        Self {
-            ptr: bytes.as_ptr().cast(),
-            len: len32(bytes.len()),
-        }
-    }
-
-    /// The bytes it points to.
-    ///
-    /// # Errors
-    /// `NIPC_ERR_INVALID_ARGUMENT` for NULL with a non-zero length.
-    ///
-    /// # Safety
-    /// `ptr`, when not NULL, must point to `len` readable bytes that stay
-    /// valid while the result is used.
-    pub unsafe fn bytes<'a>(&self) -> Result<&'a [u8], nipc_error_t> {
-        // SAFETY: the caller's contract.
-        unsafe { c_slice(self.ptr.cast::<u8>(), self.len as usize) }
+/// The view of the string `bytes` of a decoded payload (NUL-terminated
+/// there).
+fn str_of(bytes: &[u8]) -> nipc_str_view_t {
+    nipc_str_view_t {
+        ptr: bytes.as_ptr().cast(),
+        len: len32(bytes.len()),
     }
 }
+
+/// A zeroed string view (NULL, 0).
+const STR_EMPTY: nipc_str_view_t = nipc_str_view_t {
+    ptr: std::ptr::null(),
+    len: 0,
+};
 
 /// A length inside a payload (payloads are shorter than 4 GiB: their
 /// message length is a u32).
 fn len32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
-}
-
-/// `nipc_lookup_label_view_t`: one `key=value` label of a lookup item.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct nipc_lookup_label_view_t {
-    /// Non-empty key.
-    pub key: nipc_str_view_t,
-    /// Value, possibly empty.
-    pub value: nipc_str_view_t,
 }
 
 /// `nipc_cgroups_resp_view_t`: a CGROUPS_SNAPSHOT response.
@@ -193,8 +157,6 @@ pub struct nipc_apps_lookup_item_view_t {
     pub reserved2_: u32,
 }
 
-const _: () = assert!(size_of::<nipc_str_view_t>() == 16);
-const _: () = assert!(size_of::<nipc_lookup_label_view_t>() == 32);
 const _: () = assert!(size_of::<nipc_cgroups_resp_view_t>() == 32);
 const _: () = assert!(size_of::<nipc_cgroups_item_view_t>() == 48);
 const _: () = assert!(size_of::<nipc_cgroups_lookup_resp_view_t>() == 24);
@@ -373,8 +335,8 @@ pub unsafe extern "C" fn nipc_cgroups_resp_item(
             options: 0,
             enabled: 0,
             reserved_: 0,
-            name: nipc_str_view_t::EMPTY,
-            path: nipc_str_view_t::EMPTY,
+            name: STR_EMPTY,
+            path: STR_EMPTY,
         };
         // SAFETY: the caller's contract.
         let out = unsafe { out_ref(out, empty) }?;
@@ -388,8 +350,8 @@ pub unsafe extern "C" fn nipc_cgroups_resp_item(
             options: item.options,
             enabled: item.enabled,
             reserved_: 0,
-            name: nipc_str_view_t::of(item.name),
-            path: nipc_str_view_t::of(item.path),
+            name: str_of(item.name),
+            path: str_of(item.path),
         });
         Ok(())
     })
@@ -469,8 +431,8 @@ unsafe fn lookup_payload<'a>(
 }
 
 const CGROUPS_ITEM_EMPTY: nipc_cgroups_lookup_item_view_t = nipc_cgroups_lookup_item_view_t {
-    path: nipc_str_view_t::EMPTY,
-    name: nipc_str_view_t::EMPTY,
+    path: STR_EMPTY,
+    name: STR_EMPTY,
     status: 0,
     orchestrator: 0,
     label_count: 0,
@@ -490,9 +452,9 @@ const APPS_ITEM_EMPTY: nipc_apps_lookup_item_view_t = nipc_apps_lookup_item_view
     orchestrator: 0,
     label_count: 0,
     reserved_: 0,
-    comm: nipc_str_view_t::EMPTY,
-    cgroup_path: nipc_str_view_t::EMPTY,
-    cgroup_name: nipc_str_view_t::EMPTY,
+    comm: STR_EMPTY,
+    cgroup_path: STR_EMPTY,
+    cgroup_name: STR_EMPTY,
     item_: std::ptr::null(),
     item_len_: 0,
     reserved2_: 0,
@@ -518,8 +480,8 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_resp_item(
         let raw = CgroupsLookupView::raw_item_at(bytes, index as usize).map_err(codec)?;
         let item = CgroupsLookupItem::read(raw).map_err(codec)?;
         out.set(nipc_cgroups_lookup_item_view_t {
-            path: nipc_str_view_t::of(item.path),
-            name: nipc_str_view_t::of(item.name),
+            path: str_of(item.path),
+            name: str_of(item.name),
             status: item.status as u16,
             orchestrator: item.orchestrator,
             label_count: label_count(&item.labels),
@@ -562,9 +524,9 @@ pub unsafe extern "C" fn nipc_apps_lookup_resp_item(
             orchestrator: e.orchestrator,
             label_count: label_count(&item.labels),
             reserved_: 0,
-            comm: nipc_str_view_t::of(e.comm),
-            cgroup_path: nipc_str_view_t::of(e.cgroup_path),
-            cgroup_name: nipc_str_view_t::of(e.cgroup_name),
+            comm: str_of(e.comm),
+            cgroup_path: str_of(e.cgroup_path),
+            cgroup_name: str_of(e.cgroup_name),
             item_: raw.as_ptr(),
             item_len_: len32(raw.len()),
             reserved2_: 0,
@@ -582,27 +544,27 @@ fn label(
     bytes: &[u8],
     index: u32,
     labels: fn(&[u8]) -> Result<Labels<'_>, CodecError>,
-    out: Out<nipc_lookup_label_view_t>,
+    out: Out<nipc_label_t>,
 ) -> Result<(), nipc_error_t> {
     let label = labels(bytes)
         .map_err(codec)?
         .get(index as usize)
         .ok_or(nipc_error_t::from_codec(CodecErrorKind::OutOfBounds))?;
-    out.set(nipc_lookup_label_view_t {
-        key: nipc_str_view_t::of(label.key),
-        value: nipc_str_view_t::of(label.value),
+    out.set(nipc_label_t {
+        key: str_of(label.key),
+        value: str_of(label.value),
     });
     Ok(())
 }
 
-const LABEL_EMPTY: nipc_lookup_label_view_t = nipc_lookup_label_view_t {
-    key: nipc_str_view_t::EMPTY,
-    value: nipc_str_view_t::EMPTY,
+const LABEL_EMPTY: nipc_label_t = nipc_label_t {
+    key: STR_EMPTY,
+    value: STR_EMPTY,
 };
 
 /// `nipc_error_t nipc_cgroups_lookup_item_label(const
 /// nipc_cgroups_lookup_item_view_t *item, uint32_t index,
-/// nipc_lookup_label_view_t *out)`.
+/// nipc_label_t *out)`.
 ///
 /// # Safety
 /// `item` must point to an item view whose response is still valid; `out`
@@ -611,7 +573,7 @@ const LABEL_EMPTY: nipc_lookup_label_view_t = nipc_lookup_label_view_t {
 pub unsafe extern "C" fn nipc_cgroups_lookup_item_label(
     item: *const nipc_cgroups_lookup_item_view_t,
     index: u32,
-    out: *mut nipc_lookup_label_view_t,
+    out: *mut nipc_label_t,
 ) -> nipc_error_t {
     guard_code(|| {
         // SAFETY: the caller's contract.
@@ -631,7 +593,7 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_item_label(
 
 /// `nipc_error_t nipc_apps_lookup_item_label(const
 /// nipc_apps_lookup_item_view_t *item, uint32_t index,
-/// nipc_lookup_label_view_t *out)`.
+/// nipc_label_t *out)`.
 ///
 /// # Safety
 /// As [`nipc_cgroups_lookup_item_label`].
@@ -639,7 +601,7 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_item_label(
 pub unsafe extern "C" fn nipc_apps_lookup_item_label(
     item: *const nipc_apps_lookup_item_view_t,
     index: u32,
-    out: *mut nipc_lookup_label_view_t,
+    out: *mut nipc_label_t,
 ) -> nipc_error_t {
     guard_code(|| {
         // SAFETY: the caller's contract.

@@ -1,12 +1,19 @@
 //! `netipc call KIND [ARGS…]`: one typed call to a running provider,
-//! printed as a table (or JSON, see [`json`]).
+//! printed as a table (or JSON, see [`json`]). With `--save` or
+//! `--save-response` the call is one exchange whose messages are written
+//! to files for `netipc decode` ([`save`]).
 
 pub mod json;
+mod save;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use netipc::codec::{AppsLookupItem, CgroupsLookupItem, Labels, UID_UNSET, orchestrator};
+use netipc::codec::{
+    AppsLookupItem, AppsLookupView, CgroupsLookupItem, CgroupsLookupView, Labels, SnapshotView,
+    UID_UNSET, orchestrator,
+};
 use netipc::service::{
     AppsLookupClient, CgroupsLookupClient, CgroupsSnapshotClient, Client, ClientConfig,
     IncrementClient, ServiceKind, StringReverseClient,
@@ -30,12 +37,22 @@ Arguments by kind:
   string-reverse TEXT            one text (quote it when it has spaces; put -- before a
                                  text that starts with -)
 
+Saving the messages (--save FILE, --save-response FILE): the call is then one exchange on a
+session of its own, with the whole request in one message (message id 1; a lookup is not
+split into sub-calls, so the provider must accept a request of its size). A response that
+does not fit the provider's response size (LIMIT_EXCEEDED) is asked for again on a new
+session with a larger size, up to 8 times, as the typed client does; the files hold the
+last exchange, each message as its 32-byte header and its whole payload (a message that
+travelled in chunks is saved reassembled, as it would be unchunked). A response with an
+error status is saved as well, and the call fails. `netipc decode FILE` decodes them.
+
 Exit status: 0 answered, 1 the call failed, 2 bad arguments, 3 no provider is running.
 
 Examples:
   netipc call cgroups-snapshot
   netipc call apps-lookup 1 $$ --json
-  netipc call cgroups-lookup /sys/fs/cgroup/init.scope --service my-lookup")]
+  netipc call cgroups-lookup /sys/fs/cgroup/init.scope --service my-lookup
+  netipc call increment 41 --save request.bin --save-response response.bin")]
 pub struct CallArgs {
     /// The kind of service to call.
     #[arg(value_name = "SERVICE-KIND")]
@@ -55,6 +72,14 @@ pub struct CallArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+
+    /// Write the request message, as sent, to FILE (see below).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+
+    /// Write the response message, as received, to FILE (see below).
+    #[arg(long, value_name = "FILE")]
+    save_response: Option<PathBuf>,
 
     #[command(flatten)]
     consumer: ConsumerArgs,
@@ -152,6 +177,14 @@ struct Target {
     json: bool,
 }
 
+/// How an answer arrived: the time the call took and whether it came
+/// through shared memory.
+#[derive(Debug, Clone, Copy)]
+struct Took {
+    time: Duration,
+    shm: bool,
+}
+
 impl Target {
     /// A connected client, or an error saying what to do (the cause the
     /// typed client reports).
@@ -168,19 +201,119 @@ impl Target {
     }
 
     /// The first line of a table output.
-    fn title(&self, what: &str, generation: u64, took: Duration, shm: bool) -> String {
+    fn title(&self, what: &str, generation: u64, took: Took) -> String {
         format!(
             "{} \"{}\" in {}: {what}, generation {generation} ({} over {})\n",
             self.kind,
             self.service,
             self.run_dir,
-            human_duration(took),
-            if shm {
+            human_duration(took.time),
+            if took.shm {
                 "shared memory"
             } else {
                 "the socket/pipe"
             }
         )
+    }
+
+    /// A snapshot as a table or JSON.
+    fn show_snapshot(&self, view: &SnapshotView<'_>, took: Took) -> Result<String, CliError> {
+        let mut items = Vec::with_capacity(view.len());
+        for (i, item) in view.iter().enumerate() {
+            items.push(item.map_err(|e| {
+                CliError::failed(format!("the provider sent a malformed item {i}: {e}"))
+            })?);
+        }
+        if self.json {
+            return Ok(json_text(&json::Snapshot {
+                service: &self.service,
+                generation: view.generation(),
+                systemd_enabled: view.systemd_enabled(),
+                items: items.iter().map(Into::into).collect(),
+            }));
+        }
+        let what = format!(
+            "{} items, systemd_enabled {}",
+            items.len(),
+            view.systemd_enabled()
+        );
+        let mut out = self.title(&what, view.generation(), took);
+        let mut table =
+            Table::new(&["#", "HASH", "OPTIONS", "ENABLED", "NAME", "PATH"]).right(&[0, 2, 3]);
+        for (i, it) in items.iter().enumerate() {
+            let mut row = vec![i.to_string()];
+            row.extend(json::SnapshotEntry::from(it).cells());
+            table.row(row);
+        }
+        out.push_str(&table.render());
+        Ok(out)
+    }
+
+    /// A CGROUPS_LOOKUP answer as a table or JSON.
+    fn show_cgroups(&self, view: &CgroupsLookupView<'_>, took: Took) -> String {
+        let items: Vec<CgroupsLookupItem<'_>> = view.iter().collect();
+        if self.json {
+            return json_text(&json::Lookup::<json::Cgroup> {
+                service: &self.service,
+                generation: view.generation(),
+                items: items.iter().map(Into::into).collect(),
+            });
+        }
+        let mut out = self.title(&format!("{} paths", items.len()), view.generation(), took);
+        let mut table = Table::new(&["PATH", "STATUS", "ORCH", "NAME", "LABELS"]);
+        for it in &items {
+            let known = it.status == netipc::codec::CgroupsLookupStatus::Known;
+            table.row(vec![
+                text(it.path),
+                it.status.spec_name().to_owned(),
+                if known {
+                    orch_name(it.orchestrator)
+                } else {
+                    "-".into()
+                },
+                or_dash(text(it.name)),
+                or_dash(labels_text(&it.labels)),
+            ]);
+        }
+        out.push_str(&table.render());
+        out
+    }
+
+    /// An APPS_LOOKUP answer as a table or JSON.
+    fn show_apps(&self, view: &AppsLookupView<'_>, took: Took) -> String {
+        let items: Vec<AppsLookupItem<'_>> = view.iter().collect();
+        if self.json {
+            return json_text(&json::Lookup::<json::App> {
+                service: &self.service,
+                generation: view.generation(),
+                items: items.iter().map(Into::into).collect(),
+            });
+        }
+        let mut out = self.title(&format!("{} PIDs", items.len()), view.generation(), took);
+        out.push_str(&apps_table(&items, 0).render());
+        out
+    }
+
+    /// The answer of INCREMENT: the number alone, or JSON.
+    fn show_increment(&self, value: u64, result: u64) -> String {
+        if self.json {
+            json_text(&json::Increment { value, result })
+        } else {
+            format!("{result}\n")
+        }
+    }
+
+    /// The answer of STRING_REVERSE: the text alone, or JSON.
+    fn show_reversed(&self, text: &str, result: &[u8]) -> String {
+        let result = crate::common::text(result);
+        if self.json {
+            json_text(&json::StringReverse {
+                text,
+                result: &result,
+            })
+        } else {
+            format!("{result}\n")
+        }
     }
 }
 
@@ -201,6 +334,14 @@ fn call(args: &CallArgs) -> Result<String, CliError> {
         config: args.consumer.client_config(args.endpoint.auth_token),
         json: args.json,
     };
+    if args.save.is_some() || args.save_response.is_some() {
+        let files = save::Files {
+            request: args.save.as_deref(),
+            response: args.save_response.as_deref(),
+        };
+        let options = args.consumer.client_options(args.endpoint.auth_token);
+        return save::call(&target, &request, &options, args.consumer.timeout(), &files);
+    }
     match request {
         Request::Snapshot => snapshot(&target),
         Request::CgroupsLookup(paths) => cgroups_lookup(&target, &paths),
@@ -209,72 +350,50 @@ fn call(args: &CallArgs) -> Result<String, CliError> {
             let mut client = target.connect::<netipc::service::Increment>()?;
             let client: &mut IncrementClient = &mut client;
             let answer = client.call(n).map_err(|e| target.failed(&e))?;
-            Ok(if target.json {
-                json_text(&json::Increment {
-                    value: n,
-                    result: answer,
-                })
-            } else {
-                format!("{answer}\n")
-            })
+            Ok(target.show_increment(n, answer))
         }
         Request::StringReverse(t) => {
             let mut client = target.connect::<netipc::service::StringReverse>()?;
             let client: &mut StringReverseClient = &mut client;
-            let answer = text(client.call(t.as_bytes()).map_err(|e| target.failed(&e))?);
-            Ok(if target.json {
-                json_text(&json::StringReverse {
-                    text: &t,
-                    result: &answer,
-                })
-            } else {
-                format!("{answer}\n")
-            })
+            let answer = client.call(t.as_bytes()).map_err(|e| target.failed(&e))?;
+            Ok(target.show_reversed(&t, answer))
         }
     }
 }
 
+fn shared_memory<K: ServiceKind>(client: &Client<K>) -> bool {
+    client.session_info().is_some_and(|s| s.shared_memory)
+}
+
 fn snapshot(target: &Target) -> Result<String, CliError> {
     let mut client: CgroupsSnapshotClient = target.connect()?;
-    let shm = client.session_info().is_some_and(|s| s.shared_memory);
+    let shm = shared_memory(&client);
     let start = Instant::now();
     let view = client.call().map_err(|e| target.failed(&e))?;
-    let took = start.elapsed();
-    let mut items = Vec::with_capacity(view.len());
-    for (i, item) in view.iter().enumerate() {
-        items.push(item.map_err(|e| {
-            CliError::failed(format!("the provider sent a malformed item {i}: {e}"))
-        })?);
-    }
-    if target.json {
-        return Ok(json_text(&json::Snapshot {
-            service: &target.service,
-            generation: view.generation(),
-            systemd_enabled: view.systemd_enabled(),
-            items: items.iter().map(Into::into).collect(),
-        }));
-    }
-    let what = format!(
-        "{} items, systemd_enabled {}",
-        items.len(),
-        view.systemd_enabled()
-    );
-    let mut out = target.title(&what, view.generation(), took, shm);
-    let mut table =
-        Table::new(&["#", "HASH", "OPTIONS", "ENABLED", "NAME", "PATH"]).right(&[0, 2, 3]);
-    for (i, it) in items.iter().enumerate() {
-        let mut row = vec![i.to_string()];
-        row.extend(json::SnapshotEntry::from(it).cells());
-        table.row(row);
-    }
-    out.push_str(&table.render());
-    Ok(out)
+    let took = Took {
+        time: start.elapsed(),
+        shm,
+    };
+    target.show_snapshot(&view, took)
 }
 
 /// Retries a lookup once when the provider's generation changed between
 /// two sub-responses of one logical call (the provider rescanned meanwhile).
 fn generation_changed(e: &netipc::Error) -> bool {
     matches!(e, netipc::Error::BadResponse(m) if m.contains("generation"))
+}
+
+/// Runs `once`, and once more when the generation changed during it.
+fn lookup<C>(
+    target: &Target,
+    client: &mut C,
+    once: impl Fn(&mut C) -> Result<String, netipc::Error>,
+) -> Result<String, CliError> {
+    match once(client) {
+        Err(e) if generation_changed(&e) => once(client),
+        other => other,
+    }
+    .map_err(|e| target.failed(&e))
 }
 
 fn labels_text(labels: &Labels<'_>) -> String {
@@ -295,79 +414,30 @@ fn or_dash(s: String) -> String {
 
 fn cgroups_lookup(target: &Target, paths: &[String]) -> Result<String, CliError> {
     let mut client: CgroupsLookupClient = target.connect()?;
-    let shm = client.session_info().is_some_and(|s| s.shared_memory);
-    let once = |client: &mut CgroupsLookupClient| -> Result<String, netipc::Error> {
+    let shm = shared_memory(&client);
+    lookup(target, &mut client, |client| {
         let start = Instant::now();
         let view = client.call(paths)?;
-        let took = start.elapsed();
-        let items: Vec<CgroupsLookupItem<'_>> = view.iter().collect();
-        if target.json {
-            return Ok(json_text(&json::Lookup::<json::Cgroup> {
-                service: &target.service,
-                generation: view.generation(),
-                items: items.iter().map(Into::into).collect(),
-            }));
-        }
-        let mut out = target.title(
-            &format!("{} paths", items.len()),
-            view.generation(),
-            took,
+        let took = Took {
+            time: start.elapsed(),
             shm,
-        );
-        let mut table = Table::new(&["PATH", "STATUS", "ORCH", "NAME", "LABELS"]);
-        for it in &items {
-            let known = it.status == netipc::codec::CgroupsLookupStatus::Known;
-            table.row(vec![
-                text(it.path),
-                it.status.spec_name().to_owned(),
-                if known {
-                    orch_name(it.orchestrator)
-                } else {
-                    "-".into()
-                },
-                or_dash(text(it.name)),
-                or_dash(labels_text(&it.labels)),
-            ]);
-        }
-        out.push_str(&table.render());
-        Ok(out)
-    };
-    match once(&mut client) {
-        Err(e) if generation_changed(&e) => once(&mut client),
-        other => other,
-    }
-    .map_err(|e| target.failed(&e))
+        };
+        Ok(target.show_cgroups(&view, took))
+    })
 }
 
 fn apps_lookup(target: &Target, pids: &[u32]) -> Result<String, CliError> {
     let mut client: AppsLookupClient = target.connect()?;
-    let shm = client.session_info().is_some_and(|s| s.shared_memory);
-    let once = |client: &mut AppsLookupClient| -> Result<String, netipc::Error> {
+    let shm = shared_memory(&client);
+    lookup(target, &mut client, |client| {
         let start = Instant::now();
         let view = client.call(pids)?;
-        let took = start.elapsed();
-        let items: Vec<AppsLookupItem<'_>> = view.iter().collect();
-        if target.json {
-            return Ok(json_text(&json::Lookup::<json::App> {
-                service: &target.service,
-                generation: view.generation(),
-                items: items.iter().map(Into::into).collect(),
-            }));
-        }
-        let mut out = target.title(
-            &format!("{} PIDs", items.len()),
-            view.generation(),
-            took,
+        let took = Took {
+            time: start.elapsed(),
             shm,
-        );
-        out.push_str(&apps_table(&items, 0).render());
-        Ok(out)
-    };
-    match once(&mut client) {
-        Err(e) if generation_changed(&e) => once(&mut client),
-        other => other,
-    }
-    .map_err(|e| target.failed(&e))
+        };
+        Ok(target.show_apps(&view, took))
+    })
 }
 
 /// APPS_LOOKUP items as a table (paths shortened to `max_path` characters

@@ -150,6 +150,30 @@ impl ConsumerArgs {
         }
     }
 
+    /// The transport (L1) options of a session for a provider with
+    /// `auth_token`: the service-level defaults spelled out, since the
+    /// transport's empty profile sets mean "baseline only" and "no
+    /// preference".
+    pub fn client_options(&self, auth_token: u64) -> netipc::transport::ClientOptions {
+        let (supported, preferred) = self.profiles();
+        netipc::transport::ClientOptions {
+            supported_profiles: if supported.is_empty() {
+                netipc::service::DEFAULT_PROFILES
+            } else {
+                supported
+            },
+            preferred_profiles: if supported.is_empty() {
+                Profiles::SHM_HYBRID
+            } else {
+                preferred
+            },
+            auth_token,
+            handshake_timeout: self.timeout(),
+            provider_identity: self.provider_identity,
+            ..netipc::transport::ClientOptions::default()
+        }
+    }
+
     /// The typed client's config for a provider with `auth_token`.
     pub fn client_config(&self, auth_token: u64) -> netipc::service::ClientConfig {
         let (supported_profiles, preferred_profiles) = self.profiles();
@@ -407,6 +431,9 @@ pub fn call_failed(kind: Kind, run_dir: &str, service: &str, err: &netipc::Error
         netipc::Error::NotReady { state, cause: None } => not_ready(kind, run_dir, service, *state),
         netipc::Error::Timeout { .. } => CliError::failed(format!(
             "the provider of \"{service}\" did not answer in time ({err}); raise --timeout-ms if it is busy"
+        )),
+        netipc::Error::Disconnected => CliError::failed(format!(
+            "the provider of \"{service}\" closed the connection during the {kind} call: it may have stopped or restarted; try again"
         )),
         other => CliError::failed(format!("the {kind} call to \"{service}\" failed: {other}")),
     }

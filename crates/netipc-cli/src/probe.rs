@@ -22,9 +22,8 @@ use netipc::codec::{
     SnapshotRequest, SnapshotView, encode_apps_lookup_request, encode_cgroups_lookup_request,
     encode_increment, encode_string_reverse,
 };
-use netipc::service::DEFAULT_PROFILES;
 use netipc::transport::{ClientOptions, ClientSession, DataPlane};
-use netipc::wire::{Profiles, TransportStatus};
+use netipc::wire::TransportStatus;
 
 use crate::common::{
     CliError, ConsumerArgs, EndpointArgs, Kind, connect_failed, endpoint, human_duration,
@@ -179,30 +178,12 @@ fn probe(args: &ProbeArgs) -> Result<String, CliError> {
     netipc::transport::names::validate_service_name(&args.service)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let timeout = args.consumer.timeout();
-    let (supported, preferred) = args.consumer.profiles();
     let mut p = Probe {
         args,
         run_dir: args
             .endpoint
             .consumer_run_dir(&args.consumer.provider_identity)?,
-        options: ClientOptions {
-            // The transport's empty sets mean "baseline only" and "no
-            // preference": the service defaults are spelled out.
-            supported_profiles: if supported.is_empty() {
-                DEFAULT_PROFILES
-            } else {
-                supported
-            },
-            preferred_profiles: if supported.is_empty() {
-                Profiles::SHM_HYBRID
-            } else {
-                preferred
-            },
-            auth_token: args.endpoint.auth_token,
-            handshake_timeout: timeout,
-            provider_identity: args.consumer.provider_identity,
-            ..ClientOptions::default()
-        },
+        options: args.consumer.client_options(args.endpoint.auth_token),
         timeout,
         next_id: 0,
     };

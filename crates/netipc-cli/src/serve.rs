@@ -1,8 +1,9 @@
 //! `netipc serve KIND`: runs one provider until Ctrl-C.
 //!
 //! The data kinds (`cgroups-snapshot`, `cgroups-lookup`, `apps-lookup`)
-//! answer from this machine's cgroups and `/proc`, or from synthetic data
-//! ([`providers`](crate::providers)); `increment` and `string-reverse` are
+//! answer from this machine's cgroups and `/proc`, from synthetic data
+//! ([`providers`](crate::providers)) or from a JSON file that is reloaded
+//! when it changes (`--data`, see [`data`]); `increment` and `string-reverse` are
 //! the protocol's test services. The provider prints where it listens,
 //! then serves until Ctrl-C (SIGINT, also SIGTERM/SIGHUP on POSIX and the
 //! console close events on Windows) or, with `--stop-on-eof`, until its
@@ -27,6 +28,8 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod data;
+
 use netipc::service::{Profiles, ServerConfig, ServerStats};
 use netipc::transport::run_dir::RunDirState;
 use netipc::transport::{EndpointAccess, IdentityPolicy, names};
@@ -39,6 +42,23 @@ use crate::providers::{self, Providers};
 /// Arguments of `netipc serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+Data files (--data FILE): JSON in the shape `netipc call KIND --json` prints, so that
+`netipc call KIND --json > FILE` serves again what a provider served:
+  {\"generation\": 1, \"items\": [...]}    generation: optional, 1 by default
+  cgroups-snapshot  also \"systemd_enabled\": 0; items {\"name\", \"path\", \"hash\" (default: Netdata's
+                    hash of the name), \"options\": 0, \"enabled\": 1}
+  cgroups-lookup    also \"unknown_status\" for paths not listed (UNKNOWN_RETRY_LATER or
+                    UNKNOWN_PERMANENT); items {\"path\", \"status\": \"KNOWN\", \"orchestrator\": 0
+                    (or \"orchestrator_name\": \"docker\"), \"name\": \"\", \"labels\": {}}, each path once
+  apps-lookup       PIDs not listed are UNKNOWN; items {\"pid\", \"status\": \"KNOWN\", \"comm\",
+                    \"ppid\": 0, \"uid\": null, \"starttime\": 0, \"cgroup_status\" (HOST_ROOT without a
+                    cgroup_path, else KNOWN), \"cgroup_path\", \"cgroup_name\", \"orchestrator\",
+                    \"labels\"}, each PID once
+The file is looked at every 250 ms and read again when it changed: a file that parses is
+served with a new generation (the file's, when it is higher), one that does not is reported
+with its line and column and the previous data stays served. Replace the file by renaming
+a complete new one over it.
+
 Exit status: 0 stopped cleanly, 1 the provider could not start (the message says why), \
 2 bad arguments.
 
@@ -46,6 +66,8 @@ Examples:
   netipc serve cgroups-snapshot
   netipc serve apps-lookup --run-dir /tmp/ipc --auth-token 0x1234
   netipc serve cgroups-lookup --synthetic 1000
+  netipc call cgroups-snapshot --json > cgroups.json
+  netipc serve cgroups-snapshot --service copy --data cgroups.json
   netipc serve increment --service bench-inc -vv")]
 pub struct ServeArgs {
     /// The kind of service to provide.
@@ -73,6 +95,13 @@ pub struct ServeArgs {
     /// Shortest time between two scans of the cgroup filesystem, in ms.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     rescan_ms: u64,
+
+    /// Serve the snapshot, lookup table or apps table in this JSON file,
+    /// in the shape `netipc call KIND --json` prints, and read it again
+    /// whenever it changes (a file that does not parse keeps the previous
+    /// data served; see below).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["synthetic", "fs_root", "rescan_ms"])]
+    data: Option<PathBuf>,
 
     /// Handlers running at the same time (worker threads, at most 1024)
     /// [default: one per CPU, 2 to 16].
@@ -155,6 +184,10 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| args.kind.name().to_owned());
     names::validate_service_name(&service).map_err(|e| CliError::usage(e.to_string()))?;
+    let data = match &args.data {
+        Some(path) => Some(data::DataSource::load(args.kind, path)?),
+        None => None,
+    };
     // Only the last component is created (mode 0700): what serve creates
     // is exactly what it removes at the end.
     let (run_dir, state) = args.endpoint.provider_run_dir()?;
@@ -166,8 +199,12 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
     );
     let providers = Providers::detect(&providers::Options {
         fs_root: args.fs_root.clone(),
-        // Test services need no data: skip scanning.
-        synthetic: if data_kind { args.synthetic } else { Some(0) },
+        // Test services and --data need no data: skip scanning.
+        synthetic: if data_kind && data.is_none() {
+            args.synthetic
+        } else {
+            Some(0)
+        },
         rescan: Duration::from_millis(args.rescan_ms),
         synthetic_if_empty: false,
     });
@@ -180,9 +217,11 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         supported_profiles: args.profiles.unwrap_or_default(),
         ..ServerConfig::default()
     };
-    let server = providers
-        .server(args.kind, &run_dir, &service, &config)
-        .spawn()
+    let server = match &data {
+        Some(data) => data.server(&run_dir, &service, &config),
+        None => providers.server(args.kind, &run_dir, &service, &config),
+    }
+    .spawn()
         .map_err(|e| {
             if created_dir {
                 let _ = std::fs::remove_dir(&run_dir);
@@ -196,6 +235,7 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
                 other => CliError::failed(format!("cannot start the provider: {other}")),
             }
         })?;
+    let _reloading = data.as_ref().map(data::DataSource::watch);
 
     let (tx, rx) = mpsc::channel();
     let signal_tx = tx.clone();
@@ -220,7 +260,9 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         "capacity: up to {} sessions at once",
         server.stats().session_limit
     );
-    if data_kind {
+    if let Some(data) = &data {
+        println!("data: {}", data.describe());
+    } else if data_kind {
         let what = match args.kind {
             Kind::AppsLookup => format!(
                 "processes from {}; cgroups from {}",

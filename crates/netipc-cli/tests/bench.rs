@@ -255,13 +255,29 @@ fn every_scenario_in_markdown_and_csv() {
     let lines: Vec<&str> = csv.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", csv.stdout);
     assert!(lines[0].starts_with("scenario,limit,"), "{}", csv.stdout);
-    assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,16,16,"));
+    assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,"));
     assert!(
-        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects,exchanges_per_round_trip"),
+        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects,exchanges_per_round_trip,batch,items_per_round_trip_min,items_per_round_trip_max"),
         "{}",
         csv.stdout
     );
-    assert!(lines[2].ends_with(",socket,poll,,,,,0,,"), "{}", csv.stdout);
+    assert!(
+        lines[1].ends_with(",socket,poll,,,,,0,,,,1,1"),
+        "{}",
+        csv.stdout
+    );
+    // The pipeline+batch row draws 2 to 1000 items per batch by default.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let cells: Vec<&str> = lines[2].split(',').collect();
+    let cell = |name: &str| cells[header.iter().position(|h| *h == name).expect(name)];
+    assert_eq!(cell("batch"), "2..1000", "{}", csv.stdout);
+    assert_eq!(cell("depth"), "16", "{}", csv.stdout);
+    let (min, max) = (
+        cell("items_per_round_trip_min"),
+        cell("items_per_round_trip_max"),
+    );
+    let (min, max): (u64, u64) = (min.parse().unwrap(), max.parse().unwrap());
+    assert!(2 <= min && min <= max && max <= 1000, "{}", csv.stdout);
 }
 
 #[test]
@@ -530,9 +546,123 @@ fn batch_and_pipeline_rows() {
     assert_eq!(rows(&v).len(), 4);
     check_row(row(&v, "uds-batch-pingpong"), 5, 1);
     check_row(row(&v, "uds-pipeline"), 1, 16);
-    check_row(row(&v, "uds-pipeline-batch"), 16, 16);
+    check_row(row(&v, "uds-pipeline-batch"), 5, 16);
     for name in ["uds-batch-pingpong", "uds-pipeline", "uds-pipeline-batch"] {
         check_ratio(row(&v, name));
+    }
+    // Every batch row says its --batch, the others none.
+    assert_eq!(row(&v, "uds-batch-pingpong")["batch"], "5");
+    assert_eq!(row(&v, "uds-pipeline-batch")["batch"], "5");
+    assert!(row(&v, "uds-pipeline")["batch"].is_null());
+    assert_eq!(v["settings"]["batch"], "5");
+    assert_eq!(
+        v["settings"]["validation"],
+        "item for item against netipc's bench data"
+    );
+}
+
+/// A row of random batches of `min..max` items: the setting is reported,
+/// every round trip carried `min` to `max` items, the counts vary, and
+/// the items and items/s count the items sent, not round trips times a
+/// size.
+fn check_random_row(r: &Value, (min, max): (u64, u64), depth: u64) {
+    assert_eq!(r["batch"], format!("{min}..{max}"), "{r:#}");
+    assert_eq!(r["depth"], depth, "{r:#}");
+    let rts = r["round_trips"].as_u64().expect("round_trips");
+    let items = r["items"].as_u64().expect("items");
+    let lo = r["items_per_round_trip_min"].as_u64().expect("min");
+    let hi = r["items_per_round_trip_max"].as_u64().expect("max");
+    assert!(rts > 0, "{r:#}");
+    assert!(min <= lo && lo <= hi && hi <= max, "{r:#}");
+    assert!(lo * rts <= items && items <= hi * rts, "{r:#}");
+    if rts >= 8 {
+        assert!(lo < hi, "the counts do not vary: {r:#}");
+    }
+    let mean = r["items_per_round_trip"].as_f64().expect("mean");
+    assert!((mean - items as f64 / rts as f64).abs() < 0.01, "{r:#}");
+    let per_s = r["items_per_second"].as_f64().expect("items/s");
+    let wall = r["wall_seconds"].as_f64().expect("wall");
+    assert!(
+        (per_s * wall - items as f64).abs() < 1e-6 * items as f64 + 1e-6,
+        "{r:#}"
+    );
+}
+
+#[test]
+fn random_batches_in_every_batch_row() {
+    let v = json_of(&run(&[
+        "bench",
+        "--duration",
+        "0.25",
+        "--batch",
+        "2..1000",
+        "--json",
+        "--scenario",
+        "uds-batch-pingpong",
+        "--scenario",
+        "uds-pipeline-batch",
+        "--scenario",
+        "shm-batch-pingpong",
+    ]));
+    check_random_row(row(&v, "uds-batch-pingpong"), (2, 1000), 1);
+    check_random_row(row(&v, "uds-pipeline-batch"), (2, 1000), 16);
+    check_random_row(row(&v, "shm-batch-pingpong"), (2, 1000), 1);
+    assert_eq!(v["settings"]["batch"], "2..1000");
+
+    // uds-pipeline-batch draws 2..1000 by default (the reference matrix's
+    // pipeline+batch), and bench-client takes --batch too.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let server = Server::start("shm-pingpong", dir);
+    let client = |scenario: &str, extra: &[&str]| {
+        let base = ["bench-client", "--scenario", scenario, "--run-dir", dir];
+        let opts = ["--service", "test-bench", "--duration", "0.2", "--json"];
+        json_of(&run(&[&base[..], &opts[..], extra].concat()))
+    };
+    let v = client("uds-pipeline-batch", &[]);
+    check_random_row(row(&v, "uds-pipeline-batch"), (2, 1000), 16);
+    assert!(v["settings"]["batch"].is_null(), "{v:#}");
+    let v = client("shm-batch-pingpong", &["--batch", "3..9"]);
+    check_random_row(row(&v, "shm-batch-pingpong"), (3, 9), 1);
+    // A range of one count is that count.
+    let v = client("uds-batch-pingpong", &["--batch", "7..7"]);
+    check_row(row(&v, "uds-batch-pingpong"), 7, 1);
+    assert_eq!(row(&v, "uds-batch-pingpong")["batch"], "7");
+    assert_eq!(server.stop()["event"], "stopped");
+}
+
+#[test]
+fn bad_batch_values_are_refused() {
+    for (value, says) in [
+        ("0", "at least 1 item"),
+        (
+            "5..2",
+            "the range 5..2 is empty: write the smaller count first (2..5)",
+        ),
+        (
+            "1..100000",
+            "100000 items per batch is above the cap of 65536",
+        ),
+        ("70000", "above the cap of 65536"),
+        ("many", "write N or MIN..MAX"),
+    ] {
+        let client = [
+            "bench-client",
+            "--scenario",
+            "uds-pipeline-batch",
+            "--run-dir",
+            ".",
+        ];
+        for command in [&["bench"][..], &client[..]] {
+            let r = run(&[command, &["--batch", value]].concat());
+            assert_eq!(r.code, 2, "{command:?} --batch {value}: {}", r.stderr);
+            assert!(
+                r.stderr.contains(says),
+                "{command:?} --batch {value}: {}",
+                r.stderr
+            );
+            assert!(r.stdout.is_empty(), "{}", r.stdout);
+        }
     }
 }
 
@@ -613,11 +743,11 @@ fn roles_run_separately() {
     };
 
     let server = Server::start("uds-pingpong", dir);
-    for (scenario, items, depth) in [("uds-pingpong", 1, 1), ("uds-pipeline-batch", 16, 16)] {
-        let v = client(scenario, &[]);
-        assert_eq!(rows(&v).len(), 1);
-        check_row(row(&v, scenario), items, depth);
-    }
+    let v = client("uds-pingpong", &[]);
+    assert_eq!(rows(&v).len(), 1);
+    check_row(row(&v, "uds-pingpong"), 1, 1);
+    let v = client("uds-pipeline-batch", &["--batch", "16"]);
+    check_row(row(&v, "uds-pipeline-batch"), 16, 16);
     let v = client("uds-batch-pingpong", &["--batch", "3"]);
     check_row(row(&v, "uds-batch-pingpong"), 3, 1);
     assert!(row(&v, "uds-batch-pingpong")["ratio"].is_null());
@@ -696,14 +826,12 @@ fn roles_take_an_auth_token() {
 fn l2_roles_run_separately() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path().to_str().expect("utf-8 dir");
-    let client = |scenario: &str| {
+    let client_with = |scenario: &str, extra: &[&str]| {
         let base = ["bench-client", "--scenario", scenario, "--run-dir", dir];
-        run(&[
-            &base[..],
-            &["--service", "test-bench", "--duration", "0.2", "--json"],
-        ]
-        .concat())
+        let opts = ["--service", "test-bench", "--duration", "0.2", "--json"];
+        run(&[&base[..], &opts[..], extra].concat())
     };
+    let client = |scenario: &str| client_with(scenario, &[]);
     // An L2 SHM snapshot server serves SHM and baseline L2 snapshot
     // clients of its item count.
     let server = Server::start("l2-shm-snapshot-16", dir);
@@ -714,7 +842,7 @@ fn l2_roles_run_separately() {
         assert!(r["l1_ratio"].is_null(), "{r:#}");
         assert_eq!(r["reconnects"], 0, "{r:#}");
     }
-    // Another method, or another item count, is refused with a hint.
+    // Another method is refused with a hint.
     let r = client("l2-shm-increment");
     assert_ne!(r.code, 0);
     assert!(
@@ -722,7 +850,12 @@ fn l2_roles_run_separately() {
         "{}",
         r.stderr
     );
-    let r = client("l2-shm-snapshot-1000");
+    // Another item count is measured as what it is (a server of another
+    // implementation serves its own snapshot), unless the client checks
+    // netipc's bench data.
+    let v = json_of(&client("l2-shm-snapshot-1000"));
+    check_row(row(&v, "l2-shm-snapshot-1000"), 16, 1);
+    let r = client_with("l2-shm-snapshot-1000", &["--strict"]);
     assert_ne!(r.code, 0);
     assert!(
         r.stderr.contains("a snapshot of 16 items, expected 1000"),
@@ -829,6 +962,28 @@ fn unknown_scenario_lists_the_known_ones() {
     assert_eq!(list.code, 0);
     let list = &list.stdout;
     markdown::assert_row_starts(list, &["uds-batch-pingpong", "raw-packet-pingpong"]);
+    // The batch rows take --batch; pipeline+batch draws 2..1000 by default.
+    let batch_rows = [
+        ("uds-batch-pingpong", "socket", "poll", "--batch (64)", "1"),
+        (
+            "shm-batch-pingpong",
+            "shm",
+            "spin+sleep",
+            "--batch (64)",
+            "1",
+        ),
+        (
+            "uds-pipeline-batch",
+            "socket",
+            "poll",
+            "--batch (2..1000)",
+            "16",
+        ),
+    ];
+    for (name, plane, wait, items, depth) in batch_rows {
+        let cells = markdown::row(list, name);
+        assert_eq!(cells[4..8], [plane, wait, items, depth], "{cells:?}");
+    }
     markdown::assert_row_starts(
         list,
         &[
@@ -879,4 +1034,269 @@ fn unknown_scenario_lists_the_known_ones() {
             "1",
         ],
     );
+}
+
+/// Runs `bench-client` for `scenario` against `service` in `dir`.
+fn bench_client(dir: &str, service: &str, scenario: &str, extra: &[&str]) -> Run {
+    let base = ["bench-client", "--scenario", scenario, "--run-dir", dir];
+    let opts = ["--service", service, "--duration", "0.2", "--json"];
+    run(&[&base[..], &opts[..], extra].concat())
+}
+
+/// Servers of netipc's library that are not the bench server, as a
+/// server of another implementation would be: a snapshot of 1500 cgroups
+/// of its own, lookups that know none of the bench's keys (answered with
+/// several statuses), and an INCREMENT server that counts the items it
+/// answered. The snapshot server keeps the default response size, which
+/// starts at 64 KiB and grows when an answer does not fit: an L1 client
+/// connects again until its snapshot (about 140 KiB) fits.
+#[test]
+fn bench_client_measures_servers_that_are_not_the_bench_server() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use netipc::codec::{CgroupsEntry, CgroupsLookupStatus, NO_LABELS, PidStatus, SnapshotItem};
+    use netipc::service::{ManagedServer, ServerConfig};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    const SNAPSHOT: u32 = 1500;
+    let config = ServerConfig::default();
+    let snapshot = ManagedServer::cgroups_snapshot(dir, "other-snapshot", &config, |b| {
+        b.set_generation(99);
+        for i in 0..SNAPSHOT {
+            let name = format!("service-{i}");
+            let path = format!("/sys/fs/cgroup/system.slice/{name}.service");
+            b.add(&SnapshotItem {
+                hash: i * 7,
+                options: 0,
+                enabled: i % 2,
+                name: name.as_bytes(),
+                path: path.as_bytes(),
+            })?;
+        }
+        Ok(())
+    });
+    let cgroups = ManagedServer::cgroups_lookup(dir, "other-cgroups", &config, |request, b| {
+        b.set_generation(5);
+        for (i, path) in request.paths().enumerate() {
+            let status = if path.len() % 2 == 0 {
+                CgroupsLookupStatus::UnknownPermanent
+            } else {
+                CgroupsLookupStatus::UnknownRetryLater
+            };
+            b.add_request_item(i, &CgroupsEntry::unset(status), NO_LABELS)?;
+        }
+        Ok(())
+    });
+    let apps = ManagedServer::apps_lookup(dir, "other-apps", &config, |request, b| {
+        for pid in request.pids() {
+            b.add_status(pid, PidStatus::Unknown)?;
+        }
+        Ok(())
+    });
+    let answered = Arc::new(AtomicU64::new(0));
+    let counted = answered.clone();
+    // A fixed response size: no answer is refused, so every item the
+    // handler answered reached the client.
+    let fixed = ServerConfig {
+        max_response_payload_bytes: 1 << 20,
+        ..ServerConfig::default()
+    };
+    let increment = ManagedServer::increment(dir, "other-increment", &fixed, move |v| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        Ok(v.wrapping_add(1))
+    });
+    let running: Vec<_> = [snapshot, cgroups, apps, increment]
+        .into_iter()
+        .map(|s| s.spawn().expect("spawn a server"))
+        .collect();
+
+    let measured = |service: &str, scenario: &str, items: u64| {
+        let v = json_of(&bench_client(dir, service, scenario, &[]));
+        check_row(row(&v, scenario), items, 1);
+        assert!(
+            v["settings"]["validation"]
+                .as_str()
+                .unwrap()
+                .starts_with("structure only"),
+            "{v:#}"
+        );
+    };
+    // An L1 client primes its session: the first snapshot does not fit the
+    // server's starting response size, the server grows, the client
+    // connects again.
+    measured("other-snapshot", "uds-snapshot-16", u64::from(SNAPSHOT));
+    let refused = running[0].stats().responses.limit_exceeded;
+    assert!(refused >= 1, "{:?}", running[0].stats());
+    // Any snapshot: every item decoded, its count reported.
+    for scenario in [
+        "uds-snapshot-16",
+        "shm-snapshot-1000",
+        "l2-snapshot-16",
+        "l2-shm-snapshot-1000",
+    ] {
+        measured("other-snapshot", scenario, u64::from(SNAPSHOT));
+    }
+    // The cache looks up the snapshot's own items.
+    measured("other-snapshot", "l3-cache-lookup", 1000);
+    // Lookups: one item per key, echoing it, any status.
+    for scenario in [
+        "uds-cgroups-lookup-64",
+        "shm-cgroups-lookup-1",
+        "l2-cgroups-lookup-64",
+        "l2-shm-cgroups-lookup-1",
+    ] {
+        measured("other-cgroups", scenario, items_of(scenario));
+    }
+    for scenario in [
+        "uds-apps-lookup-64",
+        "l2-shm-apps-lookup-64",
+        "l2-apps-lookup-1",
+    ] {
+        measured("other-apps", scenario, items_of(scenario));
+    }
+
+    // With --strict, the same answers are not netipc's bench data.
+    for (service, scenario, says) in [
+        (
+            "other-snapshot",
+            "uds-snapshot-16",
+            "a snapshot of 1500 items, expected 16",
+        ),
+        (
+            "other-snapshot",
+            "l3-cache-lookup",
+            "holds a snapshot of 1500 items, expected 1000",
+        ),
+        (
+            "other-cgroups",
+            "l2-cgroups-lookup-64",
+            "a lookup answer of generation 5",
+        ),
+        (
+            "other-apps",
+            "uds-apps-lookup-1",
+            "a lookup answer of generation 0",
+        ),
+    ] {
+        let r = bench_client(dir, service, scenario, &["--strict"]);
+        assert_ne!(r.code, 0, "{scenario}");
+        assert!(r.stderr.contains(says), "{scenario}: {}", r.stderr);
+    }
+
+    // Random batches in flight: the items reported are the items the
+    // server answered while measured. Besides those it answered the
+    // priming request (1000 items) and the 16 warm-up batches (2 to 1000
+    // items each).
+    let before = answered.load(Ordering::Relaxed);
+    let v = json_of(&bench_client(
+        dir,
+        "other-increment",
+        "uds-pipeline-batch",
+        &["--warmup", "0"],
+    ));
+    let r = row(&v, "uds-pipeline-batch");
+    check_random_row(r, (2, 1000), 16);
+    let items = r["items"].as_u64().unwrap();
+    let served = answered.load(Ordering::Relaxed) - before;
+    assert!(
+        items + 1000 + 16 * 2 <= served && served <= items + 1000 + 16 * 1000,
+        "the client reported {items} items, the server answered {served}"
+    );
+    let v = json_of(&bench_client(
+        dir,
+        "other-increment",
+        "shm-batch-pingpong",
+        &[],
+    ));
+    check_row(row(&v, "shm-batch-pingpong"), 64, 1);
+    for server in running {
+        server.stop();
+    }
+}
+
+/// The size options: a client proposal above the server's maximum is
+/// refused at the handshake with a message naming the size, what fits is
+/// measured, and the client's own options must hold what it sends.
+#[test]
+fn limit_options_are_applied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let client = |scenario: &str, extra: &[&str]| bench_client(dir, "test-bench", scenario, extra);
+    let fails = |scenario: &str, extra: &[&str], says: &[&str]| {
+        let r = client(scenario, extra);
+        assert_ne!(r.code, 0, "{scenario} {extra:?}");
+        for s in says {
+            assert!(r.stderr.contains(s), "{scenario} {extra:?}: {}", r.stderr);
+        }
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    };
+
+    let server = Server::start_with("uds-pingpong", dir, &["--max-request-bytes", "4096"]);
+    // 2..1000 items need requests of 16000 bytes.
+    fails(
+        "uds-pipeline-batch",
+        &[],
+        &[
+            "refused the client's request payload size (max_request_payload_bytes, 16000 bytes)",
+            "netipc bench-server --max-request-bytes",
+            "a smaller --batch",
+        ],
+    );
+    fails(
+        "uds-pingpong",
+        &["--max-request-bytes", "8192"],
+        &["max_request_payload_bytes, 8192 bytes"],
+    );
+    // 200 items need 3200 bytes.
+    let v = json_of(&client("uds-batch-pingpong", &["--batch", "200"]));
+    check_row(row(&v, "uds-batch-pingpong"), 200, 1);
+    let exact = ["--max-request-bytes", "4096", "--max-batch-items", "500"];
+    let v = json_of(&client(
+        "uds-pipeline-batch",
+        &[&["--batch", "2..200"][..], &exact].concat(),
+    ));
+    check_random_row(row(&v, "uds-pipeline-batch"), (2, 200), 16);
+    // The client's own options must hold what it sends.
+    fails(
+        "uds-batch-pingpong",
+        &["--batch", "100", "--max-request-bytes", "1024"],
+        &["needs requests of up to 1600 bytes, but --max-request-bytes is 1024"],
+    );
+    fails(
+        "uds-batch-pingpong",
+        &["--batch", "20", "--max-batch-items", "10"],
+        &["needs up to 20 items per request, but --max-batch-items is 10"],
+    );
+    fails(
+        "uds-batch-pingpong",
+        &["--batch", "100", "--max-response-bytes", "1024"],
+        &["needs answers of up to 1600 bytes, but --max-response-bytes is 1024"],
+    );
+    assert_eq!(server.stop()["event"], "stopped");
+
+    // A server's response size bounds its answers: a larger one is refused.
+    let server = Server::start_with("uds-snapshot-1000", dir, &["--max-response-bytes", "4096"]);
+    let v = json_of(&client("uds-batch-pingpong", &["--batch", "200"]));
+    check_row(row(&v, "uds-batch-pingpong"), 200, 1);
+    let small = "max_response_payload_bytes) is 4096 bytes and does not grow";
+    fails(
+        "uds-batch-pingpong",
+        &["--batch", "300"],
+        &[small, "up to 4800 bytes", "--max-response-bytes"],
+    );
+    fails("uds-snapshot-1000", &[], &[small]);
+    assert_eq!(server.stop()["event"], "stopped");
+
+    // The L2 rows take them too.
+    let server = Server::start_with("l2-increment", dir, &["--max-request-bytes", "1024"]);
+    let v = json_of(&client("l2-increment", &["--max-request-bytes", "1024"]));
+    check_row(row(&v, "l2-increment"), 1, 1);
+    fails(
+        "l2-increment",
+        &["--max-request-bytes", "2048"],
+        &["max_request_payload_bytes, 2048 bytes"],
+    );
+    assert_eq!(server.stop()["event"], "stopped");
 }

@@ -109,6 +109,7 @@ auto_traits! {
     netipc::service::ClientConfig: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::service::ServerConfig: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::service::ManagedServer: [Send, Sync, Unpin, !UnwindSafe, !RefUnwindSafe];
+    netipc::service::BoundServer: [Send, Sync, Unpin, !UnwindSafe, !RefUnwindSafe];
     netipc::service::RunningServer: [Send, Sync, Unpin, !UnwindSafe, !RefUnwindSafe];
     netipc::service::StopHandle: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];
     netipc::service::ServerStats: [Send, Sync, Unpin, UnwindSafe, RefUnwindSafe];

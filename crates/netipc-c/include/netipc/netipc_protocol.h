@@ -171,11 +171,14 @@ typedef enum nipc_apps_cgroup_status {
 /* Longest process name (comm) of an APPS_LOOKUP item, in bytes. */
 #define NIPC_APPS_LOOKUP_COMM_MAX 15u
 
-/* One key=value label of a lookup item. */
-typedef struct nipc_lookup_label_view {
-    nipc_str_view_t key;   /* never empty */
-    nipc_str_view_t value; /* may be empty */
-} nipc_lookup_label_view_t;
+/* One label of a lookup item: a non-empty key and a value (may be empty),
+ * neither containing a NUL byte. */
+typedef struct nipc_label {
+    nipc_str_view_t key;
+    nipc_str_view_t value;
+} nipc_label_t;
+
+_Static_assert(sizeof(nipc_label_t) == 2 * sizeof(nipc_str_view_t), "nipc_label_t size");
 
 /* A CGROUPS_SNAPSHOT response. */
 typedef struct nipc_cgroups_resp_view {
@@ -249,7 +252,6 @@ typedef struct nipc_apps_lookup_item_view {
 } nipc_apps_lookup_item_view_t;
 
 _Static_assert(sizeof(nipc_str_view_t) == 16, "nipc_str_view_t size");
-_Static_assert(sizeof(nipc_lookup_label_view_t) == 32, "nipc_lookup_label_view_t size");
 _Static_assert(sizeof(nipc_cgroups_resp_view_t) == 32, "nipc_cgroups_resp_view_t size");
 _Static_assert(sizeof(nipc_cgroups_item_view_t) == 48, "nipc_cgroups_item_view_t size");
 _Static_assert(sizeof(nipc_cgroups_lookup_resp_view_t) == 24, "nipc_cgroups_lookup_resp_view_t size");
@@ -277,7 +279,7 @@ nipc_error_t nipc_cgroups_lookup_resp_item(const nipc_cgroups_lookup_resp_view_t
 /* Label index of a CGROUPS_LOOKUP item (NIPC_ERR_OUT_OF_BOUNDS past
  * label_count). */
 nipc_error_t nipc_cgroups_lookup_item_label(const nipc_cgroups_lookup_item_view_t *item,
-                                            uint32_t index, nipc_lookup_label_view_t *out);
+                                            uint32_t index, nipc_label_t *out);
 
 /* Checks a whole APPS_LOOKUP response payload, every item included, and
  * fills *out, which borrows payload. */
@@ -288,10 +290,200 @@ nipc_error_t nipc_apps_lookup_resp_item(const nipc_apps_lookup_resp_view_t *view
                                         uint32_t index, nipc_apps_lookup_item_view_t *out);
 /* Label index of an APPS_LOOKUP item's cgroup. */
 nipc_error_t nipc_apps_lookup_item_label(const nipc_apps_lookup_item_view_t *item,
-                                         uint32_t index, nipc_lookup_label_view_t *out);
+                                         uint32_t index, nipc_label_t *out);
 
 
-/* <<< server views: request views and builders for handlers >>> */
+/* ------------------------------------------------------------------------ */
+/* Server views: request views and builders for handlers                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A managed server (netipc_service.h) calls its handler with a request view
+ * and a builder that it creates for that one call: both are valid ONLY
+ * during the callback, on the thread that runs it (a worker thread of the
+ * server). Do not keep them, copy them or pass them to another thread.
+ * Strings and labels given to a builder are copied during the call.
+ *
+ * Builder functions return NIPC_OK or the reason the item was refused. The
+ * first refusal is sticky (nipc_*_builder_error returns it) and, like in
+ * the Rust core, decides the answer: an item that did not fit
+ * (NIPC_ERR_OVERFLOW) makes the server answer LIMIT_EXCEEDED, and the
+ * client reconnects with a larger response size and asks again; any other
+ * refusal (an item breaking the status rules of codec.md, an argument
+ * that is NULL with a non-zero length, a status that is not a value of its
+ * enum) makes the request fail, even if the handler returns true, so that
+ * no answer is sent with an item silently missing. A builder used outside
+ * its callback may return NIPC_ERR_NOT_INITIALIZED, but that is not
+ * guaranteed: its storage is gone once the callback returned.
+ */
+
+/* --- cgroups-snapshot --------------------------------------------------- */
+
+/* The snapshot request: it has no parameters (always {1, 0}). */
+typedef struct nipc_cgroups_req {
+    uint16_t layout_version;
+    uint16_t flags;
+} nipc_cgroups_req_t;
+
+_Static_assert(sizeof(nipc_cgroups_req_t) == 4, "nipc_cgroups_req_t size");
+
+/* The snapshot a snapshot handler fills (header values start at 0). */
+#define NIPC_CGROUPS_BUILDER_WORDS 16
+typedef struct nipc_cgroups_builder {
+    uint64_t opaque_[NIPC_CGROUPS_BUILDER_WORDS];
+} nipc_cgroups_builder_t;
+
+_Static_assert(sizeof(nipc_cgroups_builder_t) == NIPC_CGROUPS_BUILDER_WORDS * 8,
+               "nipc_cgroups_builder_t size");
+
+/* Appends one cgroup: hash (Netdata's hash of the name, see
+ * nipc_netdata_hash_n), options and enabled (opaque to netipc), the name and
+ * the path (name_len / path_len bytes; NULL allowed for 0; copied).
+ * NIPC_ERR_OVERFLOW when it does not fit the response or
+ * snapshot_max_items items exist (the server then answers LIMIT_EXCEEDED and
+ * the client asks again with more room; a later add may still succeed but
+ * the answer stays LIMIT_EXCEEDED); NIPC_ERR_INVALID_ARGUMENT for NULL with
+ * a non-zero length; NIPC_ERR_NOT_INITIALIZED for a builder outside its
+ * callback. */
+nipc_error_t nipc_cgroups_builder_add(nipc_cgroups_builder_t *b, uint32_t hash, uint32_t options,
+                                      uint32_t enabled, const char *name, uint32_t name_len,
+                                      const char *path, uint32_t path_len);
+/* Sets the snapshot's systemd_enabled (opaque) and generation. */
+nipc_error_t nipc_cgroups_builder_set_header(nipc_cgroups_builder_t *b, uint32_t systemd_enabled,
+                                             uint64_t generation);
+/* The builder's first error: a refused add, else NIPC_ERR_INVALID_ARGUMENT
+ * if an argument was refused, else NIPC_OK. */
+nipc_error_t nipc_cgroups_builder_error(const nipc_cgroups_builder_t *b);
+
+/* --- cgroups-lookup ----------------------------------------------------- */
+
+/* The decoded request: item_count paths. */
+typedef struct nipc_cgroups_lookup_req_view {
+    uint32_t item_count;
+    uint32_t reserved_;
+    uint64_t opaque_[2];
+} nipc_cgroups_lookup_req_view_t;
+
+_Static_assert(sizeof(nipc_cgroups_lookup_req_view_t) == 24, "nipc_cgroups_lookup_req_view_t size");
+
+/* Path `index` of the request into *out (non-empty, no NUL byte inside,
+ * and followed by a NUL in the request, so out->ptr is also a C string;
+ * valid during the callback). NIPC_ERR_OUT_OF_BOUNDS for index >=
+ * item_count; NIPC_ERR_INVALID_ARGUMENT for NULL. */
+nipc_error_t nipc_cgroups_lookup_req_path(const nipc_cgroups_lookup_req_view_t *req, uint32_t index,
+                                          nipc_str_view_t *out);
+
+/* The response a cgroups-lookup handler fills: exactly one item per
+ * requested path, in request order (generation starts at 0). */
+#define NIPC_CGROUPS_LOOKUP_BUILDER_WORDS 16
+typedef struct nipc_cgroups_lookup_builder {
+    uint64_t opaque_[NIPC_CGROUPS_LOOKUP_BUILDER_WORDS];
+} nipc_cgroups_lookup_builder_t;
+
+_Static_assert(sizeof(nipc_cgroups_lookup_builder_t) == NIPC_CGROUPS_LOOKUP_BUILDER_WORDS * 8,
+               "nipc_cgroups_lookup_builder_t size");
+
+/* Adds the answer for the next path: the path (echoed, non-empty), the
+ * status, and for NIPC_CGROUPS_LOOKUP_STATUS_KNOWN the orchestrator, the
+ * name (may be empty) and label_count labels (NULL allowed for 0). Any other status
+ * requires orchestrator 0, an empty name and no labels. When the response
+ * budget runs out the builder writes the item (and every later one) as
+ * NIPC_CGROUPS_LOOKUP_STATUS_PAYLOAD_EXCEEDED, or the first item as
+ * NIPC_CGROUPS_LOOKUP_STATUS_OVERSIZED_ITEM, and returns NIPC_OK: the
+ * client asks again for the rest. Errors: NIPC_ERR_BAD_LAYOUT (status rules, empty path
+ * or label key, a NUL inside a string), NIPC_ERR_OVERFLOW (more items than
+ * paths, or not even a placeholder fits), NIPC_ERR_INVALID_ARGUMENT (NULL
+ * with a length, a status outside the enum), NIPC_ERR_NOT_INITIALIZED. */
+nipc_error_t nipc_cgroups_lookup_builder_add(nipc_cgroups_lookup_builder_t *b, const char *path,
+                                             uint32_t path_len, nipc_cgroups_lookup_status_t status,
+                                             uint16_t orchestrator, const char *name,
+                                             uint32_t name_len, const nipc_label_t *labels,
+                                             uint32_t label_count);
+/* The same for path `index` of `req` (the request view of the same call),
+ * without passing the path again. NIPC_ERR_BAD_LAYOUT for an index out of
+ * range; NIPC_ERR_INVALID_ARGUMENT when req is not this call's view. */
+nipc_error_t nipc_cgroups_lookup_builder_add_request_item(
+    nipc_cgroups_lookup_builder_t *b, const nipc_cgroups_lookup_req_view_t *req, uint32_t index,
+    nipc_cgroups_lookup_status_t status, uint16_t orchestrator, const char *name, uint32_t name_len,
+    const nipc_label_t *labels, uint32_t label_count);
+/* A not-enriched answer (UNKNOWN_RETRY_LATER, UNKNOWN_PERMANENT) for path. */
+nipc_error_t nipc_cgroups_lookup_builder_add_status(nipc_cgroups_lookup_builder_t *b,
+                                                    const char *path, uint32_t path_len,
+                                                    nipc_cgroups_lookup_status_t status);
+/* The provider's generation, sent with the response. */
+nipc_error_t nipc_cgroups_lookup_builder_set_generation(nipc_cgroups_lookup_builder_t *b,
+                                                        uint64_t generation);
+/* The builder's first error (as nipc_cgroups_builder_error). */
+nipc_error_t nipc_cgroups_lookup_builder_error(const nipc_cgroups_lookup_builder_t *b);
+
+/* --- apps-lookup -------------------------------------------------------- */
+
+/* The decoded request: item_count PIDs. */
+typedef struct nipc_apps_lookup_req_view {
+    uint32_t item_count;
+    uint32_t reserved_;
+    uint64_t opaque_[2];
+} nipc_apps_lookup_req_view_t;
+
+_Static_assert(sizeof(nipc_apps_lookup_req_view_t) == 24, "nipc_apps_lookup_req_view_t size");
+
+/* PID `index` of the request into *out. NIPC_ERR_OUT_OF_BOUNDS for index >=
+ * item_count; NIPC_ERR_INVALID_ARGUMENT for NULL. */
+nipc_error_t nipc_apps_lookup_req_pid(const nipc_apps_lookup_req_view_t *req, uint32_t index,
+                                      uint32_t *out);
+
+/* The fields of one apps-lookup answer besides its PID and labels. The
+ * rules (codec.md 7.4): a status other than NIPC_APPS_LOOKUP_STATUS_KNOWN
+ * needs every field unset (cgroup_status NIPC_APPS_CGROUP_STATUS_KNOWN,
+ * orchestrator, ppid and starttime 0, uid NIPC_UID_UNSET, empty strings;
+ * nipc_apps_lookup_builder_add_status does that).
+ * NIPC_APPS_LOOKUP_STATUS_KNOWN needs a comm of 1 to
+ * NIPC_APPS_LOOKUP_COMM_MAX bytes, and by cgroup_status: KNOWN a cgroup
+ * path (name, orchestrator, labels optional); UNKNOWN_RETRY_LATER a path
+ * or none; UNKNOWN_PERMANENT a path; HOST_ROOT no path; the last three no
+ * name, orchestrator or labels. */
+typedef struct nipc_apps_lookup_entry {
+    uint16_t status;        /* a nipc_apps_lookup_status_t */
+    uint16_t cgroup_status; /* a nipc_apps_cgroup_status_t */
+    uint16_t orchestrator;  /* NIPC_ORCHESTRATOR_* or another value */
+    uint16_t reserved_;     /* keep 0 */
+    uint32_t ppid;
+    uint32_t uid;           /* or NIPC_UID_UNSET */
+    uint64_t starttime;     /* Linux: /proc/<pid>/stat field 22; 0 elsewhere */
+    nipc_str_view_t comm;
+    nipc_str_view_t cgroup_path;
+    nipc_str_view_t cgroup_name;
+} nipc_apps_lookup_entry_t;
+
+_Static_assert(sizeof(nipc_apps_lookup_entry_t) == 24 + 3 * sizeof(nipc_str_view_t),
+               "nipc_apps_lookup_entry_t size");
+
+/* The response an apps-lookup handler fills: exactly one item per requested
+ * PID, in request order (generation starts at 0). */
+#define NIPC_APPS_LOOKUP_BUILDER_WORDS 16
+typedef struct nipc_apps_lookup_builder {
+    uint64_t opaque_[NIPC_APPS_LOOKUP_BUILDER_WORDS];
+} nipc_apps_lookup_builder_t;
+
+_Static_assert(sizeof(nipc_apps_lookup_builder_t) == NIPC_APPS_LOOKUP_BUILDER_WORDS * 8,
+               "nipc_apps_lookup_builder_t size");
+
+/* Adds the answer for the next PID: the fields of *entry (see its rules)
+ * and label_count labels (NULL allowed for 0). Budget handling and errors
+ * as nipc_cgroups_lookup_builder_add (NIPC_ERR_INVALID_ARGUMENT also for a
+ * NULL entry). */
+nipc_error_t nipc_apps_lookup_builder_add(nipc_apps_lookup_builder_t *b, uint32_t pid,
+                                          const nipc_apps_lookup_entry_t *entry,
+                                          const nipc_label_t *labels, uint32_t label_count);
+/* An answer with every field unset and `status` (normally
+ * NIPC_APPS_LOOKUP_STATUS_UNKNOWN). */
+nipc_error_t nipc_apps_lookup_builder_add_status(nipc_apps_lookup_builder_t *b, uint32_t pid,
+                                                 nipc_apps_lookup_status_t status);
+/* The provider's generation, sent with the response. */
+nipc_error_t nipc_apps_lookup_builder_set_generation(nipc_apps_lookup_builder_t *b,
+                                                     uint64_t generation);
+/* The builder's first error (as nipc_cgroups_builder_error). */
+nipc_error_t nipc_apps_lookup_builder_error(const nipc_apps_lookup_builder_t *b);
 
 #ifdef __cplusplus
 }

@@ -289,8 +289,206 @@ nipc_error_t nipc_client_call_apps_lookup_timeout(nipc_client_ctx_t *ctx, const 
                                                   uint32_t timeout_ms);
 
 
-/* <<< server: nipc_managed_server_t, handlers, init_typed/init_cgroups_lookup/
- *     init_apps_lookup, run/stop/drain/destroy, last_error >>> */
+/* ------------------------------------------------------------------------ */
+/* Managed servers (providers)                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A managed server serves one service with one typed handler:
+ *
+ *     nipc_managed_server_t server;                  (stack, global, your struct)
+ *     err = nipc_server_init_typed(&server, run_dir, NIPC_CGROUPS_SNAPSHOT_SERVICE,
+ *                                  &config, 2, &handler);    creates the endpoint
+ *     err = nipc_server_run(&server);                blocks until stopped
+ *     nipc_server_destroy(&server);                  after run returned
+ *
+ * Init creates the endpoint at once: another live provider of the same
+ * run_dir/service_name makes it fail with NIPC_ERR_ADDR_IN_USE (the last
+ * error names its pid when the OS reports it). The run directory must
+ * exist (a missing one: NIPC_ERR_NOT_FOUND, with its path in the last
+ * error); on Linux it must belong to this user or root and not be
+ * writable by every user (init fails otherwise, naming its owner and mode).
+ *
+ * Threads:
+ *  - nipc_server_run blocks the thread that calls it; one run at a time
+ *    (a second concurrent run returns NIPC_ERR_BUSY).
+ *  - nipc_server_stop may be called from any thread, and from a signal
+ *    handler (on Linux it is an atomic store and a futex wake; on Windows
+ *    console control handlers run on their own thread anyway).
+ *  - nipc_server_drain, nipc_server_stats and nipc_server_last_error may be
+ *    called from any thread while the server runs.
+ *  - nipc_server_destroy only once run has returned (join the thread that
+ *    ran it) or if run was never called, from one thread, never from a
+ *    handler.
+ *  - Handlers run on the server's worker_count worker threads, several at
+ *    once, with the `user` pointer of the handler struct: protect the data
+ *    they share. worker_count is how many handlers run at the same time,
+ *    not how many clients are served: up to config.max_sessions clients
+ *    (1024 by default) are connected at once whatever worker_count is. (The
+ *    reference C library serves one client per worker; here an idle client
+ *    costs no thread.) worker_count < 1 means 1; more than 1024 means 1024.
+ *
+ * Handler results (level2.md 11.4): a handler returns true when it answered
+ * (also when every key is "unknown": that is an item status, not a
+ * failure) and false when it cannot answer at all. false answers the
+ * client with the status INTERNAL_ERROR (the client's call fails with
+ * NIPC_ERR_REJECTED; a netipc client does not send the request again) and
+ * the session goes on; the server counts it in handler_errors. A builder
+ * that ran out of room answers LIMIT_EXCEEDED instead, whatever the
+ * handler returns, and the client grows its response size and asks again.
+ * A lookup handler that adds fewer or more items than keys answers
+ * BAD_ENVELOPE. A handler must return: a handler that crashes takes the
+ * process with it (netipc cannot contain C crashes; a failure inside
+ * netipc's own code during a call is contained and answers
+ * INTERNAL_ERROR).
+ */
+
+#define NIPC_MANAGED_SERVER_WORDS 64
+typedef struct nipc_managed_server {
+    uint64_t opaque_[NIPC_MANAGED_SERVER_WORDS];
+} nipc_managed_server_t;
+
+_Static_assert(sizeof(nipc_managed_server_t) == NIPC_MANAGED_SERVER_WORDS * 8,
+               "nipc_managed_server_t size");
+
+/* Handler function types: `req` and `builder` are valid during the call
+ * only (see the server views section of netipc_protocol.h). */
+typedef bool (*nipc_cgroups_handler_fn)(void *user, const nipc_cgroups_req_t *req,
+                                        nipc_cgroups_builder_t *builder);
+typedef bool (*nipc_cgroups_lookup_handler_fn)(void *user,
+                                               const nipc_cgroups_lookup_req_view_t *req,
+                                               nipc_cgroups_lookup_builder_t *builder);
+typedef bool (*nipc_apps_lookup_handler_fn)(void *user, const nipc_apps_lookup_req_view_t *req,
+                                            nipc_apps_lookup_builder_t *builder);
+
+/* A cgroups-snapshot handler: snapshot_max_items is the most items it adds
+ * (0: as many as the response holds; an add beyond it overflows). `user`
+ * is passed to every call and must stay valid until nipc_server_destroy
+ * returns. The struct is copied by init. */
+typedef struct nipc_cgroups_service_handler {
+    nipc_cgroups_handler_fn handle;
+    uint32_t snapshot_max_items;
+    void *user;
+} nipc_cgroups_service_handler_t;
+
+/* A cgroups-lookup handler (copied by init). */
+typedef struct nipc_cgroups_lookup_service_handler {
+    nipc_cgroups_lookup_handler_fn handle;
+    void *user;
+} nipc_cgroups_lookup_service_handler_t;
+
+/* An apps-lookup handler (copied by init). */
+typedef struct nipc_apps_lookup_service_handler {
+    nipc_apps_lookup_handler_fn handle;
+    void *user;
+} nipc_apps_lookup_service_handler_t;
+
+_Static_assert(sizeof(nipc_cgroups_service_handler_t) == 3 * sizeof(void *),
+               "nipc_cgroups_service_handler_t size");
+_Static_assert(sizeof(nipc_cgroups_lookup_service_handler_t) == 2 * sizeof(void *),
+               "nipc_cgroups_lookup_service_handler_t size");
+_Static_assert(sizeof(nipc_apps_lookup_service_handler_t) == 2 * sizeof(void *),
+               "nipc_apps_lookup_service_handler_t size");
+
+/* What a server has done so far and holds now (plain data, filled by
+ * nipc_server_stats). Counters start at 0 at init and only grow; sessions,
+ * handshaking and session_limit are current values. Read while requests
+ * are answered, some fields may be a request or two behind. */
+typedef struct nipc_server_stats {
+    uint64_t sessions;            /* client sessions open now */
+    uint64_t peak_sessions;       /* most sessions open at once so far */
+    uint64_t session_limit;       /* max_sessions, or less when the descriptor limit is lower */
+    uint64_t handshaking;         /* connections waiting for their HELLO now */
+    uint64_t sessions_opened;     /* successful handshakes */
+    uint64_t refused_at_capacity; /* clients refused because session_limit sessions were open */
+    uint64_t refused_identity;    /* consumers refused for the identity the OS reports */
+    uint64_t handshake_failures;  /* failed handshakes (auth token, profiles, sizes, malformed) */
+    uint64_t auth_failures;       /* ... of which a wrong auth token */
+    uint64_t handshake_timeouts;  /* ... of which no HELLO in time */
+    uint64_t dropped_connections; /* closed unanswered: too many connections waiting for HELLO */
+    uint64_t send_timeouts;       /* sessions closed: the client did not read within send_timeout_ms */
+    uint64_t requests;            /* requests answered, any status */
+    uint64_t responses_ok;        /* ... answered OK */
+    uint64_t responses_bad_envelope;   /* ... request did not decode, or a lookup answer with the wrong item count */
+    uint64_t responses_unsupported;    /* ... another method than the server's */
+    uint64_t responses_limit_exceeded; /* ... the answer did not fit (the client grows and asks again) */
+    uint64_t responses_internal_error; /* ... a handler returned false (or failed inside netipc) */
+    uint64_t failed_requests;     /* every response but OK */
+    uint64_t handler_errors;      /* handler calls that returned false or passed an invalid argument */
+    uint64_t handler_panics;      /* failures inside netipc's own code during a handler call */
+    uint64_t bytes_received;      /* request bytes (32-byte headers and payloads) */
+    uint64_t bytes_sent;          /* response bytes, counted the same way */
+    uint64_t protocol_errors;     /* sessions closed because their client broke the protocol */
+    uint64_t reserved_[8];        /* 0 */
+} nipc_server_stats_t;
+
+_Static_assert(sizeof(nipc_server_stats_t) == 32 * 8, "nipc_server_stats_t size");
+
+/* Initialises *server as a cgroups-snapshot provider of service_name in
+ * run_dir (both copied; UTF-8) and creates its endpoint. config is read
+ * (zeroed: the defaults), handler copied. worker_count: handlers at once
+ * (see above). Returns NIPC_OK, or: NIPC_ERR_INVALID_ARGUMENT (NULL
+ * pointers, a NULL handle, strings that are not UTF-8, an invalid service
+ * name), NIPC_ERR_ADDR_IN_USE, NIPC_ERR_NOT_FOUND (no run directory),
+ * NIPC_ERR_PERMISSION, NIPC_ERR_IO (also an unsafe run directory). On
+ * failure nipc_server_last_error says why (with the path, pid, owner and
+ * mode where they apply) and nothing is held: destroying the struct is
+ * allowed and not needed. Does not block beyond creating the endpoint. */
+nipc_error_t nipc_server_init_typed(nipc_managed_server_t *server, const char *run_dir,
+                                    const char *service_name, const nipc_server_config_t *config,
+                                    int worker_count,
+                                    const nipc_cgroups_service_handler_t *handler);
+/* The same for a cgroups-lookup provider. */
+nipc_error_t nipc_server_init_cgroups_lookup(nipc_managed_server_t *server, const char *run_dir,
+                                             const char *service_name,
+                                             const nipc_server_config_t *config, int worker_count,
+                                             const nipc_cgroups_lookup_service_handler_t *handler);
+/* The same for an apps-lookup provider. */
+nipc_error_t nipc_server_init_apps_lookup(nipc_managed_server_t *server, const char *run_dir,
+                                          const char *service_name,
+                                          const nipc_server_config_t *config, int worker_count,
+                                          const nipc_apps_lookup_service_handler_t *handler);
+
+/* Serves until nipc_server_stop or nipc_server_drain; blocks the calling
+ * thread (worker_count more threads answer requests). When stopped, the
+ * endpoint is removed at once, handlers still running get up to 500 ms,
+ * every session is closed (shared memory removed) and run returns NIPC_OK.
+ * Stopping is final: run on a server stopped before (or after a previous
+ * run) returns NIPC_OK at once. Errors: NIPC_ERR_BUSY (already running on
+ * another thread), NIPC_ERR_NOT_INITIALIZED (zeroed, destroyed, or init
+ * failed), NIPC_ERR_IO (threads could not be started). */
+nipc_error_t nipc_server_run(nipc_managed_server_t *server);
+
+/* Asks the server to stop and returns at once; run returns soon after. Any
+ * thread, a signal handler too; before run, run then returns at once.
+ * Does nothing for NULL, zeroed or destroyed servers. */
+void nipc_server_stop(nipc_managed_server_t *server);
+
+/* Stops like nipc_server_stop (a server that never ran removes its
+ * endpoint at once), then waits up to timeout_ms for run to finish and for
+ * handlers that are still running to return. Returns true iff no handler
+ * is running any more (false also for NULL or uninitialised servers).
+ * Sessions are closed by the server either way; a handler that is still
+ * running keeps its worker thread and answers its client when it returns
+ * (nipc_server_destroy waits for it). Any thread but a handler's. */
+bool nipc_server_drain(nipc_managed_server_t *server, uint32_t timeout_ms);
+
+/* Releases the server: the endpoint if it never ran, the message of a
+ * failed init. Waits for handlers that are still running (after a drain
+ * that returned false) to return, so `user` may be freed afterwards.
+ * Call it once run has returned, or without run; a NULL, zeroed or
+ * destroyed server is ignored (destroying twice is harmless). */
+void nipc_server_destroy(nipc_managed_server_t *server);
+
+/* The message of the server's last failure (init, run), with its cause;
+ * "" when none, and for NULL. Valid until the next failure of the same
+ * server or its destroy. */
+const char *nipc_server_last_error(const nipc_managed_server_t *server);
+
+/* Copies the server's counters into *out. Any thread, at any time between
+ * init and destroy (also after run returned). NIPC_ERR_INVALID_ARGUMENT for
+ * NULL, NIPC_ERR_NOT_INITIALIZED. */
+nipc_error_t nipc_server_stats(const nipc_managed_server_t *server, nipc_server_stats_t *out);
 
 /* <<< cache: nipc_cgroups_cache_t, read guard, item views, init/refresh/
  *     ready/read_lock/read_unlock/get/item_dup/item_free/status/close >>> */

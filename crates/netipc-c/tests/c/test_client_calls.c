@@ -84,7 +84,7 @@ static void snapshot(const char *run_dir, const char *service, uint32_t profiles
 static void check_cgroups_item(const nipc_cgroups_lookup_resp_view_t *view, uint32_t index,
                                const char *path, uint32_t known_index) {
     nipc_cgroups_lookup_item_view_t item;
-    nipc_lookup_label_view_t label;
+    nipc_label_t label;
     char name[32], value[16];
     CHECK_CODE(nipc_cgroups_lookup_resp_item(view, index, &item), NIPC_OK);
     CHECK(fx_str_is(item.path, path));
@@ -177,7 +177,7 @@ static void cgroups_lookup(const char *run_dir, const char *service, uint32_t pr
 static void check_apps_item(const nipc_apps_lookup_resp_view_t *view, uint32_t index,
                             uint32_t pid) {
     nipc_apps_lookup_item_view_t item;
-    nipc_lookup_label_view_t label;
+    nipc_label_t label;
     char comm[32], path[64], name[32], value[16];
     CHECK_CODE(nipc_apps_lookup_resp_item(view, index, &item), NIPC_OK);
     CHECK(item.pid == pid);

@@ -111,7 +111,7 @@ static size_t cgroups_lookup_example(void) {
 static void cgroups_lookups(void) {
     nipc_cgroups_lookup_resp_view_t view;
     nipc_cgroups_lookup_item_view_t item;
-    nipc_lookup_label_view_t label;
+    nipc_label_t label;
     size_t len = cgroups_lookup_example();
 
     CHECK_CODE(nipc_cgroups_lookup_resp_decode(buf, len, &view), NIPC_OK);
@@ -165,7 +165,7 @@ static size_t apps_lookup_example(void) {
 static void apps_lookups(void) {
     nipc_apps_lookup_resp_view_t view;
     nipc_apps_lookup_item_view_t item;
-    nipc_lookup_label_view_t label;
+    nipc_label_t label;
     size_t len = apps_lookup_example();
 
     CHECK_CODE(nipc_apps_lookup_resp_decode(buf, len, &view), NIPC_OK);

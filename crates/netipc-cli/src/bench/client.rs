@@ -2,9 +2,17 @@
 //!
 //! Every scenario is driven by one engine ([`run_phase`]) over a small
 //! [`Transport`] trait: send request `id`, receive one answer (verified)
-//! and return its id. The engine keeps `depth` requests in flight and
-//! records each request's latency from its send to its answer, so
-//! ping-pong (depth 1) and pipelining are the same loop.
+//! and return its id and the items it answered. The engine keeps `depth`
+//! requests in flight and records each request's latency from its send to
+//! its answer, so ping-pong (depth 1) and pipelining are the same loop.
+//!
+//! Answers are checked as [`Check`] says: item for item against netipc's
+//! bench data (`netipc bench`, and `bench-client --strict`), or for their
+//! structure only, so that any NetIPC server can be measured: an INCREMENT
+//! answer is `value + 1` for every item (what the protocol's test service
+//! does), a snapshot decodes with every item (of any count, which the row
+//! reports), a lookup answer has one item per key echoing the key (any
+//! status).
 //!
 //! Ids run on from the warm-up into the measurement, so the raw SHM
 //! counters (which only grow) stay in step with the server.
@@ -30,7 +38,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use netipc::cache::SnapshotCache;
+use netipc::cache::{CacheItem, SnapshotCache};
 use netipc::codec::{
     AppsLookupView, CgroupsLookupView, SNAPSHOT_REQUEST_LEN, SnapshotRequest, SnapshotView,
     apps_lookup_request_len, cgroups_lookup_request_len, decode_increment,
@@ -41,20 +49,20 @@ use netipc::service::{
     ClientState, IncrementClient, ServiceKind,
 };
 use netipc::transport::testing::{RawConn, RawShm};
-use netipc::transport::{ClientOptions, ClientSession, DataPlane};
-
-use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, Profiles, TransportStatus, batch_payload_len};
+use netipc::transport::{ClientOptions, ClientSession, DataPlane, HandshakeError};
+use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, Profiles, TransportStatus};
 
 use super::alloc::allocations;
+use super::batch::BatchSize;
 use super::lookup::{CGROUPS, PROCESSES, Table};
 use super::scenarios::{
-    CACHE_ITEMS, Drive, Lookup, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP,
+    Batch, CACHE_ITEMS, Drive, Lookup, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP,
     WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
 use super::server::{PING, PONG, raw_shm_path};
-use super::snapshot::{Cgroup, Expected, cgroups};
+use super::snapshot::{SnapshotCheck, cgroups};
 use super::stats::{Measurement, latency_histogram};
-use super::{BenchError, Timing};
+use super::{BenchError, Check, Limits, Timing};
 use crate::usage;
 
 /// Longest wait for one answer before the server is declared stuck.
@@ -71,10 +79,14 @@ pub struct ClientParams<'a> {
     pub run_dir: &'a str,
     pub service: &'a str,
     pub timing: Timing,
-    /// Items of a `--batch` scenario.
-    pub batch: u32,
+    /// `--batch` of the batch rows (`None`: each row's default).
+    pub batch: Option<BatchSize>,
     /// The server's auth token.
     pub auth_token: u64,
+    /// The sizes the client proposes (0: what the scenario needs).
+    pub limits: Limits,
+    /// How answers are checked.
+    pub check: Check,
 }
 
 /// The server's cumulative CPU time at one moment, as it reports it.
@@ -116,8 +128,9 @@ pub enum Stage {
 trait Transport {
     /// Sends request `id`.
     fn send(&mut self, id: u64) -> Result<(), BenchError>;
-    /// Receives one answer, checks it, and returns the id it answers.
-    fn recv(&mut self) -> Result<u64, BenchError>;
+    /// Receives one answer, checks it, and returns the id it answers and
+    /// the items it carries.
+    fn recv(&mut self) -> Result<(u64, u32), BenchError>;
     /// Reconnections so far, for a client that reconnects by itself (L2).
     fn reconnects(&self) -> Option<u32> {
         None
@@ -142,7 +155,7 @@ impl Transport for RawClient {
             .map_err(|e| BenchError::new(format!("sending a raw packet: {e}")))
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         let n = self
             .conn
             .recv(&mut self.buf, Some(RESPONSE_TIMEOUT))
@@ -150,7 +163,7 @@ impl Transport for RawClient {
         let bytes: [u8; 8] = self.buf[..n.min(self.buf.len())]
             .try_into()
             .map_err(|_| BenchError::new(format!("echo of {n} bytes, expected 8")))?;
-        Ok(u64::from_ne_bytes(bytes))
+        Ok((u64::from_ne_bytes(bytes), 1))
     }
 }
 
@@ -217,38 +230,58 @@ impl Transport for RawShmClient {
         Ok(())
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         self.shm
             .wait(PONG, self.base.wrapping_add(self.sent), RESPONSE_TIMEOUT)
             .map_err(|e| answer_error(&e))?;
-        Ok(self.sent)
+        Ok((self.sent, 1))
     }
 }
 
 /// L1 INCREMENT requests (single or batch) on a client session.
 struct IncrementL1Client {
     session: ClientSession,
-    /// Items per request; 1 sends single (non-batch) requests.
-    batch: u32,
-    batch_mode: bool,
+    /// Items of each request.
+    batch: BatchSize,
+    /// Whether requests of 2 or more items travel as batch messages (a
+    /// request of 1 item is always a single message, as the protocol's
+    /// senders do).
+    batches: bool,
     items: Vec<[u8; 8]>,
 }
 
-/// The value of item `i` of request `id` in requests of `batch` items
-/// (distinct for every item of a run).
-fn item_value(id: u64, batch: u32, i: u32) -> u64 {
-    id.wrapping_mul(u64::from(batch)).wrapping_add(u64::from(i))
+/// The items of request `id` of `batch` (request 0, which primes the
+/// session, carries the largest count), and whether it travels as a batch
+/// message.
+fn shape(batch: BatchSize, batches: bool, id: u64) -> (u32, bool) {
+    let n = if id == 0 { batch.max() } else { batch.of(id) };
+    (n, batches && n >= 2)
+}
+
+/// The value of item `i` of request `id` of `batch` (distinct for every
+/// item of a run).
+fn item_value(batch: BatchSize, id: u64, i: u32) -> u64 {
+    id.wrapping_mul(u64::from(batch.max()))
+        .wrapping_add(u64::from(i))
+}
+
+impl L1Transport for IncrementL1Client {
+    const WHAT: &'static str = "INCREMENT";
+    fn session(&mut self) -> &mut ClientSession {
+        &mut self.session
+    }
 }
 
 impl Transport for IncrementL1Client {
     fn send(&mut self, id: u64) -> Result<(), BenchError> {
         let code = Method::Increment.code();
-        for i in 0..self.batch {
-            let v = item_value(id, self.batch, i);
+        let (n, batched) = shape(self.batch, self.batches, id);
+        for i in 0..n {
+            let v = item_value(self.batch, id, i);
             encode_increment(v, &mut self.items[i as usize]).map_err(codec_error)?;
         }
-        let sent = if self.batch_mode {
-            let items = self.items.iter().map(<[u8; 8]>::as_slice);
+        let sent = if batched {
+            let items = self.items[..n as usize].iter().map(<[u8; 8]>::as_slice);
             self.session.send_batch(code, id, items)
         } else {
             self.session.send_request(code, id, &self.items[0])
@@ -256,7 +289,7 @@ impl Transport for IncrementL1Client {
         sent.map_err(|e| BenchError::new(format!("sending INCREMENT request {id}: {e}")))
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         let msg = self
             .session
             .recv(Some(RESPONSE_TIMEOUT), None)
@@ -264,32 +297,28 @@ impl Transport for IncrementL1Client {
         let h = msg.header;
         let id = h.message_id;
         if h.transport_status != TransportStatus::OK {
-            return Err(BenchError::new(format!(
-                "the server answered request {id} with {}",
-                h.transport_status
-            )));
+            return Err(status_error("INCREMENT", id, h.transport_status));
         }
+        let (n, batched) = shape(self.batch, self.batches, id);
         let items = msg.items().map_err(codec_error)?;
-        if items.len() != self.batch as usize || h.is_batch() != self.batch_mode {
+        if items.len() != n as usize || h.is_batch() != batched {
             return Err(BenchError::new(format!(
-                "the answer to request {id} has {} items (batch {}), expected {} (batch {})",
+                "the answer to request {id} has {} items (batch {}), expected {n} (batch {batched})",
                 items.len(),
                 h.is_batch(),
-                self.batch,
-                self.batch_mode
             )));
         }
-        for i in 0..self.batch {
+        for i in 0..n {
             let got =
                 decode_increment(items.get(i as usize).unwrap_or_default()).map_err(codec_error)?;
-            let want = item_value(id, self.batch, i).wrapping_add(1);
+            let want = item_value(self.batch, id, i).wrapping_add(1);
             if got != want {
                 return Err(BenchError::new(format!(
                     "wrong answer to request {id} item {i}: got {got}, expected {want} (value + 1)"
                 )));
             }
         }
-        Ok(id)
+        Ok((id, n))
     }
 }
 
@@ -298,7 +327,14 @@ impl Transport for IncrementL1Client {
 struct SnapshotL1Client {
     session: ClientSession,
     request: [u8; SNAPSHOT_REQUEST_LEN],
-    expected: Expected,
+    check: SnapshotCheck,
+}
+
+impl L1Transport for SnapshotL1Client {
+    const WHAT: &'static str = "snapshot";
+    fn session(&mut self) -> &mut ClientSession {
+        &mut self.session
+    }
 }
 
 impl Transport for SnapshotL1Client {
@@ -308,7 +344,7 @@ impl Transport for SnapshotL1Client {
             .map_err(|e| BenchError::new(format!("sending snapshot request {id}: {e}")))
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         let msg = self
             .session
             .recv(Some(RESPONSE_TIMEOUT), None)
@@ -316,20 +352,12 @@ impl Transport for SnapshotL1Client {
         let h = msg.header;
         let id = h.message_id;
         if h.transport_status != TransportStatus::OK {
-            return Err(BenchError::new(format!(
-                "the server answered snapshot request {id} with {}{}",
-                h.transport_status,
-                if h.transport_status == TransportStatus::UNSUPPORTED {
-                    " (only the server of a snapshot scenario answers snapshots)"
-                } else {
-                    ""
-                }
-            )));
+            return Err(status_error("snapshot", id, h.transport_status));
         }
         let view = SnapshotView::decode(msg.payload)
             .map_err(|e| BenchError::new(format!("malformed snapshot answer: {e}")))?;
-        self.expected.check(&view).map_err(BenchError::new)?;
-        Ok(id)
+        let items = self.check.check(&view).map_err(BenchError::new)?;
+        Ok((id, items))
     }
 }
 
@@ -351,27 +379,28 @@ impl From<L2Failure> for BenchError {
 }
 
 /// An L2 client making one logical call per request id; `call` makes the
-/// call of an id and checks its answer. Calls are synchronous, so the
-/// answer of the last sent id is ready at once.
+/// call of an id, checks its answer and returns the items it answered.
+/// Calls are synchronous, so the answer of the last sent id is ready at
+/// once.
 struct L2Calls<K: ServiceKind, F> {
     client: Client<K>,
     call: F,
-    /// The id of the last call.
-    done: u64,
+    /// The id and the items of the last call.
+    done: (u64, u32),
 }
 
 impl<K, F> Transport for L2Calls<K, F>
 where
     K: ServiceKind,
-    F: FnMut(&mut Client<K>, u64) -> Result<(), L2Failure>,
+    F: FnMut(&mut Client<K>, u64) -> Result<u32, L2Failure>,
 {
     fn send(&mut self, id: u64) -> Result<(), BenchError> {
-        (self.call)(&mut self.client, id)?;
-        self.done = id;
+        let items = (self.call)(&mut self.client, id)?;
+        self.done = (id, items);
         Ok(())
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         Ok(self.done)
     }
 
@@ -385,7 +414,7 @@ where
 }
 
 /// L2 `IncrementClient::call` with the request id as the value.
-fn call_increment(client: &mut IncrementClient, id: u64) -> Result<(), L2Failure> {
+fn call_increment(client: &mut IncrementClient, id: u64) -> Result<u32, L2Failure> {
     let got = client.call(id).map_err(L2Failure::Call)?;
     let want = id.wrapping_add(1);
     if got != want {
@@ -393,14 +422,17 @@ fn call_increment(client: &mut IncrementClient, id: u64) -> Result<(), L2Failure
             "wrong answer to {id}: got {got}, expected {want} (value + 1)"
         ))));
     }
-    Ok(())
+    Ok(1)
 }
 
 /// L2 `CgroupsSnapshotClient::call` (a full refresh); every item of the
 /// answer is read and checked.
-fn call_snapshot(client: &mut CgroupsSnapshotClient, expected: &Expected) -> Result<(), L2Failure> {
+fn call_snapshot(
+    client: &mut CgroupsSnapshotClient,
+    check: &SnapshotCheck,
+) -> Result<u32, L2Failure> {
     let view = client.call().map_err(L2Failure::Call)?;
-    expected
+    check
         .check(&view)
         .map_err(|e| L2Failure::Answer(BenchError::new(e)))
 }
@@ -429,6 +461,7 @@ struct LookupL1Client<'t> {
     kind: Lookup,
     table: &'t Table,
     keys: u32,
+    check: Check,
     request: Vec<u8>,
 }
 
@@ -442,6 +475,13 @@ impl LookupL1Client<'_> {
                 .unwrap_or(0),
             Lookup::Apps => apps_lookup_request_len(keys as usize),
         }
+    }
+}
+
+impl L1Transport for LookupL1Client<'_> {
+    const WHAT: &'static str = "lookup";
+    fn session(&mut self) -> &mut ClientSession {
+        &mut self.session
     }
 }
 
@@ -461,7 +501,7 @@ impl Transport for LookupL1Client<'_> {
             .map_err(|e| BenchError::new(format!("sending lookup request {id}: {e}")))
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         let msg = self
             .session
             .recv(Some(RESPONSE_TIMEOUT), None)
@@ -469,22 +509,20 @@ impl Transport for LookupL1Client<'_> {
         let h = msg.header;
         let id = h.message_id;
         if h.transport_status != TransportStatus::OK {
-            return Err(BenchError::new(format!(
-                "the server answered lookup request {id} with {}",
-                h.transport_status
-            )));
+            return Err(status_error("lookup", id, h.transport_status));
         }
         let keys = window(self.kind, id, self.keys);
+        let (table, check) = (self.table, self.check);
         let checked = match self.kind {
             Lookup::Cgroups => CgroupsLookupView::decode(msg.payload)
                 .map_err(|e| format!("malformed lookup answer: {e}"))
-                .and_then(|view| self.table.check_cgroups(&view, keys)),
+                .and_then(|view| table.check_cgroups(&view, keys, check)),
             Lookup::Apps => AppsLookupView::decode(msg.payload)
                 .map_err(|e| format!("malformed lookup answer: {e}"))
-                .and_then(|view| self.table.check_apps(&view, keys)),
+                .and_then(|view| table.check_apps(&view, keys, check)),
         };
         checked.map_err(BenchError::new)?;
-        Ok(id)
+        Ok((id, self.keys))
     }
 }
 
@@ -495,14 +533,16 @@ fn call_cgroups(
     table: &Table,
     id: u64,
     keys: u32,
-) -> Result<(), L2Failure> {
-    let keys = window(Lookup::Cgroups, id, keys);
+    check: Check,
+) -> Result<u32, L2Failure> {
+    let window = window(Lookup::Cgroups, id, keys);
     let view = client
-        .call(&table.paths[keys.clone()])
+        .call(&table.paths[window.clone()])
         .map_err(L2Failure::Call)?;
     table
-        .check_cgroups(&view, keys)
-        .map_err(|e| L2Failure::Answer(BenchError::new(e)))
+        .check_cgroups(&view, window, check)
+        .map_err(|e| L2Failure::Answer(BenchError::new(e)))?;
+    Ok(keys)
 }
 
 /// As [`call_cgroups`], for PIDs.
@@ -511,14 +551,16 @@ fn call_apps(
     table: &Table,
     id: u64,
     keys: u32,
-) -> Result<(), L2Failure> {
-    let keys = window(Lookup::Apps, id, keys);
+    check: Check,
+) -> Result<u32, L2Failure> {
+    let window = window(Lookup::Apps, id, keys);
     let view = client
-        .call(&table.pids[keys.clone()])
+        .call(&table.pids[window.clone()])
         .map_err(L2Failure::Call)?;
     table
-        .check_apps(&view, keys)
-        .map_err(|e| L2Failure::Answer(BenchError::new(e)))
+        .check_apps(&view, window, check)
+        .map_err(|e| L2Failure::Answer(BenchError::new(e)))?;
+    Ok(keys)
 }
 
 /// The keys of the in-process rows: `lookups` cgroups of `list` in a
@@ -535,17 +577,17 @@ struct LocalKeys<'a> {
 const LOCAL_STRIDE: usize = 617;
 
 impl<'a> LocalKeys<'a> {
-    fn new(list: &'a [Cgroup], lookups: u32) -> Self {
+    fn new(list: &'a [CacheItem], lookups: u32) -> Self {
         let len = list.len().max(1);
         let stride = (LOCAL_STRIDE..).find(|s| gcd(*s, len) == 1).unwrap_or(1);
-        let order: Vec<&Cgroup> = (0..lookups as usize)
+        let order: Vec<&CacheItem> = (0..lookups as usize)
             .filter_map(|j| list.get(j * stride % len))
             .collect();
-        let sum = order.iter().fold(0, |sum, c| {
-            fold_found(sum, c.options, c.enabled, c.path.as_bytes())
-        });
+        let sum = order
+            .iter()
+            .fold(0, |sum, c| fold_found(sum, c.options, c.enabled, &c.path));
         Self {
-            keys: order.iter().map(|c| (c.hash, c.name.as_bytes())).collect(),
+            keys: order.iter().map(|c| (c.hash, c.name.as_slice())).collect(),
             sum,
         }
     }
@@ -555,10 +597,24 @@ impl<'a> LocalKeys<'a> {
             Ok(())
         } else {
             Err(BenchError::new(
-                "the lookups found other items than the bench's cgroups",
+                "the lookups found other items than the ones looked up",
             ))
         }
     }
+}
+
+/// The `n` cgroups of netipc's bench snapshots, as a cache holds them.
+fn bench_items(n: u32) -> Vec<CacheItem> {
+    cgroups(n)
+        .into_iter()
+        .map(|c| CacheItem {
+            hash: c.hash,
+            options: c.options,
+            enabled: c.enabled,
+            name: c.name.into_bytes(),
+            path: c.path.into_bytes(),
+        })
+        .collect()
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -587,7 +643,7 @@ fn not_found(hash: u32, name: &[u8]) -> BenchError {
 struct CacheClient<'a> {
     cache: SnapshotCache,
     keys: &'a LocalKeys<'a>,
-    done: u64,
+    done: (u64, u32),
 }
 
 impl Transport for CacheClient<'_> {
@@ -599,22 +655,27 @@ impl Transport for CacheClient<'_> {
             sum = fold_found(sum, item.options, item.enabled, item.path);
         }
         self.keys.check(sum)?;
-        self.done = id;
+        self.done = (id, lookups(self.keys));
         Ok(())
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         Ok(self.done)
     }
+}
+
+/// The lookups of one round trip of an in-process row.
+fn lookups(keys: &LocalKeys<'_>) -> u32 {
+    u32::try_from(keys.keys.len()).unwrap_or(u32::MAX)
 }
 
 /// The in-process limit: the same lookups in a `std::collections::HashMap`
 /// (default hasher) keyed by `(hash, name)`.
 struct MapClient<'a> {
     map: HashMap<(u32, &'a [u8]), usize>,
-    list: &'a [Cgroup],
+    list: &'a [CacheItem],
     keys: &'a LocalKeys<'a>,
-    done: u64,
+    done: (u64, u32),
 }
 
 impl Transport for MapClient<'_> {
@@ -626,26 +687,28 @@ impl Transport for MapClient<'_> {
                 .get(&(hash, name))
                 .ok_or_else(|| not_found(hash, name))?;
             let c = &self.list[i];
-            sum = fold_found(sum, c.options, c.enabled, c.path.as_bytes());
+            sum = fold_found(sum, c.options, c.enabled, &c.path);
         }
         self.keys.check(sum)?;
-        self.done = id;
+        self.done = (id, lookups(self.keys));
         Ok(())
     }
 
-    fn recv(&mut self) -> Result<u64, BenchError> {
+    fn recv(&mut self) -> Result<(u64, u32), BenchError> {
         Ok(self.done)
     }
 }
 
-/// A cache of the scenario's server, filled: refreshed until a refresh
-/// succeeds (the first one may need reconnections that grow the response
-/// size) and checked to hold the server's `items` cgroups.
+/// A cache of the scenario's server, filled (refreshed until a refresh
+/// succeeds: the first one may need reconnections that grow the response
+/// size), and the items its lookups look for: netipc's bench cgroups,
+/// which the cache must hold exactly ([`Check::BenchData`]), or the
+/// cache's own items, one for each key (by the item the cache finds for
+/// it, so a snapshot with two items of one key is measured too).
 fn filled_cache(
     scenario: &Scenario,
     p: &ClientParams<'_>,
-    items: u32,
-) -> Result<SnapshotCache, BenchError> {
+) -> Result<(SnapshotCache, Vec<CacheItem>), BenchError> {
     let cache = SnapshotCache::new(p.run_dir, p.service, &l2_config(scenario, p));
     let mut failures = 0;
     while let Err(e) = cache.refresh() {
@@ -660,19 +723,35 @@ fn filled_cache(
             )));
         }
     }
-    let held = cache.read().len();
-    if held != items as usize {
-        return Err(BenchError::new(format!(
-            "the cache holds a snapshot of {held} items, expected {items}: is the server \
-             serving this scenario?"
-        )));
-    }
-    Ok(cache)
+    let guard = cache.read();
+    let held = guard.len();
+    let items = match p.check {
+        Check::BenchData if held != CACHE_ITEMS as usize => {
+            return Err(BenchError::new(format!(
+                "the cache holds a snapshot of {held} items, expected {CACHE_ITEMS}: is the \
+                 server serving this scenario?"
+            )));
+        }
+        Check::BenchData => bench_items(CACHE_ITEMS),
+        Check::Structure if held == 0 => {
+            return Err(BenchError::new(
+                "the server's snapshot has no items: the cache has nothing to look up",
+            ));
+        }
+        Check::Structure => guard
+            .iter()
+            .filter_map(|i| guard.get(i.hash, i.name))
+            .map(|i| i.to_owned_item())
+            .collect(),
+    };
+    drop(guard);
+    Ok((cache, items))
 }
 
 /// The L2 client config of `scenario`: the documented defaults (so the
-/// response size grows on demand), the transport of the scenario's plane,
-/// the server's auth token and the bench's answer timeout.
+/// sizes grow on demand) unless the limits fix them, the transport of the
+/// scenario's plane, the server's auth token and the bench's answer
+/// timeout.
 fn l2_config(scenario: &Scenario, p: &ClientParams<'_>) -> ClientConfig {
     ClientConfig {
         auth_token: p.auth_token,
@@ -680,8 +759,23 @@ fn l2_config(scenario: &Scenario, p: &ClientParams<'_>) -> ClientConfig {
             Plane::Socket | Plane::Memory => Profiles::BASELINE,
             Plane::Shm => Profiles::SHM_HYBRID,
         },
+        max_request_payload_bytes: p.limits.request_bytes,
+        max_response_payload_bytes: p.limits.response_bytes,
+        max_request_batch_items: p.limits.batch_items,
         call_timeout: RESPONSE_TIMEOUT,
         ..ClientConfig::default()
+    }
+}
+
+/// Why `client` is not connected: its last error, or its state.
+fn cause<K: ServiceKind>(client: &Client<K>, scenario: &Scenario, p: &ClientParams<'_>) -> String {
+    match client.last_error() {
+        Some(e @ netipc::Error::Handshake(HandshakeError::LimitExceeded)) => {
+            let proposed = Some(p.limits.request_bytes).filter(|&n| n > 0);
+            refused_request_size(scenario, p, proposed, e)
+        }
+        Some(e) => e.to_string(),
+        None => format!("the client is {:?}", client.status().state),
     }
 }
 
@@ -692,19 +786,11 @@ fn l2_config(scenario: &Scenario, p: &ClientParams<'_>) -> ClientConfig {
 /// config a large response fails the first call after growing the response
 /// size as far as one call may), up to [`PRIME_ATTEMPTS`] failures; a
 /// wrong answer or a rejected request fails at once.
-/// Why `client` is not connected: its last error, or its state.
-fn cause<K: ServiceKind>(client: &Client<K>) -> String {
-    client.last_error().map_or_else(
-        || format!("the client is {:?}", client.status().state),
-        ToString::to_string,
-    )
-}
-
 fn prime<K: ServiceKind>(
     client: &mut Client<K>,
     scenario: &Scenario,
     p: &ClientParams<'_>,
-    call: &mut dyn FnMut(&mut Client<K>) -> Result<(), L2Failure>,
+    call: &mut dyn FnMut(&mut Client<K>) -> Result<u32, L2Failure>,
 ) -> Result<&'static str, BenchError> {
     let mut failures = 0;
     loop {
@@ -713,7 +799,7 @@ fn prime<K: ServiceKind>(
         }
         let result = match client.status().state {
             ClientState::Ready => match call(client) {
-                Ok(()) => Ok(()),
+                Ok(_) => Ok(()),
                 Err(f @ (L2Failure::Answer(_) | L2Failure::Call(netipc::Error::Rejected(_)))) => {
                     return Err(f.into());
                 }
@@ -732,13 +818,13 @@ fn prime<K: ServiceKind>(
                 return Err(BenchError::new(format!(
                     "cannot connect to service {:?}: {}",
                     p.service,
-                    cause(client)
+                    cause(client, scenario, p)
                 )));
             }
             _ => Err(BenchError::new(format!(
                 "cannot connect to service {:?}: {}",
                 p.service,
-                cause(client)
+                cause(client, scenario, p)
             ))),
         };
         match result {
@@ -791,10 +877,53 @@ fn answer_error(e: &netipc::Error) -> BenchError {
         netipc::Error::Disconnected => BenchError::new(
             "the server closed the connection: does it serve this scenario \
              (raw-packet-pingpong needs a raw echo server, raw-shm-pingpong a raw SHM server, \
-             the others an INCREMENT server)?",
+             the others a NetIPC server of the scenario's method: see `netipc bench-client \
+             --help`), and does it take requests of this size?",
         ),
         e => BenchError::new(format!("receiving an answer: {e}")),
     }
+}
+
+/// The error for an answer of `what` request `id` that carries a failure
+/// status instead of a payload.
+fn status_error(what: &str, id: u64, status: TransportStatus) -> BenchError {
+    let hint = match status {
+        TransportStatus::UNSUPPORTED => {
+            ": the server does not serve this method (a netipc bench-server answers \
+             snapshots only in a snapshot scenario)"
+        }
+        TransportStatus::LIMIT_EXCEEDED => {
+            ": the answer does not fit the server's response payload size (raise the \
+             server's, e.g. netipc bench-server --max-response-bytes, or use a smaller \
+             --batch or an L2 row)"
+        }
+        _ => "",
+    };
+    BenchError::new(format!(
+        "the server answered {what} request {id} with {status}{hint}"
+    ))
+}
+
+/// A handshake refused with LIMIT_EXCEEDED: the request payload size the
+/// client proposed (`None`: its default) is above the server's maximum.
+fn refused_request_size(
+    scenario: &Scenario,
+    p: &ClientParams<'_>,
+    proposed: Option<u32>,
+    e: &netipc::Error,
+) -> String {
+    let size = proposed.map_or_else(|| "its default".to_owned(), |n| format!("{n} bytes"));
+    let batch = if scenario.batch(p.batch).is_some() {
+        ", a smaller --batch"
+    } else {
+        ""
+    };
+    format!(
+        "the server refused the client's request payload size (max_request_payload_bytes, \
+         {size}): it is above the server's maximum. Give the server a larger one (netipc \
+         bench-server --max-request-bytes), or make the client propose what the server takes \
+         (--max-request-bytes{batch})\n  ({e})"
+    )
 }
 
 fn connect_error(scenario: &Scenario, p: &ClientParams<'_>, e: &netipc::Error) -> BenchError {
@@ -845,7 +974,7 @@ pub fn run(
             let conn = RawConn::connect(p.run_dir, p.service)
                 .map_err(|e| connect_error(scenario, p, &e))?;
             let mut t = RawClient { conn, buf: [0; 64] };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            measure(&mut t, scenario, wait, p, probe, tick)
         }
         Drive::RawShm => {
             let path =
@@ -857,116 +986,196 @@ pub fn run(
                 )));
             }
             let mut t = RawShmClient::open(&path)?;
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            measure(&mut t, scenario, wait, p, probe, tick)
         }
-        Drive::Increment(_) => {
-            let payload = batch_payload_len((0..items).map(|_| 8)).unwrap_or(usize::MAX);
-            let payload = u32::try_from(payload)
-                .unwrap_or(u32::MAX)
-                .max(MAX_PAYLOAD_DEFAULT);
-            let session = l1_connect(scenario, p, payload, items)?;
-            let wait = l1_wait(scenario, p, &session)?;
-            let mut t = IncrementL1Client {
+        Drive::Increment(batch) => {
+            // A batch answer is as large as its request.
+            let need = Need {
+                request: items.max_payload(),
+                response: Some(items.max_payload()),
+                items: items.max(),
+            };
+            let (mut t, wait) = primed_l1(scenario, p, &need, |session| IncrementL1Client {
                 session,
                 batch: items,
-                batch_mode: scenario.is_batch(),
-                items: vec![[0; 8]; items as usize],
-            };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+                batches: matches!(batch, Batch::Option(_)),
+                items: vec![[0; 8]; items.max() as usize],
+            })?;
+            measure(&mut t, scenario, wait, p, probe, tick)
         }
         Drive::Snapshot(n) => {
-            // The server answers with its own response size (1 MiB).
-            let session = l1_connect(scenario, p, MAX_PAYLOAD_DEFAULT, 1)?;
-            let wait = l1_wait(scenario, p, &session)?;
+            // The server answers with its own response size.
+            let need = Need {
+                request: SNAPSHOT_REQUEST_LEN as u32,
+                response: None,
+                items: 1,
+            };
             let mut request = [0; SNAPSHOT_REQUEST_LEN];
             SnapshotRequest::default()
                 .encode(&mut request)
                 .map_err(|e| BenchError::new(format!("encoding the snapshot request: {e}")))?;
-            let mut t = SnapshotL1Client {
+            let check = SnapshotCheck::new(p.check, n);
+            let (mut t, wait) = primed_l1(scenario, p, &need, |session| SnapshotL1Client {
                 session,
                 request,
-                expected: Expected::of(&cgroups(n)),
-            };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+                check,
+            })?;
+            measure(&mut t, scenario, wait, p, probe, tick)
         }
         Drive::L2Increment => {
             let client = IncrementClient::new(p.run_dir, p.service, &l2_config(scenario, p));
-            drive_l2(client, call_increment, scenario, items, p, probe, tick)
+            drive_l2(client, call_increment, scenario, p, probe, tick)
         }
         Drive::L2Snapshot(n) => {
-            let expected = Expected::of(&cgroups(n));
+            let check = SnapshotCheck::new(p.check, n);
             let client = CgroupsSnapshotClient::new(p.run_dir, p.service, &l2_config(scenario, p));
-            let call = |c: &mut CgroupsSnapshotClient, _| call_snapshot(c, &expected);
-            drive_l2(client, call, scenario, items, p, probe, tick)
+            let call = |c: &mut CgroupsSnapshotClient, _| call_snapshot(c, &check);
+            drive_l2(client, call, scenario, p, probe, tick)
         }
         Drive::Lookup(kind, n) => {
             let table = Table::new();
             let len = LookupL1Client::request_len(kind, &table, n);
-            let payload = u32::try_from(len)
-                .unwrap_or(u32::MAX)
-                .max(MAX_PAYLOAD_DEFAULT);
-            // The server answers with its own response size (1 MiB).
-            let session = l1_connect(scenario, p, payload, 1)?;
-            let wait = l1_wait(scenario, p, &session)?;
-            let mut t = LookupL1Client {
+            // The server answers with its own response size.
+            let need = Need {
+                request: u32::try_from(len).unwrap_or(u32::MAX),
+                response: None,
+                items: 1,
+            };
+            let (mut t, wait) = primed_l1(scenario, p, &need, |session| LookupL1Client {
                 session,
                 kind,
                 table: &table,
                 keys: n,
+                check: p.check,
                 request: vec![0; len],
-            };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            })?;
+            measure(&mut t, scenario, wait, p, probe, tick)
         }
         Drive::L2Lookup(Lookup::Cgroups, n) => {
             let table = Table::new();
             let client = CgroupsLookupClient::new(p.run_dir, p.service, &l2_config(scenario, p));
-            let call = |c: &mut CgroupsLookupClient, id| call_cgroups(c, &table, id, n);
-            drive_l2(client, call, scenario, items, p, probe, tick)
+            let call = |c: &mut CgroupsLookupClient, id| call_cgroups(c, &table, id, n, p.check);
+            drive_l2(client, call, scenario, p, probe, tick)
         }
         Drive::L2Lookup(Lookup::Apps, n) => {
             let table = Table::new();
             let client = AppsLookupClient::new(p.run_dir, p.service, &l2_config(scenario, p));
-            let call = |c: &mut AppsLookupClient, id| call_apps(c, &table, id, n);
-            drive_l2(client, call, scenario, items, p, probe, tick)
+            let call = |c: &mut AppsLookupClient, id| call_apps(c, &table, id, n, p.check);
+            drive_l2(client, call, scenario, p, probe, tick)
         }
         Drive::CacheLookup(n) => {
-            let list = cgroups(CACHE_ITEMS);
+            let (cache, list) = filled_cache(scenario, p)?;
             let keys = LocalKeys::new(&list, n);
-            let cache = filled_cache(scenario, p, CACHE_ITEMS)?;
             let mut t = CacheClient {
                 cache,
                 keys: &keys,
-                done: 0,
+                done: (0, 0),
             };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            measure(&mut t, scenario, wait, p, probe, tick)
         }
         Drive::MapLookup(n) => {
-            let list = cgroups(CACHE_ITEMS);
+            let list = bench_items(CACHE_ITEMS);
             let keys = LocalKeys::new(&list, n);
             let map = list
                 .iter()
                 .enumerate()
-                .map(|(i, c)| ((c.hash, c.name.as_bytes()), i))
+                .map(|(i, c)| ((c.hash, c.name.as_slice()), i))
                 .collect();
             let mut t = MapClient {
                 map,
                 list: &list,
                 keys: &keys,
-                done: 0,
+                done: (0, 0),
             };
-            measure(&mut t, scenario, items, wait, p, probe, tick)
+            measure(&mut t, scenario, wait, p, probe, tick)
         }
     }
 }
 
-/// Connects an L1 session for `scenario`'s plane proposing `payload`
-/// bytes per message each way.
+/// What an L1 session of a scenario needs from its handshake.
+struct Need {
+    /// Payload bytes of the largest request.
+    request: u32,
+    /// Payload bytes of the largest answer, when known in advance.
+    response: Option<u32>,
+    /// Items of the largest request.
+    items: u32,
+}
+
+/// The error for a `flag` (limit option) of `value` below what the
+/// scenario needs.
+fn too_small(
+    scenario: &Scenario,
+    p: &ClientParams<'_>,
+    flag: &str,
+    need: String,
+    value: u32,
+) -> BenchError {
+    let batch = scenario
+        .batch(p.batch)
+        .map(|b| format!(" with --batch {b}"))
+        .unwrap_or_default();
+    BenchError::new(format!(
+        "scenario {}{batch} needs {need}, but {flag} is {value}: raise {flag} (0: what the \
+         scenario needs){}",
+        scenario.name,
+        if batch.is_empty() {
+            ""
+        } else {
+            " or lower --batch"
+        }
+    ))
+}
+
+/// Connects an L1 session for `scenario`'s plane, proposing what it needs
+/// (or the limit options, which must hold it), and checks that the server
+/// agreed to it.
 fn l1_connect(
     scenario: &Scenario,
     p: &ClientParams<'_>,
-    payload: u32,
-    items: u32,
+    need: &Need,
 ) -> Result<ClientSession, BenchError> {
+    let limits = p.limits;
+    let mut request = need.request.max(MAX_PAYLOAD_DEFAULT);
+    let mut response = need.response.unwrap_or(0).max(MAX_PAYLOAD_DEFAULT);
+    let mut items = need.items;
+    for (option, need, proposal, flag, what) in [
+        (
+            limits.request_bytes,
+            need.request,
+            &mut request,
+            "--max-request-bytes",
+            "requests of up to {} bytes",
+        ),
+        (
+            limits.response_bytes,
+            need.response.unwrap_or(0),
+            &mut response,
+            "--max-response-bytes",
+            "answers of up to {} bytes",
+        ),
+        (
+            limits.batch_items,
+            need.items,
+            &mut items,
+            "--max-batch-items",
+            "up to {} items per request",
+        ),
+    ] {
+        match option {
+            0 => {}
+            n if n < need => {
+                return Err(too_small(
+                    scenario,
+                    p,
+                    flag,
+                    what.replace("{}", &need.to_string()),
+                    n,
+                ));
+            }
+            n => *proposal = n,
+        }
+    }
     let (supported_profiles, preferred_profiles) = match scenario.plane {
         Plane::Socket | Plane::Memory => (Profiles::BASELINE, Profiles::empty()),
         Plane::Shm => (
@@ -977,14 +1186,95 @@ fn l1_connect(
     let options = ClientOptions {
         supported_profiles,
         preferred_profiles,
-        max_request_payload_bytes: payload,
-        max_response_payload_bytes: payload,
+        max_request_payload_bytes: request,
+        max_response_payload_bytes: response,
+        response_payload_limit: limits.response_bytes,
         max_request_batch_items: items,
         auth_token: p.auth_token,
         ..ClientOptions::default()
     };
-    ClientSession::connect(p.run_dir, p.service, &options)
-        .map_err(|e| connect_error(scenario, p, &e))
+    let session = ClientSession::connect(p.run_dir, p.service, &options).map_err(|e| match e {
+        netipc::Error::Handshake(HandshakeError::LimitExceeded) => {
+            BenchError::new(refused_request_size(scenario, p, Some(request), &e))
+        }
+        e => connect_error(scenario, p, &e),
+    })?;
+    let agreed = session.params();
+    if agreed.max_request_batch_items < need.items {
+        return Err(BenchError::new(format!(
+            "the server agreed to {} items per request (max_request_batch_items), but scenario \
+             {} sends up to {}",
+            agreed.max_request_batch_items, scenario.name, need.items
+        )));
+    }
+    Ok(session)
+}
+
+/// An L1 transport: its session, and what its requests are called in
+/// messages.
+trait L1Transport: Transport {
+    const WHAT: &'static str;
+    fn session(&mut self) -> &mut ClientSession;
+}
+
+/// Connects an L1 session for `scenario`, makes its transport with
+/// `make` and primes it: request 0 (for a batch row, of the largest
+/// count) is sent and answered before the warm-up, its answer unchecked.
+///
+/// A server whose response size grows (at their defaults netipc's managed
+/// servers start at 64 KiB, the reference Rust and Go ones at 1024 bytes)
+/// answers a larger answer with LIMIT_EXCEEDED and grows, so the client connects again
+/// while the negotiated response size grows, up to [`PRIME_ATTEMPTS`]
+/// sessions. Returns the transport and the `wait` of its session.
+fn primed_l1<T: L1Transport>(
+    scenario: &Scenario,
+    p: &ClientParams<'_>,
+    need: &Need,
+    mut make: impl FnMut(ClientSession) -> T,
+) -> Result<(T, &'static str), BenchError> {
+    let (mut before, mut attempt) = (0, 0);
+    loop {
+        attempt += 1;
+        let session = l1_connect(scenario, p, need)?;
+        let wait = l1_wait(scenario, p, &session)?;
+        let size = session.params().max_response_payload_bytes;
+        let mut t = make(session);
+        t.send(0)?;
+        let msg = t
+            .session()
+            .recv(Some(RESPONSE_TIMEOUT), None)
+            .map_err(|e| answer_error(&e))?;
+        match msg.header.transport_status {
+            TransportStatus::OK => return Ok((t, wait)),
+            TransportStatus::LIMIT_EXCEEDED if size > before && attempt < PRIME_ATTEMPTS => {
+                before = size;
+            }
+            TransportStatus::LIMIT_EXCEEDED => {
+                let answer = need
+                    .response
+                    .map(|n| format!(" (up to {n} bytes)"))
+                    .unwrap_or_default();
+                let batch = scenario.batch(p.batch);
+                return Err(BenchError::new(format!(
+                    "the server answered {} request 0 with LIMIT_EXCEEDED: its response payload \
+                     size (max_response_payload_bytes) is {size} bytes and does not grow, too \
+                     small for the answers of scenario {}{}{answer}: give the server a larger \
+                     one (netipc bench-server --max-response-bytes){}",
+                    T::WHAT,
+                    scenario.name,
+                    batch
+                        .map(|b| format!(" with --batch {b}"))
+                        .unwrap_or_default(),
+                    if batch.is_some() {
+                        ", or lower --batch"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            status => return Err(status_error(T::WHAT, 0, status)),
+        }
+    }
 }
 
 /// The `wait` of an L1 session, or an error for an SHM scenario whose
@@ -1015,28 +1305,26 @@ fn drive_l2<K, F>(
     mut client: Client<K>,
     mut call: F,
     scenario: &Scenario,
-    items: u32,
     p: &ClientParams<'_>,
     probe: &mut dyn ServerProbe,
     tick: &mut dyn FnMut(Stage, Duration),
 ) -> Result<Measurement, BenchError>
 where
     K: ServiceKind,
-    F: FnMut(&mut Client<K>, u64) -> Result<(), L2Failure>,
+    F: FnMut(&mut Client<K>, u64) -> Result<u32, L2Failure>,
 {
     let wait = prime(&mut client, scenario, p, &mut |c| call(c, 0))?;
     let mut t = L2Calls {
         client,
         call,
-        done: 0,
+        done: (0, 0),
     };
-    measure(&mut t, scenario, items, wait, p, probe, tick)
+    measure(&mut t, scenario, wait, p, probe, tick)
 }
 
 fn measure<T: Transport>(
     t: &mut T,
     scenario: &Scenario,
-    items: u32,
     wait: &'static str,
     p: &ClientParams<'_>,
     probe: &mut dyn ServerProbe,
@@ -1054,7 +1342,7 @@ fn measure<T: Transport>(
     let reconnects_before = t.reconnects();
     let exchanges_before = t.exchanges();
     let cpu_before = usage::thread_cpu();
-    let (round_trips, wall, allocations) = run_phase(
+    let phase = run_phase(
         t,
         depth,
         p.timing.duration,
@@ -1081,22 +1369,36 @@ fn measure<T: Transport>(
         _ => None,
     };
     Ok(Measurement {
-        round_trips,
-        items_per_round_trip: items,
-        wall,
+        round_trips: phase.answered,
+        items: phase.items,
+        items_range: phase.items_range,
+        batch: scenario.batch(p.batch),
+        wall: phase.wall,
         latency,
         client_cpu,
         server_cores,
         wait,
-        allocations,
+        allocations: phase.allocations,
         reconnects,
         exchanges,
     })
 }
 
+/// What one phase did.
+struct Phase {
+    /// Requests answered.
+    answered: u64,
+    /// Items in the answers.
+    items: u64,
+    /// The fewest and the most items of one answer.
+    items_range: (u32, u32),
+    wall: Duration,
+    /// Allocations of the process meanwhile (outside the progress ticks).
+    allocations: u64,
+}
+
 /// Runs requests for `duration` with `depth` in flight, then waits for
-/// the last answers. Returns the answered count, the wall time and the
-/// allocations the process made meanwhile (outside `tick`).
+/// the last answers.
 fn run_phase<T: Transport>(
     t: &mut T,
     depth: usize,
@@ -1104,7 +1406,7 @@ fn run_phase<T: Transport>(
     ids: &mut u64,
     latency: &mut Histogram<u64>,
     tick: &mut dyn FnMut(Duration),
-) -> Result<(u64, Duration, u64), BenchError> {
+) -> Result<Phase, BenchError> {
     let mut pending: Vec<(u64, Instant)> = Vec::with_capacity(depth);
     let mut tick_allocations = 0;
     let mut tick = |d: Duration| {
@@ -1128,9 +1430,11 @@ fn run_phase<T: Transport>(
         send(t, &mut pending)?;
     }
     let mut answered = 0u64;
+    let mut items = 0u64;
+    let mut items_range = (u32::MAX, 0);
     let mut now = start;
     while !pending.is_empty() {
-        let id = t.recv()?;
+        let (id, n) = t.recv()?;
         now = Instant::now();
         let at = pending.iter().position(|&(p, _)| p == id).ok_or_else(|| {
             BenchError::new(format!(
@@ -1141,6 +1445,8 @@ fn run_phase<T: Transport>(
         let ns = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
         latency.saturating_record(ns.max(1));
         answered += 1;
+        items += u64::from(n);
+        items_range = (items_range.0.min(n), items_range.1.max(n));
         if now < end {
             send(t, &mut pending)?;
         }
@@ -1151,9 +1457,11 @@ fn run_phase<T: Transport>(
     }
     let allocated = allocations() - allocations_before;
     tick(duration);
-    Ok((
+    Ok(Phase {
         answered,
-        now.duration_since(start),
-        allocated.saturating_sub(tick_allocations),
-    ))
+        items,
+        items_range: (items_range.0.min(items_range.1), items_range.1),
+        wall: now.duration_since(start),
+        allocations: allocated.saturating_sub(tick_allocations),
+    })
 }

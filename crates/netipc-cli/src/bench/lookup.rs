@@ -2,7 +2,9 @@
 //! of real containers, and processes living in them. The same
 //! deterministic table is built on both sides: the server answers from it
 //! (keyed by path and by PID, as a real provider does), the client picks
-//! its keys from it and checks every answered item against it.
+//! its keys from it and checks every answered item against it (or, from
+//! another server, that every key is answered by an item echoing it: any
+//! server can answer these keys, an unknown one with its UNKNOWN status).
 //!
 //! Three cgroups in four are Docker containers
 //! (`/sys/fs/cgroup/system.slice/docker-<64 hex>.scope`, 105 bytes) with
@@ -21,6 +23,8 @@ use netipc::codec::{
     NO_LABELS, PidStatus, orchestrator,
 };
 use netipc::service::HandlerError;
+
+use super::Check;
 
 /// Cgroups in the table: the keys of the cgroups-lookup rows.
 pub const CGROUPS: usize = 1024;
@@ -264,17 +268,25 @@ impl Table {
         }
     }
 
-    /// Reads every item of `view` (name, orchestrator, every label) and
-    /// checks it answers `cgroups[keys]`. Allocates nothing unless it
-    /// fails.
+    /// Checks that `view` answers `cgroups[keys]`: item for item, reading
+    /// every field and label ([`Check::BenchData`]), or one item per key
+    /// echoing its path, with any status ([`Check::Structure`]).
+    /// Allocates nothing unless it fails.
     ///
     /// # Errors
-    /// An answer with other items than the table's.
+    /// An answer with other items than the table's, or (structure) an
+    /// answer of another item count or whose items echo other keys.
     pub fn check_cgroups(
         &self,
         view: &CgroupsLookupView<'_>,
         keys: Range<usize>,
+        check: Check,
     ) -> Result<(), String> {
+        if check == Check::Structure {
+            let keys = self.cgroups[keys].iter().map(|c| c.path.as_bytes());
+            let show = |path: &&[u8]| format!("path {:?}", String::from_utf8_lossy(path));
+            return check_echoes(view.len(), view.iter().map(|i| i.path), keys, show);
+        }
         check_count(view.len(), view.generation(), keys.len())?;
         for (item, c) in view.iter().zip(&self.cgroups[keys]) {
             let same = item.status == CgroupsLookupStatus::Known
@@ -294,12 +306,22 @@ impl Table {
         Ok(())
     }
 
-    /// Reads every item of `view` (every field and label) and checks it
-    /// answers `processes[keys]`. Allocates nothing unless it fails.
+    /// As [`check_cgroups`](Self::check_cgroups), for `processes[keys]`
+    /// (a structure check compares the echoed PIDs).
     ///
     /// # Errors
-    /// An answer with other items than the table's.
-    pub fn check_apps(&self, view: &AppsLookupView<'_>, keys: Range<usize>) -> Result<(), String> {
+    /// As [`check_cgroups`](Self::check_cgroups).
+    pub fn check_apps(
+        &self,
+        view: &AppsLookupView<'_>,
+        keys: Range<usize>,
+        check: Check,
+    ) -> Result<(), String> {
+        if check == Check::Structure {
+            let keys = self.processes[keys].iter().map(|p| p.pid);
+            let show = |pid: &u32| format!("PID {pid}");
+            return check_echoes(view.len(), view.iter().map(|i| i.pid), keys, show);
+        }
         check_count(view.len(), view.generation(), keys.len())?;
         for (item, p) in view.iter().zip(&self.processes[keys]) {
             let same = item.pid == p.pid
@@ -317,10 +339,38 @@ impl Table {
     }
 }
 
-fn check_count(items: usize, generation: u64, keys: usize) -> Result<(), String> {
-    if items != keys {
-        return Err(format!("a lookup answer of {items} items for {keys} keys"));
+/// An answer of `items` items for `keys` keys: one item per key.
+fn check_keys(items: usize, keys: usize) -> Result<(), String> {
+    if items == keys {
+        Ok(())
+    } else {
+        Err(format!("a lookup answer of {items} items for {keys} keys"))
     }
+}
+
+/// The structure of a lookup answer of `items` items: one item per key,
+/// item `i` echoing key `i` (`show` names a key in the error).
+fn check_echoes<K: PartialEq>(
+    items: usize,
+    echoed: impl Iterator<Item = K>,
+    keys: impl ExactSizeIterator<Item = K>,
+    show: impl Fn(&K) -> String,
+) -> Result<(), String> {
+    check_keys(items, keys.len())?;
+    for (i, (got, key)) in echoed.zip(keys).enumerate() {
+        if got != key {
+            return Err(format!(
+                "item {i} of a lookup answer is for {}, but key {i} is {}",
+                show(&got),
+                show(&key)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_count(items: usize, generation: u64, keys: usize) -> Result<(), String> {
+    check_keys(items, keys)?;
     if generation != GENERATION {
         return Err(format!(
             "a lookup answer of generation {generation}, expected {GENERATION}: is the server \
@@ -369,8 +419,14 @@ mod tests {
         })
         .unwrap();
         let view = CgroupsLookupView::decode(&response[..len]).unwrap();
-        t.check_cgroups(&view, keys.clone()).unwrap();
-        assert!(t.check_cgroups(&view, 0..64).is_err());
+        t.check_cgroups(&view, keys.clone(), Check::BenchData)
+            .unwrap();
+        t.check_cgroups(&view, keys.clone(), Check::Structure)
+            .unwrap();
+        for check in [Check::BenchData, Check::Structure] {
+            assert!(t.check_cgroups(&view, 0..64, check).is_err());
+            assert!(t.check_cgroups(&view, 320..383, check).is_err());
+        }
         assert!(
             len / 64 > 250 && len / 64 < 400,
             "{} bytes an item",
@@ -383,12 +439,51 @@ mod tests {
         })
         .unwrap();
         let view = AppsLookupView::decode(&response[..len]).unwrap();
-        t.check_apps(&view, keys.clone()).unwrap();
-        assert!(t.check_apps(&view, 64..128).is_err());
+        t.check_apps(&view, keys.clone(), Check::BenchData).unwrap();
+        t.check_apps(&view, keys.clone(), Check::Structure).unwrap();
+        for check in [Check::BenchData, Check::Structure] {
+            assert!(t.check_apps(&view, 64..128, check).is_err());
+        }
         assert!(
             len / 64 > 350 && len / 64 < 550,
             "{} bytes an item",
             len / 64
         );
+    }
+
+    /// Another server's answers: the bench's keys unknown to it, another
+    /// generation. Their structure is right, their data is not the bench's.
+    #[test]
+    fn answers_of_another_server_pass_the_structure_check_only() {
+        let t = Table::new();
+        let keys = Table::window(3, 64, CGROUPS);
+        let mut request = vec![0u8; 1 << 16];
+        let mut response = vec![0u8; 1 << 16];
+        let n = encode_cgroups_lookup_request(&t.paths[keys.clone()], &mut request).unwrap();
+        let len = dispatch_cgroups_lookup(&request[..n], &mut response, |r, b| {
+            b.set_generation(1);
+            r.paths().enumerate().all(|(i, _)| {
+                let unknown = CgroupsEntry::unset(CgroupsLookupStatus::UnknownPermanent);
+                b.add_request_item(i, &unknown, NO_LABELS).is_ok()
+            })
+        })
+        .unwrap();
+        let view = CgroupsLookupView::decode(&response[..len]).unwrap();
+        t.check_cgroups(&view, keys.clone(), Check::Structure)
+            .unwrap();
+        assert!(
+            t.check_cgroups(&view, keys.clone(), Check::BenchData)
+                .is_err()
+        );
+
+        let n = encode_apps_lookup_request(&t.pids[keys.clone()], &mut request).unwrap();
+        let len = dispatch_apps_lookup(&request[..n], &mut response, |r, b| {
+            r.pids()
+                .all(|pid| b.add_status(pid, PidStatus::Unknown).is_ok())
+        })
+        .unwrap();
+        let view = AppsLookupView::decode(&response[..len]).unwrap();
+        t.check_apps(&view, keys.clone(), Check::Structure).unwrap();
+        assert!(t.check_apps(&view, keys, Check::BenchData).is_err());
     }
 }

@@ -7,7 +7,8 @@
 //! scenario next to its limit row. The two roles also run alone, so a
 //! server or client of another NetIPC implementation can take either side.
 //!
-//! Modules: [`scenarios`] is the table of rows, [`client`] drives and
+//! Modules: [`scenarios`] is the table of rows, [`batch`] the item counts
+//! of the batch rows, [`client`] drives and
 //! measures one scenario, [`server`] answers it, [`snapshot`] is the cgroup
 //! list of the snapshot (and cache) rows, [`lookup`] the table of the
 //! lookup rows, [`process`] manages the server child,
@@ -17,6 +18,7 @@
 //! allocations of its measured round trips.
 
 mod alloc;
+mod batch;
 mod client;
 mod lookup;
 pub(crate) mod process;
@@ -32,11 +34,12 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use batch::BatchSize;
 use client::{ClientParams, NoProbe, ServerProbe, Stage};
 use process::ServerChild;
 use progress::Progress;
 use report::{Format, Machine, RunInfo};
-use scenarios::{DEFAULT_BATCH, SCENARIOS, Scenario, ServerKind};
+use scenarios::{SCENARIOS, Scenario, ServerKind};
 use stats::Row;
 
 use crate::table::Table;
@@ -60,6 +63,49 @@ impl fmt::Display for BenchError {
     }
 }
 
+/// How the client checks the answers it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Item for item against netipc's bench data: `netipc bench` (which
+    /// runs netipc's bench-server) and `bench-client --strict`.
+    BenchData,
+    /// Any well-formed answer of the scenario's method (`bench-client`
+    /// without `--strict`): a foreign server serves its own data.
+    Structure,
+}
+
+/// The sizes a client proposes in its handshake; 0 is what the scenario
+/// needs (L1 rows) or the library's default (L2 rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub request_bytes: u32,
+    pub response_bytes: u32,
+    pub batch_items: u32,
+}
+
+/// The largest value of a size option: 64 MiB, the largest stitched lookup
+/// answer a netipc client takes by default (the L1 bench server holds an
+/// answer buffer of its response size per session).
+const MAX_SIZE_OPTION: u32 = 64 << 20;
+
+/// Parses a size option: 0 (the default) up to [`MAX_SIZE_OPTION`].
+fn parse_size(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n <= MAX_SIZE_OPTION => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a size in bytes from 0 (the default) to {MAX_SIZE_OPTION} (64 MiB)"
+        )),
+    }
+}
+
+/// Parses `--warmup`: 0, or seconds as `--duration` takes them.
+fn parse_warmup(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(0.0) => Ok(0.0),
+        _ => crate::common::parse_secs(s).map_err(|e| format!("{e}, or 0")),
+    }
+}
+
 /// Warm-up and measurement time of one scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
@@ -76,14 +122,19 @@ pub struct TimingArgs {
     /// Measured seconds per scenario (default 5, or 1 with --quick).
     #[arg(long, value_name = "SECS", value_parser = crate::common::parse_secs)]
     duration: Option<f64>,
-    /// Warm-up seconds before measuring (default: a fifth of the
-    /// duration, at most 1).
-    #[arg(long, value_name = "SECS", value_parser = crate::common::parse_secs)]
+    /// Warm-up seconds before measuring; 0: only one round of requests
+    /// (default: a fifth of the duration, at most 1).
+    #[arg(long, value_name = "SECS", value_parser = parse_warmup)]
     warmup: Option<f64>,
-    /// Items per batch of uds-batch-pingpong and shm-batch-pingpong.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH,
-          value_parser = clap::value_parser!(u32).range(1..=65536))]
-    batch: u32,
+    /// Items per request of the batch rows (uds-batch-pingpong,
+    /// shm-batch-pingpong, uds-pipeline-batch): N, or MIN..MAX to draw each
+    /// request's count uniformly from MIN to MAX, both included (the same
+    /// sequence on every run: a fixed seed); 1 to 65536 items (a request
+    /// of 1 item is sent as a single message) [default: 64 for the batch
+    /// ping-pong rows, 2..1000 for uds-pipeline-batch, the reference
+    /// matrix's pipeline+batch]
+    #[arg(long, value_name = "N|MIN..MAX", value_parser = batch::parse)]
+    batch: Option<BatchSize>,
 }
 
 impl TimingArgs {
@@ -137,6 +188,7 @@ Examples:
   netipc bench --quick
   netipc bench --scenario uds-pipeline --duration 10 --json
   netipc bench --scenario shm-pingpong --scenario shm-batch-pingpong --batch 16
+  netipc bench --quick --scenario uds-pipeline-batch --batch 2..1000
   netipc bench --quick --scenario l2-increment --scenario l2-shm-snapshot-1000
   netipc bench --quick --scenario l2-cgroups-lookup-64 --scenario l3-cache-lookup")]
 pub struct BenchArgs {
@@ -172,6 +224,26 @@ l2-increment). The l3-cache-lookup server is the snapshot server of l2-snapshot-
 raw-hashmap-lookup has no server. The raw-shm-pingpong server creates \
 <run-dir>/<service>.rawshm and answers one client at a time.
 
+What a client of any NetIPC implementation may call (at --run-dir, as --service, with \
+the --auth-token of the server):
+- INCREMENT (method 1), on the uds-*, shm-*, l2-increment and l2-shm-increment servers: \
+single requests of an 8-byte value, or batch requests (BATCH flag) of any item count up \
+to the client's own max_request_batch_items (servers do not cap it); every item is \
+answered value + 1, a batch with a batch of the same count. A baseline session may keep \
+several requests in flight (they are answered in order).
+- CGROUPS_SNAPSHOT (2), on the servers of the snapshot scenarios and l3-cache-lookup: a \
+snapshot of 16 or 1000 container cgroups (generation 7, systemd_enabled 1), encoded on \
+every request.
+- CGROUPS_LOOKUP (4) and APPS_LOOKUP (5), on the uds-* and shm-* servers and the \
+lookup servers of the l2-* rows: answered from a table of 1024 container cgroups (names \
+and container labels) and 1024 processes (PIDs 1000, 1007, ..., 8161); other keys are \
+answered UNKNOWN_RETRY_LATER (paths) or UNKNOWN (PIDs).
+- Any other method is answered UNSUPPORTED.
+Sizes: a client may propose a request payload size up to --max-request-bytes (a larger \
+proposal is refused at the handshake with LIMIT_EXCEEDED); answers are at most \
+--max-response-bytes, and one that does not fit is answered LIMIT_EXCEEDED. Servers do \
+not cap batch items: a client's max_request_batch_items is taken as proposed.
+
 Example (two terminals):
   mkdir -m 0700 /tmp/bench
   netipc bench-server --scenario shm-pingpong --run-dir /tmp/bench
@@ -189,6 +261,17 @@ pub struct ServerArgs {
     /// peers such as the reference bench drivers use a fixed non-zero one.
     #[arg(long, value_name = "TOKEN", default_value = "0", value_parser = crate::common::parse_token)]
     auth_token: u64,
+    /// Largest request payload size, in bytes, a client may propose
+    /// (max_request_payload_bytes); a larger proposal is refused at the
+    /// handshake. 0: 1 MiB.
+    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = parse_size)]
+    max_request_bytes: u32,
+    /// Response payload size, in bytes, announced to every client
+    /// (max_response_payload_bytes). 0: 1 MiB on the uds-* and shm-*
+    /// servers; the managed servers (l2-*, l3-cache-lookup) start at 64 KiB
+    /// and grow to 1 MiB as their answers need (a value fixes it).
+    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = parse_size)]
+    max_response_bytes: u32,
 
     /// Service name.
     #[arg(long, value_name = "S", default_value = DEFAULT_SERVICE)]
@@ -202,9 +285,59 @@ pub struct ServerArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Runs the client side of one scenario against a server that is already running \
-(`netipc bench-server`, or any NetIPC server of the scenario's method) and prints its \
-row. The server's CPU and the ratios to the limit and L1 rows are only measured by \
-`netipc bench`.")]
+(`netipc bench-server`, or a NetIPC server of any implementation) and prints its row. \
+The server's CPU and the ratios to the limit and L1 rows are only measured by \
+`netipc bench`.
+
+What the server must serve (at --run-dir, as --service, with the client's --auth-token):
+- raw-packet-pingpong and raw-shm-pingpong: no protocol, only `netipc bench-server` \
+serves them; raw-hashmap-lookup needs no server.
+- uds-pingpong, shm-pingpong, uds-pipeline (16 requests in flight on one session, \
+answers matched by message id), l2-increment, l2-shm-increment: INCREMENT (method 1), \
+single requests of an 8-byte value, answered value + 1.
+- uds-batch-pingpong, shm-batch-pingpong (one request in flight), uds-pipeline-batch \
+(16 in flight): INCREMENT batch requests (BATCH flag) of --batch items, every item \
+answered value + 1 in a batch of the same count (a request of 1 item is a single \
+message). The server must take the request payload size the client proposes (16 bytes \
+per item of the largest batch, at least 1024) and announce a response size at least as \
+large.
+- *-snapshot-16 and *-snapshot-1000: CGROUPS_SNAPSHOT (2). Any well-formed snapshot is \
+measured: every item is decoded and items/s counts the items the server sent (the row \
+shows how many; netipc's bench server sends 16 or 1000, the reference matrix refreshes \
+16).
+- *-cgroups-lookup-N: CGROUPS_LOOKUP (4) of N cgroup paths per call \
+(/sys/fs/cgroup/system.slice/docker-<64 hex>.scope and kubepods paths, which need not \
+exist); *-apps-lookup-N: APPS_LOOKUP (5) of N PIDs (1000, 1007, 1014, ...). An answer \
+must hold one item per key, echoing it, with any status (an unknown key's UNKNOWN status \
+is an answer). The uds-* and shm-* rows send all N keys in one request, so the server's \
+response size must hold N answers; the l2-* rows make as many sub-calls as the \
+negotiated sizes need.
+- l3-cache-lookup: CGROUPS_SNAPSHOT; the cache is filled once, then each round trip \
+looks up 1000 of the snapshot's items by (hash, name).
+
+Transport profiles offered: BASELINE only by the uds-*, l2-* (not l2-shm-*) and \
+l3-cache-lookup rows; BASELINE and SHM_HYBRID, preferring SHM_HYBRID, by the shm-* rows, \
+which fail unless SHM_HYBRID is selected; SHM_HYBRID only by the l2-shm-* rows.
+
+Sizes proposed: the uds-* and shm-* rows propose the request payload size their largest \
+request needs (at least 1024), the largest --batch count as max_request_batch_items (1 \
+for the other rows), a response size hint of 1024 (at least a batch answer; the server \
+decides) and take answers up to 1 MiB; the l2-* rows and l3-cache-lookup use the \
+library's defaults (request and response sizes start at 1024 and grow to 1 MiB, 1 batch \
+item). --max-request-bytes, --max-response-bytes and --max-batch-items propose other \
+values (a server refuses a request payload size above its maximum). Before the warm-up \
+the uds-* and shm-* rows send one request (a batch row: of the largest count) and \
+connect again while it is answered LIMIT_EXCEEDED and the server's response size grows \
+(at their defaults netipc's managed servers start at 64 KiB, the reference Rust and \
+Go ones at 1024 bytes).
+
+Answers are checked for their structure only (as above); --strict checks them item \
+for item against netipc's bench data, for a netipc bench-server.
+
+Examples:
+  netipc bench-client --scenario uds-pipeline-batch --run-dir /tmp/bench --batch 2..1000
+  netipc bench-client --scenario uds-snapshot-16 --run-dir /run/netdata \\
+      --service cgroups-snapshot --auth-token 0x1234")]
 pub struct ClientArgs {
     /// The scenario to run.
     #[arg(long, value_name = "NAME", value_parser = scenarios::parse)]
@@ -216,6 +349,27 @@ pub struct ClientArgs {
     /// peers such as the reference bench drivers use a fixed non-zero one.
     #[arg(long, value_name = "TOKEN", default_value = "0", value_parser = crate::common::parse_token)]
     auth_token: u64,
+    /// Request payload size, in bytes, to propose
+    /// (max_request_payload_bytes); it must hold the scenario's largest
+    /// request. 0: what that request needs, at least 1024 (l2-* rows:
+    /// 1024, growing to 1 MiB as requests need).
+    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = parse_size)]
+    max_request_bytes: u32,
+    /// Response payload size, in bytes: proposed as the hint (the server
+    /// decides) and the largest answer taken (l2-* rows: fixed, no
+    /// growth). 0: a hint of 1024 (at least a batch answer) and answers
+    /// up to 1 MiB (l2-* rows: from 1024, growing to 1 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = parse_size)]
+    max_response_bytes: u32,
+    /// Items per request to propose (max_request_batch_items; servers
+    /// take the proposal as it is); it must hold the largest --batch
+    /// count. 0: that count for a batch row, 1 otherwise.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_batch_items: u32,
+    /// Check the answers item for item against netipc's bench data (for
+    /// a netipc bench-server) instead of their structure only.
+    #[arg(long)]
+    strict: bool,
 
     /// Service name.
     #[arg(long, value_name = "S", default_value = DEFAULT_SERVICE)]
@@ -253,6 +407,11 @@ pub fn run_client(args: &ClientArgs) -> ExitCode {
     let run = RunInfo {
         timing: args.timing.timing(),
         batch: args.timing.batch,
+        check: if args.strict {
+            Check::BenchData
+        } else {
+            Check::Structure
+        },
     };
     let params = ClientParams {
         run_dir: &args.run_dir,
@@ -260,6 +419,12 @@ pub fn run_client(args: &ClientArgs) -> ExitCode {
         timing: run.timing,
         batch: run.batch,
         auth_token: args.auth_token,
+        limits: Limits {
+            request_bytes: args.max_request_bytes,
+            response_bytes: args.max_response_bytes,
+            batch_items: args.max_batch_items,
+        },
+        check: run.check,
     };
     let progress = Progress::new(&[args.scenario], run.timing);
     let measured = client::run(args.scenario, &params, &mut NoProbe, &mut |stage, d| {
@@ -298,6 +463,7 @@ fn run_suite(args: &BenchArgs) -> Result<String, BenchError> {
     let run = RunInfo {
         timing: args.timing.timing(),
         batch: args.timing.batch,
+        check: Check::BenchData,
     };
     let machine = Machine::detect();
     let (dir, run_dir) = crate::common::temp_run_dir("netipc-bench-").map_err(BenchError::new)?;
@@ -338,6 +504,8 @@ fn run_one(
         timing: run.timing,
         batch: run.batch,
         auth_token: 0,
+        limits: Limits::default(),
+        check: run.check,
     };
     let measure = |probe: &mut dyn ServerProbe| {
         client::run(scenario, &params, probe, &mut |stage, d| {
@@ -380,7 +548,7 @@ fn run_one(
 
 /// The scenario table for `--list`.
 fn list() -> String {
-    use scenarios::{Batch, Drive, Plane};
+    use scenarios::Plane;
     let mut table = Table::markdown(&[
         "scenario",
         "compared to",
@@ -394,9 +562,9 @@ fn list() -> String {
     ])
     .right(&[6, 7]);
     for sc in SCENARIOS {
-        let items = match sc.drive {
-            Drive::Increment(Batch::FromOption) => format!("--batch ({DEFAULT_BATCH})"),
-            _ => sc.items(DEFAULT_BATCH).to_string(),
+        let items = match sc.batch(None) {
+            Some(default) => format!("--batch ({default})"),
+            None => sc.items(None).to_string(),
         };
         let mut server = match (sc.server, sc.snapshot_items(), sc.lookup()) {
             (ServerKind::L1, Some(n), _) => format!("L1 INCREMENT + CGROUPS_SNAPSHOT ({n})"),

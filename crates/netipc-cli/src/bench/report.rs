@@ -7,11 +7,12 @@ use std::fmt::Write as _;
 use procfs_core::{CpuInfo, FromRead, LoadAverage};
 use serde::Serialize;
 
-use super::Timing;
+use super::batch::BatchSize;
 use super::scenarios::{
     WAIT_NONE, WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
 use super::stats::{Latency, Ratio, Row};
+use super::{Check, Timing};
 use crate::common::json_text;
 use crate::table::Table;
 
@@ -75,7 +76,57 @@ impl Machine {
 #[derive(Debug, Clone, Copy)]
 pub struct RunInfo {
     pub timing: Timing,
-    pub batch: u32,
+    /// `--batch`, when given.
+    pub batch: Option<BatchSize>,
+    /// How the answers were checked.
+    pub check: Check,
+}
+
+impl RunInfo {
+    /// How the answers were checked, in words.
+    fn validation(&self) -> &'static str {
+        match self.check {
+            Check::BenchData => "item for item against netipc's bench data",
+            Check::Structure => {
+                "structure only: any well-formed answer of the scenario's method (see \
+                 `netipc bench-client --help`)"
+            }
+        }
+    }
+}
+
+/// Items per round trip as `--json` and `--csv` show them: the count when
+/// every round trip carried the same, else the mean.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PerRoundTrip {
+    Exact(u32),
+    Mean(f64),
+}
+
+impl PerRoundTrip {
+    fn of(r: &Row) -> Self {
+        if r.items_fixed() {
+            Self::Exact(r.items_range.0)
+        } else {
+            Self::Mean(places(r.items_per_round_trip, 2))
+        }
+    }
+}
+
+/// The `items/rt` cell of a row: the count, or for a random batch (and
+/// answers of varying size) the range and the mean.
+fn items_cell(r: &Row) -> String {
+    match (r.batch, r.items_fixed()) {
+        (Some(b @ BatchSize::Random { .. }), _) => {
+            format!("{b} (mean {:.1})", r.items_per_round_trip)
+        }
+        (_, true) => r.items_range.0.to_string(),
+        (_, false) => format!(
+            "{}..{} (mean {:.1})",
+            r.items_range.0, r.items_range.1, r.items_per_round_trip
+        ),
+    }
 }
 
 /// Renders `rows` in `format`.
@@ -111,6 +162,15 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         }
     }
     s.push_str("- latency = from sending a request to its answer, measured by the client\n");
+    let _ = writeln!(s, "- answers checked: {}", run.validation());
+    if rows.iter().any(|r| r.batch.is_some()) {
+        s.push_str(
+            "- a batch row's items/rt is its --batch: N items in every request, or MIN..MAX \
+             drawn for each request (uniformly, from a fixed seed, so runs draw the same \
+             sequence) with the mean of the measured requests; items/s counts the items \
+             answered\n",
+        );
+    }
     if rows.iter().any(|r| r.scenario.contains("snapshot")) {
         s.push_str(
             "- a round trip of a snapshot row is one full refresh: items/rt is the cgroups in \
@@ -164,7 +224,7 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         table.row(vec![
             r.scenario.to_owned(),
             r.wait.to_owned(),
-            r.items_per_round_trip.to_string(),
+            items_cell(r),
             r.depth.to_string(),
             count(r.round_trips_per_s),
             count(r.items_per_s),
@@ -294,7 +354,7 @@ const WAITS: &[(&str, &str)] = &[
 struct CsvRow<'a> {
     scenario: &'a str,
     limit: Option<&'a str>,
-    items_per_round_trip: u32,
+    items_per_round_trip: PerRoundTrip,
     depth: u32,
     round_trips: u64,
     items: u64,
@@ -322,6 +382,9 @@ struct CsvRow<'a> {
     client_allocations: u64,
     reconnects: Option<u32>,
     exchanges_per_round_trip: Option<f64>,
+    batch: Option<String>,
+    items_per_round_trip_min: u32,
+    items_per_round_trip_max: u32,
 }
 
 impl<'a> CsvRow<'a> {
@@ -330,10 +393,10 @@ impl<'a> CsvRow<'a> {
         Self {
             scenario: r.scenario,
             limit: r.limit,
-            items_per_round_trip: r.items_per_round_trip,
+            items_per_round_trip: PerRoundTrip::of(r),
             depth: r.depth,
             round_trips: r.round_trips,
-            items: r.items(),
+            items: r.items,
             wall_s: places(r.wall_s, 4),
             round_trips_per_s: places(r.round_trips_per_s, 1),
             items_per_s: places(r.items_per_s, 1),
@@ -358,6 +421,9 @@ impl<'a> CsvRow<'a> {
             client_allocations: r.client_allocations,
             reconnects: r.reconnects,
             exchanges_per_round_trip: r.exchanges_per_round_trip.map(|x| places(x, 4)),
+            batch: r.batch.map(|b| b.to_string()),
+            items_per_round_trip_min: r.items_range.0,
+            items_per_round_trip_max: r.items_range.1,
         }
     }
 }
@@ -399,7 +465,9 @@ struct Report<'a> {
 struct Settings {
     warmup_seconds: f64,
     duration_seconds: f64,
-    batch: u32,
+    /// `--batch`, when given (each batch row's `batch` says what it used).
+    batch: Option<String>,
+    validation: &'static str,
     waiting: BTreeMap<&'static str, &'static str>,
 }
 
@@ -412,7 +480,11 @@ struct JsonRow<'a> {
     is_limit: bool,
     data_plane: &'a str,
     wait: &'a str,
-    items_per_round_trip: u32,
+    /// The `--batch` of a batch row.
+    batch: Option<String>,
+    items_per_round_trip: PerRoundTrip,
+    items_per_round_trip_min: u32,
+    items_per_round_trip_max: u32,
     depth: u32,
     round_trips: u64,
     items: u64,
@@ -447,10 +519,13 @@ impl<'a> Report<'a> {
                 is_limit: r.limit.is_none(),
                 data_plane: r.plane,
                 wait: r.wait,
-                items_per_round_trip: r.items_per_round_trip,
+                batch: r.batch.map(|b| b.to_string()),
+                items_per_round_trip: PerRoundTrip::of(r),
+                items_per_round_trip_min: r.items_range.0,
+                items_per_round_trip_max: r.items_range.1,
                 depth: r.depth,
                 round_trips: r.round_trips,
-                items: r.items(),
+                items: r.items,
                 wall_seconds: r.wall_s,
                 round_trips_per_second: r.round_trips_per_s,
                 items_per_second: r.items_per_s,
@@ -474,7 +549,8 @@ impl<'a> Report<'a> {
             settings: Settings {
                 warmup_seconds: run.timing.warmup.as_secs_f64(),
                 duration_seconds: run.timing.duration.as_secs_f64(),
-                batch: run.batch,
+                batch: run.batch.map(|b| b.to_string()),
+                validation: run.validation(),
                 waiting: WAITS.iter().copied().collect(),
             },
             rows,
@@ -533,6 +609,6 @@ mod tests {
                 .starts_with("\"odd, \"\"name\"\"\",raw-packet-pingpong,1,1,10,10,1.0,10.0,10.0,"),
             "{text}"
         );
-        assert!(lines[1].ends_with(",socket,poll,,,,,0,,"), "{text}");
+        assert!(lines[1].ends_with(",socket,poll,,,,,0,,,,1,1"), "{text}");
     }
 }

@@ -6,6 +6,8 @@
 //! client transport for it in `client.rs`) and, when the server has to
 //! answer differently, a [`ServerKind`] variant (served in `server.rs`).
 
+use super::batch::BatchSize;
+
 /// How the server process answers a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerKind {
@@ -123,10 +125,8 @@ impl Lookup {
 pub enum Batch {
     /// A single (non-batch) request.
     Single,
-    /// A batch request of exactly this many items.
-    Fixed(u32),
-    /// A batch request of `--batch` items.
-    FromOption,
+    /// Batch requests of `--batch` items, this many when it is not given.
+    Option(BatchSize),
 }
 
 /// How the client drives a scenario.
@@ -184,9 +184,11 @@ pub struct Scenario {
     pub depth: u32,
 }
 
-/// The default `--batch`: items of `uds-batch-pingpong` and
-/// `shm-batch-pingpong`.
-pub const DEFAULT_BATCH: u32 = 64;
+/// The default `--batch` of `uds-batch-pingpong` and `shm-batch-pingpong`.
+pub const PINGPONG_BATCH: BatchSize = BatchSize::Fixed(64);
+/// The default `--batch` of `uds-pipeline-batch`: the reference bench
+/// matrix's pipeline+batch row draws 2 to 1000 items per batch.
+pub const PIPELINE_BATCH: BatchSize = BatchSize::Random { min: 2, max: 1000 };
 
 /// The limit row of every row on the socket.
 const RAW_LIMIT: &str = "raw-packet-pingpong";
@@ -332,10 +334,10 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     socket(
         "uds-batch-pingpong",
-        "L1 session, one batch of --batch INCREMENT items in flight",
+        "L1 session, one batch of --batch INCREMENT items in flight (default 64)",
         None,
         ServerKind::L1,
-        Drive::Increment(Batch::FromOption),
+        Drive::Increment(Batch::Option(PINGPONG_BATCH)),
     ),
     Scenario {
         depth: 16,
@@ -351,10 +353,11 @@ pub const SCENARIOS: &[Scenario] = &[
         depth: 16,
         ..socket(
             "uds-pipeline-batch",
-            "L1 session, 16 batches of 16 INCREMENT items in flight",
+            "L1 session, 16 batches of --batch INCREMENT items in flight (default 2..1000: \
+             each batch's count drawn at random, as in the reference matrix)",
             None,
             ServerKind::L1,
-            Drive::Increment(Batch::Fixed(16)),
+            Drive::Increment(Batch::Option(PIPELINE_BATCH)),
         )
     },
     socket(
@@ -489,10 +492,10 @@ pub const SCENARIOS: &[Scenario] = &[
     shm(
         "shm-batch-pingpong",
         "L1 session over shared memory (SHM_HYBRID), one batch of --batch \
-         INCREMENT items in flight",
+         INCREMENT items in flight (default 64)",
         None,
         ServerKind::L1,
-        Drive::Increment(Batch::FromOption),
+        Drive::Increment(Batch::Option(PINGPONG_BATCH)),
     ),
     shm(
         "shm-snapshot-16",
@@ -624,30 +627,32 @@ pub const SCENARIOS: &[Scenario] = &[
 ];
 
 impl Scenario {
-    /// Items carried by one round trip, given the `--batch` option.
-    pub fn items(&self, batch_option: u32) -> u32 {
+    /// Items carried by one round trip: the `--batch` option (or the
+    /// row's default) for a batch row, a fixed count for the others (for a
+    /// snapshot row, the count of netipc's bench server).
+    pub fn items(&self, batch_option: Option<BatchSize>) -> BatchSize {
         match self.drive {
             Drive::RawPacket
             | Drive::RawShm
             | Drive::Increment(Batch::Single)
-            | Drive::L2Increment => 1,
-            Drive::Increment(Batch::Fixed(n))
-            | Drive::Snapshot(n)
+            | Drive::L2Increment => BatchSize::Fixed(1),
+            Drive::Snapshot(n)
             | Drive::L2Snapshot(n)
             | Drive::Lookup(_, n)
             | Drive::L2Lookup(_, n)
             | Drive::CacheLookup(n)
-            | Drive::MapLookup(n) => n,
-            Drive::Increment(Batch::FromOption) => batch_option,
+            | Drive::MapLookup(n) => BatchSize::Fixed(n),
+            Drive::Increment(Batch::Option(default)) => batch_option.unwrap_or(default),
         }
     }
 
-    /// Whether the client sends batch requests.
-    pub fn is_batch(&self) -> bool {
-        matches!(
-            self.drive,
-            Drive::Increment(Batch::Fixed(_) | Batch::FromOption)
-        )
+    /// The batch setting of a batch row (its `--batch`, or its default);
+    /// `None` for the other rows.
+    pub fn batch(&self, batch_option: Option<BatchSize>) -> Option<BatchSize> {
+        match self.drive {
+            Drive::Increment(Batch::Option(default)) => Some(batch_option.unwrap_or(default)),
+            _ => None,
+        }
     }
 
     /// Items of the snapshots this scenario's server answers with, for a
@@ -718,6 +723,31 @@ pub fn plan(selected: &[&'static Scenario]) -> Vec<&'static Scenario> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use BatchSize::Fixed;
+
+    /// A `--batch 7` option.
+    const SEVEN: Option<BatchSize> = Some(Fixed(7));
+
+    #[test]
+    fn batch_rows_take_the_option_or_their_default() {
+        let batch = |name: &str, option| find(name).unwrap().batch(option);
+        assert_eq!(batch("uds-batch-pingpong", None), Some(Fixed(64)));
+        assert_eq!(batch("shm-batch-pingpong", None), Some(Fixed(64)));
+        let random = BatchSize::Random { min: 2, max: 1000 };
+        assert_eq!(batch("uds-pipeline-batch", None), Some(random));
+        for name in [
+            "uds-batch-pingpong",
+            "shm-batch-pingpong",
+            "uds-pipeline-batch",
+        ] {
+            assert_eq!(batch(name, SEVEN), SEVEN, "{name}");
+            assert_eq!(find(name).unwrap().items(SEVEN), Fixed(7), "{name}");
+        }
+        let batch_rows = SCENARIOS.iter().filter(|s| s.batch(None).is_some());
+        assert_eq!(batch_rows.count(), 3);
+        assert_eq!(batch("uds-pipeline", SEVEN), None);
+        assert_eq!(find("uds-pipeline").unwrap().items(SEVEN), Fixed(1));
+    }
 
     fn at(name: &str) -> Option<usize> {
         SCENARIOS.iter().position(|x| x.name == name)
@@ -748,12 +778,7 @@ mod tests {
             assert_eq!(row.server, ServerKind::L1, "{l1}");
             assert_eq!(row.plane, s.plane, "{} is compared across planes", s.name);
             assert_eq!(row.limit, s.limit, "{}", s.name);
-            assert_eq!(
-                row.items(DEFAULT_BATCH),
-                s.items(DEFAULT_BATCH),
-                "{}",
-                s.name
-            );
+            assert_eq!(row.items(None), s.items(None), "{}", s.name);
             assert_eq!(row.snapshot_items(), s.snapshot_items(), "{}", s.name);
             assert_eq!((row.depth, s.depth), (1, 1), "{}", s.name);
             assert_eq!(
@@ -825,9 +850,9 @@ mod tests {
             ]
         );
         let s = find("l2-snapshot-16").unwrap();
-        assert_eq!((s.items(7), s.snapshot_items()), (16, Some(16)));
-        assert_eq!(find("l2-increment").unwrap().items(7), 1);
-        assert_eq!(find("uds-snapshot-1000").unwrap().items(7), 1000);
+        assert_eq!((s.items(SEVEN), s.snapshot_items()), (Fixed(16), Some(16)));
+        assert_eq!(find("l2-increment").unwrap().items(SEVEN), Fixed(1));
+        assert_eq!(find("uds-snapshot-1000").unwrap().items(SEVEN), Fixed(1000));
     }
 
     #[test]
@@ -837,7 +862,7 @@ mod tests {
                 for (l1, l2) in [("uds", "l2"), ("shm", "l2-shm")] {
                     let name = format!("{l2}-{kind}-lookup-{keys}");
                     let s = find(&name).unwrap_or_else(|| panic!("{name}"));
-                    assert_eq!(s.items(7), keys, "{name}");
+                    assert_eq!(s.items(SEVEN), Fixed(keys), "{name}");
                     let l1 = format!("{l1}-{kind}-lookup-{keys}");
                     assert_eq!(s.l1, Some(l1.as_str()), "{name}");
                 }
@@ -863,7 +888,7 @@ mod tests {
         assert_eq!(cache.snapshot_items(), Some(CACHE_ITEMS));
         assert_eq!(cache.server, ServerKind::L2Snapshot);
         assert_eq!(find(MAP_LIMIT).unwrap().server, ServerKind::None);
-        assert_eq!(cache.items(7), CACHE_LOOKUPS);
+        assert_eq!(cache.items(SEVEN), Fixed(CACHE_LOOKUPS));
         // No other row runs without a server.
         let alone = SCENARIOS.iter().filter(|s| s.server == ServerKind::None);
         assert_eq!(alone.count(), 1);

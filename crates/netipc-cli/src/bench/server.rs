@@ -46,7 +46,7 @@ use netipc::service::{
 use netipc::transport::names::validate_service_name;
 use netipc::transport::testing::{RawConn, RawListener, RawShm};
 use netipc::transport::{Incoming, Interrupt, Listener, ServerOptions, ServerSession};
-use netipc::wire::{MAX_PAYLOAD_CAP, Method, Profiles, TransportStatus};
+use netipc::wire::{Header, MAX_PAYLOAD_CAP, Method, Profiles, TransportStatus};
 
 use super::ServerArgs;
 use super::lookup::Table;
@@ -130,11 +130,13 @@ impl SnapshotHandler for SnapshotServer {
 /// The L2 managed server of `scenario`, not started.
 fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
     let (supported_profiles, preferred_profiles) = profiles(scenario.plane);
-    // Payload sizes are left at their defaults: they grow on demand.
+    // Payload sizes left at 0 are the defaults: they grow on demand.
     let config = ServerConfig {
         supported_profiles,
         preferred_profiles,
         auth_token: args.auth_token,
+        max_request_payload_bytes: args.max_request_bytes,
+        max_response_payload_bytes: args.max_response_bytes,
         ..ServerConfig::default()
     };
     let (run_dir, service) = (&args.run_dir, &args.service);
@@ -165,7 +167,7 @@ fn managed(args: &ServerArgs, scenario: &Scenario) -> ManagedServer {
 
 /// What an L1 session answers with: the snapshot cgroups (of a snapshot
 /// scenario), the lookup table, and buffers of the session to encode the
-/// answers in.
+/// answers in (of the server's response size: no answer is larger).
 struct L1Answers {
     snapshot: Option<Arc<[Cgroup]>>,
     lookups: Arc<Table>,
@@ -174,11 +176,11 @@ struct L1Answers {
 }
 
 impl L1Answers {
-    fn new(snapshot: Option<Arc<[Cgroup]>>, lookups: Arc<Table>) -> Self {
+    fn new(snapshot: Option<Arc<[Cgroup]>>, lookups: Arc<Table>, response_size: u32) -> Self {
         Self {
             snapshot,
             lookups,
-            buf: vec![0; MAX_PAYLOAD_CAP as usize],
+            buf: vec![0; response_size as usize],
             increments: Vec::new(),
         }
     }
@@ -200,7 +202,8 @@ impl L1Answers {
         budget: usize,
     ) -> Result<&[u8], DispatchError> {
         let table = &self.lookups;
-        let out = &mut self.buf[..budget.min(MAX_PAYLOAD_CAP as usize)];
+        let budget = budget.min(self.buf.len());
+        let out = &mut self.buf[..budget];
         let len = match method {
             Method::CgroupsLookup => {
                 dispatch_cgroups_lookup(request, out, |r, b| table.answer_cgroups(r, b).is_ok())
@@ -248,17 +251,19 @@ pub fn run(args: &ServerArgs) -> ExitCode {
             let snapshot = scenario.snapshot_items().map(|n| Arc::from(cgroups(n)));
             let lookups = Arc::new(Table::new());
             let (supported_profiles, preferred_profiles) = profiles(scenario.plane);
+            let or_cap = |n: u32| if n == 0 { MAX_PAYLOAD_CAP } else { n };
             let options = ServerOptions {
                 supported_profiles,
                 preferred_profiles,
-                max_request_payload_bytes: MAX_PAYLOAD_CAP,
-                max_response_payload_bytes: MAX_PAYLOAD_CAP,
+                max_request_payload_bytes: or_cap(args.max_request_bytes),
+                max_response_payload_bytes: or_cap(args.max_response_bytes),
                 auth_token: args.auth_token,
                 ..ServerOptions::default()
             };
+            let response_size = options.max_response_payload_bytes;
             Listener::bind(&args.run_dir, &args.service, &options).map(|l| {
                 Worker::Thread(thread::spawn(move || {
-                    accept_l1(&l, &intr, snapshot.as_ref(), &lookups);
+                    accept_l1(&l, &intr, snapshot.as_ref(), &lookups, response_size);
                 }))
             })
         }
@@ -528,12 +533,13 @@ fn accept_l1(
     interrupt: &Interrupt,
     snapshot: Option<&Arc<[Cgroup]>>,
     lookups: &Arc<Table>,
+    response_size: u32,
 ) {
     loop {
         match listener.accept(None, Some(interrupt)) {
             Ok(incoming) => {
                 let intr = interrupt.clone();
-                let answers = L1Answers::new(snapshot.cloned(), lookups.clone());
+                let answers = L1Answers::new(snapshot.cloned(), lookups.clone(), response_size);
                 thread::spawn(move || serve_l1(incoming, &intr, answers));
             }
             Err(netipc::Error::Interrupted) => return,
@@ -571,7 +577,8 @@ fn serve_l1(incoming: Incoming, interrupt: &Interrupt, mut answers: L1Answers) {
 /// one), the lookup table's answer for a lookup (the status of the codec's
 /// dispatch error for a malformed one), `UNSUPPORTED` for another method,
 /// `BAD_ENVELOPE` for an item that is not a u64 or a malformed snapshot
-/// request.
+/// request, `LIMIT_EXCEEDED` for an answer larger than the session's
+/// response size.
 fn answer(
     session: &mut ServerSession,
     interrupt: &Interrupt,
@@ -596,10 +603,12 @@ fn answer(
         if header.is_batch() || SnapshotRequest::decode(msg.payload).is_err() {
             return session.respond_status(&header, TransportStatus::BAD_ENVELOPE);
         }
-        return match answers.snapshot() {
+        // Encoding fails only when the snapshot does not fit.
+        let sent = match answers.snapshot() {
             Some(Ok(payload)) => session.respond(&header, payload),
-            _ => session.respond_status(&header, TransportStatus::INTERNAL_ERROR),
+            _ => session.respond_status(&header, TransportStatus::LIMIT_EXCEEDED),
         };
+        return or_limit_exceeded(session, &header, sent);
     }
     if header.code != Method::Increment.code() {
         return session.respond_status(&header, TransportStatus::UNSUPPORTED);
@@ -618,9 +627,26 @@ fn answer(
         encode_increment(value.wrapping_add(1), &mut item)?;
         out.push(item);
     }
-    if header.is_batch() {
+    let sent = if header.is_batch() {
         session.respond_batch(&header, out.iter().map(<[u8; 8]>::as_slice))
     } else {
         session.respond(&header, out.first().map_or(&[][..], |b| &b[..]))
+    };
+    or_limit_exceeded(session, &header, sent)
+}
+
+/// `sent`, the result of answering `request`; an answer larger than the
+/// session's response size (not sent) is answered `LIMIT_EXCEEDED`
+/// instead, as the managed servers do.
+fn or_limit_exceeded(
+    session: &mut ServerSession,
+    request: &Header,
+    sent: netipc::Result<()>,
+) -> netipc::Result<()> {
+    match sent {
+        Err(netipc::Error::LimitExceeded(_)) => {
+            session.respond_status(request, TransportStatus::LIMIT_EXCEEDED)
+        }
+        sent => sent,
     }
 }

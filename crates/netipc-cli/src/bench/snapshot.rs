@@ -1,5 +1,6 @@
 //! The cgroups of the snapshot scenarios: the same deterministic list is
-//! generated on both sides, so the client checks every answer it reads.
+//! generated on both sides, so the client checks every answer it reads
+//! against it; or, from another server, only that every item decodes.
 //!
 //! Names are 20 bytes and paths 81 bytes, the shape of a container cgroup
 //! (`docker-<id>` under `/sys/fs/cgroup/system.slice/`).
@@ -7,6 +8,8 @@
 use std::fmt::Write as _;
 
 use netipc::codec::{SnapshotBuilder, SnapshotItem, SnapshotView};
+
+use super::Check;
 
 /// `systemd_enabled` of every answer.
 pub const SYSTEMD_ENABLED: u32 = 1;
@@ -147,6 +150,43 @@ impl Expected {
     }
 }
 
+/// How a client checks the snapshots it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotCheck {
+    /// Item for item: netipc's bench snapshot.
+    BenchData(Expected),
+    /// Any well-formed snapshot: every item decodes.
+    Structure,
+}
+
+impl SnapshotCheck {
+    /// The check of a client that expects netipc's snapshot of `items`
+    /// cgroups when `check` is [`Check::BenchData`].
+    pub fn new(check: Check, items: u32) -> Self {
+        match check {
+            Check::BenchData => Self::BenchData(Expected::of(&cgroups(items))),
+            Check::Structure => Self::Structure,
+        }
+    }
+
+    /// Reads every item of `view` and checks it; returns the item count.
+    /// Allocates nothing unless it fails.
+    ///
+    /// # Errors
+    /// A malformed item, or (bench data) other items than expected.
+    pub fn check(&self, view: &SnapshotView<'_>) -> Result<u32, String> {
+        match self {
+            Self::BenchData(expected) => expected.check(view)?,
+            Self::Structure => {
+                for (i, item) in view.iter().enumerate() {
+                    item.map_err(|e| format!("snapshot item {i} is malformed: {e}"))?;
+                }
+            }
+        }
+        Ok(u32::try_from(view.len()).unwrap_or(u32::MAX))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +214,17 @@ mod tests {
         let view = SnapshotView::decode(&buf[..len]).unwrap();
         assert!(Expected::of(&list[..16]).check(&view).is_ok());
         assert!(Expected::of(&other[1..]).check(&view).is_err());
+        // Only the structure: any count, any items.
+        let structure = SnapshotCheck::new(Check::Structure, 1000);
+        assert_eq!(structure.check(&view), Ok(16));
+        assert!(
+            SnapshotCheck::new(Check::BenchData, 1000)
+                .check(&view)
+                .is_err()
+        );
+        assert_eq!(
+            SnapshotCheck::new(Check::BenchData, 16).check(&view),
+            Ok(16)
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::batch::BatchSize;
 use super::scenarios::Scenario;
 
 /// Largest latency the histogram keeps exactly (larger values saturate).
@@ -22,8 +23,12 @@ pub fn latency_histogram() -> Histogram<u64> {
 pub struct Measurement {
     /// Completed round trips (requests answered).
     pub round_trips: u64,
-    /// Items per round trip.
-    pub items_per_round_trip: u32,
+    /// Items in the answers.
+    pub items: u64,
+    /// The fewest and the most items of one round trip.
+    pub items_range: (u32, u32),
+    /// The batch setting of a batch row.
+    pub batch: Option<BatchSize>,
     /// Wall time of the phase.
     pub wall: Duration,
     /// Round-trip latencies in nanoseconds.
@@ -99,8 +104,14 @@ pub struct Row {
     /// How the two sides waited for each other.
     pub wait: &'static str,
     pub depth: u32,
-    pub items_per_round_trip: u32,
+    /// The batch setting of a batch row.
+    pub batch: Option<BatchSize>,
+    /// Items per round trip: the mean, the fewest and the most.
+    pub items_per_round_trip: f64,
+    pub items_range: (u32, u32),
     pub round_trips: u64,
+    /// Items answered in the phase.
+    pub items: u64,
     pub wall_s: f64,
     pub round_trips_per_s: f64,
     pub items_per_s: f64,
@@ -128,6 +139,7 @@ impl Row {
     pub fn new(scenario: &'static Scenario, m: &Measurement) -> Self {
         let wall_s = m.wall.as_secs_f64().max(f64::MIN_POSITIVE);
         let round_trips_per_s = m.round_trips as f64 / wall_s;
+        let items = m.items as f64;
         Self {
             scenario: scenario.name,
             summary: scenario.summary,
@@ -136,11 +148,14 @@ impl Row {
             plane: scenario.plane.name(),
             wait: m.wait,
             depth: scenario.depth,
-            items_per_round_trip: m.items_per_round_trip,
+            batch: m.batch,
+            items_per_round_trip: items / m.round_trips.max(1) as f64,
+            items_range: m.items_range,
             round_trips: m.round_trips,
+            items: m.items,
             wall_s,
             round_trips_per_s,
-            items_per_s: round_trips_per_s * f64::from(m.items_per_round_trip),
+            items_per_s: items / wall_s,
             latency: Latency::of(&m.latency),
             client_cores: m.client_cpu.as_secs_f64() / wall_s,
             server_cores: m.server_cores,
@@ -154,9 +169,9 @@ impl Row {
         }
     }
 
-    /// Items answered in the phase.
-    pub fn items(&self) -> u64 {
-        self.round_trips * u64::from(self.items_per_round_trip)
+    /// Whether every round trip carried the same number of items.
+    pub fn items_fixed(&self) -> bool {
+        self.items_range.0 == self.items_range.1
     }
 
     /// This row's numbers divided by those of `base`.
@@ -191,7 +206,9 @@ pub fn measured(name: &str, micros: &[u64], items: u32) -> Row {
     }
     let m = Measurement {
         round_trips: micros.len() as u64,
-        items_per_round_trip: items,
+        items: micros.len() as u64 * u64::from(items),
+        items_range: (items, items),
+        batch: None,
         wall: Duration::from_secs(1),
         latency,
         client_cpu: Duration::from_millis(500),
@@ -219,7 +236,9 @@ mod tests {
         assert!((r.round_trips_per_s - 0.5).abs() < 1e-9);
         assert!((r.items_per_s - 32.0).abs() < 1e-9);
         assert!((r.p50 - 2.0).abs() < 0.01);
-        assert_eq!(rows[1].items(), 50 * 64);
+        assert_eq!(rows[1].items, 50 * 64);
+        assert!((rows[1].items_per_round_trip - 64.0).abs() < 1e-9);
+        assert!(rows[1].items_fixed());
         assert!((rows[1].client_cores - 0.5).abs() < 1e-9);
         let l = rows[1].latency;
         assert!(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.p999);

@@ -1,10 +1,12 @@
 //! What `netipc call --json` prints: one answer per kind, serialized by
-//! serde (`netipc cache --json` shows its items as snapshot items too). Bytes the provider sent as names, paths and labels appear as
-//! text (lossily where they are not UTF-8).
+//! serde (`netipc cache --json` shows its items as snapshot items too).
+//! Bytes the provider sent as names, paths and labels appear as text
+//! (lossily where they are not UTF-8). `netipc serve --data` reads the
+//! same shapes back (see `serve::data`).
 
 use std::collections::BTreeMap;
 
-use netipc::cache::CachedItem;
+use netipc::cache::{CacheItem, CachedItem};
 use netipc::codec::{
     AppsLookupItem, CgroupsLookupItem, Labels, SnapshotItem, UID_UNSET, orchestrator,
 };
@@ -36,7 +38,7 @@ pub struct Snapshot<'a> {
 }
 
 /// One snapshot item.
-#[derive(Serialize)]
+#[derive(Serialize, Debug, PartialEq, Eq)]
 pub struct SnapshotEntry {
     hash: u32,
     options: u32,
@@ -66,6 +68,36 @@ impl SnapshotEntry {
             self.path,
         ]
     }
+
+    /// The item in one line: `name  path  [hash 67691e71, options 0x6, enabled 1]`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}  {}  [hash {:08x}, options {:#x}, enabled {}]",
+            self.name, self.path, self.hash, self.options, self.enabled
+        )
+    }
+
+    /// What differs between two versions of an item, in one line:
+    /// `name: enabled 1 -> 0, path /a -> /b`.
+    pub fn difference(before: &Self, after: &Self) -> String {
+        let mut parts = Vec::new();
+        if before.hash != after.hash {
+            parts.push(format!("hash {:08x} -> {:08x}", before.hash, after.hash));
+        }
+        if before.options != after.options {
+            parts.push(format!(
+                "options {:#x} -> {:#x}",
+                before.options, after.options
+            ));
+        }
+        if before.enabled != after.enabled {
+            parts.push(format!("enabled {} -> {}", before.enabled, after.enabled));
+        }
+        if before.path != after.path {
+            parts.push(format!("path {} -> {}", before.path, after.path));
+        }
+        format!("{}: {}", after.name, parts.join(", "))
+    }
 }
 
 impl From<&SnapshotItem<'_>> for SnapshotEntry {
@@ -77,6 +109,12 @@ impl From<&SnapshotItem<'_>> for SnapshotEntry {
 impl From<&CachedItem<'_>> for SnapshotEntry {
     fn from(it: &CachedItem<'_>) -> Self {
         Self::new(it.hash, it.options, it.enabled, it.name, it.path)
+    }
+}
+
+impl From<&CacheItem> for SnapshotEntry {
+    fn from(it: &CacheItem) -> Self {
+        Self::new(it.hash, it.options, it.enabled, &it.name, &it.path)
     }
 }
 

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,38 @@ pub fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
     })
 }
 
+/// The lines of `r`, as they come.
+pub fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// As [`drain`], and what was read so far is in `seen` at any time.
+pub fn drain_shared(
+    mut r: impl Read + Send + 'static,
+    seen: Arc<Mutex<String>>,
+) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = r.read(&mut buf) {
+            let mut text = seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        seen.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    })
+}
+
 /// Waits for `child` at most `limit`; kills it and panics when it hangs.
 pub fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
     let start = Instant::now();
@@ -127,6 +160,8 @@ pub struct Server {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stderr: Option<thread::JoinHandle<String>>,
+    /// Its standard error so far.
+    stderr_seen: Arc<Mutex<String>>,
     /// What it printed while starting.
     pub banner: Vec<String>,
     /// The run directory.
@@ -144,6 +179,8 @@ pub struct Stopped {
     pub output: String,
     /// Files left in its run directory.
     pub leftovers: Vec<String>,
+    /// Everything it wrote to standard error.
+    pub stderr: String,
 }
 
 impl Server {
@@ -174,21 +211,15 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start netipc serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = drain(child.stderr.take().expect("stderr"));
+        let lines = lines_of(child.stdout.take().expect("stdout"));
+        let stderr_seen = Arc::new(Mutex::new(String::new()));
+        let stderr = drain_shared(child.stderr.take().expect("stderr"), stderr_seen.clone());
         let mut server = Self {
             stdin: child.stdin.take(),
             child: Some(child),
             lines,
             stderr: Some(stderr),
+            stderr_seen,
             banner: Vec::new(),
             run_dir,
             _dir: dir,
@@ -277,6 +308,47 @@ impl Server {
             code,
             output: rest,
             leftovers: leftovers(Path::new(&self.run_dir)),
+            stderr: self
+                .stderr
+                .take()
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Waits at most `limit` for a line of standard output (after the
+    /// banner) that contains `needle`, and returns it; the lines before it
+    /// are dropped.
+    pub fn wait_line(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("watchdog: no line with {needle:?} within {limit:?}"),
+            }
+        }
+    }
+
+    /// Waits at most `limit` until standard error contains `needle`, and
+    /// returns all of it.
+    pub fn wait_stderr(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = self
+                .stderr_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watchdog: standard error has no {needle:?} within {limit:?}: {text}"
+            );
+            thread::sleep(Duration::from_millis(20));
         }
     }
 

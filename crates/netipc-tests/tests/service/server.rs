@@ -555,3 +555,47 @@ fn a_live_endpoint_cannot_be_taken_over() {
         assert_eq!(client.call(1).unwrap(), 2);
     });
 }
+
+#[test]
+fn bind_creates_the_endpoint_before_the_server_runs() {
+    watchdog(|| {
+        let dir = RunDir::new();
+        let bound =
+            ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), |v| Ok(v + 1))
+                .bind()
+                .expect("bind");
+        // The endpoint is taken from the moment of bind...
+        let second = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), Ok);
+        assert!(matches!(second.bind(), Err(Error::AddressInUse { .. })));
+        // ...a client that connects now is answered once it runs...
+        let early = std::thread::spawn({
+            let dir = dir.str().to_owned();
+            move || {
+                let mut client = IncrementClient::new(&dir, "inc", &ClientConfig::default());
+                client.wait_ready(Duration::from_secs(10))?;
+                client.call(41)
+            }
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let stop = bound.stop_handle();
+        let thread = std::thread::spawn(move || bound.run());
+        assert_eq!(early.join().unwrap().unwrap(), 42);
+        assert_eq!(stop.stats().responses.ok, 1);
+        stop.stop();
+        thread.join().unwrap();
+        assert_eq!(dir.entries(), Vec::<String>::new());
+        // ...and dropping a bound server that never ran removes it.
+        let bound = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), Ok)
+            .bind()
+            .expect("bind again");
+        drop(bound);
+        assert_eq!(dir.entries(), Vec::<String>::new());
+        // Stopped before it runs, it returns at once.
+        let bound = ManagedServer::increment(dir.str(), "inc", &ServerConfig::default(), Ok)
+            .bind()
+            .expect("bind a third time");
+        bound.stop_handle().stop();
+        bound.run();
+        assert_eq!(dir.entries(), Vec::<String>::new());
+    });
+}

@@ -121,8 +121,8 @@ pub use config::{
     ServerConfig,
 };
 pub use server::{
-    HandlerError, ManagedServer, ResponseCounts, RunningServer, STOP_GRACE, ServerStats,
-    SnapshotHandler, StopHandle,
+    BoundServer, HandlerError, ManagedServer, ResponseCounts, RunningServer, STOP_GRACE,
+    ServerStats, SnapshotHandler, StopHandle,
 };
 pub use state::{AbortHandle, ClientState, ClientStatus};
 // The identity and access types that `ClientConfig` and `ServerConfig`

@@ -343,7 +343,7 @@ impl ManagedServer {
     }
 
     /// Creates the endpoint and the engine around it.
-    fn bind(&self) -> Result<Arc<Engine>> {
+    fn engine(&self) -> Result<Arc<Engine>> {
         let options = ServerOptions {
             supported_profiles: self.config.supported(),
             // Room for a crowd of clients connecting at the same moment.
@@ -370,7 +370,7 @@ impl ManagedServer {
     /// # Errors
     /// `AddressInUse` when a live server owns the endpoint, `Name`, `Io`.
     pub fn run(&self) -> Result<()> {
-        let engine = self.bind()?;
+        let engine = self.engine()?;
         engine.run(&self.thread_name());
         Ok(())
     }
@@ -385,9 +385,72 @@ impl ManagedServer {
     /// # Errors
     /// As [`run`](Self::run).
     pub fn spawn(self) -> Result<RunningServer> {
-        let engine = self.bind()?;
-        let stop = self.stop_handle();
-        let name = self.thread_name();
+        self.bind()?.spawn()
+    }
+
+    /// Creates the endpoint on the calling thread without serving yet, so
+    /// that binding errors are reported before the server is handed to
+    /// the thread that runs it (the C API binds in `nipc_server_init_*`
+    /// this way). Clients that connect meanwhile wait for their HELLO to
+    /// be answered until the server runs (their handshake deadline
+    /// applies).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn bind(self) -> Result<BoundServer> {
+        let engine = self.engine()?;
+        Ok(BoundServer {
+            stop: self.stop_handle(),
+            name: self.thread_name(),
+            engine,
+        })
+    }
+}
+
+/// A server whose endpoint exists but which does not serve yet (from
+/// [`ManagedServer::bind`]). Dropping it removes the endpoint. Stopping
+/// it (through a [`StopHandle`]) before it runs makes `run` return at
+/// once.
+#[must_use = "a BoundServer serves nothing until run() or spawn(); dropping it removes the endpoint"]
+pub struct BoundServer {
+    stop: StopHandle,
+    name: String,
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for BoundServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundServer")
+            .field("thread", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoundServer {
+    /// A handle that stops the server (and reads its statistics) from
+    /// another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// The server's counters and current load.
+    #[must_use]
+    pub fn stats(&self) -> ServerStats {
+        self.stop.stats()
+    }
+
+    /// Serves until stopped, as [`ManagedServer::run`] does after binding.
+    /// Blocks the calling thread.
+    pub fn run(self) {
+        self.engine.run(&self.name);
+    }
+
+    /// Serves on a new thread.
+    ///
+    /// # Errors
+    /// `Io` when the thread cannot be started (the endpoint is removed).
+    pub fn spawn(self) -> Result<RunningServer> {
+        let Self { stop, name, engine } = self;
         let thread = std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || engine.run(&name))
