@@ -41,6 +41,7 @@ const WINDOWS_LIBS: &[&str] = &[
     "-lbcrypt",
     "-ladvapi32",
     "-ldbghelp",
+    "-lpthread",
     "-lkernel32",
 ];
 /// The sanitizers of the `asan` flavor (the Rust library itself is not
