@@ -105,22 +105,25 @@ impl Snapshot {
         let mut strings = Vec::new();
         for item in view.iter() {
             let item = item?;
+            // Each string is stored with a NUL after it (as on the wire), so
+            // C callers can read it in place (`CacheGuard::c_strings`).
             let mut place = |s: &[u8]| -> Result<(u32, u32), CodecError> {
                 let start = strings.len();
-                if start + s.len() > payload {
+                if start + s.len() + 1 > payload {
                     return Err(crate::error::codec_err::bounds(
                         "snapshot strings (more string bytes than the payload: items overlap)",
                         0,
                     ));
                 }
-                if strings.capacity() < start + s.len() {
+                if strings.capacity() < start + s.len() + 1 {
                     let target = strings
                         .capacity()
                         .saturating_mul(2)
-                        .clamp(start + s.len(), payload);
+                        .clamp(start + s.len() + 1, payload);
                     strings.reserve_exact(target - start);
                 }
                 strings.extend_from_slice(s);
+                strings.push(0);
                 let start = u32::try_from(start).map_err(|_| too_big())?;
                 let len = u32::try_from(s.len()).map_err(|_| too_big())?;
                 Ok((start, len))
@@ -205,6 +208,16 @@ impl Snapshot {
 
     fn bytes(&self, (start, len): (u32, u32)) -> &[u8] {
         &self.strings[start as usize..start as usize + len as usize]
+    }
+
+    /// The name and path of item `i` (which must exist), each with the NUL
+    /// stored after it.
+    pub(crate) fn nul_terminated(&self, i: usize) -> (&[u8], &[u8]) {
+        let e = &self.entries[i];
+        let with_nul = |(start, len): (u32, u32)| {
+            &self.strings[start as usize..start as usize + len as usize + 1]
+        };
+        (with_nul(e.name), with_nul(e.path))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -339,6 +352,7 @@ mod tests {
         assert_eq!(s.find(2, b"a"), None);
         assert_eq!(s.find(1, b"b"), None);
         assert_eq!(s.item(1).path, b"/p/b");
+        assert_eq!(s.nul_terminated(1), (&b"b\0"[..], &b"/p/b\0"[..]));
     }
 
     #[test]
