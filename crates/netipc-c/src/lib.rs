@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 #![allow(unsafe_code)]
 
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod ffi;
