@@ -41,6 +41,11 @@ pub const NIPC_CGROUPS_CACHE_WORDS: usize = 400;
 /// (`NIPC_CGROUPS_CACHE_READ_GUARD_WORDS`): the Rust object takes 2.
 pub const NIPC_CGROUPS_CACHE_READ_GUARD_WORDS: usize = 4;
 
+unsafe extern "C" {
+    /// The C library's `strcmp` (vectorized by every C library).
+    fn strcmp(a: *const c_char, b: *const c_char) -> std::ffi::c_int;
+}
+
 /// `nipc_cgroups_cache_t`: storage of a cache, allocated by the caller.
 #[repr(C)]
 pub struct nipc_cgroups_cache_t {
@@ -150,6 +155,8 @@ struct Cache {
 /// The C views of one published snapshot.
 struct Table {
     views: Views,
+    /// No name has a NUL inside: lookups compare names as C strings.
+    c_names: bool,
     /// Keeps the snapshot the views point into alive.
     snapshot: CacheGuard,
 }
@@ -207,6 +214,7 @@ fn state_code(state: ClientState) -> u32 {
 
 impl Table {
     fn new(snapshot: CacheGuard) -> Self {
+        let c_names = snapshot.iter().all(|item| !item.name.contains(&0));
         let views = snapshot
             .iter()
             .enumerate()
@@ -225,8 +233,30 @@ impl Table {
             .collect();
         Self {
             views: Views(views),
+            c_names,
             snapshot,
         }
+    }
+
+    /// The position of the first item whose hash is `hash` and whose name
+    /// is the C string `name`.
+    ///
+    /// # Safety
+    /// `name` must be NUL-terminated.
+    #[inline]
+    unsafe fn position(&self, hash: u32, name: *const c_char) -> Option<usize> {
+        // SAFETY: NUL-terminated by the caller's contract.
+        let bytes = || unsafe { CStr::from_ptr(name) }.to_bytes();
+        if !self.c_names {
+            return self.snapshot.position(hash, bytes());
+        }
+        // Comparing in place spares a scan of `name` for its length (the
+        // index needs it only for producers whose hashes collide).
+        self.snapshot.position_with(hash, bytes, |stored| {
+            // SAFETY: both are NUL-terminated: `stored` ends with the NUL
+            // the snapshot stores, and has none before it (`c_names`).
+            unsafe { strcmp(stored.as_ptr().cast(), name) == 0 }
+        })
     }
 
     /// The position of `view` when it is one of this table's views.
@@ -497,10 +527,7 @@ pub unsafe extern "C" fn nipc_cgroups_cache_get(
             return ptr::null();
         }
         // SAFETY: not NULL and NUL-terminated by the caller's contract.
-        let name = unsafe { CStr::from_ptr(name) }.to_bytes();
-        table
-            .snapshot
-            .position(hash, name)
+        unsafe { table.position(hash, name) }
             .and_then(|i| table.views.0.get(i))
             .map_or(ptr::null(), ptr::from_ref)
     })

@@ -396,6 +396,24 @@ impl CacheGuard {
         self.snapshot().find(hash, name)
     }
 
+    /// [`position`](Self::position) for a name whose bytes are costly to
+    /// get (such as a C string, which must be scanned for its length):
+    /// `name` gives them only when the index needs them (when the
+    /// producer's hashes collide too often to be used alone), and
+    /// `is_name` says whether a stored name (of an item with the right
+    /// hash, followed by the NUL the snapshot stores after it, as in
+    /// [`c_strings`](Self::c_strings)) is the one looked for. For the C API
+    /// (`netipc-c`); not covered by semver.
+    #[doc(hidden)]
+    pub fn position_with<'n>(
+        &self,
+        hash: u32,
+        name: impl FnOnce() -> &'n [u8],
+        is_name: impl Fn(&[u8]) -> bool,
+    ) -> Option<usize> {
+        self.snapshot().find_with(hash, name, is_name)
+    }
+
     /// Every item in the provider's order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = CachedItem<'_>> + '_ {
         self.snapshot().iter()

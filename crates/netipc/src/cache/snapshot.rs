@@ -194,6 +194,7 @@ impl Snapshot {
         true
     }
 
+    #[inline]
     fn key(&self, hash: u32, name: &[u8]) -> u32 {
         if self.mix_names {
             hash ^ name_hash(name)
@@ -202,22 +203,27 @@ impl Snapshot {
         }
     }
 
+    #[inline]
     fn slot(&self, key: u32) -> usize {
         (u64::from(key).wrapping_mul(MIX) >> self.shift) as usize
     }
 
+    #[inline]
     fn bytes(&self, (start, len): (u32, u32)) -> &[u8] {
         &self.strings[start as usize..start as usize + len as usize]
+    }
+
+    /// A string with the NUL stored after it.
+    #[inline]
+    fn with_nul(&self, (start, len): (u32, u32)) -> &[u8] {
+        &self.strings[start as usize..start as usize + len as usize + 1]
     }
 
     /// The name and path of item `i` (which must exist), each with the NUL
     /// stored after it.
     pub(crate) fn nul_terminated(&self, i: usize) -> (&[u8], &[u8]) {
         let e = &self.entries[i];
-        let with_nul = |(start, len): (u32, u32)| {
-            &self.strings[start as usize..start as usize + len as usize + 1]
-        };
-        (with_nul(e.name), with_nul(e.path))
+        (self.with_nul(e.name), self.with_nul(e.path))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -226,10 +232,32 @@ impl Snapshot {
 
     /// The first item whose hash and name both match.
     pub(crate) fn find(&self, hash: u32, name: &[u8]) -> Option<usize> {
+        self.find_with(
+            hash,
+            || name,
+            |stored| stored.split_last().map(|(_, n)| n) == Some(name),
+        )
+    }
+
+    /// [`find`](Self::find) for a name whose bytes are costly to get:
+    /// `name` gives them only when the key needs them, and `is_name` says
+    /// whether a stored name (that of an item with the right hash, with the
+    /// NUL stored after it) is it.
+    #[inline]
+    pub(crate) fn find_with<'n>(
+        &self,
+        hash: u32,
+        name: impl FnOnce() -> &'n [u8],
+        is_name: impl Fn(&[u8]) -> bool,
+    ) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let k = self.key(hash, name);
+        let k = if self.mix_names {
+            self.key(hash, name())
+        } else {
+            hash
+        };
         let mut s = self.slot(k);
         loop {
             let slot = self.slots[s];
@@ -239,7 +267,7 @@ impl Snapshot {
             if (slot >> 32) as u32 == k {
                 let i = (slot as u32 - 1) as usize;
                 let e = &self.entries[i];
-                if e.hash == hash && self.bytes(e.name) == name {
+                if e.hash == hash && is_name(self.with_nul(e.name)) {
                     return Some(i);
                 }
             }
