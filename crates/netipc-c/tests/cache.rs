@@ -92,25 +92,21 @@ struct Served {
 fn provider(dir: &RunDir, service: &str, served: &Arc<Served>) -> RunningServer {
     let served = served.clone();
     let handler = move |b: &mut SnapshotBuilder<'_>| -> Result<(), HandlerError> {
-        b.set_systemd_enabled(1);
-        if served.churn.load(Ordering::SeqCst) {
+        let (generation, items) = if served.churn.load(Ordering::SeqCst) {
             let g = served.generation.fetch_add(1, Ordering::SeqCst) + 1;
-            b.set_generation(g);
-            for i in 0..64u32 {
-                let name = format!("g{g}-{i}");
-                let path = format!("/sys/fs/cgroup/{name}");
-                b.add(&SnapshotItem {
-                    hash: i,
-                    options: 0,
-                    enabled: 1,
-                    name: name.as_bytes(),
-                    path: path.as_bytes(),
-                })?;
-            }
-            return Ok(());
-        }
-        b.set_generation(served.generation.load(Ordering::SeqCst));
-        for c in served.items.lock().unwrap().iter() {
+            let items = (0..64u32).map(|i| Cgroup {
+                hash: i,
+                name: format!("g{g}-{i}"),
+                path: format!("/sys/fs/cgroup/g{g}-{i}"),
+            });
+            (g, items.collect())
+        } else {
+            let items = served.items.lock().unwrap().clone();
+            (served.generation.load(Ordering::SeqCst), items)
+        };
+        b.set_systemd_enabled(1);
+        b.set_generation(generation);
+        for c in &items {
             b.add(&SnapshotItem {
                 hash: c.hash,
                 options: cgroup_options::IS_UNIFIED,
