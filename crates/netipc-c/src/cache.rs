@@ -11,8 +11,9 @@
 //!
 //! A read guard (`nipc_cgroups_cache_read_guard_t`) holds a counted
 //! reference to one table. Lookups find the item's position with the core's
-//! index ([`CacheGuard::position`]) and return the view at that position:
-//! no allocation, no lock, no system call. Neither readers nor refreshes
+//! index ([`CacheGuard::position_with`], comparing the C string in place
+//! with `strcmp` rather than measuring it first) and return the view at
+//! that position: no allocation, no lock, no system call. Neither readers nor refreshes
 //! ever wait for each other, and a guard does not point into the cache
 //! object: what it returns stays valid until it is unlocked, even after
 //! later refreshes and after the cache is closed.

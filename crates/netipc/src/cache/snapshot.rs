@@ -1,5 +1,6 @@
-//! One published generation of the cache: owned items, their strings in
-//! one buffer, and an open-addressing index over `(hash, name)`.
+//! One published generation of the cache: owned items, their strings (each
+//! followed by a NUL) in one buffer, and an open-addressing index over
+//! `(hash, name)`.
 
 use crate::codec::SnapshotView;
 use crate::error::CodecError;
