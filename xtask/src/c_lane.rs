@@ -74,12 +74,21 @@ const COMPILE_LIMIT: Duration = Duration::from_secs(300);
 /// listed in [`EXAMPLES`] (the lane says so otherwise).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Role {
-    /// Takes `RUN_DIR PREFIX`, prints what its namesake in
-    /// [`CONSUMERS`] prints against netipc's `cgroups_provider`, exits 0.
-    Consumer,
+    /// Takes `RUN_DIR PREFIX`, runs against netipc's `cgroups_provider`
+    /// and prints these lines (`None`: those of its Rust namesake in
+    /// [`CONSUMERS`]), then exits 0.
+    Consumer(Option<Expected>),
     /// A provider the consumer examples (C and Rust) run against.
     Provider(&'static ProviderExample),
 }
+
+/// One group of fragments per line a program must print.
+type Expected = &'static [&'static [&'static str]];
+
+/// A consumer run against a provider example: its name, the arguments
+/// after the run directory, what it must print, and whether netipc's Rust
+/// example of the same name runs too.
+type ConsumerRun = (&'static str, &'static [&'static str], Expected, bool);
 
 /// How a provider example runs, and what consumers print against it.
 #[derive(PartialEq, Eq, Debug)]
@@ -88,14 +97,8 @@ struct ProviderExample {
     args: &'static [&'static str],
     /// The start of the line it prints once clients can connect.
     serving: &'static str,
-    /// Consumer examples to run against it: the name, the arguments after
-    /// the run directory, and one group of fragments per line it must
-    /// print (as [`CONSUMERS`]).
-    consumers: &'static [(&'static str, &'static [&'static str], Expected)],
+    consumers: &'static [ConsumerRun],
 }
-
-/// One group of fragments per line a program must print.
-type Expected = &'static [&'static [&'static str]];
 
 /// examples/cgroups_provider.c: the standard service names, stopped by
 /// Ctrl-C (or after the seconds given).
@@ -117,6 +120,7 @@ const C_CGROUPS_PROVIDER: ProviderExample = ProviderExample {
                     "/sys/fs/cgroup/user.slice/user-1000.slice",
                 ],
             ],
+            true,
         ),
         (
             "lookup_consumer",
@@ -135,15 +139,40 @@ const C_CGROUPS_PROVIDER: ProviderExample = ProviderExample {
                 ],
                 &["UNKNOWN_PERMANENT", "/sys/fs/cgroup/no-such-cgroup"],
             ],
+            true,
+        ),
+        (
+            "cache_consumer",
+            &["cgroups"],
+            &[
+                &["refresh 1: generation 1, 4 cgroups"],
+                &["refresh 3: generation 1, 4 cgroups"],
+                &["first cgroup, copied before the refreshes: system.slice"],
+            ],
+            false,
         ),
     ],
 };
 
 const EXAMPLES: &[(&str, Role)] = &[
-    ("snapshot_consumer", Role::Consumer),
-    ("lookup_consumer", Role::Consumer),
+    ("snapshot_consumer", Role::Consumer(None)),
+    ("lookup_consumer", Role::Consumer(None)),
+    (
+        "cache_consumer",
+        Role::Consumer(Some(&[
+            &["refresh 1: generation 1, 3 cgroups"],
+            &["nginx", "/sys/fs/cgroup/system.slice/docker-4f2a9c1e.scope"],
+            &["no-such-cgroup", "not cached"],
+            &["refresh 3: generation 1, 3 cgroups"],
+            &["first cgroup, copied before the refreshes: nginx"],
+        ])),
+    ),
     ("cgroups_provider", Role::Provider(&C_CGROUPS_PROVIDER)),
 ];
+
+/// Tests that also take the prefix of netipc's `cgroups_provider`, which
+/// serves them (the others get the run directory only).
+const TESTS_OF_THE_EXAMPLE_PROVIDER: &[&str] = &["test_cache_provider"];
 
 /// Time for a provider example to stop after Ctrl-C (or its own time
 /// limit, where Ctrl-C does not reach it).
@@ -395,30 +424,45 @@ impl<'a> Programs<'a> {
         let mut example =
             self.provider(&rust("cgroups_provider"), true, &[run_dir, PREFIX], "ready")?;
         for test in tests {
-            self.run_program(&self.binary(&stem(test)), false, &[run_dir])?;
+            let name = stem(test);
+            let args: &[&str] = if TESTS_OF_THE_EXAMPLE_PROVIDER.contains(&name.as_str()) {
+                &[run_dir, PREFIX]
+            } else {
+                &[run_dir]
+            };
+            self.run_program(&self.binary(&name), false, args)?;
         }
-        for (name, _) in roles.iter().filter(|(_, role)| *role == Role::Consumer) {
-            let expected = CONSUMERS
-                .iter()
-                .find(|(consumer, _)| consumer == name)
-                .map(|(_, lines)| *lines)
-                .ok_or_else(|| format!("{name}: no expected output in examples::CONSUMERS"))?;
+        for (name, role) in roles {
+            let Role::Consumer(expected) = role else {
+                continue;
+            };
+            let expected = match expected {
+                Some(lines) => lines,
+                None => CONSUMERS
+                    .iter()
+                    .find(|(consumer, _)| consumer == name)
+                    .map(|(_, lines)| lines)
+                    .ok_or_else(|| format!("{name}: no expected output in examples::CONSUMERS"))?,
+            };
             self.run_consumer(&self.binary(name), false, &[run_dir, PREFIX], expected)?;
         }
         Self::stop(&mut example, "cgroups_provider", STOP_LIMIT)?;
         for (name, role) in roles {
-            let Role::Provider(spec) = role else { continue };
+            let Role::Provider(spec) = role else {
+                continue;
+            };
             let args: Vec<&str> = std::iter::once(run_dir)
                 .chain(spec.args.iter().copied())
                 .collect();
             let mut provider = self.provider(&self.binary(name), false, &args, spec.serving)?;
-            // The C consumer examples, and netipc's Rust ones.
-            for &(consumer, extra, expected) in spec.consumers {
+            for &(consumer, extra, expected, with_rust) in spec.consumers {
                 let args: Vec<&str> = std::iter::once(run_dir)
                     .chain(extra.iter().copied())
                     .collect();
                 self.run_consumer(&self.binary(consumer), false, &args, expected)?;
-                self.run_consumer(&rust(consumer), true, &args, expected)?;
+                if with_rust {
+                    self.run_consumer(&rust(consumer), true, &args, expected)?;
+                }
             }
             provider.interrupt();
             Self::stop(&mut provider, name, PROVIDER_STOP_LIMIT)?;

@@ -110,6 +110,9 @@ fn linux(options: &Options, report: &mut Report) {
     report.step_with("unsupported-target", || {
         unsupported::check(&options.root, limit)
     });
+    // The C API's tests link C programs against its static library, which
+    // `cargo test` does not build.
+    report.step("c-library", limit, host_cargo(&["build", "-p", "netipc-c"]));
     report.step("test", limit, host_cargo(&["test", "--workspace"]));
     report.step_with("examples", || {
         let mut build = host_cargo(&["build", "--examples", "-p", "netipc"]);

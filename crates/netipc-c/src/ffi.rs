@@ -112,6 +112,7 @@ impl<T> Slot<T> {
 }
 
 /// Runs `body`, turning a panic into `on_panic` (nothing unwinds into C).
+#[inline]
 pub fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
 }

@@ -15,6 +15,7 @@
 #![allow(unsafe_code)]
 
 pub mod builders;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod error;

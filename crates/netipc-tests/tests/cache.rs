@@ -261,6 +261,41 @@ fn get_needs_both_hash_and_name_and_returns_the_first_duplicate() {
 }
 
 #[test]
+fn positions_and_nul_terminated_strings_match_the_items() {
+    watchdog(|| {
+        let (_dir, t, _server, cache) = served(1, three());
+        cache.refresh().expect("refresh");
+        // An owned guard may outlive the cache and move to another thread.
+        let owned = cache.read_owned();
+        let guard = cache.read();
+        for (i, item) in guard.iter().enumerate() {
+            assert_eq!(guard.position(item.hash, item.name), Some(i));
+            let (name, path) = guard.c_strings(i).expect("strings of an item");
+            assert_eq!(
+                (&name[..name.len() - 1], name.last()),
+                (item.name, Some(&0))
+            );
+            assert_eq!(
+                (&path[..path.len() - 1], path.last()),
+                (item.path, Some(&0))
+            );
+        }
+        assert_eq!(guard.position(2, b"user.slice"), None);
+        assert_eq!(guard.c_strings(3), None);
+        t.set(2, vec![cgroup(9, "other")]);
+        cache.refresh().expect("second refresh");
+        drop(cache);
+        let other_thread = std::thread::spawn(move || {
+            let names: Vec<Vec<u8>> = owned.iter().map(|i| i.name.to_vec()).collect();
+            (owned.generation(), names)
+        });
+        let (generation, names) = other_thread.join().expect("reader");
+        assert_eq!(generation, 1);
+        assert_eq!(names, [&b"system.slice"[..], b"docker-1a2b", b"user.slice"]);
+    });
+}
+
+#[test]
 fn owned_copies_outlive_the_guard_and_later_refreshes() {
     watchdog(|| {
         let (_dir, t, _server, cache) = served(1, three());

@@ -490,8 +490,215 @@ const char *nipc_server_last_error(const nipc_managed_server_t *server);
  * NULL, NIPC_ERR_NOT_INITIALIZED. */
 nipc_error_t nipc_server_stats(const nipc_managed_server_t *server, nipc_server_stats_t *out);
 
-/* <<< cache: nipc_cgroups_cache_t, read guard, item views, init/refresh/
- *     ready/read_lock/read_unlock/get/item_dup/item_free/status/close >>> */
+/* ------------------------------------------------------------------------ */
+/* cgroups snapshot cache (level 3)                                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A consumer's in-memory copy of a cgroups-snapshot provider's table, looked
+ * up by (hash, name) without I/O. The caller drives it: one thread calls
+ * nipc_cgroups_cache_refresh at its own cadence (no background thread, no
+ * timer); any number of threads read through read guards at the same time.
+ *
+ *     nipc_cgroups_cache_t cache;
+ *     nipc_cgroups_cache_init(&cache, "/run/netdata", NIPC_CGROUPS_SNAPSHOT_SERVICE, &config);
+ *     if (!nipc_cgroups_cache_refresh(&cache))     (the last good copy stays)
+ *         fprintf(stderr, "%s\n", nipc_cgroups_cache_last_error(&cache));
+ *     nipc_cgroups_cache_read_guard_t guard;
+ *     nipc_cgroups_cache_read_lock(&cache, &guard);
+ *     const nipc_cgroups_cache_item_view_t *item =
+ *         nipc_cgroups_cache_get(&guard, nipc_netdata_hash(name), name);
+ *     if (item) use(item->path);
+ *     nipc_cgroups_cache_read_unlock(&guard);
+ *     nipc_cgroups_cache_close(&cache);
+ *
+ * Every refresh fetches the full snapshot (with the level 2 client's
+ * reconnect and retry rules), copies and indexes it privately, and publishes
+ * it with one atomic pointer swap. A failed refresh keeps the previous
+ * snapshot. Readers never wait for a refresh and a refresh never waits for
+ * readers: a read guard pins the snapshot it took, and everything it returns
+ * stays valid and unchanged until nipc_cgroups_cache_read_unlock, whatever
+ * refreshes (or nipc_cgroups_cache_close) happen meanwhile. Old snapshots are
+ * freed when their last guard is unlocked.
+ *
+ * Threads: nipc_cgroups_cache_refresh and _wait_ready from any thread (they
+ * run one at a time); _read_lock, _ready, _status, _set_call_timeout, _abort
+ * and _clear_abort from any thread at any time (they never block); guards
+ * are used by one thread at a time and may be unlocked on another thread than
+ * the one that locked them; _last_error from the thread that refreshes;
+ * _init and _close while no other thread uses the cache (guards may still be
+ * locked: they stay valid after close). A thread may refresh while it holds
+ * a guard. The cache struct must not be copied or moved after _init; a guard
+ * must not be copied while locked.
+ */
+
+/* A cache (allocate it anywhere; zero it or _init it before any use). */
+#define NIPC_CGROUPS_CACHE_WORDS 400
+typedef struct nipc_cgroups_cache {
+    uint64_t opaque_[NIPC_CGROUPS_CACHE_WORDS];
+} nipc_cgroups_cache_t;
+
+/* A read guard: pins one published snapshot between _read_lock and
+ * _read_unlock. A zeroed or unlocked guard holds nothing. */
+#define NIPC_CGROUPS_CACHE_READ_GUARD_WORDS 4
+typedef struct nipc_cgroups_cache_read_guard {
+    uint64_t opaque_[NIPC_CGROUPS_CACHE_READ_GUARD_WORDS];
+} nipc_cgroups_cache_read_guard_t;
+
+/* One cached cgroup, borrowed from the snapshot its guard pins: the struct
+ * and its strings are valid until nipc_cgroups_cache_read_unlock of that
+ * guard. Do not write through it. Names and paths are the provider's exact
+ * bytes with a NUL after them (the _len fields count the bytes before it; a
+ * provider's string with a NUL inside is cut short when read as a C
+ * string). */
+typedef struct nipc_cgroups_cache_item_view {
+    uint32_t hash;       /* the provider's hash of the name (Netdata's simple_hash) */
+    uint32_t options;    /* opaque option flags */
+    uint32_t enabled;    /* opaque enabled value */
+    const char *name;
+    const char *path;
+    uint32_t name_len;
+    uint32_t path_len;
+} nipc_cgroups_cache_item_view_t;
+
+/* An owned copy of a cached cgroup, made by nipc_cgroups_cache_item_dup: it
+ * outlives its guard, every refresh and the cache. Release it only with
+ * nipc_cgroups_cache_item_free (not free()). Same fields as the view. */
+typedef struct nipc_cgroups_cache_item {
+    uint32_t hash;
+    uint32_t options;
+    uint32_t enabled;
+    char *name;
+    char *path;
+    uint32_t name_len;
+    uint32_t path_len;
+} nipc_cgroups_cache_item_t;
+
+/* State and counters of a cache (plain data). */
+typedef struct nipc_cgroups_cache_status {
+    bool populated;                 /* a snapshot is published (a refresh succeeded since _init) */
+    uint32_t item_count;            /* items in the published snapshot (0 if none) */
+    uint32_t systemd_enabled;       /* the published snapshot's value (0 if none) */
+    uint64_t generation;            /* the published snapshot's generation, as sent (it may go down when the provider restarts; 0 if none) */
+    uint32_t refresh_success_count; /* refreshes that published a snapshot */
+    uint32_t refresh_failure_count; /* refreshes that failed (the previous snapshot was kept) */
+    uint32_t connection_state;      /* a nipc_client_state_t: the connection after the last refresh */
+    uint32_t transport_profile;     /* the negotiated NIPC_PROFILE_* bit; 0 when not connected */
+    uint64_t last_refresh_ts;       /* when the last snapshot was published: ms since _init (>= 1); 0 if never */
+    uint64_t last_refresh_age_ms;   /* ms since the last snapshot was published; 0 if never */
+} nipc_cgroups_cache_status_t;
+
+_Static_assert(sizeof(nipc_cgroups_cache_t) == NIPC_CGROUPS_CACHE_WORDS * 8, "nipc_cgroups_cache_t size");
+_Static_assert(sizeof(nipc_cgroups_cache_read_guard_t) == NIPC_CGROUPS_CACHE_READ_GUARD_WORDS * 8,
+               "nipc_cgroups_cache_read_guard_t size");
+_Static_assert(sizeof(nipc_cgroups_cache_item_view_t) == 40, "nipc_cgroups_cache_item_view_t size");
+_Static_assert(sizeof(nipc_cgroups_cache_item_t) == 40, "nipc_cgroups_cache_item_t size");
+_Static_assert(sizeof(nipc_cgroups_cache_status_t) == 56, "nipc_cgroups_cache_status_t size");
+
+/* An empty cache of service_name under run_dir (spelled like the provider's;
+ * it must exist when the cache refreshes). No I/O: the provider need not
+ * exist yet. config NULL means every default. A NULL cache is ignored; a NULL
+ * or non-UTF-8 run_dir or service_name still initializes the cache, whose
+ * refreshes then fail (NIPC_ERR_INVALID_ARGUMENT) and whose last error says
+ * which argument was wrong. _init on a live cache leaks it. */
+void nipc_cgroups_cache_init(nipc_cgroups_cache_t *cache, const char *run_dir,
+                             const char *service_name, const nipc_client_config_t *config);
+
+/* Connects if needed, fetches the full snapshot and publishes it. Blocks for
+ * up to the call timeout (twice if the session breaks and the request is
+ * sent again), and while another thread's refresh runs. Returns false when
+ * nothing was published: the previous snapshot stays, the failure is
+ * counted, and nipc_cgroups_cache_last_error says why (no provider, a
+ * refused auth token, a timeout, a malformed snapshot...); also false for a
+ * NULL, zeroed or closed cache. */
+bool nipc_cgroups_cache_refresh(nipc_cgroups_cache_t *cache);
+
+/* Refreshes until a snapshot is published or timeout_ms has passed, pausing
+ * between failures (10 ms, doubling up to 250 ms): for start-up, when the
+ * provider may not run yet. NIPC_OK at once when a snapshot is already
+ * published. Blocks for at most timeout_ms plus one refresh. Errors: the last
+ * refresh's (NIPC_ERR_NOT_READY with the cause in the last error, ...), at
+ * once for a refused auth token or an incompatible provider, and
+ * NIPC_ERR_ABORTED; NIPC_ERR_INVALID_ARGUMENT / NIPC_ERR_NOT_INITIALIZED for
+ * the cache. */
+nipc_error_t nipc_cgroups_cache_wait_ready(nipc_cgroups_cache_t *cache, uint32_t timeout_ms);
+
+/* Whether a snapshot is published (not whether the provider is connected
+ * now). No I/O, never blocks; false for a NULL, zeroed or closed cache. */
+bool nipc_cgroups_cache_ready(const nipc_cgroups_cache_t *cache);
+
+/* Pins the published snapshot (possibly none yet) in *guard and returns
+ * true; never waits for a refresh (one atomic increment). The guard's
+ * previous content is not read: unlock a guard before locking it again.
+ * Returns false for a NULL, zeroed or closed cache (the guard then holds
+ * nothing) and for a NULL guard. */
+bool nipc_cgroups_cache_read_lock(const nipc_cgroups_cache_t *cache,
+                                  nipc_cgroups_cache_read_guard_t *guard);
+
+/* Releases the guard's snapshot: the views it returned become invalid.
+ * NULL, zeroed and unlocked guards are ignored (unlocking twice is
+ * harmless). */
+void nipc_cgroups_cache_read_unlock(nipc_cgroups_cache_read_guard_t *guard);
+
+/* The first item (in the provider's order) whose hash equals hash and whose
+ * name equals name (NUL-terminated, compared byte for byte), or NULL when
+ * there is none, nothing is published, name is NULL or the guard holds
+ * nothing. No I/O, no allocation, no lock. Valid until the guard is
+ * unlocked. */
+const nipc_cgroups_cache_item_view_t *nipc_cgroups_cache_get(const nipc_cgroups_cache_read_guard_t *guard,
+                                                              uint32_t hash, const char *name);
+
+/* Items in the guard's snapshot (0 when it holds nothing). */
+size_t nipc_cgroups_cache_count(const nipc_cgroups_cache_read_guard_t *guard);
+
+/* The item at index (0 .. count - 1, the provider's order), or NULL past the
+ * end. Valid until the guard is unlocked. */
+const nipc_cgroups_cache_item_view_t *nipc_cgroups_cache_item_at(const nipc_cgroups_cache_read_guard_t *guard,
+                                                                  size_t index);
+
+/* An owned copy of view (which the guard returned; for another view the
+ * strings are copied up to their NUL), allocated by the library: release it
+ * with nipc_cgroups_cache_item_free. NULL when the guard holds nothing or
+ * view (or one of its strings) is NULL. */
+nipc_cgroups_cache_item_t *nipc_cgroups_cache_item_dup(const nipc_cgroups_cache_read_guard_t *guard,
+                                                       const nipc_cgroups_cache_item_view_t *view);
+
+/* Releases a copy made by nipc_cgroups_cache_item_dup; NULL is ignored. Any
+ * thread. */
+void nipc_cgroups_cache_item_free(nipc_cgroups_cache_item_t *item);
+
+/* Fills *out with the cache's state and counters. Never blocks (also not
+ * during a refresh). NIPC_ERR_INVALID_ARGUMENT for a NULL cache or out,
+ * NIPC_ERR_NOT_INITIALIZED for a zeroed or closed cache; *out (when not
+ * NULL) is then zeroed. */
+nipc_error_t nipc_cgroups_cache_status(const nipc_cgroups_cache_t *cache,
+                                       nipc_cgroups_cache_status_t *out);
+
+/* The time a refresh's call may take, from the next refresh on; 0 restores
+ * the configured call_timeout_ms. Any thread. */
+nipc_error_t nipc_cgroups_cache_set_call_timeout(nipc_cgroups_cache_t *cache, uint32_t timeout_ms);
+
+/* Makes the refresh in progress, and every later one until
+ * nipc_cgroups_cache_clear_abort, fail with NIPC_ERR_ABORTED (the previous
+ * snapshot stays). Any thread; for example to stop a refresh at shutdown
+ * before joining the refreshing thread. */
+nipc_error_t nipc_cgroups_cache_abort(nipc_cgroups_cache_t *cache);
+
+/* Allows refreshes again after nipc_cgroups_cache_abort. */
+nipc_error_t nipc_cgroups_cache_clear_abort(nipc_cgroups_cache_t *cache);
+
+/* Why the last refresh or wait_ready (or _init's arguments) failed, with the
+ * whole cause; "" after a success. For a NULL, zeroed or closed cache, the
+ * text of that error. Never NULL. Valid until the next refresh, wait_ready or
+ * close of the cache: call it from the thread that refreshes. */
+const char *nipc_cgroups_cache_last_error(const nipc_cgroups_cache_t *cache);
+
+/* Closes the connection and frees the cache (ready becomes false; every
+ * function then returns NIPC_ERR_NOT_INITIALIZED or false). Guards still
+ * locked keep their snapshot, and their views stay valid, until they are
+ * unlocked. NULL, zeroed and closed caches are ignored;
+ * _init makes a closed cache usable again. */
+void nipc_cgroups_cache_close(nipc_cgroups_cache_t *cache);
 
 #ifdef __cplusplus
 }

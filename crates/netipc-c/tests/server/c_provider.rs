@@ -54,13 +54,44 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The static library of this package in `target`, checked to be as new
+/// as the Rust library the tests were built with (`cargo test` does not
+/// build static libraries; the xtask lanes build it before their tests).
+fn static_library(target: &Path) -> PathBuf {
+    let lib = target.join("libnetipc_c.a");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let rlib = std::fs::read_dir(target.join("deps"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libnetipc_c-") && n.ends_with(".rlib"))
+        })
+        .filter_map(|p| modified(&p))
+        .max();
+    let fresh = match (modified(&lib), rlib) {
+        (Some(a), Some(r)) => a >= r,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    assert!(
+        fresh,
+        "{} is missing or older than the Rust library: run `cargo build -p netipc-c` before \
+         `cargo test` (cargo test does not build static libraries; `cargo xtask test` does)",
+        lib.display()
+    );
+    lib
+}
+
 /// Builds the example provider as `cgroups_provider-<pid>-<tag>`; returns
 /// its path.
 fn build_provider(tag: &str) -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = target_dir();
-    let lib = target.join("libnetipc_c.a");
-    assert!(lib.is_file(), "{} was not built", lib.display());
+    let lib = static_library(&target);
     let out = target.join(format!("cgroups_provider-{}-{tag}", std::process::id()));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = Command::new(&cc)

@@ -290,6 +290,17 @@ impl SnapshotCache {
         }
     }
 
+    /// A read guard like [`read`](Self::read) that holds a counted
+    /// reference to the snapshot instead of borrowing one of the thread's
+    /// few fast slots: for a guard kept for long, stored in another
+    /// object, or dropped on another thread. Taking one is an atomic
+    /// increment of a count shared by every reader of the snapshot.
+    pub fn read_owned(&self) -> CacheGuard {
+        CacheGuard {
+            snapshot: arc_swap::Guard::from_inner(self.published.load_full()),
+        }
+    }
+
     /// Whether a snapshot is published. It does not mean the provider is
     /// connected right now. No I/O.
     #[must_use]
@@ -377,9 +388,47 @@ impl CacheGuard {
         s.find(hash, name).map(|i| s.item(i))
     }
 
+    /// The position (in the order of [`iter`](Self::iter)) of the item
+    /// [`get`](Self::get) finds; `None` when it finds none. For callers
+    /// that keep their own per-item data next to the snapshot's.
+    #[must_use]
+    pub fn position(&self, hash: u32, name: &[u8]) -> Option<usize> {
+        self.snapshot().find(hash, name)
+    }
+
+    /// [`position`](Self::position) for a name whose bytes are costly to
+    /// get (such as a C string, which must be scanned for its length):
+    /// `name` gives them only when the index needs them (when the
+    /// producer's hashes collide too often to be used alone), and
+    /// `is_name` says whether a stored name (of an item with the right
+    /// hash, followed by the NUL the snapshot stores after it, as in
+    /// [`c_strings`](Self::c_strings)) is the one looked for. For the C API
+    /// (`netipc-c`); not covered by semver.
+    #[doc(hidden)]
+    pub fn position_with<'n>(
+        &self,
+        hash: u32,
+        name: impl FnOnce() -> &'n [u8],
+        is_name: impl Fn(&[u8]) -> bool,
+    ) -> Option<usize> {
+        self.snapshot().find_with(hash, name, is_name)
+    }
+
     /// Every item in the provider's order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = CachedItem<'_>> + '_ {
         self.snapshot().iter()
+    }
+
+    /// The name and path of the item at `position` (in the order of
+    /// [`iter`](Self::iter)), each followed by the NUL byte the snapshot
+    /// stores after it, so that C code can read them in place as C strings
+    /// for as long as the guard lives; `None` past the last item. For the
+    /// C API (`netipc-c`); not covered by semver.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn c_strings(&self, position: usize) -> Option<(&[u8], &[u8])> {
+        let s = self.snapshot();
+        (position < s.len()).then(|| s.nul_terminated(position))
     }
 
     /// Whether a snapshot was published when the guard was taken.

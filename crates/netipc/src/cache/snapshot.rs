@@ -1,5 +1,6 @@
-//! One published generation of the cache: owned items, their strings in
-//! one buffer, and an open-addressing index over `(hash, name)`.
+//! One published generation of the cache: owned items, their strings (each
+//! followed by a NUL) in one buffer, and an open-addressing index over
+//! `(hash, name)`.
 
 use crate::codec::SnapshotView;
 use crate::error::CodecError;
@@ -105,22 +106,25 @@ impl Snapshot {
         let mut strings = Vec::new();
         for item in view.iter() {
             let item = item?;
+            // Each string is stored with a NUL after it (as on the wire), so
+            // C callers can read it in place (`CacheGuard::c_strings`).
             let mut place = |s: &[u8]| -> Result<(u32, u32), CodecError> {
                 let start = strings.len();
-                if start + s.len() > payload {
+                if start + s.len() + 1 > payload {
                     return Err(crate::error::codec_err::bounds(
                         "snapshot strings (more string bytes than the payload: items overlap)",
                         0,
                     ));
                 }
-                if strings.capacity() < start + s.len() {
+                if strings.capacity() < start + s.len() + 1 {
                     let target = strings
                         .capacity()
                         .saturating_mul(2)
-                        .clamp(start + s.len(), payload);
+                        .clamp(start + s.len() + 1, payload);
                     strings.reserve_exact(target - start);
                 }
                 strings.extend_from_slice(s);
+                strings.push(0);
                 let start = u32::try_from(start).map_err(|_| too_big())?;
                 let len = u32::try_from(s.len()).map_err(|_| too_big())?;
                 Ok((start, len))
@@ -191,6 +195,7 @@ impl Snapshot {
         true
     }
 
+    #[inline]
     fn key(&self, hash: u32, name: &[u8]) -> u32 {
         if self.mix_names {
             hash ^ name_hash(name)
@@ -199,12 +204,27 @@ impl Snapshot {
         }
     }
 
+    #[inline]
     fn slot(&self, key: u32) -> usize {
         (u64::from(key).wrapping_mul(MIX) >> self.shift) as usize
     }
 
+    #[inline]
     fn bytes(&self, (start, len): (u32, u32)) -> &[u8] {
         &self.strings[start as usize..start as usize + len as usize]
+    }
+
+    /// A string with the NUL stored after it.
+    #[inline]
+    fn with_nul(&self, (start, len): (u32, u32)) -> &[u8] {
+        &self.strings[start as usize..start as usize + len as usize + 1]
+    }
+
+    /// The name and path of item `i` (which must exist), each with the NUL
+    /// stored after it.
+    pub(crate) fn nul_terminated(&self, i: usize) -> (&[u8], &[u8]) {
+        let e = &self.entries[i];
+        (self.with_nul(e.name), self.with_nul(e.path))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -213,10 +233,32 @@ impl Snapshot {
 
     /// The first item whose hash and name both match.
     pub(crate) fn find(&self, hash: u32, name: &[u8]) -> Option<usize> {
+        self.find_with(
+            hash,
+            || name,
+            |stored| stored.split_last().map(|(_, n)| n) == Some(name),
+        )
+    }
+
+    /// [`find`](Self::find) for a name whose bytes are costly to get:
+    /// `name` gives them only when the key needs them, and `is_name` says
+    /// whether a stored name (that of an item with the right hash, with the
+    /// NUL stored after it) is it.
+    #[inline]
+    pub(crate) fn find_with<'n>(
+        &self,
+        hash: u32,
+        name: impl FnOnce() -> &'n [u8],
+        is_name: impl Fn(&[u8]) -> bool,
+    ) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let k = self.key(hash, name);
+        let k = if self.mix_names {
+            self.key(hash, name())
+        } else {
+            hash
+        };
         let mut s = self.slot(k);
         loop {
             let slot = self.slots[s];
@@ -226,7 +268,7 @@ impl Snapshot {
             if (slot >> 32) as u32 == k {
                 let i = (slot as u32 - 1) as usize;
                 let e = &self.entries[i];
-                if e.hash == hash && self.bytes(e.name) == name {
+                if e.hash == hash && is_name(self.with_nul(e.name)) {
                     return Some(i);
                 }
             }
@@ -339,6 +381,7 @@ mod tests {
         assert_eq!(s.find(2, b"a"), None);
         assert_eq!(s.find(1, b"b"), None);
         assert_eq!(s.item(1).path, b"/p/b");
+        assert_eq!(s.nul_terminated(1), (&b"b\0"[..], &b"/p/b\0"[..]));
     }
 
     #[test]
