@@ -52,8 +52,13 @@ const SANITIZE: &[&str] = &[
     "-fno-sanitize-recover=all",
     "-fno-omit-frame-pointer",
 ];
+/// Memcheck's options. `--fair-sched=yes`: valgrind runs one thread at a
+/// time, and without fair scheduling threads that spin (readers of a cache
+/// during refreshes, shared-memory waits) can keep the others from running
+/// for minutes.
 const VALGRIND: &[&str] = &[
     "-q",
+    "--fair-sched=yes",
     "--error-exitcode=1",
     "--leak-check=full",
     "--errors-for-leak-kinds=definite,indirect",
