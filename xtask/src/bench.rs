@@ -20,13 +20,14 @@ use std::time::Duration;
 
 use crate::process::{self, Background};
 
-/// The scenarios both bench programs know. Add a scenario to both programs
-/// and here.
-pub const SCENARIOS: &[&str] = &[
-    "snapshot-16-socket",
-    "snapshot-16-shm",
-    "lookup-64-socket",
-    "lookup-64-shm",
+/// The scenarios both bench programs know, and whether the Rust program
+/// also runs them `--paired`. Add a scenario to both programs and here.
+pub const SCENARIOS: &[(&str, bool)] = &[
+    ("snapshot-16-socket", true),
+    ("snapshot-16-shm", true),
+    ("lookup-64-socket", true),
+    ("lookup-64-shm", true),
+    ("cache-lookup-16", false),
 ];
 
 const LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -129,12 +130,12 @@ fn measure_all(
     let mut samples = vec![[const { Vec::new() }; 4]; SCENARIOS.len()];
     let millis_arg = millis.to_string();
     for round in 1..=rounds {
-        for (s, scenario) in SCENARIOS.iter().enumerate() {
-            let runs: [(&Path, &[&str], usize); 3] = [
-                (c_bench, &[], 1),
-                (rust_bench, &[], 1),
-                (rust_bench, &["--paired"], 2),
-            ];
+        for (s, &(scenario, paired)) in SCENARIOS.iter().enumerate() {
+            let mut runs: Vec<(&Path, &[&str], usize)> =
+                vec![(c_bench, &[], 1), (rust_bench, &[], 1)];
+            if paired {
+                runs.push((rust_bench, &["--paired"], 2));
+            }
             let mut at = 0;
             for (program, extra, values) in runs {
                 let out = process::capture(
@@ -147,25 +148,29 @@ fn measure_all(
                     at += 1;
                 }
             }
-            eprintln!(
-                "xtask: bench-c: round {round}: {scenario}: {:?}",
-                samples[s]
-                    .each_ref()
-                    .map(|v| v.last().copied().unwrap_or(0.0))
-            );
+            let last = samples[s]
+                .each_ref()
+                .map(|v| v.last().copied().unwrap_or(0.0));
+            eprintln!("xtask: bench-c: round {round}: {scenario}: {last:?}");
         }
     }
     let mut table = format!(
         "| scenario (median of {rounds} × {millis} ms) | C program ns/op | Rust program ns/op | C / Rust | one process: C API ns/op | Rust API ns/op | C / Rust |\n\
          |---|--:|--:|--:|--:|--:|--:|\n"
     );
-    for (scenario, [c, rust, paired_rust, paired_c]) in SCENARIOS.iter().zip(samples.iter_mut()) {
+    for ((scenario, _), [c, rust, paired_rust, paired_c]) in
+        SCENARIOS.iter().zip(samples.iter_mut())
+    {
         let (c, rust) = (median(c), median(rust));
-        let (pc, pr) = (median(paired_c), median(paired_rust));
+        let paired = if paired_c.is_empty() {
+            "– | – | –".to_owned()
+        } else {
+            let (pc, pr) = (median(paired_c), median(paired_rust));
+            format!("{pc:.0} | {pr:.0} | {:.3}", pc / pr)
+        };
         table.push_str(&format!(
-            "| {scenario} | {c:.0} | {rust:.0} | {:.3} | {pc:.0} | {pr:.0} | {:.3} |\n",
-            c / rust,
-            pc / pr
+            "| {scenario} | {c:.0} | {rust:.0} | {:.3} | {paired} |\n",
+            c / rust
         ));
     }
     Ok(table)

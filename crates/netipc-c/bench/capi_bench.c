@@ -59,6 +59,34 @@ static int lookup(nipc_client_ctx_t *ctx, uint64_t *sink) {
     return 0;
 }
 
+/* The names of the fixture's snapshot and their hashes. */
+static char names[LOOKUP_KEYS][16];
+static uint32_t hashes[LOOKUP_KEYS];
+#define CACHE_LOOKUPS 16
+
+/* Cache lookups: one read guard, 16 lookups by (hash, name). */
+static nipc_cgroups_cache_t cache;
+
+static int cache_lookups(nipc_client_ctx_t *ctx, uint64_t *sink) {
+    nipc_cgroups_cache_read_guard_t guard;
+    uint32_t i;
+    (void)ctx;
+    if (!nipc_cgroups_cache_read_lock(&cache, &guard)) {
+        return 1;
+    }
+    for (i = 0; i < CACHE_LOOKUPS; i++) {
+        const nipc_cgroups_cache_item_view_t *item =
+            nipc_cgroups_cache_get(&guard, hashes[i], names[i]);
+        if (item == NULL) {
+            nipc_cgroups_cache_read_unlock(&guard);
+            return 1;
+        }
+        *sink += item->path_len;
+    }
+    nipc_cgroups_cache_read_unlock(&guard);
+    return 0;
+}
+
 static const struct scenario {
     const char *name;
     const char *service;
@@ -69,6 +97,7 @@ static const struct scenario {
     {"snapshot-16-shm", "fx-snapshot", 0, snapshot},
     {"lookup-64-socket", "fx-cgroups-lookup", NIPC_PROFILE_BASELINE, lookup},
     {"lookup-64-shm", "fx-cgroups-lookup", 0, lookup},
+    {"cache-lookup-16", "fx-snapshot", 0, cache_lookups},
 };
 
 static double now_ns(void) {
@@ -103,6 +132,8 @@ int main(int argc, char **argv) {
         int len = snprintf(path_text[i], sizeof path_text[i], "/sys/fs/cgroup/cg-%u", (unsigned)i);
         paths[i].ptr = path_text[i];
         paths[i].len = (uint32_t)len;
+        snprintf(names[i], sizeof names[i], "cg-%u", (unsigned)i);
+        hashes[i] = nipc_netdata_hash(names[i]);
     }
     memset(&config, 0, sizeof config);
     config.supported_profiles = s->profiles;
@@ -111,6 +142,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "capi_bench: %s\n", nipc_client_last_error(&ctx));
         nipc_client_close(&ctx);
         return 1;
+    }
+    if (s->op == cache_lookups) {
+        /* the cache holds its own client; the context is not used */
+        nipc_cgroups_cache_init(&cache, argv[1], s->service, &config);
+        if (nipc_cgroups_cache_wait_ready(&cache, 10000) != NIPC_OK) {
+            fprintf(stderr, "capi_bench: %s\n", nipc_cgroups_cache_last_error(&cache));
+            nipc_cgroups_cache_close(&cache);
+            nipc_client_close(&ctx);
+            return 1;
+        }
     }
     /* warm up: a tenth of the time */
     started = now_ns();
@@ -132,6 +173,7 @@ int main(int argc, char **argv) {
         elapsed = now_ns() - started;
     } while (elapsed < millis * 1e6);
     nipc_client_close(&ctx);
+    nipc_cgroups_cache_close(&cache); /* nothing for a zeroed cache */
     printf("%s %.1f %llu\n", s->name, elapsed / (double)ops, (unsigned long long)ops);
     return sink == 0; /* the reads were not optimised away */
 }

@@ -17,6 +17,8 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use netipc::cache::SnapshotCache;
+use netipc::netdata::netdata_hash;
 use netipc::service::{CgroupsLookupClient, CgroupsSnapshotClient, ClientConfig, Profiles};
 use netipc_c::builders::nipc_str_view_t;
 use netipc_c::client::*;
@@ -99,6 +101,18 @@ fn rust_lookup<'a>(client: &'a mut CgroupsLookupClient, paths: &'a [String]) -> 
         let view = client.call(paths)?;
         for item in view.iter() {
             *sink += item.status as u64 + item.name.len() as u64;
+        }
+        Ok(())
+    })
+}
+
+/// Cache lookups: one read guard, 16 lookups by (hash, name).
+fn rust_cache_lookups<'a>(cache: &'a SnapshotCache, names: &'a [(u32, String)]) -> Op<'a> {
+    Box::new(move |sink| {
+        let guard = cache.read();
+        for (hash, name) in names {
+            let item = guard.get(*hash, name.as_bytes()).ok_or("not cached")?;
+            *sink += item.path.len() as u64;
         }
         Ok(())
     })
@@ -196,6 +210,7 @@ fn run() -> Result<(), Box<dyn Error>> {
         "snapshot-16-shm" => ("snapshot", Profiles::empty()),
         "lookup-64-socket" => ("lookup", Profiles::BASELINE),
         "lookup-64-shm" => ("lookup", Profiles::empty()),
+        "cache-lookup-16" => ("cache", Profiles::empty()),
         other => return Err(format!("unknown scenario {other}").into()),
     };
     let texts: Vec<String> = (0..LOOKUP_KEYS)
@@ -209,11 +224,27 @@ fn run() -> Result<(), Box<dyn Error>> {
         })
         .collect();
     let mut sink = 0u64;
-    let service = if kind == "snapshot" {
-        "fx-snapshot"
-    } else {
+    let service = if kind == "lookup" {
         "fx-cgroups-lookup"
+    } else {
+        "fx-snapshot"
     };
+    if kind == "cache" {
+        let names: Vec<(u32, String)> = (0..16)
+            .map(|i| {
+                let name = format!("cg-{i}");
+                (netdata_hash(name.as_bytes()), name)
+            })
+            .collect();
+        let cache = SnapshotCache::new(run_dir, service, &config(profiles));
+        cache.wait_ready(WAIT)?;
+        let (ns, ops) = measure(time, &mut rust_cache_lookups(&cache, &names), &mut sink)?;
+        if paired {
+            return Err("cache-lookup-16 has no --paired form".into());
+        }
+        println!("{scenario} {ns:.1} {ops}");
+        return Ok(());
+    }
     let mut c_client = match paired {
         true => Some(CClient::new(run_dir, service, profiles)?),
         false => None,
