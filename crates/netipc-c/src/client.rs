@@ -793,34 +793,21 @@ pub unsafe extern "C" fn nipc_client_call_cgroups_snapshot(
     unsafe { nipc_client_call_cgroups_snapshot_timeout(ctx, out, 0) }
 }
 
-/// A path argument: a `nipc_str_view_t` checked to point to `len` bytes.
+/// A path argument: a `nipc_str_view_t` checked by [`paths`] to point to
+/// at least one byte.
 #[repr(transparent)]
 struct PathArg(nipc_str_view_t);
 
-impl PathArg {
-    /// The path's bytes.
-    ///
-    /// # Errors
-    /// `NIPC_ERR_INVALID_ARGUMENT` for NULL with a non-zero length.
-    ///
-    /// # Safety
-    /// `ptr`, when not NULL, must point to `len` bytes valid for `'a`.
-    unsafe fn bytes<'a>(view: &nipc_str_view_t) -> Result<&'a [u8], nipc_error_t> {
-        // SAFETY: the caller's contract.
-        unsafe { c_slice(view.ptr.cast::<u8>(), view.len as usize) }
-    }
-}
-
 impl AsRef<[u8]> for PathArg {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: `paths` below made sure `ptr` is not NULL when `len` is
-        // not 0; the bytes are valid for the call by the caller's contract.
-        unsafe { Self::bytes(&self.0) }.unwrap_or_default()
+        // SAFETY: `paths` made sure that `ptr` is not NULL and `len` is not
+        // 0 (the lookup reads the paths many times: no checks here); the
+        // bytes are valid during the call by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.0.ptr.cast::<u8>(), self.0.len as usize) }
     }
 }
 
-/// The paths of a cgroups lookup, checked: none NULL, empty or holding a
-/// NUL byte.
+/// The paths of a cgroups lookup, checked: none NULL or empty.
 ///
 /// # Safety
 /// `paths`, when not NULL, must point to `count` views of valid bytes.
@@ -837,15 +824,15 @@ unsafe fn paths<'a>(
         other => other,
     })?;
     for (i, view) in views.iter().enumerate() {
-        // SAFETY: the caller's contract.
-        let bytes = unsafe { PathArg::bytes(view) }
-            .map_err(|_| c.refuse(&format!("paths[{i}] is NULL with a length of {}", view.len)))?;
-        if bytes.is_empty() {
+        if view.len == 0 {
             return Err(c.refuse(&format!("paths[{i}] is empty")));
         }
-        if let Some(at) = bytes.iter().position(|&b| b == 0) {
-            return Err(c.refuse(&format!("paths[{i}] holds a NUL byte at {at}")));
+        if view.ptr.is_null() {
+            let len = view.len;
+            return Err(c.refuse(&format!("paths[{i}] is NULL with a length of {len}")));
         }
+        // A NUL byte inside is refused by the request encoder
+        // (NIPC_ERR_BAD_LAYOUT, codec.md 6.2), which scans the paths anyway.
     }
     // SAFETY: `PathArg` is a transparent wrapper of `nipc_str_view_t`.
     Ok(unsafe { std::slice::from_raw_parts(views.as_ptr().cast::<PathArg>(), views.len()) })

@@ -270,9 +270,11 @@ nipc_error_t nipc_client_call_cgroups_snapshot_timeout(nipc_client_ctx_t *ctx,
 /* Looks up count cgroup paths (service cgroups-lookup) in one logical call:
  * one item per path, in order, all of one generation (the client splits the
  * keys into as many requests as the negotiated sizes need and stitches the
- * answers). count 0 is a generation probe. Paths must not be empty or hold
- * NUL bytes, and paths may be NULL only when count is 0
- * (NIPC_ERR_INVALID_ARGUMENT). The timeout covers the whole logical call.
+ * answers). count 0 is a generation probe. An empty path, a path that is
+ * NULL with a length, or paths NULL with a non-zero count:
+ * NIPC_ERR_INVALID_ARGUMENT; a path holding a NUL byte is refused by the
+ * request encoder: NIPC_ERR_BAD_LAYOUT (codec.md 6.2). The timeout covers
+ * the whole logical call.
  * More than the config's max_logical_lookup_items: NIPC_ERR_OVERFLOW. */
 nipc_error_t nipc_client_call_cgroups_lookup(nipc_client_ctx_t *ctx, const nipc_str_view_t *paths,
                                              uint32_t count, nipc_cgroups_lookup_resp_view_t *out);

@@ -242,28 +242,33 @@ impl<'a> AppsLookupItem<'a> {
     /// `Truncated` below the header size; `OutOfBounds`, `MissingNul`.
     #[doc(hidden)]
     pub fn read(item: &'a [u8]) -> Result<Self, CodecError> {
-        if item.len() < APPS_LOOKUP_ITEM_HEADER_LEN {
+        const H: usize = APPS_LOOKUP_ITEM_HEADER_LEN;
+        if item.len() < H {
             return Err(codec_err::truncated("apps lookup item", item.len()));
         }
-        terminated_str(
-            item,
-            APPS_LOOKUP_ITEM_HEADER_LEN,
-            32,
-            "apps lookup item comm",
-        )?;
-        terminated_str(
-            item,
-            APPS_LOOKUP_ITEM_HEADER_LEN,
-            40,
-            "apps lookup item cgroup_path",
-        )?;
-        terminated_str(
-            item,
-            APPS_LOOKUP_ITEM_HEADER_LEN,
-            48,
-            "apps lookup item cgroup_name",
-        )?;
-        Ok(read_item(item))
+        let (comm, comm_end) = terminated_str(item, H, 32, "apps lookup item comm")?;
+        let (path, path_end) = terminated_str(item, H, 40, "apps lookup item cgroup_path")?;
+        let (name, name_end) = terminated_str(item, H, 48, "apps lookup item cgroup_name")?;
+        Ok(Self {
+            pid: get_u32(item, 8),
+            entry: AppsEntry {
+                status: PidStatus::from_u16(get_u16(item, 2)).unwrap_or(PidStatus::Known),
+                cgroup_status: CgroupStatus::from_u16(get_u16(item, 6))
+                    .unwrap_or(CgroupStatus::Known),
+                orchestrator: get_u16(item, 4),
+                ppid: get_u32(item, 12),
+                uid: get_u32(item, 16),
+                starttime: get_u64(item, 24),
+                comm,
+                cgroup_path: path,
+                cgroup_name: name,
+            },
+            labels: Labels::new(
+                item,
+                align8(comm_end.max(path_end).max(name_end)),
+                usize::from(get_u16(item, 56)),
+            ),
+        })
     }
 }
 

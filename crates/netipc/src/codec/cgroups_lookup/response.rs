@@ -187,22 +187,24 @@ impl<'a> CgroupsLookupItem<'a> {
     /// `Truncated` below the header size; `OutOfBounds`, `MissingNul`.
     #[doc(hidden)]
     pub fn read(item: &'a [u8]) -> Result<Self, CodecError> {
-        if item.len() < CGROUPS_LOOKUP_ITEM_HEADER_LEN {
+        const H: usize = CGROUPS_LOOKUP_ITEM_HEADER_LEN;
+        if item.len() < H {
             return Err(codec_err::truncated("cgroups lookup item", item.len()));
         }
-        terminated_str(
-            item,
-            CGROUPS_LOOKUP_ITEM_HEADER_LEN,
-            8,
-            "cgroups lookup item path",
-        )?;
-        terminated_str(
-            item,
-            CGROUPS_LOOKUP_ITEM_HEADER_LEN,
-            16,
-            "cgroups lookup item name",
-        )?;
-        Ok(read_item(item))
+        let (path, path_end) = terminated_str(item, H, 8, "cgroups lookup item path")?;
+        let (name, name_end) = terminated_str(item, H, 16, "cgroups lookup item name")?;
+        Ok(Self {
+            status: CgroupsLookupStatus::from_u16(get_u16(item, 2))
+                .unwrap_or(CgroupsLookupStatus::Known),
+            orchestrator: get_u16(item, 4),
+            path,
+            name,
+            labels: Labels::new(
+                item,
+                align8(path_end.max(name_end)),
+                usize::from(get_u16(item, 24)),
+            ),
+        })
     }
 }
 

@@ -146,6 +146,7 @@ pub(crate) fn item_str<'a>(
 /// The end (NUL included) of the string `(offset, len)` described at byte
 /// `at`, checking that it lies after the fixed header, inside the item, and
 /// ends with a NUL.
+#[inline]
 fn terminated_at(
     item: &[u8],
     header_len: usize,
@@ -169,25 +170,20 @@ fn terminated_at(
     Ok(end)
 }
 
-/// The string at byte `at` of an item a decode accepted earlier, checking
-/// only what its reader relies on (inside the item, NUL-terminated), not
-/// the rest of the string rule.
+/// The string at byte `at` of an item a decode accepted earlier and its
+/// end (NUL included), checking only what its reader relies on (inside the
+/// item, NUL-terminated), not the rest of the string rule.
+#[inline]
 pub(crate) fn terminated_str<'a>(
     item: &'a [u8],
     header_len: usize,
     at: usize,
     what: &'static str,
-) -> Result<&'a [u8], CodecError> {
+) -> Result<(&'a [u8], usize), CodecError> {
     let offset = get_u32(item, at) as usize;
-    let end = terminated_at(
-        item,
-        header_len,
-        offset,
-        get_u32(item, at + 4) as usize,
-        at,
-        what,
-    )?;
-    Ok(&item[offset..end - 1])
+    let len = get_u32(item, at + 4) as usize;
+    let end = terminated_at(item, header_len, offset, len, at, what)?;
+    Ok((&item[offset..end - 1], end))
 }
 
 fn str_at<'a>(
