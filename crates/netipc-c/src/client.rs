@@ -249,6 +249,9 @@ pub struct ClientCtx {
     /// `nipc_client_status_t`, published after every operation.
     published: [AtomicU32; 5],
     last_error: LastError,
+    /// Whether `last_error` holds a message (a success clears it only
+    /// then: calls do not take its lock).
+    failed: AtomicBool,
 }
 
 // About 2.6 KiB on Linux and Windows (x86_64): 4 KiB leaves room to grow.
@@ -285,6 +288,7 @@ fn add(base: ClientStatus, s: ClientStatus) -> ClientStatus {
 impl ClientCtx {
     fn new(target: Result<Target, String>) -> Self {
         let last_error = LastError::default();
+        let failed = target.is_err();
         let (target, call_timeout) = match target {
             Ok(t) => {
                 let timeout = t.config.call_timeout;
@@ -306,6 +310,7 @@ impl ClientCtx {
             aborted: AtomicBool::new(false),
             published: Default::default(),
             last_error,
+            failed: AtomicBool::new(failed),
         }
     }
 
@@ -406,7 +411,9 @@ impl ClientCtx {
         self.publish(inner);
         match result {
             Ok(r) => {
-                self.last_error.clear();
+                if self.failed.swap(false, Ordering::Relaxed) {
+                    self.last_error.clear();
+                }
                 Ok(r)
             }
             Err(e) => Err(self.fail(&e)),
@@ -415,6 +422,7 @@ impl ClientCtx {
 
     /// Records why an operation failed and returns its code.
     fn fail(&self, e: &Error) -> nipc_error_t {
+        self.failed.store(true, Ordering::Relaxed);
         if let Error::Aborted = e {
             self.last_error.set(
                 "aborted by nipc_client_abort: call nipc_client_clear_abort to make calls again",
@@ -426,11 +434,13 @@ impl ClientCtx {
 
     /// Refuses an argument of a call: the last error says which.
     fn refuse(&self, why: &str) -> nipc_error_t {
+        self.failed.store(true, Ordering::Relaxed);
         self.last_error.set(why);
         nipc_error_t::NIPC_ERR_INVALID_ARGUMENT
     }
 
     fn close(&self) {
+        self.failed.store(false, Ordering::Relaxed);
         self.last_error.clear();
         if self.target.is_none() {
             return;
