@@ -12,12 +12,11 @@
 //! ratios. Not part of `cargo xtask test` (no timed asserts; run it on a
 //! quiet machine).
 
-use std::env;
-use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::examples::with_run_dir;
 use crate::process::{self, Background};
 
 /// The scenarios both bench programs know, and whether the Rust program
@@ -95,24 +94,22 @@ pub fn run(
     .arg(&c_bench);
     process::run(&mut cc, LIMIT).map_err(|err| format!("gcc: {err}"))?;
 
-    let run_dir = env::temp_dir().join(format!("netipc-bench-c-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&run_dir);
-    fs::create_dir_all(&run_dir).map_err(|err| format!("{}: {err}", run_dir.display()))?;
-    let dir = run_dir.to_string_lossy().into_owned();
-    let mut provider = Command::new(release.join("examples/c_fixture_provider"));
-    provider.arg(&dir);
-    let mut provider = Background::spawn(&mut provider, true).map_err(|err| err.to_string())?;
-    let result = provider
-        .wait_for_line("ready", Duration::from_secs(60))
-        .and_then(|()| {
-            let rust_bench = release.join("examples/capi_bench_rust");
-            measure_all(&c_bench, &rust_bench, &dir, millis, rounds)
-        });
-    provider.close_stdin();
-    let stopped = provider.wait(Duration::from_secs(60));
-    let _ = fs::remove_dir_all(&run_dir);
-    let table = result?;
-    stopped.map_err(|err| format!("c_fixture_provider: {err}"))?;
+    let table = with_run_dir("netipc-bench-c", "the provider", |dir| {
+        let mut provider = Command::new(release.join("examples/c_fixture_provider"));
+        provider.arg(dir);
+        let mut provider = Background::spawn(&mut provider, true).map_err(|err| err.to_string())?;
+        let result = provider
+            .wait_for_line("ready", Duration::from_secs(60))
+            .and_then(|()| {
+                let rust_bench = release.join("examples/capi_bench_rust");
+                measure_all(&c_bench, &rust_bench, dir, millis, rounds)
+            });
+        provider.close_stdin();
+        let stopped = provider.wait(Duration::from_secs(60));
+        let table = result?;
+        stopped.map_err(|err| format!("c_fixture_provider: {err}"))?;
+        Ok(table)
+    })?;
     println!("{table}");
     Ok(())
 }

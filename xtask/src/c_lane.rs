@@ -16,13 +16,12 @@
 //! closed: they must exit 0 and leave the run directory empty. Every wait
 //! has a watchdog, and a failure shows the program's output.
 
-use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::examples::{CONSUMERS, entries, failed, missing_lines};
+use crate::examples::{CONSUMERS, failed, missing_lines, with_run_dir};
 use crate::process::{self, Background};
 use crate::wine::{MINGW_GCC, Wine};
 
@@ -288,27 +287,8 @@ impl<'a> Programs<'a> {
         for source in tests.iter().chain(&examples) {
             self.compile(source)?;
         }
-        let run_dir = env::temp_dir().join(format!(
-            "netipc-c-{}-{}",
-            self.flavor.name(),
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&run_dir);
-        fs::create_dir_all(&run_dir)
-            .map_err(|err| format!("cannot create {}: {err}", run_dir.display()))?;
-        let result = run_dir
-            .to_str()
-            .ok_or_else(|| format!("{} is not UTF-8", run_dir.display()))
-            .and_then(|dir| self.run(dir, &tests, &roles));
-        let leftovers = entries(&run_dir);
-        let _ = fs::remove_dir_all(&run_dir);
-        result?;
-        if !leftovers.is_empty() {
-            return Err(format!(
-                "the providers left {} in their run directory",
-                leftovers.join(", ")
-            ));
-        }
+        let name = format!("netipc-c-{}", self.flavor.name());
+        with_run_dir(&name, "the providers", |dir| self.run(dir, &tests, &roles))?;
         Ok(tests.len() + examples.len())
     }
 

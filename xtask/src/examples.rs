@@ -113,28 +113,9 @@ impl Examples {
     /// Runs provider and consumers in a fresh run directory named after
     /// `lane`, and removes that directory afterwards.
     pub fn run(&self, lane: &str) -> Result<(), String> {
-        // Short and absolute: Unix socket paths are limited to 107 bytes.
-        let run_dir =
-            env::temp_dir().join(format!("netipc-examples-{lane}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&run_dir);
-        fs::create_dir_all(&run_dir)
-            .map_err(|err| format!("cannot create {}: {err}", run_dir.display()))?;
-        let result = run_dir
-            .to_str()
-            .ok_or_else(|| format!("{} is not UTF-8", run_dir.display()))
-            .and_then(|dir| self.exercise(dir));
-        let leftovers = entries(&run_dir);
-        let _ = fs::remove_dir_all(&run_dir);
-        result?;
-        if leftovers.is_empty() {
-            eprintln!("xtask: examples: the run directory is empty after the provider stopped");
-            Ok(())
-        } else {
-            Err(format!(
-                "the provider left {} in its run directory",
-                leftovers.join(", ")
-            ))
-        }
+        with_run_dir(&format!("netipc-examples-{lane}"), "the provider", |dir| {
+            self.exercise(dir)
+        })
     }
 
     fn exercise(&self, run_dir: &str) -> Result<(), String> {
@@ -170,6 +151,37 @@ impl Examples {
         eprintln!("xtask: examples: cgroups_provider exited 0 after its stdin closed:");
         eprint!("{}", provider.transcript());
         Ok(())
+    }
+}
+
+/// Runs `body` with a fresh run directory `<tmp>/<name>-<pid>`, removes
+/// the directory afterwards, and fails when `body` failed or when
+/// `providers` (who ran in it) left anything in it.
+pub fn with_run_dir<T>(
+    name: &str,
+    providers: &str,
+    body: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    // Short and absolute: Unix socket paths are limited to 107 bytes.
+    let run_dir = env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&run_dir);
+    fs::create_dir_all(&run_dir)
+        .map_err(|err| format!("cannot create {}: {err}", run_dir.display()))?;
+    let result = run_dir
+        .to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", run_dir.display()))
+        .and_then(body);
+    let leftovers = entries(&run_dir);
+    let _ = fs::remove_dir_all(&run_dir);
+    let value = result?;
+    if leftovers.is_empty() {
+        eprintln!("xtask: the run directory is empty after {providers} stopped");
+        Ok(value)
+    } else {
+        Err(format!(
+            "{providers} left {} in the run directory",
+            leftovers.join(", ")
+        ))
     }
 }
 
@@ -316,7 +328,7 @@ mod tests {
         );
         assert_eq!(
             leftover.run("xtask-test-leftover"),
-            Err("the provider left svc.sock in its run directory".into())
+            Err("the provider left svc.sock in the run directory".into())
         );
 
         let wrong = FakeBuild::new("wrong", PROVIDER, "echo 'lookup: generation 1, 3 paths'");

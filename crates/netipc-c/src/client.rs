@@ -63,7 +63,7 @@ pub struct nipc_client_ctx_t {
 }
 
 /// `nipc_client_state_t` values (level2 §3), as `ClientState` in order.
-fn state_code(state: ClientState) -> u32 {
+pub(crate) fn state_code(state: ClientState) -> u32 {
     match state {
         ClientState::Disconnected => 0,
         ClientState::Connecting => 1,

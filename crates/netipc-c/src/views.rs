@@ -539,28 +539,58 @@ fn label_count(labels: &Labels<'_>) -> u16 {
     u16::try_from(labels.len()).unwrap_or(u16::MAX)
 }
 
-/// Label `index` of the item in `bytes` (decoded with `decode`).
-fn label(
-    bytes: &[u8],
-    index: u32,
-    labels: fn(&[u8]) -> Result<Labels<'_>, CodecError>,
-    out: Out<nipc_label_t>,
-) -> Result<(), nipc_error_t> {
-    let label = labels(bytes)
-        .map_err(codec)?
-        .get(index as usize)
-        .ok_or(nipc_error_t::from_codec(CodecErrorKind::OutOfBounds))?;
-    out.set(nipc_label_t {
-        key: str_of(label.key),
-        value: str_of(label.value),
-    });
-    Ok(())
-}
-
 const LABEL_EMPTY: nipc_label_t = nipc_label_t {
     key: STR_EMPTY,
     value: STR_EMPTY,
 };
+
+/// A lookup item view: where its bytes are.
+trait ItemBytes {
+    fn bytes(&self) -> (*const u8, u32);
+}
+
+impl ItemBytes for nipc_cgroups_lookup_item_view_t {
+    fn bytes(&self) -> (*const u8, u32) {
+        (self.item_, self.item_len_)
+    }
+}
+
+impl ItemBytes for nipc_apps_lookup_item_view_t {
+    fn bytes(&self) -> (*const u8, u32) {
+        (self.item_, self.item_len_)
+    }
+}
+
+/// Label `index` of `item` into `out`, the item's label table checked by
+/// `labels` (a full decode of the item).
+///
+/// # Safety
+/// `item`, when not NULL, must point to an item view whose response is
+/// still valid; `out` must be writable.
+unsafe fn item_label<I: ItemBytes>(
+    item: *const I,
+    index: u32,
+    out: *mut nipc_label_t,
+    labels: fn(&[u8]) -> Result<Labels<'_>, CodecError>,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, LABEL_EMPTY) }?;
+        // SAFETY: the caller's contract.
+        let (ptr, len) = unsafe { in_ref(item) }?.bytes();
+        // SAFETY: the item's bytes are valid by the caller's contract.
+        let bytes = unsafe { payload(ptr, len as usize) }?;
+        let label = labels(bytes)
+            .map_err(codec)?
+            .get(index as usize)
+            .ok_or(nipc_error_t::from_codec(CodecErrorKind::OutOfBounds))?;
+        out.set(nipc_label_t {
+            key: str_of(label.key),
+            value: str_of(label.value),
+        });
+        Ok(())
+    })
+}
 
 /// `nipc_error_t nipc_cgroups_lookup_item_label(const
 /// nipc_cgroups_lookup_item_view_t *item, uint32_t index,
@@ -575,20 +605,12 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_item_label(
     index: u32,
     out: *mut nipc_label_t,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        let out = unsafe { out_ref(out, LABEL_EMPTY) }?;
-        // SAFETY: the caller's contract.
-        let item = unsafe { in_ref(item) }?;
-        // SAFETY: the item's bytes are valid by the caller's contract.
-        let bytes = unsafe { payload(item.item_, item.item_len_ as usize) }?;
-        label(
-            bytes,
-            index,
-            |b| CgroupsLookupItem::decode(b).map(|i| i.labels),
-            out,
-        )
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        item_label(item, index, out, |b| {
+            CgroupsLookupItem::decode(b).map(|i| i.labels)
+        })
+    }
 }
 
 /// `nipc_error_t nipc_apps_lookup_item_label(const
@@ -603,18 +625,10 @@ pub unsafe extern "C" fn nipc_apps_lookup_item_label(
     index: u32,
     out: *mut nipc_label_t,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        let out = unsafe { out_ref(out, LABEL_EMPTY) }?;
-        // SAFETY: the caller's contract.
-        let item = unsafe { in_ref(item) }?;
-        // SAFETY: the item's bytes are valid by the caller's contract.
-        let bytes = unsafe { payload(item.item_, item.item_len_ as usize) }?;
-        label(
-            bytes,
-            index,
-            |b| AppsLookupItem::decode(b).map(|i| i.labels),
-            out,
-        )
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        item_label(item, index, out, |b| {
+            AppsLookupItem::decode(b).map(|i| i.labels)
+        })
+    }
 }
