@@ -764,6 +764,30 @@ fn timeout(ms: u32) -> Option<Duration> {
     (ms != 0).then(|| Duration::from_millis(u64::from(ms)))
 }
 
+/// The body of a typed call of kind `K`: `args` checks the call's arguments,
+/// then `call` runs on the context's client; `*out` gets its view (zeroed
+/// on failure).
+///
+/// # Safety
+/// As [`nipc_client_refresh`]; `out`, when not NULL, must be writable.
+unsafe fn typed_call<K: Kind, A, V: Copy>(
+    ctx: *mut nipc_client_ctx_t,
+    out: *mut V,
+    zero: V,
+    args: impl FnOnce(&ClientCtx) -> Result<A, nipc_error_t>,
+    call: impl FnOnce(&mut Client<K>, A) -> Result<V, Error>,
+) -> nipc_error_t {
+    guard_code(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(out, zero) }?;
+        // SAFETY: the caller's contract.
+        let c = unsafe { self::ctx(ctx) }?;
+        let args = args(c)?;
+        out.set(c.with::<K, _>(|client| call(client, args))?);
+        Ok(())
+    })
+}
+
 /// `nipc_error_t nipc_client_call_cgroups_snapshot_timeout(
 /// nipc_client_ctx_t *ctx, nipc_cgroups_resp_view_t *out, uint32_t
 /// timeout_ms)`.
@@ -776,17 +800,20 @@ pub unsafe extern "C" fn nipc_client_call_cgroups_snapshot_timeout(
     out: *mut nipc_cgroups_resp_view_t,
     timeout_ms: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        let out = unsafe { out_ref(out, nipc_cgroups_resp_view_t::EMPTY) }?;
-        // SAFETY: the caller's contract.
-        let c = unsafe { self::ctx(ctx) }?;
-        out.set(c.with::<CgroupsSnapshot, _>(|client| {
-            let view = client.call_with_timeout(timeout(timeout_ms))?;
-            Ok(nipc_cgroups_resp_view_t::of(&view))
-        })?);
-        Ok(())
-    })
+    let empty = nipc_cgroups_resp_view_t::EMPTY;
+    // SAFETY: the caller's contract.
+    unsafe {
+        typed_call(
+            ctx,
+            out,
+            empty,
+            |_| Ok(()),
+            |client: &mut Client<CgroupsSnapshot>, ()| {
+                let view = client.call_with_timeout(timeout(timeout_ms))?;
+                Ok(nipc_cgroups_resp_view_t::of(&view))
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_client_call_cgroups_snapshot(nipc_client_ctx_t *ctx,
@@ -863,19 +890,20 @@ pub unsafe extern "C" fn nipc_client_call_cgroups_lookup_timeout(
     out: *mut nipc_cgroups_lookup_resp_view_t,
     timeout_ms: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        let out = unsafe { out_ref(out, nipc_cgroups_lookup_resp_view_t::EMPTY) }?;
-        // SAFETY: the caller's contract.
-        let c = unsafe { self::ctx(ctx) }?;
-        // SAFETY: the caller's contract.
-        let paths = unsafe { self::paths(c, paths, count) }?;
-        out.set(c.with::<CgroupsLookup, _>(|client| {
-            let view = client.call_with_timeout(paths, timeout(timeout_ms))?;
-            Ok(nipc_cgroups_lookup_resp_view_t::of_cgroups(&view))
-        })?);
-        Ok(())
-    })
+    let empty = nipc_cgroups_lookup_resp_view_t::EMPTY;
+    // SAFETY: the caller's contract (also for `paths`).
+    unsafe {
+        typed_call(
+            ctx,
+            out,
+            empty,
+            |c| self::paths(c, paths, count),
+            |client: &mut Client<CgroupsLookup>, paths| {
+                let view = client.call_with_timeout(paths, timeout(timeout_ms))?;
+                Ok(nipc_cgroups_lookup_resp_view_t::of_cgroups(&view))
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_client_call_cgroups_lookup(nipc_client_ctx_t *ctx,
@@ -910,20 +938,23 @@ pub unsafe extern "C" fn nipc_client_call_apps_lookup_timeout(
     out: *mut nipc_apps_lookup_resp_view_t,
     timeout_ms: u32,
 ) -> nipc_error_t {
-    guard_code(|| {
-        // SAFETY: the caller's contract.
-        let out = unsafe { out_ref(out, nipc_apps_lookup_resp_view_t::EMPTY) }?;
-        // SAFETY: the caller's contract.
-        let c = unsafe { self::ctx(ctx) }?;
-        // SAFETY: the caller's contract.
-        let pids = unsafe { c_slice(pids, count as usize) }
-            .map_err(|_| c.refuse(&format!("pids is NULL but count is {count}")))?;
-        out.set(c.with::<AppsLookup, _>(|client| {
-            let view = client.call_with_timeout(pids, timeout(timeout_ms))?;
-            Ok(nipc_apps_lookup_resp_view_t::of_apps(&view))
-        })?);
-        Ok(())
-    })
+    let empty = nipc_apps_lookup_resp_view_t::EMPTY;
+    // SAFETY: the caller's contract (also for `pids`).
+    unsafe {
+        typed_call(
+            ctx,
+            out,
+            empty,
+            |c| {
+                c_slice(pids, count as usize)
+                    .map_err(|_| c.refuse(&format!("pids is NULL but count is {count}")))
+            },
+            |client: &mut Client<AppsLookup>, pids| {
+                let view = client.call_with_timeout(pids, timeout(timeout_ms))?;
+                Ok(nipc_apps_lookup_resp_view_t::of_apps(&view))
+            },
+        )
+    }
 }
 
 /// `nipc_error_t nipc_client_call_apps_lookup(nipc_client_ctx_t *ctx, const
