@@ -657,12 +657,16 @@ pub unsafe extern "C" fn nipc_client_set_call_timeout(
             0 => DEFAULT_CALL_TIMEOUT_MS,
             ms => u64::from(ms),
         };
+        if c.target.is_none() {
+            return Err(nipc_error_t::NIPC_ERR_INVALID_ARGUMENT);
+        }
         let timeout = Duration::from_millis(ms);
-        lock(&c.inner).call_timeout = timeout;
-        c.with_any(|client| {
-            client.set_call_timeout(timeout);
-            Ok(())
-        })
+        let mut inner = lock(&c.inner);
+        inner.call_timeout = timeout;
+        if let Some(client) = &mut inner.client {
+            client.ops().set_call_timeout(timeout);
+        }
+        Ok(())
     })
 }
 

@@ -4,10 +4,13 @@
 //! them from raw payload bytes.
 //!
 //! A view is plain data: the payload it borrows (pointer and length) and
-//! the header fields. Item accessors read one item straight from the
-//! payload, checking that one item (the payload is not trusted again as a
-//! whole: the caller owns the struct and may have changed it), so reading
-//! every item costs what the payload's size costs.
+//! the header fields. The caller owns the struct and may have changed it,
+//! so item accessors trust nothing in it but the payload's extent: they
+//! check the directory entry of the item they read, then the snapshot item
+//! in full (snapshots are checked lazily, as in Rust) or, for lookup items
+//! (checked whole by the decode), that the strings they return lie inside
+//! the item and end with a NUL. Reading every item costs what the
+//! payload's size costs.
 
 #![allow(non_camel_case_types)]
 
@@ -357,8 +360,13 @@ pub unsafe extern "C" fn nipc_cgroups_resp_item(
     })
 }
 
-/// The status of a lookup response decode into its C view.
-fn lookup_decode<'a, V>(
+/// Decodes a lookup response payload (all of it, every item) into its C
+/// view.
+///
+/// # Safety
+/// As the exported decode functions: `payload` readable for `len` bytes
+/// (NULL only with 0), `out` writable.
+unsafe fn lookup_decode<'a, V>(
     payload: *const c_void,
     len: usize,
     out: *mut nipc_cgroups_lookup_resp_view_t,
@@ -366,7 +374,7 @@ fn lookup_decode<'a, V>(
     of: fn(&V) -> nipc_cgroups_lookup_resp_view_t,
 ) -> nipc_error_t {
     guard_code(|| {
-        // SAFETY: the caller's contract (of the exported function).
+        // SAFETY: the caller's contract.
         let out = unsafe { out_ref(out, nipc_cgroups_lookup_resp_view_t::EMPTY) }?;
         // SAFETY: as above.
         let bytes = unsafe { self::payload(payload.cast(), len) }?;
@@ -387,13 +395,16 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_resp_decode(
     len: usize,
     out: *mut nipc_cgroups_lookup_resp_view_t,
 ) -> nipc_error_t {
-    lookup_decode(
-        payload,
-        len,
-        out,
-        CgroupsLookupView::decode,
-        nipc_cgroups_lookup_resp_view_t::of_cgroups,
-    )
+    // SAFETY: the caller's contract.
+    unsafe {
+        lookup_decode(
+            payload,
+            len,
+            out,
+            CgroupsLookupView::decode,
+            nipc_cgroups_lookup_resp_view_t::of_cgroups,
+        )
+    }
 }
 
 /// `nipc_error_t nipc_apps_lookup_resp_decode(const void *payload, size_t
@@ -408,13 +419,16 @@ pub unsafe extern "C" fn nipc_apps_lookup_resp_decode(
     len: usize,
     out: *mut nipc_apps_lookup_resp_view_t,
 ) -> nipc_error_t {
-    lookup_decode(
-        payload,
-        len,
-        out,
-        AppsLookupView::decode,
-        nipc_cgroups_lookup_resp_view_t::of_apps,
-    )
+    // SAFETY: the caller's contract.
+    unsafe {
+        lookup_decode(
+            payload,
+            len,
+            out,
+            AppsLookupView::decode,
+            nipc_cgroups_lookup_resp_view_t::of_apps,
+        )
+    }
 }
 
 /// A lookup view's payload.

@@ -129,10 +129,11 @@ _Static_assert(sizeof(nipc_server_config_t) == 40, "nipc_server_config_t size");
  *
  * Threads: a context is used by one thread at a time. From other threads,
  * while a call runs: nipc_client_abort (and nipc_client_clear_abort),
- * nipc_client_ready, nipc_client_status and nipc_client_last_error. Other
- * functions called from a second thread wait for the running one (they do
- * not corrupt the context, but views of the first call become invalid).
- * Never call nipc_client_init on a context another thread may be using.
+ * nipc_client_ready and nipc_client_status. Other functions called from a
+ * second thread wait for the running one (they do not corrupt the context,
+ * but views of the first call become invalid, and so does a text of
+ * nipc_client_last_error). Never call nipc_client_init or
+ * nipc_client_close on a context another thread may be using.
  *
  * Views returned by calls borrow the context's buffers: valid until the next
  * call (or wait_ready, refresh, set_call_timeout, session_info) on the same
@@ -245,7 +246,8 @@ void nipc_client_close(nipc_client_ctx_t *ctx);
 
 /* Why the latest operation on ctx failed ("" when it succeeded), with the
  * cause. Never NULL (NULL and uninitialised contexts get a static text).
- * Valid until the next operation on ctx (copy it to keep it). Any thread. */
+ * Valid until the next operation on ctx (copy it to keep it): read it on
+ * the thread that uses the context. */
 const char *nipc_client_last_error(const nipc_client_ctx_t *ctx);
 
 /*
