@@ -331,18 +331,26 @@ impl Server {
         }
     }
 
-    /// Waits at most `limit` until standard error contains `needle`, and
-    /// returns all of it.
+    /// Waits at most `limit` until standard error contains `needle` and
+    /// the message is complete (it ends with a newline and nothing more
+    /// arrived for 100 ms: a message may come in several writes, as under
+    /// wine), and returns all of it.
     pub fn wait_stderr(&self, needle: &str, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
-        loop {
-            let text = self
-                .stderr_seen
+        let seen = || {
+            self.stderr_seen
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            if text.contains(needle) {
-                return text;
+                .clone()
+        };
+        loop {
+            let text = seen();
+            if text.contains(needle) && text.ends_with('\n') {
+                thread::sleep(Duration::from_millis(100));
+                if seen() == text {
+                    return text;
+                }
+                continue;
             }
             assert!(
                 Instant::now() < deadline,
