@@ -59,16 +59,34 @@ fn pids() -> Vec<u32> {
     (1..=KEYS as u32).map(|i| i * 3 + 100).collect()
 }
 
-/// The exchanges bound of the module docs, from the call's sizes.
-fn bound(
+/// The sizes of one logical call, for the exchanges bound of the module
+/// docs.
+struct Call {
+    what: &'static str,
+    round: usize,
     request_bytes: usize,
-    request: u32,
     answer_bytes: usize,
-    response: u32,
     huge: usize,
-) -> u64 {
-    let (r, s) = (request as usize, response as usize);
-    (2 * (request_bytes.div_ceil(r) + (2 * answer_bytes).div_ceil(s)) + 2 * huge + 2 * 11) as u64
+}
+
+/// Asserts that the exchanges the provider saw since `before` stay within
+/// the bound of the module docs, and prints them.
+fn check_exchanges(provider: &Provider, behaviour: &Behaviour, before: u64, call: &Call) {
+    let exchanges = provider.answered() + provider.overflowed() - before;
+    let (r, s) = (
+        behaviour.request_max as usize,
+        provider.response_size() as usize,
+    );
+    let bound = (2 * (call.request_bytes.div_ceil(r) + (2 * call.answer_bytes).div_ceil(s))
+        + 2 * call.huge
+        + 2 * 11) as u64;
+    eprintln!(
+        "{} round {}: {exchanges} exchanges (bound {bound}), response size {s}, {} overflows so far",
+        call.what,
+        call.round,
+        provider.overflowed()
+    );
+    assert!(exchanges <= bound, "{exchanges} exchanges, bound {bound}");
 }
 
 fn cgroups_against(behaviour: Behaviour, client_profiles: Profiles) {
@@ -104,23 +122,17 @@ fn cgroups_against(behaviour: Behaviour, client_profiles: Profiles) {
                 }
             }
         }
-        let exchanges = provider.answered() + provider.overflowed() - before;
-        let b = bound(
-            cgroups_lookup_request_len(&keys).unwrap(),
-            behaviour.request_max,
-            (0..KEYS)
+        let call = Call {
+            what: "cgroups",
+            round,
+            request_bytes: cgroups_lookup_request_len(&keys).unwrap(),
+            answer_bytes: (0..KEYS)
                 .map(|i| view.raw_item(i).unwrap().len() + 8)
                 .sum::<usize>()
                 + 16,
-            provider.response_size(),
             huge,
-        );
-        eprintln!(
-            "cgroups round {round}: {exchanges} exchanges (bound {b}), response size {}, {} overflows so far",
-            provider.response_size(),
-            provider.overflowed()
-        );
-        assert!(exchanges <= b, "{exchanges} exchanges, bound {b}");
+        };
+        check_exchanges(&provider, &behaviour, before, &call);
     }
 }
 
@@ -157,23 +169,17 @@ fn apps_against(behaviour: Behaviour, client_profiles: Profiles) {
                 }
             }
         }
-        let exchanges = provider.answered() + provider.overflowed() - before;
-        let b = bound(
-            apps_lookup_request_len(KEYS),
-            behaviour.request_max,
-            (0..KEYS)
+        let call = Call {
+            what: "apps",
+            round,
+            request_bytes: apps_lookup_request_len(KEYS),
+            answer_bytes: (0..KEYS)
                 .map(|i| view.raw_item(i).unwrap().len() + 8)
                 .sum::<usize>()
                 + 16,
-            provider.response_size(),
             huge,
-        );
-        eprintln!(
-            "apps round {round}: {exchanges} exchanges (bound {b}), response size {}, {} overflows so far",
-            provider.response_size(),
-            provider.overflowed()
-        );
-        assert!(exchanges <= b, "{exchanges} exchanges, bound {b}");
+        };
+        check_exchanges(&provider, &behaviour, before, &call);
     }
 }
 
