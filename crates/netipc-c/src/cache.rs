@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use netipc::cache::{CacheGuard, SnapshotCache};
-use netipc::service::{ClientConfig, ClientState};
+use netipc::service::ClientConfig;
 
 use crate::config::nipc_client_config_t;
 use crate::error::{LastError, nipc_error_t};
@@ -200,19 +200,6 @@ fn strip_nul(with_nul: &[u8]) -> &[u8] {
     with_nul.split_last().map_or(with_nul, |(_, rest)| rest)
 }
 
-/// The C value of a `nipc_client_state_t`.
-fn state_code(state: ClientState) -> u32 {
-    match state {
-        ClientState::Disconnected => 0,
-        ClientState::Connecting => 1,
-        ClientState::Ready => 2,
-        ClientState::NotFound => 3,
-        ClientState::AuthFailed => 4,
-        ClientState::Incompatible => 5,
-        ClientState::Broken => 6,
-    }
-}
-
 impl Table {
     fn new(snapshot: CacheGuard) -> Self {
         let c_names = snapshot.iter().all(|item| !item.name.contains(&0));
@@ -332,7 +319,7 @@ impl Cache {
             refresh_failure_count: core
                 .refresh_failure_count
                 .saturating_add(self.refused.load(Ordering::Relaxed)),
-            connection_state: state_code(core.connection_state),
+            connection_state: crate::client::state_code(core.connection_state),
             transport_profile: self.core.session_info().map_or(0, |s| s.profile.bits()),
             last_refresh_ts,
             last_refresh_age_ms,
