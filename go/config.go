@@ -1,0 +1,226 @@
+package netipc
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/netdata/netipc/go/protocol"
+)
+
+// Defaults used when a config field is left at its zero value. They are
+// the same as the Rust core's and the C API's.
+const (
+	// DefaultCallTimeout is how long a call may take when
+	// ClientConfig.CallTimeout is zero.
+	DefaultCallTimeout = 30 * time.Second
+	// DefaultMaxLookupItems is the most keys in one logical lookup.
+	DefaultMaxLookupItems uint32 = 65536
+	// DefaultMaxLookupSubcalls is the most request/response exchanges of
+	// one logical lookup.
+	DefaultMaxLookupSubcalls uint32 = 4096
+	// DefaultMaxLookupResponseBytes is the largest stitched lookup
+	// response (64 MiB).
+	DefaultMaxLookupResponseBytes uint32 = 64 << 20
+	// DefaultMaxSessions is the most client sessions a server keeps open
+	// at once.
+	DefaultMaxSessions = 1024
+	// DefaultSendTimeout is how long a server waits for a client to read
+	// a response (or to finish sending a request) before it closes the
+	// session.
+	DefaultSendTimeout = 5 * time.Second
+	// DefaultServerResponseStart is the response payload size a server
+	// starts from when ServerConfig.MaxResponsePayloadBytes is zero (it
+	// grows up to 1 MiB when responses do not fit). It is the fixed
+	// response size of the reference C servers.
+	DefaultServerResponseStart uint32 = 64 << 10
+	// MaxWorkers is the most handler goroutines a server runs at once,
+	// whatever its config says.
+	MaxWorkers = 1024
+	// DefaultProfiles are the transport profiles offered when a config
+	// leaves them empty: the baseline transport plus shared memory with
+	// sleeping waiters.
+	DefaultProfiles = protocol.ProfileBaseline | protocol.ProfileSHMHybrid
+)
+
+// Payload sizes: a zero payload size starts at PayloadStart and may grow
+// on demand up to PayloadCeiling; a configured size is fixed.
+const (
+	PayloadStart   uint32 = 1024
+	PayloadCeiling uint32 = 1 << 20
+)
+
+// autoWorkers bounds the worker count picked from the CPU count.
+const autoWorkersMin, autoWorkersMax = 2, 16
+
+// ClientConfig says how a client connects and calls. The zero value is
+// the documented default of every field, and every field means the same
+// on every operating system.
+type ClientConfig struct {
+	// SupportedProfiles are the transport profiles to offer. Zero:
+	// DefaultProfiles.
+	SupportedProfiles protocol.Profile
+	// PreferredProfiles are preferred among the common ones. Zero:
+	// shared memory with sleeping waiters when both sides offer it.
+	PreferredProfiles protocol.Profile
+	// MaxRequestPayloadBytes is the request payload size the client
+	// starts by proposing. Zero: 1024, growing on demand up to 1 MiB. A
+	// non-zero value is both the start and the ceiling.
+	MaxRequestPayloadBytes uint32
+	// MaxRequestBatchItems is the most items in one batch request. Zero: 1.
+	MaxRequestBatchItems uint32
+	// MaxResponsePayloadBytes is the response size the client starts from
+	// when it has to grow. Zero: 1024, growing up to 1 MiB. The ceiling
+	// of that growth is also the largest response the client accepts: a
+	// larger one fails the call with ErrResponseTooLarge.
+	MaxResponsePayloadBytes uint32
+	// AuthToken is the shared secret; it must equal the provider's.
+	AuthToken uint64
+	// CallTimeout is the longest a call may take. Zero: DefaultCallTimeout.
+	CallTimeout time.Duration
+	// MaxLookupItems is the most keys in one logical lookup. Zero:
+	// DefaultMaxLookupItems.
+	MaxLookupItems uint32
+	// MaxLookupSubcalls is the most exchanges of one logical lookup.
+	// Zero: DefaultMaxLookupSubcalls.
+	MaxLookupSubcalls uint32
+	// MaxLookupResponseBytes is the largest stitched lookup response.
+	// Zero: DefaultMaxLookupResponseBytes.
+	MaxLookupResponseBytes uint32
+}
+
+// ServerConfig says how a managed server listens and answers. The zero
+// value is the documented default of every field.
+type ServerConfig struct {
+	// SupportedProfiles are the transport profiles to offer. Zero:
+	// DefaultProfiles.
+	SupportedProfiles protocol.Profile
+	// PreferredProfiles are preferred among the common ones. Zero:
+	// shared memory with sleeping waiters.
+	PreferredProfiles protocol.Profile
+	// MaxRequestPayloadBytes is the largest request payload accepted.
+	// Zero: 1 MiB. Each session uses the smaller size its client proposes.
+	MaxRequestPayloadBytes uint32
+	// MaxResponsePayloadBytes is the response payload size announced to
+	// clients. Zero: starts at DefaultServerResponseStart and grows up to
+	// 1 MiB when responses do not fit. A non-zero value is fixed.
+	MaxResponsePayloadBytes uint32
+	// AuthToken is the shared secret clients must present.
+	AuthToken uint64
+	// Workers is the most handlers running at once. It bounds
+	// parallelism, not the number of connected clients (see MaxSessions).
+	// Zero: one per CPU, at least 2 and at most 16. Larger values are
+	// held to MaxWorkers.
+	Workers int
+	// MaxSessions is the most client sessions open at once; a client
+	// beyond it is refused with "provider at capacity" and retries later.
+	// Zero: DefaultMaxSessions.
+	MaxSessions int
+	// SendTimeout is the longest a response waits for its client to make
+	// room (and a request for its client to finish sending); the session
+	// is closed after it. Zero: DefaultSendTimeout.
+	SendTimeout time.Duration
+}
+
+// ClientSettings is a ClientConfig with every zero replaced by its
+// default. It is used by netipc's own packages.
+type ClientSettings struct {
+	SupportedProfiles, PreferredProfiles protocol.Profile
+	RequestStart, RequestCeiling         uint32
+	ResponseStart, ResponseCeiling       uint32
+	BatchItems                           uint32
+	AuthToken                            uint64
+	CallTimeout                          time.Duration
+	MaxLookupItems                       uint32
+	MaxLookupSubcalls                    uint32
+	MaxLookupResponseBytes               uint32
+}
+
+func or32(v, def uint32) uint32 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// growth returns (start, ceiling) of a payload size.
+func growth(configured uint32) (uint32, uint32) {
+	if configured == 0 {
+		return PayloadStart, PayloadCeiling
+	}
+	return configured, configured
+}
+
+// Settings returns the config with its defaults applied.
+func (c ClientConfig) Settings() ClientSettings {
+	s := ClientSettings{
+		SupportedProfiles:      c.SupportedProfiles,
+		AuthToken:              c.AuthToken,
+		BatchItems:             or32(c.MaxRequestBatchItems, 1),
+		CallTimeout:            c.CallTimeout,
+		MaxLookupItems:         or32(c.MaxLookupItems, DefaultMaxLookupItems),
+		MaxLookupSubcalls:      or32(c.MaxLookupSubcalls, DefaultMaxLookupSubcalls),
+		MaxLookupResponseBytes: or32(c.MaxLookupResponseBytes, DefaultMaxLookupResponseBytes),
+	}
+	if s.SupportedProfiles == 0 {
+		s.SupportedProfiles = DefaultProfiles
+	}
+	s.PreferredProfiles = c.PreferredProfiles
+	if s.PreferredProfiles == 0 {
+		s.PreferredProfiles = protocol.ProfileSHMHybrid
+	}
+	s.PreferredProfiles &= s.SupportedProfiles
+	s.RequestStart, s.RequestCeiling = growth(c.MaxRequestPayloadBytes)
+	s.ResponseStart, s.ResponseCeiling = growth(c.MaxResponsePayloadBytes)
+	if s.CallTimeout <= 0 {
+		s.CallTimeout = DefaultCallTimeout
+	}
+	return s
+}
+
+// ServerSettings is a ServerConfig with every zero replaced by its
+// default. It is used by netipc's own packages.
+type ServerSettings struct {
+	SupportedProfiles, PreferredProfiles protocol.Profile
+	MaxRequestPayloadBytes               uint32
+	ResponseStart, ResponseCeiling       uint32
+	AuthToken                            uint64
+	Workers                              int
+	MaxSessions                          int
+	SendTimeout                          time.Duration
+}
+
+// Settings returns the config with its defaults applied.
+func (c ServerConfig) Settings() ServerSettings {
+	s := ServerSettings{
+		SupportedProfiles:      c.SupportedProfiles,
+		PreferredProfiles:      c.PreferredProfiles,
+		MaxRequestPayloadBytes: or32(c.MaxRequestPayloadBytes, PayloadCeiling),
+		AuthToken:              c.AuthToken,
+		Workers:                c.Workers,
+		MaxSessions:            c.MaxSessions,
+		SendTimeout:            c.SendTimeout,
+	}
+	if s.SupportedProfiles == 0 {
+		s.SupportedProfiles = DefaultProfiles
+	}
+	if s.PreferredProfiles == 0 {
+		s.PreferredProfiles = protocol.ProfileSHMHybrid
+	}
+	s.PreferredProfiles &= s.SupportedProfiles
+	if c.MaxResponsePayloadBytes == 0 {
+		s.ResponseStart, s.ResponseCeiling = DefaultServerResponseStart, PayloadCeiling
+	} else {
+		s.ResponseStart, s.ResponseCeiling = c.MaxResponsePayloadBytes, c.MaxResponsePayloadBytes
+	}
+	if s.Workers <= 0 {
+		s.Workers = min(max(runtime.NumCPU(), autoWorkersMin), autoWorkersMax)
+	}
+	s.Workers = min(s.Workers, MaxWorkers)
+	if s.MaxSessions <= 0 {
+		s.MaxSessions = DefaultMaxSessions
+	}
+	if s.SendTimeout <= 0 {
+		s.SendTimeout = DefaultSendTimeout
+	}
+	return s
+}

@@ -1,0 +1,3 @@
+module github.com/netdata/netipc/go
+
+go 1.23
