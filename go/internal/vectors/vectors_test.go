@@ -1,4 +1,5 @@
-package protocol_test
+// Package vectors_test checks every golden vector against the Go package.
+package vectors_test
 
 import (
 	"crypto/sha256"
@@ -42,12 +43,12 @@ type checker func(t *testing.T, v *vector, dir string) error
 var checkers = map[string]checker{}
 
 // vectorsDir is where the golden vectors are: NETIPC_VECTORS, or
-// ../../../shared/vectors relative to this package.
+// the copy in crates/netipc-tests/tests/data/vectors.
 func vectorsDir(t *testing.T) string {
 	if d := os.Getenv("NETIPC_VECTORS"); d != "" {
 		return d
 	}
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "vectors"))
+	d, err := filepath.Abs(filepath.Join("..", "..", "..", "crates", "netipc-tests", "tests", "data", "vectors"))
 	if err != nil {
 		t.Fatal(err)
 	}
