@@ -23,7 +23,7 @@ const (
 )
 
 // Conn is a connected SEQPACKET socket. One goroutine may send and
-// another receive at the same time; Wake, Close, Cred and PeerClosed may
+// another receive at the same time; Abort, Close, Cred and PeerClosed may
 // be called from any goroutine.
 type Conn struct {
 	uc     *net.UnixConn
@@ -31,6 +31,8 @@ type Conn struct {
 	cred   Cred
 	sndbuf int
 	closed atomic.Bool
+	// aborted makes every wait end at once (see Abort).
+	aborted atomic.Bool
 
 	// The state of the one send and the one receive in progress, read by
 	// callbacks made once (so that a packet operation allocates nothing).
@@ -121,11 +123,16 @@ func setIov(iov *syscall.Iovec, b []byte) {
 
 // SendPacket sends head and body as one packet (one datagram), waiting
 // for room in the socket until deadline (zero: no deadline). Errors:
-// ErrWait (deadline or Wake; nothing was sent), ErrClosed, ErrDisconnected,
+// ErrWait (deadline or Abort; nothing was sent), ErrClosed, ErrDisconnected,
 // ErrIO.
 func (c *Conn) SendPacket(head, body []byte, deadline time.Time) error {
 	if err := c.uc.SetWriteDeadline(deadline); err != nil {
 		return c.opError(err, "sending a packet")
+	}
+	// After the deadline is set: an Abort either moved it to the past
+	// after this, or is seen here.
+	if c.aborted.Load() {
+		return ErrWait
 	}
 	setIov(&c.wIov[0], head)
 	setIov(&c.wIov[1], body)
@@ -159,6 +166,9 @@ func (c *Conn) RecvPacketSplit(head, body []byte, deadline time.Time) (int, erro
 	if err := c.uc.SetReadDeadline(deadline); err != nil {
 		return 0, c.opError(err, "receiving a packet")
 	}
+	if c.aborted.Load() {
+		return 0, ErrWait
+	}
 	setIov(&c.rIov[0], head)
 	setIov(&c.rIov[1], body)
 	c.rMsg.Iov = &c.rIov[0]
@@ -177,13 +187,16 @@ func (c *Conn) RecvPacketSplit(head, body []byte, deadline time.Time) (int, erro
 	return c.rN, nil
 }
 
-// Wake makes a send or receive waiting in another goroutine return
-// ErrWait promptly (by moving both deadlines to the past). The next
-// operation sets its own deadline again.
-func (c *Conn) Wake() {
-	past := time.Unix(1, 0)
-	_ = c.uc.SetReadDeadline(past)
-	_ = c.uc.SetWriteDeadline(past)
+// Abort(true) makes a send or receive waiting in another goroutine, and
+// every later one, return ErrWait promptly (their deadlines are moved to
+// the past), until Abort(false).
+func (c *Conn) Abort(on bool) {
+	c.aborted.Store(on)
+	if on {
+		past := time.Unix(1, 0)
+		_ = c.uc.SetReadDeadline(past)
+		_ = c.uc.SetWriteDeadline(past)
+	}
 }
 
 // PeerClosed reports, without waiting, whether the peer has closed its

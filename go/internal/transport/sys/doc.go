@@ -15,7 +15,7 @@ package sys
 import "errors"
 
 // ErrWait is returned by a packet operation whose wait ended without the
-// packet moving: its deadline passed, or Wake was called. Nothing was
+// packet moving: its deadline passed, or Abort was called. Nothing was
 // sent or received; the caller decides which it was.
 var ErrWait = errors.New("sys: wait ended")
 

@@ -349,7 +349,7 @@ func TestPacketsCredentialsAndTruncation(t *testing.T) {
 	}
 }
 
-func TestDeadlinesWakeAndClose(t *testing.T) {
+func TestDeadlinesAbortAndClose(t *testing.T) {
 	client, server := pair(t)
 	buf := make([]byte, 64)
 	start := time.Now()
@@ -362,14 +362,21 @@ func TestDeadlinesWakeAndClose(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := server.RecvPacket(buf, time.Time{}); done <- err }()
 	time.Sleep(20 * time.Millisecond)
-	server.Wake()
+	server.Abort(true)
 	select {
 	case err := <-done:
 		if err != ErrWait {
-			t.Fatalf("after Wake: %v", err)
+			t.Fatalf("after Abort: %v", err)
 		}
 	case <-time.After(2 * time.Second):
-		t.Fatal("Wake did not wake the receive")
+		t.Fatal("Abort did not wake the receive")
+	}
+	if _, err := server.RecvPacket(buf, time.Time{}); err != ErrWait {
+		t.Fatalf("Abort is not sticky: %v", err)
+	}
+	server.Abort(false)
+	if _, err := server.RecvPacket(buf, time.Now().Add(10*time.Millisecond)); err != ErrWait {
+		t.Fatalf("after Abort(false): %v", err)
 	}
 	go func() { _, err := server.RecvPacket(buf, time.Time{}); done <- err }()
 	time.Sleep(20 * time.Millisecond)
