@@ -94,8 +94,8 @@ type Core struct {
 	// Profiles still offered: the SHM bits drop out after an attach
 	// failure, until Close.
 	supported, preferred protocol.Profile
-	reqProposal         uint32
-	respProposal        uint32
+	reqProposal          uint32
+	respProposal         uint32
 	// The smallest request size the provider refused (0: none), until
 	// Close: lookups do not propose it again.
 	refusedRequest uint32
