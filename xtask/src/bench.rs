@@ -45,7 +45,9 @@ fn parse(line: &str, scenario: &str, values: usize) -> Result<Vec<f64>, String> 
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// The middle value of `values` (the upper one of an even count); sorts
+/// them.
+pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }

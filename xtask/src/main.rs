@@ -2,6 +2,7 @@
 //! command, used by developers and by `.ci/run` alike.
 
 mod bench;
+mod bench_go;
 mod c_lane;
 mod cross;
 mod examples;
@@ -86,6 +87,24 @@ enum Command {
     /// Time the C API next to the Rust API on the same scenarios (snapshot
     /// and lookup calls over socket and shared memory), medians side by side
     BenchC(BenchArgs),
+    /// Time the Go package next to the Rust core: every pairing of Rust
+    /// and Go clients and servers on the L2 and L3 scenarios, medians and
+    /// ratios to Rust × Rust side by side
+    BenchGo(BenchGoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchGoArgs {
+    #[command(flatten)]
+    timing: BenchArgs,
+    /// One short round (300 ms measured) of every pairing: checks that
+    /// each runs and validates; the numbers mean little
+    #[arg(long, conflicts_with_all = ["millis", "rounds"])]
+    quick: bool,
+    /// Run only this scenario; repeatable
+    #[arg(long = "scenario", value_name = "NAME",
+          value_parser = PossibleValuesParser::new(bench_go::SCENARIOS))]
+    scenarios: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -168,6 +187,7 @@ fn main() -> ExitCode {
         Some(Command::Test(test)) => run_tests(&test),
         Some(Command::InstallC(args)) => install_c(&args),
         Some(Command::BenchC(args)) => bench_c(&args),
+        Some(Command::BenchGo(args)) => bench_go(&args),
         None => {
             // `cargo xtask` alone asks what there is: the help, and success.
             let _ = Cli::command().print_help();
@@ -224,6 +244,33 @@ fn bench_c(args: &BenchArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: bench-c: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench_go(args: &BenchGoArgs) -> ExitCode {
+    let Some(root) = enter_root() else {
+        return ExitCode::FAILURE;
+    };
+    let (rounds, timing) = if args.quick {
+        (1, bench_go::QUICK)
+    } else {
+        (
+            usize::try_from(args.timing.rounds).unwrap_or(3),
+            bench_go::Timing::of(Duration::from_millis(args.timing.millis)),
+        )
+    };
+    match bench_go::run(
+        &root,
+        || lanes::host_cargo(&[]),
+        &args.scenarios,
+        rounds,
+        timing,
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: bench-go: {err}");
             ExitCode::FAILURE
         }
     }

@@ -6,7 +6,7 @@ use std::env;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -229,11 +229,25 @@ impl Background {
         matches: impl Fn(&str) -> bool,
         limit: Duration,
     ) -> Result<(), String> {
+        self.next_line(wanted, matches, limit).map(drop)
+    }
+
+    /// As [`wait_for`](Self::wait_for), returning the line (without its
+    /// end); the lines before it are skipped.
+    ///
+    /// # Errors
+    /// As [`wait_for_line`](Self::wait_for_line).
+    pub fn next_line(
+        &mut self,
+        wanted: &str,
+        matches: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if matches(line.trim_end()) => return Ok(()),
+                Ok(line) if matches(line.trim_end()) => return Ok(line.trim_end().to_owned()),
                 Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
@@ -257,6 +271,22 @@ impl Background {
     /// Sends the child SIGINT (Ctrl-C), as a user stopping it would.
     pub fn interrupt(&self) {
         signal("INT", &[self.child.id()]);
+    }
+
+    /// Writes `line` and a line end to the child's stdin.
+    ///
+    /// # Errors
+    /// Its stdin is not a pipe (any more), or the child closed it.
+    pub fn send_line(&mut self, line: &str) -> Result<(), String> {
+        let program = &self.program;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("`{program}` has no stdin pipe to write {line:?} to"))?;
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|err| format!("cannot write {line:?} to `{program}`: {err}"))
     }
 
     /// Closes the child's stdin (it sees end-of-file).
