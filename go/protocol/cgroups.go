@@ -140,7 +140,7 @@ func DecodeCgroupsResponse(payload []byte) (CgroupsResponseView, error) {
 // dirEnd is the end of a directory of count 8-byte entries starting at
 // header, if it fits limit bytes.
 func dirEnd(header, count, limit int) (int, bool) {
-	if count < 0 || count > (limit-header)/payloadDirEntryLen {
+	if count < 0 || header > limit || count > (limit-header)/payloadDirEntryLen {
 		return 0, false
 	}
 	return header + count*payloadDirEntryLen, true

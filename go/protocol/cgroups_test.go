@@ -86,6 +86,7 @@ func TestCgroupsBuilderOverflowIsSticky(t *testing.T) {
 	buf := make([]byte, 24+8+40)
 	var b protocol.CgroupsBuilder
 	expectKind(t, "reservation larger than the buffer", b.Reset(buf, 100), protocol.Overflow)
+	expectKind(t, "a buffer shorter than the header", b.Reset(buf[:23], 0), protocol.Overflow)
 	noErr(t, "reset", b.Reset(buf, 2))
 	noErr(t, "first item", b.Add(1, 0, 1, "a", "/a"))
 	expectKind(t, "second item does not fit", b.Add(2, 0, 1, "bbbbbbbb", "/bbbbbbbb"), protocol.Overflow)

@@ -184,6 +184,7 @@ func TestCgroupsLookupBuilderRejects(t *testing.T) {
 	noErr(t, "reset", b.Reset(buf, 1, 0))
 	expectKind(t, "request item without a request", b.AddRequestItem(0, known("x")), protocol.BadLayout)
 	expectKind(t, "reservation past the buffer", b.Reset(buf[:23], 1, 0), protocol.Overflow)
+	expectKind(t, "a buffer shorter than the header", b.Reset(buf[:15], 0, 0), protocol.Overflow)
 }
 
 // budgetResponse answers a request for ps with KNOWN items named ns in a
