@@ -557,11 +557,11 @@ func decodeHandshakePayload(decoder string, p []byte) (any, error) {
 		a, err := protocol.DecodeHelloAck(p)
 		return obj{"layout_version": 1, "flags": 0, "server_supported_profiles": a.ServerSupportedProfiles,
 			"intersection_profiles": a.IntersectionProfiles, "selected_profile": a.SelectedProfile,
-			"agreed_max_request_payload_bytes": a.AgreedMaxRequestPayloadBytes,
-			"agreed_max_request_batch_items": a.AgreedMaxRequestBatchItems,
+			"agreed_max_request_payload_bytes":  a.AgreedMaxRequestPayloadBytes,
+			"agreed_max_request_batch_items":    a.AgreedMaxRequestBatchItems,
 			"agreed_max_response_payload_bytes": a.AgreedMaxResponsePayloadBytes,
-			"agreed_max_response_batch_items": a.AgreedMaxResponseBatchItems,
-			"agreed_packet_size": a.AgreedPacketSize, "session_id": a.SessionID}, err
+			"agreed_max_response_batch_items":   a.AgreedMaxResponseBatchItems,
+			"agreed_packet_size":                a.AgreedPacketSize, "session_id": a.SessionID}, err
 	}
 	return nil, fmt.Errorf("unknown decoder %s", decoder)
 }
