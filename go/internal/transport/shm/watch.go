@@ -321,8 +321,13 @@ func (r *Region) waitWatched(expected uint64, deadline time.Time, alive func() b
 			default:
 			}
 		}
-		if timedOut && alive != nil && r.gone == nil && !alive() {
-			return errDisconnected
+		if timedOut {
+			// A slice without news: is the file still whole, and is the
+			// peer still there? (A truncate does not wake the group.)
+			m.probe()
+			if alive != nil && r.gone == nil && !alive() {
+				return errDisconnected
+			}
 		}
 	}
 }
