@@ -30,8 +30,8 @@ func NewStringReverse(runDir, service string, cfg netipc.ServerConfig, f StringR
 
 type incrementMethod IncrementFunc
 
-func (incrementMethod) Code() uint16             { return protocol.MethodIncrement }
-func (m incrementMethod) NewWorker() Answerer    { return m }
+func (incrementMethod) Code() uint16          { return protocol.MethodIncrement }
+func (m incrementMethod) NewWorker() Answerer { return m }
 func (m incrementMethod) Answer(req, out []byte, _ bool) (int, error) {
 	v, err := protocol.DecodeIncrement(req)
 	if err != nil {
