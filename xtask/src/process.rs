@@ -106,6 +106,59 @@ fn wait_with_watchdog(child: &mut Child, program: &str, limit: Duration) -> Resu
     }
 }
 
+/// Runs `cmd` with its stdout handed to `on_line` line by line (without
+/// the line end) as it arrives, and stderr inherited; kills its process
+/// tree if it is still running after `limit`.
+pub fn run_lines(
+    cmd: &mut Command,
+    limit: Duration,
+    mut on_line: impl FnMut(&str),
+) -> Result<(), RunError> {
+    eprintln!("$ {}", describe(cmd));
+    let program = program_name(cmd);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut child = start(cmd).map_err(|err| RunError::Io(program.clone(), err))?;
+    let started = Instant::now();
+    let (sender, lines) = mpsc::channel();
+    if let Some(pipe) = child.stdout.take() {
+        thread::spawn(move || {
+            let mut pipe = BufReader::new(pipe);
+            let mut line = Vec::new();
+            while pipe.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let text = String::from_utf8_lossy(&line);
+                if sender
+                    .send(text.trim_end_matches(['\r', '\n']).to_owned())
+                    .is_err()
+                {
+                    return;
+                }
+                line.clear();
+            }
+        });
+    }
+    loop {
+        match lines.recv_timeout(POLL) {
+            Ok(line) => on_line(&line),
+            // Its stdout is closed: it is exiting (or a grandchild kept
+            // nothing open); the watchdog below covers the rest.
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if started.elapsed() >= limit {
+            break;
+        }
+    }
+    wait_with_watchdog(
+        &mut child,
+        &program,
+        limit.saturating_sub(started.elapsed()),
+    )
+    .map_err(|err| match err {
+        RunError::TimedOut(_) => RunError::TimedOut(limit),
+        other => other,
+    })
+}
+
 /// A child process running alongside xtask, with its stdout and stderr
 /// collected by background threads, and a watchdog on every wait.
 ///
@@ -531,6 +584,36 @@ mod tests {
         drop(child);
         // Killed and reaped: the pid is gone (unless reused, which is unlikely this soon).
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn lines_arrive_as_printed_and_the_watchdog_holds() {
+        let mut seen = Vec::new();
+        run_lines(
+            Command::new("sh").args(["-c", "echo one; echo two >&2; printf 'three'"]),
+            Duration::from_secs(30),
+            |line| seen.push(line.to_owned()),
+        )
+        .unwrap();
+        assert_eq!(seen, ["one", "three"]);
+
+        let err = run_lines(
+            Command::new("sh").args(["-c", "echo x; exit 5"]),
+            Duration::from_secs(30),
+            |_| {},
+        );
+        assert_eq!(err.unwrap_err().to_string(), "exit code 5");
+
+        let started = Instant::now();
+        let mut seen = 0;
+        let err = run_lines(
+            Command::new("sh").args(["-c", "echo early; sleep 60"]),
+            Duration::from_secs(1),
+            |_| seen += 1,
+        );
+        assert!(matches!(err, Err(RunError::TimedOut(_))), "{err:?}");
+        assert_eq!(seen, 1);
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

