@@ -1,6 +1,7 @@
 package netipc
 
 import (
+	"log/slog"
 	"runtime"
 	"time"
 
@@ -119,6 +120,12 @@ type ServerConfig struct {
 	// room (and a request for its client to finish sending); the session
 	// is closed after it. Zero: DefaultSendTimeout.
 	SendTimeout time.Duration
+	// Logger receives the server's events (start and stop at Info;
+	// refusals, failed handshakes, handler errors, protocol errors and
+	// send timeouts at Warn; handler panics at Error; sessions at Debug;
+	// every request at Debug-4). Every record has a "service" attribute.
+	// Nil: the server logs nothing.
+	Logger *slog.Logger
 }
 
 // ClientSettings is a ClientConfig with every zero replaced by its

@@ -1,6 +1,9 @@
 package protocol
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // Header constants.
 const (
@@ -69,4 +72,29 @@ func DecodeHeader(buf []byte) (Header, error) {
 		ItemCount:  binary.LittleEndian.Uint32(buf[20:]),
 		MessageID:  binary.LittleEndian.Uint64(buf[24:]),
 	}, nil
+}
+
+// IsBatch reports whether the BATCH flag is set.
+func (h *Header) IsBatch() bool { return h.Flags&FlagBatch != 0 }
+
+// MessageLen returns 32 + PayloadLen, the whole message's size, and false
+// when it does not fit a uint32 (such a message cannot be sent).
+func (h *Header) MessageLen() (uint32, bool) {
+	if h.PayloadLen > ^uint32(0)-HeaderLen {
+		return 0, false
+	}
+	return h.PayloadLen + HeaderLen, true
+}
+
+// String returns the kind's name ("REQUEST", "RESPONSE", "CONTROL").
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "REQUEST"
+	case KindResponse:
+		return "RESPONSE"
+	case KindControl:
+		return "CONTROL"
+	}
+	return fmt.Sprintf("KIND_%d", uint16(k))
 }

@@ -19,49 +19,6 @@ import (
 
 var errPending = netipc.Errorf(netipc.ErrInternal, "transport: not implemented yet")
 
-// ClientOptions is what a client proposes in the handshake. Zero fields
-// take the transport defaults (payload sizes 1024, batch items 1,
-// profiles baseline only).
-type ClientOptions struct {
-	SupportedProfiles       protocol.Profile
-	PreferredProfiles       protocol.Profile
-	MaxRequestPayloadBytes  uint32
-	MaxRequestBatchItems    uint32
-	MaxResponsePayloadBytes uint32
-	AuthToken               uint64
-	// ResponseLimit is the largest response payload this client accepts,
-	// whatever the provider announced: a larger response fails Receive
-	// with netipc.ErrResponseTooLarge (nothing allocated for it) and the
-	// session is closed. 0: the negotiated response size.
-	ResponseLimit uint32
-}
-
-// ServerOffer is what a server answers a HELLO with. The managed server
-// passes its current (possibly grown) response size with every handshake.
-type ServerOffer struct {
-	SupportedProfiles       protocol.Profile
-	PreferredProfiles       protocol.Profile
-	MaxRequestPayloadBytes  uint32
-	MaxResponsePayloadBytes uint32
-	AuthToken               uint64
-}
-
-// SessionParams are the negotiated values of a session, identical on both
-// sides.
-type SessionParams struct {
-	Profile                 protocol.Profile // the selected profile (one bit)
-	MaxRequestPayloadBytes  uint32
-	MaxRequestBatchItems    uint32
-	MaxResponsePayloadBytes uint32
-	MaxResponseBatchItems   uint32
-	PacketSize              uint32
-	SessionID               uint64
-	Extensions              uint32 // netipc HELLO_ACK extension bits (0 with other peers)
-}
-
-// IsSHM reports whether the data plane is shared memory.
-func (p SessionParams) IsSHM() bool { return p.Profile&protocol.ProfileSHMAny != 0 }
-
 // Peer is the identity the OS reports for the other end of a connection.
 type Peer struct {
 	PID int32

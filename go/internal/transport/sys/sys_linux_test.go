@@ -1,0 +1,421 @@
+package sys
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	netipc "github.com/netdata/netipc/go"
+)
+
+func runDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func listen(t *testing.T, dir, service string) *Listener {
+	t.Helper()
+	l, err := Listen(dir, service, filepath.Join(dir, service+".sock"), 0)
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// pair returns a connected client and server connection.
+func pair(t *testing.T) (client, server *Conn) {
+	t.Helper()
+	dir := runDir(t)
+	l := listen(t, dir, "svc")
+	got := make(chan *Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	}()
+	client, err := Connect(dir, l.Path(), time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	server = <-got
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+func kindOfErr(err error) netipc.Kind {
+	var e *netipc.Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}
+
+func TestSocketModeOwnerOnlyAndNoLeftovers(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := runDir(t)
+	l := listen(t, dir, "svc")
+	var st syscall.Stat_t
+	if err := syscall.Lstat(l.Path(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !isType(&st, syscall.S_IFSOCK) || permBits(&st) != 0o600 {
+		t.Fatalf("socket file: type %s mode %04o, want socket 0600", kindOf(&st), permBits(&st))
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "svc.bind")); !os.IsNotExist(err) {
+		t.Fatalf("temporary name left behind: %v", err)
+	}
+	lock, err := os.ReadFile(filepath.Join(dir, "svc.lock"))
+	if err != nil || string(lock) != strconv.Itoa(os.Getpid())+"\n" {
+		t.Fatalf("lock file: %q, %v", lock, err)
+	}
+	l.Close()
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Fatalf("Close left %v", entries)
+	}
+}
+
+func TestAddressInUseNamesThePid(t *testing.T) {
+	dir := runDir(t)
+	l := listen(t, dir, "svc")
+	_, err := Listen(dir, "svc", l.Path(), 0)
+	if kindOfErr(err) != netipc.ErrAddressInUse || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second Listen: %v", err)
+	}
+	// The first listener still works.
+	if _, err := os.Lstat(l.Path()); err != nil {
+		t.Fatalf("live endpoint removed: %v", err)
+	}
+}
+
+func TestLiveForeignListenerWithoutLockIsKept(t *testing.T) {
+	dir := runDir(t)
+	path := filepath.Join(dir, "svc.sock")
+	// A reference provider takes no lock: a plain listening socket.
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_SEQPACKET, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 4); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Listen(dir, "svc", path, 0)
+	if kindOfErr(err) != netipc.ErrAddressInUse || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("Listen over a live socket: %v", err)
+	}
+	if _, err := os.Lstat(path); err != nil {
+		t.Fatalf("live socket removed: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "svc.lock")); !os.IsNotExist(err) {
+		t.Fatalf("failed Listen left its lock file: %v", err)
+	}
+}
+
+func TestStaleEndpointsAreRecovered(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, path string)
+	}{
+		{"dead socket", func(t *testing.T, path string) {
+			fd, _ := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_SEQPACKET, 0)
+			if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+				t.Fatal(err)
+			}
+			syscall.Close(fd) // bound, never listening: refuses connections
+		}},
+		{"regular file", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"empty directory", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := runDir(t)
+			path := filepath.Join(dir, "svc.sock")
+			tc.plant(t, path)
+			l := listen(t, dir, "svc")
+			c, err := Connect(dir, l.Path(), time.Now().Add(2*time.Second))
+			if err != nil {
+				t.Fatalf("connect after recovery: %v", err)
+			}
+			c.Close()
+		})
+	}
+}
+
+func TestForeignEntriesAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, dir, path string)
+		want  string
+	}{
+		{"symlink", func(t *testing.T, dir, path string) {
+			if err := os.Symlink(filepath.Join(dir, "elsewhere"), path); err != nil {
+				t.Fatal(err)
+			}
+		}, "symbolic link"},
+		{"non-empty directory", func(t *testing.T, dir, path string) {
+			if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "non-empty directory"},
+		{"file of another user", func(t *testing.T, dir, path string) {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root to chown")
+			}
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Lchown(path, 12345, 12345); err != nil {
+				t.Fatal(err)
+			}
+		}, "owned by uid 12345"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := runDir(t)
+			path := filepath.Join(dir, "svc.sock")
+			tc.plant(t, dir, path)
+			_, err := Listen(dir, "svc", path, 0)
+			if kindOfErr(err) != netipc.ErrRunDir || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("Listen: %v (want ErrRunDir naming %s and %q)", err, path, tc.want)
+			}
+			if _, err := os.Lstat(path); err != nil {
+				t.Fatalf("foreign entry removed: %v", err)
+			}
+		})
+	}
+}
+
+func TestUnsafeRunDirsAreRefused(t *testing.T) {
+	base := runDir(t)
+	mk := func(name string, mode os.FileMode) string {
+		p := filepath.Join(base, name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	world := mk("world", 0o777)
+	sticky := mk("sticky", 0o1777)
+	group := mk("group", 0o770)
+	for _, tc := range []struct {
+		dir  string
+		kind netipc.Kind
+		want string
+	}{
+		{world, netipc.ErrRunDir, "writable by every user"},
+		{sticky, netipc.ErrRunDir, "writable by every user"},
+		{filepath.Join(base, "missing"), netipc.ErrNotFound, "does not exist"},
+		{"", netipc.ErrInvalidArgument, "empty string"},
+	} {
+		_, err := Listen(tc.dir, "svc", tc.dir+"/svc.sock", 0)
+		if kindOfErr(err) != tc.kind || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Listen in %q: %v (want %v %q)", tc.dir, err, tc.kind, tc.want)
+		}
+	}
+	// Group-writable: a layout for providers of several users; Listen
+	// accepts it, PrepareRunDir only when asked to.
+	l, err := Listen(group, "svc", group+"/svc.sock", 0)
+	if err != nil {
+		t.Fatalf("Listen in a group-writable directory: %v", err)
+	}
+	l.Close()
+	if _, err := PrepareRunDir(group, false, false); kindOfErr(err) != netipc.ErrRunDir || !strings.Contains(err.Error(), "writable by its group") {
+		t.Fatalf("PrepareRunDir(group-writable): %v", err)
+	}
+	if _, err := PrepareRunDir(group, false, true); err != nil {
+		t.Fatalf("PrepareRunDir(group-writable, allowed): %v", err)
+	}
+	if os.Geteuid() == 0 {
+		foreignDir := mk("foreign", 0o700)
+		if err := os.Chown(foreignDir, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Listen(foreignDir, "svc", foreignDir+"/svc.sock", 0)
+		if kindOfErr(err) != netipc.ErrRunDir || !strings.Contains(err.Error(), "belongs to uid 12345") {
+			t.Fatalf("Listen in another user's directory: %v", err)
+		}
+	}
+}
+
+func TestPrepareRunDir(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	base := runDir(t)
+	p := filepath.Join(base, "run")
+	created, err := PrepareRunDir(p, true, false)
+	if err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	fi, _ := os.Stat(p)
+	if fi.Mode().Perm() != 0o700 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+	if created, err := PrepareRunDir(p, true, false); err != nil || created {
+		t.Fatalf("existing: %v %v", created, err)
+	}
+	if _, err := PrepareRunDir(filepath.Join(base, "no", "such"), true, false); kindOfErr(err) != netipc.ErrNotFound || !strings.Contains(err.Error(), "parent") {
+		t.Fatalf("missing parent: %v", err)
+	}
+	link := filepath.Join(base, "link")
+	os.Symlink(p, link)
+	if _, err := PrepareRunDir(link, true, false); kindOfErr(err) != netipc.ErrRunDir || !strings.Contains(err.Error(), "symbolic link (to "+p) {
+		t.Fatalf("symlink: %v", err)
+	}
+	file := filepath.Join(base, "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := PrepareRunDir(file, false, false); kindOfErr(err) != netipc.ErrRunDir || !strings.Contains(err.Error(), "regular file, not a directory") {
+		t.Fatalf("file: %v", err)
+	}
+	if d := DefaultRunDir(); d == "" {
+		t.Fatal("empty default run dir")
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	dir := runDir(t)
+	_, err := Connect(dir, filepath.Join(dir, "none.sock"), time.Time{})
+	if kindOfErr(err) != netipc.ErrNotFound || !strings.Contains(err.Error(), "no provider at") {
+		t.Fatalf("nothing there: %v", err)
+	}
+	missing := filepath.Join(dir, "missing")
+	_, err = Connect(missing, filepath.Join(missing, "x.sock"), time.Time{})
+	if kindOfErr(err) != netipc.ErrNotFound || !strings.Contains(err.Error(), "run directory "+missing+" does not exist") {
+		t.Fatalf("missing run dir: %v", err)
+	}
+}
+
+func TestPacketsCredentialsAndTruncation(t *testing.T) {
+	client, server := pair(t)
+	for _, c := range []*Conn{client, server} {
+		cr := c.Cred()
+		if !cr.Known || cr.PID != int32(os.Getpid()) || cr.UID != uint32(os.Geteuid()) || cr.GID != uint32(os.Getegid()) {
+			t.Fatalf("cred %+v", cr)
+		}
+		if p := c.DefaultPacketSize(); p <= 32 {
+			t.Fatalf("packet size %d", p)
+		}
+	}
+	if err := client.SendPacket([]byte("head"), []byte("body"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	head, body := make([]byte, 4), make([]byte, 16)
+	n, err := server.RecvPacketSplit(head, body, time.Now().Add(time.Second))
+	if err != nil || n != 8 || string(head) != "head" || string(body[:4]) != "body" {
+		t.Fatalf("recv: %d %v %q %q", n, err, head, body)
+	}
+	// A packet larger than the buffer reports its real length.
+	if err := client.SendPacket(make([]byte, 100), nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	n, err = server.RecvPacket(make([]byte, 10), time.Time{})
+	if err != nil || n != 100 {
+		t.Fatalf("truncated recv: %d %v", n, err)
+	}
+	if server.PeerClosed() {
+		t.Fatal("PeerClosed on a live connection")
+	}
+	client.Close()
+	if _, err := server.RecvPacket(make([]byte, 10), time.Time{}); kindOfErr(err) != netipc.ErrDisconnected {
+		t.Fatalf("recv after peer close: %v", err)
+	}
+	if !server.PeerClosed() {
+		t.Fatal("PeerClosed false after the peer closed")
+	}
+}
+
+func TestDeadlinesAbortAndClose(t *testing.T) {
+	client, server := pair(t)
+	buf := make([]byte, 64)
+	start := time.Now()
+	if _, err := server.RecvPacket(buf, time.Now().Add(50*time.Millisecond)); err != ErrWait {
+		t.Fatalf("deadline: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("deadline took %v", d)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := server.RecvPacket(buf, time.Time{}); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	server.Abort(true)
+	select {
+	case err := <-done:
+		if err != ErrWait {
+			t.Fatalf("after Abort: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Abort did not wake the receive")
+	}
+	if _, err := server.RecvPacket(buf, time.Time{}); err != ErrWait {
+		t.Fatalf("Abort is not sticky: %v", err)
+	}
+	server.Abort(false)
+	if _, err := server.RecvPacket(buf, time.Now().Add(10*time.Millisecond)); err != ErrWait {
+		t.Fatalf("after Abort(false): %v", err)
+	}
+	go func() { _, err := server.RecvPacket(buf, time.Time{}); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	server.Close()
+	select {
+	case err := <-done:
+		if err != ErrClosed {
+			t.Fatalf("after Close: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not wake the receive")
+	}
+	// A send into a full socket waits until its deadline.
+	big := make([]byte, 60000)
+	var err error
+	for i := 0; i < 10000 && err == nil; i++ {
+		err = client.SendPacket(big, nil, time.Now().Add(50*time.Millisecond))
+	}
+	if err != ErrWait && kindOfErr(err) != netipc.ErrDisconnected {
+		t.Fatalf("send to a full (or closed) peer: %v", err)
+	}
+}
+
+func TestListenerCloseWakesAccept(t *testing.T) {
+	dir := runDir(t)
+	l := listen(t, dir, "svc")
+	done := make(chan error, 1)
+	go func() { _, err := l.Accept(); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	l.Close()
+	select {
+	case err := <-done:
+		if err != ErrClosed {
+			t.Fatalf("Accept after Close: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not wake Accept")
+	}
+	if _, err := os.Lstat(l.Path()); !os.IsNotExist(err) {
+		t.Fatalf("socket still there: %v", err)
+	}
+}
