@@ -308,3 +308,12 @@ func TestHandshakeAllocations(t *testing.T) {
 		t.Errorf("%v allocations", allocs)
 	}
 }
+
+// wantCodec fails unless err's chain holds a codec error of kind k.
+func wantCodec(t *testing.T, what string, err error, k protocol.CodecErrorKind) {
+	t.Helper()
+	var ce *protocol.CodecError
+	if !errors.As(err, &ce) || ce.Kind != k {
+		t.Errorf("%s: %v, want codec error %s", what, err, k)
+	}
+}
