@@ -469,6 +469,19 @@ pub fn run(
     Ok(())
 }
 
+/// The go lane's smoke step: one [`QUICK`] round of every scenario and
+/// pairing with the lane's (debug) `netipc` CLI; checks that every
+/// pairing runs and its answers validate. No timing is judged.
+pub fn smoke(lane: &GoLane) -> Result<String, String> {
+    let programs = Programs {
+        netipc: lane.netipc().to_owned(),
+        go_bench: lane.build(&[GO_BENCH_PACKAGE])?.join("netipc-go-bench"),
+    };
+    let samples = measure_all(&programs, SCENARIOS, 1, QUICK)?;
+    let runs: usize = samples.iter().flatten().map(Vec::len).sum();
+    Ok(format!("{runs} pairings"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -311,6 +311,7 @@ fn go(options: &Options, report: &mut Report) {
     report.step_noted("race", || lane.race());
     report.step_noted("examples", || go_examples::run(&lane, &target));
     report.step_noted("interop", || lane.interop(host_cargo(&[])));
+    report.step_noted("bench-smoke", || crate::bench_go::smoke(&lane));
 }
 
 /// What happened in one lane.

