@@ -86,20 +86,20 @@ func (s CgroupStatus) String() string {
 // AppsLookupRequestLen is the encoded size of a request for n PIDs:
 // 16 + 16n.
 func AppsLookupRequestLen(n int) int {
-	return LookupHeaderLen + n*(payloadDirEntryLen+AppsLookupKeyLen)
+	return LookupHeaderLen + n*(DirEntryLen+AppsLookupKeyLen)
 }
 
 // AppsLookupRequestFit is how many of n PIDs a request of at most budget
 // bytes carries.
 func AppsLookupRequestFit(n, budget int) int {
-	return max(0, min(n, (budget-LookupHeaderLen)/(payloadDirEntryLen+AppsLookupKeyLen)))
+	return max(0, min(n, (budget-LookupHeaderLen)/(DirEntryLen+AppsLookupKeyLen)))
 }
 
 // AppsLookupPlaceholdersFit is how many of n PIDs have minimal answers
 // (the placeholders a server's budget rules fall back to) that fit a
 // response of capacity bytes.
 func AppsLookupPlaceholdersFit(n, capacity int) int {
-	perKey := payloadDirEntryLen + alignUp8(AppsLookupPlaceholderLen)
+	perKey := DirEntryLen + alignUp8(AppsLookupPlaceholderLen)
 	return max(0, min(n, (capacity-LookupHeaderLen)/perKey))
 }
 
@@ -107,13 +107,13 @@ func AppsLookupPlaceholdersFit(n, capacity int) int {
 // and returns its length, AppsLookupRequestLen(len(pids)). It fails with
 // Overflow when dst is too small or the size does not fit a u32.
 func EncodeAppsLookupRequest(dst []byte, pids []uint32) (int, error) {
-	total, ok := wireSize(uint64(LookupHeaderLen) + uint64(len(pids))*(payloadDirEntryLen+AppsLookupKeyLen))
+	total, ok := wireSize(uint64(LookupHeaderLen) + uint64(len(pids))*(DirEntryLen+AppsLookupKeyLen))
 	if !ok || total > len(dst) {
 		return 0, codecErr(Overflow, "apps lookup request", 0)
 	}
-	packedStart := LookupHeaderLen + len(pids)*payloadDirEntryLen
+	packedStart := LookupHeaderLen + len(pids)*DirEntryLen
 	for i, pid := range pids {
-		entry := LookupHeaderLen + i*payloadDirEntryLen
+		entry := LookupHeaderLen + i*DirEntryLen
 		key := packedStart + i*AppsLookupKeyLen
 		setU32(dst, entry, uint32(i*AppsLookupKeyLen))
 		setU32(dst, entry+4, AppsLookupKeyLen)
@@ -152,7 +152,7 @@ func DecodeAppsLookupRequest(payload []byte) (AppsLookupRequestView, error) {
 	for i := 0; i < count; i++ {
 		key, _ := lookupEntry(payload, packedStart, i)
 		if u32at(key, 4) != 0 {
-			start := packedStart + intAt(payload, LookupHeaderLen+i*payloadDirEntryLen)
+			start := packedStart + intAt(payload, LookupHeaderLen+i*DirEntryLen)
 			return AppsLookupRequestView{}, codecErr(BadLayout, "apps lookup key reserved", start+4)
 		}
 	}
@@ -172,12 +172,13 @@ func (r AppsLookupRequestView) PID(i int) (uint32, error) {
 	}
 	key, ok := lookupEntry(r.payload, r.packedStart, i)
 	if !ok || len(key) < 4 {
-		return 0, codecErr(OutOfBounds, "apps lookup key", LookupHeaderLen+i*payloadDirEntryLen+4)
+		return 0, codecErr(OutOfBounds, "apps lookup key", LookupHeaderLen+i*DirEntryLen+4)
 	}
 	return u32at(key, 0), nil
 }
 
-// PIDs yields the PIDs in order with their index.
+// PIDs yields the PIDs in order with their index (stopping early only if
+// the payload was changed after decoding).
 func (r AppsLookupRequestView) PIDs() iter.Seq2[int, uint32] {
 	return func(yield func(int, uint32) bool) {
 		for i := 0; i < r.count; i++ {
@@ -474,7 +475,8 @@ func (v AppsLookupResponseView) Item(i int) (AppsLookupItemView, error) {
 // EncodeAppsLookupRawResponse).
 func (v AppsLookupResponseView) RawItem(i int) ([]byte, error) { return v.r.rawItem(i) }
 
-// Items yields the items in order with their index.
+// Items yields the items in order with their index. It stops early only
+// if the payload was changed after decoding and an item no longer reads.
 func (v AppsLookupResponseView) Items() iter.Seq2[int, AppsLookupItemView] {
 	return func(yield func(int, AppsLookupItemView) bool) {
 		for i := 0; i < v.r.count; i++ {
@@ -655,7 +657,7 @@ func writeAppsLookupItem(item []byte, l *lookupLayout, pid uint32, e *AppsLookup
 // Finish writes the header and returns the payload length (the payload is
 // the first n bytes of the buffer) and the first error: a sticky one, or
 // BadItemCount when a builder reset for a request did not get one item
-// per PID. Call a reset before reusing the builder.
+// per PID. After Finish, adds fail until a reset.
 func (b *AppsLookupBuilder) Finish() (int, error) { return b.core.finish() }
 
 // DispatchAppsLookup answers one APPS_LOOKUP request on the server side:

@@ -117,6 +117,14 @@ func TestCgroupsBuilderRoundTrip(t *testing.T) {
 	}
 	n, err := b.Finish()
 	noErr(t, "finish", err)
+	first := bytes.Clone(buf[:n])
+	if m, err := b.Finish(); m != n || err != nil || !bytes.Equal(buf[:n], first) {
+		t.Fatalf("a second finish: %d bytes, %v", m, err)
+	}
+	expectKind(t, "add after finish", b.Add(1, 1, 1, "x", "/x"), protocol.Overflow)
+	if b.Len() != len(items) {
+		t.Errorf("Len after finish %d", b.Len())
+	}
 	v, err := protocol.DecodeCgroupsResponse(buf[:n])
 	noErr(t, "decode", err)
 	i := 0

@@ -61,12 +61,9 @@ func CgroupsLookupPlaceholderLen(pathLen int) int {
 // CgroupsLookupRequestLen is the encoded size of a request for paths; ok
 // is false when it does not fit the u32 sizes of the wire.
 func CgroupsLookupRequestLen(paths [][]byte) (n int, ok bool) {
-	end := uint64(LookupHeaderLen) + uint64(len(paths))*payloadDirEntryLen
+	end := uint64(LookupHeaderLen) + uint64(len(paths))*DirEntryLen
 	for _, p := range paths {
-		end = (end+7)&^7 + uint64(len(p)) + 1
-		if end > 1<<33 {
-			break
-		}
+		end = align8(end) + uint64(len(p)) + 1
 	}
 	return wireSize(end)
 }
@@ -74,7 +71,7 @@ func CgroupsLookupRequestLen(paths [][]byte) (n int, ok bool) {
 // CgroupsLookupSingleRequestLen is the size of a request carrying one key
 // of pathLen bytes: 25 + pathLen.
 func CgroupsLookupSingleRequestLen(pathLen int) int {
-	return LookupHeaderLen + payloadDirEntryLen + pathLen + 1
+	return LookupHeaderLen + DirEntryLen + pathLen + 1
 }
 
 // CgroupsLookupRequestFit is how many keys from the start of paths a
@@ -85,7 +82,7 @@ func CgroupsLookupRequestFit(paths [][]byte, budget int) int {
 	k, stringsLen := 0, 0
 	for _, p := range paths {
 		next := alignUp8(stringsLen) + len(p) + 1
-		if LookupHeaderLen+(k+1)*payloadDirEntryLen+next > budget {
+		if LookupHeaderLen+(k+1)*DirEntryLen+next > budget {
 			break
 		}
 		stringsLen = next
@@ -100,7 +97,7 @@ func CgroupsLookupRequestFit(paths [][]byte, budget int) int {
 func CgroupsLookupPlaceholdersFit(paths [][]byte, capacity int) int {
 	end, k := LookupHeaderLen, 0
 	for _, p := range paths {
-		end += payloadDirEntryLen + alignUp8(CgroupsLookupPlaceholderLen(len(p)))
+		end += DirEntryLen + alignUp8(CgroupsLookupPlaceholderLen(len(p)))
 		if end > capacity {
 			break
 		}
@@ -116,21 +113,21 @@ func CgroupsLookupPlaceholdersFit(paths [][]byte, capacity int) int {
 func EncodeCgroupsLookupRequest(dst []byte, paths [][]byte) (int, error) {
 	for i, p := range paths {
 		if len(p) == 0 || bytes.IndexByte(p, 0) >= 0 {
-			return 0, codecErr(BadLayout, "cgroups lookup request path", LookupHeaderLen+i*payloadDirEntryLen)
+			return 0, codecErr(BadLayout, "cgroups lookup request path", LookupHeaderLen+i*DirEntryLen)
 		}
 	}
 	total, ok := CgroupsLookupRequestLen(paths)
 	if !ok || total > len(dst) {
 		return 0, codecErr(Overflow, "cgroups lookup request", 0)
 	}
-	packedStart := LookupHeaderLen + len(paths)*payloadDirEntryLen
+	packedStart := LookupHeaderLen + len(paths)*DirEntryLen
 	end := packedStart
 	for i, p := range paths {
 		start := alignUp8(end)
 		clear(dst[end:start])
 		copy(dst[start:], p)
 		dst[start+len(p)] = 0
-		entry := LookupHeaderLen + i*payloadDirEntryLen
+		entry := LookupHeaderLen + i*DirEntryLen
 		// Offsets and lengths are below total, which fits a u32.
 		setU32(dst, entry, uint32(start-packedStart))
 		setU32(dst, entry+4, uint32(len(p)+1))
@@ -168,7 +165,7 @@ func DecodeCgroupsLookupRequest(payload []byte) (CgroupsLookupRequestView, error
 	}
 	for i := 0; i < count; i++ {
 		key, _ := lookupEntry(payload, packedStart, i)
-		start := packedStart + intAt(payload, LookupHeaderLen+i*payloadDirEntryLen)
+		start := packedStart + intAt(payload, LookupHeaderLen+i*DirEntryLen)
 		if key[len(key)-1] != 0 {
 			return CgroupsLookupRequestView{}, codecErr(MissingNul, "cgroups lookup key terminator", start+len(key)-1)
 		}
@@ -193,12 +190,13 @@ func (r CgroupsLookupRequestView) Path(i int) ([]byte, error) {
 	}
 	key, ok := lookupEntry(r.payload, r.packedStart, i)
 	if !ok || len(key) == 0 {
-		return nil, codecErr(OutOfBounds, "cgroups lookup key", LookupHeaderLen+i*payloadDirEntryLen+4)
+		return nil, codecErr(OutOfBounds, "cgroups lookup key", LookupHeaderLen+i*DirEntryLen+4)
 	}
 	return key[: len(key)-1 : len(key)-1], nil
 }
 
-// Paths yields the paths in order with their index.
+// Paths yields the paths in order with their index (stopping early only
+// if the payload was changed after decoding).
 func (r CgroupsLookupRequestView) Paths() iter.Seq2[int, []byte] {
 	return func(yield func(int, []byte) bool) {
 		for i := 0; i < r.count; i++ {
@@ -378,7 +376,8 @@ func (v CgroupsLookupResponseView) Item(i int) (CgroupsLookupItemView, error) {
 // EncodeCgroupsLookupRawResponse).
 func (v CgroupsLookupResponseView) RawItem(i int) ([]byte, error) { return v.r.rawItem(i) }
 
-// Items yields the items in order with their index.
+// Items yields the items in order with their index. It stops early only
+// if the payload was changed after decoding and an item no longer reads.
 func (v CgroupsLookupResponseView) Items() iter.Seq2[int, CgroupsLookupItemView] {
 	return func(yield func(int, CgroupsLookupItemView) bool) {
 		for i := 0; i < v.r.count; i++ {
@@ -623,7 +622,7 @@ func (b *CgroupsLookupBuilder) placeholder(path pathArg, status CgroupsLookupSta
 // Finish writes the header and returns the payload length (the payload is
 // the first n bytes of the buffer) and the first error: a sticky one, or
 // BadItemCount when a builder reset for a request did not get one item
-// per key. Call a reset before reusing the builder.
+// per key. After Finish, adds fail until a reset.
 func (b *CgroupsLookupBuilder) Finish() (int, error) { return b.core.finish() }
 
 // DispatchCgroupsLookup answers one CGROUPS_LOOKUP request on the server

@@ -284,7 +284,7 @@ func equalStatuses(a, b []protocol.CgroupsLookupStatus) bool {
 func TestCgroupsLookupHandlerStatusesDoNotEnterSuffixMode(t *testing.T) {
 	buf := make([]byte, 512)
 	var b protocol.CgroupsLookupBuilder
-	noErr(t, "reset", b.Reset(buf, 2, 0))
+	noErr(t, "reset", b.Reset(buf, 3, 0)) // one more than added: finish compacts
 	noErr(t, "add", b.AddStatus("/a", protocol.CgroupsLookupPayloadExceeded))
 	noErr(t, "add", b.Add("/b", &protocol.CgroupsLookupEntry{Name: "b"}))
 	if b.SuffixMode() || b.BudgetConverted() {
@@ -292,6 +292,11 @@ func TestCgroupsLookupHandlerStatusesDoNotEnterSuffixMode(t *testing.T) {
 	}
 	n, err := b.Finish()
 	noErr(t, "finish", err)
+	first := bytes.Clone(buf[:n])
+	if m, err := b.Finish(); m != n || err != nil || !bytes.Equal(buf[:n], first) {
+		t.Fatalf("a second finish: %d bytes, %v", m, err)
+	}
+	expectKind(t, "add after finish", b.AddStatus("/c", protocol.CgroupsLookupUnknownPermanent), protocol.Overflow)
 	v, err := protocol.DecodeCgroupsLookupResponse(buf[:n])
 	noErr(t, "decode", err)
 	if it, _ := v.Item(1); it.Status != protocol.CgroupsLookupKnown {
@@ -380,7 +385,7 @@ func TestCgroupsLookupResponseViews(t *testing.T) {
 	}
 	it, err := v.Item(0)
 	noErr(t, "item 0", err)
-	if it.Orchestrator != 999 || it.Orchestrator.String() != "orchestrator(999)" || it.Labels.Len() != 2 {
+	if it.Orchestrator != 999 || it.Orchestrator.String() != "Orchestrator(999)" || it.Labels.Len() != 2 {
 		t.Errorf("item 0 %+v", it)
 	}
 	l, err := it.Labels.At(1)

@@ -2,9 +2,9 @@ package protocol
 
 import (
 	"bytes"
-	"fmt"
 	"iter"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -41,12 +41,12 @@ const (
 var orchestratorNames = [...]string{"unknown", "systemd", "docker", "k8s", "kvm", "lxc", "podman", "nspawn"}
 
 // String returns the orchestrator's name ("docker", "k8s", ...) or
-// "orchestrator(N)" for values the protocol does not name.
+// "Orchestrator(N)" for values the protocol does not name.
 func (o Orchestrator) String() string {
 	if int(o) < len(orchestratorNames) {
 		return orchestratorNames[o]
 	}
-	return fmt.Sprintf("orchestrator(%d)", uint16(o))
+	return "Orchestrator(" + strconv.Itoa(int(o)) + ")"
 }
 
 // LookupLabel is one key = value label a server adds to a lookup item.
@@ -81,7 +81,7 @@ func (l LookupLabels) Len() int { return l.count }
 // read panic.
 func (l LookupLabels) At(i int) (LookupLabelView, error) {
 	if i < 0 || i >= l.count {
-		return LookupLabelView{}, codecErr(OutOfBounds, "lookup label index", i)
+		return LookupLabelView{}, codecErr(OutOfBounds, "lookup label index", l.table)
 	}
 	at := l.table + i*LookupLabelEntryLen
 	if _, ok := spanEnd(at, LookupLabelEntryLen, len(l.item)); !ok {
@@ -144,7 +144,7 @@ func lookupOrderedDir(payload []byte, count, minLen int, exact bool, what string
 	packedLen := len(payload) - packedStart
 	prevEnd := 0
 	for i := 0; i < count; i++ {
-		at := LookupHeaderLen + i*payloadDirEntryLen
+		at := LookupHeaderLen + i*DirEntryLen
 		offset, n := intAt(payload, at), intAt(payload, at+4)
 		if offset%8 != 0 {
 			return 0, codecErr(BadAlignment, what, at)
@@ -168,8 +168,8 @@ func lookupOrderedDir(payload []byte, count, minLen int, exact bool, what string
 // directory was validated; ok is false (instead of a panic) only when the
 // payload was changed since.
 func lookupEntry(payload []byte, packedStart, i int) ([]byte, bool) {
-	at := LookupHeaderLen + i*payloadDirEntryLen
-	if _, ok := spanEnd(at, payloadDirEntryLen, len(payload)); !ok {
+	at := LookupHeaderLen + i*DirEntryLen
+	if _, ok := spanEnd(at, DirEntryLen, len(payload)); !ok {
 		return nil, false
 	}
 	start := packedStart + intAt(payload, at)
@@ -297,7 +297,7 @@ func decodeLookupResponse(payload []byte, itemHeaderLen int, checkItem func([]by
 	for i := 0; i < count; i++ {
 		item, _ := lookupEntry(payload, packedStart, i)
 		if err := checkItem(item); err != nil {
-			return lookupResponse{}, shifted(err, packedStart+intAt(payload, LookupHeaderLen+i*payloadDirEntryLen))
+			return lookupResponse{}, shifted(err, packedStart+intAt(payload, LookupHeaderLen+i*DirEntryLen))
 		}
 	}
 	return lookupResponse{payload: payload, count: count, packedStart: packedStart, generation: u64at(payload, 8)}, nil
@@ -310,7 +310,7 @@ func (r lookupResponse) rawItem(i int) ([]byte, error) {
 	}
 	item, ok := lookupEntry(r.payload, r.packedStart, i)
 	if !ok {
-		return nil, codecErr(OutOfBounds, "lookup response item", LookupHeaderLen+i*payloadDirEntryLen+4)
+		return nil, codecErr(OutOfBounds, "lookup response item", LookupHeaderLen+i*DirEntryLen+4)
 	}
 	return item, nil
 }
@@ -335,7 +335,7 @@ func encodeLookupRawResponse(dst []byte, items [][]byte, generation uint64, chec
 		}
 		clear(dst[end:start])
 		copy(dst[start:], item)
-		entry := LookupHeaderLen + i*payloadDirEntryLen
+		entry := LookupHeaderLen + i*DirEntryLen
 		setU32(dst, entry, uint32(start-packedStart))
 		setU32(dst, entry+4, uint32(len(item)))
 		end = stop
@@ -519,8 +519,8 @@ func (c *lookupCore) slot(size int) (int, []byte, error) {
 
 // commit records the item of size bytes written at start (from slot).
 func (c *lookupCore) commit(start, size, placeholderLen int) {
-	packedStart := LookupHeaderLen + c.maxItems*payloadDirEntryLen
-	entry := LookupHeaderLen + c.count*payloadDirEntryLen
+	packedStart := LookupHeaderLen + c.maxItems*DirEntryLen
+	entry := LookupHeaderLen + c.count*DirEntryLen
 	// Both fit: the item lies inside the buffer and its size fits a u32.
 	setU32(c.buf, entry, uint32(start-packedStart))
 	setU32(c.buf, entry+4, uint32(size))
@@ -537,19 +537,20 @@ func (c *lookupCore) finish() (int, error) {
 	if len(c.buf) < LookupHeaderLen {
 		return 0, c.err
 	}
-	reservedStart := LookupHeaderLen + c.maxItems*payloadDirEntryLen
-	packedStart := LookupHeaderLen + c.count*payloadDirEntryLen
+	reservedStart := LookupHeaderLen + c.maxItems*DirEntryLen
+	packedStart := LookupHeaderLen + c.count*DirEntryLen
 	copy(c.buf[packedStart:], c.buf[reservedStart:c.end])
 	setU16(c.buf, 0, 1)
 	setU16(c.buf, 2, 0)
 	setU32(c.buf, 4, uint32(c.count))
 	setU64(c.buf, 8, c.generation)
-	n := c.end - (reservedStart - packedStart)
+	// The reservation is now the directory: a second finish returns the
+	// same payload, and adds fail until a reset.
+	c.end -= reservedStart - packedStart
+	c.maxItems = c.count
 	err := c.err
 	if err == nil && c.expected >= 0 && c.count != c.expected {
 		err = codecErr(BadItemCount, "handler item count", 4)
 	}
-	// A second finish without reset writes an empty response.
-	c.maxItems, c.count, c.end = 0, 0, LookupHeaderLen
-	return n, err
+	return c.end, err
 }
