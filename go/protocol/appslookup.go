@@ -1,9 +1,6 @@
 package protocol
 
-import (
-	"iter"
-	"strconv"
-)
+import "iter"
 
 // APPS_LOOKUP (method 5): ordered PID -> process and cgroup metadata.
 //
@@ -50,10 +47,7 @@ var pidStatusNames = [...]string{"KNOWN", "UNKNOWN", "PAYLOAD_EXCEEDED", "OVERSI
 
 // String returns the specification's name of the status ("KNOWN", ...).
 func (s PIDStatus) String() string {
-	if int(s) < len(pidStatusNames) {
-		return pidStatusNames[s]
-	}
-	return "PIDStatus(" + strconv.Itoa(int(s)) + ")"
+	return enumName(uint16(s), pidStatusNames[:], "PIDStatus")
 }
 
 // CgroupStatus is what is known about a process's cgroup.
@@ -77,10 +71,7 @@ var cgroupStatusNames = [...]string{"KNOWN", "UNKNOWN_RETRY_LATER", "UNKNOWN_PER
 
 // String returns the specification's name of the status ("KNOWN", ...).
 func (s CgroupStatus) String() string {
-	if int(s) < len(cgroupStatusNames) {
-		return cgroupStatusNames[s]
-	}
-	return "CgroupStatus(" + strconv.Itoa(int(s)) + ")"
+	return enumName(uint16(s), cgroupStatusNames[:], "CgroupStatus")
 }
 
 // AppsLookupRequestLen is the encoded size of a request for n PIDs:
@@ -504,8 +495,8 @@ func EncodeAppsLookupRawResponse(dst []byte, items [][]byte, generation uint64) 
 //
 // A builder is not safe for concurrent use.
 type AppsLookupBuilder struct {
-	core lookupCore
-	req  AppsLookupRequestView // the request of DispatchAppsLookup
+	lookupCore
+	req AppsLookupRequestView // the request of DispatchAppsLookup
 }
 
 // NewAppsLookupBuilder returns a builder over buf; see Reset.
@@ -521,7 +512,7 @@ func NewAppsLookupBuilder(buf []byte, maxItems int, generation uint64) (*AppsLoo
 // placeholder reservation. It fails with Overflow when buf cannot hold the
 // header and maxItems directory entries.
 func (b *AppsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64) error {
-	return b.core.reset(buf, maxItems, generation)
+	return b.reset(buf, maxItems, generation)
 }
 
 // ResetForRequest starts the response to req in buf: one item per PID,
@@ -530,36 +521,7 @@ func (b *AppsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64) e
 // Finish failing with BadItemCount unless every PID got its item. It
 // fails with Overflow when buf cannot hold the header and the directory.
 func (b *AppsLookupBuilder) ResetForRequest(buf []byte, req *AppsLookupRequestView, generation uint64) error {
-	if err := b.core.reset(buf, req.count, generation); err != nil {
-		return err
-	}
-	b.core.expected = req.count
-	b.core.reservedFor = req.count
-	if req.count > 0 {
-		b.core.suffix = (req.count-1)*alignUp8(AppsLookupPlaceholderLen) + AppsLookupPlaceholderLen
-	}
-	return nil
-}
-
-// SetGeneration sets the generation Finish writes.
-func (b *AppsLookupBuilder) SetGeneration(generation uint64) { b.core.generation = generation }
-
-// Len is the number of items added so far.
-func (b *AppsLookupBuilder) Len() int { return b.core.count }
-
-// Err is the first error of a reset or an add, if any.
-func (b *AppsLookupBuilder) Err() error { return b.core.err }
-
-// SuffixMode reports whether the budget ran out and every further item
-// becomes PAYLOAD_EXCEEDED.
-func (b *AppsLookupBuilder) SuffixMode() bool { return b.core.suffixMode }
-
-// BudgetConverted reports whether the budget (not the handler) turned an
-// item into OVERSIZED_ITEM or PAYLOAD_EXCEEDED. A server that can offer a
-// larger response size may prefer to answer LIMIT_EXCEEDED instead, so
-// that the client reconnects with the larger size.
-func (b *AppsLookupBuilder) BudgetConverted() bool {
-	return b.core.oversized || b.core.suffixMode
+	return b.resetForRequest(buf, req.count, generation, func(int) int { return AppsLookupPlaceholderLen })
 }
 
 // AddStatus adds an item with every field unset (PIDUnknown and the
@@ -574,7 +536,7 @@ func (b *AppsLookupBuilder) AddStatus(pid uint32, status PIDStatus) error {
 // when every item was added already or even the placeholder does not
 // fit. Every error is sticky.
 func (b *AppsLookupBuilder) Add(pid uint32, e *AppsLookupEntry) error {
-	c := &b.core
+	c := &b.lookupCore
 	if c.suffixMode {
 		return b.placeholder(pid, PIDPayloadExceeded)
 	}
@@ -619,7 +581,7 @@ func (b *AppsLookupBuilder) Add(pid uint32, e *AppsLookupEntry) error {
 }
 
 func (b *AppsLookupBuilder) placeholder(pid uint32, status PIDStatus) error {
-	c := &b.core
+	c := &b.lookupCore
 	if err := c.checkRoom(); err != nil {
 		return err
 	}
@@ -653,12 +615,6 @@ func writeAppsLookupItem(item []byte, l *lookupLayout, pid uint32, e *AppsLookup
 	setU16(item, 58, 0)
 	l.writeLabels(item, e.Labels)
 }
-
-// Finish writes the header and returns the payload length (the payload is
-// the first n bytes of the buffer) and the first error: a sticky one, or
-// BadItemCount when a builder reset for a request did not get one item
-// per PID. After Finish, adds fail until a reset.
-func (b *AppsLookupBuilder) Finish() (int, error) { return b.core.finish() }
 
 // DispatchAppsLookup answers one APPS_LOOKUP request on the server side:
 // it decodes request, resets b over response for it (ResetForRequest,

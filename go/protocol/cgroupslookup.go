@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"iter"
-	"strconv"
 	"strings"
 )
 
@@ -45,10 +44,7 @@ var cgroupsLookupStatusNames = [...]string{"KNOWN", "UNKNOWN_RETRY_LATER", "UNKN
 
 // String returns the specification's name of the status ("KNOWN", ...).
 func (s CgroupsLookupStatus) String() string {
-	if int(s) < len(cgroupsLookupStatusNames) {
-		return cgroupsLookupStatusNames[s]
-	}
-	return "CgroupsLookupStatus(" + strconv.Itoa(int(s)) + ")"
+	return enumName(uint16(s), cgroupsLookupStatusNames[:], "CgroupsLookupStatus")
 }
 
 // CgroupsLookupPlaceholderLen is the size of a not-enriched item (a
@@ -468,7 +464,7 @@ func writeCgroupsLookupItem(item []byte, l *lookupLayout, path pathArg, status C
 //
 // A builder is not safe for concurrent use.
 type CgroupsLookupBuilder struct {
-	core   lookupCore
+	lookupCore
 	req    CgroupsLookupRequestView
 	hasReq bool
 }
@@ -487,7 +483,7 @@ func NewCgroupsLookupBuilder(buf []byte, maxItems int, generation uint64) (*Cgro
 // header and maxItems directory entries.
 func (b *CgroupsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64) error {
 	b.req, b.hasReq = CgroupsLookupRequestView{}, false
-	return b.core.reset(buf, maxItems, generation)
+	return b.reset(buf, maxItems, generation)
 }
 
 // ResetForRequest starts the response to req in buf: one item per key,
@@ -497,37 +493,10 @@ func (b *CgroupsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64
 // fails with Overflow when buf cannot hold the header and the directory.
 func (b *CgroupsLookupBuilder) ResetForRequest(buf []byte, req *CgroupsLookupRequestView, generation uint64) error {
 	b.req, b.hasReq = *req, true
-	if err := b.core.reset(buf, req.count, generation); err != nil {
-		return err
-	}
-	b.core.expected = req.count
-	b.core.reservedFor = req.count
-	for i := 0; i < req.count; i++ {
+	return b.resetForRequest(buf, req.count, generation, func(i int) int {
 		p, _ := req.Path(i)
-		b.core.suffix += b.core.step(i, CgroupsLookupPlaceholderLen(len(p)))
-	}
-	return nil
-}
-
-// SetGeneration sets the generation Finish writes.
-func (b *CgroupsLookupBuilder) SetGeneration(generation uint64) { b.core.generation = generation }
-
-// Len is the number of items added so far.
-func (b *CgroupsLookupBuilder) Len() int { return b.core.count }
-
-// Err is the first error of a reset or an add, if any.
-func (b *CgroupsLookupBuilder) Err() error { return b.core.err }
-
-// SuffixMode reports whether the budget ran out and every further item
-// becomes PAYLOAD_EXCEEDED.
-func (b *CgroupsLookupBuilder) SuffixMode() bool { return b.core.suffixMode }
-
-// BudgetConverted reports whether the budget (not the handler) turned an
-// item into OVERSIZED_ITEM or PAYLOAD_EXCEEDED. A server that can offer a
-// larger response size may prefer to answer LIMIT_EXCEEDED instead, so
-// that the client reconnects with the larger size.
-func (b *CgroupsLookupBuilder) BudgetConverted() bool {
-	return b.core.oversized || b.core.suffixMode
+		return CgroupsLookupPlaceholderLen(len(p))
+	})
 }
 
 // AddStatus adds a not-enriched item (UNKNOWN_RETRY_LATER,
@@ -542,11 +511,11 @@ func (b *CgroupsLookupBuilder) AddStatus(path string, status CgroupsLookupStatus
 // is out of range; otherwise see Add.
 func (b *CgroupsLookupBuilder) AddRequestItem(i int, e *CgroupsLookupEntry) error {
 	if !b.hasReq {
-		return b.core.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
+		return b.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
 	}
 	path, err := b.req.Path(i)
 	if err != nil {
-		return b.core.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
+		return b.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
 	}
 	return b.add(pathArg{b: path}, false, e)
 }
@@ -562,7 +531,7 @@ func (b *CgroupsLookupBuilder) Add(path string, e *CgroupsLookupEntry) error {
 }
 
 func (b *CgroupsLookupBuilder) add(path pathArg, checkPath bool, e *CgroupsLookupEntry) error {
-	c := &b.core
+	c := &b.lookupCore
 	if c.suffixMode {
 		return b.placeholder(path, CgroupsLookupPayloadExceeded)
 	}
@@ -599,7 +568,7 @@ func (b *CgroupsLookupBuilder) add(path pathArg, checkPath bool, e *CgroupsLooku
 }
 
 func (b *CgroupsLookupBuilder) placeholder(path pathArg, status CgroupsLookupStatus) error {
-	c := &b.core
+	c := &b.lookupCore
 	if err := c.checkRoom(); err != nil {
 		return err
 	}
@@ -618,12 +587,6 @@ func (b *CgroupsLookupBuilder) placeholder(path pathArg, status CgroupsLookupSta
 	c.commit(start, l.size, l.size)
 	return nil
 }
-
-// Finish writes the header and returns the payload length (the payload is
-// the first n bytes of the buffer) and the first error: a sticky one, or
-// BadItemCount when a builder reset for a request did not get one item
-// per key. After Finish, adds fail until a reset.
-func (b *CgroupsLookupBuilder) Finish() (int, error) { return b.core.finish() }
 
 // DispatchCgroupsLookup answers one CGROUPS_LOOKUP request on the server
 // side: it decodes request, resets b over response for it

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strconv"
 )
 
 // Helpers shared by the payload codecs (increment.go, stringreverse.go,
@@ -56,6 +57,14 @@ func shifted(err error, base int) error {
 		ce.Offset += base
 	}
 	return err
+}
+
+// enumName is names[v], or "typ(v)" for a value without a name.
+func enumName(v uint16, names []string, typ string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return typ + "(" + strconv.Itoa(int(v)) + ")"
 }
 
 // DispatchStage says which step of a server-side dispatch failed.

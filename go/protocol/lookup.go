@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"iter"
 	"math"
-	"strconv"
 	"strings"
 )
 
@@ -43,10 +42,7 @@ var orchestratorNames = [...]string{"unknown", "systemd", "docker", "k8s", "kvm"
 // String returns the orchestrator's name ("docker", "k8s", ...) or
 // "Orchestrator(N)" for values the protocol does not name.
 func (o Orchestrator) String() string {
-	if int(o) < len(orchestratorNames) {
-		return orchestratorNames[o]
-	}
-	return "Orchestrator(" + strconv.Itoa(int(o)) + ")"
+	return enumName(uint16(o), orchestratorNames[:], "Orchestrator")
 }
 
 // LookupLabel is one key = value label a server adds to a lookup item.
@@ -428,9 +424,10 @@ func checkLookupStrings(fixed []string, labels []LookupLabel, labelsAt int) erro
 	return nil
 }
 
-// lookupCore is what both lookup response builders share: the buffer,
-// the directory reservation, the placeholder (suffix) reservation and the
-// sticky error.
+// lookupCore is what both lookup response builders share (they embed it):
+// the buffer, the directory reservation, the placeholder (suffix)
+// reservation, the sticky error, and the methods that read or finish
+// them.
 type lookupCore struct {
 	buf        []byte
 	maxItems   int
@@ -457,6 +454,20 @@ func (c *lookupCore) reset(buf []byte, maxItems int, generation uint64) error {
 		return c.fail(codecErr(Overflow, "lookup directory reservation", 0))
 	}
 	c.end = end
+	return nil
+}
+
+// resetForRequest starts the response to a request of count keys in buf,
+// reserving the room of every key's placeholder (placeholderLen(i) bytes)
+// and expecting one item per key.
+func (c *lookupCore) resetForRequest(buf []byte, count int, generation uint64, placeholderLen func(int) int) error {
+	if err := c.reset(buf, count, generation); err != nil {
+		return err
+	}
+	c.expected, c.reservedFor = count, count
+	for i := 0; i < count; i++ {
+		c.suffix += c.step(i, placeholderLen(i))
+	}
 	return nil
 }
 
@@ -529,11 +540,31 @@ func (c *lookupCore) commit(start, size, placeholderLen int) {
 	c.count++
 }
 
-// finish writes the header, compacts the directory reservation and
-// returns the payload length and the first error: a sticky one, or
-// BadItemCount when a builder bound to a request did not get one item
-// per key.
-func (c *lookupCore) finish() (int, error) {
+// SetGeneration sets the generation Finish writes.
+func (c *lookupCore) SetGeneration(generation uint64) { c.generation = generation }
+
+// Len is the number of items added so far.
+func (c *lookupCore) Len() int { return c.count }
+
+// Err is the first error of a reset or an add, if any.
+func (c *lookupCore) Err() error { return c.err }
+
+// SuffixMode reports whether the budget ran out and every further item
+// becomes PAYLOAD_EXCEEDED.
+func (c *lookupCore) SuffixMode() bool { return c.suffixMode }
+
+// BudgetConverted reports whether the budget (not the handler) turned an
+// item into OVERSIZED_ITEM or PAYLOAD_EXCEEDED. A server that can offer a
+// larger response size may prefer to answer LIMIT_EXCEEDED instead, so
+// that the client reconnects with the larger size.
+func (c *lookupCore) BudgetConverted() bool { return c.oversized || c.suffixMode }
+
+// Finish writes the header, moves the items behind the directory when
+// fewer than reserved were added, and returns the payload length (the
+// payload is the first n bytes of the buffer) and the first error: a
+// sticky one, or BadItemCount when a builder reset for a request did not
+// get one item per key. After Finish, adds fail until a reset.
+func (c *lookupCore) Finish() (int, error) {
 	if len(c.buf) < LookupHeaderLen {
 		return 0, c.err
 	}
