@@ -122,9 +122,7 @@ func EncodeAppsLookupRequest(dst []byte, pids []uint32) (int, error) {
 // AppsLookupRequestView is a decoded APPS_LOOKUP request borrowing its
 // payload. The zero value is a request without keys.
 type AppsLookupRequestView struct {
-	payload     []byte
-	count       int
-	packedStart int
+	lookupRequest
 }
 
 // DecodeAppsLookupRequest validates a whole request (header, ordered
@@ -147,22 +145,13 @@ func DecodeAppsLookupRequest(payload []byte) (AppsLookupRequestView, error) {
 			return AppsLookupRequestView{}, codecErr(BadLayout, "apps lookup key reserved", start+4)
 		}
 	}
-	return AppsLookupRequestView{payload: payload, count: count, packedStart: packedStart}, nil
+	return AppsLookupRequestView{lookupRequest{payload: payload, count: count, packedStart: packedStart}}, nil
 }
-
-// Len is the number of PIDs (0: a generation probe).
-func (r AppsLookupRequestView) Len() int { return r.count }
-
-// Bytes is the payload the view was decoded from.
-func (r AppsLookupRequestView) Bytes() []byte { return r.payload }
 
 // PID returns PID i. It fails with OutOfBounds for an index out of range.
 func (r AppsLookupRequestView) PID(i int) (uint32, error) {
-	if i < 0 || i >= r.count {
-		return 0, codecErr(OutOfBounds, "apps lookup request index", 4)
-	}
-	key, ok := lookupEntry(r.payload, r.packedStart, i)
-	if !ok || len(key) < 4 {
+	key, err := r.key(i, "apps lookup key")
+	if err != nil || len(key) < 4 {
 		return 0, codecErr(OutOfBounds, "apps lookup key", LookupHeaderLen+i*DirEntryLen+4)
 	}
 	return u32at(key, 0), nil
@@ -431,7 +420,7 @@ func readAppsLookupItem(item []byte) (AppsLookupItemView, error) {
 // payload; every item was validated when it was decoded. The zero value
 // is a response without items.
 type AppsLookupResponseView struct {
-	r lookupResponse
+	lookupResponse
 }
 
 // DecodeAppsLookupResponse validates the header, the ordered directory
@@ -440,43 +429,23 @@ type AppsLookupResponseView struct {
 // payload.
 func DecodeAppsLookupResponse(payload []byte) (AppsLookupResponseView, error) {
 	r, err := decodeLookupResponse(payload, AppsLookupItemHeaderLen, checkAppsLookupItem)
-	return AppsLookupResponseView{r: r}, err
+	return AppsLookupResponseView{r}, err
 }
-
-// Len is the number of items.
-func (v AppsLookupResponseView) Len() int { return v.r.count }
-
-// Generation is the provider's generation.
-func (v AppsLookupResponseView) Generation() uint64 { return v.r.generation }
-
-// Bytes is the payload the view was decoded from.
-func (v AppsLookupResponseView) Bytes() []byte { return v.r.payload }
 
 // Item returns item i. It fails with OutOfBounds for an index out of
 // range (or when the payload was changed after decoding).
 func (v AppsLookupResponseView) Item(i int) (AppsLookupItemView, error) {
-	raw, err := v.r.rawItem(i)
+	raw, err := v.RawItem(i)
 	if err != nil {
 		return AppsLookupItemView{}, err
 	}
 	return readAppsLookupItem(raw)
 }
 
-// RawItem returns the exact encoded bytes of item i (for re-encoding with
-// EncodeAppsLookupRawResponse).
-func (v AppsLookupResponseView) RawItem(i int) ([]byte, error) { return v.r.rawItem(i) }
-
 // Items yields the items in order with their index. It stops early only
 // if the payload was changed after decoding and an item no longer reads.
 func (v AppsLookupResponseView) Items() iter.Seq2[int, AppsLookupItemView] {
-	return func(yield func(int, AppsLookupItemView) bool) {
-		for i := 0; i < v.r.count; i++ {
-			item, err := v.Item(i)
-			if err != nil || !yield(i, item) {
-				return
-			}
-		}
-	}
+	return lookupItems(v.lookupResponse, readAppsLookupItem)
 }
 
 // EncodeAppsLookupRawResponse builds a response from already-encoded

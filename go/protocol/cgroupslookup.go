@@ -140,9 +140,7 @@ func EncodeCgroupsLookupRequest(dst []byte, paths [][]byte) (int, error) {
 // CgroupsLookupRequestView is a decoded CGROUPS_LOOKUP request borrowing
 // its payload. The zero value is a request without keys.
 type CgroupsLookupRequestView struct {
-	payload     []byte
-	count       int
-	packedStart int
+	lookupRequest
 }
 
 // DecodeCgroupsLookupRequest validates a whole request (header, ordered
@@ -169,24 +167,15 @@ func DecodeCgroupsLookupRequest(payload []byte) (CgroupsLookupRequestView, error
 			return CgroupsLookupRequestView{}, codecErr(BadLayout, "cgroups lookup key interior NUL", start+pos)
 		}
 	}
-	return CgroupsLookupRequestView{payload: payload, count: count, packedStart: packedStart}, nil
+	return CgroupsLookupRequestView{lookupRequest{payload: payload, count: count, packedStart: packedStart}}, nil
 }
-
-// Len is the number of keys (0: a generation probe).
-func (r CgroupsLookupRequestView) Len() int { return r.count }
-
-// Bytes is the payload the view was decoded from.
-func (r CgroupsLookupRequestView) Bytes() []byte { return r.payload }
 
 // Path returns path i (without its NUL), a sub-slice of the payload. It
 // fails with OutOfBounds for an index out of range.
 func (r CgroupsLookupRequestView) Path(i int) ([]byte, error) {
-	if i < 0 || i >= r.count {
-		return nil, codecErr(OutOfBounds, "cgroups lookup request index", 4)
-	}
-	key, ok := lookupEntry(r.payload, r.packedStart, i)
-	if !ok || len(key) == 0 {
-		return nil, codecErr(OutOfBounds, "cgroups lookup key", LookupHeaderLen+i*DirEntryLen+4)
+	key, err := r.key(i, "cgroups lookup key")
+	if err != nil {
+		return nil, err
 	}
 	return key[: len(key)-1 : len(key)-1], nil
 }
@@ -337,7 +326,7 @@ func readCgroupsLookupItem(item []byte) (CgroupsLookupItemView, error) {
 // its payload; every item was validated when it was decoded. The zero
 // value is a response without items.
 type CgroupsLookupResponseView struct {
-	r lookupResponse
+	lookupResponse
 }
 
 // DecodeCgroupsLookupResponse validates the header, the ordered directory
@@ -346,43 +335,23 @@ type CgroupsLookupResponseView struct {
 // payload.
 func DecodeCgroupsLookupResponse(payload []byte) (CgroupsLookupResponseView, error) {
 	r, err := decodeLookupResponse(payload, CgroupsLookupItemHeaderLen, checkCgroupsLookupItem)
-	return CgroupsLookupResponseView{r: r}, err
+	return CgroupsLookupResponseView{r}, err
 }
-
-// Len is the number of items.
-func (v CgroupsLookupResponseView) Len() int { return v.r.count }
-
-// Generation is the provider's generation.
-func (v CgroupsLookupResponseView) Generation() uint64 { return v.r.generation }
-
-// Bytes is the payload the view was decoded from.
-func (v CgroupsLookupResponseView) Bytes() []byte { return v.r.payload }
 
 // Item returns item i. It fails with OutOfBounds for an index out of
 // range (or when the payload was changed after decoding).
 func (v CgroupsLookupResponseView) Item(i int) (CgroupsLookupItemView, error) {
-	raw, err := v.r.rawItem(i)
+	raw, err := v.RawItem(i)
 	if err != nil {
 		return CgroupsLookupItemView{}, err
 	}
 	return readCgroupsLookupItem(raw)
 }
 
-// RawItem returns the exact encoded bytes of item i (for re-encoding with
-// EncodeCgroupsLookupRawResponse).
-func (v CgroupsLookupResponseView) RawItem(i int) ([]byte, error) { return v.r.rawItem(i) }
-
 // Items yields the items in order with their index. It stops early only
 // if the payload was changed after decoding and an item no longer reads.
 func (v CgroupsLookupResponseView) Items() iter.Seq2[int, CgroupsLookupItemView] {
-	return func(yield func(int, CgroupsLookupItemView) bool) {
-		for i := 0; i < v.r.count; i++ {
-			item, err := v.Item(i)
-			if err != nil || !yield(i, item) {
-				return
-			}
-		}
-	}
+	return lookupItems(v.lookupResponse, readCgroupsLookupItem)
 }
 
 // EncodeCgroupsLookupRawResponse builds a response from already-encoded

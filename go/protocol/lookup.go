@@ -264,8 +264,34 @@ func lookupItemLabels(item []byte, headerLen, fixedEnd, count int) (LookupLabels
 	return LookupLabels{item: item, table: table, count: count}, nil
 }
 
-// lookupResponse is a validated lookup response: header, directory and
-// every item.
+// lookupRequest is what both lookup request views have (they embed it).
+type lookupRequest struct {
+	payload     []byte
+	count       int
+	packedStart int
+}
+
+// Len is the number of keys (0: a generation probe).
+func (r lookupRequest) Len() int { return r.count }
+
+// Bytes is the payload the view was decoded from.
+func (r lookupRequest) Bytes() []byte { return r.payload }
+
+// key returns the bytes of key i, or an OutOfBounds error for an index
+// out of range (or a payload changed after decoding).
+func (r lookupRequest) key(i int, what string) ([]byte, error) {
+	if i < 0 || i >= r.count {
+		return nil, codecErr(OutOfBounds, what+" index", 4)
+	}
+	key, ok := lookupEntry(r.payload, r.packedStart, i)
+	if !ok || len(key) == 0 {
+		return nil, codecErr(OutOfBounds, what, LookupHeaderLen+i*DirEntryLen+4)
+	}
+	return key, nil
+}
+
+// lookupResponse is a validated lookup response (header, directory and
+// every item); both response views embed it.
 type lookupResponse struct {
 	payload     []byte
 	count       int
@@ -299,8 +325,19 @@ func decodeLookupResponse(payload []byte, itemHeaderLen int, checkItem func([]by
 	return lookupResponse{payload: payload, count: count, packedStart: packedStart, generation: u64at(payload, 8)}, nil
 }
 
-// rawItem returns the exact bytes of item i.
-func (r lookupResponse) rawItem(i int) ([]byte, error) {
+// Len is the number of items.
+func (r lookupResponse) Len() int { return r.count }
+
+// Generation is the provider's generation.
+func (r lookupResponse) Generation() uint64 { return r.generation }
+
+// Bytes is the payload the view was decoded from.
+func (r lookupResponse) Bytes() []byte { return r.payload }
+
+// RawItem returns the exact encoded bytes of item i (for re-encoding with
+// EncodeCgroupsLookupRawResponse or EncodeAppsLookupRawResponse). It
+// fails with OutOfBounds for an index out of range.
+func (r lookupResponse) RawItem(i int) ([]byte, error) {
 	if i < 0 || i >= r.count {
 		return nil, codecErr(OutOfBounds, "lookup item index", 4)
 	}
@@ -309,6 +346,24 @@ func (r lookupResponse) rawItem(i int) ([]byte, error) {
 		return nil, codecErr(OutOfBounds, "lookup response item", LookupHeaderLen+i*DirEntryLen+4)
 	}
 	return item, nil
+}
+
+// lookupItems yields the items of a response read with read, in order
+// with their index, stopping early only if the payload was changed after
+// decoding and an item no longer reads.
+func lookupItems[T any](r lookupResponse, read func([]byte) (T, error)) iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		for i := 0; i < r.count; i++ {
+			raw, err := r.RawItem(i)
+			if err != nil {
+				return
+			}
+			item, err := read(raw)
+			if err != nil || !yield(i, item) {
+				return
+			}
+		}
+	}
 }
 
 // encodeLookupRawResponse builds a response from already-encoded items,
