@@ -287,7 +287,7 @@ func NewCgroupsBuilder(buf []byte, maxItems int) (*CgroupsBuilder, error) {
 func (b *CgroupsBuilder) Reset(buf []byte, maxItems int) error {
 	*b = CgroupsBuilder{buf: buf, maxItems: maxItems, end: CgroupsResponseHeaderLen}
 	if _, ok := dirEnd(CgroupsResponseHeaderLen, maxItems, len(buf)); !ok {
-		b.maxItems = 0
+		b.buf, b.maxItems = buf[:0], 0
 		b.err = codecErr(Overflow, "snapshot directory reservation", 0)
 		return b.err
 	}
@@ -361,7 +361,10 @@ func (b *CgroupsBuilder) add(hash, options, enabled uint32, name, path string) e
 // payload is the first n bytes of the buffer. After Finish, adds fail
 // until a Reset.
 func (b *CgroupsBuilder) Finish() (int, error) {
-	if len(b.buf) < CgroupsResponseHeaderLen {
+	if len(b.buf) < CgroupsResponseHeaderLen { // never reset, or the reset failed
+		if b.err == nil {
+			b.err = codecErr(Overflow, "snapshot header", 0)
+		}
 		return 0, b.err
 	}
 	if b.finished {

@@ -85,6 +85,9 @@ func TestCgroupsBuilderEmptyAndEstimate(t *testing.T) {
 func TestCgroupsBuilderOverflowIsSticky(t *testing.T) {
 	buf := make([]byte, 24+8+40)
 	var b protocol.CgroupsBuilder
+	if n, err := b.Finish(); n != 0 || !errors.Is(err, protocol.Overflow) {
+		t.Errorf("finish of a builder never reset: %d, %v", n, err)
+	}
 	expectKind(t, "reservation larger than the buffer", b.Reset(buf, 100), protocol.Overflow)
 	expectKind(t, "a buffer shorter than the header", b.Reset(buf[:23], 0), protocol.Overflow)
 	noErr(t, "reset", b.Reset(buf, 2))

@@ -178,6 +178,9 @@ func TestCgroupsLookupBuilderRejects(t *testing.T) {
 		}
 	}
 	var b protocol.CgroupsLookupBuilder
+	if n, err := b.Finish(); n != 0 || !errors.Is(err, protocol.Overflow) {
+		t.Errorf("finish of a builder never reset: %d, %v", n, err)
+	}
 	noErr(t, "reset", b.Reset(buf, 1, 0))
 	noErr(t, "add", b.AddStatus("/a", protocol.CgroupsLookupUnknownPermanent))
 	expectKind(t, "more items than reserved", b.Add("/b", known("b")), protocol.Overflow)

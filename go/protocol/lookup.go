@@ -620,8 +620,8 @@ func (c *lookupCore) BudgetConverted() bool { return c.oversized || c.suffixMode
 // sticky one, or BadItemCount when a builder reset for a request did not
 // get one item per key. After Finish, adds fail until a reset.
 func (c *lookupCore) Finish() (int, error) {
-	if len(c.buf) < LookupHeaderLen {
-		return 0, c.err
+	if len(c.buf) < LookupHeaderLen { // never reset, or the reset failed
+		return 0, c.fail(codecErr(Overflow, "lookup response header", 0))
 	}
 	reservedStart := LookupHeaderLen + c.maxItems*DirEntryLen
 	packedStart := LookupHeaderLen + c.count*DirEntryLen
