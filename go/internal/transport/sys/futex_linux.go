@@ -1,0 +1,164 @@
+package sys
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Futex operations (linux/futex.h). The region words are shared between
+// processes, so they use the plain (shared) operations; words private to
+// this process add futexPrivate.
+const (
+	futexWait    = 0
+	futexWake    = 1
+	futexPrivate = 128
+
+	// sysFutexWaitv is futex_waitv(2), Linux 5.16, the same number on
+	// every architecture.
+	sysFutexWaitv = 449
+	// futex2Size32 and futex2Private are the flags of one futex_waitv
+	// entry.
+	futex2Size32  = 0x02
+	futex2Private = 128
+)
+
+// FutexResult is how a futex wait ended. The waits never allocate, so
+// they report an enumeration instead of an error.
+type FutexResult uint8
+
+// The ways a futex wait ends.
+const (
+	// FutexWoken: a wake-up (or a spurious return): re-check the word.
+	FutexWoken FutexResult = iota
+	// FutexTimeout: the timeout passed.
+	FutexTimeout
+	// FutexChanged: the word did not hold the expected value (EAGAIN).
+	FutexChanged
+	// FutexInterrupted: a signal interrupted the wait (EINTR).
+	FutexInterrupted
+	// FutexFault: the word's page is gone (EFAULT: a region file was
+	// truncated under the mapping).
+	FutexFault
+	// FutexUnsupported: the kernel or a seccomp filter refuses the call
+	// (ENOSYS, EPERM) or it is not available on this OS.
+	FutexUnsupported
+	// FutexFailed: any other error.
+	FutexFailed
+)
+
+func futexResult(errno syscall.Errno) FutexResult {
+	switch errno {
+	case 0:
+		return FutexWoken
+	case syscall.ETIMEDOUT:
+		return FutexTimeout
+	case syscall.EAGAIN:
+		return FutexChanged
+	case syscall.EINTR:
+		return FutexInterrupted
+	case syscall.EFAULT:
+		return FutexFault
+	case syscall.ENOSYS, syscall.EPERM:
+		return FutexUnsupported
+	}
+	return FutexFailed
+}
+
+// FutexWait sleeps while *word == val, for at most timeout (a timeout
+// below or at zero waits without a limit). shared selects the
+// inter-process operation (a word in a shared mapping); otherwise the
+// word must be private to this process. The calling goroutine's thread
+// is blocked in the kernel meanwhile (the Go scheduler runs other
+// goroutines on other threads).
+func FutexWait(word *atomic.Uint32, val uint32, timeout time.Duration, shared bool) FutexResult {
+	op := uintptr(futexWait)
+	if !shared {
+		op |= futexPrivate
+	}
+	var tsp uintptr
+	var ts syscall.Timespec
+	if timeout > 0 {
+		ts = syscall.NsecToTimespec(int64(timeout))
+		tsp = uintptr(unsafe.Pointer(&ts))
+	}
+	_, _, errno := syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(word)), op,
+		uintptr(val), tsp, 0, 0)
+	return futexResult(errno)
+}
+
+// FutexWake wakes up to n waiters of word (all of them for n <= 0).
+func FutexWake(word *atomic.Uint32, n int, shared bool) {
+	op := uintptr(futexWake)
+	if !shared {
+		op |= futexPrivate
+	}
+	if n <= 0 || n > math.MaxInt32 {
+		n = math.MaxInt32
+	}
+	// Nothing to do about a failure: a waiter re-checks on its own.
+	_, _, _ = syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(word)), op,
+		uintptr(n), 0, 0, 0)
+}
+
+// FutexWaiter is one entry of a FutexWaitv call (struct futex_waitv).
+// The word it names is referred to by address only: the caller keeps it
+// alive (and mapped) until the call returns.
+type FutexWaiter struct {
+	val      uint64
+	addr     uint64
+	flags    uint32
+	reserved uint32
+}
+
+// Set makes the entry wait while *word == val. shared selects an
+// inter-process word (see FutexWait).
+func (w *FutexWaiter) Set(word *atomic.Uint32, val uint32, shared bool) {
+	w.val = uint64(val)
+	w.addr = uint64(uintptr(unsafe.Pointer(word)))
+	w.flags = futex2Size32
+	if !shared {
+		w.flags |= futex2Private
+	}
+}
+
+// FutexWaitv sleeps, without a time limit, until one of the words no
+// longer holds its value or is woken (futex_waitv(2), up to 128 entries).
+// FutexUnsupported on kernels before 5.16.
+func FutexWaitv(ws []FutexWaiter) FutexResult {
+	if len(ws) == 0 {
+		return FutexFailed
+	}
+	_, _, errno := syscall.Syscall6(sysFutexWaitv, uintptr(unsafe.Pointer(&ws[0])),
+		uintptr(len(ws)), 0, 0, uintptr(1) /* CLOCK_MONOTONIC, unused without a timeout */, 0)
+	return futexResult(errno)
+}
+
+// FutexWaitvMax is the most entries one FutexWaitv call takes.
+const FutexWaitvMax = 128
+
+var waitvProbe struct {
+	once sync.Once
+	ok   bool
+}
+
+// FutexWaitvSupported reports whether futex_waitv works here (probed once
+// with a wait that returns at once where it does).
+func FutexWaitvSupported() bool {
+	waitvProbe.once.Do(func() {
+		var word atomic.Uint32
+		var w [1]FutexWaiter
+		w[0].Set(&word, 1, false)
+		waitvProbe.ok = FutexWaitv(w[:]) == FutexChanged
+	})
+	return waitvProbe.ok
+}
+
+// ThreadYield gives the CPU of the calling thread to another runnable
+// thread of the machine, if there is one (sched_yield).
+func ThreadYield() {
+	_, _, _ = syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+}
