@@ -320,3 +320,24 @@ func denied(path string) error {
 		"this process may not open %s%s: the provider decides who may; run as the provider's user or as a member of the group it grants",
 		path, owner)
 }
+
+// CheckProvider is the client's check of a provider before it sends its
+// HELLO (and with it the auth token): the process serving the endpoint
+// must run as this process's effective user or as root.
+func CheckProvider(c *Conn, endpoint string) error {
+	cr, me := c.cred, euid()
+	if cr.Known && (cr.UID == me || cr.UID == 0) {
+		return nil
+	}
+	who := "does not tell who it runs as"
+	if cr.Known {
+		who = fmt.Sprintf("runs as uid:%d (pid %d)", cr.UID, cr.PID)
+	}
+	expected := "uid:0"
+	if me != 0 {
+		expected = fmt.Sprintf("uid:0 or uid:%d", me)
+	}
+	return netipc.Errorf(netipc.ErrPermission,
+		"the provider at %s %s (expected %s); refusing to send the auth token: stop the process that holds the endpoint, or run this client as the provider's user",
+		endpoint, who, expected)
+}

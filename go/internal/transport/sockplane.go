@@ -1,0 +1,86 @@
+package transport
+
+import (
+	"sync"
+
+	"github.com/netdata/netipc/go/internal/transport/sys"
+	"github.com/netdata/netipc/go/protocol"
+)
+
+// sockPlane is the baseline data plane: every message goes over the
+// connection, split into packets of the agreed size (chunks) when it is
+// larger. It allocates nothing per message once the Reassembler's buffer
+// has grown to the largest message received.
+type sockPlane struct {
+	conn       *sys.Conn
+	packetSize uint32
+	// flightMu guards the client's in-flight ids, which the Reassembler
+	// updates while a Send may add one (nil on a server).
+	flightMu *sync.Mutex
+	prefix   [protocol.HeaderLen]byte
+}
+
+func newSockPlane(conn *sys.Conn, packetSize uint32, flightMu *sync.Mutex, client bool) *sockPlane {
+	p := &sockPlane{conn: conn, packetSize: packetSize}
+	if client {
+		p.flightMu = flightMu
+	}
+	return p
+}
+
+func (p *sockPlane) send(h protocol.Header, payload []byte, w *waiter) error {
+	packets := NewPackets(h, payload, p.packetSize)
+	for {
+		body, ok := packets.Next(&p.prefix)
+		if !ok {
+			return nil
+		}
+		for {
+			err := p.conn.SendPacket(p.prefix[:], body, w.deadline)
+			if err == nil {
+				break
+			}
+			if err != sys.ErrWait {
+				return err
+			}
+			if err := w.ended(); err != nil {
+				return err
+			}
+		}
+		w.sent = true
+	}
+}
+
+func (p *sockPlane) receive(w *waiter, in *Reassembler) (Message, error) {
+	for {
+		n, err := p.conn.RecvPacket(in.Buffer(), w.deadline)
+		if err != nil {
+			if err != sys.ErrWait {
+				return Message{}, err
+			}
+			// Nothing was received: a message in progress resumes with the
+			// next call.
+			if err := w.ended(); err != nil {
+				return Message{}, err
+			}
+			continue
+		}
+		if p.flightMu != nil {
+			p.flightMu.Lock()
+		}
+		done, err := in.Packet(n)
+		if p.flightMu != nil {
+			p.flightMu.Unlock()
+		}
+		if err != nil {
+			return Message{}, err
+		}
+		if done {
+			return in.Message(), nil
+		}
+	}
+}
+
+func (p *sockPlane) abort(on bool) { p.conn.Abort(on) }
+
+func (p *sockPlane) close() error { return nil }
