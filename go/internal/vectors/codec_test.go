@@ -544,11 +544,54 @@ func checkNegativePayload(_ *testing.T, v *vector, _ string) error {
 }
 
 // decodeHandshakePayload decodes the HELLO and HELLO_ACK payloads of the
-// codec vectors.
-func decodeHandshakePayload(decoder string, _ []byte) (any, error) {
-	return nil, fmt.Errorf("no decoder %s yet", decoder)
+// codec vectors (the codecs of wire's hello.go).
+func decodeHandshakePayload(decoder string, p []byte) (any, error) {
+	switch decoder {
+	case "HELLO":
+		h, err := protocol.DecodeHello(p)
+		return obj{"layout_version": 1, "flags": h.Flags, "supported_profiles": h.SupportedProfiles,
+			"preferred_profiles": h.PreferredProfiles, "max_request_payload_bytes": h.MaxRequestPayloadBytes,
+			"max_request_batch_items": h.MaxRequestBatchItems, "max_response_payload_bytes": h.MaxResponsePayloadBytes,
+			"max_response_batch_items": h.MaxResponseBatchItems, "auth_token": h.AuthToken, "packet_size": h.PacketSize}, err
+	case "HELLO_ACK":
+		a, err := protocol.DecodeHelloAck(p)
+		return obj{"layout_version": 1, "flags": 0, "server_supported_profiles": a.ServerSupportedProfiles,
+			"intersection_profiles": a.IntersectionProfiles, "selected_profile": a.SelectedProfile,
+			"agreed_max_request_payload_bytes":  a.AgreedMaxRequestPayloadBytes,
+			"agreed_max_request_batch_items":    a.AgreedMaxRequestBatchItems,
+			"agreed_max_response_payload_bytes": a.AgreedMaxResponsePayloadBytes,
+			"agreed_max_response_batch_items":   a.AgreedMaxResponseBatchItems,
+			"agreed_packet_size":                a.AgreedPacketSize, "session_id": a.SessionID}, err
+	}
+	return nil, fmt.Errorf("unknown decoder %s", decoder)
 }
 
-func encodeHandshakeFields(decoder string, _ obj, _ []byte) (int, error) {
-	return 0, fmt.Errorf("no encoder %s yet", decoder)
+func encodeHandshakeFields(decoder string, f obj, out []byte) (int, error) {
+	switch decoder {
+	case "HELLO":
+		x, err := nums(f, "flags", "supported_profiles", "preferred_profiles", "max_request_payload_bytes",
+			"max_request_batch_items", "max_response_payload_bytes", "max_response_batch_items", "auth_token", "packet_size")
+		if err != nil {
+			return 0, err
+		}
+		h := protocol.Hello{Flags: uint16(x[0]), SupportedProfiles: protocol.Profile(x[1]), PreferredProfiles: protocol.Profile(x[2]),
+			MaxRequestPayloadBytes: uint32(x[3]), MaxRequestBatchItems: uint32(x[4]), MaxResponsePayloadBytes: uint32(x[5]),
+			MaxResponseBatchItems: uint32(x[6]), AuthToken: x[7], PacketSize: uint32(x[8])}
+		h.Encode(out)
+		return protocol.HelloLen, nil
+	case "HELLO_ACK":
+		x, err := nums(f, "server_supported_profiles", "intersection_profiles", "selected_profile",
+			"agreed_max_request_payload_bytes", "agreed_max_request_batch_items", "agreed_max_response_payload_bytes",
+			"agreed_max_response_batch_items", "agreed_packet_size", "session_id")
+		if err != nil {
+			return 0, err
+		}
+		a := protocol.HelloAck{ServerSupportedProfiles: protocol.Profile(x[0]), IntersectionProfiles: protocol.Profile(x[1]),
+			SelectedProfile: protocol.Profile(x[2]), AgreedMaxRequestPayloadBytes: uint32(x[3]),
+			AgreedMaxRequestBatchItems: uint32(x[4]), AgreedMaxResponsePayloadBytes: uint32(x[5]),
+			AgreedMaxResponseBatchItems: uint32(x[6]), AgreedPacketSize: uint32(x[7]), SessionID: x[8]}
+		a.Encode(out)
+		return protocol.HelloAckLen, nil
+	}
+	return 0, fmt.Errorf("no encoder for %s", decoder)
 }
