@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -289,5 +290,22 @@ func wantCodec(t *testing.T, what string, err error, k protocol.CodecErrorKind) 
 	var ce *protocol.CodecError
 	if !errors.As(err, &ce) || ce.Kind != k {
 		t.Errorf("%s: %v, want codec error %s", what, err, k)
+	}
+}
+
+// A Fault prints its detail and codec cause after the error's message,
+// and RuleOf finds it through the chain.
+func TestFaultText(t *testing.T) {
+	_, cause := protocol.DecodeHeader(nil)
+	err := faultf(netipc.ErrProtocol, "protocol violation by the client", RuleHeader, cause, "a message header does not decode")
+	want := "protocol violation by the client: a message header does not decode: netipc codec: TRUNCATED: message header at byte 0"
+	if err.Error() != want {
+		t.Errorf("%q", err.Error())
+	}
+	if RuleOf(fmt.Errorf("wrapped: %w", err)) != RuleHeader || RuleOf(cause) != 0 || RuleHeader.String() != "message header" || Rule(99).String() != "rule 99" {
+		t.Error("RuleOf / Rule.String")
+	}
+	if !errors.Is(err, protocol.Truncated) || !errors.Is(err, netipc.ErrProtocol) {
+		t.Error("errors.Is through the Fault")
 	}
 }
