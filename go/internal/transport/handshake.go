@@ -225,7 +225,7 @@ func ServerHandshake(packet []byte, offer ServerOffer, packetSize uint32, sessio
 	h, err := protocol.DecodeHeader(packet)
 	switch {
 	case err != nil && helloOfOtherVersion(packet):
-		return reject(protocol.StatusIncompatible, none, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, nil,
+		return reject(protocol.StatusIncompatible, none, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, err,
 			"the client speaks envelope version %d; this provider speaks version %d",
 			binary.LittleEndian.Uint16(packet[4:]), protocol.Version))
 	case err != nil:
@@ -236,13 +236,12 @@ func ServerHandshake(packet []byte, offer ServerOffer, packetSize uint32, sessio
 			"the client's first packet is a %s with code %d, not a HELLO", h.Kind, h.Code))
 	}
 	payload := packet[protocol.HeaderLen:]
-	if len(payload) >= protocol.HelloLen {
-		if v := binary.LittleEndian.Uint16(payload); v != protocol.HelloLayoutVersion {
-			return reject(protocol.StatusIncompatible, none, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, nil,
-				"the client's HELLO has layout version %d; this provider understands version %d", v, protocol.HelloLayoutVersion))
-		}
-	}
 	hello, err := protocol.DecodeHello(payload)
+	if err != nil && len(payload) >= protocol.HelloLen && binary.LittleEndian.Uint16(payload) != protocol.HelloLayoutVersion {
+		return reject(protocol.StatusIncompatible, none, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, err,
+			"the client's HELLO has layout version %d; this provider understands version %d",
+			binary.LittleEndian.Uint16(payload), protocol.HelloLayoutVersion))
+	}
 	if err != nil {
 		return reject(protocol.StatusOK, none, faultf(netipc.ErrProtocol, msgHandshake, RuleHandshakeMessage, err,
 			"the client's HELLO does not decode"))
@@ -345,7 +344,7 @@ func negotiate(hello *protocol.Hello, offer ServerOffer, packetSize uint32, sess
 func ClientHandshake(packet []byte, sent protocol.Hello) (SessionParams, error) {
 	h, err := protocol.DecodeHeader(packet)
 	if errors.Is(err, protocol.BadVersion) {
-		return SessionParams{}, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, nil,
+		return SessionParams{}, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, err,
 			"the provider answers with envelope version %d; this client speaks version %d",
 			binary.LittleEndian.Uint16(packet[4:]), protocol.Version)
 	}
@@ -363,13 +362,12 @@ func ClientHandshake(packet []byte, sent protocol.Hello) (SessionParams, error) 
 		ack, _ := protocol.DecodeHelloAck(payload)
 		return SessionParams{}, rejection(h.Status, &ack, &sent)
 	}
-	if len(payload) >= protocol.HelloAckLen {
-		if v := binary.LittleEndian.Uint16(payload); v != protocol.HelloLayoutVersion {
-			return SessionParams{}, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, nil,
-				"the provider's HELLO_ACK has layout version %d; this client understands version %d", v, protocol.HelloLayoutVersion)
-		}
-	}
 	ack, err := protocol.DecodeHelloAck(payload)
+	if err != nil && len(payload) >= protocol.HelloAckLen && binary.LittleEndian.Uint16(payload) != protocol.HelloLayoutVersion {
+		return SessionParams{}, faultf(netipc.ErrIncompatible, msgHandshake, RuleVersion, err,
+			"the provider's HELLO_ACK has layout version %d; this client understands version %d",
+			binary.LittleEndian.Uint16(payload), protocol.HelloLayoutVersion)
+	}
 	if err != nil {
 		return SessionParams{}, faultf(netipc.ErrProtocol, msgHandshake, RuleHandshakeMessage, err,
 			"the provider's HELLO_ACK does not decode")

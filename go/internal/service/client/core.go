@@ -78,9 +78,12 @@ type Request struct {
 	Items   uint32
 }
 
-// Check validates a response payload; a failure counts as a failed
-// attempt (reconnect and one re-send). It must not keep the payload.
-type Check func(h protocol.Header, payload []byte) error
+// A Checker validates a response; a failure counts as a failed attempt
+// (reconnect and one re-send). Typed clients decode the response into
+// their view there.
+type Checker interface {
+	Check(h protocol.Header, payload []byte) error
+}
 
 // Core is the state every client kind shares. It is used by one goroutine
 // at a time, except State, Status, Abort, ClearAbort, SetCallTimeout and
@@ -510,6 +513,18 @@ func (c *Core) timeoutError(sc *CallScope, cause error) error {
 		c.service, sc.Limit)
 }
 
+// ConnectContext is Connect for a public caller: it ends by the call
+// timeout or ctx's deadline, whichever comes first, and fails at once when
+// the client is aborted or ctx is done.
+func (c *Core) ConnectContext(ctx context.Context) error {
+	sc := c.Begin(ctx)
+	err := c.Interrupted(&sc)
+	if err == nil {
+		err = c.Connect(sc.Deadline)
+	}
+	return c.End(&sc, err)
+}
+
 // Ensure makes the client ready for a call of scope sc: it fails when the
 // call must stop, and connects when not connected. A failure is counted
 // as a failed call.
@@ -531,7 +546,7 @@ func (c *Core) Ensure(sc *CallScope) error {
 // Call runs one request with the at-least-once retry policy; every step
 // (sends, waits, reconnects) ends by sc.Deadline. On success the response
 // is Response(). The client must be ready (Ensure).
-func (c *Core) Call(sc *CallScope, req Request, check Check) error {
+func (c *Core) Call(sc *CallScope, req Request, check Checker) error {
 	if c.State() != netipc.StateReady {
 		c.CountError()
 		return c.notReady()
@@ -551,7 +566,7 @@ func (c *Core) Call(sc *CallScope, req Request, check Check) error {
 	return err
 }
 
-func (c *Core) callWithRetry(sc *CallScope, req Request, check Check) error {
+func (c *Core) callWithRetry(sc *CallScope, req Request, check Checker) error {
 	for overflowAttempts := 1; ; overflowAttempts++ {
 		before := c.sizes()
 		f, err := c.attempt(sc, req, check)
@@ -612,7 +627,7 @@ func (c *Core) fail(err error) error {
 
 // attempt makes one request/response exchange on the current session.
 // It returns 0 on success, or how it failed and the error.
-func (c *Core) attempt(sc *CallScope, req Request, check Check) (failure, error) {
+func (c *Core) attempt(sc *CallScope, req Request, check Checker) (failure, error) {
 	s := c.sess
 	if s == nil {
 		return ordinary, netipc.Errorf(netipc.ErrDisconnected, "the connection to %q is gone", c.service)
@@ -690,7 +705,7 @@ func (c *Core) attempt(sc *CallScope, req Request, check Check) (failure, error)
 		return ordinary, c.badResponse("the batch response has another item count")
 	}
 	if check != nil {
-		if err := check(rh, m.Payload); err != nil {
+		if err := check.Check(rh, m.Payload); err != nil {
 			return ordinary, netipc.Wrap(netipc.ErrCodec, err, "the response of %q does not decode", c.service)
 		}
 	}

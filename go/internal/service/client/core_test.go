@@ -22,12 +22,7 @@ func newFake(f *fakeNet, cfg netipc.ClientConfig) *Core {
 // call runs one single call of payload through the core, as the public
 // clients do.
 func call(c *Core, ctx context.Context, payload []byte) error {
-	sc := c.Begin(ctx)
-	err := c.Ensure(&sc)
-	if err == nil {
-		err = c.Call(&sc, Request{Payload: payload}, nil)
-	}
-	return c.End(&sc, err)
+	return c.run(ctx, Request{Payload: payload}, nil)
 }
 
 func wantKind(t *testing.T, err error, kind netipc.Kind) {

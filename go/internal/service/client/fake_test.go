@@ -5,6 +5,7 @@ import (
 	"time"
 
 	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/testsvc"
 	"github.com/netdata/netipc/go/internal/transport"
 	"github.com/netdata/netipc/go/protocol"
 )
@@ -20,6 +21,8 @@ type fakeNet struct {
 	// handle answers a request: a response header and payload, or an
 	// error the session's Receive returns (errStall: block).
 	handle func(h protocol.Header, payload []byte) (protocol.Header, []byte, error)
+	// serve, when set, is used instead of handle; it sees the session.
+	serve func(s *fakeSession, h protocol.Header, payload []byte) (protocol.Header, []byte, error)
 
 	dials    int
 	opts     []transport.ClientOptions
@@ -80,6 +83,7 @@ type fakeSession struct {
 	interrupted bool
 	wake        chan struct{}
 	closed      bool
+	peerGone    bool // the provider closed the session
 	pending     []func() (transport.Message, error)
 	buf         []byte
 }
@@ -92,6 +96,9 @@ func (s *fakeSession) Send(h protocol.Header, payload []byte, deadline time.Time
 	if s.closed {
 		return netipc.Errorf(netipc.ErrClosed, "closed")
 	}
+	if s.peerGone {
+		return netipc.Errorf(netipc.ErrDisconnected, "the peer closed the connection")
+	}
 	if s.interrupted {
 		return netipc.Errorf(netipc.ErrAborted, "interrupted")
 	}
@@ -101,9 +108,22 @@ func (s *fakeSession) Send(h protocol.Header, payload []byte, deadline time.Time
 	h.PayloadLen = uint32(len(payload))
 	s.net.mu.Lock()
 	s.net.requests = append(s.net.requests, h)
-	handle := s.net.handle
+	handle, serve := s.net.handle, s.net.serve
 	s.net.mu.Unlock()
-	rh, rp, err := handle(h, payload)
+	var (
+		rh  protocol.Header
+		rp  []byte
+		err error
+	)
+	if serve != nil {
+		rh, rp, err = serve(s, h, payload)
+	} else {
+		rh, rp, err = handle(h, payload)
+	}
+	// Every provider closes the session after LIMIT_EXCEEDED.
+	if err != nil || rh.Status == protocol.StatusLimitExceeded {
+		s.peerGone = true
+	}
 	s.pending = append(s.pending, func() (transport.Message, error) {
 		if err != nil {
 			return transport.Message{}, err
@@ -187,4 +207,46 @@ func reply(h protocol.Header, status protocol.Status, payload []byte) (protocol.
 // echo answers every request with its own payload.
 func echo(h protocol.Header, payload []byte) (protocol.Header, []byte, error) {
 	return reply(h, protocol.StatusOK, append([]byte(nil), payload...))
+}
+
+// referenceNet is a fake network to a reference-like provider r.
+func referenceNet(r *testsvc.Reference) *fakeNet {
+	f := &fakeNet{}
+	f.dial = func(_ int, o transport.ClientOptions) (transport.SessionParams, error) {
+		if o.MaxRequestPayloadBytes > r.Behaviour.RequestMax {
+			return transport.SessionParams{}, netipc.Errorf(netipc.ErrLimitExceeded, "proposal above the provider's maximum")
+		}
+		resp := r.ResponseSize()
+		if o.ResponseLimit != 0 {
+			resp = min(resp, o.ResponseLimit)
+		}
+		return transport.SessionParams{
+			Profile:                 protocol.ProfileBaseline,
+			MaxRequestPayloadBytes:  o.MaxRequestPayloadBytes,
+			MaxRequestBatchItems:    1,
+			MaxResponsePayloadBytes: resp,
+			MaxResponseBatchItems:   1,
+		}, nil
+	}
+	f.serve = func(s *fakeSession, h protocol.Header, payload []byte) (protocol.Header, []byte, error) {
+		out := make([]byte, s.params.MaxResponsePayloadBytes)
+		rep := r.Answer(h.Code, payload, out)
+		if !rep.Send {
+			return protocol.Header{}, nil, netipc.Errorf(netipc.ErrDisconnected, "the peer closed the connection")
+		}
+		return reply(h, rep.Status, out[:rep.Len])
+	}
+	return f
+}
+
+// NewCgroupsLookupWithDialer is a CGROUPS_LOOKUP client on a fake network.
+func NewCgroupsLookupWithDialer(dial Dialer, cfg netipc.ClientConfig) *CgroupsLookup {
+	core := NewWithDialer("/run/x", "cg", protocol.MethodCgroupsLookup, cfg, dial)
+	return &CgroupsLookup{Core: core, lookup: newLookup[[]byte](core, &cgroupsSpec{})}
+}
+
+// NewAppsLookupWithDialer is an APPS_LOOKUP client on a fake network.
+func NewAppsLookupWithDialer(dial Dialer, cfg netipc.ClientConfig) *AppsLookup {
+	core := NewWithDialer("/run/x", "apps", protocol.MethodAppsLookup, cfg, dial)
+	return &AppsLookup{Core: core, lookup: newLookup[uint32](core, &appsSpec{})}
 }

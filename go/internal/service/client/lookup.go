@@ -144,17 +144,18 @@ func (l *Lookup[K, S]) Run(sc *CallScope, keys []K) error {
 	if err := c.Ensure(sc); err != nil {
 		return err
 	}
-	buf, err := l.loop(sc, keys)
+	stitched, err := l.loop(sc, keys)
+	if err == nil && stitched != nil {
+		if err = l.spec.decode(stitched); err != nil {
+			err = netipc.Wrap(netipc.ErrCodec, err, "the stitched answer of %q does not decode", c.service)
+		}
+	}
 	if err != nil {
 		if ec, ok := err.(errCounted); ok {
 			return ec.error
 		}
 		c.CountError()
 		return err
-	}
-	if err := l.spec.decode(buf); err != nil {
-		c.CountError()
-		return netipc.Wrap(netipc.ErrCodec, err, "the stitched answer of %q does not decode", c.service)
 	}
 	return nil
 }
@@ -205,9 +206,8 @@ func (l *Lookup[K, S]) nextCount(rest []K, requestFit int, response uint32) int 
 	return min(requestFit, max(l.spec.fitAnswers(rest, int(response/2)), 1))
 }
 
-// loop runs the sub-calls; it returns the answer's bytes (the last
-// response when one exchange answered every key, or the stitched
-// response).
+// loop runs the sub-calls. It returns the stitched response, or nil when
+// one exchange answered every key (the spec's view is then the answer).
 func (l *Lookup[K, S]) loop(sc *CallScope, keys []K) ([]byte, error) {
 	c := l.core
 	set := &c.set
@@ -323,7 +323,7 @@ func (l *Lookup[K, S]) loop(sc *CallScope, keys []K) ([]byte, error) {
 			if len(payload) > limit {
 				return nil, l.responseLimit()
 			}
-			return payload, nil
+			return nil, nil
 		default:
 			start += answeredN
 			alone = false

@@ -83,6 +83,45 @@ func HandlerFailed(err error) error {
 	return &Failure{Status: protocol.StatusInternalError, Handler: true, Err: err}
 }
 
+// FromDispatch maps the outcome of a protocol dispatch function
+// (protocol.DispatchCgroupsSnapshot and the lookups): n when err is nil,
+// else the failure of its stage. handlerErr is what the handler returned
+// (its cause when the stage is the handler's).
+func FromDispatch(n int, err, handlerErr error) (int, error) {
+	if err == nil {
+		return n, nil
+	}
+	var d *protocol.DispatchError
+	if !errors.As(err, &d) {
+		return 0, BuildFailed(err)
+	}
+	switch d.Stage {
+	case protocol.DispatchBadRequest:
+		return 0, BadRequest(d.Err)
+	case protocol.DispatchHandlerFailed:
+		if handlerErr == nil {
+			handlerErr = d
+		}
+		return 0, HandlerFailed(handlerErr)
+	}
+	return 0, BuildFailed(d.Err)
+}
+
+// CutShort is the failure of a lookup answer the response budget cut
+// short (items marked oversized or payload-exceeded) while the server
+// could offer a larger response size: LIMIT_EXCEEDED, so the client
+// reconnects with the larger size instead of getting the cut answer.
+func CutShort() error {
+	return BuildFailed(&protocol.CodecError{Kind: protocol.Overflow, What: "lookup response budget"})
+}
+
+// ErrNoHandler is the failure of a server created without a handler:
+// every request is answered UNSUPPORTED, as a request for another method.
+var ErrNoHandler error = &Failure{
+	Status: protocol.StatusUnsupported,
+	Err:    errors.New("this server was created without a handler"),
+}
+
 // failure classifies an error of Answer.
 func failure(err error) *Failure {
 	var f *Failure

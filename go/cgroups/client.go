@@ -1,0 +1,94 @@
+package cgroups
+
+import (
+	"context"
+	"time"
+
+	"github.com/netdata/netipc/go/internal/service/client"
+	"github.com/netdata/netipc/go/protocol"
+)
+
+// Client is a client of a cgroups-snapshot provider.
+//
+// NewClient does no I/O (the provider may not exist yet). A call connects
+// first when the client is not connected; Connect (or Refresh) connects
+// ahead of time and says why it cannot. A call whose session breaks
+// reconnects once and sends the request again (at-least-once: the
+// provider may see it twice). An error status from the provider is its
+// answer: the call fails with ErrRejected without a re-send and the
+// client stays ready. A timeout or an abort ends the call without a retry
+// and leaves the client StateBroken until the next call or Connect.
+//
+// A Client is used by one goroutine at a time, except Abort, ClearAbort,
+// SetCallTimeout, Status and Ready, which any goroutine may call.
+type Client struct {
+	c *client.Snapshot
+}
+
+// NewClient returns a disconnected client of service under runDir. No
+// I/O. runDir must exist when the client connects.
+func NewClient(runDir, service string, cfg ClientConfig) *Client {
+	return &Client{c: client.NewSnapshot(runDir, service, cfg)}
+}
+
+// Connect connects when disconnected or when no provider was found, and
+// reconnects when broken; it does nothing when connected. It blocks for
+// at most the call timeout (or until ctx's deadline, if earlier).
+//
+// The error is ErrNotReady with the client's state and the cause: why
+// the connection failed (no provider, a missing run directory, permission
+// denied, a wrong auth token, an incompatible provider, a provider at
+// capacity, a timeout...), also kept in LastError. After StateAuthFailed
+// and StateIncompatible no further attempt is made until Close.
+func (c *Client) Connect(ctx context.Context) error { return c.c.ConnectContext(ctx) }
+
+// Refresh is Connect with the call timeout, reporting whether the client
+// is ready (the shape of the reference clients, for a collection loop).
+func (c *Client) Refresh() bool { return c.c.Refresh() }
+
+// Ready reports whether the client is connected. No I/O; any goroutine.
+func (c *Client) Ready() bool { return c.c.State() == StateReady }
+
+// Status returns the state and counters. Any goroutine.
+func (c *Client) Status() ClientStatus { return c.c.Status() }
+
+// LastError returns why the most recent connection attempt failed; nil
+// once one succeeds, and after Close.
+func (c *Client) LastError() error { return c.c.LastError() }
+
+// SetCallTimeout changes the time a call may take (ClientConfig.CallTimeout);
+// zero restores the configured value. A call's ctx deadline may shorten
+// it further. Any goroutine; it applies from the next call.
+func (c *Client) SetCallTimeout(d time.Duration) { c.c.SetCallTimeout(d) }
+
+// Abort makes the call in progress, if any, return ErrAborted promptly,
+// and every later call until ClearAbort or Close. Any goroutine.
+func (c *Client) Abort() { c.c.Abort() }
+
+// ClearAbort allows calls again. Any goroutine.
+func (c *Client) ClearAbort() { c.c.ClearAbort() }
+
+// CallSnapshot fetches the full snapshot, connecting first when needed.
+// It blocks for at most the call timeout or until ctx's deadline,
+// whichever comes first; cancelling ctx aborts it (ErrAborted wrapping
+// ctx.Err()). The header and directory are validated; items are
+// validated as they are read.
+//
+// The view borrows the client's buffers: it is valid until the next call
+// on the client or Close. Copy what must live longer (or use a Cache).
+//
+// Errors: ErrNotReady (with the connection's cause), ErrAborted,
+// ErrTimeout, ErrRejected, ErrLimitExceeded, ErrResponseTooLarge,
+// ErrBadResponse, ErrCodec, and the transport errors of the re-send.
+// A call on a connected client allocates nothing.
+func (c *Client) CallSnapshot(ctx context.Context) (*protocol.CgroupsResponseView, error) {
+	return c.c.Call(ctx)
+}
+
+// Close closes the connection: the state becomes StateDisconnected, the
+// abort flag is cleared, the counters are kept. Views returned earlier
+// become invalid. A later call or Connect connects again. It returns nil.
+func (c *Client) Close() error {
+	c.c.Close()
+	return nil
+}

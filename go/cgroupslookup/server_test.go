@@ -1,0 +1,136 @@
+package cgroupslookup
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/protocol"
+)
+
+func request(t *testing.T, paths ...string) []byte {
+	t.Helper()
+	keys := make([][]byte, len(paths))
+	for i, p := range paths {
+		keys[i] = []byte(p)
+	}
+	n, ok := protocol.CgroupsLookupRequestLen(keys)
+	if !ok {
+		t.Fatal("request too large")
+	}
+	req := make([]byte, n)
+	if _, err := protocol.EncodeCgroupsLookupRequest(req, keys); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// known answers every path KNOWN, named after its last element.
+func known(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuilder) error {
+	b.SetGeneration(9)
+	for i := range req.Len() {
+		p, _ := req.Path(i)
+		name := string(p[strings.LastIndexByte(string(p), '/')+1:])
+		if err := b.AddRequestItem(i, &protocol.CgroupsLookupEntry{Name: name}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func failureOf(t *testing.T, err error) *server.Failure {
+	t.Helper()
+	var f *server.Failure
+	if !errors.As(err, &f) {
+		t.Fatalf("error %v is not a *server.Failure", err)
+	}
+	return f
+}
+
+func TestLookupAnswers(t *testing.T) {
+	w := lookupMethod(Handler{Handle: known}).NewWorker()
+	out := make([]byte, 4096)
+	n, err := w.Answer(request(t, "/a/x", "/b/y"), out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := protocol.DecodeCgroupsLookupResponse(out[:n])
+	if err != nil || v.Len() != 2 || v.Generation() != 9 {
+		t.Fatalf("%d items, generation %d, %v", v.Len(), v.Generation(), err)
+	}
+	item, err := v.Item(1)
+	if err != nil || string(item.Path) != "/b/y" || string(item.Name) != "y" || item.Status != protocol.CgroupsLookupKnown {
+		t.Fatalf("item 1: %+v %v", item, err)
+	}
+}
+
+func TestLookupCutShort(t *testing.T) {
+	w := lookupMethod(Handler{Handle: known}).NewWorker()
+	// Three paths whose answers (635 bytes) are larger than their
+	// placeholders (334 bytes): the first fits, the rest do not.
+	long := "/a/" + strings.Repeat("n", 300)
+	req := request(t, long+"1", long+"2", long+"3")
+	out := make([]byte, 1400)
+	// While the server's response size can grow, an answer the budget
+	// cuts short is LIMIT_EXCEEDED (the client reconnects with more).
+	_, err := w.Answer(req, out, true)
+	if f := failureOf(t, err); f.Status != protocol.StatusLimitExceeded {
+		t.Fatalf("growable: %v", f.Status)
+	}
+	// At the ceiling the answer is sent with a PAYLOAD_EXCEEDED suffix.
+	n, err := w.Answer(req, out, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := protocol.DecodeCgroupsLookupResponse(out[:n])
+	if err != nil || v.Len() != 3 {
+		t.Fatalf("%d items, %v", v.Len(), err)
+	}
+	for i, want := range []protocol.CgroupsLookupStatus{protocol.CgroupsLookupKnown,
+		protocol.CgroupsLookupPayloadExceeded, protocol.CgroupsLookupPayloadExceeded} {
+		if item, err := v.Item(i); err != nil || item.Status != want {
+			t.Fatalf("item %d: %v %v, want %v", i, item.Status, err, want)
+		}
+	}
+}
+
+func TestLookupFailures(t *testing.T) {
+	missing := func(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuilder) error {
+		return b.AddRequestItem(0, &protocol.CgroupsLookupEntry{Name: "only one"})
+	}
+	failing := func(*protocol.CgroupsLookupRequestView, *protocol.CgroupsLookupBuilder) error {
+		return errors.New("the table is not loaded")
+	}
+	for _, tc := range []struct {
+		name   string
+		h      Handler
+		req    []byte
+		status protocol.Status
+	}{
+		{"an item missing", Handler{Handle: missing}, request(t, "/a", "/b"), protocol.StatusBadEnvelope},
+		{"handler error", Handler{Handle: failing}, request(t, "/a"), protocol.StatusInternalError},
+		{"bad request", Handler{Handle: known}, []byte{1, 2, 3}, protocol.StatusBadEnvelope},
+		{"no handler", Handler{}, request(t, "/a"), protocol.StatusUnsupported},
+	} {
+		_, err := lookupMethod(tc.h).NewWorker().Answer(tc.req, make([]byte, 4096), true)
+		if err == nil {
+			t.Errorf("%s: answered", tc.name)
+		} else if f := failureOf(t, err); f.Status != tc.status {
+			t.Errorf("%s: %v (%v), want %v", tc.name, f.Status, err, tc.status)
+		}
+	}
+}
+
+func TestLookupAnswerAllocatesNothing(t *testing.T) {
+	w := lookupMethod(Handler{Handle: known}).NewWorker()
+	req, out := request(t, "/a/x", "/b/y", "/c/z"), make([]byte, 4096)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := w.Answer(req, out, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per answer", allocs)
+	}
+}

@@ -1,0 +1,381 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/testsvc"
+	"github.com/netdata/netipc/go/protocol"
+)
+
+const lookupKeys = 32_768
+
+// lookupPaths are like a container host's: ~50 bytes, some unknown, some
+// whose answer never fits.
+func lookupPaths(n int) [][]byte {
+	paths := make([][]byte, n)
+	for i := range paths {
+		dir := "kubepods/burstable"
+		switch m := i % 4099; {
+		case m == 17:
+			dir = "huge"
+		case m%11 == 3:
+			dir = "gone"
+		}
+		paths[i] = []byte(fmt.Sprintf("/%s/pod%08x/container-%d", dir, uint64(i)*2_654_435_761%(1<<32), i))
+	}
+	return paths
+}
+
+func lookupPIDs(n int) []uint32 {
+	pids := make([]uint32, n)
+	for i := range pids {
+		pids[i] = uint32(i+1)*3 + 100
+	}
+	return pids
+}
+
+// lookupCall is the size of one logical call, for the exchanges bound of
+// the lookup docs.
+type lookupCall struct {
+	requestBytes, answerBytes, huge int
+}
+
+// checkExchanges asserts that the exchanges the provider saw since before
+// stay within the bound of the lookup docs: every exchange either carries
+// as many keys as the request size takes, or leaves at least half of the
+// response size to answers, or asks alone a key whose answer is larger
+// than that, or is one of the few overflows that make a growable provider
+// grow. So a call takes at most about 2·(Q/R + 2·A/S) exchanges for Q
+// request bytes, a request size R, A answer bytes and a response size S,
+// plus two per answer larger than S/2 and two per growth step.
+func checkExchanges(t *testing.T, r *testsvc.Reference, before uint64, c lookupCall, what string) {
+	t.Helper()
+	exchanges := r.Answered() + r.Overflowed() - before
+	req, resp := int(r.Behaviour.RequestMax), int(r.ResponseSize())
+	bound := uint64(2*((c.requestBytes+req-1)/req+(2*c.answerBytes+resp-1)/resp) + 2*c.huge + 2*11)
+	t.Logf("%s: %d exchanges (bound %d), response size %d, %d overflows so far", what, exchanges, bound, resp, r.Overflowed())
+	if exchanges > bound {
+		t.Fatalf("%s: %d exchanges, bound %d", what, exchanges, bound)
+	}
+}
+
+var lookupBehaviours = map[string]testsvc.Behaviour{
+	"growable": testsvc.RustGoDefault,
+	"fixed":    testsvc.CDefault,
+	"small":    testsvc.SmallFixed,
+	"lossy":    testsvc.LossyGrowable,
+}
+
+func TestCgroupsLookupAgainstReferenceProviders(t *testing.T) {
+	keys := lookupPaths(lookupKeys)
+	for name, b := range lookupBehaviours {
+		t.Run(name, func(t *testing.T) {
+			r := testsvc.NewReference(testsvc.Cgroups, b)
+			f := referenceNet(r)
+			c := NewCgroupsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+			for round := 0; round < 2; round++ {
+				before := r.Answered() + r.Overflowed()
+				v, err := c.Call(context.Background(), keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkCgroupsAnswer(t, v, keys)
+				call := lookupCall{huge: 0, answerBytes: 16}
+				call.requestBytes, _ = protocol.CgroupsLookupRequestLen(keys)
+				for i := range keys {
+					raw, _ := v.RawItem(i)
+					call.answerBytes += len(raw) + 8
+					if testsvc.IsHugePath(keys[i]) {
+						call.huge++
+					}
+				}
+				checkExchanges(t, r, before, call, fmt.Sprintf("cgroups %s round %d", name, round))
+			}
+		})
+	}
+}
+
+func checkCgroupsAnswer(t *testing.T, v *protocol.CgroupsLookupResponseView, keys [][]byte) {
+	t.Helper()
+	if v.Len() != len(keys) || v.Generation() != testsvc.Generation {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	for i, key := range keys {
+		item, err := v.Item(i)
+		if err != nil {
+			t.Fatalf("item %d: %v", i, err)
+		}
+		if !bytes.Equal(item.Path, key) {
+			t.Fatalf("item %d: path %q, want %q", i, item.Path, key)
+		}
+		name, labels, ok := testsvc.CgroupAnswer(key)
+		switch {
+		case testsvc.IsHugePath(key):
+			if item.Status != protocol.CgroupsLookupOversizedItem {
+				t.Fatalf("item %d: %v, want OVERSIZED_ITEM", i, item.Status)
+			}
+		case !ok:
+			if item.Status != protocol.CgroupsLookupUnknownPermanent {
+				t.Fatalf("item %d: %v", i, item.Status)
+			}
+		default:
+			if item.Status != protocol.CgroupsLookupKnown || string(item.Name) != name || item.Labels.Len() != len(labels) {
+				t.Fatalf("item %d: %v %q %d labels", i, item.Status, item.Name, item.Labels.Len())
+			}
+			for j, want := range labels {
+				l, err := item.Labels.At(j)
+				if err != nil || string(l.Key) != want.Key || string(l.Value) != want.Value {
+					t.Fatalf("item %d label %d: %q=%q %v", i, j, l.Key, l.Value, err)
+				}
+			}
+		}
+	}
+}
+
+func TestAppsLookupAgainstReferenceProviders(t *testing.T) {
+	keys := lookupPIDs(lookupKeys)
+	for name, b := range lookupBehaviours {
+		t.Run(name, func(t *testing.T) {
+			r := testsvc.NewReference(testsvc.Apps, b)
+			f := referenceNet(r)
+			c := NewAppsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+			for round := 0; round < 2; round++ {
+				before := r.Answered() + r.Overflowed()
+				v, err := c.Call(context.Background(), keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkAppsAnswer(t, v, keys)
+				call := lookupCall{requestBytes: protocol.AppsLookupRequestLen(len(keys)), answerBytes: 16}
+				for i := range keys {
+					raw, _ := v.RawItem(i)
+					call.answerBytes += len(raw) + 8
+					if testsvc.IsHugePID(keys[i]) {
+						call.huge++
+					}
+				}
+				checkExchanges(t, r, before, call, fmt.Sprintf("apps %s round %d", name, round))
+			}
+		})
+	}
+}
+
+func checkAppsAnswer(t *testing.T, v *protocol.AppsLookupResponseView, keys []uint32) {
+	t.Helper()
+	if v.Len() != len(keys) || v.Generation() != testsvc.Generation {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	for i, pid := range keys {
+		item, err := v.Item(i)
+		if err != nil {
+			t.Fatalf("item %d: %v", i, err)
+		}
+		if item.PID != pid {
+			t.Fatalf("item %d: pid %d, want %d", i, item.PID, pid)
+		}
+		comm, path, ppid, ok := testsvc.PIDAnswer(pid)
+		switch {
+		case testsvc.IsHugePID(pid):
+			if item.Status != protocol.PIDOversizedItem {
+				t.Fatalf("item %d: %v, want OVERSIZED_ITEM", i, item.Status)
+			}
+		case !ok:
+			if item.Status != protocol.PIDUnknown {
+				t.Fatalf("item %d: %v", i, item.Status)
+			}
+		default:
+			if item.Status != protocol.PIDKnown || string(item.Comm) != comm || string(item.CgroupPath) != path ||
+				item.PPID != ppid || item.StartTime != uint64(pid)*3 {
+				t.Fatalf("item %d: %+v", i, item)
+			}
+		}
+	}
+}
+
+// craftedNet answers CGROUPS_LOOKUP requests (of 1 KiB at most) with
+// not-enriched items of the status item gives (and the path it gives),
+// with generation gen(n) for the n-th response. firsts gets the first
+// path of each request.
+func craftedNet(item func(n, i int, path []byte) ([]byte, protocol.CgroupsLookupStatus), gen func(n int) uint64,
+	firsts *[]string) *fakeNet {
+	f := referenceNet(testsvc.NewReference(testsvc.Cgroups, testsvc.CDefault))
+	f.serve = nil
+	n := 0
+	f.handle = func(h protocol.Header, payload []byte) (protocol.Header, []byte, error) {
+		n++
+		req, err := protocol.DecodeCgroupsLookupRequest(payload)
+		if err != nil {
+			return reply(h, protocol.StatusBadEnvelope, nil)
+		}
+		out := make([]byte, 1<<20)
+		var raws [][]byte
+		for i, path := range req.Paths() {
+			if i == 0 && firsts != nil {
+				*firsts = append(*firsts, string(path))
+			}
+			p, status := item(n, i, path)
+			m, _ := protocol.EncodeCgroupsLookupPlaceholder(out, p, status)
+			raws = append(raws, append([]byte(nil), out[:m]...))
+		}
+		m, err := protocol.EncodeCgroupsLookupRawResponse(out, raws, gen(n))
+		if err != nil {
+			panic(err)
+		}
+		return reply(h, protocol.StatusOK, out[:m])
+	}
+	return f
+}
+
+func permanent(_, _ int, path []byte) ([]byte, protocol.CgroupsLookupStatus) {
+	return path, protocol.CgroupsLookupUnknownPermanent
+}
+
+func TestLookupRejectsInconsistentAnswers(t *testing.T) {
+	keys := lookupPaths(100)[:60]
+	for name, tc := range map[string]struct {
+		item func(n, i int, path []byte) ([]byte, protocol.CgroupsLookupStatus)
+		gen  func(n int) uint64
+		kind netipc.Kind
+	}{
+		"generation changes": {permanent, func(n int) uint64 { return uint64(n) }, netipc.ErrBadResponse},
+		"path not echoed": {func(_, i int, path []byte) ([]byte, protocol.CgroupsLookupStatus) {
+			if i == 3 {
+				return []byte("/other"), protocol.CgroupsLookupKnown
+			}
+			return path, protocol.CgroupsLookupKnown
+		}, func(int) uint64 { return 1 }, netipc.ErrBadResponse},
+		"exceeded first": {func(_, _ int, path []byte) ([]byte, protocol.CgroupsLookupStatus) {
+			return path, protocol.CgroupsLookupPayloadExceeded
+		}, func(int) uint64 { return 1 }, netipc.ErrLimitExceeded},
+		"answer after exceeded": {func(_, i int, path []byte) ([]byte, protocol.CgroupsLookupStatus) {
+			if i == 2 {
+				return path, protocol.CgroupsLookupPayloadExceeded
+			}
+			return path, protocol.CgroupsLookupKnown
+		}, func(int) uint64 { return 1 }, netipc.ErrBadResponse},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := craftedNet(tc.item, tc.gen, nil)
+			c := NewCgroupsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+			_, err := c.Call(context.Background(), keys)
+			wantKind(t, err, tc.kind)
+			if st := c.Status(); st.ErrorCount != 1 {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+}
+
+func TestLookupAsksAPayloadExceededSuffixAgain(t *testing.T) {
+	keys := lookupPaths(100)[:10]
+	var firsts []string
+	f := craftedNet(func(n, i int, path []byte) ([]byte, protocol.CgroupsLookupStatus) {
+		if n == 1 && i >= 4 {
+			return path, protocol.CgroupsLookupPayloadExceeded
+		}
+		return path, protocol.CgroupsLookupUnknownRetryLater
+	}, func(int) uint64 { return 9 }, &firsts)
+	c := NewCgroupsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+	v, err := c.Call(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != len(keys) || v.Generation() != 9 {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	for i := range keys {
+		item, _ := v.Item(i)
+		if !bytes.Equal(item.Path, keys[i]) || item.Status != protocol.CgroupsLookupUnknownRetryLater {
+			t.Fatalf("item %d: %q %v", i, item.Path, item.Status)
+		}
+	}
+	// Keys 0-9 (4 answered), then 4-9.
+	if len(firsts) != 2 || firsts[1] != string(keys[4]) {
+		t.Fatalf("sub-requests start at %q", firsts)
+	}
+}
+
+func TestZeroKeysProbeTheGeneration(t *testing.T) {
+	f := craftedNet(permanent, func(int) uint64 { return 42 }, nil)
+	c := NewCgroupsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+	v, err := c.Call(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 0 || v.Generation() != 42 {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	if sent := f.sent(); len(sent) != 1 || sent[0].PayloadLen != 16 {
+		t.Fatalf("requests %+v", sent)
+	}
+	a := NewAppsLookupWithDialer(referenceNet(testsvc.NewReference(testsvc.Apps, testsvc.RustGoDefault)).dialer, netipc.ClientConfig{})
+	av, err := a.Call(context.Background(), []uint32{})
+	if err != nil || av.Len() != 0 || av.Generation() != testsvc.Generation {
+		t.Fatal(err)
+	}
+}
+
+func TestLookupLimits(t *testing.T) {
+	keys := lookupPaths(2000)
+	for _, tc := range []struct {
+		cfg   netipc.ClientConfig
+		field string
+		sent  bool
+	}{
+		{netipc.ClientConfig{MaxLookupItems: 1999}, "MaxLookupItems", false},
+		{netipc.ClientConfig{MaxLookupSubcalls: 5}, "MaxLookupSubcalls", true},
+		{netipc.ClientConfig{MaxLookupResponseBytes: 64 << 10}, "MaxLookupResponseBytes", true},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			f := referenceNet(testsvc.NewReference(testsvc.Cgroups, testsvc.CDefault))
+			c := NewCgroupsLookupWithDialer(f.dialer, tc.cfg)
+			_, err := c.Call(context.Background(), keys)
+			wantKind(t, err, netipc.ErrLookupLimit)
+			if !bytes.Contains([]byte(err.Error()), []byte("ClientConfig."+tc.field)) {
+				t.Fatalf("message %q does not name the field", err)
+			}
+			if sent := len(f.sent()) > 0; sent != tc.sent {
+				t.Fatalf("sent %v", sent)
+			}
+			if st := c.Status(); st.ErrorCount != 1 {
+				t.Fatalf("status %+v", st)
+			}
+			// The client stays usable.
+			if _, err := c.Call(context.Background(), keys[:3]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestAPathThatCanNeverBeSentIsOversized(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 1500)
+	long[0] = '/'
+	keys := [][]byte{[]byte("/a"), long, []byte("/b")}
+	f := referenceNet(testsvc.NewReference(testsvc.Cgroups, testsvc.CDefault))
+	c := NewCgroupsLookupWithDialer(f.dialer, netipc.ClientConfig{MaxRequestPayloadBytes: 1024})
+	v, err := c.Call(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []protocol.CgroupsLookupStatus{protocol.CgroupsLookupKnown, protocol.CgroupsLookupOversizedItem, protocol.CgroupsLookupKnown}
+	for i := range keys {
+		item, err := v.Item(i)
+		if err != nil || !bytes.Equal(item.Path, keys[i]) || item.Status != want[i] {
+			t.Fatalf("item %d: %v %v", i, item.Status, err)
+		}
+	}
+	// A growable request size asks the provider for a larger one; it
+	// refuses (its request size is fixed at 1 KiB) and the call fails, as
+	// the Rust client's does; the client is not locked out.
+	c = NewCgroupsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+	_, err = c.Call(context.Background(), keys)
+	wantKind(t, err, netipc.ErrLimitExceeded)
+	if _, err := c.Call(context.Background(), keys[:1]); err != nil {
+		t.Fatal(err)
+	}
+}
