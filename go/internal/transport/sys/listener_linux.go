@@ -279,7 +279,11 @@ func bindAndPublish(dir int, finalName, tempName, tempPath string, backlog int) 
 	if err != nil {
 		return nil, node{}, osError(err, "cannot create the listening socket")
 	}
-	defer syscall.Close(fd)
+	defer func() {
+		if fd >= 0 {
+			syscall.Close(fd)
+		}
+	}()
 	// A socket file is created with the socket's own mode minus the umask:
 	// set it first, so that the file is never more open than 0600.
 	if err := syscall.Fchmod(fd, socketFileMode); err != nil {
@@ -326,7 +330,10 @@ func bindAndPublish(dir int, finalName, tempName, tempPath string, backlog int) 
 	default:
 		return nil, node{}, osError(err, "cannot publish the socket under its name")
 	}
+	// The file owns fd from here on (its finalizer would close it again).
 	f := os.NewFile(uintptr(fd), tempPath)
+	fd = -1
+	defer f.Close()
 	ln, err := net.FileListener(f)
 	// FileListener works on a duplicate; the deferred Close closes ours.
 	if err != nil {
