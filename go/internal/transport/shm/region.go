@@ -113,6 +113,7 @@ func Create(runDir, name string, maxRequest, maxResponse uint32) (*Region, error
 	defer fd.Close() // the mapping keeps the file alive
 	st, err := fd.Stat()
 	if err != nil {
+		_ = dir.Remove(name, false) // just created exclusively: ours
 		dir.Close()
 		return nil, netipc.Wrap(netipc.ErrIO, err, "cannot inspect the new shared memory region %s", path)
 	}

@@ -279,8 +279,9 @@ func bindAndPublish(dir int, finalName, tempName, tempPath string, backlog int) 
 	if err != nil {
 		return nil, node{}, osError(err, "cannot create the listening socket")
 	}
+	owned := true // until the descriptor goes to an *os.File below
 	defer func() {
-		if fd >= 0 {
+		if owned {
 			syscall.Close(fd)
 		}
 	}()
@@ -330,12 +331,12 @@ func bindAndPublish(dir int, finalName, tempName, tempPath string, backlog int) 
 	default:
 		return nil, node{}, osError(err, "cannot publish the socket under its name")
 	}
-	// The file owns fd from here on (its finalizer would close it again).
+	owned = false
 	f := os.NewFile(uintptr(fd), tempPath)
-	fd = -1
-	defer f.Close()
 	ln, err := net.FileListener(f)
-	// FileListener works on a duplicate; the deferred Close closes ours.
+	// FileListener works on a duplicate: ours is closed now (never by a
+	// finalizer, which could close a later descriptor of the same number).
+	f.Close()
 	if err != nil {
 		removeIfSame(dir, finalName, n, false)
 		return nil, node{}, osError(err, "cannot use the listening socket")
