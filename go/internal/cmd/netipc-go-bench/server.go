@@ -98,7 +98,7 @@ func runServer(args []string) int {
 	}
 	controlled := make(chan struct{})
 	go func() {
-		control(os.Stdin, os.Stdout, started, srv)
+		control(os.Stdin, os.Stdout, os.Stderr, started, srv)
 		close(controlled)
 	}()
 	var runErr error
@@ -125,8 +125,8 @@ func exitOf(err error) int {
 }
 
 // control answers the control lines of in on out until `stop` or the end
-// of in.
-func control(in io.Reader, out io.Writer, started time.Time, srv benchServer) {
+// of in; unknown lines are reported on errs.
+func control(in io.Reader, out, errs io.Writer, started time.Time, srv benchServer) {
 	lines := bufio.NewScanner(in)
 	for lines.Scan() {
 		var answer string
@@ -140,7 +140,7 @@ func control(in io.Reader, out io.Writer, started time.Time, srv benchServer) {
 		case "":
 			continue
 		default:
-			fmt.Fprintf(os.Stderr, "netipc-go-bench server: unknown control line %q (use cpu, stats or stop)\n", line)
+			fmt.Fprintf(errs, "netipc-go-bench server: unknown control line %q (use cpu, stats or stop)\n", line)
 			continue
 		}
 		if say(out, answer) != nil {
