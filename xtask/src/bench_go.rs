@@ -117,16 +117,18 @@ pub struct Programs {
 }
 
 impl Programs {
-    fn server(&self, side: Side, scenario: &str, run_dir: &str) -> Command {
+    /// `role` (`server` or `client`) of `side` for `scenario`, at
+    /// `run_dir`.
+    fn role(&self, side: Side, role: &str, scenario: &str, run_dir: &str) -> Command {
         let mut cmd = match side {
             Side::Rust => {
                 let mut cmd = Command::new(&self.netipc);
-                cmd.arg("bench-server");
+                cmd.arg(format!("bench-{role}"));
                 cmd
             }
             Side::Go => {
                 let mut cmd = Command::new(&self.go_bench);
-                cmd.arg("server");
+                cmd.arg(role);
                 cmd
             }
         };
@@ -135,22 +137,13 @@ impl Programs {
         cmd
     }
 
+    fn server(&self, side: Side, scenario: &str, run_dir: &str) -> Command {
+        self.role(side, "server", scenario, run_dir)
+    }
+
     fn client(&self, side: Side, scenario: &str, run_dir: &str, timing: Timing) -> Command {
-        let mut cmd = match side {
-            Side::Rust => {
-                let mut cmd = Command::new(&self.netipc);
-                cmd.arg("bench-client");
-                cmd
-            }
-            Side::Go => {
-                let mut cmd = Command::new(&self.go_bench);
-                cmd.arg("client");
-                cmd
-            }
-        };
-        cmd.args(["--scenario", scenario, "--run-dir", run_dir])
-            .args(["--service", &service(scenario)])
-            .args(["--warmup", &secs(timing.warmup)])
+        let mut cmd = self.role(side, "client", scenario, run_dir);
+        cmd.args(["--warmup", &secs(timing.warmup)])
             .args(["--duration", &secs(timing.duration)])
             .args(["--strict", "--json"]);
         cmd
@@ -369,7 +362,7 @@ fn median_of(samples: &[Sample], field: impl Fn(&Sample) -> f64) -> f64 {
 /// The table of medians.
 fn table(
     scenarios: &[&str],
-    samples: &mut [[Vec<Sample>; 4]],
+    samples: &[[Vec<Sample>; 4]],
     rounds: usize,
     timing: Timing,
 ) -> String {
@@ -378,7 +371,7 @@ fn table(
          |---|---|--:|--:|--:|--:|--:|--:|--:|\n",
         timing.duration.as_secs_f64()
     );
-    for (scenario, per_pairing) in scenarios.iter().zip(samples.iter_mut()) {
+    for (scenario, per_pairing) in scenarios.iter().zip(samples) {
         let reference = median_of(&per_pairing[0], |s| s.calls_per_s);
         for (pairing, samples) in PAIRINGS.iter().zip(per_pairing.iter()) {
             let calls = median_of(samples, |s| s.calls_per_s);
@@ -387,14 +380,10 @@ fn table(
             } else {
                 "–".to_owned()
             };
-            let rss = samples
-                .iter()
-                .filter_map(|s| s.server_rss)
-                .collect::<Vec<_>>();
+            let mut rss: Vec<f64> = samples.iter().filter_map(|s| s.server_rss).collect();
             let rss = if rss.is_empty() {
                 "–".to_owned()
             } else {
-                let mut rss = rss;
                 format!("{:.1}", median(&mut rss) / f64::from(1 << 20))
             };
             let _ = writeln!(
@@ -415,7 +404,8 @@ fn table(
          client checks every answer item for item against the bench data (`--strict`). \
          Client CPU: the Rust client's thread, the Go client's process (its runtime and GC \
          included), over the measured calls; server CPU: the server process between two \
-         `cpu` lines taken around the client run, as cores times the client's time per call.\n",
+         `cpu` lines taken around the client run, as cores times the client's time per call \
+         (the Go side reads its CPU time from /proc, in 10 ms steps).\n",
     );
     out
 }
@@ -464,8 +454,8 @@ pub fn run(
             .filter(|s| scenarios.iter().any(|c| c == s))
             .collect()
     };
-    let mut samples = measure_all(&programs, &chosen, rounds, timing)?;
-    println!("{}", table(&chosen, &mut samples, rounds, timing));
+    let samples = measure_all(&programs, &chosen, rounds, timing)?;
+    println!("{}", table(&chosen, &samples, rounds, timing));
     Ok(())
 }
 
@@ -545,13 +535,13 @@ mod tests {
             server_rss: Some(f64::from(3 << 20)),
             allocs: 0.0,
         };
-        let mut samples = vec![[
+        let samples = vec![[
             vec![s(100.0), s(300.0), s(200.0)],
             vec![s(100.0), s(100.0), s(100.0)],
             vec![s(400.0), s(400.0), s(400.0)],
             vec![s(200.0), s(200.0), s(200.0)],
         ]];
-        let text = table(&["l2-snapshot-16"], &mut samples, 3, QUICK);
+        let text = table(&["l2-snapshot-16"], &samples, 3, QUICK);
         assert!(
             text.contains(
                 "| l2-snapshot-16 | Rust × Rust | 200 | 3,200 | 1.00 | 2.0 | 1.0 | 3.0 | 0.00 |"
