@@ -92,7 +92,7 @@ func runClient(args []string) int {
 		fmt.Fprintf(os.Stderr, "netipc-go-bench client: error: %v\n", err)
 		return 1
 	}
-	r.Warmup, r.Duration, r.Strict = warmup.d, duration.d, p.strict
+	r.warmup, r.duration, r.strict = warmup.d, duration.d, p.strict
 	var out string
 	switch {
 	case *asJSON:

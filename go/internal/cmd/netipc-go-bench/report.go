@@ -18,8 +18,9 @@ type result struct {
 	// reconnects while measured; -1 when the client keeps no count.
 	reconnects int
 
-	Warmup, Duration time.Duration
-	Strict           bool
+	// How it was measured and checked.
+	warmup, duration time.Duration
+	strict           bool
 }
 
 func (r *result) perSecond(n uint64) float64 {
@@ -30,7 +31,7 @@ func (r *result) perSecond(n uint64) float64 {
 }
 
 func (r *result) validation() string {
-	if r.Strict {
+	if r.strict {
 		return "item for item against netipc's bench data"
 	}
 	return "structure only: any well-formed answer of the scenario's method"
@@ -93,8 +94,8 @@ func (r *result) json() string {
 			"arch":          runtime.GOARCH,
 		},
 		Settings: map[string]any{
-			"warmup_seconds":   r.Warmup.Seconds(),
-			"duration_seconds": r.Duration.Seconds(),
+			"warmup_seconds":   r.warmup.Seconds(),
+			"duration_seconds": r.duration.Seconds(),
 			"validation":       r.validation(),
 		},
 		Rows: []jsonRow{{
@@ -161,7 +162,7 @@ func (r *result) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# netipc-go-bench (%s)\n\n", runtime.Version())
 	fmt.Fprintf(&b, "- %.1f s warm-up, then %.1f s measured; answers checked: %s\n\n",
-		r.Warmup.Seconds(), r.Duration.Seconds(), r.validation())
+		r.warmup.Seconds(), r.duration.Seconds(), r.validation())
 	b.WriteString("| scenario | wait | items/rt | round trips/s | items/s | p50 | p95 | p99 | p99.9 | client CPU | allocations |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	fmt.Fprintf(&b, "| %s | %s | %v | %.0f | %.0f | %s | %s | %s | %s | %.2f | %d |\n",
