@@ -66,7 +66,9 @@ func TestLookupsAgainstReferenceProviders(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Stop()
-			c := NewClient(dir, "apps", ClientConfig{})
+			// A logical call of ~3,000 exchanges: generous under -race on
+			// a loaded machine.
+			c := NewClient(dir, "apps", ClientConfig{CallTimeout: 5 * time.Minute})
 			defer c.Close()
 			for round := 0; round < 2; round++ {
 				before := r.Count()
@@ -91,7 +93,7 @@ func TestLookupsAgainstTheGoServer(t *testing.T) {
 	keys := testsvc.PIDs(32_768)
 	dir := testRunDir(t)
 	serve(t, dir, "apps", ServerConfig{}, Handler{Handle: testsvc.AnswerApps})
-	c := NewClient(dir, "apps", ClientConfig{})
+	c := NewClient(dir, "apps", ClientConfig{CallTimeout: 5 * time.Minute})
 	defer c.Close()
 	for _, n := range []int{0, 1, 64, len(keys)} {
 		v, err := c.Call(context.Background(), keys[:n])
