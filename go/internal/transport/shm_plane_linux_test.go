@@ -450,9 +450,9 @@ func rustTestPeer(t *testing.T) string {
 	return p
 }
 
-// startRustPeer runs the Rust peer with args until the test ends and
-// waits for its first line (want).
-func startRustPeer(t *testing.T, want string, args ...string) {
+// startRustPeer runs the Rust peer with args until the test ends, waits
+// for its first line (want) and returns its pid.
+func startRustPeer(t *testing.T, want string, args ...string) int {
 	t.Helper()
 	peer := rustTestPeer(t)
 	cmd := exec.Command(peer, args...)
@@ -484,6 +484,7 @@ func startRustPeer(t *testing.T, want string, args ...string) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the Rust peer did not say %q; stderr: %s", want, stderr.String())
 	}
+	return cmd.Process.Pid
 }
 
 func TestSHMGoClientRustServer(t *testing.T) {
@@ -530,12 +531,16 @@ func TestSHMRustClientGoServer(t *testing.T) {
 	}
 }
 
-// TestSHMRustCallerGoServer: the Rust CLI (netipc call, next to the test
-// peer) calls a Go INCREMENT server over shared memory only.
+// TestSHMRustCallerGoServer: the Rust CLI (netipc call: NETIPC_BIN, or
+// next to the test peer) calls a Go INCREMENT server over shared memory
+// only.
 func TestSHMRustCallerGoServer(t *testing.T) {
-	cli := filepath.Join(filepath.Dir(rustTestPeer(t)), "netipc")
+	cli := os.Getenv("NETIPC_BIN")
+	if cli == "" {
+		cli = filepath.Join(filepath.Dir(rustTestPeer(t)), "netipc")
+	}
 	if _, err := os.Stat(cli); err != nil {
-		t.Skipf("no netipc CLI next to NETIPC_TEST_PEER (%v): the Rust caller test did NOT run (cargo build -p netipc-cli)", err)
+		t.Skipf("no netipc CLI (NETIPC_BIN, or next to NETIPC_TEST_PEER: %v): the Rust caller test did NOT run (cargo build -p netipc-cli)", err)
 	}
 	var mu sync.Mutex
 	var seen []SessionParams
