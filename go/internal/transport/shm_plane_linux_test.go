@@ -580,3 +580,47 @@ func TestSHMRustCallerGoServer(t *testing.T) {
 		t.Fatalf("sessions %+v: the call did not use shared memory", seen)
 	}
 }
+
+// BenchmarkSHMSessionRoundTrip: one request and its response on a Go
+// client session against a Go server session in the same process.
+func BenchmarkSHMSessionRoundTrip(b *testing.B) {
+	dir := b.TempDir()
+	l, err := Listen(dir, shmTestService, ServerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		in, err := l.Accept()
+		if err != nil {
+			return
+		}
+		s, err := in.Handshake(1, ServerOffer{SupportedProfiles: shmBoth, PreferredProfiles: protocol.ProfileSHMHybrid})
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		echoSessions(s)
+	}()
+	c, err := Connect(dir, shmTestService, ClientOptions{SupportedProfiles: shmBoth, PreferredProfiles: protocol.ProfileSHMHybrid}, time.Now().Add(10*time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if !c.Params().IsSHM() {
+		b.Fatal("not shared memory")
+	}
+	h := protocol.Header{Kind: protocol.KindRequest, Code: protocol.MethodIncrement, ItemCount: 1}
+	payload := make([]byte, 8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.MessageID++
+		if err := c.Send(h, payload, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Receive(time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -172,8 +172,8 @@ func TestCrossProcessRoundTrips(t *testing.T) {
 			runChild(t, "client", dir, regionName(1), "3000", e)
 			server.Close()
 			<-done
-			if server.rxSeq != 3000 || server.txSeq != 3000 {
-				t.Fatalf("the server saw %d requests and answered %d", server.rxSeq, server.txSeq)
+			if server.rxSeq.Load() != 3000 || server.txSeq != 3000 {
+				t.Fatalf("the server saw %d requests and answered %d", server.rxSeq.Load(), server.txSeq)
 			}
 		})
 		t.Run("child server, go client, extensions="+e, func(t *testing.T) {
