@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -106,17 +107,7 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 func TestGoClientLookups(t *testing.T) {
 	dir := t.TempDir()
 	s := NewServer(dir, "apps", ServerConfig{}, Handler{Handle: inRoot})
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run() }()
-	defer func() {
-		s.Stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	servertest.Serve(t, s)
 	c := NewClient(dir, "apps", ClientConfig{})
 	defer c.Close()
 	pids := make([]uint32, 5000)

@@ -9,6 +9,7 @@ import (
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -138,30 +139,13 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 	}
 }
 
-// serveLookups runs a server of h at dir/service until the test ends.
-func serveLookups(t *testing.T, dir, service string, cfg ServerConfig, h Handler) *Server {
-	t.Helper()
-	s := NewServer(dir, service, cfg, h)
-	if err := s.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run() }()
-	t.Cleanup(func() {
-		s.Stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return s
-}
-
 // A Go client against the Go server: a lookup whose answer outgrows the
 // server's first response size is answered whole after the server grew
 // it, and a handler error reaches the client as a rejection.
 func TestGoClientLookups(t *testing.T) {
 	dir := t.TempDir()
-	s := serveLookups(t, dir, "cgl", ServerConfig{}, Handler{Handle: known})
+	s := NewServer(dir, "cgl", ServerConfig{}, Handler{Handle: known})
+	servertest.Serve(t, s)
 	c := NewClient(dir, "cgl", ClientConfig{})
 	defer c.Close()
 	var paths [][]byte
@@ -184,10 +168,11 @@ func TestGoClientLookups(t *testing.T) {
 		t.Fatalf("the response size did not grow: %+v", st.Responses)
 	}
 
-	failing := serveLookups(t, dir, "failing", ServerConfig{}, Handler{
+	failing := NewServer(dir, "failing", ServerConfig{}, Handler{
 		Handle: func(*protocol.CgroupsLookupRequestView, *protocol.CgroupsLookupBuilder) error {
 			return errors.New("the table is not loaded")
 		}})
+	servertest.Serve(t, failing)
 	fc := NewClient(dir, "failing", ClientConfig{})
 	defer fc.Close()
 	_, err = fc.Call(context.Background(), paths[:1])

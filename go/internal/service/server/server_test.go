@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -562,5 +563,51 @@ func TestRoundTripAllocatesNothing(t *testing.T) {
 	// The whole process: the client's call and the server's answer.
 	if allocs := testing.AllocsPerRun(200, call); allocs != 0 {
 		t.Errorf("%v allocations per round trip", allocs)
+	}
+}
+
+func TestSilentConnections(t *testing.T) {
+	defer func(d time.Duration) { handshakeTimeout = d }(handshakeTimeout)
+	handshakeTimeout = 2 * time.Second
+	s, dir := plusOne(t, netipc.ServerConfig{MaxSessions: 2})
+	silent := func() net.Conn {
+		c, err := net.Dial("unixpacket", s.Endpoint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// A connection that does not send its HELLO holds no session: two
+	// clients are served meanwhile.
+	conns := []net.Conn{silent()}
+	eventually(t, "a connection handshaking", func() bool { return s.Stats().Handshaking == 1 })
+	a := dial(t, dir, "inc", transport.ClientOptions{})
+	b := dial(t, dir, "inc", transport.ClientOptions{})
+	if a.increment(1) != 2 || b.increment(2) != 3 {
+		t.Fatal("wrong answers")
+	}
+	a.sess.Close()
+	b.sess.Close()
+	// As many connections as the session limit wait for their HELLO; one
+	// more is closed at once.
+	conns = append(conns, silent(), silent())
+	eventually(t, "one connection dropped", func() bool { return s.Stats().DroppedConnections == 1 })
+	if st := s.Stats(); st.Handshaking != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The two silent ones are closed after the handshake timeout.
+	eventually(t, "the handshake timeouts", func() bool { return s.Stats().HandshakeTimeouts == 2 })
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(testDeadline))
+		if _, err := c.Read(make([]byte, 64)); err == nil {
+			t.Errorf("connection %d got a packet", i)
+		}
+	}
+	if st := s.Stats(); st.Handshaking != 0 || st.HandshakeFailures != 2 || st.Sessions != 0 || st.RefusedAtCapacity != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := dial(t, dir, "inc", transport.ClientOptions{}).increment(1); got != 2 {
+		t.Fatal(got)
 	}
 }
