@@ -529,3 +529,49 @@ func TestSHMRustClientGoServer(t *testing.T) {
 	default:
 	}
 }
+
+// TestSHMRustCallerGoServer: the Rust CLI (netipc call, next to the test
+// peer) calls a Go INCREMENT server over shared memory only.
+func TestSHMRustCallerGoServer(t *testing.T) {
+	cli := filepath.Join(filepath.Dir(rustTestPeer(t)), "netipc")
+	if _, err := os.Stat(cli); err != nil {
+		t.Skipf("no netipc CLI next to NETIPC_TEST_PEER (%v): the Rust caller test did NOT run (cargo build -p netipc-cli)", err)
+	}
+	var mu sync.Mutex
+	var seen []SessionParams
+	srv := startSHMServer(t, ServerOffer{SupportedProfiles: shmBoth, PreferredProfiles: protocol.ProfileSHMHybrid}, func(s *ServerSession) {
+		mu.Lock()
+		seen = append(seen, s.Params())
+		mu.Unlock()
+		for {
+			m, err := s.Receive(time.Time{})
+			if err != nil {
+				return
+			}
+			var out [8]byte
+			if len(m.Payload) >= 8 {
+				v := uint64(m.Payload[0]) | uint64(m.Payload[1])<<8 | uint64(m.Payload[2])<<16 | uint64(m.Payload[3])<<24 |
+					uint64(m.Payload[4])<<32 | uint64(m.Payload[5])<<40 | uint64(m.Payload[6])<<48 | uint64(m.Payload[7])<<56
+				v++
+				for i := range out {
+					out[i] = byte(v >> (8 * i))
+				}
+			}
+			h := m.Header
+			h.Kind = protocol.KindResponse
+			if s.Send(h, out[:]) != nil {
+				return
+			}
+		}
+	})
+	out, err := exec.Command(cli, "call", "increment", "41", "--service", shmTestService, "--run-dir", srv.dir,
+		"--profiles", "shm-hybrid", "--json").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "42") {
+		t.Fatalf("netipc call: %v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 || !seen[len(seen)-1].IsSHM() {
+		t.Fatalf("sessions %+v: the call did not use shared memory", seen)
+	}
+}
