@@ -16,6 +16,12 @@ import (
 	"github.com/netdata/netipc/go/protocol"
 )
 
+// transports are the client profile sets the tests run over.
+var transports = map[string]protocol.Profile{
+	"baseline": protocol.ProfileBaseline,
+	"shm":      protocol.ProfileBaseline | protocol.ProfileSHMHybrid,
+}
+
 // moody answers value+1, fails for 13 and panics for 666.
 func moody(v uint64) (uint64, error) {
 	switch v {
@@ -28,10 +34,16 @@ func moody(v uint64) (uint64, error) {
 }
 
 func TestDispatchOutcomes(t *testing.T) {
+	for name, p := range transports {
+		t.Run(name, func(t *testing.T) { dispatchOutcomes(t, p) })
+	}
+}
+
+func dispatchOutcomes(t *testing.T, profiles protocol.Profile) {
 	dir := runDir(t)
 	s := NewIncrement(dir, "moody", netipc.ServerConfig{}, moody)
 	start(t, s)
-	c := dial(t, dir, "moody", transport.ClientOptions{})
+	c := dial(t, dir, "moody", transport.ClientOptions{SupportedProfiles: profiles})
 
 	if got := c.increment(41); got != 42 {
 		t.Fatalf("increment(41) = %d", got)
@@ -67,7 +79,7 @@ func TestDispatchOutcomes(t *testing.T) {
 		t.Fatalf("bytes received %d (want %d), sent %d", st.BytesReceived, wantReceived, st.BytesSent)
 	}
 	// A new session is served.
-	if got := dial(t, dir, "moody", transport.ClientOptions{}).increment(7); got != 8 {
+	if got := dial(t, dir, "moody", transport.ClientOptions{SupportedProfiles: profiles}).increment(7); got != 8 {
 		t.Fatalf("increment(7) = %d", got)
 	}
 }
@@ -328,8 +340,9 @@ func TestPromptStopWithIdleSessions(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run() }()
 	var clients []*client
-	for range 100 {
-		c := dial(t, dir, "idle", transport.ClientOptions{})
+	for i := range 100 {
+		// Every other one over shared memory.
+		c := dial(t, dir, "idle", transport.ClientOptions{SupportedProfiles: transports[[]string{"baseline", "shm"}[i%2]]})
 		clients = append(clients, c)
 	}
 	clients[0].increment(1)
@@ -467,7 +480,7 @@ func TestManySessions(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := tryDial(t, dir, "inc", transport.ClientOptions{})
+			c, err := tryDial(t, dir, "inc", transport.ClientOptions{SupportedProfiles: transports[[]string{"baseline", "shm"}[i%2]]})
 			if err != nil {
 				errs <- err
 				return
@@ -544,7 +557,16 @@ func TestAnsweringAllocatesNothing(t *testing.T) {
 
 func TestRoundTripAllocatesNothing(t *testing.T) {
 	_, dir := plusOne(t, netipc.ServerConfig{})
-	c := dial(t, dir, "inc", transport.ClientOptions{})
+	for name, p := range transports {
+		t.Run(name, func(t *testing.T) { roundTripAllocatesNothing(t, dir, p) })
+	}
+}
+
+func roundTripAllocatesNothing(t *testing.T, dir string, profiles protocol.Profile) {
+	c := dial(t, dir, "inc", transport.ClientOptions{SupportedProfiles: profiles})
+	if profiles != protocol.ProfileBaseline && !c.sess.Params().IsSHM() {
+		t.Fatalf("profile %v", c.sess.Params().Profile)
+	}
 	var req [8]byte
 	h := protocol.Header{Kind: protocol.KindRequest, Code: protocol.MethodIncrement, ItemCount: 1}
 	call := func() {
