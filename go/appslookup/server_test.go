@@ -31,15 +31,6 @@ func inRoot(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) 
 	return nil
 }
 
-func failureOf(t *testing.T, err error) *server.Failure {
-	t.Helper()
-	var f *server.Failure
-	if !errors.As(err, &f) {
-		t.Fatalf("error %v is not a *server.Failure", err)
-	}
-	return f
-}
-
 func TestLookupAnswers(t *testing.T) {
 	w := lookupMethod(Handler{Handle: inRoot}).NewWorker()
 	out := make([]byte, 4096)
@@ -77,8 +68,8 @@ func TestLookupFailures(t *testing.T) {
 		_, err := lookupMethod(tc.h).NewWorker().Answer(tc.req, make([]byte, 4096), true)
 		if err == nil {
 			t.Errorf("%s: answered", tc.name)
-		} else if f := failureOf(t, err); f.Status != tc.status {
-			t.Errorf("%s: %v (%v), want %v", tc.name, f.Status, err, tc.status)
+		} else if got := server.StatusOf(err); got != tc.status {
+			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.status)
 		}
 	}
 	defer func() {

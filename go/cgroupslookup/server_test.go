@@ -43,15 +43,6 @@ func known(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuil
 	return nil
 }
 
-func failureOf(t *testing.T, err error) *server.Failure {
-	t.Helper()
-	var f *server.Failure
-	if !errors.As(err, &f) {
-		t.Fatalf("error %v is not a *server.Failure", err)
-	}
-	return f
-}
-
 func TestLookupAnswers(t *testing.T) {
 	w := lookupMethod(Handler{Handle: known}).NewWorker()
 	out := make([]byte, 4096)
@@ -79,8 +70,8 @@ func TestLookupCutShort(t *testing.T) {
 	// While the server's response size can grow, an answer the budget
 	// cuts short is LIMIT_EXCEEDED (the client reconnects with more).
 	_, err := w.Answer(req, out, true)
-	if f := failureOf(t, err); f.Status != protocol.StatusLimitExceeded {
-		t.Fatalf("growable: %v", f.Status)
+	if got := server.StatusOf(err); got != protocol.StatusLimitExceeded {
+		t.Fatalf("growable: %v", got)
 	}
 	// At the ceiling the answer is sent with a PAYLOAD_EXCEEDED suffix.
 	n, err := w.Answer(req, out, false)
@@ -120,8 +111,8 @@ func TestLookupFailures(t *testing.T) {
 		_, err := lookupMethod(tc.h).NewWorker().Answer(tc.req, make([]byte, 4096), true)
 		if err == nil {
 			t.Errorf("%s: answered", tc.name)
-		} else if f := failureOf(t, err); f.Status != tc.status {
-			t.Errorf("%s: %v (%v), want %v", tc.name, f.Status, err, tc.status)
+		} else if got := server.StatusOf(err); got != tc.status {
+			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.status)
 		}
 	}
 }
