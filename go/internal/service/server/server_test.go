@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
 	"sync"
@@ -632,4 +633,42 @@ func TestSilentConnections(t *testing.T) {
 	if got := dial(t, dir, "inc", transport.ClientOptions{}).increment(1); got != 2 {
 		t.Fatal(got)
 	}
+}
+
+func TestStopDoesNotWaitForAStuckHandler(t *testing.T) {
+	before := runtime.NumGoroutine()
+	rec := &recorder{}
+	dir := runDir(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	s := NewIncrement(dir, "stuck", netipc.ServerConfig{Logger: slog.New(rec)}, func(v uint64) (uint64, error) {
+		close(entered)
+		<-release
+		return v + 1, nil
+	})
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run() }()
+	c := dial(t, dir, "stuck", transport.ClientOptions{})
+	var req [8]byte
+	protocol.EncodeIncrement(req[:], 1)
+	c.send(protocol.MethodIncrement, req[:])
+	<-entered
+	began := time.Now()
+	s.Stop()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < StopGrace || took > StopGrace+time.Second {
+		t.Errorf("Stop took %v with a stuck handler (grace %v)", took, StopGrace)
+	}
+	if got, ok := rec.find("stop grace exceeded"); !ok || got.attrs["handlers"] != "1" {
+		t.Errorf("stop grace exceeded: %v %v", ok, got.attrs)
+	}
+	// The session is closed once the handler returns.
+	close(release)
+	eventually(t, "the session closed", func() bool { return s.Stats().Sessions == 0 })
+	c.sess.Close()
+	goroutinesSettle(t, before)
 }
