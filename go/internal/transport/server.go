@@ -168,11 +168,27 @@ func (in *Incoming) reply(msg []byte) error {
 // ErrLimitExceeded, ErrProtocol, ErrTimeout, ErrDisconnected, ErrClosed);
 // the connection is then closed.
 func (in *Incoming) Handshake(sessionID uint64, offer ServerOffer) (*ServerSession, error) {
+	return in.HandshakeAdmit(sessionID, offer, nil)
+}
+
+// HandshakeAdmit is Handshake for a server with a session limit: once the
+// HELLO has arrived (not before: a connection that stays silent holds no
+// session), admit is asked for a session; when it refuses, the client
+// gets the at-capacity rejection carrying limit and the error is ErrBusy.
+// A nil admit admits everyone.
+func (in *Incoming) HandshakeAdmit(sessionID uint64, offer ServerOffer, admit func() (limit uint32, ok bool)) (*ServerSession, error) {
 	var buf [HandshakePacketMax]byte
 	n, err := in.readHello(buf[:])
 	if err != nil {
 		in.Close()
 		return nil, err
+	}
+	if admit != nil {
+		if limit, ok := admit(); !ok {
+			err := in.refuse(buf[:n], limit)
+			in.Close()
+			return nil, err
+		}
 	}
 	packetSize := packetSizeOf(in.conn)
 	offer.Extensions = 0
@@ -267,19 +283,26 @@ func (in *Incoming) RefuseAtCapacity(limit uint32) error {
 	if err != nil {
 		return err
 	}
+	if err := in.refuse(buf[:n], limit); netipcKind(err) != netipc.ErrBusy {
+		return err
+	}
+	return nil
+}
+
+// refuse answers a received HELLO with the at-capacity rejection (a first
+// packet that is not a HELLO as Handshake answers it). The error is
+// ErrBusy once the rejection is sent.
+func (in *Incoming) refuse(hello []byte, limit uint32) error {
 	var out ServerOutcome
-	if hello, ok := PeekHello(buf[:n]); ok {
-		out = CapacityRejection(hello, limit)
+	if h, ok := PeekHello(hello); ok {
+		out = CapacityRejection(h, limit)
 	} else {
-		out = ServerHandshake(buf[:n], ServerOffer{}, 0, 0)
+		out = ServerHandshake(hello, ServerOffer{}, 0, 0)
 	}
 	if out.HasReply {
 		if err := in.reply(out.Reply[:]); err != nil {
 			return err
 		}
-	}
-	if netipcKind(out.Err) == netipc.ErrBusy {
-		return nil
 	}
 	return out.Err
 }
