@@ -7,7 +7,8 @@
 // KIND is cgroups-snapshot, cgroups-lookup or apps-lookup (answered from
 // -data FILE, a JSON file in the shape `netipc call KIND --json` prints,
 // with the defaults of `netipc serve --data`, and read again when it
-// changes), increment (value + 1) or string-reverse (the text reversed).
+// changes), increment (value + 1) or string-reverse (the text reversed
+// by Unicode scalar value, as the Rust test server does).
 // -profiles is a list like `baseline|shm-hybrid` (names baseline,
 // shm-hybrid, shm-alt; default: the library's).
 //
@@ -27,6 +28,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/appslookup"
@@ -113,6 +115,21 @@ func run() int {
 	return 0
 }
 
+// reverse appends text reversed by Unicode scalar value to out, as the
+// Rust test handler answers (which sees a text that is not UTF-8 as
+// empty).
+func reverse(text, out []byte) ([]byte, error) {
+	if !utf8.Valid(text) {
+		return out, nil
+	}
+	for end := len(text); end > 0; {
+		_, size := utf8.DecodeLastRune(text[:end])
+		out = append(out, text[end-size:end]...)
+		end -= size
+	}
+	return out, nil
+}
+
 // parseProfiles reads a profile list like `baseline|shm-hybrid` (or with
 // commas); "" is the library's default.
 func parseProfiles(list string) (protocol.Profile, error) {
@@ -193,12 +210,7 @@ func newProvider(kind, runDir, service string, cfg netipc.ServerConfig, src *sou
 			return v + 1, nil
 		}), nil
 	case "string-reverse":
-		return server.NewStringReverse(runDir, service, cfg, func(text, out []byte) ([]byte, error) {
-			for i := len(text) - 1; i >= 0; i-- {
-				out = append(out, text[i])
-			}
-			return out, nil
-		}), nil
+		return server.NewStringReverse(runDir, service, cfg, reverse), nil
 	}
 	return nil, errors.New(kind + " is not a kind: use cgroups-snapshot, cgroups-lookup, apps-lookup, increment or string-reverse")
 }
