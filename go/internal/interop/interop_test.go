@@ -148,20 +148,53 @@ func checkApps(t *testing.T, view *protocol.AppsLookupResponseView, pids []uint3
 	}
 }
 
+// rustServe is one `netipc serve KIND ARGS...` provider of a test.
+type rustServe struct {
+	kind string
+	args []string
+}
+
+// dataServe serves the data file data as kind.
+func dataServe(kind, data string) rustServe { return rustServe{kind, []string{"--data", data}} }
+
+// eachProfile runs body as a subtest per profile set, with the providers
+// serving in a fresh run directory, offering the set. Then it stops
+// them and checks they left nothing behind.
+func eachProfile(t *testing.T, sets []profileSet, providers []rustServe, body func(t *testing.T, ctx context.Context, dir string, ps profileSet)) {
+	for _, ps := range sets {
+		t.Run(ps.cli, func(t *testing.T) {
+			dir := runDir(t)
+			var running []*peer
+			for _, p := range providers {
+				running = append(running, serveRust(t, dir, p.kind, ps.cli, p.args...))
+			}
+			body(t, testContext(t), dir, ps)
+			for _, p := range running {
+				p.stop()
+			}
+			checkEmpty(t, dir)
+		})
+	}
+}
+
+// connect connects c or fails the test.
+func connect(t *testing.T, ctx context.Context, c interface{ Connect(context.Context) error }) {
+	t.Helper()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSnapshotFromRustProvider: the Go snapshot client against `netipc
 // serve cgroups-snapshot` over every profile, twice on one session.
 func TestSnapshotFromRustProvider(t *testing.T) {
 	rows := snapshotRows(40)
 	data := writeJSON(t, snapshotFile(5, rows))
-	for _, ps := range profileSets {
-		t.Run(ps.cli, func(t *testing.T) {
-			dir := runDir(t)
-			rust := serveRust(t, dir, "cgroups-snapshot", ps.cli, "--data", data)
-			ctx := testContext(t)
+	eachProfile(t, profileSets, []rustServe{dataServe("cgroups-snapshot", data)},
+		func(t *testing.T, ctx context.Context, dir string, ps profileSet) {
 			c := cgroups.NewClient(dir, "cgroups-snapshot", cgroups.ClientConfig{SupportedProfiles: ps.set})
-			if err := c.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
+			defer c.Close()
+			connect(t, ctx, c)
 			for range 2 {
 				view, err := c.CallSnapshot(ctx)
 				if err != nil {
@@ -170,11 +203,7 @@ func TestSnapshotFromRustProvider(t *testing.T) {
 				checkSnapshot(t, view, 5, rows)
 			}
 			checkTransport(t, dir, ps.shm)
-			c.Close()
-			rust.stop()
-			checkEmpty(t, dir)
 		})
-	}
 }
 
 // TestChunkedSnapshot: 6000 cgroups (about 700 KB) travel in many packets
@@ -182,26 +211,18 @@ func TestSnapshotFromRustProvider(t *testing.T) {
 func TestChunkedSnapshot(t *testing.T) {
 	rows := snapshotRows(6000)
 	data := writeJSON(t, snapshotFile(11, rows))
-	for _, ps := range profileSets[:2] {
-		t.Run(ps.cli, func(t *testing.T) {
-			dir := runDir(t)
-			rust := serveRust(t, dir, "cgroups-snapshot", ps.cli, "--data", data)
-			ctx := testContext(t)
+	eachProfile(t, profileSets[:2], []rustServe{dataServe("cgroups-snapshot", data)},
+		func(t *testing.T, ctx context.Context, dir string, ps profileSet) {
 			c := cgroups.NewClient(dir, "cgroups-snapshot", cgroups.ClientConfig{SupportedProfiles: ps.set})
 			defer c.Close()
-			if err := c.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
+			connect(t, ctx, c)
 			view, err := c.CallSnapshot(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkSnapshot(t, view, 11, rows)
 			checkTransport(t, dir, ps.shm)
-			c.Close()
-			rust.stop()
 		})
-	}
 }
 
 // TestSnapshotFromGrowingRustServer: a Rust managed server that starts
@@ -215,9 +236,7 @@ func TestSnapshotFromGrowingRustServer(t *testing.T) {
 			ctx := testContext(t)
 			c := cgroups.NewClient(dir, "snap", cgroups.ClientConfig{SupportedProfiles: ps.set})
 			defer c.Close()
-			if err := c.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
+			connect(t, ctx, c)
 			view, err := c.CallSnapshot(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -243,17 +262,11 @@ func TestSnapshotFromGrowingRustServer(t *testing.T) {
 func TestCgroupsLookupFromRustProvider(t *testing.T) {
 	paths := lookupPaths(200)
 	file, rows := cgroupsFile(paths)
-	data := writeJSON(t, file)
-	for _, ps := range profileSets {
-		t.Run(ps.cli, func(t *testing.T) {
-			dir := runDir(t)
-			rust := serveRust(t, dir, "cgroups-lookup", ps.cli, "--data", data)
-			ctx := testContext(t)
+	eachProfile(t, profileSets, []rustServe{dataServe("cgroups-lookup", writeJSON(t, file))},
+		func(t *testing.T, ctx context.Context, dir string, ps profileSet) {
 			c := cgroupslookup.NewClient(dir, "cgroups-lookup", cgroupslookup.ClientConfig{SupportedProfiles: ps.set})
 			defer c.Close()
-			if err := c.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
+			connect(t, ctx, c)
 			for _, r := range [][2]int{{0, len(paths)}, {3, 4}, {0, 1}} {
 				view, err := c.Call(ctx, paths[r[0]:r[1]])
 				if err != nil {
@@ -262,28 +275,19 @@ func TestCgroupsLookupFromRustProvider(t *testing.T) {
 				checkCgroups(t, view, paths[r[0]:r[1]], rows[r[0]:r[1]])
 			}
 			checkTransport(t, dir, ps.shm)
-			c.Close()
-			rust.stop()
-			checkEmpty(t, dir)
 		})
-	}
 }
 
-// TestAppsLookupFromRustProvider: every profile.
+// TestAppsLookupFromRustProvider: every profile; all keys, one unknown
+// key.
 func TestAppsLookupFromRustProvider(t *testing.T) {
 	pids := lookupPIDs(200)
 	file, rows := appsFile(pids)
-	data := writeJSON(t, file)
-	for _, ps := range profileSets {
-		t.Run(ps.cli, func(t *testing.T) {
-			dir := runDir(t)
-			rust := serveRust(t, dir, "apps-lookup", ps.cli, "--data", data)
-			ctx := testContext(t)
+	eachProfile(t, profileSets, []rustServe{dataServe("apps-lookup", writeJSON(t, file))},
+		func(t *testing.T, ctx context.Context, dir string, ps profileSet) {
 			c := appslookup.NewClient(dir, "apps-lookup", appslookup.ClientConfig{SupportedProfiles: ps.set})
 			defer c.Close()
-			if err := c.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
+			connect(t, ctx, c)
 			for _, r := range [][2]int{{0, len(pids)}, {3, 4}} {
 				view, err := c.Call(ctx, pids[r[0]:r[1]])
 				if err != nil {
@@ -292,11 +296,7 @@ func TestAppsLookupFromRustProvider(t *testing.T) {
 				checkApps(t, view, pids[r[0]:r[1]], rows[r[0]:r[1]])
 			}
 			checkTransport(t, dir, ps.shm)
-			c.Close()
-			rust.stop()
-			checkEmpty(t, dir)
 		})
-	}
 }
 
 // TestLookupsOf32768Keys: one logical lookup of 32,768 paths and one of
@@ -305,22 +305,17 @@ func TestAppsLookupFromRustProvider(t *testing.T) {
 func TestLookupsOf32768Keys(t *testing.T) {
 	paths := lookupPaths(keys)
 	cgFile, cgRows := cgroupsFile(paths)
-	cgData := writeJSON(t, cgFile)
 	pids := lookupPIDs(keys)
-	appsFileData, appRows := appsFile(pids)
-	appsData := writeJSON(t, appsFileData)
-	for _, ps := range profileSets[:2] {
-		t.Run(ps.cli, func(t *testing.T) {
-			dir := runDir(t)
-			cgRust := serveRust(t, dir, "cgroups-lookup", ps.cli, "--data", cgData)
-			appsRust := serveRust(t, dir, "apps-lookup", ps.cli, "--data", appsData)
-			ctx := testContext(t)
-
+	appsData, appRows := appsFile(pids)
+	providers := []rustServe{
+		dataServe("cgroups-lookup", writeJSON(t, cgFile)),
+		dataServe("apps-lookup", writeJSON(t, appsData)),
+	}
+	eachProfile(t, profileSets[:2], providers,
+		func(t *testing.T, ctx context.Context, dir string, ps profileSet) {
 			cg := cgroupslookup.NewClient(dir, "cgroups-lookup", cgroupslookup.ClientConfig{SupportedProfiles: ps.set})
 			defer cg.Close()
-			if err := cg.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
+			connect(t, ctx, cg)
 			started := time.Now()
 			view, err := cg.Call(ctx, paths)
 			if err != nil {
@@ -331,9 +326,7 @@ func TestLookupsOf32768Keys(t *testing.T) {
 
 			apps := appslookup.NewClient(dir, "apps-lookup", appslookup.ClientConfig{SupportedProfiles: ps.set})
 			defer apps.Close()
-			if err := apps.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
+			connect(t, ctx, apps)
 			started = time.Now()
 			appsView, err := apps.Call(ctx, pids)
 			if err != nil {
@@ -341,13 +334,7 @@ func TestLookupsOf32768Keys(t *testing.T) {
 			}
 			checkApps(t, appsView, pids, appRows)
 			t.Logf("32,768 PIDs in %v", time.Since(started))
-
-			cg.Close()
-			apps.Close()
-			cgRust.stop()
-			appsRust.stop()
 		})
-	}
 }
 
 // TestCacheAgainstRustProvider: the Go L3 cache against `netipc serve

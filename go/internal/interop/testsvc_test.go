@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -15,12 +16,8 @@ import (
 // against `netipc serve increment` and `netipc serve string-reverse`
 // over every profile: single calls, a large (chunked) text, and batches.
 func TestIncrementAndStringReverseBatches(t *testing.T) {
-	for _, ps := range profileSets {
-		t.Run(ps.cli, func(t *testing.T) {
-			dir := runDir(t)
-			inc := serveRust(t, dir, "increment", ps.cli)
-			rev := serveRust(t, dir, "string-reverse", ps.cli)
-			ctx := testContext(t)
+	eachProfile(t, profileSets, []rustServe{{kind: "increment"}, {kind: "string-reverse"}},
+		func(t *testing.T, ctx context.Context, dir string, ps profileSet) {
 			cfg := cgroups.ClientConfig{SupportedProfiles: ps.set, MaxRequestBatchItems: 1000}
 
 			ic := client.NewIncrement(dir, "increment", cfg)
@@ -86,13 +83,7 @@ func TestIncrementAndStringReverseBatches(t *testing.T) {
 					t.Fatalf("batch item %d: %q, want %q", i, got, want)
 				}
 			}
-			ic.Close()
-			rc.Close()
-			inc.stop()
-			rev.stop()
-			checkEmpty(t, dir)
 		})
-	}
 }
 
 // TestReconnectToARestartedRustProvider: a call whose provider was
