@@ -223,7 +223,12 @@ func (in *Incoming) Handshake(sessionID uint64, offer ServerOffer) (*ServerSessi
 		}
 		return nil, netipc.Errorf(netipc.ErrClosed, "the connection was closed during the handshake")
 	}
-	return &ServerSession{s: newSession(RoleServer, in.conn, out.Params, 0, p), sendTimeout: in.l.opts.SendTimeout}, nil
+	s := newSession(RoleServer, in.conn, out.Params, 0, p)
+	if sp, ok := s.plane.(*sockPlane); ok {
+		// A request that stops half way gets the send timeout.
+		sp.stall = in.l.opts.SendTimeout
+	}
+	return &ServerSession{s: s, sendTimeout: in.l.opts.SendTimeout}, nil
 }
 
 // provision creates the shared-memory plane of an accepted SHM session

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"sync"
+	"time"
 
 	"github.com/netdata/netipc/go/internal/transport/sys"
 	"github.com/netdata/netipc/go/protocol"
@@ -18,6 +19,10 @@ type sockPlane struct {
 	// updates while a Send may add one (nil on a server).
 	flightMu *sync.Mutex
 	prefix   [protocol.HeaderLen]byte
+	// stall, when set (servers: the send timeout), bounds the time the
+	// rest of a message may take once its first packet arrived: a peer
+	// that stops half way fails the receive with ErrTimeout.
+	stall time.Duration
 }
 
 func newSockPlane(conn *sys.Conn, packetSize uint32, flightMu *sync.Mutex, client bool) *sockPlane {
@@ -78,6 +83,19 @@ func (p *sockPlane) receive(w *waiter, in *Reassembler) (Message, error) {
 		if done {
 			return in.Message(), nil
 		}
+		if p.stall > 0 && in.Partial() {
+			p.stallFrom(w)
+		}
+	}
+}
+
+// stallFrom brings the receive's deadline forward to the stall limit of
+// a message whose first packet arrived now (once per message).
+func (p *sockPlane) stallFrom(w *waiter) {
+	now := time.Now()
+	limit := now.Add(p.stall)
+	if w.deadline.IsZero() || limit.Before(w.deadline) {
+		w.deadline, w.start = limit, now
 	}
 }
 

@@ -279,7 +279,12 @@ func bindAndPublish(dir int, finalName, tempName, tempPath string, backlog int) 
 	if err != nil {
 		return nil, node{}, osError(err, "cannot create the listening socket")
 	}
-	defer syscall.Close(fd)
+	owned := true // until the descriptor goes to an *os.File below
+	defer func() {
+		if owned {
+			syscall.Close(fd)
+		}
+	}()
 	// A socket file is created with the socket's own mode minus the umask:
 	// set it first, so that the file is never more open than 0600.
 	if err := syscall.Fchmod(fd, socketFileMode); err != nil {
@@ -326,9 +331,12 @@ func bindAndPublish(dir int, finalName, tempName, tempPath string, backlog int) 
 	default:
 		return nil, node{}, osError(err, "cannot publish the socket under its name")
 	}
+	owned = false
 	f := os.NewFile(uintptr(fd), tempPath)
 	ln, err := net.FileListener(f)
-	// FileListener works on a duplicate; the deferred Close closes ours.
+	// FileListener works on a duplicate: ours is closed now (never by a
+	// finalizer, which could close a later descriptor of the same number).
+	f.Close()
 	if err != nil {
 		removeIfSame(dir, finalName, n, false)
 		return nil, node{}, osError(err, "cannot use the listening socket")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -417,5 +418,30 @@ func TestListenerCloseWakesAccept(t *testing.T) {
 	}
 	if _, err := os.Lstat(l.Path()); !os.IsNotExist(err) {
 		t.Fatalf("socket still there: %v", err)
+	}
+}
+
+// The descriptor Listen gives to net.FileListener must be closed at once,
+// never by a finalizer: that would later close whatever descriptor reuses
+// its number (a live connection).
+func TestListenLeavesNoDescriptorForAFinalizer(t *testing.T) {
+	dir := runDir(t)
+	l := listen(t, dir, "svc")
+	_ = l
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(p[0])
+	defer syscall.Close(p[1])
+	for range 3 {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, fd := range p {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			t.Fatalf("descriptor %d was closed behind our back: %v", fd, err)
+		}
 	}
 }
