@@ -223,7 +223,7 @@ func (in *Incoming) Handshake(sessionID uint64, offer ServerOffer) (*ServerSessi
 		}
 		return nil, netipc.Errorf(netipc.ErrClosed, "the connection was closed during the handshake")
 	}
-	return &ServerSession{s: newSession(RoleServer, in.conn, out.Params, 0, p), sendTimeout: in.l.opts.SendTimeout}, nil
+	return &ServerSession{s: newSession(RoleServer, in.conn, out.Params, 0, p, in.l.opts.SendTimeout), sendTimeout: in.l.opts.SendTimeout}, nil
 }
 
 // provision creates the shared-memory plane of an accepted SHM session
@@ -297,10 +297,12 @@ func (s *ServerSession) Params() SessionParams { return s.s.params }
 // Peer returns the client's identity.
 func (s *ServerSession) Peer() Peer { return s.s.peer }
 
-// Receive waits for the next request until deadline (zero: none). A
-// request above the negotiated limits fails with ErrLimitExceeded (the
-// session must then be closed). Errors: ErrDisconnected, ErrProtocol,
-// ErrLimitExceeded, ErrTimeout, ErrClosed.
+// Receive waits for the next request until deadline (zero: none). Once
+// the first packet of a chunked request arrived, the rest must come
+// within the listener's send timeout, whatever deadline says (ErrTimeout;
+// the session is then unusable). A request above the negotiated limits
+// fails with ErrLimitExceeded (the session must then be closed). Errors:
+// ErrDisconnected, ErrProtocol, ErrLimitExceeded, ErrTimeout, ErrClosed.
 func (s *ServerSession) Receive(deadline time.Time) (Message, error) {
 	return s.s.receive(deadline)
 }
