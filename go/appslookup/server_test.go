@@ -1,6 +1,7 @@
 package appslookup
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -97,5 +98,44 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per answer", allocs)
+	}
+}
+
+// A Go client against the Go server, over every transport the server
+// offers by default.
+func TestGoClientLookups(t *testing.T) {
+	dir := t.TempDir()
+	s := NewServer(dir, "apps", ServerConfig{}, Handler{Handle: inRoot})
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run() }()
+	defer func() {
+		s.Stop()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	c := NewClient(dir, "apps", ClientConfig{})
+	defer c.Close()
+	pids := make([]uint32, 5000)
+	for i := range pids {
+		pids[i] = uint32(1000 + i)
+	}
+	v, err := c.Call(context.Background(), pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != len(pids) || v.Generation() != 3 {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	for i, item := range v.Items() {
+		if item.PID != pids[i] || item.Status != protocol.PIDKnown || string(item.Comm) != "init" {
+			t.Fatalf("item %d: %+v", i, item)
+		}
+	}
+	if st := s.Stats(); st.Requests == 0 || st.FailedRequests != st.Responses.LimitExceeded {
+		t.Fatalf("stats %+v", st)
 	}
 }

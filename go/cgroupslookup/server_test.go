@@ -1,10 +1,13 @@
 package cgroupslookup
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/service/server"
 	"github.com/netdata/netipc/go/protocol"
 )
@@ -132,5 +135,67 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per answer", allocs)
+	}
+}
+
+// serveLookups runs a server of h at dir/service until the test ends.
+func serveLookups(t *testing.T, dir, service string, cfg ServerConfig, h Handler) *Server {
+	t.Helper()
+	s := NewServer(dir, service, cfg, h)
+	if err := s.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run() }()
+	t.Cleanup(func() {
+		s.Stop()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return s
+}
+
+// A Go client against the Go server: a lookup whose answer outgrows the
+// server's first response size is answered whole after the server grew
+// it, and a handler error reaches the client as a rejection.
+func TestGoClientLookups(t *testing.T) {
+	dir := t.TempDir()
+	s := serveLookups(t, dir, "cgl", ServerConfig{}, Handler{Handle: known})
+	c := NewClient(dir, "cgl", ClientConfig{})
+	defer c.Close()
+	var paths [][]byte
+	for i := range 2000 {
+		paths = append(paths, []byte(fmt.Sprintf("/sys/fs/cgroup/kubepods/%064x", i)))
+	}
+	v, err := c.Call(context.Background(), paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != len(paths) || v.Generation() != 9 {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	for i, item := range v.Items() {
+		if item.Status != protocol.CgroupsLookupKnown || string(item.Path) != string(paths[i]) {
+			t.Fatalf("item %d: %v %q", i, item.Status, item.Path)
+		}
+	}
+	if st := s.Stats(); st.Responses.LimitExceeded == 0 {
+		t.Fatalf("the response size did not grow: %+v", st.Responses)
+	}
+
+	failing := serveLookups(t, dir, "failing", ServerConfig{}, Handler{
+		Handle: func(*protocol.CgroupsLookupRequestView, *protocol.CgroupsLookupBuilder) error {
+			return errors.New("the table is not loaded")
+		}})
+	fc := NewClient(dir, "failing", ClientConfig{})
+	defer fc.Close()
+	_, err = fc.Call(context.Background(), paths[:1])
+	var e *netipc.Error
+	if !errors.Is(err, netipc.ErrRejected) || !errors.As(err, &e) || e.Status != protocol.StatusInternalError {
+		t.Fatalf("call to a failing handler: %v", err)
+	}
+	if st := failing.Stats(); st.HandlerErrors != 1 || st.Sessions != 1 {
+		t.Fatalf("stats %+v (one handler error, the session goes on)", st)
 	}
 }

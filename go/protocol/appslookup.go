@@ -1,9 +1,6 @@
 package protocol
 
-import (
-	"iter"
-	"strconv"
-)
+import "iter"
 
 // APPS_LOOKUP (method 5): ordered PID -> process and cgroup metadata.
 //
@@ -50,10 +47,7 @@ var pidStatusNames = [...]string{"KNOWN", "UNKNOWN", "PAYLOAD_EXCEEDED", "OVERSI
 
 // String returns the specification's name of the status ("KNOWN", ...).
 func (s PIDStatus) String() string {
-	if int(s) < len(pidStatusNames) {
-		return pidStatusNames[s]
-	}
-	return "PIDStatus(" + strconv.Itoa(int(s)) + ")"
+	return enumName(uint16(s), pidStatusNames[:], "PIDStatus")
 }
 
 // CgroupStatus is what is known about a process's cgroup.
@@ -77,29 +71,26 @@ var cgroupStatusNames = [...]string{"KNOWN", "UNKNOWN_RETRY_LATER", "UNKNOWN_PER
 
 // String returns the specification's name of the status ("KNOWN", ...).
 func (s CgroupStatus) String() string {
-	if int(s) < len(cgroupStatusNames) {
-		return cgroupStatusNames[s]
-	}
-	return "CgroupStatus(" + strconv.Itoa(int(s)) + ")"
+	return enumName(uint16(s), cgroupStatusNames[:], "CgroupStatus")
 }
 
 // AppsLookupRequestLen is the encoded size of a request for n PIDs:
 // 16 + 16n.
 func AppsLookupRequestLen(n int) int {
-	return LookupHeaderLen + n*(payloadDirEntryLen+AppsLookupKeyLen)
+	return LookupHeaderLen + n*(DirEntryLen+AppsLookupKeyLen)
 }
 
 // AppsLookupRequestFit is how many of n PIDs a request of at most budget
 // bytes carries.
 func AppsLookupRequestFit(n, budget int) int {
-	return max(0, min(n, (budget-LookupHeaderLen)/(payloadDirEntryLen+AppsLookupKeyLen)))
+	return max(0, min(n, (budget-LookupHeaderLen)/(DirEntryLen+AppsLookupKeyLen)))
 }
 
 // AppsLookupPlaceholdersFit is how many of n PIDs have minimal answers
 // (the placeholders a server's budget rules fall back to) that fit a
 // response of capacity bytes.
 func AppsLookupPlaceholdersFit(n, capacity int) int {
-	perKey := payloadDirEntryLen + alignUp8(AppsLookupPlaceholderLen)
+	perKey := DirEntryLen + alignUp8(AppsLookupPlaceholderLen)
 	return max(0, min(n, (capacity-LookupHeaderLen)/perKey))
 }
 
@@ -107,13 +98,13 @@ func AppsLookupPlaceholdersFit(n, capacity int) int {
 // and returns its length, AppsLookupRequestLen(len(pids)). It fails with
 // Overflow when dst is too small or the size does not fit a u32.
 func EncodeAppsLookupRequest(dst []byte, pids []uint32) (int, error) {
-	total, ok := wireSize(uint64(LookupHeaderLen) + uint64(len(pids))*(payloadDirEntryLen+AppsLookupKeyLen))
+	total, ok := wireSize(uint64(LookupHeaderLen) + uint64(len(pids))*(DirEntryLen+AppsLookupKeyLen))
 	if !ok || total > len(dst) {
 		return 0, codecErr(Overflow, "apps lookup request", 0)
 	}
-	packedStart := LookupHeaderLen + len(pids)*payloadDirEntryLen
+	packedStart := LookupHeaderLen + len(pids)*DirEntryLen
 	for i, pid := range pids {
-		entry := LookupHeaderLen + i*payloadDirEntryLen
+		entry := LookupHeaderLen + i*DirEntryLen
 		key := packedStart + i*AppsLookupKeyLen
 		setU32(dst, entry, uint32(i*AppsLookupKeyLen))
 		setU32(dst, entry+4, AppsLookupKeyLen)
@@ -131,9 +122,7 @@ func EncodeAppsLookupRequest(dst []byte, pids []uint32) (int, error) {
 // AppsLookupRequestView is a decoded APPS_LOOKUP request borrowing its
 // payload. The zero value is a request without keys.
 type AppsLookupRequestView struct {
-	payload     []byte
-	count       int
-	packedStart int
+	lookupRequest
 }
 
 // DecodeAppsLookupRequest validates a whole request (header, ordered
@@ -152,32 +141,24 @@ func DecodeAppsLookupRequest(payload []byte) (AppsLookupRequestView, error) {
 	for i := 0; i < count; i++ {
 		key, _ := lookupEntry(payload, packedStart, i)
 		if u32at(key, 4) != 0 {
-			start := packedStart + intAt(payload, LookupHeaderLen+i*payloadDirEntryLen)
+			start := packedStart + intAt(payload, LookupHeaderLen+i*DirEntryLen)
 			return AppsLookupRequestView{}, codecErr(BadLayout, "apps lookup key reserved", start+4)
 		}
 	}
-	return AppsLookupRequestView{payload: payload, count: count, packedStart: packedStart}, nil
+	return AppsLookupRequestView{lookupRequest{payload: payload, count: count, packedStart: packedStart}}, nil
 }
-
-// Len is the number of PIDs (0: a generation probe).
-func (r AppsLookupRequestView) Len() int { return r.count }
-
-// Bytes is the payload the view was decoded from.
-func (r AppsLookupRequestView) Bytes() []byte { return r.payload }
 
 // PID returns PID i. It fails with OutOfBounds for an index out of range.
 func (r AppsLookupRequestView) PID(i int) (uint32, error) {
-	if i < 0 || i >= r.count {
-		return 0, codecErr(OutOfBounds, "apps lookup request index", 4)
-	}
-	key, ok := lookupEntry(r.payload, r.packedStart, i)
-	if !ok || len(key) < 4 {
-		return 0, codecErr(OutOfBounds, "apps lookup key", LookupHeaderLen+i*payloadDirEntryLen+4)
+	key, err := r.key(i, "apps lookup key")
+	if err != nil || len(key) < 4 {
+		return 0, codecErr(OutOfBounds, "apps lookup key", LookupHeaderLen+i*DirEntryLen+4)
 	}
 	return u32at(key, 0), nil
 }
 
-// PIDs yields the PIDs in order with their index.
+// PIDs yields the PIDs in order with their index (stopping early only if
+// the payload was changed after decoding).
 func (r AppsLookupRequestView) PIDs() iter.Seq2[int, uint32] {
 	return func(yield func(int, uint32) bool) {
 		for i := 0; i < r.count; i++ {
@@ -439,7 +420,7 @@ func readAppsLookupItem(item []byte) (AppsLookupItemView, error) {
 // payload; every item was validated when it was decoded. The zero value
 // is a response without items.
 type AppsLookupResponseView struct {
-	r lookupResponse
+	lookupResponse
 }
 
 // DecodeAppsLookupResponse validates the header, the ordered directory
@@ -448,42 +429,23 @@ type AppsLookupResponseView struct {
 // payload.
 func DecodeAppsLookupResponse(payload []byte) (AppsLookupResponseView, error) {
 	r, err := decodeLookupResponse(payload, AppsLookupItemHeaderLen, checkAppsLookupItem)
-	return AppsLookupResponseView{r: r}, err
+	return AppsLookupResponseView{r}, err
 }
-
-// Len is the number of items.
-func (v AppsLookupResponseView) Len() int { return v.r.count }
-
-// Generation is the provider's generation.
-func (v AppsLookupResponseView) Generation() uint64 { return v.r.generation }
-
-// Bytes is the payload the view was decoded from.
-func (v AppsLookupResponseView) Bytes() []byte { return v.r.payload }
 
 // Item returns item i. It fails with OutOfBounds for an index out of
 // range (or when the payload was changed after decoding).
 func (v AppsLookupResponseView) Item(i int) (AppsLookupItemView, error) {
-	raw, err := v.r.rawItem(i)
+	raw, err := v.RawItem(i)
 	if err != nil {
 		return AppsLookupItemView{}, err
 	}
 	return readAppsLookupItem(raw)
 }
 
-// RawItem returns the exact encoded bytes of item i (for re-encoding with
-// EncodeAppsLookupRawResponse).
-func (v AppsLookupResponseView) RawItem(i int) ([]byte, error) { return v.r.rawItem(i) }
-
-// Items yields the items in order with their index.
+// Items yields the items in order with their index. It stops early only
+// if the payload was changed after decoding and an item no longer reads.
 func (v AppsLookupResponseView) Items() iter.Seq2[int, AppsLookupItemView] {
-	return func(yield func(int, AppsLookupItemView) bool) {
-		for i := 0; i < v.r.count; i++ {
-			item, err := v.Item(i)
-			if err != nil || !yield(i, item) {
-				return
-			}
-		}
-	}
+	return lookupItems(v.lookupResponse, readAppsLookupItem)
 }
 
 // EncodeAppsLookupRawResponse builds a response from already-encoded
@@ -502,8 +464,8 @@ func EncodeAppsLookupRawResponse(dst []byte, items [][]byte, generation uint64) 
 //
 // A builder is not safe for concurrent use.
 type AppsLookupBuilder struct {
-	core lookupCore
-	req  AppsLookupRequestView // the request of DispatchAppsLookup
+	lookupCore
+	req AppsLookupRequestView // the request of DispatchAppsLookup
 }
 
 // NewAppsLookupBuilder returns a builder over buf; see Reset.
@@ -519,7 +481,7 @@ func NewAppsLookupBuilder(buf []byte, maxItems int, generation uint64) (*AppsLoo
 // placeholder reservation. It fails with Overflow when buf cannot hold the
 // header and maxItems directory entries.
 func (b *AppsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64) error {
-	return b.core.reset(buf, maxItems, generation)
+	return b.reset(buf, maxItems, generation)
 }
 
 // ResetForRequest starts the response to req in buf: one item per PID,
@@ -528,36 +490,7 @@ func (b *AppsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64) e
 // Finish failing with BadItemCount unless every PID got its item. It
 // fails with Overflow when buf cannot hold the header and the directory.
 func (b *AppsLookupBuilder) ResetForRequest(buf []byte, req *AppsLookupRequestView, generation uint64) error {
-	if err := b.core.reset(buf, req.count, generation); err != nil {
-		return err
-	}
-	b.core.expected = req.count
-	b.core.reservedFor = req.count
-	if req.count > 0 {
-		b.core.suffix = (req.count-1)*alignUp8(AppsLookupPlaceholderLen) + AppsLookupPlaceholderLen
-	}
-	return nil
-}
-
-// SetGeneration sets the generation Finish writes.
-func (b *AppsLookupBuilder) SetGeneration(generation uint64) { b.core.generation = generation }
-
-// Len is the number of items added so far.
-func (b *AppsLookupBuilder) Len() int { return b.core.count }
-
-// Err is the first error of a reset or an add, if any.
-func (b *AppsLookupBuilder) Err() error { return b.core.err }
-
-// SuffixMode reports whether the budget ran out and every further item
-// becomes PAYLOAD_EXCEEDED.
-func (b *AppsLookupBuilder) SuffixMode() bool { return b.core.suffixMode }
-
-// BudgetConverted reports whether the budget (not the handler) turned an
-// item into OVERSIZED_ITEM or PAYLOAD_EXCEEDED. A server that can offer a
-// larger response size may prefer to answer LIMIT_EXCEEDED instead, so
-// that the client reconnects with the larger size.
-func (b *AppsLookupBuilder) BudgetConverted() bool {
-	return b.core.oversized || b.core.suffixMode
+	return b.resetForRequest(buf, req.count, generation, func(int) int { return AppsLookupPlaceholderLen })
 }
 
 // AddStatus adds an item with every field unset (PIDUnknown and the
@@ -572,7 +505,7 @@ func (b *AppsLookupBuilder) AddStatus(pid uint32, status PIDStatus) error {
 // when every item was added already or even the placeholder does not
 // fit. Every error is sticky.
 func (b *AppsLookupBuilder) Add(pid uint32, e *AppsLookupEntry) error {
-	c := &b.core
+	c := &b.lookupCore
 	if c.suffixMode {
 		return b.placeholder(pid, PIDPayloadExceeded)
 	}
@@ -617,7 +550,7 @@ func (b *AppsLookupBuilder) Add(pid uint32, e *AppsLookupEntry) error {
 }
 
 func (b *AppsLookupBuilder) placeholder(pid uint32, status PIDStatus) error {
-	c := &b.core
+	c := &b.lookupCore
 	if err := c.checkRoom(); err != nil {
 		return err
 	}
@@ -651,12 +584,6 @@ func writeAppsLookupItem(item []byte, l *lookupLayout, pid uint32, e *AppsLookup
 	setU16(item, 58, 0)
 	l.writeLabels(item, e.Labels)
 }
-
-// Finish writes the header and returns the payload length (the payload is
-// the first n bytes of the buffer) and the first error: a sticky one, or
-// BadItemCount when a builder reset for a request did not get one item
-// per PID. Call a reset before reusing the builder.
-func (b *AppsLookupBuilder) Finish() (int, error) { return b.core.finish() }
 
 // DispatchAppsLookup answers one APPS_LOOKUP request on the server side:
 // it decodes request, resets b over response for it (ResetForRequest,

@@ -23,7 +23,7 @@ const (
 	CgroupsItemHeaderLen = 32
 	// cgroupsMinItemFootprint is a directory entry plus the smallest
 	// aligned item, the unit of CgroupsEstimateMaxItems.
-	cgroupsMinItemFootprint = payloadDirEntryLen + 40
+	cgroupsMinItemFootprint = DirEntryLen + 40
 )
 
 // CgroupsRequest is the decoded snapshot request. It has no parameters:
@@ -117,7 +117,7 @@ func DecodeCgroupsResponse(payload []byte) (CgroupsResponseView, error) {
 	}
 	packedLen := len(payload) - packedStart
 	for i := 0; i < count; i++ {
-		at := CgroupsResponseHeaderLen + i*payloadDirEntryLen
+		at := CgroupsResponseHeaderLen + i*DirEntryLen
 		offset, n := intAt(payload, at), intAt(payload, at+4)
 		if offset%8 != 0 {
 			return CgroupsResponseView{}, codecErr(BadAlignment, "snapshot item offset", at)
@@ -140,10 +140,10 @@ func DecodeCgroupsResponse(payload []byte) (CgroupsResponseView, error) {
 // dirEnd is the end of a directory of count 8-byte entries starting at
 // header, if it fits limit bytes.
 func dirEnd(header, count, limit int) (int, bool) {
-	if count < 0 || header > limit || count > (limit-header)/payloadDirEntryLen {
+	if count < 0 || header > limit || count > (limit-header)/DirEntryLen {
 		return 0, false
 	}
-	return header + count*payloadDirEntryLen, true
+	return header + count*DirEntryLen, true
 }
 
 // Len is the number of items.
@@ -167,8 +167,8 @@ func (v CgroupsResponseView) Item(i int) (CgroupsItemView, error) {
 	if i < 0 || i >= v.itemCount {
 		return CgroupsItemView{}, codecErr(OutOfBounds, "snapshot item index", 4)
 	}
-	packedStart := CgroupsResponseHeaderLen + v.itemCount*payloadDirEntryLen
-	at := CgroupsResponseHeaderLen + i*payloadDirEntryLen
+	packedStart := CgroupsResponseHeaderLen + v.itemCount*DirEntryLen
+	at := CgroupsResponseHeaderLen + i*DirEntryLen
 	// The directory was checked by the decode; checked again here only so
 	// that a payload changed since cannot make the read panic.
 	start, n := packedStart+intAt(v.payload, at), intAt(v.payload, at+4)
@@ -265,7 +265,8 @@ type CgroupsBuilder struct {
 	buf            []byte
 	maxItems       int
 	count          int
-	end            int // end of the last item, before Finish moves the items up
+	end            int  // end of the last item
+	finished       bool // Finish moved the items up
 	systemdEnabled uint32
 	generation     uint64
 	err            error
@@ -286,7 +287,7 @@ func NewCgroupsBuilder(buf []byte, maxItems int) (*CgroupsBuilder, error) {
 func (b *CgroupsBuilder) Reset(buf []byte, maxItems int) error {
 	*b = CgroupsBuilder{buf: buf, maxItems: maxItems, end: CgroupsResponseHeaderLen}
 	if _, ok := dirEnd(CgroupsResponseHeaderLen, maxItems, len(buf)); !ok {
-		b.maxItems = 0
+		b.buf, b.maxItems = buf[:0], 0
 		b.err = codecErr(Overflow, "snapshot directory reservation", 0)
 		return b.err
 	}
@@ -326,7 +327,7 @@ func (b *CgroupsBuilder) add(hash, options, enabled uint32, name, path string) e
 	start := alignUp8(b.end)
 	size, sizeOK := wireSize(CgroupsItemHeaderLen + uint64(len(name)) + uint64(len(path)) + 2)
 	// The item, plus one directory entry for it and every earlier item.
-	directory := (b.count + 1) * payloadDirEntryLen
+	directory := (b.count + 1) * DirEntryLen
 	end, ok := spanEnd(start, size, len(b.buf)-directory)
 	if !ok || !sizeOK || !fitsU32(start-CgroupsResponseHeaderLen) {
 		return codecErr(Overflow, "snapshot item", start)
@@ -357,13 +358,19 @@ func (b *CgroupsBuilder) add(hash, options, enabled uint32, name, path string) e
 // and the header, and returns the payload length (24 for an empty
 // snapshot; the last item is not padded) and the first error of Reset or
 // Add: a server must not send a snapshot an item is missing from. The
-// payload is the first n bytes of the buffer. Call Reset before reusing
-// the builder.
+// payload is the first n bytes of the buffer. After Finish, adds fail
+// until a Reset.
 func (b *CgroupsBuilder) Finish() (int, error) {
-	if len(b.buf) < CgroupsResponseHeaderLen {
+	if len(b.buf) < CgroupsResponseHeaderLen { // never reset, or the reset failed
+		if b.err == nil {
+			b.err = codecErr(Overflow, "snapshot header", 0)
+		}
 		return 0, b.err
 	}
-	shift := b.count * payloadDirEntryLen
+	if b.finished {
+		return b.end, b.err
+	}
+	shift := b.count * DirEntryLen
 	packedStart := CgroupsResponseHeaderLen + shift
 	copy(b.buf[packedStart:], b.buf[CgroupsResponseHeaderLen:b.end])
 	// Every item was written by Add, so its length follows from its own
@@ -372,7 +379,7 @@ func (b *CgroupsBuilder) Finish() (int, error) {
 	for i := 0; i < b.count; i++ {
 		item := packedStart + at
 		n := CgroupsItemHeaderLen + intAt(b.buf, item+20) + intAt(b.buf, item+28) + 2
-		entry := CgroupsResponseHeaderLen + i*payloadDirEntryLen
+		entry := CgroupsResponseHeaderLen + i*DirEntryLen
 		setU32(b.buf, entry, uint32(at))
 		setU32(b.buf, entry+4, uint32(n))
 		at = alignUp8(at + n)
@@ -383,10 +390,12 @@ func (b *CgroupsBuilder) Finish() (int, error) {
 	setU32(b.buf, 8, b.systemdEnabled)
 	setU32(b.buf, 12, 0)
 	setU64(b.buf, 16, b.generation)
-	n := b.end + shift
-	b.end = CgroupsResponseHeaderLen
-	b.count = 0
-	return n, b.err
+	// The items are in place now: a second finish returns the same
+	// payload, and adds fail until a reset.
+	b.end += shift
+	b.maxItems = b.count
+	b.finished = true
+	return b.end, b.err
 }
 
 // DispatchCgroupsSnapshot answers one CGROUPS_SNAPSHOT request on the

@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"iter"
-	"strconv"
 	"strings"
 )
 
@@ -45,10 +44,7 @@ var cgroupsLookupStatusNames = [...]string{"KNOWN", "UNKNOWN_RETRY_LATER", "UNKN
 
 // String returns the specification's name of the status ("KNOWN", ...).
 func (s CgroupsLookupStatus) String() string {
-	if int(s) < len(cgroupsLookupStatusNames) {
-		return cgroupsLookupStatusNames[s]
-	}
-	return "CgroupsLookupStatus(" + strconv.Itoa(int(s)) + ")"
+	return enumName(uint16(s), cgroupsLookupStatusNames[:], "CgroupsLookupStatus")
 }
 
 // CgroupsLookupPlaceholderLen is the size of a not-enriched item (a
@@ -61,12 +57,9 @@ func CgroupsLookupPlaceholderLen(pathLen int) int {
 // CgroupsLookupRequestLen is the encoded size of a request for paths; ok
 // is false when it does not fit the u32 sizes of the wire.
 func CgroupsLookupRequestLen(paths [][]byte) (n int, ok bool) {
-	end := uint64(LookupHeaderLen) + uint64(len(paths))*payloadDirEntryLen
+	end := uint64(LookupHeaderLen) + uint64(len(paths))*DirEntryLen
 	for _, p := range paths {
-		end = (end+7)&^7 + uint64(len(p)) + 1
-		if end > 1<<33 {
-			break
-		}
+		end = align8(end) + uint64(len(p)) + 1
 	}
 	return wireSize(end)
 }
@@ -74,7 +67,7 @@ func CgroupsLookupRequestLen(paths [][]byte) (n int, ok bool) {
 // CgroupsLookupSingleRequestLen is the size of a request carrying one key
 // of pathLen bytes: 25 + pathLen.
 func CgroupsLookupSingleRequestLen(pathLen int) int {
-	return LookupHeaderLen + payloadDirEntryLen + pathLen + 1
+	return LookupHeaderLen + DirEntryLen + pathLen + 1
 }
 
 // CgroupsLookupRequestFit is how many keys from the start of paths a
@@ -85,7 +78,7 @@ func CgroupsLookupRequestFit(paths [][]byte, budget int) int {
 	k, stringsLen := 0, 0
 	for _, p := range paths {
 		next := alignUp8(stringsLen) + len(p) + 1
-		if LookupHeaderLen+(k+1)*payloadDirEntryLen+next > budget {
+		if LookupHeaderLen+(k+1)*DirEntryLen+next > budget {
 			break
 		}
 		stringsLen = next
@@ -100,7 +93,7 @@ func CgroupsLookupRequestFit(paths [][]byte, budget int) int {
 func CgroupsLookupPlaceholdersFit(paths [][]byte, capacity int) int {
 	end, k := LookupHeaderLen, 0
 	for _, p := range paths {
-		end += payloadDirEntryLen + alignUp8(CgroupsLookupPlaceholderLen(len(p)))
+		end += DirEntryLen + alignUp8(CgroupsLookupPlaceholderLen(len(p)))
 		if end > capacity {
 			break
 		}
@@ -116,21 +109,21 @@ func CgroupsLookupPlaceholdersFit(paths [][]byte, capacity int) int {
 func EncodeCgroupsLookupRequest(dst []byte, paths [][]byte) (int, error) {
 	for i, p := range paths {
 		if len(p) == 0 || bytes.IndexByte(p, 0) >= 0 {
-			return 0, codecErr(BadLayout, "cgroups lookup request path", LookupHeaderLen+i*payloadDirEntryLen)
+			return 0, codecErr(BadLayout, "cgroups lookup request path", LookupHeaderLen+i*DirEntryLen)
 		}
 	}
 	total, ok := CgroupsLookupRequestLen(paths)
 	if !ok || total > len(dst) {
 		return 0, codecErr(Overflow, "cgroups lookup request", 0)
 	}
-	packedStart := LookupHeaderLen + len(paths)*payloadDirEntryLen
+	packedStart := LookupHeaderLen + len(paths)*DirEntryLen
 	end := packedStart
 	for i, p := range paths {
 		start := alignUp8(end)
 		clear(dst[end:start])
 		copy(dst[start:], p)
 		dst[start+len(p)] = 0
-		entry := LookupHeaderLen + i*payloadDirEntryLen
+		entry := LookupHeaderLen + i*DirEntryLen
 		// Offsets and lengths are below total, which fits a u32.
 		setU32(dst, entry, uint32(start-packedStart))
 		setU32(dst, entry+4, uint32(len(p)+1))
@@ -147,9 +140,7 @@ func EncodeCgroupsLookupRequest(dst []byte, paths [][]byte) (int, error) {
 // CgroupsLookupRequestView is a decoded CGROUPS_LOOKUP request borrowing
 // its payload. The zero value is a request without keys.
 type CgroupsLookupRequestView struct {
-	payload     []byte
-	count       int
-	packedStart int
+	lookupRequest
 }
 
 // DecodeCgroupsLookupRequest validates a whole request (header, ordered
@@ -168,7 +159,7 @@ func DecodeCgroupsLookupRequest(payload []byte) (CgroupsLookupRequestView, error
 	}
 	for i := 0; i < count; i++ {
 		key, _ := lookupEntry(payload, packedStart, i)
-		start := packedStart + intAt(payload, LookupHeaderLen+i*payloadDirEntryLen)
+		start := packedStart + intAt(payload, LookupHeaderLen+i*DirEntryLen)
 		if key[len(key)-1] != 0 {
 			return CgroupsLookupRequestView{}, codecErr(MissingNul, "cgroups lookup key terminator", start+len(key)-1)
 		}
@@ -176,29 +167,21 @@ func DecodeCgroupsLookupRequest(payload []byte) (CgroupsLookupRequestView, error
 			return CgroupsLookupRequestView{}, codecErr(BadLayout, "cgroups lookup key interior NUL", start+pos)
 		}
 	}
-	return CgroupsLookupRequestView{payload: payload, count: count, packedStart: packedStart}, nil
+	return CgroupsLookupRequestView{lookupRequest{payload: payload, count: count, packedStart: packedStart}}, nil
 }
-
-// Len is the number of keys (0: a generation probe).
-func (r CgroupsLookupRequestView) Len() int { return r.count }
-
-// Bytes is the payload the view was decoded from.
-func (r CgroupsLookupRequestView) Bytes() []byte { return r.payload }
 
 // Path returns path i (without its NUL), a sub-slice of the payload. It
 // fails with OutOfBounds for an index out of range.
 func (r CgroupsLookupRequestView) Path(i int) ([]byte, error) {
-	if i < 0 || i >= r.count {
-		return nil, codecErr(OutOfBounds, "cgroups lookup request index", 4)
-	}
-	key, ok := lookupEntry(r.payload, r.packedStart, i)
-	if !ok || len(key) == 0 {
-		return nil, codecErr(OutOfBounds, "cgroups lookup key", LookupHeaderLen+i*payloadDirEntryLen+4)
+	key, err := r.key(i, "cgroups lookup key")
+	if err != nil {
+		return nil, err
 	}
 	return key[: len(key)-1 : len(key)-1], nil
 }
 
-// Paths yields the paths in order with their index.
+// Paths yields the paths in order with their index (stopping early only
+// if the payload was changed after decoding).
 func (r CgroupsLookupRequestView) Paths() iter.Seq2[int, []byte] {
 	return func(yield func(int, []byte) bool) {
 		for i := 0; i < r.count; i++ {
@@ -343,7 +326,7 @@ func readCgroupsLookupItem(item []byte) (CgroupsLookupItemView, error) {
 // its payload; every item was validated when it was decoded. The zero
 // value is a response without items.
 type CgroupsLookupResponseView struct {
-	r lookupResponse
+	lookupResponse
 }
 
 // DecodeCgroupsLookupResponse validates the header, the ordered directory
@@ -352,42 +335,23 @@ type CgroupsLookupResponseView struct {
 // payload.
 func DecodeCgroupsLookupResponse(payload []byte) (CgroupsLookupResponseView, error) {
 	r, err := decodeLookupResponse(payload, CgroupsLookupItemHeaderLen, checkCgroupsLookupItem)
-	return CgroupsLookupResponseView{r: r}, err
+	return CgroupsLookupResponseView{r}, err
 }
-
-// Len is the number of items.
-func (v CgroupsLookupResponseView) Len() int { return v.r.count }
-
-// Generation is the provider's generation.
-func (v CgroupsLookupResponseView) Generation() uint64 { return v.r.generation }
-
-// Bytes is the payload the view was decoded from.
-func (v CgroupsLookupResponseView) Bytes() []byte { return v.r.payload }
 
 // Item returns item i. It fails with OutOfBounds for an index out of
 // range (or when the payload was changed after decoding).
 func (v CgroupsLookupResponseView) Item(i int) (CgroupsLookupItemView, error) {
-	raw, err := v.r.rawItem(i)
+	raw, err := v.RawItem(i)
 	if err != nil {
 		return CgroupsLookupItemView{}, err
 	}
 	return readCgroupsLookupItem(raw)
 }
 
-// RawItem returns the exact encoded bytes of item i (for re-encoding with
-// EncodeCgroupsLookupRawResponse).
-func (v CgroupsLookupResponseView) RawItem(i int) ([]byte, error) { return v.r.rawItem(i) }
-
-// Items yields the items in order with their index.
+// Items yields the items in order with their index. It stops early only
+// if the payload was changed after decoding and an item no longer reads.
 func (v CgroupsLookupResponseView) Items() iter.Seq2[int, CgroupsLookupItemView] {
-	return func(yield func(int, CgroupsLookupItemView) bool) {
-		for i := 0; i < v.r.count; i++ {
-			item, err := v.Item(i)
-			if err != nil || !yield(i, item) {
-				return
-			}
-		}
-	}
+	return lookupItems(v.lookupResponse, readCgroupsLookupItem)
 }
 
 // EncodeCgroupsLookupRawResponse builds a response from already-encoded
@@ -469,7 +433,7 @@ func writeCgroupsLookupItem(item []byte, l *lookupLayout, path pathArg, status C
 //
 // A builder is not safe for concurrent use.
 type CgroupsLookupBuilder struct {
-	core   lookupCore
+	lookupCore
 	req    CgroupsLookupRequestView
 	hasReq bool
 }
@@ -488,7 +452,7 @@ func NewCgroupsLookupBuilder(buf []byte, maxItems int, generation uint64) (*Cgro
 // header and maxItems directory entries.
 func (b *CgroupsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64) error {
 	b.req, b.hasReq = CgroupsLookupRequestView{}, false
-	return b.core.reset(buf, maxItems, generation)
+	return b.reset(buf, maxItems, generation)
 }
 
 // ResetForRequest starts the response to req in buf: one item per key,
@@ -498,37 +462,10 @@ func (b *CgroupsLookupBuilder) Reset(buf []byte, maxItems int, generation uint64
 // fails with Overflow when buf cannot hold the header and the directory.
 func (b *CgroupsLookupBuilder) ResetForRequest(buf []byte, req *CgroupsLookupRequestView, generation uint64) error {
 	b.req, b.hasReq = *req, true
-	if err := b.core.reset(buf, req.count, generation); err != nil {
-		return err
-	}
-	b.core.expected = req.count
-	b.core.reservedFor = req.count
-	for i := 0; i < req.count; i++ {
+	return b.resetForRequest(buf, req.count, generation, func(i int) int {
 		p, _ := req.Path(i)
-		b.core.suffix += b.core.step(i, CgroupsLookupPlaceholderLen(len(p)))
-	}
-	return nil
-}
-
-// SetGeneration sets the generation Finish writes.
-func (b *CgroupsLookupBuilder) SetGeneration(generation uint64) { b.core.generation = generation }
-
-// Len is the number of items added so far.
-func (b *CgroupsLookupBuilder) Len() int { return b.core.count }
-
-// Err is the first error of a reset or an add, if any.
-func (b *CgroupsLookupBuilder) Err() error { return b.core.err }
-
-// SuffixMode reports whether the budget ran out and every further item
-// becomes PAYLOAD_EXCEEDED.
-func (b *CgroupsLookupBuilder) SuffixMode() bool { return b.core.suffixMode }
-
-// BudgetConverted reports whether the budget (not the handler) turned an
-// item into OVERSIZED_ITEM or PAYLOAD_EXCEEDED. A server that can offer a
-// larger response size may prefer to answer LIMIT_EXCEEDED instead, so
-// that the client reconnects with the larger size.
-func (b *CgroupsLookupBuilder) BudgetConverted() bool {
-	return b.core.oversized || b.core.suffixMode
+		return CgroupsLookupPlaceholderLen(len(p))
+	})
 }
 
 // AddStatus adds a not-enriched item (UNKNOWN_RETRY_LATER,
@@ -543,11 +480,11 @@ func (b *CgroupsLookupBuilder) AddStatus(path string, status CgroupsLookupStatus
 // is out of range; otherwise see Add.
 func (b *CgroupsLookupBuilder) AddRequestItem(i int, e *CgroupsLookupEntry) error {
 	if !b.hasReq {
-		return b.core.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
+		return b.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
 	}
 	path, err := b.req.Path(i)
 	if err != nil {
-		return b.core.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
+		return b.fail(codecErr(BadLayout, "cgroups lookup request index", 0))
 	}
 	return b.add(pathArg{b: path}, false, e)
 }
@@ -563,7 +500,7 @@ func (b *CgroupsLookupBuilder) Add(path string, e *CgroupsLookupEntry) error {
 }
 
 func (b *CgroupsLookupBuilder) add(path pathArg, checkPath bool, e *CgroupsLookupEntry) error {
-	c := &b.core
+	c := &b.lookupCore
 	if c.suffixMode {
 		return b.placeholder(path, CgroupsLookupPayloadExceeded)
 	}
@@ -600,7 +537,7 @@ func (b *CgroupsLookupBuilder) add(path pathArg, checkPath bool, e *CgroupsLooku
 }
 
 func (b *CgroupsLookupBuilder) placeholder(path pathArg, status CgroupsLookupStatus) error {
-	c := &b.core
+	c := &b.lookupCore
 	if err := c.checkRoom(); err != nil {
 		return err
 	}
@@ -619,12 +556,6 @@ func (b *CgroupsLookupBuilder) placeholder(path pathArg, status CgroupsLookupSta
 	c.commit(start, l.size, l.size)
 	return nil
 }
-
-// Finish writes the header and returns the payload length (the payload is
-// the first n bytes of the buffer) and the first error: a sticky one, or
-// BadItemCount when a builder reset for a request did not get one item
-// per key. Call a reset before reusing the builder.
-func (b *CgroupsLookupBuilder) Finish() (int, error) { return b.core.finish() }
 
 // DispatchCgroupsLookup answers one CGROUPS_LOOKUP request on the server
 // side: it decodes request, resets b over response for it

@@ -178,6 +178,9 @@ func TestCgroupsLookupBuilderRejects(t *testing.T) {
 		}
 	}
 	var b protocol.CgroupsLookupBuilder
+	if n, err := b.Finish(); n != 0 || !errors.Is(err, protocol.Overflow) {
+		t.Errorf("finish of a builder never reset: %d, %v", n, err)
+	}
 	noErr(t, "reset", b.Reset(buf, 1, 0))
 	noErr(t, "add", b.AddStatus("/a", protocol.CgroupsLookupUnknownPermanent))
 	expectKind(t, "more items than reserved", b.Add("/b", known("b")), protocol.Overflow)
@@ -284,7 +287,7 @@ func equalStatuses(a, b []protocol.CgroupsLookupStatus) bool {
 func TestCgroupsLookupHandlerStatusesDoNotEnterSuffixMode(t *testing.T) {
 	buf := make([]byte, 512)
 	var b protocol.CgroupsLookupBuilder
-	noErr(t, "reset", b.Reset(buf, 2, 0))
+	noErr(t, "reset", b.Reset(buf, 3, 0)) // one more than added: finish compacts
 	noErr(t, "add", b.AddStatus("/a", protocol.CgroupsLookupPayloadExceeded))
 	noErr(t, "add", b.Add("/b", &protocol.CgroupsLookupEntry{Name: "b"}))
 	if b.SuffixMode() || b.BudgetConverted() {
@@ -292,6 +295,11 @@ func TestCgroupsLookupHandlerStatusesDoNotEnterSuffixMode(t *testing.T) {
 	}
 	n, err := b.Finish()
 	noErr(t, "finish", err)
+	first := bytes.Clone(buf[:n])
+	if m, err := b.Finish(); m != n || err != nil || !bytes.Equal(buf[:n], first) {
+		t.Fatalf("a second finish: %d bytes, %v", m, err)
+	}
+	expectKind(t, "add after finish", b.AddStatus("/c", protocol.CgroupsLookupUnknownPermanent), protocol.Overflow)
 	v, err := protocol.DecodeCgroupsLookupResponse(buf[:n])
 	noErr(t, "decode", err)
 	if it, _ := v.Item(1); it.Status != protocol.CgroupsLookupKnown {
@@ -380,7 +388,7 @@ func TestCgroupsLookupResponseViews(t *testing.T) {
 	}
 	it, err := v.Item(0)
 	noErr(t, "item 0", err)
-	if it.Orchestrator != 999 || it.Orchestrator.String() != "orchestrator(999)" || it.Labels.Len() != 2 {
+	if it.Orchestrator != 999 || it.Orchestrator.String() != "Orchestrator(999)" || it.Labels.Len() != 2 {
 		t.Errorf("item 0 %+v", it)
 	}
 	l, err := it.Labels.At(1)
@@ -422,19 +430,14 @@ func TestCgroupsLookupViewSurvivesPayloadChanges(t *testing.T) {
 	p := cgroupsLookupResponse(t)
 	v, err := protocol.DecodeCgroupsLookupResponse(p)
 	noErr(t, "decode", err)
-	for i := range p {
-		saved := p[i]
-		for _, x := range []byte{0xff, 0x80, 0x7f, 0x01, 0} {
-			p[i] = x
-			for j := -1; j <= v.Len(); j++ {
-				it, _ := v.Item(j)
-				for k := -1; k <= it.Labels.Len(); k++ {
-					_, _ = it.Labels.At(k)
-				}
+	readAfterChanges(p, func() {
+		for j := -1; j <= v.Len(); j++ {
+			it, _ := v.Item(j)
+			for k := -1; k <= it.Labels.Len(); k++ {
+				_, _ = it.Labels.At(k)
 			}
 		}
-		p[i] = saved
-	}
+	})
 }
 
 func TestCgroupsLookupReadPathAllocatesNothing(t *testing.T) {

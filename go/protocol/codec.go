@@ -4,14 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strconv"
 )
 
 // Helpers shared by the payload codecs (increment.go, stringreverse.go,
-// cgroups.go, lookup.go, cgroupslookup.go, appslookup.go).
-
-// payloadDirEntryLen is the size of a method-internal directory entry
-// ({offset u32, length u32}) of the snapshot and lookup payloads.
-const payloadDirEntryLen = 8
+// cgroups.go, lookup.go, cgroupslookup.go, appslookup.go). The snapshot
+// and lookup directories have the batch directory's {offset u32,
+// length u32} entries of DirEntryLen bytes.
 
 // u16at, u32at and u64at read a field; the caller checked the bounds.
 func u16at(b []byte, off int) uint16 { return binary.LittleEndian.Uint16(b[off:]) }
@@ -58,6 +57,14 @@ func shifted(err error, base int) error {
 		ce.Offset += base
 	}
 	return err
+}
+
+// enumName is names[v], or "typ(v)" for a value without a name.
+func enumName(v uint16, names []string, typ string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return typ + "(" + strconv.Itoa(int(v)) + ")"
 }
 
 // DispatchStage says which step of a server-side dispatch failed.

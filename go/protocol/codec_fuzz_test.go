@@ -334,13 +334,28 @@ func labelsOf(t *testing.T, l protocol.LookupLabels) []protocol.LookupLabel {
 	return out
 }
 
-// rawResponse re-encodes the raw items of a decoded lookup response.
-func rawResponse(t *testing.T, n int, raw func(int) ([]byte, error), generation uint64,
-	encode func([]byte, [][]byte, uint64) (int, error)) []byte {
+// lookupView is what both lookup response views have.
+type lookupView interface {
+	Len() int
+	Generation() uint64
+	RawItem(int) ([]byte, error)
+	Bytes() []byte
+}
+
+// checkLookupRebuild checks the response rebuilt (through the builder)
+// from the accepted payload p of view v: the same count and generation,
+// the raw items re-encode, and a canonical p (its fixed strings packed in
+// the builder's order, its items packed as the raw encoder packs them) is
+// rebuilt byte for byte.
+func checkLookupRebuild(t *testing.T, p []byte, v, rebuilt lookupView, stringsCanonical bool,
+	encodeRaw func([]byte, [][]byte, uint64) (int, error)) {
+	if rebuilt.Len() != v.Len() || rebuilt.Generation() != v.Generation() {
+		t.Fatalf("rebuilt %d items, generation %d", rebuilt.Len(), rebuilt.Generation())
+	}
 	var items [][]byte
 	size := protocol.LookupHeaderLen
-	for i := 0; i < n; i++ {
-		it, err := raw(i)
+	for i := 0; i < v.Len(); i++ {
+		it, err := v.RawItem(i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,11 +363,34 @@ func rawResponse(t *testing.T, n int, raw func(int) ([]byte, error), generation 
 		size += 8 + len(it) + 7
 	}
 	out := make([]byte, size)
-	m, err := encode(out, items, generation)
+	n, err := encodeRaw(out, items, v.Generation())
 	if err != nil {
 		t.Fatalf("raw re-encoding of accepted items: %v", err)
 	}
-	return out[:m]
+	if stringsCanonical && bytes.Equal(out[:n], p) && !bytes.Equal(rebuilt.Bytes(), p) {
+		t.Fatal("a canonical response rebuilds differently")
+	}
+}
+
+// readScrambled changes every byte under view v and reads every item and
+// label: nothing may panic.
+func readScrambled(v lookupView, labels func(i int) protocol.LookupLabels) {
+	copy(v.Bytes(), scrambled(v.Bytes()))
+	for i := 0; i < v.Len(); i++ {
+		l := labels(i)
+		for k := 0; k < l.Len(); k++ {
+			_, _ = l.At(k)
+		}
+	}
+}
+
+// itemAccess checks that item i of n is readable exactly when i is in
+// range.
+func itemAccess(t *testing.T, i, n int, err error) bool {
+	if (err == nil) != (i >= 0 && i < n) {
+		t.Fatalf("item %d of %d: %v", i, n, err)
+	}
+	return err == nil
 }
 
 func FuzzCgroupsLookupResponse(f *testing.F) {
@@ -370,10 +408,7 @@ func FuzzCgroupsLookupResponse(f *testing.F) {
 		canonical := true
 		for i := -1; i <= v.Len(); i++ {
 			it, err := v.Item(i)
-			if (err == nil) != (i >= 0 && i < v.Len()) {
-				t.Fatalf("item %d of %d: %v", i, v.Len(), err)
-			}
-			if err != nil {
+			if !itemAccess(t, i, v.Len(), err) {
 				continue
 			}
 			raw, _ := v.RawItem(i)
@@ -389,9 +424,8 @@ func FuzzCgroupsLookupResponse(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rebuilt := out[:n]
-		w, err := protocol.DecodeCgroupsLookupResponse(rebuilt)
-		if err != nil || w.Len() != v.Len() || w.Generation() != v.Generation() {
+		w, err := protocol.DecodeCgroupsLookupResponse(out[:n])
+		if err != nil {
 			t.Fatalf("rebuilt response: %v", err)
 		}
 		for i, got := range w.Items() {
@@ -401,17 +435,8 @@ func FuzzCgroupsLookupResponse(f *testing.F) {
 				t.Fatalf("rebuilt item %d: %+v, want %+v", i, got, want)
 			}
 		}
-		raw := rawResponse(t, v.Len(), v.RawItem, v.Generation(), protocol.EncodeCgroupsLookupRawResponse)
-		if canonical && bytes.Equal(raw, p) && !bytes.Equal(rebuilt, p) {
-			t.Fatal("a canonical response rebuilds differently")
-		}
-		copy(v.Bytes(), scrambled(p))
-		for i := 0; i < v.Len(); i++ {
-			it, _ := v.Item(i)
-			for k := 0; k < it.Labels.Len(); k++ {
-				_, _ = it.Labels.At(k)
-			}
-		}
+		checkLookupRebuild(t, p, v, w, canonical, protocol.EncodeCgroupsLookupRawResponse)
+		readScrambled(v, func(i int) protocol.LookupLabels { it, _ := v.Item(i); return it.Labels })
 	})
 }
 
@@ -430,10 +455,7 @@ func FuzzAppsLookupResponse(f *testing.F) {
 		canonical := true
 		for i := -1; i <= v.Len(); i++ {
 			it, err := v.Item(i)
-			if (err == nil) != (i >= 0 && i < v.Len()) {
-				t.Fatalf("item %d of %d: %v", i, v.Len(), err)
-			}
-			if err != nil {
+			if !itemAccess(t, i, v.Len(), err) {
 				continue
 			}
 			raw, _ := v.RawItem(i)
@@ -455,9 +477,8 @@ func FuzzAppsLookupResponse(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rebuilt := out[:n]
-		w, err := protocol.DecodeAppsLookupResponse(rebuilt)
-		if err != nil || w.Len() != v.Len() || w.Generation() != v.Generation() {
+		w, err := protocol.DecodeAppsLookupResponse(out[:n])
+		if err != nil {
 			t.Fatalf("rebuilt response: %v", err)
 		}
 		for i, got := range w.Items() {
@@ -467,17 +488,8 @@ func FuzzAppsLookupResponse(f *testing.F) {
 				t.Fatalf("rebuilt item %d: %+v, want %+v", i, got, want)
 			}
 		}
-		raw := rawResponse(t, v.Len(), v.RawItem, v.Generation(), protocol.EncodeAppsLookupRawResponse)
-		if canonical && bytes.Equal(raw, p) && !bytes.Equal(rebuilt, p) {
-			t.Fatal("a canonical response rebuilds differently")
-		}
-		copy(v.Bytes(), scrambled(p))
-		for i := 0; i < v.Len(); i++ {
-			it, _ := v.Item(i)
-			for k := 0; k < it.Labels.Len(); k++ {
-				_, _ = it.Labels.At(k)
-			}
-		}
+		checkLookupRebuild(t, p, v, w, canonical, protocol.EncodeAppsLookupRawResponse)
+		readScrambled(v, func(i int) protocol.LookupLabels { it, _ := v.Item(i); return it.Labels })
 	})
 }
 
@@ -556,29 +568,63 @@ func FuzzCgroupsBuilder(f *testing.F) {
 	})
 }
 
-// checkBudgetStatuses checks the statuses a budget-bound builder produced:
-// PAYLOAD_EXCEEDED only as a suffix (entered by the budget), OVERSIZED_ITEM
-// only first, nothing converted when everything fits.
-func checkBudgetStatuses(t *testing.T, converted []bool, exceeded []bool, allFit, budgetConverted bool) {
-	suffix := false
-	for i := range converted {
-		if exceeded[i] {
+// lookupItemSize is the size of a lookup item whose fixed part (header
+// and NUL-terminated fixed strings) takes fixed bytes, with labels.
+func lookupItemSize(fixed int, labels []protocol.LookupLabel) int {
+	if len(labels) == 0 {
+		return fixed
+	}
+	size := (fixed+7)&^7 + 16*len(labels)
+	for _, l := range labels {
+		size += len(l.Key) + len(l.Value) + 2
+	}
+	return size
+}
+
+// Outcomes of one item of a budget-bound response.
+const (
+	answered = iota
+	exceeded
+	oversized
+)
+
+// checkBudget checks the Finish of a builder reset for a request of n
+// keys in budget bytes: an Overflow exactly when the directory and the
+// placeholders (reserve bytes) do not fit; otherwise the response decodes
+// (decode gives the outcome of every item, checking the answered ones),
+// PAYLOAD_EXCEEDED comes only as a suffix, OVERSIZED_ITEM only first,
+// BudgetConverted tells whether any item was converted, and nothing is
+// converted when every answer fits (allReal bytes of items).
+func checkBudget(t *testing.T, n, budget, reserve, allReal int, finishErr error, budgetConverted bool,
+	decode func() ([]int, error)) {
+	dir := protocol.LookupHeaderLen + 8*n
+	if (finishErr != nil) != (dir+reserve > budget) {
+		t.Fatalf("placeholders need %d of %d bytes: %v", dir+reserve, budget, finishErr)
+	}
+	if finishErr != nil {
+		expectKind(t, "placeholders do not fit", finishErr, protocol.Overflow)
+		return
+	}
+	outcomes, err := decode()
+	if err != nil || len(outcomes) != n {
+		t.Fatalf("built response: %d items, %v", len(outcomes), err)
+	}
+	suffix, converted := false, false
+	for i, o := range outcomes {
+		if o == exceeded {
 			suffix = true
 		} else if suffix {
 			t.Fatalf("item %d follows a PAYLOAD_EXCEEDED item", i)
 		}
-		if converted[i] && !exceeded[i] && i != 0 {
+		if o == oversized && i != 0 {
 			t.Fatalf("item %d is OVERSIZED_ITEM but not first", i)
 		}
+		converted = converted || o != answered
 	}
-	anyConverted := false
-	for _, c := range converted {
-		anyConverted = anyConverted || c
+	if converted != budgetConverted {
+		t.Fatalf("BudgetConverted %v, items converted %v", budgetConverted, converted)
 	}
-	if anyConverted != budgetConverted {
-		t.Fatalf("BudgetConverted %v, items converted %v", budgetConverted, anyConverted)
-	}
-	if allFit && anyConverted {
+	if dir+allReal <= budget && converted {
 		t.Fatal("items converted although every answer fits")
 	}
 }
@@ -604,14 +650,7 @@ func FuzzCgroupsLookupBuilder(f *testing.F) {
 				p = (p + 7) &^ 7
 			}
 			reserve += p
-			size := 28 + len(keys[i]) + len(entries[i].Name) + 2
-			if len(entries[i].Labels) > 0 {
-				size = (size+7)&^7 + 16*len(entries[i].Labels)
-				for _, l := range entries[i].Labels {
-					size += len(l.Key) + len(l.Value) + 2
-				}
-			}
-			allReal = (allReal+7)&^7 + size
+			allReal = (allReal+7)&^7 + lookupItemSize(28+len(keys[i])+len(entries[i].Name)+2, entries[i].Labels)
 		}
 		reqLen, _ := protocol.CgroupsLookupRequestLen(keys)
 		reqBuf := make([]byte, reqLen)
@@ -624,10 +663,9 @@ func FuzzCgroupsLookupBuilder(f *testing.F) {
 		}
 		buf := make([]byte, budget)
 		var b protocol.CgroupsLookupBuilder
-		dir := protocol.LookupHeaderLen + 8*n
 		if err := b.ResetForRequest(buf, &req, 1); err != nil {
-			if dir <= int(budget) {
-				t.Fatalf("reset: %v", err)
+			if protocol.LookupHeaderLen+8*n <= int(budget) {
+				t.Fatalf("reset for %d keys in %d bytes: %v", n, budget, err)
 			}
 			return
 		}
@@ -635,34 +673,27 @@ func FuzzCgroupsLookupBuilder(f *testing.F) {
 			_ = b.AddRequestItem(i, &entries[i])
 		}
 		m, err := b.Finish()
-		if (err != nil) != (dir+reserve > int(budget)) {
-			t.Fatalf("placeholders need %d of %d bytes: %v", dir+reserve, budget, err)
-		}
-		if err != nil {
-			expectKind(t, "placeholders do not fit", err, protocol.Overflow)
-			return
-		}
-		v, err := protocol.DecodeCgroupsLookupResponse(buf[:m])
-		if err != nil || v.Len() != n {
-			t.Fatalf("built response: %v", err)
-		}
-		converted, exceeded := make([]bool, n), make([]bool, n)
-		for i, it := range v.Items() {
-			if !bytes.Equal(it.Path, keys[i]) {
-				t.Fatalf("item %d echoes %q", i, it.Path)
-			}
-			switch it.Status {
-			case protocol.CgroupsLookupPayloadExceeded:
-				converted[i], exceeded[i] = true, true
-			case protocol.CgroupsLookupOversizedItem:
-				converted[i] = true
-			default:
-				if it.Status != entries[i].Status || string(it.Name) != entries[i].Name || it.Labels.Len() != len(entries[i].Labels) {
-					t.Fatalf("item %d: %+v", i, it)
+		checkBudget(t, n, int(budget), reserve, allReal, err, b.BudgetConverted(), func() ([]int, error) {
+			v, err := protocol.DecodeCgroupsLookupResponse(buf[:m])
+			var outcomes []int
+			for i, it := range v.Items() {
+				if !bytes.Equal(it.Path, keys[i]) {
+					t.Fatalf("item %d echoes %q", i, it.Path)
+				}
+				switch it.Status {
+				case protocol.CgroupsLookupPayloadExceeded:
+					outcomes = append(outcomes, exceeded)
+				case protocol.CgroupsLookupOversizedItem:
+					outcomes = append(outcomes, oversized)
+				default:
+					if it.Status != entries[i].Status || string(it.Name) != entries[i].Name || it.Labels.Len() != len(entries[i].Labels) {
+						t.Fatalf("item %d: %+v", i, it)
+					}
+					outcomes = append(outcomes, answered)
 				}
 			}
-		}
-		checkBudgetStatuses(t, converted, exceeded, dir+allReal <= int(budget), b.BudgetConverted())
+			return outcomes, err
+		})
 	})
 }
 
@@ -684,14 +715,7 @@ func FuzzAppsLookupBuilder(f *testing.F) {
 					Comm: "c" + g.text(14), CgroupPath: "/" + g.text(50), CgroupName: g.text(20), Labels: g.labels()}
 			}
 			e := &entries[i]
-			size := 60 + len(e.Comm) + len(e.CgroupPath) + len(e.CgroupName) + 3
-			if len(e.Labels) > 0 {
-				size = (size+7)&^7 + 16*len(e.Labels)
-				for _, l := range e.Labels {
-					size += len(l.Key) + len(l.Value) + 2
-				}
-			}
-			allReal = (allReal+7)&^7 + size
+			allReal = (allReal+7)&^7 + lookupItemSize(60+len(e.Comm)+len(e.CgroupPath)+len(e.CgroupName)+3, e.Labels)
 		}
 		reqBuf := make([]byte, protocol.AppsLookupRequestLen(n))
 		if _, err := protocol.EncodeAppsLookupRequest(reqBuf, pids); err != nil {
@@ -703,11 +727,9 @@ func FuzzAppsLookupBuilder(f *testing.F) {
 		}
 		buf := make([]byte, budget)
 		var b protocol.AppsLookupBuilder
-		dir := protocol.LookupHeaderLen + 8*n
-		reserve := (n-1)*64 + protocol.AppsLookupPlaceholderLen
 		if err := b.ResetForRequest(buf, &req, 1); err != nil {
-			if dir <= int(budget) {
-				t.Fatalf("reset: %v", err)
+			if protocol.LookupHeaderLen+8*n <= int(budget) {
+				t.Fatalf("reset for %d keys in %d bytes: %v", n, budget, err)
 			}
 			return
 		}
@@ -715,33 +737,27 @@ func FuzzAppsLookupBuilder(f *testing.F) {
 			_ = b.Add(pids[i], &entries[i])
 		}
 		m, err := b.Finish()
-		if (err != nil) != (dir+reserve > int(budget)) {
-			t.Fatalf("placeholders need %d of %d bytes: %v", dir+reserve, budget, err)
-		}
-		if err != nil {
-			expectKind(t, "placeholders do not fit", err, protocol.Overflow)
-			return
-		}
-		v, err := protocol.DecodeAppsLookupResponse(buf[:m])
-		if err != nil || v.Len() != n {
-			t.Fatalf("built response: %v", err)
-		}
-		converted, exceeded := make([]bool, n), make([]bool, n)
-		for i, it := range v.Items() {
-			if it.PID != pids[i] {
-				t.Fatalf("item %d echoes pid %d", i, it.PID)
-			}
-			switch it.Status {
-			case protocol.PIDPayloadExceeded:
-				converted[i], exceeded[i] = true, true
-			case protocol.PIDOversizedItem:
-				converted[i] = true
-			default:
-				if it.Status != entries[i].Status || string(it.Comm) != entries[i].Comm || it.Labels.Len() != len(entries[i].Labels) {
-					t.Fatalf("item %d: %+v", i, it)
+		reserve := (n-1)*64 + protocol.AppsLookupPlaceholderLen
+		checkBudget(t, n, int(budget), reserve, allReal, err, b.BudgetConverted(), func() ([]int, error) {
+			v, err := protocol.DecodeAppsLookupResponse(buf[:m])
+			var outcomes []int
+			for i, it := range v.Items() {
+				if it.PID != pids[i] {
+					t.Fatalf("item %d echoes pid %d", i, it.PID)
+				}
+				switch it.Status {
+				case protocol.PIDPayloadExceeded:
+					outcomes = append(outcomes, exceeded)
+				case protocol.PIDOversizedItem:
+					outcomes = append(outcomes, oversized)
+				default:
+					if it.Status != entries[i].Status || string(it.Comm) != entries[i].Comm || it.Labels.Len() != len(entries[i].Labels) {
+						t.Fatalf("item %d: %+v", i, it)
+					}
+					outcomes = append(outcomes, answered)
 				}
 			}
-		}
-		checkBudgetStatuses(t, converted, exceeded, dir+allReal <= int(budget), b.BudgetConverted())
+			return outcomes, err
+		})
 	})
 }

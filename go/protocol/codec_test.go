@@ -32,6 +32,20 @@ func noAllocs(t *testing.T, what string, f func()) {
 	}
 }
 
+// readAfterChanges sets every byte of p in turn to a few values and calls
+// read each time: the reads of a view decoded from p must not panic
+// whatever happens to p afterwards.
+func readAfterChanges(p []byte, read func()) {
+	for i := range p {
+		saved := p[i]
+		for _, x := range []byte{0xff, 0x80, 0x7f, 0x01, 0} {
+			p[i] = x
+			read()
+		}
+		p[i] = saved
+	}
+}
+
 func TestDispatchErrorStatus(t *testing.T) {
 	overflow := &protocol.CodecError{Kind: protocol.Overflow}
 	layout := &protocol.CodecError{Kind: protocol.BadLayout}

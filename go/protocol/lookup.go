@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"fmt"
 	"iter"
 	"math"
 	"strings"
@@ -41,12 +40,9 @@ const (
 var orchestratorNames = [...]string{"unknown", "systemd", "docker", "k8s", "kvm", "lxc", "podman", "nspawn"}
 
 // String returns the orchestrator's name ("docker", "k8s", ...) or
-// "orchestrator(N)" for values the protocol does not name.
+// "Orchestrator(N)" for values the protocol does not name.
 func (o Orchestrator) String() string {
-	if int(o) < len(orchestratorNames) {
-		return orchestratorNames[o]
-	}
-	return fmt.Sprintf("orchestrator(%d)", uint16(o))
+	return enumName(uint16(o), orchestratorNames[:], "Orchestrator")
 }
 
 // LookupLabel is one key = value label a server adds to a lookup item.
@@ -81,7 +77,7 @@ func (l LookupLabels) Len() int { return l.count }
 // read panic.
 func (l LookupLabels) At(i int) (LookupLabelView, error) {
 	if i < 0 || i >= l.count {
-		return LookupLabelView{}, codecErr(OutOfBounds, "lookup label index", i)
+		return LookupLabelView{}, codecErr(OutOfBounds, "lookup label index", l.table)
 	}
 	at := l.table + i*LookupLabelEntryLen
 	if _, ok := spanEnd(at, LookupLabelEntryLen, len(l.item)); !ok {
@@ -144,7 +140,7 @@ func lookupOrderedDir(payload []byte, count, minLen int, exact bool, what string
 	packedLen := len(payload) - packedStart
 	prevEnd := 0
 	for i := 0; i < count; i++ {
-		at := LookupHeaderLen + i*payloadDirEntryLen
+		at := LookupHeaderLen + i*DirEntryLen
 		offset, n := intAt(payload, at), intAt(payload, at+4)
 		if offset%8 != 0 {
 			return 0, codecErr(BadAlignment, what, at)
@@ -168,8 +164,8 @@ func lookupOrderedDir(payload []byte, count, minLen int, exact bool, what string
 // directory was validated; ok is false (instead of a panic) only when the
 // payload was changed since.
 func lookupEntry(payload []byte, packedStart, i int) ([]byte, bool) {
-	at := LookupHeaderLen + i*payloadDirEntryLen
-	if _, ok := spanEnd(at, payloadDirEntryLen, len(payload)); !ok {
+	at := LookupHeaderLen + i*DirEntryLen
+	if _, ok := spanEnd(at, DirEntryLen, len(payload)); !ok {
 		return nil, false
 	}
 	start := packedStart + intAt(payload, at)
@@ -268,8 +264,34 @@ func lookupItemLabels(item []byte, headerLen, fixedEnd, count int) (LookupLabels
 	return LookupLabels{item: item, table: table, count: count}, nil
 }
 
-// lookupResponse is a validated lookup response: header, directory and
-// every item.
+// lookupRequest is what both lookup request views have (they embed it).
+type lookupRequest struct {
+	payload     []byte
+	count       int
+	packedStart int
+}
+
+// Len is the number of keys (0: a generation probe).
+func (r lookupRequest) Len() int { return r.count }
+
+// Bytes is the payload the view was decoded from.
+func (r lookupRequest) Bytes() []byte { return r.payload }
+
+// key returns the bytes of key i, or an OutOfBounds error for an index
+// out of range (or a payload changed after decoding).
+func (r lookupRequest) key(i int, what string) ([]byte, error) {
+	if i < 0 || i >= r.count {
+		return nil, codecErr(OutOfBounds, what+" index", 4)
+	}
+	key, ok := lookupEntry(r.payload, r.packedStart, i)
+	if !ok || len(key) == 0 {
+		return nil, codecErr(OutOfBounds, what, LookupHeaderLen+i*DirEntryLen+4)
+	}
+	return key, nil
+}
+
+// lookupResponse is a validated lookup response (header, directory and
+// every item); both response views embed it.
 type lookupResponse struct {
 	payload     []byte
 	count       int
@@ -297,22 +319,51 @@ func decodeLookupResponse(payload []byte, itemHeaderLen int, checkItem func([]by
 	for i := 0; i < count; i++ {
 		item, _ := lookupEntry(payload, packedStart, i)
 		if err := checkItem(item); err != nil {
-			return lookupResponse{}, shifted(err, packedStart+intAt(payload, LookupHeaderLen+i*payloadDirEntryLen))
+			return lookupResponse{}, shifted(err, packedStart+intAt(payload, LookupHeaderLen+i*DirEntryLen))
 		}
 	}
 	return lookupResponse{payload: payload, count: count, packedStart: packedStart, generation: u64at(payload, 8)}, nil
 }
 
-// rawItem returns the exact bytes of item i.
-func (r lookupResponse) rawItem(i int) ([]byte, error) {
+// Len is the number of items.
+func (r lookupResponse) Len() int { return r.count }
+
+// Generation is the provider's generation.
+func (r lookupResponse) Generation() uint64 { return r.generation }
+
+// Bytes is the payload the view was decoded from.
+func (r lookupResponse) Bytes() []byte { return r.payload }
+
+// RawItem returns the exact encoded bytes of item i (for re-encoding with
+// EncodeCgroupsLookupRawResponse or EncodeAppsLookupRawResponse). It
+// fails with OutOfBounds for an index out of range.
+func (r lookupResponse) RawItem(i int) ([]byte, error) {
 	if i < 0 || i >= r.count {
 		return nil, codecErr(OutOfBounds, "lookup item index", 4)
 	}
 	item, ok := lookupEntry(r.payload, r.packedStart, i)
 	if !ok {
-		return nil, codecErr(OutOfBounds, "lookup response item", LookupHeaderLen+i*payloadDirEntryLen+4)
+		return nil, codecErr(OutOfBounds, "lookup response item", LookupHeaderLen+i*DirEntryLen+4)
 	}
 	return item, nil
+}
+
+// lookupItems yields the items of a response read with read, in order
+// with their index, stopping early only if the payload was changed after
+// decoding and an item no longer reads.
+func lookupItems[T any](r lookupResponse, read func([]byte) (T, error)) iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		for i := 0; i < r.count; i++ {
+			raw, err := r.RawItem(i)
+			if err != nil {
+				return
+			}
+			item, err := read(raw)
+			if err != nil || !yield(i, item) {
+				return
+			}
+		}
+	}
 }
 
 // encodeLookupRawResponse builds a response from already-encoded items,
@@ -335,7 +386,7 @@ func encodeLookupRawResponse(dst []byte, items [][]byte, generation uint64, chec
 		}
 		clear(dst[end:start])
 		copy(dst[start:], item)
-		entry := LookupHeaderLen + i*payloadDirEntryLen
+		entry := LookupHeaderLen + i*DirEntryLen
 		setU32(dst, entry, uint32(start-packedStart))
 		setU32(dst, entry+4, uint32(len(item)))
 		end = stop
@@ -428,9 +479,10 @@ func checkLookupStrings(fixed []string, labels []LookupLabel, labelsAt int) erro
 	return nil
 }
 
-// lookupCore is what both lookup response builders share: the buffer,
-// the directory reservation, the placeholder (suffix) reservation and the
-// sticky error.
+// lookupCore is what both lookup response builders share (they embed it):
+// the buffer, the directory reservation, the placeholder (suffix)
+// reservation, the sticky error, and the methods that read or finish
+// them.
 type lookupCore struct {
 	buf        []byte
 	maxItems   int
@@ -457,6 +509,20 @@ func (c *lookupCore) reset(buf []byte, maxItems int, generation uint64) error {
 		return c.fail(codecErr(Overflow, "lookup directory reservation", 0))
 	}
 	c.end = end
+	return nil
+}
+
+// resetForRequest starts the response to a request of count keys in buf,
+// reserving the room of every key's placeholder (placeholderLen(i) bytes)
+// and expecting one item per key.
+func (c *lookupCore) resetForRequest(buf []byte, count int, generation uint64, placeholderLen func(int) int) error {
+	if err := c.reset(buf, count, generation); err != nil {
+		return err
+	}
+	c.expected, c.reservedFor = count, count
+	for i := 0; i < count; i++ {
+		c.suffix += c.step(i, placeholderLen(i))
+	}
 	return nil
 }
 
@@ -519,8 +585,8 @@ func (c *lookupCore) slot(size int) (int, []byte, error) {
 
 // commit records the item of size bytes written at start (from slot).
 func (c *lookupCore) commit(start, size, placeholderLen int) {
-	packedStart := LookupHeaderLen + c.maxItems*payloadDirEntryLen
-	entry := LookupHeaderLen + c.count*payloadDirEntryLen
+	packedStart := LookupHeaderLen + c.maxItems*DirEntryLen
+	entry := LookupHeaderLen + c.count*DirEntryLen
 	// Both fit: the item lies inside the buffer and its size fits a u32.
 	setU32(c.buf, entry, uint32(start-packedStart))
 	setU32(c.buf, entry+4, uint32(size))
@@ -529,27 +595,48 @@ func (c *lookupCore) commit(start, size, placeholderLen int) {
 	c.count++
 }
 
-// finish writes the header, compacts the directory reservation and
-// returns the payload length and the first error: a sticky one, or
-// BadItemCount when a builder bound to a request did not get one item
-// per key.
-func (c *lookupCore) finish() (int, error) {
-	if len(c.buf) < LookupHeaderLen {
-		return 0, c.err
+// SetGeneration sets the generation Finish writes.
+func (c *lookupCore) SetGeneration(generation uint64) { c.generation = generation }
+
+// Len is the number of items added so far.
+func (c *lookupCore) Len() int { return c.count }
+
+// Err is the first error of a reset or an add, if any.
+func (c *lookupCore) Err() error { return c.err }
+
+// SuffixMode reports whether the budget ran out and every further item
+// becomes PAYLOAD_EXCEEDED.
+func (c *lookupCore) SuffixMode() bool { return c.suffixMode }
+
+// BudgetConverted reports whether the budget (not the handler) turned an
+// item into OVERSIZED_ITEM or PAYLOAD_EXCEEDED. A server that can offer a
+// larger response size may prefer to answer LIMIT_EXCEEDED instead, so
+// that the client reconnects with the larger size.
+func (c *lookupCore) BudgetConverted() bool { return c.oversized || c.suffixMode }
+
+// Finish writes the header, moves the items behind the directory when
+// fewer than reserved were added, and returns the payload length (the
+// payload is the first n bytes of the buffer) and the first error: a
+// sticky one, or BadItemCount when a builder reset for a request did not
+// get one item per key. After Finish, adds fail until a reset.
+func (c *lookupCore) Finish() (int, error) {
+	if len(c.buf) < LookupHeaderLen { // never reset, or the reset failed
+		return 0, c.fail(codecErr(Overflow, "lookup response header", 0))
 	}
-	reservedStart := LookupHeaderLen + c.maxItems*payloadDirEntryLen
-	packedStart := LookupHeaderLen + c.count*payloadDirEntryLen
+	reservedStart := LookupHeaderLen + c.maxItems*DirEntryLen
+	packedStart := LookupHeaderLen + c.count*DirEntryLen
 	copy(c.buf[packedStart:], c.buf[reservedStart:c.end])
 	setU16(c.buf, 0, 1)
 	setU16(c.buf, 2, 0)
 	setU32(c.buf, 4, uint32(c.count))
 	setU64(c.buf, 8, c.generation)
-	n := c.end - (reservedStart - packedStart)
+	// The reservation is now the directory: a second finish returns the
+	// same payload, and adds fail until a reset.
+	c.end -= reservedStart - packedStart
+	c.maxItems = c.count
 	err := c.err
 	if err == nil && c.expected >= 0 && c.count != c.expected {
 		err = codecErr(BadItemCount, "handler item count", 4)
 	}
-	// A second finish without reset writes an empty response.
-	c.maxItems, c.count, c.end = 0, 0, LookupHeaderLen
-	return n, err
+	return c.end, err
 }

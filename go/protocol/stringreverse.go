@@ -15,8 +15,8 @@ func StringReverseLen(n int) int { return StringReverseHeaderLen + n + 1 }
 // with Overflow when dst is shorter than StringReverseLen(len(s)) or the
 // length does not fit a u32.
 func EncodeStringReverse(dst, s []byte) (int, error) {
-	total := StringReverseLen(len(s))
-	if !fitsU32(len(s)) || total > len(dst) || total < 0 {
+	total, ok := wireSize(uint64(len(s)) + StringReverseHeaderLen + 1)
+	if !ok || total > len(dst) {
 		return 0, codecErr(Overflow, "STRING_REVERSE string", 0)
 	}
 	setU32(dst, 0, StringReverseHeaderLen)

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"testing"
 
 	netipc "github.com/netdata/netipc/go"
@@ -13,56 +12,6 @@ import (
 
 const lookupKeys = 32_768
 
-// lookupPaths are like a container host's: ~50 bytes, some unknown, some
-// whose answer never fits.
-func lookupPaths(n int) [][]byte {
-	paths := make([][]byte, n)
-	for i := range paths {
-		dir := "kubepods/burstable"
-		switch m := i % 4099; {
-		case m == 17:
-			dir = "huge"
-		case m%11 == 3:
-			dir = "gone"
-		}
-		paths[i] = []byte(fmt.Sprintf("/%s/pod%08x/container-%d", dir, uint64(i)*2_654_435_761%(1<<32), i))
-	}
-	return paths
-}
-
-func lookupPIDs(n int) []uint32 {
-	pids := make([]uint32, n)
-	for i := range pids {
-		pids[i] = uint32(i+1)*3 + 100
-	}
-	return pids
-}
-
-// lookupCall is the size of one logical call, for the exchanges bound of
-// the lookup docs.
-type lookupCall struct {
-	requestBytes, answerBytes, huge int
-}
-
-// checkExchanges asserts that the exchanges the provider saw since before
-// stay within the bound of the lookup docs: every exchange either carries
-// as many keys as the request size takes, or leaves at least half of the
-// response size to answers, or asks alone a key whose answer is larger
-// than that, or is one of the few overflows that make a growable provider
-// grow. So a call takes at most about 2·(Q/R + 2·A/S) exchanges for Q
-// request bytes, a request size R, A answer bytes and a response size S,
-// plus two per answer larger than S/2 and two per growth step.
-func checkExchanges(t *testing.T, r *testsvc.Reference, before uint64, c lookupCall, what string) {
-	t.Helper()
-	exchanges := r.Answered() + r.Overflowed() - before
-	req, resp := int(r.Behaviour.RequestMax), int(r.ResponseSize())
-	bound := uint64(2*((c.requestBytes+req-1)/req+(2*c.answerBytes+resp-1)/resp) + 2*c.huge + 2*11)
-	t.Logf("%s: %d exchanges (bound %d), response size %d, %d overflows so far", what, exchanges, bound, resp, r.Overflowed())
-	if exchanges > bound {
-		t.Fatalf("%s: %d exchanges, bound %d", what, exchanges, bound)
-	}
-}
-
 var lookupBehaviours = map[string]testsvc.Behaviour{
 	"growable": testsvc.RustGoDefault,
 	"fixed":    testsvc.CDefault,
@@ -71,128 +20,52 @@ var lookupBehaviours = map[string]testsvc.Behaviour{
 }
 
 func TestCgroupsLookupAgainstReferenceProviders(t *testing.T) {
-	keys := lookupPaths(lookupKeys)
+	keys := testsvc.Paths(lookupKeys)
 	for name, b := range lookupBehaviours {
 		t.Run(name, func(t *testing.T) {
 			r := testsvc.NewReference(testsvc.Cgroups, b)
-			f := referenceNet(r)
-			c := NewCgroupsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+			c := NewCgroupsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{})
 			for round := 0; round < 2; round++ {
-				before := r.Answered() + r.Overflowed()
+				before := r.Count()
 				v, err := c.Call(context.Background(), keys)
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkCgroupsAnswer(t, v, keys)
-				call := lookupCall{huge: 0, answerBytes: 16}
-				call.requestBytes, _ = protocol.CgroupsLookupRequestLen(keys)
-				for i := range keys {
-					raw, _ := v.RawItem(i)
-					call.answerBytes += len(raw) + 8
-					if testsvc.IsHugePath(keys[i]) {
-						call.huge++
-					}
+				if err := testsvc.CheckCgroups(v, keys); err != nil {
+					t.Fatal(err)
 				}
-				checkExchanges(t, r, before, call, fmt.Sprintf("cgroups %s round %d", name, round))
+				e := r.CheckExchanges(before, testsvc.CgroupsCallSize(v, keys))
+				t.Logf("round %d: %d exchanges (bound %d), response size %d", round, e.Seen, e.Bound, r.ResponseSize())
+				if !e.OK() {
+					t.Fatalf("round %d: %d exchanges, bound %d", round, e.Seen, e.Bound)
+				}
 			}
 		})
-	}
-}
-
-func checkCgroupsAnswer(t *testing.T, v *protocol.CgroupsLookupResponseView, keys [][]byte) {
-	t.Helper()
-	if v.Len() != len(keys) || v.Generation() != testsvc.Generation {
-		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
-	}
-	for i, key := range keys {
-		item, err := v.Item(i)
-		if err != nil {
-			t.Fatalf("item %d: %v", i, err)
-		}
-		if !bytes.Equal(item.Path, key) {
-			t.Fatalf("item %d: path %q, want %q", i, item.Path, key)
-		}
-		name, labels, ok := testsvc.CgroupAnswer(key)
-		switch {
-		case testsvc.IsHugePath(key):
-			if item.Status != protocol.CgroupsLookupOversizedItem {
-				t.Fatalf("item %d: %v, want OVERSIZED_ITEM", i, item.Status)
-			}
-		case !ok:
-			if item.Status != protocol.CgroupsLookupUnknownPermanent {
-				t.Fatalf("item %d: %v", i, item.Status)
-			}
-		default:
-			if item.Status != protocol.CgroupsLookupKnown || string(item.Name) != name || item.Labels.Len() != len(labels) {
-				t.Fatalf("item %d: %v %q %d labels", i, item.Status, item.Name, item.Labels.Len())
-			}
-			for j, want := range labels {
-				l, err := item.Labels.At(j)
-				if err != nil || string(l.Key) != want.Key || string(l.Value) != want.Value {
-					t.Fatalf("item %d label %d: %q=%q %v", i, j, l.Key, l.Value, err)
-				}
-			}
-		}
 	}
 }
 
 func TestAppsLookupAgainstReferenceProviders(t *testing.T) {
-	keys := lookupPIDs(lookupKeys)
+	keys := testsvc.PIDs(lookupKeys)
 	for name, b := range lookupBehaviours {
 		t.Run(name, func(t *testing.T) {
 			r := testsvc.NewReference(testsvc.Apps, b)
-			f := referenceNet(r)
-			c := NewAppsLookupWithDialer(f.dialer, netipc.ClientConfig{})
+			c := NewAppsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{})
 			for round := 0; round < 2; round++ {
-				before := r.Answered() + r.Overflowed()
+				before := r.Count()
 				v, err := c.Call(context.Background(), keys)
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkAppsAnswer(t, v, keys)
-				call := lookupCall{requestBytes: protocol.AppsLookupRequestLen(len(keys)), answerBytes: 16}
-				for i := range keys {
-					raw, _ := v.RawItem(i)
-					call.answerBytes += len(raw) + 8
-					if testsvc.IsHugePID(keys[i]) {
-						call.huge++
-					}
+				if err := testsvc.CheckApps(v, keys); err != nil {
+					t.Fatal(err)
 				}
-				checkExchanges(t, r, before, call, fmt.Sprintf("apps %s round %d", name, round))
+				e := r.CheckExchanges(before, testsvc.AppsCallSize(v, keys))
+				t.Logf("round %d: %d exchanges (bound %d), response size %d", round, e.Seen, e.Bound, r.ResponseSize())
+				if !e.OK() {
+					t.Fatalf("round %d: %d exchanges, bound %d", round, e.Seen, e.Bound)
+				}
 			}
 		})
-	}
-}
-
-func checkAppsAnswer(t *testing.T, v *protocol.AppsLookupResponseView, keys []uint32) {
-	t.Helper()
-	if v.Len() != len(keys) || v.Generation() != testsvc.Generation {
-		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
-	}
-	for i, pid := range keys {
-		item, err := v.Item(i)
-		if err != nil {
-			t.Fatalf("item %d: %v", i, err)
-		}
-		if item.PID != pid {
-			t.Fatalf("item %d: pid %d, want %d", i, item.PID, pid)
-		}
-		comm, path, ppid, ok := testsvc.PIDAnswer(pid)
-		switch {
-		case testsvc.IsHugePID(pid):
-			if item.Status != protocol.PIDOversizedItem {
-				t.Fatalf("item %d: %v, want OVERSIZED_ITEM", i, item.Status)
-			}
-		case !ok:
-			if item.Status != protocol.PIDUnknown {
-				t.Fatalf("item %d: %v", i, item.Status)
-			}
-		default:
-			if item.Status != protocol.PIDKnown || string(item.Comm) != comm || string(item.CgroupPath) != path ||
-				item.PPID != ppid || item.StartTime != uint64(pid)*3 {
-				t.Fatalf("item %d: %+v", i, item)
-			}
-		}
 	}
 }
 
@@ -235,7 +108,7 @@ func permanent(_, _ int, path []byte) ([]byte, protocol.CgroupsLookupStatus) {
 }
 
 func TestLookupRejectsInconsistentAnswers(t *testing.T) {
-	keys := lookupPaths(100)[:60]
+	keys := testsvc.Paths(100)[:60]
 	for name, tc := range map[string]struct {
 		item func(n, i int, path []byte) ([]byte, protocol.CgroupsLookupStatus)
 		gen  func(n int) uint64
@@ -271,7 +144,7 @@ func TestLookupRejectsInconsistentAnswers(t *testing.T) {
 }
 
 func TestLookupAsksAPayloadExceededSuffixAgain(t *testing.T) {
-	keys := lookupPaths(100)[:10]
+	keys := testsvc.Paths(100)[:10]
 	var firsts []string
 	f := craftedNet(func(n, i int, path []byte) ([]byte, protocol.CgroupsLookupStatus) {
 		if n == 1 && i >= 4 {
@@ -320,7 +193,7 @@ func TestZeroKeysProbeTheGeneration(t *testing.T) {
 }
 
 func TestLookupLimits(t *testing.T) {
-	keys := lookupPaths(2000)
+	keys := testsvc.Paths(2000)
 	for _, tc := range []struct {
 		cfg   netipc.ClientConfig
 		field string

@@ -34,6 +34,11 @@ func start(t testing.TB, s *Server) {
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run() }()
+	eventually(t, "Run running", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.state == running
+	})
 	t.Cleanup(func() {
 		s.Stop()
 		select {

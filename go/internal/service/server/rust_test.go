@@ -278,9 +278,9 @@ func TestRustProbe(t *testing.T) {
 	for _, tc := range []struct{ profiles, want string }{{"baseline", "baseline"}, {"baseline|shm-hybrid", "shm-hybrid"}} {
 		var probe struct {
 			Method                  string
-			ProfileName             string `json:"profile_name"`
-			MaxResponsePayloadBytes uint32 `json:"max_response_payload_bytes"`
-			SessionID               uint64 `json:"session_id"`
+			ProfileName             string              `json:"profile_name"`
+			MaxResponsePayloadBytes uint32              `json:"max_response_payload_bytes"`
+			SessionID               uint64              `json:"session_id"`
 			RoundTrip               struct{ Calls int } `json:"round_trip"`
 		}
 		netipcJSON(t, &probe, "probe", "inc", "--run-dir", dir, "--profiles", tc.profiles, "--json")

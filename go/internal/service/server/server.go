@@ -113,6 +113,8 @@ func (s *Server) Listen() error {
 	l, err := transport.Listen(s.runDir, s.service, transport.ServerOptions{
 		HandshakeTimeout: HandshakeTimeout,
 		SendTimeout:      s.set.SendTimeout,
+		// Room for a crowd of clients connecting at the same moment.
+		Backlog: 1024,
 	})
 	if err != nil {
 		return err
@@ -190,16 +192,16 @@ func (s *Server) isStopped() bool {
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		close(s.stop)
 		prev := s.state
+		if prev == running {
+			s.stopping()
+		}
+		close(s.stop)
 		s.state = stopped
 		l := s.listener
 		s.mu.Unlock()
 		if l != nil {
 			_ = l.Close()
-		}
-		if prev == running {
-			s.stopping()
 		}
 		if prev != running {
 			close(s.done)

@@ -259,7 +259,8 @@ func TestAtCapacity(t *testing.T) {
 	if _, err := tryDial(t, dir, "inc", transport.ClientOptions{}); !errors.Is(err, netipc.ErrBusy) {
 		t.Fatalf("third client: %v, want ErrBusy", err)
 	}
-	if st := s.Stats(); st.RefusedAtCapacity != 1 || st.Sessions != 2 || st.SessionLimit != 2 {
+	eventually(t, "the refusal counted", func() bool { return s.Stats().RefusedAtCapacity == 1 })
+	if st := s.Stats(); st.Sessions != 2 || st.SessionLimit != 2 || st.SessionsOpened != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 	// Once one leaves, the third is served.

@@ -113,6 +113,7 @@ func Create(runDir, name string, maxRequest, maxResponse uint32) (*Region, error
 	defer fd.Close() // the mapping keeps the file alive
 	st, err := fd.Stat()
 	if err != nil {
+		_ = dir.Remove(name, false) // just created exclusively: ours
 		dir.Close()
 		return nil, netipc.Wrap(netipc.ErrIO, err, "cannot inspect the new shared memory region %s", path)
 	}
@@ -376,7 +377,7 @@ func (r *Region) WakesOnDemand() bool { return r.wakeOnDemand }
 func (r *Region) Publish(head, body []byte) (err error) {
 	m := r.m
 	if !m.acquire() {
-		return errClosed
+		return ErrClosed
 	}
 	defer m.release()
 	defer m.recoverFault(debug.SetPanicOnFault(true), &err)
@@ -424,7 +425,7 @@ func (r *Region) Publish(head, body []byte) (err error) {
 func (r *Region) usable() error {
 	switch {
 	case r.closed.Load():
-		return errClosed
+		return ErrClosed
 	case !r.m.intact():
 		return lostError(r.path)
 	}
@@ -449,7 +450,7 @@ func (r *Region) Arrived() (ok bool) {
 func (r *Region) TryReceive(buf []byte) (n int, ok bool, err error) {
 	m := r.m
 	if !m.acquire() {
-		return 0, false, errClosed
+		return 0, false, ErrClosed
 	}
 	defer m.release()
 	defer m.recoverFault(debug.SetPanicOnFault(true), &err)
@@ -476,7 +477,7 @@ func (r *Region) TryReceive(buf []byte) (n int, ok bool, err error) {
 func (r *Region) Receive(buf []byte, deadline time.Time, alive func() bool) (n int, err error) {
 	m := r.m
 	if !m.acquire() {
-		return 0, errClosed
+		return 0, ErrClosed
 	}
 	defer m.release()
 	defer m.recoverFault(debug.SetPanicOnFault(true), &err)
@@ -484,7 +485,7 @@ func (r *Region) Receive(buf []byte, deadline time.Time, alive func() bool) (n i
 		return 0, err
 	}
 	if r.interrupted.Load() {
-		return 0, errAborted
+		return 0, ErrAborted
 	}
 	expected := r.rxSeq + 1
 	seq := m.u64(r.rx.seq)
@@ -556,7 +557,7 @@ func (r *Region) interruption() error {
 		return err
 	}
 	if r.interrupted.Load() {
-		return errAborted
+		return ErrAborted
 	}
 	return nil
 }
@@ -592,7 +593,7 @@ func (r *Region) waitFutex(expected uint64, deadline time.Time, alive func() boo
 		}
 		slice, expired := left(deadline, waitSlice)
 		if expired {
-			return errTimeout
+			return ErrTimeout
 		}
 		switch sys.FutexWait(signal, val, slice, true) {
 		case sys.FutexTimeout:
@@ -602,7 +603,7 @@ func (r *Region) waitFutex(expected uint64, deadline time.Time, alive func() boo
 				// the peer still there?
 				m.probe()
 				if alive != nil && !alive() {
-					return errDisconnected
+					return ErrDisconnected
 				}
 			}
 		case sys.FutexFault:
@@ -694,7 +695,7 @@ func (r *Region) take(buf []byte) (int, error) {
 		err = netipc.Errorf(netipc.ErrProtocol,
 			"protocol violation by the peer: it published an empty message in shared memory region %s; the session ends", r.path)
 	case n > limit:
-		err = netipc.Errorf(netipc.ErrProtocol,
+		err = netipc.Wrap(netipc.ErrProtocol, &TooLargeError{Len: n, Room: limit},
 			"protocol violation by the peer: it published a %d-byte message in shared memory region %s, where at most %d bytes fit; the session ends",
 			n, r.path, limit)
 	default:

@@ -26,21 +26,29 @@ const idlePoll = 100 * time.Millisecond
 type Watcher struct {
 	mu     sync.Mutex
 	groups []*group
-	closed bool
+	// free holds the groups that left, for reuse: a session that goes
+	// idle between requests makes a group come and go, allocating
+	// nothing.
+	free    []*group
+	running sync.WaitGroup
+	closed  bool
 	// noWaitv makes Receive use per-session futex waits, as on kernels
 	// without futex_waitv (a test hook).
 	noWaitv bool
 }
 
 // NewWatcher returns a watcher without goroutines; they start as sessions
-// need them (one per 127 idle sessions).
+// need them (one per 127 waiting sessions) and leave when no session
+// waits.
 func NewWatcher() *Watcher { return &Watcher{} }
 
 // usable reports whether watched waits are possible (futex_waitv works).
 func (w *Watcher) usable() bool { return !w.noWaitv && sys.FutexWaitvSupported() }
 
-// Close stops the watcher's goroutines and waits for them. Sessions
-// waiting through it go on waiting on their own futex. Idempotent.
+// Close stops the watcher's goroutines and waits for them; later waits
+// use their own futex. Sessions waiting through it go on waiting on their
+// own futex. Idempotent. (A watcher whose sessions do not wait has no
+// goroutine: closing it is optional.)
 func (w *Watcher) Close() {
 	w.mu.Lock()
 	groups := w.groups
@@ -53,11 +61,12 @@ func (w *Watcher) Close() {
 			mb.listed = false
 			mb.signal()
 		}
+		clear(g.members)
 		g.members = g.members[:0]
 		g.mu.Unlock()
 		g.wake()
-		<-g.done
 	}
+	w.running.Wait()
 }
 
 // member is one region's registration with a group; each Region has one
@@ -85,12 +94,14 @@ func (mb *member) signal() {
 // futex_waitv call on the rx signal words of its members and on its own
 // control word.
 type group struct {
+	w       *Watcher
 	ctl     atomic.Uint32 // bumped to make the goroutine re-read members
 	mu      sync.Mutex
 	members []*member
-	stop    bool
-	done    chan struct{}
-	waiters [sys.FutexWaitvMax]sys.FutexWaiter // used by the goroutine only
+	// stop: the watcher is closing; exiting: the group found itself
+	// empty and is leaving (add skips it).
+	stop, exiting bool
+	waiters       [sys.FutexWaitvMax]sys.FutexWaiter // used by the goroutine only
 }
 
 func (g *group) wake() {
@@ -109,7 +120,7 @@ func (w *Watcher) add(mb *member, expected uint64) bool {
 	}
 	for _, g := range w.groups {
 		g.mu.Lock()
-		if len(g.members) < groupCapacity {
+		if !g.exiting && len(g.members) < groupCapacity {
 			g.members = append(g.members, mb)
 			mb.listed = true
 			g.mu.Unlock()
@@ -119,12 +130,37 @@ func (w *Watcher) add(mb *member, expected uint64) bool {
 		}
 		g.mu.Unlock()
 	}
-	g := &group{members: make([]*member, 1, groupCapacity), done: make(chan struct{})}
-	g.members[0] = mb
+	var g *group
+	if n := len(w.free); n > 0 {
+		g = w.free[n-1]
+		w.free[n-1] = nil
+		w.free = w.free[:n-1]
+		g.stop, g.exiting = false, false
+	} else {
+		g = &group{w: w, members: make([]*member, 0, groupCapacity)}
+	}
+	g.members = append(g.members, mb)
 	mb.listed, mb.grp = true, g
 	w.groups = append(w.groups, g)
-	go g.run()
+	w.running.Add(1)
+	go startGroup()
+	groupStarts <- g
 	return true
+}
+
+// groupStarts hands a group to the goroutine started for it (a go
+// statement with arguments would allocate a closure).
+var groupStarts = make(chan *group)
+
+// startGroup is the goroutine of a group: locked to its thread (which
+// sleeps in futex_waitv) for as long as the group runs.
+func startGroup() {
+	g := <-groupStarts
+	w := g.w
+	runtime.LockOSThread()
+	g.run()
+	runtime.UnlockOSThread()
+	w.running.Done()
 }
 
 // remove takes mb out of its group (a no-op if the group let go of it
@@ -157,11 +193,10 @@ func (w *Watcher) remove(mb *member) {
 
 // run is a group's goroutine: it arms every member, hands the ones whose
 // message is there (or whose region is lost) back to their goroutines,
-// and sleeps until a member's word changes or the group does.
+// and sleeps until a member's word changes or the group does. It leaves
+// once it has no member left (a server without idle sessions has no
+// group goroutine).
 func (g *group) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer close(g.done)
 	for {
 		seen := g.ctl.Load()
 		g.mu.Lock()
@@ -185,6 +220,12 @@ func (g *group) run() {
 			n++
 			i++
 		}
+		if len(g.members) == 0 {
+			g.exiting = true
+			g.mu.Unlock()
+			g.leave()
+			return
+		}
 		g.mu.Unlock()
 		g.waiters[0].Set(&g.ctl, seen, false)
 		switch sys.FutexWaitv(g.waiters[:n]) {
@@ -197,6 +238,26 @@ func (g *group) run() {
 			// Never a busy loop.
 			time.Sleep(time.Millisecond)
 		}
+	}
+}
+
+// leave takes the (exiting) group out of its watcher's list and keeps it
+// for reuse. The group's goroutine does not touch it after this.
+func (g *group) leave() {
+	w := g.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, x := range w.groups {
+		if x == g {
+			last := len(w.groups) - 1
+			copy(w.groups[i:], w.groups[i+1:])
+			w.groups[last] = nil
+			w.groups = w.groups[:last]
+			break
+		}
+	}
+	if !w.closed {
+		w.free = append(w.free, g)
 	}
 }
 
@@ -248,17 +309,16 @@ func (mb *member) probe() (lost bool) {
 // instead of sleeping on the futex in its own thread (server side: idle
 // sessions then cost no thread). gone, if not nil, is closed when the
 // peer hangs up (Receive then returns ErrDisconnected); without it the
-// alive function given to Receive is asked every 100 ms. Call it before
-// the first Receive. Where futex_waitv is not available (Linux before
-// 5.16) Receive keeps sleeping on its own futex in 50 ms slices.
+// alive function given to Receive is asked every 100 ms. Call it once,
+// before the region is used (and before Interrupt or Close may be called
+// from another goroutine). Where futex_waitv is not available (Linux
+// before 5.16) Receive keeps sleeping on its own futex in 50 ms slices.
 func (r *Region) SetWatcher(w *Watcher, gone <-chan struct{}) {
 	r.watcher, r.gone = w, gone
-	if r.kick == nil {
-		r.kick = make(chan struct{}, 1)
-		r.member = member{r: r, ready: make(chan struct{}, 1)}
-		r.timer = time.NewTimer(time.Hour)
-		r.timer.Stop()
-	}
+	r.kick = make(chan struct{}, 1)
+	r.member = member{r: r, ready: make(chan struct{}, 1)}
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
 }
 
 // waitWatched waits through the watcher until the message with sequence
@@ -288,7 +348,7 @@ func (r *Region) waitWatched(expected uint64, deadline time.Time, alive func() b
 		}
 		d, expired := left(deadline, poll)
 		if expired {
-			return errTimeout
+			return ErrTimeout
 		}
 		if !r.watcher.add(&r.member, expected) {
 			// The watcher is closed: wait on our own futex.
@@ -317,7 +377,7 @@ func (r *Region) waitWatched(expected uint64, deadline time.Time, alive func() b
 		if r.gone != nil {
 			select {
 			case <-r.gone:
-				return errDisconnected
+				return ErrDisconnected
 			default:
 			}
 		}
@@ -326,7 +386,7 @@ func (r *Region) waitWatched(expected uint64, deadline time.Time, alive func() b
 			// peer still there? (A truncate does not wake the group.)
 			m.probe()
 			if alive != nil && r.gone == nil && !alive() {
-				return errDisconnected
+				return ErrDisconnected
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,5 +211,47 @@ func BenchmarkRoundTrip(b *testing.B) {
 			<-done
 			client.Close()
 		})
+	}
+}
+
+func TestAWatcherHasNoGoroutineWhileNoSessionWaits(t *testing.T) {
+	if !NewWatcher().usable() {
+		t.Skip("futex_waitv is not available")
+	}
+	w := NewWatcher() // never closed: it must not need it
+	server, client := pair(t, t.TempDir(), 1, 1024, 1024)
+	server.SetWatcher(w, nil)
+	groups := func() int {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.groups)
+	}
+	before := runtime.NumGoroutine()
+	for round := 0; round < 3; round++ {
+		got := blocked(server, nil)
+		for deadline := time.Now().Add(5 * time.Second); groups() != 1; {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d groups for one waiting session", round, groups())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := client.Publish([]byte("wake"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitErr(t, got, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := server.Publish([]byte("answer"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Receive(make([]byte, 2048), soon(), nil); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); groups() != 0 || runtime.NumGoroutine() > before; {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d groups, %d goroutines (%d before) with no session waiting", round, groups(), runtime.NumGoroutine(), before)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 }

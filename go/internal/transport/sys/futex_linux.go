@@ -2,6 +2,7 @@ package sys
 
 import (
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -79,14 +80,13 @@ func FutexWait(word *atomic.Uint32, val uint32, timeout time.Duration, shared bo
 	if !shared {
 		op |= futexPrivate
 	}
-	var tsp uintptr
-	var ts syscall.Timespec
+	var ts *syscall.Timespec
 	if timeout > 0 {
-		ts = syscall.NsecToTimespec(int64(timeout))
-		tsp = uintptr(unsafe.Pointer(&ts))
+		t := syscall.NsecToTimespec(int64(timeout))
+		ts = &t
 	}
 	_, _, errno := syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(word)), op,
-		uintptr(val), tsp, 0, 0)
+		uintptr(val), uintptr(unsafe.Pointer(ts)), 0, 0)
 	return futexResult(errno)
 }
 
@@ -149,10 +149,11 @@ var waitvProbe struct {
 // with a wait that returns at once where it does).
 func FutexWaitvSupported() bool {
 	waitvProbe.once.Do(func() {
-		var word atomic.Uint32
+		word := new(atomic.Uint32) // on the heap: its address is kept as an integer
 		var w [1]FutexWaiter
-		w[0].Set(&word, 1, false)
+		w[0].Set(word, 1, false)
 		waitvProbe.ok = FutexWaitv(w[:]) == FutexChanged
+		runtime.KeepAlive(word)
 	})
 	return waitvProbe.ok
 }

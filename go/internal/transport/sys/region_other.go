@@ -123,3 +123,6 @@ func FutexWaitvSupported() bool { return false }
 
 // ThreadYield does nothing on this OS.
 func ThreadYield() {}
+
+// WaitHangup returns at once on this OS.
+func (c *Conn) WaitHangup() {}
