@@ -239,12 +239,7 @@ func (in *Incoming) HandshakeAdmit(sessionID uint64, offer ServerOffer, admit fu
 		}
 		return nil, netipc.Errorf(netipc.ErrClosed, "the connection was closed during the handshake")
 	}
-	s := newSession(RoleServer, in.conn, out.Params, 0, p)
-	if sp, ok := s.plane.(*sockPlane); ok {
-		// A request that stops half way gets the send timeout.
-		sp.stall = in.l.opts.SendTimeout
-	}
-	return &ServerSession{s: s, sendTimeout: in.l.opts.SendTimeout}, nil
+	return &ServerSession{s: newSession(RoleServer, in.conn, out.Params, 0, p, in.l.opts.SendTimeout), sendTimeout: in.l.opts.SendTimeout}, nil
 }
 
 // provision creates the shared-memory plane of an accepted SHM session
@@ -325,10 +320,12 @@ func (s *ServerSession) Params() SessionParams { return s.s.params }
 // Peer returns the client's identity.
 func (s *ServerSession) Peer() Peer { return s.s.peer }
 
-// Receive waits for the next request until deadline (zero: none). A
-// request above the negotiated limits fails with ErrLimitExceeded (the
-// session must then be closed). Errors: ErrDisconnected, ErrProtocol,
-// ErrLimitExceeded, ErrTimeout, ErrClosed.
+// Receive waits for the next request until deadline (zero: none). Once
+// the first packet of a chunked request arrived, the rest must come
+// within the listener's send timeout, whatever deadline says (ErrTimeout;
+// the session is then unusable). A request above the negotiated limits
+// fails with ErrLimitExceeded (the session must then be closed). Errors:
+// ErrDisconnected, ErrProtocol, ErrLimitExceeded, ErrTimeout, ErrClosed.
 func (s *ServerSession) Receive(deadline time.Time) (Message, error) {
 	return s.s.receive(deadline)
 }
