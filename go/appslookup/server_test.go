@@ -1,10 +1,12 @@
 package appslookup
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -27,15 +29,6 @@ func inRoot(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) 
 		}
 	}
 	return nil
-}
-
-func failureOf(t *testing.T, err error) *server.Failure {
-	t.Helper()
-	var f *server.Failure
-	if !errors.As(err, &f) {
-		t.Fatalf("error %v is not a *server.Failure", err)
-	}
-	return f
 }
 
 func TestLookupAnswers(t *testing.T) {
@@ -75,8 +68,8 @@ func TestLookupFailures(t *testing.T) {
 		_, err := lookupMethod(tc.h).NewWorker().Answer(tc.req, make([]byte, 4096), true)
 		if err == nil {
 			t.Errorf("%s: answered", tc.name)
-		} else if f := failureOf(t, err); f.Status != tc.status {
-			t.Errorf("%s: %v (%v), want %v", tc.name, f.Status, err, tc.status)
+		} else if got := server.StatusOf(err); got != tc.status {
+			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.status)
 		}
 	}
 	defer func() {
@@ -97,5 +90,34 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per answer", allocs)
+	}
+}
+
+// A Go client against the Go server, over every transport the server
+// offers by default.
+func TestGoClientLookups(t *testing.T) {
+	dir := t.TempDir()
+	s := NewServer(dir, "apps", ServerConfig{}, Handler{Handle: inRoot})
+	servertest.Serve(t, s)
+	c := NewClient(dir, "apps", ClientConfig{})
+	defer c.Close()
+	pids := make([]uint32, 5000)
+	for i := range pids {
+		pids[i] = uint32(1000 + i)
+	}
+	v, err := c.Call(context.Background(), pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != len(pids) || v.Generation() != 3 {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	for i, item := range v.Items() {
+		if item.PID != pids[i] || item.Status != protocol.PIDKnown || string(item.Comm) != "init" {
+			t.Fatalf("item %d: %+v", i, item)
+		}
+	}
+	if st := s.Stats(); st.Requests == 0 || st.FailedRequests != st.Responses.LimitExceeded {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -49,14 +49,14 @@ type Server struct {
 
 // NewServer returns a cgroups-snapshot server at service's endpoint under
 // runDir, answered by h. No I/O: Listen or Run creates the endpoint.
-func NewServer(runDir, service string, cfg netipc.ServerConfig, h Handler) *Server {
+func NewServer(runDir, service string, cfg ServerConfig, h Handler) *Server {
 	return &Server{s: server.New(runDir, service, cfg, snapshotMethod(h))}
 }
 
 // NewServerWithWorkers is NewServer with cfg.Workers set to workers: at
 // most that many handlers run at once (0 or less: the default, one per
 // CPU within 2..16).
-func NewServerWithWorkers(runDir, service string, cfg netipc.ServerConfig, h Handler, workers int) *Server {
+func NewServerWithWorkers(runDir, service string, cfg ServerConfig, h Handler, workers int) *Server {
 	cfg.Workers = max(workers, 0)
 	return NewServer(runDir, service, cfg, h)
 }

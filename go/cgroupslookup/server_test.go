@@ -1,11 +1,15 @@
 package cgroupslookup
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -39,15 +43,6 @@ func known(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuil
 	return nil
 }
 
-func failureOf(t *testing.T, err error) *server.Failure {
-	t.Helper()
-	var f *server.Failure
-	if !errors.As(err, &f) {
-		t.Fatalf("error %v is not a *server.Failure", err)
-	}
-	return f
-}
-
 func TestLookupAnswers(t *testing.T) {
 	w := lookupMethod(Handler{Handle: known}).NewWorker()
 	out := make([]byte, 4096)
@@ -75,8 +70,8 @@ func TestLookupCutShort(t *testing.T) {
 	// While the server's response size can grow, an answer the budget
 	// cuts short is LIMIT_EXCEEDED (the client reconnects with more).
 	_, err := w.Answer(req, out, true)
-	if f := failureOf(t, err); f.Status != protocol.StatusLimitExceeded {
-		t.Fatalf("growable: %v", f.Status)
+	if got := server.StatusOf(err); got != protocol.StatusLimitExceeded {
+		t.Fatalf("growable: %v", got)
 	}
 	// At the ceiling the answer is sent with a PAYLOAD_EXCEEDED suffix.
 	n, err := w.Answer(req, out, false)
@@ -116,8 +111,8 @@ func TestLookupFailures(t *testing.T) {
 		_, err := lookupMethod(tc.h).NewWorker().Answer(tc.req, make([]byte, 4096), true)
 		if err == nil {
 			t.Errorf("%s: answered", tc.name)
-		} else if f := failureOf(t, err); f.Status != tc.status {
-			t.Errorf("%s: %v (%v), want %v", tc.name, f.Status, err, tc.status)
+		} else if got := server.StatusOf(err); got != tc.status {
+			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.status)
 		}
 	}
 }
@@ -132,5 +127,51 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per answer", allocs)
+	}
+}
+
+// A Go client against the Go server: a lookup whose answer outgrows the
+// server's first response size is answered whole after the server grew
+// it, and a handler error reaches the client as a rejection.
+func TestGoClientLookups(t *testing.T) {
+	dir := t.TempDir()
+	s := NewServer(dir, "cgl", ServerConfig{}, Handler{Handle: known})
+	servertest.Serve(t, s)
+	c := NewClient(dir, "cgl", ClientConfig{})
+	defer c.Close()
+	var paths [][]byte
+	for i := range 2000 {
+		paths = append(paths, []byte(fmt.Sprintf("/sys/fs/cgroup/kubepods/%064x", i)))
+	}
+	v, err := c.Call(context.Background(), paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != len(paths) || v.Generation() != 9 {
+		t.Fatalf("%d items, generation %d", v.Len(), v.Generation())
+	}
+	for i, item := range v.Items() {
+		if item.Status != protocol.CgroupsLookupKnown || string(item.Path) != string(paths[i]) {
+			t.Fatalf("item %d: %v %q", i, item.Status, item.Path)
+		}
+	}
+	if st := s.Stats(); st.Responses.LimitExceeded == 0 {
+		t.Fatalf("the response size did not grow: %+v", st.Responses)
+	}
+
+	failing := NewServer(dir, "failing", ServerConfig{}, Handler{
+		Handle: func(*protocol.CgroupsLookupRequestView, *protocol.CgroupsLookupBuilder) error {
+			return errors.New("the table is not loaded")
+		}})
+	servertest.Serve(t, failing)
+	fc := NewClient(dir, "failing", ClientConfig{})
+	defer fc.Close()
+	_, err = fc.Call(context.Background(), paths[:1])
+	var e *netipc.Error
+	if !errors.Is(err, netipc.ErrRejected) || !errors.As(err, &e) || e.Status != protocol.StatusInternalError {
+		t.Fatalf("call to a failing handler: %v", err)
+	}
+	if st := failing.Stats(); st.HandlerErrors != 1 || st.Sessions != 1 {
+		t.Fatalf("stats %+v (one handler error, the session goes on)", st)
 	}
 }

@@ -74,7 +74,7 @@ type CodecError struct {
 
 // Error describes the failure.
 func (e *CodecError) Error() string {
-	return fmt.Sprintf("%s: %s at byte %d", e.Kind, e.What, e.Offset)
+	return fmt.Sprintf("%s: %s at byte %d", e.Kind.String(), e.What, e.Offset)
 }
 
 // Is reports whether target is the error's kind.

@@ -133,12 +133,9 @@ func chunkCount(payloadLen, first, budget uint64) uint32 {
 // the packet size. Packets is a small value; it allocates nothing:
 //
 //	var prefix [protocol.HeaderLen]byte
-//	for p := NewPackets(h, payload, size); ; {
-//		body, ok := p.Next(&prefix)
-//		if !ok {
-//			break
-//		}
-//		// one write of prefix + body
+//	p := NewPackets(h, payload, size)
+//	for body, ok := p.Next(&prefix); ok; body, ok = p.Next(&prefix) {
+//		// one write of prefix and body
 //	}
 type Packets struct {
 	header  protocol.Header

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -84,32 +85,6 @@ func TestHandshakeRoundTrip(t *testing.T) {
 	msg = HelloMessage(hello)
 	if out := ServerHandshake(msg[:], testOffer, 32768, 7); out.Params.Extensions != 0 || out.Reply[68] != 0 {
 		t.Errorf("extensions offered to a reference client: %+v", out.Params)
-	}
-}
-
-// The HELLO and HELLO_ACK of wire-envelope.md section 13, produced by the
-// functions a client and a server use.
-func TestHandshakeSpecImages(t *testing.T) {
-	hello := ClientHello(ClientOptions{
-		SupportedProfiles: 0x03, PreferredProfiles: 0x02, AuthToken: 0x1122334455667788,
-	}, 65536)
-	hello.Flags = 0 // a reference client
-	msg := HelloMessage(hello)
-	if binary.LittleEndian.Uint32(msg[0:]) != protocol.Magic || msg[16] != 44 || msg[20] != 1 || msg[12] != 1 || msg[8] != 3 {
-		t.Errorf("HELLO header % x", msg[:32])
-	}
-	offer := ServerOffer{SupportedProfiles: 0x03, PreferredProfiles: 0x02, MaxRequestPayloadBytes: 1024,
-		MaxResponsePayloadBytes: 65536, AuthToken: 0x1122334455667788}
-	out := ServerHandshake(msg[:], offer, 65536, 1)
-	wantAck := []byte{
-		0x43, 0x50, 0x49, 0x4e, 0x01, 0x00, 0x20, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-		0x30, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-		0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-		0x00, 0x04, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
-		0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	}
-	if !out.HasReply || !bytes.Equal(out.Reply[:], wantAck) {
-		t.Errorf("HELLO_ACK % x", out.Reply)
 	}
 }
 
@@ -315,5 +290,22 @@ func wantCodec(t *testing.T, what string, err error, k protocol.CodecErrorKind) 
 	var ce *protocol.CodecError
 	if !errors.As(err, &ce) || ce.Kind != k {
 		t.Errorf("%s: %v, want codec error %s", what, err, k)
+	}
+}
+
+// A Fault prints its detail and codec cause after the error's message,
+// and RuleOf finds it through the chain.
+func TestFaultText(t *testing.T) {
+	_, cause := protocol.DecodeHeader(nil)
+	err := faultf(netipc.ErrProtocol, "protocol violation by the client", RuleHeader, cause, "a message header does not decode")
+	want := "protocol violation by the client: a message header does not decode: TRUNCATED: message header at byte 0"
+	if err.Error() != want {
+		t.Errorf("%q", err.Error())
+	}
+	if RuleOf(fmt.Errorf("wrapped: %w", err)) != RuleHeader || RuleOf(cause) != 0 || RuleHeader.String() != "message header" || Rule(99).String() != "rule 99" {
+		t.Error("RuleOf / Rule.String")
+	}
+	if !errors.Is(err, protocol.Truncated) || !errors.Is(err, netipc.ErrProtocol) {
+		t.Error("errors.Is through the Fault")
 	}
 }

@@ -18,6 +18,9 @@ const StopGrace = 500 * time.Millisecond
 // HELLO.
 const HandshakeTimeout = 5 * time.Second
 
+// handshakeTimeout is HandshakeTimeout (tests shorten it).
+var handshakeTimeout = HandshakeTimeout
+
 // closeWait is how long Run waits for sessions it closed after StopGrace.
 const closeWait = 100 * time.Millisecond
 
@@ -111,8 +114,10 @@ func (s *Server) Listen() error {
 		return nil
 	}
 	l, err := transport.Listen(s.runDir, s.service, transport.ServerOptions{
-		HandshakeTimeout: HandshakeTimeout,
+		HandshakeTimeout: handshakeTimeout,
 		SendTimeout:      s.set.SendTimeout,
+		// Room for a crowd of clients connecting at the same moment.
+		Backlog: 1024,
 	})
 	if err != nil {
 		return err
@@ -190,16 +195,16 @@ func (s *Server) isStopped() bool {
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		close(s.stop)
 		prev := s.state
+		if prev == running {
+			s.stopping()
+		}
+		close(s.stop)
 		s.state = stopped
 		l := s.listener
 		s.mu.Unlock()
 		if l != nil {
 			_ = l.Close()
-		}
-		if prev == running {
-			s.stopping()
 		}
 		if prev != running {
 			close(s.done)

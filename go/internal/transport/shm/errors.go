@@ -3,21 +3,30 @@ package shm
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	netipc "github.com/netdata/netipc/go"
 )
 
 // Errors of the data path that carry no details, allocated once so that a
-// timed-out or interrupted wait allocates nothing.
+// timed-out or interrupted wait allocates nothing. Do not modify them.
 var (
-	errClosed = netipc.Errorf(netipc.ErrClosed,
+	// ErrClosed: the region was closed (Close).
+	ErrClosed = netipc.Errorf(netipc.ErrClosed,
 		"the shared-memory session is closed")
-	errAborted = netipc.Errorf(netipc.ErrAborted,
+	// ErrAborted: the wait was interrupted (Interrupt).
+	ErrAborted = netipc.Errorf(netipc.ErrAborted,
 		"the wait for a message in shared memory was interrupted: clear the interrupt to wait again")
-	errTimeout = netipc.Errorf(netipc.ErrTimeout,
+	// ErrTimeout: the deadline of a Receive passed.
+	ErrTimeout = netipc.Errorf(netipc.ErrTimeout,
 		"timed out waiting for the peer's message in shared memory: the peer did not answer in time (it may be overloaded or stuck); raise the timeout or try again")
-	errDisconnected = netipc.Errorf(netipc.ErrDisconnected,
+	// ErrDisconnected: the peer's connection is gone (alive, or the
+	// hang-up channel of SetWatcher).
+	ErrDisconnected = netipc.Errorf(netipc.ErrDisconnected,
 		"the peer closed the connection of this shared-memory session")
+)
+
+var (
 	errBusy = netipc.Errorf(netipc.ErrBusy,
 		"a request is already in flight on this shared-memory session: receive its response first (one message in flight per direction)")
 	errNoRequest = netipc.Errorf(netipc.ErrInvalidArgument,
@@ -130,4 +139,16 @@ func attachError(path string, reason AttachReason, cause error, detail string, a
 	}
 	return netipc.Wrap(netipc.ErrSHM, ae,
 		"shared memory unavailable for this session (region %s; reconnect without the shared-memory profiles)", path)
+}
+
+// TooLargeError is the cause (netipc.Error.Err) of the ErrProtocol error
+// of a published message longer than the receive buffer or the area.
+type TooLargeError struct {
+	// Len is the published length (header included), Room what fitted.
+	Len, Room int
+}
+
+// Error describes the lengths.
+func (e *TooLargeError) Error() string {
+	return "published " + strconv.Itoa(e.Len) + " bytes, room for " + strconv.Itoa(e.Room)
 }

@@ -332,6 +332,10 @@ func watchModes(t *testing.T, run func(t *testing.T, setup func(*Region))) {
 	})
 }
 
+// TestInterruptAndCloseWakeAWaiterPromptly: a watched wait here has no
+// time slice at all (no deadline, no liveness poll), so it returns only
+// if Interrupt or Close wake it; the bounds are generous (a loaded
+// machine), not performance figures.
 func TestInterruptAndCloseWakeAWaiterPromptly(t *testing.T) {
 	watchModes(t, func(t *testing.T, setup func(*Region)) {
 		for _, ext := range []uint32{0, ExtWakeOnDemand} {
@@ -344,7 +348,7 @@ func TestInterruptAndCloseWakeAWaiterPromptly(t *testing.T) {
 			start := time.Now()
 			server.Interrupt()
 			wantKind(t, waitErr(t, got, 2*time.Second), netipc.ErrAborted, "")
-			if el := time.Since(start); el > 40*time.Millisecond {
+			if el := time.Since(start); el > time.Second {
 				t.Errorf("Interrupt took %v to end the wait", el)
 			}
 			// Sticky until cleared.
@@ -362,7 +366,7 @@ func TestInterruptAndCloseWakeAWaiterPromptly(t *testing.T) {
 			start = time.Now()
 			client.Close()
 			wantKind(t, waitErr(t, got, 2*time.Second), netipc.ErrClosed, "")
-			if el := time.Since(start); el > 40*time.Millisecond {
+			if el := time.Since(start); el > time.Second {
 				t.Errorf("Close took %v to end the wait", el)
 			}
 			wantKind(t, client.Publish([]byte("x"), nil), netipc.ErrClosed, "")
@@ -548,8 +552,8 @@ func TestAttachTakesTheCurrentSequencesAsBaselines(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	if again.txSeq != 3 || again.rxSeq != 3 {
-		t.Fatalf("baselines %d/%d, want 3/3", again.txSeq, again.rxSeq)
+	if again.txSeq != 3 || again.rxSeq.Load() != 3 {
+		t.Fatalf("baselines %d/%d, want 3/3", again.txSeq, again.rxSeq.Load())
 	}
 	roundTrips(t, again, 3)
 	server.Close()

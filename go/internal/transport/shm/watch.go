@@ -309,17 +309,16 @@ func (mb *member) probe() (lost bool) {
 // instead of sleeping on the futex in its own thread (server side: idle
 // sessions then cost no thread). gone, if not nil, is closed when the
 // peer hangs up (Receive then returns ErrDisconnected); without it the
-// alive function given to Receive is asked every 100 ms. Call it before
-// the first Receive. Where futex_waitv is not available (Linux before
-// 5.16) Receive keeps sleeping on its own futex in 50 ms slices.
+// alive function given to Receive is asked every 100 ms. Call it once,
+// before the region is used (and before Interrupt or Close may be called
+// from another goroutine). Where futex_waitv is not available (Linux
+// before 5.16) Receive keeps sleeping on its own futex in 50 ms slices.
 func (r *Region) SetWatcher(w *Watcher, gone <-chan struct{}) {
 	r.watcher, r.gone = w, gone
-	if r.kick == nil {
-		r.kick = make(chan struct{}, 1)
-		r.member = member{r: r, ready: make(chan struct{}, 1)}
-		r.timer = time.NewTimer(time.Hour)
-		r.timer.Stop()
-	}
+	r.kick = make(chan struct{}, 1)
+	r.member = member{r: r, ready: make(chan struct{}, 1)}
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
 }
 
 // waitWatched waits through the watcher until the message with sequence
@@ -349,7 +348,7 @@ func (r *Region) waitWatched(expected uint64, deadline time.Time, alive func() b
 		}
 		d, expired := left(deadline, poll)
 		if expired {
-			return errTimeout
+			return ErrTimeout
 		}
 		if !r.watcher.add(&r.member, expected) {
 			// The watcher is closed: wait on our own futex.
@@ -378,7 +377,7 @@ func (r *Region) waitWatched(expected uint64, deadline time.Time, alive func() b
 		if r.gone != nil {
 			select {
 			case <-r.gone:
-				return errDisconnected
+				return ErrDisconnected
 			default:
 			}
 		}
@@ -387,7 +386,7 @@ func (r *Region) waitWatched(expected uint64, deadline time.Time, alive func() b
 			// peer still there? (A truncate does not wake the group.)
 			m.probe()
 			if alive != nil && r.gone == nil && !alive() {
-				return errDisconnected
+				return ErrDisconnected
 			}
 		}
 	}
