@@ -183,9 +183,6 @@ func permBits(st *syscall.Stat_t) uint32 { return st.Mode & 0o7777 }
 // euid is this process's effective user id.
 func euid() uint32 { return uint32(syscall.Geteuid()) }
 
-// EUID returns this process's effective user id.
-func EUID() uint32 { return euid() }
-
 // pidAlive reports whether process pid exists (a permission error still
 // means it does).
 func pidAlive(pid int) bool {

@@ -56,9 +56,9 @@ const (
 	DefaultBacklog = 16
 )
 
-// AddressInUse is the error for an endpoint a live provider serves; pid
+// addressInUse is the error for an endpoint a live provider serves; pid
 // is 0 when unknown.
-func AddressInUse(endpoint string, pid int) error {
+func addressInUse(endpoint string, pid int) error {
 	by := "a live process"
 	if pid > 0 {
 		by = "pid " + strconv.Itoa(pid)
@@ -111,7 +111,7 @@ func acquireLock(dir int, runDir, service, endpoint string) (*endpointLock, erro
 		case errors.Is(err, syscall.EWOULDBLOCK):
 			pid := holderPID(fd)
 			syscall.Close(fd)
-			return nil, AddressInUse(endpoint, pid)
+			return nil, addressInUse(endpoint, pid)
 		case errors.Is(err, syscall.EINTR):
 			syscall.Close(fd)
 			continue
@@ -220,14 +220,14 @@ func clearSocketPath(dir int, name, path string) error {
 			return foreign(path, &st)
 		case isType(&st, syscall.S_IFSOCK):
 			if live, pid := probe(dir, name, path, nodeOf(&st)); live {
-				return AddressInUse(path, pid)
+				return addressInUse(path, pid)
 			}
 			if st.Uid != euid() {
 				return foreign(path, &st)
 			}
 			time.Sleep(staleRecheck)
 			if live, pid := probe(dir, name, path, nodeOf(&st)); live {
-				return AddressInUse(path, pid)
+				return addressInUse(path, pid)
 			}
 		case st.Uid != euid():
 			return foreign(path, &st)
@@ -395,7 +395,7 @@ func Listen(runDir, service, path string, backlog int) (*Listener, error) {
 	if !strings.HasSuffix(path, suffix) {
 		return nil, netipc.Errorf(netipc.ErrInvalidArgument, "socket path %s does not end in %s", path, suffix)
 	}
-	dir, err := OpenEndpointDir(runDir)
+	dir, err := openEndpointDir(runDir)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +424,7 @@ func Listen(runDir, service, path string, backlog int) (*Listener, error) {
 	if err == nil {
 		// Something keeps appearing at the path although we hold the lock:
 		// a provider that takes no lock, or someone else's doing.
-		err = AddressInUse(path, 0)
+		err = addressInUse(path, 0)
 	}
 	lock.release(dir)
 	syscall.Close(dir)
