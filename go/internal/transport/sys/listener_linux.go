@@ -205,15 +205,26 @@ func probe(dir int, name, path string, was node) (live bool, pid int) {
 	return false, 0
 }
 
+// entryAt returns what is at name (path) in dir, without following a
+// link; ok is false when nothing is there (err nil) or it cannot be told
+// (err set).
+func entryAt(dir int, name, path string) (st syscall.Stat_t, ok bool, err error) {
+	st, err = lstatAt(dir, name)
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return st, false, nil
+	case err != nil:
+		return st, false, osError(err, "cannot inspect %s", path)
+	}
+	return st, true, nil
+}
+
 // clearSocketPath makes the socket path free, holding the endpoint lock.
 func clearSocketPath(dir int, name, path string) error {
 	for range attempts {
-		st, err := lstatAt(dir, name)
-		switch {
-		case errors.Is(err, syscall.ENOENT):
-			return nil
-		case err != nil:
-			return osError(err, "cannot inspect the socket path %s", path)
+		st, ok, err := entryAt(dir, name, path)
+		if !ok {
+			return err
 		}
 		switch {
 		case isType(&st, syscall.S_IFLNK):
@@ -253,13 +264,11 @@ func clearSocketPath(dir int, name, path string) error {
 // else.
 func clearLeftover(dir int, name, path string) error {
 	for range attempts {
-		st, err := lstatAt(dir, name)
-		switch {
-		case errors.Is(err, syscall.ENOENT):
-			return nil
-		case err != nil:
-			return osError(err, "cannot inspect the temporary socket path %s", path)
-		case !isType(&st, syscall.S_IFSOCK) || st.Uid != euid():
+		st, ok, err := entryAt(dir, name, path)
+		if !ok {
+			return err
+		}
+		if !isType(&st, syscall.S_IFSOCK) || st.Uid != euid() {
 			return foreign(path, &st)
 		}
 		removeIfSame(dir, name, nodeOf(&st), false)
