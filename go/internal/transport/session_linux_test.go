@@ -986,3 +986,45 @@ func TestRoundTripAllocatesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestServerGivesUpOnARequestStalledHalfWay(t *testing.T) {
+	baselineOnly(t)
+	withPacketSize(t, 128)
+	dir := testDir(t)
+	l := listenT(t, dir, ServerOptions{SendTimeout: 100 * time.Millisecond})
+	got := make(chan *ServerSession, 1)
+	go func() {
+		in, err := l.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		s, err := in.Handshake(1, defaultOffer)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- s
+	}()
+	raw, err := sys.Connect(dir, l.Endpoint(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	hello := HelloMessage(ClientHello(ClientOptions{MaxRequestPayloadBytes: 4096, AuthToken: testToken}, 128))
+	raw.SendPacket(hello[:], nil, time.Time{})
+	raw.RecvPacket(make([]byte, 128), time.Now().Add(time.Second))
+	s := <-got
+	defer s.Close()
+	// The first packet of a 1000-byte request, and nothing more.
+	h := reqHdr(1)
+	h.PayloadLen = 1000
+	raw.SendPacket(encHdr(h), make([]byte, 96), time.Time{})
+	start := time.Now()
+	_, err = s.Receive(time.Time{})
+	wantKind(t, "stalled request", err, netipc.ErrTimeout, "half way")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("gave up after %v", d)
+	}
+	if _, err := s.Receive(time.Now().Add(10 * time.Millisecond)); err == nil {
+		t.Fatal("the session survived a stalled request")
+	}
+}

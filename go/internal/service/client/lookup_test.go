@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/testsvc"
@@ -24,7 +25,7 @@ func TestCgroupsLookupAgainstReferenceProviders(t *testing.T) {
 	for name, b := range lookupBehaviours {
 		t.Run(name, func(t *testing.T) {
 			r := testsvc.NewReference(testsvc.Cgroups, b)
-			c := NewCgroupsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{})
+			c := NewCgroupsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{CallTimeout: 5 * time.Minute})
 			for round := 0; round < 2; round++ {
 				before := r.Count()
 				v, err := c.Call(context.Background(), keys)
@@ -49,7 +50,7 @@ func TestAppsLookupAgainstReferenceProviders(t *testing.T) {
 	for name, b := range lookupBehaviours {
 		t.Run(name, func(t *testing.T) {
 			r := testsvc.NewReference(testsvc.Apps, b)
-			c := NewAppsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{})
+			c := NewAppsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{CallTimeout: 5 * time.Minute})
 			for round := 0; round < 2; round++ {
 				before := r.Count()
 				v, err := c.Call(context.Background(), keys)

@@ -458,11 +458,14 @@ func (l *Listener) Accept() (*Conn, error) {
 func (l *Listener) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
-		err = l.ul.Close()
+		// As the Rust core: the socket file goes first, then the lock file;
+		// the listening socket closes after them, and the lock is released
+		// last, so that the next provider never finds our socket still
+		// there.
 		removeIfSame(l.dir, l.name, l.node, false)
-		// The lock goes last, so that the next provider never finds our
-		// socket still there.
-		l.lock.release(l.dir)
+		removeIfSame(l.dir, l.lock.name, l.lock.node, false)
+		err = l.ul.Close()
+		syscall.Close(l.lock.fd)
 		syscall.Close(l.dir)
 	})
 	if err != nil {

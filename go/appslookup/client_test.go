@@ -1,0 +1,158 @@
+package appslookup
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/testsvc"
+	"github.com/netdata/netipc/go/protocol"
+)
+
+// testRunDir returns a fresh run directory (mode 0700).
+func testRunDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// serve runs a Go lookup server of h at dir/service until the test ends.
+func serve(t testing.TB, dir, service string, cfg ServerConfig, h Handler) {
+	t.Helper()
+	s := NewServer(dir, service, cfg, h)
+	if err := s.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run() }()
+	t.Cleanup(func() {
+		s.Stop()
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Errorf("Run returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return after Stop")
+		}
+	})
+}
+
+var providers = map[string]testsvc.Behaviour{
+	"growable":     testsvc.RustGoDefault,
+	"growable-shm": {RequestMax: 1024, ResponseStart: 1024, ResponseCeiling: 1 << 20, Profiles: netipc.DefaultProfiles},
+	"fixed":        testsvc.CDefault,
+	"small":        testsvc.SmallFixed,
+	"lossy":        testsvc.LossyGrowable,
+}
+
+// 32,768 PIDs against every provider behaviour the client meets in the
+// field, every item checked, twice (the second call starts from what the
+// first learned), within the exchanges bound of the lookup docs.
+func TestLookupsAgainstReferenceProviders(t *testing.T) {
+	keys := testsvc.PIDs(32_768)
+	for name, b := range providers {
+		t.Run(name, func(t *testing.T) {
+			dir := testRunDir(t)
+			r := testsvc.NewReference(testsvc.Apps, b)
+			p, err := testsvc.Serve(dir, "apps", r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Stop()
+			// A logical call of ~3,000 exchanges: generous under -race on
+			// a loaded machine.
+			c := NewClient(dir, "apps", ClientConfig{CallTimeout: 5 * time.Minute})
+			defer c.Close()
+			for round := 0; round < 2; round++ {
+				before := r.Count()
+				v, err := c.Call(context.Background(), keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := testsvc.CheckApps(v, keys); err != nil {
+					t.Fatal(err)
+				}
+				e := r.CheckExchanges(before, testsvc.AppsCallSize(v, keys))
+				t.Logf("round %d: %d exchanges (bound %d), response size %d", round, e.Seen, e.Bound, r.ResponseSize())
+				if !e.OK() {
+					t.Fatalf("round %d: %d exchanges, bound %d", round, e.Seen, e.Bound)
+				}
+			}
+		})
+	}
+}
+
+func TestLookupsAgainstTheGoServer(t *testing.T) {
+	keys := testsvc.PIDs(32_768)
+	dir := testRunDir(t)
+	serve(t, dir, "apps", ServerConfig{}, Handler{Handle: testsvc.AnswerApps})
+	c := NewClient(dir, "apps", ClientConfig{CallTimeout: 5 * time.Minute})
+	defer c.Close()
+	for _, n := range []int{0, 1, 64, len(keys)} {
+		v, err := c.Call(context.Background(), keys[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := testsvc.CheckApps(v, keys[:n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not found, then found; the client's lifecycle.
+	c2 := NewClient(dir, "other", ClientConfig{})
+	defer c2.Close()
+	_, err := c2.Call(context.Background(), keys[:1])
+	if !errors.Is(err, netipc.ErrNotReady) || !errors.Is(err, netipc.ErrNotFound) || c2.Status().State != StateNotFound {
+		t.Fatalf("error %v, status %+v", err, c2.Status())
+	}
+	serve(t, dir, "other", ServerConfig{}, Handler{Handle: testsvc.AnswerApps})
+	if !c2.Refresh() || !c2.Ready() {
+		t.Fatalf("not ready: %v", c2.LastError())
+	}
+}
+
+// A lookup of 64 keys on a connected client allocates nothing.
+func TestLookupAllocatesNothing(t *testing.T) {
+	keys := testsvc.PIDs(64)
+	dir := testRunDir(t)
+	serve(t, dir, "apps", ServerConfig{}, Handler{Handle: func(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) error {
+		b.SetGeneration(1)
+		e := protocol.AppsLookupEntry{Status: protocol.PIDKnown, CgroupStatus: protocol.CgroupHostRoot, UID: 0, Comm: "p"}
+		for _, pid := range req.PIDs() {
+			if err := b.Add(pid, &e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+	c := NewClient(dir, "apps", ClientConfig{})
+	defer c.Close()
+	ctx := context.Background()
+	for i := 0; i < 3; i++ { // let both sides grow their sizes
+		if _, err := c.Call(ctx, keys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	allocs := testing.AllocsPerRun(100, func() {
+		v, e := c.Call(ctx, keys)
+		if e == nil && v.Len() != len(keys) {
+			e = errors.New("short answer")
+		}
+		if e != nil {
+			err = e
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per lookup", allocs)
+	}
+}
