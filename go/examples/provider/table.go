@@ -80,8 +80,10 @@ func syntheticTable() *table {
 	return newTable(1, cgroups, processes)
 }
 
-// maxHostCgroups bounds a scan of the machine's cgroups.
-const maxHostCgroups = 10000
+// maxHostBytes bounds a scan of the machine's cgroups: the snapshot must
+// fit the largest response (1 MiB by default), with room to spare. An
+// item takes about 48 bytes plus its name and path.
+const maxHostBytes = 768 << 10
 
 // hostTable scans this machine's cgroup v2 hierarchy (the unified one of
 // a hybrid setup). Processes are read from /proc when asked for. On a
@@ -89,14 +91,15 @@ const maxHostCgroups = 10000
 func hostTable(generation uint64) *table {
 	root := cgroupRoot()
 	var cgroups []cgroup
+	size := 0
 	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() || path == root {
 			return nil
 		}
-		if len(cgroups) == maxHostCgroups {
+		name, orchestrator := nameOf(d.Name())
+		if size += 48 + len(name) + len(path); size > maxHostBytes {
 			return fs.SkipAll
 		}
-		name, orchestrator := nameOf(d.Name())
 		cgroups = append(cgroups, cgroup{path: path, name: name, orchestrator: orchestrator})
 		return nil
 	})
