@@ -19,7 +19,7 @@ import (
 )
 
 // A client the tests drive: a lookup call and the lifecycle.
-type client[K, V any] interface {
+type lookupClient[K, V any] interface {
 	Call(ctx context.Context, keys []K) (*V, error)
 	Refresh() bool
 	Status() netipc.ClientStatus
@@ -30,7 +30,7 @@ type client[K, V any] interface {
 type public[K, V any] struct {
 	testsvc.Kind[K, V]
 	// newClient returns a client of service under dir.
-	newClient func(dir, service string, cfg netipc.ClientConfig) client[K, V]
+	newClient func(dir, service string, cfg netipc.ClientConfig) lookupClient[K, V]
 	// serve runs a Go server of service answering by the testsvc rules,
 	// or (cheap) with a constant answer that allocates nothing.
 	serve func(t testing.TB, dir, service string, cheap bool)
@@ -38,7 +38,7 @@ type public[K, V any] struct {
 
 var cgroupsPublic = public[[]byte, protocol.CgroupsLookupResponseView]{
 	Kind: testsvc.CgroupsKind,
-	newClient: func(dir, service string, cfg netipc.ClientConfig) client[[]byte, protocol.CgroupsLookupResponseView] {
+	newClient: func(dir, service string, cfg netipc.ClientConfig) lookupClient[[]byte, protocol.CgroupsLookupResponseView] {
 		return cgroupslookup.NewClient(dir, service, cfg)
 	},
 	serve: func(t testing.TB, dir, service string, cheap bool) {
@@ -60,7 +60,7 @@ var cgroupsPublic = public[[]byte, protocol.CgroupsLookupResponseView]{
 
 var appsPublic = public[uint32, protocol.AppsLookupResponseView]{
 	Kind: testsvc.AppsKind,
-	newClient: func(dir, service string, cfg netipc.ClientConfig) client[uint32, protocol.AppsLookupResponseView] {
+	newClient: func(dir, service string, cfg netipc.ClientConfig) lookupClient[uint32, protocol.AppsLookupResponseView] {
 		return appslookup.NewClient(dir, service, cfg)
 	},
 	serve: func(t testing.TB, dir, service string, cheap bool) {
