@@ -373,7 +373,7 @@ impl GoLane {
             tally.verdict(exit)
         });
         match (go, rust) {
-            (Ok(go), Ok(rust)) => Ok(format!("{} Go + {} Rust", go.tests, plural(rust, "test"))),
+            (Ok(go), Ok(rust)) => Ok(format!("{} Go + {rust} Rust tests", go.tests)),
             (go, rust) => {
                 let side = |name: &str, result: Result<String, String>| match result {
                     Ok(passed) => format!("{name} side passed ({passed})"),
