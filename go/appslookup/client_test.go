@@ -89,6 +89,37 @@ func TestLookupsAgainstReferenceProviders(t *testing.T) {
 	}
 }
 
+// The same lookups against the Rust core's reference-like providers
+// (crates/netipc-tests/src/reference.rs, through netipc-test-peer), the
+// ground truth of the Go twins in internal/testsvc.
+func TestLookupsAgainstRustReferenceProviders(t *testing.T) {
+	keys := testsvc.PIDs(32_768)
+	for _, tc := range []struct{ behaviour, profiles string }{
+		{"rust-go-default", "baseline"},
+		{"rust-go-default", "baseline|shm-hybrid"},
+		{"c-default", "baseline"},
+		{"small-fixed", "baseline"},
+		{"lossy-growable", "baseline"},
+	} {
+		t.Run(tc.behaviour+"/"+tc.profiles, func(t *testing.T) {
+			dir := testRunDir(t)
+			testsvc.RustPeer(t, "reference-lookup", dir, "apps", tc.profiles, "apps"+"/"+tc.behaviour)
+			c := NewClient(dir, "apps", ClientConfig{CallTimeout: 5 * time.Minute})
+			defer c.Close()
+			for round := 0; round < 2; round++ {
+				v, err := c.Call(context.Background(), keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := testsvc.CheckApps(v, keys); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			t.Logf("%d exchanges", c.Status().CallCount)
+		})
+	}
+}
+
 func TestLookupsAgainstTheGoServer(t *testing.T) {
 	keys := testsvc.PIDs(32_768)
 	dir := testRunDir(t)

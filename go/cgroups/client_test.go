@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,6 +140,9 @@ func TestSnapshotCalls(t *testing.T) {
 			}
 			if !c.Ready() || c.LastError() != nil {
 				t.Fatal("not ready")
+			}
+			if p, _ := c.c.Params(); p.IsSHM() != (profiles&protocol.ProfileSHMAny != 0) {
+				t.Fatalf("session profile %v with profiles %v", p.Profile, profiles)
 			}
 		})
 	}
@@ -365,5 +369,52 @@ func TestStickyStates(t *testing.T) {
 	c.Close()
 	if c.Status().State != StateDisconnected || c.LastError() != nil {
 		t.Fatalf("status %+v", c.Status())
+	}
+}
+
+// openFDs counts this process's open descriptors (-1 where /proc is
+// missing).
+func openFDs() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(entries)
+}
+
+// Clients, caches and their calls leave no goroutine or descriptor behind
+// once closed (reconnections and cancellable contexts included).
+func TestNoLeaks(t *testing.T) {
+	dir := testRunDir(t)
+	fds, goroutines := openFDs(), runtime.NumGoroutine()
+	stop := serve(t, dir, "snap", ServerConfig{}, items(3, 1))
+	c := NewClient(dir, "snap", ClientConfig{})
+	cache := NewCache(dir, "snap", ClientConfig{})
+	for i := 0; i < 50; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		if _, err := c.CallSnapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cache.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if i%10 == 9 {
+			c.Abort()
+			c.ClearAbort()
+			c.Close() // the next call connects again
+			cache.Close()
+		}
+	}
+	c.Close()
+	cache.Close()
+	stop()
+	deadline := time.Now().Add(testDeadline)
+	for runtime.NumGoroutine() > goroutines || openFDs() > fds {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines (%d before), %d descriptors (%d before)",
+				runtime.NumGoroutine(), goroutines, openFDs(), fds)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

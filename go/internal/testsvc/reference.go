@@ -175,7 +175,9 @@ func AnswerApps(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuild
 // Reference is the logic of one reference-like provider, shared by all
 // its sessions. It is safe for concurrent use.
 type Reference struct {
-	Lookup    Lookup
+	// Lookup is the lookup answered.
+	Lookup Lookup
+	// Behaviour is how the provider sizes and grows.
 	Behaviour Behaviour
 
 	size       atomic.Uint32
@@ -225,7 +227,9 @@ func (r *Reference) Answer(code uint16, request, response []byte) Reply {
 	)
 	if r.Lookup == Apps {
 		n, err = protocol.DispatchAppsLookup(new(protocol.AppsLookupBuilder), request, response,
-			func(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) bool { return AnswerApps(req, b) == nil })
+			func(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) bool {
+				return AnswerApps(req, b) == nil
+			})
 	} else {
 		n, err = protocol.DispatchCgroupsLookup(new(protocol.CgroupsLookupBuilder), request, response,
 			func(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuilder) bool {

@@ -68,13 +68,17 @@ func (p *sockPlane) receive(w *waiter, in *Reassembler) (Message, error) {
 			if err != sys.ErrWait {
 				return Message{}, err
 			}
+			ended := w.ended()
+			if ended == sys.ErrClosed || ended == errAborted {
+				return Message{}, ended
+			}
 			if !p.stallAt.IsZero() && !time.Now().Before(p.stallAt) {
 				return Message{}, errStalled
 			}
 			// Nothing was received: a message in progress resumes with the
 			// next call.
-			if err := w.ended(); err != nil {
-				return Message{}, err
+			if ended != nil {
+				return Message{}, ended
 			}
 			continue
 		}

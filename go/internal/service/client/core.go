@@ -74,8 +74,10 @@ const (
 // Request is what one attempt sends: a single payload, or (Items > 0) a
 // batch payload (directory and items) of Items items.
 type Request struct {
+	// Payload is the message payload.
 	Payload []byte
-	Items   uint32
+	// Items is the item count of a batch; 0 for a single payload.
+	Items uint32
 }
 
 // A Checker validates a response; a failure counts as a failed attempt
@@ -415,7 +417,8 @@ func (c *Core) sizes() [3]uint32 {
 // A CallScope is one public call: its deadline, and what ends it early
 // (an abort, the context).
 type CallScope struct {
-	ctx      context.Context
+	ctx context.Context
+	// Deadline ends every step of the call.
 	Deadline time.Time
 	// Limit is the time limit that set Deadline (reported by timeouts).
 	Limit time.Duration
