@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ var defaultPaths = []string{
 }
 
 func main() {
-	runDir := flag.String("run-dir", os.TempDir(), "directory of the endpoints")
+	runDir := flag.String("run-dir", filepath.Join(os.TempDir(), "netipc-example"), "directory of the endpoints (the provider's)")
 	pidList := flag.String("pids", "1,4242,99999", "comma-separated PIDs to look up")
 	token := flag.Uint64("auth-token", 0, "shared secret of provider and consumers")
 	flag.Parse()

@@ -5,8 +5,9 @@
 //
 //	go run ./examples/provider [-run-dir DIR] [-source synthetic|host] [-duration D] [-auth-token N]
 //
-// The endpoints live in -run-dir (default: the system's temporary
-// directory); providers and consumers must pass the identical string.
+// The endpoints live in -run-dir (default: netipc-example in the system's
+// temporary directory, created with mode 0700 when missing); providers
+// and consumers must pass the identical string.
 // With -source synthetic (the default) it serves a fixed table of three
 // containers and three processes; with -source host, this machine's
 // cgroups (rescanned every 10 s) and processes (read from /proc when asked
@@ -28,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -59,7 +61,7 @@ func main() {
 }
 
 func run() error {
-	runDir := flag.String("run-dir", os.TempDir(), "directory of the endpoints")
+	runDir := flag.String("run-dir", filepath.Join(os.TempDir(), "netipc-example"), "directory of the endpoints")
 	source := flag.String("source", "synthetic", "what to serve: synthetic or host")
 	duration := flag.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	token := flag.Uint64("auth-token", 0, "shared secret of provider and consumers")
@@ -75,6 +77,12 @@ func run() error {
 		current.Store(hostTable(1))
 	default:
 		return fmt.Errorf("-source %q: use synthetic or host", *source)
+	}
+
+	// The run directory must exist and be private: readable and writable
+	// by this user only (or root).
+	if err := os.MkdirAll(*runDir, 0o700); err != nil {
+		return err
 	}
 
 	// Defaults: the socket plus shared memory, payload sizes that grow as

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/netdata/netipc/go/cgroups"
@@ -27,7 +28,7 @@ import (
 )
 
 func main() {
-	runDir := flag.String("run-dir", os.TempDir(), "directory of the endpoints")
+	runDir := flag.String("run-dir", filepath.Join(os.TempDir(), "netipc-example"), "directory of the endpoints (the provider's)")
 	service := flag.String("service", protocol.ServiceCgroupsSnapshot, "service name of the snapshot provider")
 	refreshes := flag.Int("refreshes", 1, "refreshes to run")
 	interval := flag.Duration("interval", time.Second, "pause between refreshes")
