@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -28,15 +29,6 @@ func inRoot(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) 
 		}
 	}
 	return nil
-}
-
-func failureOf(t *testing.T, err error) *server.Failure {
-	t.Helper()
-	var f *server.Failure
-	if !errors.As(err, &f) {
-		t.Fatalf("error %v is not a *server.Failure", err)
-	}
-	return f
 }
 
 func TestLookupAnswers(t *testing.T) {
@@ -76,8 +68,8 @@ func TestLookupFailures(t *testing.T) {
 		_, err := lookupMethod(tc.h).NewWorker().Answer(tc.req, make([]byte, 4096), true)
 		if err == nil {
 			t.Errorf("%s: answered", tc.name)
-		} else if f := failureOf(t, err); f.Status != tc.status {
-			t.Errorf("%s: %v (%v), want %v", tc.name, f.Status, err, tc.status)
+		} else if got := server.StatusOf(err); got != tc.status {
+			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.status)
 		}
 	}
 	defer func() {
@@ -106,17 +98,7 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 func TestGoClientLookups(t *testing.T) {
 	dir := t.TempDir()
 	s := NewServer(dir, "apps", ServerConfig{}, Handler{Handle: inRoot})
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run() }()
-	defer func() {
-		s.Stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	servertest.Serve(t, s)
 	c := NewClient(dir, "apps", ClientConfig{})
 	defer c.Close()
 	pids := make([]uint32, 5000)

@@ -292,20 +292,7 @@ func TestCacheAbort(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Refresh(context.Background()) }()
-	for b.calls.Load() < 2 {
-		time.Sleep(time.Millisecond)
-	}
-	start := time.Now()
-	c.Abort()
-	select {
-	case err := <-done:
-		wantKind(t, err, netipc.ErrAborted)
-	case <-time.After(testDeadline):
-		t.Fatal("Abort did not end the refresh")
-	}
-	if e := time.Since(start); e > time.Second {
-		t.Fatalf("the refresh returned %v after Abort", e)
-	}
+	abortWhenCalled(t, b, 2, c.Abort, done)
 	checkCache(t, c, 1, 1)
 	wantKind(t, c.Refresh(context.Background()), netipc.ErrAborted)
 	if st := c.Status(); st.RefreshFailureCount != 2 || st.RefreshSuccessCount != 1 {

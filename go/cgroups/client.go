@@ -33,7 +33,9 @@ func NewClient(runDir, service string, cfg ClientConfig) *Client {
 
 // Connect connects when disconnected or when no provider was found, and
 // reconnects when broken; it does nothing when connected. It blocks for
-// at most the call timeout (or until ctx's deadline, if earlier).
+// at most the call timeout (or until ctx's deadline, if earlier). An
+// abort or a cancelled ctx is seen before the attempt starts and when it
+// ends; a connection attempt itself runs to its deadline at the most.
 //
 // The error is ErrNotReady with the client's state and the cause: why
 // the connection failed (no provider, a missing run directory, permission

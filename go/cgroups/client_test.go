@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
+	"github.com/netdata/netipc/go/internal/testsvc"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -18,42 +21,15 @@ import (
 const testDeadline = 10 * time.Second
 
 // testRunDir returns a fresh run directory (mode 0700).
-func testRunDir(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+var testRunDir = testsvc.RunDir
 
 // serve runs a snapshot server of h at dir/service until the test ends
 // (or stop is called).
 func serve(t testing.TB, dir, service string, cfg ServerConfig, h Handler) (stop func()) {
 	t.Helper()
 	s := NewServer(dir, service, cfg, h)
-	if err := s.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run() }()
-	var stopped atomic.Bool
-	stop = func() {
-		if stopped.Swap(true) {
-			return
-		}
-		s.Stop()
-		select {
-		case err := <-ran:
-			if err != nil {
-				t.Errorf("Run returned %v", err)
-			}
-		case <-time.After(testDeadline):
-			t.Errorf("Run did not return after Stop")
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	servertest.Serve(t, s)
+	return s.Stop
 }
 
 func itemName(i int) string { return fmt.Sprintf("docker-%06d", i) }
@@ -140,6 +116,9 @@ func TestSnapshotCalls(t *testing.T) {
 			if !c.Ready() || c.LastError() != nil {
 				t.Fatal("not ready")
 			}
+			if p, _ := c.c.Params(); p.IsSHM() != (profiles&protocol.ProfileSHMAny != 0) {
+				t.Fatalf("session profile %v with profiles %v", p.Profile, profiles)
+			}
 		})
 	}
 }
@@ -211,6 +190,27 @@ func newBlocking(t testing.TB) *blocking {
 // open lets every handler call answer.
 func (b *blocking) open() { b.once.Do(func() { close(b.release) }) }
 
+// abortWhenCalled waits until the handler has been called calls times,
+// aborts, and checks that the blocked operation (reporting to done) ends
+// promptly with ErrAborted.
+func abortWhenCalled(t testing.TB, b *blocking, calls int32, abort func(), done <-chan error) {
+	t.Helper()
+	for b.calls.Load() < calls {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	abort()
+	select {
+	case err := <-done:
+		wantKind(t, err, netipc.ErrAborted)
+	case <-time.After(testDeadline):
+		t.Fatal("Abort did not end the operation")
+	}
+	if e := time.Since(start); e > time.Second {
+		t.Fatalf("the operation ended %v after Abort", e)
+	}
+}
+
 func (b *blocking) handler() Handler {
 	inner := items(1, 1)
 	return Handler{Handle: func(r *protocol.CgroupsRequest, bld *protocol.CgroupsBuilder) error {
@@ -239,20 +239,7 @@ func TestAbortFromAnotherGoroutine(t *testing.T) {
 				_, err := c.CallSnapshot(context.Background())
 				done <- err
 			}()
-			for b.calls.Load() == 0 {
-				time.Sleep(time.Millisecond)
-			}
-			start := time.Now()
-			c.Abort()
-			select {
-			case err := <-done:
-				wantKind(t, err, netipc.ErrAborted)
-			case <-time.After(testDeadline):
-				t.Fatal("Abort did not wake the call")
-			}
-			if e := time.Since(start); e > time.Second {
-				t.Fatalf("the call returned %v after Abort", e)
-			}
+			abortWhenCalled(t, b, 1, c.Abort, done)
 			if c.Status().State != StateBroken || b.calls.Load() != 1 {
 				t.Fatalf("status %+v, %d handler calls", c.Status(), b.calls.Load())
 			}
@@ -365,5 +352,52 @@ func TestStickyStates(t *testing.T) {
 	c.Close()
 	if c.Status().State != StateDisconnected || c.LastError() != nil {
 		t.Fatalf("status %+v", c.Status())
+	}
+}
+
+// openFDs counts this process's open descriptors (-1 where /proc is
+// missing).
+func openFDs() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(entries)
+}
+
+// Clients, caches and their calls leave no goroutine or descriptor behind
+// once closed (reconnections and cancellable contexts included).
+func TestNoLeaks(t *testing.T) {
+	dir := testRunDir(t)
+	fds, goroutines := openFDs(), runtime.NumGoroutine()
+	stop := serve(t, dir, "snap", ServerConfig{}, items(3, 1))
+	c := NewClient(dir, "snap", ClientConfig{})
+	cache := NewCache(dir, "snap", ClientConfig{})
+	for i := 0; i < 50; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		if _, err := c.CallSnapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cache.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if i%10 == 9 {
+			c.Abort()
+			c.ClearAbort()
+			c.Close() // the next call connects again
+			cache.Close()
+		}
+	}
+	c.Close()
+	cache.Close()
+	stop()
+	deadline := time.Now().Add(testDeadline)
+	for runtime.NumGoroutine() > goroutines || openFDs() > fds {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines (%d before), %d descriptors (%d before)",
+				runtime.NumGoroutine(), goroutines, openFDs(), fds)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -21,16 +21,6 @@ func snapshotRequest() []byte {
 	return req
 }
 
-// status is the transport status an Answer error is answered with.
-func status(t *testing.T, err error) protocol.Status {
-	t.Helper()
-	var f *server.Failure
-	if !errors.As(err, &f) {
-		t.Fatalf("error %v is not a *server.Failure", err)
-	}
-	return f.Status
-}
-
 func threeItems(_ *protocol.CgroupsRequest, b *protocol.CgroupsBuilder) error {
 	b.SetGeneration(42)
 	b.SetSystemdEnabled(1)
@@ -97,7 +87,7 @@ func TestSnapshotFailures(t *testing.T) {
 			continue
 		}
 		var f *server.Failure
-		if got := status(t, err); got != tc.status || (errors.As(err, &f) && f.Handler != tc.handler) {
+		if got := server.StatusOf(err); got != tc.status || !errors.As(err, &f) || f.Handler != tc.handler {
 			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.status)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -42,15 +43,6 @@ func known(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuil
 	return nil
 }
 
-func failureOf(t *testing.T, err error) *server.Failure {
-	t.Helper()
-	var f *server.Failure
-	if !errors.As(err, &f) {
-		t.Fatalf("error %v is not a *server.Failure", err)
-	}
-	return f
-}
-
 func TestLookupAnswers(t *testing.T) {
 	w := lookupMethod(Handler{Handle: known}).NewWorker()
 	out := make([]byte, 4096)
@@ -78,8 +70,8 @@ func TestLookupCutShort(t *testing.T) {
 	// While the server's response size can grow, an answer the budget
 	// cuts short is LIMIT_EXCEEDED (the client reconnects with more).
 	_, err := w.Answer(req, out, true)
-	if f := failureOf(t, err); f.Status != protocol.StatusLimitExceeded {
-		t.Fatalf("growable: %v", f.Status)
+	if got := server.StatusOf(err); got != protocol.StatusLimitExceeded {
+		t.Fatalf("growable: %v", got)
 	}
 	// At the ceiling the answer is sent with a PAYLOAD_EXCEEDED suffix.
 	n, err := w.Answer(req, out, false)
@@ -119,8 +111,8 @@ func TestLookupFailures(t *testing.T) {
 		_, err := lookupMethod(tc.h).NewWorker().Answer(tc.req, make([]byte, 4096), true)
 		if err == nil {
 			t.Errorf("%s: answered", tc.name)
-		} else if f := failureOf(t, err); f.Status != tc.status {
-			t.Errorf("%s: %v (%v), want %v", tc.name, f.Status, err, tc.status)
+		} else if got := server.StatusOf(err); got != tc.status {
+			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.status)
 		}
 	}
 }
@@ -138,30 +130,13 @@ func TestLookupAnswerAllocatesNothing(t *testing.T) {
 	}
 }
 
-// serveLookups runs a server of h at dir/service until the test ends.
-func serveLookups(t *testing.T, dir, service string, cfg ServerConfig, h Handler) *Server {
-	t.Helper()
-	s := NewServer(dir, service, cfg, h)
-	if err := s.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run() }()
-	t.Cleanup(func() {
-		s.Stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return s
-}
-
 // A Go client against the Go server: a lookup whose answer outgrows the
 // server's first response size is answered whole after the server grew
 // it, and a handler error reaches the client as a rejection.
 func TestGoClientLookups(t *testing.T) {
 	dir := t.TempDir()
-	s := serveLookups(t, dir, "cgl", ServerConfig{}, Handler{Handle: known})
+	s := NewServer(dir, "cgl", ServerConfig{}, Handler{Handle: known})
+	servertest.Serve(t, s)
 	c := NewClient(dir, "cgl", ClientConfig{})
 	defer c.Close()
 	var paths [][]byte
@@ -184,10 +159,11 @@ func TestGoClientLookups(t *testing.T) {
 		t.Fatalf("the response size did not grow: %+v", st.Responses)
 	}
 
-	failing := serveLookups(t, dir, "failing", ServerConfig{}, Handler{
+	failing := NewServer(dir, "failing", ServerConfig{}, Handler{
 		Handle: func(*protocol.CgroupsLookupRequestView, *protocol.CgroupsLookupBuilder) error {
 			return errors.New("the table is not loaded")
 		}})
+	servertest.Serve(t, failing)
 	fc := NewClient(dir, "failing", ClientConfig{})
 	defer fc.Close()
 	_, err = fc.Call(context.Background(), paths[:1])

@@ -327,8 +327,8 @@ pub struct Report {
 
 struct Step {
     name: &'static str,
-    /// What the step counted ("7 programs"), shown after its name.
-    count: Option<String>,
+    /// What the step checked ("7 programs"), shown after its name.
+    note: Option<String>,
     result: Result<(), String>,
 }
 
@@ -350,7 +350,7 @@ impl Report {
         }
         self.steps.push(Step {
             name,
-            count: None,
+            note: None,
             result,
         });
     }
@@ -363,7 +363,7 @@ impl Report {
 
     /// [`step_with`](Self::step_with) for a step that says what it
     /// checked: the summary shows it after the step's name (`test: 412
-    /// tests in 14 packages, 0 skipped`).
+    /// tests in 14 packages (0 skipped)`).
     fn step_noted(&mut self, name: &'static str, step: impl FnOnce() -> Result<String, String>) {
         let mut note = None;
         self.step_with(name, || {
@@ -371,7 +371,7 @@ impl Report {
             Ok(())
         });
         if let Some(last) = self.steps.last_mut() {
-            last.count = note;
+            last.note = note;
         }
     }
 
@@ -390,8 +390,8 @@ impl fmt::Display for Report {
             .steps
             .iter()
             .filter(|step| step.result.is_ok())
-            .map(|step| match &step.count {
-                Some(count) => format!("{}: {count}", step.name),
+            .map(|step| match &step.note {
+                Some(note) => format!("{}: {note}", step.name),
                 None => step.name.to_owned(),
             });
         if let Some(err) = &self.setup_error {
@@ -432,7 +432,7 @@ mod tests {
                 .iter()
                 .map(|&(name, result)| Step {
                     name,
-                    count: None,
+                    note: None,
                     result: result.map_err(Into::into),
                 })
                 .collect(),

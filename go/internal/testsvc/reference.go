@@ -114,20 +114,20 @@ func CgroupAnswer(path []byte) (name string, labels []protocol.LookupLabel, ok b
 	}, true
 }
 
-// AnswerCgroups answers every path of req by CgroupAnswer (a handler for
+// AnswerCgroups answers every path of req by CgroupAnswer (a handler of
 // managed servers too).
-func AnswerCgroups(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuilder) bool {
+func AnswerCgroups(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuilder) error {
 	b.SetGeneration(Generation)
 	for i, path := range req.Paths() {
 		e := protocol.CgroupsLookupEntry{Status: protocol.CgroupsLookupUnknownPermanent}
 		if name, labels, ok := CgroupAnswer(path); ok {
 			e = protocol.CgroupsLookupEntry{Status: protocol.CgroupsLookupKnown, Orchestrator: 1, Name: name, Labels: labels}
 		}
-		if b.AddRequestItem(i, &e) != nil {
-			return false
+		if err := b.AddRequestItem(i, &e); err != nil {
+			return err
 		}
 	}
-	return true
+	return nil
 }
 
 // PIDAnswer returns the comm, cgroup path and ppid a provider answers for
@@ -143,9 +143,9 @@ func PIDAnswer(pid uint32) (comm, path string, ppid uint32, ok bool) {
 	return "proc" + strconv.FormatUint(uint64(pid%100_000), 10), path, pid / 2, true
 }
 
-// AnswerApps answers every PID of req by PIDAnswer (a handler for managed
+// AnswerApps answers every PID of req by PIDAnswer (a handler of managed
 // servers too).
-func AnswerApps(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) bool {
+func AnswerApps(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) error {
 	b.SetGeneration(Generation)
 	for _, pid := range req.PIDs() {
 		var err error
@@ -166,16 +166,18 @@ func AnswerApps(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuild
 			err = b.AddStatus(pid, protocol.PIDUnknown)
 		}
 		if err != nil {
-			return false
+			return err
 		}
 	}
-	return true
+	return nil
 }
 
 // Reference is the logic of one reference-like provider, shared by all
 // its sessions. It is safe for concurrent use.
 type Reference struct {
-	Lookup    Lookup
+	// Lookup is the lookup answered.
+	Lookup Lookup
+	// Behaviour is how the provider sizes and grows.
 	Behaviour Behaviour
 
 	size       atomic.Uint32
@@ -224,9 +226,15 @@ func (r *Reference) Answer(code uint16, request, response []byte) Reply {
 		err error
 	)
 	if r.Lookup == Apps {
-		n, err = protocol.DispatchAppsLookup(new(protocol.AppsLookupBuilder), request, response, AnswerApps)
+		n, err = protocol.DispatchAppsLookup(new(protocol.AppsLookupBuilder), request, response,
+			func(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) bool {
+				return AnswerApps(req, b) == nil
+			})
 	} else {
-		n, err = protocol.DispatchCgroupsLookup(new(protocol.CgroupsLookupBuilder), request, response, AnswerCgroups)
+		n, err = protocol.DispatchCgroupsLookup(new(protocol.CgroupsLookupBuilder), request, response,
+			func(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuilder) bool {
+				return AnswerCgroups(req, b) == nil
+			})
 	}
 	if err == nil {
 		r.answered.Add(1)

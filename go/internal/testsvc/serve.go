@@ -12,8 +12,8 @@ import (
 // session, as the reference servers have a thread per session.
 type Provider struct {
 	*Reference
-	l    *transport.Listener
-	wg   sync.WaitGroup
+	l       *transport.Listener
+	wg      sync.WaitGroup
 	mu      sync.Mutex
 	open    map[*transport.ServerSession]struct{}
 	stopped bool

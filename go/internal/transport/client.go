@@ -170,7 +170,7 @@ func clientHandshake(conn *sys.Conn, dir, service, endpoint string, opts ClientO
 			return nil, err
 		}
 	}
-	return newSession(RoleClient, conn, params, opts.ResponseLimit, p), nil
+	return newSession(RoleClient, conn, params, opts.ResponseLimit, p, 0), nil
 }
 
 // handshakeIOError names the endpoint in a failure to move a handshake

@@ -298,7 +298,7 @@ func wantCodec(t *testing.T, what string, err error, k protocol.CodecErrorKind) 
 func TestFaultText(t *testing.T) {
 	_, cause := protocol.DecodeHeader(nil)
 	err := faultf(netipc.ErrProtocol, "protocol violation by the client", RuleHeader, cause, "a message header does not decode")
-	want := "protocol violation by the client: a message header does not decode: netipc codec: TRUNCATED: message header at byte 0"
+	want := "protocol violation by the client: a message header does not decode: TRUNCATED: message header at byte 0"
 	if err.Error() != want {
 		t.Errorf("%q", err.Error())
 	}

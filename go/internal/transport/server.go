@@ -168,11 +168,27 @@ func (in *Incoming) reply(msg []byte) error {
 // ErrLimitExceeded, ErrProtocol, ErrTimeout, ErrDisconnected, ErrClosed);
 // the connection is then closed.
 func (in *Incoming) Handshake(sessionID uint64, offer ServerOffer) (*ServerSession, error) {
+	return in.HandshakeAdmit(sessionID, offer, nil)
+}
+
+// HandshakeAdmit is Handshake for a server with a session limit: once the
+// HELLO has arrived (not before: a connection that stays silent holds no
+// session), admit is asked for a session; when it refuses, the client
+// gets the at-capacity rejection carrying limit and the error is ErrBusy.
+// A nil admit admits everyone.
+func (in *Incoming) HandshakeAdmit(sessionID uint64, offer ServerOffer, admit func() (limit uint32, ok bool)) (*ServerSession, error) {
 	var buf [HandshakePacketMax]byte
 	n, err := in.readHello(buf[:])
 	if err != nil {
 		in.Close()
 		return nil, err
+	}
+	if admit != nil {
+		if limit, ok := admit(); !ok {
+			err := in.refuse(buf[:n], limit)
+			in.Close()
+			return nil, err
+		}
 	}
 	packetSize := packetSizeOf(in.conn)
 	offer.Extensions = 0
@@ -223,12 +239,7 @@ func (in *Incoming) Handshake(sessionID uint64, offer ServerOffer) (*ServerSessi
 		}
 		return nil, netipc.Errorf(netipc.ErrClosed, "the connection was closed during the handshake")
 	}
-	s := newSession(RoleServer, in.conn, out.Params, 0, p)
-	if sp, ok := s.plane.(*sockPlane); ok {
-		// A request that stops half way gets the send timeout.
-		sp.stall = in.l.opts.SendTimeout
-	}
-	return &ServerSession{s: s, sendTimeout: in.l.opts.SendTimeout}, nil
+	return &ServerSession{s: newSession(RoleServer, in.conn, out.Params, 0, p, in.l.opts.SendTimeout), sendTimeout: in.l.opts.SendTimeout}, nil
 }
 
 // provision creates the shared-memory plane of an accepted SHM session
@@ -267,19 +278,26 @@ func (in *Incoming) RefuseAtCapacity(limit uint32) error {
 	if err != nil {
 		return err
 	}
+	if err := in.refuse(buf[:n], limit); netipcKind(err) != netipc.ErrBusy {
+		return err
+	}
+	return nil
+}
+
+// refuse answers a received HELLO with the at-capacity rejection (a first
+// packet that is not a HELLO as Handshake answers it). The error is
+// ErrBusy once the rejection is sent.
+func (in *Incoming) refuse(hello []byte, limit uint32) error {
 	var out ServerOutcome
-	if hello, ok := PeekHello(buf[:n]); ok {
-		out = CapacityRejection(hello, limit)
+	if h, ok := PeekHello(hello); ok {
+		out = CapacityRejection(h, limit)
 	} else {
-		out = ServerHandshake(buf[:n], ServerOffer{}, 0, 0)
+		out = ServerHandshake(hello, ServerOffer{}, 0, 0)
 	}
 	if out.HasReply {
 		if err := in.reply(out.Reply[:]); err != nil {
 			return err
 		}
-	}
-	if netipcKind(out.Err) == netipc.ErrBusy {
-		return nil
 	}
 	return out.Err
 }
@@ -302,10 +320,12 @@ func (s *ServerSession) Params() SessionParams { return s.s.params }
 // Peer returns the client's identity.
 func (s *ServerSession) Peer() Peer { return s.s.peer }
 
-// Receive waits for the next request until deadline (zero: none). A
-// request above the negotiated limits fails with ErrLimitExceeded (the
-// session must then be closed). Errors: ErrDisconnected, ErrProtocol,
-// ErrLimitExceeded, ErrTimeout, ErrClosed.
+// Receive waits for the next request until deadline (zero: none). Once
+// the first packet of a chunked request arrived, the rest must come
+// within the listener's send timeout, whatever deadline says (ErrTimeout;
+// the session is then unusable). A request above the negotiated limits
+// fails with ErrLimitExceeded (the session must then be closed). Errors:
+// ErrDisconnected, ErrProtocol, ErrLimitExceeded, ErrTimeout, ErrClosed.
 func (s *ServerSession) Receive(deadline time.Time) (Message, error) {
 	return s.s.receive(deadline)
 }

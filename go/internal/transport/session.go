@@ -132,6 +132,9 @@ func packetSizeOf(conn *sys.Conn) uint32 {
 var (
 	errTimedOut = errors.New("transport: deadline passed")
 	errAborted  = errors.New("transport: aborted")
+	// errStalled: the rest of a message did not come within the stall
+	// limit (a server's send timeout) after its first packet.
+	errStalled = errors.New("transport: message stalled")
 )
 
 // waiter carries the deadline of one send or receive, and what ends it.
@@ -204,7 +207,9 @@ type session struct {
 }
 
 // newSession builds a session on conn with the plane p (nil: the socket).
-func newSession(role Role, conn *sys.Conn, params SessionParams, responseLimit uint32, p plane) *session {
+// stall bounds how long the rest of a chunked message may take once its
+// first packet arrived (0: only the caller's deadline).
+func newSession(role Role, conn *sys.Conn, params SessionParams, responseLimit uint32, p plane, stall time.Duration) *session {
 	s := &session{role: role, conn: conn, params: params, peer: peerOf(conn.Cred())}
 	cfg := ReassemblerConfig{Role: role, Params: params}
 	s.out = params.RequestLimits()
@@ -215,7 +220,7 @@ func newSession(role Role, conn *sys.Conn, params SessionParams, responseLimit u
 	}
 	s.in = NewReassembler(cfg)
 	if p == nil {
-		p = newSockPlane(conn, params.PacketSize, &s.flightMu, role == RoleClient)
+		p = newSockPlane(conn, params.PacketSize, &s.flightMu, role == RoleClient, stall)
 	} else {
 		s.oneInFlight = true
 	}
@@ -320,6 +325,12 @@ func (s *session) failure(err error, w *waiter, doing, why string) error {
 		return closedError(s.role)
 	case errAborted:
 		out = abortedError()
+	case errStalled:
+		out = netipc.Errorf(netipc.ErrTimeout,
+			"%s: the %s stopped sending it half way and sent nothing more for the send timeout; the session is closed",
+			doing, s.role.peer())
+		s.broken.CompareAndSwap(nil, out)
+		return out
 	case errTimedOut:
 		out = netipc.Errorf(netipc.ErrTimeout,
 			"timed out after %v %s: the %s %s (it may be overloaded or stuck); raise the timeout or try again",

@@ -804,6 +804,39 @@ func TestResponseTooLargeAllocatesNothingForIt(t *testing.T) {
 	}
 }
 
+// rawClient connects a hand-made client to l (HELLO: requests of up to
+// maxRequest bytes, packet size 128), and returns its connection and the
+// server's session. Both are closed at the end of the test.
+func rawClient(t *testing.T, l *Listener, dir string, maxRequest uint32) (*sys.Conn, *ServerSession) {
+	t.Helper()
+	got := make(chan *ServerSession, 1)
+	go func() {
+		var s *ServerSession
+		in, err := l.Accept()
+		if err == nil {
+			s, err = in.Handshake(1, ServerOffer{MaxRequestPayloadBytes: maxRequest, AuthToken: testToken})
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		got <- s
+	}()
+	raw, err := sys.Connect(dir, l.Endpoint(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	hello := HelloMessage(ClientHello(ClientOptions{MaxRequestPayloadBytes: maxRequest, AuthToken: testToken}, 128))
+	raw.SendPacket(hello[:], nil, time.Time{})
+	raw.RecvPacket(make([]byte, HandshakePacketMax), time.Now().Add(5*time.Second))
+	s := <-got
+	if s == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { s.Close() })
+	return raw, s
+}
+
 func TestLyingClient(t *testing.T) {
 	baselineOnly(t)
 	withPacketSize(t, 128)
@@ -819,30 +852,9 @@ func TestLyingClient(t *testing.T) {
 		{"response kind", protocol.Header{Kind: protocol.KindResponse, MessageID: 1, ItemCount: 1}, netipc.ErrProtocol},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := make(chan *ServerSession, 1)
-			go func() {
-				in, err := l.Accept()
-				if err != nil {
-					t.Error(err)
-				}
-				s, err := in.Handshake(1, ServerOffer{MaxRequestPayloadBytes: 4096})
-				if err != nil {
-					t.Error(err)
-				}
-				got <- s
-			}()
-			raw, err := sys.Connect(dir, l.Endpoint(), time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			hello := HelloMessage(ClientHello(ClientOptions{MaxRequestPayloadBytes: 4096}, 128))
-			raw.SendPacket(hello[:], nil, time.Time{})
-			raw.RecvPacket(make([]byte, 128), time.Now().Add(time.Second))
-			s := <-got
-			defer s.Close()
+			raw, s := rawClient(t, l, dir, 4096)
 			raw.SendPacket(encHdr(tc.h), nil, time.Time{})
-			_, err = s.Receive(time.Now().Add(5 * time.Second))
+			_, err := s.Receive(time.Now().Add(5 * time.Second))
 			wantKind(t, tc.name, err, tc.kind)
 		})
 	}
@@ -984,5 +996,26 @@ func TestRoundTripAllocatesNothing(t *testing.T) {
 				t.Fatalf("a %s round trip allocates %.1f times", tc.name, n)
 			}
 		})
+	}
+}
+
+func TestServerGivesUpOnARequestStalledHalfWay(t *testing.T) {
+	baselineOnly(t)
+	withPacketSize(t, 128)
+	dir := testDir(t)
+	l := listenT(t, dir, ServerOptions{SendTimeout: 100 * time.Millisecond})
+	raw, s := rawClient(t, l, dir, 4096)
+	// The first packet of a 1000-byte request, and nothing more.
+	h := reqHdr(1)
+	h.PayloadLen = 1000
+	raw.SendPacket(encHdr(h), make([]byte, 96), time.Time{})
+	start := time.Now()
+	_, err := s.Receive(time.Time{})
+	wantKind(t, "stalled request", err, netipc.ErrTimeout, "half way")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("gave up after %v", d)
+	}
+	if _, err := s.Receive(time.Now().Add(10 * time.Millisecond)); err == nil {
+		t.Fatal("the session survived a stalled request")
 	}
 }

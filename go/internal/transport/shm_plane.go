@@ -152,13 +152,15 @@ func (p *shmPlane) receive(w *waiter, in *Reassembler) (Message, error) {
 			return m, err
 		}
 		switch err {
-		case shm.ErrTimeout, shm.ErrAborted, shm.ErrClosed:
+		case shm.ErrTimeout, shm.ErrAborted:
 			// The session says why (closed, interrupted, deadline), or
 			// nothing: a wake-up for nothing, wait again.
 			if err := w.ended(); err != nil {
 				return Message{}, err
 			}
 			continue
+		case shm.ErrClosed:
+			return Message{}, sys.ErrClosed
 		}
 		var tl *shm.TooLargeError
 		if !p.server && errors.As(err, &tl) && tl.Len > len(p.buf) {

@@ -450,9 +450,9 @@ func rustTestPeer(t *testing.T) string {
 	return p
 }
 
-// startRustPeer runs the Rust peer with args until the test ends and
-// waits for its first line (want).
-func startRustPeer(t *testing.T, want string, args ...string) {
+// startRustPeer runs the Rust peer with args until the test ends, waits
+// for its first line (want) and returns its pid.
+func startRustPeer(t *testing.T, want string, args ...string) int {
 	t.Helper()
 	peer := rustTestPeer(t)
 	cmd := exec.Command(peer, args...)
@@ -484,6 +484,7 @@ func startRustPeer(t *testing.T, want string, args ...string) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the Rust peer did not say %q; stderr: %s", want, stderr.String())
 	}
+	return cmd.Process.Pid
 }
 
 func TestSHMGoClientRustServer(t *testing.T) {
@@ -527,5 +528,99 @@ func TestSHMRustClientGoServer(t *testing.T) {
 	case err := <-ended:
 		t.Fatalf("the session ended early: %v", err)
 	default:
+	}
+}
+
+// TestSHMRustCallerGoServer: the Rust CLI (netipc call: NETIPC_BIN, or
+// next to the test peer) calls a Go INCREMENT server over shared memory
+// only.
+func TestSHMRustCallerGoServer(t *testing.T) {
+	cli := os.Getenv("NETIPC_BIN")
+	if cli == "" {
+		cli = filepath.Join(filepath.Dir(rustTestPeer(t)), "netipc")
+	}
+	if _, err := os.Stat(cli); err != nil {
+		t.Skipf("no netipc CLI (NETIPC_BIN, or next to NETIPC_TEST_PEER: %v): the Rust caller test did NOT run (cargo build -p netipc-cli)", err)
+	}
+	var mu sync.Mutex
+	var seen []SessionParams
+	srv := startSHMServer(t, ServerOffer{SupportedProfiles: shmBoth, PreferredProfiles: protocol.ProfileSHMHybrid}, func(s *ServerSession) {
+		mu.Lock()
+		seen = append(seen, s.Params())
+		mu.Unlock()
+		for {
+			m, err := s.Receive(time.Time{})
+			if err != nil {
+				return
+			}
+			var out [8]byte
+			if len(m.Payload) >= 8 {
+				v := uint64(m.Payload[0]) | uint64(m.Payload[1])<<8 | uint64(m.Payload[2])<<16 | uint64(m.Payload[3])<<24 |
+					uint64(m.Payload[4])<<32 | uint64(m.Payload[5])<<40 | uint64(m.Payload[6])<<48 | uint64(m.Payload[7])<<56
+				v++
+				for i := range out {
+					out[i] = byte(v >> (8 * i))
+				}
+			}
+			h := m.Header
+			h.Kind = protocol.KindResponse
+			if s.Send(h, out[:]) != nil {
+				return
+			}
+		}
+	})
+	out, err := exec.Command(cli, "call", "increment", "41", "--service", shmTestService, "--run-dir", srv.dir,
+		"--profiles", "shm-hybrid", "--json").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "42") {
+		t.Fatalf("netipc call: %v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 || !seen[len(seen)-1].IsSHM() {
+		t.Fatalf("sessions %+v: the call did not use shared memory", seen)
+	}
+}
+
+// BenchmarkSHMSessionRoundTrip: one request and its response on a Go
+// client session against a Go server session in the same process.
+func BenchmarkSHMSessionRoundTrip(b *testing.B) {
+	dir := b.TempDir()
+	l, err := Listen(dir, shmTestService, ServerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		in, err := l.Accept()
+		if err != nil {
+			return
+		}
+		s, err := in.Handshake(1, ServerOffer{SupportedProfiles: shmBoth, PreferredProfiles: protocol.ProfileSHMHybrid})
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		echoSessions(s)
+	}()
+	c, err := Connect(dir, shmTestService, ClientOptions{SupportedProfiles: shmBoth, PreferredProfiles: protocol.ProfileSHMHybrid}, time.Now().Add(10*time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if !c.Params().IsSHM() {
+		b.Fatal("not shared memory")
+	}
+	h := protocol.Header{Kind: protocol.KindRequest, Code: protocol.MethodIncrement, ItemCount: 1}
+	payload := make([]byte, 8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.MessageID++
+		if err := c.Send(h, payload, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Receive(time.Time{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

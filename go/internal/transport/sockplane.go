@@ -19,14 +19,15 @@ type sockPlane struct {
 	// updates while a Send may add one (nil on a server).
 	flightMu *sync.Mutex
 	prefix   [protocol.HeaderLen]byte
-	// stall, when set (servers: the send timeout), bounds the time the
-	// rest of a message may take once its first packet arrived: a peer
-	// that stops half way fails the receive with ErrTimeout.
-	stall time.Duration
+	// stall (server: the send timeout) bounds how long the rest of a
+	// message may take once its first packet arrived; stallAt is that
+	// moment for the message in progress (zero: none).
+	stall   time.Duration
+	stallAt time.Time
 }
 
-func newSockPlane(conn *sys.Conn, packetSize uint32, flightMu *sync.Mutex, client bool) *sockPlane {
-	p := &sockPlane{conn: conn, packetSize: packetSize}
+func newSockPlane(conn *sys.Conn, packetSize uint32, flightMu *sync.Mutex, client bool, stall time.Duration) *sockPlane {
+	p := &sockPlane{conn: conn, packetSize: packetSize, stall: stall}
 	if client {
 		p.flightMu = flightMu
 	}
@@ -58,15 +59,26 @@ func (p *sockPlane) send(h protocol.Header, payload []byte, w *waiter) error {
 
 func (p *sockPlane) receive(w *waiter, in *Reassembler) (Message, error) {
 	for {
-		n, err := p.conn.RecvPacket(in.Buffer(), w.deadline)
+		deadline := w.deadline
+		if !p.stallAt.IsZero() && (deadline.IsZero() || p.stallAt.Before(deadline)) {
+			deadline = p.stallAt
+		}
+		n, err := p.conn.RecvPacket(in.Buffer(), deadline)
 		if err != nil {
 			if err != sys.ErrWait {
 				return Message{}, err
 			}
+			ended := w.ended()
+			if ended == sys.ErrClosed || ended == errAborted {
+				return Message{}, ended
+			}
+			if !p.stallAt.IsZero() && !time.Now().Before(p.stallAt) {
+				return Message{}, errStalled
+			}
 			// Nothing was received: a message in progress resumes with the
 			// next call.
-			if err := w.ended(); err != nil {
-				return Message{}, err
+			if ended != nil {
+				return Message{}, ended
 			}
 			continue
 		}
@@ -81,21 +93,12 @@ func (p *sockPlane) receive(w *waiter, in *Reassembler) (Message, error) {
 			return Message{}, err
 		}
 		if done {
+			p.stallAt = time.Time{}
 			return in.Message(), nil
 		}
-		if p.stall > 0 && in.Partial() {
-			p.stallFrom(w)
+		if p.stall > 0 && p.stallAt.IsZero() {
+			p.stallAt = time.Now().Add(p.stall)
 		}
-	}
-}
-
-// stallFrom brings the receive's deadline forward to the stall limit of
-// a message whose first packet arrived now (once per message).
-func (p *sockPlane) stallFrom(w *waiter) {
-	now := time.Now()
-	limit := now.Add(p.stall)
-	if w.deadline.IsZero() || limit.Before(w.deadline) {
-		w.deadline, w.start = limit, now
 	}
 }
 

@@ -17,6 +17,7 @@
 //! | `l2-snapshot` | managed CGROUPS_SNAPSHOT server: TAG items, generation TAG |
 //! | `l2-cgroups-lookup` | managed CGROUPS_LOOKUP server (64 KiB responses): every path KNOWN, named `name:<path>`, generation TAG |
 //! | `l2-apps-lookup` | managed APPS_LOOKUP server (64 KiB responses): every pid KNOWN with comm `p<pid % 1000>` and ppid TAG, generation TAG |
+//! | `reference-lookup` | a lookup provider behaving like a reference implementation's (`netipc_tests::reference`); TAG is `LOOKUP/BEHAVIOUR`: `cgroups` or `apps`, and `rust-go-default`, `c-default`, `small-fixed` or `lossy-growable` |
 //!
 //! PROFILES is a profile set as `Profiles` prints it (default `baseline`);
 //! for the `l2-*` modes it is the managed server's `supported_profiles`
@@ -172,6 +173,43 @@ fn idle_client(run_dir: &str, service: &str, profiles: Profiles) -> netipc::Resu
     Ok(())
 }
 
+/// Runs a reference-like lookup provider (`netipc_tests::reference`) until
+/// the test closes stdin or kills the process. `what` is
+/// `LOOKUP/BEHAVIOUR`.
+fn reference_lookup(run_dir: &str, service: &str, profiles: Profiles, what: &str) {
+    use netipc_tests::reference::{Behaviour, Lookup, Provider};
+    let (lookup, behaviour) = what.split_once('/').unwrap_or((what, ""));
+    let lookup = match lookup {
+        "apps" => Lookup::Apps,
+        _ => Lookup::Cgroups,
+    };
+    let behaviour = match behaviour {
+        "c-default" => Behaviour::C_DEFAULT,
+        "small-fixed" => Behaviour {
+            request_max: 1024,
+            response_start: 4096,
+            response_ceiling: 4096,
+            ..Behaviour::C_DEFAULT
+        },
+        "lossy-growable" => Behaviour {
+            loses_limit_exceeded: true,
+            ..Behaviour::RUST_GO_DEFAULT
+        },
+        _ => Behaviour::RUST_GO_DEFAULT,
+    };
+    let _provider = Provider::spawn(
+        run_dir,
+        service,
+        lookup,
+        Behaviour {
+            profiles,
+            ..behaviour
+        },
+    );
+    say("ready");
+    std::thread::sleep(Duration::MAX);
+}
+
 /// Runs a managed server until the test closes stdin or kills the process.
 fn managed(
     mode: &str,
@@ -268,7 +306,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
         eprintln!(
-            "usage: netipc-test-peer serve|stall-request|stall-response|crash|stall-after-request|idle-client|l2-increment|l2-string-reverse|l2-snapshot|l2-cgroups-lookup|l2-apps-lookup RUN_DIR SERVICE [PROFILES] [TAG]"
+            "usage: netipc-test-peer serve|stall-request|stall-response|crash|stall-after-request|idle-client|l2-increment|l2-string-reverse|l2-snapshot|l2-cgroups-lookup|l2-apps-lookup|reference-lookup RUN_DIR SERVICE [PROFILES] [TAG]"
         );
         return ExitCode::from(2);
     }
@@ -278,6 +316,15 @@ fn main() -> ExitCode {
         .get(4)
         .map_or(Ok(Profiles::BASELINE), |p| p.parse())
         .expect("PROFILES: names such as baseline|shm-hybrid, or none");
+    if args[1] == "reference-lookup" {
+        reference_lookup(
+            run_dir,
+            service,
+            profiles,
+            args.get(5).map_or("", String::as_str),
+        );
+        return ExitCode::SUCCESS;
+    }
     let tag = args.get(5).and_then(|t| t.parse().ok()).unwrap_or(1);
     let result = match args[1].as_str() {
         "serve" => serve(run_dir, service, profiles),

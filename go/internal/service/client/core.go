@@ -26,6 +26,10 @@ const maxOverflowAttempts = 8
 // Smallest size the growth rounds to.
 const growthFloor = 16
 
+// maxWait is the longest a deadline lies ahead (a longer call timeout
+// would overflow the clock): a century.
+const maxWait = 100 * 365 * 24 * time.Hour
+
 // Session is what the core needs of a connected transport session
 // (*transport.ClientSession). Send and Receive are used by the client's
 // goroutine; Interrupt and ClearInterrupt by any goroutine.
@@ -74,8 +78,10 @@ const (
 // Request is what one attempt sends: a single payload, or (Items > 0) a
 // batch payload (directory and items) of Items items.
 type Request struct {
+	// Payload is the message payload.
 	Payload []byte
-	Items   uint32
+	// Items is the item count of a batch; 0 for a single payload.
+	Items uint32
 }
 
 // A Checker validates a response; a failure counts as a failed attempt
@@ -148,9 +154,6 @@ func NewWithDialer(runDir, service string, method uint16, cfg netipc.ClientConfi
 	c.callTimeout.Store(int64(set.CallTimeout))
 	return c
 }
-
-// Settings returns the config with its defaults applied.
-func (c *Core) Settings() *netipc.ClientSettings { return &c.set }
 
 // Service returns the service name.
 func (c *Core) Service() string { return c.service }
@@ -237,17 +240,17 @@ func (c *Core) Params() (p transport.SessionParams, ok bool) {
 	return c.sess.Params(), true
 }
 
-// RequestCapacity is the request payload size the next request must fit.
-func (c *Core) RequestCapacity() uint32 {
+// requestCapacity is the request payload size the next request must fit.
+func (c *Core) requestCapacity() uint32 {
 	if c.sess == nil {
 		return c.reqProposal
 	}
 	return c.sess.Params().MaxRequestPayloadBytes
 }
 
-// ResponseCapacity is the response payload size the next response may
+// responseCapacity is the response payload size the next response may
 // have.
-func (c *Core) ResponseCapacity() uint32 {
+func (c *Core) responseCapacity() uint32 {
 	if c.sess == nil {
 		return c.respProposal
 	}
@@ -261,8 +264,8 @@ func (c *Core) mayPropose(size uint32) bool {
 		(c.refusedRequest == 0 || grow(0, uint64(size), ^uint32(0)) < c.refusedRequest)
 }
 
-// CountError counts a failed call.
-func (c *Core) CountError() { c.errs.Add(1) }
+// countError counts a failed call.
+func (c *Core) countError() { c.errs.Add(1) }
 
 // Close drops the session: the state becomes Disconnected, the abort flag
 // is cleared, the configured profiles are offered again and the last
@@ -415,7 +418,8 @@ func (c *Core) sizes() [3]uint32 {
 // A CallScope is one public call: its deadline, and what ends it early
 // (an abort, the context).
 type CallScope struct {
-	ctx      context.Context
+	ctx context.Context
+	// Deadline ends every step of the call.
 	Deadline time.Time
 	// Limit is the time limit that set Deadline (reported by timeouts).
 	Limit time.Duration
@@ -430,7 +434,7 @@ type CallScope struct {
 func (c *Core) Begin(ctx context.Context) CallScope {
 	limit := c.CallTimeout()
 	now := time.Now()
-	sc := CallScope{ctx: ctx, Deadline: now.Add(limit), Limit: limit}
+	sc := CallScope{ctx: ctx, Deadline: now.Add(min(limit, maxWait)), Limit: limit}
 	if d, ok := ctx.Deadline(); ok && d.Before(sc.Deadline) {
 		sc.Deadline, sc.Limit, sc.byContext = d, d.Sub(now), true
 	}
@@ -530,14 +534,14 @@ func (c *Core) ConnectContext(ctx context.Context) error {
 // as a failed call.
 func (c *Core) Ensure(sc *CallScope) error {
 	if err := c.Interrupted(sc); err != nil {
-		c.CountError()
+		c.countError()
 		return err
 	}
 	if c.State() == netipc.StateReady {
 		return nil
 	}
 	if err := c.Connect(sc.Deadline); err != nil {
-		c.CountError()
+		c.countError()
 		return err
 	}
 	return nil
@@ -545,14 +549,14 @@ func (c *Core) Ensure(sc *CallScope) error {
 
 // Call runs one request with the at-least-once retry policy; every step
 // (sends, waits, reconnects) ends by sc.Deadline. On success the response
-// is Response(). The client must be ready (Ensure).
+// is c.response(). The client must be ready (Ensure).
 func (c *Core) Call(sc *CallScope, req Request, check Checker) error {
 	if c.State() != netipc.StateReady {
-		c.CountError()
+		c.countError()
 		return c.notReady()
 	}
 	if err := c.Interrupted(sc); err != nil {
-		c.CountError()
+		c.countError()
 		return err
 	}
 	err := c.callWithRetry(sc, req, check)
@@ -612,7 +616,7 @@ func (c *Core) callWithRetry(sc *CallScope, req Request, check Checker) error {
 func (c *Core) capacityExhausted() error {
 	return netipc.Errorf(netipc.ErrLimitExceeded,
 		"the message to %q does not fit the largest sizes the provider will agree to (request %d bytes at most, response %d); configure larger payload limits on both sides (ClientConfig and ServerConfig MaxRequestPayloadBytes / MaxResponsePayloadBytes)",
-		c.service, c.RequestCapacity(), c.ResponseCapacity())
+		c.service, c.requestCapacity(), c.responseCapacity())
 }
 
 func (c *Core) countCall() {
@@ -621,7 +625,7 @@ func (c *Core) countCall() {
 }
 
 func (c *Core) fail(err error) error {
-	c.CountError()
+	c.countError()
 	return err
 }
 
@@ -748,21 +752,21 @@ func (c *Core) rejected(status protocol.Status) error {
 	}
 }
 
-// Response returns the last response, after a successful Call.
-func (c *Core) Response() transport.Message { return c.resp }
+// response returns the last response, after a successful Call.
+func (c *Core) response() transport.Message { return c.resp }
 
 // renegotiateRequest grows the request proposal so that a request of
 // needed bytes fits, reconnects (by deadline), and reports whether the
 // new session takes it.
 func (c *Core) renegotiateRequest(needed uint32, deadline time.Time) bool {
-	before := c.RequestCapacity()
+	before := c.requestCapacity()
 	c.reqProposal = grow(c.reqProposal, uint64(needed), c.set.RequestCeiling)
 	c.breakSession()
 	if c.tryConnect(deadline) != netipc.StateReady {
 		return false
 	}
 	c.reconnects.Add(1)
-	after := c.RequestCapacity()
+	after := c.requestCapacity()
 	return after > before && after >= needed
 }
 

@@ -116,7 +116,7 @@ func TestCallsCountAndNumberMessages(t *testing.T) {
 		if err := call(c, context.Background(), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
-		if got := c.Response().Payload; len(got) != 1 || got[0] != byte(i) {
+		if got := c.response().Payload; len(got) != 1 || got[0] != byte(i) {
 			t.Fatalf("response %v", got)
 		}
 	}

@@ -85,7 +85,7 @@ type fakeSession struct {
 	closed      bool
 	peerGone    bool // the provider closed the session
 	pending     []func() (transport.Message, error)
-	buf         []byte
+	buf, out    []byte
 }
 
 func (s *fakeSession) Params() transport.SessionParams { return s.params }
@@ -229,7 +229,8 @@ func referenceNet(r *testsvc.Reference) *fakeNet {
 		}, nil
 	}
 	f.serve = func(s *fakeSession, h protocol.Header, payload []byte) (protocol.Header, []byte, error) {
-		out := make([]byte, s.params.MaxResponsePayloadBytes)
+		s.out = grown(s.out, int(s.params.MaxResponsePayloadBytes))
+		out := s.out
 		rep := r.Answer(h.Code, payload, out)
 		if !rep.Send {
 			return protocol.Header{}, nil, netipc.Errorf(netipc.ErrDisconnected, "the peer closed the connection")

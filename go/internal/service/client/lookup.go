@@ -138,7 +138,7 @@ func lookupLimit(field string, what string, args ...any) error {
 func (l *Lookup[K, S]) Run(sc *CallScope, keys []K) error {
 	c := l.core
 	if uint64(len(keys)) > uint64(c.set.MaxLookupItems) {
-		c.CountError()
+		c.countError()
 		return lookupLimit("MaxLookupItems", "a lookup of %d keys exceeds the client's %d", len(keys), c.set.MaxLookupItems)
 	}
 	if err := c.Ensure(sc); err != nil {
@@ -154,7 +154,7 @@ func (l *Lookup[K, S]) Run(sc *CallScope, keys []K) error {
 		if ec, ok := err.(errCounted); ok {
 			return ec.error
 		}
-		c.CountError()
+		c.countError()
 		return err
 	}
 	return nil
@@ -226,22 +226,22 @@ func (l *Lookup[K, S]) loop(sc *CallScope, keys []K) ([]byte, error) {
 			return nil, err
 		}
 		rest := keys[start:]
-		k := l.spec.fit(rest, int(c.RequestCapacity()))
+		k := l.spec.fit(rest, int(c.requestCapacity()))
 		if k < len(rest) && k > 0 && !grown {
 			// Ask once per call for a request size that takes every
 			// remaining key: one reconnect now saves an exchange per
 			// request-full of keys, in this call and every later one.
 			grown = true
 			needed := min(l.spec.requestLen(rest), int(set.RequestCeiling))
-			if needed > int(c.RequestCapacity()) && c.mayPropose(uint32(needed)) {
+			if needed > int(c.requestCapacity()) && c.mayPropose(uint32(needed)) {
 				c.renegotiateRequest(uint32(needed), sc.Deadline)
 				if c.State() != netipc.StateReady {
 					return nil, c.notReady()
 				}
-				k = l.spec.fit(rest, int(c.RequestCapacity()))
+				k = l.spec.fit(rest, int(c.requestCapacity()))
 			}
 		}
-		response := c.ResponseCapacity()
+		response := c.responseCapacity()
 		switch {
 		case alone:
 			k = min(k, 1)
@@ -295,17 +295,17 @@ func (l *Lookup[K, S]) loop(sc *CallScope, keys []K) ([]byte, error) {
 				if c.Connect(sc.Deadline) != nil {
 					return nil, errCounted{err}
 				}
-				if c.ResponseCapacity() <= response {
+				if c.responseCapacity() <= response {
 					if kind == netipc.ErrDisconnected {
 						return nil, errCounted{err}
 					}
-					l.scratch.fixedResponse = c.ResponseCapacity()
+					l.scratch.fixedResponse = c.responseCapacity()
 				}
 				continue
 			}
 			return nil, errCounted{err}
 		}
-		payload := c.Response().Payload
+		payload := c.response().Payload
 		// One exchange that answers every key needs no stitching.
 		whole := start == 0 && k == len(keys)
 		g, answeredN, firstAlone, err := l.take(payload, keys[start:start+k], whole, limit)
@@ -397,6 +397,3 @@ func (l *Lookup[K, S]) stitch(generation uint64) ([]byte, error) {
 	}
 	return s.out[:m], nil
 }
-
-// Spec returns the spec, which holds the view of the last answer.
-func (l *Lookup[K, S]) Spec() S { return l.spec }

@@ -4,67 +4,32 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/testsvc"
 	"github.com/netdata/netipc/go/protocol"
 )
 
-const lookupKeys = 32_768
-
-var lookupBehaviours = map[string]testsvc.Behaviour{
-	"growable": testsvc.RustGoDefault,
-	"fixed":    testsvc.CDefault,
-	"small":    testsvc.SmallFixed,
-	"lossy":    testsvc.LossyGrowable,
+// Lookups of 32,768 keys against every provider behaviour of the field
+// (the Go twins of the reference providers, on a fake network), every
+// item checked, within the exchanges bound of the lookup docs.
+func TestLookupsAgainstReferenceProviders(t *testing.T) {
+	againstReferences(t, testsvc.CgroupsKind, func(d Dialer, cfg netipc.ClientConfig) testsvc.Call[[]byte, protocol.CgroupsLookupResponseView] {
+		return NewCgroupsLookupWithDialer(d, cfg).Call
+	})
+	againstReferences(t, testsvc.AppsKind, func(d Dialer, cfg netipc.ClientConfig) testsvc.Call[uint32, protocol.AppsLookupResponseView] {
+		return NewAppsLookupWithDialer(d, cfg).Call
+	})
 }
 
-func TestCgroupsLookupAgainstReferenceProviders(t *testing.T) {
-	keys := testsvc.Paths(lookupKeys)
-	for name, b := range lookupBehaviours {
-		t.Run(name, func(t *testing.T) {
-			r := testsvc.NewReference(testsvc.Cgroups, b)
-			c := NewCgroupsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{})
-			for round := 0; round < 2; round++ {
-				before := r.Count()
-				v, err := c.Call(context.Background(), keys)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := testsvc.CheckCgroups(v, keys); err != nil {
-					t.Fatal(err)
-				}
-				e := r.CheckExchanges(before, testsvc.CgroupsCallSize(v, keys))
-				t.Logf("round %d: %d exchanges (bound %d), response size %d", round, e.Seen, e.Bound, r.ResponseSize())
-				if !e.OK() {
-					t.Fatalf("round %d: %d exchanges, bound %d", round, e.Seen, e.Bound)
-				}
-			}
-		})
-	}
-}
-
-func TestAppsLookupAgainstReferenceProviders(t *testing.T) {
-	keys := testsvc.PIDs(lookupKeys)
-	for name, b := range lookupBehaviours {
-		t.Run(name, func(t *testing.T) {
-			r := testsvc.NewReference(testsvc.Apps, b)
-			c := NewAppsLookupWithDialer(referenceNet(r).dialer, netipc.ClientConfig{})
-			for round := 0; round < 2; round++ {
-				before := r.Count()
-				v, err := c.Call(context.Background(), keys)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := testsvc.CheckApps(v, keys); err != nil {
-					t.Fatal(err)
-				}
-				e := r.CheckExchanges(before, testsvc.AppsCallSize(v, keys))
-				t.Logf("round %d: %d exchanges (bound %d), response size %d", round, e.Seen, e.Bound, r.ResponseSize())
-				if !e.OK() {
-					t.Fatalf("round %d: %d exchanges, bound %d", round, e.Seen, e.Bound)
-				}
-			}
+func againstReferences[K, V any](t *testing.T, k testsvc.Kind[K, V], client func(Dialer, netipc.ClientConfig) testsvc.Call[K, V]) {
+	for name, b := range testsvc.Behaviours {
+		t.Run(k.Lookup.String()+"/"+name, func(t *testing.T) {
+			r := testsvc.NewReference(k.Lookup, b)
+			// A logical call of ~3,000 exchanges: generous under -race on
+			// a loaded machine.
+			k.Rounds(t, r, 32_768, client(referenceNet(r).dialer, netipc.ClientConfig{CallTimeout: 5 * time.Minute}))
 		})
 	}
 }

@@ -29,7 +29,9 @@ func (*cgroupsSpec) requestLen(keys [][]byte) int {
 	return math.MaxInt
 }
 
-func (*cgroupsSpec) oneKeyLen(key []byte) int { return protocol.CgroupsLookupSingleRequestLen(len(key)) }
+func (*cgroupsSpec) oneKeyLen(key []byte) int {
+	return protocol.CgroupsLookupSingleRequestLen(len(key))
+}
 
 func (*cgroupsSpec) oversized(key []byte, dst []byte) ([]byte, bool) {
 	n := protocol.CgroupsLookupPlaceholderLen(len(key))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -137,26 +138,27 @@ func (s *Server) offer() transport.ServerOffer {
 }
 
 // handshake answers a connection's HELLO (refusing it when the server is
-// full), then serves the session.
+// full once the HELLO has arrived: a silent connection holds no session),
+// then serves the session.
 func (s *Server) handshake(c *conn) {
 	defer s.unregister(c)
-	if !s.reserveSession() {
-		err := c.in.RefuseAtCapacity(uint32(min(s.set.MaxSessions, 1<<31)))
-		s.counters.handshaking.Add(-1)
-		s.detach(c)
-		if err == nil {
-			s.counters.refusedAtCapacity.Add(1)
-			s.refusedAtCapacity(c.peer)
-		} else {
-			s.handshakeFailed(c.peer, err)
-		}
-		return
+	asked, reserved := false, false
+	admit := func() (uint32, bool) {
+		asked, reserved = true, s.reserveSession()
+		return uint32(min(s.set.MaxSessions, math.MaxUint32)), reserved
 	}
-	sess, err := c.in.Handshake(s.nextID.Add(1), s.offer())
+	sess, err := c.in.HandshakeAdmit(s.nextID.Add(1), s.offer(), admit)
 	s.counters.handshaking.Add(-1)
 	if err != nil {
-		s.counters.sessions.Add(-1)
 		s.detach(c)
+		switch {
+		case reserved:
+			s.counters.sessions.Add(-1)
+		case asked && errors.Is(err, netipc.ErrBusy):
+			s.counters.refusedAtCapacity.Add(1)
+			s.refusedAtCapacity(c.peer)
+			return
+		}
 		s.handshakeFailed(c.peer, err)
 		return
 	}

@@ -79,7 +79,11 @@ func (s *Server) neededSize(a Answerer, h *protocol.Header, payload []byte, budg
 		return fallback
 	}
 	trial := make([]byte, ceiling)
-	n, err, panicked := contained(a, h, payload, trial, false)
+	// Growable, as in the Rust server: an answer the ceiling would still
+	// cut short needs the ceiling (a next session at the ceiling answers
+	// it with OVERSIZED_ITEM); otherwise the size never grows and every
+	// retry overflows again.
+	n, err, panicked := contained(a, h, payload, trial, true)
 	switch {
 	case panicked != nil:
 		return fallback

@@ -122,6 +122,10 @@ var ErrNoHandler error = &Failure{
 	Err:    errors.New("this server was created without a handler"),
 }
 
+// StatusOf returns the transport status a request is answered with when
+// Answer returned err.
+func StatusOf(err error) protocol.Status { return failure(err).Status }
+
 // failure classifies an error of Answer.
 func failure(err error) *Failure {
 	var f *Failure

@@ -11,9 +11,12 @@
 // The engine is modelled on the Rust core's managed server, in Go terms:
 //
 //   - Run accepts connections. Each connection gets a goroutine that
-//     answers its HELLO (at most as many connections wait for their
-//     HELLO as the session limit allows sessions; more are closed at once,
-//     counted as dropped) and then serves the session.
+//     answers its HELLO and then serves the session. At most as many
+//     connections wait for their HELLO as the session limit allows
+//     sessions (more are closed at once, counted as dropped), each for at
+//     most HandshakeTimeout. A session is reserved when the HELLO arrives,
+//     so a silent connection holds none; beyond MaxSessions open sessions
+//     a client gets the at-capacity rejection (ErrBusy on its side).
 //   - A session's goroutine is parked in the transport while the session
 //     is idle (the socket in the runtime's poller; shared memory in the
 //     transport's watch group), so idle sessions cost no CPU and no
@@ -28,6 +31,9 @@
 //     (up to 1 MiB) when an answer does not fit: the client gets
 //     LIMIT_EXCEEDED, reconnects, and the next handshake offers the
 //     larger size. A configured size is fixed.
+//   - A response waits at most SendTimeout for its client to read it, and
+//     a request that stopped half way gets as long to finish; the session
+//     is closed after it.
 //   - Stop closes the listener (removing the endpoint) and every session
 //     whose handler is not running; handlers still running get StopGrace
 //     to finish and send their answer.

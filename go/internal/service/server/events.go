@@ -184,7 +184,7 @@ func (s *Server) authFailed(peer transport.Peer) {
 func (s *Server) handshakeTimedOut(peer transport.Peer) {
 	if s.enabled(slog.LevelWarn) {
 		s.event(slog.LevelWarn, "handshake timed out",
-			append(peerAttrs(peer), slog.Int64("timeout_ms", HandshakeTimeout.Milliseconds()))...)
+			append(peerAttrs(peer), slog.Int64("timeout_ms", handshakeTimeout.Milliseconds()))...)
 	}
 }
 

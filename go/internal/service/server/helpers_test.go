@@ -8,6 +8,7 @@ import (
 	"time"
 
 	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/internal/transport"
 	"github.com/netdata/netipc/go/protocol"
 )
@@ -25,30 +26,15 @@ func runDir(t testing.TB) string {
 	return dir
 }
 
-// start binds s and runs it on a goroutine; the test's cleanup stops it
-// and checks that Run returned nil.
+// start binds s and runs it on a goroutine until the test ends, and
+// waits until Run runs.
 func start(t testing.TB, s *Server) {
 	t.Helper()
-	if err := s.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run() }()
+	servertest.Serve(t, s)
 	eventually(t, "Run running", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.state == running
-	})
-	t.Cleanup(func() {
-		s.Stop()
-		select {
-		case err := <-ran:
-			if err != nil {
-				t.Errorf("Run returned %v", err)
-			}
-		case <-time.After(testDeadline):
-			t.Errorf("Run did not return after Stop")
-		}
 	})
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/netdata/netipc/go/cgroups"
 	"github.com/netdata/netipc/go/cgroupslookup"
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -53,30 +54,6 @@ func shortRunDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
-}
-
-// runner is what the public servers and the engine's have in common.
-type runner interface {
-	Listen() error
-	Run() error
-	Stop()
-	Stats() netipc.ServerStats
-}
-
-// serve binds and runs s until the test ends.
-func serve(t *testing.T, s runner) {
-	t.Helper()
-	if err := s.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run() }()
-	t.Cleanup(func() {
-		s.Stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
 }
 
 // netipcJSON runs the netipc CLI with args and decodes its JSON output.
@@ -117,8 +94,8 @@ var cliProfiles = []string{"baseline", "baseline|shm-hybrid"}
 
 func TestRustCallsTestServices(t *testing.T) {
 	dir := shortRunDir(t)
-	serve(t, server.NewIncrement(dir, "inc", netipc.ServerConfig{}, func(v uint64) (uint64, error) { return v + 1, nil }))
-	serve(t, server.NewStringReverse(dir, "rev", netipc.ServerConfig{}, func(text, out []byte) ([]byte, error) {
+	servertest.Serve(t, server.NewIncrement(dir, "inc", netipc.ServerConfig{}, func(v uint64) (uint64, error) { return v + 1, nil }))
+	servertest.Serve(t, server.NewStringReverse(dir, "rev", netipc.ServerConfig{}, func(text, out []byte) ([]byte, error) {
 		for i := len(text) - 1; i >= 0; i-- {
 			out = append(out, text[i])
 		}
@@ -160,7 +137,7 @@ func TestRustCallsCgroupsSnapshot(t *testing.T) {
 	// socket packet (the answer travels in chunks).
 	const n = 3000
 	s := cgroups.NewServer(dir, "cg", netipc.ServerConfig{}, bigSnapshot(n))
-	serve(t, s)
+	servertest.Serve(t, s)
 	for _, p := range cliProfiles {
 		var snap struct {
 			Generation     uint64
@@ -189,7 +166,7 @@ func TestRustCallsCgroupsSnapshot(t *testing.T) {
 
 func TestRustCallsLookups(t *testing.T) {
 	dir := shortRunDir(t)
-	serve(t, cgroupslookup.NewServer(dir, "cgl", netipc.ServerConfig{}, cgroupslookup.Handler{
+	servertest.Serve(t, cgroupslookup.NewServer(dir, "cgl", netipc.ServerConfig{}, cgroupslookup.Handler{
 		Handle: func(req *protocol.CgroupsLookupRequestView, b *protocol.CgroupsLookupBuilder) error {
 			b.SetGeneration(7)
 			for i, path := range req.Paths() {
@@ -204,7 +181,7 @@ func TestRustCallsLookups(t *testing.T) {
 			}
 			return nil
 		}}))
-	serve(t, appslookup.NewServer(dir, "apps", netipc.ServerConfig{}, appslookup.Handler{
+	servertest.Serve(t, appslookup.NewServer(dir, "apps", netipc.ServerConfig{}, appslookup.Handler{
 		Handle: func(req *protocol.AppsLookupRequestView, b *protocol.AppsLookupBuilder) error {
 			b.SetGeneration(8)
 			for _, pid := range req.PIDs() {
@@ -274,7 +251,7 @@ func TestRustCallsLookups(t *testing.T) {
 
 func TestRustProbe(t *testing.T) {
 	dir := shortRunDir(t)
-	serve(t, server.NewIncrement(dir, "inc", netipc.ServerConfig{}, func(v uint64) (uint64, error) { return v + 1, nil }))
+	servertest.Serve(t, server.NewIncrement(dir, "inc", netipc.ServerConfig{}, func(v uint64) (uint64, error) { return v + 1, nil }))
 	for _, tc := range []struct{ profiles, want string }{{"baseline", "baseline"}, {"baseline|shm-hybrid", "shm-hybrid"}} {
 		var probe struct {
 			Method                  string
@@ -293,8 +270,8 @@ func TestRustProbe(t *testing.T) {
 
 func TestRustBenchClient(t *testing.T) {
 	dir := shortRunDir(t)
-	serve(t, server.NewIncrement(dir, "netipc-bench", netipc.ServerConfig{}, func(v uint64) (uint64, error) { return v + 1, nil }))
-	serve(t, cgroups.NewServer(dir, "snap", netipc.ServerConfig{}, bigSnapshot(16)))
+	servertest.Serve(t, server.NewIncrement(dir, "netipc-bench", netipc.ServerConfig{}, func(v uint64) (uint64, error) { return v + 1, nil }))
+	servertest.Serve(t, cgroups.NewServer(dir, "snap", netipc.ServerConfig{}, bigSnapshot(16)))
 	for _, tc := range []struct{ scenario, service string }{
 		{"uds-pingpong", "netipc-bench"},
 		{"uds-pipeline", "netipc-bench"},
@@ -373,7 +350,7 @@ func TestRustPeerStallsARequest(t *testing.T) {
 	dir := shortRunDir(t)
 	s := server.NewIncrement(dir, "inc", netipc.ServerConfig{SendTimeout: 300 * time.Millisecond},
 		func(v uint64) (uint64, error) { return v + 1, nil })
-	serve(t, s)
+	servertest.Serve(t, s)
 	// The peer sends the first chunk of a request and stops: the session
 	// is closed after the send timeout.
 	peer(t, "stall-request", dir, "inc", "baseline", "stalled")

@@ -18,6 +18,9 @@ const StopGrace = 500 * time.Millisecond
 // HELLO.
 const HandshakeTimeout = 5 * time.Second
 
+// handshakeTimeout is HandshakeTimeout (tests shorten it).
+var handshakeTimeout = HandshakeTimeout
+
 // closeWait is how long Run waits for sessions it closed after StopGrace.
 const closeWait = 100 * time.Millisecond
 
@@ -111,7 +114,7 @@ func (s *Server) Listen() error {
 		return nil
 	}
 	l, err := transport.Listen(s.runDir, s.service, transport.ServerOptions{
-		HandshakeTimeout: HandshakeTimeout,
+		HandshakeTimeout: handshakeTimeout,
 		SendTimeout:      s.set.SendTimeout,
 		// Room for a crowd of clients connecting at the same moment.
 		Backlog: 1024,

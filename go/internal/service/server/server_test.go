@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,12 @@ import (
 	"github.com/netdata/netipc/go/internal/transport"
 	"github.com/netdata/netipc/go/protocol"
 )
+
+// transports are the client profile sets the tests run over.
+var transports = map[string]protocol.Profile{
+	"baseline": protocol.ProfileBaseline,
+	"shm":      protocol.ProfileBaseline | protocol.ProfileSHMHybrid,
+}
 
 // moody answers value+1, fails for 13 and panics for 666.
 func moody(v uint64) (uint64, error) {
@@ -27,10 +35,16 @@ func moody(v uint64) (uint64, error) {
 }
 
 func TestDispatchOutcomes(t *testing.T) {
+	for name, p := range transports {
+		t.Run(name, func(t *testing.T) { dispatchOutcomes(t, p) })
+	}
+}
+
+func dispatchOutcomes(t *testing.T, profiles protocol.Profile) {
 	dir := runDir(t)
 	s := NewIncrement(dir, "moody", netipc.ServerConfig{}, moody)
 	start(t, s)
-	c := dial(t, dir, "moody", transport.ClientOptions{})
+	c := dial(t, dir, "moody", transport.ClientOptions{SupportedProfiles: profiles})
 
 	if got := c.increment(41); got != 42 {
 		t.Fatalf("increment(41) = %d", got)
@@ -66,7 +80,7 @@ func TestDispatchOutcomes(t *testing.T) {
 		t.Fatalf("bytes received %d (want %d), sent %d", st.BytesReceived, wantReceived, st.BytesSent)
 	}
 	// A new session is served.
-	if got := dial(t, dir, "moody", transport.ClientOptions{}).increment(7); got != 8 {
+	if got := dial(t, dir, "moody", transport.ClientOptions{SupportedProfiles: profiles}).increment(7); got != 8 {
 		t.Fatalf("increment(7) = %d", got)
 	}
 }
@@ -327,8 +341,9 @@ func TestPromptStopWithIdleSessions(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run() }()
 	var clients []*client
-	for range 100 {
-		c := dial(t, dir, "idle", transport.ClientOptions{})
+	for i := range 100 {
+		// Every other one over shared memory.
+		c := dial(t, dir, "idle", transport.ClientOptions{SupportedProfiles: transports[[]string{"baseline", "shm"}[i%2]]})
 		clients = append(clients, c)
 	}
 	clients[0].increment(1)
@@ -466,7 +481,7 @@ func TestManySessions(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := tryDial(t, dir, "inc", transport.ClientOptions{})
+			c, err := tryDial(t, dir, "inc", transport.ClientOptions{SupportedProfiles: transports[[]string{"baseline", "shm"}[i%2]]})
 			if err != nil {
 				errs <- err
 				return
@@ -543,7 +558,16 @@ func TestAnsweringAllocatesNothing(t *testing.T) {
 
 func TestRoundTripAllocatesNothing(t *testing.T) {
 	_, dir := plusOne(t, netipc.ServerConfig{})
-	c := dial(t, dir, "inc", transport.ClientOptions{})
+	for name, p := range transports {
+		t.Run(name, func(t *testing.T) { roundTripAllocatesNothing(t, dir, p) })
+	}
+}
+
+func roundTripAllocatesNothing(t *testing.T, dir string, profiles protocol.Profile) {
+	c := dial(t, dir, "inc", transport.ClientOptions{SupportedProfiles: profiles})
+	if profiles != protocol.ProfileBaseline && !c.sess.Params().IsSHM() {
+		t.Fatalf("profile %v", c.sess.Params().Profile)
+	}
 	var req [8]byte
 	h := protocol.Header{Kind: protocol.KindRequest, Code: protocol.MethodIncrement, ItemCount: 1}
 	call := func() {
@@ -563,4 +587,88 @@ func TestRoundTripAllocatesNothing(t *testing.T) {
 	if allocs := testing.AllocsPerRun(200, call); allocs != 0 {
 		t.Errorf("%v allocations per round trip", allocs)
 	}
+}
+
+func TestSilentConnections(t *testing.T) {
+	defer func(d time.Duration) { handshakeTimeout = d }(handshakeTimeout)
+	handshakeTimeout = 2 * time.Second
+	s, dir := plusOne(t, netipc.ServerConfig{MaxSessions: 2})
+	silent := func() net.Conn {
+		c, err := net.Dial("unixpacket", s.Endpoint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// A connection that does not send its HELLO holds no session: two
+	// clients are served meanwhile.
+	conns := []net.Conn{silent()}
+	eventually(t, "a connection handshaking", func() bool { return s.Stats().Handshaking == 1 })
+	a := dial(t, dir, "inc", transport.ClientOptions{})
+	b := dial(t, dir, "inc", transport.ClientOptions{})
+	if a.increment(1) != 2 || b.increment(2) != 3 {
+		t.Fatal("wrong answers")
+	}
+	a.sess.Close()
+	b.sess.Close()
+	// As many connections as the session limit wait for their HELLO; one
+	// more is closed at once.
+	conns = append(conns, silent(), silent())
+	eventually(t, "one connection dropped", func() bool { return s.Stats().DroppedConnections == 1 })
+	if st := s.Stats(); st.Handshaking != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The two silent ones are closed after the handshake timeout.
+	eventually(t, "the handshake timeouts", func() bool { return s.Stats().HandshakeTimeouts == 2 })
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(testDeadline))
+		if _, err := c.Read(make([]byte, 64)); err == nil {
+			t.Errorf("connection %d got a packet", i)
+		}
+	}
+	if st := s.Stats(); st.Handshaking != 0 || st.HandshakeFailures != 2 || st.Sessions != 0 || st.RefusedAtCapacity != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := dial(t, dir, "inc", transport.ClientOptions{}).increment(1); got != 2 {
+		t.Fatal(got)
+	}
+}
+
+func TestStopDoesNotWaitForAStuckHandler(t *testing.T) {
+	before := runtime.NumGoroutine()
+	rec := &recorder{}
+	dir := runDir(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	s := NewIncrement(dir, "stuck", netipc.ServerConfig{Logger: slog.New(rec)}, func(v uint64) (uint64, error) {
+		close(entered)
+		<-release
+		return v + 1, nil
+	})
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run() }()
+	c := dial(t, dir, "stuck", transport.ClientOptions{})
+	var req [8]byte
+	protocol.EncodeIncrement(req[:], 1)
+	c.send(protocol.MethodIncrement, req[:])
+	<-entered
+	began := time.Now()
+	s.Stop()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < StopGrace || took > StopGrace+time.Second {
+		t.Errorf("Stop took %v with a stuck handler (grace %v)", took, StopGrace)
+	}
+	if got, ok := rec.find("stop grace exceeded"); !ok || got.attrs["handlers"] != "1" {
+		t.Errorf("stop grace exceeded: %v %v", ok, got.attrs)
+	}
+	// The session is closed once the handler returns.
+	close(release)
+	eventually(t, "the session closed", func() bool { return s.Stats().Sessions == 0 })
+	c.sess.Close()
+	goroutinesSettle(t, before)
 }

@@ -64,12 +64,12 @@ func (s *Server) serve(c *conn) {
 		sent := protocol.HeaderLen + r.n
 		// Counted before it leaves: a client that has its answer finds it
 		// in the statistics.
-		w.counts.answered(r.status, received, sent)
-		s.release(c, w)
-		served++
 		if r.status != protocol.StatusOK {
 			s.requestFailed(id, &h, r)
 		}
+		w.counts.answered(r.status, received, sent)
+		s.release(c, w)
+		served++
 		s.requestAnswered(id, &h, r.status, received, sent)
 		err = sess.Send(responseHeader(&h, r.status), out[:r.n])
 		s.buffers.put(out)

@@ -39,22 +39,30 @@
 // its own thread (FUTEX_WAIT blocks the thread in the kernel). That is
 // right for a client waiting for its response, but a server with
 // hundreds of idle sessions would hold hundreds of blocked threads. A
-// server therefore creates one Watcher and hands it to each of its SHM
-// sessions' regions:
+// server's regions therefore wait through a Watcher:
 //
-//	w := shm.NewWatcher()          // once per server
-//	defer w.Close()                // when the server stops, after its sessions
-//	region.SetWatcher(w, gone)     // per session, before its first Receive
+//	w := shm.NewWatcher()          // one for many regions
+//	region.SetWatcher(w, gone)     // per region, before it is used
 //	n, err := region.Receive(buf, deadline, alive)
 //
 // Receive then parks its goroutine (no thread) on a channel once its
-// spinning is over, and one goroutine per 127 waiting sessions, locked to
+// spinning is over, and one goroutine per 127 waiting regions, locked to
 // its thread, sleeps in futex_waitv (Linux 5.16+) on their request signal
-// words and wakes the session whose request arrived. gone is a channel
-// closed when the session's connection hangs up (nil: alive is asked
-// every 100 ms instead). The deadline, Interrupt and Close end a watched
-// wait as promptly as a futex one. Where futex_waitv is missing (ENOSYS,
-// or refused by a seccomp filter) Receive falls back to its own futex
-// wait in 50 ms slices. Watched or not, the messages, errors and
-// allocations (none) of Receive are the same.
+// words and wakes the session whose request arrived. Group goroutines
+// start when sessions begin to wait and leave when none waits (their
+// memory is reused: a session that goes idle between requests allocates
+// nothing). gone is a channel closed when the session's connection hangs
+// up (nil: alive is asked every 100 ms instead). The deadline, Interrupt
+// and Close end a watched wait as promptly as a futex one. Where
+// futex_waitv is missing (ENOSYS, or refused by a seccomp filter)
+// Receive falls back to its own futex wait in 50 ms slices. Watched or
+// not, the messages, errors and allocations (none) of Receive are the
+// same. Close is optional (it stops the goroutines of waiting regions,
+// which then wait on their own futex).
+//
+// The transport (package transport, shm_plane.go) does this for every
+// server session with one process-wide watcher, and gives each server
+// session a goroutine parked in the network poller that closes gone when
+// the client hangs up: an idle SHM server session costs two parked
+// goroutines and no thread, and the service layer needs no API for it.
 package shm

@@ -90,12 +90,18 @@ func child(mode string, args []string) int {
 	return fail(fmt.Errorf("unknown mode %q", mode))
 }
 
-// spawn starts the test binary in mode with args; its stdout is returned
-// as a line reader, and the process is killed at the end of the test.
-func spawn(t *testing.T, mode string, args ...string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
-	t.Helper()
+// childCmd is the test binary running as the child in mode with args.
+func childCmd(mode string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "NETIPC_SHM_CHILD="+mode, "NETIPC_SHM_ARGS="+strings.Join(args, " "))
+	return cmd
+}
+
+// startCmd starts cmd and returns its stdout as a line reader and its
+// stdin; the process is killed at the end of the test (its stderr is
+// logged if the test failed).
+func startCmd(t *testing.T, cmd *exec.Cmd) (*bufio.Reader, io.WriteCloser) {
+	t.Helper()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -107,24 +113,30 @@ func spawn(t *testing.T, mode string, args ...string) (*exec.Cmd, *bufio.Reader,
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s cannot be started: %v", cmd.Path, err)
 	}
 	t.Cleanup(func() {
 		in.Close()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("child stderr: %s", stderr.String())
+			t.Logf("%s stderr: %s", cmd.Path, stderr.String())
 		}
 	})
-	return cmd, bufio.NewReader(out), in
+	return bufio.NewReader(out), in
+}
+
+// spawn starts the test binary as the child in mode.
+func spawn(t *testing.T, mode string, args ...string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
+	t.Helper()
+	cmd := childCmd(mode, args...)
+	out, in := startCmd(t, cmd)
+	return cmd, out, in
 }
 
 func runChild(t *testing.T, mode string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETIPC_SHM_CHILD="+mode, "NETIPC_SHM_ARGS="+strings.Join(args, " "))
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := childCmd(mode, args...).CombinedOutput(); err != nil {
 		t.Fatalf("child %s %v: %v\n%s", mode, args, err, out)
 	}
 }
@@ -160,8 +172,8 @@ func TestCrossProcessRoundTrips(t *testing.T) {
 			runChild(t, "client", dir, regionName(1), "3000", e)
 			server.Close()
 			<-done
-			if server.rxSeq != 3000 || server.txSeq != 3000 {
-				t.Fatalf("the server saw %d requests and answered %d", server.rxSeq, server.txSeq)
+			if server.rxSeq.Load() != 3000 || server.txSeq != 3000 {
+				t.Fatalf("the server saw %d requests and answered %d", server.rxSeq.Load(), server.txSeq)
 			}
 		})
 		t.Run("child server, go client, extensions="+e, func(t *testing.T) {

@@ -22,16 +22,19 @@ import (
 // Each side publishes into one area and consumes from the other, one
 // message in flight per direction.
 //
-// Publish, Receive, TryReceive and Arrived are called by one goroutine at
-// a time; SetExtensions and SetWatcher before the first of them.
+// Publish and Receive are called by one goroutine at a time (one may
+// publish while another receives); SetExtensions and SetWatcher before
+// the region is used.
 // Interrupt, ClearInterrupt and Close may be called from any goroutine.
 type Region struct {
 	path string
 	m    *mapping
 	// tx is the lane this side publishes into, txSeq its publications;
-	// rx the lane it consumes from, rxSeq the messages consumed.
-	tx, rx       lane
-	txSeq, rxSeq uint64
+	// rx the lane it consumes from, rxSeq the messages consumed (written
+	// by the receiving goroutine, read by a publishing one).
+	tx, rx lane
+	txSeq  uint64
+	rxSeq  atomic.Uint64
 	// server: this side created the region (consumes requests).
 	server bool
 	// owned is the file to remove on Close (server side).
@@ -270,7 +273,7 @@ func (r *Region) adopt() (err error) {
 	}
 	r.tx, r.rx = req, resp
 	r.txSeq = m.u64(req.seq).Load()
-	r.rxSeq = m.u64(resp.seq).Load()
+	r.rxSeq.Store(m.u64(resp.seq).Load())
 	// The whole extent must still be there: a truncate since the size
 	// was read faults here at the latest.
 	m.probe()
@@ -346,9 +349,6 @@ func validate(m *mapping, size int64) (req, resp lane, err error) {
 	return requestLane(int(rqOff), int(rqCap)), responseLane(int(rsOff), int(rsCap)), nil
 }
 
-// Path returns the region file's path.
-func (r *Region) Path() string { return r.path }
-
 // RecvCapacity is the capacity of the area this side consumes from (the
 // largest message, header included, it can receive).
 func (r *Region) RecvCapacity() int { return r.rx.capacity }
@@ -361,10 +361,6 @@ func (r *Region) SendCapacity() int { return r.tx.capacity }
 func (r *Region) SetExtensions(extensions uint32) {
 	r.wakeOnDemand = extensions&ExtWakeOnDemand != 0
 }
-
-// WakesOnDemand reports whether the publisher wakes only a sleeping
-// consumer (ExtWakeOnDemand).
-func (r *Region) WakesOnDemand() bool { return r.wakeOnDemand }
 
 // Publish publishes one message made of head and body (the 32-byte outer
 // header and the payload): copy, length, sequence (the publication
@@ -384,10 +380,11 @@ func (r *Region) Publish(head, body []byte) (err error) {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	if r.server && r.txSeq+1 != r.rxSeq {
+	consumed := r.rxSeq.Load()
+	if r.server && r.txSeq+1 != consumed {
 		return errNoRequest
 	}
-	if !r.server && r.txSeq != r.rxSeq {
+	if !r.server && r.txSeq != consumed {
 		return errBusy
 	}
 	total := len(head) + len(body)
@@ -432,38 +429,6 @@ func (r *Region) usable() error {
 	return nil
 }
 
-// Arrived reports whether the next message has been published (false
-// once the region is closed or lost: Receive then says why).
-func (r *Region) Arrived() (ok bool) {
-	m := r.m
-	if !m.acquire() {
-		return false
-	}
-	defer m.release()
-	var err error
-	defer m.recoverFault(debug.SetPanicOnFault(true), &err)
-	return !m.lost.Load() && m.u64(r.rx.seq).Load() > r.rxSeq
-}
-
-// TryReceive copies the next message into buf and consumes it if it has
-// arrived (ok false otherwise), without waiting.
-func (r *Region) TryReceive(buf []byte) (n int, ok bool, err error) {
-	m := r.m
-	if !m.acquire() {
-		return 0, false, ErrClosed
-	}
-	defer m.release()
-	defer m.recoverFault(debug.SetPanicOnFault(true), &err)
-	if err := r.usable(); err != nil {
-		return 0, false, err
-	}
-	if m.u64(r.rx.seq).Load() <= r.rxSeq {
-		return 0, false, nil
-	}
-	n, err = r.take(buf)
-	return n, err == nil, err
-}
-
 // Receive waits for the next message and copies it into buf (which should
 // hold RecvCapacity bytes; a longer message fails); returns its length.
 // It spins briefly, then sleeps on the futex in slices (or, with a
@@ -481,13 +446,10 @@ func (r *Region) Receive(buf []byte, deadline time.Time, alive func() bool) (n i
 	}
 	defer m.release()
 	defer m.recoverFault(debug.SetPanicOnFault(true), &err)
-	if err := r.usable(); err != nil {
+	if err := r.interruption(); err != nil {
 		return 0, err
 	}
-	if r.interrupted.Load() {
-		return 0, ErrAborted
-	}
-	expected := r.rxSeq + 1
+	expected := r.rxSeq.Load() + 1
 	seq := m.u64(r.rx.seq)
 	if seq.Load() < expected {
 		sp := spin{brief: r.briefLeft > 0}
@@ -680,17 +642,17 @@ func (r *Region) take(buf []byte) (int, error) {
 	m := r.m
 	n := int(m.u32(r.rx.len).Load())
 	seq := m.u64(r.rx.seq).Load()
-	r.rxSeq++
+	consumed := r.rxSeq.Add(1)
 	limit := min(len(buf), r.rx.capacity)
 	var err error
 	switch {
-	case seq != r.rxSeq:
+	case seq != consumed:
 		// One message in flight per direction: the sequence grows by
 		// exactly one per message. A peer that skips ahead would make
 		// this side answer the same bytes again and again.
 		err = netipc.Errorf(netipc.ErrProtocol,
 			"protocol violation by the peer: the sequence number in shared memory region %s jumped to %d where %d was due (one message in flight per direction); the session ends",
-			r.path, seq, r.rxSeq)
+			r.path, seq, consumed)
 	case n == 0:
 		err = netipc.Errorf(netipc.ErrProtocol,
 			"protocol violation by the peer: it published an empty message in shared memory region %s; the session ends", r.path)

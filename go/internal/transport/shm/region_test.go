@@ -552,8 +552,8 @@ func TestAttachTakesTheCurrentSequencesAsBaselines(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	if again.txSeq != 3 || again.rxSeq != 3 {
-		t.Fatalf("baselines %d/%d, want 3/3", again.txSeq, again.rxSeq)
+	if again.txSeq != 3 || again.rxSeq.Load() != 3 {
+		t.Fatalf("baselines %d/%d, want 3/3", again.txSeq, again.rxSeq.Load())
 	}
 	roundTrips(t, again, 3)
 	server.Close()

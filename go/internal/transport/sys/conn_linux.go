@@ -281,7 +281,7 @@ func Connect(runDir, path string, deadline time.Time) (*Conn, error) {
 			time.Sleep(connectRetry)
 			continue
 		case errno == syscall.ENOENT || errno == syscall.ENOTDIR:
-			if err := CheckRunDirExists(runDir); err != nil {
+			if err := checkRunDirExists(runDir); err != nil {
 				return nil, err
 			}
 			return nil, notFound(path)

@@ -51,6 +51,14 @@ func lstatAt(dir int, name string) (syscall.Stat_t, error) {
 	return st, err
 }
 
+// errnoOf is e as an error (nil for 0).
+func errnoOf(e syscall.Errno) error {
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
 // unlinkAt removes name from dir (an empty directory with isDir).
 func unlinkAt(dir int, name string, isDir bool) error {
 	p, err := syscall.BytePtrFromString(name)
@@ -62,15 +70,12 @@ func unlinkAt(dir int, name string, isDir bool) error {
 		flags = atRemoveDir
 	}
 	_, _, e := syscall.Syscall(syscall.SYS_UNLINKAT, uintptr(dir), uintptr(unsafe.Pointer(p)), uintptr(flags))
-	if e != 0 {
-		return e
-	}
-	return nil
+	return errnoOf(e)
 }
 
-// linkAt gives the file oldName in dir the additional name newName; it
-// never replaces an existing entry and does not follow links.
-func linkAt(dir int, oldName, newName string) error {
+// twoNames makes the system call nr, whose arguments are (dir, oldName,
+// dir, newName, flags): linkat and renameat2.
+func twoNames(nr uintptr, dir int, oldName, newName string, flags uintptr) error {
 	o, err := syscall.BytePtrFromString(oldName)
 	if err != nil {
 		return err
@@ -79,12 +84,15 @@ func linkAt(dir int, oldName, newName string) error {
 	if err != nil {
 		return err
 	}
-	_, _, e := syscall.Syscall6(syscall.SYS_LINKAT, uintptr(dir), uintptr(unsafe.Pointer(o)),
-		uintptr(dir), uintptr(unsafe.Pointer(n)), 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
+	_, _, e := syscall.Syscall6(nr, uintptr(dir), uintptr(unsafe.Pointer(o)),
+		uintptr(dir), uintptr(unsafe.Pointer(n)), flags, 0)
+	return errnoOf(e)
+}
+
+// linkAt gives the file oldName in dir the additional name newName; it
+// never replaces an existing entry and does not follow links.
+func linkAt(dir int, oldName, newName string) error {
+	return twoNames(syscall.SYS_LINKAT, dir, oldName, newName, 0)
 }
 
 // renameat2Number is the renameat2 system call on the architectures whose
@@ -114,20 +122,7 @@ func renameNoReplace(dir int, oldName, newName string) error {
 	if nr == 0 {
 		return syscall.ENOSYS
 	}
-	o, err := syscall.BytePtrFromString(oldName)
-	if err != nil {
-		return err
-	}
-	n, err := syscall.BytePtrFromString(newName)
-	if err != nil {
-		return err
-	}
-	_, _, e := syscall.Syscall6(nr, uintptr(dir), uintptr(unsafe.Pointer(o)),
-		uintptr(dir), uintptr(unsafe.Pointer(n)), renameNoRepl, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
+	return twoNames(nr, dir, oldName, newName, renameNoRepl)
 }
 
 // readlinkAt returns the target of the symbolic link name in dir.
@@ -187,9 +182,6 @@ func permBits(st *syscall.Stat_t) uint32 { return st.Mode & 0o7777 }
 
 // euid is this process's effective user id.
 func euid() uint32 { return uint32(syscall.Geteuid()) }
-
-// EUID returns this process's effective user id.
-func EUID() uint32 { return euid() }
 
 // pidAlive reports whether process pid exists (a permission error still
 // means it does).

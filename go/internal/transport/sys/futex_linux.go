@@ -27,30 +27,6 @@ const (
 	futex2Private = 128
 )
 
-// FutexResult is how a futex wait ended. The waits never allocate, so
-// they report an enumeration instead of an error.
-type FutexResult uint8
-
-// The ways a futex wait ends.
-const (
-	// FutexWoken: a wake-up (or a spurious return): re-check the word.
-	FutexWoken FutexResult = iota
-	// FutexTimeout: the timeout passed.
-	FutexTimeout
-	// FutexChanged: the word did not hold the expected value (EAGAIN).
-	FutexChanged
-	// FutexInterrupted: a signal interrupted the wait (EINTR).
-	FutexInterrupted
-	// FutexFault: the word's page is gone (EFAULT: a region file was
-	// truncated under the mapping).
-	FutexFault
-	// FutexUnsupported: the kernel or a seccomp filter refuses the call
-	// (ENOSYS, EPERM) or it is not available on this OS.
-	FutexUnsupported
-	// FutexFailed: any other error.
-	FutexFailed
-)
-
 func futexResult(errno syscall.Errno) FutexResult {
 	switch errno {
 	case 0:
@@ -104,16 +80,6 @@ func FutexWake(word *atomic.Uint32, n int, shared bool) {
 		uintptr(n), 0, 0, 0)
 }
 
-// FutexWaiter is one entry of a FutexWaitv call (struct futex_waitv).
-// The word it names is referred to by address only: the caller keeps it
-// alive (and mapped) until the call returns.
-type FutexWaiter struct {
-	val      uint64
-	addr     uint64
-	flags    uint32
-	reserved uint32
-}
-
 // Set makes the entry wait while *word == val. shared selects an
 // inter-process word (see FutexWait).
 func (w *FutexWaiter) Set(word *atomic.Uint32, val uint32, shared bool) {
@@ -136,9 +102,6 @@ func FutexWaitv(ws []FutexWaiter) FutexResult {
 		uintptr(len(ws)), 0, 0, uintptr(1) /* CLOCK_MONOTONIC, unused without a timeout */, 0)
 	return futexResult(errno)
 }
-
-// FutexWaitvMax is the most entries one FutexWaitv call takes.
-const FutexWaitvMax = 128
 
 var waitvProbe struct {
 	once sync.Once

@@ -56,9 +56,9 @@ const (
 	DefaultBacklog = 16
 )
 
-// AddressInUse is the error for an endpoint a live provider serves; pid
+// addressInUse is the error for an endpoint a live provider serves; pid
 // is 0 when unknown.
-func AddressInUse(endpoint string, pid int) error {
+func addressInUse(endpoint string, pid int) error {
 	by := "a live process"
 	if pid > 0 {
 		by = "pid " + strconv.Itoa(pid)
@@ -111,7 +111,7 @@ func acquireLock(dir int, runDir, service, endpoint string) (*endpointLock, erro
 		case errors.Is(err, syscall.EWOULDBLOCK):
 			pid := holderPID(fd)
 			syscall.Close(fd)
-			return nil, AddressInUse(endpoint, pid)
+			return nil, addressInUse(endpoint, pid)
 		case errors.Is(err, syscall.EINTR):
 			syscall.Close(fd)
 			continue
@@ -205,29 +205,40 @@ func probe(dir int, name, path string, was node) (live bool, pid int) {
 	return false, 0
 }
 
+// entryAt returns what is at name (path) in dir, without following a
+// link; ok is false when nothing is there (err nil) or it cannot be told
+// (err set).
+func entryAt(dir int, name, path string) (st syscall.Stat_t, ok bool, err error) {
+	st, err = lstatAt(dir, name)
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return st, false, nil
+	case err != nil:
+		return st, false, osError(err, "cannot inspect %s", path)
+	}
+	return st, true, nil
+}
+
 // clearSocketPath makes the socket path free, holding the endpoint lock.
 func clearSocketPath(dir int, name, path string) error {
 	for range attempts {
-		st, err := lstatAt(dir, name)
-		switch {
-		case errors.Is(err, syscall.ENOENT):
-			return nil
-		case err != nil:
-			return osError(err, "cannot inspect the socket path %s", path)
+		st, ok, err := entryAt(dir, name, path)
+		if !ok {
+			return err
 		}
 		switch {
 		case isType(&st, syscall.S_IFLNK):
 			return foreign(path, &st)
 		case isType(&st, syscall.S_IFSOCK):
 			if live, pid := probe(dir, name, path, nodeOf(&st)); live {
-				return AddressInUse(path, pid)
+				return addressInUse(path, pid)
 			}
 			if st.Uid != euid() {
 				return foreign(path, &st)
 			}
 			time.Sleep(staleRecheck)
 			if live, pid := probe(dir, name, path, nodeOf(&st)); live {
-				return AddressInUse(path, pid)
+				return addressInUse(path, pid)
 			}
 		case st.Uid != euid():
 			return foreign(path, &st)
@@ -253,13 +264,11 @@ func clearSocketPath(dir int, name, path string) error {
 // else.
 func clearLeftover(dir int, name, path string) error {
 	for range attempts {
-		st, err := lstatAt(dir, name)
-		switch {
-		case errors.Is(err, syscall.ENOENT):
-			return nil
-		case err != nil:
-			return osError(err, "cannot inspect the temporary socket path %s", path)
-		case !isType(&st, syscall.S_IFSOCK) || st.Uid != euid():
+		st, ok, err := entryAt(dir, name, path)
+		if !ok {
+			return err
+		}
+		if !isType(&st, syscall.S_IFSOCK) || st.Uid != euid() {
 			return foreign(path, &st)
 		}
 		removeIfSame(dir, name, nodeOf(&st), false)
@@ -395,7 +404,7 @@ func Listen(runDir, service, path string, backlog int) (*Listener, error) {
 	if !strings.HasSuffix(path, suffix) {
 		return nil, netipc.Errorf(netipc.ErrInvalidArgument, "socket path %s does not end in %s", path, suffix)
 	}
-	dir, err := OpenEndpointDir(runDir)
+	dir, err := openEndpointDir(runDir)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +433,7 @@ func Listen(runDir, service, path string, backlog int) (*Listener, error) {
 	if err == nil {
 		// Something keeps appearing at the path although we hold the lock:
 		// a provider that takes no lock, or someone else's doing.
-		err = AddressInUse(path, 0)
+		err = addressInUse(path, 0)
 	}
 	lock.release(dir)
 	syscall.Close(dir)
@@ -458,11 +467,14 @@ func (l *Listener) Accept() (*Conn, error) {
 func (l *Listener) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
-		err = l.ul.Close()
+		// As the Rust core: the socket file goes first, then the lock file;
+		// the listening socket closes after them, and the lock is released
+		// last, so that the next provider never finds our socket still
+		// there.
 		removeIfSame(l.dir, l.name, l.node, false)
-		// The lock goes last, so that the next provider never finds our
-		// socket still there.
-		l.lock.release(l.dir)
+		removeIfSame(l.dir, l.lock.name, l.lock.node, false)
+		err = l.ul.Close()
+		syscall.Close(l.lock.fd)
 		syscall.Close(l.dir)
 	})
 	if err != nil {

@@ -12,10 +12,6 @@ import (
 // fs.ErrNotExist, fs.ErrExist, fs.ErrPermission); package shm turns them
 // into netipc errors.
 
-// RegionDir is an open run directory (a descriptor, so every entry is
-// looked up in the same directory even if its path is renamed).
-type RegionDir struct{ fd int }
-
 // OpenRegionDir opens the directory at path (close-on-exec, never a
 // link to one at the last component).
 func OpenRegionDir(path string) (RegionDir, error) {
@@ -88,42 +84,6 @@ func (d RegionDir) Remove(name string, dir bool) error {
 		return errno
 	}
 	return nil
-}
-
-// RegionFile is an open region file (a descriptor).
-type RegionFile int
-
-// RegionFileType is what kind of entry a RegionStat describes.
-type RegionFileType uint8
-
-// Entry kinds.
-const (
-	RegionOther RegionFileType = iota
-	RegionRegular
-	RegionDirectory
-	RegionSymlink
-)
-
-// String names the kind for messages ("regular file", "symbolic link"...).
-func (t RegionFileType) String() string {
-	switch t {
-	case RegionRegular:
-		return "regular file"
-	case RegionDirectory:
-		return "directory"
-	case RegionSymlink:
-		return "symbolic link"
-	}
-	return "special file"
-}
-
-// RegionStat is what the region code needs to know about an entry.
-type RegionStat struct {
-	Dev, Ino uint64
-	UID      uint32
-	Perm     uint32 // permission bits
-	Size     int64
-	Type     RegionFileType
 }
 
 // Stat describes the open file.

@@ -12,11 +12,8 @@ import (
 // without the Linux region transport.
 var ErrRegionUnsupported = errors.New("the Linux shared-memory transport is not available on this operating system")
 
-// RegionDir is an open run directory (unsupported here).
-type RegionDir struct{}
-
 // OpenRegionDir fails: unsupported on this OS.
-func OpenRegionDir(path string) (RegionDir, error) { return RegionDir{}, ErrRegionUnsupported }
+func OpenRegionDir(path string) (RegionDir, error) { return RegionDir{-1}, ErrRegionUnsupported }
 
 // Close does nothing.
 func (d RegionDir) Close() {}
@@ -36,32 +33,6 @@ func (d RegionDir) Lstat(name string) (RegionStat, error) {
 
 // Remove fails: unsupported on this OS.
 func (d RegionDir) Remove(name string, dir bool) error { return ErrRegionUnsupported }
-
-// RegionFile is an open region file (unsupported here).
-type RegionFile int
-
-// RegionFileType is what kind of entry a RegionStat describes.
-type RegionFileType uint8
-
-// Entry kinds.
-const (
-	RegionOther RegionFileType = iota
-	RegionRegular
-	RegionDirectory
-	RegionSymlink
-)
-
-// String names the kind for messages.
-func (t RegionFileType) String() string { return "file" }
-
-// RegionStat is what the region code needs to know about an entry.
-type RegionStat struct {
-	Dev, Ino uint64
-	UID      uint32
-	Perm     uint32
-	Size     int64
-	Type     RegionFileType
-}
 
 // Stat fails: unsupported on this OS.
 func (f RegionFile) Stat() (RegionStat, error) { return RegionStat{}, ErrRegionUnsupported }
@@ -84,20 +55,6 @@ func Unmap(mem []byte) error { return ErrRegionUnsupported }
 // RegionOwnerAlive reports false: unsupported on this OS.
 func RegionOwnerAlive(pid int32) bool { return false }
 
-// FutexResult is how a futex wait ended.
-type FutexResult uint8
-
-// The ways a futex wait ends.
-const (
-	FutexWoken FutexResult = iota
-	FutexTimeout
-	FutexChanged
-	FutexInterrupted
-	FutexFault
-	FutexUnsupported
-	FutexFailed
-)
-
 // FutexWait reports FutexUnsupported on this OS.
 func FutexWait(word *atomic.Uint32, val uint32, timeout time.Duration, shared bool) FutexResult {
 	return FutexUnsupported
@@ -106,17 +63,11 @@ func FutexWait(word *atomic.Uint32, val uint32, timeout time.Duration, shared bo
 // FutexWake does nothing on this OS.
 func FutexWake(word *atomic.Uint32, n int, shared bool) {}
 
-// FutexWaiter is one entry of a FutexWaitv call.
-type FutexWaiter struct{}
-
 // Set does nothing on this OS.
 func (w *FutexWaiter) Set(word *atomic.Uint32, val uint32, shared bool) {}
 
 // FutexWaitv reports FutexUnsupported on this OS.
 func FutexWaitv(ws []FutexWaiter) FutexResult { return FutexUnsupported }
-
-// FutexWaitvMax is the most entries one FutexWaitv call takes.
-const FutexWaitvMax = 128
 
 // FutexWaitvSupported reports false on this OS.
 func FutexWaitvSupported() bool { return false }

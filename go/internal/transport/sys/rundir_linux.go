@@ -55,11 +55,11 @@ func checkDir(path string, st *syscall.Stat_t, allowGroupWrite bool) error {
 	return nil
 }
 
-// OpenEndpointDir opens the run directory of an endpoint (following links,
+// openEndpointDir opens the run directory of an endpoint (following links,
 // as its clients do) and applies the checks no layout can do without:
 // owned by this user or root, not writable by every user. The caller
 // closes the descriptor.
-func OpenEndpointDir(runDir string) (int, error) {
+func openEndpointDir(runDir string) (int, error) {
 	if runDir == "" {
 		return -1, emptyRunDir()
 	}
@@ -89,9 +89,9 @@ func OpenEndpointDir(runDir string) (int, error) {
 	return dir, nil
 }
 
-// CheckRunDirExists returns nil when runDir is an existing directory
+// checkRunDirExists returns nil when runDir is an existing directory
 // (following links), and otherwise the error that says what it is.
-func CheckRunDirExists(runDir string) error {
+func checkRunDirExists(runDir string) error {
 	if runDir == "" {
 		return emptyRunDir()
 	}

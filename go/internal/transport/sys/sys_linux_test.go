@@ -445,3 +445,25 @@ func TestListenLeavesNoDescriptorForAFinalizer(t *testing.T) {
 		}
 	}
 }
+
+// The fallback where a file system has no hard links.
+func TestRenameNoReplace(t *testing.T) {
+	base := runDir(t)
+	dir, err := openDir(atFDCWD, base, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(dir)
+	for _, n := range []string{"a", "c"} {
+		os.WriteFile(filepath.Join(base, n), []byte(n), 0o600)
+	}
+	if err := renameNoReplace(dir, "a", "b"); err != nil {
+		t.Fatalf("rename a b: %v", err)
+	}
+	if err := renameNoReplace(dir, "c", "b"); err != syscall.EEXIST {
+		t.Fatalf("rename c over b: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(base, "b")); string(b) != "a" {
+		t.Fatalf("b holds %q", b)
+	}
+}

@@ -65,9 +65,6 @@ func (l *Listener) Accept() (*Conn, error) { return nil, ErrClosed }
 // Close stops listening.
 func (l *Listener) Close() error { return nil }
 
-// CheckRunDirExists returns nil when runDir is an existing directory.
-func CheckRunDirExists(runDir string) error { return unsupported() }
-
 // DefaultRunDir is the platform's default run directory.
 func DefaultRunDir() string { return "" }
 
@@ -75,9 +72,6 @@ func DefaultRunDir() string { return "" }
 func PrepareRunDir(path string, create, allowGroupWrite bool) (bool, error) {
 	return false, unsupported()
 }
-
-// EUID returns this process's effective user id (0 where there is none).
-func EUID() uint32 { return 0 }
 
 // CheckProvider is the client's check of a provider before its HELLO.
 func CheckProvider(c *Conn, endpoint string) error { return nil }

@@ -1,43 +1,27 @@
-package shm
+package transport
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/transport/shm"
 	"github.com/netdata/netipc/go/protocol"
 )
 
-// Interop of the region layer with the Rust core: the Rust test peer
-// (netipc-test-peer, path in NETIPC_TEST_PEER) serves echo sessions; this
-// test makes the handshake by hand on a SEQPACKET socket (the Go session
-// layer has its own interop tests) and then talks to the Rust server
-// through the region it created.
-
-// rustPeer returns the Rust test peer's path, skipping loudly without it
-// and failing when it is set but unusable.
-func rustPeer(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("NETIPC_TEST_PEER")
-	if p == "" {
-		t.Skip("NETIPC_TEST_PEER is not set: the interop tests against the Rust peer did NOT run " +
-			"(cargo build -p netipc-tests --bin netipc-test-peer, then NETIPC_TEST_PEER=$PWD/target/debug/netipc-test-peer)")
-	}
-	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("NETIPC_TEST_PEER=%s is not an executable file: %v", p, err)
-	}
-	return p
-}
+// Interop of the region layer (package shm) with the Rust core: the Rust
+// test peer (NETIPC_TEST_PEER) serves echo sessions; this test makes the
+// handshake by hand on a SEQPACKET socket, with and without the netipc
+// extensions flag (a Go session always sets it), so that both wake modes
+// run against the Rust server through the region it created.
 
 // rawHello connects to service in dir, sends a HELLO proposing profiles
 // (with the netipc extensions flag if ext) and returns the connection
@@ -86,8 +70,7 @@ func rawHello(t *testing.T, dir, service string, profiles uint32, ext bool) (fd 
 	return fd, le.Uint32(a[12:]), le.Uint64(a[40:]), le.Uint32(a[36:])
 }
 
-func TestRustServerOverSharedMemory(t *testing.T) {
-	peer := rustPeer(t)
+func TestSHMRegionAgainstRustServer(t *testing.T) {
 	cases := []struct {
 		offer    string
 		profile  uint32
@@ -95,21 +78,20 @@ func TestRustServerOverSharedMemory(t *testing.T) {
 		wantExts uint32
 	}{
 		{"baseline|shm-hybrid", uint32(protocol.ProfileBaseline | protocol.ProfileSHMHybrid), false, 0},
-		{"baseline|shm-hybrid", uint32(protocol.ProfileBaseline | protocol.ProfileSHMHybrid), true, ExtWakeOnDemand},
+		{"baseline|shm-hybrid", uint32(protocol.ProfileBaseline | protocol.ProfileSHMHybrid), true, shm.ExtWakeOnDemand},
 		{"baseline|shm-alt", uint32(protocol.ProfileBaseline | protocol.ProfileSHMAlt), false, 0},
-		{"baseline|shm-alt", uint32(protocol.ProfileBaseline | protocol.ProfileSHMAlt), true, ExtWakeOnDemand},
+		{"baseline|shm-alt", uint32(protocol.ProfileBaseline | protocol.ProfileSHMAlt), true, shm.ExtWakeOnDemand},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s ext=%v", c.offer, c.ext), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd, out, _ := spawnPeer(t, peer, "serve", dir, "svc", c.offer)
-			expectLine(t, out, "ready")
+			pid := startRustPeer(t, "ready", "serve", dir, "svc", c.offer)
 			_, selected, session, exts := rawHello(t, dir, "svc", c.profile, c.ext)
 			if selected != c.profile&^uint32(protocol.ProfileBaseline) || exts != c.wantExts {
 				t.Fatalf("selected %#x extensions %#x", selected, exts)
 			}
 			name := fmt.Sprintf("svc-%016x.ipcshm", session)
-			client, err := Attach(dir, name, int64(os.Geteuid()))
+			client, err := shm.Attach(dir, name, int64(os.Geteuid()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,37 +130,10 @@ func TestRustServerOverSharedMemory(t *testing.T) {
 			}
 			// The server's region is live for the stale check (its owner
 			// runs and its generation is non-zero).
-			_, err = Create(dir, name, 64, 64)
-			wantKind(t, err, netipc.ErrAddressInUse, strconv.Itoa(cmd.Process.Pid))
+			_, err = shm.Create(dir, name, 64, 64)
+			if !errors.Is(err, netipc.ErrAddressInUse) || !strings.Contains(err.Error(), strconv.Itoa(pid)) {
+				t.Fatalf("the Rust server's live region: %v", err)
+			}
 		})
 	}
-}
-
-// spawnPeer starts the Rust peer with args and returns its stdout reader
-// and stdin (closing it ends the peer).
-func spawnPeer(t *testing.T, peer string, args ...string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
-	t.Helper()
-	cmd := exec.Command(peer, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("NETIPC_TEST_PEER=%s cannot be started: %v", peer, err)
-	}
-	t.Cleanup(func() {
-		in.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("peer stderr: %s", stderr.String())
-		}
-	})
-	return cmd, bufio.NewReader(out), in
 }
