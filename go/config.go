@@ -2,7 +2,6 @@ package netipc
 
 import (
 	"log/slog"
-	"runtime"
 	"time"
 
 	"github.com/netdata/netipc/go/protocol"
@@ -49,9 +48,6 @@ const (
 	PayloadStart   uint32 = 1024
 	PayloadCeiling uint32 = 1 << 20
 )
-
-// autoWorkers bounds the worker count picked from the CPU count.
-const autoWorkersMin, autoWorkersMax = 2, 16
 
 // ClientConfig says how a client connects and calls. The zero value is
 // the documented default of every field, and every field means the same
@@ -126,108 +122,4 @@ type ServerConfig struct {
 	// every request at Debug-4). Every record has a "service" attribute.
 	// Nil: the server logs nothing.
 	Logger *slog.Logger
-}
-
-// ClientSettings is a ClientConfig with every zero replaced by its
-// default. It is used by netipc's own packages.
-type ClientSettings struct {
-	SupportedProfiles, PreferredProfiles protocol.Profile
-	RequestStart, RequestCeiling         uint32
-	ResponseStart, ResponseCeiling       uint32
-	BatchItems                           uint32
-	AuthToken                            uint64
-	CallTimeout                          time.Duration
-	MaxLookupItems                       uint32
-	MaxLookupSubcalls                    uint32
-	MaxLookupResponseBytes               uint32
-}
-
-func or32(v, def uint32) uint32 {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-// growth returns (start, ceiling) of a payload size.
-func growth(configured uint32) (uint32, uint32) {
-	if configured == 0 {
-		return PayloadStart, PayloadCeiling
-	}
-	return configured, configured
-}
-
-// Settings returns the config with its defaults applied.
-func (c ClientConfig) Settings() ClientSettings {
-	s := ClientSettings{
-		SupportedProfiles:      c.SupportedProfiles,
-		AuthToken:              c.AuthToken,
-		BatchItems:             or32(c.MaxRequestBatchItems, 1),
-		CallTimeout:            c.CallTimeout,
-		MaxLookupItems:         or32(c.MaxLookupItems, DefaultMaxLookupItems),
-		MaxLookupSubcalls:      or32(c.MaxLookupSubcalls, DefaultMaxLookupSubcalls),
-		MaxLookupResponseBytes: or32(c.MaxLookupResponseBytes, DefaultMaxLookupResponseBytes),
-	}
-	if s.SupportedProfiles == 0 {
-		s.SupportedProfiles = DefaultProfiles
-	}
-	s.PreferredProfiles = c.PreferredProfiles
-	if s.PreferredProfiles == 0 {
-		s.PreferredProfiles = protocol.ProfileSHMHybrid
-	}
-	s.PreferredProfiles &= s.SupportedProfiles
-	s.RequestStart, s.RequestCeiling = growth(c.MaxRequestPayloadBytes)
-	s.ResponseStart, s.ResponseCeiling = growth(c.MaxResponsePayloadBytes)
-	if s.CallTimeout <= 0 {
-		s.CallTimeout = DefaultCallTimeout
-	}
-	return s
-}
-
-// ServerSettings is a ServerConfig with every zero replaced by its
-// default. It is used by netipc's own packages.
-type ServerSettings struct {
-	SupportedProfiles, PreferredProfiles protocol.Profile
-	MaxRequestPayloadBytes               uint32
-	ResponseStart, ResponseCeiling       uint32
-	AuthToken                            uint64
-	Workers                              int
-	MaxSessions                          int
-	SendTimeout                          time.Duration
-}
-
-// Settings returns the config with its defaults applied.
-func (c ServerConfig) Settings() ServerSettings {
-	s := ServerSettings{
-		SupportedProfiles:      c.SupportedProfiles,
-		PreferredProfiles:      c.PreferredProfiles,
-		MaxRequestPayloadBytes: or32(c.MaxRequestPayloadBytes, PayloadCeiling),
-		AuthToken:              c.AuthToken,
-		Workers:                c.Workers,
-		MaxSessions:            c.MaxSessions,
-		SendTimeout:            c.SendTimeout,
-	}
-	if s.SupportedProfiles == 0 {
-		s.SupportedProfiles = DefaultProfiles
-	}
-	if s.PreferredProfiles == 0 {
-		s.PreferredProfiles = protocol.ProfileSHMHybrid
-	}
-	s.PreferredProfiles &= s.SupportedProfiles
-	if c.MaxResponsePayloadBytes == 0 {
-		s.ResponseStart, s.ResponseCeiling = DefaultServerResponseStart, PayloadCeiling
-	} else {
-		s.ResponseStart, s.ResponseCeiling = c.MaxResponsePayloadBytes, c.MaxResponsePayloadBytes
-	}
-	if s.Workers <= 0 {
-		s.Workers = min(max(runtime.NumCPU(), autoWorkersMin), autoWorkersMax)
-	}
-	s.Workers = min(s.Workers, MaxWorkers)
-	if s.MaxSessions <= 0 {
-		s.MaxSessions = DefaultMaxSessions
-	}
-	if s.SendTimeout <= 0 {
-		s.SendTimeout = DefaultSendTimeout
-	}
-	return s
 }

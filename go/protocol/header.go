@@ -18,13 +18,22 @@ const (
 // Header is the 32-byte outer header of every message. Magic, version and
 // header_len are implied: Encode writes them and Decode checks them.
 type Header struct {
-	Kind       Kind
-	Flags      uint16
-	Code       uint16
-	Status     Status
+	// Kind is REQUEST, RESPONSE or CONTROL.
+	Kind Kind
+	// Flags: FlagBatch for a batch payload; other bits are written 0.
+	Flags uint16
+	// Code is the method code (requests, responses) or the control
+	// opcode (HELLO, HELLO_ACK).
+	Code uint16
+	// Status is the transport status; requests carry StatusOK.
+	Status Status
+	// PayloadLen is the number of payload bytes after the header.
 	PayloadLen uint32
-	ItemCount  uint32
-	MessageID  uint64
+	// ItemCount is 1 for a single message, the item count of a batch.
+	ItemCount uint32
+	// MessageID correlates a response with its request (0 in the
+	// handshake).
+	MessageID uint64
 }
 
 // Encode writes the header into the first 32 bytes of dst, which must be

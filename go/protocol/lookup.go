@@ -48,7 +48,10 @@ func (o Orchestrator) String() string {
 // LookupLabel is one key = value label a server adds to a lookup item.
 // The key must not be empty; neither may contain a NUL byte.
 type LookupLabel struct {
-	Key, Value string
+	// Key is the label's name (not empty).
+	Key string
+	// Value is the label's value (may be empty).
+	Value string
 }
 
 // LookupLabelView is one label of a decoded lookup item. Key and Value

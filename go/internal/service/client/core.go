@@ -15,6 +15,7 @@ import (
 	"time"
 
 	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/settings"
 	"github.com/netdata/netipc/go/internal/transport"
 	"github.com/netdata/netipc/go/protocol"
 )
@@ -97,7 +98,7 @@ type Checker interface {
 type Core struct {
 	runDir, service string
 	method          uint16
-	set             netipc.ClientSettings
+	set             settings.Client
 	dial            Dialer
 
 	// Profiles still offered: the SHM bits drop out after an attach
@@ -139,7 +140,7 @@ func New(runDir, service string, method uint16, cfg netipc.ClientConfig) *Core {
 
 // NewWithDialer is New with another way to connect (for tests).
 func NewWithDialer(runDir, service string, method uint16, cfg netipc.ClientConfig, dial Dialer) *Core {
-	set := cfg.Settings()
+	set := settings.ForClient(cfg)
 	c := &Core{
 		runDir:       runDir,
 		service:      service,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/settings"
 	"github.com/netdata/netipc/go/internal/transport"
 )
 
@@ -40,7 +41,7 @@ const (
 // concurrent use.
 type Server struct {
 	runDir, service string
-	set             netipc.ServerSettings
+	set             settings.Server
 	method          Method
 	log             *slog.Logger
 
@@ -70,7 +71,7 @@ type Server struct {
 
 // New returns a server of m at service's endpoint under runDir. No I/O.
 func New(runDir, service string, cfg netipc.ServerConfig, m Method) *Server {
-	set := cfg.Settings()
+	set := settings.ForServer(cfg)
 	s := &Server{
 		runDir:  runDir,
 		service: service,
