@@ -8,6 +8,7 @@ import (
 	"github.com/netdata/netipc/go/internal/benchdata"
 	"github.com/netdata/netipc/go/internal/service/client"
 	"github.com/netdata/netipc/go/internal/service/server"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 )
 
 // The ping-pong benchmark: INCREMENT calls of the protocol's test service
@@ -22,7 +23,7 @@ import (
 // as i + 1.
 func incrementCall(tb testing.TB, shm bool) benchdata.Call {
 	dir := tb.TempDir()
-	benchdata.Serve(tb, server.NewIncrement(dir, "bench", benchdata.ServerConfig(shm),
+	servertest.Serve(tb, server.NewIncrement(dir, "bench", benchdata.ServerConfig(shm),
 		func(v uint64) (uint64, error) { return v + 1, nil }))
 	c := client.NewIncrement(dir, "bench", benchdata.ClientConfig(shm))
 	tb.Cleanup(c.Close)

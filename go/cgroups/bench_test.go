@@ -7,6 +7,7 @@ import (
 
 	"github.com/netdata/netipc/go/cgroups"
 	"github.com/netdata/netipc/go/internal/benchdata"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -22,7 +23,7 @@ import (
 func serveSnapshot(tb testing.TB, n int, shm bool) string {
 	dir := tb.TempDir()
 	list := benchdata.SnapshotCgroups(n)
-	benchdata.Serve(tb, cgroups.NewServer(dir, "bench", benchdata.ServerConfig(shm), cgroups.Handler{
+	servertest.Serve(tb, cgroups.NewServer(dir, "bench", benchdata.ServerConfig(shm), cgroups.Handler{
 		Handle: func(_ *protocol.CgroupsRequest, b *protocol.CgroupsBuilder) error {
 			return benchdata.AddSnapshot(b, list)
 		},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/netdata/netipc/go/cgroupslookup"
 	"github.com/netdata/netipc/go/internal/benchdata"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 )
 
 // The benchmark of the lookup client against a server in this process,
@@ -19,7 +20,7 @@ import (
 func lookupCall(tb testing.TB, shm bool) benchdata.Call {
 	dir := tb.TempDir()
 	table := benchdata.NewLookupTable()
-	benchdata.Serve(tb, cgroupslookup.NewServer(dir, "bench", benchdata.ServerConfig(shm),
+	servertest.Serve(tb, cgroupslookup.NewServer(dir, "bench", benchdata.ServerConfig(shm),
 		cgroupslookup.Handler{Handle: table.Answer}))
 	c := cgroupslookup.NewClient(dir, "bench", benchdata.ClientConfig(shm))
 	tb.Cleanup(func() { _ = c.Close() })

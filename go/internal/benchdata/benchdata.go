@@ -2,7 +2,8 @@
 // deterministic lists as the Rust bench (crates/netipc-cli/src/bench:
 // snapshot.rs and lookup.rs), built on both sides, so a client checks
 // every answer item for item against them whichever implementation
-// served it. The Go bench driver (internal/cmd/netipc-go-bench) and the
+// served it; and the configs and helpers of the benchmarks (bench.go).
+// The Go bench driver (internal/cmd/netipc-go-bench) and the
 // `go test -bench` benchmarks of the public packages use it.
 //
 // Everything here is read-only once built: safe for concurrent use.

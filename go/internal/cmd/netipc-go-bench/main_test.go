@@ -14,6 +14,7 @@ import (
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/benchdata"
+	"github.com/netdata/netipc/go/internal/service/server/servertest"
 )
 
 // roleEnv makes the test binary run a role of the driver (see TestMain),
@@ -130,7 +131,7 @@ func TestEveryScenarioInProcess(t *testing.T) {
 		sc := &scenarios[i]
 		t.Run(sc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			benchdata.Serve(t, newBenchServer(sc, dir, "bench", benchdata.ServerConfig(sc.plane == planeSHM)))
+			servertest.Serve(t, newBenchServer(sc, dir, "bench", benchdata.ServerConfig(sc.plane == planeSHM)))
 			p := clientParams{runDir: dir, service: "bench", strict: true}
 			r, err := measureScenario(sc, &p, 10*time.Millisecond, 50*time.Millisecond)
 			if err != nil {

@@ -36,31 +36,6 @@ func ClientConfig(shm bool) netipc.ClientConfig {
 	return netipc.ClientConfig{SupportedProfiles: profile, PreferredProfiles: profile, CallTimeout: CallTimeout}
 }
 
-// Runner is a netipc server of any service package (cgroups.Server,
-// cgroupslookup.Server, ...).
-type Runner interface {
-	Listen() error
-	Run() error
-	Stop()
-}
-
-// Serve makes s listen, runs it on a goroutine and stops it when tb's
-// test or benchmark ends (Run must then return nil).
-func Serve(tb testing.TB, s Runner) {
-	tb.Helper()
-	if err := s.Listen(); err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
-	tb.Cleanup(func() {
-		s.Stop()
-		if err := <-done; err != nil {
-			tb.Errorf("run: %v", err)
-		}
-	})
-}
-
 // PrimeAttempts is how many failed calls a bench client makes at most
 // before its first success: the first calls connect and may grow a
 // default config's sizes.
