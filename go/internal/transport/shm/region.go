@@ -677,11 +677,19 @@ func (r *Region) take(buf []byte) (int, error) {
 // spin is the polling phase of a wait.
 type spin struct {
 	polls uint32
+	// yields counts the pauses of the yielding phase; the clock is read
+	// every clockEvery of them only (a clock read costs as much as a
+	// poll of the peer's answer).
+	yields uint32
 	// brief: only the pure polls, no yielding phase.
 	brief bool
 	// yielding is when the pure polls ended.
 	yielding time.Time
 }
+
+// clockEvery is how many pauses of the yielding phase pass between two
+// reads of the clock.
+const clockEvery = 8
 
 // again reports whether to poll again (after a pause).
 func (s *spin) again() bool {
@@ -689,13 +697,21 @@ func (s *spin) again() bool {
 		s.polls++
 		return true
 	}
-	now := time.Now()
-	if s.yielding.IsZero() {
-		s.yielding = now
-	}
-	if s.brief || now.Sub(s.yielding) >= spinTime {
+	if s.brief {
+		if s.yielding.IsZero() {
+			s.yielding = time.Now()
+		}
 		return false
 	}
+	if s.yields%clockEvery == 0 {
+		now := time.Now()
+		if s.yielding.IsZero() {
+			s.yielding = now
+		} else if now.Sub(s.yielding) >= spinTime {
+			return false
+		}
+	}
+	s.yields++
 	// Let another goroutine of this process (the peer, in tests and
 	// in-process pairs), then another thread of the machine, run.
 	runtime.Gosched()
