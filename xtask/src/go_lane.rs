@@ -293,6 +293,48 @@ impl GoLane {
         Ok(plural(windows.len(), "package"))
     }
 
+    /// The exported API of every public package (`go doc -all`) must be
+    /// the same for `GOOS=linux` and `GOOS=windows`: plugin code written
+    /// against one compiles unchanged on the other. Returns the number of
+    /// packages compared.
+    pub fn api_parity(&self) -> Result<String, String> {
+        let public = public_packages(&self.packages(None)?);
+        if public.is_empty() {
+            return Err("no public package found".into());
+        }
+        let mut differ = Vec::new();
+        for package in &public {
+            let doc = |goos: &str| {
+                let mut cmd = self.go(&["doc", "-all", package]);
+                cmd.env("GOOS", goos);
+                process::capture(&mut cmd)
+            };
+            let (linux, windows) = (doc("linux")?, doc("windows")?);
+            if linux != windows {
+                let first = linux
+                    .lines()
+                    .zip(windows.lines())
+                    .find(|(l, w)| l != w)
+                    .map_or_else(
+                        || "one is longer".to_owned(),
+                        |(l, w)| format!("linux {l:?} / windows {w:?}"),
+                    );
+                differ.push(format!("{package} ({first})"));
+            }
+        }
+        if differ.is_empty() {
+            Ok(format!(
+                "{} identical on linux and windows",
+                plural(public.len(), "package")
+            ))
+        } else {
+            Err(format!(
+                "the exported API differs between GOOS=linux and GOOS=windows: {}",
+                differ.join("; ")
+            ))
+        }
+    }
+
     /// `go test -json` of `packages` (plain, or with the race detector,
     /// which needs cgo), tallied by [`GoTestRun`].
     fn go_test(&self, mode: Mode, packages: &[String]) -> Result<Summary, String> {
@@ -447,6 +489,17 @@ impl CargoTally {
     }
 }
 
+/// The packages plugin code imports: every package of the module but
+/// the internal ones and the example commands.
+fn public_packages(all: &[String]) -> Vec<String> {
+    all.iter()
+        .filter(|p| {
+            !p.contains("/internal/") && !p.ends_with("/internal") && !p.contains("/examples/")
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +533,29 @@ mod tests {
         assert_eq!(
             ignored.verdict(Ok(())),
             Err("1 test not run (ignored)".into())
+        );
+    }
+
+    #[test]
+    fn public_packages_leave_out_internal_and_examples() {
+        let m = crate::go_test::MODULE;
+        let all: Vec<String> = [
+            "",
+            "/cgroups",
+            "/protocol",
+            "/internal/transport",
+            "/examples/provider",
+        ]
+        .iter()
+        .map(|p| format!("{m}{p}"))
+        .collect();
+        assert_eq!(
+            public_packages(&all),
+            vec![
+                m.to_owned(),
+                format!("{m}/cgroups"),
+                format!("{m}/protocol")
+            ]
         );
     }
 

@@ -301,6 +301,7 @@ fn go(options: &Options, report: &mut Report) {
     report.step("vet", limit, lane.go(&["vet", "./..."]));
     report.step("build", limit, lane.go(&["build", "./..."]));
     report.step_noted("vet-windows", || lane.vet_windows());
+    report.step_noted("api", || lane.api_parity());
     // The Rust peers of the interop tests and examples.
     report.step(
         "rust-binaries",

