@@ -2,6 +2,7 @@ package testsvc
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,10 +11,17 @@ import (
 )
 
 // RustPeer runs the Rust netipc-test-peer (named by NETIPC_TEST_PEER,
-// which the test lane sets) in mode with args until the test ends. Without
-// NETIPC_TEST_PEER the test is skipped, loudly; a peer that is set but
-// cannot run fails the test.
+// which the test lane sets) in mode with args until the test ends, once it
+// said "ready". Without NETIPC_TEST_PEER the test is skipped, loudly; a
+// peer that is set but cannot run fails the test.
 func RustPeer(t testing.TB, mode, runDir, service string, args ...string) {
+	t.Helper()
+	RustPeerSays(t, "ready", mode, runDir, service, args...)
+}
+
+// RustPeerSays is RustPeer for a mode whose first line is want (a client
+// mode says "connected", "stalled"...).
+func RustPeerSays(t testing.TB, want, mode, runDir, service string, args ...string) {
 	t.Helper()
 	bin := os.Getenv("NETIPC_TEST_PEER")
 	if bin == "" {
@@ -49,13 +57,14 @@ func RustPeer(t testing.TB, mode, runDir, service string, args ...string) {
 	go func() {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
 		ready <- strings.TrimSpace(line)
+		io.Copy(io.Discard, stdout)
 	}()
 	select {
 	case line := <-ready:
-		if line != "ready" {
-			t.Fatalf("NETIPC_TEST_PEER=%s %s: said %q instead of ready", bin, mode, line)
+		if line != want {
+			t.Fatalf("NETIPC_TEST_PEER=%s %s: said %q instead of %s", bin, mode, line, want)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("NETIPC_TEST_PEER=%s %s: not ready after 30 s", bin, mode)
+		t.Fatalf("NETIPC_TEST_PEER=%s %s: did not say %s within 30 s", bin, mode, want)
 	}
 }

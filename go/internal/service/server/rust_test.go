@@ -7,10 +7,8 @@ package server_test
 // say so).
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -24,6 +22,7 @@ import (
 	"github.com/netdata/netipc/go/cgroupslookup"
 	"github.com/netdata/netipc/go/internal/service/server"
 	"github.com/netdata/netipc/go/internal/service/server/servertest"
+	"github.com/netdata/netipc/go/internal/testsvc"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -292,50 +291,6 @@ func TestRustBenchClient(t *testing.T) {
 	}
 }
 
-// peer runs the Rust test peer in mode and waits for its line ("connected",
-// "stalled"); closing its stdin at the end of the test ends it.
-func peer(t *testing.T, mode, dir, service, profiles, want string) {
-	t.Helper()
-	cmd := exec.Command(rustBinary(t, "NETIPC_TEST_PEER"), mode, dir, service, profiles)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("netipc-test-peer: %v", err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		lines <- strings.TrimSpace(line)
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case line := <-lines:
-		if line != want {
-			t.Fatalf("netipc-test-peer %s said %q, want %q", mode, line, want)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("netipc-test-peer %s did not say %q", mode, want)
-	}
-}
-
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -353,7 +308,7 @@ func TestRustPeerStallsARequest(t *testing.T) {
 	servertest.Serve(t, s)
 	// The peer sends the first chunk of a request and stops: the session
 	// is closed after the send timeout.
-	peer(t, "stall-request", dir, "inc", "baseline", "stalled")
+	testsvc.RustPeerSays(t, "stalled", "stall-request", dir, "inc", "baseline")
 	waitFor(t, "the send timeout", func() bool { return s.Stats().SendTimeouts == 1 })
 	waitFor(t, "the session closed", func() bool { return s.Stats().Sessions == 0 })
 }
@@ -367,7 +322,7 @@ func TestRustIdleClients(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run() }()
 	for _, p := range []string{"baseline", "shm-hybrid"} {
-		peer(t, "idle-client", dir, "inc", p, "connected")
+		testsvc.RustPeerSays(t, "connected", "idle-client", dir, "inc", p)
 	}
 	waitFor(t, "two sessions", func() bool { return s.Stats().Sessions == 2 })
 	began := time.Now()
