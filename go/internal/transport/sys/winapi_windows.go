@@ -44,28 +44,28 @@ const (
 	errorIOIncomplete     syscall.Errno = 996
 	errorNotFound         syscall.Errno = 1168
 
-	pipeAccessDuplex           = 0x00000003
-	fileFlagFirstPipeInstance  = 0x00080000
-	fileFlagOverlapped         = 0x40000000
-	pipeTypeMessage            = 0x00000004
-	pipeReadmodeMessage        = 0x00000002
-	pipeRejectRemoteClients    = 0x00000008
-	pipeUnlimitedInstances     = 255
-	fileWriteData              = 0x0002
-	fileWriteAttributes        = 0x0100
-	securitySQOSPresent        = 0x00100000
-	securityIdentification     = 0x00010000
-	processQueryLimitedInfo    = 0x1000
-	sddlRevision1              = 1
-	seGroupEnabled             = 0x00000004
-	seGroupUseForDenyOnly      = 0x00000010
-	waitObject0                = 0x00000000
-	waitTimeout                = 0x00000102
-	waitFailed                 = 0xFFFFFFFF
-	maximumWaitObjects         = 64
-	eventModifyState           = 0x0002
-	synchronize                = 0x00100000
-	infinite                   = 0xFFFFFFFF
+	pipeAccessDuplex          = 0x00000003
+	fileFlagFirstPipeInstance = 0x00080000
+	fileFlagOverlapped        = 0x40000000
+	pipeTypeMessage           = 0x00000004
+	pipeReadmodeMessage       = 0x00000002
+	pipeRejectRemoteClients   = 0x00000008
+	pipeUnlimitedInstances    = 255
+	fileWriteData             = 0x0002
+	fileWriteAttributes       = 0x0100
+	securitySQOSPresent       = 0x00100000
+	securityIdentification    = 0x00010000
+	processQueryLimitedInfo   = 0x1000
+	sddlRevision1             = 1
+	seGroupEnabled            = 0x00000004
+	seGroupUseForDenyOnly     = 0x00000010
+	waitObject0               = 0x00000000
+	waitTimeout               = 0x00000102
+	waitFailed                = 0xFFFFFFFF
+	maximumWaitObjects        = 64
+	eventModifyState          = 0x0002
+	synchronize               = 0x00100000
+	infinite                  = 0xFFFFFFFF
 )
 
 // errnoOf is the error of a failed call: its last error, or
