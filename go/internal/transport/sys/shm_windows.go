@@ -2,7 +2,8 @@ package sys
 
 // The Win32 calls of the Windows shared-memory transport (package
 // winshm): named page-file-backed file mappings and their views, named
-// auto-reset events, and waits on them. Names are ASCII; the W calls get
+// auto-reset events, and waits on them. The objects get the owner-only
+// DACL of security_windows.go. Names are ASCII; the W calls get
 // them as UTF-16.
 
 import (
@@ -12,31 +13,22 @@ import (
 	"unsafe"
 )
 
-// Win32 values used here.
+// Win32 values used here besides winapi_windows.go's.
 const (
-	pageReadWrite     = 0x04
-	fileMapAllAccess  = 0xF001F
-	eventModifyState  = 0x0002
-	synchronize       = 0x00100000
-	errorAlreadyExist = syscall.Errno(183) // ERROR_ALREADY_EXISTS
-	waitObject0       = 0
-	waitTimeout       = 258
-	infinite          = 0xFFFFFFFF
+	pageReadWrite      = 0x04
+	fileMapAllAccess   = 0xF001F
+	errorAlreadyExists = syscall.Errno(183) // ERROR_ALREADY_EXISTS
 )
 
-// The kernel32 procedures the syscall package does not wrap (or wraps
-// without the last error of a successful call). Their names start with
-// shm so they never clash with the pipe backend's.
+// The kernel32 procedures of the SHM objects that winapi_windows.go does
+// not load. CreateFileMappingW and CreateEventW are called directly:
+// a named object that exists already is only told by the last error of
+// a successful call.
 var (
-	shmKernel32                   = syscall.NewLazyDLL("kernel32.dll")
-	procShmCreateFileMappingW     = shmKernel32.NewProc("CreateFileMappingW")
-	procShmOpenFileMappingW       = shmKernel32.NewProc("OpenFileMappingW")
-	procShmVirtualQuery           = shmKernel32.NewProc("VirtualQuery")
-	procShmCreateEventW           = shmKernel32.NewProc("CreateEventW")
-	procShmOpenEventW             = shmKernel32.NewProc("OpenEventW")
-	procShmSetEvent               = shmKernel32.NewProc("SetEvent")
-	procShmWaitForMultipleObjects = shmKernel32.NewProc("WaitForMultipleObjects")
-	procShmSwitchToThread         = shmKernel32.NewProc("SwitchToThread")
+	procCreateFileMappingW = modkernel32.NewProc("CreateFileMappingW")
+	procOpenFileMappingW   = modkernel32.NewProc("OpenFileMappingW")
+	procVirtualQuery       = modkernel32.NewProc("VirtualQuery")
+	procSwitchToThread     = modkernel32.NewProc("SwitchToThread")
 )
 
 // memoryBasicInformation is MEMORY_BASIC_INFORMATION (64-bit layout on
@@ -77,7 +69,7 @@ func mapView(h syscall.Handle, size uint32) ([]byte, error) {
 	n := uintptr(size)
 	if n == 0 {
 		var info memoryBasicInformation
-		r, _, e := syscall.SyscallN(procShmVirtualQuery.Addr(), addr, uintptr(unsafe.Pointer(&info)), unsafe.Sizeof(info))
+		r, _, e := syscall.SyscallN(procVirtualQuery.Addr(), addr, uintptr(unsafe.Pointer(&info)), unsafe.Sizeof(info))
 		if r == 0 {
 			_ = syscall.UnmapViewOfFile(addr)
 			return nil, os.NewSyscallError("VirtualQuery", e)
@@ -97,18 +89,18 @@ func CreateWinMapping(name string, size uint32) (WinMapping, error) {
 	if err != nil {
 		return WinMapping{}, err
 	}
-	sa, free, err := shmSecurity()
+	sa, free, err := objectSecurity(false)
 	if err != nil {
 		return WinMapping{}, err
 	}
 	defer free()
-	r, _, e := syscall.SyscallN(procShmCreateFileMappingW.Addr(), uintptr(syscall.InvalidHandle),
+	r, _, e := syscall.SyscallN(procCreateFileMappingW.Addr(), uintptr(syscall.InvalidHandle),
 		uintptr(unsafe.Pointer(sa)), pageReadWrite, 0, uintptr(size), uintptr(unsafe.Pointer(wname)))
 	if r == 0 {
 		return WinMapping{}, os.NewSyscallError("CreateFileMappingW", e)
 	}
 	h := syscall.Handle(r)
-	if e == errorAlreadyExist {
+	if e == errorAlreadyExists {
 		syscall.CloseHandle(h)
 		return WinMapping{}, os.NewSyscallError("CreateFileMappingW", e)
 	}
@@ -127,7 +119,7 @@ func OpenWinMapping(name string) (WinMapping, error) {
 	if err != nil {
 		return WinMapping{}, err
 	}
-	r, _, e := syscall.SyscallN(procShmOpenFileMappingW.Addr(), fileMapAllAccess, 0, uintptr(unsafe.Pointer(wname)))
+	r, _, e := syscall.SyscallN(procOpenFileMappingW.Addr(), fileMapAllAccess, 0, uintptr(unsafe.Pointer(wname)))
 	if r == 0 {
 		return WinMapping{}, os.NewSyscallError("OpenFileMappingW", e)
 	}
@@ -154,7 +146,7 @@ func (m *WinMapping) Close() {
 }
 
 // CreateWinEvent creates an auto-reset, initially non-signalled event
-// named name ("": unnamed), owned by this user (objectSecurity). An
+// named name ("": unnamed), with the owner-only DACL (objectSecurity). An
 // event of that name that already exists fails with an error that
 // matches fs.ErrExist.
 func CreateWinEvent(name string) (WinEvent, error) {
@@ -165,16 +157,16 @@ func CreateWinEvent(name string) (WinEvent, error) {
 	var sa *syscall.SecurityAttributes
 	if name != "" {
 		var free func()
-		if sa, free, err = shmSecurity(); err != nil {
+		if sa, free, err = objectSecurity(false); err != nil {
 			return WinEvent{}, err
 		}
 		defer free()
 	}
-	r, _, e := syscall.SyscallN(procShmCreateEventW.Addr(), uintptr(unsafe.Pointer(sa)), 0, 0, uintptr(unsafe.Pointer(wname)))
+	r, _, e := syscall.SyscallN(procCreateEventW.Addr(), uintptr(unsafe.Pointer(sa)), 0, 0, uintptr(unsafe.Pointer(wname)))
 	if r == 0 {
 		return WinEvent{}, os.NewSyscallError("CreateEventW", e)
 	}
-	if name != "" && e == errorAlreadyExist {
+	if name != "" && e == errorAlreadyExists {
 		syscall.CloseHandle(syscall.Handle(r))
 		return WinEvent{}, os.NewSyscallError("CreateEventW", e)
 	}
@@ -187,16 +179,16 @@ func OpenWinEvent(name string) (WinEvent, error) {
 	if err != nil {
 		return WinEvent{}, err
 	}
-	r, _, e := syscall.SyscallN(procShmOpenEventW.Addr(), eventModifyState|synchronize, 0, uintptr(unsafe.Pointer(wname)))
-	if r == 0 {
-		return WinEvent{}, os.NewSyscallError("OpenEventW", e)
+	h, err := openEvent(eventModifyState|synchronize, wname)
+	if err != nil {
+		return WinEvent{}, os.NewSyscallError("OpenEventW", err)
 	}
-	return WinEvent{h: WinHandle(r)}, nil
+	return WinEvent{h: WinHandle(h)}, nil
 }
 
 // Set signals the event (it wakes one waiter, or the next wait).
 func (e WinEvent) Set() {
-	_, _, _ = syscall.SyscallN(procShmSetEvent.Addr(), uintptr(e.h))
+	_ = setEvent(syscall.Handle(e.h))
 }
 
 // Wait waits until the event is signalled (true, the event is reset) or
@@ -225,7 +217,7 @@ func WaitAny(handles []WinHandle, d time.Duration) int {
 	if d != WaitForever {
 		ms = waitMillis(d)
 	}
-	r, _, _ := syscall.SyscallN(procShmWaitForMultipleObjects.Addr(), uintptr(len(handles)),
+	r, _, _ := syscall.SyscallN(procWaitForMultipleObjects.Addr(), uintptr(len(handles)),
 		uintptr(unsafe.Pointer(&handles[0])), 0, uintptr(ms))
 	if r < uintptr(len(handles)) {
 		return int(r)
@@ -236,11 +228,5 @@ func WaitAny(handles []WinHandle, d time.Duration) int {
 // SwitchToThread gives the rest of the calling thread's time slice to
 // another ready thread of the machine, if there is one.
 func SwitchToThread() {
-	_, _, _ = syscall.SyscallN(procShmSwitchToThread.Addr())
-}
-
-// shmSecurity returns the security attributes of the SHM objects (owner,
-// SYSTEM and Administrators only), and what frees them.
-func shmSecurity() (*syscall.SecurityAttributes, func(), error) {
-	return nil, func() {}, nil
+	_, _, _ = syscall.SyscallN(procSwitchToThread.Addr())
 }
