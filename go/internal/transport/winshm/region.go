@@ -23,6 +23,11 @@ const (
 	// waitSlice is the longest single sleep on an event: interrupts and
 	// the peer's liveness are checked at least this often.
 	waitSlice = 50 * time.Millisecond
+	// yieldWindow: before a watched wait, a server keeps polling this
+	// long, yielding between polls (the Rust multiplexer's policy:
+	// longer than a wake-up takes, so that a busy client's next request
+	// is taken without handing the session to a wait group and back).
+	yieldWindow = 50 * time.Microsecond
 )
 
 // Event is one direction's named auto-reset event of an SHM_HYBRID
@@ -233,7 +238,11 @@ func (r *Region) Receive(buf []byte, deadline time.Time, alive func() bool) (int
 // returns its observed length. Call it holding a reference.
 func (r *Region) await(expected int64, buf []byte, deadline time.Time, alive func() bool) (int, error) {
 	if r.watcher != nil {
-		switch err := r.waitWatched(expected, deadline, alive); err {
+		err := error(nil)
+		if !r.yieldUntil(expected) {
+			err = r.waitWatched(expected, deadline, alive)
+		}
+		switch err {
 		case nil, shm.ErrDisconnected:
 			// The message, or the peer's close flag, or its hang-up.
 			if n, ok, err := r.observe(expected, buf); ok || err != nil {
@@ -294,6 +303,28 @@ func (r *Region) busyWait(expected int64, buf []byte, deadline time.Time, alive 
 			return r.peerGone(expected, buf)
 		}
 	}
+}
+
+// yieldUntil polls for message expected (or the peer's close) for
+// yieldWindow, yielding to other goroutines and threads between polls;
+// it reports whether the wait is over.
+func (r *Region) yieldUntil(expected int64) bool {
+	var start time.Time
+	for polls := 0; !r.ready(expected); polls++ {
+		if polls%8 == 0 {
+			// The clock is read every 8 polls only (a clock read costs
+			// as much as a poll).
+			now := time.Now()
+			if start.IsZero() {
+				start = now
+			} else if now.Sub(start) >= yieldWindow {
+				return false
+			}
+		}
+		runtime.Gosched()
+		sys.SwitchToThread()
+	}
+	return true
 }
 
 // sleep announces the wait in the lane's waiting flag, looks once more,
