@@ -68,9 +68,9 @@ const (
 	infinite                  = 0xFFFFFFFF
 )
 
-// errnoOf is the error of a failed call: its last error, or
+// lastErr is the error of a failed call: its last error, or
 // ERROR_GEN_FAILURE (31) should the call not have set one.
-func errnoOf(e error) error {
+func lastErr(e error) error {
 	if en, ok := e.(syscall.Errno); ok && en != 0 {
 		return en
 	}
@@ -90,7 +90,7 @@ func createNamedPipe(name *uint16, openMode, pipeMode, maxInstances, outSize, in
 	if h := syscall.Handle(r); h != syscall.InvalidHandle {
 		return h, nil
 	}
-	return syscall.InvalidHandle, errnoOf(e)
+	return syscall.InvalidHandle, lastErr(e)
 }
 
 func connectNamedPipe(h syscall.Handle, ov *syscall.Overlapped) error {
@@ -98,7 +98,7 @@ func connectNamedPipe(h syscall.Handle, ov *syscall.Overlapped) error {
 	if r != 0 {
 		return nil
 	}
-	return errnoOf(e)
+	return lastErr(e)
 }
 
 func disconnectNamedPipe(h syscall.Handle) error {
@@ -106,7 +106,7 @@ func disconnectNamedPipe(h syscall.Handle) error {
 	if r != 0 {
 		return nil
 	}
-	return errnoOf(e)
+	return lastErr(e)
 }
 
 func setNamedPipeHandleState(h syscall.Handle, mode uint32) error {
@@ -114,7 +114,7 @@ func setNamedPipeHandleState(h syscall.Handle, mode uint32) error {
 	if r != 0 {
 		return nil
 	}
-	return errnoOf(e)
+	return lastErr(e)
 }
 
 // pipePeerPID returns the process id of the pipe's server (client side)
@@ -129,17 +129,18 @@ func pipePeerPID(h syscall.Handle, serverSide bool) (uint32, error) {
 	if r != 0 {
 		return pid, nil
 	}
-	return 0, errnoOf(e)
+	return 0, lastErr(e)
 }
 
-// peekNamedPipe returns the bytes waiting in the pipe.
-func peekNamedPipe(h syscall.Handle) (uint32, error) {
-	var avail uint32
-	r, _, e := syscall.SyscallN(procPeekNamedPipe.Addr(), uintptr(h), 0, 0, 0, uintptr(unsafe.Pointer(&avail)), 0)
+// peekNamedPipe returns the bytes waiting in the pipe and, in message
+// mode, the bytes of the next message not read yet (0 when none waits).
+func peekNamedPipe(h syscall.Handle) (avail, left uint32, err error) {
+	r, _, e := syscall.SyscallN(procPeekNamedPipe.Addr(), uintptr(h), 0, 0, 0,
+		uintptr(unsafe.Pointer(&avail)), uintptr(unsafe.Pointer(&left)))
 	if r != 0 {
-		return avail, nil
+		return avail, left, nil
 	}
-	return 0, errnoOf(e)
+	return 0, 0, lastErr(e)
 }
 
 // waitNamedPipe waits up to ms milliseconds for an instance of the pipe
@@ -149,7 +150,7 @@ func waitNamedPipe(name *uint16, ms uint32) (bool, error) {
 	if r != 0 {
 		return true, nil
 	}
-	return false, errnoOf(e)
+	return false, lastErr(e)
 }
 
 // createEvent creates an unnamed (name nil) or named event.
@@ -159,7 +160,7 @@ func createEvent(sa *syscall.SecurityAttributes, manualReset, initialState bool,
 	if r != 0 {
 		return syscall.Handle(r), nil
 	}
-	return 0, errnoOf(e)
+	return 0, lastErr(e)
 }
 
 // openEvent opens a named event.
@@ -168,7 +169,7 @@ func openEvent(access uint32, name *uint16) (syscall.Handle, error) {
 	if r != 0 {
 		return syscall.Handle(r), nil
 	}
-	return 0, errnoOf(e)
+	return 0, lastErr(e)
 }
 
 func setEvent(h syscall.Handle) error {
@@ -176,7 +177,7 @@ func setEvent(h syscall.Handle) error {
 	if r != 0 {
 		return nil
 	}
-	return errnoOf(e)
+	return lastErr(e)
 }
 
 func resetEvent(h syscall.Handle) error {
@@ -184,7 +185,7 @@ func resetEvent(h syscall.Handle) error {
 	if r != 0 {
 		return nil
 	}
-	return errnoOf(e)
+	return lastErr(e)
 }
 
 // waitForMultipleObjects waits for any (all false) of at most
@@ -196,7 +197,7 @@ func waitForMultipleObjects(handles []syscall.Handle, all bool, ms uint32) (uint
 	r, _, e := syscall.SyscallN(procWaitForMultipleObjects.Addr(), uintptr(len(handles)),
 		uintptr(unsafe.Pointer(&handles[0])), boolArg(all), uintptr(ms))
 	if uint32(r) == waitFailed {
-		return waitFailed, errnoOf(e)
+		return waitFailed, lastErr(e)
 	}
 	return uint32(r), nil
 }
@@ -211,7 +212,7 @@ func getOverlappedResult(h syscall.Handle, ov *syscall.Overlapped, wait bool) (u
 	if r != 0 {
 		return n, nil
 	}
-	return n, errnoOf(e)
+	return n, lastErr(e)
 }
 
 // securityDescriptorFromSDDL converts an SDDL string into a
@@ -228,7 +229,7 @@ func securityDescriptorFromSDDL(sddl string) (uintptr, error) {
 	if r != 0 {
 		return sd, nil
 	}
-	return 0, errnoOf(e)
+	return 0, lastErr(e)
 }
 
 func isValidSid(sid *syscall.SID) bool {
