@@ -68,8 +68,7 @@ type SessionInfo struct {
 	// Profile is the selected transport profile (a set of one bit; it
 	// prints as its name, e.g. "baseline" or "shm-hybrid").
 	Profile protocol.Profile
-	// SharedMemory reports whether messages travel through shared memory
-	// (the connection then only signals liveness).
+	// SharedMemory reports whether messages travel through shared memory.
 	SharedMemory bool
 	// MaxRequestPayloadBytes is the largest request payload the provider
 	// accepts in this session, in bytes.
