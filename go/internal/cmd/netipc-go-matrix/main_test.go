@@ -201,3 +201,93 @@ func TestDataSet(t *testing.T) {
 		t.Errorf("PID 7002: %+v, want %+v", e, want)
 	}
 }
+
+// The comparisons a consumer makes catch every field that differs.
+func TestComparisonsCatchDifferences(t *testing.T) {
+	d := newDataset()
+	buf := make([]byte, 4096)
+
+	cgroup := d.cgroupEntry(4)
+	cgroupsCases := map[string]protocol.CgroupsLookupEntry{"equal": cgroup}
+	for name, change := range map[string]func(e *protocol.CgroupsLookupEntry){
+		"status": func(e *protocol.CgroupsLookupEntry) {
+			e.Status = protocol.CgroupsLookupUnknownRetryLater
+			e.Orchestrator, e.Name, e.Labels = 0, "", nil
+		},
+		"orchestrator": func(e *protocol.CgroupsLookupEntry) { e.Orchestrator = 2 },
+		"name":         func(e *protocol.CgroupsLookupEntry) { e.Name = "cg-5" },
+		"no labels":    func(e *protocol.CgroupsLookupEntry) { e.Labels = nil },
+		"label value":  func(e *protocol.CgroupsLookupEntry) { e.Labels = []protocol.LookupLabel{{Key: "index", Value: "5"}} },
+	} {
+		e := cgroup
+		change(&e)
+		cgroupsCases[name] = e
+	}
+	for name, sent := range cgroupsCases {
+		b, err := protocol.NewCgroupsLookupBuilder(buf, 1, generation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = b.Add(d.paths[4], &sent)
+		n, err := b.Finish()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		v, err := protocol.DecodeCgroupsLookupResponse(buf[:n])
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		item, _ := v.Item(0)
+		err = sameCgroupsItem(&item, d.paths[4], &cgroup)
+		if (err == nil) != (name == "equal") {
+			t.Errorf("cgroups %s: %v", name, err)
+		}
+		if err := sameCgroupsItem(&item, d.paths[5], &sent); err == nil {
+			t.Errorf("cgroups %s: another path passes", name)
+		}
+	}
+
+	app := d.appsEntry(7002)
+	appsCases := map[string]protocol.AppsLookupEntry{"equal": app, "unknown": d.appsEntry(7000)}
+	for name, change := range map[string]func(e *protocol.AppsLookupEntry){
+		"cgroup status": func(e *protocol.AppsLookupEntry) {
+			e.CgroupStatus = protocol.CgroupUnknownPermanent
+			e.Orchestrator, e.CgroupName, e.Labels = 0, "", nil
+		},
+		"orchestrator": func(e *protocol.AppsLookupEntry) { e.Orchestrator = 1 },
+		"ppid":         func(e *protocol.AppsLookupEntry) { e.PPID++ },
+		"uid":          func(e *protocol.AppsLookupEntry) { e.UID++ },
+		"start time":   func(e *protocol.AppsLookupEntry) { e.StartTime++ },
+		"comm":         func(e *protocol.AppsLookupEntry) { e.Comm = "proc-3" },
+		"cgroup path":  func(e *protocol.AppsLookupEntry) { e.CgroupPath = d.paths[3] },
+		"cgroup name":  func(e *protocol.AppsLookupEntry) { e.CgroupName = "cg-3" },
+		"label key":    func(e *protocol.AppsLookupEntry) { e.Labels = []protocol.LookupLabel{{Key: "ppid", Value: "7002"}} },
+	} {
+		e := app
+		change(&e)
+		appsCases[name] = e
+	}
+	for name, sent := range appsCases {
+		b, err := protocol.NewAppsLookupBuilder(buf, 1, generation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = b.Add(7002, &sent)
+		n, err := b.Finish()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		v, err := protocol.DecodeAppsLookupResponse(buf[:n])
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		item, _ := v.Item(0)
+		err = sameAppsItem(&item, 7002, &app)
+		if (err == nil) != (name == "equal") {
+			t.Errorf("apps %s: %v", name, err)
+		}
+		if err := sameAppsItem(&item, 7003, &sent); err == nil {
+			t.Errorf("apps %s: another pid passes", name)
+		}
+	}
+}
