@@ -28,7 +28,7 @@ use crate::cross::{self, TARGET};
 use crate::examples::entries;
 use crate::go_lane::{GoLane, Toolchain};
 use crate::lanes::{Options, host_cargo, prepare_windows};
-use crate::process::{self, Background};
+use crate::process::Background;
 use crate::setup;
 use crate::wine::Wine;
 pub use table::Os;
@@ -41,6 +41,19 @@ const GO_PACKAGE: &str = "./internal/cmd/netipc-go-matrix";
 /// The Rust peer's binary.
 const RUST_BIN: &str = "netipc-matrix-peer";
 
+/// The cargo build of the Rust peer and the C library.
+const RUST_BUILD: [&str; 8] = [
+    "build",
+    "-p",
+    "netipc-tests",
+    "--bin",
+    RUST_BIN,
+    "-p",
+    "netipc-c",
+    "--lib",
+];
+/// Time for `go build`.
+const BUILD_LIMIT: Duration = Duration::from_secs(600);
 /// Time for a provider to print `ready` (Wine can be slow to start).
 const READY_LIMIT: Duration = Duration::from_secs(120);
 /// Time for one consumer to run its five checks.
@@ -69,21 +82,8 @@ impl Peers {
         let out = |os: Os| target.join("matrix").join(os.name());
 
         // Linux: the Rust peer and the C library in one cargo build.
-        let rust = process::run(
-            &mut host_cargo(&[
-                "build",
-                "-p",
-                "netipc-tests",
-                "--bin",
-                RUST_BIN,
-                "-p",
-                "netipc-c",
-                "--lib",
-            ]),
-            limit,
-        )
-        .map(|()| target.join("debug").join(RUST_BIN))
-        .map_err(|err| format!("cargo build: {err}"));
+        let rust = build(&mut host_cargo(&RUST_BUILD), "cargo build", limit)
+            .map(|()| target.join("debug").join(RUST_BIN));
         let c = setup::apt_install(&["gcc"]).and_then(|()| {
             let library = rust.as_ref().map_err(|err| format!("no library: {err}"))?;
             let library = library.with_file_name("libnetipc_c.a");
@@ -95,20 +95,12 @@ impl Peers {
 
         let (windows, wine) = match prepare_windows(options, wine_prefix.to_path_buf()) {
             Ok((cross, wine)) => {
-                let mut build = cross.command("build");
-                build.args([
-                    "-p",
-                    "netipc-tests",
-                    "--bin",
-                    RUST_BIN,
-                    "-p",
-                    "netipc-c",
-                    "--lib",
-                ]);
+                let mut cargo = cross.command(RUST_BUILD[0]);
+                cargo.args(&RUST_BUILD[1..]);
                 let dir = cross.target_dir(root).join(TARGET).join("debug");
-                let rust = process::run(&mut build, limit)
-                    .map(|()| dir.join(format!("{RUST_BIN}.exe")))
-                    .map_err(|err| format!("cargo build --target {TARGET}: {err}"));
+                let what = format!("cargo build --target {TARGET}");
+                let rust =
+                    build(&mut cargo, &what, limit).map(|()| dir.join(format!("{RUST_BIN}.exe")));
                 let c = match &rust {
                     Ok(_) => compile_c(
                         root,
@@ -179,11 +171,23 @@ fn build_go(go: &Result<GoLane, String>, dir: &Path, os: Os) -> Result<PathBuf, 
         .as_ref()
         .map_err(|err| format!("no Go toolchain: {err}"))?;
     let binary = dir.join(program_name("netipc-go-matrix", os));
-    let mut build = go.go(&["build", "-o"]);
-    build.arg(&binary).arg(GO_PACKAGE).env("GOOS", os.name());
-    process::run(&mut build, CONSUMER_LIMIT)
-        .map(|()| binary)
-        .map_err(|err| format!("go build {GO_PACKAGE}: {err}"))
+    let mut go_build = go.go(&["build", "-o"]);
+    go_build.arg(&binary).arg(GO_PACKAGE).env("GOOS", os.name());
+    build(
+        &mut go_build,
+        &format!("go build {GO_PACKAGE}"),
+        BUILD_LIMIT,
+    )
+    .map(|()| binary)
+}
+
+/// Runs the build command `cmd` (`what`); its failure names the last line
+/// of its standard error (all of its output goes to the log).
+fn build(cmd: &mut Command, what: &str, limit: Duration) -> Result<(), String> {
+    let mut child = Background::spawn(cmd, false).map_err(|err| format!("{what}: {err}"))?;
+    let result = child.wait(limit);
+    eprint!("{}", child.transcript());
+    result.map_err(|err| format!("{what}: {err}{}", last_words(&child.stderr())))
 }
 
 /// `name`, with `.exe` on Windows.
