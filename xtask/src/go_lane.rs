@@ -381,13 +381,25 @@ impl GoLane {
     /// Builds Go programs of the module into `target/go/bin` and returns
     /// that directory.
     pub fn build(&self, packages: &[&str]) -> Result<&Path, String> {
-        fs::create_dir_all(&self.bin)
-            .map_err(|err| format!("cannot create {}: {err}", self.bin.display()))?;
-        let out = format!("{}/", self.bin.display());
-        let mut build = self.go(&["build", "-o", &out]);
-        build.args(packages);
-        process::run(&mut build, self.limit).map_err(|err| format!("go build: {err}"))?;
+        self.build_into(&self.bin, self.go(&["build"]), packages)?;
         Ok(&self.bin)
+    }
+
+    /// Runs `build` (a [`go`](Self::go) `build` command with the
+    /// environment and flags it needs) for `packages`, writing the
+    /// programs into `dir`.
+    pub fn build_into(
+        &self,
+        dir: &Path,
+        mut build: Command,
+        packages: &[&str],
+    ) -> Result<(), String> {
+        fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        build
+            .arg("-o")
+            .arg(format!("{}/", dir.display()))
+            .args(packages);
+        process::run(&mut build, self.limit).map_err(|err| format!("go build: {err}"))
     }
 
     /// The interop tests: the Go ones (Go clients against the Rust
@@ -434,6 +446,16 @@ impl GoLane {
 
     pub fn netipc(&self) -> &Path {
         &self.netipc
+    }
+
+    /// The toolchain's `GOROOT`.
+    pub fn goroot(&self) -> &Path {
+        &self.toolchain.goroot
+    }
+
+    /// The watchdog limit of the lane's commands.
+    pub fn limit(&self) -> Duration {
+        self.limit
     }
 }
 

@@ -11,6 +11,7 @@ use crate::cross::{self, CrossCargo, RouteChoice};
 use crate::examples::Examples;
 use crate::go_examples;
 use crate::go_lane::{GoLane, Toolchain};
+use crate::go_wine::GoWine;
 use crate::install;
 use crate::msrv;
 use crate::os_cfg;
@@ -245,6 +246,12 @@ fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, win
         process::run(&mut build, limit).map_err(|err| format!("build: {err}"))?;
         let target = cross.target_dir(&options.root);
         Programs::windows(&options.root, &target, wine).check()
+    });
+    // The Go package built for Windows: its tests and its examples.
+    let go = GoWine::prepare(&options.root, cross, wine, limit);
+    report.step_noted("go-test", || go.as_ref().map_err(Clone::clone)?.test(cross));
+    report.step_noted("go-examples", || {
+        go.as_ref().map_err(Clone::clone)?.examples(cross)
     });
 }
 

@@ -10,6 +10,7 @@ mod fsutil;
 mod go_examples;
 mod go_lane;
 mod go_test;
+mod go_wine;
 mod install;
 mod lanes;
 mod msrv;
