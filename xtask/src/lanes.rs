@@ -27,7 +27,9 @@ pub enum Lane {
     /// target without a backend, tests, examples, a publishing dry run of
     /// the library and its oldest Rust on the host.
     Linux,
-    /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
+    /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under
+    /// Wine; the C programs built with mingw-w64 and the Go package built
+    /// with GOOS=windows run there too.
     Windows,
     /// The C API: its C tests and examples with gcc, under ASan+UBSan and
     /// valgrind, and built against an installed prefix (the Windows build
