@@ -161,6 +161,7 @@ func clientHandshake(conn *sys.Conn, dir, service, endpoint string, opts ClientO
 		p, err = shmAttach(ShmRequest{
 			RunDir:           dir,
 			Service:          service,
+			AuthToken:        opts.AuthToken,
 			Params:           params,
 			RequestCapacity:  params.MaxRequestPayloadBytes,
 			ResponseCapacity: params.MaxResponsePayloadBytes,

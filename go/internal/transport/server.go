@@ -257,6 +257,7 @@ func (in *Incoming) provision(params SessionParams, offer ServerOffer) plane {
 	p, err := shmProvision(ShmRequest{
 		RunDir:           in.l.runDir,
 		Service:          in.l.service,
+		AuthToken:        offer.AuthToken,
 		Params:           params,
 		RequestCapacity:  request,
 		ResponseCapacity: or32(offer.MaxResponsePayloadBytes, defaultPayload),
