@@ -11,6 +11,7 @@ use crate::cross::{self, CrossCargo, RouteChoice};
 use crate::examples::Examples;
 use crate::go_examples;
 use crate::go_lane::{GoLane, Toolchain};
+use crate::go_wine::GoWine;
 use crate::install;
 use crate::matrix;
 use crate::msrv;
@@ -27,7 +28,9 @@ pub enum Lane {
     /// target without a backend, tests, examples, a publishing dry run of
     /// the library and its oldest Rust on the host.
     Linux,
-    /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
+    /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under
+    /// Wine; the C programs built with mingw-w64 and the Go package built
+    /// with GOOS=windows run there too.
     Windows,
     /// The C API: its C tests and examples with gcc, under ASan+UBSan and
     /// valgrind, and built against an installed prefix (the Windows build
@@ -251,6 +254,12 @@ fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, win
         process::run(&mut build, limit).map_err(|err| format!("build: {err}"))?;
         let target = cross.target_dir(&options.root);
         Programs::windows(&options.root, &target, wine).check()
+    });
+    // The Go package built for Windows: its tests and its examples.
+    let go = GoWine::prepare(&options.root, cross, wine, limit);
+    report.step_noted("go-test", || go.as_ref().map_err(Clone::clone)?.test(cross));
+    report.step_noted("go-examples", || {
+        go.as_ref().map_err(Clone::clone)?.examples(cross)
     });
 }
 

@@ -10,6 +10,7 @@ mod fsutil;
 mod go_examples;
 mod go_lane;
 mod go_test;
+mod go_wine;
 mod install;
 mod lanes;
 mod matrix;
@@ -42,7 +43,11 @@ LANES:
               (host)
     windows   cargo clippy -D warnings, cargo doc, cargo test and examples for
               x86_64-pc-windows-gnu, run under Wine; installs mingw-w64, wine
-              and the Rust target when missing (apt-get, as root or through sudo)
+              and the Rust target when missing (apt-get, as root or through sudo).
+              go-test: every Go package's tests built with GOOS=windows and
+              run under Wine, counted as in the go lane; go-examples: the Go
+              examples built for Windows against each other and against
+              netipc.exe
 
     c         the C API (crates/netipc-c): every tests/c/*.c and examples/*.c
               compiled with gcc -std=c11 -Wall -Wextra -Werror -pedantic and run
@@ -52,8 +57,9 @@ LANES:
               when missing. The windows lane runs the same programs built
               with mingw-w64 under Wine (its step `c`).
     go        the Go package (go/): gofmt -l, go vet, CGO_ENABLED=0 go build,
-              GOOS=windows go vet, api (go doc -all of every public package is
-              identical for GOOS=linux and GOOS=windows), go test and
+              GOOS=windows go vet, api (go doc -all and the type-checked API,
+              method sets included, of every public package are identical for
+              GOOS=linux and GOOS=windows), go test and
               go test -race (tests counted per
               package; a skipped test fails the lane unless allow-listed), the
               Go examples against each other and against the netipc CLI, and
@@ -413,6 +419,7 @@ mod tests {
             "GOOS=linux and GOOS=windows",
             "interop   the interop matrix",
             "fails on any failed or missing cell",
+            "go-examples",
         ] {
             assert!(help.contains(word), "{word:?} missing from:\n{help}");
         }
