@@ -148,7 +148,7 @@ func TestEveryScenarioInProcess(t *testing.T) {
 }
 
 // TestProcessProtocol runs the server and client roles as processes,
-// as cargo xtask bench-go does.
+// as cargo xtask bench-matrix does.
 func TestProcessProtocol(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
