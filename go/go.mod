@@ -1,3 +1,3 @@
 module github.com/netdata/netipc/go
 
-go 1.23
+go 1.25

@@ -242,10 +242,6 @@ func (c *Conn) opError(err error, what string) error {
 	return netipc.Wrap(netipc.ErrIO, err, "%s", what)
 }
 
-func disconnected() error {
-	return netipc.Errorf(netipc.ErrDisconnected, "the peer closed the connection")
-}
-
 func errnoError(e syscall.Errno, what string) error {
 	switch e {
 	case syscall.EPIPE, syscall.ECONNRESET, syscall.ENOTCONN:
@@ -294,11 +290,6 @@ func Connect(runDir, path string, deadline time.Time) (*Conn, error) {
 		}
 		return nil, netipc.Wrap(netipc.ErrIO, err, "connecting to the provider at %s", path)
 	}
-}
-
-func notFound(path string) error {
-	return netipc.Errorf(netipc.ErrNotFound,
-		"no provider at %s: start the provider, or check the run directory and service name", path)
 }
 
 func connectTimeout(path string, start time.Time) error {

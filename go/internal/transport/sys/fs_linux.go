@@ -203,13 +203,3 @@ func foreignKind(path, kind string, st *syscall.Stat_t) error {
 		"%s is a %s owned by uid %d (mode %04o), where netipc must place its own file: it is not followed, used or removed; remove it if nothing needs it, or use another run directory",
 		path, kind, st.Uid, permBits(st))
 }
-
-// osError wraps a failed system call: ErrPermission for EACCES and EPERM,
-// ErrIO otherwise; the message says what was being done and to what.
-func osError(err error, format string, args ...any) error {
-	kind := netipc.ErrIO
-	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-		kind = netipc.ErrPermission
-	}
-	return netipc.Wrap(kind, err, format, args...)
-}

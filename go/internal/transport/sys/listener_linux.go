@@ -56,17 +56,6 @@ const (
 	DefaultBacklog = 16
 )
 
-// addressInUse is the error for an endpoint a live provider serves; pid
-// is 0 when unknown.
-func addressInUse(endpoint string, pid int) error {
-	by := "a live process"
-	if pid > 0 {
-		by = "pid " + strconv.Itoa(pid)
-	}
-	return netipc.Errorf(netipc.ErrAddressInUse,
-		"%s is already served by %s: stop that provider or use another service name", endpoint, by)
-}
-
 // endpointLock is the flock that makes a provider the only one of its
 // endpoint.
 type endpointLock struct {

@@ -74,6 +74,3 @@ func FutexWaitvSupported() bool { return false }
 
 // ThreadYield does nothing on this OS.
 func ThreadYield() {}
-
-// WaitHangup returns at once on this OS.
-func (c *Conn) WaitHangup() {}

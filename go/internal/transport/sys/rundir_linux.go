@@ -20,19 +20,6 @@ const (
 	sIWOTH     = 0o002
 )
 
-// missingRunDir is the error for a run directory that does not exist.
-func missingRunDir(path string) error {
-	return netipc.Errorf(netipc.ErrNotFound,
-		"the run directory %s does not exist: create it (mode 0700) before providers bind and consumers connect, or give the directory the provider uses",
-		path)
-}
-
-func notADirectory(path, kind string) error {
-	return netipc.Errorf(netipc.ErrRunDir,
-		"the run directory %s is a %s, not a directory: remove it or choose another run directory",
-		path, kind)
-}
-
 // checkDir checks an open run directory: owned by this user or root, not
 // writable by others, and not writable by its group unless allowed.
 func checkDir(path string, st *syscall.Stat_t, allowGroupWrite bool) error {
@@ -106,11 +93,6 @@ func checkRunDirExists(runDir string) error {
 		return notADirectory(runDir, kindOf(&st))
 	}
 	return nil
-}
-
-func emptyRunDir() error {
-	return netipc.Errorf(netipc.ErrInvalidArgument,
-		"the run directory is an empty string: give the path of a directory")
 }
 
 func openDir(at int, path string, extra int) (int, error) {

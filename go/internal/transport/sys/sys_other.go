@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package sys
 
@@ -44,6 +44,9 @@ func (c *Conn) PeerClosed() bool { return true }
 
 // Close closes the connection.
 func (c *Conn) Close() error { return nil }
+
+// WaitHangup returns at once on this OS.
+func (c *Conn) WaitHangup() {}
 
 // Connect connects to the endpoint at path.
 func Connect(runDir, path string, deadline time.Time) (*Conn, error) { return nil, unsupported() }
