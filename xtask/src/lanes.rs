@@ -185,6 +185,9 @@ fn windows(options: &Options, report: &mut Report) {
     }
 }
 
+/// Installs and locates what Windows builds need: mingw-w64, wine (with
+/// its prefix at `prefix` and the `bcryptprimitives.dll` stand-in) and a
+/// Rust toolchain for the Windows target.
 pub fn prepare_windows(options: &Options, prefix: PathBuf) -> Result<(CrossCargo, Wine), String> {
     setup::apt_install(WINDOWS_PACKAGES)?;
     if process::find_program(wine::MINGW_GCC).is_none() {
@@ -327,7 +330,8 @@ fn go(options: &Options, report: &mut Report) {
     report.step_noted("race", || lane.race());
     report.step_noted("examples", || go_examples::run(&lane, &target));
     report.step_noted("interop", || lane.interop(host_cargo(&[])));
-    report.step_noted("bench-smoke", || crate::bench_go::smoke(&lane));
+    // Rust and Go; `Some((&options.root, host_cargo(&[])))` adds the C peer.
+    report.step_noted("bench-smoke", || crate::bench_matrix::smoke(&lane, None));
 }
 
 fn interop(options: &Options, report: &mut Report) {
