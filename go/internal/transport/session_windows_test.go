@@ -3,6 +3,7 @@ package transport
 import (
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +37,14 @@ func TestListenEndpoint(t *testing.T) {
 	// Another spelling of the directory is the same endpoint.
 	_, err := Listen(dir+`\\.\`, "svc", ServerOptions{})
 	wantKind(t, "second provider", err, netipc.ErrAddressInUse, "pid "+strconv.Itoa(os.Getpid()), l.Endpoint())
+	// So is a relative spelling (made absolute, as the Rust core does).
+	t.Chdir(dir)
+	_, err = Listen(".", "svc", ServerOptions{})
+	wantKind(t, "second provider, relative run dir", err, netipc.ErrAddressInUse, l.Endpoint())
+	// A run directory too long for the session's shared-memory names.
+	long := dir + `\` + strings.Repeat("x", 480)
+	_, err = Listen(long, "svc", ServerOptions{})
+	wantKind(t, "too long run dir", err, netipc.ErrInvalidArgument, "SHM name hash input")
 	_, err = Listen(dir, "bad/name", ServerOptions{})
 	wantKind(t, "bad service name", err, netipc.ErrInvalidArgument, "invalid service name")
 	_, err = Listen("", "svc", ServerOptions{})
