@@ -85,7 +85,8 @@ func TestSHMRegionAgainstRustServer(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s ext=%v", c.offer, c.ext), func(t *testing.T) {
 			dir := t.TempDir()
-			pid := startRustPeer(t, "ready", "serve", dir, "svc", c.offer)
+			proc, _ := rustPeer(t, "ready", "serve", dir, "svc", c.offer)
+			pid := proc.Pid
 			_, selected, session, exts := rawHello(t, dir, "svc", c.profile, c.ext)
 			if selected != c.profile&^uint32(protocol.ProfileBaseline) || exts != c.wantExts {
 				t.Fatalf("selected %#x extensions %#x", selected, exts)
