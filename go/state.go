@@ -1,5 +1,7 @@
 package netipc
 
+import "github.com/netdata/netipc/go/protocol"
+
 // ClientState is where a client's connection stands.
 type ClientState uint8
 
@@ -57,4 +59,23 @@ type ClientStatus struct {
 	CallCount uint32
 	// ErrorCount counts calls that failed.
 	ErrorCount uint32
+}
+
+// SessionInfo is what a client's current session negotiated with its
+// provider, for diagnostics: the transport profile and the agreed sizes.
+// It is plain data; clients return it by value.
+type SessionInfo struct {
+	// Profile is the selected transport profile (a set of one bit; it
+	// prints as its name, e.g. "baseline" or "shm-hybrid").
+	Profile protocol.Profile
+	// SharedMemory reports whether messages travel through shared memory.
+	SharedMemory bool
+	// MaxRequestPayloadBytes is the largest request payload the provider
+	// accepts in this session, in bytes.
+	MaxRequestPayloadBytes uint32
+	// MaxRequestBatchItems is the most items in one batch request.
+	MaxRequestBatchItems uint32
+	// MaxResponsePayloadBytes is the largest response payload the client
+	// accepts in this session, in bytes.
+	MaxResponsePayloadBytes uint32
 }

@@ -163,6 +163,12 @@ func (c *Cache) Status() CacheStatus {
 	return st
 }
 
+// SessionInfo returns what the cache's connection to the provider
+// negotiated (the transport profile, whether messages travel through
+// shared memory, the agreed sizes), for diagnostics; false when it is not
+// connected. Any goroutine; no I/O, and it never waits for a refresh.
+func (c *Cache) SessionInfo() (SessionInfo, bool) { return c.client.SessionInfo() }
+
 // LastError returns why the cache's last connection attempt failed, as
 // of the last refresh (nil when it succeeded, and after Close). Any
 // goroutine; readers can use it to say why the data is stale.

@@ -37,7 +37,7 @@ func TestCacheKeepsTheLastGoodSnapshot(t *testing.T) {
 	dir := testRunDir(t)
 	c := NewCache(dir, "snap", ClientConfig{})
 	defer c.Close()
-	if c.Ready() || c.Snapshot().Len() != 0 || (c.Status() != CacheStatus{}) {
+	if _, ok := c.SessionInfo(); c.Ready() || c.Snapshot().Len() != 0 || (c.Status() != CacheStatus{}) || ok {
 		t.Fatalf("a new cache: %+v", c.Status())
 	}
 	// No provider: nothing published, the failure counted.
@@ -56,6 +56,10 @@ func TestCacheKeepsTheLastGoodSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCache(t, c, 100, 5)
+	if info, ok := c.SessionInfo(); !ok || info.Profile != protocol.ProfileSHMHybrid || !info.SharedMemory ||
+		info.MaxResponsePayloadBytes < 4096 {
+		t.Fatalf("session info %+v %v", info, ok)
+	}
 	st := c.Status()
 	if !st.Populated || st.ItemCount != 100 || st.Generation != 5 || st.SystemdEnabled != 1 ||
 		st.RefreshSuccessCount != 1 || st.RefreshFailureCount != 1 || st.ConnectionState != StateReady ||
@@ -98,7 +102,8 @@ func TestCacheKeepsTheLastGoodSnapshot(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Ready() || c.Status().Populated || !c.Status().LastRefresh.IsZero() || c.Status().ConnectionState != StateDisconnected {
+	if _, ok := c.SessionInfo(); c.Ready() || c.Status().Populated || !c.Status().LastRefresh.IsZero() ||
+		c.Status().ConnectionState != StateDisconnected || ok {
 		t.Fatalf("status %+v", c.Status())
 	}
 	if err := c.Refresh(context.Background()); err != nil {
@@ -252,6 +257,10 @@ func TestCacheConcurrentReaders(t *testing.T) {
 					return
 				}
 				_ = c.Status()
+				if info, ok := c.SessionInfo(); ok && info.Profile != protocol.ProfileSHMHybrid {
+					failure.Store(fmt.Sprintf("session info %+v", info))
+					return
+				}
 				reads.Add(1)
 				runtime.Gosched()
 			}

@@ -20,7 +20,8 @@ import (
 // and leaves the client StateBroken until the next call or Connect.
 //
 // A Client is used by one goroutine at a time, except Abort, ClearAbort,
-// SetCallTimeout, Status and Ready, which any goroutine may call.
+// SetCallTimeout, Status, SessionInfo and Ready, which any goroutine may
+// call.
 type Client struct {
 	c *client.Snapshot
 }
@@ -53,6 +54,12 @@ func (c *Client) Ready() bool { return c.c.State() == StateReady }
 
 // Status returns the state and counters. Any goroutine.
 func (c *Client) Status() ClientStatus { return c.c.Status() }
+
+// SessionInfo returns what the current session negotiated with the
+// provider (the transport profile, whether messages travel through shared
+// memory, the agreed sizes), for diagnostics; false when the client is not
+// connected. No I/O; any goroutine.
+func (c *Client) SessionInfo() (SessionInfo, bool) { return c.c.SessionInfo() }
 
 // LastError returns why the most recent connection attempt failed; nil
 // once one succeeds, and after Close.

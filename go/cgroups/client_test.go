@@ -101,6 +101,9 @@ func TestSnapshotCalls(t *testing.T) {
 			_, err := c.CallSnapshot(context.Background())
 			wantKind(t, err, netipc.ErrNotReady)
 			wantKind(t, err, netipc.ErrNotFound)
+			if _, ok := c.SessionInfo(); ok {
+				t.Fatal("session info without a provider")
+			}
 
 			serve(t, dir, "snap", ServerConfig{SupportedProfiles: profiles}, items(3, 42))
 			for i := 0; i < 3; i++ {
@@ -116,8 +119,17 @@ func TestSnapshotCalls(t *testing.T) {
 			if !c.Ready() || c.LastError() != nil {
 				t.Fatal("not ready")
 			}
-			if p, _ := c.c.Params(); p.IsSHM() != (profiles&protocol.ProfileSHMAny != 0) {
-				t.Fatalf("session profile %v with profiles %v", p.Profile, profiles)
+			want := SessionInfo{Profile: protocol.ProfileBaseline, MaxRequestPayloadBytes: netipc.PayloadStart,
+				MaxRequestBatchItems: 1, MaxResponsePayloadBytes: netipc.DefaultServerResponseStart}
+			if profiles&protocol.ProfileSHMHybrid != 0 {
+				want.Profile, want.SharedMemory = protocol.ProfileSHMHybrid, true
+			}
+			if info, ok := c.SessionInfo(); !ok || info != want {
+				t.Fatalf("session info %+v %v, want %+v", info, ok, want)
+			}
+			c.Close()
+			if info, ok := c.SessionInfo(); ok {
+				t.Fatalf("session info %+v after Close", info)
 			}
 		})
 	}

@@ -18,6 +18,10 @@ type ClientState = netipc.ClientState
 // [netipc.ClientStatus]).
 type ClientStatus = netipc.ClientStatus
 
+// SessionInfo is what a client's session negotiated (see
+// [netipc.SessionInfo]).
+type SessionInfo = netipc.SessionInfo
+
 // The client states (see [netipc.ClientState]).
 const (
 	StateDisconnected = netipc.StateDisconnected

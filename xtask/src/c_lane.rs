@@ -32,8 +32,8 @@ const CFLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"
 /// staticlib -- --print native-static-libs`, plus what the Windows route
 /// with -Zbuild-std needs), and the pthreads of the tests (mingw-w64's
 /// winpthreads on Windows: pthread_create, clock_gettime, nanosleep).
-const LINUX_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"];
-const WINDOWS_LIBS: &[&str] = &[
+pub const LINUX_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"];
+pub const WINDOWS_LIBS: &[&str] = &[
     "-lws2_32",
     "-luserenv",
     "-lntdll",
@@ -298,24 +298,20 @@ impl<'a> Programs<'a> {
 
     fn compile(&self, source: &Path) -> Result<(), String> {
         let windows = self.flavor == Flavor::Wine;
-        let mut cc = Command::new(if windows { MINGW_GCC } else { "gcc" });
-        cc.args(CFLAGS);
-        if self.flavor == Flavor::Asan {
-            cc.args(SANITIZE);
-        }
-        cc.arg("-I")
-            .arg(self.root.join("crates/netipc-c/include"))
-            .arg(source)
-            .arg(&self.library);
-        if windows {
-            // No DLLs of the compiler's runtime to find under Wine.
-            cc.arg("-static").args(WINDOWS_LIBS);
+        let sanitize = if self.flavor == Flavor::Asan {
+            SANITIZE
         } else {
-            cc.args(LINUX_LIBS);
-        }
-        cc.arg("-o").arg(self.binary(&stem(source)));
-        process::run(&mut cc, COMPILE_LIMIT)
-            .map_err(|err| format!("compiling {}: {err}", source.display()))
+            &[]
+        };
+        let binary = self.binary(&stem(source));
+        compile(
+            &self.root,
+            source,
+            &self.library,
+            &binary,
+            windows,
+            sanitize,
+        )
     }
 
     /// A command running `program` of this flavor (a compiled C program,
@@ -454,6 +450,35 @@ impl<'a> Programs<'a> {
         }
         Self::stop(&mut fixture, "c_fixture_provider", STOP_LIMIT)
     }
+}
+
+/// Compiles the C program `source` as a plugin author would, against the
+/// static `library` (with gcc, or mingw-w64 when `windows`), into
+/// `binary`; `extra` are more compiler flags (the sanitizers).
+pub fn compile(
+    root: &Path,
+    source: &Path,
+    library: &Path,
+    binary: &Path,
+    windows: bool,
+    extra: &[&str],
+) -> Result<(), String> {
+    let mut cc = Command::new(if windows { MINGW_GCC } else { "gcc" });
+    cc.args(CFLAGS)
+        .args(extra)
+        .arg("-I")
+        .arg(root.join("crates/netipc-c/include"))
+        .arg(source)
+        .arg(library);
+    if windows {
+        // No DLLs of the compiler's runtime to find under Wine.
+        cc.arg("-static").args(WINDOWS_LIBS);
+    } else {
+        cc.args(LINUX_LIBS);
+    }
+    cc.arg("-o").arg(binary);
+    process::run(&mut cc, COMPILE_LIMIT)
+        .map_err(|err| format!("compiling {}: {err}", source.display()))
 }
 
 /// The test and example sources under the netipc-c crate `dir`, sorted.

@@ -13,6 +13,7 @@ use crate::go_examples;
 use crate::go_lane::{GoLane, Toolchain};
 use crate::go_wine::GoWine;
 use crate::install;
+use crate::matrix;
 use crate::msrv;
 use crate::os_cfg;
 use crate::process;
@@ -39,10 +40,13 @@ pub enum Lane {
     /// its tests plain and under the race detector, its examples, and its
     /// interop with the Rust core in both roles.
     Go,
+    /// The interop matrix: every Rust/C/Go provider × consumer pairing on
+    /// every transport profile, on Linux and on Windows under Wine.
+    Interop,
 }
 
 impl Lane {
-    pub const ALL: [Self; 4] = [Self::Linux, Self::Windows, Self::C, Self::Go];
+    pub const ALL: [Self; 5] = [Self::Linux, Self::Windows, Self::C, Self::Go, Self::Interop];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -50,6 +54,7 @@ impl Lane {
             Self::Windows => "windows",
             Self::C => "c",
             Self::Go => "go",
+            Self::Interop => "interop",
         }
     }
 
@@ -83,6 +88,7 @@ pub fn run(lane: Lane, options: &Options) -> Report {
         Lane::Windows => windows(options, &mut report),
         Lane::C => c(options, &mut report),
         Lane::Go => go(options, &mut report),
+        Lane::Interop => interop(options, &mut report),
     }
     report.elapsed = started.elapsed();
     report
@@ -179,7 +185,10 @@ fn windows(options: &Options, report: &mut Report) {
     }
 }
 
-fn prepare_windows(options: &Options, prefix: PathBuf) -> Result<(CrossCargo, Wine), String> {
+/// Installs and locates what Windows builds need: mingw-w64, wine (with
+/// its prefix at `prefix` and the `bcryptprimitives.dll` stand-in) and a
+/// Rust toolchain for the Windows target.
+pub fn prepare_windows(options: &Options, prefix: PathBuf) -> Result<(CrossCargo, Wine), String> {
     setup::apt_install(WINDOWS_PACKAGES)?;
     if process::find_program(wine::MINGW_GCC).is_none() {
         return Err(format!(
@@ -321,7 +330,25 @@ fn go(options: &Options, report: &mut Report) {
     report.step_noted("race", || lane.race());
     report.step_noted("examples", || go_examples::run(&lane, &target));
     report.step_noted("interop", || lane.interop(host_cargo(&[])));
-    report.step_noted("bench-smoke", || crate::bench_go::smoke(&lane));
+    // Rust and Go; `Some((&options.root, host_cargo(&[])))` adds the C peer.
+    report.step_noted("bench-smoke", || crate::bench_matrix::smoke(&lane, None));
+}
+
+fn interop(options: &Options, report: &mut Report) {
+    let prefix = options.root.join("target/wineprefix");
+    let mut built = None;
+    report.step_noted("peers", || {
+        let peers = built.insert(matrix::Peers::build(options, &prefix));
+        peers.verdict()
+    });
+    if let Some(peers) = &built {
+        report.step_noted("linux", || matrix::run(matrix::Os::Linux, peers));
+        report.step_noted("windows", || matrix::run(matrix::Os::Windows, peers));
+        // Leave no wineserver behind, also after a failed or timed-out run.
+        if let Some(wine) = peers.wine() {
+            wine.shutdown();
+        }
+    }
 }
 
 /// What happened in one lane.

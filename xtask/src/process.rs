@@ -307,6 +307,11 @@ impl Background {
         lock(&self.stdout).clone()
     }
 
+    /// Everything the child printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        lock(&self.stderr).clone()
+    }
+
     /// Stdout and stderr so far, labelled, for failure reports.
     pub fn transcript(&self) -> String {
         let mut text = String::new();

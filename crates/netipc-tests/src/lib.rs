@@ -9,4 +9,5 @@
 #[doc = include_str!("../../../README.md")]
 pub struct RepositoryReadme;
 
+pub mod matrix;
 pub mod reference;

@@ -195,6 +195,10 @@ const RAW_LIMIT: &str = "raw-packet-pingpong";
 /// The limit row of every row over shared memory.
 const RAW_SHM_LIMIT: &str = "raw-shm-pingpong";
 
+/// Items of the empty snapshot rows: the smallest exchange of a typed
+/// service (a 4-byte request, a 24-byte answer), the ping-pong every API
+/// has (the C API has no INCREMENT).
+const EMPTY_SNAPSHOT: u32 = 0;
 /// Items of the small snapshot rows.
 const SMALL_SNAPSHOT: u32 = 16;
 /// Items of the large snapshot rows.
@@ -361,6 +365,23 @@ pub const SCENARIOS: &[Scenario] = &[
         )
     },
     socket(
+        "uds-snapshot-0",
+        "L1 session, CGROUPS_SNAPSHOT refreshes of an empty snapshot (a 4-byte request, a \
+         24-byte answer): the ping-pong of the snapshot method",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(EMPTY_SNAPSHOT),
+    ),
+    socket(
+        "l2-snapshot-0",
+        "L2 CgroupsSnapshotClient::call of an empty snapshot (the smallest typed exchange, \
+         the ping-pong of every API) against a ManagedServer::cgroups_snapshot, baseline \
+         transport",
+        Some("uds-snapshot-0"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(EMPTY_SNAPSHOT),
+    ),
+    socket(
         "uds-snapshot-16",
         "L1 session, CGROUPS_SNAPSHOT refreshes of 16 items (encoded by the server on \
          every request), every item decoded; a round trip is one refresh",
@@ -496,6 +517,23 @@ pub const SCENARIOS: &[Scenario] = &[
         None,
         ServerKind::L1,
         Drive::Increment(Batch::Option(PINGPONG_BATCH)),
+    ),
+    shm(
+        "shm-snapshot-0",
+        "L1 session over shared memory (SHM_HYBRID), CGROUPS_SNAPSHOT refreshes of an empty \
+         snapshot: the ping-pong of the snapshot method",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(EMPTY_SNAPSHOT),
+    ),
+    shm(
+        "l2-shm-snapshot-0",
+        "L2 CgroupsSnapshotClient::call of an empty snapshot (the smallest typed exchange, \
+         the ping-pong of every API) against a ManagedServer::cgroups_snapshot, over shared \
+         memory",
+        Some("shm-snapshot-0"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(EMPTY_SNAPSHOT),
     ),
     shm(
         "shm-snapshot-16",
@@ -797,13 +835,13 @@ mod tests {
             assert_eq!(s.server, server, "{}", s.name);
         }
         let l2 = SCENARIOS.iter().filter(|s| s.is_l2()).count();
-        assert_eq!(l2, 14);
+        assert_eq!(l2, 16);
     }
 
     #[test]
     fn shm_rows_keep_one_request_in_flight() {
         let shm: Vec<_> = SCENARIOS.iter().filter(|s| s.plane == Plane::Shm).collect();
-        assert_eq!(shm.len(), 16);
+        assert_eq!(shm.len(), 18);
         for s in shm {
             assert_eq!(s.depth, 1, "{}", s.name);
             assert_eq!(s.plane.wait(), WAIT_SPIN_SLEEP);

@@ -241,6 +241,26 @@ func (c *Core) Params() (p transport.SessionParams, ok bool) {
 	return c.sess.Params(), true
 }
 
+// SessionInfo returns what the current session negotiated; ok is false
+// when not connected. Any goroutine: a session's parameters never change,
+// and mu guards which session is current.
+func (c *Core) SessionInfo() (info netipc.SessionInfo, ok bool) {
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s == nil {
+		return info, false
+	}
+	p := s.Params()
+	return netipc.SessionInfo{
+		Profile:                 p.Profile,
+		SharedMemory:            p.IsSHM(),
+		MaxRequestPayloadBytes:  p.MaxRequestPayloadBytes,
+		MaxRequestBatchItems:    p.MaxRequestBatchItems,
+		MaxResponsePayloadBytes: p.MaxResponsePayloadBytes,
+	}, true
+}
+
 // requestCapacity is the request payload size the next request must fit.
 func (c *Core) requestCapacity() uint32 {
 	if c.sess == nil {

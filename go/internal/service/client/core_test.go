@@ -543,3 +543,64 @@ func TestGrow(t *testing.T) {
 		}
 	}
 }
+
+// SessionInfo reports the current session's parameters, and nothing when
+// not connected; other goroutines may read it while calls reconnect.
+func TestSessionInfo(t *testing.T) {
+	f := &fakeNet{}
+	f.dial = func(n int, o transport.ClientOptions) (transport.SessionParams, error) {
+		p := transport.SessionParams{Profile: protocol.ProfileSHMAlt, MaxRequestPayloadBytes: 2048,
+			MaxRequestBatchItems: 3, MaxResponsePayloadBytes: 4096, MaxResponseBatchItems: 3, PacketSize: 9, SessionID: 5}
+		if n > 1 {
+			p.Profile, p.MaxResponsePayloadBytes = protocol.ProfileBaseline, 8192
+		}
+		return p, nil
+	}
+	c := newFake(f, netipc.ClientConfig{})
+	if info, ok := c.SessionInfo(); ok || info != (netipc.SessionInfo{}) {
+		t.Fatalf("not connected, yet %+v %v", info, ok)
+	}
+	if err := c.Connect(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	want := netipc.SessionInfo{Profile: protocol.ProfileSHMAlt, SharedMemory: true,
+		MaxRequestPayloadBytes: 2048, MaxRequestBatchItems: 3, MaxResponsePayloadBytes: 4096}
+	if info, ok := c.SessionInfo(); !ok || info != want {
+		t.Fatalf("session info %+v %v, want %+v", info, ok, want)
+	}
+	if info, ok := c.SessionInfo(); !ok || info.Profile.String() != "shm-alt" {
+		t.Fatalf("profile %v", info.Profile)
+	}
+
+	// A broken session has none; the next one reports its own.
+	c.breakSession()
+	if _, ok := c.SessionInfo(); ok {
+		t.Fatal("a broken client reports a session")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 1000; i++ {
+			if info, ok := c.SessionInfo(); ok && info.MaxRequestBatchItems != 3 {
+				t.Errorf("session info %+v", info)
+				return
+			}
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		c.breakSession()
+		if err := call(c, context.Background(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	want = netipc.SessionInfo{Profile: protocol.ProfileBaseline, MaxRequestPayloadBytes: 2048,
+		MaxRequestBatchItems: 3, MaxResponsePayloadBytes: 8192}
+	if info, ok := c.SessionInfo(); !ok || info != want {
+		t.Fatalf("session info %+v %v, want %+v", info, ok, want)
+	}
+	c.Close()
+	if _, ok := c.SessionInfo(); ok {
+		t.Fatal("a closed client reports a session")
+	}
+}

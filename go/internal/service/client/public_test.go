@@ -23,6 +23,7 @@ type lookupClient[K, V any] interface {
 	Call(ctx context.Context, keys []K) (*V, error)
 	Refresh() bool
 	Status() netipc.ClientStatus
+	SessionInfo() (netipc.SessionInfo, bool)
 	Close() error
 }
 
@@ -159,9 +160,20 @@ func againstGoServer[K, V any](t *testing.T, p public[K, V]) {
 			c.Status().State != netipc.StateNotFound {
 			t.Fatalf("error %v, status %+v", err, c.Status())
 		}
+		if _, ok := c.SessionInfo(); ok {
+			t.Fatal("session info without a provider")
+		}
 		p.serve(t, dir, "lookup", false)
 		if !c.Refresh() {
 			t.Fatal("not ready")
+		}
+		// Both sides' defaults: shared memory, the client's starting
+		// request size, the server's starting response size.
+		want := netipc.SessionInfo{Profile: protocol.ProfileSHMHybrid, SharedMemory: true,
+			MaxRequestPayloadBytes: netipc.PayloadStart, MaxRequestBatchItems: 1,
+			MaxResponsePayloadBytes: netipc.DefaultServerResponseStart}
+		if info, ok := c.SessionInfo(); !ok || info != want {
+			t.Fatalf("session info %+v %v, want %+v", info, ok, want)
 		}
 		for _, n := range []int{0, 1, 64, len(keys)} {
 			v, err := c.Call(context.Background(), keys[:n])
