@@ -167,7 +167,8 @@ func (w *waiter) ended() error {
 }
 
 // Peer is the identity the OS reports for the other end of a connection
-// (Linux: SO_PEERCRED, recorded when the connection was made).
+// (Linux: SO_PEERCRED, recorded when the connection was made; Windows:
+// the pipe's client or server process id, UID and GID zero).
 type Peer struct {
 	PID int32
 	UID uint32
