@@ -14,7 +14,7 @@ import (
 // The ping-pong benchmark: INCREMENT calls of the protocol's test service
 // (internal; the smallest L2 exchange) against a server in this process,
 // over the socket and over shared memory. The service benchmarks are in
-// the cgroups and cgroupslookup packages; `cargo xtask bench-go` measures
+// the cgroups and cgroupslookup packages; `cargo xtask bench-matrix` measures
 // the same calls across processes and next to the Rust core. Run it with
 //
 //	go test -run '^$' -bench . -benchmem .

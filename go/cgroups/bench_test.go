@@ -12,7 +12,7 @@ import (
 )
 
 // The benchmarks of the snapshot client and the cache against a server
-// in this process: the data and configs of `cargo xtask bench-go`
+// in this process: the data and configs of `cargo xtask bench-matrix`
 // (internal/benchdata), which measures the same calls across processes
 // and next to the Rust core. Run them with
 //

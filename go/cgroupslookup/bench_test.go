@@ -11,7 +11,7 @@ import (
 
 // The benchmark of the lookup client against a server in this process,
 // answering from the bench's table of 1024 containers: the data and
-// configs of `cargo xtask bench-go` (internal/benchdata). Run it with
+// configs of `cargo xtask bench-matrix` (internal/benchdata). Run it with
 //
 //	go test -run '^$' -bench . -benchmem ./cgroupslookup
 

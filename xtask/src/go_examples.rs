@@ -1,7 +1,8 @@
 //! The go lane's `examples` step: the Go examples (`go/examples/provider`,
 //! `snapshot-consumer`, `lookup-consumer`; one source, no build tags)
 //! against each other and against the Rust core, as a plugin author
-//! would run them.
+//! would run them. The windows lane's `go-examples` step runs parts 1 to 3
+//! with the Windows builds of the same programs under Wine.
 //!
 //! 1. The Go provider serves its built-in table; both Go consumers run
 //!    against it, and so do the Rust consumers (`netipc call KIND --json`
@@ -28,6 +29,7 @@ use serde_json::Value;
 use crate::examples::{failed, missing_lines, with_run_dir};
 use crate::go_lane::GoLane;
 use crate::process::Background;
+use crate::wine::{self, Wine};
 
 /// Time for a provider to start serving.
 const READY_LIMIT: Duration = Duration::from_secs(60);
@@ -146,55 +148,99 @@ const RUST_CACHE: &[&[&str]] = &[
 /// The services of the examples (the conventional names).
 const KINDS: [&str; 3] = ["cgroups-snapshot", "cgroups-lookup", "apps-lookup"];
 
+/// The packages of the examples.
+pub const EXAMPLES: [&str; 3] = [
+    "./examples/provider",
+    "./examples/snapshot-consumer",
+    "./examples/lookup-consumer",
+];
+
 /// Runs the step (see the module docs); returns what it ran.
 pub fn run(lane: &GoLane, target: &Path) -> Result<String, String> {
-    let bin = lane
-        .build(&[
-            "./examples/provider",
-            "./examples/snapshot-consumer",
-            "./examples/lookup-consumer",
-        ])?
-        .to_path_buf();
-    let data = target.join("go/examples-data");
-    fs::create_dir_all(&data).map_err(|err| format!("cannot create {}: {err}", data.display()))?;
-    let run = Run {
+    let bin = lane.build(&EXAMPLES)?.to_path_buf();
+    check(Programs {
         bin,
         netipc: lane.netipc().to_path_buf(),
-        data,
-        runs: 0,
+        data: target.join("go/examples-data"),
+        wine: None,
+    })
+}
+
+/// The programs of the step: where they are and how they start.
+pub struct Programs<'a> {
+    /// The directory of the Go examples.
+    pub bin: PathBuf,
+    /// The `netipc` CLI.
+    pub netipc: PathBuf,
+    /// Where the answers of part 1 are saved.
+    pub data: PathBuf,
+    /// Wine, when they are Windows programs. Then part 4 is left out: its
+    /// provider serves Linux's cgroup tree and `/proc`.
+    pub wine: Option<&'a Wine>,
+}
+
+/// Runs parts 1 to 3 (see the module docs) with `programs`, and part 4
+/// unless they run under Wine; returns what it ran.
+pub fn check(programs: Programs) -> Result<String, String> {
+    fs::create_dir_all(&programs.data)
+        .map_err(|err| format!("cannot create {}: {err}", programs.data.display()))?;
+    let name = match programs.wine {
+        Some(_) => "netipc-go-examples-wine",
+        None => "netipc-go-examples",
     };
-    let mut run = with_run_dir("netipc-go-examples", "the providers", |dir| {
+    let run = Run { programs, runs: 0 };
+    let mut run = with_run_dir(name, "the providers", |dir| {
         let mut run = run;
         run.go_provider(dir)?;
         run.rust_providers(dir)?;
         Ok(run)
     })?;
-    with_run_dir("netipc-go-examples-host", "the provider", |dir| {
-        run.host(dir)
-    })?;
+    if run.programs.wine.is_none() {
+        with_run_dir("netipc-go-examples-host", "the provider", |dir| {
+            run.host(dir)
+        })?;
+    }
     Ok(format!("{} programs run", run.runs))
 }
 
-struct Run {
-    /// The Go examples.
-    bin: PathBuf,
-    /// The `netipc` CLI.
-    netipc: PathBuf,
-    /// Where the answers of part 1 are saved.
-    data: PathBuf,
+struct Run<'a> {
+    programs: Programs<'a>,
     /// Programs run to completion so far.
     runs: usize,
 }
 
-impl Run {
+impl Run<'_> {
+    /// A command that starts the program `path` (under Wine if need be).
+    fn program(&self, path: &Path) -> Command {
+        match self.programs.wine {
+            Some(wine) => wine.program(path),
+            None => Command::new(path),
+        }
+    }
+
+    /// `path` as an argument of the programs.
+    fn path_arg(&self, path: &Path) -> Result<String, String> {
+        match self.programs.wine {
+            Some(_) => Ok(wine::windows_path(path)),
+            None => path
+                .to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{} is not UTF-8", path.display())),
+        }
+    }
+
     fn go(&self, name: &str, run_dir: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join(name));
+        let exe = match self.programs.wine {
+            Some(_) => format!("{name}.exe"),
+            None => name.to_owned(),
+        };
+        let mut cmd = self.program(&self.programs.bin.join(exe));
         cmd.args(["-run-dir", run_dir]);
         cmd
     }
 
     fn netipc(&self, args: &[&str], run_dir: &str) -> Command {
-        let mut cmd = Command::new(&self.netipc);
+        let mut cmd = self.program(&self.programs.netipc);
         cmd.args(args).args(["--run-dir", run_dir]);
         cmd
     }
@@ -257,7 +303,7 @@ impl Run {
             let json =
                 self.complete(&format!("netipc call {kind}"), self.netipc(&args, run_dir))?;
             check_answer(kind, &json).map_err(|err| format!("netipc call {kind} --json: {err}"))?;
-            let file = self.data.join(format!("{kind}.json"));
+            let file = self.programs.data.join(format!("{kind}.json"));
             fs::write(&file, &json)
                 .map_err(|err| format!("cannot write {}: {err}", file.display()))?;
         }
@@ -274,9 +320,8 @@ impl Run {
     fn rust_providers(&mut self, run_dir: &str) -> Result<(), String> {
         let mut providers = Vec::new();
         for kind in KINDS {
-            let file = self.data.join(format!("{kind}.json"));
-            let file = file.to_str().ok_or("the target directory is not UTF-8")?;
-            let serve = self.netipc(&["serve", kind, "--data", file, "--stop-on-eof"], run_dir);
+            let file = self.path_arg(&self.programs.data.join(format!("{kind}.json")))?;
+            let serve = self.netipc(&["serve", kind, "--data", &file, "--stop-on-eof"], run_dir);
             providers.push((
                 kind,
                 start(serve, &format!("netipc serve {kind}"), "Press Ctrl-C")?,

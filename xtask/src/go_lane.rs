@@ -237,7 +237,9 @@ impl GoLane {
     /// `gofmt -l .` must list nothing.
     pub fn gofmt(&self) -> Result<(), String> {
         let mut cmd = Command::new(self.toolchain.goroot.join("bin/gofmt"));
-        cmd.args(["-l", "."]).current_dir(&self.module);
+        // The module, and the API dumper of the api step.
+        cmd.args(["-l", ".", "../xtask/goapi"])
+            .current_dir(&self.module);
         eprintln!("$ {}", process::describe(&cmd));
         let listed = process::capture(&mut cmd)?;
         let files: Vec<&str> = listed.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -245,7 +247,7 @@ impl GoLane {
             Ok(())
         } else {
             Err(format!(
-                "not gofmt-formatted: {} (run `gofmt -w .` in go/)",
+                "not gofmt-formatted: {} (run `gofmt -w` on them)",
                 files.join(", ")
             ))
         }
@@ -293,16 +295,21 @@ impl GoLane {
         Ok(plural(windows.len(), "package"))
     }
 
-    /// The exported API of every public package (`go doc -all`) must be
-    /// the same for `GOOS=linux` and `GOOS=windows`: plugin code written
-    /// against one compiles unchanged on the other. Returns the number of
-    /// packages compared.
+    /// The exported API of every public package must be the same for
+    /// `GOOS=linux` and `GOOS=windows`: plugin code written against one
+    /// compiles unchanged on the other. Compared twice: the text of `go
+    /// doc -all` (declarations and their docs), and the API as the type
+    /// checker sees it for each OS (`xtask/goapi`: every exported
+    /// declaration and struct field, and the method sets of every
+    /// exported type and its pointer, promoted methods and the methods of
+    /// alias targets included). Each of [`REQUIRED_API`] must be there on
+    /// both. Returns what was compared.
     pub fn api_parity(&self) -> Result<String, String> {
         let public = public_packages(&self.packages(None)?);
         if public.is_empty() {
             return Err("no public package found".into());
         }
-        let mut differ = Vec::new();
+        let mut problems = Vec::new();
         for package in &public {
             let doc = |goos: &str| {
                 let mut cmd = self.go(&["doc", "-all", package]);
@@ -319,20 +326,41 @@ impl GoLane {
                         || "one is longer".to_owned(),
                         |(l, w)| format!("linux {l:?} / windows {w:?}"),
                     );
-                differ.push(format!("{package} ({first})"));
+                problems.push(format!("go doc -all {package}: {first}"));
             }
         }
-        if differ.is_empty() {
+        let (linux, windows) = (
+            self.api_dump("linux", &public)?,
+            self.api_dump("windows", &public)?,
+        );
+        problems.extend(compare_api(&linux, &windows).err());
+        for (goos, dump) in [("linux", &linux), ("windows", &windows)] {
+            let missing = missing_api(dump);
+            if !missing.is_empty() {
+                problems.push(format!("GOOS={goos} lacks {}", missing.join(", ")));
+            }
+        }
+        if problems.is_empty() {
             Ok(format!(
-                "{} identical on linux and windows",
-                plural(public.len(), "package")
+                "{} identical on linux and windows: go doc -all, and {} (method sets included)",
+                plural(public.len(), "package"),
+                plural(linux.lines().count(), "declaration")
             ))
         } else {
             Err(format!(
                 "the exported API differs between GOOS=linux and GOOS=windows: {}",
-                differ.join("; ")
+                problems.join("; ")
             ))
         }
+    }
+
+    /// The exported API of `packages` for `goos` from `xtask/goapi`: one
+    /// sorted line per declaration, struct field and method.
+    fn api_dump(&self, goos: &str, packages: &[String]) -> Result<String, String> {
+        let goapi = self.module.join("../xtask/goapi");
+        let mut cmd = self.go(&["run", ".", "-goos", goos, "-dir"]);
+        cmd.arg(&self.module).args(packages).current_dir(goapi);
+        process::capture(&mut cmd)
     }
 
     /// `go test -json` of `packages` (plain, or with the race detector,
@@ -381,13 +409,25 @@ impl GoLane {
     /// Builds Go programs of the module into `target/go/bin` and returns
     /// that directory.
     pub fn build(&self, packages: &[&str]) -> Result<&Path, String> {
-        fs::create_dir_all(&self.bin)
-            .map_err(|err| format!("cannot create {}: {err}", self.bin.display()))?;
-        let out = format!("{}/", self.bin.display());
-        let mut build = self.go(&["build", "-o", &out]);
-        build.args(packages);
-        process::run(&mut build, self.limit).map_err(|err| format!("go build: {err}"))?;
+        self.build_into(&self.bin, self.go(&["build"]), packages)?;
         Ok(&self.bin)
+    }
+
+    /// Runs `build` (a [`go`](Self::go) `build` command with the
+    /// environment and flags it needs) for `packages`, writing the
+    /// programs into `dir`.
+    pub fn build_into(
+        &self,
+        dir: &Path,
+        mut build: Command,
+        packages: &[&str],
+    ) -> Result<(), String> {
+        fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        build
+            .arg("-o")
+            .arg(format!("{}/", dir.display()))
+            .args(packages);
+        process::run(&mut build, self.limit).map_err(|err| format!("go build: {err}"))
     }
 
     /// The interop tests: the Go ones (Go clients against the Rust
@@ -434,6 +474,16 @@ impl GoLane {
 
     pub fn netipc(&self) -> &Path {
         &self.netipc
+    }
+
+    /// The toolchain's `GOROOT`.
+    pub fn goroot(&self) -> &Path {
+        &self.toolchain.goroot
+    }
+
+    /// The watchdog limit of the lane's commands.
+    pub fn limit(&self) -> Duration {
+        self.limit
     }
 }
 
@@ -489,6 +539,62 @@ impl CargoTally {
     }
 }
 
+/// Declarations the API must have on every OS, as `xtask/goapi` prints
+/// them (package relative to the module, start of the line after the
+/// package): every typed server can be given its number of workers.
+pub const REQUIRED_API: &[(&str, &str)] = &[
+    ("/cgroups", "func NewServerWithWorkers("),
+    ("/cgroupslookup", "func NewServerWithWorkers("),
+    ("/appslookup", "func NewServerWithWorkers("),
+];
+
+/// The lines of two API dumps must be the same; the error shows the
+/// first lines that differ, with the OS that has them.
+fn compare_api(linux: &str, windows: &str) -> Result<(), String> {
+    let only = |these: &str, those: &str| -> Vec<String> {
+        let those: std::collections::BTreeSet<&str> = those.lines().collect();
+        these
+            .lines()
+            .filter(|line| !those.contains(line))
+            .map(|line| line.trim_start_matches("pkg ").to_owned())
+            .collect()
+    };
+    let mut differ: Vec<String> = only(linux, windows)
+        .into_iter()
+        .map(|line| format!("only linux: {line}"))
+        .chain(
+            only(windows, linux)
+                .into_iter()
+                .map(|line| format!("only windows: {line}")),
+        )
+        .collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let total = differ.len();
+    differ.truncate(5);
+    if total > 5 {
+        differ.push(format!("and {} more", total - 5));
+    }
+    Err(format!(
+        "{}: {}",
+        plural(total, "differing API line"),
+        differ.join(", ")
+    ))
+}
+
+/// The entries of [`REQUIRED_API`] that `dump` lacks.
+fn missing_api(dump: &str) -> Vec<String> {
+    REQUIRED_API
+        .iter()
+        .filter(|(package, start)| {
+            let prefix = format!("pkg {}{package}, {start}", crate::go_test::MODULE);
+            !dump.lines().any(|line| line.starts_with(&prefix))
+        })
+        .map(|(package, start)| format!("go{package}: {}", start.trim_end_matches('(')))
+        .collect()
+}
+
 /// The packages plugin code imports: every package of the module but
 /// the internal ones and the example commands.
 fn public_packages(all: &[String]) -> Vec<String> {
@@ -533,6 +639,38 @@ mod tests {
         assert_eq!(
             ignored.verdict(Ok(())),
             Err("1 test not run (ignored)".into())
+        );
+    }
+
+    #[test]
+    fn api_dumps_must_match_and_have_the_required_servers() {
+        let m = crate::go_test::MODULE;
+        let servers: String = REQUIRED_API
+            .iter()
+            .map(|(p, start)| format!("pkg {m}{p}, {start}w int) *Server\n"))
+            .collect();
+        let method = format!("pkg {m}/cgroups, method (*Server) Stop()\n");
+        let linux = format!("{servers}{method}");
+        assert_eq!(compare_api(&linux, &linux), Ok(()));
+        assert_eq!(missing_api(&linux), Vec::<String>::new());
+        assert_eq!(
+            compare_api(&linux, &servers),
+            Err(format!(
+                "1 differing API line: only linux: {m}/cgroups, method (*Server) Stop()"
+            ))
+        );
+        let fewer = linux.replace(&format!("{m}/appslookup, func NewServerWithWorkers"), "x");
+        assert_eq!(
+            missing_api(&fewer),
+            vec!["go/appslookup: func NewServerWithWorkers".to_owned()]
+        );
+        let many: String = (0..7)
+            .map(|i| format!("pkg {m}, const C{i} int = {i}\n"))
+            .collect();
+        assert!(
+            compare_api("", &many).unwrap_err().ends_with(
+                "only windows: github.com/netdata/netipc/go, const C4 int = 4, and 2 more"
+            )
         );
     }
 

@@ -99,7 +99,7 @@ impl Captured {
 /// The tally of one `go test -json` run (see the module docs).
 pub struct GoTestRun {
     mode: Mode,
-    allowed: &'static [AllowedSkip],
+    allowed: Vec<&'static AllowedSkip>,
     packages: BTreeMap<String, Tally>,
     failed: Vec<Outcome>,
     skipped: Vec<Outcome>,
@@ -114,7 +114,7 @@ pub struct GoTestRun {
 }
 
 /// `github.com/netdata/netipc/go/x` as `go/x`.
-fn short(package: &str) -> String {
+pub fn short(package: &str) -> String {
     match package.strip_prefix(MODULE) {
         Some(rest) => format!("go{rest}"),
         None => package.to_owned(),
@@ -138,13 +138,14 @@ fn messages_lines(output: &str) -> Vec<&str> {
 
 impl GoTestRun {
     pub fn new(mode: Mode) -> Self {
-        Self::with_allowed(mode, ALLOWED_SKIPS)
+        Self::with_allowed(mode, &[ALLOWED_SKIPS])
     }
 
-    fn with_allowed(mode: Mode, allowed: &'static [AllowedSkip]) -> Self {
+    /// A run that accepts the skips of all of `lists`.
+    pub fn with_allowed(mode: Mode, lists: &[&'static [AllowedSkip]]) -> Self {
         Self {
             mode,
-            allowed,
+            allowed: lists.iter().copied().flatten().collect(),
             packages: BTreeMap::new(),
             failed: Vec::new(),
             skipped: Vec::new(),
@@ -229,7 +230,7 @@ impl GoTestRun {
                         skip.text
                     ),
                     None => eprintln!(
-                        "xtask: go: SKIP {} (not allowed: see ALLOWED_SKIPS in xtask/src/go_test.rs): {}",
+                        "xtask: go: SKIP {} (not allowed: see ALLOWED_SKIPS in xtask/src/go_test.rs, and WINE_ALLOWED_SKIPS in go_wine.rs under Wine): {}",
                         skip.name(),
                         skip.text
                     ),
@@ -261,6 +262,13 @@ impl GoTestRun {
         if action == "fail" && tally.failed == 0 {
             self.package_failed(package, &output.all);
         }
+    }
+
+    /// Records that the package `import_path` failed without an event
+    /// saying so (its test binary did not build, or was killed): `output`
+    /// says why, its last line first of all.
+    pub fn package_broke(&mut self, import_path: &str, output: &str) {
+        self.package_failed(short(import_path), output);
     }
 
     /// A package failed outside any test that ended (it did not build,
@@ -663,13 +671,13 @@ mod tests {
             reason: "the race detector allocates",
         }];
         let skip = [("skip", "/cgroups", "TestAllocs", "")];
-        let mut race = GoTestRun::with_allowed(Mode::Race, ALLOWED);
+        let mut race = GoTestRun::with_allowed(Mode::Race, &[ALLOWED]);
         feed(&mut race, &skip);
         assert_eq!(
             race.verdict(Ok(())).map(|s| s.to_string()),
             Ok("1 test in 1 package (1 skipped, allowed; no data race)".into())
         );
-        let mut plain = GoTestRun::with_allowed(Mode::Plain, ALLOWED);
+        let mut plain = GoTestRun::with_allowed(Mode::Plain, &[ALLOWED]);
         feed(&mut plain, &skip);
         assert!(plain.verdict(Ok(())).is_err());
     }

@@ -11,6 +11,7 @@ use crate::cross::{self, CrossCargo, RouteChoice};
 use crate::examples::Examples;
 use crate::go_examples;
 use crate::go_lane::{GoLane, Toolchain};
+use crate::go_wine::GoWine;
 use crate::install;
 use crate::matrix;
 use crate::msrv;
@@ -27,7 +28,9 @@ pub enum Lane {
     /// target without a backend, tests, examples, a publishing dry run of
     /// the library and its oldest Rust on the host.
     Linux,
-    /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under Wine.
+    /// Cross-compiled to x86_64-pc-windows-gnu, tests and examples run under
+    /// Wine; the C programs built with mingw-w64 and the Go package built
+    /// with GOOS=windows run there too.
     Windows,
     /// The C API: its C tests and examples with gcc, under ASan+UBSan and
     /// valgrind, and built against an installed prefix (the Windows build
@@ -182,6 +185,9 @@ fn windows(options: &Options, report: &mut Report) {
     }
 }
 
+/// Installs and locates what Windows builds need: mingw-w64, wine (with
+/// its prefix at `prefix` and the `bcryptprimitives.dll` stand-in) and a
+/// Rust toolchain for the Windows target.
 pub fn prepare_windows(options: &Options, prefix: PathBuf) -> Result<(CrossCargo, Wine), String> {
     setup::apt_install(WINDOWS_PACKAGES)?;
     if process::find_program(wine::MINGW_GCC).is_none() {
@@ -252,6 +258,12 @@ fn windows_steps(options: &Options, report: &mut Report, cross: &CrossCargo, win
         let target = cross.target_dir(&options.root);
         Programs::windows(&options.root, &target, wine).check()
     });
+    // The Go package built for Windows: its tests and its examples.
+    let go = GoWine::prepare(&options.root, cross, wine, limit);
+    report.step_noted("go-test", || go.as_ref().map_err(Clone::clone)?.test(cross));
+    report.step_noted("go-examples", || {
+        go.as_ref().map_err(Clone::clone)?.examples(cross)
+    });
 }
 
 /// Packages the c lane needs.
@@ -318,7 +330,8 @@ fn go(options: &Options, report: &mut Report) {
     report.step_noted("race", || lane.race());
     report.step_noted("examples", || go_examples::run(&lane, &target));
     report.step_noted("interop", || lane.interop(host_cargo(&[])));
-    report.step_noted("bench-smoke", || crate::bench_go::smoke(&lane));
+    // Rust and Go; `Some((&options.root, host_cargo(&[])))` adds the C peer.
+    report.step_noted("bench-smoke", || crate::bench_matrix::smoke(&lane, None));
 }
 
 fn interop(options: &Options, report: &mut Report) {

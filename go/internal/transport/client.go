@@ -2,6 +2,8 @@ package transport
 
 import (
 	"errors"
+	"math"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -11,20 +13,45 @@ import (
 )
 
 // endpointOf returns the canonical spelling of runDir and the endpoint of
-// service in it (Linux: the socket path), or why they cannot be derived.
+// service in it (Linux: the socket path; Windows: the pipe name), or why
+// they cannot be derived.
 func endpointOf(runDir, service string) (dir, endpoint string, err error) {
 	if runDir == "" {
 		return "", "", netipc.Errorf(netipc.ErrInvalidArgument,
 			"the run directory is an empty string: give the path of a directory")
 	}
 	if runtime.GOOS == "windows" {
-		dir = CanonicalWindowsRunDir(runDir)
-		endpoint, err = PipeName(dir, service)
+		dir = CanonicalWindowsRunDir(windowsAbsolute(runDir))
+		if endpoint, err = PipeName(dir, service); err != nil {
+			return "", "", err
+		}
+		// The session's shared-memory names hash the run directory, the
+		// service and the auth token: checked here with the longest token,
+		// so that a run directory is too long whatever the token (as the
+		// Rust core does).
+		err = checkLen("SHM name hash input", WindowsSHMHashInput(dir, service, math.MaxUint64), WindowsHashInputMax)
 		return dir, endpoint, err
 	}
 	dir = CanonicalPOSIXRunDir(runDir)
 	endpoint, err = SocketPath(dir, service)
 	return dir, endpoint, err
+}
+
+// windowsAbsolute makes a relative Windows run directory absolute against
+// the current directory, as the Rust core does: a path is relative unless
+// it is rooted (\x, /x, \\server\share) or a rooted drive path (C:\x);
+// C:x is relative to drive C's current directory.
+func windowsAbsolute(runDir string) string {
+	sep := func(c byte) bool { return c == '/' || c == '\\' }
+	driveRooted := len(runDir) >= 3 && runDir[1] == ':' && sep(runDir[2]) &&
+		('a' <= runDir[0] && runDir[0] <= 'z' || 'A' <= runDir[0] && runDir[0] <= 'Z')
+	if sep(runDir[0]) || driveRooted {
+		return runDir
+	}
+	if abs, err := filepath.Abs(runDir); err == nil {
+		return abs
+	}
+	return runDir
 }
 
 // sendControl sends a handshake message as one packet before deadline.
@@ -161,6 +188,7 @@ func clientHandshake(conn *sys.Conn, dir, service, endpoint string, opts ClientO
 		p, err = shmAttach(ShmRequest{
 			RunDir:           dir,
 			Service:          service,
+			AuthToken:        opts.AuthToken,
 			Params:           params,
 			RequestCapacity:  params.MaxRequestPayloadBytes,
 			ResponseCapacity: params.MaxResponsePayloadBytes,

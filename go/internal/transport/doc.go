@@ -1,6 +1,7 @@
 // Package transport is netipc's level 1 in Go: endpoints, the handshake,
 // chunking, batching and pipelining on the baseline connection (a Unix
-// SEQPACKET socket on Linux), and the shared-memory data plane selected
+// SEQPACKET socket on Linux, a named pipe in message mode on Windows),
+// and the shared-memory data plane selected
 // in the handshake. OS-specific code lives only under sys/.
 //
 // A provider calls Listen, then Accept and Incoming.Handshake for every

@@ -7,7 +7,11 @@ import "github.com/netdata/netipc/go/internal/transport/sys"
 // Whoever can write to the directory can replace them, so Listen uses
 // only a run directory that belongs to this user or root and that not
 // every user may write to; PrepareRunDir applies the stricter checks of a
-// directory a program sets up for itself, as the Rust core does.
+// directory a program sets up for itself, as the Rust core does. On
+// Windows nothing is put in the directory (its canonical spelling is
+// hashed into the pipe and shared-memory names, and each object's
+// security descriptor controls access), but it must exist all the same;
+// its owner and permissions are not checked.
 
 // RunDirPolicy says what PrepareRunDir accepts and does. The zero value
 // is the strictest: create nothing, refuse a group-writable directory.
@@ -38,5 +42,6 @@ func PrepareRunDir(path string, policy RunDirPolicy) (created bool, err error) {
 // created or checked; see PrepareRunDir). Linux: $XDG_RUNTIME_DIR/netipc
 // when XDG_RUNTIME_DIR is an absolute path, else /run/netipc when this
 // process may write to /run (root), else <temp dir>/netipc-<euid>.
-// Providers and consumers meet only when they use the same directory.
+// Windows: %LOCALAPPDATA%\netipc, else <temp dir>\netipc. Providers and
+// consumers meet only when they use the same directory.
 func DefaultRunDir() string { return sys.DefaultRunDir() }

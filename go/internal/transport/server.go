@@ -57,6 +57,12 @@ func (o ServerOptions) withDefaults() ServerOptions {
 // <runDir>/<service>.lock (with its pid in it) for its whole life, so
 // exactly one netipc provider (Go or Rust) serves an endpoint. Close
 // removes both files.
+//
+// On Windows the endpoint is the named pipe
+// \\.\pipe\netipc-<hash of runDir>-<service>, whose instances admit this
+// user, LocalSystem and Administrators, local clients only; the first
+// instance is created so that no other process can serve the name while
+// this listener lives (no file is made; runDir must exist all the same).
 type Listener struct {
 	l       *sys.Listener
 	opts    ServerOptions
@@ -257,6 +263,7 @@ func (in *Incoming) provision(params SessionParams, offer ServerOffer) plane {
 	p, err := shmProvision(ShmRequest{
 		RunDir:           in.l.runDir,
 		Service:          in.l.service,
+		AuthToken:        offer.AuthToken,
 		Params:           params,
 		RequestCapacity:  request,
 		ResponseCapacity: or32(offer.MaxResponsePayloadBytes, defaultPayload),

@@ -12,13 +12,14 @@ package transport
 // session is built with the SHM plane instead; the connection then only
 // serves as the liveness signal.
 //
-// The SHM plane is provided through the hooks below (the package-level
+// The SHM plane is provided through the hooks below (shm_plane.go on
+// Linux, winshm_plane.go on Windows) (the package-level
 // variables shmProfiles, shmExtensions, shmCleanup, shmProvision and
 // shmAttach). While they are unset, SHM profiles are neither offered by
 // servers nor proposed by clients, and every session uses the socket:
 //
-//   - shmProfiles: the SHM profile bits this build serves (Linux:
-//     protocol.ProfileSHMAny). Clients propose, and servers offer, only
+//   - shmProfiles: the SHM profile bits this build serves (Linux and
+//     Windows: protocol.ProfileSHMAny). Clients propose, and servers offer, only
 //     these besides the baseline.
 //   - shmExtensions: the netipc HELLO_ACK extension bits the SHM plane
 //     implements (protocol.ExtSHMWakeOnDemand), offered by servers to
@@ -26,7 +27,8 @@ package transport
 //     SessionParams.Extensions.
 //   - shmCleanup(runDir, service): called once by Listen, after the
 //     endpoint is bound (the startup scan for stale regions of the
-//     service, spec B.13). runDir is the canonical spelling.
+//     service, spec B.13; nil on Windows, where kernel objects vanish
+//     with their last handle). runDir is the canonical spelling.
 //   - shmProvision(req): called by Incoming.Handshake when the negotiation
 //     accepted the client with an SHM profile, before the OK HELLO_ACK is
 //     sent: create the session's region (spec B.5/B.6; nothing sized by a
@@ -94,6 +96,9 @@ type ShmRequest struct {
 	// RunDir is the canonical spelling of the run directory.
 	RunDir  string
 	Service string
+	// AuthToken is the session's auth token (Windows object names
+	// include it).
+	AuthToken uint64
 	// Params are the negotiated values (Profile is the selected SHM
 	// profile; SessionID names the region).
 	Params SessionParams
@@ -102,7 +107,7 @@ type ShmRequest struct {
 	// offered response size; each area is 32 bytes larger, rounded up).
 	RequestCapacity, ResponseCapacity uint32
 	// ProviderUID is the provider's user id as the connection reports it
-	// (client: the region file must belong to it).
+	// (client, Linux: the region file must belong to it).
 	ProviderUID uint32
 }
 
@@ -162,7 +167,8 @@ func (w *waiter) ended() error {
 }
 
 // Peer is the identity the OS reports for the other end of a connection
-// (Linux: SO_PEERCRED, recorded when the connection was made).
+// (Linux: SO_PEERCRED, recorded when the connection was made; Windows:
+// the pipe's client or server process id, UID and GID zero).
 type Peer struct {
 	PID int32
 	UID uint32

@@ -1,9 +1,11 @@
 package transport
 
-// The shared-memory data plane of a session (Linux SHM_HYBRID and its
-// alias SHM_FUTEX): the hooks of session.go, filled in with package shm.
-// The socket stays open for the whole session and carries nothing more;
-// it only tells whether the peer is still there.
+// The shared-memory data plane of a session: the hooks of session.go,
+// filled in with package shm on Linux (SHM_HYBRID and its alias
+// SHM_FUTEX); winshm_plane.go fills them in on Windows with the same
+// plane over a winshm region. The connection stays open for the whole
+// session and carries nothing more; it only tells whether the peer is
+// still there.
 
 import (
 	"errors"
@@ -39,9 +41,22 @@ func init() {
 	shmAttach = attachSHM
 }
 
+// shmRegion is what the plane needs of a region (*shm.Region,
+// *winshm.Region): both return the same errors (shm.ErrClosed,
+// shm.ErrAborted, shm.ErrTimeout, shm.ErrDisconnected, *shm.TooLargeError
+// causes).
+type shmRegion interface {
+	Publish(head, body []byte) error
+	Receive(buf []byte, deadline time.Time, alive func() bool) (int, error)
+	RecvCapacity() int
+	Interrupt()
+	ClearInterrupt()
+	Close() error
+}
+
 // shmPlane moves the messages of one session through its region.
 type shmPlane struct {
-	region *shm.Region
+	region shmRegion
 	server bool
 	// head is the encoded header of the message being published.
 	head [protocol.HeaderLen]byte
@@ -74,26 +89,36 @@ func provisionSHM(req ShmRequest) (plane, error) {
 	return &shmPlane{region: r, server: true, gone: gone}, nil
 }
 
-// attachSHM attaches the region of the session (client), retrying
-// transient failures (the server may create the region late) for up to
-// five seconds or half the time left until deadline, whichever is
-// shorter; then the last failure is the error (ErrSHM: connect again
-// without shared memory). A provider that closed the connection
-// meanwhile is ErrDisconnected: retry later, not without shared memory.
+// attachSHM attaches the region of the session (client).
 func attachSHM(req ShmRequest, conn *sys.Conn, deadline time.Time) (plane, error) {
 	name, err := SHMRegionFileName(req.Service, req.Params.SessionID)
 	if err != nil {
 		return nil, err
 	}
+	return attachRetrying(conn, deadline, shm.AttachTransient, func() (shmRegion, error) {
+		r, err := shm.Attach(req.RunDir, name, int64(req.ProviderUID))
+		if err == nil {
+			r.SetExtensions(req.Params.Extensions)
+		}
+		return r, err
+	})
+}
+
+// attachRetrying makes the client's plane of a region attach opens,
+// retrying transient failures (the server may create the region late)
+// for up to five seconds or half the time left until deadline, whichever
+// is shorter; then the last failure is the error (ErrSHM: connect again
+// without shared memory). A provider that closed the connection
+// meanwhile is ErrDisconnected: retry later, not without shared memory.
+func attachRetrying(conn *sys.Conn, deadline time.Time, transient func(error) bool, attach func() (shmRegion, error)) (plane, error) {
 	budget := attachBudget
 	if !deadline.IsZero() {
 		budget = min(budget, time.Until(deadline)/2)
 	}
 	giveUp := time.Now().Add(budget)
 	for {
-		r, err := shm.Attach(req.RunDir, name, int64(req.ProviderUID))
+		r, err := attach()
 		if err == nil {
-			r.SetExtensions(req.Params.Extensions)
 			return &shmPlane{region: r}, nil
 		}
 		if conn.PeerClosed() {
@@ -101,7 +126,7 @@ func attachSHM(req ShmRequest, conn *sys.Conn, deadline time.Time) (plane, error
 				"the provider closed the connection while this client attached the shared memory region")
 		}
 		left := time.Until(giveUp)
-		if !shm.AttachTransient(err) || left <= 0 {
+		if !transient(err) || left <= 0 {
 			return nil, err
 		}
 		time.Sleep(min(attachRetry, left))

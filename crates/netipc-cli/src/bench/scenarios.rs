@@ -195,6 +195,9 @@ const RAW_LIMIT: &str = "raw-packet-pingpong";
 /// The limit row of every row over shared memory.
 const RAW_SHM_LIMIT: &str = "raw-shm-pingpong";
 
+/// Items of the one-cgroup snapshot rows: the ping-pong every API has (the
+/// C API has no INCREMENT): a 4-byte request, a 167-byte answer.
+const ONE_SNAPSHOT: u32 = 1;
 /// Items of the small snapshot rows.
 const SMALL_SNAPSHOT: u32 = 16;
 /// Items of the large snapshot rows.
@@ -361,6 +364,22 @@ pub const SCENARIOS: &[Scenario] = &[
         )
     },
     socket(
+        "uds-snapshot-1",
+        "L1 session, CGROUPS_SNAPSHOT refreshes of a snapshot of 1 item (a 4-byte request, a \
+         167-byte answer): the ping-pong of the snapshot method",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(ONE_SNAPSHOT),
+    ),
+    socket(
+        "l2-snapshot-1",
+        "L2 CgroupsSnapshotClient::call of a snapshot of 1 item (the ping-pong every API \
+         has) against a ManagedServer::cgroups_snapshot, baseline transport",
+        Some("uds-snapshot-1"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(ONE_SNAPSHOT),
+    ),
+    socket(
         "uds-snapshot-16",
         "L1 session, CGROUPS_SNAPSHOT refreshes of 16 items (encoded by the server on \
          every request), every item decoded; a round trip is one refresh",
@@ -496,6 +515,22 @@ pub const SCENARIOS: &[Scenario] = &[
         None,
         ServerKind::L1,
         Drive::Increment(Batch::Option(PINGPONG_BATCH)),
+    ),
+    shm(
+        "shm-snapshot-1",
+        "L1 session over shared memory (SHM_HYBRID), CGROUPS_SNAPSHOT refreshes of a \
+         snapshot of 1 item: the ping-pong of the snapshot method",
+        None,
+        ServerKind::L1,
+        Drive::Snapshot(ONE_SNAPSHOT),
+    ),
+    shm(
+        "l2-shm-snapshot-1",
+        "L2 CgroupsSnapshotClient::call of a snapshot of 1 item (the ping-pong every API \
+         has) against a ManagedServer::cgroups_snapshot, over shared memory",
+        Some("shm-snapshot-1"),
+        ServerKind::L2Snapshot,
+        Drive::L2Snapshot(ONE_SNAPSHOT),
     ),
     shm(
         "shm-snapshot-16",
@@ -797,13 +832,13 @@ mod tests {
             assert_eq!(s.server, server, "{}", s.name);
         }
         let l2 = SCENARIOS.iter().filter(|s| s.is_l2()).count();
-        assert_eq!(l2, 14);
+        assert_eq!(l2, 16);
     }
 
     #[test]
     fn shm_rows_keep_one_request_in_flight() {
         let shm: Vec<_> = SCENARIOS.iter().filter(|s| s.plane == Plane::Shm).collect();
-        assert_eq!(shm.len(), 16);
+        assert_eq!(shm.len(), 18);
         for s in shm {
             assert_eq!(s.depth, 1, "{}", s.name);
             assert_eq!(s.plane.wait(), WAIT_SPIN_SLEEP);

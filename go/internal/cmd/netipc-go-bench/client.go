@@ -10,6 +10,7 @@ import (
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/benchdata"
+	"github.com/netdata/netipc/go/internal/transport/sys"
 )
 
 // caller makes the logical calls of one scenario.
@@ -125,7 +126,7 @@ func measureScenario(sc *scenario, p *clientParams, warmup, duration time.Durati
 	}
 	r := &result{scenario: sc}
 	reconnects := c.reconnects()
-	cpuBefore, cpuOK := processCPU()
+	cpuBefore, cpuOK := sys.ProcessCPU()
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	mallocs := mem.Mallocs
@@ -134,7 +135,7 @@ func measureScenario(sc *scenario, p *clientParams, warmup, duration time.Durati
 		return nil, err
 	}
 	runtime.ReadMemStats(&mem)
-	cpuAfter, cpuAfterOK := processCPU()
+	cpuAfter, cpuAfterOK := sys.ProcessCPU()
 	r.phase = ph
 	r.allocations = mem.Mallocs - mallocs
 	if cpuOK && cpuAfterOK && ph.wall > 0 {

@@ -1,8 +1,9 @@
-// Command netipc-go-bench is the Go side of `cargo xtask bench-go`: the
-// server and the client of the L2 and L3 benchmark scenarios, speaking
-// the process protocol of the Rust CLI's `netipc bench-server` and
-// `netipc bench-client`, so that any Go or Rust client runs against any
-// Go or Rust server.
+// Command netipc-go-bench is the Go side of `cargo xtask bench-matrix`:
+// the server and the client of the L2 and L3 benchmark scenarios,
+// speaking the process protocol of the Rust CLI's `netipc bench-server`
+// and `netipc bench-client` (and of the C API's bench peer,
+// crates/netipc-c/bench/bench_peer.c), so that any Go, Rust or C client
+// runs against any Go, Rust or C server.
 //
 //	netipc-go-bench server --scenario NAME --run-dir DIR [--service S] ...
 //	netipc-go-bench client --scenario NAME --run-dir DIR [--service S] ...
@@ -80,6 +81,10 @@ var scenarios = []scenario{
 		"L2 INCREMENT calls against an INCREMENT server, baseline transport"},
 	{"l2-shm-increment", kindIncrement, planeSHM, 1,
 		"L2 INCREMENT calls against an INCREMENT server, over shared memory"},
+	{"l2-snapshot-1", kindSnapshot, planeSocket, 1,
+		"L2 cgroups snapshot refreshes of 1 item (a 4-byte request, a 167-byte answer: the ping-pong every API has), baseline transport"},
+	{"l2-shm-snapshot-1", kindSnapshot, planeSHM, 1,
+		"L2 cgroups snapshot refreshes of 1 item (the ping-pong every API has), over shared memory"},
 	{"l2-snapshot-16", kindSnapshot, planeSocket, 16,
 		"L2 cgroups snapshot refreshes of 16 items (encoded by the server on every request), every item decoded, baseline transport"},
 	{"l2-shm-snapshot-16", kindSnapshot, planeSHM, 16,
@@ -114,7 +119,7 @@ func (s *scenario) snapshotItems() int {
 	return s.n
 }
 
-const usageText = `netipc-go-bench: the Go side of cargo xtask bench-go.
+const usageText = `netipc-go-bench: the Go side of cargo xtask bench-matrix.
 
 Usage:
   netipc-go-bench server --scenario NAME --run-dir DIR [options]

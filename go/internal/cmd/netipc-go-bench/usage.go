@@ -1,64 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"strconv"
 	"time"
+
+	"github.com/netdata/netipc/go/internal/transport/sys"
 )
 
-// The CPU time and resident memory of this process, read from Linux's
-// /proc (no build tags: elsewhere they read as unknown, which the
-// reports show as null, as the Rust bench does where it cannot read
-// them).
-
-// clockTicks is USER_HZ, the unit of the CPU times in /proc/PID/stat: 100
-// on every Linux architecture Go supports.
-const clockTicks = 100
-
-// processCPU returns the CPU time (user + system, every thread) this
-// process has used so far; ok is false where /proc cannot tell.
-func processCPU() (time.Duration, bool) {
-	stat, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// utime and stime are fields 14 and 15, the 12th and 13th after it.
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return 0, false
-	}
-	fields := bytes.Fields(stat[end+1:])
-	if len(fields) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseUint(string(fields[11]), 10, 64)
-	stime, err2 := strconv.ParseUint(string(fields[12]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * (time.Second / clockTicks), true
-}
-
-// residentBytes returns this process's resident memory; ok is false where
-// /proc cannot tell.
-func residentBytes() (uint64, bool) {
-	statm, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0, false
-	}
-	fields := bytes.Fields(statm)
-	if len(fields) < 2 {
-		return 0, false
-	}
-	pages, err := strconv.ParseUint(string(fields[1]), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return pages * uint64(os.Getpagesize()), true
-}
+// The CPU time and resident memory of this process come from the
+// transport's OS layer (sys.ProcessCPU, sys.ResidentBytes: getrusage and
+// /proc on Linux, GetProcessTimes and the working set on Windows); where
+// they cannot be read the reports show null, as the Rust bench does.
 
 // cpuLine is the JSON line answering `cpu` (and the last line,
 // `stopped`): the fields of the Rust bench-server's line. The memory read
@@ -75,7 +28,7 @@ type cpuLine struct {
 }
 
 func cpuSeconds() *float64 {
-	d, ok := processCPU()
+	d, ok := sys.ProcessCPU()
 	if !ok {
 		return nil
 	}
@@ -86,7 +39,7 @@ func cpuSeconds() *float64 {
 // newCPULine samples the process now; started is when it started.
 func newCPULine(event string, started time.Time) string {
 	line := cpuLine{Event: event, CPUSeconds: cpuSeconds(), WallSeconds: time.Since(started).Seconds()}
-	if rss, ok := residentBytes(); ok {
+	if rss, ok := sys.ResidentBytes(); ok {
 		line.RSSBytes = &rss
 	}
 	line.CPUSecondsAfter, line.WallSecondsAfter = cpuSeconds(), time.Since(started).Seconds()

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,7 +38,8 @@ func rustBinary(t *testing.T, env string) string {
 		t.Skipf("%s is not set", env)
 	}
 	info, err := os.Stat(path)
-	if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+	// Windows has no execute bits.
+	if err != nil || info.IsDir() || (runtime.GOOS != "windows" && info.Mode()&0o111 == 0) {
 		t.Fatalf("%s=%s is not an executable (%v): build it with `cargo build -p netipc-cli -p netipc-tests --bins`", env, path, err)
 	}
 	return path

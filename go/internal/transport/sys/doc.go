@@ -2,9 +2,12 @@
 // system call of the transport lives here, behind the same names on every
 // OS. On Linux the baseline connection is a Unix SEQPACKET socket driven
 // through Go's network poller (an idle session parks a goroutine, not a
-// thread); the files *_other.go keep the rest of the module compiling on
-// operating systems whose backend is not written yet (their functions
-// fail with an "unsupported" error).
+// thread). On Windows it is a named pipe in message mode, opened for
+// overlapped I/O and driven through the runtime's I/O completion port
+// (os.NewFile associates it; again no thread per idle session). The
+// files *_other.go keep the rest of the module compiling on operating
+// systems whose backend is not written yet (their functions fail with an
+// "unsupported" error).
 //
 // The package knows nothing about the protocol: it moves packets, makes
 // and removes endpoints, checks run directories and reports peer

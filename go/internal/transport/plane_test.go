@@ -1,8 +1,9 @@
+//go:build linux || windows
+
 package transport
 
 import (
 	"errors"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -156,7 +157,7 @@ func TestSHMHooksSwitchThePlane(t *testing.T) {
 	if pr.RunDir != dir || pr.Service != "svc" || pr.Params != p || pr.RequestCapacity != 2000 || pr.ResponseCapacity != 8192 {
 		t.Fatalf("provision request %+v", pr)
 	}
-	if at.Params != p || at.ProviderUID != uint32(os.Geteuid()) || at.RunDir != dir {
+	if at.Params != p || at.ProviderUID != thisPeer().UID || at.RunDir != dir {
 		t.Fatalf("attach request %+v", at)
 	}
 	// Messages go through the plane, checked like socket messages.

@@ -1,0 +1,3 @@
+module netipc.invalid/xtask/goapi
+
+go 1.23
