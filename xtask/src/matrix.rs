@@ -248,6 +248,16 @@ impl Runner<'_> {
         cmd
     }
 
+    /// `dir` as the peers get it: for Windows the same directory as a
+    /// Windows path (Wine's drive `Z:` is `/`), so that what Windows
+    /// peers leave in it shows.
+    fn run_dir(&self, dir: &RunDir) -> String {
+        match self.os {
+            Os::Linux => dir.path().to_owned(),
+            Os::Windows => format!("Z:{}", dir.path().replace('/', "\\")),
+        }
+    }
+
     /// The program of `lang`, or why a cell with it cannot run.
     fn program(&self, lang: Lang) -> Result<&PathBuf, String> {
         self.programs[lang.index()]
@@ -276,7 +286,8 @@ impl Runner<'_> {
             provider.name(),
             self.os.name()
         );
-        let mut serve = self.command(program, &["serve", dir.path(), provider.prefix(), profile]);
+        let run_dir = self.run_dir(&dir);
+        let mut serve = self.command(program, &["serve", &run_dir, provider.prefix(), profile]);
         let mut server = match Background::spawn(&mut serve, true) {
             Ok(server) => server,
             Err(err) => return failed(&format!("the {label} did not start: {err}")),
@@ -291,7 +302,7 @@ impl Runner<'_> {
         }
         let mut rows: Vec<Row> = Lang::ALL
             .into_iter()
-            .map(|consumer| self.consumer(provider, consumer, profile, dir.path()))
+            .map(|consumer| self.consumer(provider, consumer, profile, &run_dir))
             .collect();
         server.close_stdin();
         let stopped = server.wait(self.stop_limit);
@@ -534,6 +545,31 @@ esac"#;
         assert_eq!(
             reason(&rows[0], 3),
             "no line for this check (the consumer: exit code 1; stderr: cannot bind)"
+        );
+    }
+
+    #[test]
+    fn windows_peers_get_a_windows_path() {
+        let dir = RunDir::create("xtask-matrix-path").unwrap();
+        let programs: Programs = [Err(String::new()), Err(String::new()), Err(String::new())];
+        let runner = |os| Runner {
+            os,
+            programs: &programs,
+            wine: None,
+            stop_limit: STOP_LIMIT,
+        };
+        let unix = dir.path();
+        assert!(
+            unix.starts_with('/') && unix.contains("/xtask-matrix-path-"),
+            "{unix}"
+        );
+        assert_eq!(runner(Os::Linux).run_dir(&dir), unix);
+        let windows = runner(Os::Windows).run_dir(&dir);
+        assert_eq!(windows, format!("Z:{}", unix.replace('/', "\\")));
+        assert!(!windows.contains('/'), "{windows}");
+        assert_eq!(
+            fs::metadata(&dir.0).unwrap().permissions().mode() & 0o777,
+            0o700
         );
     }
 
