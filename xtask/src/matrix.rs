@@ -146,11 +146,6 @@ impl Peers {
             Err(failed.join("; "))
         }
     }
-
-    /// The Wine of the Windows peers, when it could be set up.
-    pub fn wine(&self) -> Option<&Wine> {
-        self.wine.as_ref().ok()
-    }
 }
 
 /// Compiles the C peer for `os` against `library` into `dir`.
