@@ -249,7 +249,8 @@ impl<'a> GoWine<'a> {
             .go(&["tool", "test2json", "-t", "-p", &package.import]);
         cmd.arg(self.wine.wine64())
             .arg(exe)
-            .args(["-test.v=test2json", &timeout])
+            // As `go test` runs them: a test calling os.Exit(0) fails.
+            .args(["-test.v=test2json", "-test.paniconexit0", &timeout])
             .current_dir(&package.dir)
             .envs(self.wine.env())
             .env(
