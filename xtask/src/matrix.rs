@@ -28,7 +28,7 @@ use crate::cross::{self, TARGET};
 use crate::examples::entries;
 use crate::go_lane::{GoLane, Toolchain};
 use crate::lanes::{Options, host_cargo, prepare_windows};
-use crate::process::Background;
+use crate::process::{self, Background};
 use crate::setup;
 use crate::wine::Wine;
 pub use table::Os;
@@ -52,7 +52,7 @@ const RUST_BUILD: [&str; 8] = [
     "netipc-c",
     "--lib",
 ];
-/// Time for `go build`.
+/// Time for `go build` of the Go peer.
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
 /// Time for a provider to print `ready` (Wine can be slow to start).
 const READY_LIMIT: Duration = Duration::from_secs(120);
@@ -82,8 +82,9 @@ impl Peers {
         let out = |os: Os| target.join("matrix").join(os.name());
 
         // Linux: the Rust peer and the C library in one cargo build.
-        let rust = build(&mut host_cargo(&RUST_BUILD), "cargo build", limit)
-            .map(|()| target.join("debug").join(RUST_BIN));
+        let rust = process::run(&mut host_cargo(&RUST_BUILD), limit)
+            .map(|()| target.join("debug").join(RUST_BIN))
+            .map_err(|err| format!("cargo build: {err}"));
         let c = setup::apt_install(&["gcc"]).and_then(|()| {
             let library = rust.as_ref().map_err(|err| format!("no library: {err}"))?;
             let library = library.with_file_name("libnetipc_c.a");
@@ -98,9 +99,9 @@ impl Peers {
                 let mut cargo = cross.command(RUST_BUILD[0]);
                 cargo.args(&RUST_BUILD[1..]);
                 let dir = cross.target_dir(root).join(TARGET).join("debug");
-                let what = format!("cargo build --target {TARGET}");
-                let rust =
-                    build(&mut cargo, &what, limit).map(|()| dir.join(format!("{RUST_BIN}.exe")));
+                let rust = process::run(&mut cargo, limit)
+                    .map(|()| dir.join(format!("{RUST_BIN}.exe")))
+                    .map_err(|err| format!("cargo build --target {TARGET}: {err}"));
                 let c = match &rust {
                     Ok(_) => compile_c(
                         root,
@@ -171,23 +172,16 @@ fn build_go(go: &Result<GoLane, String>, dir: &Path, os: Os) -> Result<PathBuf, 
         .as_ref()
         .map_err(|err| format!("no Go toolchain: {err}"))?;
     let binary = dir.join(program_name("netipc-go-matrix", os));
-    let mut go_build = go.go(&["build", "-o"]);
-    go_build.arg(&binary).arg(GO_PACKAGE).env("GOOS", os.name());
-    build(
-        &mut go_build,
-        &format!("go build {GO_PACKAGE}"),
-        BUILD_LIMIT,
-    )
-    .map(|()| binary)
-}
-
-/// Runs the build command `cmd` (`what`); its failure names the last line
-/// of its standard error (all of its output goes to the log).
-fn build(cmd: &mut Command, what: &str, limit: Duration) -> Result<(), String> {
-    let mut child = Background::spawn(cmd, false).map_err(|err| format!("{what}: {err}"))?;
-    let result = child.wait(limit);
-    eprint!("{}", child.transcript());
-    result.map_err(|err| format!("{what}: {err}{}", last_words(&child.stderr())))
+    let mut build = go.go(&["build", "-o"]);
+    build.arg(&binary).arg(GO_PACKAGE).env("GOOS", os.name());
+    let mut child = Background::spawn(&mut build, false).map_err(|err| err.to_string())?;
+    let built = child.wait(BUILD_LIMIT);
+    if let Err(err) = built {
+        eprint!("{}", child.transcript());
+        let why = last_words(&child.stderr());
+        return Err(format!("go build {GO_PACKAGE}: {err}{why}"));
+    }
+    Ok(binary)
 }
 
 /// `name`, with `.exe` on Windows.
@@ -368,14 +362,19 @@ fn last_words(stderr: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A fresh run directory `<tmp>/<name>-<pid>` (mode 0700), removed on drop.
+/// A fresh run directory `<tmp>/<name>-<pid>-<n>` (mode 0700), removed on
+/// drop.
 struct RunDir(PathBuf);
 
 impl RunDir {
     fn create(name: &str) -> Result<Self, String> {
         use std::os::unix::fs::DirBuilderExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // Unique also when tests run cells at the same time.
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
         // Short: Unix socket paths are limited to 107 bytes.
-        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("{name}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::DirBuilder::new()
             .mode(0o700)

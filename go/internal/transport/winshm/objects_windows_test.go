@@ -336,15 +336,8 @@ func watched(w *Watcher) int {
 func TestWatchedWaitsEnd(t *testing.T) {
 	w := NewWatcher()
 	defer w.Close()
-	_, server, _ := createAttach(t, protocol.ProfileSHMHybrid, 100, 100)
-	gone := make(chan struct{})
-	server.SetWatcher(w, gone)
 	buf := make([]byte, 256)
-	start := time.Now()
-	if _, err := server.Receive(buf, start.Add(30*time.Millisecond), nil); err != shm.ErrTimeout {
-		t.Fatalf("deadline: %v", err)
-	}
-	end := func(what string, want error, do func()) {
+	end := func(server *Region, what string, want error, do func()) {
 		t.Helper()
 		got := make(chan error, 1)
 		go func() {
@@ -367,9 +360,54 @@ func TestWatchedWaitsEnd(t *testing.T) {
 			t.Fatalf("%s: the waiting flag stayed up", what)
 		}
 	}
-	end("Interrupt", shm.ErrAborted, server.Interrupt)
-	server.ClearInterrupt()
-	end("hang-up", shm.ErrDisconnected, func() { close(gone) })
+	for _, profile := range profiles {
+		_, server, _ := createAttach(t, profile, 100, 100)
+		gone := make(chan struct{})
+		server.SetWatcher(w, gone)
+		start := time.Now()
+		if _, err := server.Receive(buf, start.Add(30*time.Millisecond), nil); err != shm.ErrTimeout {
+			t.Fatalf("deadline: %v", err)
+		}
+		end(server, "Interrupt", shm.ErrAborted, server.Interrupt)
+		server.ClearInterrupt()
+		end(server, "Close", shm.ErrClosed, func() { server.Close() })
+
+		_, server, _ = createAttach(t, profile, 100, 100)
+		server.SetWatcher(w, gone)
+		end(server, "hang-up", shm.ErrDisconnected, func() { close(gone) })
+	}
+}
+
+// TestWatcherCloseHandsWaitsBack: a closed watcher lets its waiting
+// regions go on waiting alone, and takes no new ones.
+func TestWatcherCloseHandsWaitsBack(t *testing.T) {
+	w := NewWatcher()
+	_, server, client := createAttach(t, protocol.ProfileSHMHybrid, 100, 100)
+	server.SetWatcher(w, nil)
+	got := make(chan error, 1)
+	go func() {
+		_, err := server.Receive(make([]byte, 256), time.Now().Add(time.Minute), nil)
+		got <- err
+	}()
+	for watched(w) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	w.Close()
+	time.Sleep(20 * time.Millisecond)
+	if err := client.Publish(make([]byte, 32), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("the request after the watcher closed: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait did not go on alone")
+	}
+	if w.add(&server.member, 1) {
+		t.Fatal("a closed watcher took a region")
+	}
 }
 
 func TestAcrossProcesses(t *testing.T) {

@@ -276,8 +276,11 @@ func (r *Region) await(expected int64, buf []byte, deadline time.Time, alive fun
 
 // busyWait is the SHM_BUSYWAIT wait: polls, looking at interrupts, the
 // deadline and the peer's close flag every busyCheckEvery polls, and
-// yielding the thread (and asking alive) every 1024.
+// yielding the thread every 1024. alive (the connection, for a peer that
+// died without closing) is asked once per waitSlice, as a sleeping
+// SHM_HYBRID receiver does.
 func (r *Region) busyWait(expected int64, buf []byte, deadline time.Time, alive func() bool) (int, error) {
+	asked := time.Now()
 	for polls := uint32(1); ; polls++ {
 		if n, ok, err := r.observe(expected, buf); ok || err != nil {
 			return n, err
@@ -288,7 +291,8 @@ func (r *Region) busyWait(expected int64, buf []byte, deadline time.Time, alive 
 		if err := r.interruption(); err != nil {
 			return 0, err
 		}
-		if _, expired := left(deadline, 0); expired {
+		now := time.Now()
+		if !deadline.IsZero() && !now.Before(deadline) {
 			return 0, shm.ErrTimeout
 		}
 		gone := r.peerClosed()
@@ -297,7 +301,10 @@ func (r *Region) busyWait(expected int64, buf []byte, deadline time.Time, alive 
 			// and in-process pairs), then another thread, run.
 			runtime.Gosched()
 			sys.SwitchToThread()
-			gone = gone || (alive != nil && !alive())
+			if alive != nil && now.Sub(asked) >= waitSlice {
+				asked = now
+				gone = gone || !alive()
+			}
 		}
 		if gone {
 			return r.peerGone(expected, buf)
