@@ -266,6 +266,14 @@ func TestCacheConcurrentReaders(t *testing.T) {
 			}
 		}()
 	}
+	// The readers are running before the refreshes start (a scheduler may
+	// otherwise run all refreshes first, as under wine).
+	for deadline := time.Now().Add(testDeadline); reads.Load() == 0 && failure.Load() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the readers did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	for i := 0; i < 50; i++ {
 		if err := c.Refresh(context.Background()); err != nil {
 			t.Fatal(err)

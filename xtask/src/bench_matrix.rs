@@ -16,7 +16,7 @@
 //!
 //! Every scenario of [`SCENARIOS`] runs round after round, every pairing
 //! in turn (the order rotates from round to round), each with a fresh
-//! server. Ping-pong is a refresh of an empty cgroups snapshot, the
+//! server. Ping-pong is a refresh of a cgroups snapshot of one item, the
 //! smallest exchange every API has (the C API has no INCREMENT).
 //!
 //! Prints a Markdown table of medians: calls/s (items/s for the rows
@@ -55,11 +55,11 @@ pub struct Scenario {
 /// The scenarios, in table order.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
-        name: "l2-snapshot-0",
+        name: "l2-snapshot-1",
         label: "ping-pong, socket",
     },
     Scenario {
-        name: "l2-shm-snapshot-0",
+        name: "l2-shm-snapshot-1",
         label: "ping-pong, SHM",
     },
     Scenario {
@@ -264,7 +264,7 @@ fn secs(d: Duration) -> String {
 struct Sample {
     calls_per_s: f64,
     items_per_s: f64,
-    /// Items per call (0 for an empty snapshot).
+    /// Items per call.
     items_per_call: f64,
     /// CPU seconds of the client per call.
     client_cpu: f64,
@@ -519,9 +519,10 @@ fn table(
         .collect();
     let _ = write!(
         out,
-        "\nPing-pong is one L2 call of the smallest exchange every API has: a cgroups snapshot \
-         refresh answered with an empty snapshot (a 4-byte request, a 24-byte answer, each \
-         behind the 32-byte message header). A call is one L2 call (the L3 cache row: a batch \
+        "\nPing-pong is one L2 call of the smallest exchange every API has (the C API has no \
+         INCREMENT): a cgroups snapshot refresh answered with a snapshot of one cgroup (a \
+         4-byte request, a 167-byte answer, each behind the 32-byte message header, every \
+         field checked). A call is one L2 call (the L3 cache row: a batch \
          of 1,000 cache lookups by hash and name under one read guard, no I/O); items/s counts \
          snapshot items, lookup keys or cache lookups. Every client checks every answer item \
          for item against the bench data (`--strict`). Client CPU: the Rust client's thread, \
@@ -811,7 +812,7 @@ mod tests {
                 allocations: Some(0.0)
             }
         );
-        assert!(parse_client(RUST_ROW, "l2-snapshot-0").is_err());
+        assert!(parse_client(RUST_ROW, "l2-snapshot-1").is_err());
         assert!(parse_client("not json", "l2-snapshot-16").is_err());
         let none = RUST_ROW.replace("\"round_trips\":1000", "\"round_trips\":0");
         assert!(parse_client(&none, "l2-snapshot-16").is_err());
@@ -883,18 +884,18 @@ mod tests {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect()
         };
-        let rust = p.server(Side::Rust, "l2-snapshot-0", "/r");
+        let rust = p.server(Side::Rust, "l2-snapshot-1", "/r");
         assert_eq!(rust.get_program(), "/t/netipc");
         assert_eq!(
             args(&rust),
             [
                 "bench-server",
                 "--scenario",
-                "l2-snapshot-0",
+                "l2-snapshot-1",
                 "--run-dir",
                 "/r",
                 "--service",
-                "matrix-l2-snapshot-0"
+                "matrix-l2-snapshot-1"
             ]
         );
         let c = p.client(Side::C, "l3-cache-lookup", "/r", QUICK);
@@ -915,7 +916,7 @@ mod tests {
             )),
             ..programs(true, true)
         };
-        let go = wine.server(Side::Go, "l2-snapshot-0", "/r");
+        let go = wine.server(Side::Go, "l2-snapshot-1", "/r");
         assert_eq!(go.get_program(), "/usr/lib/wine/wine64");
         assert_eq!(args(&go)[..2], ["/t/netipc-go-bench", "server"]);
     }

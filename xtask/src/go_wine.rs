@@ -26,9 +26,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -124,41 +124,80 @@ impl<'a> GoWine<'a> {
             return Err("no package has tests for Windows".into());
         }
         let dir = self.out.join("tests");
+        let started = Instant::now();
         let build_output = self.build_tests(&dir, &tested)?;
+        eprintln!(
+            "xtask: go-test: test binaries built in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
 
+        let run = self.run_all(&dir, tested, &build_output);
+        let note = if untested.is_empty() {
+            String::new()
+        } else {
+            format!("; no tests for Windows in {}", untested.join(", "))
+        };
+        run.verdict(Ok(()))
+            .map(|summary| format!("{summary}{note}"))
+            .map_err(|err| format!("{err}{note}"))
+    }
+
+    /// Runs the test binaries in `dir` of `tested`, [`WORKERS`] at once:
+    /// the slowest packages of the last run first, so that the workers end
+    /// together (new packages before all). A package without a binary
+    /// fails with what `go test -c` printed for it (`build_output`).
+    fn run_all(
+        &self,
+        dir: &Path,
+        mut tested: Vec<&Package>,
+        build_output: &BTreeMap<String, String>,
+    ) -> GoTestRun {
+        let durations = self.out.join("test-seconds.json");
+        let last: BTreeMap<String, f64> = fs::read_to_string(&durations)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        tested.sort_by(|a, b| {
+            let seconds = |p: &Package| last.get(&p.import).copied().unwrap_or(f64::MAX);
+            seconds(b).total_cmp(&seconds(a))
+        });
         let run = Mutex::new(GoTestRun::with_allowed(
             Mode::Plain,
             &[ALLOWED_SKIPS, WINE_ALLOWED_SKIPS],
         ));
+        let seconds = Mutex::new(BTreeMap::<String, f64>::new());
         let next = AtomicUsize::new(0);
+        let started = Instant::now();
         thread::scope(|scope| {
             for _ in 0..WORKERS.min(tested.len()) {
                 scope.spawn(|| {
                     while let Some(package) = tested.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let exe = dir.join(binary_name(&package.import));
-                        if exe.is_file() {
-                            self.run_tests(package, &exe, &run);
-                        } else {
+                        if !exe.is_file() {
                             let why = build_output.get(&package.import).map_or(
                                 "its test binary did not build (see the output of go test -c)",
                                 String::as_str,
                             );
                             lock(&run).package_broke(&package.import, why);
+                            continue;
                         }
+                        let started = Instant::now();
+                        self.run_tests(package, &exe, &run);
+                        lock(&seconds)
+                            .insert(package.import.clone(), started.elapsed().as_secs_f64());
                     }
                 });
             }
         });
-        let run = run.into_inner().unwrap_or_else(PoisonError::into_inner);
-        let summary = run.verdict(Ok(()))?;
-        if untested.is_empty() {
-            Ok(summary.to_string())
-        } else {
-            Ok(format!(
-                "{summary}; no tests for Windows in {}",
-                untested.join(", ")
-            ))
+        eprintln!(
+            "xtask: go-test: test binaries ran in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        let seconds = seconds.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if let Ok(json) = serde_json::to_string_pretty(&seconds) {
+            let _ = fs::write(&durations, json);
         }
+        run.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The module's packages for `goos` (the host's when `None`).
@@ -220,7 +259,8 @@ impl<'a> GoWine<'a> {
             .go(&["tool", "test2json", "-t", "-p", &package.import]);
         cmd.arg(self.wine.wine64())
             .arg(exe)
-            .args(["-test.v=test2json", &timeout])
+            // As `go test` runs them: a test calling os.Exit(0) fails.
+            .args(["-test.v=test2json", "-test.paniconexit0", &timeout])
             .current_dir(&package.dir)
             .envs(self.wine.env())
             .env(
@@ -264,8 +304,8 @@ impl<'a> GoWine<'a> {
     }
 }
 
-fn lock(run: &Mutex<GoTestRun>) -> std::sync::MutexGuard<'_, GoTestRun> {
-    run.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock<T>(value: &Mutex<T>) -> MutexGuard<'_, T> {
+    value.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A package of the module, as `go list` sees it for one OS.

@@ -61,11 +61,11 @@ struct scenario {
 #define CACHE_LOOKUPS 1000u
 
 static const struct scenario scenarios[] = {
-    {"l2-snapshot-0", KIND_SNAPSHOT, 0, 0,
-     "ping-pong: L2 cgroups snapshot refreshes of an empty snapshot (a 4-byte request, a "
-     "24-byte answer), baseline transport"},
-    {"l2-shm-snapshot-0", KIND_SNAPSHOT, 1, 0,
-     "ping-pong: L2 cgroups snapshot refreshes of an empty snapshot, over shared memory"},
+    {"l2-snapshot-1", KIND_SNAPSHOT, 0, 1,
+     "ping-pong: L2 cgroups snapshot refreshes of 1 item (a 4-byte request, a 167-byte "
+     "answer), baseline transport"},
+    {"l2-shm-snapshot-1", KIND_SNAPSHOT, 1, 1,
+     "ping-pong: L2 cgroups snapshot refreshes of 1 item, over shared memory"},
     {"l2-snapshot-16", KIND_SNAPSHOT, 0, 16,
      "L2 cgroups snapshot refreshes of 16 items, every item read, baseline transport"},
     {"l2-shm-snapshot-16", KIND_SNAPSHOT, 1, 16,

@@ -171,17 +171,21 @@ fn every_scenario_in_markdown_and_csv() {
         "uds-batch-pingpong",
         "uds-pipeline",
         "uds-pipeline-batch",
+        "uds-snapshot-1",
         "uds-snapshot-16",
         "uds-snapshot-1000",
         "l2-increment",
+        "l2-snapshot-1",
         "l2-snapshot-16",
         "l2-snapshot-1000",
         "raw-shm-pingpong",
         "shm-pingpong",
         "shm-batch-pingpong",
+        "shm-snapshot-1",
         "shm-snapshot-16",
         "shm-snapshot-1000",
         "l2-shm-increment",
+        "l2-shm-snapshot-1",
         "l2-shm-snapshot-16",
         "l2-shm-snapshot-1000",
         "uds-cgroups-lookup-1",
@@ -404,8 +408,18 @@ fn l2_rows_are_compared_to_their_l1_rows() {
     check_l2_rows(
         "socket",
         "raw-packet-pingpong",
-        &["uds-pingpong", "uds-snapshot-16", "uds-snapshot-1000"],
-        &["l2-increment", "l2-snapshot-16", "l2-snapshot-1000"],
+        &[
+            "uds-pingpong",
+            "uds-snapshot-1",
+            "uds-snapshot-16",
+            "uds-snapshot-1000",
+        ],
+        &[
+            "l2-increment",
+            "l2-snapshot-1",
+            "l2-snapshot-16",
+            "l2-snapshot-1000",
+        ],
     );
 }
 
@@ -414,9 +428,15 @@ fn l2_shm_rows_are_compared_to_their_l1_rows() {
     check_l2_rows(
         "shm",
         "raw-shm-pingpong",
-        &["shm-pingpong", "shm-snapshot-16", "shm-snapshot-1000"],
+        &[
+            "shm-pingpong",
+            "shm-snapshot-1",
+            "shm-snapshot-16",
+            "shm-snapshot-1000",
+        ],
         &[
             "l2-shm-increment",
+            "l2-shm-snapshot-1",
             "l2-shm-snapshot-16",
             "l2-shm-snapshot-1000",
         ],

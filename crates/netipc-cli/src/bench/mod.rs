@@ -301,10 +301,11 @@ answered value + 1 in a batch of the same count (a request of 1 item is a single
 message). The server must take the request payload size the client proposes (16 bytes \
 per item of the largest batch, at least 1024) and announce a response size at least as \
 large.
-- *-snapshot-16 and *-snapshot-1000: CGROUPS_SNAPSHOT (2). Any well-formed snapshot is \
-measured: every item is decoded and items/s counts the items the server sent (the row \
-shows how many; netipc's bench server sends 16 or 1000, the reference matrix refreshes \
-16).
+- *-snapshot-1, *-snapshot-16 and *-snapshot-1000: CGROUPS_SNAPSHOT (2). Any \
+well-formed snapshot is measured: every item is decoded and items/s counts the items the \
+server sent (the row shows how many; netipc's bench server sends 1, 16 or 1000, the \
+reference matrix refreshes 16; *-snapshot-1 is the ping-pong every API has, the C API \
+having no INCREMENT).
 - *-cgroups-lookup-N: CGROUPS_LOOKUP (4) of N cgroup paths per call \
 (/sys/fs/cgroup/system.slice/docker-<64 hex>.scope and kubepods paths, which need not \
 exist); *-apps-lookup-N: APPS_LOOKUP (5) of N PIDs (1000, 1007, 1014, ...). An answer \

@@ -195,10 +195,9 @@ const RAW_LIMIT: &str = "raw-packet-pingpong";
 /// The limit row of every row over shared memory.
 const RAW_SHM_LIMIT: &str = "raw-shm-pingpong";
 
-/// Items of the empty snapshot rows: the smallest exchange of a typed
-/// service (a 4-byte request, a 24-byte answer), the ping-pong every API
-/// has (the C API has no INCREMENT).
-const EMPTY_SNAPSHOT: u32 = 0;
+/// Items of the one-cgroup snapshot rows: the ping-pong every API has (the
+/// C API has no INCREMENT): a 4-byte request, a 167-byte answer.
+const ONE_SNAPSHOT: u32 = 1;
 /// Items of the small snapshot rows.
 const SMALL_SNAPSHOT: u32 = 16;
 /// Items of the large snapshot rows.
@@ -365,21 +364,20 @@ pub const SCENARIOS: &[Scenario] = &[
         )
     },
     socket(
-        "uds-snapshot-0",
-        "L1 session, CGROUPS_SNAPSHOT refreshes of an empty snapshot (a 4-byte request, a \
-         24-byte answer): the ping-pong of the snapshot method",
+        "uds-snapshot-1",
+        "L1 session, CGROUPS_SNAPSHOT refreshes of a snapshot of 1 item (a 4-byte request, a \
+         167-byte answer): the ping-pong of the snapshot method",
         None,
         ServerKind::L1,
-        Drive::Snapshot(EMPTY_SNAPSHOT),
+        Drive::Snapshot(ONE_SNAPSHOT),
     ),
     socket(
-        "l2-snapshot-0",
-        "L2 CgroupsSnapshotClient::call of an empty snapshot (the smallest typed exchange, \
-         the ping-pong of every API) against a ManagedServer::cgroups_snapshot, baseline \
-         transport",
-        Some("uds-snapshot-0"),
+        "l2-snapshot-1",
+        "L2 CgroupsSnapshotClient::call of a snapshot of 1 item (the ping-pong every API \
+         has) against a ManagedServer::cgroups_snapshot, baseline transport",
+        Some("uds-snapshot-1"),
         ServerKind::L2Snapshot,
-        Drive::L2Snapshot(EMPTY_SNAPSHOT),
+        Drive::L2Snapshot(ONE_SNAPSHOT),
     ),
     socket(
         "uds-snapshot-16",
@@ -519,21 +517,20 @@ pub const SCENARIOS: &[Scenario] = &[
         Drive::Increment(Batch::Option(PINGPONG_BATCH)),
     ),
     shm(
-        "shm-snapshot-0",
-        "L1 session over shared memory (SHM_HYBRID), CGROUPS_SNAPSHOT refreshes of an empty \
-         snapshot: the ping-pong of the snapshot method",
+        "shm-snapshot-1",
+        "L1 session over shared memory (SHM_HYBRID), CGROUPS_SNAPSHOT refreshes of a \
+         snapshot of 1 item: the ping-pong of the snapshot method",
         None,
         ServerKind::L1,
-        Drive::Snapshot(EMPTY_SNAPSHOT),
+        Drive::Snapshot(ONE_SNAPSHOT),
     ),
     shm(
-        "l2-shm-snapshot-0",
-        "L2 CgroupsSnapshotClient::call of an empty snapshot (the smallest typed exchange, \
-         the ping-pong of every API) against a ManagedServer::cgroups_snapshot, over shared \
-         memory",
-        Some("shm-snapshot-0"),
+        "l2-shm-snapshot-1",
+        "L2 CgroupsSnapshotClient::call of a snapshot of 1 item (the ping-pong every API \
+         has) against a ManagedServer::cgroups_snapshot, over shared memory",
+        Some("shm-snapshot-1"),
         ServerKind::L2Snapshot,
-        Drive::L2Snapshot(EMPTY_SNAPSHOT),
+        Drive::L2Snapshot(ONE_SNAPSHOT),
     ),
     shm(
         "shm-snapshot-16",

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netdata/netipc/go/internal/tempdir"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -98,7 +99,7 @@ func TestServeAndCheck(t *testing.T) {
 	details := []string{"16 items", "5000 items", "32768 keys", "1000 pids", "5000 items"}
 	for _, profile := range []string{"baseline", "shm-hybrid", "shm-alt"} {
 		t.Run(profile, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := tempdir.New(t)
 			stop := startProvider(t, dir, "m-go", profile)
 			lines, status := consume(t, dir, "m-go", profile)
 			for i, name := range checkNames {
@@ -123,7 +124,7 @@ func TestServeAndCheck(t *testing.T) {
 // A consumer fails a check whose session does not use its profile, and
 // every check when there is no provider; it runs every check anyway.
 func TestCheckFailures(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempdir.New(t)
 	startProvider(t, dir, "m-go", "baseline")
 	lines, status := consume(t, dir, "m-go", "shm-hybrid")
 	wantFailures(t, lines, status, "negotiated baseline, not shm-hybrid")
