@@ -12,17 +12,18 @@ package transport
 // session is built with the SHM plane instead; the connection then only
 // serves as the liveness signal.
 //
-// The SHM plane is provided through the hooks below (shm_plane.go on
-// Linux, winshm_plane.go on Windows) (the package-level
+// The SHM plane is provided through the hooks below (the package-level
 // variables shmProfiles, shmExtensions, shmCleanup, shmProvision and
-// shmAttach). While they are unset, SHM profiles are neither offered by
+// shmAttach; shm_plane.go sets them on Linux, winshm_plane.go on
+// Windows). While they are unset, SHM profiles are neither offered by
 // servers nor proposed by clients, and every session uses the socket:
 //
 //   - shmProfiles: the SHM profile bits this build serves (Linux and
-//     Windows: protocol.ProfileSHMAny). Clients propose, and servers offer, only
-//     these besides the baseline.
+//     Windows: protocol.ProfileSHMAny). Clients propose, and servers
+//     offer, only these besides the baseline.
 //   - shmExtensions: the netipc HELLO_ACK extension bits the SHM plane
-//     implements (protocol.ExtSHMWakeOnDemand), offered by servers to
+//     implements (Linux: protocol.ExtSHMWakeOnDemand; Windows: none, its
+//     region wakes only a waiting peer anyway), offered by servers to
 //     netipc clients; the client's plane finds the acknowledged bits in
 //     SessionParams.Extensions.
 //   - shmCleanup(runDir, service): called once by Listen, after the

@@ -31,14 +31,13 @@ var (
 	procSwitchToThread     = modkernel32.NewProc("SwitchToThread")
 )
 
-// memoryBasicInformation is MEMORY_BASIC_INFORMATION (64-bit layout on
-// 64-bit Windows, where uintptr is 8 bytes and the struct is padded).
+// memoryBasicInformation is MEMORY_BASIC_INFORMATION. On 64-bit Windows
+// AllocationProtect is followed by PartitionId and padding up to the next
+// pointer; one uintptr covers them on either word size.
 type memoryBasicInformation struct {
 	BaseAddress       uintptr
 	AllocationBase    uintptr
-	AllocationProtect uint32
-	PartitionID       uint16
-	_                 uint16
+	AllocationProtect uintptr
 	RegionSize        uintptr
 	State             uint32
 	Protect           uint32
