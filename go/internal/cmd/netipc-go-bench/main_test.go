@@ -15,6 +15,7 @@ import (
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/benchdata"
 	"github.com/netdata/netipc/go/internal/service/server/servertest"
+	"github.com/netdata/netipc/go/internal/tempdir"
 	"github.com/netdata/netipc/go/internal/transport/sys"
 )
 
@@ -131,7 +132,7 @@ func TestEveryScenarioInProcess(t *testing.T) {
 	for i := range scenarios {
 		sc := &scenarios[i]
 		t.Run(sc.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := tempdir.New(t)
 			servertest.Serve(t, newBenchServer(sc, dir, "bench", benchdata.ServerConfig(sc.plane == planeSHM)))
 			p := clientParams{runDir: dir, service: "bench", strict: true}
 			r, err := measureScenario(sc, &p, 10*time.Millisecond, 50*time.Millisecond)
@@ -153,7 +154,7 @@ func TestEveryScenarioInProcess(t *testing.T) {
 func TestProcessProtocol(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := t.TempDir()
+	dir := tempdir.New(t)
 	args := []string{"--scenario", "l2-snapshot-16", "--run-dir", dir, "--service", "proto"}
 	server := role(ctx, t, "server", args...)
 	stdin, err := server.StdinPipe()
@@ -231,7 +232,7 @@ func TestProcessProtocol(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := t.TempDir()
+	dir := tempdir.New(t)
 	for _, c := range []struct {
 		args []string
 		code int
