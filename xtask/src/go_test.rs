@@ -84,16 +84,29 @@ struct Captured {
 }
 
 impl Captured {
-    /// Why a test failed: its error lines, else its last message.
+    /// Why a test failed: its error lines, else the first line of a
+    /// crash, else its last message.
     fn failure(&self) -> String {
         if !self.errors.is_empty() {
             return messages(&self.errors);
         }
         let all = messages_lines(&self.all);
-        all.last()
-            .map(|line| (*line).to_owned())
+        crash(&all)
+            .or(all.last().copied())
             .unwrap_or_default()
+            .to_owned()
     }
+}
+
+/// The line that says why a test binary crashed (`panic: ...`, `fatal
+/// error: ...`, `unexpected fault address ...`), rather than the last
+/// line of its stack traces.
+fn crash<'a>(lines: &[&'a str]) -> Option<&'a str> {
+    lines.iter().map(|line| line.trim()).find(|line| {
+        ["panic: ", "fatal error: ", "unexpected fault address"]
+            .iter()
+            .any(|start| line.starts_with(start))
+    })
 }
 
 /// The tally of one `go test -json` run (see the module docs).
@@ -279,12 +292,13 @@ impl GoTestRun {
         for line in &lines[lines.len().saturating_sub(80)..] {
             eprintln!("  | {line}");
         }
-        let text = lines
-            .iter()
-            .rev()
-            .map(|line| line.trim())
-            .find(|line| {
-                !line.is_empty() && !line.starts_with("FAIL") && !line.starts_with("exit status")
+        let text = crash(&lines)
+            .or_else(|| {
+                lines.iter().rev().map(|line| line.trim()).find(|line| {
+                    !line.is_empty()
+                        && !line.starts_with("FAIL")
+                        && !line.starts_with("exit status")
+                })
             })
             .unwrap_or("see its output above")
             .to_owned();
@@ -595,6 +609,34 @@ mod tests {
             Err(
                 "2 failed: go/interop.TestX/shm (x_test.go:9: no region), go/interop.TestXY".into()
             )
+        );
+    }
+
+    #[test]
+    fn a_crash_is_named_by_its_first_line() {
+        let mut run = GoTestRun::new(Mode::Plain);
+        feed(
+            &mut run,
+            &[
+                ("output", "/shm", "TestCrash", "=== RUN   TestCrash\n"),
+                (
+                    "output",
+                    "/shm",
+                    "TestCrash",
+                    "unexpected fault address 0x47570030\n",
+                ),
+                ("output", "/shm", "TestCrash", "fatal error: fault\n"),
+                ("output", "/shm", "TestCrash", "goroutine 7 [running]:\n"),
+                ("output", "/shm", "TestCrash", "\t/w/x_test.go:359 +0x2ee\n"),
+                ("fail", "/shm", "TestCrash", ""),
+                ("output", "/shm", "", "exit status 2\n"),
+                ("fail", "/shm", "", ""),
+            ],
+        );
+        assert_eq!(
+            run.verdict(Err("exit code 1".into()))
+                .map(|s| s.to_string()),
+            Err("1 failed: go/shm.TestCrash (unexpected fault address 0x47570030)".into())
         );
     }
 

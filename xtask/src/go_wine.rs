@@ -375,7 +375,7 @@ fn overlay(goroot: &Path, dir: &Path) -> Result<Option<String>, String> {
     Ok(Some(format!("-overlay={}", json.display())))
 }
 
-/// Go (1.25 and later) deletes files with `FileDispositionInformationEx`
+/// Go's standard library deletes files with `FileDispositionInformationEx`
 /// (Windows 10 1607 and later), and falls back to `FileDispositionInfo`
 /// when Windows answers that it does not know the class or a flag. Wine 8
 /// answers `STATUS_NOT_IMPLEMENTED`, which Go passes on as "Invalid
