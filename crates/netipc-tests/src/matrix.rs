@@ -59,6 +59,20 @@ pub struct Cgroup {
     pub enabled: u32,
 }
 
+impl Cgroup {
+    /// The cgroup as a snapshot item.
+    #[must_use]
+    pub fn item(&self) -> SnapshotItem<'_> {
+        SnapshotItem {
+            hash: self.hash,
+            options: self.options,
+            enabled: self.enabled,
+            name: self.name.as_bytes(),
+            path: self.path.as_bytes(),
+        }
+    }
+}
+
 /// Cgroup `i` of the data set.
 #[must_use]
 pub fn cgroup(i: u32) -> Cgroup {
@@ -109,6 +123,18 @@ pub struct CgroupAnswer {
     pub name: String,
     /// `index` = `<i>` when known and `i` is even, else none.
     pub labels: Vec<(String, String)>,
+}
+
+impl CgroupAnswer {
+    /// Status, orchestrator and name, as a builder takes them.
+    #[must_use]
+    pub fn entry(&self) -> CgroupsEntry<'_> {
+        CgroupsEntry {
+            status: self.status,
+            orchestrator: self.orchestrator,
+            name: self.name.as_bytes(),
+        }
+    }
 }
 
 /// What cgroups-lookup answers for `path`.
@@ -180,6 +206,24 @@ pub struct App {
     pub labels: Vec<(String, String)>,
 }
 
+impl App {
+    /// Everything but the labels, as a builder takes it.
+    #[must_use]
+    pub fn entry(&self) -> AppsEntry<'_> {
+        AppsEntry {
+            status: PidStatus::Known,
+            cgroup_status: CgroupStatus::Known,
+            orchestrator: self.orchestrator,
+            ppid: self.ppid,
+            uid: self.uid,
+            starttime: self.starttime,
+            comm: self.comm.as_bytes(),
+            cgroup_path: self.cgroup.path.as_bytes(),
+            cgroup_name: self.cgroup.name.as_bytes(),
+        }
+    }
+}
+
 /// What apps-lookup answers for `pid`: `None` (status `UNKNOWN`, nothing
 /// else set) when `pid % 5 = 0`.
 #[must_use]
@@ -247,13 +291,7 @@ pub fn serve(run_dir: &str, prefix: &str, profile: Profiles) -> netipc::Result<P
             builder.set_generation(GENERATION);
             builder.set_systemd_enabled(SYSTEMD_ENABLED);
             for c in table.iter() {
-                builder.add(&SnapshotItem {
-                    hash: c.hash,
-                    options: c.options,
-                    enabled: c.enabled,
-                    name: c.name.as_bytes(),
-                    path: c.path.as_bytes(),
-                })?;
+                builder.add(&c.item())?;
             }
             Ok(())
         }
@@ -279,12 +317,7 @@ pub fn serve(run_dir: &str, prefix: &str, profile: Profiles) -> netipc::Result<P
                 builder.set_generation(GENERATION);
                 for path in request.paths() {
                     let answer = cgroup_answer(path);
-                    let entry = CgroupsEntry {
-                        status: answer.status,
-                        orchestrator: answer.orchestrator,
-                        name: answer.name.as_bytes(),
-                    };
-                    builder.add(path, &entry, &answer.labels)?;
+                    builder.add(path, &answer.entry(), &answer.labels)?;
                 }
                 Ok(())
             },
@@ -297,21 +330,7 @@ pub fn serve(run_dir: &str, prefix: &str, profile: Profiles) -> netipc::Result<P
                 builder.set_generation(GENERATION);
                 for pid in request.pids() {
                     match app(pid) {
-                        Some(app) => builder.add(
-                            pid,
-                            &AppsEntry {
-                                status: PidStatus::Known,
-                                cgroup_status: CgroupStatus::Known,
-                                orchestrator: app.orchestrator,
-                                ppid: app.ppid,
-                                uid: app.uid,
-                                starttime: app.starttime,
-                                comm: app.comm.as_bytes(),
-                                cgroup_path: app.cgroup.path.as_bytes(),
-                                cgroup_name: app.cgroup.name.as_bytes(),
-                            },
-                            &app.labels,
-                        )?,
+                        Some(app) => builder.add(pid, &app.entry(), &app.labels)?,
                         None => builder.add_status(pid, PidStatus::Unknown)?,
                     }
                 }
@@ -456,19 +475,11 @@ fn snapshot_matches(view: &SnapshotView<'_>, count: u32) -> Result<(), String> {
     for (i, item) in (0..count).zip(view.iter()) {
         let item = item.map_err(|e| format!("item {i}: {e}"))?;
         let want = cgroup(i);
-        let got = (item.hash, item.options, item.enabled, item.name, item.path);
-        let expected = (
-            want.hash,
-            want.options,
-            want.enabled,
-            want.name.as_bytes(),
-            want.path.as_bytes(),
-        );
-        if got != expected {
+        if item != want.item() {
             return Err(format!(
                 "item {i} (hash, options, enabled, name, path): {}, expected {}",
-                printable(got),
-                printable(expected)
+                printable(&item),
+                printable(&want.item())
             ));
         }
     }
@@ -476,11 +487,14 @@ fn snapshot_matches(view: &SnapshotView<'_>, count: u32) -> Result<(), String> {
 }
 
 /// A snapshot item's fields with its strings as text, for messages.
-fn printable((hash, options, enabled, name, path): (u32, u32, u32, &[u8], &[u8])) -> String {
+fn printable(item: &SnapshotItem<'_>) -> String {
     format!(
-        "({hash}, {options}, {enabled}, {:?}, {:?})",
-        text(name),
-        text(path)
+        "({}, {}, {}, {:?}, {:?})",
+        item.hash,
+        item.options,
+        item.enabled,
+        text(item.name),
+        text(item.path)
     )
 }
 
@@ -531,28 +545,15 @@ fn check_apps_lookup(run_dir: &str, prefix: &str, config: &ClientConfig) -> Outc
 /// Whether `item` is the answer for `pid`.
 fn app_item_matches(pid: u32, item: &AppsLookupItem<'_>) -> Result<(), String> {
     equal("pid", item.pid, pid)?;
-    let Some(app) = app(pid) else {
-        let want = AppsEntry::unset(PidStatus::Unknown);
-        if item.entry != want {
-            return Err(format!("{}, expected {}", show(&item.entry), show(&want)));
-        }
-        return equal("label count", item.labels.len(), 0);
-    };
-    let want = AppsEntry {
-        status: PidStatus::Known,
-        cgroup_status: CgroupStatus::Known,
-        orchestrator: app.orchestrator,
-        ppid: app.ppid,
-        uid: app.uid,
-        starttime: app.starttime,
-        comm: app.comm.as_bytes(),
-        cgroup_path: app.cgroup.path.as_bytes(),
-        cgroup_name: app.cgroup.name.as_bytes(),
-    };
+    let known = app(pid);
+    let want = known
+        .as_ref()
+        .map_or(AppsEntry::unset(PidStatus::Unknown), App::entry);
     if item.entry != want {
         return Err(format!("{}, expected {}", show(&item.entry), show(&want)));
     }
-    equal("labels", labels_of(item.labels), app.labels)
+    let labels = known.map(|app| app.labels).unwrap_or_default();
+    equal("labels", labels_of(item.labels), labels)
 }
 
 /// An apps-lookup entry with its strings as text, for messages.
@@ -582,17 +583,19 @@ fn check_cache(run_dir: &str, prefix: &str, config: &ClientConfig) -> Outcome {
         let Some(item) = guard.get(want.hash, want.name.as_bytes()) else {
             return Err(format!("{} (hash {}) not found", want.name, want.hash));
         };
-        let got = (item.path, item.options, item.enabled);
-        if got != (want.path.as_bytes(), want.options, want.enabled) {
+        let got = SnapshotItem {
+            hash: item.hash,
+            options: item.options,
+            enabled: item.enabled,
+            name: item.name,
+            path: item.path,
+        };
+        if got != want.item() {
             return Err(format!(
-                "{}: path {:?}, options {}, enabled {}; expected {:?}, {}, {}",
+                "{} (hash, options, enabled, name, path): {}, expected {}",
                 want.name,
-                text(item.path),
-                item.options,
-                item.enabled,
-                want.path,
-                want.options,
-                want.enabled
+                printable(&got),
+                printable(&want.item())
             ));
         }
     }
@@ -832,15 +835,7 @@ mod tests {
         builder.set_generation(GENERATION);
         builder.set_systemd_enabled(SYSTEMD_ENABLED);
         for c in [cgroup(0), item] {
-            builder
-                .add(&SnapshotItem {
-                    hash: c.hash,
-                    options: c.options,
-                    enabled: c.enabled,
-                    name: c.name.as_bytes(),
-                    path: c.path.as_bytes(),
-                })
-                .expect("add");
+            builder.add(&c.item()).expect("add");
         }
         let len = builder.finish();
         let view = SnapshotView::decode(&buf[..len]).expect("decode");
@@ -854,5 +849,78 @@ mod tests {
             snapshot_matches(&view, 3).unwrap_err(),
             "items: 2, expected 3"
         );
+    }
+
+    #[test]
+    fn wrong_lookup_answers_are_named() {
+        use netipc::codec::{
+            AppsLookupBuilder, CgroupsLookupBuilder, CgroupsLookupView, NO_LABELS,
+        };
+        let key = lookup_key(0);
+        let mut buf = vec![0u8; 4096];
+        let mut builder = CgroupsLookupBuilder::new(&mut buf, 3, GENERATION).expect("builder");
+        let right = cgroup_answer(key.as_bytes());
+        builder
+            .add(key.as_bytes(), &right.entry(), &right.labels)
+            .expect("add");
+        builder
+            .add(
+                key.as_bytes(),
+                &CgroupsEntry::known(1, b"cg-0"),
+                &right.labels,
+            )
+            .expect("add");
+        builder
+            .add(key.as_bytes(), &right.entry(), NO_LABELS)
+            .expect("add");
+        let len = builder.finish();
+        let view = CgroupsLookupView::decode(&buf[..len]).expect("decode");
+        let results: Vec<_> = view
+            .iter()
+            .map(|item| cgroup_item_matches(&key, &item))
+            .collect();
+        assert_eq!(
+            results,
+            [
+                Ok(()),
+                Err("orchestrator: 1, expected 0".to_owned()),
+                Err("labels: [], expected [(\"index\", \"0\")]".to_owned()),
+            ]
+        );
+        assert_eq!(
+            cgroup_item_matches(&lookup_key(3), &view.item(0).expect("item")),
+            Err(format!("path: {key:?}, expected {:?}", lookup_key(3)))
+        );
+
+        let mut buf = vec![0u8; 4096];
+        let mut builder = AppsLookupBuilder::new(&mut buf, 3, GENERATION).expect("builder");
+        let app7 = app(7).expect("known");
+        builder.add(7, &app7.entry(), &app7.labels).expect("add");
+        builder.add_status(5, PidStatus::Unknown).expect("add");
+        let wrong = AppsEntry {
+            ppid: 4,
+            ..app7.entry()
+        };
+        builder.add(7, &wrong, &app7.labels).expect("add");
+        let len = builder.finish();
+        let view = AppsLookupView::decode(&buf[..len]).expect("decode");
+        let items: Vec<_> = view.iter().collect();
+        assert_eq!(app_item_matches(7, &items[0]), Ok(()));
+        assert_eq!(app_item_matches(5, &items[1]), Ok(()));
+        assert_eq!(
+            app_item_matches(10, &items[1]),
+            Err("pid: 5, expected 10".to_owned())
+        );
+        let err = app_item_matches(7, &items[2]).unwrap_err();
+        assert!(
+            err.starts_with("Known cgroup Known orchestrator 1 ppid 4 "),
+            "{err}"
+        );
+        assert!(
+            err.contains(", expected Known cgroup Known orchestrator 1 ppid 3 "),
+            "{err}"
+        );
+        let err = app_item_matches(8, &items[0]).unwrap_err();
+        assert!(err.starts_with("pid: 7, expected 8"), "{err}");
     }
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/appslookup"
 	"github.com/netdata/netipc/go/cgroups"
 	"github.com/netdata/netipc/go/cgroupslookup"
@@ -27,10 +29,18 @@ func testContext(t *testing.T) context.Context {
 }
 
 // checkTransport checks, while a client is connected, that its session
-// uses shared memory exactly when shm: the region files of a session
-// (`<service>-<session id>.ipcshm`) are in the run directory.
-func checkTransport(t *testing.T, dir string, shm bool) {
+// uses shared memory exactly when shm: the client's session says so and,
+// on Linux, the region files of the session (`<service>-<session
+// id>.ipcshm`) are in the run directory (Windows names its SHM objects in
+// the kernel, not in the run directory).
+func checkTransport(t *testing.T, dir string, session func() (netipc.SessionInfo, bool), shm bool) {
 	t.Helper()
+	if info, ok := session(); !ok || info.SharedMemory != shm {
+		t.Errorf("shared memory %v expected, the client's session: %+v (connected %v)", shm, info, ok)
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
 	regions := 0
 	for _, name := range entries(t, dir) {
 		if strings.HasSuffix(name, ".ipcshm") {
@@ -202,7 +212,7 @@ func TestSnapshotFromRustProvider(t *testing.T) {
 				}
 				checkSnapshot(t, view, 5, rows)
 			}
-			checkTransport(t, dir, ps.shm)
+			checkTransport(t, dir, c.SessionInfo, ps.shm)
 		})
 }
 
@@ -221,7 +231,7 @@ func TestChunkedSnapshot(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkSnapshot(t, view, 11, rows)
-			checkTransport(t, dir, ps.shm)
+			checkTransport(t, dir, c.SessionInfo, ps.shm)
 		})
 }
 
@@ -274,7 +284,7 @@ func TestCgroupsLookupFromRustProvider(t *testing.T) {
 				}
 				checkCgroups(t, view, paths[r[0]:r[1]], rows[r[0]:r[1]])
 			}
-			checkTransport(t, dir, ps.shm)
+			checkTransport(t, dir, c.SessionInfo, ps.shm)
 		})
 }
 
@@ -295,7 +305,7 @@ func TestAppsLookupFromRustProvider(t *testing.T) {
 				}
 				checkApps(t, view, pids[r[0]:r[1]], rows[r[0]:r[1]])
 			}
-			checkTransport(t, dir, ps.shm)
+			checkTransport(t, dir, c.SessionInfo, ps.shm)
 		})
 }
 

@@ -28,7 +28,7 @@ func TestIncrementAndStringReverseBatches(t *testing.T) {
 					t.Fatalf("increment %d: %d, %v", v, got, err)
 				}
 			}
-			checkTransport(t, dir, ps.shm)
+			checkTransport(t, dir, ic.SessionInfo, ps.shm)
 			values := make([]uint64, 1000)
 			for i := range values {
 				values[i] = uint64(i) * 1_000_003

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 
 	netipc "github.com/netdata/netipc/go"
 	"github.com/netdata/netipc/go/internal/transport"
+	"github.com/netdata/netipc/go/internal/transport/sys"
 	"github.com/netdata/netipc/go/protocol"
 )
 
@@ -593,8 +593,8 @@ func TestSilentConnections(t *testing.T) {
 	defer func(d time.Duration) { handshakeTimeout = d }(handshakeTimeout)
 	handshakeTimeout = 2 * time.Second
 	s, dir := plusOne(t, netipc.ServerConfig{MaxSessions: 2})
-	silent := func() net.Conn {
-		c, err := net.Dial("unixpacket", s.Endpoint())
+	silent := func() *sys.Conn {
+		c, err := sys.Connect(dir, s.Endpoint(), time.Now().Add(testDeadline))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -603,7 +603,7 @@ func TestSilentConnections(t *testing.T) {
 	}
 	// A connection that does not send its HELLO holds no session: two
 	// clients are served meanwhile.
-	conns := []net.Conn{silent()}
+	conns := []*sys.Conn{silent()}
 	eventually(t, "a connection handshaking", func() bool { return s.Stats().Handshaking == 1 })
 	a := dial(t, dir, "inc", transport.ClientOptions{})
 	b := dial(t, dir, "inc", transport.ClientOptions{})
@@ -622,8 +622,7 @@ func TestSilentConnections(t *testing.T) {
 	// The two silent ones are closed after the handshake timeout.
 	eventually(t, "the handshake timeouts", func() bool { return s.Stats().HandshakeTimeouts == 2 })
 	for i, c := range conns {
-		c.SetReadDeadline(time.Now().Add(testDeadline))
-		if _, err := c.Read(make([]byte, 64)); err == nil {
+		if _, err := c.RecvPacket(make([]byte, 64), time.Now().Add(testDeadline)); err == nil {
 			t.Errorf("connection %d got a packet", i)
 		}
 	}

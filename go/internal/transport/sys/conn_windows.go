@@ -8,13 +8,16 @@ package sys
 // one pipe message: one WriteFile, one ReadFile.
 //
 // A read that finds a message longer than its buffer must not fail with
-// ERROR_MORE_DATA at once: such a read also queues a completion packet
-// the runtime does not wait for, which could later wake an unrelated
-// operation of the same handle. So each receive first peeks at the pipe
-// and reads a waiting message that does not fit in one read of its own
-// size (see recvOversize); only a message that arrives between the peek
-// and the read can still cause it, and the connection is then given up
-// (see errBrokenRead).
+// ERROR_MORE_DATA at once: that status is a warning, so the kernel also
+// queues a completion packet, which the runtime does not wait for when
+// the call already failed and which could later wake another operation
+// of the same handle. So each receive first peeks at the pipe and reads a
+// waiting message that does not fit with one read of its own size (see
+// recvOversize); only a message that arrives between the peek and the
+// read can still cause it, and the connection is then given up (see
+// breakRead). A read that pends and then completes with ERROR_MORE_DATA
+// is harmless (the runtime waits for its packet), but is given up the
+// same way.
 
 import (
 	"errors"
@@ -28,6 +31,10 @@ import (
 )
 
 const (
+	// oversizeMax is the longest packet longer than the receive buffer
+	// that is still read (to report its length and keep the boundaries);
+	// a longer one ends the connection unread.
+	oversizeMax = 16 << 20
 	// packetSize is the packet size both sides propose (the Rust core's
 	// and the reference libraries' default on Windows).
 	packetSize = 65536
@@ -50,7 +57,7 @@ type Conn struct {
 	closed  atomic.Bool
 	aborted atomic.Bool
 	// broken is the error that ended the connection's reading (see
-	// errBrokenRead); every later operation returns it.
+	// breakRead); every later operation returns it.
 	broken atomic.Pointer[netipc.Error]
 	// wbuf gathers head and body into one message (the sender's);
 	// rbuf is a split receive's contiguous buffer (the receiver's).
@@ -165,9 +172,12 @@ func (c *Conn) RecvPacketSplit(head, body []byte, deadline time.Time) (int, erro
 		n   int
 		err error
 	)
-	if int64(c.peekLeft) > int64(len(buf)) {
-		n, err = c.recvOversize(buf, int(c.peekLeft))
-	} else {
+	switch left := int64(c.peekLeft); {
+	case left > oversizeMax:
+		return 0, c.breakRead("a %d-byte packet arrived, longer than the %d-byte receive buffer", left, len(buf))
+	case left > int64(len(buf)):
+		n, err = c.recvOversize(buf, int(left))
+	default:
 		n, err = c.f.Read(buf)
 		if err == nil && n == 0 {
 			err = io.EOF
@@ -175,7 +185,7 @@ func (c *Conn) RecvPacketSplit(head, body []byte, deadline time.Time) (int, erro
 	}
 	if err != nil {
 		if errors.Is(err, errorMoreData) {
-			return 0, c.breakRead(len(buf))
+			return 0, c.breakRead("a packet longer than the %d-byte receive buffer arrived", len(buf))
 		}
 		return 0, c.opError(err, "receiving a packet")
 	}
@@ -199,16 +209,14 @@ func (c *Conn) recvOversize(buf []byte, size int) (int, error) {
 	return n, nil
 }
 
-// breakRead marks the connection unusable after a read that ended in
-// ERROR_MORE_DATA at once (see the file comment) and returns the error.
-func (c *Conn) breakRead(bufLen int) error {
-	e := netipc.Errorf(netipc.ErrProtocol,
-		"received a packet longer than the %d-byte receive buffer (a message larger than the negotiated packet size); the connection to %s is closed",
-		bufLen, c.name)
-	var ne *netipc.Error
-	errors.As(e, &ne)
-	c.broken.CompareAndSwap(nil, ne)
-	return ne
+// breakRead makes the connection unusable after a packet that cannot be
+// read safely (see the file comment): every later operation returns the
+// error (ErrProtocol) made of format and args.
+func (c *Conn) breakRead(format string, args ...any) error {
+	e := netipc.Errorf(netipc.ErrProtocol, format, args...)
+	e.Msg += " (the peer sent more than the negotiated packet size); the connection to " + c.name + " is unusable"
+	c.broken.CompareAndSwap(nil, e)
+	return e
 }
 
 // Abort(true) makes a send or receive waiting in another goroutine, and
@@ -252,7 +260,7 @@ func (c *Conn) WaitHangup() {
 	if errors.Is(err, errorMoreData) {
 		// A message arrived (the read pended and completed when it did,
 		// or found it at once): either way no read may follow.
-		c.breakRead(0)
+		c.breakRead("a packet arrived on a connection that carries none")
 	}
 }
 

@@ -179,7 +179,6 @@ func serverPID(runDir, path string) int {
 // ErrAddressInUse, ErrNotFound (runDir does not exist), ErrRunDir,
 // ErrInvalidArgument, ErrIO.
 func Listen(runDir, service, path string, backlog int) (*Listener, error) {
-	_ = service
 	if err := checkRunDirExists(runDir); err != nil {
 		return nil, err
 	}

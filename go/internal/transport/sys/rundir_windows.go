@@ -68,7 +68,6 @@ func checkRunDirExists(runDir string) error {
 // endpoints' own security descriptors control access. created reports
 // whether this call created it (it is then the caller's to remove).
 func PrepareRunDir(path string, create, allowGroupWrite bool) (created bool, err error) {
-	_ = allowGroupWrite
 	if path == "" {
 		return false, emptyRunDir()
 	}

@@ -37,7 +37,6 @@ var currentUserSID = sync.OnceValues(func() (string, error) {
 // owner-only DACL; the distinction matters to the group access the Rust
 // core can add, which this implementation does not offer.
 func objectSecurity(pipe bool) (*syscall.SecurityAttributes, func(), error) {
-	_ = pipe
 	user, err := currentUserSID()
 	if err != nil {
 		return nil, nil, netipc.Wrap(netipc.ErrIO, err, "building the security descriptor: cannot read this process's user")

@@ -191,6 +191,29 @@ func TestMoreDataInFlightBreaksTheConnection(t *testing.T) {
 	}
 }
 
+// A waiting packet too long to be worth reading ends the connection
+// unread.
+func TestHugePacketBreaksTheConnection(t *testing.T) {
+	client, server := pair(t)
+	sent := make(chan error, 1)
+	go func() { sent <- client.SendPacket(make([]byte, oversizeMax+1), nil, time.Now().Add(2*time.Second)) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if avail, _, _ := peekNamedPipe(syscall.Handle(server.f.Fd())); avail > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := server.RecvPacket(make([]byte, 64), deadline)
+	if kindOfErr(err) != netipc.ErrProtocol || !strings.Contains(err.Error(), strconv.Itoa(oversizeMax+1)+"-byte packet") {
+		t.Fatalf("receive of a huge packet: %v", err)
+	}
+	server.Close()
+	if err := <-sent; err != ErrWait && kindOfErr(err) != netipc.ErrDisconnected {
+		t.Fatalf("the sender: %v", err)
+	}
+}
+
 // Data written before a close stays readable by the peer.
 func TestCloseKeepsWrittenData(t *testing.T) {
 	client, server := pair(t)

@@ -26,7 +26,6 @@ var (
 	procCreateEventW                = modkernel32.NewProc("CreateEventW")
 	procOpenEventW                  = modkernel32.NewProc("OpenEventW")
 	procSetEvent                    = modkernel32.NewProc("SetEvent")
-	procResetEvent                  = modkernel32.NewProc("ResetEvent")
 	procWaitForMultipleObjects      = modkernel32.NewProc("WaitForMultipleObjects")
 	procGetOverlappedResult         = modkernel32.NewProc("GetOverlappedResult")
 
@@ -42,7 +41,6 @@ const (
 	errorMoreData         syscall.Errno = 234
 	errorPipeConnected    syscall.Errno = 535
 	errorIOIncomplete     syscall.Errno = 996
-	errorNotFound         syscall.Errno = 1168
 
 	pipeAccessDuplex          = 0x00000003
 	fileFlagFirstPipeInstance = 0x00080000
@@ -174,14 +172,6 @@ func openEvent(access uint32, name *uint16) (syscall.Handle, error) {
 
 func setEvent(h syscall.Handle) error {
 	r, _, e := syscall.SyscallN(procSetEvent.Addr(), uintptr(h))
-	if r != 0 {
-		return nil
-	}
-	return lastErr(e)
-}
-
-func resetEvent(h syscall.Handle) error {
-	r, _, e := syscall.SyscallN(procResetEvent.Addr(), uintptr(h))
 	if r != 0 {
 		return nil
 	}
