@@ -37,13 +37,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::bench::median;
-use crate::c_lane::{LINUX_LIBS, WINDOWS_LIBS};
+use crate::c_lane;
 use crate::cross::{self, CrossCargo, RouteChoice};
 use crate::examples::{failed, with_run_dir};
 use crate::go_lane::{GoLane, Toolchain};
 use crate::lanes::{self, Options};
 use crate::process::{self, Background};
-use crate::wine::{MINGW_GCC, Wine};
+use crate::wine::Wine;
 
 /// A scenario: its name (the same in the three drivers) and how the
 /// table names it.
@@ -93,15 +93,6 @@ pub fn scenario_names() -> Vec<&'static str> {
 const GO_BENCH_PACKAGE: &str = "./internal/cmd/netipc-go-bench";
 /// The C bench peer's source, under the workspace root.
 const C_PEER_SOURCE: &str = "crates/netipc-c/bench/bench_peer.c";
-/// How the C peer is compiled (besides the include directory).
-const C_PEER_FLAGS: &[&str] = &[
-    "-std=c11",
-    "-O2",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-pedantic",
-];
 
 /// Time for a server to start listening, and to stop once asked (wine
 /// starts slowly).
@@ -571,7 +562,8 @@ fn load_average() -> String {
 }
 
 /// Compiles the C peer from `root` against `library` into `out` (gcc,
-/// or mingw-w64 for `windows`); returns the program.
+/// or mingw-w64 for `windows`, as the c lane compiles, with `-O2`);
+/// returns the program.
 fn compile_c_peer(
     root: &Path,
     library: &Path,
@@ -584,21 +576,14 @@ fn compile_c_peer(
     } else {
         "bench_peer"
     });
-    let mut cc = Command::new(if windows { MINGW_GCC } else { "gcc" });
-    cc.args(C_PEER_FLAGS)
-        .arg("-I")
-        .arg(root.join("crates/netipc-c/include"))
-        .arg(root.join(C_PEER_SOURCE))
-        .arg(library);
-    if windows {
-        // No DLLs of the compiler's runtime to find under wine.
-        cc.arg("-static").args(WINDOWS_LIBS);
-    } else {
-        cc.args(LINUX_LIBS);
-    }
-    cc.arg("-o").arg(&program);
-    process::run(&mut cc, BUILD_LIMIT)
-        .map_err(|err| format!("compiling {C_PEER_SOURCE}: {err}"))?;
+    c_lane::compile(
+        root,
+        &root.join(C_PEER_SOURCE),
+        library,
+        &program,
+        windows,
+        &["-O2"],
+    )?;
     Ok(program)
 }
 

@@ -32,8 +32,8 @@ const CFLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"
 /// staticlib -- --print native-static-libs`, plus what the Windows route
 /// with -Zbuild-std needs), and the pthreads of the tests (mingw-w64's
 /// winpthreads on Windows: pthread_create, clock_gettime, nanosleep).
-pub const LINUX_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"];
-pub const WINDOWS_LIBS: &[&str] = &[
+const LINUX_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"];
+const WINDOWS_LIBS: &[&str] = &[
     "-lws2_32",
     "-luserenv",
     "-lntdll",

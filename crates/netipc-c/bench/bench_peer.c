@@ -705,9 +705,12 @@ static int open_client(struct client *c, const char *run_dir, const char *servic
         while (gcd(stride, CACHE_ITEMS) != 1) {
             stride++;
         }
+        /* A scattered order: the stride is coprime to the item count, so
+         * every item is looked up once per CACHE_ITEMS lookups. */
         for (j = 0; j < CACHE_LOOKUPS; j++) {
-            const struct cgroup *g = &c->list[(j * stride) % CACHE_ITEMS];
+            const struct cgroup *g;
             c->order[j] = (j * stride) % CACHE_ITEMS;
+            g = &c->list[c->order[j]];
             c->expected_sum = fold_found(c->expected_sum, g->options, g->enabled, g->path,
                                          g->path_len);
         }
