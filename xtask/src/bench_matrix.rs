@@ -199,7 +199,8 @@ impl Programs {
     }
 
     /// `role` (`server` or `client`) of `side` for `scenario` at
-    /// `run_dir`.
+    /// `run_dir`. Only the [`sides`](Self::sides) are asked for: a side
+    /// without a program would start the CLI, whose role names differ.
     fn role(&self, side: Side, role: &str, scenario: &str, run_dir: &str) -> Command {
         let (program, role) = match side {
             Side::Rust => (&self.netipc, format!("bench-{role}")),
