@@ -14,11 +14,12 @@
 //   - [github.com/netdata/netipc/go/protocol]: the wire envelope and the
 //     payload codecs (views and builders handlers use).
 //
-// The same plugin source compiles and behaves the same on every supported
-// operating system: no exported identifier names a transport. The
-// transport (a Unix SEQPACKET socket or shared memory on Linux) is chosen
-// in the handshake, and shared memory falls back to the socket when it is
-// unavailable.
+// The same plugin source compiles and behaves the same on Linux and
+// Windows: no exported identifier names a transport. The transport is
+// chosen in the handshake: on Linux a Unix SEQPACKET socket or shared
+// memory (woken by futexes); on Windows a named pipe or shared memory
+// (woken by events, or busy-waiting with [protocol.ProfileSHMAlt]).
+// Shared memory falls back to the socket or pipe when it is unavailable.
 //
 // The package is pure Go (no cgo) and uses the standard library only.
 package netipc

@@ -10,12 +10,16 @@ package sys
 // A read that finds a message longer than its buffer must not fail with
 // ERROR_MORE_DATA at once: that status is a warning, so the kernel also
 // queues a completion packet, which the runtime does not wait for when
-// the call already failed and which could later wake another operation
-// of the same handle. So each receive first peeks at the pipe and reads a
-// waiting message that does not fit with one read of its own size (see
-// recvOversize); only a message that arrives between the peek and the
-// read can still cause it, and the connection is then given up (see
-// breakRead). A read that pends and then completes with ERROR_MORE_DATA
+// the call already failed. The packet names the runtime's operation
+// (pooled, reused by the next I/O of any file) and this file's poll
+// descriptor (reused by the next file opened once this one is closed), so
+// a late packet could wake, and fail, another connection's I/O. So each
+// receive first peeks at the pipe and reads a waiting message that does
+// not fit with one read of its own size (see recvOversize); only a
+// message that arrives between the peek and the read can still cause it.
+// The connection is then given up (see breakRead) and its handle is
+// closed only strayGrace after Close, once the runtime has surely taken
+// the packet. A read that pends and then completes with ERROR_MORE_DATA
 // is harmless (the runtime waits for its packet), but is given up the
 // same way.
 
@@ -45,6 +49,12 @@ const (
 	busySlice = 50 * time.Millisecond
 )
 
+// strayGrace is how long the handle of a connection whose read ended in
+// ERROR_MORE_DATA outlives Close (see the file comment): the runtime
+// takes completion packets at least every few milliseconds. A variable
+// for tests.
+var strayGrace = time.Second
+
 // Conn is a connected named pipe end. One goroutine may send and another
 // receive at the same time; Abort, Close, Cred and PeerClosed may be
 // called from any goroutine.
@@ -57,8 +67,10 @@ type Conn struct {
 	closed  atomic.Bool
 	aborted atomic.Bool
 	// broken is the error that ended the connection's reading (see
-	// breakRead); every later operation returns it.
+	// breakRead); every later operation returns it. stray: a read ended
+	// in ERROR_MORE_DATA (Close defers the handle's close).
 	broken atomic.Pointer[netipc.Error]
+	stray  atomic.Bool
 	// wbuf gathers head and body into one message (the sender's);
 	// rbuf is a split receive's contiguous buffer (the receiver's).
 	wbuf []byte
@@ -66,6 +78,10 @@ type Conn struct {
 	// The receiver's peek, made once so that a receive allocates nothing.
 	peekFn   func(h uintptr)
 	peekLeft uint32
+	// PeerClosed's peek, made once for the same reason; peerGone is
+	// sticky (a pipe whose peer left never comes back).
+	peerFn   func(h uintptr)
+	peerGone atomic.Bool
 }
 
 // newConn takes over h, a connected pipe end opened for overlapped I/O
@@ -78,6 +94,7 @@ func newConn(h syscall.Handle, name string, serverSide bool) *Conn {
 	c.f = os.NewFile(uintptr(h), name)
 	c.rc, _ = c.f.SyscallConn() // never fails for an open file
 	c.peekFn = c.peek
+	c.peerFn = c.peekPeer
 	return c
 }
 
@@ -85,6 +102,14 @@ func newConn(h syscall.Handle, name string, serverSide bool) *Conn {
 // pipe cannot be peeked at, which the read then reports).
 func (c *Conn) peek(h uintptr) {
 	_, c.peekLeft, _ = peekNamedPipe(syscall.Handle(h))
+}
+
+// peekPeer records a pipe that cannot be peeked at: its peer is gone
+// (or the pipe failed, which ends the connection all the same).
+func (c *Conn) peekPeer(h uintptr) {
+	if _, _, err := peekNamedPipe(syscall.Handle(h)); err != nil {
+		c.peerGone.Store(true)
+	}
 }
 
 // Cred returns the peer's process id (GetNamedPipeClientProcessId on the
@@ -185,6 +210,7 @@ func (c *Conn) RecvPacketSplit(head, body []byte, deadline time.Time) (int, erro
 	}
 	if err != nil {
 		if errors.Is(err, errorMoreData) {
+			c.stray.Store(true)
 			return 0, c.breakRead("a packet longer than the %d-byte receive buffer arrived", len(buf))
 		}
 		return 0, c.opError(err, "receiving a packet")
@@ -235,12 +261,10 @@ func (c *Conn) Abort(on bool) {
 // end (used as the liveness signal while the data plane is in shared
 // memory, where no packet is expected on the pipe).
 func (c *Conn) PeerClosed() bool {
-	gone := true
-	err := c.rc.Control(func(h uintptr) {
-		_, _, e := peekNamedPipe(syscall.Handle(h))
-		gone = e != nil
-	})
-	return err != nil || gone
+	if c.peerGone.Load() {
+		return true
+	}
+	return c.rc.Control(c.peerFn) != nil || c.peerGone.Load()
 }
 
 // WaitHangup blocks until the peer closes its end of the connection (or
@@ -260,6 +284,7 @@ func (c *Conn) WaitHangup() {
 	if errors.Is(err, errorMoreData) {
 		// A message arrived (the read pended and completed when it did,
 		// or found it at once): either way no read may follow.
+		c.stray.Store(true)
 		c.breakRead("a packet arrived on a connection that carries none")
 	}
 }
@@ -267,9 +292,17 @@ func (c *Conn) WaitHangup() {
 // Close closes the pipe end; a send or receive waiting in another
 // goroutine returns ErrClosed. Data already written stays readable by
 // the peer (the handle is closed without DisconnectNamedPipe, which
-// would discard it). Idempotent.
+// would discard it). A connection whose read ended in ERROR_MORE_DATA
+// keeps its handle strayGrace longer (see the file comment); its waiting
+// operations still end at once. Idempotent.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
+		return nil
+	}
+	if c.stray.Load() {
+		c.Abort(true)
+		f := c.f
+		time.AfterFunc(strayGrace, func() { _ = f.Close() })
 		return nil
 	}
 	if err := c.f.Close(); err != nil {
@@ -281,10 +314,10 @@ func (c *Conn) Close() error {
 // opError maps an error of a pipe operation.
 func (c *Conn) opError(err error, what string) error {
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return ErrWait
 	case errors.Is(err, os.ErrClosed) || c.closed.Load():
 		return ErrClosed
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrWait
 	case errors.Is(err, io.EOF):
 		return disconnected()
 	}

@@ -117,11 +117,21 @@ func (s *slot) ready() (bool, error) {
 	}
 }
 
+// abandoned keeps the slots whose cancelled ConnectNamedPipe was not seen
+// to finish: the kernel may still write to their OVERLAPPED, so their
+// memory must never be reused.
+var abandoned struct {
+	sync.Mutex
+	slots []*slot
+}
+
 // close cancels the wait for a client (if any) and closes the instance.
 func (s *slot) close() {
-	if !s.connected {
-		if syscall.CancelIoEx(s.h, &s.ov) == nil {
-			_, _ = syscall.WaitForSingleObject(s.ev, cancelWait)
+	if !s.connected && syscall.CancelIoEx(s.h, &s.ov) == nil {
+		if r, _ := syscall.WaitForSingleObject(s.ev, cancelWait); r != waitObject0 {
+			abandoned.Lock()
+			abandoned.slots = append(abandoned.slots, s)
+			abandoned.Unlock()
 		}
 	}
 	syscall.CloseHandle(s.h)

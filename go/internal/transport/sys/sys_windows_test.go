@@ -191,6 +191,22 @@ func TestMoreDataInFlightBreaksTheConnection(t *testing.T) {
 	}
 }
 
+// waitForData waits until a packet waits in c's pipe. It peeks through
+// the connection's raw handle (File.Fd would take the file out of the
+// runtime's completion port).
+func waitForData(t *testing.T, c *Conn, deadline time.Time) {
+	t.Helper()
+	for time.Now().Before(deadline) {
+		var avail uint32
+		c.rc.Control(func(h uintptr) { avail, _, _ = peekNamedPipe(syscall.Handle(h)) })
+		if avail > 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no packet arrived")
+}
+
 // A waiting packet too long to be worth reading ends the connection
 // unread.
 func TestHugePacketBreaksTheConnection(t *testing.T) {
@@ -198,12 +214,7 @@ func TestHugePacketBreaksTheConnection(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() { sent <- client.SendPacket(make([]byte, oversizeMax+1), nil, time.Now().Add(2*time.Second)) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if avail, _, _ := peekNamedPipe(syscall.Handle(server.f.Fd())); avail > 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForData(t, server, deadline)
 	_, err := server.RecvPacket(make([]byte, 64), deadline)
 	if kindOfErr(err) != netipc.ErrProtocol || !strings.Contains(err.Error(), strconv.Itoa(oversizeMax+1)+"-byte packet") {
 		t.Fatalf("receive of a huge packet: %v", err)
@@ -211,6 +222,79 @@ func TestHugePacketBreaksTheConnection(t *testing.T) {
 	server.Close()
 	if err := <-sent; err != ErrWait && kindOfErr(err) != netipc.ErrDisconnected {
 		t.Fatalf("the sender: %v", err)
+	}
+}
+
+// A read that ended in ERROR_MORE_DATA may have left a completion packet
+// for the runtime: the connection's handle outlives Close by strayGrace,
+// so that the packet cannot reach the I/O of a file opened after it. The
+// peer sees the end of the pipe then.
+func TestMoreDataDefersTheHandleClose(t *testing.T) {
+	defer func(g time.Duration) { strayGrace = g }(strayGrace)
+	strayGrace = 300 * time.Millisecond
+	client, server := pair(t)
+	deadline := time.Now().Add(5 * time.Second)
+	if err := client.SendPacket([]byte("not expected"), nil, deadline); err != nil {
+		t.Fatal(err)
+	}
+	waitForData(t, server, deadline)
+	// The zero-byte read finds the packet waiting: ERROR_MORE_DATA at once.
+	server.WaitHangup()
+	if server.broken.Load() == nil || !server.stray.Load() {
+		t.Fatal("WaitHangup did not give up the connection after a packet")
+	}
+	// The client's sends fill the pipe, then one waits for room.
+	sent := make(chan error, 1)
+	go func() {
+		for {
+			if err := client.SendPacket(make([]byte, 64<<10), nil, deadline); err != nil {
+				sent <- err
+				return
+			}
+		}
+	}()
+	if err := server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.rc.Control(func(uintptr) {}); err != nil {
+		t.Fatalf("the handle was closed at once: %v", err)
+	}
+	if _, err := server.RecvPacket(make([]byte, 8), deadline); err != ErrClosed && kindOfErr(err) != netipc.ErrProtocol {
+		t.Fatalf("receive after Close: %v", err)
+	}
+	for server.rc.Control(func(uintptr) {}) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the handle was never closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-sent:
+		if kindOfErr(err) != netipc.ErrDisconnected {
+			t.Fatalf("the client's send once the server's handle closed: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the client's send did not end when the server's handle closed")
+	}
+}
+
+// PeerClosed tells a live peer from a gone one, allocating nothing.
+func TestPeerClosed(t *testing.T) {
+	client, server := pair(t)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if client.PeerClosed() || server.PeerClosed() {
+			t.Fatal("PeerClosed on a live connection")
+		}
+	}); allocs != 0 {
+		t.Fatalf("PeerClosed allocates %v times", allocs)
+	}
+	server.Close()
+	if !client.PeerClosed() || !client.PeerClosed() {
+		t.Fatal("PeerClosed after the peer closed")
+	}
+	client.Close()
+	if !client.PeerClosed() {
+		t.Fatal("PeerClosed after Close")
 	}
 }
 

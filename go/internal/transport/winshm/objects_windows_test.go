@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -408,6 +409,48 @@ func TestWatcherCloseHandsWaitsBack(t *testing.T) {
 	}
 	if w.add(&server.member, 1) {
 		t.Fatal("a closed watcher took a region")
+	}
+}
+
+// TestWatcherCloseRacesALeavingGroup: a group whose goroutine finds it
+// empty while the watcher closes leaves its event to Close, which closes
+// it once its goroutine is done (closing it twice could close another
+// object's handle).
+func TestWatcherCloseRacesALeavingGroup(t *testing.T) {
+	w := NewWatcher()
+	ev, err := sys.CreateWinEvent("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &group{w: w, event: ev}
+	w.groups = append(w.groups, g)
+	// The group's goroutine, found empty as Close takes the list.
+	w.running.Add(1)
+	afterLeave := make(chan uint32, 1)
+	go func() {
+		defer w.running.Done()
+		for {
+			w.mu.Lock()
+			closed := w.closed
+			w.mu.Unlock()
+			if closed {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		g.leave()
+		r, _ := syscall.WaitForSingleObject(syscall.Handle(ev.Handle()), 0)
+		afterLeave <- r
+	}()
+	w.Close()
+	if r := <-afterLeave; r == syscall.WAIT_FAILED {
+		t.Fatal("the leaving group closed its event under Close")
+	}
+	if len(w.free) != 0 {
+		t.Fatal("a group left to a closed watcher's free list")
+	}
+	if r, _ := syscall.WaitForSingleObject(syscall.Handle(ev.Handle()), 0); r != syscall.WAIT_FAILED {
+		t.Fatal("Close left the group's event open")
 	}
 }
 

@@ -78,6 +78,9 @@ func (w *Watcher) Close() {
 		g.event.Set()
 	}
 	w.running.Wait()
+	// Every group is in one of the two lists (a group that leaves from
+	// now on goes to neither), so each event is closed once, after its
+	// goroutine is done.
 	for _, g := range append(groups, free...) {
 		g.event.Close()
 	}
@@ -298,11 +301,15 @@ func (g *group) run() {
 }
 
 // leave takes the (exiting) group out of its watcher's list and keeps it
-// for reuse. The group's goroutine does not touch it after this.
+// for reuse. The group's goroutine does not touch it after this. Once the
+// watcher is closed, Close has the group and closes its event.
 func (g *group) leave() {
 	w := g.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
 	for i, x := range w.groups {
 		if x == g {
 			last := len(w.groups) - 1
@@ -312,11 +319,7 @@ func (g *group) leave() {
 			break
 		}
 	}
-	if w.closed {
-		g.event.Close()
-	} else {
-		w.free = append(w.free, g)
-	}
+	w.free = append(w.free, g)
 }
 
 // SetWatcher makes Receive, once its spin found nothing, park the
