@@ -58,8 +58,8 @@ var runtimeKinds = map[string]bool{
 // handle the network poller does not serve. netipc's only unnamed
 // auto-reset events are the wake-up events of its SHM watcher's groups
 // (package winshm), which the process-wide watcher keeps for reuse.
-// netipc's own events (a listener's pipe instances, its stop event, a
-// session's SHM events) are manual-reset or named, and counted.
+// netipc's own events (those of a listener's pipe instances, its stop
+// event, a session's SHM events) are manual-reset or named, and counted.
 func OpenHandles() (map[string]int, error) {
 	buf := make([]byte, 1<<20)
 	for {
