@@ -46,6 +46,10 @@ type Conn struct {
 	rErr   syscall.Errno
 	sendFn func(fd uintptr) bool
 	recvFn func(fd uintptr) bool
+	// PeerClosed's peek, made once for the same reason; peerGone is
+	// sticky once the peer is seen gone.
+	peerFn   func(fd uintptr)
+	peerGone atomic.Bool
 }
 
 func newConn(uc *net.UnixConn) (*Conn, error) {
@@ -57,6 +61,7 @@ func newConn(uc *net.UnixConn) (*Conn, error) {
 	c := &Conn{uc: uc, rc: rc}
 	c.sendFn = c.sendOnce
 	c.recvFn = c.recvOnce
+	c.peerFn = c.peekPeer
 	_ = rc.Control(func(fd uintptr) {
 		if u, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
 			c.cred = Cred{PID: u.Pid, UID: u.Uid, GID: u.Gid, Known: true}
@@ -203,19 +208,27 @@ func (c *Conn) Abort(on bool) {
 // end (used as the liveness signal while the data plane is in shared
 // memory, where no packet is expected on the socket).
 func (c *Conn) PeerClosed() bool {
-	gone := true
-	err := c.rc.Control(func(fd uintptr) {
-		var b [1]byte
-		n, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			gone = n == 0
-		case syscall.EAGAIN, syscall.EINTR:
-			gone = false
+	if c.peerGone.Load() {
+		return true
+	}
+	return c.rc.Control(c.peerFn) != nil || c.peerGone.Load()
+}
+
+// peekPeer is PeerClosed's look at the socket: a zero-byte peek means the
+// peer closed; an error other than "nothing to read" counts as gone too.
+func (c *Conn) peekPeer(fd uintptr) {
+	var b [1]byte
+	n, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	switch e {
+	case 0:
+		if n == 0 {
+			c.peerGone.Store(true)
 		}
-	})
-	return err != nil || gone
+	case syscall.EAGAIN, syscall.EINTR:
+	default:
+		c.peerGone.Store(true)
+	}
 }
 
 // Close closes the socket; a send or receive waiting in another goroutine

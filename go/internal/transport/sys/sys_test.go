@@ -197,3 +197,23 @@ func TestWaitHangup(t *testing.T) {
 		})
 	}
 }
+
+// PeerClosed tells a live peer from a gone one, allocating nothing.
+func TestPeerClosed(t *testing.T) {
+	client, server := pair(t)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if client.PeerClosed() || server.PeerClosed() {
+			t.Fatal("PeerClosed on a live connection")
+		}
+	}); allocs != 0 {
+		t.Fatalf("PeerClosed allocates %v times", allocs)
+	}
+	server.Close()
+	if !client.PeerClosed() || !client.PeerClosed() {
+		t.Fatal("PeerClosed after the peer closed")
+	}
+	client.Close()
+	if !client.PeerClosed() {
+		t.Fatal("PeerClosed after Close")
+	}
+}
