@@ -34,6 +34,18 @@ impl Interrupt {
         })
     }
 
+    /// A lowered interrupt whose raise also shuts down the connections
+    /// blocked receiving on it at that moment (their receives end with
+    /// `Interrupted`; the sessions are unusable afterwards). On Linux this
+    /// lets a baseline receive block in the kernel without polling the
+    /// interrupt; on Windows it is an ordinary interrupt. For owners that
+    /// drop a session whose wait was interrupted (the level 2 clients).
+    pub(crate) fn closing() -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(sys::Interrupt::new_closing()?),
+        })
+    }
+
     /// Raises the interrupt: blocked waits that use it return at once.
     pub fn raise(&self) {
         self.inner.raise();
