@@ -6,7 +6,7 @@
 
 use crate::bytes::{align8, get_u16, get_u32, get_u64};
 use crate::codec::lookup::Labels;
-use crate::codec::lookup::raw::{self, RawResponse};
+use crate::codec::lookup::raw::{self, Checked, RawResponse};
 use crate::codec::lookup::validate::{
     fixed_end_unchecked, item_str, labels, str_unchecked, terminated_str,
 };
@@ -378,6 +378,25 @@ impl<'a> AppsLookupView<'a> {
             .map(|raw| Self { raw })
     }
 
+    /// What [`decode`](Self::decode) found, to hand out the view over the
+    /// same bytes later without validating them again.
+    pub(crate) fn checked(&self) -> Checked {
+        self.raw.checked()
+    }
+
+    /// The view over `payload`, which [`decode`](Self::decode) or
+    /// [`encode_checked`] accepted as `checked` (not validated again).
+    pub(crate) fn from_checked(payload: &'a [u8], checked: Checked) -> Self {
+        Self {
+            raw: RawResponse::from_checked(
+                payload,
+                checked,
+                APPS_LOOKUP_ITEM_HEADER_LEN,
+                check_item,
+            ),
+        }
+    }
+
     /// Number of items.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -451,4 +470,19 @@ where
     I::IntoIter: ExactSizeIterator,
 {
     raw::encode(items, generation, out, check_item)
+}
+
+/// [`encode_apps_lookup_raw_response`] of items taken from decoded responses (validated
+/// already, so not checked again); returns the length and what a
+/// [`AppsLookupView::from_checked`] needs.
+pub(crate) fn encode_checked<'i, I>(
+    items: I,
+    generation: u64,
+    out: &mut [u8],
+) -> Result<(usize, Checked), CodecError>
+where
+    I: IntoIterator<Item = &'i [u8]>,
+    I::IntoIter: ExactSizeIterator,
+{
+    raw::encode_checked(items, generation, out)
 }

@@ -610,7 +610,10 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(recv_timeout(Duration::ZERO, None), RecvTimeout::Keep);
         assert_eq!(recv_timeout(ms(5), None), RecvTimeout::Set(None));
-        assert_eq!(recv_timeout(Duration::ZERO, Some(ms(99))), RecvTimeout::Poll);
+        assert_eq!(
+            recv_timeout(Duration::ZERO, Some(ms(99))),
+            RecvTimeout::Poll
+        );
         let RecvTimeout::Set(Some(t)) = recv_timeout(Duration::ZERO, Some(ms(30_000))) else {
             panic!("a long wait sets a timeout");
         };
@@ -622,10 +625,13 @@ mod tests {
             assert_eq!(recv_timeout(t, Some(ms(left))), RecvTimeout::Keep, "{left}");
         }
         // Much less time left: a shorter one; much more: a longer one.
-        assert!(matches!(recv_timeout(t, Some(ms(1_000))), RecvTimeout::Set(Some(s)) if s < ms(750)));
+        assert!(
+            matches!(recv_timeout(t, Some(ms(1_000))), RecvTimeout::Set(Some(s)) if s < ms(750))
+        );
         assert!(matches!(recv_timeout(t, Some(ms(100_000))), RecvTimeout::Set(Some(s)) if s > t));
         // Huge deadlines are capped, and the cap is kept.
-        let RecvTimeout::Set(Some(cap)) = recv_timeout(t, Some(Duration::from_secs(1 << 31))) else {
+        let RecvTimeout::Set(Some(cap)) = recv_timeout(t, Some(Duration::from_secs(1 << 31)))
+        else {
             panic!("a huge wait sets the cap");
         };
         assert!(cap <= MAX_RECV_TIMEOUT);
@@ -677,7 +683,10 @@ mod tests {
         assert_eq!(timeout_of(&a), Duration::ZERO);
         // What is there already is received even past the deadline.
         b.send_packet(&[b"yz"], None, None).unwrap();
-        assert_eq!(a.recv_packet(&mut buf, Some(Instant::now()), None).unwrap(), 2);
+        assert_eq!(
+            a.recv_packet(&mut buf, Some(Instant::now()), None).unwrap(),
+            2
+        );
     }
 
     #[test]
