@@ -34,13 +34,23 @@ impl Interrupt {
         })
     }
 
-    /// A lowered interrupt whose raise also shuts down the connections
-    /// blocked receiving on it at that moment (their receives end with
-    /// `Interrupted`; the sessions are unusable afterwards). On Linux this
-    /// lets a baseline receive block in the kernel without polling the
-    /// interrupt; on Windows it is an ordinary interrupt. For owners that
-    /// drop a session whose wait was interrupted (the level 2 clients).
-    pub(crate) fn closing() -> Result<Self> {
+    /// A lowered interrupt whose raise also shuts down the baseline
+    /// connections blocked receiving on it at that moment: their receives
+    /// end with [`Error::Interrupted`](crate::Error::Interrupted) and those
+    /// sessions are unusable afterwards (a connection that was not blocked
+    /// in a receive is left alone). In exchange a baseline receive blocks
+    /// in the kernel without polling the interrupt: one system call per
+    /// packet instead of two. For owners that drop a session whose wait
+    /// was interrupted: a server's stop signal, the level 2 clients' aborts.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// On Windows this is [`new`](Self::new): pipe waits already wait for
+    /// the interrupt and the I/O in one call, and nothing is shut down.
+    ///
+    /// # Errors
+    /// `Io` if the OS wake-up object cannot be created.
+    pub fn new_closing() -> Result<Self> {
         Ok(Self {
             inner: Arc::new(sys::Interrupt::new_closing()?),
         })
