@@ -41,7 +41,7 @@ impl Interrupt {
     /// in a receive is left alone). In exchange a baseline receive blocks
     /// in the kernel without polling the interrupt: one system call per
     /// packet instead of two. For owners that drop a session whose wait
-    /// was interrupted: a server's stop signal, the level 2 clients' aborts.
+    /// was interrupted, such as a server's stop signal.
     ///
     /// # Platform-specific behavior
     ///

@@ -6,7 +6,7 @@
 //! registers its socket for the length of the wait, and raising the
 //! interrupt shuts the registered sockets down (their receives return at
 //! once; the connections are unusable afterwards). It suits owners that
-//! drop a session whose wait was interrupted (the level 2 clients), and
+//! drop a session whose wait was interrupted (a server's stop signal), and
 //! saves the `poll` before every receive.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
