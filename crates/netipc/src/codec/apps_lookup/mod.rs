@@ -3,7 +3,6 @@
 mod builder;
 mod request;
 mod response;
-pub(crate) use response::encode_checked as encode_apps_lookup_checked;
 
 pub use builder::{APPS_LOOKUP_PLACEHOLDER_LEN, AppsLookupBuilder, dispatch_apps_lookup};
 pub use request::{

@@ -385,7 +385,7 @@ impl<'a> AppsLookupView<'a> {
     }
 
     /// The view over `payload`, which [`decode`](Self::decode) or
-    /// [`encode_checked`] accepted as `checked` (not validated again).
+    /// [`raw::encode_checked`] accepted as `checked` (not validated again).
     pub(crate) fn from_checked(payload: &'a [u8], checked: Checked) -> Self {
         Self {
             raw: RawResponse::from_checked(
@@ -470,19 +470,4 @@ where
     I::IntoIter: ExactSizeIterator,
 {
     raw::encode(items, generation, out, check_item)
-}
-
-/// [`encode_apps_lookup_raw_response`] of items taken from decoded responses (validated
-/// already, so not checked again); returns the length and what a
-/// [`AppsLookupView::from_checked`] needs.
-pub(crate) fn encode_checked<'i, I>(
-    items: I,
-    generation: u64,
-    out: &mut [u8],
-) -> Result<(usize, Checked), CodecError>
-where
-    I: IntoIterator<Item = &'i [u8]>,
-    I::IntoIter: ExactSizeIterator,
-{
-    raw::encode_checked(items, generation, out)
 }

@@ -3,7 +3,6 @@
 mod builder;
 mod request;
 mod response;
-pub(crate) use response::encode_checked as encode_cgroups_lookup_checked;
 
 pub use builder::{CgroupsLookupBuilder, cgroups_lookup_placeholder_len, dispatch_cgroups_lookup};
 pub use request::{

@@ -6,6 +6,9 @@ use crate::bytes::{align8, end_within, put_u16, put_u32, put_u64, to_u32};
 use crate::error::{CodecError, codec_err};
 use crate::wire::DIR_ENTRY_LEN;
 
+/// Validates one encoded item.
+type CheckItem = fn(&[u8]) -> Result<(), CodecError>;
+
 /// The header and directory extent of a validated lookup response,
 /// without its bytes: a client that validated a response keeps this to
 /// hand out the view over the same bytes without validating them twice.
@@ -155,7 +158,7 @@ fn encode_with<'i, I>(
     items: I,
     generation: u64,
     out: &mut [u8],
-    check_item: Option<fn(&[u8]) -> Result<(), CodecError>>,
+    check_item: Option<CheckItem>,
 ) -> Result<(usize, Checked), CodecError>
 where
     I: IntoIterator<Item = &'i [u8]>,

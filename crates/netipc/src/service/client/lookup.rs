@@ -22,13 +22,12 @@ use std::time::{Duration, Instant};
 use super::core::{ClientCore, Deadline, Payload};
 use super::{AppsLookup, CgroupsLookup, Client};
 use crate::bytes::align8;
-use crate::codec::lookup::raw::Checked;
+use crate::codec::lookup::raw::{self, Checked};
 use crate::codec::{
     APPS_LOOKUP_PLACEHOLDER_LEN, AppsLookupView, CgroupsLookupBuilder, CgroupsLookupStatus,
     CgroupsLookupView, LOOKUP_HEADER_LEN, PidStatus, apps_lookup_request_len,
     cgroups_lookup_placeholder_len, cgroups_lookup_request_len, cgroups_lookup_single_request_len,
-    encode_apps_lookup_checked, encode_apps_lookup_request, encode_cgroups_lookup_checked,
-    encode_cgroups_lookup_request,
+    encode_apps_lookup_request, encode_cgroups_lookup_request,
 };
 use crate::error::{Error, Result};
 use crate::service::ClientState;
@@ -304,7 +303,7 @@ impl<P: AsRef<[u8]>> Spec for Cgroups<'_, P> {
         generation: u64,
         out: &mut [u8],
     ) -> Result<(usize, Checked)> {
-        Ok(encode_cgroups_lookup_checked(items, generation, out)?)
+        Ok(raw::encode_checked(items, generation, out)?)
     }
 }
 
@@ -380,7 +379,7 @@ impl Spec for Apps {
         generation: u64,
         out: &mut [u8],
     ) -> Result<(usize, Checked)> {
-        Ok(encode_apps_lookup_checked(items, generation, out)?)
+        Ok(raw::encode_checked(items, generation, out)?)
     }
 }
 
