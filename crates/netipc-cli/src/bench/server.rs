@@ -230,7 +230,9 @@ pub fn run(args: &ServerArgs) -> ExitCode {
     if let Err(e) = netipc::transport::run_dir::prepare_run_dir(&args.run_dir, &policy) {
         return fail(&crate::common::run_dir_error(&e).message);
     }
-    let interrupt = match Interrupt::new() {
+    // Closing: a session blocked in a receive is shut down at the stop, so
+    // its receives need no poll of the interrupt.
+    let interrupt = match Interrupt::new_closing() {
         Ok(i) => i,
         Err(e) => return fail(&format!("cannot create the stop signal: {e}")),
     };

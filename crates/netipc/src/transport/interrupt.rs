@@ -34,6 +34,28 @@ impl Interrupt {
         })
     }
 
+    /// A lowered interrupt whose raise also shuts down the baseline
+    /// connections blocked receiving on it at that moment: their receives
+    /// end with [`Error::Interrupted`](crate::Error::Interrupted) and those
+    /// sessions are unusable afterwards (a connection that was not blocked
+    /// in a receive is left alone). In exchange a baseline receive blocks
+    /// in the kernel without polling the interrupt: one system call per
+    /// packet instead of two. For owners that drop a session whose wait
+    /// was interrupted, such as a server's stop signal.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// On Windows this is [`new`](Self::new): pipe waits already wait for
+    /// the interrupt and the I/O in one call, and nothing is shut down.
+    ///
+    /// # Errors
+    /// `Io` if the OS wake-up object cannot be created.
+    pub fn new_closing() -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(sys::Interrupt::new_closing()?),
+        })
+    }
+
     /// Raises the interrupt: blocked waits that use it return at once.
     pub fn raise(&self) {
         self.inner.raise();

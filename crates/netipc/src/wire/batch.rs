@@ -188,6 +188,20 @@ impl<'a> BatchView<'a> {
         Ok(view)
     }
 
+    /// The view of a batch whose directory [`new`](Self::new) accepted
+    /// already (the session checked it on receipt): not checked again
+    /// up front (debug builds do); reading an item still checks its entry.
+    pub(crate) fn from_checked(payload: &'a [u8], item_count: u32) -> Self {
+        debug_assert!(
+            Self::new(payload, item_count).is_ok(),
+            "a batch view over unchecked bytes"
+        );
+        Self {
+            payload,
+            count: item_count as usize,
+        }
+    }
+
     /// Number of items.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -6,7 +6,7 @@
 
 use crate::bytes::{align8, get_u16, get_u32, get_u64};
 use crate::codec::lookup::Labels;
-use crate::codec::lookup::raw::{self, RawResponse};
+use crate::codec::lookup::raw::{self, Checked, RawResponse};
 use crate::codec::lookup::validate::{
     fixed_end_unchecked, item_str, labels, str_unchecked, terminated_str,
 };
@@ -376,6 +376,25 @@ impl<'a> AppsLookupView<'a> {
     pub fn decode(payload: &'a [u8]) -> Result<Self, CodecError> {
         RawResponse::decode(payload, APPS_LOOKUP_ITEM_HEADER_LEN, check_item)
             .map(|raw| Self { raw })
+    }
+
+    /// What [`decode`](Self::decode) found, to hand out the view over the
+    /// same bytes later without validating them again.
+    pub(crate) fn checked(&self) -> Checked {
+        self.raw.checked()
+    }
+
+    /// The view over `payload`, which [`decode`](Self::decode) or
+    /// [`raw::encode_checked`] accepted as `checked` (not validated again).
+    pub(crate) fn from_checked(payload: &'a [u8], checked: Checked) -> Self {
+        Self {
+            raw: RawResponse::from_checked(
+                payload,
+                checked,
+                APPS_LOOKUP_ITEM_HEADER_LEN,
+                check_item,
+            ),
+        }
     }
 
     /// Number of items.

@@ -4,7 +4,7 @@
 //! optional label table. The decoder validates every item eagerly.
 
 use crate::bytes::{align8, get_u16, get_u32};
-use crate::codec::lookup::raw::{self, RawResponse};
+use crate::codec::lookup::raw::{self, Checked, RawResponse};
 use crate::codec::lookup::validate::{
     fixed_end_unchecked, item_str, labels, str_unchecked, terminated_str,
 };
@@ -285,6 +285,25 @@ impl<'a> CgroupsLookupView<'a> {
     pub fn decode(payload: &'a [u8]) -> Result<Self, CodecError> {
         RawResponse::decode(payload, CGROUPS_LOOKUP_ITEM_HEADER_LEN, check_item)
             .map(|raw| Self { raw })
+    }
+
+    /// What [`decode`](Self::decode) found, to hand out the view over the
+    /// same bytes later without validating them again.
+    pub(crate) fn checked(&self) -> Checked {
+        self.raw.checked()
+    }
+
+    /// The view over `payload`, which [`decode`](Self::decode) or
+    /// [`raw::encode_checked`] accepted as `checked` (not validated again).
+    pub(crate) fn from_checked(payload: &'a [u8], checked: Checked) -> Self {
+        Self {
+            raw: RawResponse::from_checked(
+                payload,
+                checked,
+                CGROUPS_LOOKUP_ITEM_HEADER_LEN,
+                check_item,
+            ),
+        }
     }
 
     /// Number of items.

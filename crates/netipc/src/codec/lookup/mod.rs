@@ -58,7 +58,7 @@ pub mod orchestrator {
 }
 
 /// The fields of a validated lookup response header.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LookupHeader {
     pub(crate) item_count: usize,
     pub(crate) generation: u64,

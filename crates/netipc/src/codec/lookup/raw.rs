@@ -6,6 +6,18 @@ use crate::bytes::{align8, end_within, put_u16, put_u32, put_u64, to_u32};
 use crate::error::{CodecError, codec_err};
 use crate::wire::DIR_ENTRY_LEN;
 
+/// Validates one encoded item.
+type CheckItem = fn(&[u8]) -> Result<(), CodecError>;
+
+/// The header and directory extent of a validated lookup response,
+/// without its bytes: a client that validated a response keeps this to
+/// hand out the view over the same bytes without validating them twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checked {
+    header: LookupHeader,
+    packed_start: usize,
+}
+
 /// A validated lookup response: header, directory and every item.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawResponse<'a> {
@@ -39,6 +51,36 @@ impl<'a> RawResponse<'a> {
             check_item(&payload[start..start + len]).map_err(|e| e.shifted(start))?;
         }
         Ok(response)
+    }
+
+    /// What [`decode`](Self::decode) found, to rebuild the response over
+    /// the same bytes later without checking them again.
+    pub(crate) fn checked(&self) -> Checked {
+        Checked {
+            header: self.header,
+            packed_start: self.packed_start,
+        }
+    }
+
+    /// The response over `payload`, which [`decode`](Self::decode) (or
+    /// [`encode_checked`]) accepted as `checked`: nothing is checked again
+    /// (debug builds do, and compare).
+    pub(crate) fn from_checked(
+        payload: &'a [u8],
+        checked: Checked,
+        item_header_len: usize,
+        check_item: fn(&[u8]) -> Result<(), CodecError>,
+    ) -> Self {
+        debug_assert!(
+            Self::decode(payload, item_header_len, check_item)
+                .is_ok_and(|r| r.checked() == checked),
+            "a lookup response rebuilt over other bytes"
+        );
+        Self {
+            payload,
+            header: checked.header,
+            packed_start: checked.packed_start,
+        }
     }
 
     /// The exact bytes of item `index`.
@@ -94,6 +136,34 @@ where
     I: IntoIterator<Item = &'i [u8]>,
     I::IntoIter: ExactSizeIterator,
 {
+    encode_with(items, generation, out, Some(check_item)).map(|(n, _)| n)
+}
+
+/// [`encode`] of items that were validated already (the items of decoded
+/// responses): they are not checked again, and the response is returned
+/// as [`Checked`] with its length.
+pub(crate) fn encode_checked<'i, I>(
+    items: I,
+    generation: u64,
+    out: &mut [u8],
+) -> Result<(usize, Checked), CodecError>
+where
+    I: IntoIterator<Item = &'i [u8]>,
+    I::IntoIter: ExactSizeIterator,
+{
+    encode_with(items, generation, out, None)
+}
+
+fn encode_with<'i, I>(
+    items: I,
+    generation: u64,
+    out: &mut [u8],
+    check_item: Option<CheckItem>,
+) -> Result<(usize, Checked), CodecError>
+where
+    I: IntoIterator<Item = &'i [u8]>,
+    I::IntoIter: ExactSizeIterator,
+{
     let items = items.into_iter();
     let count = items.len();
     let packed_start = count
@@ -105,7 +175,9 @@ where
     let mut written = 0usize;
     for (i, item) in items.enumerate() {
         written = i + 1;
-        check_item(item)?;
+        if let Some(check_item) = check_item {
+            check_item(item)?;
+        }
         let start = align8(end);
         let stop = end_within(start, item.len(), out.len())
             .ok_or(codec_err::overflow("lookup response item", start))?;
@@ -126,5 +198,12 @@ where
     put_u16(out, 2, 0);
     put_u32(out, 4, count32);
     put_u64(out, 8, generation);
-    Ok(end)
+    let checked = Checked {
+        header: LookupHeader {
+            item_count: count,
+            generation,
+        },
+        packed_start,
+    };
+    Ok((end, checked))
 }

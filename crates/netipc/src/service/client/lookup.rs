@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 use super::core::{ClientCore, Deadline, Payload};
 use super::{AppsLookup, CgroupsLookup, Client};
 use crate::bytes::align8;
+use crate::codec::lookup::raw::{self, Checked};
 use crate::codec::{
     APPS_LOOKUP_PLACEHOLDER_LEN, AppsLookupView, CgroupsLookupBuilder, CgroupsLookupStatus,
     CgroupsLookupView, LOOKUP_HEADER_LEN, PidStatus, apps_lookup_request_len,
     cgroups_lookup_placeholder_len, cgroups_lookup_request_len, cgroups_lookup_single_request_len,
-    encode_apps_lookup_raw_response, encode_apps_lookup_request,
-    encode_cgroups_lookup_raw_response, encode_cgroups_lookup_request,
+    encode_apps_lookup_request, encode_cgroups_lookup_request,
 };
 use crate::error::{Error, Result};
 use crate::service::ClientState;
@@ -128,18 +128,24 @@ trait Spec {
     /// Item `i`'s outcome; `BadResponse` if it does not echo `key`.
     fn outcome(view: &Self::View<'_>, i: usize, key: &Self::Key) -> Result<Outcome>;
     fn raw_item<'v>(view: &'v Self::View<'_>, i: usize) -> &'v [u8];
-    /// Encodes the stitched response from raw items.
+    /// What the decode of `view` found (see [`Checked`]).
+    fn checked(view: &Self::View<'_>) -> Checked;
+    /// Encodes the stitched response from raw items of decoded responses
+    /// (not validated again).
     fn encode_raw<'i>(
         items: impl ExactSizeIterator<Item = &'i [u8]> + Clone,
         generation: u64,
         out: &mut [u8],
-    ) -> Result<usize>;
+    ) -> Result<(usize, Checked)>;
 }
 
 /// What one sub-response settled.
 enum Taken {
     /// The first `n` keys got final answers (the rest are asked again).
     Answered(usize),
+    /// Every key of the call, in this one sub-response: it is the result
+    /// as it is (validated as `Checked`).
+    Whole(Checked),
     /// The first key came back `OVERSIZED_ITEM` only because the budget
     /// also had to hold the other keys' placeholders: ask it alone.
     FirstAlone,
@@ -149,8 +155,8 @@ enum Taken {
 /// its key, a `PAYLOAD_EXCEEDED` suffix only) and copies the final items.
 ///
 /// `whole`: this sub-response is the first and covers every key of the
-/// call; if it answers them all, it is the result as it is and nothing is
-/// copied.
+/// call; if it answers them all, it is the result as it is
+/// ([`Taken::Whole`]) and nothing is copied.
 fn take<S: Spec>(
     payload: &[u8],
     keys: &[S::Key],
@@ -180,16 +186,18 @@ fn take<S: Spec>(
             Outcome::Answered | Outcome::Oversized => {}
         }
     }
-    if !(whole && answered == keys.len()) {
-        for i in 0..answered {
-            scratch.push(S::raw_item(&view, i), limit)?;
-        }
+    if whole && answered == keys.len() {
+        return Ok((S::generation(&view), Taken::Whole(S::checked(&view))));
+    }
+    for i in 0..answered {
+        scratch.push(S::raw_item(&view, i), limit)?;
     }
     Ok((S::generation(&view), Taken::Answered(answered)))
 }
 
-/// Encodes the stitched response into `scratch.out`; returns its length.
-fn stitch<S: Spec>(scratch: &mut LookupScratch, generation: u64) -> Result<usize> {
+/// Encodes the stitched response into `scratch.out`; returns its length
+/// and what its view needs.
+fn stitch<S: Spec>(scratch: &mut LookupScratch, generation: u64) -> Result<(usize, Checked)> {
     let mut out = std::mem::take(&mut scratch.out);
     out.resize(scratch.stitched_len(), 0);
     let n = S::encode_raw(scratch.item_slices(), generation, &mut out);
@@ -286,12 +294,16 @@ impl<P: AsRef<[u8]>> Spec for Cgroups<'_, P> {
         view.raw_item(i).unwrap_or_default()
     }
 
+    fn checked(view: &CgroupsLookupView<'_>) -> Checked {
+        view.checked()
+    }
+
     fn encode_raw<'i>(
         items: impl ExactSizeIterator<Item = &'i [u8]> + Clone,
         generation: u64,
         out: &mut [u8],
-    ) -> Result<usize> {
-        Ok(encode_cgroups_lookup_raw_response(items, generation, out)?)
+    ) -> Result<(usize, Checked)> {
+        Ok(raw::encode_checked(items, generation, out)?)
     }
 }
 
@@ -358,12 +370,16 @@ impl Spec for Apps {
         view.raw_item(i).unwrap_or_default()
     }
 
+    fn checked(view: &AppsLookupView<'_>) -> Checked {
+        view.checked()
+    }
+
     fn encode_raw<'i>(
         items: impl ExactSizeIterator<Item = &'i [u8]> + Clone,
         generation: u64,
         out: &mut [u8],
-    ) -> Result<usize> {
-        Ok(encode_apps_lookup_raw_response(items, generation, out)?)
+    ) -> Result<(usize, Checked)> {
+        Ok(raw::encode_checked(items, generation, out)?)
     }
 }
 
@@ -406,12 +422,12 @@ fn run<S: Spec>(
     }
 }
 
-/// Where a finished lookup's answer is.
+/// Where a finished lookup's answer is, validated (see [`Checked`]).
 enum Done {
     /// Stitched into `scratch.out`, this many bytes.
-    Stitched(usize),
+    Stitched(usize, Checked),
     /// The last response answers every key as it is.
-    Direct,
+    Direct(Checked),
 }
 
 /// How many keys from the start of `rest` the next sub-call carries.
@@ -558,11 +574,11 @@ fn lookup_loop<S: Spec>(
         }
         generation = Some(g);
         match taken {
-            Taken::Answered(answered) if whole && answered == k => {
+            Taken::Whole(checked) => {
                 if payload.len() > settings.max_lookup_response_bytes as usize {
                     return Err(Error::LookupLimit("max_lookup_response_bytes").into());
                 }
-                return Ok(Done::Direct);
+                return Ok(Done::Direct(checked));
             }
             Taken::Answered(answered) => {
                 start += answered;
@@ -574,21 +590,20 @@ fn lookup_loop<S: Spec>(
     if scratch.stitched_len() > settings.max_lookup_response_bytes as usize {
         return Err(Error::LookupLimit("max_lookup_response_bytes").into());
     }
-    Ok(Done::Stitched(stitch::<S>(
-        scratch,
-        generation.unwrap_or(0),
-    )?))
+    let (n, checked) = stitch::<S>(scratch, generation.unwrap_or(0))?;
+    Ok(Done::Stitched(n, checked))
 }
 
 impl<K: super::ServiceKind> Client<K> {
-    /// The bytes of a finished lookup's answer.
-    fn answer(&self, done: Done) -> Result<&[u8]> {
+    /// The bytes of a finished lookup's answer, and what their view
+    /// needs.
+    fn answer(&self, done: Done) -> Result<(&[u8], Checked)> {
         match done {
-            Done::Stitched(n) => Ok(&self.lookup.out[..n]),
-            Done::Direct => self
+            Done::Stitched(n, checked) => Ok((&self.lookup.out[..n], checked)),
+            Done::Direct(checked) => self
                 .core
                 .response()
-                .map(|m| m.payload)
+                .map(|m| (m.payload, checked))
                 .ok_or(Error::Disconnected),
         }
     }
@@ -630,7 +645,8 @@ impl Client<CgroupsLookup> {
             paths,
             timeout,
         )?;
-        Ok(CgroupsLookupView::decode(self.answer(done)?)?)
+        let (payload, checked) = self.answer(done)?;
+        Ok(CgroupsLookupView::from_checked(payload, checked))
     }
 }
 
@@ -664,6 +680,7 @@ impl Client<AppsLookup> {
             pids,
             timeout,
         )?;
-        Ok(AppsLookupView::decode(self.answer(done)?)?)
+        let (payload, checked) = self.answer(done)?;
+        Ok(AppsLookupView::from_checked(payload, checked))
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
@@ -45,13 +46,24 @@ fn unix_addr(path: &str) -> Result<SocketAddrUnix> {
     SocketAddrUnix::new(path).map_err(|e| Error::io("building the socket address", e.into()))
 }
 
-/// A connected SEQPACKET socket.
+/// A connected SEQPACKET socket (blocking: only its `DONTWAIT` calls
+/// never wait).
 #[derive(Debug)]
 pub(crate) struct Conn {
     fd: OwnedFd,
+    /// The socket's receive timeout (`SO_RCVTIMEO`) as last set, in
+    /// nanoseconds; 0: none (a receive blocks until a packet comes).
+    recv_timeout: AtomicU64,
 }
 
 impl Conn {
+    fn new(fd: OwnedFd) -> Self {
+        Self {
+            fd,
+            recv_timeout: AtomicU64::new(0),
+        }
+    }
+
     /// Sends one packet made of `parts` (one datagram, `MSG_NOSIGNAL`),
     /// waiting for room in the socket until `deadline` (or until
     /// `interrupt` is raised).
@@ -105,13 +117,7 @@ impl Conn {
         deadline: Option<Instant>,
         interrupt: Option<&Interrupt>,
     ) -> Result<usize> {
-        wait_readable(self.fd.as_fd(), deadline, interrupt)?;
-        loop {
-            if let Some(n) = self.recv_into(buf, RecvFlags::empty())? {
-                return Ok(n);
-            }
-            wait_readable(self.fd.as_fd(), deadline, interrupt)?;
-        }
+        self.receive(deadline, interrupt, |flags| self.recv_into(buf, flags))
     }
 
     /// Receives one packet into `buf` if one is waiting (`None` otherwise);
@@ -141,13 +147,91 @@ impl Conn {
         deadline: Option<Instant>,
         interrupt: Option<&Interrupt>,
     ) -> Result<usize> {
-        wait_readable(self.fd.as_fd(), deadline, interrupt)?;
+        self.receive(deadline, interrupt, |flags| {
+            self.recv_split_into(head, body, flags)
+        })
+    }
+
+    /// One blocking receive: `recv` (`RecvFlags::empty()` blocks,
+    /// `DONTWAIT` does not; `None` when nothing came) until it yields a
+    /// packet, `deadline` passes or `interrupt` is raised.
+    ///
+    /// With no interrupt, or a closing one, the receive blocks in the
+    /// kernel: one system call per packet, the deadline kept by the
+    /// socket's receive timeout (see [`recv_timeout`]), and a closing
+    /// interrupt ends it by shutting the socket down. An ordinary
+    /// interrupt needs a `poll` of the socket and its eventfd first.
+    fn receive(
+        &self,
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+        mut recv: impl FnMut(RecvFlags) -> Result<Option<usize>>,
+    ) -> Result<usize> {
+        if interrupt.is_some_and(Interrupt::is_raised) {
+            return Err(Error::Interrupted);
+        }
+        let blocked = match interrupt {
+            None => None,
+            Some(i) => match i.block(self.fd.as_fd()) {
+                Some(b) => Some(b),
+                None => return self.receive_polled(deadline, interrupt, recv),
+            },
+        };
+        let result = self.receive_blocking(deadline, interrupt, &mut recv);
+        drop(blocked);
+        match result {
+            // The raise shut the socket down (or came in between).
+            Err(_) if interrupt.is_some_and(Interrupt::is_raised) => Err(Error::Interrupted),
+            result => result,
+        }
+    }
+
+    /// [`receive`](Self::receive) that polls before every receive.
+    fn receive_polled(
+        &self,
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+        mut recv: impl FnMut(RecvFlags) -> Result<Option<usize>>,
+    ) -> Result<usize> {
         loop {
-            if let Some(n) = self.recv_split_into(head, body, RecvFlags::empty())? {
+            wait_readable(self.fd.as_fd(), deadline, interrupt)?;
+            if let Some(n) = recv(RecvFlags::DONTWAIT)? {
                 return Ok(n);
             }
-            wait_readable(self.fd.as_fd(), deadline, interrupt)?;
         }
+    }
+
+    /// [`receive`](Self::receive) blocking in `recv` under the socket's
+    /// receive timeout; `interrupt` (a closing one, with the socket
+    /// registered) is checked before it blocks.
+    fn receive_blocking(
+        &self,
+        deadline: Option<Instant>,
+        interrupt: Option<&Interrupt>,
+        recv: &mut impl FnMut(RecvFlags) -> Result<Option<usize>>,
+    ) -> Result<usize> {
+        if interrupt.is_some_and(Interrupt::is_raised) {
+            return Err(Error::Interrupted);
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let current = Duration::from_nanos(self.recv_timeout.load(Ordering::Relaxed));
+        match recv_timeout(current, left) {
+            RecvTimeout::Keep => {}
+            RecvTimeout::Set(t) => {
+                sockopt::set_socket_timeout(&self.fd, sockopt::Timeout::Recv, t)
+                    .map_err(|e| Error::io("setting the receive timeout", e.into()))?;
+                let nanos = t.map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+                self.recv_timeout.store(nanos, Ordering::Relaxed);
+            }
+            // Too little time left for the socket's coarse timer.
+            RecvTimeout::Poll => return self.receive_polled(deadline, interrupt, recv),
+        }
+        if let Some(n) = recv(RecvFlags::empty())? {
+            return Ok(n);
+        }
+        // The receive timeout ran out before the deadline (it is set
+        // short of it): wait for the rest with the precise poll timeout.
+        self.receive_polled(deadline, interrupt, recv)
     }
 
     /// Like [`try_recv_packet`](Self::try_recv_packet), split as
@@ -243,6 +327,58 @@ impl AsFd for Conn {
     }
 }
 
+/// What a blocking receive does about the socket's receive timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecvTimeout {
+    /// The timeout set now serves.
+    Keep,
+    /// Set it to this (`None`: no timeout) first.
+    Set(Option<Duration>),
+    /// Too little time is left: `poll` with the precise timeout instead.
+    Poll,
+}
+
+/// Shortest time left for which a receive blocks under the socket's
+/// receive timeout; below it, `poll` waits.
+const MIN_RECV_TIMEOUT: Duration = Duration::from_millis(100);
+/// Longest receive timeout set (a longer wait goes on with `poll`).
+const MAX_RECV_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Chooses the receive timeout of a blocking receive with `left` to go
+/// (`None`: no deadline), the socket's timeout being `current` (zero:
+/// none).
+///
+/// The kernel keeps a receive timeout on its coarse timer wheel, which
+/// may fire up to an eighth late (plus a tick), so the timeout set stays
+/// well short of the deadline: at most three quarters of `left` less
+/// 20 ms. It is set anew only when `current` is above that or below half
+/// of it, so calls with the same timeout set it once (one system call
+/// saved per receive against a `poll`). A receive whose timeout runs out
+/// first waits for the rest with `poll`.
+fn recv_timeout(current: Duration, left: Option<Duration>) -> RecvTimeout {
+    let Some(left) = left else {
+        return if current.is_zero() {
+            RecvTimeout::Keep
+        } else {
+            RecvTimeout::Set(None)
+        };
+    };
+    if left < MIN_RECV_TIMEOUT {
+        return RecvTimeout::Poll;
+    }
+    let most = (left - left / 4 - Duration::from_millis(20)).min(MAX_RECV_TIMEOUT);
+    if !current.is_zero() && current <= most && current >= most / 2 {
+        return RecvTimeout::Keep;
+    }
+    // Leave room below `most`, so that the next call (whose `left` is a
+    // little shorter or longer) keeps it. Rounded to whole milliseconds:
+    // what the kernel keeps is coarser anyway.
+    let t = most - most / 8;
+    RecvTimeout::Set(Some(Duration::from_millis(
+        u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
+    )))
+}
+
 fn map_io_error(context: &'static str, e: Errno) -> Error {
     match e {
         Errno::PIPE | Errno::CONNRESET | Errno::NOTCONN => Error::Disconnected,
@@ -285,7 +421,7 @@ pub(crate) fn connect(
             Ok(()) => {
                 sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, None)
                     .map_err(|e| Error::io("clearing the connect timeout", e.into()))?;
-                return Ok(Conn { fd });
+                return Ok(Conn::new(fd));
             }
             Err(Errno::INTR | Errno::AGAIN | Errno::INPROGRESS | Errno::TIMEDOUT) => {}
             Err(Errno::NOENT | Errno::NOTDIR) => return Err(missing(run_dir, path)),
@@ -408,7 +544,7 @@ impl Listener {
         loop {
             wait_readable(self.fd.as_fd(), deadline, interrupt)?;
             match accept_with(&self.fd, SocketFlags::CLOEXEC) {
-                Ok(fd) => return Ok(Conn { fd }),
+                Ok(fd) => return Ok(Conn::new(fd)),
                 Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => {}
                 Err(e) => return Err(Error::io("accepting a connection", e.into())),
             }
@@ -420,7 +556,7 @@ impl Listener {
     pub(crate) fn try_accept(&self) -> Result<Option<Conn>> {
         loop {
             match accept_with(&self.fd, SocketFlags::CLOEXEC) {
-                Ok(fd) => return Ok(Some(Conn { fd })),
+                Ok(fd) => return Ok(Some(Conn::new(fd))),
                 Err(Errno::AGAIN) => return Ok(None),
                 Err(Errno::INTR | Errno::CONNABORTED) => {}
                 Err(e) => return Err(Error::io("accepting a connection", e.into())),
@@ -446,5 +582,157 @@ impl Drop for Listener {
         // The lock goes last (its descriptor closes after this body), so
         // the next provider never finds our socket still there.
         self.lock.release(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pair() -> (Conn, Conn) {
+        let (a, b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        (Conn::new(a), Conn::new(b))
+    }
+
+    fn timeout_of(c: &Conn) -> Duration {
+        Duration::from_nanos(c.recv_timeout.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn the_receive_timeout_stays_short_of_the_deadline_and_is_set_once() {
+        let ms = Duration::from_millis;
+        assert_eq!(recv_timeout(Duration::ZERO, None), RecvTimeout::Keep);
+        assert_eq!(recv_timeout(ms(5), None), RecvTimeout::Set(None));
+        assert_eq!(
+            recv_timeout(Duration::ZERO, Some(ms(99))),
+            RecvTimeout::Poll
+        );
+        let RecvTimeout::Set(Some(t)) = recv_timeout(Duration::ZERO, Some(ms(30_000))) else {
+            panic!("a long wait sets a timeout");
+        };
+        // Late by an eighth and a tick, it still fires before the deadline.
+        assert!(t + t / 8 + ms(10) < ms(30_000), "{t:?}");
+        assert!(t > ms(15_000), "{t:?}");
+        // The next calls, with a little more or less time left, keep it.
+        for left in [29_990, 30_000, 30_010, 27_000, 50_000] {
+            assert_eq!(recv_timeout(t, Some(ms(left))), RecvTimeout::Keep, "{left}");
+        }
+        // Much less time left: a shorter one; much more: a longer one.
+        assert!(
+            matches!(recv_timeout(t, Some(ms(1_000))), RecvTimeout::Set(Some(s)) if s < ms(750))
+        );
+        assert!(matches!(recv_timeout(t, Some(ms(100_000))), RecvTimeout::Set(Some(s)) if s > t));
+        // Huge deadlines are capped, and the cap is kept.
+        let RecvTimeout::Set(Some(cap)) = recv_timeout(t, Some(Duration::from_secs(1 << 31)))
+        else {
+            panic!("a huge wait sets the cap");
+        };
+        assert!(cap <= MAX_RECV_TIMEOUT);
+        assert_eq!(
+            recv_timeout(cap, Some(Duration::from_secs(1 << 30))),
+            RecvTimeout::Keep
+        );
+    }
+
+    #[test]
+    fn a_blocking_receive_never_ends_before_its_deadline() {
+        let (a, _b) = pair();
+        for wait in [50u64, 300] {
+            let limit = Duration::from_millis(wait);
+            let started = Instant::now();
+            let err = a
+                .recv_packet(&mut [0; 16], Some(started + limit), None)
+                .unwrap_err();
+            let took = started.elapsed();
+            assert!(matches!(err, Error::Timeout { .. }), "{err}");
+            assert!(took >= limit, "{took:?} < {limit:?}");
+            assert!(took < limit + Duration::from_secs(2), "{took:?}");
+        }
+    }
+
+    #[test]
+    fn receives_with_the_same_timeout_set_the_socket_once() {
+        let (a, b) = pair();
+        let b = Arc::new(b);
+        let mut buf = [0u8; 16];
+        let mut set = None;
+        for i in 0..3u8 {
+            let sender = b.clone();
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                sender.send_packet(&[&[i; 3]], None, None).unwrap();
+            });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            assert_eq!(a.recv_packet(&mut buf, Some(deadline), None).unwrap(), 3);
+            assert_eq!(buf[..3], [i; 3]);
+            t.join().unwrap();
+            let now = timeout_of(&a);
+            assert!(now > Duration::from_secs(5) && now < Duration::from_secs(8));
+            assert_eq!(*set.get_or_insert(now), now, "set again");
+        }
+        // A receive without a deadline clears it.
+        b.send_packet(&[b"x"], None, None).unwrap();
+        assert_eq!(a.recv_packet(&mut buf, None, None).unwrap(), 1);
+        assert_eq!(timeout_of(&a), Duration::ZERO);
+        // What is there already is received even past the deadline.
+        b.send_packet(&[b"yz"], None, None).unwrap();
+        assert_eq!(
+            a.recv_packet(&mut buf, Some(Instant::now()), None).unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_closing_interrupt_ends_a_blocked_receive_and_the_connection() {
+        let (a, b) = pair();
+        let interrupt = Arc::new(Interrupt::new_closing().unwrap());
+        let raiser = interrupt.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            raiser.raise();
+        });
+        let started = Instant::now();
+        for deadline in [None, Some(started + Duration::from_secs(30))] {
+            let err = a
+                .recv_packet(&mut [0; 16], deadline, Some(&interrupt))
+                .unwrap_err();
+            assert!(matches!(err, Error::Interrupted), "{err}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+        interrupt.clear();
+        // The raise shut the blocked connection down, both ways.
+        let err = a.recv_packet(&mut [0; 16], None, None).unwrap_err();
+        assert!(matches!(err, Error::Disconnected), "{err}");
+        assert!(b.send_packet(&[b"x"], None, None).is_err());
+    }
+
+    #[test]
+    fn a_closing_interrupt_leaves_connections_that_are_not_blocked_alone() {
+        let (a, b) = pair();
+        let interrupt = Interrupt::new_closing().unwrap();
+        interrupt.raise();
+        let err = a
+            .recv_packet(&mut [0; 16], None, Some(&interrupt))
+            .unwrap_err();
+        assert!(matches!(err, Error::Interrupted), "{err}");
+        interrupt.clear();
+        b.send_packet(&[b"ok"], None, None).unwrap();
+        let mut buf = [0u8; 16];
+        let n = a.recv_packet(&mut buf, None, Some(&interrupt)).unwrap();
+        assert_eq!(&buf[..n], b"ok");
+        // A receive that is over is no longer registered.
+        interrupt.raise();
+        interrupt.clear();
+        b.send_packet(&[b"still"], None, None).unwrap();
+        let n = a.recv_packet(&mut buf, None, Some(&interrupt)).unwrap();
+        assert_eq!(&buf[..n], b"still");
     }
 }

@@ -22,6 +22,12 @@ impl Interrupt {
         })
     }
 
+    /// The same as [`new`](Self::new): every pipe wait already waits on
+    /// the interrupt's event together with its I/O, in one call.
+    pub(crate) fn new_closing() -> Result<Self> {
+        Self::new()
+    }
+
     pub(crate) fn raise(&self) {
         self.raised.store(true, Ordering::SeqCst);
         self.event.set();
