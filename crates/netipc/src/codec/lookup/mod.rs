@@ -119,6 +119,7 @@ impl<'a> Labels<'a> {
     /// `OutOfBounds` for an index past the end or an entry or string
     /// outside the item; `MissingNul`.
     #[doc(hidden)]
+    #[inline]
     pub fn read(&self, index: usize) -> Result<Label<'a>, CodecError> {
         if index >= self.count {
             return Err(codec_err::bounds(
