@@ -411,7 +411,10 @@ impl ClientCtx {
         self.publish(inner);
         match result {
             Ok(r) => {
-                if self.failed.swap(false, Ordering::Relaxed) {
+                // A load first: the usual call finds nothing to clear and
+                // needs no atomic read-modify-write.
+                if self.failed.load(Ordering::Relaxed) && self.failed.swap(false, Ordering::Relaxed)
+                {
                     self.last_error.clear();
                 }
                 Ok(r)

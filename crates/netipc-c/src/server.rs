@@ -26,7 +26,7 @@
 #![allow(non_camel_case_types)]
 
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -187,22 +187,38 @@ fn wait_while<'a, T>(
     (guard, true)
 }
 
-/// The C handler calls running now.
+/// The C handler calls running now. A call only touches two atomics (no
+/// lock, no system call: a worker answers requests at full speed); a
+/// waiter of [`wait_idle`](Self::wait_idle) registers in `waiters` under
+/// `lock`, and the call that ends last takes `lock` and wakes it only when
+/// one is registered.
 #[derive(Debug, Default)]
 struct Calls {
-    running: Mutex<usize>,
+    running: AtomicUsize,
+    waiters: AtomicUsize,
+    lock: Mutex<()>,
     idle: Condvar,
 }
 
 impl Calls {
     fn enter(&self) -> CallGuard<'_> {
-        *lock(&self.running) += 1;
+        self.running.fetch_add(1, Ordering::SeqCst);
         CallGuard(self)
     }
 
     /// Waits until no call runs (or `deadline` passes); whether none runs.
     fn wait_idle(&self, deadline: Option<Instant>) -> bool {
-        wait_while(&self.idle, lock(&self.running), deadline, |n| *n > 0).1
+        let guard = lock(&self.lock);
+        // Registered before `running` is read (both SeqCst): a call that
+        // ends after that read sees the waiter and wakes it under `lock`,
+        // which this thread holds until it waits.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let idle = wait_while(&self.idle, guard, deadline, |_| {
+            self.running.load(Ordering::SeqCst) > 0
+        })
+        .1;
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        idle
     }
 }
 
@@ -210,10 +226,12 @@ struct CallGuard<'a>(&'a Calls);
 
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
-        let mut running = lock(&self.0.running);
-        *running -= 1;
-        if *running == 0 {
-            self.0.idle.notify_all();
+        let calls = self.0;
+        if calls.running.fetch_sub(1, Ordering::SeqCst) == 1
+            && calls.waiters.load(Ordering::SeqCst) > 0
+        {
+            let _locked = lock(&calls.lock);
+            calls.idle.notify_all();
         }
     }
 }

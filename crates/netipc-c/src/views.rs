@@ -576,9 +576,9 @@ impl ItemBytes for nipc_apps_lookup_item_view_t {
     }
 }
 
-/// Label `index` of `item` into `out`: `labels` reads the item's fixed
-/// part as the item accessors do, then [`Labels::read`] checks that one
-/// label's table entry and strings.
+/// Label `index` of `item` into `out`: `labels` finds the item's label
+/// table (`read_labels` of its item type), then [`Labels::read`] checks
+/// that one label's table entry and strings.
 ///
 /// # Safety
 /// `item`, when not NULL, must point to an item view whose response is
@@ -621,11 +621,7 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_item_label(
     out: *mut nipc_label_t,
 ) -> nipc_error_t {
     // SAFETY: the caller's contract.
-    unsafe {
-        item_label(item, index, out, |b| {
-            CgroupsLookupItem::read(b).map(|i| i.labels)
-        })
-    }
+    unsafe { item_label(item, index, out, |b| CgroupsLookupItem::read_labels(b)) }
 }
 
 /// `nipc_error_t nipc_apps_lookup_item_label(const
@@ -641,9 +637,5 @@ pub unsafe extern "C" fn nipc_apps_lookup_item_label(
     out: *mut nipc_label_t,
 ) -> nipc_error_t {
     // SAFETY: the caller's contract.
-    unsafe {
-        item_label(item, index, out, |b| {
-            AppsLookupItem::read(b).map(|i| i.labels)
-        })
-    }
+    unsafe { item_label(item, index, out, |b| AppsLookupItem::read_labels(b)) }
 }

@@ -179,8 +179,9 @@ fn labels_read_from_an_item_check_the_label_they_read() {
         .unwrap();
     let n = b.finish();
     let raw = CgroupsLookupView::raw_item_at(&buf[..n], 0).unwrap();
-    let read = CgroupsLookupItem::read(raw).unwrap().labels;
+    let read = CgroupsLookupItem::read_labels(raw).unwrap();
     let decoded = CgroupsLookupItem::decode(raw).unwrap().labels;
+    assert_eq!(CgroupsLookupItem::read(raw).unwrap().labels.len(), 2);
     assert_eq!(read.len(), 2);
     for i in 0..read.len() {
         assert_eq!(read.read(i).unwrap(), decoded.get(i).unwrap());
@@ -193,15 +194,16 @@ fn labels_read_from_an_item_check_the_label_they_read() {
     let broken = |at: usize, byte: u8, index: usize| {
         let mut item = raw.to_vec();
         item[at] = byte;
-        let label = CgroupsLookupItem::read(&item).unwrap().labels.read(index);
+        let label = CgroupsLookupItem::read_labels(&item).unwrap().read(index);
         label.map(|l| (l.key.to_vec(), l.value.to_vec()))
     };
     let owned = |i: usize| {
         let l = decoded.get(i).unwrap();
         (l.key.to_vec(), l.value.to_vec())
     };
-    // Only the label read is checked: a broken padding byte or another
-    // label's string does not matter to it; the full decode refuses both.
+    // Only the label read is checked: a broken padding byte, a path
+    // without its NUL or another label's string does not matter to it;
+    // the full decode refuses all three.
     let mut padded = raw.to_vec();
     padded[33] = 1;
     assert_eq!(
@@ -209,6 +211,7 @@ fn labels_read_from_an_item_check_the_label_they_read() {
         K::BadLayout
     );
     assert_eq!(broken(33, 1, 0).unwrap(), owned(0));
+    assert_eq!(broken(30, b'x', 0).unwrap(), owned(0));
     assert_eq!(broken(strings + 1, b'x', 1).unwrap(), owned(1));
     assert_eq!(
         broken(strings + 1, b'x', 0).unwrap_err().kind(),
@@ -226,8 +229,24 @@ fn labels_read_from_an_item_check_the_label_they_read() {
         K::OutOfBounds
     );
     assert_eq!(broken(table, 8, 0).unwrap_err().kind(), K::OutOfBounds);
-    // A label count past the table's end in the item.
+    // A label count past the table's end in the item; a name length
+    // that moves the table past the item's end.
     assert_eq!(broken(24, 9, 8).unwrap_err().kind(), K::OutOfBounds);
+    assert_eq!(broken(20, 200, 0).unwrap_err().kind(), K::OutOfBounds);
+    // Whatever one byte becomes, reading any label returns (no panic).
+    for at in 0..raw.len() {
+        for byte in [0, 1, 7, 8, 0x7f, 0x80, 0xff] {
+            for index in 0..4 {
+                let _ = broken(at, byte, index);
+            }
+        }
+    }
+    assert_eq!(
+        CgroupsLookupItem::read_labels(&raw[..27])
+            .unwrap_err()
+            .kind(),
+        K::Truncated
+    );
 
     let mut buf = vec![0u8; 1024];
     let mut b = AppsLookupBuilder::new(&mut buf, 1, 1).unwrap();
@@ -245,13 +264,17 @@ fn labels_read_from_an_item_check_the_label_they_read() {
     b.add(7, &entry, &labels).unwrap();
     let n = b.finish();
     let raw = AppsLookupView::raw_item_at(&buf[..n], 0).unwrap();
-    let read = AppsLookupItem::read(raw).unwrap().labels;
+    let read = AppsLookupItem::read_labels(raw).unwrap();
     let decoded = AppsLookupItem::decode(raw).unwrap().labels;
     assert_eq!(read.len(), 2);
     for i in 0..read.len() {
         assert_eq!(read.read(i).unwrap(), decoded.get(i).unwrap());
     }
     assert_eq!(read.read(2).unwrap_err().kind(), K::OutOfBounds);
+    assert_eq!(
+        AppsLookupItem::read_labels(&raw[..59]).unwrap_err().kind(),
+        K::Truncated
+    );
 }
 
 #[test]

@@ -270,6 +270,22 @@ impl<'a> AppsLookupItem<'a> {
             ),
         })
     }
+
+    /// The labels of one encoded item of a response that
+    /// [`decode`](AppsLookupView::decode) accepted, to read one with
+    /// [`Labels::read`], which checks the label it reads: checks only that
+    /// the item holds its fixed header (cheaper than [`read`](Self::read),
+    /// which checks the item's strings). For the C API's label accessors.
+    ///
+    /// # Errors
+    /// `Truncated` below the header size.
+    #[doc(hidden)]
+    pub fn read_labels(item: &'a [u8]) -> Result<Labels<'a>, CodecError> {
+        if item.len() < APPS_LOOKUP_ITEM_HEADER_LEN {
+            return Err(codec_err::truncated("apps lookup item", item.len()));
+        }
+        Ok(labels_unchecked(item))
+    }
 }
 
 /// Fully validates one item and returns its view.
@@ -337,8 +353,6 @@ pub(crate) fn decode_item(item: &[u8]) -> Result<AppsLookupItem<'_>, CodecError>
 /// Reads an item that [`decode_item`] already accepted, without checking
 /// it again (views validate every item once, when they are created).
 fn read_item(item: &[u8]) -> AppsLookupItem<'_> {
-    let label_count = usize::from(get_u16(item, 56));
-    let table = align8(fixed_end_unchecked(item, &[32, 40, 48]));
     AppsLookupItem {
         pid: get_u32(item, 8),
         entry: AppsEntry {
@@ -352,8 +366,19 @@ fn read_item(item: &[u8]) -> AppsLookupItem<'_> {
             cgroup_path: str_unchecked(item, 40),
             cgroup_name: str_unchecked(item, 48),
         },
-        labels: Labels::new(item, table, label_count),
+        labels: labels_unchecked(item),
     }
+}
+
+/// The labels of an item at least a fixed header long, where its string
+/// fields place the table (unchecked: [`Labels::read`] checks the label
+/// it reads; a decoded item's table is where they say).
+fn labels_unchecked(item: &[u8]) -> Labels<'_> {
+    Labels::new(
+        item,
+        align8(fixed_end_unchecked(item, [32, 40, 48])),
+        usize::from(get_u16(item, 56)),
+    )
 }
 
 fn check_item(item: &[u8]) -> Result<(), CodecError> {

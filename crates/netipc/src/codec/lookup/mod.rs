@@ -107,18 +107,20 @@ impl<'a> Labels<'a> {
         })
     }
 
-    /// Label `index` of an item read with `CgroupsLookupItem::read` or
-    /// `AppsLookupItem::read` (which do not check the label table),
-    /// checking only that its table entry lies inside the item and that
-    /// its key and value lie inside it and end with a NUL (what a reader
-    /// relies on); the other rules were checked by the response's decode.
-    /// For readers that keep only an item's bytes (the C API's item
-    /// views): reading one label costs what that label's size costs.
+    /// Label `index` of the labels that `read_labels` or `read` of
+    /// `CgroupsLookupItem` or `AppsLookupItem` found (they do not check
+    /// the label table), checking only that its table entry lies inside
+    /// the item and that its key and value lie inside it and end with a
+    /// NUL (what a reader relies on); the other rules were checked by the
+    /// response's decode. For readers that keep only an item's bytes (the
+    /// C API's item views): reading one label costs what that label's size
+    /// costs.
     ///
     /// # Errors
     /// `OutOfBounds` for an index past the end or an entry or string
     /// outside the item; `MissingNul`.
     #[doc(hidden)]
+    #[inline]
     pub fn read(&self, index: usize) -> Result<Label<'a>, CodecError> {
         if index >= self.count {
             return Err(codec_err::bounds(

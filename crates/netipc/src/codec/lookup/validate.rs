@@ -280,10 +280,11 @@ pub(crate) fn str_unchecked(item: &[u8], at: usize) -> &[u8] {
 }
 
 /// The end of the fixed strings of a validated item (the furthest NUL + 1).
-pub(crate) fn fixed_end_unchecked(item: &[u8], string_fields: &[usize]) -> usize {
+#[inline]
+pub(crate) fn fixed_end_unchecked<const N: usize>(item: &[u8], string_fields: [usize; N]) -> usize {
     string_fields
-        .iter()
-        .map(|&at| (get_u32(item, at) as usize).saturating_add(get_u32(item, at + 4) as usize) + 1)
+        .into_iter()
+        .map(|at| (get_u32(item, at) as usize).saturating_add(get_u32(item, at + 4) as usize) + 1)
         .max()
         .unwrap_or(0)
 }
@@ -292,6 +293,7 @@ pub(crate) fn fixed_end_unchecked(item: &[u8], string_fields: &[usize]) -> usize
 /// earlier, checking only what its reader relies on: the entry lies inside
 /// the item, and the key and the value lie after the table's start, inside
 /// the item, and end with a NUL (not the rest of the label rules).
+#[inline]
 pub(crate) fn label_terminated(
     item: &[u8],
     table: usize,
