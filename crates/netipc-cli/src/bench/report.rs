@@ -11,7 +11,7 @@ use super::batch::BatchSize;
 use super::scenarios::{
     WAIT_NONE, WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
-use super::stats::{Latency, Ratio, Row};
+use super::stats::{AtRate, Latency, Ratio, Row};
 use super::{Check, Timing};
 use crate::common::json_text;
 use crate::table::Table;
@@ -73,13 +73,19 @@ impl Machine {
 }
 
 /// The run settings shown with the rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunInfo {
     pub timing: Timing,
     /// `--batch`, when given.
     pub batch: Option<BatchSize>,
     /// How the answers were checked.
     pub check: Check,
+    /// The rates of a run at fixed rates (`--rate`, `--rates`), in calls
+    /// per second; empty: as fast as the pairings go.
+    pub rates: Vec<u64>,
+    /// Whether a run at fixed rates prints one table per scenario, a row
+    /// per rate (`--rates`), rather than one table of every scenario.
+    pub rate_tables: bool,
 }
 
 impl RunInfo {
@@ -151,17 +157,33 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
     }
     let _ = writeln!(
         s,
-        "- each row: {:.1} s warm-up, then {:.1} s measured; client and server in separate processes",
+        "- each row: {:.1} s warm-up, then {:.1} s measured{}; client and server in separate \
+         processes",
         run.timing.warmup.as_secs_f64(),
-        run.timing.duration.as_secs_f64()
+        run.timing.duration.as_secs_f64(),
+        match run.rates.as_slice() {
+            [] => String::new(),
+            [rate] => format!(", both at {} calls/s", count(*rate as f64)),
+            _ => ", both at each rate".to_owned(),
+        }
     );
+    if !run.rates.is_empty() {
+        s.push_str(PACING);
+    }
     s.push_str("- waiting, per row (column `wait`):\n");
     for (wait, text) in WAITS {
         if rows.iter().any(|r| r.wait == *wait) {
             let _ = writeln!(s, "  - `{wait}`: {text}");
         }
     }
-    s.push_str("- latency = from sending a request to its answer, measured by the client\n");
+    if run.rates.is_empty() {
+        s.push_str("- latency = from sending a request to its answer, measured by the client\n");
+    } else {
+        s.push_str(
+            "- latency = from a call's due time to its answer, measured by the client (a call \
+             sent on time: from its send)\n",
+        );
+    }
     let _ = writeln!(s, "- answers checked: {}", run.validation());
     if rows.iter().any(|r| r.batch.is_some()) {
         s.push_str(
@@ -192,6 +214,237 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         );
     }
     s.push('\n');
+    if run.rates.is_empty() {
+        s.push_str(&speed_table(rows));
+    } else {
+        s.push_str(&rate_tables(rows, run));
+    }
+    s.push('\n');
+    // With several rates a scenario has several rows, one after the other.
+    let mut last = None;
+    for r in rows
+        .iter()
+        .filter(|r| last.replace(r.scenario) != Some(r.scenario))
+    {
+        match (r.limit, r.l1) {
+            (Some(limit), Some(l1)) => {
+                let _ = writeln!(
+                    s,
+                    "- `{}` (vs `{limit}`, L1 `{l1}`): {}",
+                    r.scenario, r.summary
+                );
+            }
+            (Some(limit), None) => {
+                let _ = writeln!(s, "- `{}` (vs `{limit}`): {}", r.scenario, r.summary);
+            }
+            (None, _) => {
+                let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
+            }
+        }
+    }
+    let allocating: Vec<&Row> = rows.iter().filter(|r| r.client_allocations > 0).collect();
+    if allocating.is_empty() {
+        s.push_str("\nClient allocations in the measured round trips: none.\n");
+    } else {
+        s.push_str("\nClient allocations in the measured round trips (expected none):\n");
+        for r in allocating {
+            let _ = writeln!(
+                s,
+                "- {}: {} ({:.2} per round trip)",
+                label(r),
+                r.client_allocations,
+                r.client_allocations as f64 / r.round_trips.max(1) as f64
+            );
+        }
+    }
+    for r in rows {
+        if let Some(x) = r.exchanges_per_round_trip.filter(|&x| x > 1.005) {
+            let _ = writeln!(
+                s,
+                "- {}: {x:.2} request/response exchanges per logical call (the L2 client \
+                 split each call into sub-calls that fit the negotiated request and response \
+                 sizes)",
+                label(r)
+            );
+        }
+    }
+    for r in rows {
+        if let Some(n @ 1..) = r.reconnects {
+            let _ = writeln!(
+                s,
+                "- {}: the L2 client reconnected {n} times while measured, so the row \
+                 is not a steady state",
+                label(r)
+            );
+        }
+    }
+    s
+}
+
+/// A row's name in the notes: its scenario, and its rate when it has one.
+fn label(r: &Row) -> String {
+    match &r.rate {
+        None => format!("`{}`", r.scenario),
+        Some(at) => format!(
+            "`{}` at {} calls/s",
+            r.scenario,
+            count(at.target_calls_per_second as f64)
+        ),
+    }
+}
+
+/// How a run at a fixed rate paces its calls (`settings.pacing` of
+/// `--json`).
+const PACING_JSON: &str = "call k of a row is due k/N s after the row's start (N: the rate); \
+     the client sleeps until 10 µs before a due time, then spins (a shorter gap is only spun), \
+     and sends a late call at once; a latency counts from the call's due time; the client CPU \
+     includes the pacing (pacing_cpu_us_per_call is that part)";
+
+/// How a run at a fixed rate paces its calls (a bullet of the header).
+const PACING: &str = "- pacing: call k of a row is due k/N s after the row's start (N: the \
+     rate); the client waits for a due time by sleeping until 10 µs before it, then spinning \
+     (a shorter gap is only spun), and sends a late call at once (`behind`: the share of \
+     calls that were already due when the client was free to send them); a rate the pairing \
+     cannot reach shows the rate it reached (`calls/s`)\n\
+     - CPU per call: client = the client thread, its pacing included (`pacing` is that part, \
+     not subtracted: the CPU time of its sleeps and spins); server = the server process; \
+     total = both; 1 µs per call = 1 ms per 1,000 calls\n";
+
+/// The tables of a run at fixed rates: one table with a row per scenario
+/// (one rate), or one table per scenario with a row per rate (`--rates`).
+fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
+    let mut s = String::new();
+    if !run.rate_tables {
+        let mut table = Table::markdown(&[
+            "scenario",
+            "wait",
+            "target",
+            "calls/s",
+            "client CPU",
+            "pacing",
+            "server CPU",
+            "total CPU",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            "behind",
+        ])
+        .right(&[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+        for r in rows {
+            let l = &r.latency;
+            let mut cells = vec![r.scenario.to_owned(), r.wait.to_owned()];
+            cells.extend(rate_cells(r));
+            cells.extend([l.p50, l.p90, l.p99, l.p999, l.max].map(micros));
+            cells.push(behind(r));
+            table.row(cells);
+        }
+        s.push_str(&table.render());
+        s.push_str(
+            "\ntarget and calls/s: calls (round trips) per second asked for and reached; CPU \
+             in µs per call.\n",
+        );
+        return s + &oversleeps(rows);
+    }
+    let mut start = 0;
+    while start < rows.len() {
+        let scenario = rows[start].scenario;
+        let end = rows[start..]
+            .iter()
+            .position(|r| r.scenario != scenario)
+            .map_or(rows.len(), |n| start + n);
+        let first = &rows[start];
+        let _ = writeln!(s, "### `{scenario}` (wait: {})\n", first.wait);
+        let mut table = Table::markdown(&[
+            "target",
+            "calls/s",
+            "client CPU",
+            "pacing",
+            "server CPU",
+            "total CPU",
+            "p50",
+            "p99",
+            "behind",
+        ])
+        .right(&[0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        for r in &rows[start..end] {
+            let mut cells = rate_cells(r);
+            cells.extend([r.latency.p50, r.latency.p99].map(micros));
+            cells.push(behind(r));
+            table.row(cells);
+        }
+        s.push_str(&table.render());
+        s.push('\n');
+        start = end;
+    }
+    s.push_str(
+        "target and calls/s: calls (round trips) per second asked for and reached; CPU in µs \
+         per call.\n",
+    );
+    s + &oversleeps(rows)
+}
+
+/// A note for every row whose client woke late from 1 % or more of its
+/// sleeps.
+fn oversleeps(rows: &[Row]) -> String {
+    let mut s = String::new();
+    for r in rows {
+        let Some(at) = &r.rate else { continue };
+        if at.overslept_calls * 100 >= r.round_trips.max(1) {
+            let _ = writeln!(
+                s,
+                "- {}: the client woke late from {} of its {} sleeps (by {:.1} µs on average), \
+                 which is in those calls' latency",
+                label(r),
+                at.overslept_calls,
+                at.slept_calls,
+                at.mean_oversleep_us
+            );
+        }
+    }
+    s
+}
+
+/// The target, rate reached and CPU cells of a row at a fixed rate.
+fn rate_cells(r: &Row) -> Vec<String> {
+    let Some(at) = &r.rate else {
+        return vec!["-".to_owned(); 6];
+    };
+    let server = at.server_cpu_us_per_call.map_or("-".to_owned(), cpu_cell);
+    vec![
+        count(at.target_calls_per_second as f64),
+        count(r.round_trips_per_s),
+        cpu_cell(at.client_cpu_us_per_call),
+        cpu_cell(at.pacing_cpu_us_per_call),
+        server,
+        at.total_cpu_us_per_call().map_or("-".to_owned(), cpu_cell),
+    ]
+}
+
+/// The `behind` cell: the share of calls sent late.
+fn behind(r: &Row) -> String {
+    r.rate.as_ref().map_or("-".to_owned(), |at| {
+        format!(
+            "{:.1}%",
+            at.behind_calls as f64 * 100.0 / r.round_trips.max(1) as f64
+        )
+    })
+}
+
+/// CPU microseconds per call: 2 decimals below 10, 1 above.
+fn cpu_cell(us: f64) -> String {
+    if us < 10.0 {
+        format!("{us:.2}")
+    } else {
+        format!("{us:.1}")
+    }
+}
+
+/// The table of a run as fast as it goes: rates, latencies, CPU in cores
+/// and the ratios to the limit and L1 rows.
+fn speed_table(rows: &[Row]) -> String {
+    let mut s = String::new();
     let mut table = Table::markdown(&[
         "scenario",
         "wait",
@@ -260,60 +513,6 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
              the same exchange on a bare session with a hand-written server: the cost of \
              the L2 layer.",
         );
-    }
-    s.push('\n');
-    for r in rows {
-        match (r.limit, r.l1) {
-            (Some(limit), Some(l1)) => {
-                let _ = writeln!(
-                    s,
-                    "- `{}` (vs `{limit}`, L1 `{l1}`): {}",
-                    r.scenario, r.summary
-                );
-            }
-            (Some(limit), None) => {
-                let _ = writeln!(s, "- `{}` (vs `{limit}`): {}", r.scenario, r.summary);
-            }
-            (None, _) => {
-                let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
-            }
-        }
-    }
-    let allocating: Vec<&Row> = rows.iter().filter(|r| r.client_allocations > 0).collect();
-    if allocating.is_empty() {
-        s.push_str("\nClient allocations in the measured round trips: none.\n");
-    } else {
-        s.push_str("\nClient allocations in the measured round trips (expected none):\n");
-        for r in allocating {
-            let _ = writeln!(
-                s,
-                "- `{}`: {} ({:.2} per round trip)",
-                r.scenario,
-                r.client_allocations,
-                r.client_allocations as f64 / r.round_trips.max(1) as f64
-            );
-        }
-    }
-    for r in rows {
-        if let Some(x) = r.exchanges_per_round_trip.filter(|&x| x > 1.005) {
-            let _ = writeln!(
-                s,
-                "- `{}`: {x:.2} request/response exchanges per logical call (the L2 client \
-                 split each call into sub-calls that fit the negotiated request and response \
-                 sizes)",
-                r.scenario
-            );
-        }
-    }
-    for r in rows {
-        if let Some(n @ 1..) = r.reconnects {
-            let _ = writeln!(
-                s,
-                "- `{}`: the L2 client reconnected {n} times while measured, so the row \
-                 is not a steady state",
-                r.scenario
-            );
-        }
     }
     s
 }
@@ -385,6 +584,16 @@ struct CsvRow<'a> {
     batch: Option<String>,
     items_per_round_trip_min: u32,
     items_per_round_trip_max: u32,
+    p90_ns: u64,
+    target_calls_per_s: Option<u64>,
+    client_cpu_us_per_call: Option<f64>,
+    pacing_cpu_us_per_call: Option<f64>,
+    server_cpu_us_per_call: Option<f64>,
+    behind_calls: Option<u64>,
+    waited_calls: Option<u64>,
+    slept_calls: Option<u64>,
+    overslept_calls: Option<u64>,
+    mean_oversleep_us: Option<f64>,
 }
 
 impl<'a> CsvRow<'a> {
@@ -424,6 +633,19 @@ impl<'a> CsvRow<'a> {
             batch: r.batch.map(|b| b.to_string()),
             items_per_round_trip_min: r.items_range.0,
             items_per_round_trip_max: r.items_range.1,
+            p90_ns: l.p90,
+            target_calls_per_s: r.rate.map(|at| at.target_calls_per_second),
+            client_cpu_us_per_call: r.rate.map(|at| places(at.client_cpu_us_per_call, 3)),
+            pacing_cpu_us_per_call: r.rate.map(|at| places(at.pacing_cpu_us_per_call, 3)),
+            server_cpu_us_per_call: r
+                .rate
+                .and_then(|at| at.server_cpu_us_per_call)
+                .map(|us| places(us, 3)),
+            behind_calls: r.rate.map(|at| at.behind_calls),
+            waited_calls: r.rate.map(|at| at.waited_calls),
+            slept_calls: r.rate.map(|at| at.slept_calls),
+            overslept_calls: r.rate.map(|at| at.overslept_calls),
+            mean_oversleep_us: r.rate.map(|at| places(at.mean_oversleep_us, 3)),
         }
     }
 }
@@ -469,6 +691,10 @@ struct Settings {
     batch: Option<String>,
     validation: &'static str,
     waiting: BTreeMap<&'static str, &'static str>,
+    /// The rates of a run at fixed rates, in calls per second (empty: as
+    /// fast as the pairings go), and how the calls were paced.
+    rates: Vec<u64>,
+    pacing: Option<&'static str>,
 }
 
 /// One row of `--json`.
@@ -499,6 +725,8 @@ struct JsonRow<'a> {
     client_allocations: u64,
     reconnects: Option<u32>,
     exchanges_per_round_trip: Option<f64>,
+    /// The fixed-rate numbers of a row measured at a rate.
+    rate: Option<AtRate>,
 }
 
 /// CPU of both sides, in cores.
@@ -540,6 +768,7 @@ impl<'a> Report<'a> {
                 client_allocations: r.client_allocations,
                 reconnects: r.reconnects,
                 exchanges_per_round_trip: r.exchanges_per_round_trip,
+                rate: r.rate,
             })
             .collect();
         Self {
@@ -552,6 +781,8 @@ impl<'a> Report<'a> {
                 batch: run.batch.map(|b| b.to_string()),
                 validation: run.validation(),
                 waiting: WAITS.iter().copied().collect(),
+                rates: run.rates.clone(),
+                pacing: (!run.rates.is_empty()).then_some(PACING_JSON),
             },
             rows,
         }
@@ -609,6 +840,9 @@ mod tests {
                 .starts_with("\"odd, \"\"name\"\"\",raw-packet-pingpong,1,1,10,10,1.0,10.0,10.0,"),
             "{text}"
         );
-        assert!(lines[1].ends_with(",socket,poll,,,,,0,,,,1,1"), "{text}");
+        assert!(
+            lines[1].ends_with(",socket,poll,,,,,0,,,,1,1,10007,,,,,,,,,"),
+            "{text}"
+        );
     }
 }

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::batch::BatchSize;
+use super::pace::Pacing;
 use super::scenarios::Scenario;
 
 /// Largest latency the histogram keeps exactly (larger values saturate).
@@ -49,6 +50,8 @@ pub struct Measurement {
     /// Request/response exchanges of an L2 client during the measurement
     /// (`None` for the other rows): a logical lookup may take several.
     pub exchanges: Option<u32>,
+    /// What the pacing did, at a fixed rate (`None`: as fast as it goes).
+    pub pacing: Option<Pacing>,
 }
 
 /// Latency percentiles in nanoseconds (as `--json` shows them).
@@ -57,6 +60,7 @@ pub struct Latency {
     pub min: u64,
     pub mean: f64,
     pub p50: u64,
+    pub p90: u64,
     pub p95: u64,
     pub p99: u64,
     pub p999: u64,
@@ -69,6 +73,7 @@ impl Latency {
             min: h.min(),
             mean: h.mean(),
             p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
             p95: h.value_at_quantile(0.95),
             p99: h.value_at_quantile(0.99),
             p999: h.value_at_quantile(0.999),
@@ -89,6 +94,61 @@ pub struct Ratio {
     /// p50 latency of the row divided by that of the limit row.
     #[serde(rename = "p50_latency")]
     pub p50: f64,
+}
+
+/// A row measured at a fixed rate (as `--json` shows it): the CPU per
+/// call of both sides and what the client's pacing did. 1 µs per call is
+/// 1 ms per 1,000 calls.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AtRate {
+    /// The rate asked for; the row's `round_trips_per_second` is the rate
+    /// achieved.
+    pub target_calls_per_second: u64,
+    /// CPU time of the client thread per call, its pacing included.
+    pub client_cpu_us_per_call: f64,
+    /// The part of it spent waiting for the due times (sleeping, the
+    /// spin before a due time, reading the CPU clock around a wait).
+    pub pacing_cpu_us_per_call: f64,
+    /// CPU time of the server process per call, when it reports it.
+    pub server_cpu_us_per_call: Option<f64>,
+    /// Calls already due when the client was free to send them (the
+    /// pairing, or the client, was behind the schedule).
+    pub behind_calls: u64,
+    /// Calls the client waited for, of which it slept for `slept_calls`
+    /// (it only spun for the others).
+    pub waited_calls: u64,
+    pub slept_calls: u64,
+    /// Sleeps that ended after the due time, and their mean lateness.
+    pub overslept_calls: u64,
+    pub mean_oversleep_us: f64,
+}
+
+impl AtRate {
+    fn new(pacing: &Pacing, m: &Measurement) -> Self {
+        let calls = m.round_trips.max(1) as f64;
+        let per_call = |d: Duration| d.as_secs_f64() * 1e6 / calls;
+        Self {
+            target_calls_per_second: pacing.rate,
+            client_cpu_us_per_call: per_call(m.client_cpu),
+            pacing_cpu_us_per_call: per_call(pacing.cpu),
+            server_cpu_us_per_call: m
+                .server_cores
+                .map(|cores| cores * m.wall.as_secs_f64() * 1e6 / calls),
+            behind_calls: pacing.behind,
+            waited_calls: pacing.waits,
+            slept_calls: pacing.sleeps,
+            overslept_calls: pacing.overslept,
+            mean_oversleep_us: pacing.oversleep.as_secs_f64() * 1e6
+                / pacing.overslept.max(1) as f64,
+        }
+    }
+
+    /// CPU of both sides per call (the client's alone when the server's
+    /// is unknown).
+    pub fn total_cpu_us_per_call(&self) -> Option<f64> {
+        self.server_cpu_us_per_call
+            .map(|server| server + self.client_cpu_us_per_call)
+    }
 }
 
 /// One finished row of the report.
@@ -132,6 +192,8 @@ pub struct Row {
     /// Filled by [`add_ratios`] when the L1 row of an L2 row was measured
     /// too.
     pub l1_ratio: Option<Ratio>,
+    /// The fixed-rate numbers, for a row measured at a rate.
+    pub rate: Option<AtRate>,
 }
 
 impl Row {
@@ -166,6 +228,7 @@ impl Row {
                 .map(|n| f64::from(n) / m.round_trips.max(1) as f64),
             ratio: None,
             l1_ratio: None,
+            rate: m.pacing.as_ref().map(|pacing| AtRate::new(pacing, m)),
         }
     }
 
@@ -217,6 +280,7 @@ pub fn measured(name: &str, micros: &[u64], items: u32) -> Row {
         allocations: 0,
         reconnects: None,
         exchanges: None,
+        pacing: None,
     };
     Row::new(super::scenarios::find(name).unwrap(), &m)
 }
