@@ -815,6 +815,10 @@ fn micros(ns: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::super::pace::Pacing;
+    use super::super::stats::measured_at;
     use super::*;
 
     #[test]
@@ -844,5 +848,191 @@ mod tests {
             lines[1].ends_with(",socket,poll,,,,,0,,,,1,1,10007,,,,,,,,,"),
             "{text}"
         );
+    }
+
+    fn pacing(rate: u64, behind: u64, overslept: u64) -> Pacing {
+        Pacing {
+            rate,
+            behind,
+            waits: 1000 - behind,
+            sleeps: 1000 - behind,
+            overslept,
+            oversleep: Duration::from_micros(overslept * 20),
+            cpu: Duration::from_millis(50),
+        }
+    }
+
+    fn run_at(rates: &[u64], rate_tables: bool) -> RunInfo {
+        RunInfo {
+            timing: Timing {
+                warmup: Duration::from_millis(200),
+                duration: Duration::from_secs(1),
+            },
+            batch: None,
+            check: Check::BenchData,
+            rates: rates.to_vec(),
+            rate_tables,
+        }
+    }
+
+    fn machine() -> Machine {
+        Machine {
+            cpu: Some("a CPU".to_owned()),
+            cores: 2,
+            os: "an OS".to_owned(),
+            arch: "x86_64",
+            load: Some("0.50 0.40 0.30".to_owned()),
+        }
+    }
+
+    /// The cells of the Markdown table row that begins with `first`.
+    fn cells<'a>(text: &'a str, first: &str) -> Vec<&'a str> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix('|')?.strip_suffix('|'))
+            .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>())
+            .find(|c| c[0] == first)
+            .unwrap_or_else(|| panic!("no row {first:?} in\n{text}"))
+    }
+
+    #[test]
+    fn one_rate_is_one_table_of_every_scenario() {
+        let rows = [
+            measured_at("raw-shm-pingpong", &[2; 1000], pacing(1000, 0, 0)),
+            measured_at("shm-pingpong", &[4; 1000], pacing(1000, 100, 50)),
+        ];
+        let text = render(Format::Markdown, &rows, &machine(), &run_at(&[1000], false));
+        assert!(text.contains("both at 1,000 calls/s"), "{text}");
+        assert!(
+            text.contains("- load average at start: 0.50 0.40 0.30"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- pacing: call k of a row is due k/N s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- latency = from a call's due time"),
+            "{text}"
+        );
+        assert_eq!(
+            cells(&text, "scenario"),
+            [
+                "scenario",
+                "wait",
+                "target",
+                "calls/s",
+                "client CPU",
+                "pacing",
+                "server CPU",
+                "total CPU",
+                "p50",
+                "p90",
+                "p99",
+                "p99.9",
+                "max",
+                "behind"
+            ]
+        );
+        assert_eq!(
+            cells(&text, "shm-pingpong"),
+            [
+                "shm-pingpong",
+                "spin+sleep",
+                "1,000",
+                "1,000",
+                "500.0",
+                "50.0",
+                "250.0",
+                "750.0",
+                "4.0 µs",
+                "4.0 µs",
+                "4.0 µs",
+                "4.0 µs",
+                "4.0 µs",
+                "10.0%"
+            ]
+        );
+        // 5 % of its calls woke late: a note; the limit row's did not.
+        assert!(
+            text.contains(
+                "- `shm-pingpong` at 1,000 calls/s: the client woke late from 50 of its 900 \
+                 sleeps (by 20.0 µs on average)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("- `raw-shm-pingpong` at"), "{text}");
+        // No ratios at a fixed rate.
+        assert!(!text.contains("vs limit"), "{text}");
+    }
+
+    #[test]
+    fn several_rates_are_a_table_per_scenario_with_a_row_per_rate() {
+        let rates = [1000, 10_000, 100_000];
+        let rows: Vec<Row> = ["uds-pingpong", "l2-increment"]
+            .into_iter()
+            .flat_map(|name| rates.map(|rate| measured_at(name, &[30; 1000], pacing(rate, 0, 0))))
+            .collect();
+        let text = render(Format::Markdown, &rows, &machine(), &run_at(&rates, true));
+        assert!(text.contains("both at each rate"), "{text}");
+        let uds = text.find("### `uds-pingpong` (wait: poll)").expect(&text);
+        let l2 = text.find("### `l2-increment` (wait: poll)").expect(&text);
+        assert!(uds < l2, "{text}");
+        let table = |from: usize| {
+            text[from..]
+                .lines()
+                .skip(2)
+                .take_while(|l| l.starts_with('|'))
+                .filter(|l| !l.starts_with("|-"))
+                .map(|l| l.split('|').map(str::trim).nth(1).unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            table(uds),
+            ["target", "1,000", "10,000", "100,000"],
+            "{text}"
+        );
+        assert_eq!(table(l2).len(), 4, "{text}");
+        assert_eq!(
+            cells(&text, "10,000"),
+            [
+                "10,000", "1,000", "500.0", "50.0", "250.0", "750.0", "30.0 µs", "30.0 µs", "0.0%"
+            ]
+        );
+        // Each scenario is described once.
+        assert_eq!(text.matches("- `l2-increment` (vs").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn paced_rows_in_csv_and_json() {
+        let rows = [measured_at("uds-pingpong", &[30; 1000], pacing(1000, 7, 0))];
+        let text = csv(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with(
+                ",p90_ns,target_calls_per_s,client_cpu_us_per_call,pacing_cpu_us_per_call,\
+                 server_cpu_us_per_call,behind_calls,waited_calls,slept_calls,overslept_calls,\
+                 mean_oversleep_us"
+            ),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with(",30015,1000,500.0,50.0,250.0,7,993,993,0,0.0"),
+            "{text}"
+        );
+        let json = render(Format::Json, &rows, &machine(), &run_at(&[1000], false));
+        let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(v["settings"]["rates"], serde_json::json!([1000]));
+        assert!(v["settings"]["pacing"].as_str().is_some(), "{v:#}");
+        let at = &v["rows"][0]["rate"];
+        assert_eq!(at["target_calls_per_second"], 1000, "{v:#}");
+        assert_eq!(at["behind_calls"], 7, "{v:#}");
+        assert_eq!(at["server_cpu_us_per_call"], 250.0, "{v:#}");
+        assert_eq!(v["rows"][0]["latency_ns"]["p90"], 30015, "{v:#}");
+        // A run as fast as it goes has no rate.
+        let plain = [super::super::stats::measured("uds-pingpong", &[30; 10], 1)];
+        let json = render(Format::Json, &plain, &machine(), &run_at(&[], false));
+        let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert!(v["rows"][0]["rate"].is_null(), "{v:#}");
+        assert!(v["settings"]["pacing"].is_null(), "{v:#}");
     }
 }

@@ -143,8 +143,7 @@ impl AtRate {
         }
     }
 
-    /// CPU of both sides per call (the client's alone when the server's
-    /// is unknown).
+    /// CPU of both sides per call (`None` when the server's is unknown).
     pub fn total_cpu_us_per_call(&self) -> Option<f64> {
         self.server_cpu_us_per_call
             .map(|server| server + self.client_cpu_us_per_call)
@@ -263,6 +262,20 @@ pub fn add_ratios(rows: &mut [Row]) {
 /// `items` items, in one second.
 #[cfg(test)]
 pub fn measured(name: &str, micros: &[u64], items: u32) -> Row {
+    measured_paced(name, micros, items, None)
+}
+
+/// The row of scenario `name` after calls of `micros` µs each, in one
+/// second, paced as `pacing` says.
+#[cfg(test)]
+pub fn measured_at(name: &str, micros: &[u64], pacing: Pacing) -> Row {
+    measured_paced(name, micros, 1, Some(pacing))
+}
+
+/// As [`measured`], with the client's pacing: 0.5 s of client CPU, a
+/// server using 0.25 cores.
+#[cfg(test)]
+fn measured_paced(name: &str, micros: &[u64], items: u32, pacing: Option<Pacing>) -> Row {
     let mut latency = latency_histogram();
     for &us in micros {
         latency.record(us * 1000).unwrap();
@@ -280,7 +293,7 @@ pub fn measured(name: &str, micros: &[u64], items: u32) -> Row {
         allocations: 0,
         reconnects: None,
         exchanges: None,
-        pacing: None,
+        pacing,
     };
     Row::new(super::scenarios::find(name).unwrap(), &m)
 }
@@ -342,5 +355,47 @@ mod tests {
         // Its L1 row (uds-pingpong) was not measured.
         assert!(rows[3].l1_ratio.is_none());
         assert!(rows[3].ratio.is_some());
+    }
+
+    #[test]
+    fn a_paced_row_has_the_cpu_of_both_sides_per_call() {
+        let pacing = Pacing {
+            rate: 1000,
+            behind: 9,
+            waits: 990,
+            sleeps: 980,
+            overslept: 4,
+            oversleep: Duration::from_micros(10),
+            cpu: Duration::from_millis(100),
+        };
+        let row = measured_at("shm-pingpong", &[3; 1000], pacing);
+        let at = row.rate.expect("a paced row");
+        assert_eq!(at.target_calls_per_second, 1000);
+        // 0.5 s of client CPU, 0.1 s of it pacing, and 0.25 server cores
+        // over 1 s, in 1000 calls.
+        assert!((at.client_cpu_us_per_call - 500.0).abs() < 1e-9, "{at:?}");
+        assert!((at.pacing_cpu_us_per_call - 100.0).abs() < 1e-9, "{at:?}");
+        let server = at.server_cpu_us_per_call.expect("server CPU");
+        assert!((server - 250.0).abs() < 1e-9, "{at:?}");
+        assert!((at.total_cpu_us_per_call().unwrap() - 750.0).abs() < 1e-9);
+        assert_eq!(
+            (
+                at.behind_calls,
+                at.waited_calls,
+                at.slept_calls,
+                at.overslept_calls
+            ),
+            (9, 990, 980, 4)
+        );
+        assert!((at.mean_oversleep_us - 2.5).abs() < 1e-9, "{at:?}");
+        assert!((row.round_trips_per_s - 1000.0).abs() < 1e-9);
+        assert_eq!(row.latency.p90, row.latency.p50);
+        // Unknown server CPU: no total.
+        let blind = AtRate {
+            server_cpu_us_per_call: None,
+            ..at
+        };
+        assert_eq!(blind.total_cpu_us_per_call(), None);
+        assert!(measured("shm-pingpong", &[3; 10], 1).rate.is_none());
     }
 }
