@@ -8,6 +8,7 @@ use procfs_core::{CpuInfo, FromRead, LoadAverage};
 use serde::Serialize;
 
 use super::batch::BatchSize;
+use super::pace;
 use super::scenarios::{
     WAIT_NONE, WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
@@ -168,7 +169,17 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         }
     );
     if !run.rates.is_empty() {
-        s.push_str(PACING);
+        let _ = writeln!(
+            s,
+            "- pacing: {}; `behind`: the share of calls already due when the client was free \
+             to send them",
+            pacing_text()
+        );
+        s.push_str(
+            "- CPU per call: client = the client thread, its pacing included (`pacing` is that \
+             part: the CPU time of its sleeps and spins); server = the server process; total = \
+             both; 1 µs per call = 1 ms per 1,000 calls\n",
+        );
     }
     s.push_str("- waiting, per row (column `wait`):\n");
     for (wait, text) in WAITS {
@@ -294,21 +305,17 @@ fn label(r: &Row) -> String {
 }
 
 /// How a run at a fixed rate paces its calls (`settings.pacing` of
-/// `--json`).
-const PACING_JSON: &str = "call k of a row is due k/N s after the row's start (N: the rate); \
-     the client sleeps until 10 µs before a due time, then spins (a shorter gap is only spun), \
-     and sends a late call at once; a latency counts from the call's due time; the client CPU \
-     includes the pacing (pacing_cpu_us_per_call is that part)";
-
-/// How a run at a fixed rate paces its calls (a bullet of the header).
-const PACING: &str = "- pacing: call k of a row is due k/N s after the row's start (N: the \
-     rate); the client waits for a due time by sleeping until 10 µs before it, then spinning \
-     (a shorter gap is only spun), and sends a late call at once (`behind`: the share of \
-     calls that were already due when the client was free to send them); a rate the pairing \
-     cannot reach shows the rate it reached (`calls/s`)\n\
-     - CPU per call: client = the client thread, its pacing included (`pacing` is that part, \
-     not subtracted: the CPU time of its sleeps and spins); server = the server process; \
-     total = both; 1 µs per call = 1 ms per 1,000 calls\n";
+/// `--json`, and a bullet of the Markdown header).
+fn pacing_text() -> String {
+    format!(
+        "call k of a row is due k/N s after the row's start (N: the rate); the client sleeps \
+         until {} µs before a due time, then spins (a shorter gap is only spun), and sends a \
+         late call at once; a latency counts from the call's due time; the client CPU includes \
+         the pacing (shown apart, not subtracted); a rate the pairing cannot reach shows the \
+         rate it reached",
+        pace::SPIN.as_micros()
+    )
+}
 
 /// The tables of a run at fixed rates: one table with a row per scenario
 /// (one rate), or one table per scenario with a row per rate (`--rates`).
@@ -345,7 +352,7 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
             "\ntarget and calls/s: calls (round trips) per second asked for and reached; CPU \
              in µs per call.\n",
         );
-        return s + &oversleeps(rows);
+        return s + &rate_notes(rows);
     }
     let mut start = 0;
     while start < rows.len() {
@@ -382,15 +389,30 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
         "target and calls/s: calls (round trips) per second asked for and reached; CPU in µs \
          per call.\n",
     );
-    s + &oversleeps(rows)
+    s + &rate_notes(rows)
 }
 
-/// A note for every row whose client woke late from 1 % or more of its
-/// sleeps.
-fn oversleeps(rows: &[Row]) -> String {
+/// A row at a fixed rate that reached less than this share of its target
+/// could not keep up (a row that keeps up reaches about all of it: only
+/// the last call's latency is beyond its last due time).
+const KEPT_UP: f64 = 0.95;
+
+/// The notes of the rows at a fixed rate: a row that could not keep up,
+/// and one whose client woke late from 1 % or more of its calls.
+fn rate_notes(rows: &[Row]) -> String {
     let mut s = String::new();
     for r in rows {
         let Some(at) = &r.rate else { continue };
+        if r.round_trips_per_s < at.target_calls_per_second as f64 * KEPT_UP {
+            let _ = writeln!(
+                s,
+                "- {} reached {} calls/s: the pairing could not keep up, so its calls fell ever \
+                 further behind their due times, and its latencies (from the due times) measure \
+                 that backlog, not a call",
+                label(r),
+                count(r.round_trips_per_s)
+            );
+        }
         if at.overslept_calls * 100 >= r.round_trips.max(1) {
             let _ = writeln!(
                 s,
@@ -694,7 +716,7 @@ struct Settings {
     /// The rates of a run at fixed rates, in calls per second (empty: as
     /// fast as the pairings go), and how the calls were paced.
     rates: Vec<u64>,
-    pacing: Option<&'static str>,
+    pacing: Option<String>,
 }
 
 /// One row of `--json`.
@@ -782,7 +804,7 @@ impl<'a> Report<'a> {
                 validation: run.validation(),
                 waiting: WAITS.iter().copied().collect(),
                 rates: run.rates.clone(),
-                pacing: (!run.rates.is_empty()).then_some(PACING_JSON),
+                pacing: (!run.rates.is_empty()).then(pacing_text),
             },
             rows,
         }
@@ -963,6 +985,25 @@ mod tests {
         assert!(!text.contains("- `raw-shm-pingpong` at"), "{text}");
         // No ratios at a fixed rate.
         assert!(!text.contains("vs limit"), "{text}");
+        // 1,000 calls in 1 s at 10,000 calls/s: a backlog.
+        let fast = [measured_at(
+            "shm-pingpong",
+            &[4; 1000],
+            pacing(10_000, 999, 0),
+        )];
+        let text = render(
+            Format::Markdown,
+            &fast,
+            &machine(),
+            &run_at(&[10_000], false),
+        );
+        assert!(
+            text.contains(
+                "- `shm-pingpong` at 10,000 calls/s reached 1,000 calls/s: the pairing could not \
+                 keep up"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -998,6 +1039,13 @@ mod tests {
                 "10,000", "1,000", "500.0", "50.0", "250.0", "750.0", "30.0 µs", "30.0 µs", "0.0%"
             ]
         );
+        // 1,000 calls in 1 s keep up with 1,000 calls/s only.
+        assert_eq!(text.matches("could not keep up").count(), 4, "{text}");
+        assert!(
+            text.contains("- `uds-pingpong` at 10,000 calls/s reached 1,000 calls/s"),
+            "{text}"
+        );
+        assert!(!text.contains("at 1,000 calls/s reached"), "{text}");
         // Each scenario is described once.
         assert_eq!(text.matches("- `l2-increment` (vs").count(), 1, "{text}");
     }
