@@ -172,7 +172,8 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         let _ = writeln!(
             s,
             "- pacing: {}; `behind`: the share of calls already due when the client was free \
-             to send them",
+             to send them; `woke late`: the share of calls whose sleep ended after their due \
+             time (the client's own lateness, in their latency)",
             pacing_text()
         );
         s.push_str(
@@ -337,14 +338,15 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
             "p99.9",
             "max",
             "behind",
+            "woke late",
         ])
-        .right(&[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+        .right(&[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
         for r in rows {
             let l = &r.latency;
             let mut cells = vec![r.scenario.to_owned(), r.wait.to_owned()];
             cells.extend(rate_cells(r));
             cells.extend([l.p50, l.p90, l.p99, l.p999, l.max].map(micros));
-            cells.push(behind(r));
+            cells.extend(late(r));
             table.row(cells);
         }
         s.push_str(&table.render());
@@ -373,12 +375,13 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
             "p50",
             "p99",
             "behind",
+            "woke late",
         ])
-        .right(&[0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        .right(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         for r in &rows[start..end] {
             let mut cells = rate_cells(r);
             cells.extend([r.latency.p50, r.latency.p99].map(micros));
-            cells.push(behind(r));
+            cells.extend(late(r));
             table.row(cells);
         }
         s.push_str(&table.render());
@@ -397,8 +400,7 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
 /// the last call's latency is beyond its last due time).
 const KEPT_UP: f64 = 0.95;
 
-/// The notes of the rows at a fixed rate: a row that could not keep up,
-/// and one whose client woke late from 1 % or more of its calls.
+/// The notes of the rows at a fixed rate: a row that could not keep up.
 fn rate_notes(rows: &[Row]) -> String {
     let mut s = String::new();
     for r in rows {
@@ -411,17 +413,6 @@ fn rate_notes(rows: &[Row]) -> String {
                  that backlog, not a call",
                 label(r),
                 count(r.round_trips_per_s)
-            );
-        }
-        if at.overslept_calls * 100 >= r.round_trips.max(1) {
-            let _ = writeln!(
-                s,
-                "- {}: the client woke late from {} of its {} sleeps (by {:.1} µs on average), \
-                 which is in those calls' latency",
-                label(r),
-                at.overslept_calls,
-                at.slept_calls,
-                at.mean_oversleep_us
             );
         }
     }
@@ -444,14 +435,15 @@ fn rate_cells(r: &Row) -> Vec<String> {
     ]
 }
 
-/// The `behind` cell: the share of calls sent late.
-fn behind(r: &Row) -> String {
-    r.rate.as_ref().map_or("-".to_owned(), |at| {
-        format!(
-            "{:.1}%",
-            at.behind_calls as f64 * 100.0 / r.round_trips.max(1) as f64
-        )
-    })
+/// The `behind` and `woke late` cells: the share of calls already due
+/// when the client was free to send them, and of calls whose sleep ended
+/// after their due time.
+fn late(r: &Row) -> [String; 2] {
+    let Some(at) = &r.rate else {
+        return ["-".to_owned(), "-".to_owned()];
+    };
+    let share = |n: u64| format!("{:.1}%", n as f64 * 100.0 / r.round_trips.max(1) as f64);
+    [share(at.behind_calls), share(at.overslept_calls)]
 }
 
 /// CPU microseconds per call: 2 decimals below 10, 1 above.
@@ -952,7 +944,8 @@ mod tests {
                 "p99",
                 "p99.9",
                 "max",
-                "behind"
+                "behind",
+                "woke late"
             ]
         );
         assert_eq!(
@@ -971,18 +964,12 @@ mod tests {
                 "4.0 µs",
                 "4.0 µs",
                 "4.0 µs",
-                "10.0%"
+                "10.0%",
+                "5.0%"
             ]
         );
-        // 5 % of its calls woke late: a note; the limit row's did not.
-        assert!(
-            text.contains(
-                "- `shm-pingpong` at 1,000 calls/s: the client woke late from 50 of its 900 \
-                 sleeps (by 20.0 µs on average)"
-            ),
-            "{text}"
-        );
-        assert!(!text.contains("- `raw-shm-pingpong` at"), "{text}");
+        // Both rows kept up.
+        assert!(!text.contains("could not keep up"), "{text}");
         // No ratios at a fixed rate.
         assert!(!text.contains("vs limit"), "{text}");
         // 1,000 calls in 1 s at 10,000 calls/s: a backlog.
@@ -1036,7 +1023,8 @@ mod tests {
         assert_eq!(
             cells(&text, "10,000"),
             [
-                "10,000", "1,000", "500.0", "50.0", "250.0", "750.0", "30.0 µs", "30.0 µs", "0.0%"
+                "10,000", "1,000", "500.0", "50.0", "250.0", "750.0", "30.0 µs", "30.0 µs", "0.0%",
+                "0.0%"
             ]
         );
         // 1,000 calls in 1 s keep up with 1,000 calls/s only.
