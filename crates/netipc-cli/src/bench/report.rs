@@ -400,23 +400,22 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
 /// the last call's latency is beyond its last due time).
 const KEPT_UP: f64 = 0.95;
 
-/// The notes of the rows at a fixed rate: a row that could not keep up.
+/// Whether a row at a fixed rate could not keep up with it.
+fn fell_behind(r: &Row) -> bool {
+    r.rate
+        .as_ref()
+        .is_some_and(|at| r.round_trips_per_s < at.target_calls_per_second as f64 * KEPT_UP)
+}
+
+/// The note on the rows that could not keep up, when there are some.
 fn rate_notes(rows: &[Row]) -> String {
-    let mut s = String::new();
-    for r in rows {
-        let Some(at) = &r.rate else { continue };
-        if r.round_trips_per_s < at.target_calls_per_second as f64 * KEPT_UP {
-            let _ = writeln!(
-                s,
-                "- {} reached {} calls/s: the pairing could not keep up, so its calls fell ever \
-                 further behind their due times, and its latencies (from the due times) measure \
-                 that backlog, not a call",
-                label(r),
-                count(r.round_trips_per_s)
-            );
-        }
+    if !rows.iter().any(fell_behind) {
+        return String::new();
     }
-    s
+    "`*`: the pairing could not keep up with the target, so its calls fell ever further \
+     behind their due times, and its latencies (from the due times) measure that backlog, \
+     not a call.\n"
+        .to_owned()
 }
 
 /// The target, rate reached and CPU cells of a row at a fixed rate.
@@ -427,7 +426,7 @@ fn rate_cells(r: &Row) -> Vec<String> {
     let server = at.server_cpu_us_per_call.map_or("-".to_owned(), cpu_cell);
     vec![
         count(at.target_calls_per_second as f64),
-        count(r.round_trips_per_s),
+        count(r.round_trips_per_s) + if fell_behind(r) { " *" } else { "" },
         cpu_cell(at.client_cpu_us_per_call),
         cpu_cell(at.pacing_cpu_us_per_call),
         server,
@@ -984,11 +983,9 @@ mod tests {
             &machine(),
             &run_at(&[10_000], false),
         );
+        assert_eq!(cells(&text, "shm-pingpong")[3], "1,000 *", "{text}");
         assert!(
-            text.contains(
-                "- `shm-pingpong` at 10,000 calls/s reached 1,000 calls/s: the pairing could not \
-                 keep up"
-            ),
+            text.contains("`*`: the pairing could not keep up with the target"),
             "{text}"
         );
     }
@@ -1023,17 +1020,13 @@ mod tests {
         assert_eq!(
             cells(&text, "10,000"),
             [
-                "10,000", "1,000", "500.0", "50.0", "250.0", "750.0", "30.0 µs", "30.0 µs", "0.0%",
-                "0.0%"
+                "10,000", "1,000 *", "500.0", "50.0", "250.0", "750.0", "30.0 µs", "30.0 µs",
+                "0.0%", "0.0%"
             ]
         );
         // 1,000 calls in 1 s keep up with 1,000 calls/s only.
-        assert_eq!(text.matches("could not keep up").count(), 4, "{text}");
-        assert!(
-            text.contains("- `uds-pingpong` at 10,000 calls/s reached 1,000 calls/s"),
-            "{text}"
-        );
-        assert!(!text.contains("at 1,000 calls/s reached"), "{text}");
+        assert_eq!(text.matches("| 1,000 * |").count(), 4, "{text}");
+        assert_eq!(text.matches("could not keep up").count(), 1, "{text}");
         // Each scenario is described once.
         assert_eq!(text.matches("- `l2-increment` (vs").count(), 1, "{text}");
     }
