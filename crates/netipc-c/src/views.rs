@@ -9,18 +9,19 @@
 //! check the directory entry of the item they read, then the snapshot item
 //! in full (snapshots are checked lazily, as in Rust) or, for lookup items
 //! (checked whole by the decode), that the strings they return lie inside
-//! the item and end with a NUL. Reading every item costs what the
-//! payload's size costs.
+//! the item and end with a NUL; label accessors check the same of the one
+//! label they read and its table entry. Reading every item and label
+//! costs what the payload's size costs.
 
 #![allow(non_camel_case_types)]
 
 use std::ffi::c_void;
 
+use netipc::CodecError;
 use netipc::codec::{
     AppsLookupItem, AppsLookupView, CgroupsLookupItem, CgroupsLookupView, Labels, SnapshotItem,
     SnapshotView,
 };
-use netipc::{CodecError, CodecErrorKind};
 
 use crate::builders::{nipc_label_t, nipc_str_view_t};
 use crate::error::nipc_error_t;
@@ -575,8 +576,9 @@ impl ItemBytes for nipc_apps_lookup_item_view_t {
     }
 }
 
-/// Label `index` of `item` into `out`, the item's label table checked by
-/// `labels` (a full decode of the item).
+/// Label `index` of `item` into `out`: `labels` reads the item's fixed
+/// part as the item accessors do, then [`Labels::read`] checks that one
+/// label's table entry and strings.
 ///
 /// # Safety
 /// `item`, when not NULL, must point to an item view whose response is
@@ -595,9 +597,8 @@ unsafe fn item_label<I: ItemBytes>(
         // SAFETY: the item's bytes are valid by the caller's contract.
         let bytes = unsafe { payload(ptr, len as usize) }?;
         let label = labels(bytes)
-            .map_err(codec)?
-            .get(index as usize)
-            .ok_or(nipc_error_t::from_codec(CodecErrorKind::OutOfBounds))?;
+            .and_then(|l| l.read(index as usize))
+            .map_err(codec)?;
         out.set(nipc_label_t {
             key: str_of(label.key),
             value: str_of(label.value),
@@ -622,7 +623,7 @@ pub unsafe extern "C" fn nipc_cgroups_lookup_item_label(
     // SAFETY: the caller's contract.
     unsafe {
         item_label(item, index, out, |b| {
-            CgroupsLookupItem::decode(b).map(|i| i.labels)
+            CgroupsLookupItem::read(b).map(|i| i.labels)
         })
     }
 }
@@ -642,7 +643,7 @@ pub unsafe extern "C" fn nipc_apps_lookup_item_label(
     // SAFETY: the caller's contract.
     unsafe {
         item_label(item, index, out, |b| {
-            AppsLookupItem::decode(b).map(|i| i.labels)
+            AppsLookupItem::read(b).map(|i| i.labels)
         })
     }
 }

@@ -171,6 +171,90 @@ fn lookup_items_read_from_the_payload_match_the_view() {
 }
 
 #[test]
+fn labels_read_from_an_item_check_the_label_they_read() {
+    let mut buf = vec![0u8; 1024];
+    let mut b = CgroupsLookupBuilder::new(&mut buf, 1, 1).unwrap();
+    let labels = [("k", "v"), ("key", "")];
+    b.add(b"/p", &CgroupsEntry::known(1, b"n"), &labels)
+        .unwrap();
+    let n = b.finish();
+    let raw = CgroupsLookupView::raw_item_at(&buf[..n], 0).unwrap();
+    let read = CgroupsLookupItem::read(raw).unwrap().labels;
+    let decoded = CgroupsLookupItem::decode(raw).unwrap().labels;
+    assert_eq!(read.len(), 2);
+    for i in 0..read.len() {
+        assert_eq!(read.read(i).unwrap(), decoded.get(i).unwrap());
+    }
+    assert_eq!(read.read(2).unwrap_err().kind(), K::OutOfBounds);
+
+    // "/p\0n\0" after the 28-byte header, the table at 40, the strings at 72.
+    let (table, strings) = (40, 72);
+    assert_eq!(&raw[strings..strings + 4], b"k\0v\0");
+    let broken = |at: usize, byte: u8, index: usize| {
+        let mut item = raw.to_vec();
+        item[at] = byte;
+        let label = CgroupsLookupItem::read(&item).unwrap().labels.read(index);
+        label.map(|l| (l.key.to_vec(), l.value.to_vec()))
+    };
+    let owned = |i: usize| {
+        let l = decoded.get(i).unwrap();
+        (l.key.to_vec(), l.value.to_vec())
+    };
+    // Only the label read is checked: a broken padding byte or another
+    // label's string does not matter to it; the full decode refuses both.
+    let mut padded = raw.to_vec();
+    padded[33] = 1;
+    assert_eq!(
+        CgroupsLookupItem::decode(&padded).unwrap_err().kind(),
+        K::BadLayout
+    );
+    assert_eq!(broken(33, 1, 0).unwrap(), owned(0));
+    assert_eq!(broken(strings + 1, b'x', 1).unwrap(), owned(1));
+    assert_eq!(
+        broken(strings + 1, b'x', 0).unwrap_err().kind(),
+        K::MissingNul
+    );
+    assert_eq!(
+        broken(strings + 3, b'x', 0).unwrap_err().kind(),
+        K::MissingNul
+    );
+    // A key offset past the item, a value length past it, an offset
+    // before the table.
+    assert_eq!(broken(table + 1, 9, 0).unwrap_err().kind(), K::OutOfBounds);
+    assert_eq!(
+        broken(table + 12, 200, 0).unwrap_err().kind(),
+        K::OutOfBounds
+    );
+    assert_eq!(broken(table, 8, 0).unwrap_err().kind(), K::OutOfBounds);
+    // A label count past the table's end in the item.
+    assert_eq!(broken(24, 9, 8).unwrap_err().kind(), K::OutOfBounds);
+
+    let mut buf = vec![0u8; 1024];
+    let mut b = AppsLookupBuilder::new(&mut buf, 1, 1).unwrap();
+    let entry = AppsEntry {
+        status: PidStatus::Known,
+        cgroup_status: CgroupStatus::Known,
+        orchestrator: 1,
+        ppid: 1,
+        uid: 0,
+        starttime: 5,
+        comm: b"sh",
+        cgroup_path: b"/p",
+        cgroup_name: b"n",
+    };
+    b.add(7, &entry, &labels).unwrap();
+    let n = b.finish();
+    let raw = AppsLookupView::raw_item_at(&buf[..n], 0).unwrap();
+    let read = AppsLookupItem::read(raw).unwrap().labels;
+    let decoded = AppsLookupItem::decode(raw).unwrap().labels;
+    assert_eq!(read.len(), 2);
+    for i in 0..read.len() {
+        assert_eq!(read.read(i).unwrap(), decoded.get(i).unwrap());
+    }
+    assert_eq!(read.read(2).unwrap_err().kind(), K::OutOfBounds);
+}
+
+#[test]
 fn a_rebound_client_keeps_its_session_and_counters() {
     watchdog(Duration::from_secs(60), || {
         let dir = RunDir::new();

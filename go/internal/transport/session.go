@@ -16,7 +16,8 @@ package transport
 // variables shmProfiles, shmExtensions, shmCleanup, shmProvision and
 // shmAttach; shm_plane.go sets them on Linux, winshm_plane.go on
 // Windows). While they are unset, SHM profiles are neither offered by
-// servers nor proposed by clients, and every session uses the socket:
+// servers nor proposed by clients, and every session uses the connection
+// (socket or pipe):
 //
 //   - shmProfiles: the SHM profile bits this build serves (Linux and
 //     Windows: protocol.ProfileSHMAny). Clients propose, and servers
@@ -61,7 +62,7 @@ package transport
 // A plane returns *netipc.Error values for everything else
 // (ErrDisconnected when the peer is gone, ErrProtocol for a bad message,
 // ErrIO...). Received messages are checked with in.Whole (SHM) or packet
-// by packet (socket); the payload returned stays valid until the next
+// by packet (connection); the payload returned stays valid until the next
 // receive.
 
 import (
@@ -122,7 +123,7 @@ var (
 )
 
 // testPacketSize, when not zero, replaces the packet size both sides
-// derive from their socket (tests use it to chunk small messages).
+// derive from their connection (tests use it to chunk small messages).
 var testPacketSize uint32
 
 // packetSizeOf is the packet size this side proposes on conn.
@@ -213,7 +214,7 @@ type session struct {
 	closeErr       error
 }
 
-// newSession builds a session on conn with the plane p (nil: the socket).
+// newSession builds a session on conn with the plane p (nil: the connection itself).
 // stall bounds how long the rest of a chunked message may take once its
 // first packet arrived (0: only the caller's deadline).
 func newSession(role Role, conn *sys.Conn, params SessionParams, responseLimit uint32, p plane, stall time.Duration) *session {

@@ -4,26 +4,31 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	netipc "github.com/netdata/netipc/go"
+	"github.com/netdata/netipc/go/internal/transport/sys"
 )
 
 // thisPeer is what a pipe reports about this process: its pid (Windows
 // reports no uid or gid).
 func thisPeer() Peer { return Peer{PID: int32(os.Getpid())} }
 
-var procGetProcessHandleCount = syscall.NewLazyDLL("kernel32.dll").NewProc("GetProcessHandleCount")
-
-// openHandles counts this process's open handles.
+// openHandles counts this process's open handles of the kinds netipc
+// opens (sys.OpenHandles): GetProcessHandleCount would count the handles
+// Go's runtime opens for each OS thread it starts too (and Wine answers
+// 0).
 func openHandles() int {
-	var n uint32
-	p, _ := syscall.GetCurrentProcess()
-	syscall.SyscallN(procGetProcessHandleCount.Addr(), uintptr(p), uintptr(unsafe.Pointer(&n)))
-	return int(n)
+	counts, err := sys.OpenHandles()
+	if err != nil {
+		panic(err)
+	}
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }
 
 func TestListenEndpoint(t *testing.T) {

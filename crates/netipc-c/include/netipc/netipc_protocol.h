@@ -123,8 +123,8 @@ typedef struct nipc_str_view {
  * item in full (snapshots are checked lazily, codec.md 4.3 phase B: a
  * provider may send a snapshot whose item 7 is broken), or, for lookup
  * items (checked whole by the decode), that the strings they return lie
- * inside the item and end with a NUL; label accessors check the item's
- * label table. They return NIPC_OK, NIPC_ERR_INVALID_ARGUMENT for NULL
+ * inside the item and end with a NUL; label accessors check the same of
+ * the label they read, and its entry in the item's label table. They return NIPC_OK, NIPC_ERR_INVALID_ARGUMENT for NULL
  * pointers, NIPC_ERR_OUT_OF_BOUNDS for an index past the end, or the codec
  * error of a malformed item. On error *out is zeroed. Every function here
  * is thread-safe and never blocks; views may be read from several threads

@@ -143,6 +143,22 @@ static void cgroups_lookups(void) {
     CHECK_CODE(nipc_cgroups_lookup_resp_decode(buf, len, &view), NIPC_OK);
     buf[24 + 28 + 2] = 'x'; /* the path's NUL */
     CHECK_CODE(nipc_cgroups_lookup_resp_item(&view, 0, &item), NIPC_ERR_MISSING_NUL);
+
+    /* a label accessor checks the label it reads: its entry and strings */
+    cgroups_lookup_example();
+    CHECK_CODE(nipc_cgroups_lookup_resp_item(&view, 0, &item), NIPC_OK);
+    buf[24 + 57] = 'x'; /* the key's NUL */
+    CHECK_CODE(nipc_cgroups_lookup_item_label(&item, 0, &label), NIPC_ERR_MISSING_NUL);
+    CHECK(label.key.ptr == NULL && label.value.ptr == NULL);
+    cgroups_lookup_example();
+    put32(24 + 48, 600); /* the value's offset */
+    CHECK_CODE(nipc_cgroups_lookup_item_label(&item, 0, &label), NIPC_ERR_OUT_OF_BOUNDS);
+    cgroups_lookup_example();
+    put16(24 + 24, 2); /* a label count past the table */
+    CHECK_CODE(nipc_cgroups_lookup_item_label(&item, 1, &label), NIPC_ERR_OUT_OF_BOUNDS);
+    cgroups_lookup_example();
+    CHECK_CODE(nipc_cgroups_lookup_item_label(&item, 0, &label), NIPC_OK);
+    CHECK(fx_str_is(label.key, "k") && fx_str_is(label.value, "v"));
 }
 
 /* codec.md 7.6: the UNKNOWN placeholder of PID 42 (63 bytes), generation 0. */

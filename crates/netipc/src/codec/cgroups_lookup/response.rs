@@ -179,9 +179,9 @@ impl<'a> CgroupsLookupItem<'a> {
     /// [`decode`](CgroupsLookupView::decode) accepted, checking only that its
     /// strings lie inside it and end with a NUL (what a reader relies
     /// on); the other rules were checked by the decode. For readers that
-    /// keep only a payload (the C API's views); its labels are read
-    /// unchecked: read them from [`decode`](Self::decode)'s item when the
-    /// bytes may have changed since.
+    /// keep only a payload (the C API's views). Its label table is not
+    /// checked: read its labels with [`Labels::read`], which checks the
+    /// label it reads, when the bytes may have changed since.
     ///
     /// # Errors
     /// `Truncated` below the header size; `OutOfBounds`, `MissingNul`.

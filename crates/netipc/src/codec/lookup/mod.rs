@@ -6,7 +6,9 @@ pub(crate) mod builder;
 pub(crate) mod raw;
 pub(crate) mod validate;
 
-use validate::label_at;
+use validate::{label_at, label_terminated};
+
+use crate::error::{CodecError, codec_err};
 
 /// Size of the lookup request header and of the response header.
 pub const LOOKUP_HEADER_LEN: usize = 16;
@@ -103,6 +105,29 @@ impl<'a> Labels<'a> {
             let (key, value) = label_at(self.item, self.table, index);
             Label { key, value }
         })
+    }
+
+    /// Label `index` of an item read with `CgroupsLookupItem::read` or
+    /// `AppsLookupItem::read` (which do not check the label table),
+    /// checking only that its table entry lies inside the item and that
+    /// its key and value lie inside it and end with a NUL (what a reader
+    /// relies on); the other rules were checked by the response's decode.
+    /// For readers that keep only an item's bytes (the C API's item
+    /// views): reading one label costs what that label's size costs.
+    ///
+    /// # Errors
+    /// `OutOfBounds` for an index past the end or an entry or string
+    /// outside the item; `MissingNul`.
+    #[doc(hidden)]
+    pub fn read(&self, index: usize) -> Result<Label<'a>, CodecError> {
+        if index >= self.count {
+            return Err(codec_err::bounds(
+                "lookup label index",
+                self.table.min(self.item.len()),
+            ));
+        }
+        let (key, value) = label_terminated(self.item, self.table, index)?;
+        Ok(Label { key, value })
     }
 
     /// The labels in order.

@@ -288,6 +288,28 @@ pub(crate) fn fixed_end_unchecked(item: &[u8], string_fields: &[usize]) -> usize
         .unwrap_or(0)
 }
 
+/// Label `index` of the table at `table` of an item a decode accepted
+/// earlier, checking only what its reader relies on: the entry lies inside
+/// the item, and the key and the value lie after the table's start, inside
+/// the item, and end with a NUL (not the rest of the label rules).
+pub(crate) fn label_terminated(
+    item: &[u8],
+    table: usize,
+    index: usize,
+) -> Result<(&[u8], &[u8]), CodecError> {
+    let at = index
+        .checked_mul(LABEL_ENTRY_LEN)
+        .and_then(|rel| table.checked_add(rel))
+        .filter(|&at| end_within(at, LABEL_ENTRY_LEN, item.len()).is_some())
+        .ok_or(codec_err::bounds(
+            "lookup label table",
+            table.min(item.len()),
+        ))?;
+    let (key, _) = terminated_str(item, table, at, "lookup label key")?;
+    let (value, _) = terminated_str(item, table, at + 8, "lookup label value")?;
+    Ok((key, value))
+}
+
 /// Reads label `index` of a validated table.
 pub(crate) fn label_at(item: &[u8], table: usize, index: usize) -> (&[u8], &[u8]) {
     let at = table + index * LABEL_ENTRY_LEN;
