@@ -4,7 +4,9 @@
 //! [`Transport`] trait: send request `id`, receive one answer (verified)
 //! and return its id and the items it answered. The engine keeps `depth`
 //! requests in flight and records each request's latency from its send to
-//! its answer, so ping-pong (depth 1) and pipelining are the same loop.
+//! its answer, so ping-pong (depth 1) and pipelining are the same loop. At
+//! a fixed rate (`--rate`) it sends each call at its due time instead (see
+//! [`pace`](super::pace)) and counts the latency from there.
 //!
 //! Answers are checked as [`Check`] says: item for item against netipc's
 //! bench data (`netipc bench`, and `bench-client --strict`), or for their
@@ -1577,7 +1579,7 @@ mod tests {
             Duration::ZERO,
             Some(1000),
         );
-        // At a rate only call 0 is due before... it is the one round.
+        // At a rate the one round is call 0, due at the start.
         assert_eq!((p.answered, ids), (1, 2));
         let pacing = p.pacing.expect("paced");
         assert_eq!((pacing.rate, pacing.behind, pacing.waits), (1000, 0, 0));

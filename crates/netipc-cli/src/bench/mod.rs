@@ -12,9 +12,9 @@
 //! and the latency percentiles at that rate ([`pace`] paces the calls).
 //!
 //! Modules: [`scenarios`] is the table of rows, [`batch`] the item counts
-//! of the batch rows, [`client`] drives and
-//! measures one scenario, [`pace`] paces it at a fixed rate, [`server`] answers it, [`snapshot`] is the cgroup
-//! list of the snapshot (and cache) rows, [`lookup`] the table of the
+//! of the batch rows, [`client`] drives and measures one scenario,
+//! [`pace`] paces it at a fixed rate, [`server`] answers it, [`snapshot`]
+//! is the cgroup list of the snapshot (and cache) rows, [`lookup`] the table of the
 //! lookup rows, [`process`] manages the server child,
 //! [`progress`] draws the progress bar, [`stats`] turns measurements into
 //! rows and [`report`] prints them. [`alloc`] is the executable's global

@@ -26,8 +26,9 @@ use crate::usage;
 pub const MAX_RATE: u64 = 10_000_000;
 
 /// How long before a due time a waiting client stops sleeping and spins:
-/// about what a sleep of a timer slack of 1 ns overshoots by on a quiet
-/// Linux machine, so the spin absorbs the usual wake-up lateness.
+/// about what a sleep overshoots its deadline by on a quiet Linux machine
+/// (with a timer slack of 1 ns), so the spin absorbs the usual wake-up
+/// lateness.
 pub const SPIN: Duration = Duration::from_micros(10);
 
 /// Parses a rate in calls per second, 1 to [`MAX_RATE`]: digits, with

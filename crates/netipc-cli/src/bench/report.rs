@@ -192,8 +192,8 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         s.push_str("- latency = from sending a request to its answer, measured by the client\n");
     } else {
         s.push_str(
-            "- latency = from a call's due time to its answer, measured by the client (a call \
-             sent on time: from its send)\n",
+            "- latency = from a call's due time to its answer, measured by the client (for a \
+             call sent on time, its due time is its send)\n",
         );
     }
     let _ = writeln!(s, "- answers checked: {}", run.validation());
@@ -350,14 +350,10 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
             table.row(cells);
         }
         s.push_str(&table.render());
-        s.push_str(
-            "\ntarget and calls/s: calls (round trips) per second asked for and reached; CPU \
-             in µs per call.\n",
-        );
-        return s + &rate_notes(rows);
+        s.push('\n');
     }
     let mut start = 0;
-    while start < rows.len() {
+    while run.rate_tables && start < rows.len() {
         let scenario = rows[start].scenario;
         let end = rows[start..]
             .iter()
@@ -392,7 +388,14 @@ fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
         "target and calls/s: calls (round trips) per second asked for and reached; CPU in µs \
          per call.\n",
     );
-    s + &rate_notes(rows)
+    if rows.iter().any(fell_behind) {
+        s.push_str(
+            "`*`: the pairing could not keep up with the target, so its calls fell ever further \
+             behind their due times, and its latencies (from the due times) measure that \
+             backlog, not a call.\n",
+        );
+    }
+    s
 }
 
 /// A row at a fixed rate that reached less than this share of its target
@@ -405,17 +408,6 @@ fn fell_behind(r: &Row) -> bool {
     r.rate
         .as_ref()
         .is_some_and(|at| r.round_trips_per_s < at.target_calls_per_second as f64 * KEPT_UP)
-}
-
-/// The note on the rows that could not keep up, when there are some.
-fn rate_notes(rows: &[Row]) -> String {
-    if !rows.iter().any(fell_behind) {
-        return String::new();
-    }
-    "`*`: the pairing could not keep up with the target, so its calls fell ever further \
-     behind their due times, and its latencies (from the due times) measure that backlog, \
-     not a call.\n"
-        .to_owned()
 }
 
 /// The target, rate reached and CPU cells of a row at a fixed rate.
