@@ -9,7 +9,10 @@
 //! after a last such line (`stopped`); the client (`netipc bench-client`,
 //! `bench_peer client`, `netipc-go-bench client`, all `--strict`: every
 //! answer is checked item for item against the bench data, which all
-//! three servers serve) prints its row as `--json`. The C side is
+//! three servers serve) prints its row as `--json`; with `--rate N` the
+//! clients get `--rate N` too (only then, so a client that cannot pace
+//! still runs without it) and pace their calls at N per second, and the
+//! CPU columns are the cost per call at that rate. The C side is
 //! crates/netipc-c/bench/bench_peer.c, built with `gcc -O2` (Linux) or
 //! mingw-w64 (Windows) against the release C library; the Go side is
 //! go/internal/cmd/netipc-go-bench (`GOOS=windows` for wine).
@@ -108,6 +111,7 @@ const BUILD_LIMIT: Duration = Duration::from_secs(30 * 60);
 pub const QUICK: Timing = Timing {
     warmup: Duration::from_millis(100),
     duration: Duration::from_millis(300),
+    rate: None,
 };
 
 /// Which implementation plays a role.
@@ -141,20 +145,24 @@ impl Side {
 /// A (client, server) pairing.
 type Pairing = (Side, Side);
 
-/// Warm-up and measurement of one client run.
+/// Warm-up, measurement and pace of one client run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub warmup: Duration,
     pub duration: Duration,
+    /// Calls per second of a client paced at a fixed rate (`--rate`);
+    /// `None`: as fast as it goes.
+    pub rate: Option<u64>,
 }
 
 impl Timing {
     /// `duration` measured, after a warm-up of a fifth of it (at most 1 s,
-    /// the default of the clients).
+    /// the default of the clients), as fast as the client goes.
     pub fn of(duration: Duration) -> Self {
         Self {
             warmup: (duration / 5).min(Duration::from_secs(1)),
             duration,
+            rate: None,
         }
     }
 }
@@ -232,11 +240,16 @@ impl Programs {
         self.role(side, "server", scenario, run_dir)
     }
 
+    /// The client command; `--rate` only at a fixed rate, so a client
+    /// that cannot pace its calls still runs as fast as it goes.
     fn client(&self, side: Side, scenario: &str, run_dir: &str, timing: Timing) -> Command {
         let mut cmd = self.role(side, "client", scenario, run_dir);
         cmd.args(["--warmup", &secs(timing.warmup)])
-            .args(["--duration", &secs(timing.duration)])
-            .args(["--strict", "--json"]);
+            .args(["--duration", &secs(timing.duration)]);
+        if let Some(rate) = timing.rate {
+            cmd.args(["--rate", &rate.to_string()]);
+        }
+        cmd.args(["--strict", "--json"]);
         cmd
     }
 }
@@ -473,8 +486,13 @@ fn table(
     timing: Timing,
     load: &str,
 ) -> String {
+    let pace = timing
+        .rate
+        .map(|rate| format!(" at {} calls/s", count(rate as f64)))
+        .unwrap_or_default();
     let mut out = format!(
-        "netipc bench-matrix on {} (client × server; median of {rounds} × {:.1} s; {load})\n\n\
+        "netipc bench-matrix on {} (client × server{pace}; median of {rounds} × {:.1} s; \
+         {load})\n\n\
          | scenario | client × server | calls/s | items/s | vs Rust × Rust | client CPU ms / 1k calls | server CPU ms / 1k calls | server RSS MiB | client allocs / call |\n\
          |---|---|--:|--:|--:|--:|--:|--:|--:|\n",
         programs.platform,
@@ -524,6 +542,14 @@ fn table(
          call. The C peer cannot count allocations (–). Scenarios: {}.\n",
         names.join(", ")
     );
+    if timing.rate.is_some() {
+        out.push_str(
+            "\nEvery client paced its calls at the rate (`--rate`: call k due k/N s after the \
+             start, a late call sent at once); calls/s is the rate it reached, and the CPU \
+             columns are the cost per call at that rate, the client's pacing (its sleeps and \
+             the short spin before each due time) included.\n",
+        );
+    }
     if programs.loader.is_some() {
         out.push_str(
             "\nWine numbers are indicative only: wine emulates named pipes and events through \
@@ -895,6 +921,23 @@ mod tests {
             "--strict".into(),
             "--json".into()
         ]));
+        // A paced client gets --rate; an unpaced one (above) does not.
+        assert!(!args(&c).contains(&"--rate".to_owned()));
+        let paced = Timing {
+            rate: Some(1000),
+            ..QUICK
+        };
+        let go = p.client(Side::Go, "l2-snapshot-16", "/r", paced);
+        assert!(
+            args(&go).ends_with(&[
+                "--rate".into(),
+                "1000".into(),
+                "--strict".into(),
+                "--json".into()
+            ]),
+            "{:?}",
+            args(&go)
+        );
         let wine = Programs {
             loader: Some((
                 "/usr/lib/wine/wine64".into(),
@@ -954,6 +997,17 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("wine"), "{text}");
+        assert!(!text.contains("paced"), "{text}");
+        let paced = Timing {
+            rate: Some(10_000),
+            ..QUICK
+        };
+        let text = table(&p, &[scenario], &samples, 3, paced, "load average 1 2 3");
+        assert!(
+            text.contains("(client × server at 10,000 calls/s; median of 3 × 0.3 s;"),
+            "{text}"
+        );
+        assert!(text.contains("Every client paced its calls"), "{text}");
         assert_eq!(count(1234567.4), "1,234,567");
         assert_eq!(fixed(f64::NAN, 1), "–");
         assert_eq!(

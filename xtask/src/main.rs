@@ -136,6 +136,11 @@ struct BenchMatrixArgs {
     #[arg(long = "scenario", value_name = "NAME",
           value_parser = PossibleValuesParser::new(bench_matrix::scenario_names()))]
     scenarios: Vec<String>,
+    /// Pace every client at this many calls per second (passed to the
+    /// clients as --rate; without it they call as fast as they go): the
+    /// CPU columns are then the cost per call at that rate
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    rate: Option<u64>,
 }
 
 /// `--lang`: rust, c or go.
@@ -303,7 +308,10 @@ fn bench_matrix(args: &BenchMatrixArgs) -> ExitCode {
         sides: &args.sides,
         scenarios: &args.scenarios,
         rounds,
-        timing,
+        timing: bench_matrix::Timing {
+            rate: args.rate,
+            ..timing
+        },
         wine: args.wine,
     };
     match bench_matrix::run(&root, &plan) {

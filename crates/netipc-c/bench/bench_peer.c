@@ -779,18 +779,65 @@ static void close_client(struct client *c) {
     free(c->table);
 }
 
-/* How a phase went. */
+/* How a phase went; the pacing counts are those of a phase at a rate. */
 struct phase {
     uint64_t calls, items;
     double wall;
+    /* Calls already due when the client was free to send them, calls it
+     * waited for (of which it slept for `sleeps`), and the process CPU
+     * seconds spent waiting. */
+    uint64_t behind, waits, sleeps;
+    double pacing_cpu;
 };
 
-/* Calls one after the other for `seconds`; 0, or -1 with c->error set. */
-static int run_phase(struct client *c, double seconds, uint64_t *id, struct phase *ph) {
+/* How long before a due time a waiting client stops sleeping and spins,
+ * as the Rust client does. */
+#define PACING_SPIN 10e-6
+
+/* Returns at `due` (now() seconds; at once if it has passed): sleeps until
+ * PACING_SPIN before it, then spins. Counts the wait in ph. */
+static void wait_until(double due, struct phase *ph) {
+    double left = due - now(), cpu_before;
+    if (left <= 0) {
+        ph->behind++;
+        return;
+    }
+    cpu_before = process_cpu();
+    ph->waits++;
+    if (left > PACING_SPIN) {
+        double sleep = left - PACING_SPIN;
+        struct timespec ts;
+        ts.tv_sec = (time_t)sleep;
+        ts.tv_nsec = (long)((sleep - (double)ts.tv_sec) * 1e9);
+        ph->sleeps++;
+        nanosleep(&ts, NULL);
+    }
+    while (now() < due) {
+        /* spin */
+    }
+    if (cpu_before >= 0) {
+        double cpu_after = process_cpu();
+        ph->pacing_cpu += cpu_after > cpu_before ? cpu_after - cpu_before : 0;
+    }
+}
+
+/* Calls one after the other for `seconds`; at `rate` calls per second
+ * (when above 0) call k is due k / rate seconds after the start and only
+ * the calls due within `seconds` are made (the first one always), each at
+ * its due time or at once when it is late. 0, or -1 with c->error set. */
+static int run_phase(struct client *c, double seconds, double rate, uint64_t *id,
+                     struct phase *ph) {
     double start = now(), t = start;
     memset(ph, 0, sizeof *ph);
-    do {
+    for (;;) {
         uint32_t items = 0;
+        if (rate > 0 && ph->calls > 0) {
+            double due = start + (double)ph->calls / rate;
+            if (due - start >= seconds || t - start >= seconds) {
+                break;
+            }
+            wait_until(due, ph);
+        }
         if (call(c, *id, &items) != 0) {
             return -1;
         }
@@ -798,7 +845,10 @@ static int run_phase(struct client *c, double seconds, uint64_t *id, struct phas
         ph->calls++;
         ph->items += items;
         t = now();
-    } while (t - start < seconds);
+        if (rate <= 0 && t - start >= seconds) {
+            break;
+        }
+    }
     ph->wall = t - start;
     return 0;
 }
@@ -815,7 +865,7 @@ static int parse_seconds(const char *s, int zero_ok, double *out) {
 }
 
 static int run_client(const struct scenario *sc, const char *run_dir, const char *service,
-                      double warmup, double duration, int json) {
+                      double warmup, double duration, double rate, int json) {
     static struct client c; /* the context is large: not on the stack */
     struct phase warm, ph;
     uint64_t id = 1;
@@ -855,13 +905,13 @@ static int run_client(const struct scenario *sc, const char *run_dir, const char
             return 1;
         }
     }
-    if (warmup > 0 && run_phase(&c, warmup, &id, &warm) != 0) {
+    if (warmup > 0 && run_phase(&c, warmup, rate, &id, &warm) != 0) {
         fprintf(stderr, "bench_peer client: error: call %" PRIu64 ": %s\n", id, c.error);
         close_client(&c);
         return 1;
     }
     cpu_before = process_cpu();
-    if (run_phase(&c, duration, &id, &ph) != 0) {
+    if (run_phase(&c, duration, rate, &id, &ph) != 0) {
         fprintf(stderr, "bench_peer client: error: call %" PRIu64 ": %s\n", id, c.error);
         close_client(&c);
         return 1;
@@ -872,14 +922,24 @@ static int run_client(const struct scenario *sc, const char *run_dir, const char
         cores = (cpu_after - cpu_before) / ph.wall;
     }
     if (json) {
+        char paced[512] = "null";
+        if (rate > 0) {
+            snprintf(paced, sizeof paced,
+                     "{\"target_calls_per_second\":%.0f,\"client_cpu_us_per_call\":%.3f,"
+                     "\"pacing_cpu_us_per_call\":%.3f,\"server_cpu_us_per_call\":null,"
+                     "\"behind_calls\":%" PRIu64 ",\"waited_calls\":%" PRIu64
+                     ",\"slept_calls\":%" PRIu64 "}",
+                     rate, cores * ph.wall * 1e6 / (double)ph.calls,
+                     ph.pacing_cpu * 1e6 / (double)ph.calls, ph.behind, ph.waits, ph.sleeps);
+        }
         printf("{\"tool\":\"netipc-c bench_peer\",\"settings\":{\"warmup_seconds\":%g,"
                "\"duration_seconds\":%g,\"validation\":\"item for item against netipc's bench "
                "data\"},\"rows\":[{\"scenario\":\"%s\",\"summary\":\"%s\",\"round_trips\":%" PRIu64
                ",\"items\":%" PRIu64 ",\"wall_seconds\":%.6f,\"round_trips_per_second\":%.1f,"
                "\"items_per_second\":%.1f,\"cpu_cores\":{\"client\":%.4f,\"server\":null},"
-               "\"client_allocations\":null}]}\n",
+               "\"client_allocations\":null,\"rate\":%s}]}\n",
                warmup, duration, sc->name, sc->summary, ph.calls, ph.items, ph.wall,
-               (double)ph.calls / ph.wall, (double)ph.items / ph.wall, cores);
+               (double)ph.calls / ph.wall, (double)ph.items / ph.wall, cores, paced);
     } else {
         printf("| scenario | round trips/s | items/s | client CPU |\n|---|--:|--:|--:|\n"
                "| %s | %.0f | %.0f | %.2f |\n",
@@ -898,17 +958,21 @@ static const char usage[] =
     "Usage:\n"
     "  bench_peer server --scenario NAME --run-dir DIR [--service S]\n"
     "  bench_peer client --scenario NAME --run-dir DIR [--service S]\n"
-    "                    [--warmup SECONDS] [--duration SECONDS] [--strict] [--json]\n"
+    "                    [--warmup SECONDS] [--duration SECONDS] [--rate N] [--strict]\n"
+    "                    [--json]\n"
     "  bench_peer list\n\n"
     "The roles speak the process protocol of \"netipc bench-server\" and\n"
     "\"netipc bench-client\": the server prints \"ready\", answers \"cpu\" and\n"
     "\"stats\" lines on stdin and stops on \"stop\" or the end of stdin; the\n"
-    "client measures (default: 1 s warm-up, 5 s measured) and prints its row.\n"
+    "client measures (default: 1 s warm-up, 5 s measured) and prints its row;\n"
+    "with --rate it paces its calls at N per second (call k due k/N s after\n"
+    "the start, a late call made at once; it sleeps until 10 us before a due\n"
+    "time, then spins) and reports its pacing's CPU.\n"
     "The client always checks answers item for item against the bench data.\n";
 
 int main(int argc, char **argv) {
     const char *scenario = NULL, *run_dir = NULL, *service = "netipc-bench";
-    double warmup = -1, duration = 5;
+    double warmup = -1, duration = 5, rate = 0;
     int json = 0, i, server_role;
     const struct scenario *sc;
 
@@ -952,6 +1016,16 @@ int main(int argc, char **argv) {
                         value);
                 return 2;
             }
+        } else if (!server_role && strcmp(arg, "--rate") == 0) {
+            char *end;
+            rate = strtod(value, &end);
+            if (end == value || *end != '\0' || !(rate >= 1 && rate <= 1e7)) {
+                fprintf(stderr,
+                        "bench_peer: --rate %s is not a rate in calls per second from 1 to "
+                        "10000000\n",
+                        value);
+                return 2;
+            }
         } else {
             fprintf(stderr, "bench_peer: unknown option %s\n\n%s", arg, usage);
             return 2;
@@ -975,5 +1049,5 @@ int main(int argc, char **argv) {
     if (warmup < 0) {
         warmup = duration / 5 < 1 ? duration / 5 : 1;
     }
-    return run_client(sc, run_dir, service, warmup, duration, json);
+    return run_client(sc, run_dir, service, warmup, duration, rate, json);
 }

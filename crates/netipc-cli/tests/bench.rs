@@ -261,12 +261,13 @@ fn every_scenario_in_markdown_and_csv() {
     assert!(lines[0].starts_with("scenario,limit,"), "{}", csv.stdout);
     assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,"));
     assert!(
-        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects,exchanges_per_round_trip,batch,items_per_round_trip_min,items_per_round_trip_max"),
+        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects,exchanges_per_round_trip,batch,items_per_round_trip_min,items_per_round_trip_max,p90_ns,target_calls_per_s,client_cpu_us_per_call,pacing_cpu_us_per_call,server_cpu_us_per_call,behind_calls,waited_calls,slept_calls,overslept_calls,mean_oversleep_us"),
         "{}",
         csv.stdout
     );
+    // Then the p90 and, for a row at a fixed rate only, its numbers.
     assert!(
-        lines[1].ends_with(",socket,poll,,,,,0,,,,1,1"),
+        lines[1].contains(",socket,poll,,,,,0,,,,1,1,") && lines[1].ends_with(",,,,,,,,,"),
         "{}",
         csv.stdout
     );
@@ -684,6 +685,160 @@ fn bad_batch_values_are_refused() {
             assert!(r.stdout.is_empty(), "{}", r.stdout);
         }
     }
+}
+
+/// The fixed-rate numbers of a paced row: its target, a rate reached, the
+/// CPU of each side per call (the server's when a probe could ask it) and
+/// calls that were either behind or waited for.
+fn check_paced(r: &Value, target: u64, server_known: bool) {
+    let at = &r["rate"];
+    assert_eq!(at["target_calls_per_second"], target, "{r:#}");
+    let rts = r["round_trips"].as_u64().expect("round_trips");
+    assert!(rts >= 1, "{r:#}");
+    // Calls due within the 0.2 s measured, and the first one at least.
+    assert!(rts <= target / 5 + 1, "{r:#}");
+    let behind = at["behind_calls"].as_u64().unwrap();
+    let waited = at["waited_calls"].as_u64().unwrap();
+    assert_eq!(behind + waited, rts - 1, "{r:#}");
+    assert!(at["slept_calls"].as_u64().unwrap() <= waited, "{r:#}");
+    let client = at["client_cpu_us_per_call"].as_f64().unwrap();
+    let pacing = at["pacing_cpu_us_per_call"].as_f64().unwrap();
+    assert!(client >= 0.0 && pacing >= 0.0, "{r:#}");
+    assert_eq!(at["server_cpu_us_per_call"].is_f64(), server_known, "{r:#}");
+    let l = &r["latency_ns"];
+    assert!(l["p50"].as_u64() <= l["p90"].as_u64(), "{r:#}");
+    assert!(l["p90"].as_u64() <= l["p99"].as_u64(), "{r:#}");
+}
+
+#[test]
+fn every_row_runs_at_each_rate() {
+    let v = json_of(&run(&[
+        "bench",
+        "--rates",
+        "200,1k",
+        "--duration",
+        "0.2",
+        "--scenario",
+        "l2-shm-increment",
+        "--json",
+    ]));
+    let runs: Vec<(&str, u64)> = rows(&v)
+        .iter()
+        .map(|r| {
+            let target = r["rate"]["target_calls_per_second"].as_u64();
+            (r["scenario"].as_str().unwrap(), target.unwrap())
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("raw-shm-pingpong", 200),
+            ("raw-shm-pingpong", 1000),
+            ("shm-pingpong", 200),
+            ("shm-pingpong", 1000),
+            ("l2-shm-increment", 200),
+            ("l2-shm-increment", 1000),
+        ]
+    );
+    for r in rows(&v) {
+        let target = r["rate"]["target_calls_per_second"].as_u64().unwrap();
+        check_paced(r, target, true);
+        // Nothing is compared at a fixed rate.
+        assert!(r["ratio"].is_null() && r["l1_ratio"].is_null(), "{r:#}");
+    }
+    assert_eq!(v["settings"]["rates"], serde_json::json!([200, 1000]));
+
+    let md = run(&[
+        "bench",
+        "--rate",
+        "500",
+        "--duration",
+        "0.2",
+        "--scenario",
+        "uds-pingpong",
+    ]);
+    assert_eq!(md.code, 0, "stderr: {}", md.stderr);
+    markdown::assert_columns(
+        &md.stdout,
+        &[
+            "target",
+            "calls/s",
+            "client CPU",
+            "pacing",
+            "server CPU",
+            "total CPU",
+        ],
+    );
+    markdown::assert_row_starts(&md.stdout, &["uds-pingpong", "poll", "500"]);
+    markdown::assert_row_starts(&md.stdout, &["raw-packet-pingpong", "poll", "500"]);
+    assert!(md.stdout.contains("both at 500 calls/s"), "{}", md.stdout);
+}
+
+#[test]
+fn bench_client_runs_at_a_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path().to_str().expect("utf-8 dir");
+    let server = Server::start("shm-pingpong", dir);
+    for (scenario, depth) in [("shm-pingpong", 1), ("uds-pipeline", 16)] {
+        let v = json_of(&run(&[
+            "bench-client",
+            "--scenario",
+            scenario,
+            "--run-dir",
+            dir,
+            "--service",
+            "test-bench",
+            "--duration",
+            "0.2",
+            "--rate",
+            "2000",
+            "--json",
+        ]));
+        let r = row(&v, scenario);
+        check_row(r, 1, depth);
+        // A client alone cannot ask the server for its CPU.
+        check_paced(r, 2000, false);
+    }
+    assert_eq!(server.stop()["event"], "stopped");
+}
+
+#[test]
+fn bad_rates_are_refused() {
+    for args in [
+        &["bench", "--rate", "0"][..],
+        &["bench", "--rates", "1000,fast"],
+        &["bench", "--rate", "20M"],
+        &[
+            "bench-client",
+            "--scenario",
+            "uds-pingpong",
+            "--run-dir",
+            ".",
+            "--rate",
+            "x",
+        ],
+    ] {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("calls per second"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    let r = run(&["bench", "--rate", "10", "--rates", "10,20"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    let r = run(&[
+        "bench-client",
+        "--scenario",
+        "uds-pingpong",
+        "--run-dir",
+        ".",
+        "--rates",
+        "1",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
 /// A `bench-server` child whose stdin is held open by the test.

@@ -4,7 +4,9 @@
 //! [`Transport`] trait: send request `id`, receive one answer (verified)
 //! and return its id and the items it answered. The engine keeps `depth`
 //! requests in flight and records each request's latency from its send to
-//! its answer, so ping-pong (depth 1) and pipelining are the same loop.
+//! its answer, so ping-pong (depth 1) and pipelining are the same loop. At
+//! a fixed rate (`--rate`) it sends each call at its due time instead (see
+//! [`pace`](super::pace)) and counts the latency from there.
 //!
 //! Answers are checked as [`Check`] says: item for item against netipc's
 //! bench data (`netipc bench`, and `bench-client --strict`), or for their
@@ -55,6 +57,7 @@ use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, Profiles, TransportStatus};
 use super::alloc::allocations;
 use super::batch::BatchSize;
 use super::lookup::{CGROUPS, PROCESSES, Table};
+use super::pace::{FineTimers, Pacer, Pacing, Schedule};
 use super::scenarios::{
     Batch, CACHE_ITEMS, Drive, Lookup, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP,
     WAIT_SPIN_SLEEP_ALWAYS_WAKE,
@@ -87,6 +90,9 @@ pub struct ClientParams<'a> {
     pub limits: Limits,
     /// How answers are checked.
     pub check: Check,
+    /// Calls per second of a fixed-rate run (`--rate`); `None`: as fast
+    /// as the pairing goes.
+    pub rate: Option<u64>,
 }
 
 /// The server's cumulative CPU time at one moment, as it reports it.
@@ -1333,9 +1339,18 @@ fn measure<T: Transport>(
     let depth = scenario.depth as usize;
     let mut ids = 1u64;
     let mut warm = latency_histogram();
-    run_phase(t, depth, p.timing.warmup, &mut ids, &mut warm, &mut |d| {
-        tick(Stage::Warmup, d);
-    })?;
+    let _fine = p.rate.map(|_| FineTimers::set());
+    run_phase(
+        t,
+        depth,
+        p.timing.warmup,
+        p.rate,
+        &mut ids,
+        &mut warm,
+        &mut |d| {
+            tick(Stage::Warmup, d);
+        },
+    )?;
 
     let mut latency = latency_histogram();
     let server_before = probe.sample()?;
@@ -1346,6 +1361,7 @@ fn measure<T: Transport>(
         t,
         depth,
         p.timing.duration,
+        p.rate,
         &mut ids,
         &mut latency,
         &mut |d| {
@@ -1381,6 +1397,7 @@ fn measure<T: Transport>(
         allocations: phase.allocations,
         reconnects,
         exchanges,
+        pacing: phase.pacing,
     })
 }
 
@@ -1395,14 +1412,27 @@ struct Phase {
     wall: Duration,
     /// Allocations of the process meanwhile (outside the progress ticks).
     allocations: u64,
+    /// What the pacing did, in a phase at a fixed rate.
+    pacing: Option<Pacing>,
 }
 
-/// Runs requests for `duration` with `depth` in flight, then waits for
-/// the last answers.
+/// Runs requests for `duration` with up to `depth` in flight, then waits
+/// for the last answers.
+///
+/// Without a `rate` a request is sent as soon as one is answered (the
+/// first `depth` at once, even in a phase of 0 s) until `duration` has
+/// passed, and its latency counts from its send. At a `rate`, call `k` is
+/// due at `start + k / rate` (see [`pace`](super::pace)): the calls due
+/// before the end are sent, each at its due time or at once when it is
+/// late (the first one even in a phase of 0 s), while fewer than `depth`
+/// are in flight, and a latency counts from the due time. A pipelined row
+/// (`depth` > 1) sends a due call only between answers: the client waits
+/// for the oldest answer while calls are in flight.
 fn run_phase<T: Transport>(
     t: &mut T,
     depth: usize,
     duration: Duration,
+    rate: Option<u64>,
     ids: &mut u64,
     latency: &mut Histogram<u64>,
     tick: &mut dyn FnMut(Duration),
@@ -1417,23 +1447,37 @@ fn run_phase<T: Transport>(
     let allocations_before = allocations();
     let start = Instant::now();
     let end = start + duration;
+    let mut pacer = rate.map(|r| Pacer::new(Schedule::new(start, r)));
     let mut next_tick = start + TICK;
-    let mut send = |t: &mut T, pending: &mut Vec<(u64, Instant)>| {
-        let id = *ids;
-        *ids += 1;
-        let sent = Instant::now();
-        t.send(id)?;
-        pending.push((id, sent));
-        Ok::<(), BenchError>(())
-    };
-    for _ in 0..depth {
-        send(t, &mut pending)?;
-    }
+    let mut sent = 0u64;
     let mut answered = 0u64;
     let mut items = 0u64;
     let mut items_range = (u32::MAX, 0);
     let mut now = start;
-    while !pending.is_empty() {
+    loop {
+        if pending.len() < depth {
+            // The start of the next call's latency, if it is to be sent now.
+            let from = match pacer.as_mut() {
+                None if now < end || sent < depth as u64 => Some(Instant::now()),
+                None => None,
+                Some(pacer) => {
+                    let (due, current) = (pacer.due(), Instant::now());
+                    let open = sent == 0 || (due < end && current < end);
+                    (open && (pending.is_empty() || due <= current)).then(|| pacer.wait())
+                }
+            };
+            if let Some(from) = from {
+                let id = *ids;
+                *ids += 1;
+                sent += 1;
+                t.send(id)?;
+                pending.push((id, from));
+                continue;
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
         let (id, n) = t.recv()?;
         now = Instant::now();
         let at = pending.iter().position(|&(p, _)| p == id).ok_or_else(|| {
@@ -1441,15 +1485,12 @@ fn run_phase<T: Transport>(
                 "an answer for request {id}, which is not in flight"
             ))
         })?;
-        let (_, sent) = pending.swap_remove(at);
-        let ns = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
+        let (_, from) = pending.swap_remove(at);
+        let ns = u64::try_from(now.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX);
         latency.saturating_record(ns.max(1));
         answered += 1;
         items += u64::from(n);
         items_range = (items_range.0.min(n), items_range.1.max(n));
-        if now < end {
-            send(t, &mut pending)?;
-        }
         if now >= next_tick {
             tick(now.duration_since(start));
             next_tick = now + TICK;
@@ -1463,5 +1504,118 @@ fn run_phase<T: Transport>(
         items_range: (items_range.0.min(items_range.1), items_range.1),
         wall: now.duration_since(start),
         allocations: allocated.saturating_sub(tick_allocations),
+        pacing: pacer.map(|p| p.pacing()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// Answers every request at once, in order; sending request `stall`
+    /// takes `pause` (a stall of the pairing).
+    struct Echo {
+        queue: VecDeque<u64>,
+        stall: u64,
+        pause: Duration,
+    }
+
+    impl Echo {
+        fn new(stall: u64, pause: Duration) -> Self {
+            Self {
+                queue: VecDeque::new(),
+                stall,
+                pause,
+            }
+        }
+    }
+
+    impl Transport for Echo {
+        fn send(&mut self, id: u64) -> Result<(), BenchError> {
+            if id == self.stall {
+                std::thread::sleep(self.pause);
+            }
+            self.queue.push_back(id);
+            Ok(())
+        }
+
+        fn recv(&mut self) -> Result<(u64, u32), BenchError> {
+            let id = self.queue.pop_front().expect("an answer in flight");
+            Ok((id, 1))
+        }
+    }
+
+    fn phase(
+        t: &mut Echo,
+        depth: usize,
+        duration: Duration,
+        rate: Option<u64>,
+    ) -> (Phase, Histogram<u64>, u64) {
+        let mut ids = 1;
+        let mut latency = latency_histogram();
+        let p = run_phase(
+            t,
+            depth,
+            duration,
+            rate,
+            &mut ids,
+            &mut latency,
+            &mut |_| {},
+        )
+        .expect("phase");
+        (p, latency, ids)
+    }
+
+    #[test]
+    fn a_phase_of_no_time_sends_one_round() {
+        let (p, latency, ids) = phase(&mut Echo::new(0, Duration::ZERO), 4, Duration::ZERO, None);
+        assert_eq!((p.answered, ids, latency.len()), (4, 5, 4));
+        assert!(p.pacing.is_none());
+        let (p, _, ids) = phase(
+            &mut Echo::new(0, Duration::ZERO),
+            4,
+            Duration::ZERO,
+            Some(1000),
+        );
+        // At a rate the one round is call 0, due at the start.
+        assert_eq!((p.answered, ids), (1, 2));
+        let pacing = p.pacing.expect("paced");
+        assert_eq!((pacing.rate, pacing.behind, pacing.waits), (1000, 0, 0));
+    }
+
+    /// At 100 calls/s for 50 ms, calls 0 to 4 are due (at 0, 10, ... 40
+    /// ms) and no other: a slow machine may send fewer (a call still due
+    /// when the phase is over is dropped), never more. Sending call 2 (id
+    /// 3) stalls for 25 ms, so calls 3 and 4 are behind and their latency
+    /// counts from their due time: at least 15 and 5 ms, although each was
+    /// answered at once.
+    #[test]
+    fn calls_keep_to_the_schedule_and_a_stall_shows_in_the_calls_it_delays() {
+        let mut t = Echo::new(3, Duration::from_millis(25));
+        let (p, latency, _) = phase(&mut t, 1, Duration::from_millis(50), Some(100));
+        assert!((3..=5).contains(&p.answered), "{}", p.answered);
+        let pacing = p.pacing.expect("paced");
+        assert_eq!(pacing.behind + pacing.waits, p.answered - 1, "{pacing:?}");
+        if p.answered == 5 {
+            assert!(pacing.behind >= 2, "{pacing:?}");
+            // The stalled call and the two behind it.
+            assert!(latency.count_between(5_000_000, u64::MAX) >= 3);
+            assert!(latency.max() >= 25_000_000);
+            assert!(latency.count_between(15_000_000, u64::MAX) >= 2);
+        }
+        assert!(pacing.cpu <= p.wall, "{pacing:?} in {:?}", p.wall);
+    }
+
+    #[test]
+    fn pipelined_calls_at_a_rate_are_all_answered() {
+        let mut t = Echo::new(0, Duration::ZERO);
+        let (p, latency, ids) = phase(&mut t, 16, Duration::from_millis(20), Some(1000));
+        assert!((1..=20).contains(&p.answered), "{}", p.answered);
+        assert_eq!(ids, p.answered + 1);
+        assert_eq!(latency.len(), p.answered);
+        assert!(t.queue.is_empty());
+        assert_eq!(p.items, p.answered);
+    }
 }

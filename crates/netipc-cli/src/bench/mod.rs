@@ -7,10 +7,14 @@
 //! scenario next to its limit row. The two roles also run alone, so a
 //! server or client of another NetIPC implementation can take either side.
 //!
+//! With `--rate` (or `--rates`) every row runs at a fixed rate instead of
+//! as fast as it goes, and the report shows the CPU of both sides per call
+//! and the latency percentiles at that rate ([`pace`] paces the calls).
+//!
 //! Modules: [`scenarios`] is the table of rows, [`batch`] the item counts
-//! of the batch rows, [`client`] drives and
-//! measures one scenario, [`server`] answers it, [`snapshot`] is the cgroup
-//! list of the snapshot (and cache) rows, [`lookup`] the table of the
+//! of the batch rows, [`client`] drives and measures one scenario,
+//! [`pace`] paces it at a fixed rate, [`server`] answers it, [`snapshot`]
+//! is the cgroup list of the snapshot (and cache) rows, [`lookup`] the table of the
 //! lookup rows, [`process`] manages the server child,
 //! [`progress`] draws the progress bar, [`stats`] turns measurements into
 //! rows and [`report`] prints them. [`alloc`] is the executable's global
@@ -21,6 +25,7 @@ mod alloc;
 mod batch;
 mod client;
 mod lookup;
+mod pace;
 pub(crate) mod process;
 mod progress;
 mod report;
@@ -135,6 +140,13 @@ pub struct TimingArgs {
     /// matrix's pipeline+batch]
     #[arg(long, value_name = "N|MIN..MAX", value_parser = batch::parse)]
     batch: Option<BatchSize>,
+    /// Calls (round trips) per second: pace the calls of every row on a
+    /// fixed schedule (call k is due k/N s after the start; a late call is
+    /// sent at once and its latency counts from its due time) and report
+    /// the CPU of both sides per call; 1 to 10M, e.g. 1000, 10k, 1M. A rate
+    /// the pairing cannot reach shows the rate it did reach.
+    #[arg(long, value_name = "N", value_parser = pace::parse_rate)]
+    rate: Option<u64>,
 }
 
 impl TimingArgs {
@@ -190,7 +202,14 @@ Examples:
   netipc bench --scenario shm-pingpong --scenario shm-batch-pingpong --batch 16
   netipc bench --quick --scenario uds-pipeline-batch --batch 2..1000
   netipc bench --quick --scenario l2-increment --scenario l2-shm-snapshot-1000
-  netipc bench --quick --scenario l2-cgroups-lookup-64 --scenario l3-cache-lookup")]
+  netipc bench --quick --scenario l2-cgroups-lookup-64 --scenario l3-cache-lookup
+  netipc bench --rate 1000 --scenario l2-shm-increment
+  netipc bench --rates 1000,10000,100000 --scenario l2-increment --scenario l2-shm-increment
+
+At a fixed rate (--rate, --rates) the limit and L1 rows run at the same rate too, no \
+row is compared to another, and the report shows per row the rate reached, the CPU \
+time per call of the client thread (the part of it spent pacing shown apart, not \
+subtracted) and of the server process, and the latency percentiles.")]
 pub struct BenchArgs {
     /// Run only this scenario (repeatable); see --list.
     #[arg(long = "scenario", value_name = "NAME", value_parser = scenarios::parse)]
@@ -198,6 +217,11 @@ pub struct BenchArgs {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
+    /// Run every row at each of these rates (calls per second, as --rate
+    /// takes them) and print one table per scenario, a row per rate.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', value_parser = pace::parse_rate,
+          conflicts_with = "rate")]
+    rates: Vec<u64>,
     #[command(flatten)]
     timing: TimingArgs,
     #[command(flatten)]
@@ -413,6 +437,8 @@ pub fn run_client(args: &ClientArgs) -> ExitCode {
         } else {
             Check::Structure
         },
+        rates: args.timing.rate.into_iter().collect(),
+        rate_tables: false,
     };
     let params = ClientParams {
         run_dir: &args.run_dir,
@@ -426,8 +452,9 @@ pub fn run_client(args: &ClientArgs) -> ExitCode {
             batch_items: args.max_batch_items,
         },
         check: run.check,
+        rate: args.timing.rate,
     };
-    let progress = Progress::new(&[args.scenario], run.timing);
+    let progress = Progress::new(1, run.timing);
     let measured = client::run(args.scenario, &params, &mut NoProbe, &mut |stage, d| {
         progress.at(0, args.scenario, stage, d);
     });
@@ -465,40 +492,64 @@ fn run_suite(args: &BenchArgs) -> Result<String, BenchError> {
         timing: args.timing.timing(),
         batch: args.timing.batch,
         check: Check::BenchData,
+        rates: if args.rates.is_empty() {
+            args.timing.rate.into_iter().collect()
+        } else {
+            args.rates.clone()
+        },
+        rate_tables: !args.rates.is_empty(),
+    };
+    // One run per scenario, or per scenario and rate.
+    let rates: Vec<Option<u64>> = if run.rates.is_empty() {
+        vec![None]
+    } else {
+        run.rates.iter().copied().map(Some).collect()
     };
     let machine = Machine::detect();
     let (dir, run_dir) = crate::common::temp_run_dir("netipc-bench-").map_err(BenchError::new)?;
     let run_dir = run_dir.as_str();
-    let progress = Progress::new(&plan, run.timing);
-    let mut rows = Vec::with_capacity(plan.len());
-    for (i, &scenario) in plan.iter().enumerate() {
+    let progress = Progress::new(plan.len() * rates.len(), run.timing);
+    let mut rows = Vec::with_capacity(plan.len() * rates.len());
+    let runs = plan
+        .iter()
+        .flat_map(|&scenario| rates.iter().map(move |&rate| (scenario, rate)));
+    for (i, (scenario, rate)) in runs.enumerate() {
         progress.at(i, scenario, Stage::Warmup, Duration::ZERO);
-        let row = run_one(scenario, run_dir, &run, &progress, i);
-        match row {
+        match run_one(scenario, rate, run_dir, &run, &progress, i) {
             Ok(row) => rows.push(row),
             Err(e) => {
                 progress.done();
-                return Err(BenchError::new(format!("scenario {}: {e}", scenario.name)));
+                let at = rate.map(|r| format!(" at {r} calls/s")).unwrap_or_default();
+                return Err(BenchError::new(format!(
+                    "scenario {}{at}: {e}",
+                    scenario.name
+                )));
             }
         }
     }
     progress.done();
-    stats::add_ratios(&mut rows);
+    if run.rates.is_empty() {
+        stats::add_ratios(&mut rows);
+    }
     dir.close()
         .map_err(|e| BenchError::new(format!("cannot remove the temporary run directory: {e}")))?;
     Ok(report::render(args.output.format(), &rows, &machine, &run))
 }
 
-/// Runs one scenario against a fresh server child (or alone, for a
-/// scenario without a server).
+/// Runs one scenario (at `rate`, when given) against a fresh server child
+/// (or alone, for a scenario without a server).
 fn run_one(
     scenario: &'static Scenario,
+    rate: Option<u64>,
     run_dir: &str,
     run: &RunInfo,
     progress: &Progress,
     index: usize,
 ) -> Result<Row, BenchError> {
-    let service = format!("bench-{}", scenario.name);
+    let service = match rate {
+        None => format!("bench-{}", scenario.name),
+        Some(rate) => format!("bench-{}-at-{rate}", scenario.name),
+    };
     let params = ClientParams {
         run_dir,
         service: &service,
@@ -507,6 +558,7 @@ fn run_one(
         auth_token: 0,
         limits: Limits::default(),
         check: run.check,
+        rate,
     };
     let measure = |probe: &mut dyn ServerProbe| {
         client::run(scenario, &params, probe, &mut |stage, d| {

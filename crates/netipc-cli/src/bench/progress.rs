@@ -17,9 +17,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(plan: &[&Scenario], timing: Timing) -> Self {
+    /// A bar over `runs` runs of `timing` each.
+    pub fn new(runs: usize, timing: Timing) -> Self {
         let per = (timing.warmup + timing.duration).as_millis();
-        let total = u64::try_from(per.saturating_mul(plan.len() as u128)).unwrap_or(u64::MAX);
+        let total = u64::try_from(per.saturating_mul(runs as u128)).unwrap_or(u64::MAX);
         let bar = if io::stderr().is_terminal() {
             ProgressBar::new(total)
         } else {
@@ -33,7 +34,7 @@ impl Progress {
         Self { bar, timing }
     }
 
-    /// Scenario `index` is at `elapsed` into `stage`.
+    /// Run `index` (of `scenario`) is at `elapsed` into `stage`.
     pub fn at(&self, index: usize, scenario: &Scenario, stage: Stage, elapsed: Duration) {
         let per = self.timing.warmup + self.timing.duration;
         let (base, cap, what) = match stage {

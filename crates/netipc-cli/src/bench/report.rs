@@ -8,10 +8,11 @@ use procfs_core::{CpuInfo, FromRead, LoadAverage};
 use serde::Serialize;
 
 use super::batch::BatchSize;
+use super::pace;
 use super::scenarios::{
     WAIT_NONE, WAIT_POLL, WAIT_SPIN, WAIT_SPIN_SLEEP, WAIT_SPIN_SLEEP_ALWAYS_WAKE,
 };
-use super::stats::{Latency, Ratio, Row};
+use super::stats::{AtRate, Latency, Ratio, Row};
 use super::{Check, Timing};
 use crate::common::json_text;
 use crate::table::Table;
@@ -73,13 +74,19 @@ impl Machine {
 }
 
 /// The run settings shown with the rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunInfo {
     pub timing: Timing,
     /// `--batch`, when given.
     pub batch: Option<BatchSize>,
     /// How the answers were checked.
     pub check: Check,
+    /// The rates of a run at fixed rates (`--rate`, `--rates`), in calls
+    /// per second; empty: as fast as the pairings go.
+    pub rates: Vec<u64>,
+    /// Whether a run at fixed rates prints one table per scenario, a row
+    /// per rate (`--rates`), rather than one table of every scenario.
+    pub rate_tables: bool,
 }
 
 impl RunInfo {
@@ -151,17 +158,44 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
     }
     let _ = writeln!(
         s,
-        "- each row: {:.1} s warm-up, then {:.1} s measured; client and server in separate processes",
+        "- each row: {:.1} s warm-up, then {:.1} s measured{}; client and server in separate \
+         processes",
         run.timing.warmup.as_secs_f64(),
-        run.timing.duration.as_secs_f64()
+        run.timing.duration.as_secs_f64(),
+        match run.rates.as_slice() {
+            [] => String::new(),
+            [rate] => format!(", both at {} calls/s", count(*rate as f64)),
+            _ => ", both at each rate".to_owned(),
+        }
     );
+    if !run.rates.is_empty() {
+        let _ = writeln!(
+            s,
+            "- pacing: {}; `behind`: the share of calls already due when the client was free \
+             to send them; `woke late`: the share of calls whose sleep ended after their due \
+             time (the client's own lateness, in their latency)",
+            pacing_text()
+        );
+        s.push_str(
+            "- CPU per call: client = the client thread, its pacing included (`pacing` is that \
+             part: the CPU time of its sleeps and spins); server = the server process; total = \
+             both; 1 µs per call = 1 ms per 1,000 calls\n",
+        );
+    }
     s.push_str("- waiting, per row (column `wait`):\n");
     for (wait, text) in WAITS {
         if rows.iter().any(|r| r.wait == *wait) {
             let _ = writeln!(s, "  - `{wait}`: {text}");
         }
     }
-    s.push_str("- latency = from sending a request to its answer, measured by the client\n");
+    if run.rates.is_empty() {
+        s.push_str("- latency = from sending a request to its answer, measured by the client\n");
+    } else {
+        s.push_str(
+            "- latency = from a call's due time to its answer, measured by the client (for a \
+             call sent on time, its due time is its send)\n",
+        );
+    }
     let _ = writeln!(s, "- answers checked: {}", run.validation());
     if rows.iter().any(|r| r.batch.is_some()) {
         s.push_str(
@@ -192,6 +226,230 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         );
     }
     s.push('\n');
+    if run.rates.is_empty() {
+        s.push_str(&speed_table(rows));
+    } else {
+        s.push_str(&rate_tables(rows, run));
+    }
+    s.push('\n');
+    // With several rates a scenario has several rows, one after the other.
+    let mut last = None;
+    for r in rows
+        .iter()
+        .filter(|r| last.replace(r.scenario) != Some(r.scenario))
+    {
+        match (r.limit, r.l1) {
+            (Some(limit), Some(l1)) => {
+                let _ = writeln!(
+                    s,
+                    "- `{}` (vs `{limit}`, L1 `{l1}`): {}",
+                    r.scenario, r.summary
+                );
+            }
+            (Some(limit), None) => {
+                let _ = writeln!(s, "- `{}` (vs `{limit}`): {}", r.scenario, r.summary);
+            }
+            (None, _) => {
+                let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
+            }
+        }
+    }
+    let allocating: Vec<&Row> = rows.iter().filter(|r| r.client_allocations > 0).collect();
+    if allocating.is_empty() {
+        s.push_str("\nClient allocations in the measured round trips: none.\n");
+    } else {
+        s.push_str("\nClient allocations in the measured round trips (expected none):\n");
+        for r in allocating {
+            let _ = writeln!(
+                s,
+                "- {}: {} ({:.2} per round trip)",
+                label(r),
+                r.client_allocations,
+                r.client_allocations as f64 / r.round_trips.max(1) as f64
+            );
+        }
+    }
+    for r in rows {
+        if let Some(x) = r.exchanges_per_round_trip.filter(|&x| x > 1.005) {
+            let _ = writeln!(
+                s,
+                "- {}: {x:.2} request/response exchanges per logical call (the L2 client \
+                 split each call into sub-calls that fit the negotiated request and response \
+                 sizes)",
+                label(r)
+            );
+        }
+    }
+    for r in rows {
+        if let Some(n @ 1..) = r.reconnects {
+            let _ = writeln!(
+                s,
+                "- {}: the L2 client reconnected {n} times while measured, so the row \
+                 is not a steady state",
+                label(r)
+            );
+        }
+    }
+    s
+}
+
+/// A row's name in the notes: its scenario, and its rate when it has one.
+fn label(r: &Row) -> String {
+    match &r.rate {
+        None => format!("`{}`", r.scenario),
+        Some(at) => format!(
+            "`{}` at {} calls/s",
+            r.scenario,
+            count(at.target_calls_per_second as f64)
+        ),
+    }
+}
+
+/// How a run at a fixed rate paces its calls (`settings.pacing` of
+/// `--json`, and a bullet of the Markdown header).
+fn pacing_text() -> String {
+    format!(
+        "call k of a row is due k/N s after the row's start (N: the rate); the client sleeps \
+         until {} µs before a due time, then spins (a shorter gap is only spun), and sends a \
+         late call at once; a latency counts from the call's due time; the client CPU includes \
+         the pacing (shown apart, not subtracted); a rate the pairing cannot reach shows the \
+         rate it reached",
+        pace::SPIN.as_micros()
+    )
+}
+
+/// The tables of a run at fixed rates: one table with a row per scenario
+/// (one rate), or one table per scenario with a row per rate (`--rates`).
+fn rate_tables(rows: &[Row], run: &RunInfo) -> String {
+    let mut s = String::new();
+    if !run.rate_tables {
+        let mut table = Table::markdown(&[
+            "scenario",
+            "wait",
+            "target",
+            "calls/s",
+            "client CPU",
+            "pacing",
+            "server CPU",
+            "total CPU",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            "behind",
+            "woke late",
+        ])
+        .right(&[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+        for r in rows {
+            let l = &r.latency;
+            let mut cells = vec![r.scenario.to_owned(), r.wait.to_owned()];
+            cells.extend(rate_cells(r));
+            cells.extend([l.p50, l.p90, l.p99, l.p999, l.max].map(micros));
+            cells.extend(late(r));
+            table.row(cells);
+        }
+        s.push_str(&table.render());
+        s.push('\n');
+    }
+    let mut start = 0;
+    while run.rate_tables && start < rows.len() {
+        let scenario = rows[start].scenario;
+        let end = rows[start..]
+            .iter()
+            .position(|r| r.scenario != scenario)
+            .map_or(rows.len(), |n| start + n);
+        let first = &rows[start];
+        let _ = writeln!(s, "### `{scenario}` (wait: {})\n", first.wait);
+        let mut table = Table::markdown(&[
+            "target",
+            "calls/s",
+            "client CPU",
+            "pacing",
+            "server CPU",
+            "total CPU",
+            "p50",
+            "p99",
+            "behind",
+            "woke late",
+        ])
+        .right(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        for r in &rows[start..end] {
+            let mut cells = rate_cells(r);
+            cells.extend([r.latency.p50, r.latency.p99].map(micros));
+            cells.extend(late(r));
+            table.row(cells);
+        }
+        s.push_str(&table.render());
+        s.push('\n');
+        start = end;
+    }
+    s.push_str(
+        "target and calls/s: calls (round trips) per second asked for and reached; CPU in µs \
+         per call.\n",
+    );
+    if rows.iter().any(fell_behind) {
+        s.push_str(
+            "`*`: the pairing could not keep up with the target, so its calls fell ever further \
+             behind their due times, and its latencies (from the due times) measure that \
+             backlog, not a call.\n",
+        );
+    }
+    s
+}
+
+/// A row at a fixed rate that reached less than this share of its target
+/// could not keep up (a row that keeps up reaches about all of it: only
+/// the last call's latency is beyond its last due time).
+const KEPT_UP: f64 = 0.95;
+
+/// Whether a row at a fixed rate could not keep up with it.
+fn fell_behind(r: &Row) -> bool {
+    r.rate
+        .as_ref()
+        .is_some_and(|at| r.round_trips_per_s < at.target_calls_per_second as f64 * KEPT_UP)
+}
+
+/// The target, rate reached and CPU cells of a row at a fixed rate.
+fn rate_cells(r: &Row) -> Vec<String> {
+    let Some(at) = &r.rate else {
+        return vec!["-".to_owned(); 6];
+    };
+    let server = at.server_cpu_us_per_call.map_or("-".to_owned(), cpu_cell);
+    vec![
+        count(at.target_calls_per_second as f64),
+        count(r.round_trips_per_s) + if fell_behind(r) { " *" } else { "" },
+        cpu_cell(at.client_cpu_us_per_call),
+        cpu_cell(at.pacing_cpu_us_per_call),
+        server,
+        at.total_cpu_us_per_call().map_or("-".to_owned(), cpu_cell),
+    ]
+}
+
+/// The `behind` and `woke late` cells: the share of calls already due
+/// when the client was free to send them, and of calls whose sleep ended
+/// after their due time.
+fn late(r: &Row) -> [String; 2] {
+    let Some(at) = &r.rate else {
+        return ["-".to_owned(), "-".to_owned()];
+    };
+    let share = |n: u64| format!("{:.1}%", n as f64 * 100.0 / r.round_trips.max(1) as f64);
+    [share(at.behind_calls), share(at.overslept_calls)]
+}
+
+/// CPU microseconds per call: 2 decimals below 10, 1 above.
+fn cpu_cell(us: f64) -> String {
+    if us < 10.0 {
+        format!("{us:.2}")
+    } else {
+        format!("{us:.1}")
+    }
+}
+
+/// The table of a run as fast as it goes: rates, latencies, CPU in cores
+/// and the ratios to the limit and L1 rows.
+fn speed_table(rows: &[Row]) -> String {
+    let mut s = String::new();
     let mut table = Table::markdown(&[
         "scenario",
         "wait",
@@ -260,60 +518,6 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
              the same exchange on a bare session with a hand-written server: the cost of \
              the L2 layer.",
         );
-    }
-    s.push('\n');
-    for r in rows {
-        match (r.limit, r.l1) {
-            (Some(limit), Some(l1)) => {
-                let _ = writeln!(
-                    s,
-                    "- `{}` (vs `{limit}`, L1 `{l1}`): {}",
-                    r.scenario, r.summary
-                );
-            }
-            (Some(limit), None) => {
-                let _ = writeln!(s, "- `{}` (vs `{limit}`): {}", r.scenario, r.summary);
-            }
-            (None, _) => {
-                let _ = writeln!(s, "- `{}`: {}", r.scenario, r.summary);
-            }
-        }
-    }
-    let allocating: Vec<&Row> = rows.iter().filter(|r| r.client_allocations > 0).collect();
-    if allocating.is_empty() {
-        s.push_str("\nClient allocations in the measured round trips: none.\n");
-    } else {
-        s.push_str("\nClient allocations in the measured round trips (expected none):\n");
-        for r in allocating {
-            let _ = writeln!(
-                s,
-                "- `{}`: {} ({:.2} per round trip)",
-                r.scenario,
-                r.client_allocations,
-                r.client_allocations as f64 / r.round_trips.max(1) as f64
-            );
-        }
-    }
-    for r in rows {
-        if let Some(x) = r.exchanges_per_round_trip.filter(|&x| x > 1.005) {
-            let _ = writeln!(
-                s,
-                "- `{}`: {x:.2} request/response exchanges per logical call (the L2 client \
-                 split each call into sub-calls that fit the negotiated request and response \
-                 sizes)",
-                r.scenario
-            );
-        }
-    }
-    for r in rows {
-        if let Some(n @ 1..) = r.reconnects {
-            let _ = writeln!(
-                s,
-                "- `{}`: the L2 client reconnected {n} times while measured, so the row \
-                 is not a steady state",
-                r.scenario
-            );
-        }
     }
     s
 }
@@ -385,6 +589,16 @@ struct CsvRow<'a> {
     batch: Option<String>,
     items_per_round_trip_min: u32,
     items_per_round_trip_max: u32,
+    p90_ns: u64,
+    target_calls_per_s: Option<u64>,
+    client_cpu_us_per_call: Option<f64>,
+    pacing_cpu_us_per_call: Option<f64>,
+    server_cpu_us_per_call: Option<f64>,
+    behind_calls: Option<u64>,
+    waited_calls: Option<u64>,
+    slept_calls: Option<u64>,
+    overslept_calls: Option<u64>,
+    mean_oversleep_us: Option<f64>,
 }
 
 impl<'a> CsvRow<'a> {
@@ -424,6 +638,19 @@ impl<'a> CsvRow<'a> {
             batch: r.batch.map(|b| b.to_string()),
             items_per_round_trip_min: r.items_range.0,
             items_per_round_trip_max: r.items_range.1,
+            p90_ns: l.p90,
+            target_calls_per_s: r.rate.map(|at| at.target_calls_per_second),
+            client_cpu_us_per_call: r.rate.map(|at| places(at.client_cpu_us_per_call, 3)),
+            pacing_cpu_us_per_call: r.rate.map(|at| places(at.pacing_cpu_us_per_call, 3)),
+            server_cpu_us_per_call: r
+                .rate
+                .and_then(|at| at.server_cpu_us_per_call)
+                .map(|us| places(us, 3)),
+            behind_calls: r.rate.map(|at| at.behind_calls),
+            waited_calls: r.rate.map(|at| at.waited_calls),
+            slept_calls: r.rate.map(|at| at.slept_calls),
+            overslept_calls: r.rate.map(|at| at.overslept_calls),
+            mean_oversleep_us: r.rate.map(|at| places(at.mean_oversleep_us, 3)),
         }
     }
 }
@@ -469,6 +696,10 @@ struct Settings {
     batch: Option<String>,
     validation: &'static str,
     waiting: BTreeMap<&'static str, &'static str>,
+    /// The rates of a run at fixed rates, in calls per second (empty: as
+    /// fast as the pairings go), and how the calls were paced.
+    rates: Vec<u64>,
+    pacing: Option<String>,
 }
 
 /// One row of `--json`.
@@ -499,6 +730,8 @@ struct JsonRow<'a> {
     client_allocations: u64,
     reconnects: Option<u32>,
     exchanges_per_round_trip: Option<f64>,
+    /// The fixed-rate numbers of a row measured at a rate.
+    rate: Option<AtRate>,
 }
 
 /// CPU of both sides, in cores.
@@ -540,6 +773,7 @@ impl<'a> Report<'a> {
                 client_allocations: r.client_allocations,
                 reconnects: r.reconnects,
                 exchanges_per_round_trip: r.exchanges_per_round_trip,
+                rate: r.rate,
             })
             .collect();
         Self {
@@ -552,6 +786,8 @@ impl<'a> Report<'a> {
                 batch: run.batch.map(|b| b.to_string()),
                 validation: run.validation(),
                 waiting: WAITS.iter().copied().collect(),
+                rates: run.rates.clone(),
+                pacing: (!run.rates.is_empty()).then(pacing_text),
             },
             rows,
         }
@@ -584,6 +820,10 @@ fn micros(ns: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::super::pace::Pacing;
+    use super::super::stats::measured_at;
     use super::*;
 
     #[test]
@@ -609,6 +849,211 @@ mod tests {
                 .starts_with("\"odd, \"\"name\"\"\",raw-packet-pingpong,1,1,10,10,1.0,10.0,10.0,"),
             "{text}"
         );
-        assert!(lines[1].ends_with(",socket,poll,,,,,0,,,,1,1"), "{text}");
+        assert!(
+            lines[1].ends_with(",socket,poll,,,,,0,,,,1,1,10007,,,,,,,,,"),
+            "{text}"
+        );
+    }
+
+    fn pacing(rate: u64, behind: u64, overslept: u64) -> Pacing {
+        Pacing {
+            rate,
+            behind,
+            waits: 1000 - behind,
+            sleeps: 1000 - behind,
+            overslept,
+            oversleep: Duration::from_micros(overslept * 20),
+            cpu: Duration::from_millis(50),
+        }
+    }
+
+    fn run_at(rates: &[u64], rate_tables: bool) -> RunInfo {
+        RunInfo {
+            timing: Timing {
+                warmup: Duration::from_millis(200),
+                duration: Duration::from_secs(1),
+            },
+            batch: None,
+            check: Check::BenchData,
+            rates: rates.to_vec(),
+            rate_tables,
+        }
+    }
+
+    fn machine() -> Machine {
+        Machine {
+            cpu: Some("a CPU".to_owned()),
+            cores: 2,
+            os: "an OS".to_owned(),
+            arch: "x86_64",
+            load: Some("0.50 0.40 0.30".to_owned()),
+        }
+    }
+
+    /// The cells of the Markdown table row that begins with `first`.
+    fn cells<'a>(text: &'a str, first: &str) -> Vec<&'a str> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix('|')?.strip_suffix('|'))
+            .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>())
+            .find(|c| c[0] == first)
+            .unwrap_or_else(|| panic!("no row {first:?} in\n{text}"))
+    }
+
+    #[test]
+    fn one_rate_is_one_table_of_every_scenario() {
+        let rows = [
+            measured_at("raw-shm-pingpong", &[2; 1000], pacing(1000, 0, 0)),
+            measured_at("shm-pingpong", &[4; 1000], pacing(1000, 100, 50)),
+        ];
+        let text = render(Format::Markdown, &rows, &machine(), &run_at(&[1000], false));
+        assert!(text.contains("both at 1,000 calls/s"), "{text}");
+        assert!(
+            text.contains("- load average at start: 0.50 0.40 0.30"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- pacing: call k of a row is due k/N s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- latency = from a call's due time"),
+            "{text}"
+        );
+        assert_eq!(
+            cells(&text, "scenario"),
+            [
+                "scenario",
+                "wait",
+                "target",
+                "calls/s",
+                "client CPU",
+                "pacing",
+                "server CPU",
+                "total CPU",
+                "p50",
+                "p90",
+                "p99",
+                "p99.9",
+                "max",
+                "behind",
+                "woke late"
+            ]
+        );
+        assert_eq!(
+            cells(&text, "shm-pingpong"),
+            [
+                "shm-pingpong",
+                "spin+sleep",
+                "1,000",
+                "1,000",
+                "500.0",
+                "50.0",
+                "250.0",
+                "750.0",
+                "4.0 µs",
+                "4.0 µs",
+                "4.0 µs",
+                "4.0 µs",
+                "4.0 µs",
+                "10.0%",
+                "5.0%"
+            ]
+        );
+        // Both rows kept up.
+        assert!(!text.contains("could not keep up"), "{text}");
+        // No ratios at a fixed rate.
+        assert!(!text.contains("vs limit"), "{text}");
+        // 1,000 calls in 1 s at 10,000 calls/s: a backlog.
+        let fast = [measured_at(
+            "shm-pingpong",
+            &[4; 1000],
+            pacing(10_000, 999, 0),
+        )];
+        let text = render(
+            Format::Markdown,
+            &fast,
+            &machine(),
+            &run_at(&[10_000], false),
+        );
+        assert_eq!(cells(&text, "shm-pingpong")[3], "1,000 *", "{text}");
+        assert!(
+            text.contains("`*`: the pairing could not keep up with the target"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn several_rates_are_a_table_per_scenario_with_a_row_per_rate() {
+        let rates = [1000, 10_000, 100_000];
+        let rows: Vec<Row> = ["uds-pingpong", "l2-increment"]
+            .into_iter()
+            .flat_map(|name| rates.map(|rate| measured_at(name, &[30; 1000], pacing(rate, 0, 0))))
+            .collect();
+        let text = render(Format::Markdown, &rows, &machine(), &run_at(&rates, true));
+        assert!(text.contains("both at each rate"), "{text}");
+        let uds = text.find("### `uds-pingpong` (wait: poll)").expect(&text);
+        let l2 = text.find("### `l2-increment` (wait: poll)").expect(&text);
+        assert!(uds < l2, "{text}");
+        let table = |from: usize| {
+            text[from..]
+                .lines()
+                .skip(2)
+                .take_while(|l| l.starts_with('|'))
+                .filter(|l| !l.starts_with("|-"))
+                .map(|l| l.split('|').map(str::trim).nth(1).unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            table(uds),
+            ["target", "1,000", "10,000", "100,000"],
+            "{text}"
+        );
+        assert_eq!(table(l2).len(), 4, "{text}");
+        assert_eq!(
+            cells(&text, "10,000"),
+            [
+                "10,000", "1,000 *", "500.0", "50.0", "250.0", "750.0", "30.0 µs", "30.0 µs",
+                "0.0%", "0.0%"
+            ]
+        );
+        // 1,000 calls in 1 s keep up with 1,000 calls/s only.
+        assert_eq!(text.matches("| 1,000 * |").count(), 4, "{text}");
+        assert_eq!(text.matches("could not keep up").count(), 1, "{text}");
+        // Each scenario is described once.
+        assert_eq!(text.matches("- `l2-increment` (vs").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn paced_rows_in_csv_and_json() {
+        let rows = [measured_at("uds-pingpong", &[30; 1000], pacing(1000, 7, 0))];
+        let text = csv(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with(
+                ",p90_ns,target_calls_per_s,client_cpu_us_per_call,pacing_cpu_us_per_call,\
+                 server_cpu_us_per_call,behind_calls,waited_calls,slept_calls,overslept_calls,\
+                 mean_oversleep_us"
+            ),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with(",30015,1000,500.0,50.0,250.0,7,993,993,0,0.0"),
+            "{text}"
+        );
+        let json = render(Format::Json, &rows, &machine(), &run_at(&[1000], false));
+        let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(v["settings"]["rates"], serde_json::json!([1000]));
+        assert!(v["settings"]["pacing"].as_str().is_some(), "{v:#}");
+        let at = &v["rows"][0]["rate"];
+        assert_eq!(at["target_calls_per_second"], 1000, "{v:#}");
+        assert_eq!(at["behind_calls"], 7, "{v:#}");
+        assert_eq!(at["server_cpu_us_per_call"], 250.0, "{v:#}");
+        assert_eq!(v["rows"][0]["latency_ns"]["p90"], 30015, "{v:#}");
+        // A run as fast as it goes has no rate.
+        let plain = [super::super::stats::measured("uds-pingpong", &[30; 10], 1)];
+        let json = render(Format::Json, &plain, &machine(), &run_at(&[], false));
+        let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert!(v["rows"][0]["rate"].is_null(), "{v:#}");
+        assert!(v["settings"]["pacing"].is_null(), "{v:#}");
     }
 }

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::batch::BatchSize;
+use super::pace::Pacing;
 use super::scenarios::Scenario;
 
 /// Largest latency the histogram keeps exactly (larger values saturate).
@@ -49,6 +50,8 @@ pub struct Measurement {
     /// Request/response exchanges of an L2 client during the measurement
     /// (`None` for the other rows): a logical lookup may take several.
     pub exchanges: Option<u32>,
+    /// What the pacing did, at a fixed rate (`None`: as fast as it goes).
+    pub pacing: Option<Pacing>,
 }
 
 /// Latency percentiles in nanoseconds (as `--json` shows them).
@@ -57,6 +60,7 @@ pub struct Latency {
     pub min: u64,
     pub mean: f64,
     pub p50: u64,
+    pub p90: u64,
     pub p95: u64,
     pub p99: u64,
     pub p999: u64,
@@ -69,6 +73,7 @@ impl Latency {
             min: h.min(),
             mean: h.mean(),
             p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
             p95: h.value_at_quantile(0.95),
             p99: h.value_at_quantile(0.99),
             p999: h.value_at_quantile(0.999),
@@ -89,6 +94,60 @@ pub struct Ratio {
     /// p50 latency of the row divided by that of the limit row.
     #[serde(rename = "p50_latency")]
     pub p50: f64,
+}
+
+/// A row measured at a fixed rate (as `--json` shows it): the CPU per
+/// call of both sides and what the client's pacing did. 1 µs per call is
+/// 1 ms per 1,000 calls.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AtRate {
+    /// The rate asked for; the row's `round_trips_per_second` is the rate
+    /// achieved.
+    pub target_calls_per_second: u64,
+    /// CPU time of the client thread per call, its pacing included.
+    pub client_cpu_us_per_call: f64,
+    /// The part of it spent waiting for the due times (sleeping, the
+    /// spin before a due time, reading the CPU clock around a wait).
+    pub pacing_cpu_us_per_call: f64,
+    /// CPU time of the server process per call, when it reports it.
+    pub server_cpu_us_per_call: Option<f64>,
+    /// Calls already due when the client was free to send them (the
+    /// pairing, or the client, was behind the schedule).
+    pub behind_calls: u64,
+    /// Calls the client waited for, of which it slept for `slept_calls`
+    /// (it only spun for the others).
+    pub waited_calls: u64,
+    pub slept_calls: u64,
+    /// Sleeps that ended after the due time, and their mean lateness.
+    pub overslept_calls: u64,
+    pub mean_oversleep_us: f64,
+}
+
+impl AtRate {
+    fn new(pacing: &Pacing, m: &Measurement) -> Self {
+        let calls = m.round_trips.max(1) as f64;
+        let per_call = |d: Duration| d.as_secs_f64() * 1e6 / calls;
+        Self {
+            target_calls_per_second: pacing.rate,
+            client_cpu_us_per_call: per_call(m.client_cpu),
+            pacing_cpu_us_per_call: per_call(pacing.cpu),
+            server_cpu_us_per_call: m
+                .server_cores
+                .map(|cores| cores * m.wall.as_secs_f64() * 1e6 / calls),
+            behind_calls: pacing.behind,
+            waited_calls: pacing.waits,
+            slept_calls: pacing.sleeps,
+            overslept_calls: pacing.overslept,
+            mean_oversleep_us: pacing.oversleep.as_secs_f64() * 1e6
+                / pacing.overslept.max(1) as f64,
+        }
+    }
+
+    /// CPU of both sides per call (`None` when the server's is unknown).
+    pub fn total_cpu_us_per_call(&self) -> Option<f64> {
+        self.server_cpu_us_per_call
+            .map(|server| server + self.client_cpu_us_per_call)
+    }
 }
 
 /// One finished row of the report.
@@ -132,6 +191,8 @@ pub struct Row {
     /// Filled by [`add_ratios`] when the L1 row of an L2 row was measured
     /// too.
     pub l1_ratio: Option<Ratio>,
+    /// The fixed-rate numbers, for a row measured at a rate.
+    pub rate: Option<AtRate>,
 }
 
 impl Row {
@@ -166,6 +227,7 @@ impl Row {
                 .map(|n| f64::from(n) / m.round_trips.max(1) as f64),
             ratio: None,
             l1_ratio: None,
+            rate: m.pacing.as_ref().map(|pacing| AtRate::new(pacing, m)),
         }
     }
 
@@ -200,6 +262,20 @@ pub fn add_ratios(rows: &mut [Row]) {
 /// `items` items, in one second.
 #[cfg(test)]
 pub fn measured(name: &str, micros: &[u64], items: u32) -> Row {
+    measured_paced(name, micros, items, None)
+}
+
+/// The row of scenario `name` after calls of `micros` µs each, in one
+/// second, paced as `pacing` says.
+#[cfg(test)]
+pub fn measured_at(name: &str, micros: &[u64], pacing: Pacing) -> Row {
+    measured_paced(name, micros, 1, Some(pacing))
+}
+
+/// As [`measured`], with the client's pacing: 0.5 s of client CPU, a
+/// server using 0.25 cores.
+#[cfg(test)]
+fn measured_paced(name: &str, micros: &[u64], items: u32, pacing: Option<Pacing>) -> Row {
     let mut latency = latency_histogram();
     for &us in micros {
         latency.record(us * 1000).unwrap();
@@ -217,6 +293,7 @@ pub fn measured(name: &str, micros: &[u64], items: u32) -> Row {
         allocations: 0,
         reconnects: None,
         exchanges: None,
+        pacing,
     };
     Row::new(super::scenarios::find(name).unwrap(), &m)
 }
@@ -278,5 +355,47 @@ mod tests {
         // Its L1 row (uds-pingpong) was not measured.
         assert!(rows[3].l1_ratio.is_none());
         assert!(rows[3].ratio.is_some());
+    }
+
+    #[test]
+    fn a_paced_row_has_the_cpu_of_both_sides_per_call() {
+        let pacing = Pacing {
+            rate: 1000,
+            behind: 9,
+            waits: 990,
+            sleeps: 980,
+            overslept: 4,
+            oversleep: Duration::from_micros(10),
+            cpu: Duration::from_millis(100),
+        };
+        let row = measured_at("shm-pingpong", &[3; 1000], pacing);
+        let at = row.rate.expect("a paced row");
+        assert_eq!(at.target_calls_per_second, 1000);
+        // 0.5 s of client CPU, 0.1 s of it pacing, and 0.25 server cores
+        // over 1 s, in 1000 calls.
+        assert!((at.client_cpu_us_per_call - 500.0).abs() < 1e-9, "{at:?}");
+        assert!((at.pacing_cpu_us_per_call - 100.0).abs() < 1e-9, "{at:?}");
+        let server = at.server_cpu_us_per_call.expect("server CPU");
+        assert!((server - 250.0).abs() < 1e-9, "{at:?}");
+        assert!((at.total_cpu_us_per_call().unwrap() - 750.0).abs() < 1e-9);
+        assert_eq!(
+            (
+                at.behind_calls,
+                at.waited_calls,
+                at.slept_calls,
+                at.overslept_calls
+            ),
+            (9, 990, 980, 4)
+        );
+        assert!((at.mean_oversleep_us - 2.5).abs() < 1e-9, "{at:?}");
+        assert!((row.round_trips_per_s - 1000.0).abs() < 1e-9);
+        assert_eq!(row.latency.p90, row.latency.p50);
+        // Unknown server CPU: no total.
+        let blind = AtRate {
+            server_cpu_us_per_call: None,
+            ..at
+        };
+        assert_eq!(blind.total_cpu_us_per_call(), None);
+        assert!(measured("shm-pingpong", &[3; 10], 1).rate.is_none());
     }
 }

@@ -67,6 +67,8 @@ func runClient(args []string) int {
 	warmup := secondsFlag{allowZero: true}
 	fs.Var(&duration, "duration", "measured seconds (default 5, or 1 with --quick)")
 	fs.Var(&warmup, "warmup", "warm-up seconds (default: a fifth of the duration, at most 1)")
+	rate := fs.Uint64("rate", 0, "calls per second: pace the calls (call k due k/N s after the start; "+
+		"a late call is made at once and its latency counts from its due time); 0: as fast as they go")
 	asJSON := fs.Bool("json", false, "print JSON")
 	asCSV := fs.Bool("csv", false, "print CSV")
 	fs.Usage = func() {
@@ -76,6 +78,10 @@ func runClient(args []string) int {
 	sc, code := c.parse(fs, args)
 	if sc == nil {
 		return code
+	}
+	if *rate > maxRate {
+		fmt.Fprintf(os.Stderr, "netipc-go-bench client: --rate %d is not a rate in calls per second from 1 to %d\n", *rate, maxRate)
+		return 2
 	}
 	if *quick && !duration.set {
 		duration.d = time.Second
@@ -88,7 +94,7 @@ func runClient(args []string) int {
 		maxRequest: uint32(c.maxRequest), maxResponse: uint32(c.maxResponse),
 		maxBatchItems: uint32(*batch), strict: *strict,
 	}
-	r, err := measureScenario(sc, &p, warmup.d, duration.d)
+	r, err := measureScenario(sc, &p, warmup.d, duration.d, *rate)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "netipc-go-bench client: error: %v\n", err)
 		return 1
@@ -109,8 +115,9 @@ func runClient(args []string) int {
 	return 0
 }
 
-// measureScenario connects, primes, warms up and measures sc.
-func measureScenario(sc *scenario, p *clientParams, warmup, duration time.Duration) (*result, error) {
+// measureScenario connects, primes, warms up and measures sc, at rate
+// calls per second when it is above 0.
+func measureScenario(sc *scenario, p *clientParams, warmup, duration time.Duration, rate uint64) (*result, error) {
 	c, err := newCaller(sc, p)
 	if err != nil {
 		return nil, err
@@ -121,7 +128,7 @@ func measureScenario(sc *scenario, p *clientParams, warmup, duration time.Durati
 	}
 	id := uint64(1)
 	var warm histogram
-	if _, err := runPhase(c, warmup, &id, &warm); err != nil {
+	if _, err := runPhase(c, warmup, rate, &id, &warm); err != nil {
 		return nil, err
 	}
 	r := &result{scenario: sc}
@@ -130,7 +137,7 @@ func measureScenario(sc *scenario, p *clientParams, warmup, duration time.Durati
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	mallocs := mem.Mallocs
-	ph, err := runPhase(c, duration, &id, &r.latency)
+	ph, err := runPhase(c, duration, rate, &id, &r.latency)
 	if err != nil {
 		return nil, err
 	}
@@ -181,17 +188,76 @@ type phase struct {
 	calls, items       uint64
 	minItems, maxItems int
 	wall               time.Duration
+	// rate is the target of a phase at a fixed rate (0: as fast as it
+	// goes), pacing what its pacing did.
+	rate   uint64
+	pacing pacing
+}
+
+// maxRate is the largest --rate, as the Rust client takes it.
+const maxRate = 10_000_000
+
+// pacingSpin is how long before a due time a waiting client stops
+// sleeping and spins, as the Rust client does.
+const pacingSpin = 10 * time.Microsecond
+
+// pacing counts what waiting for the due times of a phase cost. Every
+// call but the first (which starts the schedule) is either behind (already
+// due when the client was free to make it) or waited for.
+type pacing struct {
+	behind, waits, sleeps uint64
+	// cpu is the process CPU time spent waiting (sleeping, spinning and
+	// reading the CPU clock around each wait).
+	cpu time.Duration
+}
+
+// offset is when call k of a schedule of rate calls per second is due,
+// after its start (exact to the nanosecond, without overflow).
+func offset(k, rate uint64) time.Duration {
+	return time.Duration(k/rate)*time.Second + time.Duration((k%rate)*uint64(time.Second)/rate)
+}
+
+// waitUntil returns at due (at once if it has passed): it sleeps until
+// pacingSpin before it, then spins.
+func (p *pacing) waitUntil(due time.Time) {
+	now := time.Now()
+	if !now.Before(due) {
+		p.behind++
+		return
+	}
+	before, ok := sys.ProcessCPU()
+	p.waits++
+	if left := due.Sub(now); left > pacingSpin {
+		p.sleeps++
+		time.Sleep(left - pacingSpin)
+	}
+	for time.Now().Before(due) {
+	}
+	if after, ok2 := sys.ProcessCPU(); ok && ok2 && after > before {
+		p.cpu += after - before
+	}
 }
 
 // runPhase makes calls one after the other for d, recording each one's
-// latency. It allocates nothing itself.
-func runPhase(c caller, d time.Duration, id *uint64, h *histogram) (phase, error) {
-	ph := phase{minItems: int(^uint(0) >> 1)}
+// latency. At a rate (above 0) call k is due k/rate after the start and
+// only the calls due within d are made, each at its due time or at once
+// when it is late; a latency then counts from the due time. It allocates
+// nothing itself.
+func runPhase(c caller, d time.Duration, rate uint64, id *uint64, h *histogram) (phase, error) {
+	ph := phase{minItems: int(^uint(0) >> 1), rate: rate}
 	start := time.Now()
 	end := start.Add(d)
 	now := start
 	for now.Before(end) {
 		sent := now
+		if rate > 0 && ph.calls > 0 {
+			due := start.Add(offset(ph.calls, rate))
+			if !due.Before(end) {
+				break
+			}
+			ph.pacing.waitUntil(due)
+			sent = due
+		}
 		n, err := c.call(*id)
 		if err != nil {
 			return ph, fmt.Errorf("call %d: %w", *id, err)

@@ -135,7 +135,7 @@ func TestEveryScenarioInProcess(t *testing.T) {
 			dir := tempdir.New(t)
 			servertest.Serve(t, newBenchServer(sc, dir, "bench", benchdata.ServerConfig(sc.plane == planeSHM)))
 			p := clientParams{runDir: dir, service: "bench", strict: true}
-			r, err := measureScenario(sc, &p, 10*time.Millisecond, 50*time.Millisecond)
+			r, err := measureScenario(sc, &p, 10*time.Millisecond, 50*time.Millisecond, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,6 +212,29 @@ func TestProcessProtocol(t *testing.T) {
 		t.Fatalf("client row %+v", row)
 	}
 
+	// The same at a fixed rate: the calls due within 0.1 s at 500/s.
+	client = role(ctx, t, "client", append(args, "--strict", "--json", "--duration", "0.1", "--warmup", "0", "--rate", "500")...)
+	out, err = client.Output()
+	if err != nil {
+		t.Fatalf("client --rate: %v\n%s", err, out)
+	}
+	var paced struct {
+		Rows []struct {
+			RoundTrips uint64 `json:"round_trips"`
+			Rate       struct {
+				Target uint64 `json:"target_calls_per_second"`
+				Behind uint64 `json:"behind_calls"`
+				Waited uint64 `json:"waited_calls"`
+			} `json:"rate"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(out, &paced); err != nil || len(paced.Rows) != 1 {
+		t.Fatalf("client --rate report %s: %v", out, err)
+	}
+	if r := paced.Rows[0]; r.Rate.Target != 500 || r.RoundTrips == 0 || r.RoundTrips > 50 || r.Rate.Behind+r.Rate.Waited != r.RoundTrips-1 {
+		t.Fatalf("client --rate row %+v", r)
+	}
+
 	if _, err := stdin.Write([]byte("stats\nstop\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +264,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"server", "--scenario", "l2-nothing", "--run-dir", dir}, 2, "unknown scenario"},
 		{[]string{"client", "--scenario", "l2-increment"}, 2, "--run-dir are required"},
 		{[]string{"client", "--scenario", "l2-increment", "--run-dir", dir, "--duration", "0"}, 2, "above 0"},
+		{[]string{"client", "--scenario", "l2-increment", "--run-dir", dir, "--rate", "20000000"}, 2, "calls per second"},
 		{[]string{"client", "--scenario", "l2-increment", "--run-dir", dir, "--duration", "0.1"}, 1, "not running. Start one with:\n  netipc-go-bench server --scenario l2-increment"},
 	} {
 		cmd := role(ctx, t, c.args[0], c.args[1:]...)
@@ -252,5 +276,54 @@ func TestUsageErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(string(out), c.says) {
 			t.Errorf("%v: exit %d (want %d), output %s", c.args, code, c.code, out)
 		}
+	}
+}
+
+// stallingCaller answers every call at once, except that call stall takes
+// pause.
+type stallingCaller struct {
+	stall uint64
+	pause time.Duration
+}
+
+func (c *stallingCaller) call(id uint64) (int, error) {
+	if id == c.stall {
+		time.Sleep(c.pause)
+	}
+	return 1, nil
+}
+
+func (c *stallingCaller) reconnects() int { return -1 }
+func (c *stallingCaller) close()          {}
+
+// TestPacedPhase: at 100 calls/s for 50 ms, calls 0 to 4 are due (at 0,
+// 10, ... 40 ms) and no other (a slow machine may make fewer, never
+// more). Call 2 (id 3) stalls for 25 ms, so calls 3 and 4 are behind and
+// their latency counts from their due time: at least 15 and 5 ms.
+func TestPacedPhase(t *testing.T) {
+	if got := offset(3, 3); got != time.Second {
+		t.Fatalf("offset(3, 3) = %v", got)
+	}
+	if got := offset(10_000_000*86_400, 10_000_000); got != 86_400*time.Second {
+		t.Fatalf("offset of a day at the largest rate = %v", got)
+	}
+	if got := offset(1, 3); got != 333_333_333 {
+		t.Fatalf("offset(1, 3) = %v", got)
+	}
+	var h histogram
+	id := uint64(1)
+	ph, err := runPhase(&stallingCaller{stall: 3, pause: 25 * time.Millisecond}, 50*time.Millisecond, 100, &id, &h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ph.calls < 3 || ph.calls > 5 || id != ph.calls+1 || h.n != ph.calls || ph.rate != 100 {
+		t.Fatalf("%d calls, next id %d, %d latencies: %+v", ph.calls, id, h.n, ph)
+	}
+	p := ph.pacing
+	if p.behind+p.waits != ph.calls-1 || p.sleeps > p.waits {
+		t.Fatalf("pacing %+v for %d calls", p, ph.calls)
+	}
+	if ph.calls == 5 && (p.behind < 2 || h.max < uint64(25*time.Millisecond)) {
+		t.Fatalf("pacing %+v, longest latency %d ns: the stall is not in the calls it delayed", p, h.max)
 	}
 }

@@ -81,6 +81,36 @@ type jsonRow struct {
 	CPUCores          map[string]any `json:"cpu_cores"`
 	Allocations       uint64         `json:"client_allocations"`
 	Reconnects        any            `json:"reconnects"`
+	Rate              *jsonRate      `json:"rate"`
+}
+
+// jsonRate is the fixed-rate part of a row paced at a rate: the fields of
+// the Rust client's that this client has (the server's CPU is for the
+// caller to measure).
+type jsonRate struct {
+	Target      uint64   `json:"target_calls_per_second"`
+	ClientCPU   float64  `json:"client_cpu_us_per_call"`
+	PacingCPU   float64  `json:"pacing_cpu_us_per_call"`
+	ServerCPU   *float64 `json:"server_cpu_us_per_call"`
+	BehindCalls uint64   `json:"behind_calls"`
+	WaitedCalls uint64   `json:"waited_calls"`
+	SleptCalls  uint64   `json:"slept_calls"`
+}
+
+// paced is the fixed-rate part of the row, or nil when it was not paced.
+func (r *result) paced() *jsonRate {
+	if r.phase.rate == 0 {
+		return nil
+	}
+	calls := float64(max(r.phase.calls, 1))
+	return &jsonRate{
+		Target:      r.phase.rate,
+		ClientCPU:   r.clientCores * r.phase.wall.Seconds() * 1e6 / calls,
+		PacingCPU:   float64(r.phase.pacing.cpu.Microseconds()) / calls,
+		BehindCalls: r.phase.pacing.behind,
+		WaitedCalls: r.phase.pacing.waits,
+		SleptCalls:  r.phase.pacing.sleeps,
+	}
 }
 
 func (r *result) json() string {
@@ -116,6 +146,7 @@ func (r *result) json() string {
 			CPUCores:          map[string]any{"client": r.clientCores, "server": nil},
 			Allocations:       r.allocations,
 			Reconnects:        r.reconnectCount(),
+			Rate:              r.paced(),
 		}},
 	}
 	return jsonLine(rep) + "\n"
@@ -169,6 +200,11 @@ func (r *result) markdown() string {
 		r.scenario.name, r.scenario.plane.wait(), r.itemsPerRoundTrip(),
 		r.perSecond(r.phase.calls), r.perSecond(r.phase.items),
 		micros(l.P50), micros(l.P95), micros(l.P99), micros(l.P999), r.clientCores, r.allocations)
+	if p := r.paced(); p != nil {
+		fmt.Fprintf(&b, "\nPaced at %d calls/s (latency from each call's due time): client CPU %.2f µs per call, "+
+			"%.2f µs of it pacing; %d calls behind the schedule, %d waited for (%d slept).\n",
+			p.Target, p.ClientCPU, p.PacingCPU, p.BehindCalls, p.WaitedCalls, p.SleptCalls)
+	}
 	return b.String()
 }
 
