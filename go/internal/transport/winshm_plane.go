@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/netdata/netipc/go/internal/transport/shm"
 	"github.com/netdata/netipc/go/internal/transport/sys"
 	"github.com/netdata/netipc/go/internal/transport/winshm"
 	"github.com/netdata/netipc/go/protocol"
@@ -65,7 +66,7 @@ func attachWinSHM(req ShmRequest, conn *sys.Conn, deadline time.Time) (plane, er
 	if err != nil {
 		return nil, err
 	}
-	return attachRetrying(conn, deadline, winshm.AttachTransient, func() (shmRegion, error) {
+	return attachRetrying(conn, deadline, shm.AttachTransient, func() (shmRegion, error) {
 		return winshm.Attach(names, req.Params.Profile)
 	})
 }

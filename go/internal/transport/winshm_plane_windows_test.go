@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/netdata/netipc/go/internal/transport/shm"
 	"github.com/netdata/netipc/go/internal/transport/sys"
 	"github.com/netdata/netipc/go/internal/transport/winshm"
 	"github.com/netdata/netipc/go/protocol"
@@ -55,8 +56,8 @@ func spoilRegionVersion(t *testing.T, req ShmRequest) {
 
 // badVersion reports whether err is an attach failure for the version.
 func badVersion(err error) bool {
-	var ae *winshm.AttachError
-	return errors.As(err, &ae) && ae.Reason == winshm.AttachBadVersion
+	var ae *shm.AttachError
+	return errors.As(err, &ae) && ae.Reason == shm.AttachBadVersion
 }
 
 var (

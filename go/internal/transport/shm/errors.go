@@ -70,6 +70,9 @@ const (
 	AttachLost
 	// AttachMap: mapping or another OS call failed.
 	AttachMap
+	// AttachBadProfile: the region was made for another profile (Windows
+	// regions record their profile).
+	AttachBadProfile
 )
 
 var attachReasons = [...]string{
@@ -82,6 +85,7 @@ var attachReasons = [...]string{
 	AttachForeign:    "the region path is not a region file of the provider",
 	AttachLost:       "the region was truncated or replaced by another process while it was attached",
 	AttachMap:        "cannot map the region",
+	AttachBadProfile: "the region was made for another profile",
 }
 
 // AttachError is the cause (netipc.Error.Err) of the ErrSHM error Attach

@@ -59,10 +59,17 @@ func TestIdleWatchedSessionsCostNoThread(t *testing.T) {
 		clients[i] = client
 		done[i] = echo(server)
 	}
-	time.Sleep(300 * time.Millisecond) // every session is past its spinning
-	w.mu.Lock()
-	groups := len(w.groups)
-	w.mu.Unlock()
+	// Every session gets past its spinning into the watcher (soon; on a
+	// loaded machine it may take a while).
+	groups := 0
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		w.mu.Lock()
+		groups = len(w.groups)
+		w.mu.Unlock()
+		if groups == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if groups != 3 {
 		t.Errorf("%d groups for %d sessions, want 3", groups, sessions)
 	}

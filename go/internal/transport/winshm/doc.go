@@ -14,7 +14,7 @@
 // area; SHM_HYBRID adds the events ...-req_event and ...-resp_event. The
 // server creates them (Create) once the handshake accepted the client
 // with an SHM profile, before it answers; the client opens them (Attach)
-// after the HELLO_ACK, retrying transient failures (AttachTransient).
+// after the HELLO_ACK, retrying transient failures (shm.AttachTransient).
 // The objects are owner-only; the kernel destroys them with their last
 // handle, so there is nothing stale to clean up.
 //

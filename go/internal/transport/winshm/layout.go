@@ -3,6 +3,7 @@ package winshm
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/netdata/netipc/go/internal/transport/shm"
 	"math"
 	"sync/atomic"
 	"unsafe"
@@ -111,7 +112,7 @@ func Format(mem []byte, l Layout) {
 
 // Validate checks the header of an attached view against the selected
 // profile (client side, after a full barrier) and returns its layout.
-// Errors are *AttachError values: bad magic, version, header length or
+// Errors are *shm.AttachError values: bad magic, version, header length or
 // profile, malformed offsets or capacities (zero, below 128, not a
 // multiple of 64, overflowing u32, overlapping), or areas beyond the view
 // (stricter than the reference peers, as the Rust core).
@@ -123,21 +124,21 @@ func Validate(mem []byte, profile protocol.Profile) (Layout, error) {
 	return l, nil
 }
 
-func validate(mem []byte, profile protocol.Profile) (Layout, *AttachError) {
+func validate(mem []byte, profile protocol.Profile) (Layout, *shm.AttachError) {
 	if len(mem) < HeaderLen {
-		return Layout{}, &AttachError{Reason: AttachNotReady, Detail: fmt.Sprintf("the view has %d bytes", len(mem))}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachNotReady, Detail: fmt.Sprintf("the view has %d bytes", len(mem))}
 	}
 	i32At(mem, offReqLen).Add(0) // the full barrier before the header is read
 	get := func(off int) uint32 { return binary.NativeEndian.Uint32(mem[off:]) }
 	switch {
 	case get(offMagic) != Magic:
-		return Layout{}, &AttachError{Reason: AttachBadMagic, Detail: fmt.Sprintf("%#x", get(offMagic))}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadMagic, Detail: fmt.Sprintf("%#x", get(offMagic))}
 	case get(offVersion) != Version:
-		return Layout{}, &AttachError{Reason: AttachBadVersion, Detail: fmt.Sprintf("version %d, this side speaks %d", get(offVersion), Version)}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadVersion, Detail: fmt.Sprintf("version %d, this side speaks %d", get(offVersion), Version)}
 	case get(offHeaderLen) != HeaderLen:
-		return Layout{}, &AttachError{Reason: AttachBadHeader, Detail: fmt.Sprintf("header_len %d is not %d", get(offHeaderLen), HeaderLen)}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadHeader, Detail: fmt.Sprintf("header_len %d is not %d", get(offHeaderLen), HeaderLen)}
 	case get(offProfile) != uint32(profile):
-		return Layout{}, &AttachError{Reason: AttachBadProfile, Detail: fmt.Sprintf("made for profile %#x, %#x was selected", get(offProfile), uint32(profile))}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadProfile, Detail: fmt.Sprintf("made for profile %#x, %#x was selected", get(offProfile), uint32(profile))}
 	}
 	l := Layout{
 		Profile:   profile,
@@ -149,13 +150,13 @@ func validate(mem []byte, profile protocol.Profile) (Layout, *AttachError) {
 	areas := fmt.Sprintf("request area %d+%d, response area %d+%d", rqOff, rqCap, rsOff, rsCap)
 	switch {
 	case rqOff == 0 || rqCap == 0 || rsOff == 0 || rsCap == 0 || rqOff < HeaderLen || rsOff < HeaderLen:
-		return Layout{}, &AttachError{Reason: AttachBadHeader, Detail: "zero or low offset or capacity: " + areas}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadHeader, Detail: "zero or low offset or capacity: " + areas}
 	case (rqOff|rqCap|rsOff|rsCap)%AreaAlign != 0:
-		return Layout{}, &AttachError{Reason: AttachBadHeader, Detail: "offset or capacity not a multiple of 64: " + areas}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadHeader, Detail: "offset or capacity not a multiple of 64: " + areas}
 	case rqOff+rqCap > math.MaxUint32 || rsOff+rsCap > math.MaxUint32 || rsOff < rqOff+rqCap:
-		return Layout{}, &AttachError{Reason: AttachBadHeader, Detail: "overlapping or overflowing areas: " + areas}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadHeader, Detail: "overlapping or overflowing areas: " + areas}
 	case l.Size() > uint64(len(mem)):
-		return Layout{}, &AttachError{Reason: AttachBadSize, Detail: fmt.Sprintf("the areas end at byte %d, the view has %d bytes", l.Size(), len(mem))}
+		return Layout{}, &shm.AttachError{Reason: shm.AttachBadSize, Detail: fmt.Sprintf("the areas end at byte %d, the view has %d bytes", l.Size(), len(mem))}
 	}
 	return l, nil
 }

@@ -2,6 +2,7 @@ package winshm
 
 import (
 	"errors"
+	"github.com/netdata/netipc/go/internal/transport/shm"
 	"io/fs"
 
 	netipc "github.com/netdata/netipc/go"
@@ -82,8 +83,8 @@ func Create(names Names, profile protocol.Profile, maxRequest, maxResponse uint3
 // Attach opens the objects of one session's region for the selected
 // profile (client side, transport-windows.md §B.7): the mapping, whose
 // header must describe profile and fit the view, then (SHM_HYBRID) the
-// two events. Errors are ErrSHM with an *AttachError cause
-// (AttachTransient tells whether to retry); ErrInvalidArgument for a
+// two events. Errors are ErrSHM with an *shm.AttachError cause
+// (shm.AttachTransient tells whether to retry); ErrInvalidArgument for a
 // profile without objects. Close marks the client's side closed and
 // releases the handles.
 func Attach(names Names, profile protocol.Profile) (*Region, error) {
@@ -92,7 +93,7 @@ func Attach(names Names, profile protocol.Profile) (*Region, error) {
 	}
 	m, err := sys.OpenWinMapping(names.Mapping)
 	if err != nil {
-		return nil, attachError(names.Mapping, &AttachError{Reason: AttachOpen, Detail: "the mapping", Err: err})
+		return nil, attachError(names.Mapping, &shm.AttachError{Reason: shm.AttachOpen, Detail: "the mapping", Err: err})
 	}
 	l, ae := validate(m.Mem, profile)
 	if ae != nil {
@@ -112,7 +113,7 @@ func Attach(names Names, profile protocol.Profile) (*Region, error) {
 		}
 		if err != nil {
 			release()
-			return nil, attachError(names.Mapping, &AttachError{Reason: AttachOpen, Detail: "an event", Err: err})
+			return nil, attachError(names.Mapping, &shm.AttachError{Reason: shm.AttachOpen, Detail: "an event", Err: err})
 		}
 		o.ReqEvent, o.RespEvent = req, resp
 	}

@@ -119,7 +119,7 @@ func TestCreateRefusesExistingObjects(t *testing.T) {
 	r.Close()
 	_, err = Attach(names, protocol.ProfileSHMHybrid)
 	wantKind(t, err, netipc.ErrSHM, "cannot open the region")
-	if !AttachTransient(err) {
+	if !shm.AttachTransient(err) {
 		t.Fatal("a missing mapping is not transient")
 	}
 }
@@ -127,21 +127,21 @@ func TestCreateRefusesExistingObjects(t *testing.T) {
 func TestAttachChecks(t *testing.T) {
 	names, server, _ := createAttach(t, protocol.ProfileSHMHybrid, 100, 100)
 	_, err := Attach(names, protocol.ProfileSHMAlt)
-	var ae *AttachError
-	if !errors.As(err, &ae) || ae.Reason != AttachBadProfile || AttachTransient(err) {
+	var ae *shm.AttachError
+	if !errors.As(err, &ae) || ae.Reason != shm.AttachBadProfile || shm.AttachTransient(err) {
 		t.Fatalf("attach with another profile: %v", err)
 	}
 	_, err = Attach(names, protocol.ProfileBaseline)
 	wantKind(t, err, netipc.ErrInvalidArgument, "no Windows shared-memory objects")
 	binary.NativeEndian.PutUint32(server.mem[offVersion:], 4)
 	_, err = Attach(names, protocol.ProfileSHMHybrid)
-	if !errors.As(err, &ae) || ae.Reason != AttachBadVersion {
+	if !errors.As(err, &ae) || ae.Reason != shm.AttachBadVersion {
 		t.Fatalf("attach a version 4 region: %v", err)
 	}
 	binary.NativeEndian.PutUint32(server.mem[offVersion:], Version)
 	binary.NativeEndian.PutUint32(server.mem[offMagic:], 0)
 	_, err = Attach(names, protocol.ProfileSHMHybrid)
-	if !errors.As(err, &ae) || ae.Reason != AttachBadMagic || !AttachTransient(err) {
+	if !errors.As(err, &ae) || ae.Reason != shm.AttachBadMagic || !shm.AttachTransient(err) {
 		t.Fatalf("attach a region without magic: %v", err)
 	}
 	// The events are opened after the header is checked.
@@ -149,7 +149,7 @@ func TestAttachChecks(t *testing.T) {
 	noEvents := names
 	noEvents.ReqEvent += "-missing"
 	_, err = Attach(noEvents, protocol.ProfileSHMHybrid)
-	if !errors.As(err, &ae) || ae.Reason != AttachOpen || ae.Detail != "an event" {
+	if !errors.As(err, &ae) || ae.Reason != shm.AttachOpen || ae.Detail != "an event" {
 		t.Fatalf("attach without events: %v", err)
 	}
 }

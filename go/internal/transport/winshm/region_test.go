@@ -130,20 +130,20 @@ func TestValidateRejectsBadHeaders(t *testing.T) {
 		off       int
 		val       uint32
 		short     int
-		reason    AttachReason
+		reason    shm.AttachReason
 		transient bool
 	}{
-		{name: "short view", short: HeaderLen - 1, reason: AttachNotReady, transient: true},
-		{name: "magic", off: offMagic, val: 0, reason: AttachBadMagic, transient: true},
-		{name: "version", off: offVersion, val: 2, reason: AttachBadVersion},
-		{name: "header_len", off: offHeaderLen, val: 64, reason: AttachBadHeader},
-		{name: "profile", off: offProfile, val: 4, reason: AttachBadProfile},
-		{name: "zero capacity", off: offReqCapacity, val: 0, reason: AttachBadHeader},
-		{name: "low offset", off: offReqOffset, val: 64, reason: AttachBadHeader},
-		{name: "misaligned", off: offRespCapacity, val: 200, reason: AttachBadHeader},
-		{name: "overlap", off: offRespOffset, val: 128, reason: AttachBadHeader},
-		{name: "overflow", off: offRespOffset, val: 0xffff_ffc0, reason: AttachBadHeader},
-		{name: "beyond the view", off: offRespCapacity, val: 1 << 20, reason: AttachBadSize},
+		{name: "short view", short: HeaderLen - 1, reason: shm.AttachNotReady, transient: true},
+		{name: "magic", off: offMagic, val: 0, reason: shm.AttachBadMagic, transient: true},
+		{name: "version", off: offVersion, val: 2, reason: shm.AttachBadVersion},
+		{name: "header_len", off: offHeaderLen, val: 64, reason: shm.AttachBadHeader},
+		{name: "profile", off: offProfile, val: 4, reason: shm.AttachBadProfile},
+		{name: "zero capacity", off: offReqCapacity, val: 0, reason: shm.AttachBadHeader},
+		{name: "low offset", off: offReqOffset, val: 64, reason: shm.AttachBadHeader},
+		{name: "misaligned", off: offRespCapacity, val: 200, reason: shm.AttachBadHeader},
+		{name: "overlap", off: offRespOffset, val: 128, reason: shm.AttachBadHeader},
+		{name: "overflow", off: offRespOffset, val: 0xffff_ffc0, reason: shm.AttachBadHeader},
+		{name: "beyond the view", off: offRespCapacity, val: 1 << 20, reason: shm.AttachBadSize},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -155,11 +155,11 @@ func TestValidateRejectsBadHeaders(t *testing.T) {
 				le.PutUint32(mem[c.off:], c.val)
 			}
 			_, err := Validate(mem, protocol.ProfileSHMHybrid)
-			var ae *AttachError
+			var ae *shm.AttachError
 			if !errors.As(err, &ae) || ae.Reason != c.reason {
 				t.Fatalf("want reason %d, got %v", c.reason, err)
 			}
-			if ae.Transient() != c.transient || AttachTransient(err) != c.transient {
+			if ae.Transient() != c.transient || shm.AttachTransient(err) != c.transient {
 				t.Fatalf("transient %v, want %v", ae.Transient(), c.transient)
 			}
 		})
