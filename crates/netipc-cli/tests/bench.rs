@@ -261,13 +261,13 @@ fn every_scenario_in_markdown_and_csv() {
     assert!(lines[0].starts_with("scenario,limit,"), "{}", csv.stdout);
     assert!(lines[2].starts_with("uds-pipeline-batch,raw-packet-pingpong,"));
     assert!(
-        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects,exchanges_per_round_trip,batch,items_per_round_trip_min,items_per_round_trip_max,p90_ns,target_calls_per_s,client_cpu_us_per_call,pacing_cpu_us_per_call,server_cpu_us_per_call,behind_calls,waited_calls,slept_calls,overslept_calls,mean_oversleep_us"),
+        lines[0].ends_with(",data_plane,wait,l1,ratio_l1_items_per_s,ratio_l1_round_trips_per_s,ratio_l1_p50,client_allocations,reconnects,exchanges_per_round_trip,batch,items_per_round_trip_min,items_per_round_trip_max,p90_ns,target_calls_per_s,client_cpu_us_per_call,pacing_cpu_us_per_call,server_cpu_us_per_call,behind_calls,waited_calls,slept_calls,overslept_calls,mean_oversleep_us,p50_from_due_ns,p99_from_due_ns,max_from_due_ns"),
         "{}",
         csv.stdout
     );
     // Then the p90 and, for a row at a fixed rate only, its numbers.
     assert!(
-        lines[1].contains(",socket,poll,,,,,0,,,,1,1,") && lines[1].ends_with(",,,,,,,,,"),
+        lines[1].contains(",socket,poll,,,,,0,,,,1,1,") && lines[1].ends_with(",,,,,,,,,,,,"),
         "{}",
         csv.stdout
     );
@@ -708,6 +708,10 @@ fn check_paced(r: &Value, target: u64, server_known: bool) {
     let l = &r["latency_ns"];
     assert!(l["p50"].as_u64() <= l["p90"].as_u64(), "{r:#}");
     assert!(l["p90"].as_u64() <= l["p99"].as_u64(), "{r:#}");
+    // From the due times: never shorter (a late wake-up only adds to it).
+    let due = &at["latency_from_due_ns"];
+    assert!(l["max"].as_u64() <= due["max"].as_u64(), "{r:#}");
+    assert!(l["p50"].as_u64() <= due["p50"].as_u64(), "{r:#}");
 }
 
 #[test]

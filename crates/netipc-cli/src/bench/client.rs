@@ -57,7 +57,7 @@ use netipc::wire::{MAX_PAYLOAD_DEFAULT, Method, Profiles, TransportStatus};
 use super::alloc::allocations;
 use super::batch::BatchSize;
 use super::lookup::{CGROUPS, PROCESSES, Table};
-use super::pace::{FineTimers, Pacer, Pacing, Schedule};
+use super::pace::{FineTimers, Pacer, Pacing, Schedule, Start};
 use super::scenarios::{
     Batch, CACHE_ITEMS, Drive, Lookup, Plane, Scenario, WAIT_SPIN, WAIT_SPIN_SLEEP,
     WAIT_SPIN_SLEEP_ALWAYS_WAKE,
@@ -1338,7 +1338,7 @@ fn measure<T: Transport>(
 ) -> Result<Measurement, BenchError> {
     let depth = scenario.depth as usize;
     let mut ids = 1u64;
-    let mut warm = latency_histogram();
+    let mut warm = Latencies::new();
     let _fine = p.rate.map(|_| FineTimers::set());
     run_phase(
         t,
@@ -1352,7 +1352,7 @@ fn measure<T: Transport>(
         },
     )?;
 
-    let mut latency = latency_histogram();
+    let mut latency = Latencies::new();
     let server_before = probe.sample()?;
     let reconnects_before = t.reconnects();
     let exchanges_before = t.exchanges();
@@ -1390,7 +1390,8 @@ fn measure<T: Transport>(
         items_range: phase.items_range,
         batch: scenario.batch(p.batch),
         wall: phase.wall,
-        latency,
+        latency_from_due: phase.pacing.map(|_| latency.from_due),
+        latency: latency.from_start,
         client_cpu,
         server_cores,
         wait,
@@ -1399,6 +1400,24 @@ fn measure<T: Transport>(
         exchanges,
         pacing: phase.pacing,
     })
+}
+
+/// The latencies of a phase, in nanoseconds: from where each call's
+/// latency starts, and from its due time (the same but for a call of a
+/// phase at a fixed rate whose client woke late from its sleep: see
+/// [`pace`](super::pace)).
+struct Latencies {
+    from_start: Histogram<u64>,
+    from_due: Histogram<u64>,
+}
+
+impl Latencies {
+    fn new() -> Self {
+        Self {
+            from_start: latency_histogram(),
+            from_due: latency_histogram(),
+        }
+    }
 }
 
 /// What one phase did.
@@ -1425,7 +1444,8 @@ struct Phase {
 /// due at `start + k / rate` (see [`pace`](super::pace)): the calls due
 /// before the end are sent, each at its due time or at once when it is
 /// late (the first one even in a phase of 0 s), while fewer than `depth`
-/// are in flight, and a latency counts from the due time. A pipelined row
+/// are in flight, and a latency counts from the due time (or from the end
+/// of the client's sleep, when that ended after it). A pipelined row
 /// (`depth` > 1) sends a due call only between answers: the client waits
 /// for the oldest answer while calls are in flight.
 fn run_phase<T: Transport>(
@@ -1434,10 +1454,10 @@ fn run_phase<T: Transport>(
     duration: Duration,
     rate: Option<u64>,
     ids: &mut u64,
-    latency: &mut Histogram<u64>,
+    latency: &mut Latencies,
     tick: &mut dyn FnMut(Duration),
 ) -> Result<Phase, BenchError> {
-    let mut pending: Vec<(u64, Instant)> = Vec::with_capacity(depth);
+    let mut pending: Vec<(u64, Start)> = Vec::with_capacity(depth);
     let mut tick_allocations = 0;
     let mut tick = |d: Duration| {
         let before = allocations();
@@ -1458,7 +1478,13 @@ fn run_phase<T: Transport>(
         if pending.len() < depth {
             // The start of the next call's latency, if it is to be sent now.
             let from = match pacer.as_mut() {
-                None if now < end || sent < depth as u64 => Some(Instant::now()),
+                None if now < end || sent < depth as u64 => {
+                    let now = Instant::now();
+                    Some(Start {
+                        due: now,
+                        from: now,
+                    })
+                }
                 None => None,
                 Some(pacer) => {
                     let (due, current) = (pacer.due(), Instant::now());
@@ -1485,9 +1511,13 @@ fn run_phase<T: Transport>(
                 "an answer for request {id}, which is not in flight"
             ))
         })?;
-        let (_, from) = pending.swap_remove(at);
-        let ns = u64::try_from(now.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX);
-        latency.saturating_record(ns.max(1));
+        let (_, call) = pending.swap_remove(at);
+        let ns = |since: Instant| {
+            let ns = now.saturating_duration_since(since).as_nanos();
+            u64::try_from(ns).unwrap_or(u64::MAX).max(1)
+        };
+        latency.from_start.saturating_record(ns(call.from));
+        latency.from_due.saturating_record(ns(call.due));
         answered += 1;
         items += u64::from(n);
         items_range = (items_range.0.min(n), items_range.1.max(n));
@@ -1552,9 +1582,9 @@ mod tests {
         depth: usize,
         duration: Duration,
         rate: Option<u64>,
-    ) -> (Phase, Histogram<u64>, u64) {
+    ) -> (Phase, Latencies, u64) {
         let mut ids = 1;
-        let mut latency = latency_histogram();
+        let mut latency = Latencies::new();
         let p = run_phase(
             t,
             depth,
@@ -1571,7 +1601,7 @@ mod tests {
     #[test]
     fn a_phase_of_no_time_sends_one_round() {
         let (p, latency, ids) = phase(&mut Echo::new(0, Duration::ZERO), 4, Duration::ZERO, None);
-        assert_eq!((p.answered, ids, latency.len()), (4, 5, 4));
+        assert_eq!((p.answered, ids, latency.from_start.len()), (4, 5, 4));
         assert!(p.pacing.is_none());
         let (p, _, ids) = phase(
             &mut Echo::new(0, Duration::ZERO),
@@ -1600,11 +1630,17 @@ mod tests {
         assert_eq!(pacing.behind + pacing.waits, p.answered - 1, "{pacing:?}");
         if p.answered == 5 {
             assert!(pacing.behind >= 2, "{pacing:?}");
-            // The stalled call and the two behind it.
-            assert!(latency.count_between(5_000_000, u64::MAX) >= 3);
-            assert!(latency.max() >= 25_000_000);
-            assert!(latency.count_between(15_000_000, u64::MAX) >= 2);
+            // The stalled call and the two behind it, in both histograms
+            // (a late wake-up only makes a latency from the due time longer).
+            for h in [&latency.from_start, &latency.from_due] {
+                assert!(h.count_between(5_000_000, u64::MAX) >= 3);
+                assert!(h.max() >= 25_000_000);
+                assert!(h.count_between(15_000_000, u64::MAX) >= 2);
+            }
         }
+        let (start, due) = (&latency.from_start, &latency.from_due);
+        assert_eq!(start.len(), due.len());
+        assert!(start.value_at_quantile(0.5) <= due.value_at_quantile(0.5));
         assert!(pacing.cpu <= p.wall, "{pacing:?} in {:?}", p.wall);
     }
 
@@ -1614,7 +1650,7 @@ mod tests {
         let (p, latency, ids) = phase(&mut t, 16, Duration::from_millis(20), Some(1000));
         assert!((1..=20).contains(&p.answered), "{}", p.answered);
         assert_eq!(ids, p.answered + 1);
-        assert_eq!(latency.len(), p.answered);
+        assert_eq!(latency.from_start.len(), p.answered);
         assert!(t.queue.is_empty());
         assert_eq!(p.items, p.answered);
     }

@@ -13,6 +13,13 @@
 //! spent waiting is measured ([`Pacing::cpu`]) and reported next to the
 //! client CPU, which includes it (nothing is subtracted).
 //!
+//! A sleep may end after the due time (a virtual machine often wakes a
+//! thread tens of µs late after a sleep of a millisecond): then the call's
+//! latency counts from the end of the sleep, where the client sent it,
+//! since nothing of the pairing delayed it; the lateness is counted
+//! ([`Pacing::overslept`]), and the latencies from the due times are
+//! kept too ([`Start::due`]), the client's lateness included.
+//!
 //! On Linux the client thread's timer slack is set to 1 ns while it paces
 //! ([`FineTimers`]), so a sleep ends within a few µs of its deadline
 //! instead of the default 50 µs later.
@@ -99,7 +106,7 @@ pub struct Pacing {
     /// Waits that slept (the others only spun: a gap of at most [`SPIN`]).
     pub sleeps: u64,
     /// Sleeps that ended after the due time (the client woke late; the
-    /// lateness is in the call's latency).
+    /// call's latency counts from the end of the sleep).
     pub overslept: u64,
     /// The total lateness of those sleeps.
     pub oversleep: Duration,
@@ -107,6 +114,17 @@ pub struct Pacing {
     /// reading its CPU clock around each wait); it is part of the client
     /// CPU.
     pub cpu: Duration,
+}
+
+/// When a call was due, and where its latency starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    /// The call's due time.
+    pub due: Instant,
+    /// The start of its latency: its due time, or the end of the client's
+    /// sleep when that ended after the due time (the client's own
+    /// lateness, which nothing of the pairing caused).
+    pub from: Instant,
 }
 
 /// Waits for the due times of a [`Schedule`], call after call, and counts
@@ -136,11 +154,11 @@ impl Pacer {
         self.schedule.due(self.calls)
     }
 
-    /// Returns when the next call is due (at once if that has passed) and
-    /// its due time: sleeps until [`SPIN`] before it, then spins. The first
-    /// call, due at the start of the schedule, starts it: it is neither
-    /// behind nor waited for.
-    pub fn wait(&mut self) -> Instant {
+    /// Returns when the next call is due (at once if that has passed):
+    /// sleeps until [`SPIN`] before it, then spins. The first call, due at
+    /// the start of the schedule, starts it: it is neither behind nor
+    /// waited for.
+    pub fn wait(&mut self) -> Start {
         let due = self.due();
         self.calls += 1;
         let now = Instant::now();
@@ -148,10 +166,11 @@ impl Pacer {
             if self.calls > 1 {
                 self.pacing.behind += 1;
             }
-            return due;
+            return Start { due, from: due };
         }
         let cpu_before = usage::thread_cpu();
         self.pacing.waits += 1;
+        let mut from = due;
         if due - now > SPIN {
             self.pacing.sleeps += 1;
             thread::sleep(due - now - SPIN);
@@ -159,6 +178,7 @@ impl Pacer {
             if woke > due {
                 self.pacing.overslept += 1;
                 self.pacing.oversleep += woke - due;
+                from = woke;
             }
         }
         while Instant::now() < due {
@@ -167,7 +187,7 @@ impl Pacer {
         if let (Some(before), Some(after)) = (cpu_before, usage::thread_cpu()) {
             self.pacing.cpu += after.saturating_sub(before);
         }
-        due
+        Start { due, from }
     }
 
     /// What the pacing did so far.
@@ -258,11 +278,18 @@ mod tests {
         let start = Instant::now();
         // Call 1 is due 100 ms after call 0, call 2 at once after call 1.
         let mut p = Pacer::new(Schedule::new(start, 10));
-        assert_eq!(p.wait(), start);
+        assert_eq!(
+            p.wait(),
+            Start {
+                due: start,
+                from: start
+            }
+        );
         let due = start + Duration::from_millis(100);
         assert_eq!(p.due(), due);
-        assert_eq!(p.wait(), due);
-        assert!(Instant::now() >= due);
+        let second = p.wait();
+        assert_eq!(second.due, due);
+        assert!(Instant::now() >= second.from && second.from >= due);
         let first = p.pacing();
         assert_eq!(
             (first.rate, first.behind, first.waits),
@@ -273,12 +300,15 @@ mod tests {
         // could have not slept (a very loaded machine).
         assert!(first.sleeps <= 1, "{first:?}");
         assert_eq!(first.overslept == 0, first.oversleep.is_zero(), "{first:?}");
+        // A late wake-up starts the latency where it ended.
+        assert_eq!(first.overslept == 1, second.from > due, "{first:?}");
 
         // A schedule that started long ago: its calls are behind.
         let past = Instant::now() - Duration::from_secs(1);
         let mut late = Pacer::new(Schedule::new(past, 1000));
         for k in 0..5 {
-            assert_eq!(late.wait(), past + Duration::from_millis(k));
+            let due = past + Duration::from_millis(k);
+            assert_eq!(late.wait(), Start { due, from: due });
         }
         let done = late.pacing();
         assert_eq!(

@@ -192,8 +192,9 @@ fn markdown(rows: &[Row], m: &Machine, run: &RunInfo) -> String {
         s.push_str("- latency = from sending a request to its answer, measured by the client\n");
     } else {
         s.push_str(
-            "- latency = from a call's due time to its answer, measured by the client (for a \
-             call sent on time, its due time is its send)\n",
+            "- latency = from a call's due time to its answer, measured by the client; when \
+             the client's own sleep ended after the due time, from the end of the sleep (the \
+             latencies from the due times are in --json and --csv)\n",
         );
     }
     let _ = writeln!(s, "- answers checked: {}", run.validation());
@@ -311,7 +312,9 @@ fn pacing_text() -> String {
     format!(
         "call k of a row is due k/N s after the row's start (N: the rate); the client sleeps \
          until {} µs before a due time, then spins (a shorter gap is only spun), and sends a \
-         late call at once; a latency counts from the call's due time; the client CPU includes \
+         late call at once; a latency counts from the call's due time (from the end of the \
+         client's sleep when that ended after it: the client's own lateness, which the `woke \
+         late` share counts); the client CPU includes \
          the pacing (shown apart, not subtracted); a rate the pairing cannot reach shows the \
          rate it reached",
         pace::SPIN.as_micros()
@@ -599,11 +602,15 @@ struct CsvRow<'a> {
     slept_calls: Option<u64>,
     overslept_calls: Option<u64>,
     mean_oversleep_us: Option<f64>,
+    p50_from_due_ns: Option<u64>,
+    p99_from_due_ns: Option<u64>,
+    max_from_due_ns: Option<u64>,
 }
 
 impl<'a> CsvRow<'a> {
     fn new(r: &'a Row) -> Self {
         let l = &r.latency;
+        let from_due = r.rate.and_then(|at| at.latency_from_due_ns);
         Self {
             scenario: r.scenario,
             limit: r.limit,
@@ -651,6 +658,9 @@ impl<'a> CsvRow<'a> {
             slept_calls: r.rate.map(|at| at.slept_calls),
             overslept_calls: r.rate.map(|at| at.overslept_calls),
             mean_oversleep_us: r.rate.map(|at| places(at.mean_oversleep_us, 3)),
+            p50_from_due_ns: from_due.map(|l| l.p50),
+            p99_from_due_ns: from_due.map(|l| l.p99),
+            max_from_due_ns: from_due.map(|l| l.max),
         }
     }
 }
@@ -850,7 +860,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            lines[1].ends_with(",socket,poll,,,,,0,,,,1,1,10007,,,,,,,,,"),
+            lines[1].ends_with(",socket,poll,,,,,0,,,,1,1,10007,,,,,,,,,,,,"),
             "{text}"
         );
     }
@@ -1032,12 +1042,12 @@ mod tests {
             lines[0].ends_with(
                 ",p90_ns,target_calls_per_s,client_cpu_us_per_call,pacing_cpu_us_per_call,\
                  server_cpu_us_per_call,behind_calls,waited_calls,slept_calls,overslept_calls,\
-                 mean_oversleep_us"
+                 mean_oversleep_us,p50_from_due_ns,p99_from_due_ns,max_from_due_ns"
             ),
             "{text}"
         );
         assert!(
-            lines[1].ends_with(",30015,1000,500.0,50.0,250.0,7,993,993,0,0.0"),
+            lines[1].ends_with(",30015,1000,500.0,50.0,250.0,7,993,993,0,0.0,30015,30015,30015"),
             "{text}"
         );
         let json = render(Format::Json, &rows, &machine(), &run_at(&[1000], false));
@@ -1049,6 +1059,7 @@ mod tests {
         assert_eq!(at["behind_calls"], 7, "{v:#}");
         assert_eq!(at["server_cpu_us_per_call"], 250.0, "{v:#}");
         assert_eq!(v["rows"][0]["latency_ns"]["p90"], 30015, "{v:#}");
+        assert_eq!(at["latency_from_due_ns"]["p99"], 30015, "{v:#}");
         // A run as fast as it goes has no rate.
         let plain = [super::super::stats::measured("uds-pingpong", &[30; 10], 1)];
         let json = render(Format::Json, &plain, &machine(), &run_at(&[], false));

@@ -32,8 +32,13 @@ pub struct Measurement {
     pub batch: Option<BatchSize>,
     /// Wall time of the phase.
     pub wall: Duration,
-    /// Round-trip latencies in nanoseconds.
+    /// Round-trip latencies in nanoseconds (at a fixed rate: from each
+    /// call's due time, or the end of the client's sleep when that ended
+    /// after it).
     pub latency: Histogram<u64>,
+    /// At a fixed rate, the latencies from the due times, the client's late
+    /// wake-ups included.
+    pub latency_from_due: Option<Histogram<u64>>,
     /// CPU time of the client thread during the phase.
     pub client_cpu: Duration,
     /// Server CPU cores used during the phase, when the server reports it.
@@ -121,6 +126,9 @@ pub struct AtRate {
     /// Sleeps that ended after the due time, and their mean lateness.
     pub overslept_calls: u64,
     pub mean_oversleep_us: f64,
+    /// The latencies from the due times, late wake-ups of the client
+    /// included (the row's `latency_ns` start after them).
+    pub latency_from_due_ns: Option<Latency>,
 }
 
 impl AtRate {
@@ -140,6 +148,7 @@ impl AtRate {
             overslept_calls: pacing.overslept,
             mean_oversleep_us: pacing.oversleep.as_secs_f64() * 1e6
                 / pacing.overslept.max(1) as f64,
+            latency_from_due_ns: m.latency_from_due.as_ref().map(Latency::of),
         }
     }
 
@@ -286,6 +295,7 @@ fn measured_paced(name: &str, micros: &[u64], items: u32, pacing: Option<Pacing>
         items_range: (items, items),
         batch: None,
         wall: Duration::from_secs(1),
+        latency_from_due: pacing.map(|_| latency.clone()),
         latency,
         client_cpu: Duration::from_millis(500),
         server_cores: Some(0.25),
@@ -390,6 +400,7 @@ mod tests {
         assert!((at.mean_oversleep_us - 2.5).abs() < 1e-9, "{at:?}");
         assert!((row.round_trips_per_s - 1000.0).abs() < 1e-9);
         assert_eq!(row.latency.p90, row.latency.p50);
+        assert_eq!(at.latency_from_due_ns, Some(row.latency));
         // Unknown server CPU: no total.
         let blind = AtRate {
             server_cpu_us_per_call: None,

@@ -205,7 +205,8 @@ const pacingSpin = 10 * time.Microsecond
 // call but the first (which starts the schedule) is either behind (already
 // due when the client was free to make it) or waited for.
 type pacing struct {
-	behind, waits, sleeps uint64
+	// overslept counts the sleeps that ended after their due time.
+	behind, waits, sleeps, overslept uint64
 	// cpu is the process CPU time spent waiting (sleeping, spinning and
 	// reading the CPU clock around each wait).
 	cpu time.Duration
@@ -218,31 +219,40 @@ func offset(k, rate uint64) time.Duration {
 }
 
 // waitUntil returns at due (at once if it has passed): it sleeps until
-// pacingSpin before it, then spins.
-func (p *pacing) waitUntil(due time.Time) {
+// pacingSpin before it, then spins. It returns where the call's latency
+// starts: its due time, or the end of the sleep when that ended after it
+// (the client's own lateness, which nothing of the pairing caused), as the
+// Rust client does.
+func (p *pacing) waitUntil(due time.Time) time.Time {
 	now := time.Now()
 	if !now.Before(due) {
 		p.behind++
-		return
+		return due
 	}
 	before, ok := sys.ProcessCPU()
 	p.waits++
+	from := due
 	if left := due.Sub(now); left > pacingSpin {
 		p.sleeps++
 		time.Sleep(left - pacingSpin)
+		if woke := time.Now(); woke.After(due) {
+			p.overslept++
+			from = woke
+		}
 	}
 	for time.Now().Before(due) {
 	}
 	if after, ok2 := sys.ProcessCPU(); ok && ok2 && after > before {
 		p.cpu += after - before
 	}
+	return from
 }
 
 // runPhase makes calls one after the other for d, recording each one's
 // latency. At a rate (above 0) call k is due k/rate after the start and
 // only the calls due within d are made, each at its due time or at once
-// when it is late; a latency then counts from the due time. It allocates
-// nothing itself.
+// when it is late; a latency then counts from the due time (see
+// waitUntil). It allocates nothing itself.
 func runPhase(c caller, d time.Duration, rate uint64, id *uint64, h *histogram) (phase, error) {
 	ph := phase{minItems: int(^uint(0) >> 1), rate: rate}
 	start := time.Now()
@@ -255,8 +265,7 @@ func runPhase(c caller, d time.Duration, rate uint64, id *uint64, h *histogram) 
 			if !due.Before(end) {
 				break
 			}
-			ph.pacing.waitUntil(due)
-			sent = due
+			sent = ph.pacing.waitUntil(due)
 		}
 		n, err := c.call(*id)
 		if err != nil {

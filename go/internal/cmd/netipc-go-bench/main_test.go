@@ -320,7 +320,7 @@ func TestPacedPhase(t *testing.T) {
 		t.Fatalf("%d calls, next id %d, %d latencies: %+v", ph.calls, id, h.n, ph)
 	}
 	p := ph.pacing
-	if p.behind+p.waits != ph.calls-1 || p.sleeps > p.waits {
+	if p.behind+p.waits != ph.calls-1 || p.sleeps > p.waits || p.overslept > p.sleeps {
 		t.Fatalf("pacing %+v for %d calls", p, ph.calls)
 	}
 	if ph.calls == 5 && (p.behind < 2 || h.max < uint64(25*time.Millisecond)) {

@@ -95,6 +95,7 @@ type jsonRate struct {
 	BehindCalls uint64   `json:"behind_calls"`
 	WaitedCalls uint64   `json:"waited_calls"`
 	SleptCalls  uint64   `json:"slept_calls"`
+	Overslept   uint64   `json:"overslept_calls"`
 }
 
 // paced is the fixed-rate part of the row, or nil when it was not paced.
@@ -110,6 +111,7 @@ func (r *result) paced() *jsonRate {
 		BehindCalls: r.phase.pacing.behind,
 		WaitedCalls: r.phase.pacing.waits,
 		SleptCalls:  r.phase.pacing.sleeps,
+		Overslept:   r.phase.pacing.overslept,
 	}
 }
 
@@ -201,9 +203,10 @@ func (r *result) markdown() string {
 		r.perSecond(r.phase.calls), r.perSecond(r.phase.items),
 		micros(l.P50), micros(l.P95), micros(l.P99), micros(l.P999), r.clientCores, r.allocations)
 	if p := r.paced(); p != nil {
-		fmt.Fprintf(&b, "\nPaced at %d calls/s (latency from each call's due time): client CPU %.2f µs per call, "+
-			"%.2f µs of it pacing; %d calls behind the schedule, %d waited for (%d slept).\n",
-			p.Target, p.ClientCPU, p.PacingCPU, p.BehindCalls, p.WaitedCalls, p.SleptCalls)
+		fmt.Fprintf(&b, "\nPaced at %d calls/s (latency from each call's due time, or from the end of the "+
+			"client's sleep when that ended after it): client CPU %.2f µs per call, %.2f µs of it pacing; "+
+			"%d calls behind the schedule, %d waited for (%d slept, %d woke late).\n",
+			p.Target, p.ClientCPU, p.PacingCPU, p.BehindCalls, p.WaitedCalls, p.SleptCalls, p.Overslept)
 	}
 	return b.String()
 }
