@@ -63,6 +63,15 @@ const VALGRIND: &[&str] = &[
     "--errors-for-leak-kinds=definite,indirect",
 ];
 
+/// Memcheck's `--suppressions` option: the known false reports of the
+/// Rust library's system calls (see the file).
+fn suppressions(root: &Path) -> String {
+    format!(
+        "--suppressions={}",
+        root.join("crates/netipc-c/tests/valgrind.supp").display()
+    )
+}
+
 /// The example provider's service prefix (not the default names).
 const PREFIX: &str = "xtask-c";
 /// Time for a provider to start serving (Wine can be slow to start).
@@ -325,7 +334,9 @@ impl<'a> Programs<'a> {
             }
             (Flavor::Valgrind, _) if !rust => {
                 let mut cmd = Command::new("valgrind");
-                cmd.args(VALGRIND).arg(program);
+                cmd.args(VALGRIND)
+                    .arg(suppressions(&self.root))
+                    .arg(program);
                 cmd
             }
             (Flavor::Asan, _) if !rust => {
@@ -505,4 +516,18 @@ fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_valgrind_suppressions_exist() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let option = suppressions(root);
+        let path = option.strip_prefix("--suppressions=").unwrap();
+        let text = fs::read_to_string(path).unwrap();
+        assert!(text.contains("Memcheck:Param"), "{path}: {text}");
+    }
 }
