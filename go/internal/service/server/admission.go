@@ -144,11 +144,17 @@ func (s *Server) handshake(c *conn) {
 	defer s.unregister(c)
 	asked, reserved := false, false
 	admit := func() (uint32, bool) {
+		// The HELLO has arrived: the connection no longer counts against
+		// the limit of those waiting for one, before the answer leaves (a
+		// client that connects again at once must find the slot free).
+		s.counters.handshaking.Add(-1)
 		asked, reserved = true, s.reserveSession()
 		return uint32(min(s.set.MaxSessions, math.MaxUint32)), reserved
 	}
 	sess, err := c.in.HandshakeAdmit(s.nextID.Add(1), s.offer(), admit)
-	s.counters.handshaking.Add(-1)
+	if !asked {
+		s.counters.handshaking.Add(-1)
+	}
 	if err != nil {
 		s.detach(c)
 		switch {
