@@ -244,6 +244,11 @@ impl Channel {
         self.shm.as_ref()
     }
 
+    /// The shared-memory region, to poll it (its polling adapts).
+    pub(crate) fn shm_mut(&mut self) -> Option<&mut sys::ShmRegion> {
+        self.shm.as_mut()
+    }
+
     pub(crate) fn data_plane(&self) -> DataPlane {
         match &self.shm {
             None => DataPlane::Baseline,

@@ -46,6 +46,7 @@ mod peer;
 pub mod run_dir;
 mod server;
 mod shm;
+mod spin;
 mod sys;
 #[cfg(feature = "test-support")]
 pub mod testing;

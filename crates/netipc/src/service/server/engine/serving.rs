@@ -48,7 +48,7 @@ impl Engine {
                 });
             }
             if poll_first && self.may_spin() {
-                if let Some(region) = open.session.chan.shm() {
+                if let Some(region) = open.session.chan.shm_mut() {
                     region.spin_for_message(keep_going);
                 }
             }

@@ -14,9 +14,9 @@ use rustix::fs::{CWD, FallocateFlags, Mode, OFlags, fallocate, openat};
 use rustix::io::Errno;
 use rustix::thread::futex;
 
-use super::layout::Spin;
 use super::mapping::Mapping;
 use crate::error::{Error, Result};
+use crate::transport::spin::Spin;
 
 /// Per lane: a u64 counter at `lane * 64` and a u32 "sleeping" flag at
 /// `lane * 64 + 8`, each lane on its own cache line.

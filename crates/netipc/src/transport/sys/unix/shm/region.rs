@@ -33,6 +33,7 @@ use crate::transport::ShmAttachError;
 use crate::transport::framing::ProtocolError;
 use crate::transport::names::shm_region_file_name;
 use crate::transport::shm::ShmKey;
+use crate::transport::spin::SpinPolicy;
 use crate::transport::sys::Interrupt;
 
 /// Longest single futex sleep: waits are sliced so that interrupts and
@@ -64,10 +65,8 @@ pub(crate) struct ShmRegion {
     rx_seq: u64,
     /// Set on the creating (server) side: the file to remove on drop.
     owned: Option<Owned>,
-    /// Consecutive slow waits (see [`SLOW_WAITS`]).
-    slow_waits: u8,
-    /// Waits still to poll only briefly (see [`BRIEF_WAITS`]).
-    brief_waits: u16,
+    /// How this side polls before it sleeps, adapted to its peer.
+    spin: SpinPolicy,
     /// Both peers are netipc and agreed on
     /// [`SHM_WAKE_ON_DEMAND`](crate::wire::extension::SHM_WAKE_ON_DEMAND):
     /// the signal word is a "consumer sleeps" flag instead of a counter.
@@ -167,8 +166,7 @@ impl ShmRegion {
             rx_seq: 0,
             owned: guard.take_owned(),
             wake_on_demand: false,
-            slow_waits: 0,
-            brief_waits: 0,
+            spin: SpinPolicy::for_requests(),
         })
     }
 
@@ -238,8 +236,7 @@ impl ShmRegion {
             rx_seq,
             owned: None,
             wake_on_demand: false,
-            slow_waits: 0,
-            brief_waits: 0,
+            spin: SpinPolicy::for_answers(),
         })
     }
 
@@ -376,18 +373,25 @@ impl ShmRegion {
         self.take(buf).map(Some)
     }
 
-    /// Polls for the next message for the spin time of a waiter (spinning,
-    /// then yielding) without sleeping; stops early when `keep_going`
-    /// turns false. Returns whether the message arrived.
-    pub(crate) fn spin_for_message(&self, mut keep_going: impl FnMut() -> bool) -> bool {
-        let mut spin = Spin::default();
+    /// Polls for the next message as a waiter of this side does before it
+    /// sleeps (see [`spin`](crate::transport::spin): only briefly while
+    /// this side's messages come late), without sleeping; stops early when
+    /// `keep_going` turns false. Returns whether the message arrived.
+    pub(crate) fn spin_for_message(&mut self, mut keep_going: impl FnMut() -> bool) -> bool {
+        let mut spin = self.spin.spin();
         // No loss check in the loop: the spin is short, and the receive
         // that follows reports a lost region.
         while !self.arrived() {
-            if !spin.again() || !keep_going() {
+            if !keep_going() {
                 return self.arrived();
             }
+            if !spin.again() {
+                let caught = self.arrived();
+                self.spin.record(&spin, caught);
+                return caught;
+            }
         }
+        self.spin.record(&spin, true);
         true
     }
 
@@ -418,16 +422,13 @@ impl ShmRegion {
         let seq = self.map.u64_at(self.rx.seq);
         let signal = self.map.u32_at(self.rx.signal);
         let arrived = || seq.load(Ordering::Acquire) >= expected;
-        let mut spin = if self.brief_waits > 0 {
-            self.brief_waits -= 1;
-            Spin::brief()
-        } else {
-            Spin::default()
-        };
+        let mut spin = self.spin.spin();
+        let mut caught = true;
         while !arrived() {
             if spin.again() {
                 continue;
             }
+            caught = false;
             // Sample (or set) the signal before re-checking the sequence: a
             // publication in between changes the signal, so the futex wait
             // returns at once and no wake-up is lost.
@@ -479,15 +480,7 @@ impl ShmRegion {
                 _ => {}
             }
         }
-        self.slow_waits = if spin.was_slow() {
-            self.slow_waits.saturating_add(1)
-        } else {
-            0
-        };
-        if self.slow_waits >= SLOW_WAITS {
-            self.slow_waits = 0;
-            self.brief_waits = BRIEF_WAITS;
-        }
+        self.spin.record(&spin, caught);
         self.take(buf)
     }
 }

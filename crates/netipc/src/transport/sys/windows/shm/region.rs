@@ -25,6 +25,7 @@ use crate::transport::ShmAttachError;
 use crate::transport::framing::{LimitExceeded, ProtocolError};
 use crate::transport::names::windows_shm_names;
 use crate::transport::shm::ShmKey;
+use crate::transport::spin::SpinPolicy;
 use crate::transport::sys::windows::Interrupt;
 use crate::transport::sys::windows::overlapped::{wait_any, wait_ms};
 use crate::transport::sys::windows::security::{Objects, OwnerOnly};
@@ -38,12 +39,6 @@ const BUSY_CHECK_EVERY: u32 = 256;
 /// Longest single sleep: interrupts and peer liveness are checked at least
 /// this often.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
-/// Pure polls before [`ShmRegion::spin_for_message`] starts yielding.
-const SPIN_POLLS: u32 = 128;
-/// How long [`ShmRegion::spin_for_message`] polls in all (the Linux
-/// backend's policy: longer than a wake-up takes, so two busy peers do not
-/// settle into a sleep and a wake-up per message).
-const SPIN_TIME: Duration = Duration::from_micros(50);
 
 /// One mapped session region, from one side's point of view.
 #[derive(Debug)]
@@ -53,6 +48,8 @@ pub(crate) struct ShmRegion {
     view: Arc<View>,
     profile: u32,
     spin_tries: u32,
+    /// How a worker polls before handing the session to a wait group.
+    spin: SpinPolicy,
     tx: Lane,
     tx_seq: i64,
     rx: Lane,
@@ -142,6 +139,7 @@ impl ShmRegion {
             view,
             profile,
             spin_tries: SERVER_SPIN_TRIES,
+            spin: SpinPolicy::for_requests(),
             tx: response_lane(HEADER_LEN + rq, rs),
             tx_seq: 0,
             rx: request_lane(HEADER_LEN, rq),
@@ -181,6 +179,7 @@ impl ShmRegion {
             view,
             profile,
             spin_tries,
+            spin: SpinPolicy::for_answers(),
             tx: request,
             rx: response,
             events,
@@ -368,31 +367,30 @@ impl ShmRegion {
         self.consume(expected, len, buf.len()).map(Some)
     }
 
-    /// Polls for the next message for the spin time of a waiter (spinning,
-    /// then yielding) without sleeping; stops early when `keep_going`
+    /// Polls for the next message as a multi-session server's worker does
+    /// before it hands the session to a wait group (see
+    /// [`spin`](crate::transport::spin): only briefly while this side's
+    /// messages come late), without sleeping; stops early when `keep_going`
     /// turns false. Returns whether the message arrived (or the peer
     /// closed its side, which the next receive reports).
-    pub(crate) fn spin_for_message(&self, mut keep_going: impl FnMut() -> bool) -> bool {
+    pub(crate) fn spin_for_message(&mut self, mut keep_going: impl FnMut() -> bool) -> bool {
         let seq = self.view.i64_at(self.rx.seq);
         let expected = self.rx_seq + 1;
-        let ready = || seq.load(Ordering::Acquire) >= expected || self.peer_closed();
-        let mut polls = 0u32;
-        let mut until = None;
+        let writer_closed = self.view.i32_at(self.rx.writer_closed);
+        let ready =
+            || seq.load(Ordering::Acquire) >= expected || writer_closed.load(Ordering::SeqCst) != 0;
+        let mut spin = self.spin.spin();
         while !ready() {
-            if polls < SPIN_POLLS {
-                polls += 1;
-                std::hint::spin_loop();
-            } else {
-                let now = Instant::now();
-                if now >= *until.get_or_insert(now + SPIN_TIME) {
-                    return ready();
-                }
-                std::thread::yield_now();
-            }
             if !keep_going() {
                 return ready();
             }
+            if !spin.again() {
+                let caught = ready();
+                self.spin.record(&spin, caught);
+                return caught;
+            }
         }
+        self.spin.record(&spin, true);
         true
     }
 
