@@ -116,7 +116,7 @@ impl AbortHandle {
         let interrupt = self
             .inner
             .interrupt
-            .get_or_init(|| Interrupt::new().ok())
+            .get_or_init(|| Interrupt::new_closing().ok())
             .as_ref()?;
         if self.is_aborted() {
             interrupt.raise();

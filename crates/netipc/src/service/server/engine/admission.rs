@@ -67,11 +67,12 @@ impl Engine {
             state: Mutex::new(State::Closed),
             close_requested: AtomicBool::new(false),
             shm: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
         });
         let mut state = lock(&entry.state);
         let registered = self.poller.add_incoming(&incoming, entry.token);
         *state = State::Handshaking { incoming, deadline };
-        drop(state);
+        self.let_go(&entry, state);
         match self.armed(registered) {
             Step::Keep => self.shared.control.schedule(deadline, entry.token),
             Step::Close(why) => self.close(&entry, why),

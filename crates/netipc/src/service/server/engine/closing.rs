@@ -98,6 +98,8 @@ impl Engine {
             // Closed with the state held: the control thread never waits
             // for a worker (and its handler) to let go of a connection.
             self.close_held(&entry, &mut state, Why::SendTimeout);
+        } else {
+            self.let_go(&entry, state);
         }
     }
 }

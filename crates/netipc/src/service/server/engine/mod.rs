@@ -58,7 +58,7 @@ mod closing;
 mod events;
 mod serving;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -138,6 +138,9 @@ struct Entry {
     /// The session's requests arrive in shared memory: its socket events
     /// only mean that the client left.
     shm: AtomicBool,
+    /// An event of the connection came while another thread held it: that
+    /// thread handles it when it lets go (see [`Engine::on_event`]).
+    pending: AtomicBool,
 }
 
 /// What to do with a connection after handling an event.
@@ -325,20 +328,49 @@ impl Engine {
             self.request_close(&entry);
             return;
         }
-        let mut state = lock(&entry.state);
-        let step = match &mut *state {
-            State::Closed => Step::Keep,
-            State::Handshaking { .. } => self.handshake(&entry, &mut state),
-            State::Open(open) => self.serve(&entry, open, buffers),
-        };
-        drop(state);
-        match step {
-            Step::Close(why) => self.close(&entry, why),
-            // Another thread saw the client leave while this one held it.
-            Step::Keep if entry.close_requested.load(Ordering::SeqCst) => {
-                self.close(&entry, Why::ClientLeft);
+        // A connection is handled by one thread at a time, and a thread
+        // never waits for another to let go of one: a client that answers
+        // at once can send its next request before the thread that
+        // answered it has let go (it re-arms the connection first). The
+        // event is left to that thread instead, which looks again when it
+        // lets go. (The fences make sure that of a thread leaving the event
+        // and one letting go, at least one sees the other.)
+        entry.pending.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        while let Ok(mut state) = entry.state.try_lock() {
+            if !entry.pending.swap(false, Ordering::SeqCst) {
+                // Handled by the thread that let go just now.
+                return;
             }
-            Step::Keep => {}
+            let step = match &mut *state {
+                State::Closed => Step::Keep,
+                State::Handshaking { .. } => self.handshake(&entry, &mut state),
+                State::Open(open) => self.serve(&entry, open, buffers),
+            };
+            drop(state);
+            match step {
+                Step::Close(why) => self.close(&entry, why),
+                // Another thread saw the client leave while this one held it.
+                Step::Keep if entry.close_requested.load(Ordering::SeqCst) => {
+                    self.close(&entry, Why::ClientLeft);
+                }
+                Step::Keep => {}
+            }
+            fence(Ordering::SeqCst);
+            if !entry.pending.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+    }
+
+    /// Lets go of a connection held outside [`on_event`](Self::on_event)
+    /// (which handles what is left to it by itself): an event left to this
+    /// thread meanwhile is posted again, for a worker.
+    fn let_go(&self, entry: &Entry, state: MutexGuard<'_, State>) {
+        drop(state);
+        fence(Ordering::SeqCst);
+        if entry.pending.load(Ordering::SeqCst) {
+            self.poller.post(entry.token);
         }
     }
 
