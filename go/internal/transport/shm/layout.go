@@ -93,27 +93,33 @@ func ownerGeneration() uint32 {
 	return tag
 }
 
-// Wait policy of a consumer (a local choice, not part of the layout; the
-// Rust core's values).
+// Wait policy (a local choice, not part of the layout; the Rust core's
+// values and rules, see policy).
 const (
-	// spinPolls are the pure polls before a waiter starts yielding: an
-	// answer from a peer that is running arrives within them, with no
+	// spinPolls are the pure polls before a waiter starts yielding: a
+	// message from a peer that is running arrives within them, with no
 	// system call.
 	spinPolls = 128
-	// spinTime is how long a waiter keeps polling, yielding the CPU
-	// between polls, before it sleeps on the futex: longer than a futex
-	// wake-up takes on a loaded machine, so two peers trading messages
-	// do not settle into a sleep and a wake-up per message.
+	// spinTime is how long a waiter for answers keeps polling, yielding
+	// the CPU between polls, before it sleeps on the futex: longer than a
+	// futex wake-up takes on a loaded machine, so two peers trading
+	// messages do not settle into a sleep and a wake-up per message.
 	spinTime = 50 * time.Microsecond
-	// slowWait: a wait whose message came this long after the pure polls
-	// counts as slow (polling longer would not have caught it).
+	// requestSpinTime is how long a waiter for requests (a server) keeps
+	// polling: about what a sleep and a wake-up cost in CPU.
+	requestSpinTime = 20 * time.Microsecond
+	// slowWait: a wait for an answer whose message came this long after
+	// the pure polls counts as slow (polling longer would not have caught
+	// it).
 	slowWait = 200 * time.Microsecond
-	// slowWaits in a row make a waiter poll only briefly before it
-	// sleeps, for the next briefWaits waits: when the peer is that slow
-	// the machine is usually busy, and polling would only take CPU time
-	// from the threads that are to answer.
+	// slowWaits in a row (slow answers, or requests that came after the
+	// polling) make a waiter poll only briefly before it sleeps, for
+	// briefWaits waits.
 	slowWaits  = 3
 	briefWaits = 64
+	// probeEveryMax is the most brief waits between two probes of a
+	// waiter for requests.
+	probeEveryMax = 1024
 	// waitSlice is the longest single futex sleep: interrupts, the
 	// region and the peer's liveness are checked at least this often.
 	waitSlice = 50 * time.Millisecond

@@ -41,10 +41,8 @@ type Region struct {
 	owned *owned
 	// wakeOnDemand: both peers agreed on ExtWakeOnDemand.
 	wakeOnDemand bool
-	// slowWaitsSeen counts slow waits in a row, briefLeft the waits
-	// still to poll only briefly (see slowWaits).
-	slowWaitsSeen uint8
-	briefLeft     uint16
+	// policy adapts how long this side polls before it sleeps.
+	policy policy
 
 	interrupted atomic.Bool
 	closed      atomic.Bool
@@ -137,6 +135,7 @@ func Create(runDir, name string, maxRequest, maxResponse uint32) (*Region, error
 		tx:     responseLane(HeaderLen+int(rq), int(rs)),
 		rx:     requestLane(HeaderLen, int(rq)),
 		server: true,
+		policy: policy{requests: true},
 		owned:  o,
 	}
 	if err := r.writeHeader(rq, rs); err != nil {
@@ -451,14 +450,13 @@ func (r *Region) Receive(buf []byte, deadline time.Time, alive func() bool) (n i
 	}
 	expected := r.rxSeq.Load() + 1
 	seq := m.u64(r.rx.seq)
+	sp := r.policy.next()
+	caught := true
 	if seq.Load() < expected {
-		sp := spin{brief: r.briefLeft > 0}
-		if r.briefLeft > 0 {
-			r.briefLeft--
-		}
 		for seq.Load() < expected && sp.again() {
 		}
 		if seq.Load() < expected {
+			caught = false
 			if r.watcher != nil && r.watcher.usable() {
 				err = r.waitWatched(expected, deadline, alive)
 			} else {
@@ -468,24 +466,9 @@ func (r *Region) Receive(buf []byte, deadline time.Time, alive func() bool) (n i
 				return 0, err
 			}
 		}
-		r.countWait(&sp)
-	} else {
-		r.slowWaitsSeen = 0
 	}
+	r.policy.record(&sp, caught)
 	return r.take(buf)
-}
-
-// countWait adapts the polling of later waits to how slow this one was.
-func (r *Region) countWait(sp *spin) {
-	if !sp.slow() {
-		r.slowWaitsSeen = 0
-		return
-	}
-	r.slowWaitsSeen++
-	if r.slowWaitsSeen >= slowWaits {
-		r.slowWaitsSeen = 0
-		r.briefLeft = briefWaits
-	}
 }
 
 // arm prepares a sleep on the rx signal word: announces it (wake on
@@ -683,6 +666,8 @@ type spin struct {
 	yields uint32
 	// brief: only the pure polls, no yielding phase.
 	brief bool
+	// limit: how long the polling lasts in all.
+	limit time.Duration
 	// yielding is when the pure polls ended.
 	yielding time.Time
 }
@@ -707,7 +692,7 @@ func (s *spin) again() bool {
 		now := time.Now()
 		if s.yielding.IsZero() {
 			s.yielding = now
-		} else if now.Sub(s.yielding) >= spinTime {
+		} else if now.Sub(s.yielding) >= s.limit {
 			return false
 		}
 	}
