@@ -8,7 +8,7 @@ impl Engine {
     /// or has its holder close it when it lets go.
     pub(super) fn request_close(&self, entry: &Arc<Entry>) {
         entry.close_requested.store(true, Ordering::SeqCst);
-        if let Ok(mut state) = entry.state.try_lock() {
+        if let Some(mut state) = try_lock(&entry.state) {
             self.close_held(entry, &mut state, Why::ClientLeft);
         }
     }
@@ -57,7 +57,7 @@ impl Engine {
             return;
         };
         let now = Instant::now();
-        let Ok(mut state) = entry.state.try_lock() else {
+        let Some(mut state) = try_lock(&entry.state) else {
             // A worker holds it right now; look again shortly.
             self.shared
                 .control

@@ -59,7 +59,7 @@ mod events;
 mod serving;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,17 @@ const WAKE: u64 = 2;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`] if nobody holds `m` now (a poisoned lock is taken too, as
+/// [`lock`] does: handlers run under `catch_unwind`, so a poisoned state is
+/// still consistent).
+fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }
 
 /// What a connection is.
@@ -337,7 +348,7 @@ impl Engine {
         // and one letting go, at least one sees the other.)
         entry.pending.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        while let Ok(mut state) = entry.state.try_lock() {
+        while let Some(mut state) = try_lock(&entry.state) {
             if !entry.pending.swap(false, Ordering::SeqCst) {
                 // Handled by the thread that let go just now.
                 return;
@@ -436,7 +447,7 @@ impl Engine {
         for entry in entries {
             // A connection held by a handler that is still running is
             // closed when that handler returns and lets go of it.
-            if let Ok(mut state) = entry.state.try_lock() {
+            if let Some(mut state) = try_lock(&entry.state) {
                 let old = std::mem::replace(&mut *state, State::Closed);
                 drop(state);
                 self.release(entry.token, old, Why::Stopped);
