@@ -741,6 +741,35 @@ fn label_table_rules() {
 }
 
 #[test]
+fn label_strings_have_no_interior_nul() {
+    let ok = cgl_response(|b| {
+        b.add(
+            b"/p",
+            &CgroupsEntry::known(3, b"n"),
+            &[("key", "value"), ("k2", "v2")],
+        )
+        .unwrap()
+    });
+    assert_eq!(CgroupsLookupView::decode(&ok).unwrap().len(), 1);
+    // The label table of this item starts at its byte 40 (as in the
+    // 60-byte example): (key offset, key length, value offset, value
+    // length) per label.
+    let string = |b: &[u8], field: usize| CGL_ITEM + get32(b, CGL_ITEM + 40 + field) as usize;
+    for (at, what) in [
+        (string(&ok, 0) + 1, "lookup label key"),
+        (string(&ok, 8) + 2, "lookup label value"),
+        (string(&ok, 16) + 1, "lookup label key"),
+        (string(&ok, 24), "lookup label value"),
+    ] {
+        let mut b = ok.clone();
+        b[at] = 0;
+        let e = CgroupsLookupView::decode(&b).unwrap_err();
+        assert_eq!(e.kind(), K::BadLayout, "{e}");
+        assert!(e.to_string().contains(what), "{what}: {e}");
+    }
+}
+
+#[test]
 fn cgroups_placeholder_is_30_plus_path_bytes() {
     let b = cgl_response(|b| {
         b.add_status(b"/abcd", CgroupsLookupStatus::PayloadExceeded)

@@ -95,7 +95,11 @@ impl<'a> CgroupsLookupRequest<'a> {
                     start + len - 1,
                 ));
             }
-            if let Some(pos) = key[..len - 1].iter().position(|&b| b == 0) {
+            // `contains` on bytes is a vectorised memchr; find the position
+            // only on error.
+            let path = &key[..len - 1];
+            if path.contains(&0) {
+                let pos = path.iter().position(|&b| b == 0).unwrap_or(0);
                 return Err(codec_err::layout(
                     "cgroups lookup key interior NUL",
                     start + pos,

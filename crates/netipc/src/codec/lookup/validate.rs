@@ -234,9 +234,10 @@ pub(crate) fn labels(
     if let Some(pos) = item[fixed_end..table].iter().position(|&b| b != 0) {
         return Err(codec_err::layout("lookup label padding", fixed_end + pos));
     }
-    let Some(mut expected) = end_within(table, label_count * LABEL_ENTRY_LEN, item.len()) else {
+    let Some(strings) = end_within(table, label_count * LABEL_ENTRY_LEN, item.len()) else {
         return Err(codec_err::bounds("lookup label table", table));
     };
+    let mut expected = strings;
     for i in 0..label_count {
         let at = table + i * LABEL_ENTRY_LEN;
         expected = label_string(item, header_len, at, expected, true)?;
@@ -245,7 +246,32 @@ pub(crate) fn labels(
     if expected != item.len() {
         return Err(codec_err::layout("lookup item end", expected));
     }
+    // The strings are packed from the end of the table to the end of the
+    // item, each with its NUL (checked above): one NUL per string in that
+    // span means no interior NUL. One counting pass over the span instead
+    // of a search per string; the strings are searched one by one only to
+    // name the one at fault.
+    if item[strings..].iter().filter(|&&b| b == 0).count() != 2 * label_count {
+        return Err(interior_nul(item, table, label_count));
+    }
     Ok(table)
+}
+
+/// The error for a label string with an interior NUL (the table and the
+/// terminators are valid).
+#[cold]
+fn interior_nul(item: &[u8], table: usize, label_count: usize) -> CodecError {
+    for at in (0..2 * label_count).map(|i| table + i * 8) {
+        if let Some(pos) = str_unchecked(item, at).iter().position(|&b| b == 0) {
+            let what = if (at - table) % LABEL_ENTRY_LEN == 0 {
+                "lookup label key"
+            } else {
+                "lookup label value"
+            };
+            return codec_err::layout(what, get_u32(item, at) as usize + pos);
+        }
+    }
+    codec_err::layout("lookup label", table)
 }
 
 fn label_string(
@@ -268,7 +294,8 @@ fn label_string(
     if offset != expected {
         return Err(codec_err::layout(what, at));
     }
-    Ok(str_at(item, header_len, offset, len, at, what)?.end)
+    // Interior NULs are looked for by the caller, over all the strings.
+    terminated_at(item, header_len, offset, len, at, what)
 }
 
 /// Reads the `(offset, length)` string at byte `at` of a validated item.
