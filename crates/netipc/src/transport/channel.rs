@@ -116,6 +116,10 @@ pub(crate) enum Wait<'a> {
     Within(Duration),
     /// Never blocks: what cannot be done now is left for later.
     Now,
+    /// A receive waits for its first packet about this long (see
+    /// [`sys::Conn::linger_recv_packet`]) and no longer for the rest; a
+    /// send does not wait, as with `Now`.
+    Linger(Duration),
 }
 
 /// A [`Wait`] once started: one deadline covers every packet of a message.
@@ -123,6 +127,8 @@ pub(crate) enum Wait<'a> {
 enum Started<'a> {
     Until(Option<Instant>, Option<&'a sys::Interrupt>),
     Now,
+    /// See [`Wait::Linger`].
+    Linger(Duration),
 }
 
 impl<'a> Wait<'a> {
@@ -133,6 +139,7 @@ impl<'a> Wait<'a> {
             Self::Until(deadline, interrupt) => Started::Until(deadline, interrupt),
             Self::Within(timeout) => Started::Until(deadline(Some(timeout)), None),
             Self::Now => Started::Now,
+            Self::Linger(linger) => Started::Linger(linger),
         }
     }
 }
@@ -143,7 +150,7 @@ impl<'a> Wait<'a> {
 pub(crate) fn send_packet(conn: &sys::Conn, parts: &[&[u8]], wait: Wait<'_>) -> Result<bool> {
     match wait.started() {
         Started::Until(deadline, interrupt) => conn.send_packet(parts, deadline, interrupt)?,
-        Started::Now => return conn.try_send_packet(parts),
+        Started::Now | Started::Linger(_) => return conn.try_send_packet(parts),
     }
     Ok(true)
 }
@@ -293,7 +300,7 @@ impl Channel {
         // One deadline for all the packets of the message.
         let wait = match wait.started() {
             Started::Until(deadline, interrupt) => Wait::Until(deadline, interrupt),
-            Started::Now => Wait::Now,
+            Started::Now | Started::Linger(_) => Wait::Now,
         };
         for (sent, p) in Packets::new(h, payload, self.params.packet_size).enumerate() {
             if !send_packet(&self.conn, &[&p.prefix, p.body], wait)? {
@@ -409,6 +416,16 @@ impl Channel {
             .map(|(header, end)| self.keep(header, end)))
     }
 
+    /// Receives the next message as [`try_recv`](Self::try_recv) does,
+    /// except that on a socket or pipe with no message begun the first
+    /// packet is waited for about `linger` (see
+    /// [`sys::Conn::linger_recv_packet`]).
+    pub(crate) fn linger_recv(&mut self, linger: Duration) -> Result<Option<Message<'_>>> {
+        Ok(self
+            .recv_with(Wait::Linger(linger), None)?
+            .map(|(header, end)| self.keep(header, end)))
+    }
+
     /// One receive; errors drop a partly received message (the session is
     /// unusable after them anyway).
     fn recv_with(
@@ -444,6 +461,10 @@ impl Channel {
                     self.conn.recv_packet(buf, deadline, interrupt)?
                 }
                 Started::Now => match self.conn.try_recv_packet(buf)? {
+                    Some(n) => n,
+                    None => return Ok(None),
+                },
+                Started::Linger(linger) => match self.conn.linger_recv_packet(buf, linger)? {
                     Some(n) => n,
                     None => return Ok(None),
                 },
@@ -514,10 +535,12 @@ impl Channel {
                 Started::Until(deadline, interrupt) => {
                     conn.recv_packet_split(&mut head, body, deadline, interrupt)?
                 }
-                Started::Now => match conn.try_recv_packet_split(&mut head, body)? {
-                    Some(n) => n,
-                    None => return Ok(None),
-                },
+                Started::Now | Started::Linger(_) => {
+                    match conn.try_recv_packet_split(&mut head, body)? {
+                        Some(n) => n,
+                        None => return Ok(None),
+                    }
+                }
             };
             reassembly.accept_within(
                 &head[..got.min(HEADER_LEN)],
@@ -585,7 +608,7 @@ impl Channel {
                 let conn = &self.conn;
                 region.receive(buf, deadline, interrupt, || !conn.peer_closed())?
             }
-            Started::Now => match region.try_receive(buf)? {
+            Started::Now | Started::Linger(_) => match region.try_receive(buf)? {
                 Some(n) => n,
                 None => return Ok(None),
             },

@@ -468,6 +468,18 @@ impl ServerSession {
         self.chan.try_recv()
     }
 
+    /// Whether [`linger_recv`](Self::linger_recv) waits: on sockets, not
+    /// on Windows pipes (see [`sys::Conn::linger_recv_packet`]).
+    pub(crate) const LINGERS: bool = sys::Conn::LINGERS;
+
+    /// [`try_recv`](Self::try_recv), waiting about `linger` in the kernel
+    /// for a request to begin (one system call either way; the wait ends a
+    /// timer tick or two after `linger`). Shared memory and Windows pipes
+    /// do not wait.
+    pub(crate) fn linger_recv(&mut self, linger: Duration) -> Result<Option<Message<'_>>> {
+        self.chan.linger_recv(linger)
+    }
+
     /// Sends a response without waiting: `false` when part of it is left
     /// for [`flush`](Self::flush) once the connection is writable.
     pub(crate) fn try_send(&mut self, header: &Header, payload: &[u8]) -> Result<bool> {

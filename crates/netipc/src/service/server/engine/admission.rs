@@ -255,6 +255,7 @@ impl Engine {
             stall_deadline: None,
             watch: None,
             served: 0,
+            linger: Linger::default(),
         }));
         let State::Open(open) = state else {
             return Step::Close(Why::Failed);

@@ -34,9 +34,12 @@
 //! leaves is noticed by an event (its socket hangs up), never by polling,
 //! and its region is removed at once.
 //!
-//! The price of sharing workers is one system call per socket request (the
-//! one-shot re-arm, a few percent of a socket round trip); shared-memory
-//! requests cost nothing extra.
+//! The price of sharing workers is two system calls per socket request
+//! (the poller's wait and the one-shot re-arm, on top of the receive and
+//! the send); shared-memory requests cost nothing extra. While the server
+//! has fewer sessions than workers, a worker that answered a busy socket
+//! session waits for its next request in the socket instead, as a thread
+//! per session would (see [`linger`]).
 //!
 //! Fairness: a socket session gets one request per event, behind every
 //! other ready socket; a worker answers a busy shared-memory session for
@@ -56,6 +59,7 @@
 mod admission;
 mod closing;
 mod events;
+mod linger;
 mod serving;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
@@ -64,6 +68,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use self::events::{TARGET, Why};
+use self::linger::Linger;
 use super::control::Control;
 use super::handlers::Dispatch;
 use super::registry::Registry;
@@ -137,6 +142,8 @@ struct Open {
     watch: Option<WatchId>,
     /// Requests answered in this session.
     served: u64,
+    /// Whether a worker may wait in the socket for the next request.
+    linger: Linger,
 }
 
 /// One connection of the server.
@@ -176,6 +183,9 @@ pub(super) struct Engine {
     shared: Arc<Shared>,
     dispatcher: Arc<dyn Dispatch>,
     config: ServerConfig,
+    /// Worker threads started (`config.workers()`, which may read the
+    /// process's CPU quota: read once).
+    workers: usize,
     session_limit: usize,
     poller: Arc<Poller>,
     waiters: ShmWaiters,
@@ -206,6 +216,7 @@ impl Engine {
     ) -> Result<Arc<Self>> {
         let poller = Arc::new(Poller::new()?);
         poller.add_listener(&listener, LISTENER)?;
+        let workers = config.workers();
         let wanted = config.max_sessions();
         let session_limit = multiplex::session_capacity(wanted, DESCRIPTORS_PER_SESSION);
         if session_limit < wanted {
@@ -226,7 +237,7 @@ impl Engine {
             service = %service,
             endpoint = listener.endpoint(),
             method = ?dispatcher.method(),
-            workers = config.workers(),
+            workers,
             session_limit,
             "serving"
         );
@@ -237,6 +248,7 @@ impl Engine {
             shared,
             dispatcher,
             config,
+            workers,
             session_limit,
             listener: Mutex::new(Some(listener)),
             registry: Mutex::new(Registry::default()),
@@ -258,10 +270,10 @@ impl Engine {
     }
 
     /// Serves until stopped, on the calling thread (the control thread),
-    /// with `config.workers()` worker threads; returns after shutdown.
+    /// with `workers` worker threads; returns after shutdown.
     pub(super) fn run(self: &Arc<Self>, name: &str) {
         multiplex::prepare_thread();
-        let count = self.config.workers();
+        let count = self.workers;
         let mut workers = Vec::with_capacity(count);
         for i in 0..count {
             let engine = self.clone();

@@ -1,6 +1,7 @@
 //! Serving a session: receiving its requests, running the handler,
 //! sending the answers, and where the session waits next.
 
+use super::linger::LINGER;
 use super::*;
 
 impl Engine {
@@ -15,6 +16,14 @@ impl Engine {
     /// free and no other session waits for one.
     pub(super) fn may_spin(&self) -> bool {
         self.idle.load(Ordering::SeqCst) > 0 && self.poller.queued() == 0 && !self.stopped()
+    }
+
+    /// Whether a worker may wait in a busy socket session's socket for its
+    /// next request (see [`linger`](super::linger)): while the server has
+    /// fewer sessions than workers.
+    fn may_linger(&self) -> bool {
+        ServerSession::LINGERS
+            && self.counters().sessions.load(Ordering::Relaxed) < self.workers
     }
 
     /// Answers the session's request (and, over shared memory, the ones
@@ -39,6 +48,12 @@ impl Engine {
         // Whether to poll for the next shared-memory request before looking
         // (after an answer: the client is still reading it).
         let mut poll_first = false;
+        // Whether to wait for the next request in the socket (see
+        // `linger`); a request that came through the poller is timed.
+        let mut linger = None;
+        if !shm {
+            open.linger.request_came();
+        }
         loop {
             if !keep_going() {
                 return Step::Close(if self.stopped() {
@@ -52,7 +67,11 @@ impl Engine {
                     region.spin_for_message(keep_going);
                 }
             }
-            let answered = match open.session.try_recv() {
+            let received = match linger {
+                Some(linger) => open.session.linger_recv(linger),
+                None => open.session.try_recv(),
+            };
+            let answered = match received {
                 Err(e) => return Step::Close(self.closed_by(session_id, &e)),
                 Ok(None) => {
                     if open.session.chan.has_partial() {
@@ -79,6 +98,9 @@ impl Engine {
                 }
             };
             let Some((header, received, reply)) = answered else {
+                if linger.is_some() {
+                    open.linger.ran_out();
+                }
                 if shm {
                     return self.idle_shm(entry, open);
                 }
@@ -129,6 +151,10 @@ impl Engine {
             }
             poll_first = true;
             if !shm {
+                if self.may_linger() && open.linger.answered() && self.may_spin() {
+                    linger = Some(LINGER);
+                    continue;
+                }
                 // The socket fires again at once if more is waiting, behind
                 // the other sessions that are ready.
                 return self.armed(self.poller.arm_session(&open.session, token));

@@ -132,6 +132,21 @@ impl Conn {
         self.try_recv(Scatter::new(buf, &mut []))
     }
 
+    /// Whether [`linger_recv_packet`](Self::linger_recv_packet) waits: not
+    /// on Windows, where a wait would need an overlapped read cancelled at
+    /// its end; a managed server re-arms the pipe at once instead.
+    pub(crate) const LINGERS: bool = false;
+
+    /// [`try_recv_packet`](Self::try_recv_packet) (see
+    /// [`LINGERS`](Self::LINGERS)).
+    pub(crate) fn linger_recv_packet(
+        &self,
+        buf: &mut [u8],
+        _linger: std::time::Duration,
+    ) -> Result<Option<usize>> {
+        self.try_recv_packet(buf)
+    }
+
     /// Like [`try_recv_packet`](Self::try_recv_packet), split as
     /// [`recv_packet_split`](Self::recv_packet_split).
     pub(crate) fn try_recv_packet_split(
