@@ -22,8 +22,7 @@ impl Engine {
     /// next request (see [`linger`](super::linger)): while the server has
     /// fewer sessions than workers.
     fn may_linger(&self) -> bool {
-        ServerSession::LINGERS
-            && self.counters().sessions.load(Ordering::Relaxed) < self.workers
+        ServerSession::LINGERS && self.counters().sessions.load(Ordering::Relaxed) < self.workers
     }
 
     /// Answers the session's request (and, over shared memory, the ones
