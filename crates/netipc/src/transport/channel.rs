@@ -417,9 +417,9 @@ impl Channel {
     }
 
     /// Receives the next message as [`try_recv`](Self::try_recv) does,
-    /// except that on a socket or pipe with no message begun the first
-    /// packet is waited for about `linger` (see
-    /// [`sys::Conn::linger_recv_packet`]).
+    /// except that on a socket with no message begun the first packet is
+    /// waited for about `linger` (see [`sys::Conn::linger_recv_packet`];
+    /// Windows pipes and shared memory do not wait).
     pub(crate) fn linger_recv(&mut self, linger: Duration) -> Result<Option<Message<'_>>> {
         Ok(self
             .recv_with(Wait::Linger(linger), None)?

@@ -473,9 +473,8 @@ impl ServerSession {
     pub(crate) const LINGERS: bool = sys::Conn::LINGERS;
 
     /// [`try_recv`](Self::try_recv), waiting about `linger` in the kernel
-    /// for a request to begin (one system call either way; the wait ends a
-    /// timer tick or two after `linger`). Shared memory and Windows pipes
-    /// do not wait.
+    /// for a request to begin (see [`sys::Conn::linger_recv_packet`]).
+    /// Shared memory and Windows pipes do not wait.
     pub(crate) fn linger_recv(&mut self, linger: Duration) -> Result<Option<Message<'_>>> {
         self.chan.linger_recv(linger)
     }

@@ -23,16 +23,18 @@
 //!   (`ServerSession::LINGERS`).
 //!
 //! The wait is the socket's receive timeout, [`LINGER`], which the kernel
-//! keeps on its coarse timer (it ends one to two ticks later: 4-8 ms at
-//! 250 Hz). A session that goes quiet therefore costs one such wait, of a
-//! worker that was free anyway, and the session is not busy any more until
-//! its requests follow their answers quickly again. `stop` waits for it; a
-//! client that leaves ends it at once.
+//! keeps in timer ticks (see `Conn::linger_recv_packet`: 4-8 ms at 250 Hz).
+//! A session that goes quiet therefore costs one such wait of a worker that
+//! was free when it began; the session and worker counts are checked only
+//! then, so a session that arrives meanwhile and finds the other workers
+//! busy may wait up to that long for one. The quiet session is not busy any
+//! more until its requests follow their answers quickly again. `stop` waits
+//! for the wait to end; a client that leaves ends it at once.
 
 use std::time::{Duration, Instant};
 
 /// The receive timeout of a worker waiting for a busy session's next
-/// request (the kernel rounds it up to its timer's ticks).
+/// request.
 pub(super) const LINGER: Duration = Duration::from_millis(1);
 
 /// A session whose next request came this soon after its answer is busy.

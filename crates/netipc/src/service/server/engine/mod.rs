@@ -42,7 +42,8 @@
 //! per session would (see [`linger`]).
 //!
 //! Fairness: a socket session gets one request per event, behind every
-//! other ready socket; a worker answers a busy shared-memory session for
+//! other ready socket (but while a worker waits in its socket, see
+//! [`linger`]); a worker answers a busy shared-memory session for
 //! at most half a millisecond in a row, and for one request only while
 //! other shared-memory sessions wait, then puts it back behind them.
 //! Connections that never send their HELLO cost a descriptor until the
@@ -183,9 +184,9 @@ pub(super) struct Engine {
     shared: Arc<Shared>,
     dispatcher: Arc<dyn Dispatch>,
     config: ServerConfig,
-    /// Worker threads started (`config.workers()`, which may read the
-    /// process's CPU quota: read once).
-    workers: usize,
+    /// Worker threads: `config.workers()` (which may read the process's
+    /// CPU quota: read once), then those that started.
+    workers: AtomicUsize,
     session_limit: usize,
     poller: Arc<Poller>,
     waiters: ShmWaiters,
@@ -248,7 +249,7 @@ impl Engine {
             shared,
             dispatcher,
             config,
-            workers,
+            workers: AtomicUsize::new(workers),
             session_limit,
             listener: Mutex::new(Some(listener)),
             registry: Mutex::new(Registry::default()),
@@ -273,7 +274,7 @@ impl Engine {
     /// with `workers` worker threads; returns after shutdown.
     pub(super) fn run(self: &Arc<Self>, name: &str) {
         multiplex::prepare_thread();
-        let count = self.workers;
+        let count = self.workers.load(Ordering::Relaxed);
         let mut workers = Vec::with_capacity(count);
         for i in 0..count {
             let engine = self.clone();
@@ -294,6 +295,7 @@ impl Engine {
                 }
             }
         }
+        self.workers.store(workers.len(), Ordering::Relaxed);
         let mut expired = Vec::new();
         while self.shared.control.wait(&mut expired) {
             for token in expired.drain(..) {

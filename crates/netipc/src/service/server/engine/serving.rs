@@ -20,9 +20,11 @@ impl Engine {
 
     /// Whether a worker may wait in a busy socket session's socket for its
     /// next request (see [`linger`](super::linger)): while the server has
-    /// fewer sessions than workers.
+    /// fewer sessions than running workers.
     fn may_linger(&self) -> bool {
-        ServerSession::LINGERS && self.counters().sessions.load(Ordering::Relaxed) < self.workers
+        ServerSession::LINGERS
+            && self.counters().sessions.load(Ordering::Relaxed)
+                < self.workers.load(Ordering::Relaxed)
     }
 
     /// Answers the session's request (and, over shared memory, the ones
@@ -49,7 +51,7 @@ impl Engine {
         let mut poll_first = false;
         // Whether to wait for the next request in the socket (see
         // `linger`); a request that came through the poller is timed.
-        let mut linger = None;
+        let mut linger = false;
         if !shm {
             open.linger.request_came();
         }
@@ -66,9 +68,10 @@ impl Engine {
                     region.spin_for_message(keep_going);
                 }
             }
-            let received = match linger {
-                Some(linger) => open.session.linger_recv(linger),
-                None => open.session.try_recv(),
+            let received = if linger {
+                open.session.linger_recv(LINGER)
+            } else {
+                open.session.try_recv()
             };
             let answered = match received {
                 Err(e) => return Step::Close(self.closed_by(session_id, &e)),
@@ -97,7 +100,7 @@ impl Engine {
                 }
             };
             let Some((header, received, reply)) = answered else {
-                if linger.is_some() {
+                if linger && !open.session.chan.has_partial() {
                     open.linger.ran_out();
                 }
                 if shm {
@@ -151,7 +154,7 @@ impl Engine {
             poll_first = true;
             if !shm {
                 if self.may_linger() && open.linger.answered() && self.may_spin() {
-                    linger = Some(LINGER);
+                    linger = true;
                     continue;
                 }
                 // The socket fires again at once if more is waiting, behind

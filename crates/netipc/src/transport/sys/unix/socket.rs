@@ -131,17 +131,19 @@ impl Conn {
 
     /// Receives one packet into `buf` as
     /// [`try_recv_packet`](Self::try_recv_packet) does, waiting for it in
-    /// the kernel first, for about `linger`: one system call whether a
-    /// packet comes or not. The wait is the socket's receive timeout, set
-    /// the first time (or when `linger` changes), and the kernel keeps it
-    /// on its coarse timer: it ends one to two ticks after `linger` (4-8 ms
-    /// with a 250 Hz kernel), so only wait where the packet is due soon.
+    /// the kernel first, for about `linger` (not zero): one system call
+    /// whether a packet comes or not. The wait is the socket's receive
+    /// timeout, set the first time (or when `linger` changes); the kernel
+    /// rounds it up to whole timer ticks and its timer wheel may add one
+    /// more, so a 1 ms wait ends 1 to 2 ticks after the call (4-8 ms at
+    /// 250 Hz).
     pub(crate) fn linger_recv_packet(
         &self,
         buf: &mut [u8],
         linger: Duration,
     ) -> Result<Option<usize>> {
-        let nanos = u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX).max(1);
+        debug_assert!(!linger.is_zero(), "a zero receive timeout means none");
+        let nanos = u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX);
         if self.recv_timeout.load(Ordering::Relaxed) != nanos {
             sockopt::set_socket_timeout(&self.fd, sockopt::Timeout::Recv, Some(linger))
                 .map_err(|e| Error::io("setting the receive timeout", e.into()))?;
