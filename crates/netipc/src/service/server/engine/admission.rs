@@ -68,6 +68,7 @@ impl Engine {
             close_requested: AtomicBool::new(false),
             shm: AtomicBool::new(false),
             pending: AtomicBool::new(false),
+            lingering: AtomicBool::new(false),
         });
         let mut state = lock(&entry.state);
         let registered = self.poller.add_incoming(&incoming, entry.token);

@@ -58,6 +58,13 @@ impl Engine {
         };
         let now = Instant::now();
         let Some(mut state) = try_lock(&entry.state) else {
+            if entry.lingering.load(Ordering::SeqCst) {
+                // A worker waits for the session's next request: nothing
+                // of it is half way (a wait begins only after a whole
+                // request and a whole answer), and a message that stalls
+                // later schedules its own deadline.
+                return;
+            }
             // A worker holds it right now; look again shortly.
             self.shared
                 .control

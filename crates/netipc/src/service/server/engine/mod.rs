@@ -160,6 +160,9 @@ struct Entry {
     /// An event of the connection came while another thread held it: that
     /// thread handles it when it lets go (see [`Engine::on_event`]).
     pending: AtomicBool,
+    /// A worker holding the connection waits in its socket for the next
+    /// request (see [`linger`]).
+    lingering: AtomicBool,
 }
 
 /// What to do with a connection after handling an event.

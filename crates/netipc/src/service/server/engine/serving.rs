@@ -69,7 +69,10 @@ impl Engine {
                 }
             }
             let received = if linger {
-                open.session.linger_recv(LINGER)
+                entry.lingering.store(true, Ordering::SeqCst);
+                let received = open.session.linger_recv(LINGER);
+                entry.lingering.store(false, Ordering::SeqCst);
+                received
             } else {
                 open.session.try_recv()
             };
