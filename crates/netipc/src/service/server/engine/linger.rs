@@ -79,10 +79,23 @@ impl Linger {
 mod tests {
     use super::*;
 
+    /// An answer that went out just now, however long the test thread is
+    /// kept off the CPU before it looks (`elapsed` of a later instant is 0).
+    fn just_now() -> Option<Instant> {
+        Some(Instant::now() + Duration::from_secs(3600))
+    }
+
+    /// An answer that went out longer than [`BUSY_GAP`] ago.
+    fn long_ago() -> Option<Instant> {
+        Instant::now().checked_sub(BUSY_GAP * 2)
+    }
+
     #[test]
     fn a_session_is_busy_once_a_request_follows_its_answer_quickly() {
         let mut linger = Linger::default();
         assert!(!linger.answered(), "a new session is not busy");
+        assert!(linger.answered.is_some(), "its answer is timed");
+        linger.answered = just_now();
         linger.request_came();
         assert!(linger.answered(), "a request at once after the answer");
         assert!(linger.answered(), "busy sessions stay busy");
@@ -90,16 +103,18 @@ mod tests {
 
     #[test]
     fn a_session_whose_request_came_late_or_whose_wait_ran_out_is_not_busy() {
-        let mut linger = Linger::default();
-        assert!(!linger.answered());
-        linger.answered = Some(Instant::now() - BUSY_GAP * 2);
+        let mut linger = Linger {
+            answered: long_ago(),
+            ..Linger::default()
+        };
         linger.request_came();
         assert!(!linger.answered(), "the request came after the gap");
+        linger.answered = just_now();
         linger.request_came();
         assert!(linger.answered());
         linger.ran_out();
         assert!(!linger.answered(), "the wait ran out");
-        linger.answered = Some(Instant::now() - BUSY_GAP * 2);
+        linger.answered = long_ago();
         linger.request_came();
         assert!(!linger.answered());
     }
