@@ -4,7 +4,7 @@ use super::request::CgroupsLookupRequest;
 use super::response::{
     CGROUPS_LOOKUP_ITEM_HEADER_LEN, CgroupsEntry, CgroupsLookupStatus, check_semantics,
 };
-use crate::bytes::{put_u16, put_u32};
+use crate::bytes::{has_nul, put_u16, put_u32};
 use crate::codec::lookup::builder::{Core, ItemLayout, check_strings};
 use crate::codec::{DispatchError, NO_LABELS};
 use crate::error::{CodecError, codec_err};
@@ -214,7 +214,7 @@ impl<'b, 'r> CgroupsLookupBuilder<'b, 'r> {
 
     fn placeholder(&mut self, path: &[u8], status: CgroupsLookupStatus) -> Result<(), CodecError> {
         self.core.check_room()?;
-        if path.is_empty() || path.contains(&0) {
+        if path.is_empty() || has_nul(path) {
             return Err(self
                 .core
                 .fail(codec_err::layout("cgroups lookup item path", 8)));

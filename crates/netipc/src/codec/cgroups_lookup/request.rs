@@ -3,7 +3,7 @@
 //! Each key is the path followed by one NUL; its directory length counts
 //! the NUL (`path_len + 1`).
 
-use crate::bytes::{align8, put_u16, put_u32, to_u32};
+use crate::bytes::{align8, has_nul, nul_at, put_u16, put_u32, to_u32};
 use crate::codec::lookup::LOOKUP_HEADER_LEN;
 use crate::codec::lookup::validate::{LenRule, dir_entry, ordered_dir, request_header};
 use crate::error::{CodecError, codec_err};
@@ -38,7 +38,7 @@ pub fn encode_cgroups_lookup_request<P: AsRef<[u8]>>(
 ) -> Result<usize, CodecError> {
     for p in paths {
         let p = p.as_ref();
-        if p.is_empty() || p.contains(&0) {
+        if p.is_empty() || has_nul(p) {
             return Err(codec_err::layout("cgroups lookup request path", 0));
         }
     }
@@ -95,11 +95,7 @@ impl<'a> CgroupsLookupRequest<'a> {
                     start + len - 1,
                 ));
             }
-            // `contains` on bytes is a vectorised memchr; find the position
-            // only on error.
-            let path = &key[..len - 1];
-            if path.contains(&0) {
-                let pos = path.iter().position(|&b| b == 0).unwrap_or(0);
+            if let Some(pos) = nul_at(&key[..len - 1]) {
                 return Err(codec_err::layout(
                     "cgroups lookup key interior NUL",
                     start + pos,

@@ -10,7 +10,7 @@
 
 use super::LOOKUP_HEADER_LEN;
 use super::validate::LABEL_ENTRY_LEN;
-use crate::bytes::{align8, end_within, put_u16, put_u32, put_u64, to_u32};
+use crate::bytes::{align8, end_within, has_nul, put_u16, put_u32, put_u64, to_u32};
 use crate::error::{CodecError, codec_err};
 use crate::wire::DIR_ENTRY_LEN;
 
@@ -96,7 +96,6 @@ pub(crate) fn check_strings<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     fixed: &[&[u8]],
     labels: &[(K, V)],
 ) -> Result<(), CodecError> {
-    let has_nul = |s: &[u8]| s.contains(&0);
     if fixed.iter().any(|s| has_nul(s)) {
         return Err(codec_err::layout("lookup item string contains NUL", 0));
     }

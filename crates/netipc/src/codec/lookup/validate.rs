@@ -2,7 +2,7 @@
 //! ordered directory, item strings and the label table.
 
 use super::{LOOKUP_HEADER_LEN, LookupHeader};
-use crate::bytes::{align8, end_within, get_u16, get_u32, get_u64};
+use crate::bytes::{align8, count_nul, end_within, get_u16, get_u32, get_u64, nul_at};
 use crate::error::{CodecError, codec_err};
 use crate::wire::DIR_ENTRY_LEN;
 
@@ -196,9 +196,7 @@ fn str_at<'a>(
 ) -> Result<ItemStr<'a>, CodecError> {
     let end = terminated_at(item, header_len, offset, len, at, what)?;
     let bytes = &item[offset..end - 1];
-    // `contains` on bytes is a vectorised memchr; find the position only on error.
-    if bytes.contains(&0) {
-        let pos = bytes.iter().position(|&b| b == 0).unwrap_or(0);
+    if let Some(pos) = nul_at(bytes) {
         return Err(codec_err::layout(what, offset + pos));
     }
     Ok(ItemStr {
@@ -251,7 +249,7 @@ pub(crate) fn labels(
     // span means no interior NUL. One counting pass over the span instead
     // of a search per string; the strings are searched one by one only to
     // name the one at fault.
-    if item[strings..].iter().filter(|&&b| b == 0).count() != 2 * label_count {
+    if count_nul(&item[strings..]) != 2 * label_count {
         return Err(interior_nul(item, table, label_count));
     }
     Ok(table)
@@ -262,7 +260,7 @@ pub(crate) fn labels(
 #[cold]
 fn interior_nul(item: &[u8], table: usize, label_count: usize) -> CodecError {
     for at in (0..2 * label_count).map(|i| table + i * 8) {
-        if let Some(pos) = str_unchecked(item, at).iter().position(|&b| b == 0) {
+        if let Some(pos) = nul_at(str_unchecked(item, at)) {
             let what = if (at - table) % LABEL_ENTRY_LEN == 0 {
                 "lookup label key"
             } else {
